@@ -1,0 +1,4 @@
+/**
+ * Side-by-side figures against the reference peers, printed as JSON lines.
+ */
+package org.clustermd.bench;

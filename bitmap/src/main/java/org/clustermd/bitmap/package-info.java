@@ -1,0 +1,4 @@
+/**
+ * Per-node write-intent bitmaps in md's clustered on-disk format.
+ */
+package org.clustermd.bitmap;

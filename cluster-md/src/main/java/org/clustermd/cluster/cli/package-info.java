@@ -1,0 +1,4 @@
+/**
+ * The clustermd command line (picocli).
+ */
+package org.clustermd.cluster.cli;
