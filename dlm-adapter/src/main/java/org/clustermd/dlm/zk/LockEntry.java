@@ -1,0 +1,142 @@
+package org.clustermd.dlm.zk;
+
+import java.util.Comparator;
+import org.clustermd.dlm.LockMode;
+
+/**
+ * One lock as it stands in ZooKeeper: the whole state is in the znode's name, so the ordered
+ * stream of watch events is a complete, exact replica of the lock table and no read is ever
+ * needed to follow it.
+ *
+ * <pre>
+ * L_&lt;slot4&gt;_&lt;incarnation16&gt;_&lt;lockId&gt;_&lt;granted&gt;_&lt;requested&gt;_&lt;gen&gt;_&lt;txn&gt;_&lt;seq10&gt;
+ *   slot, incarnation  the owning member (incarnation = its ZooKeeper session id, hex)
+ *   lockId             the owner's lock handle (decimal), unique within the incarnation
+ *   granted            NL..EX, or UN for a new request not yet granted
+ *   requested          NL..EX for a pending request or conversion, -- when none is pending
+ *   gen                bumped by every rename; lets an owner tell whether its write happened
+ *   txn                c when written by a compare-and-set transaction (whose last operation
+ *                      bumps the resource's version), p for a plain one; lets a reader tell
+ *                      that the version bump of the transaction it is seeing is still to come
+ *   seq10              ZooKeeper's sequence suffix: the queue position of the current request
+ * </pre>
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param key the owner and lock id
+ * @param granted the granted mode, or null for a new request (UN)
+ * @param requested the pending request's mode, or null when nothing is pending
+ * @param gen rename generation
+ * @param seq queue position (ZooKeeper sequence number of this name)
+ * @param cas true if written by a compare-and-set transaction
+ * @param znode the znode name this was parsed from
+ */
+record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, boolean cas, long seq,
+        String znode) {
+
+    static final String PREFIX = "L_";
+
+    /** Queue order: pending conversions first, then new requests, each by sequence number. */
+    static final Comparator<LockEntry> QUEUE_ORDER = Comparator
+            .comparing((LockEntry e) -> e.granted() == null)
+            .thenComparingLong(LockEntry::seq);
+
+    boolean isPending() {
+        return requested != null;
+    }
+
+    boolean isConversion() {
+        return granted != null && requested != null;
+    }
+
+    boolean isNewRequest() {
+        return granted == null && requested != null;
+    }
+
+    /** The name prefix to create (ZooKeeper appends the sequence number). */
+    static String prefix(LockKey key, LockMode granted, LockMode requested, long gen, boolean cas) {
+        return PREFIX + String.format("%04d_%016x_%d_%s_%s_%d_%s_",
+                key.slot(), key.incarnation(), key.lockId(),
+                granted == null ? "UN" : granted.name(),
+                requested == null ? "--" : requested.name(), gen, cas ? "c" : "p");
+    }
+
+    /**
+     * Parses a lock znode name.
+     *
+     * @throws IllegalArgumentException naming the field that is wrong, for a foreign or corrupt name
+     */
+    static LockEntry parse(String znode) {
+        String[] f = znode.split("_", -1);
+        if (f.length != 9 || !f[0].equals("L")) {
+            throw new IllegalArgumentException("not a lock znode name (expected 9 '_'-separated fields"
+                    + " starting with L): '" + znode + "'");
+        }
+        int slot = parseField(znode, "slot", f[1], 10, 4);
+        long inc;
+        try {
+            if (f[2].length() != 16) throw new NumberFormatException();
+            inc = Long.parseUnsignedLong(f[2], 16);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("lock znode '" + znode + "': incarnation '" + f[2]
+                    + "' is not 16 hex digits");
+        }
+        long lockId = parseLong(znode, "lock id", f[3]);
+        LockMode granted = f[4].equals("UN") ? null : mode(znode, "granted mode", f[4]);
+        LockMode requested = f[5].equals("--") ? null : mode(znode, "requested mode", f[5]);
+        if (granted == null && requested == null) {
+            throw new IllegalArgumentException("lock znode '" + znode
+                    + "': neither granted nor requested (UN with --)");
+        }
+        long gen = parseLong(znode, "generation", f[6]);
+        if (!f[7].equals("c") && !f[7].equals("p")) {
+            throw new IllegalArgumentException("lock znode '" + znode + "': transaction kind '" + f[7]
+                    + "' is not c or p");
+        }
+        if (f[8].length() != 10) {
+            throw new IllegalArgumentException("lock znode '" + znode + "': sequence '" + f[8]
+                    + "' is not ZooKeeper's 10-digit suffix");
+        }
+        long seq = parseLong(znode, "sequence", f[8]);
+        return new LockEntry(new LockKey(slot, inc, lockId), granted, requested, gen, f[7].equals("c"),
+                seq, znode);
+    }
+
+    private static int parseField(String znode, String what, String s, int radix, int width) {
+        if (s.length() != width) {
+            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
+                    + "' is not " + width + " digits");
+        }
+        try {
+            return Integer.parseInt(s, radix);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
+                    + "' is not a number");
+        }
+    }
+
+    private static long parseLong(String znode, String what, String s) {
+        try {
+            long v = Long.parseLong(s);
+            if (v < 0) throw new NumberFormatException();
+            return v;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
+                    + "' is not a non-negative number");
+        }
+    }
+
+    private static LockMode mode(String znode, String what, String s) {
+        try {
+            return LockMode.valueOf(s);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
+                    + "' is not one of NL CR CW PR PW EX");
+        }
+    }
+
+    /**
+     * Who owns a lock: member slot, member incarnation (session id) and the owner's lock id.
+     */
+    record LockKey(int slot, long incarnation, long lockId) {}
+}

@@ -1,0 +1,308 @@
+package org.clustermd.dlm.zk;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.ZooKeeper;
+import org.apache.zookeeper.client.ZKClientConfig;
+import org.apache.zookeeper.data.ACL;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One node's connection to the lock manager: one ZooKeeper session (through Curator), shared by
+ * every lockspace the node joins. It is the only place that translates Curator's connection
+ * states: SUSPENDED suspends every lockspace at once, RECONNECTED with the same session resumes
+ * them after a full re-read, LOST (or a reconnect with a different session, which Curator's
+ * retry would otherwise hide) loses them.
+ *
+ * <pre>{@code
+ * try (ZkLockManager dlm = ZkLockManager.builder()
+ *         .connectString("127.0.0.1:2181").cluster("c1").nodeName("node1").build();
+ *      LockSpace ls = dlm.join("6b1a...uuid", LockSpaceOptions.of(4))) {
+ *     try (LockResource token = ls.resource("token")) {
+ *         token.convert(LockMode.EX);
+ *         ...
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe.
+ */
+public final class ZkLockManager implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ZkLockManager.class);
+
+    private final CuratorFramework client;
+    private final boolean ownsClient;
+    private final String root;
+    private final String cluster;
+    private final String nodeName;
+    private final DlmCredentials credentials;
+    private final List<ZkLockSpace> lockSpaces = new CopyOnWriteArrayList<>();
+
+    private ZkLockManager(Builder b, CuratorFramework client, boolean ownsClient) {
+        this.client = client;
+        this.ownsClient = ownsClient;
+        this.root = b.root;
+        this.cluster = b.cluster;
+        this.nodeName = b.nodeName;
+        this.credentials = b.credentials;
+        client.getConnectionStateListenable().addListener(this::connectionStateChanged);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Joins (creating if needed) the lockspace {@code name}: claims a slot, reads the lockspace
+     * and returns once this node is a member. Bounded by the options' request timeout.
+     */
+    public LockSpace join(String name, LockSpaceOptions options) throws DlmException {
+        ZkLockPaths.checkName("lockspace", name);
+        ZooKeeper zk = zooKeeper();
+        ZkLockSpace ls = new ZkLockSpace(this, zk, name, options);
+        lockSpaces.add(ls);
+        try {
+            ls.join();
+            return ls;
+        } catch (DlmException | RuntimeException e) {
+            lockSpaces.remove(ls);
+            try {
+                ls.close();
+            } catch (DlmException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    /** The ZooKeeper handle of the current session. */
+    ZooKeeper zooKeeper() throws DlmException {
+        try {
+            return client.getZookeeperClient().getZooKeeper();
+        } catch (Exception e) {
+            throw new DlmException(DlmException.Code.UNAVAILABLE, "no ZooKeeper session: " + e.getMessage(), e);
+        }
+    }
+
+    /** The current session id, or 0 when there is none. */
+    public long sessionId() {
+        try {
+            return client.getZookeeperClient().getZooKeeper().getSessionId();
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
+    /** Creates a persistent znode with the cluster's ACL and its missing parents. */
+    void ensurePath(String path) throws KeeperException, InterruptedException {
+        ZooKeeper zk;
+        try {
+            zk = client.getZookeeperClient().getZooKeeper();
+        } catch (Exception e) {
+            throw KeeperException.create(KeeperException.Code.CONNECTIONLOSS, path);
+        }
+        int from = 1;
+        while (true) {
+            int slash = path.indexOf('/', from);
+            String prefix = slash < 0 ? path : path.substring(0, slash);
+            try {
+                zk.create(prefix, new byte[0], acl(), CreateMode.PERSISTENT);
+            } catch (KeeperException.NodeExistsException e) {
+                // fine: created before, by us or another node
+            }
+            if (slash < 0) {
+                return;
+            }
+            from = slash + 1;
+        }
+    }
+
+    private void connectionStateChanged(CuratorFramework c, ConnectionState s) {
+        switch (s) {
+            case SUSPENDED -> lockSpaces.forEach(ZkLockSpace::onSuspended);
+            case RECONNECTED -> {
+                long session = sessionId();
+                lockSpaces.forEach(ls -> ls.onReconnected(session));
+            }
+            case LOST -> lockSpaces.forEach(ls -> ls.onLost("Curator reports the session lost"));
+            default -> { }
+        }
+    }
+
+    void forget(ZkLockSpace ls) {
+        lockSpaces.remove(ls);
+    }
+
+    String root() {
+        return root;
+    }
+
+    public String cluster() {
+        return cluster;
+    }
+
+    public String nodeName() {
+        return nodeName;
+    }
+
+    List<ACL> acl() {
+        return credentials.acl();
+    }
+
+    /** The Curator client (for tests and tools that read the lockspace). */
+    public CuratorFramework curator() {
+        return client;
+    }
+
+    /** Leaves every lockspace gracefully, then closes the session if this manager opened it. */
+    @Override
+    public void close() {
+        for (ZkLockSpace ls : lockSpaces) {
+            try {
+                ls.close();
+            } catch (DlmException e) {
+                LOG.warn("leaving {} on close: {}", ls.name(), e.getMessage());
+            }
+        }
+        if (ownsClient) {
+            client.close();
+        }
+    }
+
+    static DlmException translate(String what, KeeperException e) {
+        DlmException.Code code = switch (e.code()) {
+            case NOAUTH, AUTHFAILED -> DlmException.Code.NO_AUTH;
+            case SESSIONEXPIRED -> DlmException.Code.LOCKSPACE_LOST;
+            default -> DlmException.Code.UNAVAILABLE;
+        };
+        return new DlmException(code, what + ": " + e.getMessage(), e);
+    }
+
+    /** Builds a {@link ZkLockManager}; {@link #build()} connects. Not thread-safe. */
+    public static final class Builder {
+        private String connectString;
+        private CuratorFramework external;
+        private String root = ZkLockPaths.DEFAULT_ROOT;
+        private String cluster;
+        private String nodeName;
+        private Duration sessionTimeout = Duration.ofSeconds(10);
+        private Duration connectionTimeout = Duration.ofSeconds(15);
+        private DlmCredentials credentials = DlmCredentials.none();
+        private ZKClientConfig clientConfig;
+
+        /** The ensemble, e.g. {@code zk1:2181,zk2:2181,zk3:2181}. */
+        public Builder connectString(String s) {
+            this.connectString = Objects.requireNonNull(s);
+            return this;
+        }
+
+        /** Use an already started Curator client (its session is shared; it is not closed). */
+        public Builder curator(CuratorFramework c) {
+            this.external = c;
+            return this;
+        }
+
+        /** The cluster name: the znode under the root that holds this cluster's lockspaces. */
+        public Builder cluster(String c) {
+            this.cluster = ZkLockPaths.checkName("cluster", c);
+            return this;
+        }
+
+        /** This node's name, stable across restarts (it keeps its slot when free). */
+        public Builder nodeName(String n) {
+            this.nodeName = ZkLockPaths.checkName("node", n);
+            return this;
+        }
+
+        /** The parent znode of all clusters, {@code /clustermd} by default. */
+        public Builder root(String r) {
+            ZkLockPaths.clusterRoot(r, "x");
+            this.root = r;
+            return this;
+        }
+
+        /**
+         * The ZooKeeper session timeout. A node that cannot reach ZooKeeper is told SUSPENDED
+         * after about two thirds of it, and its locks go to others after all of it.
+         */
+        public Builder sessionTimeout(Duration t) {
+            this.sessionTimeout = Objects.requireNonNull(t);
+            return this;
+        }
+
+        public Builder connectionTimeout(Duration t) {
+            this.connectionTimeout = Objects.requireNonNull(t);
+            return this;
+        }
+
+        public Builder credentials(DlmCredentials c) {
+            this.credentials = Objects.requireNonNull(c);
+            return this;
+        }
+
+        /**
+         * TLS to ZooKeeper (needed for x509 credentials): key and trust stores (PKCS12 or JKS, by
+         * file extension as ZooKeeper decides).
+         */
+        public Builder tls(String keyStore, String keyStorePassword, String trustStore, String trustStorePassword) {
+            ZKClientConfig cfg = new ZKClientConfig();
+            cfg.setProperty(ZKClientConfig.SECURE_CLIENT, "true");
+            cfg.setProperty(ZKClientConfig.ZOOKEEPER_CLIENT_CNXN_SOCKET, "org.apache.zookeeper.ClientCnxnSocketNetty");
+            cfg.setProperty("zookeeper.ssl.keyStore.location", keyStore);
+            cfg.setProperty("zookeeper.ssl.keyStore.password", keyStorePassword);
+            cfg.setProperty("zookeeper.ssl.trustStore.location", trustStore);
+            cfg.setProperty("zookeeper.ssl.trustStore.password", trustStorePassword);
+            this.clientConfig = cfg;
+            return this;
+        }
+
+        /** Connects (bounded by the connection timeout) and returns the manager. */
+        public ZkLockManager build() throws DlmException {
+            Objects.requireNonNull(cluster, "cluster");
+            Objects.requireNonNull(nodeName, "nodeName");
+            if (external != null) {
+                return new ZkLockManager(this, external, false);
+            }
+            Objects.requireNonNull(connectString, "connectString");
+            CuratorFrameworkFactory.Builder cb = CuratorFrameworkFactory.builder()
+                    .connectString(connectString)
+                    .sessionTimeoutMs((int) sessionTimeout.toMillis())
+                    .connectionTimeoutMs((int) connectionTimeout.toMillis())
+                    // retries only cover the blocking calls of join; lock traffic never retries
+                    .retryPolicy(new RetryNTimes(3, 200));
+            if (credentials.authScheme() != null) {
+                cb.authorization(credentials.authScheme(), credentials.authBytes());
+            }
+            if (clientConfig != null) {
+                cb.zkClientConfig(clientConfig);
+            }
+            CuratorFramework c = cb.build();
+            c.start();
+            try {
+                if (!c.blockUntilConnected((int) connectionTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                    c.close();
+                    throw new DlmException(DlmException.Code.UNAVAILABLE, "could not connect to ZooKeeper at "
+                            + connectString + " within " + connectionTimeout.toMillis() + " ms");
+                }
+            } catch (InterruptedException e) {
+                c.close();
+                Thread.currentThread().interrupt();
+                throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while connecting");
+            }
+            return new ZkLockManager(this, c, true);
+        }
+    }
+}

@@ -1,0 +1,207 @@
+package org.clustermd.dlm.zk;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.clustermd.dlm.BlockingListener;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockGrant;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
+import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.dlm.zk.LockEntry.LockKey;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A lock handle of a {@link ZkLockSpace}. The engine state (pending operation, basts already
+ * sent, value block) is guarded by the lockspace's lock and changed only by the lockspace; the
+ * mode and token users read are published by the ordered callback queue, so a user never sees a
+ * grant before the callbacks that precede it.
+ *
+ * <p>Thread-safe.
+ */
+final class ZkLockResource implements LockResource {
+    private static final Logger LOG = LoggerFactory.getLogger(ZkLockResource.class);
+
+    final ZkLockSpace space;
+    final ResourceState resource;
+    final LockKey key;
+    final BlockingListener blockingListener;
+
+    // guarded by space's lock
+    Pending pending;
+    LockValueBlock valueBlock;
+    final Set<String> basted = new HashSet<>();
+
+    // published in callback order
+    private volatile LockMode visibleGranted;
+    private volatile LockMode visibleRequested;
+    private volatile long visibleToken;
+    private volatile LockValueBlock visibleValueBlock;
+
+    ZkLockResource(ZkLockSpace space, ResourceState resource, LockKey key, BlockingListener listener,
+            LockValueBlock initial) {
+        this.space = space;
+        this.resource = resource;
+        this.key = key;
+        this.blockingListener = listener;
+        this.valueBlock = initial;
+        this.visibleValueBlock = initial;
+    }
+
+    void publish(LockMode granted, long token, LockValueBlock lvb) {
+        visibleGranted = granted;
+        visibleToken = token;
+        visibleValueBlock = lvb;
+        visibleRequested = null;
+    }
+
+    void publishRequested(LockMode requested) {
+        visibleRequested = requested;
+    }
+
+    @Override
+    public String name() {
+        return resource.name;
+    }
+
+    @Override
+    public Optional<LockMode> grantedMode() {
+        return Optional.ofNullable(visibleGranted);
+    }
+
+    @Override
+    public Optional<LockMode> requestedMode() {
+        return Optional.ofNullable(visibleRequested);
+    }
+
+    @Override
+    public LockValueBlock valueBlock() {
+        return visibleValueBlock;
+    }
+
+    @Override
+    public void setValueBlock(LockValueBlock value) {
+        space.setValueBlock(this, value);
+    }
+
+    @Override
+    public long fencingToken() {
+        return visibleToken;
+    }
+
+    @Override
+    public CompletableFuture<LockGrant> convertAsync(LockMode mode) {
+        return space.request(this, mode, false);
+    }
+
+    @Override
+    public LockGrant convert(LockMode mode) throws DlmException {
+        return convert(mode, space.requestTimeout());
+    }
+
+    @Override
+    public LockGrant convert(LockMode mode, Duration timeout) throws DlmException {
+        CompletableFuture<LockGrant> f = space.request(this, mode, false);
+        try {
+            return await(f, timeout);
+        } catch (TimeoutException e) {
+            if (cancelQuietly()) {
+                throw new DlmException(DlmException.Code.TIMEOUT, "request for " + mode + " on "
+                        + name() + " not granted within " + timeout.toMillis() + " ms; cancelled");
+            }
+            return awaitDone(f);
+        } catch (DlmException e) {
+            if (e.code() == DlmException.Code.INTERRUPTED) {
+                cancelQuietly();
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public LockGrant tryConvert(LockMode mode) throws DlmException {
+        CompletableFuture<LockGrant> f = space.request(this, mode, true);
+        try {
+            return await(f, space.requestTimeout());
+        } catch (TimeoutException e) {
+            cancelQuietly();
+            throw new DlmException(DlmException.Code.TIMEOUT, "NOQUEUE request for " + mode + " on "
+                    + name() + " got no answer within " + space.requestTimeout().toMillis() + " ms");
+        }
+    }
+
+    @Override
+    public boolean cancel() throws DlmException {
+        try {
+            return await(space.cancel(this, DlmException.Code.CANCELLED), space.requestTimeout());
+        } catch (TimeoutException e) {
+            throw new DlmException(DlmException.Code.TIMEOUT, "cancel on " + name() + " got no answer within "
+                    + space.requestTimeout().toMillis() + " ms");
+        }
+    }
+
+    private boolean cancelQuietly() {
+        try {
+            return await(space.cancel(this, DlmException.Code.TIMEOUT), space.requestTimeout());
+        } catch (DlmException | TimeoutException e) {
+            LOG.warn("cancel of a timed-out request on {} failed: {}", name(), e.toString());
+            return true;
+        }
+    }
+
+    @Override
+    public void unlock() throws DlmException {
+        try {
+            await(space.unlock(this), space.requestTimeout());
+        } catch (TimeoutException e) {
+            throw new DlmException(DlmException.Code.TIMEOUT, "unlock of " + name() + " got no answer within "
+                    + space.requestTimeout().toMillis() + " ms");
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            unlock();
+        } catch (DlmException e) {
+            if (e.code() != DlmException.Code.LOCKSPACE_LOST && e.code() != DlmException.Code.CLOSED) {
+                LOG.warn("unlock of {} on close failed: {}", name(), e.getMessage());
+            }
+        }
+        space.forget(this);
+    }
+
+    private static <T> T awaitDone(CompletableFuture<T> f) throws DlmException {
+        try {
+            return await(f, Duration.ofSeconds(5));
+        } catch (TimeoutException e) {
+            throw new DlmException(DlmException.Code.TIMEOUT, "request neither granted nor cancelled");
+        }
+    }
+
+    static <T> T await(CompletableFuture<T> f, Duration timeout) throws DlmException, TimeoutException {
+        try {
+            return f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while waiting for the lock manager");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof DlmException d) {
+                throw new DlmException(d.code(), d.getMessage().substring(d.code().name().length() + 2), d);
+            }
+            throw new DlmException(DlmException.Code.UNAVAILABLE, String.valueOf(e.getCause()), e.getCause());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "lock " + name() + "#" + key.lockId() + " " + visibleGranted;
+    }
+}
