@@ -2,6 +2,7 @@ package org.clustermd.dlm.zk;
 
 import java.nio.charset.StandardCharsets;
 import java.security.NoSuchAlgorithmException;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import org.apache.zookeeper.ZooDefs;
@@ -85,7 +86,8 @@ public sealed interface DlmCredentials {
         public List<ACL> acl() {
             try {
                 String id = DigestAuthenticationProvider.generateDigest(user + ":" + password);
-                return List.of(new ACL(ZooDefs.Perms.ALL, new Id("digest", id)));
+                // a mutable-semantics list: ZooKeeper's ACL check calls contains(null), which List.of refuses
+                return Collections.singletonList(new ACL(ZooDefs.Perms.ALL, new Id("digest", id)));
             } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException("SHA1 is not available", e);
             }
@@ -115,7 +117,7 @@ public sealed interface DlmCredentials {
 
         @Override
         public List<ACL> acl() {
-            return List.of(new ACL(ZooDefs.Perms.ALL, new Id("x509", subjectDn)));
+            return Collections.singletonList(new ACL(ZooDefs.Perms.ALL, new Id("x509", subjectDn)));
         }
 
         @Override

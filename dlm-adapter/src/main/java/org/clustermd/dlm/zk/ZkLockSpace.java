@@ -701,6 +701,9 @@ final class ZkLockSpace implements LockSpace {
             return;
         }
         for (ResourceState rs : resources.values()) {
+            if (!rs.view.settled()) {
+                return; // a purge is half applied: its grants come first
+            }
             for (LockEntry e : rs.view.entries()) {
                 if (ep.gone.contains(e.key().incarnation())) {
                     return; // not purged yet
