@@ -15,9 +15,9 @@ import org.clustermd.dlm.LockMode;
  *   granted            NL..EX, or UN for a new request not yet granted
  *   requested          NL..EX for a pending request or conversion, -- when none is pending
  *   gen                bumped by every rename; lets an owner tell whether its write happened
- *   txn                c when written by a compare-and-set transaction (whose last operation
- *                      bumps the resource's version), p for a plain one; lets a reader tell
- *                      that the version bump of the transaction it is seeing is still to come
+ *   txn                c&lt;version&gt; when written by a compare-and-set transaction: the resource's
+ *                      version after that transaction (so readers follow the version from the
+ *                      events alone); p for a plain transaction
  *   seq10              ZooKeeper's sequence suffix: the queue position of the current request
  * </pre>
  *
@@ -28,10 +28,11 @@ import org.clustermd.dlm.LockMode;
  * @param requested the pending request's mode, or null when nothing is pending
  * @param gen rename generation
  * @param seq queue position (ZooKeeper sequence number of this name)
- * @param cas true if written by a compare-and-set transaction
+ * @param casVersion the resource version after the compare-and-set transaction that wrote this
+ *     name, or -1 when a plain transaction wrote it
  * @param znode the znode name this was parsed from
  */
-record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, boolean cas, long seq,
+record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, int casVersion, long seq,
         String znode) {
 
     static final String PREFIX = "L_";
@@ -54,11 +55,12 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, bo
     }
 
     /** The name prefix to create (ZooKeeper appends the sequence number). */
-    static String prefix(LockKey key, LockMode granted, LockMode requested, long gen, boolean cas) {
+    /** @param casVersion the version after the transaction for a compare-and-set one, else -1 */
+    static String prefix(LockKey key, LockMode granted, LockMode requested, long gen, int casVersion) {
         return PREFIX + String.format("%04d_%016x_%d_%s_%s_%d_%s_",
                 key.slot(), key.incarnation(), key.lockId(),
                 granted == null ? "UN" : granted.name(),
-                requested == null ? "--" : requested.name(), gen, cas ? "c" : "p");
+                requested == null ? "--" : requested.name(), gen, casVersion < 0 ? "p" : "c" + casVersion);
     }
 
     /**
@@ -89,17 +91,27 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, bo
                     + "': neither granted nor requested (UN with --)");
         }
         long gen = parseLong(znode, "generation", f[6]);
-        if (!f[7].equals("c") && !f[7].equals("p")) {
+        int casVersion;
+        if (f[7].equals("p")) {
+            casVersion = -1;
+        } else if (f[7].startsWith("c") && f[7].length() > 1) {
+            try {
+                casVersion = Integer.parseInt(f[7].substring(1));
+                if (casVersion < 0) throw new NumberFormatException();
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("lock znode '" + znode + "': transaction kind '" + f[7]
+                        + "' is not p or c<version>");
+            }
+        } else {
             throw new IllegalArgumentException("lock znode '" + znode + "': transaction kind '" + f[7]
-                    + "' is not c or p");
+                    + "' is not p or c<version>");
         }
         if (f[8].length() != 10) {
             throw new IllegalArgumentException("lock znode '" + znode + "': sequence '" + f[8]
                     + "' is not ZooKeeper's 10-digit suffix");
         }
         long seq = parseLong(znode, "sequence", f[8]);
-        return new LockEntry(new LockKey(slot, inc, lockId), granted, requested, gen, f[7].equals("c"),
-                seq, znode);
+        return new LockEntry(new LockKey(slot, inc, lockId), granted, requested, gen, casVersion, seq, znode);
     }
 
     private static int parseField(String znode, String what, String s, int radix, int width) {

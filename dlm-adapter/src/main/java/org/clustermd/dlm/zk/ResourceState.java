@@ -12,15 +12,17 @@ import java.util.List;
 final class ResourceState {
     final String name;
     final String path;
+    final String versionPath;
     final ResourceView view;
     final List<ZkLockResource> handles = new ArrayList<>();
     boolean systemWriteInFlight;
     /** Set after a reconnect until a fresh read replaced the view. */
     boolean stale;
 
-    ResourceState(String name, String path, ResourceView view) {
+    ResourceState(String name, String path, String versionPath, ResourceView view) {
         this.name = name;
         this.path = path;
+        this.versionPath = versionPath;
         this.view = view;
     }
 }

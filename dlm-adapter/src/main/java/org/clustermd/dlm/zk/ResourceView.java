@@ -14,7 +14,8 @@ import org.clustermd.dlm.zk.LockEntry.LockKey;
 /**
  * This node's replica of one resource's lock table, kept exact by applying the lockspace's watch
  * events in order (and replaced wholesale by a read after a reconnect). Holds the locks, the
- * value block, and the resource's data version, which counts compare-and-set transactions.
+ * value block, and the resource's version: the data version of its (unwatched) version znode,
+ * which every compare-and-set transaction bumps and writes into the names it creates.
  *
  * <p>A view can be momentarily <em>unsettled</em> between the events of one transaction (a
  * rename shows the new name before the old one is deleted; a value block replacement shows two
@@ -32,8 +33,6 @@ final class ResourceView {
     private final Map<String, Long> createdZxid = new HashMap<>();
     private final Set<String> foreign = new HashSet<>();
     private int version;
-    private long versionZxid;
-    private long pendingCasZxid;
 
     ResourceView(String name, int lvbSize, int version) {
         this.name = name;
@@ -55,8 +54,9 @@ final class ResourceView {
                 LockEntry e = LockEntry.parse(child);
                 locks.put(child, e);
                 createdZxid.put(child, zxid);
-                if (e.cas()) {
-                    pendingCasZxid = Math.max(pendingCasZxid, zxid);
+                if (e.casVersion() >= 0 && zxid != 0) {
+                    // events arrive in transaction order: the last one's version is current
+                    version = e.casVersion();
                 }
                 return;
             } catch (IllegalArgumentException ex) {
@@ -68,9 +68,6 @@ final class ResourceView {
             try {
                 ValueBlockEntry v = ValueBlockEntry.parse(child, lvbSize);
                 valueBlocks.put(v.seq(), v);
-                if (v.cas()) {
-                    pendingCasZxid = Math.max(pendingCasZxid, zxid);
-                }
                 return;
             } catch (IllegalArgumentException ex) {
                 foreign.add(child);
@@ -90,26 +87,17 @@ final class ResourceView {
         }
     }
 
-    /** The resource znode's data changed: one more compare-and-set transaction committed. */
-    void versionBumped(long zxid) {
-        version++;
-        versionZxid = zxid;
-    }
-
-    /** Replaces everything with a read of the children and the resource's version. */
+    /** Replaces everything with an atomic read of the children and the version znode. */
     void replace(List<String> children, int newVersion) {
         locks.clear();
         valueBlocks.clear();
         createdZxid.clear();
         foreign.clear();
-        version = newVersion;
-        pendingCasZxid = 0;
-        versionZxid = 0;
         for (String c : children) {
             childCreated(c, 0);
         }
         createdZxid.clear();
-        pendingCasZxid = 0;
+        version = newVersion;
     }
 
     /**
@@ -127,14 +115,6 @@ final class ResourceView {
             }
         }
         return true;
-    }
-
-    /**
-     * True when a compare-and-set transaction's locks are visible but its version bump (its last
-     * operation) is not yet: a decision now would use a stale version and fail.
-     */
-    boolean awaitingVersionBump() {
-        return pendingCasZxid > versionZxid;
     }
 
     /** The first child that is neither a lock nor a value block of ours, or null. */

@@ -18,13 +18,16 @@ import org.clustermd.dlm.zk.LockEntry.LockKey;
  * granted") into one ZooKeeper transaction: it applies the intent to the writer's view, runs
  * the {@link GrantPolicy} grant pass on the result, and diffs old against new.
  *
- * <p>The transaction is a <em>compare-and-set</em> (its last operation sets the resource's data
- * at the version the writer saw) whenever it grants anything or queues a conversion; otherwise it
+ * <p>The transaction is a <em>compare-and-set</em> (its last operation sets the resource's version
+ * znode at the version the writer saw, and every name it creates carries the new version) whenever
+ * it grants anything or queues a conversion; otherwise it
  * is <em>plain</em>. Plain transactions only ever make the table less restrictive for others:
  * they delete locks, add a new request that holds nothing, add NL, convert a lock down, withdraw
- * a conversion, or replace the value block. Operations are ordered creates, then deletes, then
- * the version bump, so observers never see a state less restrictive than the committed one and
- * never see the new version before the new table.
+ * a conversion, or replace the value block. Operations are ordered lock creates, the value block's
+ * create, deletes, then the version bump, so an observer between two events of one transaction
+ * sees either an unsettled view (a rename shows both names) or a state at least as restrictive as
+ * the committed one. Every compare-and-set transaction creates at least one lock name (a grant or
+ * a queued conversion is a rename or a new name), so the new version always reaches watchers.
  *
  * <p>Stateless and thread-safe.
  */
@@ -80,12 +83,12 @@ final class TablePlanner {
     /** A lock in the planned table; {@code znode} is null for locks this plan creates. */
     record Row(LockKey key, LockMode granted, LockMode requested, long gen, long seq, String znode) {
         LockEntry asEntry() {
-            return new LockEntry(key, granted, requested, gen, false, seq, znode);
+            return new LockEntry(key, granted, requested, gen, -1, seq, znode);
         }
     }
 
-    static Plan plan(ResourceView view, String resourcePath, Intent intent, LockValueBlock newValueBlock,
-            List<ACL> acl) {
+    static Plan plan(ResourceView view, String resourcePath, String versionPath, Intent intent,
+            LockValueBlock newValueBlock, List<ACL> acl) {
         Map<LockKey, Row> before = new LinkedHashMap<>();
         for (LockEntry e : view.entries()) {
             before.put(e.key(), new Row(e.key(), e.granted(), e.requested(), e.gen(), e.seq(), e.znode()));
@@ -143,6 +146,14 @@ final class TablePlanner {
             table.add(row.asEntry());
         }
         Map<LockKey, LockMode> grants = GrantPolicy.evaluate(table).grants();
+        if (intent instanceof Request && !isDownConversion(before.get(ownKey), after.get(ownKey))
+                && !(grants.size() == 1 && grants.containsKey(ownKey)) && !grants.isEmpty()) {
+            // A request never grants others: if someone else is grantable, the owner of the first
+            // grantable request (or the releaser) grants them all, ours included if it fits.
+            // Granting here too would only race that writer; granting ourselves alone could pass
+            // a waiter ahead of us.
+            grants = Map.of();
+        }
         for (Map.Entry<LockKey, LockMode> g : grants.entrySet()) {
             Row row = after.get(g.getKey());
             after.put(g.getKey(), new Row(row.key(), g.getValue(), null, row.gen() + 1, row.seq(), null));
@@ -172,6 +183,12 @@ final class TablePlanner {
             }
         }
 
+        if (cas && view.version() >= Integer.MAX_VALUE - 1) {
+            // ZooKeeper's int versions wrap, and -1 means "any": refuse rather than lose the check
+            throw new IllegalStateException("resource " + resourcePath + " has used up its 2^31 versions;"
+                    + " recreate the lockspace");
+        }
+        int casVersion = cas ? view.version() + 1 : -1;
         List<Op> ops = new ArrayList<>();
         ValueBlockEntry oldLvb = view.valueBlockEntry();
         boolean lvbChanges = lvb != null && (oldLvb == null ? !lvb.equals(LockValueBlock.zeros(lvb.size()))
@@ -179,13 +196,13 @@ final class TablePlanner {
         if (creates.isEmpty() && deletes.isEmpty() && !lvbChanges) {
             return new Plan(List.of(), false, after.get(ownKey), grants);
         }
-        if (lvbChanges) {
-            ops.add(Op.create(resourcePath + "/" + ValueBlockEntry.prefix(lvb, cas), new byte[0], acl,
-                    CreateMode.PERSISTENT_SEQUENTIAL));
-        }
         for (Row row : creates) {
             ops.add(Op.create(resourcePath + "/" + LockEntry.prefix(row.key(), row.granted(), row.requested(),
-                    row.gen(), cas), new byte[0], acl, CreateMode.PERSISTENT_SEQUENTIAL));
+                    row.gen(), casVersion), new byte[0], acl, CreateMode.PERSISTENT_SEQUENTIAL));
+        }
+        if (lvbChanges) {
+            ops.add(Op.create(resourcePath + "/" + ValueBlockEntry.prefix(lvb), new byte[0], acl,
+                    CreateMode.PERSISTENT_SEQUENTIAL));
         }
         for (String znode : deletes) {
             ops.add(Op.delete(resourcePath + "/" + znode, -1));
@@ -194,9 +211,14 @@ final class TablePlanner {
             ops.add(Op.delete(resourcePath + "/" + oldLvb.znode(), -1));
         }
         if (cas) {
-            ops.add(Op.setData(resourcePath, new byte[0], view.version()));
+            ops.add(Op.setData(versionPath, new byte[0], view.version()));
         }
         return new Plan(ops, cas, after.get(ownKey), grants);
+    }
+
+    private static boolean isDownConversion(Row old, Row neu) {
+        return old != null && neu != null && old.granted() != null && neu.requested() == null
+                && neu.granted() != null && old.granted().isDownConversionTo(neu.granted());
     }
 
     /**

@@ -6,39 +6,36 @@ import org.clustermd.dlm.LockValueBlock;
 
 /**
  * A resource's lock value block, kept in a znode name like the locks so that watch events carry
- * it: {@code V_<v|n><hex>_<c|p>_<seq10>}, where {@code v} marks a valid LVB and {@code n} one whose
- * PW/EX holder died (VALNOTVALID), {@code hex} is the value with trailing zero bytes trimmed, and {@code c|p} says whether a
- * compare-and-set transaction wrote it (see {@link LockEntry}).
+ * it: {@code V_<v|n><hex>_<seq10>}, where {@code v} marks a valid LVB and {@code n} one whose
+ * PW/EX holder died (VALNOTVALID), and {@code hex} is the value with trailing zero bytes trimmed.
  * A resource with no such znode has an all-zero valid LVB. A write replaces the znode (create
  * the new one, then delete the old, in one transaction).
  *
  * <p>Immutable and thread-safe.
  *
  * @param valueBlock the value (zero-padded to the lockspace's LVB size by the reader)
- * @param cas true if written by a compare-and-set transaction
  * @param seq the ZooKeeper sequence number, which orders replacements
  * @param znode the znode name
  */
-record ValueBlockEntry(LockValueBlock valueBlock, boolean cas, long seq, String znode) {
+record ValueBlockEntry(LockValueBlock valueBlock, long seq, String znode) {
     static final String PREFIX = "V_";
     private static final HexFormat HEX = HexFormat.of();
 
-    static String prefix(LockValueBlock lvb, boolean cas) {
+    static String prefix(LockValueBlock lvb) {
         byte[] b = lvb.toByteArray();
         int end = b.length;
         while (end > 0 && b[end - 1] == 0) {
             end--;
         }
-        return PREFIX + (lvb.isValid() ? "v" : "n") + HEX.formatHex(b, 0, end) + (cas ? "_c_" : "_p_");
+        return PREFIX + (lvb.isValid() ? "v" : "n") + HEX.formatHex(b, 0, end) + "_";
     }
 
     /** Parses a value-block znode name, zero-padding to {@code size} bytes. */
     static ValueBlockEntry parse(String znode, int size) {
         String[] f = znode.split("_", -1);
-        if (f.length != 4 || !f[0].equals("V") || f[1].isEmpty()
-                || (f[1].charAt(0) != 'v' && f[1].charAt(0) != 'n')
-                || !(f[2].equals("c") || f[2].equals("p")) || f[3].length() != 10) {
-            throw new IllegalArgumentException("not a value block znode name (expected V_<v|n><hex>_<c|p>_<seq10>): '"
+        if (f.length != 3 || !f[0].equals("V") || f[1].isEmpty()
+                || (f[1].charAt(0) != 'v' && f[1].charAt(0) != 'n') || f[2].length() != 10) {
+            throw new IllegalArgumentException("not a value block znode name (expected V_<v|n><hex>_<seq10>): '"
                     + znode + "'");
         }
         byte[] bytes;
@@ -53,11 +50,11 @@ record ValueBlockEntry(LockValueBlock valueBlock, boolean cas, long seq, String 
         }
         long seq;
         try {
-            seq = Long.parseLong(f[3]);
+            seq = Long.parseLong(f[2]);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("value block znode '" + znode + "': bad sequence");
         }
         LockValueBlock lvb = LockValueBlock.of(Arrays.copyOf(bytes, size));
-        return new ValueBlockEntry(f[1].charAt(0) == 'v' ? lvb : lvb.invalidated(), f[2].equals("c"), seq, znode);
+        return new ValueBlockEntry(f[1].charAt(0) == 'v' ? lvb : lvb.invalidated(), seq, znode);
     }
 }

@@ -14,11 +14,15 @@ import org.clustermd.dlm.DlmException;
  *                                  a departure from a death); removed by the slot's next joiner.
  * names/&lt;nodeName&gt;                persistent; data: the slot this node name last held, so a
  *                                  node that rejoins gets the same slot when it is free.
- * res/&lt;resource&gt;                  persistent; empty data. Its data version counts the
- *                                  compare-and-set transactions on the resource.
+ * res/&lt;resource&gt;                  persistent; empty data.
  * res/&lt;resource&gt;/L_...             one lock (see {@link LockEntry}), persistent
  * res/&lt;resource&gt;/V_...             the resource's value block (see {@link ValueBlockEntry})
  * </pre>
+ *
+ * <p>and, outside the watched subtree so that bumping it sends no notification,
+ * {@code <root>/<cluster>/ver/<lockspace>/<resource>}: empty data whose version counts the
+ * compare-and-set transactions on the resource (each one checks and bumps it, and writes the new
+ * value into the names it creates, which is how watchers learn it).
  *
  * <p>Immutable and thread-safe.
  */
@@ -27,9 +31,21 @@ final class ZkLockPaths {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
     private final String lockSpaceRoot;
+    private final String versionRoot;
 
     ZkLockPaths(String root, String cluster, String lockSpace) {
         this.lockSpaceRoot = clusterRoot(root, cluster) + "/ls/" + checkName("lockspace", lockSpace);
+        this.versionRoot = clusterRoot(root, cluster) + "/ver/" + lockSpace;
+    }
+
+    /** The directory of the version znodes (not watched). */
+    String versions() {
+        return versionRoot;
+    }
+
+    /** The version znode of a resource. */
+    String version(String resource) {
+        return versionRoot + "/" + resource;
     }
 
     static String clusterRoot(String root, String cluster) {

@@ -24,6 +24,7 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.KeeperException.Code;
 import org.apache.zookeeper.Op;
+import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.Watcher.WatcherType;
@@ -75,6 +76,7 @@ final class ZkLockSpace implements LockSpace {
     private final CallbackQueue callbacks;
     private final Watcher watcher = this::onEvent;
     private final AtomicLong nextLockId = new AtomicLong(1);
+    private final WriteStats stats = new WriteStats();
 
     private final ReentrantLock lock = new ReentrantLock();
     // everything below is guarded by lock
@@ -114,7 +116,7 @@ final class ZkLockSpace implements LockSpace {
         long deadline = System.nanoTime() + options.requestTimeout().toNanos();
         try {
             for (String p : List.of(paths.root(), paths.members(), paths.slots(), paths.departed(),
-                    paths.names(), paths.resources())) {
+                    paths.names(), paths.resources(), paths.versions())) {
                 manager.ensurePath(p);
             }
             zk.addWatch(paths.root(), watcher, AddWatchMode.PERSISTENT_RECURSIVE);
@@ -262,7 +264,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 if (!rs.view.ownedBy(slot, incarnation).isEmpty()) {
                     // a force-unlock: no value block is written or invalidated
-                    Plan plan = TablePlanner.plan(rs.view, rs.path,
+                    Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath,
                             new TablePlanner.Purge(Set.of(new Owner(slot, incarnation)), false), null, acl);
                     CompletableFuture<Void> done = new CompletableFuture<>();
                     releases.add(done);
@@ -334,7 +336,7 @@ final class ZkLockSpace implements LockSpace {
                     && System.nanoTime() < deadline) {
                 lock.lock();
                 try {
-                    submitRelease(rs, TablePlanner.plan(rs.view, rs.path,
+                    submitRelease(rs, TablePlanner.plan(rs.view, rs.path, rs.versionPath,
                             new TablePlanner.Purge(Set.of(new Owner(slot, incarnation)), false), null, acl),
                             done, deadline);
                 } finally {
@@ -499,19 +501,26 @@ final class ZkLockSpace implements LockSpace {
 
     private void readResource(String name) {
         resyncOutstanding++;
-        String path = paths.resource(name);
-        zk.getChildren(path, false, (rc, p, ctx, children, stat) -> {
+        // one multi-read: the children and the version znode from the same state
+        List<Op> reads = List.of(Op.getChildren(paths.resource(name)), Op.getData(paths.version(name)));
+        zk.multi(reads, (rc, p, ctx, results) -> {
             Actions out = new Actions();
             lock.lock();
             try {
-                if (rc == Code.OK.intValue()) {
+                int code = rc;
+                if (rc == Code.OK.intValue() && results.size() == 2
+                        && results.get(0) instanceof OpResult.GetChildrenResult children
+                        && results.get(1) instanceof OpResult.GetDataResult version) {
                     ResourceState rs = resourceState(name);
-                    rs.view.replace(children, stat.getVersion());
+                    rs.view.replace(children.getChildren(), version.getStat().getVersion());
                     rs.stale = false;
+                } else if (results != null && !results.isEmpty()
+                        && results.get(0) instanceof OpResult.ErrorResult err) {
+                    code = err.getErr() == Code.NONODE.intValue() ? Code.OK.intValue() : err.getErr();
                 } else if (rc == Code.NONODE.intValue()) {
-                    rc = Code.OK.intValue();
+                    code = Code.OK.intValue();
                 }
-                resyncStep(rc, out);
+                resyncStep(code, out);
             } finally {
                 lock.unlock();
             }
@@ -590,11 +599,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 case RESOURCE -> {
                     if (rel.name() != null) {
-                        ResourceState rs = resourceState(rel.name());
-                        if (e.getType() == Watcher.Event.EventType.NodeDataChanged) {
-                            rs.view.versionBumped(e.getZxid());
-                            evaluate(rs, out);
-                        }
+                        resourceState(rel.name());
                     }
                 }
                 case RESOURCE_CHILD -> {
@@ -725,8 +730,8 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private ResourceState resourceState(String name) {
-        return resources.computeIfAbsent(name,
-                n -> new ResourceState(n, paths.resource(n), new ResourceView(n, options.valueBlockSize(), 0)));
+        return resources.computeIfAbsent(name, n -> new ResourceState(n, paths.resource(n), paths.version(n),
+                new ResourceView(n, options.valueBlockSize(), 0)));
     }
 
     // ------------------------------------------------------------------ requests
@@ -935,7 +940,7 @@ final class ZkLockSpace implements LockSpace {
 
     private boolean canDecide(ResourceState rs) {
         return joined && state == LockSpaceState.ACTIVE && !resyncing && !rs.stale
-                && rs.view.settled() && !rs.view.awaitingVersionBump() && rs.view.foreignChild() == null;
+                && rs.view.settled() && rs.view.foreignChild() == null;
     }
 
     private void drive(ResourceState rs, ZkLockResource h, Actions out) {
@@ -966,10 +971,10 @@ final class ZkLockSpace implements LockSpace {
                     return;
                 }
                 LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? h.valueBlock : null;
-                write(rs, h, p, TablePlanner.plan(v, rs.path, new TablePlanner.Unlock(h.key), publish, acl), out);
+                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl), out);
             }
             case REPUBLISH -> write(rs, h, p,
-                    TablePlanner.plan(v, rs.path, new TablePlanner.Republish(h.key), h.valueBlock, acl), out);
+                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), h.valueBlock, acl), out);
             case CONVERT -> driveConvert(rs, h, p, e, out);
         }
     }
@@ -997,7 +1002,7 @@ final class ZkLockSpace implements LockSpace {
             }
             if (p.cancelReason != null) {
                 p.cancelWriting = true;
-                write(rs, h, p, TablePlanner.plan(v, rs.path, new TablePlanner.Cancel(h.key), null, acl), out);
+                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Cancel(h.key), null, acl), out);
             }
             return;
         }
@@ -1013,7 +1018,7 @@ final class ZkLockSpace implements LockSpace {
         }
         LockValueBlock publish = e != null && LockMode.transferOnGrant(e.granted(), p.mode)
                 == LockMode.ValueBlockTransfer.WRITE ? h.valueBlock : null;
-        Plan plan = TablePlanner.plan(v, rs.path, new TablePlanner.Request(h.key, p.mode), publish, acl);
+        Plan plan = TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
         if (!plan.ownGranted() && p.noQueue) {
             if (!p.synced) {
                 // our view may lag: a sync brings every earlier event in before its reply
@@ -1060,6 +1065,7 @@ final class ZkLockSpace implements LockSpace {
             return;
         }
         p.to(Phase.WRITING);
+        count(plan);
         zk.multi(plan.ops(), (rc, path, ctx, results) -> onWriteDone(rs, h, p, Code.get(rc)), null);
     }
 
@@ -1085,6 +1091,8 @@ final class ZkLockSpace implements LockSpace {
                 }
                 case BADVERSION, NONODE, NODEEXISTS, NOTEMPTY -> {
                     // lost a race: the reply follows the winner's events, so the view is current
+                    stats.conflicts.increment();
+                    LOG.trace("{} write for {} lost: {}", lockSpaceName, p, rc);
                     if (p.cancelWriting) {
                         p.cancelWriting = false;
                         p.to(Phase.QUEUED);
@@ -1245,7 +1253,11 @@ final class ZkLockSpace implements LockSpace {
         if (orphans.isEmpty()) {
             return;
         }
-        systemWrite(rs, TablePlanner.plan(rs.view, rs.path, new TablePlanner.Purge(orphans, true), null, acl));
+        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.Purge(orphans, true), null, acl);
+        if (!plan.isEmpty()) {
+            stats.purges.increment();
+        }
+        systemWrite(rs, plan);
     }
 
     /**
@@ -1275,7 +1287,11 @@ final class ZkLockSpace implements LockSpace {
         if (first.key().slot() != slot || first.key().incarnation() != incarnation) {
             return;
         }
-        systemWrite(rs, TablePlanner.plan(rs.view, rs.path, new TablePlanner.GrantPending(), null, acl));
+        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.GrantPending(), null, acl);
+        if (!plan.isEmpty()) {
+            stats.electedPasses.increment();
+        }
+        systemWrite(rs, plan);
     }
 
     private void systemWrite(ResourceState rs, Plan plan) {
@@ -1283,12 +1299,17 @@ final class ZkLockSpace implements LockSpace {
             return;
         }
         rs.systemWriteInFlight = true;
+        count(plan);
         zk.multi(plan.ops(), (rc, path, ctx, results) -> {
             Actions out = new Actions();
             lock.lock();
             try {
                 rs.systemWriteInFlight = false;
                 Code code = Code.get(rc);
+                if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
+                    stats.conflicts.increment();
+                    LOG.trace("{} system write lost: {}", lockSpaceName, code);
+                }
                 if (code == Code.SESSIONEXPIRED) {
                     out.add(() -> onLost("session expired"));
                 } else if (code != Code.OK && code != Code.BADVERSION && code != Code.NONODE
@@ -1376,12 +1397,17 @@ final class ZkLockSpace implements LockSpace {
         }
     }
 
-    /** Creates the resource znode, waiting until its creation event has been applied. */
+    /**
+     * Creates the resource and its version znode in one transaction (version first, so anyone who
+     * sees the resource can use version 0), waiting until the creation event has been applied.
+     */
     private void createResource(String name) throws DlmException {
         CountDownLatch done = new CountDownLatch(1);
         AtomicReference<Code> result = new AtomicReference<>();
+        List<Op> ops = List.of(Op.create(paths.version(name), new byte[0], acl, CreateMode.PERSISTENT),
+                Op.create(paths.resource(name), new byte[0], acl, CreateMode.PERSISTENT));
         // async, so the reply is handled on the event thread after the creation's own event
-        zk.create(paths.resource(name), new byte[0], acl, CreateMode.PERSISTENT, (rc, path, ctx, n) -> {
+        zk.multi(ops, (rc, path, ctx, results) -> {
             result.set(Code.get(rc));
             done.countDown();
         }, null);
@@ -1390,6 +1416,20 @@ final class ZkLockSpace implements LockSpace {
         if (rc != Code.OK && rc != Code.NODEEXISTS) {
             throw ZkLockManager.translate("creating resource " + paths.resource(name), KeeperException.create(rc));
         }
+    }
+
+    private void count(Plan plan) {
+        (plan.cas() ? stats.cas : stats.plain).increment();
+        if (LOG.isTraceEnabled()) {
+            LOG.trace("{} write {} grants={} own={} ops={}", lockSpaceName, plan.cas() ? "cas" : "plain",
+                    plan.grants(), plan.own(), plan.ops().stream().map(o -> o.getType() + ":" + o.getPath()
+                            .substring(o.getPath().lastIndexOf('/') + 1)).toList());
+        }
+    }
+
+    /** This lockspace's write counters. */
+    WriteStats writeStats() {
+        return stats;
     }
 
     Duration requestTimeout() {

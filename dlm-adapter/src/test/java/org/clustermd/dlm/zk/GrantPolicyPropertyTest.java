@@ -155,7 +155,7 @@ class GrantPolicyPropertyTest {
                 r = null; // down-conversions never queue
             }
             if (g == null && r == null) r = LockMode.EX;
-            t.add(new LockEntry(new LockKey(i % 4, 100 + i, i), g, r, 1, false, seqs.get(i), "L" + i));
+            t.add(new LockEntry(new LockKey(i % 4, 100 + i, i), g, r, 1, -1, seqs.get(i), "L" + i));
         }
         return t;
     }

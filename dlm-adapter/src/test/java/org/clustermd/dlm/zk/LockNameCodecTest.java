@@ -26,12 +26,12 @@ class LockNameCodecTest {
         LockMode g = rnd.nextBoolean() ? null : m[rnd.nextInt(6)];
         LockMode r = g == null || rnd.nextBoolean() ? m[rnd.nextInt(6)] : null;
         long gen = Math.abs(rnd.nextInt());
-        boolean cas = rnd.nextBoolean();
+        int casVersion = rnd.nextBoolean() ? -1 : rnd.nextInt(Integer.MAX_VALUE);
         long seq = Math.abs(rnd.nextInt());
-        String name = LockEntry.prefix(key, g, r, gen, cas) + String.format("%010d", seq);
+        String name = LockEntry.prefix(key, g, r, gen, casVersion) + String.format("%010d", seq);
         LockEntry e = LockEntry.parse(name);
         assertThat(e).as("seed " + seed + " name " + name)
-                .isEqualTo(new LockEntry(key, g, r, gen, cas, seq, name));
+                .isEqualTo(new LockEntry(key, g, r, gen, casVersion, seq, name));
     }
 
     @ParameterizedTest
@@ -42,7 +42,7 @@ class LockNameCodecTest {
         int used = rnd.nextInt(65);
         for (int i = 0; i < used; i++) b[i] = (byte) rnd.nextInt();
         LockValueBlock lvb = rnd.nextBoolean() ? LockValueBlock.of(b) : LockValueBlock.of(b).invalidated();
-        String name = ValueBlockEntry.prefix(lvb, rnd.nextBoolean()) + "0000000042";
+        String name = ValueBlockEntry.prefix(lvb) + "0000000042";
         ValueBlockEntry v = ValueBlockEntry.parse(name, 64);
         assertThat(v.valueBlock()).as("seed " + seed + " " + name).isEqualTo(lvb);
         assertThat(v.seq()).isEqualTo(42);
@@ -50,7 +50,7 @@ class LockNameCodecTest {
 
     @Test
     void corruptLockNamesNameTheField() {
-        String good = "L_0003_00000000000000ab_7_PR_EX_2_c_0000000012";
+        String good = "L_0003_00000000000000ab_7_PR_EX_2_c17_0000000012";
         assertThat(LockEntry.parse(good).granted()).isEqualTo(LockMode.PR);
         assertThatThrownBy(() -> LockEntry.parse("X_foo")).hasMessageContaining("not a lock znode");
         assertThatThrownBy(() -> LockEntry.parse(good.replace("0003", "03x3"))).hasMessageContaining("slot");
@@ -60,17 +60,19 @@ class LockNameCodecTest {
         assertThatThrownBy(() -> LockEntry.parse(good.replace("_PR_", "_XX_"))).hasMessageContaining("granted mode");
         assertThatThrownBy(() -> LockEntry.parse(good.replace("_EX_", "_QQ_"))).hasMessageContaining("requested mode");
         assertThatThrownBy(() -> LockEntry.parse(good.replace("_2_c", "_x_c"))).hasMessageContaining("generation");
-        assertThatThrownBy(() -> LockEntry.parse(good.replace("_c_", "_z_"))).hasMessageContaining("transaction kind");
+        assertThatThrownBy(() -> LockEntry.parse(good.replace("_c17_", "_z_"))).hasMessageContaining("transaction kind");
+        assertThatThrownBy(() -> LockEntry.parse(good.replace("_c17_", "_c_"))).hasMessageContaining("transaction kind");
+        assertThat(LockEntry.parse(good).casVersion()).isEqualTo(17);
         assertThatThrownBy(() -> LockEntry.parse(good.replace("0000000012", "12"))).hasMessageContaining("sequence");
-        assertThatThrownBy(() -> LockEntry.parse("L_0003_00000000000000ab_7_UN_--_2_c_0000000012"))
+        assertThatThrownBy(() -> LockEntry.parse("L_0003_00000000000000ab_7_UN_--_2_p_0000000012"))
                 .hasMessageContaining("neither granted nor requested");
     }
 
     @Test
     void corruptValueBlockNamesAreRefused() {
-        assertThatThrownBy(() -> ValueBlockEntry.parse("V_vzz_c_0000000001", 64)).hasMessageContaining("not hex");
-        assertThatThrownBy(() -> ValueBlockEntry.parse("V_x00_c_0000000001", 64)).hasMessageContaining("not a value block");
-        assertThatThrownBy(() -> ValueBlockEntry.parse("V_v" + "00".repeat(65) + "_c_0000000001", 64))
+        assertThatThrownBy(() -> ValueBlockEntry.parse("V_vzz_0000000001", 64)).hasMessageContaining("not hex");
+        assertThatThrownBy(() -> ValueBlockEntry.parse("V_x00_0000000001", 64)).hasMessageContaining("not a value block");
+        assertThatThrownBy(() -> ValueBlockEntry.parse("V_v" + "00".repeat(65) + "_0000000001", 64))
                 .hasMessageContaining("larger than");
     }
 }

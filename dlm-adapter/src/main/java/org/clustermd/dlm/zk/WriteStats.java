@@ -1,0 +1,48 @@
+package org.clustermd.dlm.zk;
+
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Counters of a lockspace's ZooKeeper writes, by kind and outcome: what the benchmarks and the
+ * Cluster MBean report, and what a test reads to prove an operation cost one write.
+ *
+ * <p>Thread-safe.
+ */
+public final class WriteStats {
+    final LongAdder plain = new LongAdder();
+    final LongAdder cas = new LongAdder();
+    final LongAdder conflicts = new LongAdder();
+    final LongAdder electedPasses = new LongAdder();
+    final LongAdder purges = new LongAdder();
+
+    /** Transactions without a version check (they only make the table less restrictive). */
+    public long plainWrites() {
+        return plain.sum();
+    }
+
+    /** Compare-and-set transactions (grants and queued conversions). */
+    public long casWrites() {
+        return cas.sum();
+    }
+
+    /** Transactions that lost a race (bad version, or a znode already renamed) and were replanned. */
+    public long conflicts() {
+        return conflicts.sum();
+    }
+
+    /** Grant passes this node wrote because the first grantable waiter was its own. */
+    public long electedGrantPasses() {
+        return electedPasses.sum();
+    }
+
+    /** Transactions that removed a departed member's locks. */
+    public long purges() {
+        return purges.sum();
+    }
+
+    @Override
+    public String toString() {
+        return "plain=" + plainWrites() + " cas=" + casWrites() + " conflicts=" + conflicts()
+                + " elected=" + electedGrantPasses() + " purges=" + purges();
+    }
+}
