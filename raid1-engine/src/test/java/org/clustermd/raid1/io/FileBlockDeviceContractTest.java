@@ -5,7 +5,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The contract on a plain file, O_DIRECT, default engine (AIO when libaio loads). */
-class FileBlockDeviceContractTest extends BlockDeviceContractTest {
+public class FileBlockDeviceContractTest extends BlockDeviceContractTest {
     @TempDir
     Path dir;
 
