@@ -5,7 +5,7 @@ package org.clustermd.raid1.io;
  *
  * @param direct open with O_DIRECT (the default; bypasses the page cache so the leg sees every
  *     write and a flush means the same thing as on the array). Without it, buffered I/O: only
- *     for file systems that refuse O_DIRECT (tmpfs); alignment rules still apply.
+ *     for file systems that refuse O_DIRECT (tmpfs before Linux 6.6); alignment rules still apply.
  * @param engine how async requests are kept in flight; {@code null} picks {@link IoEngine#AIO}
  *     when it is available and {@code direct} is set, else {@link IoEngine#THREADS}
  * @param queueDepth the most async requests in flight on this device at once (AIO slots or I/O

@@ -68,7 +68,7 @@ final class PosixBlockDevice implements BlockDevice {
         int fd = NativeIo.open(name, flags);
         if (fd < 0) {
             int errno = NativeIo.errno();
-            String hint = o.direct() && errno == 22 ? " (the file system refuses O_DIRECT; tmpfs does)" : "";
+            String hint = o.direct() && errno == 22 ? " (the file system may refuse O_DIRECT: open it buffered)" : "";
             throw new BlockDeviceException(Code.OPEN_FAILED, name, errno, "open failed: " + NativeIo.strerror(errno) + hint, null);
         }
         try {
