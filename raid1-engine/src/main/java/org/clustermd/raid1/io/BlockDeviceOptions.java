@@ -3,6 +3,8 @@ package org.clustermd.raid1.io;
 /**
  * How {@link BlockDevices#open} opens a device.
  *
+ * <p>Immutable; thread-safe.
+ *
  * @param direct open with O_DIRECT (the default; bypasses the page cache so the leg sees every
  *     write and a flush means the same thing as on the array). Without it, buffered I/O: only
  *     for file systems that refuse O_DIRECT (tmpfs before Linux 6.6); alignment rules still apply.
@@ -13,8 +15,6 @@ package org.clustermd.raid1.io;
  * @param minimumSize the smallest acceptable device size in bytes; a smaller device fails to open
  *     with {@link BlockDeviceException.Code#DEVICE_TOO_SMALL}
  * @param readOnly open O_RDONLY; writes and flushes fail with {@link BlockDeviceException.Code#READ_ONLY}
- *
- * <p>Immutable; thread-safe.
  */
 public record BlockDeviceOptions(
         boolean direct, IoEngine engine, int queueDepth, long minimumSize, boolean readOnly) {

@@ -7,6 +7,8 @@ package org.clustermd.raid1.io;
  * <p>Counters only grow, except {@code inFlight}, which must return to 0 whenever the device is
  * idle (lesson 26b).
  *
+ * <p>Immutable; thread-safe.
+ *
  * @param readsCompleted reads completed (successfully or not)
  * @param sectorsRead 512-byte sectors read successfully
  * @param readTicksMs milliseconds spent by all reads (sum of their durations)

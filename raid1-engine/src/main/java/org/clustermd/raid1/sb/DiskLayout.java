@@ -21,6 +21,8 @@ import org.clustermd.raid1.io.BlockDeviceException;
  *
  * <p>This class only reserves and locates the bitmap area; the bitmap module owns its format.
  *
+ * <p>Immutable; thread-safe.
+ *
  * @param legSectors the whole leg, sectors
  * @param nodes bitmap slots (cluster nodes)
  * @param bitmapChunkBytes bytes covered by one bitmap bit
@@ -33,8 +35,6 @@ import org.clustermd.raid1.io.BlockDeviceException;
  * @param size the array size (component size used), sectors: data_size rounded down to 4 KiB
  *     unless a smaller size was asked for
  * @param chunks bitmap bits per slot for this {@code size}
- *
- * <p>Immutable; thread-safe.
  */
 public record DiskLayout(
         long legSectors,

@@ -63,11 +63,12 @@ public final class DeviceProbe {
             long blocks = l0.size() / 4096;
             AtomicLong done = new AtomicLong();
             long end = System.nanoTime() + secs * 1_000_000_000L;
-            CompletableFuture<Void>[] lanes = new CompletableFuture[qd];
+            CompletableFuture<?>[] lanes = new CompletableFuture<?>[qd];
             for (int i = 0; i < qd; i++) {
                 ByteBuffer buf = AlignedBuffers.allocate(4096);
-                lanes[i] = new CompletableFuture<>();
-                lane(l0, l1, buf, blocks, end, done, lanes[i]);
+                CompletableFuture<Void> lane = new CompletableFuture<>();
+                lanes[i] = lane;
+                lane(l0, l1, buf, blocks, end, done, lane);
             }
             CompletableFuture.allOf(lanes).get();
             System.out.printf("{\"probe\":\"mirror 4k randwrite qd32\",\"engine\":\"%s\",\"iops\":%.0f}%n", engine,
