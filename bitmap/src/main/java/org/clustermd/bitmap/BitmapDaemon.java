@@ -1,6 +1,7 @@
 package org.clustermd.bitmap;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,11 +20,13 @@ final class BitmapDaemon {
     private static final long MAX_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
     private final WriteIntentBitmap bitmap;
+    private final Consumer<Throwable> failureListener;
     private final Thread thread;
     private volatile boolean stopping;
 
-    BitmapDaemon(String name, WriteIntentBitmap bitmap) {
+    BitmapDaemon(String name, WriteIntentBitmap bitmap, Consumer<Throwable> failureListener) {
         this.bitmap = bitmap;
+        this.failureListener = failureListener;
         this.thread = new Thread(this::run, "bitmap-flush-" + name);
         this.thread.setDaemon(true);
     }
@@ -48,6 +51,14 @@ final class BitmapDaemon {
         if (interrupted) Thread.currentThread().interrupt();
     }
 
+    private void tell(Throwable e) {
+        try {
+            failureListener.accept(e);
+        } catch (RuntimeException listenerFailure) {
+            log.warn("{}: daemon failure listener failed", thread.getName(), listenerFailure);
+        }
+    }
+
     private void run() {
         while (!stopping) {
             long wait = bitmap.nanosUntilNextPass();
@@ -60,8 +71,10 @@ final class BitmapDaemon {
             } catch (BitmapException e) {
                 if (e.code() == BitmapException.Code.CLOSED) return;
                 log.warn("{}: bitmap daemon pass failed, bits stay set until the next pass", thread.getName(), e);
+                tell(e);
             } catch (RuntimeException | Error e) {
                 log.error("{}: bitmap daemon stopped by an unexpected failure", thread.getName(), e);
+                tell(e);
                 throw e;
             }
         }

@@ -1,6 +1,7 @@
 package org.clustermd.bitmap;
 
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * How to open a {@link WriteIntentBitmap}: its name (for the {@code bitmap-flush-<name>}
@@ -14,12 +15,14 @@ public final class BitmapOptions {
     private final BitmapClock clock;
     private final boolean startDaemon;
     private final long recoveryOffset;
+    private final Consumer<Throwable> daemonFailureListener;
 
     private BitmapOptions(Builder b) {
         this.name = b.name;
         this.clock = b.clock;
         this.startDaemon = b.startDaemon;
         this.recoveryOffset = b.recoveryOffset;
+        this.daemonFailureListener = b.daemonFailureListener;
     }
 
     public static Builder builder() {
@@ -58,12 +61,23 @@ public final class BitmapOptions {
         return recoveryOffset;
     }
 
+    /**
+     * Told about every failure of the daemon thread: a {@link BitmapException} when a pass
+     * could not write (bits stay set, the next pass retries), anything else when the thread
+     * dies (bits then stop being cleared; the owner should treat the array as failing). Runs on
+     * the daemon thread; the default does nothing beyond the log line the daemon writes.
+     */
+    public Consumer<Throwable> daemonFailureListener() {
+        return daemonFailureListener;
+    }
+
     /** Builder for {@link BitmapOptions}. Not thread-safe. */
     public static final class Builder {
         private String name = "md";
         private BitmapClock clock = BitmapClock.SYSTEM;
         private boolean startDaemon = true;
         private long recoveryOffset = 0;
+        private Consumer<Throwable> daemonFailureListener = e -> { };
 
         private Builder() {}
 
@@ -85,6 +99,11 @@ public final class BitmapOptions {
         public Builder recoveryOffset(long sector) {
             if (sector < 0) throw new IllegalArgumentException("negative recovery offset " + sector);
             this.recoveryOffset = sector;
+            return this;
+        }
+
+        public Builder daemonFailureListener(Consumer<Throwable> value) {
+            this.daemonFailureListener = Objects.requireNonNull(value, "daemonFailureListener");
             return this;
         }
 

@@ -94,7 +94,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
         long now = clock.nanoTime();
         this.nextPassAt = now + daemonSleepNanos;
         this.lastEndSync = now;
-        this.daemon = options.startDaemon() ? new BitmapDaemon(options.name(), this) : null;
+        this.daemon = options.startDaemon() ? new BitmapDaemon(options.name(), this, options.daemonFailureListener()) : null;
     }
 
     /**

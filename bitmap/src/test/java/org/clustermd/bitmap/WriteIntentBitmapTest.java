@@ -274,4 +274,26 @@ class WriteIntentBitmapTest {
             assertThat(storage.bit(0, 6)).isFalse();
         }
     }
+
+    @Test
+    void daemonFailuresReachTheListenerAndBitsStaySet() throws Exception {
+        BitmapArea.create(storage, Fixtures.fourNodes().withDaemonSleep(1), true);
+        ManualClock fast = new ManualClock();
+        java.util.concurrent.BlockingQueue<Throwable> told = new java.util.concurrent.LinkedBlockingQueue<>();
+        try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0,
+                BitmapOptions.builder().name("md9").clock(fast).daemonFailureListener(told::add).build())) {
+            b.startWrite(sector(6), 8);
+            b.endWrite(sector(6), 8, true);
+            storage.failWrites(new IOException("EIO while clearing"));
+            Throwable first = null;
+            for (int i = 0; i < 600 && first == null; i++) {
+                fast.advanceMillis(500);
+                first = told.poll(10, java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
+            assertThat(first).isInstanceOfSatisfying(BitmapException.class,
+                    e -> assertThat(e.code()).isEqualTo(Code.STORAGE));
+            assertThat(storage.bit(0, 6)).isTrue();
+            storage.failWrites(null);
+        }
+    }
 }
