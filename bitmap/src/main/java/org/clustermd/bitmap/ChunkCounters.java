@@ -107,6 +107,55 @@ final class ChunkCounters {
         }
     }
 
+    /**
+     * md's {@code __bitmap_start_sync} for one chunk: whether it needs a resync; a NEEDED chunk
+     * becomes RESYNC unless {@code degraded} (then nothing changes).
+     */
+    boolean startSync(int chunk, boolean degraded) {
+        for (;;) {
+            int v = get(chunk);
+            if ((v & RESYNC) != 0) return true;
+            if ((v & NEEDED) == 0) return false;
+            if (degraded) return true;
+            if (cas(chunk, v, (v & ~NEEDED) | RESYNC)) return true;
+        }
+    }
+
+    /** md's {@code md_bitmap_end_sync} for one chunk. */
+    void endSync(int chunk, boolean aborted) {
+        for (;;) {
+            int v = get(chunk);
+            if ((v & RESYNC) == 0) return;
+            int u = v & ~RESYNC;
+            if (aborted && (v & NEEDED) == 0) {
+                u |= NEEDED;
+            } else if ((u & (NEEDED | COUNT_MASK)) == 0) {
+                u = (u & ~AGE_MASK) | AGE_FRESH; // synced and idle: the bit starts to decay
+            }
+            if (cas(chunk, v, u)) return;
+        }
+    }
+
+    /** The first chunk at or after {@code from} that is NEEDED or RESYNC, or -1. */
+    int nextFlagged(int from) {
+        for (int c = from; c < states.length; c++) {
+            if ((get(c) & (NEEDED | RESYNC)) != 0) return c;
+        }
+        return -1;
+    }
+
+    long countFlagged() {
+        long n = 0;
+        for (int c = 0; c < states.length; c++) if ((get(c) & (NEEDED | RESYNC)) != 0) n++;
+        return n;
+    }
+
+    long countBitSet() {
+        long n = 0;
+        for (int c = 0; c < states.length; c++) if (bitSet(get(c))) n++;
+        return n;
+    }
+
     static int count(int s) {
         return s & COUNT_MASK;
     }

@@ -14,14 +14,12 @@ import static org.clustermd.bitmap.ChunkCounters.age;
 import static org.clustermd.bitmap.ChunkCounters.count;
 import static org.clustermd.bitmap.ChunkCounters.disk;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.clustermd.bitmap.BitmapException.Code;
-import org.clustermd.bitmap.BitmapException.Field;
 import org.clustermd.bitmap.storage.BitmapStorage;
 import org.clustermd.bitmap.storage.SuperblockCodec;
 import org.slf4j.Logger;
@@ -416,22 +414,12 @@ public final class WriteIntentBitmap implements AutoCloseable {
         long x = sector;
         do {
             int c = g.chunkOf(x);
-            needs |= startSyncChunk(cc, c, degraded);
+            needs |= cc.startSync(c, degraded);
             long next = g.chunkEnd(c);
             covered += next - x;
             x = next;
         } while (covered < MIN_SYNC_SECTORS && x < g.syncSize());
         return new SyncChunk(sector, covered, needs);
-    }
-
-    private static boolean startSyncChunk(ChunkCounters cc, int c, boolean degraded) {
-        for (;;) {
-            int v = cc.get(c);
-            if ((v & RESYNC) != 0) return true;
-            if ((v & NEEDED) == 0) return false;
-            if (degraded) return true; // md: don't set or clear flags while degraded
-            if (cc.cas(c, v, (v & ~NEEDED) | RESYNC)) return true;
-        }
     }
 
     /**
@@ -445,22 +433,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
         BitmapGeometry g = s.geometry;
         checkSector(g, sector);
         int c = g.chunkOf(sector);
-        endSyncChunk(s.counters, c, aborted);
+        s.counters.endSync(c, aborted);
         return g.chunkEnd(c) - sector;
-    }
-
-    private static void endSyncChunk(ChunkCounters cc, int c, boolean aborted) {
-        for (;;) {
-            int v = cc.get(c);
-            if ((v & RESYNC) == 0) return;
-            int u = v & ~RESYNC;
-            if (aborted && (v & NEEDED) == 0) {
-                u |= NEEDED;
-            } else if ((u & (NEEDED | COUNT_MASK)) == 0) {
-                u = (u & ~AGE_MASK) | AGE_FRESH;
-            }
-            if (cc.cas(c, v, u)) return;
-        }
     }
 
     /**
@@ -469,7 +443,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      */
     public void closeSync() {
         ChunkCounters cc = state.counters;
-        for (int c = 0; c < cc.chunks(); c++) endSyncChunk(cc, c, false);
+        for (int c = 0; c < cc.chunks(); c++) cc.endSync(c, false);
     }
 
     /**
@@ -491,7 +465,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
             if (!force && now - lastEndSync < daemonSleepNanos) return false;
             SlotState s = state;
             long below = Math.min(sector, s.geometry.syncSize()) >>> s.geometry.chunkShift();
-            for (int c = 0; c < below; c++) endSyncChunk(s.counters, c, false);
+            for (int c = 0; c < below; c++) s.counters.endSync(c, false);
             lastEndSync = now;
             return true;
         } finally {
@@ -515,10 +489,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
     public long nextNeeded(long sector) {
         SlotState s = state;
         checkSector(s.geometry, sector);
-        for (int c = s.geometry.chunkOf(sector); c < s.counters.chunks(); c++) {
-            if ((s.counters.get(c) & (NEEDED | RESYNC)) != 0) return s.geometry.chunkStart(c);
-        }
-        return -1;
+        int c = s.counters.nextFlagged(s.geometry.chunkOf(sector));
+        return c < 0 ? -1 : s.geometry.chunkStart(c);
     }
 
     /** The NEEDED or RESYNC chunks as coalesced sector ranges, in order. */
@@ -540,18 +512,12 @@ public final class WriteIntentBitmap implements AutoCloseable {
 
     /** Chunks that are NEEDED or RESYNC. */
     public long neededChunks() {
-        ChunkCounters cc = state.counters;
-        long n = 0;
-        for (int c = 0; c < cc.chunks(); c++) if ((cc.get(c) & (NEEDED | RESYNC)) != 0) n++;
-        return n;
+        return state.counters.countFlagged();
     }
 
     /** Chunks whose bit is set in memory (what {@code mdadm -X} will count once flushed). */
     public long dirtyChunks() {
-        ChunkCounters cc = state.counters;
-        long n = 0;
-        for (int c = 0; c < cc.chunks(); c++) if (ChunkCounters.bitSet(cc.get(c))) n++;
-        return n;
+        return state.counters.countBitSet();
     }
 
     /** A snapshot of chunk {@code chunk}'s counter. */
@@ -587,95 +553,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
         if (other == slot) {
             throw new BitmapException(Code.SLOT_RANGE, where + ": copyFromSlot of our own slot " + other);
         }
-        area.checkSlot(other);
-        String from = area.where(other);
-        ByteBuffer src = area.readSlot(other);
-        BitmapSuperblock sb = SuperblockCodec.decode(src, 0, from);
-        long found = 0;
-        long firstDirty = -1;
-        long lastDirty = -1;
-        BitmapGeometry g;
-        lock.lock();
-        try {
-            if (closed) throw closedException();
-            checkSameArray(sb, from);
-            SlotState s = state;
-            g = s.geometry;
-            for (int c = 0; c < g.chunks(); c++) {
-                if (!BitmapArea.testBit(src, c)) continue;
-                found++;
-                if (firstDirty < 0) firstDirty = c;
-                lastDirty = c;
-                markNeeded(s, c);
-            }
-            if (found > 0) {
-                awaitDurable("merging " + found + " bits of slot " + other);
-                for (int c = (int) firstDirty; c <= lastDirty; c++) {
-                    if (BitmapArea.testBit(src, c) && disk(s.counters.get(c)) != DIRTY) {
-                        throw new BitmapException(Code.STORAGE, where + ": merged bit of chunk " + c
-                                + " is not durable; slot " + other + " left untouched", commit.lastFailure());
-                    }
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
-        boolean cleared = false;
-        if (clearSource && found > 0) {
-            for (int c = (int) firstDirty; c <= lastDirty; c++) {
-                int i = (int) BitmapGeometry.bitByte(c);
-                src.put(i, (byte) (src.get(i) & ~(1 << BitmapGeometry.bitInByte(c))));
-            }
-            SuperblockCodec.encode(sb.withEvents(Math.max(sb.events(), events), sb.eventsCleared()), src, 0);
-            try {
-                storage.write(g.slotOffset(other), src.clear());
-                io.writes.incrementAndGet();
-                io.bytes.addAndGet(g.stride());
-                storage.flush();
-                io.flushes.incrementAndGet();
-            } catch (IOException e) {
-                throw new BitmapException(Code.STORAGE, from + ": clearing the copied bits failed (they are also in "
-                        + where + ", so nothing is lost): " + e.getMessage(), e);
-            }
-            cleared = true;
-        }
-        SectorRange range = found > 0 ? new SectorRange(g.chunkStart(firstDirty), g.chunkEnd(lastDirty)) : SectorRange.EMPTY;
-        return new SlotCopy(other, found > 0, found, firstDirty, lastDirty, range, cleared);
-    }
-
-    /** Under the lock: chunk c must be resynced; its bit is set (or stays set) here. */
-    private void markNeeded(SlotState s, int c) {
-        ChunkCounters cc = s.counters;
-        for (;;) {
-            int v = cc.get(c);
-            int d = disk(v);
-            if (d == DIRTY || d == PENDING) {
-                if (cc.cas(c, v, v | NEEDED)) return;
-                continue;
-            }
-            int u = (v & ~(DISK_MASK | AGE_MASK)) | PENDING | NEEDED | AGE_FRESH;
-            if (cc.cas(c, v, u)) {
-                s.image.setBit(c);
-                commit.registerSet(c);
-                return;
-            }
-        }
-    }
-
-    /** Under the lock: another slot's superblock must describe our array at our size. */
-    private void checkSameArray(BitmapSuperblock other, String from) throws BitmapException {
-        BitmapSuperblock own = superblock;
-        if (!other.uuid().equals(own.uuid())) {
-            throw BitmapException.format(Field.UUID, from + ": uuid " + other.uuid() + " is not our array's " + own.uuid());
-        }
-        if (other.chunkSize() != own.chunkSize()) {
-            throw BitmapException.format(Field.CHUNKSIZE, from + ": chunksize " + other.chunkSize() + " differs from ours ("
-                    + own.chunkSize() + ")");
-        }
-        if (other.syncSize() != own.syncSize()) {
-            throw BitmapException.format(Field.SYNC_SIZE, from + ": sync_size " + other.syncSize() + " differs from ours ("
-                    + own.syncSize() + "); resize every slot first");
-        }
+        return new SlotMerge(this, other).copy(clearSource);
     }
 
     // ------------------------------------------------------------------ resize
@@ -696,67 +574,14 @@ public final class WriteIntentBitmap implements AutoCloseable {
         try {
             if (closed) throw closedException();
             if (!commit.idle()) awaitDurable("draining the bitmap before a resize");
-            SlotState old = state;
-            for (int c = 0; c < old.counters.chunks(); c++) {
-                int v = old.counters.get(c);
-                if (count(v) > 0 || (v & RESYNC) != 0) {
-                    throw new BitmapException(Code.BUSY, where + ": cannot resize with writes or a resync pending"
-                            + " (chunk " + c + "); quiesce the array first");
-                }
-            }
-            BitmapSuperblock nsb = superblock.withSyncSize(newSyncSize);
-            SuperblockCodec.validate(nsb, where);
-            BitmapGeometry g = BitmapArea.checkGeometry(nsb, storage.size(), where);
-            if (g.slots() > 1 && g.stride() != old.geometry.stride()) {
-                throw new BitmapException(Code.GEOMETRY, where + ": resizing to " + newSyncSize + " sectors changes the"
-                        + " slot stride from " + old.geometry.stride() + " to " + g.stride() + " bytes, which moves every"
-                        + " node's slot; that needs all slots rewritten while no node uses the array");
-            }
-            ChunkCounters cc = new ChunkCounters(g.chunks());
-            SlotImage img = new SlotImage(g, null);
-            int keep = Math.min(old.counters.chunks(), g.chunks());
-            for (int c = 0; c < keep; c++) {
-                int v = old.counters.get(c);
-                if (disk(v) == DIRTY) {
-                    cc.init(c, v);
-                    img.setBit(c);
-                }
-            }
-            for (int c = keep; c < g.chunks(); c++) {
-                cc.init(c, DIRTY | NEEDED | AGE_FRESH);
-                img.setBit(c);
-            }
-            img.putSuperblock(nsb);
-            SlotState ns = new SlotState(g, cc, img, g.slotOffset(slot));
-            writeWholeSlot(ns);
+            SlotResize r = new SlotResize(this, newSyncSize);
+            SlotState ns = r.build(state, superblock);
+            r.write(ns);
             state = ns;
             commit.attach(ns);
-            superblock = nsb;
+            superblock = r.superblock();
         } finally {
             lock.unlock();
-        }
-    }
-
-    /** Bits first, then page 0 (superblock with the new size), each flushed. */
-    private void writeWholeSlot(SlotState ns) throws BitmapException {
-        ns.image.markAllDirty();
-        ns.image.snapshot(ns.writeBuffer);
-        int pages = ns.geometry.pages();
-        try {
-            if (pages > 1) {
-                ByteBuffer rest = ns.writeBuffer.duplicate().position(BitmapGeometry.PAGE_SIZE).limit(pages * BitmapGeometry.PAGE_SIZE).slice();
-                storage.write(ns.slotOffset + BitmapGeometry.PAGE_SIZE, rest);
-                storage.flush();
-                io.writes.incrementAndGet();
-                io.flushes.incrementAndGet();
-            }
-            storage.write(ns.slotOffset, ns.writeBuffer.duplicate().position(0).limit(BitmapGeometry.PAGE_SIZE).slice());
-            storage.flush();
-            io.writes.incrementAndGet();
-            io.flushes.incrementAndGet();
-            io.bytes.addAndGet(ns.geometry.stride());
-        } catch (IOException e) {
-            throw new BitmapException(Code.STORAGE, where + ": writing the resized bitmap failed: " + e.getMessage(), e);
         }
     }
 
@@ -821,7 +646,48 @@ public final class WriteIntentBitmap implements AutoCloseable {
         }
     }
 
-    private BitmapException closedException() {
+    // ------------------------------------------------------------------ for SlotMerge and SlotResize
+
+    ReentrantLock lock() {
+        return lock;
+    }
+
+    /** Under the lock. */
+    SlotState state() {
+        return state;
+    }
+
+    GroupCommit commit() {
+        return commit;
+    }
+
+    /** Under the lock. */
+    BitmapSuperblock superblockLocked() {
+        return superblock;
+    }
+
+    BitmapArea area() {
+        return area;
+    }
+
+    IoCounters io() {
+        return io;
+    }
+
+    String where() {
+        return where;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** Under the lock: runs a round for everything changed so far; throws if it failed. */
+    void durable(String what) throws BitmapException {
+        awaitDurable(what);
+    }
+
+    BitmapException closedException() {
         return new BitmapException(Code.CLOSED, where + ": bitmap is closed");
     }
 

@@ -31,6 +31,9 @@ import java.nio.ByteOrder;
  *       be lost or partly kept, in 512-byte units; the bitmap is built so that any such mix is
  *       safe.</li>
  *   <li>A read returns the latest write to each byte, flushed or not.</li>
+ *   <li>An implementation must not call back into the bitmap from these methods (they run in
+ *       the middle of a group-commit round; a nested flush would wait for itself). Marking a
+ *       leg faulty, or {@code setDegraded}, is fine.</li>
  * </ul>
  *
  * <p>Thread-safety: implementations must accept concurrent calls. One open bitmap writes its
