@@ -1,0 +1,114 @@
+package org.clustermd.bitmap;
+
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * How to open a {@link WriteIntentBitmap}: its name (for the {@code bitmap-flush-<name>}
+ * thread and messages), its clock, whether it runs its own daemon thread, and md's
+ * {@code recovery_cp} for loading.
+ *
+ * <p>Immutable and thread-safe; build with {@link #builder()}.
+ */
+public final class BitmapOptions {
+    private final String name;
+    private final BitmapClock clock;
+    private final boolean startDaemon;
+    private final long recoveryOffset;
+    private final Consumer<Throwable> daemonFailureListener;
+
+    private BitmapOptions(Builder b) {
+        this.name = b.name;
+        this.clock = b.clock;
+        this.startDaemon = b.startDaemon;
+        this.recoveryOffset = b.recoveryOffset;
+        this.daemonFailureListener = b.daemonFailureListener;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Name {@code "md"}, the system clock, a daemon thread, every loaded bit NEEDED. */
+    public static BitmapOptions defaults() {
+        return builder().build();
+    }
+
+    /** The array name: the daemon thread is {@code bitmap-flush-<name>}. */
+    public String name() {
+        return name;
+    }
+
+    public BitmapClock clock() {
+        return clock;
+    }
+
+    /**
+     * Whether the bitmap runs its own daemon thread for lazy clearing. Without it the owner
+     * calls {@link WriteIntentBitmap#daemonWork()} (tests with a manual clock do).
+     */
+    public boolean startDaemon() {
+        return startDaemon;
+    }
+
+    /**
+     * md's {@code recovery_cp} at load: a bit found set on disk marks its chunk NEEDED if the
+     * chunk ends at or after this sector ({@code md_bitmap_init_from_disk}). 0, the default,
+     * makes every loaded bit NEEDED; {@link Long#MAX_VALUE} (md's MaxSector, a clean array)
+     * loads them as dirty but not needing a resync, so they simply decay.
+     */
+    public long recoveryOffset() {
+        return recoveryOffset;
+    }
+
+    /**
+     * Told about every failure of the daemon thread: a {@link BitmapException} when a pass
+     * could not write (bits stay set, the next pass retries), anything else when the thread
+     * dies (bits then stop being cleared; the owner should treat the array as failing). Runs on
+     * the daemon thread; the default does nothing beyond the log line the daemon writes.
+     */
+    public Consumer<Throwable> daemonFailureListener() {
+        return daemonFailureListener;
+    }
+
+    /** Builder for {@link BitmapOptions}. Not thread-safe. */
+    public static final class Builder {
+        private String name = "md";
+        private BitmapClock clock = BitmapClock.SYSTEM;
+        private boolean startDaemon = true;
+        private long recoveryOffset = 0;
+        private Consumer<Throwable> daemonFailureListener = e -> { };
+
+        private Builder() {}
+
+        public Builder name(String value) {
+            this.name = Objects.requireNonNull(value, "name");
+            return this;
+        }
+
+        public Builder clock(BitmapClock value) {
+            this.clock = Objects.requireNonNull(value, "clock");
+            return this;
+        }
+
+        public Builder startDaemon(boolean value) {
+            this.startDaemon = value;
+            return this;
+        }
+
+        public Builder recoveryOffset(long sector) {
+            if (sector < 0) throw new IllegalArgumentException("negative recovery offset " + sector);
+            this.recoveryOffset = sector;
+            return this;
+        }
+
+        public Builder daemonFailureListener(Consumer<Throwable> value) {
+            this.daemonFailureListener = Objects.requireNonNull(value, "daemonFailureListener");
+            return this;
+        }
+
+        public BitmapOptions build() {
+            return new BitmapOptions(this);
+        }
+    }
+}
