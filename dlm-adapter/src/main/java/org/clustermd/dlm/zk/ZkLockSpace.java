@@ -1514,6 +1514,7 @@ final class ZkLockSpace implements LockSpace {
 
     /** A member znode's name: slot and incarnation. */
     record MemberName(int slot, long incarnation) {
+        // package-private for LockSpaceDump
         static MemberName parse(String name) {
             int u = name.indexOf('_');
             if (u != 4 || name.length() != 21) {
