@@ -1,0 +1,33 @@
+package org.clustermd.dlm.server;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.ZooKeeper;
+import org.clustermd.dlm.testing.Timing;
+
+/** Plain ZooKeeper clients for the server tests. */
+final class ZooKeeperClients {
+    private ZooKeeperClients() {}
+
+    /** A client connected to {@code connectString}, or an AssertionError after the timing's duration. */
+    static ZooKeeper connect(String connectString, int sessionTimeoutMs, Timing timing) throws IOException, InterruptedException {
+        CountDownLatch connected = new CountDownLatch(1);
+        ZooKeeper zk = new ZooKeeper(connectString, sessionTimeoutMs, e -> {
+            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
+                connected.countDown();
+            }
+        });
+        if (!connected.await(timing.milliseconds(), TimeUnit.MILLISECONDS)) {
+            zk.close();
+            throw new AssertionError("no connection to " + connectString + " within " + timing.milliseconds() + " ms");
+        }
+        return zk;
+    }
+
+    static ZooKeeper connect(String connectString, Timing timing) throws IOException, InterruptedException {
+        return connect(connectString, (int) Duration.ofSeconds(10).toMillis(), timing);
+    }
+}
