@@ -3,7 +3,6 @@ package org.clustermd.dlm.server;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -36,8 +35,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class EmbeddedZooKeeper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedZooKeeper.class);
-    /** How long close() and stop() wait for the server's threads to end. */
-    static final Duration THREAD_JOIN_TIMEOUT = Duration.ofSeconds(10);
     private static final int CONTAINER_CHECK_INTERVAL_MS = 60_000;
     private static final int CONTAINER_MAX_PER_MINUTE = 10_000;
 
@@ -91,7 +88,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                     () -> launch(threads, snapLog));
         } catch (EmbeddedServerException e) {
             closeQuietly(snapLog);
-            threads.awaitTermination(THREAD_JOIN_TIMEOUT);
+            threads.awaitTermination(ServerThreadGroup.joinTimeout(settings));
             throw e;
         }
         clientPort = running.factory.getLocalPort();
@@ -162,7 +159,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         }
         r.server.shutdown(true);
         closeQuietly(r.snapLog);
-        List<String> left = r.threads.awaitTermination(THREAD_JOIN_TIMEOUT);
+        List<String> left = r.threads.awaitTermination(ServerThreadGroup.joinTimeout(settings));
         LOG.info("ZooKeeper on port {} stopped{}", clientPort, left.isEmpty() ? "" : "; threads left: " + left);
     }
 

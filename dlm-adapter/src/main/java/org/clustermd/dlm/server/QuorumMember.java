@@ -5,6 +5,7 @@ import java.net.BindException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
 import org.apache.zookeeper.server.ServerCnxnFactory;
@@ -34,6 +35,7 @@ final class QuorumMember {
     private ServerLifecycle lifecycle = ServerLifecycle.STOPPED;
     private QuorumPeer peer;
     private ServerThreadGroup threads;
+    private Duration joinTimeout = Duration.ofSeconds(10);
     private int generation;
 
     QuorumMember(int index, Path dataDir, int clientPort, int quorumPort, int electionPort) {
@@ -80,6 +82,7 @@ final class QuorumMember {
 
     void start(ZooKeeperSettings settings, List<String> serverLines) throws EmbeddedServerException {
         lifecycle.to(ServerLifecycle.RUNNING);
+        joinTimeout = ServerThreadGroup.joinTimeout(settings);
         QuorumPeerConfig config = configure(settings, serverLines);
         ServerThreadGroup group = new ServerThreadGroup("zk-peer" + serverId() + "-" + clientPort + "-" + (++generation));
         FileTxnSnapLog snapLog = ServerStorage.open(dataDir, dataDir, settings.forceSync());
@@ -92,7 +95,7 @@ final class QuorumMember {
             } catch (IOException ignored) {
                 // the start already failed; its error is the one to report
             }
-            group.awaitTermination(EmbeddedZooKeeper.THREAD_JOIN_TIMEOUT);
+            group.awaitTermination(joinTimeout);
             throw e;
         }
         threads = group;
@@ -203,11 +206,11 @@ final class QuorumMember {
         peer = null;
         p.shutdown();
         try {
-            p.join(EmbeddedZooKeeper.THREAD_JOIN_TIMEOUT.toMillis());
+            p.join(joinTimeout.toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        List<String> left = threads.awaitTermination(EmbeddedZooKeeper.THREAD_JOIN_TIMEOUT);
+        List<String> left = threads.awaitTermination(joinTimeout);
         threads = null;
         LOG.info("ZooKeeper peer {} stopped{}", serverId(), left.isEmpty() ? "" : "; threads left: " + left);
     }

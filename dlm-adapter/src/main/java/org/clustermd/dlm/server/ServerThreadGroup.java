@@ -34,6 +34,11 @@ final class ServerThreadGroup {
         this.group = new ThreadGroup(name);
     }
 
+    /** How long a stop waits for a server's threads: the session tracker alone may sleep a tickTime. */
+    static Duration joinTimeout(ZooKeeperSettings settings) {
+        return Duration.ofMillis(Math.max(10_000L, 3L * settings.tickTimeMs()));
+    }
+
     String name() {
         return group.getName();
     }
@@ -93,9 +98,11 @@ final class ServerThreadGroup {
 
     /**
      * Joins every thread of the group until {@code timeout} runs out. Called after ZooKeeper's
-     * own shutdown, which stops most threads itself; the ones still alive after a short grace
-     * are interrupted, since some (the leader election's WorkerSender and WorkerReceiver) would
-     * otherwise sleep out a 3 s queue poll. Returns the names of threads still alive at the end.
+     * own shutdown, which stops its threads itself; most end at once, the session tracker
+     * within a tickTime. Only the leader election's WorkerSender and WorkerReceiver are
+     * interrupted after a short grace, since they would otherwise sleep out a 3 s queue poll
+     * (an interrupt elsewhere makes ZooKeeper log a "severe unrecoverable error"). Returns the
+     * names of threads still alive at the end.
      */
     List<String> awaitTermination(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -115,8 +122,12 @@ final class ServerThreadGroup {
                     return names;
                 }
                 if (!interrupted && now - interruptAt >= 0) {
-                    LOG.debug("{}: interrupting {}", group.getName(), live);
-                    live.forEach(Thread::interrupt);
+                    for (Thread t : live) {
+                        if (t.getName().startsWith("WorkerSender[") || t.getName().startsWith("WorkerReceiver[")) {
+                            LOG.debug("{}: interrupting {}", group.getName(), t.getName());
+                            t.interrupt();
+                        }
+                    }
                     interrupted = true;
                 }
                 try {
