@@ -25,6 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code clustermd zk} as an operator runs it: a separate process, stopped by SIGTERM. */
+// ZooKeeper.close() declares InterruptedException; try-with-resources on it is intended
+@SuppressWarnings("try")
 class ZkCommandTest {
     private final Timing timing = new Timing(Duration.ofSeconds(30));
     @TempDir

@@ -16,6 +16,8 @@ import org.clustermd.dlm.testing.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+// ZooKeeper.close() declares InterruptedException; try-with-resources on it is intended
+@SuppressWarnings("try")
 class EmbeddedZooKeeperTest {
     private final Timing timing = new Timing();
     @TempDir

@@ -13,6 +13,8 @@ import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.dlm.testing.Timing;
 import org.junit.jupiter.api.Test;
 
+// ZooKeeper.close() declares InterruptedException; try-with-resources on it is intended
+@SuppressWarnings("try")
 class ZooKeeperProcessEnsembleTest {
     private final Timing timing = new Timing(Duration.ofSeconds(60));
 
