@@ -79,7 +79,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         if (lifecycle == ServerLifecycle.RUNNING) {
             return;
         }
-        lifecycle.to(ServerLifecycle.RUNNING);
+        ServerLifecycle next = lifecycle.to(ServerLifecycle.RUNNING);
         ServerStorage.registerAuthProviders(settings.authProviders());
         ServerThreadGroup threads = new ServerThreadGroup("zk-standalone-" + (clientPort == 0 ? "new" : clientPort) + "-" + (++generation));
         FileTxnSnapLog snapLog = ServerStorage.open(dataDir, dataLogDir, settings.forceSync());
@@ -92,7 +92,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
             throw e;
         }
         clientPort = running.factory.getLocalPort();
-        lifecycle = ServerLifecycle.RUNNING;
+        lifecycle = next;
         LOG.info("ZooKeeper serving on {} (data {}, log {}, {})", connectString(), dataDir, dataLogDir, settings);
     }
 

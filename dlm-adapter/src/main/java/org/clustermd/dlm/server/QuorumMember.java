@@ -81,7 +81,7 @@ final class QuorumMember {
     }
 
     void start(ZooKeeperSettings settings, List<String> serverLines) throws EmbeddedServerException {
-        lifecycle.to(ServerLifecycle.RUNNING);
+        ServerLifecycle next = lifecycle.to(ServerLifecycle.RUNNING);
         joinTimeout = ServerThreadGroup.joinTimeout(settings);
         QuorumPeerConfig config = configure(settings, serverLines);
         ServerThreadGroup group = new ServerThreadGroup("zk-peer" + serverId() + "-" + clientPort + "-" + (++generation));
@@ -99,7 +99,7 @@ final class QuorumMember {
             throw e;
         }
         threads = group;
-        lifecycle = ServerLifecycle.RUNNING;
+        lifecycle = next;
         LOG.info("ZooKeeper peer {} started (client {}, quorum {}, election {})", serverId(), clientPort, quorumPort, electionPort);
     }
 
