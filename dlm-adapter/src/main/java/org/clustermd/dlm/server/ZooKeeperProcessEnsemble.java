@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A ZooKeeper ensemble of N separate JVM processes ({@code QuorumPeerMain} from the classpath
- * of this JVM), on free loopback ports, for integration tests that need real process faults:
+ * of this JVM, started through {@link ZooKeeperServerProcess}), on free loopback ports, for integration tests that need real process faults:
  * {@link #kill} (SIGKILL), {@link #stop} (SIGSTOP), {@link #cont} (SIGCONT) and
  * {@link #restart} of one server. Servers are numbered 0..N-1 (ZooKeeper's id is the index
  * plus one). Each server has {@code server-<i>/zoo.cfg}, {@code server-<i>/data} and its
@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Cleanup: {@link #close()} SIGKILLs every process and waits for it, and deletes the base
  * directory when the ensemble created it; a JVM shutdown hook does the killing too if the
- * test never reaches close (a crash of this JVM by SIGKILL is the one case nothing can cover).
+ * test never reaches close, and if this JVM is killed outright each server notices that its
+ * stdin (a pipe from this JVM) closed and halts itself.
  * The servers answer the four-letter words {@code srvr}, {@code ruok}, {@code stat} and
  * {@code mntr}; {@link #leaderIndex()} uses {@code srvr}.
  *
@@ -50,7 +51,8 @@ import org.slf4j.LoggerFactory;
 public final class ZooKeeperProcessEnsemble implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ZooKeeperProcessEnsemble.class);
     public static final Duration DEFAULT_QUORUM_WAIT = Duration.ofSeconds(90);
-    private static final String MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
+    /** QuorumPeerMain behind a watchdog that ends the server if this JVM dies without closing it. */
+    private static final String MAIN_CLASS = ZooKeeperServerProcess.class.getName();
     private static final int FOUR_LETTER_TIMEOUT_MS = 1_000;
     private static final Duration EXIT_WAIT = Duration.ofSeconds(15);
 
