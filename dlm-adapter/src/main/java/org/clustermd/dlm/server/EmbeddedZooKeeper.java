@@ -1,5 +1,6 @@
 package org.clustermd.dlm.server;
 
+import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -96,7 +97,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         LOG.info("ZooKeeper serving on {} (data {}, log {}, {})", connectString(), dataDir, dataLogDir, settings);
     }
 
-    private Running launch(ServerThreadGroup threads, FileTxnSnapLog snapLog) throws Exception {
+    private Running launch(ServerThreadGroup threads, FileTxnSnapLog snapLog) throws IOException, InterruptedException {
         Server server = new Server(snapLog, settings, failure);
         snapLog.setServerStats(server.serverStats());
         ServerCnxnFactory factory = ServerCnxnFactory.createFactory();
@@ -112,7 +113,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                     CONTAINER_CHECK_INTERVAL_MS, CONTAINER_MAX_PER_MINUTE);
             containers.start();
             return new Running(threads, snapLog, server, factory, containers);
-        } catch (Exception | Error e) {
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
             factory.shutdown();
             server.shutdown(true);
             throw e;
@@ -166,7 +167,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
     private static void closeQuietly(FileTxnSnapLog snapLog) {
         try {
             snapLog.close();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             LOG.warn("closing the ZooKeeper transaction log failed: {}", e.toString());
         }
     }

@@ -61,6 +61,11 @@ final class QuorumMember {
 
     /** The {@code server.N} line of the ensemble's configuration for this member. */
     String serverLine(String address) {
+        return serverLine(address, quorumPort, electionPort, clientPort);
+    }
+
+    /** A {@code server.N} value: quorum and election ports, role, then the client address. */
+    static String serverLine(String address, int quorumPort, int electionPort, int clientPort) {
         return address + ":" + quorumPort + ":" + electionPort + ":participant;" + address + ":" + clientPort;
     }
 
@@ -134,7 +139,7 @@ final class QuorumMember {
         return config;
     }
 
-    private QuorumPeer launch(QuorumPeerConfig config, FileTxnSnapLog snapLog) throws Exception {
+    private QuorumPeer launch(QuorumPeerConfig config, FileTxnSnapLog snapLog) throws IOException {
         ServerCnxnFactory factory = ServerCnxnFactory.createFactory();
         try {
             factory.configure(config.getClientPortAddress(), config.getMaxClientCnxns(), -1, false);
@@ -174,7 +179,7 @@ final class QuorumMember {
             p.initialize();
             p.start();
             return p;
-        } catch (Exception | Error e) {
+        } catch (IOException | RuntimeException | Error e) {
             p.shutdown();
             factory.shutdown();
             throw e;

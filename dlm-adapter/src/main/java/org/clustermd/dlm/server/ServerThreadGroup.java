@@ -1,5 +1,6 @@
 package org.clustermd.dlm.server;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,9 +22,9 @@ import org.slf4j.LoggerFactory;
 final class ServerThreadGroup {
     private static final Logger LOG = LoggerFactory.getLogger(ServerThreadGroup.class);
 
-    /** A task that may fail with the package's exception. */
+    /** Work on the launcher thread; ZooKeeper's start-up methods throw these two. */
     interface Task<T> {
-        T call() throws Exception;
+        T call() throws IOException, InterruptedException;
     }
 
     private static final Duration INTERRUPT_GRACE = Duration.ofMillis(200);

@@ -117,9 +117,8 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
             c.append("authProvider.").append(p.getKey()).append('=').append(p.getValue()).append('\n');
         }
         for (Server s : servers) {
-            c.append("server.").append(s.index + 1).append('=').append(settings.bindAddress()).append(':').append(s.quorumPort)
-                    .append(':').append(s.electionPort).append(":participant;").append(settings.bindAddress()).append(':')
-                    .append(s.clientPort).append('\n');
+            c.append("server.").append(s.index + 1).append('=')
+                    .append(QuorumMember.serverLine(settings.bindAddress(), s.quorumPort, s.electionPort, s.clientPort)).append('\n');
         }
         return c.toString();
     }
