@@ -35,10 +35,7 @@ class EmbeddedZooKeeperEnsembleTest {
                 ensemble.killServer(leader);
                 assertThat(ensemble.isRunning(leader)).isFalse();
                 ensemble.awaitQuorum(timing.duration());
-                timing.waitFor("a write after the leader was killed", () -> {
-                    zk.create("/after", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
-                    return true;
-                });
+                timing.waitFor("a write after the leader was killed", () -> ZooKeeperClients.create(zk, "/after"));
                 timing.waitFor("a new leader", () -> ensemble.leaderIndex() >= 0);
                 assertThat(ensemble.leaderIndex()).isNotEqualTo(leader);
 

@@ -37,24 +37,19 @@ class ZooKeeperProcessEnsembleTest {
 
                 ensemble.kill(leader);
                 assertThat(ensemble.isAlive(leader)).isFalse();
-                timing.waitFor("a write after SIGKILL of the leader", () -> {
-                    zk.create("/after-kill", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
-                    return true;
-                });
+                timing.waitFor("a write after SIGKILL of the leader", () -> ZooKeeperClients.create(zk, "/after-kill"));
                 int newLeader = ensemble.leaderIndex();
                 assertThat(newLeader).isNotEqualTo(leader);
 
                 ensemble.restart(leader);
                 timing.waitFor("the restarted server follows", () -> "follower".equals(ensemble.mode(leader)));
 
+                timing.waitFor("a leader that answers srvr", () -> ensemble.leaderIndex() >= 0);
                 int follower = otherThan(leader, ensemble.leaderIndex());
                 ensemble.stop(follower);
                 assertThat(ensemble.isAlive(follower)).isTrue();
                 assertThat(ensemble.mode(follower)).as("a frozen server answers nothing").isNull();
-                timing.waitFor("a write while a follower is frozen", () -> {
-                    zk.create("/while-frozen", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
-                    return true;
-                });
+                timing.waitFor("a write while a follower is frozen", () -> ZooKeeperClients.create(zk, "/while-frozen"));
                 ensemble.cont(follower);
                 timing.waitFor("the thawed server serves again", () -> ensemble.mode(follower) != null);
             }
