@@ -354,7 +354,9 @@ final class ZkLockSpace implements LockSpace {
             for (ZkLockResource h : rs.handles) {
                 failPending(h, finalState == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
                         : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + finalState, out);
-                out.add(() -> h.publish(null, 0, h.valueBlock()));
+                // at once, not in callback order: nothing is held any more, and a user who sees
+                // the final state must not see a lock
+                h.publish(null, 0, h.valueBlock());
             }
         }
         joined = false;
