@@ -22,6 +22,7 @@ import picocli.CommandLine.Spec;
         description = "Clustered RAID1 (md-cluster) in user space, coordinated by a DLM on ZooKeeper.",
         subcommands = {
             ZkCommand.class,
+            DlmCommand.class,
         })
 public final class ClusterMdCommand implements Runnable {
     @Spec
