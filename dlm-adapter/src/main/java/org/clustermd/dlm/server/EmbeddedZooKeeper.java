@@ -89,7 +89,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                     () -> launch(threads, snapLog));
         } catch (EmbeddedServerException e) {
             closeQuietly(snapLog);
-            threads.awaitTermination(ServerThreadGroup.joinTimeout(settings));
+            threads.awaitTermination(settings);
             throw e;
         }
         clientPort = running.factory.getLocalPort();
@@ -160,7 +160,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         }
         r.server.shutdown(true);
         closeQuietly(r.snapLog);
-        List<String> left = r.threads.awaitTermination(ServerThreadGroup.joinTimeout(settings));
+        List<String> left = r.threads.awaitTermination(settings);
         LOG.info("ZooKeeper on port {} stopped{}", clientPort, left.isEmpty() ? "" : "; threads left: " + left);
     }
 

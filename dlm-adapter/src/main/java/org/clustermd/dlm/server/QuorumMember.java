@@ -5,7 +5,6 @@ import java.net.BindException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
 import org.apache.zookeeper.server.ServerCnxnFactory;
@@ -35,7 +34,7 @@ final class QuorumMember {
     private ServerLifecycle lifecycle = ServerLifecycle.STOPPED;
     private QuorumPeer peer;
     private ServerThreadGroup threads;
-    private Duration joinTimeout = Duration.ofSeconds(10);
+    private ZooKeeperSettings settings = ZooKeeperSettings.defaults();
     private int generation;
 
     QuorumMember(int index, Path dataDir, int clientPort, int quorumPort, int electionPort) {
@@ -87,7 +86,7 @@ final class QuorumMember {
 
     void start(ZooKeeperSettings settings, List<String> serverLines) throws EmbeddedServerException {
         ServerLifecycle next = lifecycle.to(ServerLifecycle.RUNNING);
-        joinTimeout = ServerThreadGroup.joinTimeout(settings);
+        this.settings = settings;
         QuorumPeerConfig config = configure(settings, serverLines);
         ServerThreadGroup group = new ServerThreadGroup("zk-peer" + serverId() + "-" + clientPort + "-" + (++generation));
         FileTxnSnapLog snapLog = ServerStorage.open(dataDir, dataDir, settings.forceSync());
@@ -100,7 +99,7 @@ final class QuorumMember {
             } catch (IOException ignored) {
                 // the start already failed; its error is the one to report
             }
-            group.awaitTermination(joinTimeout);
+            group.awaitTermination(settings);
             throw e;
         }
         threads = group;
@@ -211,11 +210,11 @@ final class QuorumMember {
         peer = null;
         p.shutdown();
         try {
-            p.join(joinTimeout.toMillis());
+            p.join(ServerThreadGroup.joinTimeout(settings).toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        List<String> left = threads.awaitTermination(joinTimeout);
+        List<String> left = threads.awaitTermination(settings);
         threads = null;
         LOG.info("ZooKeeper peer {} stopped{}", serverId(), left.isEmpty() ? "" : "; threads left: " + left);
     }

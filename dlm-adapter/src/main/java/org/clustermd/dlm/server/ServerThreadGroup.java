@@ -12,9 +12,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The threads of one in-process server. Work that creates ZooKeeper threads runs on a daemon
  * launcher thread inside a thread group of its own: every thread ZooKeeper starts from there
- * (and every thread those start) lands in the group and inherits daemon status, so
- * {@link #awaitTermination} can find and join all of them after a shutdown, and none can keep
- * the JVM alive even if ZooKeeper forgets one.
+ * (and every thread those start) lands in the group, so {@link #awaitTermination} can find and
+ * join all of them after a shutdown however ZooKeeper created them. Most inherit daemon
+ * status from the launcher; threads from a JDK executor do not (its default factory makes
+ * them non-daemon), which is why a stop joins them, interrupting stragglers, rather than
+ * trusting daemon status.
  *
  * <p>Thread-safe: {@link #run} may be called from any thread; each call blocks until its task
  * is done.
@@ -38,6 +40,11 @@ final class ServerThreadGroup {
     /** How long a stop waits for a server's threads: the session tracker alone may sleep a tickTime. */
     static Duration joinTimeout(ZooKeeperSettings settings) {
         return Duration.ofMillis(Math.max(10_000L, 3L * settings.tickTimeMs()));
+    }
+
+    /** Joins the group's threads after a server of these settings shut down (see the two-argument form). */
+    List<String> awaitTermination(ZooKeeperSettings settings) {
+        return awaitTermination(joinTimeout(settings), Duration.ofMillis(settings.tickTimeMs() + 500L));
     }
 
     String name() {
@@ -99,16 +106,21 @@ final class ServerThreadGroup {
 
     /**
      * Joins every thread of the group until {@code timeout} runs out. Called after ZooKeeper's
-     * own shutdown, which stops its threads itself; most end at once, the session tracker
-     * within a tickTime. Only the leader election's WorkerSender and WorkerReceiver are
-     * interrupted after a short grace, since they would otherwise sleep out a 3 s queue poll
-     * (an interrupt elsewhere makes ZooKeeper log a "severe unrecoverable error"). Returns the
-     * names of threads still alive at the end.
+     * own shutdown, which stops its threads itself: most end at once, the session tracker
+     * within a tickTime. Two kinds are helped along. The leader election's WorkerSender and
+     * WorkerReceiver would sleep out a 3 s queue poll, so they are interrupted after a short
+     * grace. Any thread still alive after {@code interruptAllAfter} (set past a tickTime, since
+     * an interrupted session tracker logs a "severe unrecoverable error") is interrupted too:
+     * a leader's LearnerHandler can leave its "Sender-" thread waiting on a queue nobody feeds,
+     * and executor threads are not daemons. Returns the names of threads still alive at the end.
      */
-    List<String> awaitTermination(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        long interruptAt = System.nanoTime() + Math.min(timeout.toNanos() / 2, INTERRUPT_GRACE.toNanos());
-        boolean interrupted = false;
+    List<String> awaitTermination(Duration timeout, Duration interruptAllAfter) {
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        long interruptElectionAt = start + Math.min(timeout.toNanos() / 2, INTERRUPT_GRACE.toNanos());
+        long interruptAllAt = start + Math.min(timeout.toNanos() / 2, interruptAllAfter.toNanos());
+        boolean electionInterrupted = false;
+        boolean allInterrupted = false;
         boolean wasInterrupted = Thread.interrupted();
         try {
             while (true) {
@@ -122,14 +134,18 @@ final class ServerThreadGroup {
                     LOG.warn("{}: threads still alive after {} ms: {}", group.getName(), timeout.toMillis(), names);
                     return names;
                 }
-                if (!interrupted && now - interruptAt >= 0) {
+                if (!electionInterrupted && now - interruptElectionAt >= 0) {
                     for (Thread t : live) {
                         if (t.getName().startsWith("WorkerSender[") || t.getName().startsWith("WorkerReceiver[")) {
-                            LOG.debug("{}: interrupting {}", group.getName(), t.getName());
                             t.interrupt();
                         }
                     }
-                    interrupted = true;
+                    electionInterrupted = true;
+                }
+                if (!allInterrupted && now - interruptAllAt >= 0) {
+                    LOG.debug("{}: interrupting {}", group.getName(), live);
+                    live.forEach(Thread::interrupt);
+                    allInterrupted = true;
                 }
                 try {
                     live.get(0).join(Math.max(1, Math.min(50, (deadline - now) / 1_000_000)));

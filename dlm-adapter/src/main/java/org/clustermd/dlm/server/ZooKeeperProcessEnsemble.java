@@ -59,9 +59,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
     private final Path baseDir;
     private final boolean ownsBaseDir;
     private final ZooKeeperSettings settings;
-    private final List<String> javaCommand;
-    private final String classpath;
-    private final List<Server> servers;
+    private final List<ServerProcess> servers;
     /** Every process launched and not yet reaped, for the shutdown hook (which takes no lock). */
     private final List<Process> live = new CopyOnWriteArrayList<>();
     private final Thread shutdownHook;
@@ -69,11 +67,6 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
 
     private ZooKeeperProcessEnsemble(Builder b) throws EmbeddedServerException {
         this.settings = b.settings;
-        this.classpath = b.classpath;
-        List<String> command = new ArrayList<>();
-        command.add(b.java.toString());
-        command.addAll(b.javaOptions);
-        this.javaCommand = List.copyOf(command);
         try {
             this.ownsBaseDir = b.baseDir == null;
             this.baseDir = (b.baseDir == null ? Files.createTempDirectory("clustermd-zk-ensemble-") : b.baseDir).toAbsolutePath();
@@ -82,14 +75,22 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
         } catch (IOException e) {
             throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR, "cannot prepare the ensemble directory: " + e, e);
         }
+        List<String> launch = new ArrayList<>();
+        launch.add(b.java.toString());
+        launch.addAll(b.javaOptions);
+        launch.add("-Dlogback.configurationFile=" + baseDir.resolve("logback-zk.xml"));
+        launch.add("-Dzookeeper.jmx.log4j.disable=true");
+        launch.add("-cp");
+        launch.add(b.classpath);
+        launch.add(MAIN_CLASS);
         int[] ports = LocalPorts.pick(settings.bindAddress(), 3 * b.size);
-        List<Server> s = new ArrayList<>(b.size);
+        List<ServerProcess> s = new ArrayList<>(b.size);
         for (int i = 0; i < b.size; i++) {
-            s.add(new Server(i, baseDir.resolve("server-" + i), ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]));
+            s.add(new ServerProcess(i, baseDir.resolve("server-" + i), ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], launch, live));
         }
         this.servers = List.copyOf(s);
         String config = configText();
-        for (Server server : servers) {
+        for (ServerProcess server : servers) {
             server.writeConfig(config);
         }
         this.shutdownHook = new Thread(this::destroyAll, "zk-process-ensemble-cleanup");
@@ -116,7 +117,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
         for (Map.Entry<String, String> p : settings.authProviders().entrySet()) {
             c.append("authProvider.").append(p.getKey()).append('=').append(p.getValue()).append('\n');
         }
-        for (Server s : servers) {
+        for (ServerProcess s : servers) {
             c.append("server.").append(s.index + 1).append('=')
                     .append(QuorumMember.serverLine(settings.bindAddress(), s.quorumPort, s.electionPort, s.clientPort)).append('\n');
         }
@@ -132,7 +133,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
     public void start(Duration quorumWait) throws EmbeddedServerException {
         synchronized (this) {
             checkOpen();
-            for (Server s : servers) {
+            for (ServerProcess s : servers) {
                 s.refresh();
                 if (s.state != ProcessState.RUNNING && s.state != ProcessState.FROZEN) {
                     s.launch();
@@ -165,14 +166,14 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
     /** SIGKILLs server {@code index} if it is alive, then launches it again on its ports and data (no wait). */
     public synchronized void restart(int index) throws EmbeddedServerException {
         checkOpen();
-        Server s = server(index);
+        ServerProcess s = server(index);
         s.kill();
         s.launch();
     }
 
     /** Whether the process of server {@code index} is alive (running or frozen). */
     public synchronized boolean isAlive(int index) {
-        Server s = server(index);
+        ServerProcess s = server(index);
         s.refresh();
         return s.state == ProcessState.RUNNING || s.state == ProcessState.FROZEN;
     }
@@ -188,7 +189,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
      * null when it is not running, frozen, or not answering (e.g. still looking for a leader).
      */
     public String mode(int index) {
-        Server s;
+        ServerProcess s;
         synchronized (this) {
             s = server(index);
             s.refresh();
@@ -262,7 +263,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
             return;
         }
         closed = true;
-        for (Server s : servers) {
+        for (ServerProcess s : servers) {
             try {
                 s.kill();
             } catch (EmbeddedServerException | RuntimeException e) {
@@ -305,7 +306,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
         }
     }
 
-    private Server server(int index) {
+    private ServerProcess server(int index) {
         Objects.checkIndex(index, servers.size());
         return servers.get(index);
     }
@@ -319,114 +320,6 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
     @Override
     public String toString() {
         return "ZooKeeperProcessEnsemble[" + connectString() + ", " + baseDir + "]";
-    }
-
-    /** One server: its ports, directory and current process. Guarded by the ensemble's lock. */
-    private final class Server {
-        final int index;
-        final Path dir;
-        final int clientPort;
-        final int quorumPort;
-        final int electionPort;
-        ProcessState state = ProcessState.NOT_STARTED;
-        Process process;
-
-        Server(int index, Path dir, int clientPort, int quorumPort, int electionPort) {
-            this.index = index;
-            this.dir = dir;
-            this.clientPort = clientPort;
-            this.quorumPort = quorumPort;
-            this.electionPort = electionPort;
-        }
-
-        void writeConfig(String common) throws EmbeddedServerException {
-            Path data = dir.resolve("data");
-            try {
-                Files.createDirectories(data);
-                Files.writeString(data.resolve("myid"), Integer.toString(index + 1), StandardCharsets.US_ASCII);
-                Files.writeString(dir.resolve("zoo.cfg"),
-                        common + "dataDir=" + data + "\nclientPort=" + clientPort + "\n", StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR, "cannot write the configuration of " + this + ": " + e, e);
-            }
-        }
-
-        /** Notices a process that died on its own. */
-        void refresh() {
-            if (process != null && !process.isAlive() && state != ProcessState.DEAD) {
-                LOG.warn("{} exited by itself with status {}; see {}", this, process.exitValue(), dir.resolve("server.log"));
-                state = ProcessState.DEAD;
-                live.remove(process);
-            }
-        }
-
-        void launch() throws EmbeddedServerException {
-            ProcessState next = state.on(ProcessState.Signal.LAUNCH);
-            List<String> command = new ArrayList<>(javaCommand);
-            command.add("-Dlogback.configurationFile=" + baseDir.resolve("logback-zk.xml"));
-            command.add("-Dzookeeper.jmx.log4j.disable=true");
-            command.add("-cp");
-            command.add(classpath);
-            command.add(MAIN_CLASS);
-            command.add(dir.resolve("zoo.cfg").toString());
-            ProcessBuilder pb = new ProcessBuilder(command)
-                    .directory(dir.toFile())
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("server.log").toFile()));
-            try {
-                process = pb.start();
-            } catch (IOException e) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS, "cannot launch " + this + ": " + e, e);
-            }
-            live.add(process);
-            state = next;
-            LOG.info("launched {} as pid {}", this, process.pid());
-        }
-
-        void kill() throws EmbeddedServerException {
-            refresh();
-            if (process == null || state == ProcessState.DEAD) {
-                return;
-            }
-            Process p = process;
-            p.destroyForcibly();
-            try {
-                if (!p.waitFor(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-                    throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS,
-                            this + " (pid " + p.pid() + ") survived SIGKILL for " + EXIT_WAIT.toSeconds() + " s");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED, "interrupted while killing " + this, e);
-            }
-            live.remove(p);
-            state = state.on(ProcessState.Signal.SIGKILL);
-        }
-
-        void signal(ProcessState.Signal signal, String killFlag) throws EmbeddedServerException {
-            refresh();
-            ProcessState next = state.on(signal);
-            long pid = process.pid();
-            try {
-                Process k = new ProcessBuilder("kill", killFlag, Long.toString(pid)).redirectErrorStream(true).start();
-                String out = new String(k.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-                if (k.waitFor() != 0) {
-                    throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS,
-                            "kill " + killFlag + " " + pid + " failed for " + this + ": " + out);
-                }
-            } catch (IOException e) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS, "cannot run kill " + killFlag + " for " + this + ": " + e, e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED, "interrupted while signalling " + this, e);
-            }
-            state = next;
-        }
-
-        @Override
-        public String toString() {
-            return "ZooKeeper server " + index + " (id " + (index + 1) + ", client port " + clientPort + ")";
-        }
     }
 
     /** Collects the options of a process ensemble. Not thread-safe. */

@@ -17,11 +17,11 @@
  * <p>All three share {@link org.clustermd.dlm.server.ZooKeeperSettings} (tick time, session
  * timeout range, forceSync, connection limit, server authentication providers).
  *
- * <p><b>Threads.</b> The in-process servers start every ZooKeeper thread from a launcher
- * thread that lives in a {@link java.lang.ThreadGroup} of its own and is a daemon, so every
- * server thread inherits daemon status (a stopped server can never keep the JVM alive) and
- * {@code close()} can find and join every thread the server started, however ZooKeeper
- * created it.
+ * <p><b>Threads.</b> The in-process servers start every ZooKeeper thread from a daemon
+ * launcher thread that lives in a {@link java.lang.ThreadGroup} of its own, so
+ * {@code close()} can find every thread the server started, however ZooKeeper created it,
+ * and join it (interrupting the few that would otherwise sleep on a queue). A stopped server
+ * leaves no thread behind, daemon or not.
  *
  * <p><b>Authentication.</b> Digest credentials need nothing on the server: the client adds
  * them and sets ACLs. Other schemes (for example x509 through
