@@ -29,10 +29,13 @@ class ZkLockSpaceContractTest extends LockSpaceContractTest {
     }
 
     @AfterEach
-    void closeNodes() {
+    void closeNodes() throws Exception {
         if (nodes != null) {
             nodes.close();
         }
+        // clean state (Curator's TestCleanState idea): no callback thread outlives its lockspace
+        org.clustermd.dlm.testing.Timing.waitFor("no dlm-ast threads left", () -> Thread.getAllStackTraces().keySet()
+                .stream().noneMatch(t -> t.isAlive() && t.getName().startsWith("dlm-ast-")), Duration.ofSeconds(10));
     }
 
     @Override
