@@ -22,8 +22,14 @@ public final class Mirror {
     private final boolean writeMostly;
     private final long recoveryOffset;
     private final long fullSyncFrom;
+    private final int savedRole;
 
     Mirror(Leg leg, int role, MirrorState state, boolean writeMostly, long recoveryOffset, long fullSyncFrom) {
+        this(leg, role, state, writeMostly, recoveryOffset, fullSyncFrom, NO_ROLE);
+    }
+
+    private Mirror(Leg leg, int role, MirrorState state, boolean writeMostly, long recoveryOffset, long fullSyncFrom,
+            int savedRole) {
         if (state.takesWrites() && role < 0) throw new IllegalArgumentException(state + " needs a role: " + leg);
         this.leg = leg;
         this.role = role;
@@ -31,6 +37,12 @@ public final class Mirror {
         this.writeMostly = writeMostly;
         this.recoveryOffset = recoveryOffset;
         this.fullSyncFrom = fullSyncFrom;
+        this.savedRole = savedRole;
+    }
+
+    /** A spare that may take back {@code savedRole} recovering only from {@code fullFrom} on (md's saved_raid_disk). */
+    static Mirror readded(Leg leg, boolean writeMostly, int savedRole, long fullFrom) {
+        return new Mirror(leg, NO_ROLE, MirrorState.SPARE, writeMostly, 0, fullFrom, savedRole);
     }
 
     Leg leg() {
@@ -82,6 +94,14 @@ public final class Mirror {
         return fullSyncFrom;
     }
 
+    /**
+     * For a re-added SPARE: the role it held (md's saved_raid_disk), which lets the bitmap decide
+     * what to recover; {@link #NO_ROLE} for a new spare (full recovery).
+     */
+    public int savedRole() {
+        return savedRole;
+    }
+
     /** md's rdev "errors": read errors corrected by rewriting. */
     public long correctedReads() {
         return leg.correctedReads.get();
@@ -113,19 +133,20 @@ public final class Mirror {
     }
 
     Mirror withState(MirrorState s, int newRole) {
-        return new Mirror(leg, newRole, s, writeMostly, s == MirrorState.IN_SYNC ? Long.MAX_VALUE : 0, fullSyncFrom);
+        return new Mirror(leg, newRole, s, writeMostly, s == MirrorState.IN_SYNC ? Long.MAX_VALUE : 0, fullSyncFrom,
+                NO_ROLE);
     }
 
     Mirror rebuilding(int newRole, long from, long fullFrom) {
-        return new Mirror(leg, newRole, MirrorState.REBUILDING, writeMostly, from, fullFrom);
+        return new Mirror(leg, newRole, MirrorState.REBUILDING, writeMostly, from, fullFrom, NO_ROLE);
     }
 
     Mirror withRecoveryOffset(long sector) {
-        return new Mirror(leg, role, state, writeMostly, sector, fullSyncFrom);
+        return new Mirror(leg, role, state, writeMostly, sector, fullSyncFrom, savedRole);
     }
 
     Mirror withWriteMostly(boolean on) {
-        return new Mirror(leg, role, state, on, recoveryOffset, fullSyncFrom);
+        return new Mirror(leg, role, state, on, recoveryOffset, fullSyncFrom, savedRole);
     }
 
     @Override

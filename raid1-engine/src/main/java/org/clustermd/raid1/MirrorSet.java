@@ -26,6 +26,7 @@ public final class MirrorSet {
     private final Mirror[] writeTargets;
     private final Mirror[] inSync;
     private final int degraded;
+    private final int missingRoles;
 
     MirrorSet(long version, int raidDisks, List<Mirror> mirrors) {
         this.version = version;
@@ -57,6 +58,11 @@ public final class MirrorSet {
         int missing = 0;
         for (boolean h : held) if (!h) missing++;
         this.degraded = missing;
+        boolean[] covered = new boolean[raidDisks];
+        for (Mirror m : targets) covered[m.role()] = true;
+        int uncovered = 0;
+        for (boolean c : covered) if (!c) uncovered++;
+        this.missingRoles = uncovered;
     }
 
     /** Increases by one with every published change. */
@@ -77,6 +83,14 @@ public final class MirrorSet {
     /** md's {@code mddev->degraded}: roles without an IN_SYNC leg. */
     public int degraded() {
         return degraded;
+    }
+
+    /**
+     * Roles no leg receives writes for (neither IN_SYNC nor REBUILDING): a write cannot reach
+     * every role, so its bitmap bits must stay until the role is recovered (lesson 30).
+     */
+    public int missingRoles() {
+        return missingRoles;
     }
 
     /** IN_SYNC legs, ordered by role ("the first in-sync leg" is element 0). */
