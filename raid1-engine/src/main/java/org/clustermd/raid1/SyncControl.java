@@ -45,6 +45,10 @@ final class SyncControl {
     private final Condition changed;
     private final SyncThrottle throttle = new SyncThrottle(System::nanoTime);
     private final Object syncMaxMonitor = new Object();
+    /** Sync threads alive right now, and the most ever seen at once (lesson 21 says: one). */
+    private final java.util.concurrent.atomic.AtomicInteger alive = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger mostAlive = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong passes = new java.util.concurrent.atomic.AtomicLong();
 
     // guarded by lock
     private ThreadState state = ThreadState.IDLE;
@@ -257,12 +261,15 @@ final class SyncControl {
     }
 
     private void runPass(SyncPass p) {
+        mostAlive.accumulateAndGet(alive.incrementAndGet(), Math::max);
+        passes.incrementAndGet();
         try {
             p.run();
         } catch (RuntimeException | Error e) {
             log.error("{}: sync thread failed", array.name(), e);
             array.fence(FenceReason.CRITICAL_THREAD_FAILED, e);
         } finally {
+            alive.decrementAndGet();
             lock.lock();
             try {
                 transition(ThreadState.RUNNING, ThreadState.DONE);
@@ -380,6 +387,16 @@ final class SyncControl {
     }
 
     // ------------------------------------------------------------------ attributes
+
+    /** Sync passes started since assembly. */
+    long passesStarted() {
+        return passes.get();
+    }
+
+    /** The most sync threads ever alive at once (must stay 1). */
+    int mostConcurrentPasses() {
+        return mostAlive.get();
+    }
 
     Optional<SyncReport> last() {
         lock.lock();

@@ -229,6 +229,9 @@ final class SyncPass implements Runnable {
             }
             while (pos < chunkEnd && !stop && failure == null) {
                 long len = Math.min(Math.min(chunkEnd - pos, block - pos % block), ResyncBarrier.unitEnd(pos) - pos);
+                long limit = control.syncMax();
+                if (limit <= pos) break; // paused at sync_max: the outer loop waits
+                len = Math.min(len, limit - pos);
                 List<Mirror> targets = targetsFor(set, pos, needed);
                 if (targets == null) { // nothing to do for this part of the chunk
                     pos += len;
