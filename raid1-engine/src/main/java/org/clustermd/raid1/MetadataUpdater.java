@@ -101,6 +101,7 @@ final class MetadataUpdater {
         cluster.metadataUpdateStart();
         boolean finished = false;
         try {
+            long marked = array.failuresMarked();
             MirrorSet set = array.mirrors();
             ArrayMetadata md = array.metadata();
             long events = md.nextEvents();
@@ -145,6 +146,7 @@ final class MetadataUpdater {
             log.debug("{}: superblock events {} written ({})", array.name(), events, why);
             finished = true;
             cluster.metadataUpdateFinish(good.devNumber());
+            array.failuresRecorded(marked);
         } finally {
             if (!finished) cluster.metadataUpdateCancel();
         }

@@ -89,6 +89,7 @@ final class MirroredWrite {
             if (f != null) recordings.add(f);
         }
         boolean allOk = !anyError && set.missingRoles() == 0;
+        if (anyGood && array.failureUnrecorded()) recordings.add(array.updater().request("record failed legs"));
         if (!anyGood) {
             finish(false, allOk, new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name() + ": write of " + sectors
                     + " sectors at sector " + sector + " failed on every in-sync leg", firstError));

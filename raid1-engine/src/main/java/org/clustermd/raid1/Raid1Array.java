@@ -84,6 +84,9 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final ResyncBarrier barrier = new ResyncBarrier();
     private final IoAccounting accounting = new IoAccounting();
     private final AtomicLong requestsStarted = new AtomicLong();
+    /** Legs failed here so far, and how many of those the superblocks on the legs record. */
+    private final AtomicLong failuresMarked = new AtomicLong();
+    private final AtomicLong failuresRecorded = new AtomicLong();
     private final ReentrantLock reconfig = new ReentrantLock();
     private final ReentrantLock suspendLock = new ReentrantLock();
     private final Condition suspendChanged = suspendLock.newCondition();
@@ -947,6 +950,8 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                     refused[0] = true;
                     return set;
                 }
+                // counted before the set is published: a write that no longer reaches the leg sees it
+                failuresMarked.incrementAndGet();
                 return set.with(m.devNumber(), x -> x.withState(MirrorState.FAULTY, x.role()));
             });
             if (refused[0]) {
@@ -959,6 +964,25 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             sync.requestRecovery();
         }
         return updater.request(m.name() + " failed");
+    }
+
+    /**
+     * True while a leg failed here is not yet recorded as faulty on the remaining legs. A write
+     * acknowledged meanwhile would exist only on legs the superblocks cannot yet tell apart from
+     * the stale one (md blocks writes on MD_SB_CHANGE_PENDING for the same reason): completions
+     * wait for the update that records it.
+     */
+    boolean failureUnrecorded() {
+        return failuresRecorded.get() < failuresMarked.get();
+    }
+
+    long failuresMarked() {
+        return failuresMarked.get();
+    }
+
+    /** A superblock update that began after {@code marked} failures succeeded. */
+    void failuresRecorded(long marked) {
+        failuresRecorded.accumulateAndGet(marked, Math::max);
     }
 
     /** A peer recorded the leg as faulty: fail it here without a superblock update of our own. */

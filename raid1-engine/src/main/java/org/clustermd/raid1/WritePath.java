@@ -100,6 +100,7 @@ final class WritePath {
                     }
                     boolean ok = anyGood;
                     IOException cause = first;
+                    if (ok && array.failureUnrecorded()) recordings.add(array.updater().request("record failed legs"));
                     CompletableFuture.allOf(recordings.toArray(new CompletableFuture<?>[0])).whenComplete((x, t) -> {
                         boolean good = ok && t == null;
                         array.accounting().endFlush(start, good);

@@ -153,6 +153,25 @@ class FaultPathsTest {
     }
 
     @Test
+    void noWriteIsAcknowledgedWhileAFailedLegIsNotYetRecordedAsFaulty() throws Exception {
+        Raid1Array a = array(2);
+        FaultInjectingBlockDevice first = legs.faults.get(0);
+        FaultInjectingBlockDevice second = legs.faults.get(1);
+        second.failWrites(8, 16); // the superblock: the failure of leg 0 cannot be recorded
+        first.failAllWrites(true);
+        assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096))).isInstanceOf(Raid1Exception.class);
+        assertThat(a.mirrors().byName(first.name()).orElseThrow().state()).isEqualTo(MirrorState.FAULTY);
+        // this write reaches only leg 1, which the legs' superblocks cannot yet tell from leg 0
+        assertThatThrownBy(() -> a.write(4096, AlignedBuffers.allocate(4096))).isInstanceOfSatisfying(Raid1Exception.class,
+                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.IO_ERROR));
+        second.clearFaults();
+        a.write(8192, AlignedBuffers.allocate(4096));
+        int dev0 = a.mirrors().byName(first.name()).orElseThrow().devNumber();
+        assertThat(Examiner.examine(legs.paths.get(1)).superblock().devRole(dev0)).isEqualTo(Superblock.ROLE_FAULTY);
+        assertThat(a.stats().inFlight()).isZero();
+    }
+
+    @Test
     void theLastInSyncLegIsNeverFailedButItsErrorsReachTheCaller() throws Exception {
         Raid1Array a = array(2);
         a.failDevice(legs.faults.get(1).name());
