@@ -125,7 +125,7 @@ final class Legs {
             WriteIntentBitmap bitmap = array.bitmapOrNull();
             array.cluster().gatherBitmaps(m.devNumber(), bitmap);
             array.publish(set -> set.with(m.devNumber(), x -> spare));
-            array.sync().requestRecovery();
+            array.sync().enableSync();
             log.info("{}: {} re-added ({})", array.name(), name, describe(spare));
         } finally {
             array.reconfigLock().unlock();
@@ -174,7 +174,7 @@ final class Legs {
         } finally {
             if (!ok) array.cluster().addNewDiskCancel();
         }
-        array.sync().requestRecovery();
+        array.sync().enableSync();
     }
 
     private void checkFits(BlockDevice device) throws Raid1Exception {

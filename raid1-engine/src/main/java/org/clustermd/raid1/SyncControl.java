@@ -58,6 +58,12 @@ final class SyncControl {
     private SyncReport last;
     private long mismatchCnt;
     private boolean closing;
+    /**
+     * md's recovery_disabled: a pass failed for want of a readable source; starting it again at
+     * once would only fail again (a livelock), so nothing starts by itself until an
+     * administrator writes an action or a leg is added or re-added.
+     */
+    private String syncDisabled;
 
     /** The running pass, readable without the lock (interrupt, progress). */
     private volatile SyncPass pass;
@@ -123,6 +129,7 @@ final class SyncControl {
         try {
             if (closing) throw new Raid1Exception(Raid1Exception.Code.CLOSED, array.name() + ": array is stopping");
             SyncAction before = actionLocked();
+            if (a != SyncAction.FROZEN) syncDisabled = null;
             switch (a) {
                 case FROZEN -> {
                     frozen = true;
@@ -191,6 +198,27 @@ final class SyncControl {
         array.wakeMdThread();
     }
 
+    /** A leg was added or re-added: syncs may start by themselves again (md bumps recovery_disabled). */
+    void enableSync() {
+        lock.lock();
+        try {
+            syncDisabled = null;
+        } finally {
+            lock.unlock();
+        }
+        requestRecovery();
+    }
+
+    /** Why syncs no longer start by themselves, if they do not. */
+    Optional<String> syncDisabled() {
+        lock.lock();
+        try {
+            return Optional.ofNullable(syncDisabled);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** A leg failed: md_error sets MD_RECOVERY_INTR. Lock-free (called from I/O completions). */
     void interruptForError() {
         SyncPass p = pass;
@@ -210,6 +238,11 @@ final class SyncControl {
         try {
             if (state == ThreadState.DONE) reapLocked();
             if (closing || frozen || state != ThreadState.IDLE || array.isFenced()) return;
+            if (syncDisabled != null) {
+                needed = false;
+                changed.signalAll();
+                return;
+            }
             array.legs().activateSpares();
             if (!needed) return;
             needed = false;
@@ -297,6 +330,11 @@ final class SyncControl {
         }
         apply(p, r);
         last = r;
+        if (r.failure() != null && !closing) {
+            syncDisabled = r.failure();
+            log.warn("{}: {} failed ({}): no sync starts by itself until an action is written or a leg is added",
+                    array.name(), r.action(), r.failure());
+        }
         if (r.action() == SyncAction.CHECK || r.action() == SyncAction.REPAIR) {
             mismatchCnt = r.mismatches();
             requested = null;

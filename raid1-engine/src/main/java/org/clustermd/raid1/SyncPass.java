@@ -69,6 +69,8 @@ final class SyncPass implements Runnable {
     private volatile long startSector;
     private volatile long maxSector;
     private volatile long issuedEnd;
+    /** The lowest sector of a request that failed (not copied): progress never passes it. */
+    private final AtomicLong failedAt = new AtomicLong(Long.MAX_VALUE);
     private final AtomicLong copied = new AtomicLong();
     private final AtomicLong checked = new AtomicLong();
     private final AtomicLong mismatches = new AtomicLong();
@@ -124,7 +126,8 @@ final class SyncPass implements Runnable {
     long completedUpTo() {
         Long first = inFlight.isEmpty() ? null : inFlight.first();
         long issued = issuedEnd;
-        return first == null ? issued : Math.min(first, issued);
+        long done = first == null ? issued : Math.min(first, issued);
+        return Math.min(done, failedAt.get());
     }
 
     long maxSector() {
@@ -245,7 +248,9 @@ final class SyncPass implements Runnable {
                     nextCheckpoint = pos + checkpointSectors;
                     nextCheckpointAt = System.nanoTime() + checkpointNanos;
                 }
-                if (!submit(pos, len, targets)) break;
+                // a chunk the bitmap marks NEEDED may differ on any leg: recovery writes it to all of them
+                boolean everyLeg = action == SyncAction.RESYNC || (action == SyncAction.RECOVER && needed && bitmapUsed);
+                if (!submit(pos, len, targets, everyLeg)) break;
                 pos += len;
             }
             if (!stop) issuedEnd = Math.max(issuedEnd, pos);
@@ -408,7 +413,7 @@ final class SyncPass implements Runnable {
 
     // ------------------------------------------------------------------ one request
 
-    private boolean submit(long pos, long len, List<Mirror> targets) throws InterruptedException {
+    private boolean submit(long pos, long len, List<Mirror> targets, boolean everyLeg) throws InterruptedException {
         permits.acquire();
         boolean raised;
         try {
@@ -425,11 +430,11 @@ final class SyncPass implements Runnable {
         inFlight.add(pos);
         issuedEnd = Math.max(issuedEnd, pos + len);
         ByteBuffer[] slot = buffers.poll();
-        Request r = new Request(pos, len, slot, targets, array.mirrors());
+        Request r = new Request(pos, len, slot, targets, everyLeg, array.mirrors());
         try {
             r.start();
         } catch (RuntimeException e) {
-            r.end("request failed to start: " + e);
+            r.failed("request failed to start: " + e);
         }
         return true;
     }
@@ -440,14 +445,16 @@ final class SyncPass implements Runnable {
         final long len;
         final ByteBuffer[] slot;
         final List<Mirror> targets;
+        final boolean everyLeg;
         final MirrorSet set;
         final int bytes;
 
-        Request(long pos, long len, ByteBuffer[] slot, List<Mirror> targets, MirrorSet set) {
+        Request(long pos, long len, ByteBuffer[] slot, List<Mirror> targets, boolean everyLeg, MirrorSet set) {
             this.pos = pos;
             this.len = len;
             this.slot = slot;
             this.targets = targets;
+            this.everyLeg = everyLeg;
             this.set = set;
             this.bytes = (int) (len * BlockDevice.SECTOR_SIZE);
         }
@@ -469,9 +476,7 @@ final class SyncPass implements Runnable {
         void readFrom(int i) {
             Mirror[] good = set.inSyncArray();
             if (i >= good.length) {
-                failure = "no in-sync leg could read sector " + pos;
-                stop = true;
-                end(null);
+                failed("no in-sync leg could read sector " + pos);
                 return;
             }
             Mirror src = good[i];
@@ -484,8 +489,8 @@ final class SyncPass implements Runnable {
                 }
                 ioSectors.addAndGet(len);
                 List<Mirror> to = new ArrayList<>();
-                if (action == SyncAction.RESYNC) {
-                    for (Mirror m : good) if (m != src) to.add(m);
+                if (everyLeg) {
+                    for (Mirror m : set.writeTargetArray()) if (m != src) to.add(m);
                 } else {
                     to.addAll(targets);
                 }
@@ -512,9 +517,7 @@ final class SyncPass implements Runnable {
                 else if (ref < 0) ref = i;
             }
             if (ref < 0) {
-                failure = "no in-sync leg could read sector " + pos;
-                stop = true;
-                end(null);
+                failed("no in-sync leg could read sector " + pos);
                 return;
             }
             ioSectors.addAndGet(len * n);
@@ -570,8 +573,19 @@ final class SyncPass implements Runnable {
                     });
         }
 
+        /** This request did not do its work: the pass stops, and its progress stays below {@code pos}. */
+        void failed(String why) {
+            failedAt.accumulateAndGet(pos, Math::min);
+            if (failure == null) failure = why;
+            stop = true;
+            end(null);
+        }
+
         void end(String why) {
-            if (why != null && failure == null) failure = why;
+            if (why != null) {
+                failed(why);
+                return;
+            }
             barrier.lowerBarrier(pos);
             inFlight.remove(pos);
             if (slot != null) buffers.add(slot);

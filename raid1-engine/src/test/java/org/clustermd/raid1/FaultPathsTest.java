@@ -172,6 +172,34 @@ class FaultPathsTest {
     }
 
     @Test
+    void aRecoveryThatCannotReadItsSourceNeverSkipsTheChunk() throws Exception {
+        Raid1Array a = array(2);
+        WriteIntentBitmap bitmap = a.bitmap().orElseThrow();
+        String leg1 = legs.faults.get(1).name();
+        a.failDevice(leg1);
+        long dirty = 6 * CHUNK_SECTORS;
+        a.write(dirty * 512, stamped(dirty * 512, 1, 77));
+        a.write(12 * CHUNK_SECTORS * 512, stamped(12 * CHUNK_SECTORS * 512, 1, 78));
+        FaultInjectingBlockDevice source = legs.faults.get(0);
+        long s = dataOffsetSectors() + dirty;
+        source.failReads(s, s + CHUNK_SECTORS);
+        a.reAddDevice(leg1);
+        SyncReport failed = a.awaitSyncIdle(WAIT).orElseThrow();
+        assertThat(failed.completed()).isFalse();
+        assertThat(failed.endSector()).as("progress stops before the chunk it could not copy").isLessThanOrEqualTo(dirty);
+        Mirror m = a.mirrors().byName(leg1).orElseThrow();
+        assertThat(m.recoveryOffset()).isLessThanOrEqualTo(dirty);
+        assertThat(bitmap.chunk(6).needed()).as("the chunk still needs its copy").isTrue();
+        assertThat(a.sync().syncDisabled()).as("not retried in a loop").isPresent();
+        source.clearFaults();
+        a.syncAction(SyncAction.RECOVER);
+        SyncReport done = a.awaitSyncIdle(WAIT).orElseThrow();
+        assertThat(done.completed()).isTrue();
+        a.close();
+        assertThat(legs.compare().identical()).isTrue();
+    }
+
+    @Test
     void theLastInSyncLegIsNeverFailedButItsErrorsReachTheCaller() throws Exception {
         Raid1Array a = array(2);
         a.failDevice(legs.faults.get(1).name());
