@@ -161,6 +161,29 @@ class Raid1ArrayTest {
     }
 
     @Test
+    void fuaReachesEveryLeg() throws Exception {
+        legs(2, 16L << 20, clean("md-fua").build());
+        java.util.concurrent.atomic.AtomicLong seq = new java.util.concurrent.atomic.AtomicLong();
+        List<org.clustermd.raid1.io.BlockDevice> devs = legs.open();
+        RecordingDevice r0 = new RecordingDevice(devs.get(0), seq);
+        RecordingDevice r1 = new RecordingDevice(devs.get(1), seq);
+        Raid1Array a = legs.track(Raid1Array.assemble(List.of(r0, r1), ArrayOptions.defaults()));
+        long data = legs.created.dataOffset() * 512;
+        a.write(8192, AlignedBuffers.allocate(4096), true);
+        a.write(16384, AlignedBuffers.allocate(4096), false);
+        for (RecordingDevice r : List.of(r0, r1)) {
+            assertThat(r.writes).anySatisfy(w -> {
+                assertThat(w.offset()).isEqualTo(data + 8192);
+                assertThat(w.fua()).isTrue();
+            });
+            assertThat(r.writes).anySatisfy(w -> {
+                assertThat(w.offset()).isEqualTo(data + 16384);
+                assertThat(w.fua()).isFalse();
+            });
+        }
+    }
+
+    @Test
     void theArrayCountsEachRequestOnceAndItsLegsSeparately() throws Exception {
         legs(2, 16L << 20, clean("md-stats").bitmap(org.clustermd.raid1.admin.BitmapMode.NONE).build());
         Raid1Array a = legs.assemble(ArrayOptions.defaults());
