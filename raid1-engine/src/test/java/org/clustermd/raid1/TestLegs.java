@@ -19,7 +19,7 @@ import org.clustermd.raid1.verify.Verifier;
  */
 public final class TestLegs implements AutoCloseable {
     public final List<Path> paths = new ArrayList<>();
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private final List<Raid1Array> open = new ArrayList<>();
     public CreateResult created;
     /** The fault devices of the last {@link #assembleFaulty} call. */
     public List<FaultInjectingBlockDevice> faults = new ArrayList<>();
@@ -71,8 +71,8 @@ public final class TestLegs implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
-        for (AutoCloseable c : open) c.close();
+    public void close() {
+        for (Raid1Array c : open) c.close();
         open.clear();
     }
 }
