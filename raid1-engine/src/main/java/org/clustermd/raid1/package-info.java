@@ -1,4 +1,64 @@
 /**
- * md's raid1 personality and md core for one node.
+ * md's raid1 personality and md core for one node: {@link org.clustermd.raid1.Raid1Array}.
+ *
+ * <h2>Map (kernel name: ours)</h2>
+ * <table>
+ *   <caption>Kernel counterparts</caption>
+ *   <tr><td>mddev + r1conf</td><td>{@link org.clustermd.raid1.Raid1Array}</td></tr>
+ *   <tr><td>md_cluster_operations</td><td>{@link org.clustermd.raid1.ClusterOperations} (SPI; single node:
+ *       {@link org.clustermd.raid1.StandaloneClusterOperations}); the array's side for it:
+ *       {@link org.clustermd.raid1.Mddev}</td></tr>
+ *   <tr><td>conf->mirrors, raid1_info + rdev flags</td><td>{@link org.clustermd.raid1.MirrorSet}
+ *       (immutable, versioned, one volatile reference), {@link org.clustermd.raid1.Mirror},
+ *       {@link org.clustermd.raid1.MirrorState}</td></tr>
+ *   <tr><td>r1bio</td><td>{@code MirroredWrite}</td></tr>
+ *   <tr><td>read_balance</td><td>{@code ReadBalancer}</td></tr>
+ *   <tr><td>raise/lower/wait/allow_barrier, freeze_array</td><td>{@link org.clustermd.raid1.resync.ResyncBarrier}</td></tr>
+ *   <tr><td>md_do_sync + raid1_sync_request</td><td>{@code SyncPass} on {@code resync-<array>}</td></tr>
+ *   <tr><td>MD_RECOVERY_* flags, action_store, md_reap_sync_thread</td><td>{@code SyncControl}</td></tr>
+ *   <tr><td>md_check_recovery (md thread)</td><td>{@code MdThread} ({@code md-<array>})</td></tr>
+ *   <tr><td>md_update_sb / super_1_sync</td><td>{@code MetadataUpdater} / {@code ArrayMetadata}</td></tr>
+ *   <tr><td>md_write_start/end, safemode, array_state</td><td>{@code ArrayStateMachine},
+ *       {@link org.clustermd.raid1.ArrayState}</td></tr>
+ *   <tr><td>analyze_sbs, super_1_validate</td><td>{@code Assembler}</td></tr>
+ *   <tr><td>hot_add/remove_disk, md_error, re-add, remove_and_add_spares, check_sb_changes</td>
+ *       <td>{@code Legs}</td></tr>
+ *   <tr><td>write_sb_page / read_sb_page</td><td>{@code LegBitmapStorage} (the bitmap module's
+ *       BitmapStorage over the legs)</td></tr>
+ *   <tr><td>fix_read_error (raid1d)</td><td>{@code ReadPath} on {@code raid1d-<array>}</td></tr>
+ * </table>
+ *
+ * <h2>A write</h2>
+ * md_write_start (a clean array first records "active" in its superblocks), wait while a peer
+ * resyncs the range (bounded), wait_barrier, bitmap startWrite (the bit is durable first), the
+ * same buffer to every IN_SYNC and REBUILDING leg of one MirrorSet snapshot, then: a failed leg is
+ * failed and the write is acknowledged only once the remaining legs' superblocks record it (md
+ * holds such writes until the update); no write is acknowledged while any failure is unrecorded;
+ * bitmap endWrite says "all legs" only when no leg failed and every role got the write, so the
+ * bits of failed and degraded writes stay (lessons 28, 30).
+ *
+ * <h2>Locks, and why no cluster wait can deadlock the node</h2>
+ * <ul>
+ *   <li>the reconfig lock (md's mddev_lock): administrative operations and the sync
+ *       lifecycle; the md thread only ever try-locks it (md_check_recovery does), so an
+ *       administrator holding it while waiting for the md thread's superblock update never
+ *       blocks that thread (lesson 25);</li>
+ *   <li>the MirrorSet lock: held only to compute and publish a new snapshot, never across I/O or
+ *       a cluster call;</li>
+ *   <li>{@link org.clustermd.raid1.Mddev} callbacks (cluster-md's receive thread) take only the
+ *       MirrorSet lock and atomics, never the reconfig lock, so a local thread that holds the
+ *       reconfig lock while it waits for a cluster lock cannot form a cycle with the receiver
+ *       (md-cluster lesson 9).</li>
+ * </ul>
+ *
+ * <h2>The sync lifecycle (lessons 21, 22)</h2>
+ * IDLE to RUNNING to DONE to reaped, every step under the reconfig lock; the reap writes the final
+ * superblock, then calls {@code resyncFinish}. Writing an action sets it before clearing FROZEN.
+ * A pass that fails for want of a readable source is not restarted by itself (md's
+ * recovery_disabled) until an action is written or a leg is added. Progress is checkpointed into
+ * resync_offset (written while the array is clean; 0 while it is active, as md does) and each
+ * recovering leg's recovery_offset.
+ *
+ * <p>Types here are thread-safe unless their documentation says otherwise.
  */
 package org.clustermd.raid1;

@@ -50,7 +50,11 @@ final class AioSubmitter implements IoSubmitter {
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
     private static final int EINVAL = 22;
-    private static final long REAP_TIMEOUT_NANOS = 200_000_000L;
+    /**
+     * How long the reaper waits in one io_getevents call: also how long {@link #close()} may wait
+     * for it, since the context may only be destroyed once the reaper is out of libaio.
+     */
+    private static final long REAP_TIMEOUT_NANOS = 20_000_000L;
 
     /** The four libaio entry points; contexts and addresses are passed as raw 64-bit values. */
     public interface LibAio {
@@ -229,7 +233,7 @@ final class AioSubmitter implements IoSubmitter {
                     continue;
                 }
                 if (!running) {
-                    break; // close destroyed the context to wake us
+                    break; // closing
                 }
                 LOG.error("{}: io_getevents failed: {}", device.name(), NativeIo.strerror(-n));
                 break;
@@ -284,16 +288,22 @@ final class AioSubmitter implements IoSubmitter {
     @Override
     public void close() {
         running = false;
-        // every request has finished (the device waited for that); destroying the context wakes
-        // the reaper out of io_getevents at once (kill_ioctx wakes waiters, who then see EINVAL)
-        int rc = lib.io_destroy(ctx);
-        if (rc < 0) {
-            LOG.warn("{}: io_destroy failed: {}", device.name(), NativeIo.strerror(-rc));
-        }
+        // every request has finished (the device waited for that). The context is destroyed only
+        // after the reaper left io_getevents: libaio's io_getevents reads the context's ring in
+        // user space before it enters the kernel, so destroying it under a reaper that is about
+        // to call in again unmaps that ring and crashes the JVM (SIGSEGV in io_getevents).
         try {
             reaper.join(60_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (reaper.isAlive()) {
+            LOG.error("{}: AIO reaper did not stop; leaking its context rather than destroying it under it", device.name());
+            return;
+        }
+        int rc = lib.io_destroy(ctx);
+        if (rc < 0) {
+            LOG.warn("{}: io_destroy failed: {}", device.name(), NativeIo.strerror(-rc));
         }
     }
 }

@@ -1,0 +1,185 @@
+package org.clustermd.raid1;
+
+import java.util.UUID;
+import org.clustermd.bitmap.WriteIntentBitmap;
+
+/**
+ * md's {@code struct md_cluster_operations}: everything the raid1 engine asks of the cluster.
+ * The engine knows nothing of a DLM; cluster-md implements this interface with a lock space,
+ * and {@link StandaloneClusterOperations} implements it for a single node.
+ *
+ * <h2>Who calls what, on which thread</h2>
+ * <table>
+ *   <caption>Calls and their threads</caption>
+ *   <tr><th>method</th><th>thread</th><th>may block?</th></tr>
+ *   <tr><td>{@link #join}, {@link #loadBitmaps}</td><td>the thread assembling the array, once,
+ *       in that order</td><td>yes, bounded (a lock-manager wait is bounded by 30 s in md)</td></tr>
+ *   <tr><td>{@link #leave}</td><td>the thread closing the array, once, after the sync thread and
+ *       the md thread stopped</td><td>yes, bounded</td></tr>
+ *   <tr><td>{@link #areaResyncing}</td><td>any I/O submitting thread and the
+ *       {@code raid1d-<array>} thread, on every request</td><td><b>never</b>: a lookup in local
+ *       state; no lock-manager call, no I/O, no lock held by a thread that blocks</td></tr>
+ *   <tr><td>{@link #resyncStart}, {@link #resyncStartNotify}, {@link #resyncInfoUpdate}</td>
+ *       <td>{@code resync-<array>}</td><td>resyncStart: until granted, but interruptible (the
+ *       engine interrupts the sync thread to stop it); the others bounded</td></tr>
+ *   <tr><td>{@link #resyncFinish}</td><td>{@code md-<array>} while reaping the sync thread, after
+ *       the final superblock update</td><td>bounded</td></tr>
+ *   <tr><td>{@link #metadataUpdateStart}, {@link #metadataUpdateFinish},
+ *       {@link #metadataUpdateCancel}</td><td>{@code md-<array>}, the only writer of
+ *       superblocks; start is always followed by exactly one finish or cancel</td><td>bounded</td></tr>
+ *   <tr><td>{@link #addNewDisk}, {@link #addNewDiskCancel}, {@link #newDiskAck},
+ *       {@link #removeDisk}, {@link #gatherBitmaps}</td><td>the administrator's thread (an
+ *       embedding API or JMX call)</td><td>bounded</td></tr>
+ *   <tr><td>{@link #slotNumber}, {@link #isClustered}, {@link #resyncingRemote}</td><td>any</td>
+ *       <td>never</td></tr>
+ * </table>
+ *
+ * <h2>Rules both sides keep (lessons 9, 25, 27 of md-cluster)</h2>
+ * <ul>
+ *   <li>The engine never holds a lock that an {@link Mddev} callback needs while it calls a
+ *       method here that may block; {@link Mddev} callbacks take only short, I/O-free engine
+ *       locks, so a receive thread can always make progress while a local thread waits for a
+ *       cluster lock.</li>
+ *   <li>Every wait here is bounded except {@link #resyncStart}, which is interruptible. A bound
+ *       that runs out is a {@link Raid1Exception} with {@link Raid1Exception.Code#CLUSTER}, never
+ *       a silent success.</li>
+ *   <li>The data path calls nothing here but {@link #areaResyncing}.</li>
+ *   <li>Implementations must not call back into the engine from inside these methods except
+ *       through the {@link Mddev} given to {@link #join}, and then only with the callbacks that
+ *       say they may be called from anywhere.</li>
+ * </ul>
+ *
+ * <p>Sectors are 512 bytes, ranges half-open {@code [lo, hi)} in array sectors; device numbers
+ * are {@code desc_nr}, the index into the superblock's {@code dev_roles}.
+ *
+ * <p>Implementations are thread-safe.
+ */
+public interface ClusterOperations {
+
+    /** The direction argument of md's {@code area_resyncing}. */
+    enum Direction {
+        READ,
+        WRITE
+    }
+
+    /** True when other nodes may share the array (md: {@code mddev_is_clustered}). */
+    boolean isClustered();
+
+    /**
+     * md's {@code join}: enter the array's cluster and get a slot. Called once, before the
+     * bitmap is opened, with the array's callbacks.
+     *
+     * @param array the array's side of the contract, valid until {@link #leave}
+     * @param nodes the number of bitmap slots ({@code nodes} of the bitmap superblock; 1 for an
+     *     array without a clustered bitmap)
+     * @throws Raid1Exception CLUSTER if the cluster cannot be joined or every slot is taken
+     */
+    void join(Mddev array, int nodes) throws Raid1Exception;
+
+    /** This node's bitmap slot, {@code 0 <= slot < nodes}; valid after {@link #join}. */
+    int slotNumber();
+
+    /**
+     * md's {@code load_bitmaps}: the array's bitmap exists now. Gather what other slots say (a
+     * live node's resync window; a free slot's dirty bits merged into {@code bitmap}, lowering
+     * the array's resync point through {@link Mddev#lowerRecoveryCp}) and start handling
+     * messages. {@code bitmap} is null for an array without one.
+     */
+    void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception;
+
+    /**
+     * md's {@code leave}. {@code arrayInSync} false means this node stops with resync work left
+     * (md then sends BITMAP_NEEDS_SYNC so another node takes it over). Never throws; failures
+     * are logged. Idempotent.
+     */
+    void leave(boolean arrayInSync);
+
+    // ------------------------------------------------------------------ resync
+
+    /**
+     * md's {@code resync_start}: takes the cluster-wide resync lock; only one node resyncs or
+     * recovers at a time. Blocks until granted.
+     *
+     * @throws InterruptedException if the sync thread is interrupted (stopped) while waiting;
+     *     nothing is held then
+     * @throws Raid1Exception CLUSTER if the lock cannot be taken at all
+     */
+    void resyncStart() throws Raid1Exception, InterruptedException;
+
+    /** md's {@code resync_start_notify} (RESYNCING_START): peers stop waiting for a sync. */
+    void resyncStartNotify() throws Raid1Exception;
+
+    /**
+     * md's {@code resync_info_update}: this node is about to resync {@code [lo, hi)}; returns
+     * once every peer has stopped writing there (peers answer {@code areaResyncing(WRITE)} true
+     * for it). {@code (0, 0)} means "no window". The engine calls it before it issues any resync
+     * I/O in the new window.
+     */
+    void resyncInfoUpdate(long lo, long hi) throws Raid1Exception;
+
+    /**
+     * md's {@code resync_finish}: the sync pass is over and its final superblock update is
+     * written. Unless {@code closing}, tells the peers (RESYNCING(0,0)); releases the resync lock
+     * in every case.
+     */
+    void resyncFinish(boolean closing) throws Raid1Exception;
+
+    /** md's {@code resync_status_get}: another node is resyncing this array now. */
+    boolean resyncingRemote();
+
+    // ------------------------------------------------------------------ the data path
+
+    /**
+     * md's {@code area_resyncing}: for WRITE, whether {@code [lo, hi)} overlaps the window a
+     * peer is resyncing (the write must wait); for READ, also true for every range while read
+     * balancing is suspended during a node failure (the read must go to the first in-sync leg).
+     * Must not block.
+     */
+    boolean areaResyncing(Direction direction, long lo, long hi);
+
+    // ------------------------------------------------------------------ metadata
+
+    /**
+     * md's {@code metadata_update_start}: take the cluster's metadata lock before writing
+     * superblocks. Followed by exactly one {@link #metadataUpdateFinish} or
+     * {@link #metadataUpdateCancel}.
+     */
+    void metadataUpdateStart() throws Raid1Exception;
+
+    /**
+     * md's {@code metadata_update_finish}: the superblocks are written; tell every peer to
+     * reload them from device {@code goodDevNumber} (METADATA_UPDATED), then release the lock.
+     * The lock is released even when this throws.
+     */
+    void metadataUpdateFinish(int goodDevNumber) throws Raid1Exception;
+
+    /** md's {@code metadata_update_cancel}: release the lock, nothing was written. Never throws. */
+    void metadataUpdateCancel();
+
+    // ------------------------------------------------------------------ devices
+
+    /**
+     * md's {@code add_new_disk}: ask every peer to find the device (NEWDISK) and confirm it. On
+     * success the metadata lock stays held and the engine's next superblock update (ending
+     * with {@link #metadataUpdateFinish}) commits the add; on failure nothing is held.
+     *
+     * @throws Raid1Exception CLUSTER when a peer does not see the device (md's ENOENT)
+     */
+    void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception;
+
+    /** md's {@code add_new_disk_cancel}: the add failed locally after {@link #addNewDisk}; release. */
+    void addNewDiskCancel();
+
+    /** md's {@code new_disk_ack}: answer a peer's NEWDISK (true: this node sees the device). */
+    void newDiskAck(boolean ack) throws Raid1Exception;
+
+    /** md's {@code remove_disk}: tell every peer to drop device {@code devNumber} (REMOVE). */
+    void removeDisk(int devNumber) throws Raid1Exception;
+
+    /**
+     * md's {@code gather_bitmaps}, for the re-add of a faulty device: tell the peers to use it
+     * again (RE_ADD), then merge every other slot's bits into {@code bitmap} without clearing
+     * them, lowering the resync point through {@link Mddev#lowerRecoveryCp}.
+     */
+    void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception;
+}

@@ -1,0 +1,369 @@
+package org.clustermd.raid1;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import org.clustermd.bitmap.WriteIntentBitmap;
+import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockCodec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Leg management, md's hot_add_disk / hot_remove_disk / md_error / "re-add" /
+ * remove_and_add_spares / spare_active / check_sb_changes for raid1.
+ *
+ * <h2>Re-add and the bitmap (md-cluster-protocol.md f.6)</h2>
+ * A leg coming back (a faulty member, or a removed or kicked leg) keeps its data when the
+ * bitmap can prove which blocks changed since it left:
+ * <ul>
+ *   <li>no bitmap, or the leg's superblock held no role: full recovery;</li>
+ *   <li>its events {@code <} the bitmap's events_cleared: bits may have been cleared since it
+ *       left, so the bitmap cannot prove anything: full recovery;</li>
+ *   <li>{@code events_cleared <= events <= array events}: only the chunks the bitmap marks NEEDED
+ *       are copied; if the leg was itself being recovered (MD_FEATURE_RECOVERY_OFFSET), everything
+ *       from its recovery_offset on is copied too;</li>
+ *   <li>events newer than the array's: refused (it is not this array's past).</li>
+ * </ul>
+ * The returning leg becomes a SPARE that remembers its role (md's saved_raid_disk); the md
+ * thread activates it into that role (REBUILDING) when the role is free, with the bitmap area
+ * copied onto it first.
+ *
+ * <p>Administrative methods run on the caller's thread under the reconfig lock and wait
+ * (bounded) for the superblock update that records them. Cluster callbacks take no engine lock
+ * that is held across I/O.
+ *
+ * <p>Thread-safe.
+ */
+final class Legs {
+    private static final Logger log = LoggerFactory.getLogger(Legs.class);
+
+    private final Raid1Array array;
+
+    Legs(Raid1Array array) {
+        this.array = array;
+    }
+
+    private Mirror member(String name) throws Raid1Exception {
+        return array.mirrors().byName(name).orElseThrow(() -> new Raid1Exception(Raid1Exception.Code.NO_SUCH_DEVICE,
+                array.name() + ": " + name + " is not a member"));
+    }
+
+    // ------------------------------------------------------------------ administrative
+
+    void fail(String name) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            Mirror m = member(name);
+            if (m.state() == MirrorState.FAULTY) return;
+            CompletableFuture<Void> f = array.legFailed(m, new IOException(name + ": failed by request"));
+            if (f == null) {
+                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + name
+                        + " is the last in-sync leg; md does not fail it");
+            }
+            Raid1Array.awaitUpdate(array.name(), f, array.ioWaitNanos(), "recording " + name + " as faulty");
+        } finally {
+            array.reconfigLock().unlock();
+        }
+    }
+
+    void remove(String name) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            Mirror m = member(name);
+            if (m.state().takesWrites()) {
+                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + name + " is " + m.state()
+                        + "; fail it before removing it");
+            }
+            array.cluster().removeDisk(m.devNumber());
+            drop(m);
+            Raid1Array.awaitUpdate(array.name(), array.updater().request("removed " + name), array.ioWaitNanos(),
+                    "recording the removal of " + name);
+        } finally {
+            array.reconfigLock().unlock();
+        }
+    }
+
+    private void drop(Mirror m) {
+        array.publish(set -> set.byDevNumber(m.devNumber()).isPresent() ? set.minus(m.devNumber()) : set);
+        array.metadata().forget(m.devNumber());
+        Assembler.closeQuietly(m.leg().device);
+        log.info("{}: {} removed", array.name(), m.name());
+    }
+
+    /** mdadm --add of a new device: a spare (full recovery when it takes a role). */
+    void add(BlockDevice device) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            checkFits(device);
+            if (array.mirrors().byName(device.name()).isPresent()) {
+                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + device.name() + " is already a member");
+            }
+            int dev = array.mirrors().freeDevNumber();
+            UUID uuid = UUID.randomUUID();
+            Leg leg = new Leg(device, dev, uuid, array.metadata().template().dataOffset() * BlockDevice.SECTOR_SIZE, 0);
+            join(leg, Mirror.readded(leg, false, Mirror.NO_ROLE, 0), null);
+        } finally {
+            array.reconfigLock().unlock();
+        }
+    }
+
+    /** Re-add of a faulty member (md's "re-add" written to dev-X/state). */
+    void reAdd(String name) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            Mirror m = member(name);
+            if (m.state() != MirrorState.FAULTY) {
+                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + name + " is " + m.state()
+                        + ", not faulty; only a faulty leg can be re-added");
+            }
+            Superblock own = readOwn(m.leg().device);
+            Mirror spare = returning(m.leg(), own, m.writeMostly());
+            WriteIntentBitmap bitmap = array.bitmapOrNull();
+            array.cluster().gatherBitmaps(m.devNumber(), bitmap);
+            array.publish(set -> set.with(m.devNumber(), x -> spare));
+            array.sync().enableSync();
+            log.info("{}: {} re-added ({})", array.name(), name, describe(spare));
+        } finally {
+            array.reconfigLock().unlock();
+        }
+    }
+
+    /** Re-add of a leg that is no longer a member (removed, or kicked at assembly). */
+    void reAdd(BlockDevice device) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            checkFits(device);
+            Superblock own = readOwn(device);
+            if (!own.setUuid().equals(array.uuid())) {
+                throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + device.name() + " belongs to array "
+                        + own.setUuid() + ", not " + array.uuid());
+            }
+            Optional<Mirror> clash = array.mirrors().byDevNumber(own.devNumber());
+            if (clash.isPresent()) {
+                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": dev_number " + own.devNumber() + " of "
+                        + device.name() + " is in use by " + clash.get().name() + " (remove it first)");
+            }
+            Leg leg = new Leg(device, own.devNumber(), own.deviceUuid(), own.dataOffset() * BlockDevice.SECTOR_SIZE,
+                    own.cntCorrectedRead());
+            Mirror spare = returning(leg, own, (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0);
+            join(leg, spare, own);
+            log.info("{}: {} re-added ({})", array.name(), device.name(), describe(spare));
+        } finally {
+            array.reconfigLock().unlock();
+        }
+    }
+
+    /** Adds a new member as a SPARE through the cluster's add protocol and a superblock update. */
+    private void join(Leg leg, Mirror spare, Superblock own) throws Raid1Exception {
+        array.cluster().addNewDisk(leg.deviceUuid, leg.devNumber);
+        boolean ok = false;
+        try {
+            Superblock base = own != null ? own : array.metadata().template().toBuilder()
+                    .devNumber(leg.devNumber).deviceUuid(leg.deviceUuid)
+                    .dataSize(leg.device.size() / BlockDevice.SECTOR_SIZE - array.metadata().template().dataOffset())
+                    .build();
+            array.metadata().remember(leg.devNumber, base);
+            array.publish(set -> set.plus(spare));
+            CompletableFuture<Void> f = array.updater().request("added " + leg.name());
+            ok = true;
+            Raid1Array.awaitUpdate(array.name(), f, array.ioWaitNanos(), "recording " + leg.name());
+        } finally {
+            if (!ok) array.cluster().addNewDiskCancel();
+        }
+        array.sync().enableSync();
+    }
+
+    private void checkFits(BlockDevice device) throws Raid1Exception {
+        long need = (array.metadata().template().dataOffset() + array.sizeSectors()) * BlockDevice.SECTOR_SIZE;
+        if (device.size() < need) {
+            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + device.name() + " has " + device.size()
+                    + " bytes; the array needs " + need);
+        }
+        if (device.logicalBlockSize() > array.logicalBlockSize()) {
+            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + device.name()
+                    + " has a larger logical block size than the array (" + device.logicalBlockSize() + ")");
+        }
+    }
+
+    private Superblock readOwn(BlockDevice d) throws Raid1Exception {
+        try {
+            return SuperblockCodec.read(d);
+        } catch (IOException e) {
+            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + d.name()
+                    + " has no readable md superblock; add it as a new device instead: " + e.getMessage(), e);
+        }
+    }
+
+    /** The f.6 rules: what a returning leg must recover. */
+    private Mirror returning(Leg leg, Superblock own, boolean writeMostly) throws Raid1Exception {
+        long events = array.metadata().events();
+        if (Long.compareUnsigned(own.events(), events) > 0) {
+            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + leg.name() + " has events "
+                    + own.events() + ", newer than the array's " + events);
+        }
+        int role = own.role();
+        WriteIntentBitmap bitmap = array.bitmapOrNull();
+        long size = array.sizeSectors();
+        if (role >= Superblock.ROLE_MAX || role >= array.mirrors().raidDisks()) {
+            return Mirror.readded(leg, writeMostly, Mirror.NO_ROLE, 0);
+        }
+        if (bitmap == null || !array.bitmapTrusted()) return Mirror.readded(leg, writeMostly, role, 0);
+        if (own.events() < bitmap.eventsCleared()) {
+            log.info("{}: {} events {} < bitmap events_cleared {}: full recovery", array.name(), leg.name(), own.events(),
+                    bitmap.eventsCleared());
+            return Mirror.readded(leg, writeMostly, role, 0);
+        }
+        long fullFrom = own.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) ? Math.min(own.recoveryOffset(), size) : size;
+        return Mirror.readded(leg, writeMostly, role, fullFrom);
+    }
+
+    private static String describe(Mirror spare) {
+        if (spare.savedRole() < 0 || spare.fullSyncFrom() == 0) return "full recovery";
+        return "bitmap recovery of role " + spare.savedRole()
+                + (spare.fullSyncFrom() < Long.MAX_VALUE ? ", full from sector " + spare.fullSyncFrom() : "");
+    }
+
+    void writeMostly(String name, boolean on) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            Mirror m = member(name);
+            if (m.writeMostly() == on) return;
+            array.publish(set -> set.with(m.devNumber(), x -> x.withWriteMostly(on)));
+            Raid1Array.awaitUpdate(array.name(), array.updater().request("write-mostly " + on + " on " + name),
+                    array.ioWaitNanos(), "recording write-mostly");
+        } finally {
+            array.reconfigLock().unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ md thread
+
+    /**
+     * remove_and_add_spares: every role without a leg gets a spare, a re-added one that held
+     * the role first (bitmap recovery), else any (full recovery). Md thread, reconfig lock held.
+     */
+    void activateSpares() {
+        for (;;) {
+            MirrorSet set = array.mirrors();
+            int role = set.firstVacantRole();
+            if (role < 0) return;
+            Mirror pick = null;
+            for (Mirror m : set.inState(MirrorState.SPARE)) {
+                if (m.savedRole() == role) {
+                    pick = m;
+                    break;
+                }
+                if (pick == null) pick = m;
+            }
+            if (pick == null) return;
+            long fullFrom = pick.savedRole() == role ? pick.fullSyncFrom() : 0;
+            Mirror rebuilding = pick.rebuilding(role, 0, fullFrom);
+            Mirror spare = pick;
+            try {
+                array.admitToBitmap(spare.leg(), () -> array.publish(s -> s.with(spare.devNumber(), x -> rebuilding)));
+            } catch (IOException e) {
+                log.warn("{}: {} could not take the bitmap area: {}", array.name(), spare.name(), e.getMessage());
+                array.legFailed(spare, e);
+                continue;
+            }
+            log.info("{}: {} activated as role {} ({})", array.name(), spare.name(), role,
+                    fullFrom == 0 ? "full recovery" : fullFrom >= array.sizeSectors() ? "bitmap recovery"
+                            : "bitmap recovery, full from sector " + fullFrom);
+            array.updater().request("spare " + spare.name() + " activated as role " + role);
+        }
+    }
+
+    /** A recovery checkpoint: the targets hold everything below {@code done}. */
+    void recoveryProgress(List<Integer> targets, long done) {
+        array.publish(set -> {
+            MirrorSet next = set;
+            for (int dev : targets) {
+                Optional<Mirror> m = next.byDevNumber(dev);
+                if (m.isPresent() && m.get().state() == MirrorState.REBUILDING && m.get().recoveryOffset() < done) {
+                    next = next.with(dev, x -> x.withRecoveryOffset(done));
+                }
+            }
+            return next;
+        });
+    }
+
+    /** md's spare_active at the end of a recovery pass (md thread). */
+    void recoveryEnded(List<Integer> targets, boolean completed, long end) {
+        if (!completed) {
+            recoveryProgress(targets, end);
+            return;
+        }
+        array.publish(set -> {
+            MirrorSet next = set;
+            for (int dev : targets) {
+                Optional<Mirror> m = next.byDevNumber(dev);
+                if (m.isPresent() && m.get().state() == MirrorState.REBUILDING) {
+                    next = next.with(dev, x -> x.withState(MirrorState.IN_SYNC, x.role()));
+                }
+            }
+            return next;
+        });
+    }
+
+    // ------------------------------------------------------------------ cluster callbacks
+
+    /** md_reload_sb + check_sb_changes for raid1. */
+    void reloadSuperblock(int devNumber) throws Raid1Exception {
+        Mirror src = array.mirrors().byDevNumber(devNumber).orElseThrow(() -> new Raid1Exception(
+                Raid1Exception.Code.NO_SUCH_DEVICE, array.name() + ": no member with dev_number " + devNumber));
+        Superblock sb;
+        try {
+            sb = SuperblockCodec.read(src.leg().device);
+        } catch (IOException e) {
+            throw new Raid1Exception(Raid1Exception.Code.METADATA, array.name() + ": reloading the superblock of "
+                    + src.name() + " failed: " + e.getMessage(), e);
+        }
+        array.metadata().adoptEvents(sb.events());
+        for (Mirror m : array.mirrors().mirrors()) {
+            int role = sb.devRole(m.devNumber());
+            if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
+                array.markFaultyLocally(m, "faulty in the superblock another node wrote");
+            } else if (role < Superblock.ROLE_MAX && m.state() == MirrorState.SPARE) {
+                Mirror readded = Mirror.readded(m.leg(), m.writeMostly(), role, m.fullSyncFrom());
+                array.publish(set -> set.with(m.devNumber(), x -> readded));
+                array.sync().requestRecovery();
+            } else if (m.state() == MirrorState.REBUILDING) {
+                try {
+                    Superblock own = SuperblockCodec.read(m.leg().device);
+                    if (!own.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) && own.role() == m.role()) {
+                        array.publish(set -> set.with(m.devNumber(), x -> x.withState(MirrorState.IN_SYNC, x.role())));
+                    } else if (own.recoveryOffset() > m.recoveryOffset()) {
+                        array.publish(set -> set.with(m.devNumber(), x -> x.withRecoveryOffset(own.recoveryOffset())));
+                    }
+                } catch (IOException e) {
+                    log.warn("{}: reading {}'s recovery_offset failed: {}", array.name(), m.name(), e.getMessage());
+                }
+            }
+        }
+    }
+
+    /** REMOVE from a peer: drop the leg if it holds no role. */
+    void clusterRemove(int devNumber) {
+        Optional<Mirror> m = array.mirrors().byDevNumber(devNumber);
+        if (m.isEmpty()) return;
+        if (m.get().state().takesWrites()) {
+            log.warn("{}: a peer removed {} which still holds role {} here; failing it first", array.name(),
+                    m.get().name(), m.get().role());
+            array.markFaultyLocally(m.get(), "removed by a peer");
+        }
+        drop(m.get());
+    }
+
+    /** RE_ADD from a peer: write to the leg again (it recovers through the bitmap). */
+    void clusterReAdd(int devNumber) {
+        Optional<Mirror> m = array.mirrors().byDevNumber(devNumber);
+        if (m.isEmpty() || m.get().state() != MirrorState.FAULTY) return;
+        Mirror readded = Mirror.readded(m.get().leg(), m.get().writeMostly(), m.get().role(), array.sizeSectors());
+        array.publish(set -> set.with(devNumber, x -> readded));
+        array.sync().requestRecovery();
+    }
+}

@@ -1,0 +1,606 @@
+package org.clustermd.raid1;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.clustermd.bitmap.SyncChunk;
+import org.clustermd.bitmap.WriteIntentBitmap;
+import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.resync.ResyncBarrier;
+import org.clustermd.raid1.resync.SyncThrottle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One pass of the sync thread: md's {@code md_do_sync} loop driving raid1's
+ * {@code raid1_sync_request} / {@code sync_request_write} / {@code process_checks}.
+ *
+ * <p>The loop (on {@code resync-<array>}): take the cluster's resync lock; then, chunk by
+ * chunk, ask the bitmap whether the chunk needs work ({@code startSync}; skipped chunks cost
+ * nothing), announce the 32 MiB cluster window before touching a new one
+ * ({@code resyncInfoUpdate}, e.2), ask the {@link SyncThrottle} (sleep above sync_speed_max,
+ * yield to foreground I/O between the limits), checkpoint progress into the superblocks, pause
+ * at sync_max, and issue a request of up to one barrier unit: raise the barrier, read, write or
+ * compare, lower it. Up to {@code syncDepth} requests are in flight; completions run on the
+ * legs' threads and never block.
+ *
+ * <ul>
+ *   <li>resync: read the first in-sync leg that can, write every other in-sync leg;</li>
+ *   <li>recover: read an in-sync leg, write the REBUILDING legs (only bitmap-NEEDED chunks below
+ *       a leg's {@code fullSyncFrom});</li>
+ *   <li>check: read every in-sync leg, count the sectors of each 4 KiB page that differs;</li>
+ *   <li>repair: as check, and write the first leg's data to the legs that differ.</li>
+ * </ul>
+ *
+ * <p>Thread-safe where it must be: progress fields are read by any thread; the loop is the sync
+ * thread's; completion callbacks touch only atomics and concurrent collections.
+ */
+final class SyncPass implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(SyncPass.class);
+    /** md-cluster's RAID1 window: 32 MiB. */
+    static final long CLUSTER_WINDOW = 65536;
+    private static final int PAGE_SECTORS = 8;
+    private static final long YIELD_CAP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final Raid1Array array;
+    private final SyncControl control;
+    private final SyncAction action;
+    private final ResyncBarrier barrier;
+    private final SyncThrottle throttle;
+    private final int block;
+    private final int depth;
+    private final long checkpointSectors;
+    private final long checkpointNanos;
+    private final Semaphore permits;
+    private final ConcurrentLinkedQueue<ByteBuffer[]> buffers = new ConcurrentLinkedQueue<>();
+    private final ConcurrentSkipListSet<Long> inFlight = new ConcurrentSkipListSet<>();
+
+    private volatile boolean stop;
+    private volatile String failure;
+    private volatile long startSector;
+    private volatile long maxSector;
+    private volatile long issuedEnd;
+    /** The lowest sector of a request that failed (not copied): progress never passes it. */
+    private final AtomicLong failedAt = new AtomicLong(Long.MAX_VALUE);
+    private final AtomicLong copied = new AtomicLong();
+    private final AtomicLong checked = new AtomicLong();
+    private final AtomicLong mismatches = new AtomicLong();
+    private final AtomicLong ioSectors = new AtomicLong();
+    private volatile boolean bitmapUsed;
+    /** A leg this pass wrote to failed: no chunk of the pass may be ended as synced. */
+    private volatile boolean targetFailed;
+    private volatile boolean resyncLocked;
+    private volatile SyncReport report;
+    private volatile List<Integer> targetDevs = List.of();
+    private long accounted;
+    private long lastForeground = -1;
+
+    SyncPass(Raid1Array array, SyncControl control, SyncAction action) {
+        this.array = array;
+        this.control = control;
+        this.action = action;
+        this.barrier = array.barrier();
+        this.throttle = control.throttle();
+        ArrayOptions o = array.options();
+        this.block = o.syncBlockSectors();
+        this.depth = o.syncDepth();
+        long cs = o.checkpointSectors();
+        this.checkpointSectors = cs > 0 ? cs : Math.max(array.sizeSectors() / 16, 2048);
+        this.checkpointNanos = o.checkpointInterval().toNanos();
+        this.permits = new Semaphore(depth);
+    }
+
+    SyncAction action() {
+        return action;
+    }
+
+    /** md_do_sync's MD_RECOVERY_INTR: stop at the next step; in-flight requests finish. */
+    void interrupt() {
+        stop = true;
+        barrier.interruptResync();
+    }
+
+    boolean resyncLocked() {
+        return resyncLocked;
+    }
+
+    SyncReport report() {
+        return report;
+    }
+
+    /** The REBUILDING legs this recovery pass writes (dev_numbers). */
+    List<Integer> targets() {
+        return targetDevs;
+    }
+
+    /** Sectors below which every request of this pass has completed. */
+    long completedUpTo() {
+        Long first = inFlight.isEmpty() ? null : inFlight.first();
+        long issued = issuedEnd;
+        long done = first == null ? issued : Math.min(first, issued);
+        return Math.min(done, failedAt.get());
+    }
+
+    long maxSector() {
+        return maxSector;
+    }
+
+    long startSector() {
+        return startSector;
+    }
+
+    long mismatchesSoFar() {
+        return mismatches.get();
+    }
+
+    @Override
+    public void run() {
+        long t0 = System.nanoTime();
+        boolean completed = false;
+        try {
+            try {
+                array.cluster().resyncStart();
+                resyncLocked = true;
+            } catch (InterruptedException e) {
+                stop = true;
+            }
+            if (!stop) {
+                array.cluster().resyncStartNotify();
+                completed = runLoop();
+            }
+        } catch (Raid1Exception e) {
+            failure = e.getMessage();
+            log.warn("{}: {} stopped: {}", array.name(), action, e.getMessage());
+        } catch (InterruptedException e) {
+            stop = true;
+        } finally {
+            drainQuietly();
+            finishBitmap(completed && !stop && failure == null);
+            long end = completed ? maxSector : completedUpTo();
+            report = new SyncReport(action, startSector, end, completed && failure == null, copied.get(), checked.get(),
+                    mismatches.get(), System.nanoTime() - t0, failure);
+        }
+    }
+
+    /** @return whether the whole range was covered */
+    private boolean runLoop() throws Raid1Exception, InterruptedException {
+        WriteIntentBitmap bitmap = array.bitmapOrNull();
+        MirrorSet set = array.mirrors();
+        long size = array.sizeSectors();
+        long start;
+        switch (action) {
+            case RESYNC -> {
+                start = array.metadata().recoveryCp();
+                if (bitmap != null && array.bitmapTrusted()) {
+                    long n = bitmap.nextNeeded(0);
+                    if (n >= 0) start = Math.min(start, n);
+                }
+                start = Math.min(start, size);
+            }
+            case RECOVER -> {
+                start = size;
+                List<Integer> devs = new ArrayList<>();
+                for (Mirror m : set.inState(MirrorState.REBUILDING)) {
+                    start = Math.min(start, m.recoveryOffset());
+                    devs.add(m.devNumber());
+                }
+                targetDevs = List.copyOf(devs);
+            }
+            default -> start = Math.min(control.syncMin(), size);
+        }
+        startSector = start;
+        maxSector = size;
+        issuedEnd = start;
+        bitmapUsed = bitmap != null && action != SyncAction.CHECK && (action != SyncAction.RESYNC || array.bitmapTrusted());
+        int legs = Math.max(1, set.inSyncArray().length);
+        for (int i = 0; i < depth; i++) {
+            int n = action == SyncAction.CHECK || action == SyncAction.REPAIR ? legs : 1;
+            ByteBuffer[] slot = new ByteBuffer[n];
+            for (int j = 0; j < n; j++) slot[j] = AlignedBuffers.allocate(block * BlockDevice.SECTOR_SIZE);
+            buffers.add(slot);
+        }
+        throttle.reset();
+        log.info("{}: {} of sectors [{}, {}) started", array.name(), action, start, size);
+
+        long pos = start;
+        long windowHigh = 0;
+        long nextCheckpoint = pos + checkpointSectors;
+        long nextCheckpointAt = System.nanoTime() + checkpointNanos;
+        while (pos < size && !stop && failure == null) {
+            pos = waitBelowSyncMax(pos);
+            if (stop) break;
+            set = array.mirrors();
+            boolean stillDegraded = action == SyncAction.RECOVER ? set.missingRoles() > 0 : set.degraded() > 0;
+            long chunkEnd;
+            boolean needed;
+            if (bitmapUsed) {
+                SyncChunk c = bitmap.startSync(pos, stillDegraded);
+                chunkEnd = Math.min(size, pos + c.sectors());
+                needed = c.needsSync() || action == SyncAction.REPAIR || !array.bitmapTrusted();
+            } else {
+                chunkEnd = Math.min(size, (pos / block + 1) * block);
+                needed = true;
+            }
+            while (pos < chunkEnd && !stop && failure == null) {
+                long len = Math.min(Math.min(chunkEnd - pos, block - pos % block), ResyncBarrier.unitEnd(pos) - pos);
+                long limit = control.syncMax();
+                if (limit <= pos) break; // paused at sync_max: the outer loop waits
+                len = Math.min(len, limit - pos);
+                List<Mirror> targets = targetsFor(set, pos, needed);
+                if (targets == null) { // nothing to do for this part of the chunk
+                    pos += len;
+                    issuedEnd = Math.max(issuedEnd, pos);
+                    continue;
+                }
+                if (pos + len > windowHigh) windowHigh = moveWindow(pos, len, size);
+                throttle();
+                if (pos >= nextCheckpoint || System.nanoTime() - nextCheckpointAt >= 0) {
+                    checkpoint();
+                    nextCheckpoint = pos + checkpointSectors;
+                    nextCheckpointAt = System.nanoTime() + checkpointNanos;
+                }
+                // a chunk the bitmap marks NEEDED may differ on any leg: recovery writes it to all of them
+                boolean everyLeg = action == SyncAction.RESYNC || (action == SyncAction.RECOVER && needed && bitmapUsed);
+                if (!submit(pos, len, targets, everyLeg)) break;
+                pos += len;
+            }
+            if (!stop) issuedEnd = Math.max(issuedEnd, pos);
+        }
+        drain();
+        return pos >= size && !stop && failure == null;
+    }
+
+    /**
+     * The legs a request at {@code pos} writes (empty for check), or null when there is nothing
+     * to do there.
+     */
+    private List<Mirror> targetsFor(MirrorSet set, long pos, boolean needed) {
+        Mirror[] good = set.inSyncArray();
+        switch (action) {
+            case RESYNC -> {
+                if (!needed || good.length < 2) return null;
+                return List.of();
+            }
+            case RECOVER -> {
+                List<Mirror> out = new ArrayList<>();
+                for (Mirror m : set.writeTargetArray()) {
+                    if (m.state() != MirrorState.REBUILDING || !targetDevs.contains(m.devNumber())) continue;
+                    if (pos + 1 <= m.recoveryOffset()) continue;
+                    if (needed || pos >= m.fullSyncFrom()) out.add(m);
+                }
+                if (out.isEmpty()) {
+                    if (set.inState(MirrorState.REBUILDING).stream().noneMatch(m -> targetDevs.contains(m.devNumber()))) {
+                        failure = "no leg left to recover";
+                    }
+                    return null;
+                }
+                if (good.length == 0) {
+                    failure = "no in-sync leg to recover from";
+                    return null;
+                }
+                return out;
+            }
+            default -> {
+                if (good.length < 2) {
+                    if (good.length == 0) failure = "no in-sync leg";
+                    return null;
+                }
+                return List.of();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ loop helpers
+
+    private long waitBelowSyncMax(long pos) throws InterruptedException {
+        while (!stop && pos >= control.syncMax()) {
+            drain();
+            control.awaitSyncMaxAbove(pos, TimeUnit.MILLISECONDS.toNanos(200));
+        }
+        return pos;
+    }
+
+    private long moveWindow(long pos, long len, long size) throws Raid1Exception, InterruptedException {
+        long low = completedUpTo();
+        if (pos + len > low + CLUSTER_WINDOW) {
+            drain();
+            low = pos;
+        }
+        long high = Math.min(size, low + CLUSTER_WINDOW);
+        // the peers stop writing in [low, high) before we touch it (md-cluster e.2)
+        array.cluster().resyncInfoUpdate(low, high);
+        return high;
+    }
+
+    private void throttle() throws InterruptedException {
+        long done = ioSectors.get();
+        throttle.account(done - accounted);
+        accounted = done;
+        for (;;) {
+            long started = array.requestsStarted();
+            boolean idle = started == lastForeground && array.accounting().inFlight() == 0;
+            lastForeground = started;
+            switch (throttle.decide(idle)) {
+                case GO -> {
+                    return;
+                }
+                case SLEEP -> sleep(throttle.sleepNanos());
+                case YIELD -> {
+                    // the seed's rule: wait for what is pending, not for a target speed
+                    drain();
+                    waitForegroundStartedBefore(started);
+                    return;
+                }
+            }
+            if (stop) return;
+        }
+    }
+
+    /** Waits until every foreground request started before the call has completed (bounded). */
+    private void waitForegroundStartedBefore(long started) {
+        long deadline = System.nanoTime() + YIELD_CAP_NANOS;
+        while (!stop && System.nanoTime() - deadline < 0) {
+            long completed = array.requestsStarted() - array.accounting().inFlight();
+            if (completed >= started) return;
+            LockSupport.parkNanos(50_000);
+        }
+    }
+
+    private void sleep(long nanos) throws InterruptedException {
+        long deadline = System.nanoTime() + nanos;
+        while (!stop) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) return;
+            TimeUnit.NANOSECONDS.sleep(Math.min(left, TimeUnit.MILLISECONDS.toNanos(20)));
+        }
+    }
+
+    /** md's periodic curr_resync_completed update: progress into the superblocks. */
+    private void checkpoint() throws InterruptedException {
+        drain();
+        long done = completedUpTo();
+        WriteIntentBitmap bitmap = array.bitmapOrNull();
+        if (targetFailed) return;
+        if (bitmapUsed && bitmap != null && done > 0) bitmap.condEndSync(done, true);
+        control.checkpoint(this, done);
+    }
+
+    /** Waits until no request of this pass is in flight. */
+    private void drain() throws InterruptedException {
+        permits.acquire(depth);
+        permits.release(depth);
+    }
+
+    private void drainQuietly() {
+        boolean interrupted = false;
+        for (;;) {
+            try {
+                drain();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+
+    private void finishBitmap(boolean completed) {
+        WriteIntentBitmap bitmap = array.bitmapOrNull();
+        if (!bitmapUsed || bitmap == null) return;
+        if (completed && !targetFailed) {
+            bitmap.closeSync();
+            return;
+        }
+        // chunks wholly below the completed point are synced, unless a leg we wrote failed (then
+        // none is proven); the chunk there and any started beyond it are not (md_bitmap_end_sync
+        // with aborted): they become NEEDED again
+        long done = completedUpTo();
+        if (!targetFailed && done > 0) bitmap.condEndSync(done, true);
+        long size = array.sizeSectors();
+        long from = targetFailed ? startSector : done;
+        long to = Math.min(Math.max(issuedEnd, done + 1), size);
+        for (long x = from; x < to; ) x += Math.max(1, bitmap.endSync(x, true));
+    }
+
+    // ------------------------------------------------------------------ one request
+
+    private boolean submit(long pos, long len, List<Mirror> targets, boolean everyLeg) throws InterruptedException {
+        permits.acquire();
+        boolean raised;
+        try {
+            raised = barrier.raiseBarrier(pos);
+        } catch (InterruptedException e) {
+            permits.release();
+            throw e;
+        }
+        if (!raised) {
+            permits.release();
+            stop = true;
+            return false;
+        }
+        inFlight.add(pos);
+        issuedEnd = Math.max(issuedEnd, pos + len);
+        ByteBuffer[] slot = buffers.poll();
+        Request r = new Request(pos, len, slot, targets, everyLeg, array.mirrors());
+        try {
+            r.start();
+        } catch (RuntimeException e) {
+            r.failed("request failed to start: " + e);
+        }
+        return true;
+    }
+
+    /** One sync request (md's r1bio of a sync), chained through completions. */
+    private final class Request {
+        final long pos;
+        final long len;
+        final ByteBuffer[] slot;
+        final List<Mirror> targets;
+        final boolean everyLeg;
+        final MirrorSet set;
+        final int bytes;
+
+        Request(long pos, long len, ByteBuffer[] slot, List<Mirror> targets, boolean everyLeg, MirrorSet set) {
+            this.pos = pos;
+            this.len = len;
+            this.slot = slot;
+            this.targets = targets;
+            this.everyLeg = everyLeg;
+            this.set = set;
+            this.bytes = (int) (len * BlockDevice.SECTOR_SIZE);
+        }
+
+        ByteBuffer buf(int i) {
+            return slot[i].duplicate().clear().limit(bytes);
+        }
+
+        void start() {
+            if (action == SyncAction.CHECK || action == SyncAction.REPAIR) readAll();
+            else readFrom(0);
+        }
+
+        long at(Mirror m) {
+            return m.leg().dataOffsetBytes + pos * BlockDevice.SECTOR_SIZE;
+        }
+
+        /** resync / recover: read the first in-sync leg that can. */
+        void readFrom(int i) {
+            Mirror[] good = set.inSyncArray();
+            if (i >= good.length) {
+                failed("no in-sync leg could read sector " + pos);
+                return;
+            }
+            Mirror src = good[i];
+            src.leg().device.readAsync(at(src), buf(0)).whenComplete((v, t) -> {
+                if (t != null) {
+                    src.leg().errors.incrementAndGet();
+                    log.warn("{}: sync read of sector {} failed on {}: {}", array.name(), pos, src.name(), t.getMessage());
+                    readFrom(i + 1);
+                    return;
+                }
+                ioSectors.addAndGet(len);
+                List<Mirror> to = new ArrayList<>();
+                if (everyLeg) {
+                    for (Mirror m : set.writeTargetArray()) if (m != src) to.add(m);
+                } else {
+                    to.addAll(targets);
+                }
+                writeTo(to, buf(0), src);
+            });
+        }
+
+        /** check / repair: read every in-sync leg, then compare. */
+        void readAll() {
+            Mirror[] good = set.inSyncArray();
+            int n = Math.min(good.length, slot.length);
+            List<CompletableFuture<Void>> fs = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) fs.add(good[i].leg().device.readAsync(at(good[i]), buf(i)));
+            CompletableFuture.allOf(fs.stream().map(f -> f.handle((x, e) -> null)).toArray(CompletableFuture<?>[]::new))
+                    .whenComplete((x, ignored) -> compare(good, n, fs));
+        }
+
+        void compare(Mirror[] good, int n, List<CompletableFuture<Void>> fs) {
+            int ref = -1;
+            boolean[] failed = new boolean[n];
+            for (int i = 0; i < n; i++) {
+                failed[i] = fs.get(i).isCompletedExceptionally();
+                if (failed[i]) good[i].leg().errors.incrementAndGet();
+                else if (ref < 0) ref = i;
+            }
+            if (ref < 0) {
+                failed("no in-sync leg could read sector " + pos);
+                return;
+            }
+            ioSectors.addAndGet(len * n);
+            checked.addAndGet(len);
+            ByteBuffer r = buf(ref);
+            List<Mirror> differ = new ArrayList<>();
+            long bad = 0;
+            for (int i = 0; i < n; i++) {
+                if (i == ref) continue;
+                if (failed[i]) {
+                    differ.add(good[i]);
+                    continue;
+                }
+                long pages = differingPages(r, buf(i));
+                if (pages > 0) {
+                    bad = Math.max(bad, pages * PAGE_SECTORS);
+                    differ.add(good[i]);
+                }
+            }
+            mismatches.addAndGet(Math.min(bad, len));
+            if (action == SyncAction.REPAIR && !differ.isEmpty()) writeTo(differ, r, good[ref]);
+            else end(null);
+        }
+
+        void writeTo(List<Mirror> to, ByteBuffer data, Mirror src) {
+            if (to.isEmpty()) {
+                end(null);
+                return;
+            }
+            List<CompletableFuture<Void>> fs = new ArrayList<>(to.size());
+            for (Mirror m : to) fs.add(m.leg().device.writeAsync(at(m), data, false));
+            CompletableFuture.allOf(fs.stream().map(f -> f.handle((x, e) -> null)).toArray(CompletableFuture<?>[]::new))
+                    .whenComplete((x, ignored) -> {
+                        boolean any = false;
+                        for (int i = 0; i < to.size(); i++) {
+                            Throwable t = fs.get(i).handle((v, e) -> e).join();
+                            if (t == null) {
+                                any = true;
+                                continue;
+                            }
+                            Mirror m = to.get(i);
+                            targetFailed = true;
+                            m.leg().errors.incrementAndGet();
+                            IOException e = MirroredWrite.asIo(t);
+                            log.warn("{}: sync write of sector {} failed on {}: {}", array.name(), pos, m.name(), e.getMessage());
+                            array.legFailed(m, e);
+                        }
+                        if (any) {
+                            copied.addAndGet(len);
+                            ioSectors.addAndGet(len);
+                        }
+                        end(null);
+                    });
+        }
+
+        /** This request did not do its work: the pass stops, and its progress stays below {@code pos}. */
+        void failed(String why) {
+            failedAt.accumulateAndGet(pos, Math::min);
+            if (failure == null) failure = why;
+            stop = true;
+            end(null);
+        }
+
+        void end(String why) {
+            if (why != null) {
+                failed(why);
+                return;
+            }
+            barrier.lowerBarrier(pos);
+            inFlight.remove(pos);
+            if (slot != null) buffers.add(slot);
+            permits.release();
+        }
+    }
+
+    /** 4 KiB pages that differ between two equally long buffers. */
+    static long differingPages(ByteBuffer a, ByteBuffer b) {
+        long pages = 0;
+        int len = a.remaining();
+        for (int off = 0; off < len; off += 4096) {
+            int end = Math.min(len, off + 4096);
+            if (a.slice(off, end - off).mismatch(b.slice(off, end - off)) >= 0) pages++;
+        }
+        return pages;
+    }
+}

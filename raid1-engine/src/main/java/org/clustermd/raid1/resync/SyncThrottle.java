@@ -1,0 +1,138 @@
+package org.clustermd.raid1.resync;
+
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * md_do_sync's speed control, as the 2015 change ("md: be more aggressive about throttling
+ * resync", the seed) left it: below {@code sync_speed_min} the sync never waits; above
+ * {@code sync_speed_max} it sleeps; in between it yields to foreground I/O by waiting until the
+ * requests in flight have completed, so the delay follows the speed of the devices instead of a
+ * fixed target speed (lesson 24).
+ *
+ * <p>Speed is measured over a sliding window of {@link #MARKS} marks taken every
+ * {@link #MARK_STEP_NANOS} (md: 10 marks, 3 s apart), from the sectors the sync has handled
+ * (skipped chunks do not count, as md counts {@code sync_io}, not progress).
+ *
+ * <p>Not thread-safe except the speed limits and {@link #currentSpeed()}, which any thread may
+ * use: the sync thread owns the rest.
+ */
+public final class SyncThrottle {
+    /** md's SYNC_MARKS. */
+    public static final int MARKS = 10;
+    /** Interval between marks (md: 3 s); shorter so speed limits react quickly. */
+    public static final long MARK_STEP_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    /** md's default sync_speed_min, KiB/s. */
+    public static final long DEFAULT_SPEED_MIN = 1_000;
+    /** md's default sync_speed_max, KiB/s. */
+    public static final long DEFAULT_SPEED_MAX = 200_000;
+    /** The longest single sleep above the maximum speed (md sleeps 500 ms). */
+    public static final long MAX_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    private static final long MIN_ELAPSED_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    /** What the sync thread should do before issuing its next request. */
+    public enum Decision {
+        /** Go on at full speed. */
+        GO,
+        /** Above sync_speed_max: sleep {@link #sleepNanos()} and ask again. */
+        SLEEP,
+        /** Foreground I/O is active and the minimum is met: wait for requests in flight to complete. */
+        YIELD
+    }
+
+    private final LongSupplier clock;
+    private volatile long speedMin = DEFAULT_SPEED_MIN;
+    private volatile long speedMax = DEFAULT_SPEED_MAX;
+    private final long[] markTime = new long[MARKS];
+    private final long[] markSectors = new long[MARKS];
+    private int lastMark;
+    private volatile long ioSectors;
+    private long sleepNanos;
+    private volatile long speedNow;
+
+    /** @param clock nanosecond time source ({@code System::nanoTime} in production) */
+    public SyncThrottle(LongSupplier clock) {
+        this.clock = clock;
+        reset();
+    }
+
+    /** Starts a new pass: forgets all marks. */
+    public void reset() {
+        long now = clock.getAsLong();
+        for (int i = 0; i < MARKS; i++) {
+            markTime[i] = now;
+            markSectors[i] = 0;
+        }
+        lastMark = 0;
+        ioSectors = 0;
+        speedNow = 0;
+    }
+
+    /** The sync handled {@code sectors} more sectors of I/O. */
+    public void account(long sectors) {
+        ioSectors += sectors;
+    }
+
+    /**
+     * Decides what to do next.
+     *
+     * @param foregroundIdle true when no foreground request started since the last call and none
+     *     is in flight (md's {@code is_mddev_idle})
+     */
+    public Decision decide(boolean foregroundIdle) {
+        long now = clock.getAsLong();
+        if (now - markTime[lastMark] >= MARK_STEP_NANOS) {
+            // step the window: the oldest mark is replaced by now
+            int next = (lastMark + 1) % MARKS;
+            lastMark = next;
+            markTime[next] = now;
+            markSectors[next] = ioSectors;
+        }
+        int oldest = (lastMark + 1) % MARKS;
+        long elapsed = Math.max(now - markTime[oldest], MIN_ELAPSED_NANOS);
+        long sectors = ioSectors - markSectors[oldest];
+        long kib = sectors / 2;
+        long speed = kib * 1_000_000_000L / elapsed;
+        speedNow = speed;
+        if (speed <= speedMin) return Decision.GO;
+        long max = speedMax;
+        if (speed > max) {
+            long needed = max <= 0 ? MAX_SLEEP_NANOS : kib * 1_000_000_000L / max - elapsed;
+            sleepNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(1), Math.min(needed, MAX_SLEEP_NANOS));
+            return Decision.SLEEP;
+        }
+        return foregroundIdle ? Decision.GO : Decision.YIELD;
+    }
+
+    /** How long to sleep after a {@link Decision#SLEEP}. */
+    public long sleepNanos() {
+        return sleepNanos;
+    }
+
+    /** md's {@code sync_speed}: KiB/s over the mark window, as of the last decision. */
+    public long currentSpeed() {
+        return speedNow;
+    }
+
+    /** KiB/s below which the sync never yields. */
+    public long speedMin() {
+        return speedMin;
+    }
+
+    /** KiB/s above which the sync sleeps. */
+    public long speedMax() {
+        return speedMax;
+    }
+
+    /** Sets sync_speed_min (KiB/s, {@code >= 0}). */
+    public void speedMin(long kib) {
+        if (kib < 0) throw new IllegalArgumentException("sync_speed_min must be >= 0: " + kib);
+        this.speedMin = kib;
+    }
+
+    /** Sets sync_speed_max (KiB/s, {@code >= 1}). */
+    public void speedMax(long kib) {
+        if (kib < 1) throw new IllegalArgumentException("sync_speed_max must be >= 1: " + kib);
+        this.speedMax = kib;
+    }
+}

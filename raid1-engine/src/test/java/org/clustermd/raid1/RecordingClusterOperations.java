@@ -1,0 +1,139 @@
+package org.clustermd.raid1;
+
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import org.clustermd.bitmap.WriteIntentBitmap;
+
+/**
+ * A {@link StandaloneClusterOperations} that records every call with a sequence number shared
+ * with {@link RecordingDevice}, lets a test suspend a range for writes or reads, and can throw
+ * from one method. Only for tests of the engine's use of the SPI.
+ */
+public final class RecordingClusterOperations implements ClusterOperations {
+    /** One call. */
+    public record Call(long seq, String method, long lo, long hi) {}
+
+    private final StandaloneClusterOperations inner = new StandaloneClusterOperations();
+    private final AtomicLong seq;
+    public final List<Call> calls = new CopyOnWriteArrayList<>();
+    public volatile long suspendLo;
+    public volatile long suspendHi;
+    public volatile boolean suspendReads;
+    public volatile String failIn;
+
+    public RecordingClusterOperations(AtomicLong seq) {
+        this.seq = seq;
+    }
+
+    private void record(String m, long lo, long hi) {
+        calls.add(new Call(seq.incrementAndGet(), m, lo, hi));
+        if (m.equals(failIn)) throw new IllegalStateException("injected failure in " + m);
+    }
+
+    @Override
+    public boolean isClustered() {
+        return false;
+    }
+
+    @Override
+    public void join(Mddev array, int nodes) throws Raid1Exception {
+        record("join", nodes, 0);
+        inner.join(array, nodes);
+    }
+
+    @Override
+    public int slotNumber() {
+        return inner.slotNumber();
+    }
+
+    @Override
+    public void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception {
+        record("loadBitmaps", 0, 0);
+        inner.loadBitmaps(bitmap);
+    }
+
+    @Override
+    public void leave(boolean arrayInSync) {
+        calls.add(new Call(seq.incrementAndGet(), "leave", arrayInSync ? 1 : 0, 0));
+        inner.leave(arrayInSync);
+    }
+
+    @Override
+    public void resyncStart() throws Raid1Exception, InterruptedException {
+        record("resyncStart", 0, 0);
+        inner.resyncStart();
+    }
+
+    @Override
+    public void resyncStartNotify() throws Raid1Exception {
+        record("resyncStartNotify", 0, 0);
+    }
+
+    @Override
+    public void resyncInfoUpdate(long lo, long hi) throws Raid1Exception {
+        record("resyncInfoUpdate", lo, hi);
+    }
+
+    @Override
+    public void resyncFinish(boolean closing) throws Raid1Exception {
+        record("resyncFinish", closing ? 1 : 0, 0);
+    }
+
+    @Override
+    public boolean resyncingRemote() {
+        return false;
+    }
+
+    @Override
+    public boolean areaResyncing(Direction direction, long lo, long hi) {
+        if (direction == Direction.READ && suspendReads) return true;
+        return hi > suspendLo && lo < suspendHi;
+    }
+
+    @Override
+    public void metadataUpdateStart() throws Raid1Exception {
+        record("metadataUpdateStart", 0, 0);
+    }
+
+    @Override
+    public void metadataUpdateFinish(int goodDevNumber) throws Raid1Exception {
+        record("metadataUpdateFinish", goodDevNumber, 0);
+    }
+
+    @Override
+    public void metadataUpdateCancel() {
+        calls.add(new Call(seq.incrementAndGet(), "metadataUpdateCancel", 0, 0));
+    }
+
+    @Override
+    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+        record("addNewDisk", devNumber, 0);
+    }
+
+    @Override
+    public void addNewDiskCancel() {
+        calls.add(new Call(seq.incrementAndGet(), "addNewDiskCancel", 0, 0));
+    }
+
+    @Override
+    public void newDiskAck(boolean ack) throws Raid1Exception {
+        record("newDiskAck", ack ? 1 : 0, 0);
+    }
+
+    @Override
+    public void removeDisk(int devNumber) throws Raid1Exception {
+        record("removeDisk", devNumber, 0);
+    }
+
+    @Override
+    public void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
+        record("gatherBitmaps", devNumber, 0);
+        inner.gatherBitmaps(devNumber, bitmap);
+    }
+
+    public List<Call> calls(String method) {
+        return calls.stream().filter(c -> c.method().equals(method)).toList();
+    }
+}
