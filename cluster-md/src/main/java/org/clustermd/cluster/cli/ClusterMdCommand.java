@@ -21,6 +21,8 @@ import picocli.CommandLine.Spec;
         versionProvider = ClusterMdVersion.class,
         description = "Clustered RAID1 (md-cluster) in user space, coordinated by a DLM on ZooKeeper.",
         subcommands = {
+            CreateCommand.class,
+            ExamineCommand.class,
             ZkCommand.class,
             DlmCommand.class,
         })
