@@ -5,6 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
@@ -51,13 +52,17 @@ final class NodeRecovery {
     private final WriteIntentBitmap bitmap;
     private final Mddev array;
     private final Duration lockWait;
+    private final Consumer<SlotCopy> copied;
 
-    NodeRecovery(NodeSlot dead, LockSpace lockSpace, WriteIntentBitmap bitmap, Mddev array, Duration lockWait) {
+    /** @param copied told of the copy as soon as it is durable, before the resync is asked for */
+    NodeRecovery(NodeSlot dead, LockSpace lockSpace, WriteIntentBitmap bitmap, Mddev array, Duration lockWait,
+            Consumer<SlotCopy> copied) {
         this.dead = dead;
         this.lockSpace = lockSpace;
         this.bitmap = bitmap;
         this.array = array;
         this.lockWait = lockWait;
+        this.copied = copied;
     }
 
     /**
@@ -75,6 +80,7 @@ final class NodeRecovery {
                 return new Outcome(dead, null, true);
             }
             SlotCopy copy = bitmap.copyFromSlot(dead.number(), true);
+            copied.accept(copy);
             if (copy.foundDirty()) {
                 log.info("{}: moved {} dirty chunks of {} into our bitmap; resync from sector {}", array.name(),
                         copy.dirtyChunks(), dead, copy.dirtyRange().start());

@@ -142,14 +142,13 @@ final class RecoveryThread {
 
     /** One episode; true when the slot is done with. */
     private boolean runOne(NodeSlot slot) throws InterruptedException {
-        NodeRecovery r = new NodeRecovery(slot, lockSpace, bitmap, array, lockWait);
+        NodeRecovery r = new NodeRecovery(slot, lockSpace, bitmap, array, lockWait, copy -> {
+            dirtyChunksMoved += copy.dirtyChunks();
+            listener.slotRecovered(slot, copy);
+        });
         try {
-            NodeRecovery.Outcome o = r.run();
+            r.run();
             episodes++;
-            if (o.copy() != null) {
-                dirtyChunksMoved += o.copy().dirtyChunks();
-                listener.slotRecovered(slot, o.copy());
-            }
             return true;
         } catch (DlmException e) {
             if (e.code() == DlmException.Code.CLOSED || e.code() == DlmException.Code.LOCKSPACE_LOST) {
