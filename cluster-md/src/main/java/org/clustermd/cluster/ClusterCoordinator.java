@@ -212,10 +212,11 @@ public final class ClusterCoordinator implements ClusterOperations {
                     .nodeName(config.nodeName).sessionTimeout(config.sessionTimeout)
                     .connectionTimeout(config.connectionTimeout).credentials(config.credentials).build();
             session = new SessionFence(mddev, () -> transition(NOT_LEFT, MembershipState.LEFT));
+            // before the lockspace: its callbacks may come before join returns
+            recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait, listener, this::updateReadBalancing);
             LockSpace ls = manager.join(uuid.toString(), LockSpaceOptions.of(nodes).withRequestTimeout(config.requestTimeout)
                     .withListener(new Callbacks()));
             lockSpace = ls;
-            recovery = new RecoveryThread(mddev, ls, config.recoveryLockWait, listener, this::updateReadBalancing);
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
             bitmapLock = ls.resource(slot.bitmapLockName());

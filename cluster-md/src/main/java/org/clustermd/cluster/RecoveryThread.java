@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.dlm.DlmException;
@@ -29,7 +30,7 @@ final class RecoveryThread {
     private static final long RETRY_PAUSE_MS = 1000;
 
     private final Mddev array;
-    private final LockSpace lockSpace;
+    private final Supplier<LockSpace> lockSpace;
     private final Duration lockWait;
     private final ClusterListener listener;
     private final Runnable changed;
@@ -45,9 +46,11 @@ final class RecoveryThread {
     private volatile long episodes;
 
     /**
+     * @param lockSpace the lockspace, read when the thread starts (this object exists before the
+     *     lockspace is joined, so that no recover_slot can be missed)
      * @param changed told (without any lock held) whenever the set of pending slots changes
      */
-    RecoveryThread(Mddev array, LockSpace lockSpace, Duration lockWait, ClusterListener listener, Runnable changed) {
+    RecoveryThread(Mddev array, Supplier<LockSpace> lockSpace, Duration lockWait, ClusterListener listener, Runnable changed) {
         this.array = array;
         this.lockSpace = lockSpace;
         this.lockWait = lockWait;
@@ -142,7 +145,7 @@ final class RecoveryThread {
 
     /** One episode; true when the slot is done with. */
     private boolean runOne(NodeSlot slot) throws InterruptedException {
-        NodeRecovery r = new NodeRecovery(slot, lockSpace, bitmap, array, lockWait, copy -> {
+        NodeRecovery r = new NodeRecovery(slot, lockSpace.get(), bitmap, array, lockWait, copy -> {
             dirtyChunksMoved += copy.dirtyChunks();
             listener.slotRecovered(slot, copy);
         });

@@ -125,4 +125,27 @@ class NodeRecoveryTest {
         }
         assertThat(Verifier.compareLegs(List.of(dir.resolve("leg0"), dir.resolve("leg1"))).identical()).isTrue();
     }
+
+    @Test
+    void aGracefulLeaveIsNotADeathAndItsSlotIsFreeForTheNextNode() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20)) {
+            ClusterFixture.Node a = c.start("node-a", true);
+            ClusterFixture.Node b = c.start("node-b", true);
+            b.writeBlock(ClusterFixture.chunk(5), 1);
+            a.events.clear();
+
+            b.array.close();
+
+            assertThat(b.cluster.state()).isEqualTo(MembershipState.LEFT);
+            await().atMost(WAIT).until(() -> a.events.contains("done[" + a.slot() + "]"));
+            assertThat(a.events).as("recover_prep and recover_done, but no recover_slot").containsExactly("ACTIVE->RECOVERING", "prep",
+                    "RECOVERING->ACTIVE", "done[" + a.slot() + "]");
+            assertThat(a.copies).isEmpty();
+            for (SlotReport s : Examiner.examine(c.legs.get(0)).bitmap().orElseThrow().slots()) {
+                assertThat(s.dirty()).as("slot %d after a clean stop", s.slot()).isZero();
+            }
+            ClusterFixture.Node again = c.start("node-b", true);
+            assertThat(again.slot()).as("the leaver's bitmap lock was released").isEqualTo(b.slot());
+        }
+    }
 }

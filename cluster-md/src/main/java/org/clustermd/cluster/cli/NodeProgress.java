@@ -18,7 +18,7 @@ import org.clustermd.dlm.NodeSlot;
  *   recover_slot 2
  *   copied 47 dirty chunks from slot 2          (or: slot 2 was clean: nothing to copy)
  *   recover_done members [0, 1]
- *   resync started at sector 262144
+ *   resync started
  *   resync 45%
  *   resync done: copied 49283072 bytes in 812 ms
  *   writing [100663296, 150994944) as writer 3
