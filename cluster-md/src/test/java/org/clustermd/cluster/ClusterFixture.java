@@ -116,8 +116,13 @@ final class ClusterFixture implements AutoCloseable {
 
     /** Joins a node and assembles the array on it; waits until its start-up sync pass (if any) is over. */
     Node start(String name, boolean bitmapDaemon) throws Exception {
+        return start(name, bitmapDaemon, zk.connectString(), SESSION);
+    }
+
+    /** As {@link #start(String, boolean)}, through {@code connectString} with session timeout {@code session}. */
+    Node start(String name, boolean bitmapDaemon, String connectString, Duration session) throws Exception {
         Node n = new Node(name);
-        n.cluster = ClusterCoordinator.builder().connectString(zk.connectString()).nodeName(name).sessionTimeout(SESSION)
+        n.cluster = ClusterCoordinator.builder().connectString(connectString).nodeName(name).sessionTimeout(session)
                 .requestTimeout(Duration.ofSeconds(20)).listener(n).build();
         n.array = Raid1Array.open(legs, ArrayOptions.builder().name("md0-" + name).cluster(n.cluster)
                 .bitmapDaemon(bitmapDaemon).build());
