@@ -8,8 +8,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.clustermd.bitmap.BitmapException;
-import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
@@ -62,22 +60,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClusterCoordinator implements ClusterOperations {
     private static final Logger log = LoggerFactory.getLogger(ClusterCoordinator.class);
-    private static final Set<MembershipState> MEMBER = Set.of(MembershipState.JOINING, MembershipState.ACTIVE,
-            MembershipState.RECOVERING);
-    private static final Set<MembershipState> NOT_LEFT = Set.of(MembershipState.JOINING, MembershipState.ACTIVE,
-            MembershipState.RECOVERING, MembershipState.LEAVING);
 
     private final Builder config;
     private final ClusterListener listener;
     private final AtomicBoolean joinCalled = new AtomicBoolean();
     private final AtomicBoolean leaveCalled = new AtomicBoolean();
 
-    /** Guarded by this. */
-    private MembershipState state = MembershipState.JOINING;
-    /** Guarded by this: a recovery episode began while we were still joining. */
-    private boolean episodeWhileJoining;
-    /** md's SUSPEND_READ_BALANCING, derived: RECOVERING, or a dead slot still to recover. */
-    private volatile boolean readBalancingSuspended;
+    /** The membership state machine; created at join (it names the array). */
+    private volatile Membership membership;
 
     private volatile Mddev array;
     private volatile ZkLockManager manager;
@@ -100,57 +90,15 @@ public final class ClusterCoordinator implements ClusterOperations {
     // ------------------------------------------------------------------ membership state
 
     /** This node's membership. */
-    public synchronized MembershipState state() {
-        return state;
-    }
-
-    /**
-     * The one place the membership moves: from any of {@code from} (every state when empty) to
-     * {@code to}. Returns false, changing nothing, when the state is not one of {@code from}; an
-     * illegal step is a bug and throws. Listeners hear of it after the lock is released.
-     */
-    private boolean transition(Set<MembershipState> from, MembershipState to) {
-        MembershipState was;
-        synchronized (this) {
-            was = state;
-            if (was == to || !from.contains(was)) return false;
-            if (!was.canBecome(to)) throw new IllegalStateException("membership " + was + " -> " + to);
-            state = to;
-        }
-        announce(was, to);
-        return true;
-    }
-
-    /** The end of join: ACTIVE, or RECOVERING when a membership change began meanwhile. */
-    private boolean joined() {
-        MembershipState to;
-        synchronized (this) {
-            if (state != MembershipState.JOINING) return false;
-            to = episodeWhileJoining ? MembershipState.RECOVERING : MembershipState.ACTIVE;
-            state = to;
-        }
-        announce(MembershipState.JOINING, to);
-        return true;
-    }
-
-    private void announce(MembershipState was, MembershipState to) {
-        updateReadBalancing();
-        log.info("{}: membership {} -> {}", arrayName(), was, to);
-        listener.membershipChanged(was, to);
-    }
-
-    private void updateReadBalancing() {
-        RecoveryThread r = recovery;
-        boolean suspended;
-        synchronized (this) {
-            suspended = state == MembershipState.RECOVERING || (r != null && r.hasPending() && state != MembershipState.LEFT);
-        }
-        readBalancingSuspended = suspended;
+    public MembershipState state() {
+        Membership m = membership;
+        return m == null ? MembershipState.JOINING : m.state();
     }
 
     /** Whether reads go to the first in-sync leg only (recover_prep until recover_done and the dead slots are merged). */
     public boolean readBalancingSuspended() {
-        return readBalancingSuspended;
+        Membership m = membership;
+        return m != null && m.readBalancingSuspended();
     }
 
     /** The lockspace name (the array UUID), once joined. */
@@ -201,9 +149,14 @@ public final class ClusterCoordinator implements ClusterOperations {
         Objects.requireNonNull(mddev, "array");
         if (!joinCalled.compareAndSet(false, true)) throw new IllegalStateException("join called twice");
         this.array = mddev;
+        Membership m = new Membership(mddev.name(), listener, () -> {
+            RecoveryThread r = recovery;
+            return r != null && r.hasPending();
+        });
+        membership = m;
         String clusterName = mddev.clusterName();
         if (clusterName == null || clusterName.isEmpty()) {
-            transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
+            m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
             throw cluster("the array has no clustered bitmap (no cluster_name): it cannot join a cluster", null);
         }
         UUID uuid = mddev.uuid();
@@ -211,9 +164,9 @@ public final class ClusterCoordinator implements ClusterOperations {
             manager = ZkLockManager.builder().connectString(config.connectString).root(config.root).cluster(clusterName)
                     .nodeName(config.nodeName).sessionTimeout(config.sessionTimeout)
                     .connectionTimeout(config.connectionTimeout).credentials(config.credentials).build();
-            session = new SessionFence(mddev, () -> transition(NOT_LEFT, MembershipState.LEFT));
+            session = new SessionFence(mddev, () -> m.transition(Membership.NOT_LEFT, MembershipState.LEFT));
             // before the lockspace: its callbacks may come before join returns
-            recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait, listener, this::updateReadBalancing);
+            recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait, listener, m::recoveryPendingChanged);
             LockSpace ls = manager.join(uuid.toString(), LockSpaceOptions.of(nodes).withRequestTimeout(config.requestTimeout)
                     .withListener(new Callbacks()));
             lockSpace = ls;
@@ -233,7 +186,7 @@ public final class ClusterCoordinator implements ClusterOperations {
             }
             throw cluster("joining cluster " + clusterName + " at " + config.connectString + " failed: " + e.getMessage(), e);
         }
-        if (!joined()) throw cluster("the lock manager session was lost while joining", null);
+        if (!m.joined()) throw cluster("the lock manager session was lost while joining", null);
     }
 
     @Override
@@ -244,38 +197,14 @@ public final class ClusterCoordinator implements ClusterOperations {
     }
 
     /**
-     * md's {@code load_bitmaps} / {@code gather_all_resync_info} (c.4): every other slot is
-     * probed with PW+NOQUEUE; a live owner's slot is left alone (its resync window, in its LVB,
-     * matters only once RESYNCING messages exist); a free slot's bits are merged into ours
-     * without clearing them, lowering the resync point. Then dead slots reported meanwhile are
-     * recovered.
+     * md's {@code load_bitmaps}: gather what the other slots hold ({@link SlotGather}), then
+     * start recovering the dead slots reported meanwhile.
      */
     @Override
     public void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception {
         LockSpace ls = member();
         if (bitmap == null) throw cluster("a clustered array needs its bitmap", null);
-        for (int other = 0; other < ls.slotCount(); other++) {
-            if (other == bitmap.slot()) continue;
-            NodeSlot slot = new NodeSlot(other);
-            try (LockResource probe = ls.resource(slot.bitmapLockName())) {
-                try {
-                    probe.tryConvert(LockMode.PW);
-                } catch (DlmException e) {
-                    if (e.code() != DlmException.Code.NOT_GRANTED) throw e;
-                    continue; // a live node owns it
-                }
-                SlotCopy copy = bitmap.copyFromSlot(other, false);
-                if (copy.foundDirty()) {
-                    log.info("{}: free {} has {} dirty chunks: merged for resync", arrayName(), slot, copy.dirtyChunks());
-                    array.lowerRecoveryCp(copy.dirtyRange().start());
-                }
-            } catch (DlmException e) {
-                throw cluster("probing " + slot.bitmapLockName() + " failed: " + e.getMessage(), e);
-            } catch (BitmapException e) {
-                // md logs and skips an unreadable slot; we cannot know what it covered, so refuse
-                throw cluster("reading bitmap " + slot + " failed: " + e.getMessage(), e);
-            }
-        }
+        SlotGather.gather(ls, bitmap, array);
         recovery.start(bitmap);
     }
 
@@ -288,7 +217,8 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void leave(boolean arrayInSync) {
         if (!leaveCalled.compareAndSet(false, true)) return;
-        transition(MEMBER, MembershipState.LEAVING);
+        Membership m = membership;
+        if (m != null) m.transition(Membership.MEMBER, MembershipState.LEAVING);
         if (!arrayInSync) {
             log.warn("{}: leaving with resync work left; the bits stay in our bitmap slot (BITMAP_NEEDS_SYNC is not sent yet)",
                     arrayName());
@@ -296,7 +226,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         RecoveryThread r = recovery;
         if (r != null) r.stop();
         abandon();
-        transition(NOT_LEFT, MembershipState.LEFT);
+        if (m != null) m.transition(Membership.NOT_LEFT, MembershipState.LEFT);
     }
 
     /** Closes the lockspace, the session and the session thread, whatever state they are in. */
@@ -309,11 +239,12 @@ public final class ClusterCoordinator implements ClusterOperations {
                 log.warn("{}: leaving lockspace {}: {}", arrayName(), ls.name(), e.getMessage());
             }
         }
-        ZkLockManager m = manager;
-        if (m != null) m.close();
+        ZkLockManager zk = manager;
+        if (zk != null) zk.close();
         SessionFence s = session;
         if (s != null) s.close();
-        transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
+        Membership m = membership;
+        if (m != null) m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
     }
 
     // ------------------------------------------------------------------ resync
@@ -374,7 +305,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public boolean areaResyncing(Direction direction, long lo, long hi) {
         // no suspended write windows until RESYNCING messages exist
-        return direction == Direction.READ && readBalancingSuspended;
+        return direction == Direction.READ && readBalancingSuspended();
     }
 
     // ------------------------------------------------------------------ metadata
@@ -470,10 +401,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private final class Callbacks implements LockSpaceListener {
         @Override
         public void recoveryStarted() {
-            synchronized (ClusterCoordinator.this) {
-                if (state == MembershipState.JOINING) episodeWhileJoining = true;
-            }
-            transition(Set.of(MembershipState.ACTIVE), MembershipState.RECOVERING);
+            membership.recoveryStarted();
             listener.recoverPrep();
         }
 
@@ -487,13 +415,7 @@ public final class ClusterCoordinator implements ClusterOperations {
 
         @Override
         public void recoveryFinished(NodeSlot ourSlot, Set<NodeSlot> members) {
-            boolean ours;
-            synchronized (ClusterCoordinator.this) {
-                ours = state != MembershipState.JOINING || episodeWhileJoining;
-                episodeWhileJoining = false;
-            }
-            transition(Set.of(MembershipState.RECOVERING), MembershipState.ACTIVE);
-            if (ours) listener.recoverDone(members);
+            if (membership.recoveryFinished()) listener.recoverDone(members);
         }
 
         @Override

@@ -1,8 +1,8 @@
 package org.clustermd.cluster;
 
 /**
- * A node's membership of an array's cluster, owned by {@link ClusterCoordinator} (one field,
- * one transition method). It replaces md-cluster's {@code BEGIN_JOIN_CLUSTER},
+ * A node's membership of an array's cluster, owned by its {@link ClusterCoordinator} (one field
+ * and one transition method, in the coordinator's {@code Membership}). It replaces md-cluster's {@code BEGIN_JOIN_CLUSTER},
  * {@code ALREADY_IN_CLUSTER} and {@code SUSPEND_READ_BALANCING} bits.
  *
  * <pre>

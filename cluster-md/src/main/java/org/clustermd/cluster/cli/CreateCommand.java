@@ -25,8 +25,9 @@ import picocli.CommandLine.Spec;
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
 @Command(name = "create", description = {
-    "Create a clustered RAID1 array: a v1.2 superblock and a clustered write-intent",
-    "bitmap with one slot per node on each leg (mdadm --create --bitmap=clustered).",
+    "Create a clustered RAID1 array (mdadm --create --bitmap=clustered).",
+    "Writes a v1.2 superblock and a clustered write-intent bitmap with one slot per node",
+    "to each leg.",
     "SIZE is a number of KiB, or a number with a K, M, G or T suffix."})
 final class CreateCommand implements Callable<Integer> {
     @Spec

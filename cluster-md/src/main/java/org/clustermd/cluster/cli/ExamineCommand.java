@@ -24,8 +24,8 @@ import picocli.CommandLine.Spec;
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
 @Command(name = "examine", description = {
-    "Print a leg's md superblock and a summary of every bitmap slot",
-    "(mdadm --examine and --examine-bitmap), as text or as one JSON object."})
+    "Show a leg's superblock and bitmap slots (mdadm --examine and --examine-bitmap).",
+    "As text, or with --json as one JSON object with md's field names."})
 final class ExamineCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
