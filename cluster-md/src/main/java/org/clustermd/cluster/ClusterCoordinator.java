@@ -54,14 +54,14 @@ import org.slf4j.LoggerFactory;
  * {@code token} in EX. What md-cluster does beyond that (messages) is listed in the package
  * documentation.
  *
- * <p>The data path calls only {@link #areaResyncing}, which reads one volatile field.
+ * <p>The data path calls only {@link #areaResyncing}, which reads volatile fields and nothing else.
  *
  * <p>Thread-safe. One instance serves one array once: join, then leave.
  */
 public final class ClusterCoordinator implements ClusterOperations {
     private static final Logger log = LoggerFactory.getLogger(ClusterCoordinator.class);
 
-    private final Builder config;
+    private final Config config;
     private final ClusterListener listener;
     private final AtomicBoolean joinCalled = new AtomicBoolean();
     private final AtomicBoolean leaveCalled = new AtomicBoolean();
@@ -78,8 +78,13 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
 
+    /** The builder's values, copied: a builder used again later changes nothing here. */
+    private record Config(String connectString, String nodeName, String root, Duration sessionTimeout,
+            Duration connectionTimeout, Duration requestTimeout, Duration recoveryLockWait, DlmCredentials credentials) {}
+
     private ClusterCoordinator(Builder b) {
-        this.config = b;
+        this.config = new Config(b.connectString, b.nodeName, b.root, b.sessionTimeout, b.connectionTimeout, b.requestTimeout,
+                b.recoveryLockWait, b.credentials);
         this.listener = b.listener;
     }
 
@@ -161,13 +166,13 @@ public final class ClusterCoordinator implements ClusterOperations {
         }
         UUID uuid = mddev.uuid();
         try {
-            manager = ZkLockManager.builder().connectString(config.connectString).root(config.root).cluster(clusterName)
-                    .nodeName(config.nodeName).sessionTimeout(config.sessionTimeout)
-                    .connectionTimeout(config.connectionTimeout).credentials(config.credentials).build();
+            manager = ZkLockManager.builder().connectString(config.connectString()).root(config.root()).cluster(clusterName)
+                    .nodeName(config.nodeName()).sessionTimeout(config.sessionTimeout())
+                    .connectionTimeout(config.connectionTimeout()).credentials(config.credentials()).build();
             session = new SessionFence(mddev, () -> m.transition(Membership.NOT_LEFT, MembershipState.LEFT));
             // before the lockspace: its callbacks may come before join returns
-            recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait, listener, m::recoveryPendingChanged);
-            LockSpace ls = manager.join(uuid.toString(), LockSpaceOptions.of(nodes).withRequestTimeout(config.requestTimeout)
+            recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait(), listener, m::recoveryPendingChanged);
+            LockSpace ls = manager.join(uuid.toString(), LockSpaceOptions.of(nodes).withRequestTimeout(config.requestTimeout())
                     .withListener(new Callbacks()));
             lockSpace = ls;
             NodeSlot slot = ls.slot();
@@ -178,13 +183,13 @@ public final class ClusterCoordinator implements ClusterOperations {
             resyncLock.convert(LockMode.NL);
             tokenLock = ls.resource("token");
             log.info("{}: joined cluster {} lockspace {} as {} of {} (node {})", mddev.name(), clusterName, uuid, slot, nodes,
-                    config.nodeName);
+                    config.nodeName());
         } catch (DlmException | RuntimeException e) {
             abandon();
             if (e instanceof DlmException d && d.code() == DlmException.Code.SLOTS_EXHAUSTED) {
                 throw cluster("every one of the bitmap's " + nodes + " node slots is taken", e);
             }
-            throw cluster("joining cluster " + clusterName + " at " + config.connectString + " failed: " + e.getMessage(), e);
+            throw cluster("joining cluster " + clusterName + " at " + config.connectString() + " failed: " + e.getMessage(), e);
         }
         if (!m.joined()) throw cluster("the lock manager session was lost while joining", null);
     }
@@ -394,7 +399,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public String toString() {
         LockSpace ls = lockSpace;
-        return "ClusterCoordinator[" + config.nodeName + ", " + state() + (ls == null ? "" : ", " + ls.slot()) + "]";
+        return "ClusterCoordinator[" + config.nodeName() + ", " + state() + (ls == null ? "" : ", " + ls.slot()) + "]";
     }
 
     /** The lockspace's callbacks: quick, on its callback thread (session health on its session thread). */
