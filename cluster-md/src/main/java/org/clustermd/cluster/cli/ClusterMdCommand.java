@@ -21,6 +21,10 @@ import picocli.CommandLine.Spec;
         versionProvider = ClusterMdVersion.class,
         description = "Clustered RAID1 (md-cluster) in user space, coordinated by a DLM on ZooKeeper.",
         subcommands = {
+            DemoCommand.class,
+            CreateCommand.class,
+            ExamineCommand.class,
+            NodeCommand.class,
             ZkCommand.class,
             DlmCommand.class,
         })

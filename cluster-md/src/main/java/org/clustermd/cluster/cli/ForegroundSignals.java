@@ -64,6 +64,11 @@ final class ForegroundSignals {
         stop.countDown();
     }
 
+    /** What arrived ("SIGTERM", or the reason given to {@link #stop}), or null while nothing did. */
+    String reason() {
+        return received;
+    }
+
     /** Blocks until a signal (or {@link #stop}) arrives; returns what arrived. */
     String await() throws InterruptedException {
         stop.await();

@@ -17,7 +17,8 @@ class ClusterMdCommandTest {
     @Test
     void helpListsEveryVerbAndExitsZero() {
         assertThat(run("--help")).isZero();
-        assertThat(out.toString()).contains("Usage: clustermd").contains("zk").contains("--verbose");
+        assertThat(out.toString()).contains("Usage: clustermd").contains("zk").contains("--verbose")
+                .contains("demo").contains("create").contains("examine").contains("node");
     }
 
     @Test

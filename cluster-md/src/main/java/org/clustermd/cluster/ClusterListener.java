@@ -1,0 +1,42 @@
+package org.clustermd.cluster;
+
+import java.util.Set;
+import org.clustermd.bitmap.SlotCopy;
+import org.clustermd.dlm.NodeSlot;
+
+/**
+ * Told what a {@link ClusterCoordinator} does about membership and node recovery: the events md
+ * logs as {@code recover_prep}, {@code recover_slot}, the bitmap copy of a dead node's slot and
+ * {@code recover_done}. The {@code node} verb prints them; JMX notifications will follow.
+ *
+ * <p>Calls come from the lockspace's callback thread (membership) and from the
+ * {@code cluster-recover-<array>} thread (slot recovery), never while the coordinator holds a
+ * lock; a listener must return quickly and must not call back into the coordinator's blocking
+ * methods. Implementations must be thread-safe.
+ */
+public interface ClusterListener {
+
+    /** The membership state moved from {@code from} to {@code to}. */
+    default void membershipChanged(MembershipState from, MembershipState to) {}
+
+    /** recover_prep: membership is changing; read balancing is suspended. */
+    default void recoverPrep() {}
+
+    /** recover_slot: the member in {@code dead} died; its bitmap will be recovered. */
+    default void recoverSlot(NodeSlot dead) {}
+
+    /**
+     * The dead node's slot was recovered here: {@code copy} says how many dirty chunks were
+     * moved into this node's bitmap (none when another survivor recovered it first).
+     */
+    default void slotRecovered(NodeSlot dead, SlotCopy copy) {}
+
+    /**
+     * Recovering {@code dead}'s slot failed this time ({@code why}); it stays pending and is
+     * retried, and reads stay unbalanced meanwhile.
+     */
+    default void slotRecoveryFailed(NodeSlot dead, String why) {}
+
+    /** recover_done: the membership change is complete; {@code members} are the live slots. */
+    default void recoverDone(Set<NodeSlot> members) {}
+}

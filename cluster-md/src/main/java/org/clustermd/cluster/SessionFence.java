@@ -1,0 +1,96 @@
+package org.clustermd.cluster;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.raid1.FenceReason;
+import org.clustermd.raid1.Mddev;
+import org.clustermd.raid1.Raid1Exception;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the array does when the lock manager's session changes health (DESIGN §3, lessons 31
+ * and 34): SUSPENDED means another node may get this node's bitmap lock at any moment, so I/O
+ * is held at once ({@link Mddev#quiesce}, bounded by the array's I/O wait: a write held longer
+ * fails); ACTIVE again with the same session lets it flow; LOST fences the array for good
+ * ({@link FenceReason#CLUSTER_SESSION_LOST}) and then lets the held requests fail.
+ *
+ * <p>The lockspace reports health on its session thread, which must not block, so every
+ * reaction runs in order on one {@code cluster-session-<array>} thread.
+ *
+ * <p>Thread-safe.
+ */
+final class SessionFence {
+    private static final Logger log = LoggerFactory.getLogger(SessionFence.class);
+
+    private final Mddev array;
+    private final Runnable lost;
+    private final ExecutorService thread;
+    /** Only touched on the session thread. */
+    private boolean quiesced;
+
+    /** @param lost run on the session thread after the array is fenced */
+    SessionFence(Mddev array, Runnable lost) {
+        this.array = array;
+        this.lost = lost;
+        this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "cluster-session-" + array.name());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** The lockspace's stateChanged callback: queue the reaction, never block. */
+    void stateChanged(LockSpaceState s) {
+        try {
+            thread.execute(() -> react(s));
+        } catch (RejectedExecutionException e) {
+            log.debug("{}: session {} after close", array.name(), s);
+        }
+    }
+
+    private void react(LockSpaceState s) {
+        switch (s) {
+            case SUSPENDED -> {
+                if (quiesced) return;
+                log.warn("{}: lock manager session suspended: holding I/O until it is back", array.name());
+                try {
+                    array.quiesce();
+                    quiesced = true;
+                } catch (Raid1Exception e) {
+                    log.warn("{}: could not hold I/O while suspended: {}", array.name(), e.getMessage());
+                }
+            }
+            case ACTIVE -> release("session is back");
+            case LOST -> {
+                array.fence(FenceReason.CLUSTER_SESSION_LOST,
+                        new IllegalStateException("the lock manager session of " + array.name() + " was lost"));
+                release("session lost, array fenced");
+                lost.run();
+            }
+            case CLOSED -> release("left");
+        }
+    }
+
+    private void release(String why) {
+        if (!quiesced) return;
+        quiesced = false;
+        log.info("{}: letting I/O flow again ({})", array.name(), why);
+        array.unquiesce();
+    }
+
+    /** Runs what is queued, then stops the thread (bounded). */
+    void close() {
+        thread.shutdown();
+        try {
+            if (!thread.awaitTermination(30, TimeUnit.SECONDS)) thread.shutdownNow();
+        } catch (InterruptedException e) {
+            thread.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,202 @@
+package org.clustermd.cluster.cli;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Pattern;
+import org.clustermd.cluster.ClusterCoordinator;
+import org.clustermd.raid1.ArrayListener;
+import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.FenceReason;
+import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.admin.Examiner;
+import org.clustermd.raid1.verify.BlockTarget;
+import org.clustermd.raid1.verify.StampedBlock;
+import org.clustermd.raid1.verify.WriteLedger;
+import org.clustermd.raid1.verify.Workload;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code clustermd node}: joins the array's cluster with a {@link ClusterCoordinator},
+ * assembles the array on this node's bitmap slot and runs until SIGTERM or SIGINT (graceful
+ * leave, exit 0) or until the array fences itself (exit 1). Progress lines on stdout are
+ * {@link NodeProgress}'s.
+ *
+ * <p>The hidden options drive the demo: {@code --workload OFFSET:LENGTH} writes stamped blocks
+ * into that region without pause, and {@code --ack-log FILE} records every acknowledged write in
+ * an fsync'd {@link AckLog}.
+ *
+ * <p>Not thread-safe: picocli fills one instance per command line.
+ */
+@Command(name = "node", description = {
+    "Join the array's cluster and run the array on this node until SIGTERM.",
+    "Assembles it on this node's bitmap slot; recovers and resyncs dead nodes' dirty",
+    "chunks; leaves gracefully on SIGTERM or Ctrl-C (exit 0)."})
+final class NodeCommand implements Callable<Integer> {
+    private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--name", required = true, paramLabel = "NAME", description = "The array name, as created (set_name).")
+    String name;
+
+    @Option(names = "--zk", required = true, paramLabel = "HOST:PORT[,...]", description = "ZooKeeper connect string.")
+    String zk;
+
+    @Option(names = "--node-name", required = true, paramLabel = "X",
+            description = "This node's name, stable across restarts (it gets its slot back when free).")
+    String nodeName;
+
+    @Option(names = "--session-timeout", defaultValue = "10000", paramLabel = "MS",
+            description = "ZooKeeper session timeout: a dead node is recovered about this long after it stopped "
+                    + "(default: ${DEFAULT-VALUE}).")
+    long sessionTimeoutMs;
+
+    @Option(names = "--workload", hidden = true, paramLabel = "OFFSET:LENGTH",
+            description = "Demo: write stamped blocks into this region of the array without pause.")
+    String workload;
+
+    @Option(names = "--ack-log", hidden = true, paramLabel = "FILE", description = "Demo: record every acknowledged write here.")
+    Path ackLog;
+
+    @Parameters(arity = "1..*", paramLabel = "LEG", description = "The legs (the same devices on every node; paths may differ).")
+    List<Path> legs;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+        long[] region = checkOptions();
+        String setName = Examiner.examine(legs.get(0)).superblock().setName();
+        if (!setName.equals(name) && !setName.endsWith(":" + name)) {
+            throw new IOException(legs.get(0) + " belongs to array '" + setName + "', not '" + name + "'");
+        }
+        NodeProgress progress = new NodeProgress(spec.commandLine().getOut());
+        ForegroundSignals signals = ForegroundSignals.install();
+        ClusterCoordinator cluster = ClusterCoordinator.builder().connectString(zk).nodeName(nodeName)
+                .sessionTimeout(Duration.ofMillis(sessionTimeoutMs))
+                .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs))).listener(progress).build();
+        Raid1Array array = Raid1Array.open(legs, ArrayOptions.builder().name(name).cluster(cluster).build());
+        Thread hook = new Thread(array::close, "clustermd-node-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        SyncProgress sync = new SyncProgress(array, progress);
+        Workload.Handle running = null;
+        AckLog acks = null;
+        String why;
+        try {
+            array.addListener(new ArrayListener() {
+                @Override
+                public void fenced(FenceReason reason, Throwable cause) {
+                    signals.stop("fenced: " + reason);
+                }
+            });
+            progress.say("joined slot " + cluster.slotNumber() + " of " + array.bitmap().orElseThrow().geometry().slots()
+                    + " as " + nodeName + " (cluster " + array.clusterName() + "); " + name + ": " + array.mirrors().mirrors().size()
+                    + " legs, " + array.size() / 1024 + " KiB");
+            sync.start();
+            if (region != null) {
+                long writer = cluster.slotNumber() + 1L;
+                acks = AckLog.create(ackLog, writer);
+                Workload w = Workload.builder(logged(array, acks), new WriteLedger()).writer(writer).seed(writer * 7919)
+                        .region(region[0], region[0] + region[1]).queueDepth(8).maxBlocks(16).flushEvery(64)
+                        .fuaPercent(5).stopOnError(true).build();
+                running = w.start();
+                progress.say("writing [" + region[0] + ", " + (region[0] + region[1]) + ") as writer " + writer);
+            }
+            why = signals.await();
+        } finally {
+            long acked = 0;
+            if (running != null) {
+                try {
+                    Workload.Result r = running.stop();
+                    acked = r.acknowledged();
+                    if (!r.errors().isEmpty()) progress.say("workload errors: " + r.errors().get(0));
+                } catch (IllegalStateException e) {
+                    progress.say("workload failed: " + e.getCause());
+                }
+            }
+            if (acks != null) acks.close();
+            progress.say("stopping (" + (signals.reason() == null ? "error" : signals.reason()) + "): " + acked + " writes acknowledged");
+            sync.close();
+            array.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // already shutting down: the hook finds the array closed
+            }
+        }
+        if (why != null && why.startsWith("SIG")) {
+            progress.say("left the cluster");
+            return 0;
+        }
+        spec.commandLine().getErr().println("clustermd node: " + why);
+        return 1;
+    }
+
+    /** Checks the options; returns the workload region {offset, length} in bytes, or null. */
+    private long[] checkOptions() {
+        if (!NODE_NAME.matcher(nodeName).matches()) {
+            throw usage("--node-name must be 1 to 128 of [A-Za-z0-9._-]: '" + nodeName + "'");
+        }
+        if (sessionTimeoutMs <= 0 || sessionTimeoutMs > Integer.MAX_VALUE) {
+            throw usage("--session-timeout must be a positive number of milliseconds: " + sessionTimeoutMs);
+        }
+        if ((workload == null) != (ackLog == null)) throw usage("--workload and --ack-log go together");
+        if (workload == null) return null;
+        int colon = workload.indexOf(':');
+        if (colon <= 0) throw usage("--workload must be OFFSET:LENGTH: '" + workload + "'");
+        try {
+            long off = Sizes.parse(workload.substring(0, colon));
+            long len = Sizes.parse(workload.substring(colon + 1));
+            if (off % StampedBlock.SIZE != 0 || len % StampedBlock.SIZE != 0 || len == 0) {
+                throw usage("--workload must be whole 4 KiB blocks: '" + workload + "'");
+            }
+            return new long[] {off, len};
+        } catch (IllegalArgumentException e) {
+            throw usage("--workload: " + e.getMessage());
+        }
+    }
+
+    private ParameterException usage(String message) {
+        return new ParameterException(spec.commandLine(), message);
+    }
+
+    /** The array's data path, appending each acknowledged write to {@code acks} before the workload hears of it. */
+    private static BlockTarget logged(Raid1Array array, AckLog acks) {
+        BlockTarget plain = BlockTarget.of(array);
+        return new BlockTarget() {
+            @Override
+            public long size() {
+                return plain.size();
+            }
+
+            @Override
+            public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
+                StampedBlock.Stamp stamp = StampedBlock.read(src, src.position(), offset);
+                int blocks = src.remaining() / StampedBlock.SIZE;
+                return plain.writeAsync(offset, src, fua).thenApply(v -> {
+                    acks.append(offset, blocks, stamp.writeId());
+                    return v;
+                });
+            }
+
+            @Override
+            public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+                return plain.readAsync(offset, dst);
+            }
+
+            @Override
+            public CompletableFuture<Void> flushAsync() {
+                return plain.flushAsync();
+            }
+        };
+    }
+}

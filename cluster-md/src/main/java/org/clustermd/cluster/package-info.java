@@ -1,0 +1,40 @@
+/**
+ * md-cluster on the lock manager: {@link org.clustermd.cluster.ClusterCoordinator} implements
+ * the raid1 engine's {@link org.clustermd.raid1.ClusterOperations} with a
+ * {@link org.clustermd.dlm.LockSpace} on ZooKeeper, one per array, named by the array UUID, in
+ * the cluster named by the bitmap's {@code cluster_name}, with one slot per bitmap node.
+ *
+ * <h2>What this build does (md-cluster-protocol.md sections a, c, d)</h2>
+ * <ul>
+ *   <li><b>Join</b>: a slot from the lockspace; this slot's {@code bitmapNNNN} lock in PW for the
+ *       whole membership (our bitmap is ours, and the lock says we are alive); {@code resync} at
+ *       NL; at bitmap load every free slot's bits merged into ours without clearing them.</li>
+ *   <li><b>Membership</b>: {@link org.clustermd.cluster.MembershipState} (JOINING, ACTIVE,
+ *       RECOVERING, LEAVING, LEFT), owned by the coordinator. From recover_prep to recover_done,
+ *       and until every dead slot is merged, reads go to the first in-sync leg only (lesson 3).</li>
+ *   <li><b>Node recovery</b> (d.2): on recover_slot, a {@link org.clustermd.cluster.NodeRecovery}
+ *       per dead slot on the {@code cluster-recover-<array>} thread takes the dead slot's bitmap
+ *       lock in PW (interruptible, in bounded waits), moves its dirty bits into our bitmap and
+ *       clears them there (found-dirty is an explicit flag, lesson 17), and lowers the resync
+ *       point; the sync thread takes {@code resync} in EX and resyncs exactly those chunks. A
+ *       survivor that gets the lock after another one finds the slot clean and does nothing.</li>
+ *   <li><b>Superblocks</b>: every superblock update holds {@code token} in EX, so two nodes never
+ *       write the legs' superblocks at once.</li>
+ *   <li><b>Session health</b>: SUSPENDED holds I/O, ACTIVE again lets it flow, LOST fences the
+ *       array ({@code CLUSTER_SESSION_LOST}) and leaves the membership.</li>
+ *   <li><b>Leave</b>: graceful; every lock released with the lockspace.</li>
+ * </ul>
+ * The data path calls only {@code areaResyncing}, one volatile read: no ZooKeeper call, no lock.
+ *
+ * <h2>What is not done yet (the messages of the next issue)</h2>
+ * No cluster message is sent or received: no {@code message}/{@code ack}/{@code no-new-dev}
+ * locks, no METADATA_UPDATED (peers do not reload a superblock another node wrote: each node
+ * keeps its own events counter), no RESYNCING (peers do not suspend writes in the window being
+ * resynced, nor read it from the first leg, and the window is not published in the bitmap lock's
+ * LVB; so nodes must keep to their own regions, as the demo's do), no RESYNCING_START,
+ * NEWDISK/REMOVE/RE_ADD (adding, removing or re-adding a leg of a clustered array fails with
+ * CLUSTER), BITMAP_NEEDS_SYNC (a node that leaves gracefully with resync work left keeps its bits
+ * in its slot until someone joins into it or gathers it), CHANGE_CAPACITY or BITMAP_RESIZE.
+ * {@code resyncingRemote} is always false.
+ */
+package org.clustermd.cluster;

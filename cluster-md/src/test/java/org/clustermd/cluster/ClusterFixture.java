@@ -1,0 +1,179 @@
+package org.clustermd.cluster;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.ZooKeeper;
+import org.clustermd.bitmap.SlotCopy;
+import org.clustermd.dlm.NodeSlot;
+import org.clustermd.dlm.server.EmbeddedZooKeeper;
+import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.admin.ArrayCreator;
+import org.clustermd.raid1.admin.CreateOptions;
+import org.clustermd.raid1.admin.CreateResult;
+import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.verify.StampedBlock;
+
+/**
+ * A real ZooKeeper, real leg files with a clustered array on them, and nodes (a
+ * {@link ClusterCoordinator} plus the {@link Raid1Array} it serves) in this JVM. Closes all it
+ * made, arrays first.
+ */
+final class ClusterFixture implements AutoCloseable {
+    static final long CHUNK = 1 << 20;
+    static final Duration SESSION = Duration.ofSeconds(2);
+
+    final Path dir;
+    final EmbeddedZooKeeper zk;
+    final List<Path> legs = new ArrayList<>();
+    final CreateResult created;
+    private final List<Node> nodes = new ArrayList<>();
+
+    /** One node: its coordinator, array and what its listener heard. */
+    static final class Node implements ClusterListener {
+        final String name;
+        ClusterCoordinator cluster;
+        Raid1Array array;
+        final List<String> events = new CopyOnWriteArrayList<>();
+        final List<SlotCopy> copies = new CopyOnWriteArrayList<>();
+        /** areaResyncing(READ) as seen from inside recover_prep and recover_slot. */
+        final List<Boolean> readsUnbalancedDuringRecovery = new CopyOnWriteArrayList<>();
+
+        Node(String name) {
+            this.name = name;
+        }
+
+        int slot() {
+            return cluster.slotNumber();
+        }
+
+        @Override
+        public void membershipChanged(MembershipState from, MembershipState to) {
+            events.add(from + "->" + to);
+        }
+
+        @Override
+        public void recoverPrep() {
+            events.add("prep");
+            readsUnbalancedDuringRecovery.add(cluster.areaResyncing(org.clustermd.raid1.ClusterOperations.Direction.READ, 0, 8));
+        }
+
+        @Override
+        public void recoverSlot(NodeSlot dead) {
+            events.add("slot" + dead.number());
+            readsUnbalancedDuringRecovery.add(cluster.areaResyncing(org.clustermd.raid1.ClusterOperations.Direction.READ, 0, 8));
+        }
+
+        @Override
+        public void slotRecovered(NodeSlot dead, SlotCopy copy) {
+            events.add("copied" + dead.number() + ":" + copy.dirtyChunks());
+            copies.add(copy);
+        }
+
+        @Override
+        public void recoverDone(Set<NodeSlot> members) {
+            events.add("done" + members.stream().map(NodeSlot::number).sorted().toList());
+        }
+
+        /** Writes one stamped 4 KiB block at byte {@code offset}. */
+        void writeBlock(long offset, long writeId) throws IOException {
+            ByteBuffer b = AlignedBuffers.allocate(StampedBlock.SIZE);
+            StampedBlock.stamp(b, 0, offset, 1, writeId);
+            array.write(offset, b);
+        }
+    }
+
+    ClusterFixture(Path dir, int nodeSlots, long legBytes) throws Exception {
+        this.dir = dir;
+        this.zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
+        try {
+            for (int i = 0; i < 2; i++) {
+                Path f = dir.resolve("leg" + i);
+                try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                    raf.setLength(legBytes);
+                }
+                legs.add(f);
+            }
+            created = ArrayCreator.create(CreateOptions.builder("md0").clusterName("test-cluster").nodes(nodeSlots)
+                    .bitmapChunk(CHUNK).assumeClean(true).build(), legs);
+        } catch (Exception | Error e) {
+            zk.close();
+            throw e;
+        }
+    }
+
+    /** Joins a node and assembles the array on it; waits until its start-up sync pass (if any) is over. */
+    Node start(String name, boolean bitmapDaemon) throws Exception {
+        return start(name, bitmapDaemon, zk.connectString(), SESSION);
+    }
+
+    /** As {@link #start(String, boolean)}, through {@code connectString} with session timeout {@code session}. */
+    Node start(String name, boolean bitmapDaemon, String connectString, Duration session) throws Exception {
+        Node n = new Node(name);
+        n.cluster = ClusterCoordinator.builder().connectString(connectString).nodeName(name).sessionTimeout(session)
+                .requestTimeout(Duration.ofSeconds(20)).listener(n).build();
+        n.array = Raid1Array.open(legs, ArrayOptions.builder().name("md0-" + name).cluster(n.cluster)
+                .bitmapDaemon(bitmapDaemon).build());
+        nodes.add(n);
+        n.array.awaitSyncIdle(Duration.ofSeconds(60));
+        return n;
+    }
+
+    /** The byte offset of chunk {@code c} in the array. */
+    static long chunk(long c) {
+        return c * CHUNK;
+    }
+
+    /**
+     * Expires {@code n}'s ZooKeeper session at once, as ZooKeeper's own tests do: a second handle
+     * attaches to the session and closes it. The node's array fences itself; survivors recover.
+     */
+    void expire(Node n) throws Exception {
+        ZooKeeper own = n.cluster.lockManager().curator().getZookeeperClient().getZooKeeper();
+        CountDownLatch connected = new CountDownLatch(1);
+        ZooKeeper dup = new ZooKeeper(zk.connectString(), 10_000, e -> {
+            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
+        }, own.getSessionId(), own.getSessionPasswd());
+        try {
+            if (!connected.await(20, TimeUnit.SECONDS)) throw new IllegalStateException("could not attach to the session");
+        } finally {
+            dup.close();
+        }
+    }
+
+    /** Overwrites {@code bytes} of leg {@code leg}'s data area at array byte {@code offset} (a write that never reached it). */
+    void scribble(int leg, long offset, int bytes) throws IOException {
+        long dataOffset = created.dataOffset() * 512;
+        try (RandomAccessFile raf = new RandomAccessFile(legs.get(leg).toFile(), "rw")) {
+            raf.seek(dataOffset + offset);
+            byte[] junk = new byte[bytes];
+            java.util.Arrays.fill(junk, (byte) 0x5a);
+            raf.write(junk);
+            raf.getFD().sync();
+        }
+    }
+
+    @Override
+    public void close() {
+        for (int i = nodes.size() - 1; i >= 0; i--) {
+            try {
+                nodes.get(i).array.close();
+            } catch (RuntimeException e) {
+                System.err.println("closing " + nodes.get(i).name + ": " + e);
+            }
+        }
+        zk.close();
+    }
+}

@@ -1,0 +1,146 @@
+package org.clustermd.cluster.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.clustermd.dlm.server.EmbeddedZooKeeper;
+import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.admin.ExamineReport;
+import org.clustermd.raid1.admin.Examiner;
+import org.clustermd.raid1.admin.SlotReport;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code clustermd node} as an operator runs it: a separate process on a real ZooKeeper, stopped by SIGTERM. */
+class NodeCommandTest {
+    record Result(int code, String out, String err) {}
+
+    @TempDir
+    Path dir;
+    private Process process;
+
+    @AfterEach
+    void killLeftover() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    private List<Path> array(String name) throws Exception {
+        List<Path> legs = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            Path f = dir.resolve(name + "-leg" + i);
+            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                raf.setLength(24L << 20);
+            }
+            legs.add(f);
+        }
+        Result c = run("create", "--name", name, "--cluster-name", "c1", "--nodes", "2", "--assume-clean", "--bitmap-chunk", "1M",
+                legs.get(0).toString(), legs.get(1).toString());
+        assertThat(c.code()).as(c.err()).isZero();
+        return legs;
+    }
+
+    @Test
+    void badOptionsAreUsageErrorsAndTheWrongArrayFails() throws Exception {
+        List<Path> legs = array("md0");
+        String l0 = legs.get(0).toString();
+        String l1 = legs.get(1).toString();
+        String[][] usage = {
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", l0, l1},                                     // no --node-name
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "a/b", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--session-timeout", "0", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--workload", "0:4M", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--workload", "4M", "--ack-log", "x", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--workload", "1:4M", "--ack-log", "x", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--jmx-port", "9999", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n"},                              // no leg
+        };
+        for (String[] a : usage) {
+            Result r = run(a);
+            assertThat(r.code()).as("%s -> %s", String.join(" ", a), r.err()).isEqualTo(2);
+        }
+        Result wrong = run("node", "--name", "md9", "--zk", "127.0.0.1:1", "--node-name", "n", l0, l1);
+        assertThat(wrong.code()).isEqualTo(1);
+        assertThat(wrong.err()).contains("belongs to array 'md0', not 'md9'");
+        Result missing = run("node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", dir.resolve("nope").toString());
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).startsWith("clustermd node: ").contains("nope");
+    }
+
+    @Test
+    void joinsWritesLogsEveryAcknowledgedWriteAndLeavesCleanlyOnSigterm() throws Exception {
+        List<Path> legs = array("md0");
+        Path acks = dir.resolve("acks");
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
+                ZooKeeperSettings.forTests())) {
+            List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
+            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(),
+                    "node", "--name", "md0", "--zk", zk.connectString(), "--node-name", "solo", "--session-timeout", "4000",
+                    "--workload", "4M:8M", "--ack-log", acks.toString(), legs.get(0).toString(), legs.get(1).toString()));
+            process = new ProcessBuilder(cmd).redirectError(dir.resolve("node.log").toFile()).start();
+            List<String> lines = new CopyOnWriteArrayList<>();
+            Thread reader = new Thread(() -> {
+                try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String l; (l = in.readLine()) != null; ) lines.add(l);
+                } catch (java.io.IOException e) {
+                    // gone
+                }
+            });
+            reader.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (lines.stream().noneMatch(l -> l.startsWith("writing [")) && System.nanoTime() < deadline && process.isAlive()) {
+                Thread.sleep(50);
+            }
+            assertThat(lines).as("stdout; log: %s", Files.readString(dir.resolve("node.log")))
+                    .anyMatch(l -> l.startsWith("joined slot 0 of 2 as solo (cluster c1); md0: 2 legs"))
+                    .contains("writing [4194304, 12582912) as writer 1");
+            Thread.sleep(1500);
+            process.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its stdout
+            assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            reader.join(10_000);
+            assertThat(process.exitValue()).as("exit; log: %s", Files.readString(dir.resolve("node.log"))).isZero();
+            assertThat(lines).as("stdout; log: %s", Files.readString(dir.resolve("node.log"))).contains("left the cluster");
+            String stopping = lines.stream().filter(l -> l.startsWith("stopping (SIGTERM): ")).findFirst().orElseThrow();
+            long acked = Long.parseLong(stopping.replaceAll("\\D+(\\d+) writes acknowledged", "$1"));
+            assertThat(acked).isPositive();
+
+            AckLog.Contents log = AckLog.read(acks);
+            assertThat(log.writer()).isEqualTo(1);
+            assertThat(log.entries()).as("every acknowledged write is in the log").hasSize((int) acked);
+            try (Raid1Array check = Raid1Array.open(legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
+                AckVerifier.Result r = AckVerifier.verify(check, "solo", log, false);
+                assertThat(r.problems()).isEmpty();
+                assertThat(r.blocks()).isPositive();
+            }
+        }
+        ExamineReport r = Examiner.examine(legs.get(0));
+        assertThat(r.toText()).contains("State : clean");
+        assertThat(r.bitmap().orElseThrow().slots()).extracting(SlotReport::dirty).as("a graceful stop cleans the bitmap")
+                .containsOnly(0L);
+    }
+}
