@@ -621,6 +621,18 @@ public final class WriteIntentBitmap implements AutoCloseable {
     }
 
     /**
+     * Fences the bitmap: it writes nothing to its storage any more. The daemon stops without a
+     * cleaning pass (a pass already running finishes), no bit is cleared and the superblock is
+     * not rewritten; every later operation that would write (startWrite of a new bit, daemon
+     * passes, flush, copyFromSlot, resize, close) fails as closed or does nothing. A fenced node
+     * must not touch its slot: another node may already be recovering it. Idempotent.
+     */
+    public void fence() {
+        closed = true; // volatile; every writing path checks it under the lock before it writes
+        if (daemon != null) daemon.stop();
+    }
+
+    /**
      * Stops the daemon and, if no write is pending and the array is not degraded, clears every
      * idle bit that needs no resync (md's {@code bitmap_flush} on a clean stop); then writes
      * the superblock. Bits of pending writes and NEEDED chunks stay set. Does not close the

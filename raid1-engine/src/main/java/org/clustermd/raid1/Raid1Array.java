@@ -654,6 +654,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             fenced = reason;
         }
         log.error("{}: fenced: {}", name, reason, cause);
+        WriteIntentBitmap b = bitmap;
+        if (b != null) {
+            // not even the lazy clearing may write on: another node may be recovering our slot
+            b.fence();
+        }
         sync.interruptForError();
         state.suspended(true);
         suspendedRangeChanged();

@@ -351,10 +351,11 @@ final class SyncControl {
         log.info("{}: {} {} at sector {} ({} sectors copied, {} mismatched, {} ms){}", array.name(), r.action(),
                 r.completed() ? "completed" : "stopped", r.endSector(), r.sectorsCopied(), r.mismatches(),
                 TimeUnit.NANOSECONDS.toMillis(r.nanos()), r.failure() != null ? ": " + r.failure() : "");
+        needed = true;
+        // while the pass is still known, so the transition reports "resync -> idle"
+        transition(ThreadState.DONE, ThreadState.IDLE);
         pass = null;
         thread = null;
-        needed = true;
-        transition(ThreadState.DONE, ThreadState.IDLE);
     }
 
     private void apply(SyncPass p, SyncReport r) {

@@ -336,4 +336,42 @@ class SyncLifecycleTest {
         assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096))).isInstanceOfSatisfying(Raid1Exception.class,
                 e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.FENCED));
     }
+
+    @Test
+    void theEndOfAPassIsReportedAsSyncActionIdle() throws Exception {
+        legs(24L << 20, CreateOptions.builder("md-end").build()); // resync pending from creation
+        List<AttributeChange> changes = new CopyOnWriteArrayList<>();
+        Raid1Array a = legs.assemble(fast().startFrozen(true).build());
+        a.addListener(new ArrayListener() {
+            @Override
+            public void attributeChanged(AttributeChange c) {
+                if (c.attribute().equals(AttributeChange.SYNC_ACTION)) changes.add(c);
+            }
+        });
+        a.syncAction(SyncAction.RESYNC);
+        a.awaitSyncIdle(WAIT);
+        Awaitility.await().atMost(WAIT).until(() -> changes.stream().anyMatch(c -> c.newValue().equals("idle")));
+        assertThat(changes).anySatisfy(c -> assertThat(c.newValue()).isEqualTo("resync"));
+        assertThat(changes.get(changes.size() - 1).oldValue()).isEqualTo("resync");
+    }
+
+    @Test
+    void aFencedArrayClearsNoBitmapBitAnyMore() throws Exception {
+        legs(24L << 20, CreateOptions.builder("md-fenced-bits").assumeClean(true).bitmapChunk(1 << 20).build());
+        org.clustermd.bitmap.testing.ManualClock clock = new org.clustermd.bitmap.testing.ManualClock();
+        Raid1Array a = legs.assemble(fast().bitmapClock(clock).build());
+        a.write(0, AlignedBuffers.allocate(4096));
+        a.write(5L << 20, AlignedBuffers.allocate(4096));
+        assertThat(a.bitmapDirtyChunks()).isEqualTo(2);
+        a.fence(FenceReason.CLUSTER_SESSION_LOST, null);
+        // several daemon_sleep periods, one at a time, each long enough for a pass: an unfenced
+        // daemon clears both bits within three of them
+        for (int i = 0; i < 6; i++) {
+            clock.advance(Duration.ofSeconds(30));
+            Thread.sleep(400);
+        }
+        a.close();
+        var slot = org.clustermd.raid1.admin.Examiner.examine(legs.paths.get(0)).bitmap().orElseThrow().slots().get(0);
+        assertThat(slot.dirty()).as("the fenced node's dirty bits stay for whoever recovers its slot").isEqualTo(2);
+    }
 }
