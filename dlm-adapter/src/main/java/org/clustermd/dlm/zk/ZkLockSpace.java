@@ -354,7 +354,9 @@ final class ZkLockSpace implements LockSpace {
             for (ZkLockResource h : rs.handles) {
                 failPending(h, finalState == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
                         : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + finalState, out);
-                out.add(() -> h.publish(null, 0, h.valueBlock()));
+                // at once, not in callback order: nothing is held any more, and a user who sees
+                // the final state must not see a lock
+                h.publish(null, 0, h.valueBlock());
             }
         }
         joined = false;
@@ -1514,6 +1516,7 @@ final class ZkLockSpace implements LockSpace {
 
     /** A member znode's name: slot and incarnation. */
     record MemberName(int slot, long incarnation) {
+        // package-private for LockSpaceDump
         static MemberName parse(String name) {
             int u = name.indexOf('_');
             if (u != 4 || name.length() != 21) {

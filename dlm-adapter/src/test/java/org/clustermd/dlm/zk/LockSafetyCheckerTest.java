@@ -47,7 +47,7 @@ import org.junit.jupiter.api.Test;
  * {@code -Dclustermd.safety.seconds=S}.
  */
 class LockSafetyCheckerTest {
-    private static final int CLIENTS = 6;
+    private int clients;
     private static final String[] RESOURCES = {"r0", "r1", "r2"};
     private static final LockMode[] MODES = LockMode.values();
 
@@ -62,9 +62,23 @@ class LockSafetyCheckerTest {
 
     @Test
     void incompatibleModesAreNeverHeldAtOnce() throws Exception {
+        campaign(6, Integer.getInteger("clustermd.safety.seconds", 20));
+    }
+
+    /** The long campaign of {@code -Pfaults}: more clients, minutes instead of seconds. */
+    @Test
+    @org.junit.jupiter.api.Tag("soak")
+    void incompatibleModesAreNeverHeldAtOnceInALongCampaign() throws Exception {
+        String budget = System.getProperty("clustermd.faults.budget",
+                System.getenv().getOrDefault("CLUSTERMD_FAULTS_BUDGET", "long"));
+        campaign(8, budget.equals("short") ? 60 : 600);
+    }
+
+    private void campaign(int clientCount, int defaultSeconds) throws Exception {
+        this.clients = clientCount;
         long seed = Long.getLong("clustermd.safety.seed", System.nanoTime());
-        int seconds = Integer.getInteger("clustermd.safety.seconds", 20);
-        System.out.println("LockSafetyCheckerTest seed=" + seed + " seconds=" + seconds);
+        int seconds = Integer.getInteger("clustermd.safety.seconds", defaultSeconds);
+        System.out.println("LockSafetyCheckerTest seed=" + seed + " seconds=" + seconds + " clients=" + clients);
         Random chaos = new Random(seed);
         File base = Files.createTempDirectory("safety").toFile();
         List<InstanceSpec> specs = new ArrayList<>();
@@ -74,15 +88,15 @@ class LockSafetyCheckerTest {
             specs.add(new InstanceSpec(dir, -1, -1, -1, false, i, 500, -1));
         }
         TestingCluster cluster = new TestingCluster(specs);
-        List<Client> clients = new ArrayList<>();
+        List<Client> clientList = new ArrayList<>();
         InstanceSpec killed = null;
         try {
             cluster.start();
             String cs = cluster.getConnectString();
-            for (int i = 0; i < CLIENTS; i++) {
-                clients.add(new Client(i, cs, new Random(seed * 31 + i)));
+            for (int i = 0; i < clients; i++) {
+                clientList.add(new Client(i, cs, new Random(seed * 31 + i)));
             }
-            clients.forEach(Client::start);
+            clientList.forEach(Client::start);
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
             boolean leaderRestarted = false;
             long leaderAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds) * 2 / 5;
@@ -96,13 +110,13 @@ class LockSafetyCheckerTest {
                     cluster.restartServer(killed);
                     leaderRestarted = true;
                 } else {
-                    clients.get(chaos.nextInt(CLIENTS)).expire(cs);
+                    clientList.get(chaos.nextInt(clients)).expire(cs);
                 }
             }
             assertThat(leaderRestarted).isTrue();
         } finally {
-            clients.forEach(Client::stop);
-            clients.forEach(Client::closeQuietly);
+            clientList.forEach(Client::stop);
+            clientList.forEach(Client::closeQuietly);
             cluster.stop();
         }
         try {
@@ -157,7 +171,22 @@ class LockSafetyCheckerTest {
                 }
             }
         }
-        System.out.println("beliefs: " + beliefs.size() + ", overlapping incompatible pairs (all fenced): " + pairs);
+        // fencing tokens grow in grant order: a PW/EX holder that started after another one ended
+        // (on the same resource) has the larger token
+        int ordered = 0;
+        for (List<Belief> list : byResource.values()) {
+            for (Belief x : list) {
+                for (Belief y : list) {
+                    if (x.mode().isWriteMode() && y.mode().isWriteMode() && x.end() < y.start() && x.token() != y.token()) {
+                        ordered++;
+                        assertThat(x.token()).as("seed %d: token of %s not below the later %s", seed, x, y)
+                                .isLessThan(y.token());
+                    }
+                }
+            }
+        }
+        System.out.println("beliefs: " + beliefs.size() + ", overlapping incompatible pairs (all fenced): " + pairs
+                + ", PW/EX holder pairs in token order: " + ordered);
     }
 
     private static InstanceSpec leader(TestingCluster cluster) throws Exception {

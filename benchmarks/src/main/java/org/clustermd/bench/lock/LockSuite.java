@@ -1,0 +1,293 @@
+package org.clustermd.bench.lock;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.ZooKeeper;
+import org.clustermd.bench.BenchException;
+import org.clustermd.bench.BenchOptions;
+import org.clustermd.bench.Figure;
+import org.clustermd.bench.Suite;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.dlm.server.EmbeddedZooKeeper;
+import org.clustermd.dlm.server.EmbeddedZooKeeperEnsemble;
+import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.zk.ZkLockManager;
+
+/**
+ * {@code benchmarks/run lock [--rounds 5] [--iterations 400] [--seconds 3] [--fsync yes|no|both]
+ * [--dir PATH]}: P6 on a 1-server and a 3-server ensemble, P7 with 1 and 3 contenders on the
+ * 1-server one. Ours and the peer run against the same server(s), alternating round by round; the
+ * figure is the median over rounds. The servers keep their data in {@code --dir} (a real disk by
+ * default) and, unless told otherwise, fsync their log as production does.
+ *
+ * <p>Not thread-safe; run once.
+ */
+public final class LockSuite implements Suite {
+    @Override
+    public String name() {
+        return "lock";
+    }
+
+    @Override
+    public List<Figure> run(BenchOptions o) throws BenchException {
+        int rounds = o.intValue("rounds", 5);
+        int iterations = o.intValue("iterations", 400);
+        int seconds = o.intValue("seconds", 3);
+        String fsync = o.string("fsync", "yes");
+        List<Figure> figures = new ArrayList<>();
+        for (boolean sync : fsync.equals("both") ? List.of(true, false) : List.of(!fsync.equals("no"))) {
+            figures.addAll(runWith(o.dir(), sync, rounds, iterations, seconds));
+        }
+        return figures;
+    }
+
+    private List<Figure> runWith(Path base, boolean fsync, int rounds, int iterations, int seconds)
+            throws BenchException {
+        List<Figure> out = new ArrayList<>();
+        ZooKeeperSettings settings = ZooKeeperSettings.builder().forceSync(fsync).build();
+        String config = fsync ? "forceSync=yes" : "forceSync=no";
+        Path dir = tempDir(base);
+        try {
+            try (EmbeddedZooKeeper one = EmbeddedZooKeeper.start(dir.resolve("one"), 0, settings)) {
+                out.add(p6("1-server", one.connectString(), config, rounds, iterations));
+                out.add(p7(1, one.connectString(), config, rounds, seconds, ">=1.1"));
+                out.add(p7(3, one.connectString(), config, rounds, seconds, ">=1.5"));
+            }
+            try (EmbeddedZooKeeperEnsemble three = new EmbeddedZooKeeperEnsemble(dir.resolve("three"), 3, settings)) {
+                three.start();
+                // both sides talk to the same server, a follower, as most clients of an ensemble do
+                int follower = three.leaderIndex() == 0 ? 1 : 0;
+                out.add(p6("3-server", three.connectString(follower), config, rounds, iterations));
+            }
+        } catch (DlmException | IOException | KeeperException e) {
+            throw new BenchException("lock suite: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BenchException("interrupted");
+        } finally {
+            deleteQuietly(dir);
+        }
+        return out;
+    }
+
+    /** P6: uncontended EX lock+unlock p50 against raw create+delete p50. */
+    private Figure p6(String ensemble, String cs, String config, int rounds, int iterations)
+            throws DlmException, IOException, InterruptedException, KeeperException {
+        ZooKeeper raw = connect(cs);
+        try (ZkLockManager dlm = ZkLockManager.builder().connectString(cs).cluster("bench").nodeName("p6")
+                .build()) {
+            ensure(raw, "/bench-raw");
+            LockSpace ls = dlm.join("p6", LockSpaceOptions.of(4));
+            LockResource r = ls.resource("lock");
+            long[] oursRounds = new long[rounds];
+            long[] peerRounds = new long[rounds];
+            // warm up both paths (class loading, JIT, server caches)
+            measureRaw(raw, iterations / 4);
+            measureOurs(r, iterations / 4);
+            for (int i = 0; i < rounds; i++) {
+                peerRounds[i] = median(measureRaw(raw, iterations));
+                oursRounds[i] = median(measureOurs(r, iterations));
+                progress("P6 %s round %d: ours %.3f ms, raw %.3f ms", ensemble, i + 1, oursRounds[i] / 1e6,
+                        peerRounds[i] / 1e6);
+            }
+            double ours = median(oursRounds) / 1e6;
+            double peer = median(peerRounds) / 1e6;
+            return new Figure("P6", "uncontended EX lock+unlock p50 / raw ZooKeeper create+delete p50, " + ensemble,
+                    ours, peer, "<=1.2", "ms")
+                    .with("config", config).with("rounds", rounds).with("iterations_per_round", iterations)
+                    .with("ours_p50_ms_per_round", ms(oursRounds)).with("peer_p50_ms_per_round", ms(peerRounds))
+                    .with("peer", "ZooKeeper create(EPHEMERAL_SEQUENTIAL)+delete, same server");
+        } finally {
+            raw.close();
+        }
+    }
+
+    private static long[] measureRaw(ZooKeeper zk, int n) throws KeeperException, InterruptedException {
+        long[] t = new long[n];
+        for (int i = 0; i < n; i++) {
+            long s = System.nanoTime();
+            String p = zk.create("/bench-raw/l-", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                    CreateMode.EPHEMERAL_SEQUENTIAL);
+            zk.delete(p, -1);
+            t[i] = System.nanoTime() - s;
+        }
+        return t;
+    }
+
+    private static long[] measureOurs(LockResource r, int n) throws DlmException {
+        long[] t = new long[n];
+        for (int i = 0; i < n; i++) {
+            long s = System.nanoTime();
+            r.convert(LockMode.EX);
+            r.unlock();
+            t[i] = System.nanoTime() - s;
+        }
+        return t;
+    }
+
+    /** P7: lock+unlock throughput with {@code contenders} sessions, against InterProcessMutex. */
+    private Figure p7(int contenders, String cs, String config, int rounds, int seconds, String goal)
+            throws DlmException, InterruptedException {
+        List<CuratorFramework> curators = new ArrayList<>();
+        List<ZkLockManager> managers = new ArrayList<>();
+        try {
+            List<Op> curatorOps = new ArrayList<>();
+            List<Op> ourOps = new ArrayList<>();
+            for (int i = 0; i < contenders; i++) {
+                CuratorFramework c = CuratorFrameworkFactory.newClient(cs, new RetryNTimes(3, 100));
+                c.start();
+                if (!c.blockUntilConnected(20, TimeUnit.SECONDS)) {
+                    throw new DlmException(DlmException.Code.UNAVAILABLE, "Curator could not connect to " + cs);
+                }
+                curators.add(c);
+                InterProcessMutex mutex = new InterProcessMutex(c, "/bench-curator/p7-" + contenders);
+                curatorOps.add(() -> {
+                    mutex.acquire();
+                    mutex.release();
+                });
+                ZkLockManager m = ZkLockManager.builder().connectString(cs).cluster("bench").nodeName("p7-" + i)
+                        .build();
+                managers.add(m);
+                LockResource r = m.join("p7-" + contenders, LockSpaceOptions.of(8)).resource("mutex");
+                ourOps.add(() -> {
+                    r.convert(LockMode.EX);
+                    r.unlock();
+                });
+            }
+            run(curatorOps, 1);
+            run(ourOps, 1);
+            double[] oursRounds = new double[rounds];
+            double[] peerRounds = new double[rounds];
+            for (int i = 0; i < rounds; i++) {
+                peerRounds[i] = run(curatorOps, seconds);
+                oursRounds[i] = run(ourOps, seconds);
+                progress("P7 %d contender(s) round %d: ours %.0f/s, Curator %.0f/s", contenders, i + 1,
+                        oursRounds[i], peerRounds[i]);
+            }
+            return new Figure("P7", "lock+unlock throughput / Curator InterProcessMutex, " + contenders
+                    + " contender" + (contenders == 1 ? "" : "s"), median(oursRounds), median(peerRounds), goal, "ops/s")
+                    .with("config", config + ", 1-server").with("rounds", rounds).with("seconds_per_round", seconds)
+                    .with("ours_per_round", Arrays.stream(oursRounds).boxed().toList())
+                    .with("peer_per_round", Arrays.stream(peerRounds).boxed().toList())
+                    .with("peer", "Curator 5.9.0 InterProcessMutex, one session per contender");
+        } finally {
+            managers.forEach(ZkLockManager::close);
+            curators.forEach(CuratorFramework::close);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Op {
+        void run() throws Exception;
+    }
+
+    /** Runs every op in its own thread for {@code seconds}; returns completed ops per second. */
+    private static double run(List<Op> ops, int seconds) throws InterruptedException {
+        AtomicLong count = new AtomicLong();
+        AtomicReference<Exception> failure = new AtomicReference<>();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        List<Thread> threads = new ArrayList<>();
+        long start = System.nanoTime();
+        for (Op op : ops) {
+            Thread t = new Thread(() -> {
+                try {
+                    while (System.nanoTime() < end) {
+                        op.run();
+                        count.incrementAndGet();
+                    }
+                } catch (Exception e) {
+                    failure.compareAndSet(null, e);
+                }
+            }, "bench-contender");
+            t.start();
+            threads.add(t);
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        if (failure.get() != null) {
+            throw new IllegalStateException("a contender failed: " + failure.get(), failure.get());
+        }
+        return count.get() / ((System.nanoTime() - start) / 1e9);
+    }
+
+    private static ZooKeeper connect(String cs) throws IOException, InterruptedException {
+        CountDownLatch connected = new CountDownLatch(1);
+        ZooKeeper zk = new ZooKeeper(cs, 15_000, e -> {
+            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
+                connected.countDown();
+            }
+        });
+        if (!connected.await(20, TimeUnit.SECONDS)) {
+            zk.close();
+            throw new IOException("could not connect to " + cs);
+        }
+        return zk;
+    }
+
+    private static void ensure(ZooKeeper zk, String path) throws KeeperException, InterruptedException {
+        try {
+            zk.create(path, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        } catch (KeeperException.NodeExistsException e) {
+            // there already
+        }
+    }
+
+    private static long median(long[] v) {
+        long[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static List<Double> ms(long[] nanos) {
+        return Arrays.stream(nanos).mapToObj(n -> n / 1e6).toList();
+    }
+
+    private static void progress(String fmt, Object... args) {
+        System.err.printf(fmt + "%n", args);
+    }
+
+    private static Path tempDir(Path base) throws BenchException {
+        try {
+            Files.createDirectories(base);
+            return Files.createTempDirectory(base, "clustermd-lock-bench");
+        } catch (IOException e) {
+            throw new BenchException("cannot create a directory under " + base + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // best effort
+        }
+    }
+}

@@ -1,0 +1,108 @@
+/**
+ * The lock manager on ZooKeeper (through Curator): {@link org.clustermd.dlm.zk.ZkLockManager}
+ * opens one session per node; {@link org.clustermd.dlm.zk.ZkLockManager#join} returns a
+ * {@link org.clustermd.dlm.LockSpace}.
+ *
+ * <h2>The idea</h2>
+ * Every lock's whole state lives in its znode <em>name</em> ({@link org.clustermd.dlm.zk.LockEntry}):
+ * owner, granted mode, requested mode, generation, queue position. The value block lives in a
+ * name too ({@link org.clustermd.dlm.zk.ValueBlockEntry}). Each member keeps one persistent
+ * recursive watch on its lockspace, so the ordered stream of watch events is a complete, exact
+ * replica of every lock table ({@link org.clustermd.dlm.zk.ResourceView}); no read is needed after
+ * joining or reconnecting, a waiter is woken by the event that grants it, and nothing polls. Grant
+ * decisions are a pure function of a table ({@link org.clustermd.dlm.zk.GrantPolicy}: the Linux
+ * DLM's rules), so any member with an exact view computes the same one. Each decision is written
+ * as one transaction ({@link org.clustermd.dlm.zk.TablePlanner}).
+ *
+ * <h2>Znodes, and who may write which when</h2>
+ * Layout: {@link org.clustermd.dlm.zk.ZkLockPaths}. Every znode carries the cluster's ACL when
+ * credentials are configured ({@link org.clustermd.dlm.zk.DlmCredentials}).
+ * <ul>
+ *   <li><b>members/, slots/</b> (ephemeral): created by a joining node for itself, in one
+ *       transaction (the slot claim fails if the slot is taken); deleted by the node when it
+ *       leaves (together with a departed/ tombstone, which is how survivors tell a departure
+ *       from a death) or by ZooKeeper when its session expires.</li>
+ *   <li><b>a lock znode</b> (persistent, so that a dead member's locks outlive its session until
+ *       survivors have run their recovery callbacks) is written by exactly these writers:
+ *       <ol>
+ *         <li>its owner, to queue a request (create), convert (rename), cancel (rename or
+ *             delete) or unlock (delete);</li>
+ *         <li>any member writing a <em>grant pass</em>, which may only rename a lock from
+ *             pending to granted in the mode it requested: a releaser in its release, or the
+ *             owner of the first grantable waiting request (the "elected" writer) when the
+ *             releaser's view did not show the waiter;</li>
+ *         <li>any live member purging the locks of an owner whose member znode is gone, once it
+ *             has delivered recover_prep for that owner (or never knew it).</li>
+ *       </ol>
+ *       No writer ever strengthens another member's granted mode except by such a grant, and
+ *       nobody but the owner (or a purge) weakens or removes it.</li>
+ *   <li><b>the value block znode</b>: replaced (create the new, delete the old, in the same
+ *       transaction) by a PW/EX holder when it converts down or unlocks, or by a purge (marked
+ *       not-valid) when a dead member held PW or EX.</li>
+ *   <li><b>the version znode</b> (outside the watched subtree): bumped by every compare-and-set
+ *       transaction and by nothing else.</li>
+ * </ul>
+ *
+ * <h2>Why a grant is safe even when decided on a stale view</h2>
+ * Invariant I: in every committed state of a resource, the granted modes of its locks are
+ * pairwise compatible. Transactions are of two kinds.
+ * <ul>
+ *   <li><b>Plain</b> transactions ({@link org.clustermd.dlm.zk.TablePlanner#plainSafe}) only
+ *       delete locks, create a request that holds nothing, create NL, convert a lock down
+ *       (every mode compatible with the old one is compatible with the new), withdraw a
+ *       conversion, or replace the value block. None can make two granted modes incompatible,
+ *       so they preserve I whatever view they were decided on.</li>
+ *   <li><b>Compare-and-set</b> transactions are every transaction that grants anything other
+ *       than NL or queues a conversion. Their last operation sets the version znode at the
+ *       version the writer's view had; the version counts exactly these transactions. So if one
+ *       commits, no other compare-and-set transaction committed between the writer's view and
+ *       its commit: the only changes it did not see are plain ones, which removed or weakened
+ *       locks or added requests that hold nothing. Every lock it grants was checked against
+ *       every granted mode in its view (a superset, in strength, of the granted modes at commit
+ *       time) and against the modes it grants in the same pass. Its deletes name exact znodes, so
+ *       if a lock it meant to rename was renamed or removed meanwhile, the whole transaction
+ *       fails. Hence I holds after it.</li>
+ * </ul>
+ * By induction over the transaction log, I holds in every committed state. The safety checker
+ * test replays a server's transaction log and checks I after every transaction.
+ *
+ * <p>A view can be a prefix of the log plus a partly applied transaction. Transactions create
+ * before they delete, so a rename shows both names (the view is <em>unsettled</em> and no decision
+ * is taken) and every other intermediate state holds at least the locks of the committed one. A
+ * compare-and-set transaction writes its new version into every name it creates, and every such
+ * transaction creates one (a grant or queued conversion is always a new name), so watchers learn
+ * the version from the same events. FIFO order holds for the same reason: a plain new request
+ * that a granter did not see was created after everything in the granter's view, so it is behind
+ * all of it; conversions are compare-and-set, so every granter sees them before it grants a new
+ * request. A request never grants anyone but itself, and only when nobody before it is
+ * grantable, so it cannot overtake a waiter it does see.
+ *
+ * <h2>Beliefs, sessions and fencing</h2>
+ * A member believes it holds a mode from the event that shows the grant until its own write
+ * changes it, or until it is told {@link org.clustermd.dlm.LockSpaceState#SUSPENDED}: the ZooKeeper
+ * client notices a dead link after two thirds of the session timeout, before the server can expire
+ * the session, and only an expired member's locks are purged and handed to others. Beyond that
+ * (a pause longer than the session timeout), the fencing token of a PW/EX grant, the zxid of the
+ * granting transaction, orders holders: storage records it and rejects older ones. A reconnect
+ * with a new session (which Curator's retry would otherwise hide) is treated as lost.
+ *
+ * <h2>Recovery order</h2>
+ * All events of a lockspace arrive on one ordered stream. A member's death (its member znode
+ * deleted by the session expiry) is therefore seen before any purge of its locks, which can only
+ * be written after it; recover_prep is queued on the lockspace's callback queue before any grant
+ * the purge causes, and purging itself waits until recover_prep has returned on this node. So on
+ * every survivor, a dead member's locks reach no one before recover_prep.
+ *
+ * <h2>Costs</h2>
+ * An uncontended request is one compare-and-set transaction; an unlock with nobody waiting one
+ * plain delete; a conversion one transaction. A release that frees waiters grants them in the
+ * same transaction. Each transaction sends one notification per created or deleted lock znode
+ * to every member of the lockspace.
+ *
+ * <h2>Limits</h2>
+ * ZooKeeper versions are 32-bit: a resource accepts about 2^31 compare-and-set transactions; past
+ * that the lock manager refuses rather than risk a version that means "any". Each member watches
+ * the whole lockspace; md-cluster's lockspaces hold a handful of resources and at most a few dozen
+ * members.
+ */
+package org.clustermd.dlm.zk;

@@ -1,0 +1,131 @@
+package org.clustermd.dlm.zk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.clustermd.dlm.LockGrant;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceListener;
+import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.server.EmbeddedZooKeeper;
+import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.testing.TcpProxy;
+import org.clustermd.dlm.testing.Timing;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Session health with a link the test cuts (a TCP proxy that silently stops forwarding): the node
+ * is told SUSPENDED before anyone else can be granted its locks; a short cut resumes with every
+ * lock still held; a long one loses them all (lessons 31, 34).
+ */
+class SessionHealthTest {
+    private static final Duration SESSION = Duration.ofSeconds(4);
+    /** Longer, so a loaded machine restores the link well before the session could expire. */
+    private static final Duration LONG_SESSION = Duration.ofSeconds(8);
+    private final Timing timing = new Timing();
+    private Path dir;
+    private EmbeddedZooKeeper server;
+    private TcpProxy proxy;
+    private ZkTestSupport direct;
+    private ZkTestSupport proxied;
+    private ZkTestSupport proxiedLong;
+    /** Everything both nodes saw, in the order they saw it. */
+    private final List<String> events = new CopyOnWriteArrayList<>();
+    private long cutAt;
+
+    @BeforeEach
+    void start() throws Exception {
+        dir = Files.createTempDirectory("session-health");
+        server = EmbeddedZooKeeper.start(dir, 0, ZooKeeperSettings.forTests());
+        proxy = TcpProxy.start(server.clientPort());
+        direct = new ZkTestSupport(server.connectString(), SESSION);
+        proxied = new ZkTestSupport(proxy.connectString(), SESSION);
+        proxiedLong = new ZkTestSupport(proxy.connectString(), LONG_SESSION);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        proxied.close();
+        proxiedLong.close();
+        direct.close();
+        proxy.close();
+        server.close();
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    private LockSpaceListener recorder(String who) {
+        return new LockSpaceListener() {
+            @Override
+            public void stateChanged(LockSpaceState s) {
+                events.add(who + ":" + s);
+                System.out.printf("%s %s after %d ms%n", who, s, (System.nanoTime() - cutAt) / 1_000_000);
+            }
+        };
+    }
+
+    private LockSpace join(ZkTestSupport via, String node) throws Exception {
+        return via.manager(node).join("md0", LockSpaceOptions.of(4).withListener(recorder(node))
+                .withRequestTimeout(timing.forWaiting().duration().plusSeconds(20)));
+    }
+
+    @Test
+    void suspendedReachesTheHolderBeforeAnyoneElseCanBeGrantedItsLock() throws Exception {
+        LockSpace a = join(proxied, "a");
+        LockSpace b = join(direct, "b");
+        LockResource ra = a.resource("token");
+        ra.convert(LockMode.EX);
+        CompletableFuture<LockGrant> bWaits = b.resource("token").convertAsync(LockMode.EX);
+        bWaits.thenRun(() -> events.add("b:granted"));
+
+        cutAt = System.nanoTime();
+        proxy.cut();
+
+        LockGrant g = bWaits.get(SESSION.toMillis() * 5, TimeUnit.MILLISECONDS);
+        assertThat(g.mode()).isEqualTo(LockMode.EX);
+        assertThat(events).containsSubsequence("a:SUSPENDED", "b:granted");
+        assertThat(g.fencingToken()).isGreaterThan(ra.fencingToken());
+        // when the link comes back, the old session is gone: every lock of a is lost
+        proxy.restore();
+        timing.waitFor("a lost", () -> events.contains("a:LOST"));
+        assertThat(ra.grantedMode()).isEmpty();
+        assertThat(events).containsSubsequence("a:SUSPENDED", "a:LOST");
+    }
+
+    @Test
+    void aShortCutResumesWithEveryLockStillHeld() throws Exception {
+        LockSpace a = join(proxiedLong, "a");
+        LockSpace b = join(direct, "b");
+        LockResource ra = a.resource("token");
+        ra.convert(LockMode.EX);
+        long token = ra.fencingToken();
+        CompletableFuture<LockGrant> bWaits = b.resource("token").convertAsync(LockMode.EX);
+
+        cutAt = System.nanoTime();
+        proxy.cut();
+        timing.waitFor("a suspended", () -> a.state() == LockSpaceState.SUSPENDED);
+        proxy.restore();
+        timing.waitFor("a active again", () -> events.contains("a:ACTIVE"));
+
+        assertThat(events).containsSubsequence("a:SUSPENDED", "a:ACTIVE");
+        assertThat(ra.grantedMode()).contains(LockMode.EX);
+        assertThat(ra.fencingToken()).isEqualTo(token);
+        assertThat(bWaits).isNotDone();
+        // the lock still works after the resync that followed the reconnect
+        ra.unlock();
+        assertThat(bWaits.get(20, TimeUnit.SECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(events).doesNotContain("a:LOST");
+    }
+}
