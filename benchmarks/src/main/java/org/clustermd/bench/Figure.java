@@ -57,7 +57,11 @@ public final class Figure {
         String g = goal.replace(" ", "");
         if (g.startsWith(">=")) return ratio >= Double.parseDouble(g.substring(2));
         if (g.startsWith("<=")) return ratio <= Double.parseDouble(g.substring(2));
-        if (g.startsWith("=")) return Math.abs(ratio - Double.parseDouble(g.substring(1))) < 0.005;
+        if (g.startsWith("=")) {
+            double target = Double.parseDouble(g.substring(1));
+            // "=0" means none at all (P4): a tolerance would hide one stray write in a million
+            return target == 0 ? ratio == 0 : Math.abs(ratio - target) < 0.005;
+        }
         throw new IllegalStateException("unparseable goal " + goal);
     }
 
