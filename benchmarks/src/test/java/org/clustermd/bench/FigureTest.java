@@ -23,4 +23,11 @@ class FigureTest {
         assertThat(new Figure("P1", "n", 89, 100, ">=0.90", "IOPS").met()).isFalse();
         assertThat(new Figure("P12", "n", 3, 1, "<=2.0", "us").met()).isFalse();
     }
+
+    @Test
+    void aDetailNamedLikeAFieldDoesNotDuplicateTheKey() {
+        String json = new Figure("P6", "n", 1, 2, "<=1.2", "ms").with("peer", "raw create+delete").toJson();
+        assertThat(json).contains("\"peer\":2.000").contains("\"peer_detail\":\"raw create+delete\"");
+        assertThat(json.indexOf("\"peer\":")).isEqualTo(json.lastIndexOf("\"peer\":"));
+    }
 }

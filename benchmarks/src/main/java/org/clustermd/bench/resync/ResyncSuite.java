@@ -167,7 +167,7 @@ public final class ResyncSuite implements Suite {
                 .with("config", with(legs.config(), "resync_bytes", size, "sync_block_bytes", syncBlock,
                         "sync_depth", syncDepth,
                         "sync_speed_max_kib", speedMax, "md_default_sync_speed_max_kib", SyncThrottle.DEFAULT_SPEED_MAX))
-                .with("peer", "min(read MiB/s, write MiB/s): " + command);
+                .with("peer_command", "min(read MiB/s, write MiB/s): " + command);
     }
 
     private static FioReport copyPeer(LegFiles legs) throws BenchException {
