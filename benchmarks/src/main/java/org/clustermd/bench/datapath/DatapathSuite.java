@@ -228,12 +228,16 @@ public final class DatapathSuite implements Suite {
     private void warmUp(LegFiles legs, boolean random, boolean sequential) throws IOException, InterruptedException {
         long t0 = System.nanoTime();
         if (random) {
-            oursRandom(legs, BitmapMode.CLUSTERED, 2);
-            oursRandom(legs, BitmapMode.NONE, 2);
-            oursSync(legs, BitmapMode.CLUSTERED, 1, null);
-            oursSync(legs, BitmapMode.NONE, 1, null);
+            oursRandom(legs, BitmapMode.CLUSTERED, 1);
+            oursRandom(legs, BitmapMode.NONE, 1);
+            oursSync(legs, BitmapMode.CLUSTERED, 0.5, null);
+            oursSync(legs, BitmapMode.NONE, 0.5, null);
         }
-        if (sequential) oursSequential(legs);
+        if (sequential) {
+            try (Raid1Array a = legs.array(BitmapMode.CLUSTERED, true, ArrayOptions.defaults())) {
+                WriteLoad.sequentialQueued(a, SEQ_DEPTH, SEQ_BLOCK, a.size() / 4);
+            }
+        }
         progress("warm-up of our data path: %.1f s", (System.nanoTime() - t0) / 1e9);
     }
 
