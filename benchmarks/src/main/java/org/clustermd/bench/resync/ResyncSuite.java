@@ -363,9 +363,8 @@ public final class ResyncSuite implements Suite {
                         busyP99[r], busyP50[r], busyN[r], busySeconds[r], resyncMib[r]);
             }
         }
-        return new Figure("P12", "foreground 4 KiB write p99 during a full resync / idle p99 (QD1 blocking writes)",
-                median(busyP99), median(idleP99), "<=2.0", "us")
-                .with("rounds", rounds).with("ours_per_round", list(busyP99)).with("peer_per_round", list(idleP99))
+        return Rounds.paired(new Figure("P12", "foreground 4 KiB write p99 during a full resync / idle p99 (QD1 blocking"
+                + " writes)", median(busyP99), median(idleP99), "<=2.0", "us"), busyP99, idleP99)
                 .with("busy_p50_us_per_round", list(busyP50)).with("idle_p50_us_per_round", list(idleP50))
                 .with("busy_writes_per_round", longs(busyN)).with("idle_writes_per_round", longs(idleN))
                 .with("busy_window_s_per_round", list(busySeconds)).with("resync_mib_s_per_round", list(resyncMib))
