@@ -4,6 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * One reported figure: our value, the peer's value measured in the same run, their ratio and
@@ -24,6 +25,7 @@ public final class Figure {
     private final String goal;
     private final String unit;
     private final Map<String, Object> detail = new LinkedHashMap<>();
+    private static final Set<String> RESERVED = Set.of("figure", "name", "ours", "peer", "ratio", "goal", "unit", "met");
 
     public Figure(String figure, String name, double ours, double peer, String goal, String unit) {
         this(figure, name, ours, peer, ours / peer, goal, unit);
@@ -40,9 +42,13 @@ public final class Figure {
         this.unit = Objects.requireNonNull(unit);
     }
 
-    /** Adds a raw number or note (rounds, per-round values, peer command, configuration). */
+    /**
+     * Adds a raw number or note (rounds, per-round values, peer command, configuration). A key
+     * that names one of the line's own fields ({@code figure}, {@code peer}, ...) is stored as
+     * {@code <key>_detail}, so a JSON line never carries a key twice.
+     */
     public Figure with(String key, Object value) {
-        detail.put(key, value);
+        detail.put(RESERVED.contains(key) ? key + "_detail" : key, value);
         return this;
     }
 
@@ -57,7 +63,11 @@ public final class Figure {
         String g = goal.replace(" ", "");
         if (g.startsWith(">=")) return ratio >= Double.parseDouble(g.substring(2));
         if (g.startsWith("<=")) return ratio <= Double.parseDouble(g.substring(2));
-        if (g.startsWith("=")) return Math.abs(ratio - Double.parseDouble(g.substring(1))) < 0.005;
+        if (g.startsWith("=")) {
+            double target = Double.parseDouble(g.substring(1));
+            // "=0" means none at all (P4): a tolerance would hide one stray write in a million
+            return target == 0 ? ratio == 0 : Math.abs(ratio - target) < 0.005;
+        }
         throw new IllegalStateException("unparseable goal " + goal);
     }
 

@@ -1,0 +1,192 @@
+package org.clustermd.bench.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.BlockDevice;
+
+/**
+ * Our side of the storage figures: the same workloads fio runs, issued through the array's
+ * public data path.
+ *
+ * <ul>
+ *   <li>{@link #randomQueued}: {@code depth} writes always in flight through
+ *       {@link Raid1Array#writeAsync}, like fio's libaio engine at that iodepth. Each of
+ *       {@code depth} buffers is aligned and direct; one thread submits, completions hand the
+ *       buffer back (see {@code Lanes} for why completions do not submit).</li>
+ *   <li>{@link #sequentialQueued}: the same lanes, each taking the next offset of a sequential
+ *       pass over the array.</li>
+ *   <li>{@link #randomSync}: one blocking {@link Raid1Array#write} after another (fio's psync at
+ *       qd1), recording each latency.</li>
+ * </ul>
+ *
+ * <p>Stateless and thread-safe; each call owns its lanes.
+ */
+public final class WriteLoad {
+    private WriteLoad() {}
+
+    /**
+     * What a run did.
+     *
+     * @param ops writes completed inside the measured interval
+     * @param bytes bytes of those writes
+     * @param nanos the measured interval
+     */
+    public record Throughput(long ops, long bytes, long nanos) {
+        public double iops() {
+            return ops / (nanos / 1e9);
+        }
+
+        public double mibPerSecond() {
+            return bytes / (nanos / 1e9) / (1 << 20);
+        }
+    }
+
+    /**
+     * Random {@code blockSize} writes over the whole array with {@code depth} in flight for
+     * {@code seconds}; writes that complete after the interval are not counted.
+     *
+     * @throws IOException the first write that failed (the run stops at once)
+     */
+    public static Throughput randomQueued(Raid1Array array, int depth, int blockSize, double seconds)
+            throws IOException, InterruptedException {
+        long blocks = array.size() / blockSize;
+        long start = System.nanoTime();
+        long deadline = start + (long) (seconds * 1e9);
+        Lanes lanes = new Lanes(array, depth, blockSize, () -> ThreadLocalRandom.current().nextLong(blocks) * blockSize,
+                deadline);
+        lanes.runToEnd();
+        return new Throughput(lanes.counted.get(), lanes.counted.get() * blockSize, deadline - start);
+    }
+
+    /**
+     * One sequential pass of {@code blockSize} writes over the first {@code bytes} of the
+     * array with {@code depth} in flight; the interval ends when the last write completed.
+     */
+    public static Throughput sequentialQueued(Raid1Array array, int depth, int blockSize, long bytes)
+            throws IOException, InterruptedException {
+        AtomicLong cursor = new AtomicLong();
+        long blocks = bytes / blockSize;
+        long start = System.nanoTime();
+        Lanes lanes = new Lanes(array, depth, blockSize, () -> {
+            long n = cursor.getAndIncrement();
+            return n < blocks ? n * blockSize : -1;
+        }, Long.MAX_VALUE);
+        lanes.runToEnd();
+        long end = lanes.lastCompletion.get();
+        return new Throughput(lanes.counted.get(), lanes.counted.get() * blockSize, end - start);
+    }
+
+    /**
+     * Blocking random {@code blockSize} writes, one at a time, for {@code seconds} or until
+     * {@code keepGoing} says no (checked before each write); each latency goes to {@code latencies}.
+     */
+    public static Throughput randomSync(Raid1Array array, int blockSize, double seconds, LatencySamples latencies,
+            BooleanSupplier keepGoing) throws IOException {
+        ByteBuffer buf = AlignedBuffers.allocate(blockSize);
+        long blocks = array.size() / blockSize;
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        long start = System.nanoTime();
+        long deadline = start + (long) (seconds * 1e9);
+        long ops = 0;
+        long now = start;
+        while (now < deadline && keepGoing.getAsBoolean()) {
+            long off = r.nextLong(blocks) * blockSize;
+            array.write(off, buf);
+            long t = System.nanoTime();
+            if (latencies != null) latencies.add(t - now);
+            now = t;
+            ops++;
+        }
+        return new Throughput(ops, ops * blockSize, now - start);
+    }
+
+    /**
+     * One untimed write at the start of every bitmap chunk, so every bit of the working set is
+     * set and flushed before a timed run (a no-op without a bitmap).
+     */
+    public static void primeBitmap(Raid1Array array) throws IOException {
+        long chunk = array.bitmapChunkSize();
+        if (chunk == 0) return;
+        ByteBuffer buf = AlignedBuffers.allocate(array.logicalBlockSize());
+        for (long off = 0; off < array.size(); off += chunk) array.write(off, buf);
+    }
+
+    /** Supplies the next offset, or -1 when there is none. */
+    private interface Offsets {
+        long next();
+    }
+
+    /**
+     * {@code depth} writes kept in flight by one submitting thread (the caller's), like fio's
+     * libaio job: a completion returns its buffer and a permit, and the submitter issues the next
+     * write. Completions never submit themselves: the array completes futures on a leg's I/O
+     * thread, and a write that needs a new bitmap bit blocks its submitter until that bit's
+     * flush completes on the same legs, so submitting from a completion can deadlock (see the
+     * benchmarks' report on the engine's async API).
+     */
+    private static final class Lanes {
+        final Raid1Array array;
+        final Offsets offsets;
+        final long deadline;
+        final int depth;
+        final Semaphore permits;
+        final ConcurrentLinkedQueue<ByteBuffer> free = new ConcurrentLinkedQueue<>();
+        final AtomicLong counted = new AtomicLong();
+        final AtomicLong lastCompletion = new AtomicLong();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+        Lanes(Raid1Array array, int depth, int blockSize, Offsets offsets, long deadline) {
+            this.array = array;
+            this.offsets = offsets;
+            this.deadline = deadline;
+            this.depth = depth;
+            this.permits = new Semaphore(depth);
+            for (int i = 0; i < depth; i++) {
+                ByteBuffer b = AlignedBuffers.allocate(blockSize);
+                // a recognisable pattern, so a leg dump shows which buffer wrote a block
+                for (int j = 0; j < blockSize; j += 8) b.putLong(j, 0x636c75737465726dL ^ i);
+                free.add(b);
+            }
+        }
+
+        void runToEnd() throws IOException, InterruptedException {
+            for (;;) {
+                permits.acquire();
+                long off = failure.get() != null || System.nanoTime() >= deadline ? -1 : offsets.next();
+                if (off < 0) {
+                    permits.release();
+                    break;
+                }
+                ByteBuffer b = free.poll();
+                array.writeAsync(off, b).whenComplete((v, t) -> {
+                    completed(t);
+                    free.add(b);
+                    permits.release();
+                });
+            }
+            permits.acquire(depth); // drain
+            Throwable t = failure.get();
+            if (t != null) throw BlockDevice.asIOException(t);
+        }
+
+        void completed(Throwable t) {
+            if (t != null) {
+                failure.compareAndSet(null, t);
+                return;
+            }
+            long now = System.nanoTime();
+            if (now < deadline) {
+                counted.incrementAndGet();
+                lastCompletion.accumulateAndGet(now, Math::max);
+            }
+        }
+    }
+}
