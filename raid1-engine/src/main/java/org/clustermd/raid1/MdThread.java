@@ -3,6 +3,7 @@ package org.clustermd.raid1;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import org.clustermd.raid1.io.EngineThread;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,8 +28,7 @@ final class MdThread {
 
     MdThread(Raid1Array array) {
         this.array = array;
-        this.thread = new Thread(this::run, "md-" + array.name());
-        this.thread.setDaemon(true);
+        this.thread = new EngineThread(this::run, "md-" + array.name());
     }
 
     void start() {

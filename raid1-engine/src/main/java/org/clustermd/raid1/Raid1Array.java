@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -21,6 +22,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.clustermd.bitmap.BitmapArea;
 import org.clustermd.bitmap.BitmapException;
@@ -31,6 +33,7 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.io.DiskStats;
+import org.clustermd.raid1.io.EngineThread;
 import org.clustermd.raid1.io.IoAccounting;
 import org.clustermd.raid1.resync.ResyncBarrier;
 import org.clustermd.raid1.sb.Superblock;
@@ -53,6 +56,12 @@ import org.slf4j.LoggerFactory;
  * {@link Raid1Exception}. They may block the submitting thread briefly (a new bitmap bit's
  * flush, a superblock update when the array turns active, a resync barrier or a window another
  * node is resyncing: all bounded by {@link ArrayOptions#ioWait()}), never for the data I/O.
+ * Futures complete on the engine's threads ({@link EngineThread}), so a callback chained on one
+ * runs there: a request submitted from such a callback is handed to {@code md-submit-<array>},
+ * which may block where the callback must not (the flush of a new bitmap bit completes on the
+ * very reaper thread that runs the callback), and the blocking forms ({@link #write},
+ * {@link #read}, ...) refuse to run there with an {@link IllegalStateException} instead of
+ * waiting for themselves.
  * A write completes when every leg answered: successfully when at least one in-sync leg took it
  * (failed legs are failed and that failure is on the remaining legs' superblocks first), with
  * an error otherwise; FUA reaches every leg, and a flush returns when every in-sync leg made
@@ -62,6 +71,7 @@ import org.slf4j.LoggerFactory;
  * {@code md-<array>} (superblock updates, safemode, starting and reaping syncs),
  * {@code resync-<array>} (one sync pass), {@code raid1d-<array>} (read error repair),
  * {@code md-events-<array>} (listener calls), {@code bitmap-flush-<array>} (lazy bit clearing),
+ * {@code md-submit-<array>} (requests submitted on engine threads; started when first needed),
  * plus the legs' own I/O threads. A critical thread that dies of an unexpected failure fences the
  * array and tells the listeners.
  *
@@ -99,6 +109,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final ReadPath reads;
     private final MdThread mdThread;
     private final ExecutorService raid1d;
+    private final ThreadPoolExecutor submitter;
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile FenceReason fenced;
     private volatile WriteIntentBitmap bitmap;
@@ -131,11 +142,17 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         this.reads = new ReadPath(this);
         this.mdThread = new MdThread(this);
         this.raid1d = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "raid1d-" + name);
-            t.setDaemon(true);
+            Thread t = new EngineThread(r, "raid1d-" + name);
             t.setUncaughtExceptionHandler((th, e) -> fence(FenceReason.CRITICAL_THREAD_FAILED, e));
             return t;
         });
+        // not an EngineThread: it exists to block where engine threads must not
+        this.submitter = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "md-submit-" + name);
+            t.setDaemon(true);
+            return t;
+        });
+        this.submitter.allowCoreThreadTimeOut(true);
     }
 
     // ------------------------------------------------------------------ assembly
@@ -317,12 +334,12 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
     public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
-        return reads.read(offset, dst);
+        return EngineThread.current() ? handOff(() -> reads.read(offset, dst)) : reads.read(offset, dst);
     }
 
     /** Writes {@code src.remaining()} bytes at {@code offset}; with {@code fua} durable on completion. */
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
-        return writes.write(offset, src, fua);
+        return EngineThread.current() ? handOff(() -> writes.write(offset, src, fua)) : writes.write(offset, src, fua);
     }
 
     /** {@code writeAsync(offset, src, false)}. */
@@ -332,7 +349,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     /** Makes every write completed before the call durable on every in-sync leg. */
     public CompletableFuture<Void> flushAsync() {
-        return writes.flush();
+        return EngineThread.current() ? handOff(writes::flush) : writes.flush();
     }
 
     /** Discards {@code length} bytes at {@code offset} (checked; the legs keep their data). */
@@ -341,27 +358,65 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     }
 
     public void read(long offset, ByteBuffer dst) throws IOException {
+        checkMayBlock("read");
         await(readAsync(offset, dst));
     }
 
     public void write(long offset, ByteBuffer src) throws IOException {
+        checkMayBlock("write");
         await(writeAsync(offset, src, false));
     }
 
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        checkMayBlock("write");
         await(writeAsync(offset, src, fua));
     }
 
     public void flush() throws IOException {
+        checkMayBlock("flush");
         await(flushAsync());
     }
 
     public void discard(long offset, long length) throws IOException {
+        checkMayBlock("discard");
         await(discardAsync(offset, length));
     }
 
-    private static void await(CompletableFuture<Void> f) throws IOException {
+    private void await(CompletableFuture<Void> f) throws IOException {
         BlockDevice.await(f);
+    }
+
+    /**
+     * Runs a request submitted on an engine thread on {@code md-submit}, in submission order.
+     * Only the steps before the leg I/O run there; the I/O itself completes as usual.
+     */
+    private CompletableFuture<Void> handOff(Supplier<CompletableFuture<Void>> request) {
+        CompletableFuture<Void> out = new CompletableFuture<>();
+        try {
+            submitter.execute(() -> {
+                CompletableFuture<Void> f;
+                try {
+                    f = request.get();
+                } catch (RuntimeException e) { // the request paths never throw; keep the promise anyway
+                    f = CompletableFuture.failedFuture(e);
+                }
+                f.whenComplete((v, t) -> {
+                    if (t == null) out.complete(null);
+                    else out.completeExceptionally(t);
+                });
+            });
+        } catch (RejectedExecutionException e) {
+            out.completeExceptionally(new Raid1Exception(Raid1Exception.Code.CLOSED, name + ": the array is closed"));
+        }
+        return out;
+    }
+
+    /** The blocking forms would wait on the thread that has to complete them. */
+    private void checkMayBlock(String what) {
+        if (EngineThread.current()) {
+            throw new IllegalStateException(name + ": blocking " + what + " called on engine thread "
+                    + Thread.currentThread().getName() + "; use the async form from an I/O completion");
+        }
     }
 
     // ------------------------------------------------------------------ attributes
@@ -680,10 +735,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     @Override
     public void close() {
         if (!closing.compareAndSet(false, true)) return;
+        submitter.shutdown(); // queued requests still run, and fail as closed
         sync.stopForClose();
         mdThread.stop();
         long deadline = System.nanoTime() + ioWaitNanos;
-        while (accounting.inFlight() > 0 && System.nanoTime() - deadline < 0) {
+        while ((accounting.inFlight() > 0 || !submitter.isTerminated()) && System.nanoTime() - deadline < 0) {
             updater.runPending();
             try {
                 Thread.sleep(1);

@@ -179,6 +179,11 @@ final class SyncPass implements Runnable {
         long start;
         switch (action) {
             case RESYNC -> {
+                // md_do_sync starts a resync at recovery_cp only without a bitmap. With one, the
+                // bitmap is the checkpoint: chunks synced before an interruption were cleared, and
+                // the chunk that was in progress is redone from its start, because a write torn by
+                // a crash below recovery_cp but inside that chunk set the same bit and may differ
+                // between the legs.
                 start = array.metadata().recoveryCp();
                 if (bitmap != null && array.bitmapTrusted()) {
                     long n = bitmap.nextNeeded(0);

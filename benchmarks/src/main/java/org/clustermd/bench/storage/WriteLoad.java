@@ -128,9 +128,9 @@ public final class WriteLoad {
      * {@code depth} writes kept in flight by one submitting thread (the caller's), like fio's
      * libaio job: a completion returns its buffer and a permit, and the submitter issues the next
      * write. Completions never submit themselves: the array completes futures on a leg's I/O
-     * thread, and a write that needs a new bitmap bit blocks its submitter until that bit's
-     * flush completes on the same legs, so submitting from a completion can deadlock (see the
-     * benchmarks' report on the engine's async API).
+     * thread, and a write submitted there is handed to the array's md-submit thread (it may
+     * block on a new bitmap bit's flush, which that I/O thread has to complete), a thread hop
+     * that fio's loop does not pay.
      */
     private static final class Lanes {
         final Raid1Array array;

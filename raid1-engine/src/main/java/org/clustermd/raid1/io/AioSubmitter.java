@@ -110,8 +110,7 @@ final class AioSubmitter implements IoSubmitter {
             slots.putLong(i * SLOT + 64, slotsAddress + (long) i * SLOT);
         }
         this.freeTop = depth;
-        this.reaper = new Thread(this::reap, "aio-" + device.shortName());
-        reaper.setDaemon(true);
+        this.reaper = new EngineThread(this::reap, "aio-" + device.shortName());
         reaper.start();
     }
 
@@ -220,9 +219,7 @@ final class AioSubmitter implements IoSubmitter {
     }
 
     private void flushByThread(IoRequest r) {
-        Thread t = new Thread(() -> device.finish(r, device.execute(r)), "aio-flush-" + device.shortName());
-        t.setDaemon(true);
-        t.start();
+        new EngineThread(() -> device.finish(r, device.execute(r)), "aio-flush-" + device.shortName()).start();
     }
 
     private void reap() {

@@ -23,9 +23,7 @@ final class ThreadSubmitter implements IoSubmitter {
         String prefix = "blkdev-" + device.shortName() + "-";
         AtomicInteger n = new AtomicInteger();
         ThreadFactory tf = r -> {
-            Thread t = new Thread(r, prefix + n.getAndIncrement());
-            t.setDaemon(true);
-            return t;
+            return new EngineThread(r, prefix + n.getAndIncrement());
         };
         this.pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), tf);
         this.pool.allowCoreThreadTimeOut(true);

@@ -21,6 +21,7 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.DiskStats;
+import org.clustermd.raid1.io.EngineThread;
 import org.clustermd.raid1.io.IoAccounting;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,11 +80,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
     public FaultInjectingBlockDevice(BlockDevice inner) {
         this.inner = inner;
         this.bs = inner.logicalBlockSize();
-        ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "fault-" + inner.name());
-            t.setDaemon(true);
-            return t;
-        });
+        ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1, r -> new EngineThread(r, "fault-" + inner.name()));
         ex.setRemoveOnCancelPolicy(true);
         this.control = ex;
     }
