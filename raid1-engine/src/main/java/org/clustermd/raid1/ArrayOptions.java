@@ -19,6 +19,12 @@ public final class ArrayOptions {
     public static final int DEFAULT_SYNC_DEPTH = 8;
     /** Sectors per resync request: 1 MiB, one barrier unit. */
     public static final int DEFAULT_SYNC_BLOCK_SECTORS = 2048;
+    /**
+     * Foreground requests that complete between two resync requests while foreground I/O is
+     * active: about one foreground request in 512 then waits behind a resync request, which
+     * keeps the resync out of the foreground's p99 (figure P12).
+     */
+    public static final int DEFAULT_SYNC_YIELD_REQUESTS = 512;
     /** Time between superblock checkpoints of a running sync. */
     public static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofSeconds(5);
 
@@ -30,6 +36,7 @@ public final class ArrayOptions {
     private final long syncSpeedMax;
     private final int syncDepth;
     private final int syncBlockSectors;
+    private final int syncYieldRequests;
     private final Duration checkpointInterval;
     private final long checkpointSectors;
     private final boolean startFrozen;
@@ -46,6 +53,7 @@ public final class ArrayOptions {
         this.syncSpeedMax = b.syncSpeedMax;
         this.syncDepth = b.syncDepth;
         this.syncBlockSectors = b.syncBlockSectors;
+        this.syncYieldRequests = b.syncYieldRequests;
         this.checkpointInterval = b.checkpointInterval;
         this.checkpointSectors = b.checkpointSectors;
         this.startFrozen = b.startFrozen;
@@ -106,12 +114,24 @@ public final class ArrayOptions {
         return syncBlockSectors;
     }
 
+    /**
+     * While foreground I/O is active and the sync runs above sync_speed_min, how many foreground
+     * requests complete before the sync issues its next request (0: md's rule alone, wait only
+     * for the requests pending).
+     */
+    public int syncYieldRequests() {
+        return syncYieldRequests;
+    }
+
     /** A running sync writes its progress to the superblocks at least this often. */
     public Duration checkpointInterval() {
         return checkpointInterval;
     }
 
-    /** ...and whenever it advanced this many sectors (0: every 1/16 of the array). */
+    /**
+     * ...and whenever it advanced this many sectors (0, the default: md's rule, whenever half of
+     * what was left up to sync_max is done, i.e. never while sync_max is "max").
+     */
     public long checkpointSectors() {
         return checkpointSectors;
     }
@@ -146,6 +166,7 @@ public final class ArrayOptions {
         private long syncSpeedMax = SyncThrottle.DEFAULT_SPEED_MAX;
         private int syncDepth = DEFAULT_SYNC_DEPTH;
         private int syncBlockSectors = DEFAULT_SYNC_BLOCK_SECTORS;
+        private int syncYieldRequests = DEFAULT_SYNC_YIELD_REQUESTS;
         private Duration checkpointInterval = DEFAULT_CHECKPOINT_INTERVAL;
         private long checkpointSectors;
         private boolean startFrozen;
@@ -192,6 +213,12 @@ public final class ArrayOptions {
         public Builder syncDepth(int v) {
             if (v < 1 || v > 256) throw new IllegalArgumentException("syncDepth must be 1..256: " + v);
             this.syncDepth = v;
+            return this;
+        }
+
+        public Builder syncYieldRequests(int v) {
+            if (v < 0) throw new IllegalArgumentException("syncYieldRequests must be >= 0: " + v);
+            this.syncYieldRequests = v;
             return this;
         }
 

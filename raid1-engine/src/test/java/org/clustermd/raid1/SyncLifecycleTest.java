@@ -129,6 +129,55 @@ class SyncLifecycleTest {
         assertThat(r.completed()).isTrue();
     }
 
+    /**
+     * Lesson 24 and figure P12: while a foreground writer is busy, the resync waits for the
+     * requests pending and then for {@code syncYieldRequests} more foreground completions before
+     * each of its own requests. With the first wait alone (md's rule) a QD1 writer meets a resync
+     * request on almost every write: here that was about one resync request per foreground write.
+     */
+    @Test
+    void aBusyForegroundWriterGetsManyRequestsThroughForEachResyncRequest() throws Exception {
+        legs(64L << 20, CreateOptions.builder("md-yield").bitmap(BitmapMode.NONE).build());
+        int yield = 16;
+        int blockSectors = 128;
+        Raid1Array a = legs.assemble(fast().startFrozen(true).syncSpeedMin(0).syncYieldRequests(yield)
+                .syncBlockSectors(blockSectors).build());
+        AtomicLong writes = new AtomicLong();
+        AtomicBoolean writing = new AtomicBoolean(true);
+        Future<?> writer = pool.submit(() -> {
+            ByteBuffer b = AlignedBuffers.allocate(4096);
+            java.util.Random r = new java.util.Random(24);
+            long blocks = a.size() / 4096;
+            while (writing.get()) {
+                a.write(r.nextLong(blocks) * 4096, b);
+                writes.incrementAndGet();
+            }
+            return null;
+        });
+        Awaitility.await().atMost(WAIT).until(() -> writes.get() >= 200);
+        a.syncAction(SyncAction.RESYNC);
+        Awaitility.await().atMost(WAIT).until(() -> completed(a) > 0);
+        long done0 = completed(a);
+        long w0 = writes.get();
+        long t0 = System.nanoTime();
+        Awaitility.await().atMost(WAIT).until(() -> writes.get() >= w0 + 3000 || !a.syncStatus().equals("resync"));
+        String progress = a.syncCompleted(); // "none" once the pass ended: it covered the whole array
+        long done1 = progress.equals("none") ? a.sizeSectors() : completed(a);
+        long w1 = writes.get();
+        long elapsedMs = (System.nanoTime() - t0) / 1_000_000;
+        writing.set(false);
+        writer.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+
+        long syncRequests = (done1 - done0) / blockSectors;
+        long foreground = w1 - w0;
+        // a yield also ends when the foreground looks idle or after 100 ms: allow for both
+        long bound = foreground / yield * 2 + elapsedMs / 100 + 2L * ArrayOptions.DEFAULT_SYNC_DEPTH;
+        assertThat(syncRequests).as("resync requests while %d foreground writes completed in %d ms", foreground, elapsedMs)
+                .isLessThanOrEqualTo(bound);
+        assertThat(a.syncStatus()).as("the resync still runs: it yields, it does not stop").isEqualTo("resync");
+        assertThat(done1).as("and makes progress").isGreaterThan(done0);
+    }
+
     @Test
     void aStoppedResyncResumesFromItsCheckpoint() throws Exception {
         legs(64L << 20, CreateOptions.builder("md-resume").bitmap(BitmapMode.NONE).build());

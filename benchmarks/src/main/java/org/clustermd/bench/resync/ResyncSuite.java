@@ -44,6 +44,7 @@ import static org.clustermd.bench.storage.Rounds.with;
 /**
  * {@code benchmarks/run resync [--rounds 5] [--seconds 5] [--dir /var/tmp] [--size 1G]
  * [--engine aio|threads] [--bitmap-chunk 64M] [--sync-speed-max KIB] [--sync-depth N] [--sync-block 1M]
+ * [--sync-yield N]
  * [--seed N]
  * [--figures P9,P10,P12]}: the resync
  * figures of DESIGN §7, on two pre-written leg files that ours and fio share.
@@ -89,6 +90,7 @@ public final class ResyncSuite implements Suite {
         long speedMax = Long.parseLong(o.string("sync-speed-max", "10000000"));
         long seed = Long.parseLong(o.string("seed", Long.toString(System.nanoTime())));
         int syncDepth = o.intValue("sync-depth", ArrayOptions.DEFAULT_SYNC_DEPTH);
+        int syncYield = o.intValue("sync-yield", ArrayOptions.DEFAULT_SYNC_YIELD_REQUESTS);
         int syncBlock = (int) LegFiles.parseSize(o.string("sync-block",
                 Integer.toString(ArrayOptions.DEFAULT_SYNC_BLOCK_SECTORS * 512)));
         try (LegFiles legs = LegFiles.create(o, "resync", 2)) {
@@ -102,7 +104,7 @@ public final class ResyncSuite implements Suite {
                 out.add(p10Crash(legs, rounds, speedMax, random, seed));
                 out.add(p10ReAdd(legs, rounds, speedMax, random, seed));
             }
-            if (wanted(o, "P12")) out.add(p12(legs, rounds, seconds, syncDepth, syncBlock));
+            if (wanted(o, "P12")) out.add(p12(legs, rounds, seconds, syncDepth, syncBlock, syncYield));
             return out;
         } catch (IOException e) {
             throw new BenchException("resync suite: " + e.getMessage(), e);
@@ -312,7 +314,7 @@ public final class ResyncSuite implements Suite {
 
     // ------------------------------------------------------------------ P12
 
-    private Figure p12(LegFiles legs, int rounds, int seconds, int syncDepth, int syncBlock)
+    private Figure p12(LegFiles legs, int rounds, int seconds, int syncDepth, int syncBlock, int syncYield)
             throws IOException, InterruptedException {
         double[] idleP99 = new double[rounds];
         double[] busyP99 = new double[rounds];
@@ -324,7 +326,7 @@ public final class ResyncSuite implements Suite {
         double[] resyncMib = new double[rounds];
         for (int r = 0; r < rounds; r++) {
             legs.createArray(BitmapMode.CLUSTERED, false);
-            ArrayOptions options = ArrayOptions.builder().startFrozen(true).syncDepth(syncDepth)
+            ArrayOptions options = ArrayOptions.builder().startFrozen(true).syncDepth(syncDepth).syncYieldRequests(syncYield)
                     .syncBlockSectors(syncBlock / 512).build();
             try (Raid1Array a = Raid1Array.assemble(legs.openLegs(), options)) {
                 WriteLoad.randomSync(a, BLOCK, 1, null, () -> true); // warm-up: every bitmap chunk dirty
@@ -370,7 +372,8 @@ public final class ResyncSuite implements Suite {
                 .with("busy_window_s_per_round", list(busySeconds)).with("resync_mib_s_per_round", list(resyncMib))
                 .with("config", with(legs.config(), "block_bytes", BLOCK, "qd", 1, "seconds_per_side_per_round", seconds,
                         "slice_seconds", 1,
-                        "sync_depth", syncDepth, "sync_block_bytes", syncBlock, "sync_speed_min_kib", SyncThrottle.DEFAULT_SPEED_MIN,
+                        "sync_depth", syncDepth, "sync_block_bytes", syncBlock, "sync_yield_requests", syncYield,
+                        "sync_speed_min_kib", SyncThrottle.DEFAULT_SPEED_MIN,
                         "sync_speed_max_kib",
                         SyncThrottle.DEFAULT_SPEED_MAX, "idle", "same array, the resync paused with sync_max between busy slices"));
     }
