@@ -85,6 +85,8 @@ public final class DatapathSuite implements Suite {
     private static final int BLOCK = 4096;
     private static final int DEPTH = 32;
     private static final int SEQ_BLOCK = 1 << 20;
+    /** The first page of a v1.2 leg's bitmap area: superblock at 4 KiB, bitmap_offset +8 sectors. */
+    private static final long BITMAP_PAGE_OFFSET = 8192;
     private static final int SEQ_DEPTH = 8;
 
     @Override
@@ -139,6 +141,7 @@ public final class DatapathSuite implements Suite {
         double[] peerSeq = new double[rounds];
         double[] onSeq = new double[rounds];
         double[] rawSeq = new double[rounds];
+        double[] bitSeq = new double[rounds];
         double[] onQd1 = new double[rounds];
         double[] offQd1 = new double[rounds];
         double[] onQd1P50 = new double[rounds];
@@ -167,9 +170,11 @@ public final class DatapathSuite implements Suite {
                     FioReport f = Fio.run(seqCmd, legs.dir(), 600);
                     commands[1] = f.command();
                     peerSeq[r] = f.minWriteMibPerSecond();
-                }, () -> onSeq[r] = oursSequential(legs), () -> rawSeq[r] = coupledSequential(legs)));
-                progress("round %d seqwrite 1 MiB qd8: fio %.1f MiB/s, ours %.1f MiB/s (legs coupled, no array: %.1f)",
-                        r + 1, peerSeq[r], onSeq[r], rawSeq[r]);
+                }, () -> onSeq[r] = oursSequential(legs), () -> rawSeq[r] = coupledSequential(legs),
+                        () -> bitSeq[r] = coupledSequentialWithBitFlushes(legs)));
+                progress("round %d seqwrite 1 MiB qd8: fio %.1f MiB/s, ours %.1f MiB/s (legs coupled, no array: %.1f;"
+                        + " the same with a flushed bitmap page per chunk: %.1f)", r + 1, peerSeq[r], onSeq[r], rawSeq[r],
+                        bitSeq[r]);
             }
             if (qd1) {
                 LatencySamples onLat = new LatencySamples();
@@ -207,7 +212,12 @@ public final class DatapathSuite implements Suite {
                     .with("floor_coupled_legs_per_round", list(rawSeq))
                     .with("floor_coupled_legs_median", median(rawSeq))
                     .with("floor_coupled_legs", "the same 1 MiB qd8 pass written to both legs' BlockDevices with each"
-                            + " slot freed when both legs completed: a mirrored write without the array or bitmap"));
+                            + " slot freed when both legs completed: a mirrored write without the array or bitmap")
+                    .with("floor_bit_flushes_per_round", list(bitSeq))
+                    .with("floor_bit_flushes_median", median(bitSeq))
+                    .with("floor_bit_flushes", "floor_coupled_legs plus, before the first write of each bitmap chunk,"
+                            + " one 4 KiB bitmap page rewritten and flushed on both legs with the submitter waiting:"
+                            + " md's rule that a new bit is durable before the data write (lesson 27)"));
         }
         if (qd1) {
             out.add(Rounds.paired(new Figure("P3", "bitmap on / bitmap off, 4 KiB randwrite qd32", median(onRand),
@@ -259,6 +269,17 @@ public final class DatapathSuite implements Suite {
         List<BlockDevice> devices = legs.openLegs();
         try {
             return RawLegs.coupledWrites(devices, legs.dataOffsetBytes(), legs.arrayBytes(), SEQ_DEPTH, SEQ_BLOCK);
+        } finally {
+            for (BlockDevice d : devices) d.close();
+        }
+    }
+
+    private static double coupledSequentialWithBitFlushes(LegFiles legs) throws IOException, InterruptedException {
+        List<BlockDevice> devices = legs.openLegs();
+        try {
+            // the first page of the bitmap area (v1.2: superblock at 4 KiB, bitmap right after it)
+            return RawLegs.coupledWritesWithBitFlushes(devices, legs.dataOffsetBytes(), legs.arrayBytes(), SEQ_DEPTH,
+                    SEQ_BLOCK, legs.chunkBytes(), BITMAP_PAGE_OFFSET);
         } finally {
             for (BlockDevice d : devices) d.close();
         }

@@ -50,6 +50,42 @@ public final class RawLegs {
     }
 
     /**
+     * {@link #coupledWrites} plus md's bitmap rule and nothing else of the array: before the first
+     * write into each {@code chunkBytes} chunk the submitter rewrites one 4 KiB page at
+     * {@code pageOffset} on every leg (each leg's own bytes, so nothing changes) and waits until
+     * both legs flushed it, as a write waits for its new bit (lesson 27). The floor for a pass of
+     * the array with a bitmap of that chunk size: what a durable bit costs on this disk.
+     */
+    public static double coupledWritesWithBitFlushes(List<BlockDevice> legs, long base, long bytes, int depth,
+            int blockSize, long chunkBytes, long pageOffset) throws IOException, InterruptedException {
+        List<ByteBuffer> pages = new java.util.ArrayList<>();
+        for (BlockDevice d : legs) {
+            ByteBuffer p = AlignedBuffers.allocate(4096);
+            d.read(pageOffset, p);
+            pages.add(p);
+        }
+        Slots slots = new Slots(depth, blockSize);
+        long t0 = System.nanoTime();
+        for (long off = 0; off + blockSize <= bytes; off += blockSize) {
+            if (off % chunkBytes == 0) {
+                CompletableFuture<?>[] bit = new CompletableFuture<?>[legs.size()];
+                for (int i = 0; i < bit.length; i++) {
+                    BlockDevice d = legs.get(i);
+                    bit[i] = d.writeAsync(pageOffset, pages.get(i)).thenCompose(v -> d.flushAsync());
+                }
+                BlockDevice.await(CompletableFuture.allOf(bit));
+            }
+            ByteBuffer b = slots.take();
+            long at = base + off;
+            CompletableFuture<?>[] fs = new CompletableFuture<?>[legs.size()];
+            for (int i = 0; i < fs.length; i++) fs[i] = legs.get(i).writeAsync(at, b);
+            slots.release(CompletableFuture.allOf(fs), b);
+        }
+        slots.drain();
+        return bytes / ((System.nanoTime() - t0) / 1e9) / (1 << 20);
+    }
+
+    /**
      * A sequential copy of {@code bytes} from {@code base} of {@code src} to the same offsets of
      * {@code dst}, {@code blockSize} per request, read-then-write in each of {@code depth} slots;
      * returns MiB/s.
