@@ -36,17 +36,7 @@ public final class RawLegs {
      */
     public static double coupledWrites(List<BlockDevice> legs, long base, long bytes, int depth, int blockSize)
             throws IOException, InterruptedException {
-        Slots slots = new Slots(depth, blockSize);
-        long t0 = System.nanoTime();
-        for (long off = 0; off + blockSize <= bytes; off += blockSize) {
-            ByteBuffer b = slots.take();
-            long at = base + off;
-            CompletableFuture<?>[] fs = new CompletableFuture<?>[legs.size()];
-            for (int i = 0; i < fs.length; i++) fs[i] = legs.get(i).writeAsync(at, b);
-            slots.release(CompletableFuture.allOf(fs), b);
-        }
-        slots.drain();
-        return bytes / ((System.nanoTime() - t0) / 1e9) / (1 << 20);
+        return coupledWritesWithBitFlushes(legs, base, bytes, depth, blockSize, 0, 0);
     }
 
     /**
@@ -54,12 +44,13 @@ public final class RawLegs {
      * write into each {@code chunkBytes} chunk the submitter rewrites one 4 KiB page at
      * {@code pageOffset} on every leg (each leg's own bytes, so nothing changes) and waits until
      * both legs flushed it, as a write waits for its new bit (lesson 27). The floor for a pass of
-     * the array with a bitmap of that chunk size: what a durable bit costs on this disk.
+     * the array with a bitmap of that chunk size: what a durable bit costs on this disk. With
+     * {@code chunkBytes} 0 there is no bitmap page: {@link #coupledWrites}.
      */
     public static double coupledWritesWithBitFlushes(List<BlockDevice> legs, long base, long bytes, int depth,
             int blockSize, long chunkBytes, long pageOffset) throws IOException, InterruptedException {
         List<ByteBuffer> pages = new java.util.ArrayList<>();
-        for (BlockDevice d : legs) {
+        for (BlockDevice d : chunkBytes > 0 ? legs : List.<BlockDevice>of()) {
             ByteBuffer p = AlignedBuffers.allocate(4096);
             d.read(pageOffset, p);
             pages.add(p);
@@ -67,7 +58,7 @@ public final class RawLegs {
         Slots slots = new Slots(depth, blockSize);
         long t0 = System.nanoTime();
         for (long off = 0; off + blockSize <= bytes; off += blockSize) {
-            if (off % chunkBytes == 0) {
+            if (chunkBytes > 0 && off % chunkBytes == 0) {
                 CompletableFuture<?>[] bit = new CompletableFuture<?>[legs.size()];
                 for (int i = 0; i < bit.length; i++) {
                     BlockDevice d = legs.get(i);
