@@ -8,7 +8,9 @@ import java.util.function.LongSupplier;
  * resync", the seed) left it: below {@code sync_speed_min} the sync never waits; above
  * {@code sync_speed_max} it sleeps; in between it yields to foreground I/O by waiting until the
  * requests in flight have completed, so the delay follows the speed of the devices instead of a
- * fixed target speed (lesson 24).
+ * fixed target speed (lesson 24). What a yield waits for is the sync pass's business: after the
+ * pending requests it also lets {@code syncYieldRequests} foreground requests through (see
+ * {@code SyncPass.yieldToForeground}), which keeps the resync out of a busy writer's p99.
  *
  * <p>Speed is measured over a sliding window of {@link #MARKS} marks taken every
  * {@link #MARK_STEP_NANOS} (md: 10 marks, 3 s apart), from the sectors the sync has handled
