@@ -51,6 +51,7 @@ final class SyncPass implements Runnable {
     private static final int PAGE_SECTORS = 8;
     private static final long YIELD_CAP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long YIELD_POLL_NANOS = 50_000;
+    private static final long YIELD_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final Raid1Array array;
     private final SyncControl control;
@@ -362,11 +363,12 @@ final class SyncPass implements Runnable {
      * its p99 grew 14-fold (P12). The cap and sync_speed_min keep the resync from starving.
      */
     private void yieldToForeground(long startedBefore) {
-        long deadline = System.nanoTime() + YIELD_CAP_NANOS;
+        long now = System.nanoTime();
+        long deadline = now + YIELD_CAP_NANOS;
         long target = -1;
         long lastStarted = -1;
-        boolean quietOnce = false;
-        while (!stop && System.nanoTime() - deadline < 0) {
+        long lastBusy = now;
+        while (!stop && now - deadline < 0) {
             long started = array.requestsStarted();
             long inFlight = array.accounting().inFlight();
             long completed = started - inFlight;
@@ -375,12 +377,13 @@ final class SyncPass implements Runnable {
                 target = completed + yieldRequests;
             }
             if (target >= 0 && completed >= target) return;
-            // idle: nothing in flight and nothing started on two looks in a row
-            boolean quiet = inFlight == 0 && started == lastStarted;
-            if (quiet && quietOnce) return;
-            quietOnce = quiet;
+            // idle: nothing in flight and nothing started for a while (a writer's think time or a
+            // descheduled thread is shorter than that far more often than not)
+            if (inFlight > 0 || started != lastStarted) lastBusy = now;
+            else if (now - lastBusy >= YIELD_IDLE_NANOS) return;
             lastStarted = started;
             LockSupport.parkNanos(YIELD_POLL_NANOS);
+            now = System.nanoTime();
         }
     }
 

@@ -132,13 +132,13 @@ class SyncLifecycleTest {
     /**
      * Lesson 24 and figure P12: while a foreground writer is busy, the resync waits for the
      * requests pending and then for {@code syncYieldRequests} more foreground completions before
-     * each of its own requests. With the first wait alone (md's rule) a QD1 writer meets a resync
-     * request on almost every write: here that was about one resync request per foreground write.
+     * each of its own requests. With the first wait alone (md's rule) a QD1 writer met a resync
+     * request every two or three writes here.
      */
     @Test
     void aBusyForegroundWriterGetsManyRequestsThroughForEachResyncRequest() throws Exception {
         legs(64L << 20, CreateOptions.builder("md-yield").bitmap(BitmapMode.NONE).build());
-        int yield = 16;
+        int yield = 32;
         int blockSectors = 128;
         Raid1Array a = legs.assemble(fast().startFrozen(true).syncSpeedMin(0).syncYieldRequests(yield)
                 .syncBlockSectors(blockSectors).build());
@@ -170,8 +170,10 @@ class SyncLifecycleTest {
 
         long syncRequests = (done1 - done0) / blockSectors;
         long foreground = w1 - w0;
-        // a yield also ends when the foreground looks idle or after 100 ms: allow for both
-        long bound = foreground / yield * 2 + elapsedMs / 100 + 2L * ArrayOptions.DEFAULT_SYNC_DEPTH;
+        // a yield also ends when the foreground looks idle (a writer thread descheduled for a
+        // millisecond on a busy machine) or after 100 ms: allow for both, generously; with md's rule
+        // alone it is about one resync request per three foreground writes
+        long bound = foreground / 8 + elapsedMs / 100 + 2L * ArrayOptions.DEFAULT_SYNC_DEPTH;
         assertThat(syncRequests).as("resync requests while %d foreground writes completed in %d ms", foreground, elapsedMs)
                 .isLessThanOrEqualTo(bound);
         assertThat(a.syncStatus()).as("the resync still runs: it yields, it does not stop").isEqualTo("resync");
