@@ -400,17 +400,26 @@ final class ZkLockSpace implements LockSpace {
                 return;
             }
             afterResync.add(() -> {
+                Actions later = new Actions();
                 lock.lock();
                 try {
                     if (state != LockSpaceState.SUSPENDED) {
                         return;
                     }
                     state = LockSpaceState.ACTIVE;
+                    // the resync evaluated every resource while still SUSPENDED, when nothing may be
+                    // decided or written: an unlock whose reply the cut lost (now TO_WRITE again) or a
+                    // request queued meanwhile would wait for an event on its resource that may never
+                    // come, and its lock would stay behind (lesson 32)
+                    for (ResourceState rs : resources.values()) {
+                        evaluate(rs, later);
+                    }
                 } finally {
                     lock.unlock();
                 }
                 LOG.info("lockspace {}: reconnected with the same session, resuming", lockSpaceName);
                 stateChangedNow(LockSpaceState.ACTIVE);
+                later.run(callbacks);
             });
             startResync();
         } finally {

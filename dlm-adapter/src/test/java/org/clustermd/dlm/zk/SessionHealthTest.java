@@ -27,7 +27,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Session health with a link the test cuts (a TCP proxy that silently stops forwarding): the node
  * is told SUSPENDED before anyone else can be granted its locks; a short cut resumes with every
- * lock still held; a long one loses them all (lessons 31, 34).
+ * lock still held; a long one loses them all, and the new session Curator opens is never used
+ * to carry on silently (lessons 31, 33, 34). An unlock caught by a cut never leaves a lock
+ * behind (lesson 32).
  */
 class SessionHealthTest {
     private static final Duration SESSION = Duration.ofSeconds(4);
@@ -102,6 +104,11 @@ class SessionHealthTest {
         timing.waitFor("a lost", () -> events.contains("a:LOST"));
         assertThat(ra.grantedMode()).isEmpty();
         assertThat(events).containsSubsequence("a:SUSPENDED", "a:LOST");
+        // lesson 33: Curator's retry opened a new session under the same client; the old handles
+        // must not go on in it as if nothing happened
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ra.convert(LockMode.EX))
+                .isInstanceOfSatisfying(org.clustermd.dlm.DlmException.class,
+                        e -> assertThat(e.code()).isEqualTo(org.clustermd.dlm.DlmException.Code.LOCKSPACE_LOST));
     }
 
     @Test
@@ -126,6 +133,50 @@ class SessionHealthTest {
         // the lock still works after the resync that followed the reconnect
         ra.unlock();
         assertThat(bWaits.get(20, TimeUnit.SECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(events).doesNotContain("a:LOST");
+    }
+
+    /**
+     * Lesson 32 (CURATOR-678): Curator's release() during a connection loss forgot the lock while
+     * its znode stayed, and every later acquire blocked behind it. Here an unlock sent into a cut
+     * link either completes once the link is back, or fails with the lock still held, so that an
+     * unlock after the resume releases it; a waiter is granted in both cases.
+     */
+    @Test
+    void lesson32AnUnlockCaughtByACutNeverLeavesAForgottenLockBehind() throws Exception {
+        LockSpace a = join(proxiedLong, "a");
+        LockSpace b = join(direct, "b");
+        LockResource ra = a.resource("token");
+        ra.convert(LockMode.EX);
+        CompletableFuture<LockGrant> bWaits = b.resource("token").convertAsync(LockMode.EX);
+
+        cutAt = System.nanoTime();
+        proxy.cut();
+        CompletableFuture<Void> unlock = CompletableFuture.runAsync(() -> {
+            try {
+                ra.unlock(); // accepted: the node does not know yet that its link is gone
+            } catch (org.clustermd.dlm.DlmException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        timing.waitFor("a suspended", () -> a.state() == LockSpaceState.SUSPENDED);
+        // while suspended, nothing new is sent: an unlock is refused and the lock stays counted
+        if (!unlock.isDone()) {
+            assertThat(ra.grantedMode()).as("a lock whose unlock is in doubt is not forgotten").isPresent();
+        }
+        proxy.restore();
+        timing.waitFor("a active again", () -> a.state() == LockSpaceState.ACTIVE);
+
+        try {
+            unlock.get(40, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException failed) {
+            // the unlock did not happen: the lock must still be there to unlock now
+            System.out.println("first unlock failed: " + failed.getCause() + "; handle " + ra);
+            assertThat(ra.grantedMode()).as("unlock failed with " + failed.getCause()).contains(LockMode.EX);
+            ra.unlock();
+        }
+        assertThat(bWaits.get(20, TimeUnit.SECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(ra.grantedMode()).isEmpty();
         assertThat(events).doesNotContain("a:LOST");
     }
 }
