@@ -180,6 +180,26 @@ class SyncLifecycleTest {
         assertThat(done1).as("and makes progress").isGreaterThan(done0);
     }
 
+    /**
+     * md_do_sync's distance rule: with a finite sync_max, progress is checkpointed whenever half of
+     * what was left up to it is done, whatever the interval; so a pass paused at sync_max has its
+     * progress on the superblocks, close to sync_max, long before the interval would write it.
+     */
+    @Test
+    void aPassHeadingForSyncMaxCheckpointsAtHalfOfWhatIsLeft() throws Exception {
+        legs(64L << 20, CreateOptions.builder("md-halves").bitmap(BitmapMode.NONE).build());
+        Raid1Array a = legs.assemble(fast().startFrozen(true).checkpointInterval(Duration.ofHours(1)).build());
+        long limit = a.sizeSectors() / 2;
+        a.syncMax(limit);
+        a.syncAction(SyncAction.RESYNC);
+        Awaitility.await().atMost(WAIT).until(() -> completed(a) >= limit);
+        Awaitility.await().atMost(WAIT).until(() -> Examiner.examine(legs.paths.get(0)).superblock().resyncOffset() > 0);
+        long onDisk = Examiner.examine(legs.paths.get(0)).superblock().resyncOffset();
+        assertThat(onDisk).as("checkpointed at 1/2, 3/4, ... of the way to sync_max").isGreaterThanOrEqualTo(limit / 2)
+                .isLessThanOrEqualTo(limit);
+        assertThat(a.syncStatus()).as("paused at sync_max, not done").isEqualTo("resync");
+    }
+
     @Test
     void aStoppedResyncResumesFromItsCheckpoint() throws Exception {
         legs(64L << 20, CreateOptions.builder("md-resume").bitmap(BitmapMode.NONE).build());
