@@ -1,11 +1,10 @@
 package org.clustermd.bench.resync;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clustermd.raid1.io.BlockDevice;
-import org.clustermd.raid1.io.DiskStats;
+import org.clustermd.raid1.io.ForwardingBlockDevice;
 
 /**
  * A measuring {@link BlockDevice} wrapper for figure P10: counts the bytes of successful writes
@@ -15,13 +14,12 @@ import org.clustermd.raid1.io.DiskStats;
  *
  * <p>Thread-safe, like the device it wraps.
  */
-final class DataAreaCounter implements BlockDevice {
-    private final BlockDevice inner;
+final class DataAreaCounter extends ForwardingBlockDevice {
     private final long dataOffsetBytes;
     private final AtomicLong dataBytesWritten = new AtomicLong();
 
     DataAreaCounter(BlockDevice inner, long dataOffsetBytes) {
-        this.inner = inner;
+        super(inner);
         this.dataOffsetBytes = dataOffsetBytes;
     }
 
@@ -35,46 +33,11 @@ final class DataAreaCounter implements BlockDevice {
     }
 
     @Override
-    public String name() {
-        return inner.name();
-    }
-
-    @Override
-    public long size() {
-        return inner.size();
-    }
-
-    @Override
-    public int logicalBlockSize() {
-        return inner.logicalBlockSize();
-    }
-
-    @Override
-    public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
-        return inner.readAsync(offset, dst);
-    }
-
-    @Override
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
         long len = src.remaining();
-        CompletableFuture<Void> f = inner.writeAsync(offset, src, fua);
+        CompletableFuture<Void> f = inner().writeAsync(offset, src, fua);
         if (offset + len <= dataOffsetBytes) return f;
         long counted = len - Math.max(0, dataOffsetBytes - offset);
         return f.thenRun(() -> dataBytesWritten.addAndGet(counted));
-    }
-
-    @Override
-    public CompletableFuture<Void> flushAsync() {
-        return inner.flushAsync();
-    }
-
-    @Override
-    public DiskStats stats() {
-        return inner.stats();
-    }
-
-    @Override
-    public void close() throws IOException {
-        inner.close();
     }
 }
