@@ -1,5 +1,6 @@
 package org.clustermd.dlm;
 
+import java.time.Duration;
 import java.util.Set;
 
 /**
@@ -30,6 +31,29 @@ public interface LockSpace extends AutoCloseable {
 
     /** The session health; see {@link LockSpaceState}. */
     LockSpaceState state();
+
+    /**
+     * The end of this member's lease, as a {@link System#nanoTime()} value: before it, the lock
+     * manager cannot have expired this member's session, so the locks it holds are still its own
+     * and another member cannot have been granted them. A holder's belief in its locks ends at
+     * this deadline or at {@link LockSpaceState#SUSPENDED}, whichever comes first, never at
+     * {@link LockSpaceState#LOST}. Compare with {@code System.nanoTime() - deadline < 0}. Never
+     * blocks and makes no lock-manager call, so the data path may read it before every write.
+     */
+    long leaseDeadlineNanos();
+
+    /** True while {@link LockSpaceState#ACTIVE} and before {@link #leaseDeadlineNanos()}. */
+    default boolean leaseValid() {
+        return state() == LockSpaceState.ACTIVE && System.nanoTime() - leaseDeadlineNanos() < 0;
+    }
+
+    /**
+     * Waits until {@link #leaseValid()}, woken by the lockspace (never by polling).
+     *
+     * @return true when the lease is valid; false when the wait timed out or the lockspace is
+     *     {@link LockSpaceState#LOST} or {@link LockSpaceState#CLOSED} (it never will be again)
+     */
+    boolean awaitLease(Duration timeout) throws InterruptedException;
 
     /**
      * A new lock handle on the named resource; no lock is held until the first

@@ -93,6 +93,7 @@ final class ZkLockSpace implements LockSpace {
     private Map<Integer, Long> membersBeforeResync = Map.of();
     private final List<Runnable> afterResync = new ArrayList<>();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
+    private final Object leaseMonitor = new Object();
 
     ZkLockSpace(ZkLockManager manager, ZooKeeper zk, String name, LockSpaceOptions options) {
         this.manager = manager;
@@ -446,6 +447,9 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void stateChangedNow(LockSpaceState s) {
+        synchronized (leaseMonitor) {
+            leaseMonitor.notifyAll();
+        }
         try {
             listener.stateChanged(s);
         } catch (RuntimeException e) {
@@ -1371,6 +1375,28 @@ final class ZkLockSpace implements LockSpace {
     @Override
     public LockSpaceState state() {
         return state;
+    }
+
+    // INTERIM: the lease is the session state alone until the lease rule of issue 8 lands
+    @Override
+    public long leaseDeadlineNanos() {
+        long now = System.nanoTime();
+        return state == LockSpaceState.ACTIVE ? now + TimeUnit.HOURS.toNanos(1) : now - 1;
+    }
+
+    @Override
+    public boolean awaitLease(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (leaseMonitor) {
+            while (true) {
+                LockSpaceState s = state;
+                if (s == LockSpaceState.LOST || s == LockSpaceState.CLOSED) return false;
+                if (leaseValid()) return true;
+                long left = deadline - System.nanoTime();
+                if (left <= 0) return false;
+                TimeUnit.NANOSECONDS.timedWait(leaseMonitor, left);
+            }
+        }
     }
 
     @Override
