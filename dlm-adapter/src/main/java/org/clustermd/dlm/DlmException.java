@@ -28,6 +28,8 @@ public final class DlmException extends Exception {
         SLOTS_EXHAUSTED,
         /** The lock manager's state is not what this implementation wrote (foreign or corrupt). */
         CORRUPT_STATE,
+        /** What was asked for does not exist: a cluster that no member ever joined. */
+        NOT_FOUND,
         /** The lock manager refused access: wrong or missing credentials. */
         NO_AUTH,
         /** The lock manager could not be reached or failed the operation. */
