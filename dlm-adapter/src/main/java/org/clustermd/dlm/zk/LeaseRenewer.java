@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory;
  * Keeps one session's {@link Lease} fed and watched, on one daemon thread per
  * {@link ZkLockManager}:
  * <ul>
- *   <li>every tenth of the session timeout it sends a {@code sync}: the server touches the
+ *   <li>every twelfth of the session timeout it sends a {@code sync}: the server touches the
  *       session when it receives it, the leader checks the session before it is answered, and
  *       it is not a write, so the lease costs no transaction. Every answer is a probe and
  *       confirms the probes answered a third of the timeout before it was sent;</li>
@@ -28,9 +28,9 @@ final class LeaseRenewer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LeaseRenewer.class);
     /**
      * Renewals per session timeout: with confirmation a third of the timeout later, a lease of
-     * three quarters then survives about a third of the timeout without an answer.
+     * five sixths then has between 5/12 and 1/2 of the timeout left at any moment.
      */
-    static final int RENEWALS_PER_TIMEOUT = 10;
+    static final int RENEWALS_PER_TIMEOUT = 12;
     /** The lapse is reported this part of the session timeout before the deadline. */
     static final int GUARD_DIVISOR = 30;
 
@@ -54,6 +54,7 @@ final class LeaseRenewer implements AutoCloseable {
     private boolean changed;
     /** Whether the lease counts as valid for the lockspaces (written only by the thread). */
     private volatile boolean usable;
+    private final Object usableMonitor = new Object();
 
     LeaseRenewer(CuratorFramework client, Lease lease, String path, long requestedTimeoutNanos, String nodeName,
             HealthListener listener) {
@@ -62,13 +63,29 @@ final class LeaseRenewer implements AutoCloseable {
         this.path = path;
         this.requestedTimeoutNanos = requestedTimeoutNanos;
         this.listener = listener;
-        this.usable = usableNow(System.nanoTime(), timeoutNanos());
         this.thread = new Thread(this::loop, "dlm-lease-" + nodeName);
         thread.setDaemon(true);
     }
 
+    /** Takes the lease's state as it is now (before {@link #start}). */
+    void prime() {
+        usable = usableNow(System.nanoTime(), timeoutNanos());
+    }
+
     void start() {
         thread.start();
+    }
+
+    /** Waits until {@link #usable()}, at most {@code timeoutNanos}; returns whether it is. */
+    boolean awaitUsable(long timeoutNanos) throws InterruptedException {
+        long end = System.nanoTime() + timeoutNanos;
+        synchronized (usableMonitor) {
+            long left;
+            while (!usable && (left = end - System.nanoTime()) > 0) {
+                TimeUnit.NANOSECONDS.timedWait(usableMonitor, left);
+            }
+            return usable;
+        }
     }
 
     /** True while the lease is valid and not within its guard of the end. */
@@ -113,7 +130,12 @@ final class LeaseRenewer implements AutoCloseable {
                 nextSend = now + timeout / RENEWALS_PER_TIMEOUT;
             }
             boolean u = usableNow(now, timeout);
-            usable = u;
+            if (u != usable) {
+                synchronized (usableMonitor) {
+                    usable = u;
+                    usableMonitor.notifyAll();
+                }
+            }
             // also when u did not change: a connection state change needs a look too
             listener.leaseHealthChanged();
             long wakeAt = nextSend;

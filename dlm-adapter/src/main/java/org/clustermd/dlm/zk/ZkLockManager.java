@@ -85,9 +85,28 @@ public final class ZkLockManager implements AutoCloseable {
             lease.startBeforeConnect(sessionId(), connectStart, renewer.timeoutNanos());
         }
         // an external client's session may be of any age: its lease starts from a probe
+        renewer.prime();
         this.toldHealthy = healthy();
         client.getConnectionStateListenable().addListener(this::connectionStateChanged);
         renewer.start();
+    }
+
+    /**
+     * Waits (bounded) for a valid lease, so that a lockspace joined next starts ACTIVE. Without
+     * one it would start SUSPENDED and resume once the lease is confirmed, a third of the session
+     * timeout after the first answered renewal.
+     */
+    private ZkLockManager awaitLease(Duration timeout) throws DlmException {
+        try {
+            if (!renewer.awaitUsable(timeout.toNanos())) {
+                LOG.warn("{}: no valid lease within {} ms; lockspaces start SUSPENDED", nodeName, timeout.toMillis());
+            }
+        } catch (InterruptedException e) {
+            close();
+            Thread.currentThread().interrupt();
+            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while waiting for the lease");
+        }
+        return this;
     }
 
     public static Builder builder() {
@@ -351,7 +370,7 @@ public final class ZkLockManager implements AutoCloseable {
             Objects.requireNonNull(cluster, "cluster");
             Objects.requireNonNull(nodeName, "nodeName");
             if (external != null) {
-                return new ZkLockManager(this, external, false, UNKNOWN_START);
+                return new ZkLockManager(this, external, false, UNKNOWN_START).awaitLease(connectionTimeout);
             }
             Objects.requireNonNull(connectString, "connectString");
             CuratorFrameworkFactory.Builder cb = CuratorFrameworkFactory.builder()
@@ -382,7 +401,7 @@ public final class ZkLockManager implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while connecting");
             }
-            return new ZkLockManager(this, c, true, connectStart);
+            return new ZkLockManager(this, c, true, connectStart).awaitLease(connectionTimeout);
         }
     }
 }

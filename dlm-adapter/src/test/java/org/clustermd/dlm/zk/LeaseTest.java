@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The lease rule alone, on a clock the test moves (SessionHealthTest runs the real thing). With
- * T = 12000: a lease lasts 9000 after a confirmed probe's send, and a sync confirms the probes
+ * T = 12000: a lease lasts 10000 after a confirmed probe's send, and a sync confirms the probes
  * answered at least 4000 before it was sent.
  */
 class LeaseTest {
@@ -34,10 +34,10 @@ class LeaseTest {
     void theFirstLeaseRunsFromBeforeTheConnect() {
         lease.startBeforeConnect(SESSION, at(0), T);
         assertThat(lease.valid()).isTrue();
-        assertThat(lease.deadline()).isEqualTo(at(9_000));
-        moveTo(8_999);
+        assertThat(lease.deadline()).isEqualTo(at(10_000));
+        moveTo(9_999);
         assertThat(lease.valid()).isTrue();
-        moveTo(9_000);
+        moveTo(10_000);
         assertThat(lease.valid()).isFalse();
     }
 
@@ -53,32 +53,32 @@ class LeaseTest {
         moveTo(4_200);
         assertThat(answered(4_100, true)).isTrue();
         assertThat(lease.valid()).isTrue();
-        assertThat(lease.deadline()).as("from the probe's send").isEqualTo(at(9_000));
+        assertThat(lease.deadline()).as("from the probe's send").isEqualTo(at(10_000));
         // the sync at 2900 (answered at 3000) is confirmed by one sent at 7000 or later
         moveTo(6_950);
         assertThat(answered(6_900, true)).isFalse();
         moveTo(7_050);
         assertThat(answered(7_000, true)).isTrue();
-        assertThat(lease.deadline()).isEqualTo(at(11_900));
+        assertThat(lease.deadline()).isEqualTo(at(12_900));
     }
 
     @Test
     void aLateAnswerToAnOldRequestNeverMovesTheDeadlineBeyondItsSendTimeAndNeverBack() {
         lease.startBeforeConnect(SESSION, at(0), T);
         moveTo(8_000);
-        // held in a one-way cut for 7000, then answered: its lease would have ended at 10000
+        // held in a one-way cut for 7000, then answered: its lease would have ended at 11000
         assertThat(answered(1_000, false)).isFalse();
         moveTo(12_500);
         assertThat(lease.valid()).isFalse();
         assertThat(answered(12_400, true)).isTrue();
-        assertThat(lease.deadline()).isEqualTo(at(10_000));
+        assertThat(lease.deadline()).isEqualTo(at(11_000));
         assertThat(lease.valid()).as("a confirmation that comes too late leaves the lease lapsed").isFalse();
         moveTo(16_600);
         assertThat(answered(16_500, true)).isTrue();
-        assertThat(lease.deadline()).isEqualTo(at(21_400));
+        assertThat(lease.deadline()).isEqualTo(at(22_400));
         moveTo(16_700);
         assertThat(answered(16_600, true)).isFalse();
-        assertThat(lease.deadline()).isEqualTo(at(21_400));
+        assertThat(lease.deadline()).isEqualTo(at(22_400));
     }
 
     @Test
