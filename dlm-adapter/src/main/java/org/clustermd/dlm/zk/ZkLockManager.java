@@ -295,6 +295,7 @@ public final class ZkLockManager implements AutoCloseable {
         private Duration connectionTimeout = Duration.ofSeconds(15);
         private DlmCredentials credentials = DlmCredentials.none();
         private ZKClientConfig clientConfig;
+        private boolean ensembleTracker = true;
 
         /** The ensemble, e.g. {@code zk1:2181,zk2:2181,zk3:2181}. */
         public Builder connectString(String s) {
@@ -365,6 +366,17 @@ public final class ZkLockManager implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Whether Curator follows the ensemble's configuration (on by default, as in Curator).
+         * The tracker replaces the connect string with the client addresses the servers announce
+         * in their configuration; behind proxies, NAT or port forwarding those are not the ones
+         * this node can reach, so turn it off there and the configured connect string is kept.
+         */
+        public Builder ensembleTracker(boolean on) {
+            this.ensembleTracker = on;
+            return this;
+        }
+
         /** Connects (bounded by the connection timeout) and returns the manager. */
         public ZkLockManager build() throws DlmException {
             Objects.requireNonNull(cluster, "cluster");
@@ -378,7 +390,8 @@ public final class ZkLockManager implements AutoCloseable {
                     .sessionTimeoutMs((int) sessionTimeout.toMillis())
                     .connectionTimeoutMs((int) connectionTimeout.toMillis())
                     // retries only cover the blocking calls of join; lock traffic never retries
-                    .retryPolicy(new RetryNTimes(3, 200));
+                    .retryPolicy(new RetryNTimes(3, 200))
+                    .ensembleTracker(ensembleTracker);
             if (credentials.authScheme() != null) {
                 cb.authorization(credentials.authScheme(), credentials.authBytes());
             }
