@@ -93,6 +93,8 @@ final class ZkLockSpace implements LockSpace {
     private Map<Integer, Long> membersBeforeResync = Map.of();
     private final List<Runnable> afterResync = new ArrayList<>();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
+    /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
+    private volatile long suspensions;
     private final Object leaseMonitor = new Object();
 
     ZkLockSpace(ZkLockManager manager, ZooKeeper zk, String name, LockSpaceOptions options) {
@@ -379,6 +381,7 @@ final class ZkLockSpace implements LockSpace {
             if (state != LockSpaceState.ACTIVE) {
                 return;
             }
+            suspensions++;
             state = LockSpaceState.SUSPENDED;
             for (ResourceState rs : resources.values()) {
                 rs.stale = true;
@@ -460,6 +463,31 @@ final class ZkLockSpace implements LockSpace {
         synchronized (leaseMonitor) {
             leaseMonitor.notifyAll();
         }
+    }
+
+    /**
+     * Delivers a grant decided at suspension count {@code decidedAt} (-1: decided while not
+     * ACTIVE), or fails it when the lockspace was suspended since: a holder's belief ends at
+     * SUSPENDED, so a grant that reaches its caller after SUSPENDED was reported must not read
+     * as usable. The lock itself may well be held (the handle's grantedMode() says so, and it is
+     * still held if the same session resumes); only this completion is refused.
+     */
+    private void deliverGrant(CompletableFuture<LockGrant> f, LockGrant grant, long decidedAt, String resource) {
+        LockSpaceState s = state;
+        if (s == LockSpaceState.ACTIVE && suspensions == decidedAt) {
+            f.complete(grant);
+            return;
+        }
+        DlmException.Code code = s == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
+                : s == LockSpaceState.CLOSED ? DlmException.Code.CLOSED : DlmException.Code.SUSPENDED;
+        f.completeExceptionally(new DlmException(code, grant.mode() + " on " + resource + " was granted, but lockspace "
+                + lockSpaceName + " was suspended before the grant could be delivered: not usable; after the"
+                + " lockspace is ACTIVE again, grantedMode() tells whether it is still held"));
+    }
+
+    /** What {@link #deliverGrant} needs to know about the moment of the decision; under the lock. */
+    private long grantDecidedAt() {
+        return state == LockSpaceState.ACTIVE ? suspensions : -1;
     }
 
     private void stateChangedNow(LockSpaceState s) {
@@ -791,7 +819,8 @@ final class ZkLockSpace implements LockSpace {
                     long token = 0;
                     out.add(() -> h.publish(mode, token, lvb));
                     CompletableFuture<LockGrant> f = new CompletableFuture<>();
-                    out.add(() -> f.complete(grant));
+                    long decidedAt = grantDecidedAt();
+                    out.add(() -> deliverGrant(f, grant, decidedAt, rs.name));
                     result = f;
                     return result;
                 }
@@ -1203,7 +1232,8 @@ final class ZkLockSpace implements LockSpace {
         h.valueBlock = lvb;
         LockGrant grant = new LockGrant(p.mode, lvb, token);
         out.add(() -> h.publish(p.mode, token, lvb));
-        out.add(() -> p.future.complete(grant));
+        long decidedAt = grantDecidedAt();
+        out.add(() -> deliverGrant(p.future, grant, decidedAt, h.name()));
         if (p.cancelResult != null) {
             out.add(() -> p.cancelResult.complete(false));
         }
