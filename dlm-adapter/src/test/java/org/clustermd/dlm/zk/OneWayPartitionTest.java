@@ -102,7 +102,7 @@ class OneWayPartitionTest {
             }
         };
         LockSpaceOptions options = LockSpaceOptions.of(4).withRequestTimeout(timing.forWaiting().duration());
-        try (ZkTestSupport victim = new ZkTestSupport(proxy.connectString(), SESSION);
+        try (ZkTestSupport victim = new ZkTestSupport(proxy.connectString(), SESSION).withoutEnsembleTracker();
              ZkTestSupport others = new ZkTestSupport(othersConnect, SESSION)) {
             LockSpace a = victim.manager("a").join("md0", options.withListener(holderListener));
             holderRef.set(a);
