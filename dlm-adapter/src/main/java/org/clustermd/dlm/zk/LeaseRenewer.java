@@ -136,8 +136,13 @@ final class LeaseRenewer implements AutoCloseable {
                     usableMonitor.notifyAll();
                 }
             }
-            // also when u did not change: a connection state change needs a look too
-            listener.leaseHealthChanged();
+            try {
+                // also when u did not change: a connection state change needs a look too
+                listener.leaseHealthChanged();
+            } catch (RuntimeException e) {
+                // this thread must live on: it is what reports the lease's end
+                LOG.error("lease health listener failed", e);
+            }
             long wakeAt = nextSend;
             if (u) {
                 long lapseAt = lease.deadline() - timeout / GUARD_DIVISOR;

@@ -404,8 +404,8 @@ final class ZkLockSpace implements LockSpace {
         }
         lock.lock();
         try {
-            if (state != LockSpaceState.SUSPENDED) {
-                return;
+            if (state != LockSpaceState.SUSPENDED || !joined) {
+                return; // still joining: finishJoin reads the manager's health itself
             }
             afterResync.add(() -> {
                 Actions later = new Actions();

@@ -153,11 +153,34 @@ class SessionHealthTest {
         LockResource ra = a.resource("token");
         CompletableFuture<LockGrant> aWaits = ra.convertAsync(LockMode.EX);
         assertThat(timing.await(queued)).as("a's request is queued behind b").isTrue();
-
-        cutAt = System.nanoTime();
-        proxy.cutClientToServer(); // a still hears the lockspace, so it sees its own grant
-        timing.waitFor("a suspended", () -> a.state() == LockSpaceState.SUSPENDED);
-        rb.unlock(); // b's release grants a in the same transaction
+        // b keeps locking another resource: a keeps hearing the lockspace through the cut, so its
+        // connection stays up and only its lease can suspend it
+        java.util.concurrent.atomic.AtomicBoolean loading = new java.util.concurrent.atomic.AtomicBoolean(true);
+        LockResource load = b.resource("load");
+        Thread loader = new Thread(() -> {
+            while (loading.get()) {
+                try {
+                    load.convert(LockMode.EX);
+                    load.unlock();
+                } catch (org.clustermd.dlm.DlmException e) {
+                    return;
+                }
+            }
+        }, "b-load");
+        loader.setDaemon(true);
+        loader.start();
+        try {
+            // renewals in their steady state (the first lease, from the connect, is longer)
+            Thread.sleep(LONG_SESSION.toMillis() / 2);
+            cutAt = System.nanoTime();
+            proxy.cutClientToServer(); // a still hears the lockspace, so it sees its own grant
+            timing.waitFor("a suspended", () -> a.state() == LockSpaceState.SUSPENDED);
+            rb.unlock(); // b's release grants a in the same transaction
+            aWaits.exceptionally(e -> null).get(timing.milliseconds(), TimeUnit.MILLISECONDS);
+        } finally {
+            loading.set(false);
+            loader.join(timing.milliseconds());
+        }
 
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> aWaits.get(timing.milliseconds(), TimeUnit.MILLISECONDS))
                 .hasCauseInstanceOf(org.clustermd.dlm.DlmException.class)
