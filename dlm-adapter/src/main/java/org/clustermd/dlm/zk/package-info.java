@@ -148,10 +148,12 @@
  * parts per million), the time the leader takes from deciding an expiry to refusing syncs, and a
  * follower's ping reply that takes longer than {@code T/12} to reach the leader. A longer pause
  * is what the fencing token is for. The confirmation delay is why a lease lasts only
- * {@code 5T/12} to {@code T/2} past the last answer: after a one-way cut, SUSPENDED comes then,
- * about half a session timeout before ZooKeeper can expire the session, and a gap of more than
- * about {@code 5T/12} without answers suspends a healthy member (it resumes once a renewal is
- * confirmed again). Only an expired member's locks are purged and handed to others.
+ * {@code 5T/12} to {@code T/2} past the last answer, less the renewals' round trips (a sync
+ * waits for the leader's pending commits): after a one-way cut SUSPENDED comes then (0.3-0.4
+ * {@code T} was measured under load), half a session timeout or more before ZooKeeper can expire
+ * the session, and a gap of about that long without answers suspends a healthy member (it
+ * resumes once a renewal is confirmed again, in the same session with every lock). Only an
+ * expired member's locks are purged and handed to others.
  *
  * <h2>Recovery order</h2>
  * All events of a lockspace arrive on one ordered stream. A member's death (its member znode
