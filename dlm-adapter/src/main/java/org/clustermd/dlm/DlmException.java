@@ -18,7 +18,11 @@ public final class DlmException extends Exception {
         CONVERSION_DEADLOCK,
         /** A request is already pending on this lock, or the mode change is not allowed. */
         INVALID_REQUEST,
-        /** The session is suspended: the outcome is unknown until it reconnects or is lost. */
+        /**
+         * The session is suspended: the outcome is unknown until it reconnects or is lost. Also a
+         * grant whose delivery came after SUSPENDED was reported: it must not be used (the lock
+         * may still be held; the handle's granted mode tells once the lockspace is ACTIVE again).
+         */
         SUSPENDED,
         /** The session is lost; the lockspace is no longer usable. */
         LOCKSPACE_LOST,
