@@ -1,0 +1,92 @@
+package org.clustermd.cluster.nbd;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.admin.ArrayCreator;
+import org.clustermd.raid1.admin.BitmapMode;
+import org.clustermd.raid1.admin.CreateOptions;
+
+/**
+ * Test fixture: a standalone array {@code md0} (internal bitmap) on leg files in a temp
+ * directory, exported by an {@link NbdServer} on 127.0.0.1 and a free port.
+ */
+final class TestExport implements AutoCloseable {
+    static final long LEG_SLACK = 8L << 20;
+
+    final List<Path> legs = new ArrayList<>();
+    final Raid1Array array;
+    final NbdServer server;
+
+    private TestExport(Path dir, int legCount, long arrayBytes, NbdServer.Builder server) throws IOException {
+        for (int i = 0; i < legCount; i++) {
+            Path f = dir.resolve("leg" + i);
+            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                raf.setLength(arrayBytes + LEG_SLACK);
+            }
+            legs.add(f);
+        }
+        ArrayCreator.create(CreateOptions.builder("md0").nodes(1).bitmap(BitmapMode.INTERNAL).bitmapChunk(1 << 20)
+                .sizeBytes(arrayBytes).assumeClean(true).build(), legs);
+        this.array = Raid1Array.open(legs, ArrayOptions.builder().name("md0").build());
+        try {
+            this.server = server.port(0).export(new Raid1ArrayTarget(array)).start();
+        } catch (IOException | RuntimeException e) {
+            array.close();
+            throw e;
+        }
+    }
+
+    static TestExport start(Path dir, int legCount, long arrayBytes) throws IOException {
+        return new TestExport(dir, legCount, arrayBytes, NbdServer.builder());
+    }
+
+    static TestExport start(Path dir, int legCount, long arrayBytes, NbdServer.Builder server) throws IOException {
+        return new TestExport(dir, legCount, arrayBytes, server);
+    }
+
+    /** The export's URI as libnbd and qemu spell it. */
+    String uri() {
+        return "nbd://127.0.0.1:" + server.port() + "/md0";
+    }
+
+    int port() {
+        return server.port();
+    }
+
+    /** SHA-256 of each whole leg file, superblock and bitmap included. */
+    List<String> legDigests() throws IOException {
+        List<String> out = new ArrayList<>();
+        for (Path p : legs) out.add(sha256(p));
+        return out;
+    }
+
+    static String sha256(Path p) throws IOException {
+        try (InputStream in = Files.newInputStream(p)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.close();
+        } finally {
+            array.close();
+        }
+    }
+}
