@@ -10,6 +10,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.ArrayCreator;
@@ -24,10 +25,12 @@ final class TestExport implements AutoCloseable {
     static final long LEG_SLACK = 8L << 20;
 
     final List<Path> legs = new ArrayList<>();
-    final Raid1Array array;
-    final NbdServer server;
+    private final UnaryOperator<NbdServer.Builder> settings;
+    Raid1Array array;
+    NbdServer server;
 
-    private TestExport(Path dir, int legCount, long arrayBytes, NbdServer.Builder server) throws IOException {
+    private TestExport(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings) throws IOException {
+        this.settings = settings;
         for (int i = 0; i < legCount; i++) {
             Path f = dir.resolve("leg" + i);
             try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
@@ -37,21 +40,31 @@ final class TestExport implements AutoCloseable {
         }
         ArrayCreator.create(CreateOptions.builder("md0").nodes(1).bitmap(BitmapMode.INTERNAL).bitmapChunk(1 << 20)
                 .sizeBytes(arrayBytes).assumeClean(true).build(), legs);
-        this.array = Raid1Array.open(legs, ArrayOptions.builder().name("md0").build());
+        open();
+    }
+
+    private void open() throws IOException {
+        array = Raid1Array.open(legs, ArrayOptions.builder().name("md0").build());
         try {
-            this.server = server.port(0).export(new Raid1ArrayTarget(array)).start();
+            server = settings.apply(NbdServer.builder()).port(0).export(new Raid1ArrayTarget(array)).start();
         } catch (IOException | RuntimeException e) {
             array.close();
             throw e;
         }
     }
 
-    static TestExport start(Path dir, int legCount, long arrayBytes) throws IOException {
-        return new TestExport(dir, legCount, arrayBytes, NbdServer.builder());
+    /** Stops the server and the array, then assembles the array from its legs again and serves it on a new port. */
+    void restart() throws IOException {
+        close();
+        open();
     }
 
-    static TestExport start(Path dir, int legCount, long arrayBytes, NbdServer.Builder server) throws IOException {
-        return new TestExport(dir, legCount, arrayBytes, server);
+    static TestExport start(Path dir, int legCount, long arrayBytes) throws IOException {
+        return new TestExport(dir, legCount, arrayBytes, b -> b);
+    }
+
+    static TestExport start(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings) throws IOException {
+        return new TestExport(dir, legCount, arrayBytes, settings);
     }
 
     /** The export's URI as libnbd and qemu spell it. */
