@@ -23,6 +23,7 @@ import org.clustermd.bench.storage.Fio;
 import org.clustermd.bench.storage.FioReport;
 import org.clustermd.bench.storage.LegFiles;
 import org.clustermd.bench.storage.Rounds;
+import org.clustermd.bench.storage.WriteLoad;
 import org.clustermd.cluster.nbd.NbdServer;
 import org.clustermd.cluster.nbd.Raid1ArrayTarget;
 import org.clustermd.raid1.ArrayOptions;
@@ -46,7 +47,9 @@ import org.clustermd.raid1.admin.BitmapMode;
  * <p>Both servers run for the whole suite and fio runs alternate between them: the random
  * writes in 1-second slices, the order reversed every slice, a side's round value the mean of
  * its slices; the sequential passes alternate their order every round. Each side gets one
- * untimed second of random writes first (our JIT, and the bitmap bits of the working set).
+ * untimed second of random writes first (our JIT, and the bitmap bits of the working set). A
+ * third series runs the same loads on the same array from inside the JVM, without NBD, so the
+ * details separate what the export costs from what the array costs.
  * The figure is the median over rounds.
  *
  * <p>Not thread-safe; run once.
@@ -55,6 +58,9 @@ public final class NbdSuite implements Suite {
     private static final int BLOCK = 4096;
     private static final int DEPTH = 32;
     private static final int SEQ_DEPTH = 8;
+    private static final String FLOOR = "floor_array_without_nbd";
+    private static final String FLOOR_TEXT = "the same load on the same running array from inside the JVM (no NBD, no TCP),"
+            + " alternating with the two sides: the part of the gap that is the array's, not the export's";
 
     @Override
     public String name() {
@@ -83,6 +89,25 @@ public final class NbdSuite implements Suite {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new BenchException("interrupted", e);
+        }
+    }
+
+    /** The same loads on the array in this JVM, without NBD: what the export could at best reach. */
+    private static double floorRandom(Raid1Array a) throws BenchException {
+        try {
+            return WriteLoad.randomQueued(a, DEPTH, BLOCK, 1).iops();
+        } catch (IOException | InterruptedException e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            throw new BenchException("the array's own random writes failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static double floorSequential(Raid1Array a) throws BenchException {
+        try {
+            return WriteLoad.sequentialQueued(a, SEQ_DEPTH, 1 << 20, a.size()).mibPerSecond();
+        } catch (IOException | InterruptedException e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            throw new BenchException("the array's own sequential writes failed: " + e.getMessage(), e);
         }
     }
 
@@ -126,8 +151,7 @@ public final class NbdSuite implements Suite {
                 legs.dir())) {
             progress("nbd P5: %d rounds, %d s per side per round, 1-leg array of %d MiB; ours %s, peer %s", rounds, seconds,
                     legs.arrayBytes() >> 20, ours.uri(), peer.uri());
-            Result r = measure(legs, rounds, seconds, job -> Fio.run(nbdJob(ours.uri(), job), legs.dir(), 600),
-                    job -> Fio.run(nbdJob(peer.uri(), job), legs.dir(), 600), "P5");
+            Result r = measure(legs, rounds, seconds, ours, job -> Fio.run(nbdJob(peer.uri(), job), legs.dir(), 600), "P5");
             Map<String, Object> config = with(legs.config(), "bitmap", "clustered", "transport", "tcp 127.0.0.1",
                     "client", "fio --ioengine=nbd (libnbd)", "peer", peer.command());
             return List.of(
@@ -136,13 +160,15 @@ public final class NbdSuite implements Suite {
                             r.oursRand, r.peerRand)
                             .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds_per_round", seconds,
                                     "slice_seconds", 1))
-                            .with("peer_command", r.commands[0]),
+                            .with("peer_command", r.commands[0])
+                            .with("floor_array_without_nbd_per_round", list(r.floorRand)).with(FLOOR, FLOOR_TEXT),
                     Rounds.paired(new Figure("P5", "NBD export of a 1-leg array / nbdkit file plugin on the same file, fio nbd"
                             + " engine, 1 MiB sequential write qd8", median(r.oursSeq), median(r.peerSeq), ">=0.90", "MiB/s"),
                             r.oursSeq, r.peerSeq)
                             .with("config", with(config, "block_bytes", 1 << 20, "qd", SEQ_DEPTH, "bytes_per_run",
                                     legs.arrayBytes()))
-                            .with("peer_command", r.commands[1]));
+                            .with("peer_command", r.commands[1])
+                            .with("floor_array_without_nbd_per_round", list(r.floorSeq)).with(FLOOR, FLOOR_TEXT));
         }
     }
 
@@ -154,7 +180,7 @@ public final class NbdSuite implements Suite {
                     seconds, size >> 20, ours.uri());
             Side peer = job -> Fio.run(job.contains("--rw=write") ? Fio.mirrorSeqwrite(legs.leg(0), legs.leg(1), off, size)
                     : Fio.mirrorRandwrite(legs.leg(0), legs.leg(1), off, size, 1), legs.dir(), 600);
-            Result r = measure(legs, rounds, seconds, job -> Fio.run(nbdJob(ours.uri(), job), legs.dir(), 600), peer, "P5b");
+            Result r = measure(legs, rounds, seconds, ours, peer, "P5b");
             Map<String, Object> config = with(legs.config(), "bitmap", "clustered", "transport", "tcp 127.0.0.1",
                     "client", "fio --ioengine=nbd (libnbd)");
             return List.of(
@@ -163,12 +189,14 @@ public final class NbdSuite implements Suite {
                             r.oursRand, r.peerRand)
                             .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds_per_round", seconds,
                                     "slice_seconds", 1))
-                            .with("peer_command", "min of the two legs' IOPS: " + r.commands[0]),
+                            .with("peer_command", "min of the two legs' IOPS: " + r.commands[0])
+                            .with("floor_array_without_nbd_per_round", list(r.floorRand)).with(FLOOR, FLOOR_TEXT),
                     Rounds.paired(new Figure("P5b", "NBD export of a 2-leg array, fio nbd engine / fio libaio writing both legs,"
                             + " 1 MiB sequential write qd8", median(r.oursSeq), median(r.peerSeq), ">=0.85", "MiB/s"),
                             r.oursSeq, r.peerSeq)
                             .with("config", with(config, "block_bytes", 1 << 20, "qd", SEQ_DEPTH, "bytes_per_run", size))
-                            .with("peer_command", "min of the two legs' MiB/s: " + r.commands[1]));
+                            .with("peer_command", "min of the two legs' MiB/s: " + r.commands[1])
+                            .with("floor_array_without_nbd_per_round", list(r.floorSeq)).with(FLOOR, FLOOR_TEXT));
         }
     }
 
@@ -178,9 +206,13 @@ public final class NbdSuite implements Suite {
         final double[] peerRand;
         final double[] oursSeq;
         final double[] peerSeq;
+        final double[] floorRand;
+        final double[] floorSeq;
         final String[] commands = new String[2];
 
         Result(int rounds) {
+            floorRand = new double[rounds];
+            floorSeq = new double[rounds];
             oursRand = new double[rounds];
             peerRand = new double[rounds];
             oursSeq = new double[rounds];
@@ -192,8 +224,9 @@ public final class NbdSuite implements Suite {
         void run() throws BenchException;
     }
 
-    private static Result measure(LegFiles legs, int rounds, int seconds, Side ours, Side peer, String figure)
+    private static Result measure(LegFiles legs, int rounds, int seconds, OurExport export, Side peer, String figure)
             throws BenchException {
+        Side ours = job -> Fio.run(nbdJob(export.uri(), job), legs.dir(), 600);
         List<String> rand = List.of("--rw=randwrite", "--bs=4k", "--iodepth=" + DEPTH, "--size=" + legs.arrayBytes(),
                 "--runtime=1", "--time_based");
         List<String> seq = List.of("--rw=write", "--bs=1M", "--iodepth=" + SEQ_DEPTH, "--size=" + legs.arrayBytes());
@@ -205,6 +238,7 @@ public final class NbdSuite implements Suite {
             for (int slice = 0; slice < seconds; slice++) {
                 alternate(k * seconds + slice, List.of(
                         () -> r.oursRand[k] += ours.run(rand).minWriteIops() / seconds,
+                        () -> r.floorRand[k] += floorRandom(export.array) / seconds,
                         () -> {
                             FioReport f = peer.run(rand);
                             r.commands[0] = f.command();
@@ -213,13 +247,15 @@ public final class NbdSuite implements Suite {
             }
             alternate(k, List.of(
                     () -> r.oursSeq[k] = ours.run(seq).minWriteMibPerSecond(),
+                    () -> r.floorSeq[k] = floorSequential(export.array),
                     () -> {
                         FioReport f = peer.run(seq);
                         r.commands[1] = f.command();
                         r.peerSeq[k] = f.minWriteMibPerSecond();
                     }));
-            progress("%s round %d: randwrite 4k qd32 ours %.0f IOPS, peer %.0f; seqwrite 1M qd8 ours %.1f MiB/s, peer %.1f",
-                    figure, k + 1, r.oursRand[k], r.peerRand[k], r.oursSeq[k], r.peerSeq[k]);
+            progress("%s round %d: randwrite 4k qd32 ours %.0f IOPS (the array without NBD %.0f), peer %.0f;"
+                    + " seqwrite 1M qd8 ours %.1f MiB/s (without NBD %.1f), peer %.1f", figure, k + 1, r.oursRand[k],
+                    r.floorRand[k], r.peerRand[k], r.oursSeq[k], r.floorSeq[k], r.peerSeq[k]);
         }
         return r;
     }
