@@ -35,8 +35,12 @@ class NbdClientsTest {
                     "-c", "read -P 0x11 20M 128k",
                     "-c", "read -P 0x22 21M 128k");
             assertThat(out).doesNotContain("Pattern verification failed").doesNotContainIgnoringCase("error");
-            // the legs hold what the client wrote: the data area starts at the same offset on both
-            assertThat(x.array.mirrors().mirrors()).hasSize(2);
+            // both legs hold what the client wrote
+            for (int leg = 0; leg < 2; leg++) {
+                assertThat(x.legBytes(leg, 0, 1 << 20)).as("leg %d at 0", leg).containsOnly((byte) 0xab);
+                assertThat(x.legBytes(leg, 8 << 20, 4096)).as("leg %d at 8M (FUA)", leg).containsOnly((byte) 0x5a);
+                assertThat(x.legBytes(leg, 21 << 20, 128 << 10)).as("leg %d at 21M", leg).containsOnly((byte) 0x22);
+            }
         }
     }
 

@@ -26,6 +26,8 @@ final class TestExport implements AutoCloseable {
 
     final List<Path> legs = new ArrayList<>();
     private final UnaryOperator<NbdServer.Builder> settings;
+    /** Where the data area starts on each leg, bytes. */
+    final long dataOffset;
     Raid1Array array;
     NbdServer server;
 
@@ -38,8 +40,8 @@ final class TestExport implements AutoCloseable {
             }
             legs.add(f);
         }
-        ArrayCreator.create(CreateOptions.builder("md0").nodes(1).bitmap(BitmapMode.INTERNAL).bitmapChunk(1 << 20)
-                .sizeBytes(arrayBytes).assumeClean(true).build(), legs);
+        dataOffset = ArrayCreator.create(CreateOptions.builder("md0").nodes(1).bitmap(BitmapMode.INTERNAL).bitmapChunk(1 << 20)
+                .sizeBytes(arrayBytes).assumeClean(true).build(), legs).dataOffset() * 512L;
         open();
     }
 
@@ -74,6 +76,16 @@ final class TestExport implements AutoCloseable {
 
     int port() {
         return server.port();
+    }
+
+    /** {@code length} bytes of leg {@code i} at array offset {@code offset}, read from the file itself. */
+    byte[] legBytes(int i, long offset, int length) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(legs.get(i).toFile(), "r")) {
+            byte[] b = new byte[length];
+            f.seek(dataOffset + offset);
+            f.readFully(b);
+            return b;
+        }
     }
 
     /** SHA-256 of each whole leg file, superblock and bitmap included. */
