@@ -371,6 +371,33 @@ class NbdProtocolTest {
     }
 
     @Test
+    void closingTheServerFinishesRequestsInFlightThenDisconnects() throws Exception {
+        start();
+        try (RawNbdClient c = transmitting(); RawNbdClient idle = new RawNbdClient(server.port()).handshake()) {
+            target.hold.set(true);
+            c.request(0, CMD_READ, 5, 0, BLOCK, null);
+            await().until(() -> target.heldCount() == 1);
+            Thread closer = new Thread(server::close, "test-close");
+            closer.start();
+            // the connections were told to shut down once the one still in its handshake is dropped
+            assertThat(idle.closedByServer()).as("a client still in the handshake is dropped").isTrue();
+            assertThat(closer.isAlive()).as("close() waits for the request in flight").isTrue();
+            target.release(1);
+            assertThat(c.reply()).isEqualTo(new RawNbdClient.SimpleReply(NbdProtocol.SIMPLE_REPLY_MAGIC, 0, 5));
+            c.readBytes(BLOCK);
+            assertThat(c.closedByServer()).isTrue();
+            closer.join(30_000);
+            assertThat(closer.isAlive()).isFalse();
+        }
+        assertThatRefused(server.port());
+    }
+
+    private static void assertThatRefused(int port) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new RawNbdClient(port).close())
+                .isInstanceOf(java.net.ConnectException.class);
+    }
+
+    @Test
     void manyClientsAtOnce() throws Exception {
         start();
         ExecutorService pool = Executors.newFixedThreadPool(8);
