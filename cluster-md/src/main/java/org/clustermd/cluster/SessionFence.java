@@ -40,6 +40,8 @@ final class SessionFence {
         this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "cluster-session-" + array.name());
             t.setDaemon(true);
+            // without this thread nothing holds or fences I/O when the session goes: stop writing
+            t.setUncaughtExceptionHandler((th, e) -> array.fence(FenceReason.CRITICAL_THREAD_FAILED, e));
             return t;
         });
     }

@@ -150,6 +150,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         this.submitter = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "md-submit-" + name);
             t.setDaemon(true);
+            t.setUncaughtExceptionHandler((th, e) -> fence(FenceReason.CRITICAL_THREAD_FAILED, e));
             return t;
         });
         this.submitter.allowCoreThreadTimeOut(true);
