@@ -23,6 +23,7 @@ import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ClusterOperations;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
+import org.clustermd.raid1.WriteLease;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,6 +78,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile LockResource tokenLock;
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
+    private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
 
     /** The builder's values, copied: a builder used again later changes nothing here. */
     private record Config(String connectString, String nodeName, String root, Duration sessionTimeout,
@@ -192,6 +194,15 @@ public final class ClusterCoordinator implements ClusterOperations {
             throw cluster("joining cluster " + clusterName + " at " + config.connectString() + " failed: " + e.getMessage(), e);
         }
         if (!m.joined()) throw cluster("the lock manager session was lost while joining", null);
+    }
+
+    /**
+     * The lockspace's lease (docs/design.md, the fence): valid while the session is ACTIVE and
+     * before the lease deadline, never before join. Reads two volatile fields and the clock.
+     */
+    @Override
+    public WriteLease writeLease() {
+        return lease;
     }
 
     @Override

@@ -84,6 +84,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final UUID uuid;
     private final ArrayOptions options;
     private final ClusterOperations cluster;
+    private final LeaseHold leaseHold;
     private final long ioWaitNanos;
     private final int blockSize;
     private final long sizeSectors;
@@ -117,12 +118,13 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private volatile boolean bitmapTrusted = true;
     private volatile String clusterName = "";
 
-    private Raid1Array(Assembler.Assembly a, ArrayOptions options) {
+    private Raid1Array(Assembler.Assembly a, ArrayOptions options, ClusterOperations cluster, LeaseHold leaseHold) {
         Superblock sb = a.freshest();
         this.name = options.name() != null ? options.name() : sb.setName().isEmpty() ? "md" : sb.setName();
         this.uuid = sb.setUuid();
         this.options = options;
-        this.cluster = options.cluster() != null ? options.cluster() : new StandaloneClusterOperations();
+        this.cluster = cluster;
+        this.leaseHold = leaseHold;
         this.ioWaitNanos = options.ioWait().toNanos();
         int bs = 512;
         for (Mirror m : a.members()) bs = Math.max(bs, m.leg().device.logicalBlockSize());
@@ -154,6 +156,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             return t;
         });
         this.submitter.allowCoreThreadTimeOut(true);
+        leaseHold.attach(this);
     }
 
     // ------------------------------------------------------------------ assembly
@@ -169,9 +172,14 @@ public final class Raid1Array implements Mddev, AutoCloseable {
      *     bitmap, CLUSTER when the cluster cannot be joined
      */
     public static Raid1Array assemble(List<? extends BlockDevice> legs, ArrayOptions options) throws Raid1Exception {
-        List<BlockDevice> all = new ArrayList<>(legs);
-        Assembler.Assembly a = Assembler.assemble(options.name() != null ? options.name() : "array", all);
-        Raid1Array array = new Raid1Array(a, options);
+        String what = options.name() != null ? options.name() : "array";
+        ClusterOperations cluster = options.cluster() != null ? options.cluster() : new StandaloneClusterOperations();
+        // every leg write from here on passes the lease: the one choke point (LeaseHold)
+        LeaseHold hold = new LeaseHold(what, cluster.writeLease(), options.ioWait().toNanos());
+        List<BlockDevice> all = new ArrayList<>(legs.size());
+        for (BlockDevice d : legs) all.add(hold.guard(d));
+        Assembler.Assembly a = Assembler.assemble(what, all);
+        Raid1Array array = new Raid1Array(a, options, cluster, hold);
         try {
             array.start();
         } catch (Raid1Exception | RuntimeException e) {
@@ -265,6 +273,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             }
         }
         cluster.leave(true);
+        leaseHold.close();
         for (Mirror m : mirrors.mirrors()) Assembler.closeQuietly(m.leg().device);
         raid1d.shutdownNow();
         notifier.close();
@@ -768,6 +777,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        leaseHold.close();
         for (Mirror m : mirrors.mirrors()) Assembler.closeQuietly(m.leg().device);
         state.closed();
         notifier.close();
@@ -834,6 +844,10 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     boolean isFenced() {
         return fenced != null;
+    }
+
+    LeaseHold leaseHold() {
+        return leaseHold;
     }
 
     long requestsStarted() {
@@ -1001,6 +1015,9 @@ public final class Raid1Array implements Mddev, AutoCloseable {
      *     longer a member)
      */
     CompletableFuture<Void> legFailed(Mirror m, IOException cause) {
+        // a fenced array writes nothing more, so it records nothing; and a write the lease hold
+        // never issued (NOT_ISSUED, only after the fence) says nothing about the leg
+        if (fenced != null) return null;
         Mirror now = mirrors.byDevNumber(m.devNumber()).orElse(null);
         if (now == null || now.leg() != m.leg()) return null;
         if (now.state() != MirrorState.FAULTY) {
