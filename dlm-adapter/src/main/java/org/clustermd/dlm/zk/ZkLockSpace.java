@@ -223,7 +223,8 @@ final class ZkLockSpace implements LockSpace {
             knownIncarnations.addAll(members.values());
             knownIncarnations.add(incarnation);
             members.put(claimed, incarnation);
-            state = LockSpaceState.ACTIVE;
+            // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
+            state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
             NodeSlot ours = new NodeSlot(claimed);
             Set<NodeSlot> live = memberSlots();
             out.add(() -> listener.recoveryFinished(ours, live));
@@ -371,7 +372,7 @@ final class ZkLockSpace implements LockSpace {
 
     // ------------------------------------------------------------------ session health
 
-    /** The connection is in doubt: fence now. */
+    /** The connection is in doubt or the lease is ending: fence now. */
     void onSuspended() {
         lock.lock();
         try {
@@ -389,7 +390,10 @@ final class ZkLockSpace implements LockSpace {
         stateChangedNow(LockSpaceState.SUSPENDED);
     }
 
-    /** Reconnected; {@code sessionId} tells whether it is still our session. */
+    /**
+     * Connected with a valid lease again (the manager calls it only then); {@code sessionId}
+     * tells whether it is still our session.
+     */
     void onReconnected(long sessionId) {
         if (sessionId != incarnation) {
             onLost("reconnected with a new session " + Long.toHexString(sessionId));
@@ -404,7 +408,8 @@ final class ZkLockSpace implements LockSpace {
                 Actions later = new Actions();
                 lock.lock();
                 try {
-                    if (state != LockSpaceState.SUSPENDED) {
+                    if (state != LockSpaceState.SUSPENDED || !manager.healthy()) {
+                        // suspended again meanwhile: the next resume reads again
                         return;
                     }
                     state = LockSpaceState.ACTIVE;
@@ -422,7 +427,11 @@ final class ZkLockSpace implements LockSpace {
                 stateChangedNow(LockSpaceState.ACTIVE);
                 later.run(callbacks);
             });
-            startResync();
+            if (!(resyncing && resyncOutstanding > 0)) {
+                // a read already under way (the lease lapsed and came back while the connection
+                // held) ends with the resume just queued
+                startResync();
+            }
         } finally {
             lock.unlock();
         }
@@ -444,6 +453,13 @@ final class ZkLockSpace implements LockSpace {
         stateChangedNow(LockSpaceState.LOST);
         out.run(callbacks);
         callbacks.close();
+    }
+
+    /** The lease moved: wake {@link #awaitLease} waiters. */
+    void leaseChanged() {
+        synchronized (leaseMonitor) {
+            leaseMonitor.notifyAll();
+        }
     }
 
     private void stateChangedNow(LockSpaceState s) {
@@ -544,6 +560,9 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void resyncStep(int rc, Actions out) {
+        if (resyncOutstanding < 0) {
+            return; // this resync failed already; its late replies count for nothing
+        }
         if (rc != Code.OK.intValue()) {
             // the connection dropped again (a new resync follows the reconnect) or the
             // session is gone (LOST follows); either way this one is abandoned
@@ -1377,11 +1396,14 @@ final class ZkLockSpace implements LockSpace {
         return state;
     }
 
-    // INTERIM: the lease is the session state alone until the lease rule of issue 8 lands
+    /** The session's lease (package doc, "The lease"); past once the lockspace is LOST or CLOSED. */
     @Override
     public long leaseDeadlineNanos() {
-        long now = System.nanoTime();
-        return state == LockSpaceState.ACTIVE ? now + TimeUnit.HOURS.toNanos(1) : now - 1;
+        LockSpaceState s = state;
+        if (s == LockSpaceState.LOST || s == LockSpaceState.CLOSED) {
+            return System.nanoTime() - 1;
+        }
+        return manager.leaseDeadline(incarnation);
     }
 
     @Override
