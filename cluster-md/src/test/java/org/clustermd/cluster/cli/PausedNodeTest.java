@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -22,6 +23,7 @@ import java.util.function.Predicate;
 import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.testing.Timing;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.BitmapReport;
@@ -45,8 +47,9 @@ import org.junit.jupiter.api.io.TempDir;
  * session and wrote (the checksums differ).
  */
 class PausedNodeTest {
-    private static final long SESSION_MS = 4000;
-    private static final long WAIT_NANOS = TimeUnit.SECONDS.toNanos(90);
+    /** Scaled on a slow machine: a node that cannot renew its lease under load cannot even join. */
+    private static final long SESSION_MS = Timing.scaled(Duration.ofSeconds(4)).toMillis();
+    private static final long WAIT_NANOS = Timing.scaled(Duration.ofSeconds(90)).toNanos();
 
     @TempDir
     Path dir;
@@ -188,7 +191,7 @@ class PausedNodeTest {
             String before = checksum(legs, slot);
 
             signal(paused, "CONT");
-            assertThat(paused.process.waitFor(90, TimeUnit.SECONDS)).as("the resumed node exits; %s", paused.describe()).isTrue();
+            assertThat(paused.process.waitFor(WAIT_NANOS, TimeUnit.NANOSECONDS)).as("the resumed node exits; %s", paused.describe()).isTrue();
             assertThat(paused.process.exitValue()).as("it fenced itself; %s", paused.describe()).isEqualTo(1);
             assertThat(paused.lines).as(paused.describe()).anyMatch(l -> l.startsWith("stopping (fenced: "));
             String after = checksum(legs, slot);
