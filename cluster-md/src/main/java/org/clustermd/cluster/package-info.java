@@ -20,8 +20,11 @@
  *       survivor that gets the lock after another one finds the slot clean and does nothing.</li>
  *   <li><b>Superblocks</b>: every superblock update holds {@code token} in EX, so two nodes never
  *       write the legs' superblocks at once.</li>
- *   <li><b>Session health</b>: SUSPENDED holds I/O, ACTIVE again lets it flow, LOST fences the
- *       array ({@code CLUSTER_SESSION_LOST}) and leaves the membership.</li>
+ *   <li><b>Session health</b>: SUSPENDED holds I/O (the session hold, counted apart from an
+ *       administrator's quiesce, and kept even when the requests in flight do not drain within
+ *       the I/O wait), ACTIVE again lets it flow, LOST fences the array
+ *       ({@code CLUSTER_SESSION_LOST}) and leaves the membership; the {@code node} daemon then
+ *       exits 1, an embedder reassembles the array with a new coordinator.</li>
  *   <li><b>The write lease</b>: the engine checks {@link org.clustermd.cluster.LockSpaceLease}
  *       (the lockspace's lease: ACTIVE and before its deadline) immediately before every leg
  *       write, this package's included ({@code NodeRecovery} and {@code SlotGather} write only

@@ -100,6 +100,8 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final AtomicLong failuresRecorded = new AtomicLong();
     private final ReentrantLock reconfig = new ReentrantLock();
     private final ReentrantLock suspendLock = new ReentrantLock();
+    /** What holds I/O besides the resync barrier's own users; the monitor guards both counts. */
+    private final Holds holds = new Holds();
     private final Condition suspendChanged = suspendLock.newCondition();
     private final Notifier notifier;
     private final ArrayStateMachine state;
@@ -663,14 +665,62 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": I/O did not drain for quiesce: " + e.getMessage(), e);
         }
-        state.suspended(true);
+        synchronized (holds) {
+            holds.quiesces++;
+            showSuspended();
+        }
     }
 
     @Override
     public void unquiesce() {
-        barrier.unfreeze();
-        state.suspended(false);
+        synchronized (holds) {
+            if (holds.quiesces == 0) {
+                log.warn("{}: unquiesce without a quiesce: ignored (it never ends the session hold)", name);
+                return;
+            }
+            holds.quiesces--;
+            barrier.unfreeze();
+            showSuspended();
+        }
         suspendedRangeChanged();
+    }
+
+    @Override
+    public boolean holdForSession() {
+        synchronized (holds) {
+            if (holds.session) return true;
+            holds.session = true;
+            barrier.block();
+            showSuspended();
+        }
+        log.warn("{}: I/O held while the cluster session is in doubt", name);
+        try {
+            barrier.awaitDrained(0, ioWaitNanos);
+            return true;
+        } catch (TimeoutException e) {
+            log.warn("{}: requests still in flight after the I/O wait ({}); new I/O stays held until the session is back",
+                    name, e.getMessage());
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    @Override
+    public void releaseSessionHold() {
+        synchronized (holds) {
+            if (!holds.session) return;
+            holds.session = false;
+            barrier.unfreeze();
+            showSuspended();
+        }
+        suspendedRangeChanged();
+    }
+
+    /** array_state reads suspended while any hold is on, and for good once fenced. Under {@code holds}. */
+    private void showSuspended() {
+        state.suspended(fenced != null || holds.quiesces > 0 || holds.session);
     }
 
     @Override
@@ -782,6 +832,16 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         state.closed();
         notifier.close();
         log.info("{}: stopped", name);
+    }
+
+    /**
+     * Who froze the barrier from outside the data path: administrative quiesces (nesting) and
+     * the cluster session's hold (one at most). Counted apart so that an unquiesce never ends
+     * the session hold, nor a session release a quiesce (issue 11 item 6).
+     */
+    private static final class Holds {
+        int quiesces;
+        boolean session;
     }
 
     // ------------------------------------------------------------------ engine internals
