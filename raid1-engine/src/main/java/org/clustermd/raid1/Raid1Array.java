@@ -31,6 +31,7 @@ import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.io.DiskStats;
 import org.clustermd.raid1.io.EngineThread;
@@ -1078,6 +1079,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         // a fenced array writes nothing more, so it records nothing; and a write the lease hold
         // never issued (NOT_ISSUED, only after the fence) says nothing about the leg
         if (fenced != null) return null;
+        if (cause instanceof BlockDeviceException b && b.code() == BlockDeviceException.Code.NOT_ISSUED) return null;
         Mirror now = mirrors.byDevNumber(m.devNumber()).orElse(null);
         if (now == null || now.leg() != m.leg()) return null;
         if (now.state() != MirrorState.FAULTY) {
