@@ -180,9 +180,9 @@ public final class ClusterCoordinator implements ClusterOperations {
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
             bitmapLock = ls.resource(slot.bitmapLockName());
-            bitmapLock.convert(LockMode.PW);
+            convertWhenLeased(ls, bitmapLock, LockMode.PW);
             resyncLock = ls.resource("resync");
-            resyncLock.convert(LockMode.NL);
+            convertWhenLeased(ls, resyncLock, LockMode.NL);
             tokenLock = ls.resource("token");
             log.info("{}: joined cluster {} lockspace {} as {} of {} (node {})", mddev.name(), clusterName, uuid, slot, nodes,
                     config.nodeName());
@@ -203,6 +203,32 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public WriteLease writeLease() {
         return lease;
+    }
+
+    /**
+     * A join-time conversion that a lapsed lease refused (SUSPENDED: a busy machine may miss a
+     * renewal while the JVM starts) is tried again once the lease is valid, within the connection
+     * timeout; nothing is held yet, so waiting is safe. Any other failure, or a lease that does
+     * not come back, fails the join.
+     */
+    private void convertWhenLeased(LockSpace ls, LockResource r, LockMode mode) throws DlmException {
+        long deadline = System.nanoTime() + config.connectionTimeout().toNanos();
+        while (true) {
+            try {
+                r.convert(mode);
+                return;
+            } catch (DlmException e) {
+                long left = deadline - System.nanoTime();
+                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
+                log.warn("{}: {} refused while the lease lapsed; waiting for it to be renewed", arrayName(), r.name());
+                try {
+                    if (!ls.awaitLease(Duration.ofNanos(left))) throw e;
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     @Override

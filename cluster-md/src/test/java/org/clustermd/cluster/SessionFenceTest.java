@@ -67,7 +67,8 @@ class SessionFenceTest {
      */
     @Test
     void aSuspendedSessionHoldsIoEvenWhenTheRequestsInFlightDoNotDrainInTime() throws Exception {
-        Duration ioWait = Timing.scaled(Duration.ofSeconds(1));
+        // short and unscaled: the drain must run out of time well before the session is lost
+        Duration ioWait = Duration.ofSeconds(2);
         List<SlowLeg> slow = new ArrayList<>();
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
              TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
@@ -87,7 +88,7 @@ class SessionFenceTest {
             proxy.cut();
             await().atMost(WAIT).until(() -> a.cluster.sessionState().orElseThrow() == LockSpaceState.SUSPENDED);
             await().atMost(WAIT).until(() -> a.array.arrayState() == ArrayState.SUSPENDED);
-            Thread.sleep(2 * ioWait.toMillis()); // the drain runs out of time meanwhile
+            Thread.sleep(ioWait.toMillis() + 1000); // the drain runs out of time meanwhile
             slow.forEach(SlowLeg::resume);
             inFlight.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
 
