@@ -230,8 +230,8 @@ public final class ZkLockManager implements AutoCloseable {
 
     /** The lease deadline of session {@code session}, or a time already past if it is not the lease's. */
     long leaseDeadline(long session) {
-        Lease lease = renewer.lease();
-        return lease.session() == session ? lease.deadline() : System.nanoTime() - 1;
+        Lease.Term term = renewer.lease().term();
+        return term.session() == session ? term.deadline() : System.nanoTime() - 1;
     }
 
     void forget(ZkLockSpace ls) {
