@@ -61,6 +61,10 @@ final class PosixBlockDevice implements BlockDevice {
         if (!NativeIo.isNative()) {
             throw new BlockDeviceException(Code.OPEN_FAILED, name, "jnr-posix has no native backend on this platform");
         }
+        if (java.nio.file.Files.isDirectory(path)) {
+            // O_DIRECT on a directory fails with EINVAL, which would blame O_DIRECT
+            throw new BlockDeviceException(Code.OPEN_FAILED, name, "is a directory, not a file or a block device");
+        }
         int flags = (o.readOnly() ? NativeIo.O_RDONLY : NativeIo.O_RDWR) | NativeIo.O_CLOEXEC;
         if (o.direct()) {
             flags |= NativeIo.oDirect();
