@@ -46,13 +46,10 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "create", description = {
-    "Create a clustered RAID1 array (mdadm --create --bitmap=clustered).",
-    "Writes a v1.2 superblock and a clustered write-intent bitmap with one slot per node",
-    "to each leg.",
-    "SIZE is a number of KiB, or a number with a K, M, G or T suffix.",
-    "Legs that hold an md superblock are refused unless --force, and with it while the array has members",
-    "in ZooKeeper (--zk)."})
+@Command(name = "create", description = "Create a clustered RAID1 array (mdadm --create --bitmap=clustered). Writes a v1.2 superblock and "
+        + "a clustered write-intent bitmap with one slot per node to each leg. SIZE is a number of KiB, or "
+        + "a number with a K, M, G or T suffix. Legs that hold an md superblock are refused unless --force, "
+        + "and with it while the array has members in ZooKeeper (--zk).")
 final class CreateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

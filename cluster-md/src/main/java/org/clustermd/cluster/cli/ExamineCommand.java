@@ -25,9 +25,8 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "examine", description = {
-    "Show a leg's superblock and bitmap slots (mdadm --examine and --examine-bitmap).",
-    "As text, or with --json as one JSON object with md's field names."})
+@Command(name = "examine", description = "Show a leg's superblock and bitmap slots (mdadm --examine and --examine-bitmap). As text, or "
+        + "with --json as one JSON object with md's field names.")
 final class ExamineCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -41,10 +41,9 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "node", description = {
-    "Join the array's cluster and run the array on this node until SIGTERM.",
-    "Assembles it on this node's bitmap slot; recovers and resyncs dead nodes' dirty",
-    "chunks; leaves gracefully on SIGTERM or Ctrl-C (exit 0)."})
+@Command(name = "node", description = "Join the array's cluster and run the array on this node until SIGTERM. Assembles it on this "
+        + "node's bitmap slot; recovers and resyncs dead nodes' dirty chunks; leaves gracefully on SIGTERM "
+        + "or Ctrl-C (exit 0).")
 final class NodeCommand implements Callable<Integer> {
     private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
