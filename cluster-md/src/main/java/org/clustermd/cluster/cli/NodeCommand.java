@@ -105,6 +105,9 @@ final class NodeCommand implements Callable<Integer> {
             progress.say("joined slot " + cluster.slotNumber() + " of " + array.bitmap().orElseThrow().geometry().slots()
                     + " as " + nodeName + " (cluster " + array.clusterName() + "); " + name + ": " + array.mirrors().mirrors().size()
                     + " legs, " + array.size() / 1024 + " KiB");
+            cluster.negotiatedSessionTimeout().filter(t -> t.toMillis() != sessionTimeoutMs).ifPresent(t -> progress.say(
+                    "ZooKeeper granted a session timeout of " + t.toMillis() + " ms, not the " + sessionTimeoutMs
+                    + " ms asked (its servers allow 2 to 20 ticks): a dead node is recovered after " + t.toMillis() + " ms"));
             sync.start();
             if (region != null) {
                 long writer = cluster.slotNumber() + 1L;
