@@ -194,6 +194,35 @@ class OperatorMistakesTest {
         assertThat(n0After.arrayState()).isEqualTo("AA");
     }
 
+    @Test
+    void nodeWithRunStartsOnFewerLegsThanTheArrayHad() throws Exception {
+        Path n0 = file("n0");
+        Path n1 = file("n1");
+        assertThat(run(create("md0", n0.toString(), n1.toString())).code()).isZero();
+        Process p = null;
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
+                ZooKeeperSettings.forTests())) {
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node", "--name", "md0",
+                    "--zk", zk.connectString(), "--node-name", "a", "--session-timeout", "4000", "--run", n0.toString()));
+            p = new ProcessBuilder(cmd).redirectError(dir.resolve("node.err").toFile()).start();
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+            List<String> lines = new ArrayList<>();
+            for (String l; (l = in.readLine()) != null; ) {
+                lines.add(l);
+                if (l.startsWith("joined slot")) break;
+            }
+            assertThat(lines).as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
+                    .anyMatch(l -> l.startsWith("joined slot 0 of 2 as a (cluster c1); md0: 1 legs"));
+            p.toHandle().destroy(); // SIGTERM
+            assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(Files.readString(dir.resolve("node.err"))).isZero();
+        } finally {
+            if (p != null && p.isAlive()) p.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
     /** {@code losetup [-r] -f --show FILE}; null when no loop device can be attached here. */
     static Path attachLoop(Path backing, boolean readOnly) {
         if (!readOnly) return Tools.attachLoop(backing);
