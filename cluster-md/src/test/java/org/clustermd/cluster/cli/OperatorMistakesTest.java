@@ -195,7 +195,7 @@ class OperatorMistakesTest {
     }
 
     @Test
-    void nodeWithRunStartsOnFewerLegsThanTheArrayHad() throws Exception {
+    void nodeWithRunStartsOnFewerLegsThanTheArrayHadAndRecordsTheOthersAsMissing() throws Exception {
         Path n0 = file("n0");
         Path n1 = file("n1");
         assertThat(run(create("md0", n0.toString(), n1.toString())).code()).isZero();
@@ -205,22 +205,30 @@ class OperatorMistakesTest {
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node", "--name", "md0",
-                    "--zk", zk.connectString(), "--node-name", "a", "--session-timeout", "4000", "--run", n0.toString()));
+                    "--zk", zk.connectString(), "--node-name", "a", "--session-timeout", "4000", "--run", "--workload", "0:4M", "--ack-log", dir.resolve("acks").toString(),
+                    n0.toString()));
             p = new ProcessBuilder(cmd).redirectError(dir.resolve("node.err").toFile()).start();
             java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
             List<String> lines = new ArrayList<>();
             for (String l; (l = in.readLine()) != null; ) {
                 lines.add(l);
-                if (l.startsWith("joined slot")) break;
+                if (l.startsWith("writing [")) break;
             }
             assertThat(lines).as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
                     .anyMatch(l -> l.startsWith("joined slot 0 of 2 as a (cluster c1); md0: 1 legs"));
+            // wait for the first writes to dirty the array: its superblock is rewritten then
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            while (Examiner.examine(n0).superblock().events() == 0 && System.nanoTime() < deadline && p.isAlive()) {
+                Thread.sleep(50);
+            }
             p.toHandle().destroy(); // SIGTERM
             assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as(Files.readString(dir.resolve("node.err"))).isZero();
         } finally {
             if (p != null && p.isAlive()) p.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
         }
+        assertThat(Examiner.examine(n0).arrayState()).as("what --run costs: the leg left out is recorded as missing")
+                .isEqualTo("A.");
     }
 
     /** {@code losetup [-r] -f --show FILE}; null when no loop device can be attached here. */
