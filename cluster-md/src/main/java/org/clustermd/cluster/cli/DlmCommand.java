@@ -58,6 +58,11 @@ final class DlmCommand implements Runnable {
 
         @Override
         public Integer call() throws DlmException {
+            try {
+                ZkConnectString.check(zk);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), "--zk: " + e.getMessage());
+            }
             DlmCredentials creds = DlmCredentials.none();
             if (digest != null) {
                 int colon = digest.indexOf(':');
