@@ -213,6 +213,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                         + SuperblockCodec.mdadmUuid(first.uuid()) + " is not the array's " + SuperblockCodec.mdadmUuid(sb.setUuid())
                         + " (md ignores such a bitmap)");
             }
+            if (Long.compareUnsigned(first.syncSize(), sb.dataSize()) > 0) {
+                // the other slots' places follow from it: reading them would only report a bad magic
+                throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's sync_size "
+                        + first.syncSize() + " sectors is more than the data_size " + sb.dataSize() + " sectors");
+            }
             nodes = first.slots();
             clusterName = first.clusterName();
         }

@@ -150,8 +150,8 @@ public record ExamineReport(String device, Superblock superblock, Optional<Bitma
                 .put("utime", Superblock.instantOf(s.utime()).toString())
                 .put("events", s.events())
                 .put("resync_offset", s.resyncOffset() == Superblock.MAX_SECTOR ? null : s.resyncOffset())
-                .put("sb_csum", String.format("%08x", storedChecksum))
-                .put("sb_csum_expected", checksumCorrect() ? null : String.format("%08x", computedChecksum))
+                .put("sb_csum", String.format("%x", storedChecksum))
+                .put("sb_csum_expected", checksumCorrect() ? null : String.format("%x", computedChecksum))
                 .put("unused_space_before", unusedSpace()[0])
                 .put("unused_space_after", unusedSpace()[1])
                 .put("max_dev", s.maxDev())
@@ -216,8 +216,8 @@ public record ExamineReport(String device, Superblock superblock, Optional<Bitma
         line(t, "Device UUID", SuperblockCodec.mdadmUuid(s.deviceUuid()));
         if (s.hasFeature(Superblock.FEATURE_BITMAP_OFFSET)) line(t, "Internal Bitmap", s.bitmapOffset() + " sectors from superblock");
         line(t, "Update Time", Superblock.instantOf(s.utime()).toString());
-        line(t, "Checksum", String.format("%08x - ", storedChecksum)
-                + (checksumCorrect() ? "correct" : String.format("expected %08x", computedChecksum)));
+        line(t, "Checksum", String.format("%x - ", storedChecksum)
+                + (checksumCorrect() ? "correct" : String.format("expected %x", computedChecksum)));
         line(t, "Events", String.valueOf(s.events()));
         line(t, "Device Role", deviceRole());
         line(t, "Array State", arrayState());

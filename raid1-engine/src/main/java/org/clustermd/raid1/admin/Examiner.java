@@ -23,8 +23,8 @@ import org.clustermd.raid1.sb.SuperblockCodec;
  *
  * <p>Like mdadm, it reports what it finds rather than stopping at the first thing that is
  * wrong, once there is a superblock to report: a wrong sb_csum is printed as "expected X" next
- * to everything else, and a bitmap md would ignore (its uuid is not the array's, its sync_size
- * is not the array size, a slot's uuid or chunk size differs from slot 0's) is reported as
+ * to everything else, and a bitmap md would ignore or that is corrupt (its uuid is not the array's,
+ * its sync_size beyond the data area, a slot's uuid or chunk size differs from slot 0's) is reported as
  * invalid with the reason, per slot where it is one slot. {@link ExamineReport#problems()} lists
  * them all. Without a superblock (no magic, a field md rejects) there is nothing to report and
  * it throws, naming the field.
@@ -55,7 +55,7 @@ public final class Examiner {
         int computed = SuperblockCodec.checksum(block);
         List<String> problems = new ArrayList<>();
         if (stored != computed) {
-            problems.add(String.format("sb_csum %08x does not match the computed %08x: md will not use this superblock",
+            problems.add(String.format("sb_csum %x does not match the computed %x: md will not use this superblock",
                     stored, computed));
         }
         Optional<BitmapReport> bitmap = Optional.empty();
@@ -81,13 +81,15 @@ public final class Examiner {
         if (!first.uuid().equals(sb.setUuid())) {
             problem = "uuid " + SuperblockCodec.mdadmUuid(first.uuid()) + " is not the array's "
                     + SuperblockCodec.mdadmUuid(sb.setUuid()) + ": md ignores this bitmap";
-        } else if (first.syncSize() != sb.size()) {
-            problem = "sync_size " + first.syncSize() + " sectors is not the array size " + sb.size()
-                    + " sectors: md ignores this bitmap";
+        } else if (Long.compareUnsigned(first.syncSize(), sb.dataSize()) > 0) {
+            // not "!= size": a resize in progress legitimately differs, but never beyond the data area
+            problem = "sync_size " + first.syncSize() + " sectors is more than the leg's data_size " + sb.dataSize()
+                    + " sectors: corrupt";
         }
+        boolean syncSizeWrong = Long.compareUnsigned(first.syncSize(), sb.dataSize()) > 0;
         List<SlotReport> slots = new ArrayList<>();
         // with a wrong sync_size the slots' places are wrong too: reading them would only report bad magic
-        if (problem == null || first.syncSize() == sb.size()) {
+        if (!syncSizeWrong) {
             for (int i = 0; i < area.slots(); i++) slots.add(slot(area, first, i));
         }
         return new BitmapReport(first.version(), first.uuid(), first.chunkSize(), first.syncSize(), first.daemonSleep(),
