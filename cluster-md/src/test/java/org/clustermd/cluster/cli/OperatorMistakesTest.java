@@ -133,6 +133,32 @@ class OperatorMistakesTest {
     }
 
     @Test
+    void createRefusesABlockDeviceAnotherProgramHoldsExclusively() throws Exception {
+        Assumptions.assumeTrue(Tools.have("python3"), "needs python3 to hold a device O_EXCL as md or a mount would");
+        Path l0 = file("l0");
+        Path l1 = file("l1");
+        Path loop = attachLoop(l1, false);
+        Assumptions.assumeTrue(loop != null, "no loop device");
+        Process holder = null;
+        try {
+            holder = new ProcessBuilder("python3", "-c", "import os, sys; os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); "
+                    + "print('held', flush=True); sys.stdin.read()", loop.toString()).redirectErrorStream(true).start();
+            String first = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream())).readLine();
+            assertThat(first).isEqualTo("held");
+            Result r = run(create("md0", l0.toString(), loop.toString()));
+            assertThat(r.code()).as(r.err()).isEqualTo(1);
+            assertThat(r.err()).contains(loop.toString()).contains("is in use");
+            assertThat(hasSuperblock(l0)).isFalse();
+        } finally {
+            if (holder != null) {
+                holder.getOutputStream().close();
+                if (!holder.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) holder.destroyForcibly().waitFor();
+            }
+            Tools.detachLoop(loop);
+        }
+    }
+
+    @Test
     void theSameLegTwiceIsRefusedByCreateHoweverItIsSpelled() throws Exception {
         Path l0 = file("l0");
         Path link = Files.createSymbolicLink(dir.resolve("link"), l0);

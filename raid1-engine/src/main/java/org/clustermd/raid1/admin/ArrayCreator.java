@@ -51,6 +51,7 @@ public final class ArrayCreator {
     /** Opens the legs at {@code paths} (O_DIRECT), creates the array on them, closes them. */
     public static CreateResult create(CreateOptions options, List<Path> paths) throws IOException {
         LegIdentity.requireDistinct(paths);
+        for (Path p : paths) BlockDevices.requireNotInUse(p);
         List<BlockDevice> legs = new ArrayList<>();
         try {
             for (Path p : paths) legs.add(BlockDevices.open(p));

@@ -116,6 +116,29 @@ final class PosixBlockDevice implements BlockDevice {
         }
     }
 
+    static void requireNotInUse(Path path) throws BlockDeviceException {
+        if (!NativeIo.isNative() || !java.nio.file.Files.exists(path) || java.nio.file.Files.isDirectory(path)) return;
+        int fd = NativeIo.open(path.toString(), NativeIo.O_RDONLY | NativeIo.O_CLOEXEC);
+        if (fd < 0) return;
+        boolean blk;
+        try {
+            blk = NativeIo.fstat(fd).isBlockDev();
+        } finally {
+            NativeIo.close(fd);
+        }
+        if (!blk) return;
+        fd = NativeIo.open(path.toString(), NativeIo.O_RDONLY | NativeIo.O_EXCL | NativeIo.O_CLOEXEC);
+        if (fd >= 0) {
+            NativeIo.close(fd);
+            return;
+        }
+        int errno = NativeIo.errno();
+        if (errno == NativeIo.EBUSY) {
+            throw new BlockDeviceException(Code.OPEN_FAILED, path.toString(), errno, "is in use (mounted, or held by md, "
+                    + "device-mapper or another program that opened it exclusively)", null);
+        }
+    }
+
     String shortName() {
         return shortName;
     }
