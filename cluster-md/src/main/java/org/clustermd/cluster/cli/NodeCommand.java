@@ -66,7 +66,7 @@ final class NodeCommand implements Callable<Integer> {
     long sessionTimeoutMs;
 
     @Option(names = "--run", description = "Start even with fewer legs than the array last had (mdadm --assemble --run); "
-            + "the legs left out are recorded as missing and must be recovered in full.")
+            + "the legs left out are recorded as missing and must be re-added and recovered.")
     boolean run;
 
     @Option(names = "--workload", hidden = true, paramLabel = "OFFSET:LENGTH",
