@@ -139,6 +139,21 @@ public final class ClusterCoordinator implements ClusterOperations {
         return r == null ? 0 : r.dirtyChunksMoved();
     }
 
+    /**
+     * The session timeout ZooKeeper granted, once joined: the server bounds the one asked for to
+     * 2..20 of its ticks, and a dead node is recovered after the granted one, not the asked one.
+     */
+    public Optional<Duration> negotiatedSessionTimeout() {
+        ZkLockManager m = manager;
+        if (m == null) return Optional.empty();
+        try {
+            int ms = m.curator().getZookeeperClient().getZooKeeper().getSessionTimeout();
+            return ms > 0 ? Optional.of(Duration.ofMillis(ms)) : Optional.empty();
+        } catch (Exception e) {
+            return Optional.empty(); // closed or reconnecting: nothing to tell
+        }
+    }
+
     /** The lock manager connection (tests expire its session). */
     ZkLockManager lockManager() {
         return manager;

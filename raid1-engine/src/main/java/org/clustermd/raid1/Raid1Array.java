@@ -38,6 +38,7 @@ import org.clustermd.raid1.io.EngineThread;
 import org.clustermd.raid1.io.IoAccounting;
 import org.clustermd.raid1.resync.ResyncBarrier;
 import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -218,6 +219,17 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                 throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
             }
             BitmapSuperblock first = area.superblock();
+            if (!first.uuid().equals(sb.setUuid())) {
+                // slot 0 is the one every other slot is checked against: blaming slot 1 would send the operator astray
+                throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's uuid "
+                        + SuperblockCodec.mdadmUuid(first.uuid()) + " is not the array's " + SuperblockCodec.mdadmUuid(sb.setUuid())
+                        + " (md ignores such a bitmap)");
+            }
+            if (Long.compareUnsigned(first.syncSize(), sb.dataSize()) > 0) {
+                // the other slots' places follow from it: reading them would only report a bad magic
+                throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's sync_size "
+                        + first.syncSize() + " sectors is more than the data_size " + sb.dataSize() + " sectors");
+            }
             nodes = first.slots();
             clusterName = first.clusterName();
         }
