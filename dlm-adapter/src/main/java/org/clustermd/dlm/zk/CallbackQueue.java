@@ -10,10 +10,11 @@ import org.slf4j.LoggerFactory;
  * lockspace produced them (the DLM's AST delivery): a grant that follows a membership change is
  * never seen before that change's recovery callback.
  *
- * <p>When nothing is queued or running, a task runs at once on the calling thread (no thread
- * hop on the uncontended path); otherwise it is queued behind the others and run by the
- * {@code dlm-ast-<lockspace>} thread. Either way tasks never overlap and keep their order.
- * Callers must not hold the lockspace's lock when they call {@link #execute}.
+ * <p>Tasks are {@link #enqueue enqueued} under the lockspace's lock, in the order they were
+ * produced, and {@link #drain drained} after it is released: by the calling thread when nothing
+ * else is running, otherwise by the {@code dlm-ast-<lockspace>} thread. Either way tasks never
+ * overlap and keep their order. Callers must not hold the lockspace's lock when they call
+ * {@link #drain}.
  *
  * <p>Thread-safe.
  */
@@ -31,23 +32,50 @@ final class CallbackQueue implements AutoCloseable {
         thread.start();
     }
 
-    void execute(Runnable task) {
+    /**
+     * Appends a task. Called with the lockspace's lock held, so tasks keep the order in which they
+     * were produced under that lock: a thread that releases the lock and is then preempted cannot
+     * have its earlier state change overtaken by a later one from another thread (a completion on
+     * ZooKeeper's event thread). Runs nothing; {@link #drain} does.
+     */
+    synchronized void enqueue(Runnable task) {
+        if (!closed) {
+            queue.addLast(task);
+        }
+    }
+
+    /**
+     * Runs queued tasks; called after the lockspace's lock was released. When no task is running,
+     * the calling thread runs those queued at this moment (no thread hop on the uncontended path,
+     * and no caller kept busy by a stream of other threads' tasks); anything left, or queued while
+     * another thread runs, goes to the {@code dlm-ast-<lockspace>} thread.
+     */
+    void drain() {
+        int budget;
         synchronized (this) {
-            if (closed) {
-                return;
-            }
-            if (running || !queue.isEmpty()) {
-                queue.addLast(task);
-                notifyAll();
+            if (running || queue.isEmpty()) {
                 return;
             }
             running = true;
+            budget = queue.size();
         }
-        runQuietly(task);
-        synchronized (this) {
-            running = false;
-            if (!queue.isEmpty()) {
-                notifyAll();
+        try {
+            for (int i = 0; i < budget; i++) {
+                Runnable task;
+                synchronized (this) {
+                    task = queue.pollFirst();
+                }
+                if (task == null) {
+                    break;
+                }
+                runQuietly(task);
+            }
+        } finally {
+            synchronized (this) {
+                running = false;
+                if (!queue.isEmpty()) {
+                    notifyAll();
+                }
             }
         }
     }

@@ -57,8 +57,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: ZooKeeper's event thread applies events and write results; user threads submit
  * requests; Curator's connection-state thread reports session health. All of them change state
- * only under {@link #lock}. Completions and callbacks are handed, in order, to the
- * {@link CallbackQueue} after the lock is released.
+ * only under {@link #lock}. Completions and callbacks are handed to the {@link CallbackQueue}
+ * under the lock, in the order it serialised them, and run after it is released.
  *
  * <p>Thread-safe.
  */
@@ -1529,23 +1529,22 @@ final class ZkLockSpace implements LockSpace {
         boolean prepDelivered;
     }
 
-    /** The ordered list of completions and callbacks produced under the lock. */
-    static final class Actions {
-        private final List<Runnable> tasks = new ArrayList<>();
-
+    /**
+     * Completions and callbacks produced under the lock. Each is handed to the callback queue
+     * at once, still under the lock, so the queue holds them in the order the lock serialised
+     * them; {@link #run} (after unlocking) only drains the queue.
+     */
+    final class Actions {
         void add(Runnable r) {
-            tasks.add(r);
+            callbacks.enqueue(r);
         }
 
         void addAll(List<Runnable> rs) {
-            tasks.addAll(rs);
+            rs.forEach(callbacks::enqueue);
         }
 
         void run(CallbackQueue q) {
-            for (Runnable r : tasks) {
-                q.execute(r);
-            }
-            tasks.clear();
+            q.drain();
         }
     }
 
