@@ -985,11 +985,12 @@ final class ZkLockSpace implements LockSpace {
                     out.add(() -> p.future.complete(null));
                     return;
                 }
-                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? h.valueBlock : null;
+                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
                 write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl), out);
             }
             case REPUBLISH -> write(rs, h, p,
-                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), h.valueBlock, acl), out);
+                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), written(h.valueBlock),
+                            acl), out);
             case CONVERT -> driveConvert(rs, h, p, e, out);
         }
     }
@@ -1032,7 +1033,7 @@ final class ZkLockSpace implements LockSpace {
             return;
         }
         LockValueBlock publish = e != null && LockMode.transferOnGrant(e.granted(), p.mode)
-                == LockMode.ValueBlockTransfer.WRITE ? h.valueBlock : null;
+                == LockMode.ValueBlockTransfer.WRITE ? written(h.valueBlock) : null;
         Plan plan = TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
         if (!plan.ownGranted() && p.noQueue) {
             if (!p.synced) {
@@ -1149,7 +1150,7 @@ final class ZkLockSpace implements LockSpace {
     private void completeGrant(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
         LockMode.ValueBlockTransfer transfer = p.kind == Kind.REPUBLISH
                 ? LockMode.ValueBlockTransfer.WRITE : LockMode.transferOnGrant(p.baseMode, p.mode);
-        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : h.valueBlock;
+        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
         long token = 0;
         if (p.mode.isWriteMode()) {
             token = rs.view.createdZxid(e.znode());
@@ -1177,6 +1178,15 @@ final class ZkLockSpace implements LockSpace {
             }
         }
         finishGrant(h, p, lvb, token, out);
+    }
+
+    /**
+     * The value a PW/EX holder writes: its LVB, valid. The Linux DLM copies the lock's LVB into the
+     * resource and clears VALNOTVALID on every such down-conversion or unlock, whether or not the
+     * holder changed it; a holder that never called setValueBlock republishes the bytes it read.
+     */
+    private static LockValueBlock written(LockValueBlock lvb) {
+        return lvb.isValid() ? lvb : LockValueBlock.of(lvb.asReadOnlyBuffer());
     }
 
     private void finishGrant(ZkLockResource h, Pending p, LockValueBlock lvb, long token, Actions out) {

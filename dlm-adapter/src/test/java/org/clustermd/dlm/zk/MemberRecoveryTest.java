@@ -98,6 +98,41 @@ class MemberRecoveryTest {
         assertThat(b.resource(c.slot().bitmapLockName()).convert(LockMode.CR).valueBlock().isValid()).isTrue();
     }
 
+    /**
+     * The Linux DLM copies a PW/EX holder's LVB into the resource on down-conversion or unlock and
+     * clears VALNOTVALID, whether or not the holder changed the value.
+     */
+    @Test
+    void aPwHolderThatNeverSetTheValueBlockMakesItValidAgainOnDownConversionAndOnUnlock() throws Exception {
+        LockSpace a = join(nodes.manager("a"), new Recorder());
+        LockSpace b = join(nodes.manager("b"), new Recorder());
+        ZkLockManager cm = nodes.manager("c");
+        LockSpace c = join(cm, new Recorder());
+        byte[] v = new byte[64];
+        for (String name : List.of("down", "unlock")) {
+            LockResource r = c.resource(name);
+            r.convert(LockMode.PW);
+            v[0] = (byte) name.length();
+            r.setValueBlock(LockValueBlock.of(v));
+            r.convert(LockMode.PW);
+        }
+        ZkTestSupport.expire(cm, nodes.connectString);
+
+        LockResource down = a.resource("down");
+        assertThat(down.convert(LockMode.PW).valueBlock().isValid()).isFalse();
+        down.convert(LockMode.CR);
+        LockResource unlock = b.resource("unlock");
+        assertThat(unlock.convert(LockMode.PW).valueBlock().isValid()).isFalse();
+        unlock.unlock();
+
+        LockValueBlock afterDown = b.resource("down").convert(LockMode.CR).valueBlock();
+        assertThat(afterDown.isValid()).as("LVB after a PW holder's down-conversion").isTrue();
+        assertThat(afterDown.toByteArray()[0]).isEqualTo((byte) 4);
+        LockValueBlock afterUnlock = a.resource("unlock").convert(LockMode.CR).valueBlock();
+        assertThat(afterUnlock.isValid()).as("LVB after a PW holder's unlock").isTrue();
+        assertThat(afterUnlock.toByteArray()[0]).isEqualTo((byte) 6);
+    }
+
     @Test
     void lostSessionInvalidatesEveryLockAndFailsPendingRequests() throws Exception {
         Recorder ra = new Recorder();
