@@ -14,6 +14,9 @@ import org.clustermd.dlm.DlmException;
  *                                  a departure from a death); removed by the slot's next joiner.
  * names/&lt;nodeName&gt;                persistent; data: the slot this node name last held, so a
  *                                  node that rejoins gets the same slot when it is free.
+ * names/&lt;nodeName&gt;/member         ephemeral; data: the slot. Created in the slot claim, so a
+ *                                  second node with a name that is already a member fails to
+ *                                  join (the name is the node's identity); deleted on leave.
  * res/&lt;resource&gt;                  persistent; empty data.
  * res/&lt;resource&gt;/L_...             one lock (see {@link LockEntry}), persistent
  * res/&lt;resource&gt;/V_...             the resource's value block (see {@link ValueBlockEntry})
@@ -122,6 +125,11 @@ final class ZkLockPaths {
 
     String nodeName(String nodeName) {
         return names() + "/" + nodeName;
+    }
+
+    /** The ephemeral mark that {@code nodeName} is a member now. */
+    String nodeNameMember(String nodeName) {
+        return nodeName(nodeName) + "/member";
     }
 
     /** The parts of a path under this lockspace: kind and names; null if not ours. */

@@ -178,10 +178,14 @@ final class ZkLockSpace implements LockSpace {
             ops.add(preferred == null
                     ? Op.create(paths.nodeName(nodeName), slotData, acl, CreateMode.PERSISTENT)
                     : Op.setData(paths.nodeName(nodeName), slotData, -1));
+            ops.add(Op.create(paths.nodeNameMember(nodeName), slotData, acl, CreateMode.EPHEMERAL));
             Code rc = multiAndWait(ops, deadline, "claiming slot " + candidate);
             if (rc == Code.OK) {
                 finishJoin(candidate);
                 return;
+            }
+            if (rc == Code.NODEEXISTS) {
+                refuseIfNameIsAMember(nodeName);
             }
             if (rc == Code.NODEEXISTS || rc == Code.NONODE) {
                 // another node claimed the slot (or its name) at the same time: the failure reply
@@ -194,6 +198,28 @@ final class ZkLockSpace implements LockSpace {
             }
             throw ZkLockManager.translate("claiming slot " + candidate + " of " + lockSpaceName,
                     KeeperException.create(rc));
+        }
+    }
+
+    /**
+     * A node name is a node's identity: while a member holds it, a second node with that name
+     * would join in another slot and both would think the other's bitmap is someone else's.
+     */
+    private void refuseIfNameIsAMember(String nodeName) throws DlmException {
+        String path = paths.nodeNameMember(nodeName);
+        try {
+            byte[] d = zk.getData(path, false, null);
+            String holder = new String(d, StandardCharsets.UTF_8).trim();
+            throw new DlmException(DlmException.Code.NODE_NAME_IN_USE, "node name '" + nodeName
+                    + "' is already a member of lockspace " + lockSpaceName + " in slot" + holder
+                    + "; a second node with the same name is refused (stop the first, or give this one another name)");
+        } catch (KeeperException.NoNodeException e) {
+            // not the name: another node claimed the slot at the same time; the caller retries
+        } catch (KeeperException e) {
+            throw ZkLockManager.translate("reading " + path, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while joining");
         }
     }
 
@@ -288,7 +314,8 @@ final class ZkLockSpace implements LockSpace {
         List<Op> leave = List.of(
                 Op.create(paths.departure(slot, incarnation), new byte[0], acl, CreateMode.PERSISTENT),
                 Op.delete(paths.member(slot, incarnation), -1),
-                Op.delete(paths.slotClaim(slot), -1));
+                Op.delete(paths.slotClaim(slot), -1),
+                Op.delete(paths.nodeNameMember(manager.nodeName()), -1));
         Code rc = Code.SYSTEMERROR;
         try {
             rc = multiAndWait(leave, deadline, "leaving");

@@ -178,6 +178,30 @@ class MemberRecoveryTest {
                 e -> assertThat(e.code()).isEqualTo(DlmException.Code.SLOTS_EXHAUSTED));
     }
 
+    /** The node name is the node's identity: one member per name, and a restart keeps its slot. */
+    @Test
+    void aSecondNodeWithTheSameNameIsRefusedWhileTheFirstIsAMember() throws Exception {
+        LockSpace other = join(nodes.manager("other"), new Recorder());
+        ZkLockManager first = nodes.manager("a");
+        LockSpace a = join(first, new Recorder());
+        assertThat(a.slot()).isEqualTo(new NodeSlot(1));
+        assertThatThrownBy(() -> join(nodes.manager("a"), new Recorder())).isInstanceOfSatisfying(DlmException.class,
+                e -> {
+                    assertThat(e.code()).isEqualTo(DlmException.Code.NODE_NAME_IN_USE);
+                    assertThat(e.getMessage()).contains("'a'").contains("slot1");
+                });
+        assertThat(other.members()).containsExactlyInAnyOrder(new NodeSlot(0), new NodeSlot(1));
+
+        // after the first died, its restart is welcome, in its old slot
+        ZkTestSupport.expire(first, nodes.connectString);
+        await().atMost(WAIT).until(() -> other.members().size() == 1);
+        LockSpace restarted = join(nodes.manager("a"), new Recorder());
+        assertThat(restarted.slot()).isEqualTo(new NodeSlot(1));
+        // and after it left gracefully too
+        restarted.close();
+        assertThat(join(nodes.manager("a"), new Recorder()).slot()).isEqualTo(new NodeSlot(1));
+    }
+
     @Test
     void locksOfNodesThatDiedBeforeAnyoneWasThereArePurgedByTheNextJoiner() throws Exception {
         ZkLockManager am = nodes.manager("a");
