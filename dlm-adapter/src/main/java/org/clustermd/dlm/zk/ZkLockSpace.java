@@ -83,8 +83,8 @@ final class ZkLockSpace implements LockSpace {
     private final Map<String, ResourceState> resources = new TreeMap<>();
     private final Map<Integer, Long> members = new TreeMap<>();
     private final Set<String> departed = new HashSet<>();
-    private final Set<Long> knownIncarnations = new HashSet<>();
     private final Set<Long> preparedDeaths = new HashSet<>();
+    private final RecoveryBarrier barrier;
     private RecoveryEpisode episode;
     private int slot = -1;
     private boolean joined;
@@ -105,6 +105,7 @@ final class ZkLockSpace implements LockSpace {
         this.listener = options.listener();
         this.acl = manager.acl();
         this.callbacks = new CallbackQueue(name);
+        this.barrier = new RecoveryBarrier(paths);
     }
 
     // ------------------------------------------------------------------ join and leave
@@ -117,7 +118,7 @@ final class ZkLockSpace implements LockSpace {
         long deadline = System.nanoTime() + options.requestTimeout().toNanos();
         try {
             for (String p : List.of(paths.root(), paths.members(), paths.slots(), paths.departed(),
-                    paths.names(), paths.resources(), paths.versions())) {
+                    paths.names(), paths.recoveries(), paths.resources(), paths.versions())) {
                 manager.ensurePath(p);
             }
             zk.addWatch(paths.root(), watcher, AddWatchMode.PERSISTENT_RECURSIVE);
@@ -165,6 +166,8 @@ final class ZkLockSpace implements LockSpace {
                 byte[] data = nodeName.getBytes(StandardCharsets.UTF_8);
                 ops.add(Op.create(paths.slotClaim(candidate), data, acl, CreateMode.EPHEMERAL));
                 ops.add(Op.create(paths.member(candidate, incarnation), data, acl, CreateMode.EPHEMERAL));
+                // counts joins, so that a purge decided before this join fails (RecoveryBarrier)
+                ops.add(Op.setData(paths.members(), new byte[0], -1));
                 String prefix = String.format("%04d_", candidate);
                 for (String d : departed) {
                     if (d.startsWith(prefix)) {
@@ -246,18 +249,26 @@ final class ZkLockSpace implements LockSpace {
         try {
             slot = claimed;
             joined = true;
-            knownIncarnations.addAll(members.values());
-            knownIncarnations.add(incarnation);
             members.put(claimed, incarnation);
             state = LockSpaceState.ACTIVE;
             NodeSlot ours = new NodeSlot(claimed);
             Set<NodeSlot> live = memberSlots();
-            out.add(() -> listener.recoveryFinished(ours, live));
+            // the view is the state the claim committed in: a dead member's locks still there are a
+            // death being recovered, which we join (recover_prep, recover_slot, and recover_done
+            // once they are purged) instead of only reporting our own join
+            Set<Owner> orphans = orphanOwners();
+            if (orphans.isEmpty()) {
+                out.add(() -> listener.recoveryFinished(ours, live));
+            }
+            for (Owner dead : orphans) {
+                deathDiscovered(dead, out);
+            }
             LOG.info("joined lockspace {} as {} (incarnation {}), members {}", lockSpaceName, ours,
                     Long.toHexString(incarnation), live);
             for (ResourceState rs : resources.values()) {
                 evaluate(rs, out);
             }
+            barrierStep();
         } finally {
             lock.unlock();
         }
@@ -490,12 +501,13 @@ final class ZkLockSpace implements LockSpace {
     private void startResync() {
         resyncing = true;
         membersBeforeResync = new TreeMap<>(members);
-        resyncOutstanding = 3;
-        zk.getChildren(paths.members(), false, (rc, path, ctx, children) -> {
+        resyncOutstanding = 4;
+        zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
             Actions out = new Actions();
             lock.lock();
             try {
                 if (rc == Code.OK.intValue()) {
+                    barrier.membersRead(stat.getVersion());
                     members.clear();
                     for (String c : children) {
                         MemberName m = MemberName.parse(c);
@@ -517,6 +529,19 @@ final class ZkLockSpace implements LockSpace {
                 if (rc == Code.OK.intValue()) {
                     departed.clear();
                     departed.addAll(children);
+                }
+                resyncStep(rc, out);
+            } finally {
+                lock.unlock();
+            }
+            out.run(callbacks);
+        }, null);
+        zk.getChildren(paths.recoveries(), false, (rc, path, ctx, children) -> {
+            Actions out = new Actions();
+            lock.lock();
+            try {
+                if (rc == Code.OK.intValue()) {
+                    barrier.replaceAcks(children);
                 }
                 resyncStep(rc, out);
             } finally {
@@ -606,6 +631,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 evaluate(rs, out);
             }
+            barrierStep();
         }
         out.addAll(afterResync);
         afterResync.clear();
@@ -628,6 +654,21 @@ final class ZkLockSpace implements LockSpace {
                 case MEMBER -> {
                     if (rel.name() != null) {
                         onMemberEvent(e.getType(), rel.name(), out);
+                    } else if (e.getType() == Watcher.Event.EventType.NodeDataChanged) {
+                        barrier.memberJoined();
+                    }
+                }
+                case RECOVERY -> {
+                    if (rel.name() != null) {
+                        if (e.getType() == Watcher.Event.EventType.NodeCreated) {
+                            barrier.ackCreated(rel.name());
+                            // another member's recover_prep returned: a purge may be due
+                            for (ResourceState rs : resources.values()) {
+                                evaluate(rs, out);
+                            }
+                        } else if (e.getType() == Watcher.Event.EventType.NodeDeleted) {
+                            barrier.ackDeleted(rel.name());
+                        }
                     }
                 }
                 case DEPARTED -> {
@@ -657,6 +698,7 @@ final class ZkLockSpace implements LockSpace {
             }
             if (joined) {
                 maybeFinishEpisode(out);
+                barrierStep();
             }
         } finally {
             lock.unlock();
@@ -691,7 +733,6 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void memberJoined(long inc, Actions out) {
-        knownIncarnations.add(inc);
         startEpisode(out);
     }
 
@@ -710,6 +751,34 @@ final class ZkLockSpace implements LockSpace {
         for (ResourceState rs : resources.values()) {
             evaluate(rs, out);
         }
+    }
+
+    /**
+     * A dead member's locks that no membership event of ours announced (it died before we joined,
+     * or while we were disconnected): its death joins the episode like one we saw.
+     */
+    private void deathDiscovered(Owner dead, Actions out) {
+        RecoveryEpisode ep = startEpisode(out);
+        if (!ep.gone.add(dead.incarnation())) {
+            return;
+        }
+        if (ep.prepDelivered) {
+            preparedDeaths.add(dead.incarnation());
+        }
+        boolean graceful = departed.contains(ZkLockPaths.memberName(dead.slot(), dead.incarnation()));
+        LOG.info("lockspace {}: found the locks of member {} (incarnation {}), which {}", lockSpaceName,
+                new NodeSlot(dead.slot()), Long.toHexString(dead.incarnation()), graceful ? "left" : "died");
+        // our own slot's previous holder is our own earlier life: its dirty bits are ours to
+        // resync on assembly, as md does on join, and recover_slot would have us wait on our own
+        // bitmap lock
+        if (!graceful && dead.slot() != slot) {
+            NodeSlot lost = new NodeSlot(dead.slot());
+            out.add(() -> listener.memberLost(lost));
+        }
+    }
+
+    private boolean knownDeath(long inc) {
+        return preparedDeaths.contains(inc) || (episode != null && episode.gone.contains(inc));
     }
 
     private RecoveryEpisode startEpisode(Actions out) {
@@ -735,6 +804,7 @@ final class ZkLockSpace implements LockSpace {
                     evaluate(rs, out);
                 }
                 maybeFinishEpisode(out);
+                barrierStep();
             }
         } finally {
             lock.unlock();
@@ -1289,7 +1359,10 @@ final class ZkLockSpace implements LockSpace {
         }
     }
 
-    /** Purges locks of members that are gone, once recover_prep has been delivered for them. */
+    /**
+     * Purges locks of members that are gone, once recover_prep has returned for them here and on
+     * every live member ({@link RecoveryBarrier}).
+     */
     private void purgeOrphans(ResourceState rs, Actions out) {
         if (rs.systemWriteInFlight) {
             return;
@@ -1298,18 +1371,89 @@ final class ZkLockSpace implements LockSpace {
         for (LockEntry e : rs.view.entries()) {
             long inc = e.key().incarnation();
             boolean live = Objects.equals(members.get(e.key().slot()), inc);
-            if (!live && (!knownIncarnations.contains(inc) || preparedDeaths.contains(inc))) {
-                orphans.add(new Owner(e.key().slot(), inc));
+            if (live) {
+                continue;
+            }
+            Owner owner = new Owner(e.key().slot(), inc);
+            if (!knownDeath(inc)) {
+                deathDiscovered(owner, out);
+            } else if (preparedDeaths.contains(inc) && barrier.everyMemberPrepared(owner, members)) {
+                orphans.add(owner);
             }
         }
         if (orphans.isEmpty()) {
             return;
         }
-        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.Purge(orphans, true), null, acl);
+        Plan plan = barrier.guarded(TablePlanner.plan(rs.view, rs.path, rs.versionPath,
+                new TablePlanner.Purge(orphans, true), null, acl));
         if (!plan.isEmpty()) {
             stats.purges.increment();
         }
         systemWrite(rs, plan);
+    }
+
+    /** Owners of locks in the view that are not live members. */
+    private Set<Owner> orphanOwners() {
+        Set<Owner> out = new HashSet<>();
+        for (ResourceState rs : resources.values()) {
+            for (LockEntry e : rs.view.entries()) {
+                if (!Objects.equals(members.get(e.key().slot()), e.key().incarnation())) {
+                    out.add(new Owner(e.key().slot(), e.key().incarnation()));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * This node's part of the recovery barrier: marks the deaths whose recover_prep has returned
+     * here, and, in the lowest live slot, removes the marks of deaths that are over. Marks say
+     * only that recover_prep returned, so they are written whatever the session state.
+     */
+    private void barrierStep() {
+        if (!joined || resyncing) {
+            return;
+        }
+        Set<Owner> orphans = orphanOwners();
+        Owner self = new Owner(slot, incarnation);
+        for (Owner dead : barrier.acksToWrite(orphans, preparedDeaths, self)) {
+            stats.plain.increment();
+            zk.create(barrier.ackPath(dead, self), new byte[0], acl, CreateMode.PERSISTENT, (rc, path, ctx, name) -> {
+                lock.lock();
+                try {
+                    barrier.ackWritten(dead);
+                    Code code = Code.get(rc);
+                    if (code != Code.OK && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS
+                            && code != Code.SESSIONEXPIRED) {
+                        LOG.warn("lockspace {}: writing recovery mark {} failed: {}", lockSpaceName, path, code);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }, null);
+        }
+        if (members.isEmpty() || members.keySet().iterator().next() != slot) {
+            return;
+        }
+        for (ResourceState rs : resources.values()) {
+            if (rs.stale || !rs.view.settled()) {
+                return;
+            }
+        }
+        List<Op> ops = barrier.cleanup(orphans, members);
+        if (ops.isEmpty()) {
+            return;
+        }
+        stats.plain.increment();
+        zk.multi(ops, (rc, path, ctx, results) -> {
+            lock.lock();
+            try {
+                // on failure (a mark went meanwhile) the next event tries again
+                barrier.cleaned();
+            } finally {
+                lock.unlock();
+            }
+        }, null);
     }
 
     /**
