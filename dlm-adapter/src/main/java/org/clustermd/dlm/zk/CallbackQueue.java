@@ -24,6 +24,8 @@ final class CallbackQueue implements AutoCloseable {
     private final Deque<Runnable> queue = new ArrayDeque<>();
     private final Thread thread;
     private boolean running;
+    /** The thread running tasks while {@link #running}. */
+    private Thread runner;
     private boolean closed;
 
     CallbackQueue(String name) {
@@ -57,6 +59,7 @@ final class CallbackQueue implements AutoCloseable {
                 return;
             }
             running = true;
+            runner = Thread.currentThread();
             budget = queue.size();
         }
         try {
@@ -73,9 +76,8 @@ final class CallbackQueue implements AutoCloseable {
         } finally {
             synchronized (this) {
                 running = false;
-                if (!queue.isEmpty()) {
-                    notifyAll();
-                }
+                runner = null;
+                notifyAll(); // the queue thread takes what is left, or stops if closed
             }
         }
     }
@@ -84,25 +86,25 @@ final class CallbackQueue implements AutoCloseable {
         while (true) {
             Runnable task;
             synchronized (this) {
-                while (!closed && (running || queue.isEmpty())) {
+                // while another thread runs tasks, wait for it even when closed (no spinning)
+                while (running || (!closed && queue.isEmpty())) {
                     try {
                         wait();
                     } catch (InterruptedException e) {
                         return;
                     }
                 }
-                if (closed && queue.isEmpty()) {
-                    return;
-                }
-                if (running) {
-                    continue;
+                if (queue.isEmpty()) {
+                    return; // closed, and everything ran
                 }
                 task = queue.pollFirst();
                 running = true;
+                runner = thread;
             }
             runQuietly(task);
             synchronized (this) {
                 running = false;
+                runner = null;
                 notifyAll();
             }
         }
@@ -116,14 +118,19 @@ final class CallbackQueue implements AutoCloseable {
         }
     }
 
-    /** Runs what is queued, then stops the thread (waits at most 5 s). */
+    /**
+     * Runs what is queued, then stops the thread (waits at most 5 s, and not at all when called
+     * from a task: the queue thread could only finish after that task returns).
+     */
     @Override
     public void close() {
+        boolean fromTask;
         synchronized (this) {
             closed = true;
+            fromTask = runner == Thread.currentThread();
             notifyAll();
         }
-        if (Thread.currentThread() != thread) {
+        if (Thread.currentThread() != thread && !fromTask) {
             try {
                 thread.join(5000);
             } catch (InterruptedException e) {
