@@ -177,4 +177,91 @@ class RecoveryBarrierTest {
             c.release.countDown();
         }
     }
+
+    /**
+     * The join check: a purge decided on a view that does not show a member who joined meanwhile
+     * fails, and waits for the joiner's recover_prep. The survivors' ZooKeeper event threads are
+     * held while the last survivor marks the death and the joiner joins, so both decide on the
+     * mark before they see the join.
+     */
+    @Test
+    void aPurgeDecidedBeforeAJoinWaitsForTheJoinersRecoverPrep() throws Exception {
+        Node a = new Node("a");
+        Node c = new Node("c");
+        Node d = new Node("d");
+        Node e = new Node("e");
+        ZkLockManager am = nodes.manager("a");
+        LockSpace la = am.join("md0", LockSpaceOptions.of(8).withListener(a).withRequestTimeout(WAIT));
+        ZkLockManager cm = nodes.manager("c");
+        LockSpace lc = cm.join("md0", LockSpaceOptions.of(8).withListener(c).withRequestTimeout(WAIT));
+        ZkLockManager dm = nodes.manager("d");
+        LockSpace ld = dm.join("md0", LockSpaceOptions.of(8).withListener(d).withRequestTimeout(WAIT));
+        ld.resource("r").convert(LockMode.EX);
+        CompletableFuture<LockGrant> grant = la.resource("r").convertAsync(LockMode.EX);
+        Map<String, Boolean> returnedAtGrant = new ConcurrentHashMap<>();
+        grant.thenRun(() -> returnedAtGrant.put("e", e.prepReturned.get() && e.events.contains("prep")));
+        await().atMost(WAIT).until(() -> a.events.contains("done[0, 1, 2]") && c.events.contains("done[0, 1, 2]"));
+        ZkLockManager observer = nodes.manager("observer");
+        String marks = new ZkLockPaths(ZkLockPaths.DEFAULT_ROOT, "c", "md0").recoveries();
+        c.slow.set(true);
+        e.slow.set(true);
+        CountDownLatch unblock = new CountDownLatch(1);
+        try {
+            ZkTestSupport.expire(dm, nodes.connectString);
+            assertThat(c.inPrep.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            await().atMost(WAIT).until(() -> observer.curator().getChildren().forPath(marks).size() == 1); // a's
+
+            holdEventThread(am, observer, "/hold-a", unblock).await(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            // c's event thread runs c's recover_prep (callbacks run on the thread that produced them
+            // when none is running): it is held right after it, before it sees its own mark
+            CountDownLatch cHeld = holdEventThread(cm, observer, "/hold-c", unblock);
+            c.release.countDown(); // c marks the death: a and c hold every mark of their view
+            assertThat(cHeld.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            await().atMost(WAIT).until(() -> observer.curator().getChildren().forPath(marks).size() == 2);
+            // e joins, and its recover_prep does not return yet (it runs on the joining thread)
+            CompletableFuture<LockSpace> joining = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return join(e);
+                } catch (Exception ex) {
+                    throw new java.util.concurrent.CompletionException(ex);
+                }
+            });
+            assertThat(e.inPrep.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            unblock.countDown();
+
+            // a write of each survivor's after it has seen e: any purge they sent before is settled
+            await().atMost(WAIT).until(() -> lc.members().size() == 3 && la.members().size() == 3);
+            lc.resource("settle-c").convert(LockMode.NL);
+            la.resource("settle-a").convert(LockMode.NL);
+            e.release.countDown();
+            assertThat(joining.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).members()).hasSize(3);
+            assertThat(grant.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
+            await().atMost(WAIT).until(() -> !returnedAtGrant.isEmpty());
+            assertThat(returnedAtGrant).as("the joiner's recover_prep had returned when d's lock was granted")
+                    .containsEntry("e", true);
+        } finally {
+            unblock.countDown();
+            c.release.countDown();
+            e.release.countDown();
+        }
+    }
+
+    /**
+     * Holds {@code m}'s ZooKeeper event thread (which applies its lockspace events) from its next
+     * event on until {@code unblock}; the latch returned says it is held.
+     */
+    private static CountDownLatch holdEventThread(ZkLockManager m, ZkLockManager observer, String path,
+            CountDownLatch unblock) throws Exception {
+        CountDownLatch held = new CountDownLatch(1);
+        m.curator().getZookeeperClient().getZooKeeper().exists(path, event -> {
+            held.countDown();
+            try {
+                unblock.await(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        observer.curator().create().forPath(path);
+        return held;
+    }
 }
