@@ -162,7 +162,7 @@ class MdadmExamineBitmapTest {
             if (Files.isExecutable(p)) return p;
         }
         throw new AssertionError("mdadm not found on PATH, /sbin or /usr/sbin: apt-get install mdadm"
-                + " (.ci/run installs it)");
+                + " (bin/test installs it)");
     }
 
     static Examined mdadm(Path file) throws Exception {

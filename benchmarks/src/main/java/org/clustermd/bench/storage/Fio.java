@@ -38,6 +38,21 @@ public final class Fio {
         return a;
     }
 
+    /**
+     * {@link #mirrorSeqwrite} keeping md's durable-bit rule: each leg's job calls fdatasync after
+     * every {@code chunkBytes} it wrote (fio's {@code --fdatasync=N}, N = chunk ÷ 1 MiB, at least
+     * 1), so it flushes once per bitmap chunk, as often as the rule makes an array flush its
+     * bitmap. fio's libaio engine first lets the job's queued writes complete, then syncs.
+     */
+    public static List<String> mirrorSeqwriteFlushedPerChunk(Path leg0, Path leg1, long offset, long size,
+            long chunkBytes) {
+        List<String> a = common(offset, size, "1M", 8);
+        long writesPerChunk = Math.max(1, chunkBytes / (1 << 20));
+        a.addAll(List.of("--rw=write", "--fdatasync=" + writesPerChunk, "--name=l0", "--filename=" + leg0,
+                "--name=l1", "--filename=" + leg1));
+        return a;
+    }
+
     /** {@code peers copy}: 1 MiB sequential read of {@code src} alongside a write of {@code dst}, qd8 each. */
     public static List<String> copy(Path src, Path dst, long offset, long size) {
         List<String> a = common(offset, size, "1M", 8);

@@ -1,6 +1,8 @@
 package org.clustermd.cluster.cli;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,6 +11,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Pattern;
 import org.clustermd.cluster.ClusterCoordinator;
+import org.clustermd.cluster.nbd.NbdServer;
+import org.clustermd.cluster.nbd.Raid1ArrayTarget;
 import org.clustermd.raid1.ArrayListener;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.FenceReason;
@@ -62,6 +66,14 @@ final class NodeCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     long sessionTimeoutMs;
 
+    @Option(names = "--nbd-port", paramLabel = "Q",
+            description = "Serve the array over NBD on this TCP port (export name: the array name; 0 picks a free port).")
+    Integer nbdPort;
+
+    @Option(names = "--nbd-bind", paramLabel = "ADDR",
+            description = "The address the NBD export listens on (default 127.0.0.1: NBD has no authentication).")
+    String nbdBind;
+
     @Option(names = "--workload", hidden = true, paramLabel = "OFFSET:LENGTH",
             description = "Demo: write stamped blocks into this region of the array without pause.")
     String workload;
@@ -75,6 +87,7 @@ final class NodeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
         long[] region = checkOptions();
+        InetAddress nbdAddress = nbdAddress();
         String setName = Examiner.examine(legs.get(0)).superblock().setName();
         if (!setName.equals(name) && !setName.endsWith(":" + name)) {
             throw new IOException(legs.get(0) + " belongs to array '" + setName + "', not '" + name + "'");
@@ -90,6 +103,7 @@ final class NodeCommand implements Callable<Integer> {
         SyncProgress sync = new SyncProgress(array, progress);
         Workload.Handle running = null;
         AckLog acks = null;
+        NbdServer nbd = null;
         String why;
         try {
             array.addListener(new ArrayListener() {
@@ -102,6 +116,10 @@ final class NodeCommand implements Callable<Integer> {
                     + " as " + nodeName + " (cluster " + array.clusterName() + "); " + name + ": " + array.mirrors().mirrors().size()
                     + " legs, " + array.size() / 1024 + " KiB");
             sync.start();
+            if (nbdPort != null) {
+                nbd = NbdServer.builder().bind(nbdAddress).port(nbdPort).export(new Raid1ArrayTarget(array)).start();
+                progress.say("NBD export " + name + " on " + nbd.address().getAddress().getHostAddress() + ":" + nbd.port());
+            }
             if (region != null) {
                 long writer = cluster.slotNumber() + 1L;
                 acks = AckLog.create(ackLog, writer);
@@ -124,6 +142,7 @@ final class NodeCommand implements Callable<Integer> {
                 }
             }
             if (acks != null) acks.close();
+            if (nbd != null) nbd.close(); // lets the clients' requests in flight finish while the array still runs
             progress.say("stopping (" + (signals.reason() == null ? "error" : signals.reason()) + "): " + acked + " writes acknowledged");
             sync.close();
             array.close();
@@ -162,6 +181,21 @@ final class NodeCommand implements Callable<Integer> {
             return new long[] {off, len};
         } catch (IllegalArgumentException e) {
             throw usage("--workload: " + e.getMessage());
+        }
+    }
+
+    /** The address for --nbd-bind (127.0.0.1 by default), checked before anything starts. */
+    private InetAddress nbdAddress() {
+        if (nbdPort == null) {
+            if (nbdBind != null) throw usage("--nbd-bind needs --nbd-port");
+            return null;
+        }
+        if (nbdPort < 0 || nbdPort > 65535) throw usage("--nbd-port must be 0..65535: " + nbdPort);
+        if (nbdBind == null) return InetAddress.getLoopbackAddress();
+        try {
+            return InetAddress.getByName(nbdBind);
+        } catch (UnknownHostException e) {
+            throw usage("--nbd-bind: unknown address '" + nbdBind + "'");
         }
     }
 

@@ -52,7 +52,7 @@ class CreateExamineCommandTest {
 
     @Test
     void createThenExamineJsonAgreesWithMdadmExamineAndExamineBitmap() throws Exception {
-        Assumptions.assumeTrue(Tools.have("mdadm") && Tools.have("jq"), "needs mdadm and jq");
+        assertThat(Tools.have("mdadm") && Tools.have("jq")).as("mdadm and jq are needed: apt-get install mdadm jq (bin/test installs them)").isTrue();
         List<Path> legs = legs(3, 40L << 20);
         Result c = run(args(legs, "create", "--name", "md7", "--cluster-name", "alpha", "--nodes", "3",
                 "--raid-devices", "2", "--spare-devices", "1", "--bitmap-chunk", "512K", "--size", "32M"));

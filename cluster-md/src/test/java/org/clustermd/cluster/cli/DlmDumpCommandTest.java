@@ -46,7 +46,7 @@ class DlmDumpCommandTest {
 
             Result missing = run("dlm", "dump", "--zk", zk.connectString(), "--cluster", "nope");
             assertThat(missing.code()).isEqualTo(1);
-            assertThat(missing.err()).contains("no cluster 'nope'");
+            assertThat(missing.err()).contains("no cluster 'nope'").contains("NOT_FOUND").doesNotContain("CORRUPT_STATE");
 
             Result usage = run("dlm", "dump", "--cluster", "c1");
             assertThat(usage.code()).isEqualTo(2);

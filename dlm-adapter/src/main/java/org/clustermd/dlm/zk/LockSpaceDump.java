@@ -50,7 +50,8 @@ public final class LockSpaceDump {
         List<LockSpaceInfo> out = new ArrayList<>();
         try {
             if (zk.exists(lsRoot, false) == null) {
-                throw new DlmException(DlmException.Code.CORRUPT_STATE, "no cluster '" + cluster + "' under "
+                // a typo in the name, or a cluster no node has joined yet: nothing is wrong with the state
+                throw new DlmException(DlmException.Code.NOT_FOUND, "no cluster '" + cluster + "' under "
                         + root + " (" + lsRoot + " does not exist)");
             }
             for (String ls : sorted(zk.getChildren(lsRoot, false))) {

@@ -93,6 +93,8 @@ final class ZkLockSpace implements LockSpace {
     private Map<Integer, Long> membersBeforeResync = Map.of();
     private final List<Runnable> afterResync = new ArrayList<>();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
+    /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
+    private volatile long suspensions;
     private final Object leaseMonitor = new Object();
 
     ZkLockSpace(ZkLockManager manager, ZooKeeper zk, String name, LockSpaceOptions options) {
@@ -250,7 +252,8 @@ final class ZkLockSpace implements LockSpace {
             slot = claimed;
             joined = true;
             members.put(claimed, incarnation);
-            state = LockSpaceState.ACTIVE;
+            // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
+            state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
             NodeSlot ours = new NodeSlot(claimed);
             Set<NodeSlot> live = memberSlots();
             // the view is the state the claim committed in: a dead member's locks still there are a
@@ -409,13 +412,14 @@ final class ZkLockSpace implements LockSpace {
 
     // ------------------------------------------------------------------ session health
 
-    /** The connection is in doubt: fence now. */
+    /** The connection is in doubt or the lease is ending: fence now. */
     void onSuspended() {
         lock.lock();
         try {
             if (state != LockSpaceState.ACTIVE) {
                 return;
             }
+            suspensions++;
             state = LockSpaceState.SUSPENDED;
             for (ResourceState rs : resources.values()) {
                 rs.stale = true;
@@ -427,7 +431,10 @@ final class ZkLockSpace implements LockSpace {
         stateChangedNow(LockSpaceState.SUSPENDED);
     }
 
-    /** Reconnected; {@code sessionId} tells whether it is still our session. */
+    /**
+     * Connected with a valid lease again (the manager calls it only then); {@code sessionId}
+     * tells whether it is still our session.
+     */
     void onReconnected(long sessionId) {
         if (sessionId != incarnation) {
             onLost("reconnected with a new session " + Long.toHexString(sessionId));
@@ -435,14 +442,15 @@ final class ZkLockSpace implements LockSpace {
         }
         lock.lock();
         try {
-            if (state != LockSpaceState.SUSPENDED) {
-                return;
+            if (state != LockSpaceState.SUSPENDED || !joined) {
+                return; // still joining: finishJoin reads the manager's health itself
             }
             afterResync.add(() -> {
                 Actions later = new Actions();
                 lock.lock();
                 try {
-                    if (state != LockSpaceState.SUSPENDED) {
+                    if (state != LockSpaceState.SUSPENDED || !manager.healthy()) {
+                        // suspended again meanwhile: the next resume reads again
                         return;
                     }
                     state = LockSpaceState.ACTIVE;
@@ -460,7 +468,11 @@ final class ZkLockSpace implements LockSpace {
                 stateChangedNow(LockSpaceState.ACTIVE);
                 later.run(callbacks);
             });
-            startResync();
+            if (!(resyncing && resyncOutstanding > 0)) {
+                // a read already under way (the lease lapsed and came back while the connection
+                // held) ends with the resume just queued
+                startResync();
+            }
         } finally {
             lock.unlock();
         }
@@ -482,6 +494,38 @@ final class ZkLockSpace implements LockSpace {
         stateChangedNow(LockSpaceState.LOST);
         out.run(callbacks);
         callbacks.close();
+    }
+
+    /** The lease moved: wake {@link #awaitLease} waiters. */
+    void leaseChanged() {
+        synchronized (leaseMonitor) {
+            leaseMonitor.notifyAll();
+        }
+    }
+
+    /**
+     * Delivers a grant decided at suspension count {@code decidedAt} (-1: decided while not
+     * ACTIVE), or fails it when the lockspace was suspended since: a holder's belief ends at
+     * SUSPENDED, so a grant that reaches its caller after SUSPENDED was reported must not read
+     * as usable. The lock itself may well be held (the handle's grantedMode() says so, and it is
+     * still held if the same session resumes); only this completion is refused.
+     */
+    private void deliverGrant(CompletableFuture<LockGrant> f, LockGrant grant, long decidedAt, String resource) {
+        LockSpaceState s = state;
+        if (s == LockSpaceState.ACTIVE && suspensions == decidedAt) {
+            f.complete(grant);
+            return;
+        }
+        DlmException.Code code = s == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
+                : s == LockSpaceState.CLOSED ? DlmException.Code.CLOSED : DlmException.Code.SUSPENDED;
+        f.completeExceptionally(new DlmException(code, grant.mode() + " on " + resource + " was granted, but lockspace "
+                + lockSpaceName + " was suspended before the grant could be delivered: not usable; after the"
+                + " lockspace is ACTIVE again, grantedMode() tells whether it is still held"));
+    }
+
+    /** What {@link #deliverGrant} needs to know about the moment of the decision; under the lock. */
+    private long grantDecidedAt() {
+        return state == LockSpaceState.ACTIVE ? suspensions : -1;
     }
 
     private void stateChangedNow(LockSpaceState s) {
@@ -596,6 +640,9 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void resyncStep(int rc, Actions out) {
+        if (resyncOutstanding < 0) {
+            return; // this resync failed already; its late replies count for nothing
+        }
         if (rc != Code.OK.intValue()) {
             // the connection dropped again (a new resync follows the reconnect) or the
             // session is gone (LOST follows); either way this one is abandoned
@@ -869,7 +916,8 @@ final class ZkLockSpace implements LockSpace {
                     long token = 0;
                     out.add(() -> h.publish(mode, token, lvb));
                     CompletableFuture<LockGrant> f = new CompletableFuture<>();
-                    out.add(() -> f.complete(grant));
+                    long decidedAt = grantDecidedAt();
+                    out.add(() -> deliverGrant(f, grant, decidedAt, rs.name));
                     result = f;
                     return result;
                 }
@@ -1291,7 +1339,8 @@ final class ZkLockSpace implements LockSpace {
         h.valueBlock = lvb;
         LockGrant grant = new LockGrant(p.mode, lvb, token);
         out.add(() -> h.publish(p.mode, token, lvb));
-        out.add(() -> p.future.complete(grant));
+        long decidedAt = grantDecidedAt();
+        out.add(() -> deliverGrant(p.future, grant, decidedAt, h.name()));
         if (p.cancelResult != null) {
             out.add(() -> p.cancelResult.complete(false));
         }
@@ -1558,11 +1607,14 @@ final class ZkLockSpace implements LockSpace {
         return state;
     }
 
-    // INTERIM: the lease is the session state alone until the lease rule of issue 8 lands
+    /** The session's lease (package doc, "The lease"); past once the lockspace is LOST or CLOSED. */
     @Override
     public long leaseDeadlineNanos() {
-        long now = System.nanoTime();
-        return state == LockSpaceState.ACTIVE ? now + TimeUnit.HOURS.toNanos(1) : now - 1;
+        LockSpaceState s = state;
+        if (s == LockSpaceState.LOST || s == LockSpaceState.CLOSED) {
+            return System.nanoTime() - 1;
+        }
+        return manager.leaseDeadline(incarnation);
     }
 
     @Override

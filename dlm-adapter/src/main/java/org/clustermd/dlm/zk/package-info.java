@@ -83,14 +83,83 @@
  * request. A request never grants anyone but itself, and only when nobody before it is
  * grantable, so it cannot overtake a waiter it does see.
  *
- * <h2>Beliefs, sessions and fencing</h2>
- * A member believes it holds a mode from the event that shows the grant until its own write
- * changes it, or until it is told {@link org.clustermd.dlm.LockSpaceState#SUSPENDED}: the ZooKeeper
- * client notices a dead link after two thirds of the session timeout, before the server can expire
- * the session, and only an expired member's locks are purged and handed to others. Beyond that
- * (a pause longer than the session timeout), the fencing token of a PW/EX grant, the zxid of the
- * granting transaction, orders holders: storage records it and rejects older ones. A reconnect
+ * <h2>Beliefs and fencing</h2>
+ * A member believes it holds a mode from the moment its request's completion is delivered until
+ * its own write changes it, or until its belief ends with the session's health: at
+ * {@link org.clustermd.dlm.LockSpaceState#SUSPENDED} or at the lease deadline
+ * ({@link org.clustermd.dlm.LockSpace#leaseDeadlineNanos()}), whichever comes first, and never
+ * later. LOST is no fence: it comes only once the server has expired the session (the client
+ * hears so when it reconnects, or Curator gives up a session timeout after SUSPENDED), and by then
+ * others may hold the locks. A grant whose completion would reach its caller after
+ * SUSPENDED was reported fails with {@link org.clustermd.dlm.DlmException.Code#SUSPENDED} (the
+ * lock may still be held, and is if the same session resumes: the handle's
+ * {@code grantedMode()} tells once the lockspace is ACTIVE again). The check before delivery and
+ * the report are not atomic, so a holder checks {@link org.clustermd.dlm.LockSpace#leaseValid()}
+ * before each write it protects, as the engine does. Beyond the lease (a pause between that check
+ * and the write longer than the lease's margin), the fencing token of a PW/EX grant, the zxid of
+ * the granting transaction, orders holders: storage records it and rejects older ones. A reconnect
  * with a new session (which Curator's retry would otherwise hide) is treated as lost.
+ *
+ * <h2>The lease</h2>
+ * ZooKeeper's client is not a fence: it declares the link dead after two thirds of the session
+ * timeout {@code T} without receiving anything (its read timeout; it pings after a third of
+ * {@code T} without sending), but any byte resets that timer, other members' watch notifications
+ * included. With only its outbound traffic lost, a member keeps hearing the lockspace and never
+ * notices, while the server, hearing nothing, expires its session after {@code T} and the others
+ * purge and take its locks. So each {@link org.clustermd.dlm.zk.ZkLockManager} (one session) keeps
+ * a lease ({@link org.clustermd.dlm.zk.Lease}) that depends only on answers to its own requests,
+ * on this node's monotonic clock ({@code System.nanoTime()}), with {@code T} the negotiated
+ * timeout:
+ * <ul>
+ *   <li>A {@link org.clustermd.dlm.zk.LeaseRenewer} sends a {@code sync} every {@code T/12}: no
+ *       write, so locking costs the same number of transactions as without the lease. Each
+ *       answered request is a <em>probe</em>: sent at {@code s}, answered at {@code c}.</li>
+ *   <li>A probe is <em>confirmed</em> by an answered sync sent at least {@code T/3} after
+ *       {@code c}. The deadline is {@code s + 5T/6} of the latest confirmed probe. The first
+ *       session's lease runs from a time {@code t0} taken before the client asked for the
+ *       session: {@code t0 + 5T/6}.</li>
+ *   <li>The renewer reports the end {@code T/30} before the deadline, so every lockspace is told
+ *       SUSPENDED no later than the deadline, whatever the connection state says. A lockspace is
+ *       ACTIVE again only when Curator reports the same session connected and the lease is valid,
+ *       through the same-session path: read everything again, then ACTIVE.</li>
+ * </ul>
+ * Why ZooKeeper cannot expire the session before the deadline (times in real time; the clocks
+ * of this node and of the servers are assumed to run at the same rate, up to what the margin
+ * covers):
+ * <ol>
+ *   <li>A server touches a session whenever it receives a request of it (a read, a sync, a
+ *       ping): at {@code r >= s}. Only the leader expires sessions (a single server is its own
+ *       leader), at the first tick boundary at or after its last touch plus {@code T}: its
+ *       expiry queue rounds up to the next tick, which only makes expiry later. A follower
+ *       records the touch and forwards it in its reply to the leader's next ping; the leader
+ *       pings every half tick, and ZooKeeper grants no session shorter than two ticks (its
+ *       default minimum; a server configured below it is outside this argument), so the touch
+ *       reaches the leader within {@code T/4} plus a round trip. A new leader restarts every
+ *       session's timer when it starts leading, which again only makes expiry later.</li>
+ *   <li>A sync is answered only through the leader: the leader orders it after every
+ *       transaction proposed before it (a closeSession among them), and the answering server
+ *       applies those first; a server that closed the session answers nothing more. So an
+ *       answered sync means the leader had not expired the session when it handled the sync.
+ *       When that sync was sent at least {@code T/3} after the probe's answer, the probe's touch,
+ *       forwarded on the same connection to the leader, had reached the leader before it, and
+ *       found the session alive: the leader's expiry is then at least {@code r + T >= s + T}.
+ *       A follower cut off from its leader keeps answering reads for up to syncLimit ticks,
+ *       but not syncs, so it cannot stretch the lease.</li>
+ *   <li>At the start, the leader created the session after {@code t0}, with expiry at least its
+ *       creation plus {@code T}.</li>
+ * </ol>
+ * So while the lease is valid, the server cannot expire the session before the deadline plus
+ * {@code T/6}. That sixth is the margin: it must cover the holder's check-to-issue window (from
+ * {@code leaseValid()} to the write reaching storage), the difference in clock rates (quartz:
+ * parts per million), the time the leader takes from deciding an expiry to refusing syncs, and a
+ * follower's ping reply that takes longer than {@code T/12} to reach the leader. A longer pause
+ * is what the fencing token is for. The confirmation delay is why a lease lasts only
+ * {@code 5T/12} to {@code T/2} past the last answer, less the renewals' round trips (a sync
+ * waits for the leader's pending commits): after a one-way cut SUSPENDED comes then (0.3-0.4
+ * {@code T} was measured under load), half a session timeout or more before ZooKeeper can expire
+ * the session, and a gap of about that long without answers suspends a healthy member (it
+ * resumes once a renewal is confirmed again, in the same session with every lock). Only an
+ * expired member's locks are purged and handed to others.
  *
  * <h2>Recovery order: cluster-wide, as the DLM's</h2>
  * Claim R: a dead member's locks are purged (and so granted to anyone) only after every member

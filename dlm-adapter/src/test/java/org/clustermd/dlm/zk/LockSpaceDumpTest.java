@@ -58,6 +58,7 @@ class LockSpaceDumpTest {
                     .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.CORRUPT_STATE))
                     .hasMessageContaining("/clustermd/c/ls/md0/res/token/stray");
             assertThatThrownBy(() -> LockSpaceDump.read(zk, "/clustermd", "nosuch"))
+                    .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_FOUND))
                     .hasMessageContaining("no cluster 'nosuch'");
         }
     }
