@@ -17,8 +17,10 @@ import java.util.Set;
  * recoveryFinished comes when the dead members' locks are gone. So a slow recoveryStarted anywhere
  * delays every node's recovery: keep it short.
  *
- * <p>Recovery callbacks run on the lockspace's single callback thread in order with the grant
- * completions and blocking callbacks; {@link #stateChanged} runs at once on the thread that noticed
+ * <p>Recovery callbacks run one at a time, in order with the grant completions and blocking
+ * callbacks: on the lockspace's callback thread, or, when nothing else is running, on the thread
+ * that produced them (ZooKeeper's event thread, or the caller's inside {@code join} for a death
+ * it joins into), so a slow one holds that thread up too; {@link #stateChanged} runs at once on the thread that noticed
  * the change (the session's, or the lease's when the lease ends) so a suspension reaches the
  * user without waiting behind other callbacks. All must return
  * quickly and must not call blocking methods of the lockspace.
