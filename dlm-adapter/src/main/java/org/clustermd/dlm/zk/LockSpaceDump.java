@@ -99,7 +99,7 @@ public final class LockSpaceDump {
     private static LockSpaceInfo readLockSpace(ZooKeeper zk, ZkLockPaths paths, String name)
             throws KeeperException, InterruptedException, DlmException {
         for (String child : zk.getChildren(paths.root(), false)) {
-            if (!List.of("members", "slots", "departed", "names", "res").contains(child)) {
+            if (!List.of("members", "slots", "departed", "names", "recovery", "res").contains(child)) {
                 throw foreign(paths.root() + "/" + child, "not part of a lockspace's layout");
             }
         }
