@@ -8,7 +8,7 @@ import java.util.Set;
 
 /**
  * One reported figure: our value, the peer's value measured in the same run, their ratio and
- * the goal, plus the raw numbers behind them. Printed as one JSON object per line (DESIGN §7).
+ * the goal, plus the raw numbers behind them. Printed as one JSON object per line (docs/design.md §7).
  *
  * <p>{@code ratio} is always {@code ours / peer}; whether higher or lower is better is said by
  * {@code goal} (for example {@code ">=0.90"} or {@code "<=1.2"}). Figures without a peer (BM1,

@@ -78,7 +78,7 @@ final class ChunkCounters {
 
     /**
      * Ends one write. NEEDED is set in the same atomic step as the decrement, so the daemon can
-     * never see the count at 0 without the flag a failed write must leave (lesson 28).
+     * never see the count at 0 without the flag a failed write must leave (docs/lessons.md §28).
      */
     void endWrite(int chunk, boolean needed) {
         for (;;) {

@@ -6,7 +6,7 @@ package org.clustermd.bitmap;
  *
  * <p>{@link #foundDirty()} is explicit because md infers "dirty" from {@code hi > 0}, where
  * {@code hi} is the first sector of the last dirty chunk, so a node whose only dirty chunk is
- * chunk 0 looked clean (lesson 17).
+ * chunk 0 looked clean (docs/lessons.md §17).
  *
  * <p>Immutable and thread-safe.
  *

@@ -11,7 +11,7 @@ import org.clustermd.bitmap.storage.SuperblockCodec;
  *
  * <p>Writes never go out from this array: {@link #snapshot} copies the dirty pages into the
  * round's own buffer, so a page can be changed again while its previous content is being
- * written (lesson 29).
+ * written (docs/lessons.md §29).
  *
  * <p>Not thread-safe: guarded by the bitmap's lock.
  */

@@ -146,7 +146,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
 
     /**
      * Declares a write of {@code sectors} sectors at {@code sector}; returns once every chunk it
-     * touches has its bit durable on storage. Only then may the caller write a leg (lesson 27).
+     * touches has its bit durable on storage. Only then may the caller write a leg (docs/lessons.md §27).
      * Every successful call must be matched by one {@link #endWrite} of the same range.
      *
      * @throws BitmapException STORAGE if the bits could not be made durable (nothing is counted
@@ -172,8 +172,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
     /**
      * Ends a write started with {@link #startWrite}. With {@code allLegsSucceeded} false (a leg
      * failed or was missing) the chunks are marked NEEDED and keep their bits until a resync
-     * covers them (lesson 28); the same happens to every write while the array is
-     * {@linkplain #setDegraded degraded} (lesson 30). Does no I/O.
+     * covers them (docs/lessons.md §28); the same happens to every write while the array is
+     * {@linkplain #setDegraded degraded} (docs/lessons.md §30). Does no I/O.
      *
      * @throws IllegalStateException if a chunk has no write pending (a counter would underflow)
      */
@@ -356,7 +356,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
 
     /**
      * Tells the bitmap whether the array is degraded. While it is, every ended write marks its
-     * chunks NEEDED and no bit is cleared (lesson 30).
+     * chunks NEEDED and no bit is cleared (docs/lessons.md §30).
      */
     public void setDegraded(boolean value) {
         this.degraded = value;

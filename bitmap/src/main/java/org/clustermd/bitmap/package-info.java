@@ -4,7 +4,7 @@
  *
  * <h2>The invariant</h2>
  * A bit covers one chunk of the array. md has lost data each time it broke one half of this
- * (lessons 27-30), so every change here is checked against it:
+ * (docs/lessons.md §27, docs/lessons.md §28, docs/lessons.md §29, docs/lessons.md §30), so every change here is checked against it:
  * <ol>
  *   <li><b>A bit is durable before any leg write it covers.</b>
  *       {@link org.clustermd.bitmap.WriteIntentBitmap#startWrite} returns only after the
@@ -74,8 +74,8 @@
  * </ul>
  *
  * <h2>Buffers: why not chronicle-bytes</h2>
- * The issue asked for chronicle-bytes for the off-heap aligned buffers and the little-endian
- * codec if it works cleanly on Java 17 and 25. It does not, here (chronicle-bytes 2026.4): on
+ * chronicle-bytes was tried for the off-heap aligned buffers and the little-endian codec, on
+ * Java 17 and 25, and does not work cleanly here (chronicle-bytes 2026.4): on
  * 25 loading it prints the JDK's "terminally deprecated method in sun.misc.Unsafe" warnings
  * (through jffi, which chronicle's posix layer loads); its API has no 4 KiB-aligned
  * allocation, and wrapping a JDK-aligned slice makes its background releaser fail at release
@@ -83,7 +83,6 @@
  * reference-counted buffers bring a releaser thread and shutdown hooks into a module that needs
  * neither. The JDK does all of it: {@code ByteBuffer.allocateDirect(n + 4096).alignedSlice(4096)}
  * for O_DIRECT-ready buffers ({@link org.clustermd.bitmap.storage.BitmapStorage#allocate}) and
- * little-endian {@code ByteBuffer} accessors for the codec. The dependency is still declared in
- * the module's POM but no code uses it.
+ * little-endian {@code ByteBuffer} accessors for the codec. No module depends on it.
  */
 package org.clustermd.bitmap;

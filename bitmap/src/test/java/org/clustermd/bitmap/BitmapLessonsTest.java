@@ -13,7 +13,7 @@ import org.clustermd.bitmap.testing.ManualClock;
 import org.clustermd.bitmap.testing.MemoryBitmapStorage;
 import org.junit.jupiter.api.Test;
 
-/** The write-intent bitmap lessons of {@code lessons.md} (27-30) and lesson 17. */
+/** The write-intent bitmap lessons docs/lessons.md §27, docs/lessons.md §28, docs/lessons.md §29, docs/lessons.md §30 and docs/lessons.md §17. */
 class BitmapLessonsTest {
     final ManualClock clock = new ManualClock();
 

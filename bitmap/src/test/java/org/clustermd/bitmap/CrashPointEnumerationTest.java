@@ -18,9 +18,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Cuts the power after every storage write and every flush of a mixed, seeded workload and
  * checks, on every image the cut could leave ({@link Model}), the bitmap's invariant:
  * <ul>
- *   <li>every write still in flight has its bit set on disk (lessons 27, 29);</li>
+ *   <li>every write still in flight has its bit set on disk (docs/lessons.md §27, docs/lessons.md §29);</li>
  *   <li>no chunk with a failed, degraded, merged or running-resync write reads clean until a
- *       resync of it completed (lessons 28, 30);</li>
+ *       resync of it completed (docs/lessons.md §28, docs/lessons.md §30);</li>
  *   <li>a dead node's dirty chunks are in its slot or ours at every moment of copyFromSlot;</li>
  *   <li>every slot's superblock still parses, and reopening the slot marks those chunks
  *       NEEDED.</li>

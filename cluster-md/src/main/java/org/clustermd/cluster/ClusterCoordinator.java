@@ -41,12 +41,12 @@ import org.slf4j.LoggerFactory;
  * }                               // graceful leave
  * }</pre>
  *
- * <p><b>Join</b> (md-cluster-protocol.md c.2): connect as {@code nodeName} to the cluster named
+ * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the cluster named
  * by the bitmap's {@code cluster_name}; join the lockspace named by the array UUID with as many
  * slots as the bitmap has {@code nodes}; take this slot's {@code bitmapNNNN} lock in PW and hold
  * it for the whole membership; create {@code resync} at NL. At {@link #loadBitmaps} every other
  * slot is probed with PW+NOQUEUE: a free slot's dirty bits are merged into ours without clearing
- * them (c.4). <b>Node failure</b> (d): recover_prep suspends read balancing
+ * them (docs/md-cluster-protocol.md §c.4). <b>Node failure</b> (docs/md-cluster-protocol.md §d): recover_prep suspends read balancing
  * ({@link MembershipState#RECOVERING}); recover_slot queues a {@link NodeRecovery} of the dead
  * slot on the {@code cluster-recover-<array>} thread; recover_done resumes balancing once no
  * recovery is pending. <b>Resync</b>: the sync thread takes {@code resync} in EX

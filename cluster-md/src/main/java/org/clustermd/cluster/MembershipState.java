@@ -26,7 +26,7 @@ public enum MembershipState {
     /**
      * Between recover_prep and recover_done: membership is changing and a dead node's writes may
      * have reached one leg but not the other, so reads go to the first in-sync leg only
-     * (md's SUSPEND_READ_BALANCING, lesson 3). Writes go on: they are covered by this node's bitmap.
+     * (md's SUSPEND_READ_BALANCING, docs/lessons.md §3). Writes go on: they are covered by this node's bitmap.
      */
     RECOVERING,
     /** Leaving gracefully: the recovery thread is stopping and the locks are being released. */

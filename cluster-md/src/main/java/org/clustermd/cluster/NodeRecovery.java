@@ -21,14 +21,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One episode of md-cluster's {@code recover_bitmaps} for one dead slot
- * (md-cluster-protocol.md d.2), created per failed node, run once, then discarded:
+ * (docs/md-cluster-protocol.md §d.2), created per failed node, run once, then discarded:
  * <ol>
  *   <li>request the dead slot's {@code bitmapNNNN} lock in PW and wait for it, interruptibly
  *       and in bounded slices: it is granted once the lock manager purged the dead node's PW,
  *       and to one survivor at a time;</li>
  *   <li>{@code copyFromSlot(dead, clearSource = true)}: every set bit becomes a NEEDED chunk of
  *       this node's bitmap, durable in our slot before the dead slot is cleared;</li>
- *   <li>if anything was found dirty (the explicit flag, never {@code hi > 0}: lesson 17), lower
+ *   <li>if anything was found dirty (the explicit flag, never {@code hi > 0}: docs/lessons.md §17), lower
  *       the array's resync point to the first dirty sector, which asks the md thread to resync;
  *       the sync thread takes the {@code resync} lock in EX before it touches a leg;</li>
  *   <li>release the lock.</li>

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * {@code recovery_map}: dead slots are {@link #add}ed from the lockspace's recover_slot callback
  * (which must not block); this thread takes the highest pending slot, runs a
  * {@link NodeRecovery} for it and removes it once the episode succeeded. Slots reported before
- * the bitmap exists wait until {@link #start} (md defers until {@code load_bitmaps}, lesson 8).
+ * the bitmap exists wait until {@link #start} (md defers until {@code load_bitmaps}, docs/lessons.md §8).
  * A failed episode (lock timeout, bitmap I/O error) keeps the slot pending and is retried after
  * a pause, so a dead node's bits are never dropped.
  *

@@ -12,8 +12,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the array does when the lock manager's session changes health (DESIGN §3, lessons 31
- * and 34): SUSPENDED means another node may get this node's bitmap lock at any moment, so I/O
+ * What the array does when the lock manager's session changes health (docs/design.md §3, docs/lessons.md §31
+ * and docs/lessons.md §34): SUSPENDED means another node may get this node's bitmap lock at any moment, so I/O
  * is held at once ({@link Mddev#holdForSession}); it stays held until ACTIVE again with the same
  * session, even when the requests in flight do not drain within the array's I/O wait (a request
  * that waits for the hold longer than that fails; the hold itself does not end). ACTIVE lets I/O

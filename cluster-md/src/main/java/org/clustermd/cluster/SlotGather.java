@@ -14,7 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * md's {@code gather_all_resync_info} at bitmap load (md-cluster-protocol.md c.4): every other
+ * md's {@code gather_all_resync_info} at bitmap load (docs/md-cluster-protocol.md §c.4): every other
  * slot's bitmap lock is probed with PW+NOQUEUE. A live owner's slot is left alone (its resync
  * window, in its LVB, matters only once RESYNCING messages exist). A free slot's bits are merged
  * into ours without clearing them, and the array's resync point is lowered to the first of them:

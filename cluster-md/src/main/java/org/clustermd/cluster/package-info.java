@@ -4,18 +4,18 @@
  * {@link org.clustermd.dlm.LockSpace} on ZooKeeper, one per array, named by the array UUID, in
  * the cluster named by the bitmap's {@code cluster_name}, with one slot per bitmap node.
  *
- * <h2>What this build does (md-cluster-protocol.md sections a, c, d)</h2>
+ * <h2>What this build does (docs/md-cluster-protocol.md §a, docs/md-cluster-protocol.md §c, docs/md-cluster-protocol.md §d)</h2>
  * <ul>
  *   <li><b>Join</b>: a slot from the lockspace; this slot's {@code bitmapNNNN} lock in PW for the
  *       whole membership (our bitmap is ours, and the lock says we are alive); {@code resync} at
  *       NL; at bitmap load every free slot's bits merged into ours without clearing them.</li>
  *   <li><b>Membership</b>: {@link org.clustermd.cluster.MembershipState} (JOINING, ACTIVE,
  *       RECOVERING, LEAVING, LEFT), owned by the coordinator. From recover_prep to recover_done,
- *       and until every dead slot is merged, reads go to the first in-sync leg only (lesson 3).</li>
- *   <li><b>Node recovery</b> (d.2): on recover_slot, a {@link org.clustermd.cluster.NodeRecovery}
+ *       and until every dead slot is merged, reads go to the first in-sync leg only (docs/lessons.md §3).</li>
+ *   <li><b>Node recovery</b> (docs/md-cluster-protocol.md §d.2): on recover_slot, a {@link org.clustermd.cluster.NodeRecovery}
  *       per dead slot on the {@code cluster-recover-<array>} thread takes the dead slot's bitmap
  *       lock in PW (interruptible, in bounded waits), moves its dirty bits into our bitmap and
- *       clears them there (found-dirty is an explicit flag, lesson 17), and lowers the resync
+ *       clears them there (found-dirty is an explicit flag, docs/lessons.md §17), and lowers the resync
  *       point; the sync thread takes {@code resync} in EX and resyncs exactly those chunks. A
  *       survivor that gets the lock after another one finds the slot clean and does nothing.</li>
  *   <li><b>Superblocks</b>: every superblock update holds {@code token} in EX, so two nodes never

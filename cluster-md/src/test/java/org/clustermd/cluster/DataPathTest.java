@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The data path takes no cluster lock and makes no ZooKeeper write (DESIGN §1, figure P4): between
+ * The data path takes no cluster lock and makes no ZooKeeper write (docs/design.md §1, figure P4): between
  * two probe znodes created by a bystander, the zxid moves by exactly one while two nodes write
  * and read their arrays at steady state (active, superblocks written).
  */

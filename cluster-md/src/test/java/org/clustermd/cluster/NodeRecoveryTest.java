@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * md-cluster's node recovery (md-cluster-protocol.md d) on a real ZooKeeper and real leg files:
+ * md-cluster's node recovery (docs/md-cluster-protocol.md §d) on a real ZooKeeper and real leg files:
  * nodes of one array in this JVM, one of them dies (its session expires, its bitmap is never
  * cleaned), the survivors recover exactly its dirty chunks and the legs end identical.
  */
@@ -115,7 +115,7 @@ class NodeRecoveryTest {
 
             await().atMost(WAIT).until(() -> a.copies.size() == 1);
             SlotCopy copy = a.copies.get(0);
-            assertThat(copy.foundDirty()).as("lesson 17: chunk 0 alone is dirty, not clean").isTrue();
+            assertThat(copy.foundDirty()).as("docs/lessons.md §17: chunk 0 alone is dirty, not clean").isTrue();
             assertThat(copy.dirtyChunks()).isEqualTo(1);
             assertThat(copy.firstDirtyChunk()).isZero();
             SyncReport r = a.array.awaitSyncIdle(WAIT).orElseThrow();

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Lesson 31: a node whose ZooKeeper link is in doubt (SUSPENDED) may already have lost its bitmap
+ * docs/lessons.md §31: a node whose ZooKeeper link is in doubt (SUSPENDED) may already have lost its bitmap
  * lock to a survivor, so it holds its I/O at once; when the same session comes back the I/O
  * flows again and nothing was fenced.
  */

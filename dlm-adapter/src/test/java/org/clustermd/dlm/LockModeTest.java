@@ -15,7 +15,7 @@ import org.clustermd.dlm.LockMode.ValueBlockTransfer;
 import org.junit.jupiter.api.Test;
 
 class LockModeTest {
-    // DESIGN §3, written out independently of LockMode's own table
+    // docs/design.md §3, written out independently of LockMode's own table
     private static final Map<LockMode, Set<LockMode>> COMPATIBLE = Map.of(
             NL, EnumSet.allOf(LockMode.class),
             CR, EnumSet.of(NL, CR, CW, PR, PW),

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The behaviour every {@link LockSpace} implementation must have (DESIGN §3). Subclasses supply
+ * The behaviour every {@link LockSpace} implementation must have (docs/design.md §3). Subclasses supply
  * members of one lockspace and a way to wait until a request is queued.
  */
 public abstract class LockSpaceContractTest {

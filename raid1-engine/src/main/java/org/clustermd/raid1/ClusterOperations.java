@@ -37,7 +37,7 @@ import org.clustermd.bitmap.WriteIntentBitmap;
  *       (only {@link WriteLease#awaitValid}, bounded, on the hold thread)</td></tr>
  * </table>
  *
- * <h2>Rules both sides keep (lessons 9, 25, 27 of md-cluster)</h2>
+ * <h2>Rules both sides keep (docs/lessons.md §9, docs/lessons.md §25, docs/lessons.md §27)</h2>
  * <ul>
  *   <li>The engine never holds a lock that an {@link Mddev} callback needs while it calls a
  *       method here that may block; {@link Mddev} callbacks take only short, I/O-free engine

@@ -15,7 +15,7 @@ import org.clustermd.raid1.io.BlockDevice;
  * The bitmap area of an array, kept on its legs as md keeps it ({@code write_sb_page},
  * {@code read_sb_page}): a page write goes to every leg that holds a role and is not faulty
  * (IN_SYNC and REBUILDING), a read comes from an IN_SYNC leg, lowest role first, never from a
- * leg still being recovered (lesson 12: its pages may be stale), and a flush returns when every
+ * leg still being recovered (docs/lessons.md §12: its pages may be stale), and a flush returns when every
  * such leg made the writes durable.
  *
  * <p>A leg that fails a write or flush is reported to the array (which fails it through a

@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * Leg management, md's hot_add_disk / hot_remove_disk / md_error / "re-add" /
  * remove_and_add_spares / spare_active / check_sb_changes for raid1.
  *
- * <h2>Re-add and the bitmap (md-cluster-protocol.md f.6)</h2>
+ * <h2>Re-add and the bitmap (docs/md-cluster-protocol.md §f.6)</h2>
  * A leg coming back (a faulty member, or a removed or kicked leg) keeps its data when the
  * bitmap can prove which blocks changed since it left:
  * <ul>

@@ -87,7 +87,7 @@ public final class MirrorSet {
 
     /**
      * Roles no leg receives writes for (neither IN_SYNC nor REBUILDING): a write cannot reach
-     * every role, so its bitmap bits must stay until the role is recovered (lesson 30).
+     * every role, so its bitmap bits must stay until the role is recovered (docs/lessons.md §30).
      */
     public int missingRoles() {
         return missingRoles;

@@ -20,7 +20,7 @@ import org.clustermd.raid1.io.BlockDevice;
  * assembly can never pick the stale leg as fresh. Meanwhile the request counts as parked for
  * the barrier (a quiesce does not wait for it). The bitmap's {@code endWrite} says "all legs
  * succeeded" only when no leg failed and every role received the write, so the bits of a failed
- * or degraded write stay until a resync or recovery covers them (lessons 28, 30).
+ * or degraded write stay until a resync or recovery covers them (docs/lessons.md §28, docs/lessons.md §30).
  *
  * <p>Thread-safe: completions arrive on the legs' completion threads; the counter decides who
  * runs the end.

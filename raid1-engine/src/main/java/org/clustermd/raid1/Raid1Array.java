@@ -484,7 +484,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     /**
      * What /proc/mdstat would show: idle, resync, recovery, check, repair, resync=PENDING,
-     * resync=REMOTE, recover=REMOTE (md-cluster-protocol.md e.7).
+     * resync=REMOTE, recover=REMOTE (docs/md-cluster-protocol.md §e.7).
      */
     public String syncStatus() {
         Optional<SyncPass> p = sync.running();
@@ -652,7 +652,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
      * Writes md's dev-X/state with md's words: faulty, remove, re-add, writemostly,
      * -writemostly, idle (no-op).
      *
-     * @throws Raid1Exception INVALID for any other word (never ignored silently, lesson 23)
+     * @throws Raid1Exception INVALID for any other word (never ignored silently, docs/lessons.md §23)
      */
     public void deviceState(String leg, String word) throws Raid1Exception {
         switch (word.trim()) {
@@ -1055,7 +1055,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             after = change.apply(before);
             if (after == before) return before;
             WriteIntentBitmap b = bitmap;
-            // lose a write target only after the bitmap knows (lesson 30); gain one before it forgets
+            // lose a write target only after the bitmap knows (docs/lessons.md §30); gain one before it forgets
             if (b != null && after.missingRoles() > 0) b.setDegraded(true);
             mirrors = after;
             if (b != null && after.missingRoles() == 0) b.setDegraded(false);

@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The sync thread's lifecycle and md's recovery flags, decided under one lock (the array's
- * reconfig lock, md's {@code mddev_lock}; lesson 21):
+ * reconfig lock, md's {@code mddev_lock}; docs/lessons.md §21):
  *
  * <pre>
  *   IDLE --(md thread: work found, not frozen)--> RUNNING --(sync thread: pass over)--> DONE
@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * sync threads never run at once. Independent flags: {@code needed} (md's MD_RECOVERY_NEEDED,
  * set from anywhere without the lock, consumed by the md thread), {@code frozen}, and the
  * requested check/repair. Writing an action sets the new action before it clears FROZEN, under
- * the lock (lesson 22).
+ * the lock (docs/lessons.md §22).
  *
  * <p>Thread-safe.
  */
@@ -45,7 +45,7 @@ final class SyncControl {
     private final Condition changed;
     private final SyncThrottle throttle = new SyncThrottle(System::nanoTime);
     private final Object syncMaxMonitor = new Object();
-    /** Sync threads alive right now, and the most ever seen at once (lesson 21 says: one). */
+    /** Sync threads alive right now, and the most ever seen at once (docs/lessons.md §21 says: one). */
     private final java.util.concurrent.atomic.AtomicInteger alive = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger mostAlive = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong passes = new java.util.concurrent.atomic.AtomicLong();
@@ -143,7 +143,7 @@ final class SyncControl {
                 }
                 case RESYNC, RECOVER -> {
                     if (state != ThreadState.IDLE) busy(a);
-                    needed = true; // the new action first, then FROZEN goes (lesson 22)
+                    needed = true; // the new action first, then FROZEN goes (docs/lessons.md §22)
                     frozen = false;
                 }
                 case CHECK, REPAIR -> {
@@ -481,7 +481,7 @@ final class SyncControl {
 
     /**
      * md's min_sync_store: rounded down to 4 KiB (8 sectors), so any 4 KiB-aligned value reads
-     * back as written (lesson 24); refused while a pass runs or above sync_max.
+     * back as written (docs/lessons.md §24); refused while a pass runs or above sync_max.
      */
     void syncMin(long sectors) throws Raid1Exception {
         if (sectors < 0) throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": sync_min must be >= 0");

@@ -342,7 +342,7 @@ final class SyncPass implements Runnable {
                 }
                 case SLEEP -> sleep(throttle.sleepNanos());
                 case YIELD -> {
-                    // the seed's rule: wait for what is pending, not for a target speed
+                    // md's throttling rule (docs/lessons.md §24): wait for what is pending, not for a target speed
                     drain();
                     yieldToForeground(started);
                     return;
@@ -353,8 +353,8 @@ final class SyncPass implements Runnable {
     }
 
     /**
-     * The yield: waits until every foreground request started before the call completed (the
-     * seed's rule), and then until {@code syncYieldRequests} more have, or the foreground went
+     * The yield: waits until every foreground request started before the call completed (md's
+     * throttling rule, docs/lessons.md §24), and then until {@code syncYieldRequests} more have, or the foreground went
      * idle, or {@link #YIELD_CAP_NANOS} passed. A foreground request can only be slowed by the
      * one resync request issued after the yield, so about one in {@code syncYieldRequests} is:
      * without the second wait a QD1 writer met a 1 MiB resync write on nearly every request and

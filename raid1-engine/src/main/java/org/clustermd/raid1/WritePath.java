@@ -14,13 +14,13 @@ import org.clustermd.raid1.io.BlockDevice;
  * raid1's {@code raid1_write_request} and flush handling, in md's order:
  * {@code md_write_start} (clean to active), wait while another node resyncs the range
  * ({@code areaResyncing(WRITE)}, bounded), {@code wait_barrier}, bitmap {@code startWrite}
- * (the bits are durable before any leg is written, lesson 27), then a {@link MirroredWrite} to
+ * (the bits are durable before any leg is written, docs/lessons.md §27), then a {@link MirroredWrite} to
  * every IN_SYNC and REBUILDING leg.
  *
  * <p>The steps before the leg writes may block the submitting thread (like md's make_request):
  * briefly for a new bitmap bit's flush, rarely for a superblock update or a window; never for
  * the data I/O itself. Every failure after the request was counted unwinds what was taken, so
- * the in-flight counter returns to 0 (lesson 26b) and nothing is written partially without the
+ * the in-flight counter returns to 0 (docs/lessons.md §26b) and nothing is written partially without the
  * caller being told.
  *
  * <p>Thread-safe.

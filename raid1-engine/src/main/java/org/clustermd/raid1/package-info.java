@@ -35,7 +35,7 @@
  * failed and the write is acknowledged only once the remaining legs' superblocks record it (md
  * holds such writes until the update); no write is acknowledged while any failure is unrecorded;
  * bitmap endWrite says "all legs" only when no leg failed and every role got the write, so the
- * bits of failed and degraded writes stay (lessons 28, 30).
+ * bits of failed and degraded writes stay (docs/lessons.md §28, docs/lessons.md §30).
  *
  * <h2>The write lease: no leg write without it (docs/lessons.md §31, docs/design.md)</h2>
  * <b>Invariant</b>: a leg write is handed to a device only after the cluster's
@@ -67,16 +67,16 @@
  *   <li>the reconfig lock (md's mddev_lock): administrative operations and the sync
  *       lifecycle; the md thread only ever try-locks it (md_check_recovery does), so an
  *       administrator holding it while waiting for the md thread's superblock update never
- *       blocks that thread (lesson 25);</li>
+ *       blocks that thread (docs/lessons.md §25);</li>
  *   <li>the MirrorSet lock: held only to compute and publish a new snapshot, never across I/O or
  *       a cluster call;</li>
  *   <li>{@link org.clustermd.raid1.Mddev} callbacks (cluster-md's receive thread) take only the
  *       MirrorSet lock and atomics, never the reconfig lock, so a local thread that holds the
  *       reconfig lock while it waits for a cluster lock cannot form a cycle with the receiver
- *       (md-cluster lesson 9).</li>
+ *       (docs/lessons.md §9).</li>
  * </ul>
  *
- * <h2>The sync lifecycle (lessons 21, 22)</h2>
+ * <h2>The sync lifecycle (docs/lessons.md §21, docs/lessons.md §22)</h2>
  * IDLE to RUNNING to DONE to reaped, every step under the reconfig lock; the reap writes the final
  * superblock, then calls {@code resyncFinish}. Writing an action sets it before clearing FROZEN.
  * A pass that fails for want of a readable source is not restarted by itself (md's

@@ -28,7 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The write and read paths under injected EIO on each leg: a failing leg is failed and recorded
  * before the write is acknowledged, the array carries on degraded, failed and degraded writes
- * keep their bits (lessons 28, 30), read errors are repaired from the other leg, and a re-add
+ * keep their bits (docs/lessons.md §28, docs/lessons.md §30), read errors are repaired from the other leg, and a re-add
  * recovers exactly the chunks written meanwhile (figure P10 = 1.00).
  */
 class FaultPathsTest {
@@ -95,9 +95,9 @@ class FaultPathsTest {
         // the failed write and a degraded write keep their bits through any number of daemon passes
         a.write(20 * CHUNK_SECTORS * 512, AlignedBuffers.allocate(4096));
         decay(bitmap, clock);
-        assertThat(bitmap.chunk(5).bitSet()).as("lesson 28: failed write keeps its bit").isTrue();
+        assertThat(bitmap.chunk(5).bitSet()).as("docs/lessons.md §28: failed write keeps its bit").isTrue();
         assertThat(bitmap.chunk(5).needed()).isTrue();
-        assertThat(bitmap.chunk(20).bitSet()).as("lesson 30: degraded write keeps its bit").isTrue();
+        assertThat(bitmap.chunk(20).bitSet()).as("docs/lessons.md §30: degraded write keeps its bit").isTrue();
         assertThat(bitmap.chunk(20).needed()).isTrue();
 
         // reads are served by the good leg

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The array's bitmap storage over two in-sync legs keeps the bitmap module's storage contract,
- * and never reads a page from a leg that is still being recovered (lesson 12).
+ * and never reads a page from a leg that is still being recovered (docs/lessons.md §12).
  */
 class LegBitmapStorageContractTest extends BitmapStorageContractTest {
     @TempDir
@@ -50,7 +50,7 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
     }
 
     /**
-     * Lesson 12: md-cluster read a dead node's bitmap from whichever leg came first, once a leg
+     * docs/lessons.md §12: md-cluster read a dead node's bitmap from whichever leg came first, once a leg
      * that was still being recovered, and got stale bits (so chunks that needed a resync looked
      * clean). The recovering leg comes first here and holds other bytes; reads must come from
      * the in-sync leg, and with no in-sync leg left they must fail rather than fall back.

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * One test per md-core seed lesson that applies to the engine (lessons.md 19, 20, 25, 26, 26b;
- * 21-24 are in {@link SyncLifecycleTest}).
+ * One test per md-core lesson that applies to the engine (docs/lessons.md §19, docs/lessons.md §20, docs/lessons.md §25, docs/lessons.md §26, docs/lessons.md §26b;
+ * docs/lessons.md §21, docs/lessons.md §22, docs/lessons.md §23, docs/lessons.md §24 are in {@link SyncLifecycleTest}).
  */
 class SeedLessonsTest {
     private static final Duration WAIT = Duration.ofSeconds(60);

@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The sync thread's lifecycle under races (lesson 21, 22), stop and resume from the checkpoint,
- * check/repair and mismatch_cnt, sync_min/sync_max (lesson 24), refused settings (lesson 23),
+ * The sync thread's lifecycle under races (docs/lessons.md §21, docs/lessons.md §22), stop and resume from the checkpoint,
+ * check/repair and mismatch_cnt, sync_min/sync_max (docs/lessons.md §24), refused settings (docs/lessons.md §23),
  * the cluster window order (md-cluster e.2), and a dying sync thread fencing the array.
  */
 class SyncLifecycleTest {
@@ -130,7 +130,7 @@ class SyncLifecycleTest {
     }
 
     /**
-     * Lesson 24 and figure P12: while a foreground writer is busy, the resync waits for the
+     * docs/lessons.md §24 and figure P12: while a foreground writer is busy, the resync waits for the
      * requests pending and then for {@code syncYieldRequests} more foreground completions before
      * each of its own requests. With the first wait alone (md's rule) a QD1 writer met a resync
      * request every two or three writes here.

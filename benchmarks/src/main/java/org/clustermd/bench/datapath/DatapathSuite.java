@@ -46,7 +46,7 @@ import static org.clustermd.bench.storage.Rounds.with;
 /**
  * {@code benchmarks/run datapath [--rounds 5] [--seconds 5] [--dir /var/tmp] [--size 1G]
  * [--engine aio|threads] [--bitmap-chunk 64M] [--figures P1,P2,P3,P4]} (P2 brings P2raw): the data-path figures
- * of DESIGN §7.
+ * of docs/design.md §7.
  *
  * <ul>
  *   <li>P1: 4 KiB random writes, 32 in flight, on a 2-leg array with its clustered bitmap, ÷
@@ -234,7 +234,7 @@ public final class DatapathSuite implements Suite {
                     .with("floor_bit_flushes_median", median(bitSeq))
                     .with("floor_bit_flushes", "floor_coupled_legs plus, before the first write of each bitmap chunk,"
                             + " one 4 KiB bitmap page rewritten and flushed on both legs with the submitter waiting:"
-                            + " md's rule that a new bit is durable before the data write (lesson 27)"));
+                            + " md's rule that a new bit is durable before the data write (docs/lessons.md §27)"));
             out.add(Rounds.paired(new Figure("P2raw", "1 MiB sequential write qd8, 2-leg mirror with clustered bitmap / fio"
                     + " libaio writing both legs without flushes", median(onSeq), median(peerSeq), ">=0.90", "MiB/s"),
                     onSeq, peerSeq)

@@ -32,7 +32,7 @@ import org.clustermd.raid1.admin.BitmapMode;
 
 /**
  * {@code benchmarks/run nbd [--rounds 5] [--seconds 5] [--dir /var/tmp] [--size 1G]
- * [--bitmap-chunk 64M] [--figures P5,P5b]}: the NBD figures of DESIGN §7, both driven by fio's
+ * [--bitmap-chunk 64M] [--figures P5,P5b]}: the NBD figures of docs/design.md §7, both driven by fio's
  * {@code nbd} engine (libnbd) over TCP on 127.0.0.1.
  *
  * <ul>

@@ -1,5 +1,5 @@
 /**
- * The NBD figures (DESIGN §7): P5, the NBD export of a 1-leg array against nbdkit's file
+ * The NBD figures (docs/design.md §7): P5, the NBD export of a 1-leg array against nbdkit's file
  * plugin on the same leg file, and P5b, a 2-leg export against fio writing both legs directly;
  * fio's nbd engine drives both exports.
  */

@@ -47,7 +47,7 @@ import static org.clustermd.bench.storage.Rounds.with;
  * [--sync-yield N]
  * [--seed N]
  * [--figures P9,P10,P12]}: the resync
- * figures of DESIGN §7, on two pre-written leg files that ours and fio share.
+ * figures of docs/design.md §7, on two pre-written leg files that ours and fio share.
  *
  * <ul>
  *   <li>P9: a full resync (an array created without {@code --assume-clean}, assembled frozen,

@@ -1,5 +1,5 @@
 /**
- * The resync figures (DESIGN §7): P9 full resync rate against a fio copy of one leg onto the
+ * The resync figures (docs/design.md §7): P9 full resync rate against a fio copy of one leg onto the
  * other, P10 bytes resynced after a crash (and after a re-add) against the dirty chunks, P12
  * foreground write latency during a resync against idle.
  */

@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 import org.clustermd.bench.BenchException;
 
 /**
- * The storage peers of DESIGN §7, run as {@code fio --output-format=json} child processes with
+ * The storage peers of docs/design.md §7, run as {@code fio --output-format=json} child processes with
  * the command lines of the reference {@code peers} script: libaio, O_DIRECT, 4 KiB qd32 random
  * writes or 1 MiB qd8 sequential I/O, one job per leg, all jobs at once.
  *

@@ -28,7 +28,7 @@ import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.io.IoEngine;
 
 /**
- * Two leg files on a real disk that ours and the fio peer share (DESIGN §7): made under
+ * Two leg files on a real disk that ours and the fio peer share (docs/design.md §7): made under
  * {@code --dir} (default /var/tmp; tmpfs is refused), pre-written in full with O_DIRECT so that
  * neither side pays for allocating blocks or converting unwritten extents, and deleted at close.
  *

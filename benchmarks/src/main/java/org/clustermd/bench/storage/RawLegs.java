@@ -43,7 +43,7 @@ public final class RawLegs {
      * {@link #coupledWrites} plus md's bitmap rule and nothing else of the array: before the first
      * write into each {@code chunkBytes} chunk the submitter rewrites one 4 KiB page at
      * {@code pageOffset} on every leg (each leg's own bytes, so nothing changes) and waits until
-     * both legs flushed it, as a write waits for its new bit (lesson 27). The floor for a pass of
+     * both legs flushed it, as a write waits for its new bit (docs/lessons.md §27). The floor for a pass of
      * the array with a bitmap of that chunk size: what a durable bit costs on this disk. With
      * {@code chunkBytes} 0 there is no bitmap page: {@link #coupledWrites}.
      */

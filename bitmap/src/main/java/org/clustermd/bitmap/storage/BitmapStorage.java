@@ -13,7 +13,7 @@ import java.nio.ByteOrder;
  *
  * <p>raid1-engine implements this over its legs, as md does in {@code write_sb_page} and
  * {@code read_sb_page}: a write goes to every in-sync leg, a read comes from any good leg (never
- * from one still being recovered, lesson 12), {@link #flush()} returns when every leg that took
+ * from one still being recovered, docs/lessons.md §12), {@link #flush()} returns when every leg that took
  * the write has made it durable. A leg that fails is the implementation's business (fail the
  * leg, carry on with the others); an {@link IOException} means the bitmap could not be made
  * durable anywhere, and the bitmap then refuses the writes that needed it.

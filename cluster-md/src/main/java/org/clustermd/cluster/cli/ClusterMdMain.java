@@ -13,6 +13,9 @@ public final class ClusterMdMain {
     private ClusterMdMain() {}
 
     public static void main(String[] args) {
+        // picocli calls the --verbose setter only when the option is given: quiet the ZooKeeper
+        // client's per-attempt stack traces here, so a plain run is quiet too
+        CliLogging.setVerbose(false);
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 

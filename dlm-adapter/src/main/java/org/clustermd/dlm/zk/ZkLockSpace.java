@@ -457,7 +457,7 @@ final class ZkLockSpace implements LockSpace {
                     // the resync evaluated every resource while still SUSPENDED, when nothing may be
                     // decided or written: an unlock whose reply the cut lost (now TO_WRITE again) or a
                     // request queued meanwhile would wait for an event on its resource that may never
-                    // come, and its lock would stay behind (lesson 32)
+                    // come, and its lock would stay behind (docs/lessons.md §32)
                     for (ResourceState rs : resources.values()) {
                         evaluate(rs, later);
                     }

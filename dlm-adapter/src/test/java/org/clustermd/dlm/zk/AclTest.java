@@ -21,7 +21,7 @@ import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.junit.jupiter.api.Test;
 
-/** Lesson 35: ZooKeeper ACLs are per znode and open by default: every znode needs its own. */
+/** docs/lessons.md §35: ZooKeeper ACLs are per znode and open by default: every znode needs its own. */
 class AclTest {
     @Test
     void anUnauthenticatedClientGetsNoAuthOnEveryZnode() throws Exception {

@@ -22,9 +22,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * md-cluster's broadcast (md-cluster-protocol.md b.3/b.4) on three nodes: token EX, message EX
+ * md-cluster's broadcast (docs/md-cluster-protocol.md §b.3, docs/md-cluster-protocol.md §b.4) on three nodes: token EX, message EX
  * then CW, ack CR to EX as the "everyone processed it" barrier; receivers read with CR and
- * barrier with PR. Lesson 1: the old CR to EX barrier deadlocks with three nodes.
+ * barrier with PR. docs/lessons.md §1: the old CR to EX barrier deadlocks with three nodes.
  */
 class MessageBarrierTest {
     private static final Duration WAIT = Duration.ofSeconds(20);
@@ -58,7 +58,7 @@ class MessageBarrierTest {
         final List<Integer> received = new CopyOnWriteArrayList<>();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final boolean oldDeadlockingBarrier;
-        /** md's recv_mutex: a node never interleaves its own send with a receive (lesson 2). */
+        /** md's recv_mutex: a node never interleaves its own send with a receive (docs/lessons.md §2). */
         final java.util.concurrent.locks.ReentrantLock recvMutex = new java.util.concurrent.locks.ReentrantLock();
 
         Node(String name, boolean oldDeadlockingBarrier) throws DlmException {
@@ -73,7 +73,7 @@ class MessageBarrierTest {
             });
             token.convert(LockMode.NL);
             message.convert(LockMode.NL);
-            // join takes token EX while arming ack (lesson 7: a joiner must not arm ack mid-broadcast)
+            // join takes token EX while arming ack (docs/lessons.md §7: a joiner must not arm ack mid-broadcast)
             token.convert(LockMode.EX);
             ack.convert(LockMode.CR);
             token.convert(LockMode.NL);

@@ -28,8 +28,8 @@ import org.junit.jupiter.api.Test;
  * Session health with a link the test cuts (a TCP proxy that silently stops forwarding): the node
  * is told SUSPENDED before anyone else can be granted its locks; a short cut resumes with every
  * lock still held; a long one loses them all, and the new session Curator opens is never used
- * to carry on silently (lessons 31, 33, 34). An unlock caught by a cut never leaves a lock
- * behind (lesson 32). A grant delivered after SUSPENDED is refused (issue 8).
+ * to carry on silently (docs/lessons.md §31, docs/lessons.md §33, docs/lessons.md §34). An unlock caught by a cut never leaves a lock
+ * behind (docs/lessons.md §32). A grant delivered after SUSPENDED is refused (issue 8).
  */
 class SessionHealthTest {
     private static final Duration SESSION = Duration.ofSeconds(4);
@@ -104,7 +104,7 @@ class SessionHealthTest {
         timing.waitFor("a lost", () -> events.contains("a:LOST"));
         assertThat(ra.grantedMode()).isEmpty();
         assertThat(events).containsSubsequence("a:SUSPENDED", "a:LOST");
-        // lesson 33: Curator's retry opened a new session under the same client; the old handles
+        // docs/lessons.md §33: Curator's retry opened a new session under the same client; the old handles
         // must not go on in it as if nothing happened
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ra.convert(LockMode.EX))
                 .isInstanceOfSatisfying(org.clustermd.dlm.DlmException.class,
@@ -199,7 +199,7 @@ class SessionHealthTest {
     }
 
     /**
-     * Lesson 32 (CURATOR-678): Curator's release() during a connection loss forgot the lock while
+     * docs/lessons.md §32 (CURATOR-678): Curator's release() during a connection loss forgot the lock while
      * its znode stayed, and every later acquire blocked behind it. Here an unlock sent into a cut
      * link either completes once the link is back, or fails with the lock still held, so that an
      * unlock after the resume releases it; a waiter is granted in both cases.

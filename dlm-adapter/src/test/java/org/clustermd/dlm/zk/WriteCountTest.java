@@ -14,7 +14,7 @@ import org.clustermd.dlm.LockSpaceOptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * DESIGN §3: an uncontended lock or convert costs one ZooKeeper write. Every committed write is
+ * docs/design.md §3: an uncontended lock or convert costs one ZooKeeper write. Every committed write is
  * one zxid, so the zxid distance between two marker creates counts the writes in between.
  */
 class WriteCountTest {

@@ -5,7 +5,7 @@ package org.clustermd.raid1.io;
  * Documentation/admin-guide/iostats.rst). Sectors are 512 bytes whatever the logical block size.
  *
  * <p>Counters only grow, except {@code inFlight}, which must return to 0 whenever the device is
- * idle (lesson 26b).
+ * idle (docs/lessons.md §26b).
  *
  * <p>Immutable; thread-safe.
  *

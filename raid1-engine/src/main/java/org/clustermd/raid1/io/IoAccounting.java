@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.LongAdder;
  * flight, so no lock is taken on the I/O path.
  *
  * <p>Callers must pair each {@code start()} with exactly one {@code end...}, on every path,
- * including errors and rejections, or {@code inFlight} never returns to 0 (lesson 26b).
+ * including errors and rejections, or {@code inFlight} never returns to 0 (docs/lessons.md §26b).
  *
  * <p>Thread-safe and lock-free.
  */

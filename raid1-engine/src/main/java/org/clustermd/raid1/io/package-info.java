@@ -8,7 +8,7 @@
  *       (fdatasync) and FUA, async forms returning {@code CompletableFuture} with blocking
  *       default wrappers, and {@code /proc/diskstats}-style counters
  *       ({@link org.clustermd.raid1.io.DiskStats}, kept by {@link org.clustermd.raid1.io.IoAccounting},
- *       which the array reuses to count its own requests once, lesson 26b).</li>
+ *       which the array reuses to count its own requests once, docs/lessons.md §26b).</li>
  *   <li>{@link org.clustermd.raid1.io.BlockDevices#open}: files and block devices through
  *       jnr-posix, O_DIRECT by default (040000 on x86_64, 0200000 on arm64: jnr-constants lacks
  *       it). Size discovery: {@code st_size} for a file, {@code BLKGETSIZE64} (else seeking to

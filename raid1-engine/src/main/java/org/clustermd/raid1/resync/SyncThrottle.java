@@ -5,10 +5,10 @@ import java.util.function.LongSupplier;
 
 /**
  * md_do_sync's speed control, as the 2015 change ("md: be more aggressive about throttling
- * resync", the seed) left it: below {@code sync_speed_min} the sync never waits; above
+ * resync") left it: below {@code sync_speed_min} the sync never waits; above
  * {@code sync_speed_max} it sleeps; in between it yields to foreground I/O by waiting until the
  * requests in flight have completed, so the delay follows the speed of the devices instead of a
- * fixed target speed (lesson 24). What a yield waits for is the sync pass's business: after the
+ * fixed target speed (docs/lessons.md §24). What a yield waits for is the sync pass's business: after the
  * pending requests it also lets {@code syncYieldRequests} foreground requests through (see
  * {@code SyncPass.yieldToForeground}), which keeps the resync out of a busy writer's p99.
  *

@@ -3,7 +3,7 @@ package org.clustermd.raid1.sb;
 import org.clustermd.raid1.io.BlockDeviceException;
 
 /**
- * Where things live on a leg of a clustered md v1.2 raid1 (md-cluster-protocol.md h.2):
+ * Where things live on a leg of a clustered md v1.2 raid1 (docs/md-cluster-protocol.md §h.2):
  *
  * <pre>
  * sector 0        8               16                                   data_offset

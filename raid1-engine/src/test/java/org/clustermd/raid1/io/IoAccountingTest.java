@@ -65,7 +65,7 @@ class IoAccountingTest {
     }
 
     /**
-     * Lesson 26b: an in-flight counter that never returns to 0. Mixed concurrent load with
+     * docs/lessons.md §26b: an in-flight counter that never returns to 0. Mixed concurrent load with
      * injected EIO, rejected (unaligned) requests and flushes, on the AIO and the thread engine:
      * afterwards both the leg and the fault wrapper report 0 in flight and count each request once.
      */
