@@ -16,7 +16,7 @@ import org.clustermd.dlm.zk.LockEntry.LockKey;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Seeded random lock tables against the grant rules; the seed is in every failure message. */
+/** Seeded random lock tables against the grant rules; the random generator's seed is in every failure message. */
 class GrantPolicyPropertyTest {
     static LongStream seeds() {
         return LongStream.range(0, 400);

@@ -10,7 +10,7 @@ public enum PowerCutMode {
     /** Every unflushed write is lost: each block it touched returns to its last durable state. */
     DROP_UNFLUSHED,
     /**
-     * A random subset (chosen by the seed, block by block) of the unflushed blocks keeps its new
+     * A random subset (chosen by the fault injector's random seed, block by block) of the unflushed blocks keeps its new
      * contents and the rest returns to the last durable state: a volatile write cache that had
      * destaged some of its blocks when power went.
      */
