@@ -150,4 +150,30 @@ class WriteLeaseTest {
         assertThat(onEngineThreads.get()).as("submitted from completions").isPositive();
         assertThat(a.fenceReason()).isEmpty();
     }
+
+    /**
+     * A paused node's writes (PausedNodeTest): new chunks wait for their bitmap bits, whose page
+     * write is held, and data writes of set chunks are held at their legs. When the lease is
+     * revoked every request must end (failed, the array fenced) and none may stay in flight:
+     * the session fence drains them and the node's close waits for them.
+     */
+    @Test
+    void whenTheLeaseIsRevokedEveryHeldRequestEndsAndNoneStaysInFlight() throws Exception {
+        Raid1Array a = array(Duration.ofSeconds(60));
+        a.write(0, block(1));
+        ops.lease.expire();
+        int before = legWrites();
+        List<CompletableFuture<Void>> held = new ArrayList<>();
+        for (int i = 1; i <= 8; i++) held.add(submit(a, i * CHUNK, 100 + i));
+        for (int i = 1; i <= 8; i++) held.add(submit(a, i * 4096L, 200 + i));
+        Thread.sleep(500);
+        assertThat(held).noneMatch(CompletableFuture::isDone);
+        ops.lease.revoke();
+        for (CompletableFuture<Void> f : held) {
+            org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+        }
+        assertThat(a.fenceReason()).contains(FenceReason.CLUSTER_SESSION_LOST);
+        assertThat(legWrites()).as("nothing reached a leg after the lease ran out").isEqualTo(before);
+        assertThat(a.holdForSession()).as("no request stays in flight after the fence").isTrue();
+    }
 }

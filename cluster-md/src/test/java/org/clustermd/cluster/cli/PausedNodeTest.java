@@ -85,7 +85,21 @@ class PausedNodeTest {
             } catch (IOException e) {
                 err = e.toString();
             }
-            return name + " stdout " + lines + "\n" + name + " log:\n" + err;
+            return name + " stdout " + lines + "\n" + name + " log:\n" + err + threads();
+        }
+
+        /** A live process's threads: where it is stuck when it does not exit. */
+        private String threads() {
+            if (!process.isAlive()) return "";
+            try {
+                Process p = new ProcessBuilder(Paths.get(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                        Long.toString(process.pid()), "Thread.print").redirectErrorStream(true).start();
+                String dump = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                p.waitFor(20, TimeUnit.SECONDS);
+                return "\n" + name + " threads:\n" + dump;
+            } catch (IOException | InterruptedException e) {
+                return "\n" + name + " threads: " + e;
+            }
         }
     }
 
