@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * {@link Mddev#unquiesce} cannot end it, nor can ACTIVE end a quiesce (issue 11 item 6).
  *
  * <p>The lockspace reports health on its session thread, which must not block, so every
- * reaction runs in order on one {@code cluster-session-<array>} thread.
+ * reaction runs in order on one {@code cluster-session-<array>} thread. The one reaction that
+ * waits (the drain after SUSPENDED, up to the I/O wait) is interrupted when LOST or CLOSED
+ * arrives, so the fence follows the lost session at once.
  *
  * <p>Thread-safe.
  */
@@ -34,6 +36,12 @@ final class SessionFence {
     private final ExecutorService thread;
     /** Only touched on the session thread. */
     private boolean held;
+    /**
+     * The session thread while it waits for the requests in flight to drain after SUSPENDED;
+     * guarded by this. LOST and CLOSED interrupt that wait: the fence must not queue behind a
+     * drain that a lost session can make last the whole I/O wait (PausedNodeTest).
+     */
+    private Thread draining;
 
     /** @param lost run on the session thread after the array is fenced */
     SessionFence(Mddev array, Runnable lost) {
@@ -55,6 +63,11 @@ final class SessionFence {
         } catch (RejectedExecutionException e) {
             log.debug("{}: session {} after close", array.name(), s);
         }
+        if (s == LockSpaceState.LOST || s == LockSpaceState.CLOSED) {
+            synchronized (this) {
+                if (draining != null) draining.interrupt();
+            }
+        }
     }
 
     private void react(LockSpaceState s) {
@@ -63,8 +76,21 @@ final class SessionFence {
                 if (held) return;
                 log.warn("{}: lock manager session suspended: holding I/O until it is back", array.name());
                 held = true;
-                if (!array.holdForSession()) {
-                    log.warn("{}: requests in flight did not drain in time; I/O stays held all the same", array.name());
+                synchronized (this) {
+                    draining = Thread.currentThread();
+                }
+                boolean drained;
+                try {
+                    drained = array.holdForSession();
+                } finally {
+                    synchronized (this) {
+                        draining = null;
+                        Thread.interrupted(); // an interrupt meant for the drain is spent; the next reaction runs clean
+                    }
+                }
+                if (!drained) {
+                    log.warn("{}: requests in flight did not drain (timed out, or the session ended meanwhile); I/O stays"
+                            + " held all the same", array.name());
                 }
             }
             case ACTIVE -> release("session is back");

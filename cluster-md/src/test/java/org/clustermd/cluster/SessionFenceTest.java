@@ -14,6 +14,7 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.testing.TcpProxy;
 import org.clustermd.dlm.testing.Timing;
 import org.clustermd.raid1.ArrayState;
+import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.verify.StampedBlock;
 import org.junit.jupiter.api.Test;
@@ -85,7 +86,12 @@ class SessionFenceTest {
             CompletableFuture<Void> inFlight = a.array.writeAsync(4096, b);
             await().atMost(WAIT).until(() -> slow.stream().allMatch(s -> s.parkedWrites() == 1));
 
+            // a cut the client sees at once (its connection reset, reconnects held): SUSPENDED
+            // comes now, and the whole session timeout is left for the drain to run out and the
+            // link to come back. A silent cut is seen only near the lease's end, 5/6 of the
+            // timeout later, too late for this case (it lost the session under load).
             proxy.cut();
+            proxy.drop();
             await().atMost(WAIT).until(() -> a.cluster.sessionState().orElseThrow() == LockSpaceState.SUSPENDED);
             await().atMost(WAIT).until(() -> a.array.arrayState() == ArrayState.SUSPENDED);
             Thread.sleep(ioWait.toMillis() + 1000); // the drain runs out of time meanwhile
@@ -103,6 +109,46 @@ class SessionFenceTest {
             await().atMost(WAIT).until(() -> a.array.arrayState() != ArrayState.SUSPENDED);
             assertThat(a.array.fenceReason()).isEmpty();
             a.writeBlock(8192, 3);
+        }
+    }
+
+    /**
+     * PausedNodeTest under load: requests that cannot drain kept the session thread in the
+     * drain after SUSPENDED for the whole I/O wait, and the LOST that came meanwhile (fence,
+     * membership LEFT, the node's exit) queued behind it. LOST must fence at once.
+     */
+    @Test
+    void aLostSessionFencesAtOnceWhileTheDrainAfterSuspendedStillWaits() throws Exception {
+        Duration ioWait = Duration.ofMinutes(10); // the drain would outlast the test by far
+        List<SlowLeg> slow = new ArrayList<>();
+        try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
+             TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
+            ClusterFixture.Node a = c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(4)), ioWait,
+                    d -> {
+                        SlowLeg s = new SlowLeg(d);
+                        slow.add(s);
+                        return s;
+                    });
+            try {
+                a.writeBlock(0, 1);
+                slow.forEach(SlowLeg::stall);
+                ByteBuffer b = AlignedBuffers.allocate(StampedBlock.SIZE);
+                StampedBlock.stamp(b, 0, 4096, 1, 2);
+                CompletableFuture<Void> inFlight = a.array.writeAsync(4096, b);
+                await().atMost(WAIT).until(() -> slow.stream().allMatch(s -> s.parkedWrites() == 1));
+
+                proxy.cut();
+                proxy.drop();
+                await().atMost(WAIT).until(() -> a.array.arrayState() == ArrayState.SUSPENDED);
+                await().atMost(WAIT).until(() -> a.cluster.sessionState().orElseThrow() == LockSpaceState.LOST);
+                await().atMost(WAIT).until(() -> a.array.fenceReason().isPresent());
+                assertThat(a.array.fenceReason()).contains(FenceReason.CLUSTER_SESSION_LOST);
+                await().atMost(WAIT).until(() -> a.cluster.state() == MembershipState.LEFT);
+                assertThat(inFlight).as("the stalled write is still in flight: the drain did not end on its own")
+                        .isNotDone();
+            } finally {
+                slow.forEach(SlowLeg::resume); // the array's close waits for the write in flight
+            }
         }
     }
 }

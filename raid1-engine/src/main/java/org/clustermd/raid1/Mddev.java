@@ -60,7 +60,8 @@ public interface Mddev {
      * with {@link #releaseSessionHold}. Counted apart from quiesce, so neither ends the other.
      * Idempotent while held.
      *
-     * @return true when the requests in flight drained; false when the wait ran out (still held)
+     * @return true when the requests in flight drained; false when the wait ran out or the
+     *     calling thread was interrupted (held all the same; the interrupt status is kept)
      */
     boolean holdForSession();
 

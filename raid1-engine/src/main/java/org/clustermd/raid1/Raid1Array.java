@@ -729,6 +729,14 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             showSuspended();
         }
         suspendedRangeChanged();
+        sync.requestRecovery(); // a sync interrupted or not started while held
+    }
+
+    /** True while I/O is held for the cluster session ({@link #holdForSession}). */
+    boolean sessionHeld() {
+        synchronized (holds) {
+            return holds.session;
+        }
     }
 
     /** array_state reads suspended while any hold is on, and for good once fenced. Under {@code holds}. */
@@ -758,7 +766,8 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     @Override
     public void lowerRecoveryCp(long sector) {
-        if (metadata.lowerRecoveryCp(sector)) sync.requestRecovery();
+        metadata.lowerRecoveryCp(sector);
+        sync.requestRecovery(); // even when the checkpoint was that low already: the bits are new work
     }
 
     @Override

@@ -63,7 +63,11 @@ final class SyncControl {
      * once would only fail again (a livelock), so nothing starts by itself until an
      * administrator writes an action or a leg is added or re-added.
      */
+    /** How long a pass the lock manager refused waits before the md thread tries again by itself. */
+    private static final long RETRY_AFTER_REFUSAL_NANOS = TimeUnit.SECONDS.toNanos(1);
     private String syncDisabled;
+    /** When the lock manager refused the last pass (0: it did not); retried a while later. Under the lock. */
+    private long refusedAt;
 
     /** The running pass, readable without the lock (interrupt, progress). */
     private volatile SyncPass pass;
@@ -237,7 +241,13 @@ final class SyncControl {
         if (!lock.tryLock()) return;
         try {
             if (state == ThreadState.DONE) reapLocked();
-            if (closing || frozen || state != ThreadState.IDLE || array.isFenced()) return;
+            if (refusedAt != 0 && System.nanoTime() - refusedAt >= RETRY_AFTER_REFUSAL_NANOS) {
+                refusedAt = 0;
+                needed = true;
+            }
+            // held for the cluster session (md: a suspended mddev starts no sync): a pass now could
+            // only be refused its resync lock; releasing the hold asks again
+            if (closing || frozen || state != ThreadState.IDLE || array.isFenced() || array.sessionHeld()) return;
             if (syncDisabled != null) {
                 needed = false;
                 changed.signalAll();
@@ -282,6 +292,7 @@ final class SyncControl {
     }
 
     private void startLocked(SyncAction a) {
+        refusedAt = 0;
         SyncPass p = new SyncPass(array, this, a);
         Thread t = new Thread(() -> runPass(p), "resync-" + array.name());
         t.setDaemon(true);
@@ -351,7 +362,14 @@ final class SyncControl {
         log.info("{}: {} {} at sector {} ({} sectors copied, {} mismatched, {} ms){}", array.name(), r.action(),
                 r.completed() ? "completed" : "stopped", r.endSector(), r.sectorsCopied(), r.mismatches(),
                 TimeUnit.NANOSECONDS.toMillis(r.nanos()), r.failure() != null ? ": " + r.failure() : "");
-        needed = true;
+        if (p.refusedByCluster()) {
+            // tried again a second later (the md thread looks at least that often), or at once
+            // when the session hold ends: not in a loop while the lock manager still refuses
+            refusedAt = Math.max(1, System.nanoTime());
+            needed = false; // asked for during the pass: the retry covers it
+        } else {
+            needed = true;
+        }
         // while the pass is still known, so the transition reports "resync -> idle"
         transition(ThreadState.DONE, ThreadState.IDLE);
         pass = null;

@@ -67,6 +67,7 @@ final class SyncPass implements Runnable {
     private final SectorsInFlight inFlight = new SectorsInFlight();
 
     private volatile boolean stop;
+    private volatile boolean refusedByCluster;
     private volatile String failure;
     private volatile long startSector;
     private volatile long maxSector;
@@ -140,6 +141,11 @@ final class SyncPass implements Runnable {
         return startSector;
     }
 
+    /** True when the pass stopped because the lock manager refused it (tried again later, not a failure). */
+    boolean refusedByCluster() {
+        return refusedByCluster;
+    }
+
     long mismatchesSoFar() {
         return mismatches.get();
     }
@@ -160,8 +166,18 @@ final class SyncPass implements Runnable {
                 completed = runLoop();
             }
         } catch (Raid1Exception e) {
-            failure = e.getMessage();
-            log.warn("{}: {} stopped: {}", array.name(), action, e.getMessage());
+            if (e.code() == Raid1Exception.Code.CLUSTER) {
+                // the lock manager refused (its session in doubt): md's resync_start failing
+                // skips the pass, and the next md_check_recovery tries again. Not a failure: a
+                // failure stops syncs for good, and a dead node's bits would never be resynced
+                stop = true;
+                refusedByCluster = true;
+                log.warn("{}: {} interrupted by the cluster, retried when the session is back: {}", array.name(), action,
+                        e.getMessage());
+            } else {
+                failure = e.getMessage();
+                log.warn("{}: {} stopped: {}", array.name(), action, e.getMessage());
+            }
         } catch (InterruptedException e) {
             stop = true;
         } finally {

@@ -22,6 +22,8 @@ public final class RecordingClusterOperations implements ClusterOperations {
     public volatile long suspendHi;
     public volatile boolean suspendReads;
     public volatile String failIn;
+    /** How many of the next resyncStart calls the "lock manager" refuses, as a suspended session does. */
+    public final java.util.concurrent.atomic.AtomicInteger refuseResyncStarts = new java.util.concurrent.atomic.AtomicInteger();
     /** The write lease a test turns off and on ({@link TestLease}). */
     public final TestLease lease = new TestLease();
 
@@ -124,6 +126,9 @@ public final class RecordingClusterOperations implements ClusterOperations {
     @Override
     public void resyncStart() throws Raid1Exception, InterruptedException {
         record("resyncStart", 0, 0);
+        if (refuseResyncStarts.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            throw new Raid1Exception(Raid1Exception.Code.CLUSTER, "taking the resync lock failed: SUSPENDED (injected)");
+        }
         inner.resyncStart();
     }
 
