@@ -12,7 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.clustermd.raid1.ArrayState;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.verify.StampedBlock;

@@ -23,7 +23,7 @@ import java.util.function.Predicate;
 import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.BitmapReport;
