@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * flows again and nothing was fenced.
  */
 class SessionFenceTest {
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(60));
 
     @TempDir
     Path dir;

@@ -95,7 +95,7 @@ class PausedNodeTest {
             if (!n.process.isAlive()) continue;
             signal(n, "CONT"); // a stopped process still dies of SIGKILL, but let it go cleanly if it can
             n.process.destroyForcibly();
-            n.process.waitFor(20, TimeUnit.SECONDS);
+            n.process.waitFor(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
@@ -122,7 +122,7 @@ class PausedNodeTest {
 
     private static void signal(Node n, String sig) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(n.process.pid())).redirectErrorStream(true).start();
-        assertThat(kill.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(kill.waitFor(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
     }
 
     private static void awaitLine(Node n, Predicate<String> what, String description) throws InterruptedException {
@@ -199,7 +199,7 @@ class PausedNodeTest {
 
             assertThat(survivor.process.isAlive()).as(survivor.describe()).isTrue();
             survivor.process.toHandle().destroy(); // SIGTERM: a graceful leave
-            assertThat(survivor.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(survivor.process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
             assertThat(survivor.process.exitValue()).as(survivor.describe()).isZero();
         }
         AckLog.Contents log = AckLog.read(acks);

@@ -37,7 +37,7 @@ class ZkCommandTest {
     void killLeftover() throws InterruptedException {
         if (process != null && process.isAlive()) {
             process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            process.waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
