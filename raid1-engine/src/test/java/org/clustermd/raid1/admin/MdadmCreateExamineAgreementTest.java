@@ -2,6 +2,7 @@ package org.clustermd.raid1.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -105,7 +106,7 @@ class MdadmCreateExamineAgreementTest {
 
     private static void jsonAgrees(ExamineReport r) throws Exception {
         assertThat(Tools.have("jq")).as("jq is not installed: apt-get install jq (bin/test installs it)").isTrue();
-        String json = r.toJson();
+        String json = new ObjectMapper().writeValueAsString(r.fields());
         assertThat(Tools.run(json, "jq", "-r", ".set_uuid").trim()).isEqualTo(SuperblockCodec.mdadmUuid(r.superblock().setUuid()));
         assertThat(Tools.run(json, "jq", "-r", ".raid_disks").trim()).isEqualTo(String.valueOf(r.superblock().raidDisks()));
         assertThat(Tools.run(json, "jq", "-r", ".events").trim()).isEqualTo(String.valueOf(r.superblock().events()));
@@ -171,6 +172,6 @@ class MdadmCreateExamineAgreementTest {
         ExamineReport r = Examiner.examine(legs.get(1));
         assertThat(r.bitmap()).isEmpty();
         agreeWithMdadmExamine(r, legs.get(1));
-        assertThat(r.toJson()).contains("\"bitmap\": null");
+        assertThat(r.fields()).containsEntry("bitmap", null);
     }
 }
