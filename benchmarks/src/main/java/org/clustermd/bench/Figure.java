@@ -1,6 +1,15 @@
 package org.clustermd.bench;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -26,6 +35,9 @@ public final class Figure {
     private final String unit;
     private final Map<String, Object> detail = new LinkedHashMap<>();
     private static final Set<String> RESERVED = Set.of("figure", "name", "ours", "peer", "ratio", "goal", "unit", "met");
+    /** Thread-safe once configured. */
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .registerModule(new SimpleModule("figures").addSerializer(Double.class, new FourDigits()));
 
     public Figure(String figure, String name, double ours, double peer, String goal, String unit) {
         this(figure, name, ours, peer, ours / peer, goal, unit);
@@ -73,71 +85,55 @@ public final class Figure {
 
     /** The JSON line: figure, name, ours, peer, ratio, goal, unit, met, then the details. */
     public String toJson() {
-        StringBuilder b = new StringBuilder("{");
-        field(b, "figure", figure);
-        field(b, "name", name);
-        field(b, "ours", ours);
-        field(b, "peer", peer);
-        field(b, "ratio", ratio);
-        field(b, "goal", goal);
-        field(b, "unit", unit);
-        field(b, "met", met());
-        detail.forEach((k, v) -> field(b, k, v));
-        b.setLength(b.length() - 1);
-        return b.append('}').toString();
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("figure", figure);
+        line.put("name", name);
+        line.put("ours", ours);
+        line.put("peer", peer);
+        line.put("ratio", ratio);
+        line.put("goal", goal);
+        line.put("unit", unit);
+        line.put("met", met());
+        detail.forEach((k, v) -> line.put(k, plain(v)));
+        try {
+            return JSON.writeValueAsString(line);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("figure " + figure + " cannot be written as JSON", e);
+        }
     }
 
-    private static void field(StringBuilder b, String key, Object value) {
-        b.append('"').append(key).append("\":");
-        append(b, value);
-        b.append(',');
-    }
-
-    private static void append(StringBuilder b, Object value) {
-        if (value == null) {
-            b.append("null");
-        } else if (value instanceof Double d) {
-            b.append(d.isNaN() || d.isInfinite() ? "null" : String.format(Locale.ROOT, "%.4g", d));
-        } else if (value instanceof Number || value instanceof Boolean) {
-            b.append(value);
+    /** A detail as JSON's kinds: numbers, booleans, lists and maps as they are, anything else as its string. */
+    private static Object plain(Object value) {
+        if (value == null || value instanceof Number || value instanceof Boolean || value instanceof String) {
+            return value;
         } else if (value instanceof Iterable<?> list) {
-            b.append('[');
-            boolean first = true;
-            for (Object o : list) {
-                if (!first) b.append(',');
-                append(b, o);
-                first = false;
-            }
-            b.append(']');
+            List<Object> out = new ArrayList<>();
+            for (Object o : list) out.add(plain(o));
+            return out;
         } else if (value instanceof Map<?, ?> map) {
-            b.append('{');
-            boolean first = true;
-            for (Map.Entry<?, ?> e : map.entrySet()) {
-                if (!first) b.append(',');
-                b.append('"').append(escape(String.valueOf(e.getKey()))).append("\":");
-                append(b, e.getValue());
-                first = false;
-            }
-            b.append('}');
-        } else {
-            b.append('"').append(escape(value.toString())).append('"');
+            Map<String, Object> out = new LinkedHashMap<>();
+            map.forEach((k, v) -> out.put(String.valueOf(k), plain(v)));
+            return out;
         }
+        return value.toString();
     }
 
-    private static String escape(String s) {
-        StringBuilder b = new StringBuilder();
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
-                    else b.append(c);
-                }
+    /**
+     * Doubles as four significant digits ({@code %.4g}: the figures' precision, and what the
+     * scripts reading the lines have always seen); NaN and infinities, which JSON lacks, as null.
+     */
+    private static final class FourDigits extends StdSerializer<Double> {
+        FourDigits() {
+            super(Double.class);
+        }
+
+        @Override
+        public void serialize(Double d, JsonGenerator g, SerializerProvider provider) throws IOException {
+            if (d.isNaN() || d.isInfinite()) {
+                g.writeNull();
+            } else {
+                g.writeNumber(String.format(Locale.ROOT, "%.4g", d));
             }
         }
-        return b.toString();
     }
 }

@@ -2,6 +2,7 @@ package org.clustermd.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class FigureTest {
@@ -29,5 +30,13 @@ class FigureTest {
         String json = new Figure("P6", "n", 1, 2, "<=1.2", "ms").with("peer", "raw create+delete").toJson();
         assertThat(json).contains("\"peer\":2.000").contains("\"peer_detail\":\"raw create+delete\"");
         assertThat(json.indexOf("\"peer\":")).isEqualTo(json.lastIndexOf("\"peer\":"));
+    }
+
+    @Test
+    void theLineKeepsItsOrderAndNumberFormat() {
+        String json = new Figure("P4", "n", 0, Double.NaN, 0, "=0", "u").with("per_round", List.of(1.23456, 2.0, 7L))
+                .with("note", "a \"quoted\" word").toJson();
+        assertThat(json).isEqualTo("{\"figure\":\"P4\",\"name\":\"n\",\"ours\":0.000,\"peer\":null,\"ratio\":0.000,"
+                + "\"goal\":\"=0\",\"unit\":\"u\",\"met\":true,\"per_round\":[1.235,2.000,7],\"note\":\"a \\\"quoted\\\" word\"}");
     }
 }

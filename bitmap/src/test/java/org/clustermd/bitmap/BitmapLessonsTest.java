@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.clustermd.bitmap.testing.CrashRecordingStorage;
 import org.clustermd.bitmap.testing.ManualClock;
 import org.clustermd.bitmap.testing.MemoryBitmapStorage;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 
 /** The write-intent bitmap lessons docs/lessons.md §27, docs/lessons.md §28, docs/lessons.md §29, docs/lessons.md §30 and docs/lessons.md §17. */
@@ -78,7 +79,7 @@ class BitmapLessonsTest {
                 after.set(again);
             });
             b.startWrite(sector(2), 8);
-            other.get().get(30, TimeUnit.SECONDS);
+            other.get().get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
             assertThat(after.get()).isEqualTo(seen.get());
             assertThat(MemoryBitmapStorage.testBit(seen.get(), 0, 3)).isFalse();
             assertThat(storage.bit(0, 2)).isTrue();

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.clustermd.bitmap.testing.ManualClock;
 import org.clustermd.bitmap.testing.MemoryBitmapStorage;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 
 /** Concurrent writers that need new bits share storage writes and flushes. */
@@ -33,7 +34,7 @@ class GroupCommitTest {
             storage.onFlush((o, d) -> {
                 if (holdFirst.compareAndSet(true, false)) {
                     try {
-                        release.await(30, TimeUnit.SECONDS);
+                        release.await(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     }
@@ -54,7 +55,7 @@ class GroupCommitTest {
             }
             while (b.registeredForNextRound() < 9) Thread.onSpinWait();
             release.countDown();
-            for (Future<?> f : done) f.get(30, TimeUnit.SECONDS);
+            for (Future<?> f : done) f.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
             // one round for the leader, one for the nine that queued behind it
             assertThat(storage.flushes() - flushes0).isEqualTo(2);
             assertThat(storage.writes() - writes0).isEqualTo(2);
@@ -98,7 +99,7 @@ class GroupCommitTest {
                 }));
             }
             go.countDown();
-            for (Future<?> f : fs) f.get(60, TimeUnit.SECONDS);
+            for (Future<?> f : fs) f.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
             BitmapStats st = b.stats();
             assertThat(st.bitsSet()).isEqualTo(200);
             // never more than one flush per new bit; how many fewer depends on the schedule

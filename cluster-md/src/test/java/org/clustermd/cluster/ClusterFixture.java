@@ -28,6 +28,7 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.verify.StampedBlock;
+import org.clustermd.testkit.Timing;
 
 /**
  * A real ZooKeeper, real leg files with a clustered array on them, and nodes (a
@@ -138,7 +139,7 @@ final class ClusterFixture implements AutoCloseable {
         n.array = Raid1Array.assemble(devices, ArrayOptions.builder().name("md0-" + name).cluster(n.cluster)
                 .bitmapDaemon(bitmapDaemon).ioWait(ioWait).build());
         nodes.add(n);
-        n.array.awaitSyncIdle(Duration.ofSeconds(60));
+        n.array.awaitSyncIdle(Timing.seconds(60));
         return n;
     }
 
@@ -158,7 +159,7 @@ final class ClusterFixture implements AutoCloseable {
             if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
         }, own.getSessionId(), own.getSessionPasswd());
         try {
-            if (!connected.await(20, TimeUnit.SECONDS)) throw new IllegalStateException("could not attach to the session");
+            if (!connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)) throw new IllegalStateException("could not attach to the session");
         } finally {
             dup.close();
         }

@@ -12,6 +12,7 @@ import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.Stat;
 import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,7 +62,7 @@ class DataPathTest {
         ZooKeeper zk = new ZooKeeper(connectString, 10_000, e -> {
             if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
         });
-        assertThat(connected.await(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         return zk;
     }
 }

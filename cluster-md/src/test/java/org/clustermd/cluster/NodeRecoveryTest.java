@@ -19,6 +19,7 @@ import org.clustermd.raid1.admin.SlotReport;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.verify.StampedBlock;
 import org.clustermd.raid1.verify.Verifier;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * cleaned), the survivors recover exactly its dirty chunks and the legs end identical.
  */
 class NodeRecoveryTest {
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(60));
 
     @TempDir
     Path dir;

@@ -12,7 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.clustermd.raid1.ArrayState;
 import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.io.AlignedBuffers;
@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * flows again and nothing was fenced.
  */
 class SessionFenceTest {
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(60));
 
     @TempDir
     Path dir;

@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * members of one lockspace and a way to wait until a request is queued.
  */
 public abstract class LockSpaceContractTest {
-    protected static final Duration WAIT = Duration.ofSeconds(20);
+    protected static final Duration WAIT = Timing.scaled(Duration.ofSeconds(20));
     private final List<AutoCloseable> toClose = new ArrayList<>();
 
     /** A new member (its own session) of the lockspace {@code name}. */

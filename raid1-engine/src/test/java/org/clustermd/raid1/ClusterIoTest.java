@@ -16,6 +16,7 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.sb.Superblock;
 import org.clustermd.raid1.sb.SuperblockCodec;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -62,7 +63,7 @@ class ClusterIoTest {
         ops.suspendLo = 0;
         ops.suspendHi = 0;
         a.suspendedRangeChanged();
-        w.get(30, TimeUnit.SECONDS);
+        w.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(a.stats().inFlight()).isZero();
     }
 
@@ -111,7 +112,7 @@ class ClusterIoTest {
         Thread.sleep(200);
         assertThat(w).isNotDone();
         a.unquiesce();
-        w.get(30, TimeUnit.SECONDS);
+        w.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(a.arrayState()).isNotEqualTo(ArrayState.SUSPENDED);
     }
 
@@ -129,7 +130,7 @@ class ClusterIoTest {
         Thread.sleep(200);
         assertThat(w).as("held by the session after the quiesce ended").isNotDone();
         a.releaseSessionHold();
-        w.get(30, TimeUnit.SECONDS);
+        w.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
 
         a.quiesce();
         a.holdForSession();
@@ -141,7 +142,7 @@ class ClusterIoTest {
         Thread.sleep(200);
         assertThat(w2).as("held by the quiesce after the session hold ended").isNotDone();
         a.unquiesce();
-        w2.get(30, TimeUnit.SECONDS);
+        w2.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(a.arrayState()).isNotEqualTo(ArrayState.SUSPENDED);
     }
 

@@ -15,6 +15,7 @@ import org.clustermd.bitmap.BitmapOptions;
 import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.bitmap.testing.MemoryBitmapStorage;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Test;
  */
 public abstract class ClusterOperationsContractTest {
     /** Liveness bound for calls that must not hang; generous, it is not a timing assertion. */
-    private static final Duration LIVENESS = Duration.ofSeconds(30);
+    private static final Duration LIVENESS = Timing.seconds(30);
     private static final long CHUNK = 64 * 1024;
     private static final long SYNC_SIZE = 64 * 1024 * 1024 / 512;
 

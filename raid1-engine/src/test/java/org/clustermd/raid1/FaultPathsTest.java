@@ -19,6 +19,7 @@ import org.clustermd.raid1.verify.StampedBlock;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.raid1.verify.Workload;
 import org.clustermd.raid1.verify.WriteLedger;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,7 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * recovers exactly the chunks written meanwhile (figure P10 = 1.00).
  */
 class FaultPathsTest {
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(60));
     private static final long CHUNK = 1 << 20;
     private static final long CHUNK_SECTORS = CHUNK / 512;
 

@@ -20,6 +20,7 @@ import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.raid1.verify.Workload;
 import org.clustermd.raid1.verify.WriteLedger;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * resumed from recovery_offset.
  */
 class LegsTest {
-    private static final Duration WAIT = Duration.ofSeconds(90);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(90));
     private static final long CHUNK = 1 << 20;
 
     @TempDir

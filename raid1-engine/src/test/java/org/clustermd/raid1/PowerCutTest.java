@@ -16,6 +16,7 @@ import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.raid1.verify.Workload;
 import org.clustermd.raid1.verify.WriteLedger;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,7 +31,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Seeds are printed in failure messages and replay the same choices.
  */
 class PowerCutTest {
-    private static final Duration WAIT = Duration.ofSeconds(120);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(120));
 
     @TempDir
     Path dir;

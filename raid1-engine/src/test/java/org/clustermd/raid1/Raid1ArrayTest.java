@@ -18,13 +18,14 @@ import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.raid1.verify.WriteLedger;
 import org.clustermd.raid1.verify.Workload;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The array's basic life: assemble, write and read, close, assemble again; md's attributes along the way. */
 class Raid1ArrayTest {
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(60));
 
     @TempDir
     Path dir;

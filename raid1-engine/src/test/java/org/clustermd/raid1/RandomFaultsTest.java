@@ -15,6 +15,7 @@ import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.raid1.verify.Workload;
 import org.clustermd.raid1.verify.WriteLedger;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,7 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * byte-identical. The seed is in every failure message.
  */
 class RandomFaultsTest {
-    private static final Duration WAIT = Duration.ofSeconds(120);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(120));
 
     @TempDir
     Path dir;

@@ -20,6 +20,7 @@ import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.raid1.verify.Workload;
 import org.clustermd.raid1.verify.WriteLedger;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * docs/lessons.md §21, docs/lessons.md §22, docs/lessons.md §23, docs/lessons.md §24 are in {@link SyncLifecycleTest}).
  */
 class SeedLessonsTest {
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(60));
 
     @TempDir
     Path dir;
@@ -80,7 +81,7 @@ class SeedLessonsTest {
             } catch (Raid1Exception e) {
                 throw new IllegalStateException(e);
             }
-        }).get(30, TimeUnit.SECONDS);
+        }).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @Test
@@ -97,7 +98,7 @@ class SeedLessonsTest {
             });
             closing.await();
             Raid1Array b = legs.track(Raid1Array.assemble(legs.open(), ArrayOptions.builder().syncSpeedMax(10_000_000).build()));
-            close.get(60, TimeUnit.SECONDS);
+            close.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
             b.awaitSyncIdle(WAIT);
             assertThat(b.kickedAtAssembly()).isEmpty();
             assertThat(b.degraded()).isZero();
@@ -118,7 +119,7 @@ class SeedLessonsTest {
             // a write on the clean array needs the clean -> active superblock update
             CompletableFuture<Void> w = CompletableFuture.supplyAsync(() -> a.writeAsync(0, AlignedBuffers.allocate(4096)))
                     .thenCompose(f -> f);
-            w.get(30, TimeUnit.SECONDS);
+            w.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
             // and an administrator waiting for an update while holding the lock gets it
             a.failDevice(a.mirrors().byDevNumber(1).orElseThrow().name());
         } finally {
@@ -135,7 +136,7 @@ class SeedLessonsTest {
         a.write(0, AlignedBuffers.allocate(4096));
         CompletableFuture<Void> close = CompletableFuture.runAsync(a::close);
         Raid1Array b = legs.assemble(ArrayOptions.defaults()); // same name, while the first is torn down
-        close.get(60, TimeUnit.SECONDS);
+        close.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
         WriteLedger ledger = new WriteLedger();
         Workload.builder(BlockTarget.of(b), ledger).seed(7).queueDepth(4).build().run(50);
         assertThat(Verifier.verify(BlockTarget.of(b), ledger, false).problems()).isEmpty();

@@ -18,6 +18,7 @@ import org.clustermd.raid1.io.BlockDeviceOptions;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.io.EngineThread;
 import org.clustermd.raid1.io.IoEngine;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,7 +37,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 class SubmitFromCompletionTest {
     private static final long CHUNK = 1 << 20;
     private static final int CHUNKS = 40;
-    private static final long WAIT_SECONDS = 60;
+    private static final long WAIT_SECONDS = Timing.seconds(60).toSeconds();
 
     @TempDir
     Path dir;

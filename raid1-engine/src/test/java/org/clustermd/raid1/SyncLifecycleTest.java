@@ -25,6 +25,7 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the cluster window order (md-cluster e.2), and a dying sync thread fencing the array.
  */
 class SyncLifecycleTest {
-    private static final Duration WAIT = Duration.ofSeconds(90);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(90));
 
     @TempDir
     Path dir;
@@ -87,7 +88,7 @@ class SyncLifecycleTest {
                     return null;
                 }));
             }
-            for (Future<?> f : fs) f.get(60, TimeUnit.SECONDS);
+            for (Future<?> f : fs) f.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
             Awaitility.await().atMost(WAIT).until(() -> a.syncAction() == SyncAction.CHECK);
             // the md thread may already have started the first request's pass: later ones are BUSY
             assertThat(ok.get() + busy.get()).isEqualTo(4);
@@ -95,7 +96,7 @@ class SyncLifecycleTest {
             assertThat(a.syncAction()).isEqualTo(SyncAction.IDLE);
         }
         spam.set(false);
-        spammer.get(10, TimeUnit.SECONDS);
+        spammer.get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(sync.mostConcurrentPasses()).as("never two sync threads").isEqualTo(1);
         assertThat(sync.passesStarted()).isEqualTo(rounds);
     }
@@ -119,7 +120,7 @@ class SyncLifecycleTest {
             assertThat(a.lastSync().orElseThrow().action()).isEqualTo(SyncAction.CHECK);
         }
         spam.set(false);
-        spammer.get(10, TimeUnit.SECONDS);
+        spammer.get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(a.sync().passesStarted()).isEqualTo(rounds);
         assertThat(a.recoveryCp()).as("no resync ran").isZero();
         a.syncMax(Long.MAX_VALUE);

@@ -16,6 +16,7 @@ import org.clustermd.raid1.admin.CreateOptions;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.EngineThread;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -85,7 +86,7 @@ class WriteLeaseTest {
         assertThat(a.fenceReason()).isEmpty();
 
         ops.lease.renew();
-        for (CompletableFuture<Void> f : held) f.get(60, TimeUnit.SECONDS);
+        for (CompletableFuture<Void> f : held) f.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(legWrites()).isGreaterThan(before);
         assertThat(a.fenceReason()).isEmpty();
         ByteBuffer back = AlignedBuffers.allocate(4096);
@@ -105,7 +106,7 @@ class WriteLeaseTest {
         assertThat(w).isNotDone();
         ops.lease.revoke();
         ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
-                () -> w.get(60, TimeUnit.SECONDS));
+                () -> w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS));
         assertThat(e.getCause()).isInstanceOfSatisfying(Raid1Exception.class,
                 r -> assertThat(r.code()).isEqualTo(Raid1Exception.Code.FENCED));
         assertThat(a.fenceReason()).contains(FenceReason.CLUSTER_SESSION_LOST);
@@ -120,7 +121,7 @@ class WriteLeaseTest {
         ops.lease.expire();
         int before = legWrites();
         CompletableFuture<Void> w = submit(a, 4096, 2);
-        org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, () -> w.get(60, TimeUnit.SECONDS));
+        org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, () -> w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS));
         assertThat(a.fenceReason()).contains(FenceReason.LEASE_EXPIRED);
         assertThat(legWrites()).isEqualTo(before);
         assertThat(a.mirrors().inSync()).hasSize(2);
@@ -132,7 +133,7 @@ class WriteLeaseTest {
         a.write(0, block(1));
         AtomicInteger onEngineThreads = new AtomicInteger();
         CompletableFuture<Void> first = submit(a, 4096, 2);
-        first.get(60, TimeUnit.SECONDS);
+        first.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
         ops.lease.expire();
         // started on a pool thread: the first chained write's submitter waits for its bitmap bit
         CompletableFuture<Void> chain = submit(a, 2 * CHUNK, 199);
@@ -146,7 +147,7 @@ class WriteLeaseTest {
         Thread.sleep(300);
         assertThat(chain).isNotDone();
         ops.lease.renew();
-        chain.get(60, TimeUnit.SECONDS);
+        chain.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(onEngineThreads.get()).as("submitted from completions").isPositive();
         assertThat(a.fenceReason()).isEmpty();
     }

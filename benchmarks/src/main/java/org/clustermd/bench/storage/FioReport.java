@@ -1,8 +1,10 @@
 package org.clustermd.bench.storage;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The parts of fio's JSON report the storage figures use: per job, the read and write IOPS and
@@ -14,6 +16,8 @@ import java.util.Map;
  * @param jobs the jobs in the order fio reports them (the order of {@code --name} options)
  */
 public record FioReport(String command, List<Job> jobs) {
+    /** Thread-safe once configured; reading a tree needs no configuration. */
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     public FioReport {
         jobs = List.copyOf(jobs);
@@ -39,20 +43,36 @@ public record FioReport(String command, List<Job> jobs) {
      *     job without {@code read}/{@code write} sections); the message names the missing field
      */
     public static FioReport parse(String command, String json) {
-        Object root = JsonReader.parse(json);
-        if (!(root instanceof Map<?, ?> m) || !(m.get("jobs") instanceof List<?> jobs)) {
+        JsonNode root = readReport(json);
+        if (!root.path("jobs").isArray()) {
             throw new IllegalArgumentException("fio report has no \"jobs\" array");
         }
         List<Job> out = new ArrayList<>();
-        for (Object o : jobs) {
-            if (!(o instanceof Map<?, ?> job)) throw new IllegalArgumentException("fio job is not an object: " + o);
-            String name = String.valueOf(job.get("jobname"));
-            Map<?, ?> read = section(job, "read", name);
-            Map<?, ?> write = section(job, "write", name);
+        for (JsonNode job : root.get("jobs")) {
+            if (!job.isObject()) throw new IllegalArgumentException("fio job is not an object: " + job);
+            String name = job.has("jobname") ? job.get("jobname").asText() : "null";
+            JsonNode read = section(job, "read", name);
+            JsonNode write = section(job, "write", name);
             out.add(new Job(name, number(read, "iops", name), number(read, "bw_bytes", name), number(write, "iops", name),
-                    number(write, "bw_bytes", name), job.get("error") instanceof Double d ? d.intValue() : 0));
+                    number(write, "bw_bytes", name), job.path("error").isNumber() ? job.get("error").intValue() : 0));
         }
         return new FioReport(command, out);
+    }
+
+    /**
+     * The first JSON value in fio's output. Anything before the first {@code '{'} or {@code '['}
+     * is skipped, because fio may print warnings ahead of its report.
+     */
+    private static JsonNode readReport(String text) {
+        int brace = text.indexOf('{');
+        int bracket = text.indexOf('[');
+        int start = brace < 0 ? bracket : bracket < 0 ? brace : Math.min(brace, bracket);
+        if (start < 0) throw new IllegalArgumentException("no JSON object or array in fio's output");
+        try {
+            return JSON.readTree(text.substring(start));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("fio's output is not JSON: " + e.getOriginalMessage(), e);
+        }
     }
 
     /** The lowest write IOPS of all jobs: a mirrored write is done when both legs are. */
@@ -71,13 +91,13 @@ public record FioReport(String command, List<Job> jobs) {
         return Math.min(jobs.get(0).readBytesPerSecond(), jobs.get(1).writeBytesPerSecond()) / (1 << 20);
     }
 
-    private static Map<?, ?> section(Map<?, ?> job, String key, String name) {
-        if (job.get(key) instanceof Map<?, ?> s) return s;
+    private static JsonNode section(JsonNode job, String key, String name) {
+        if (job.path(key).isObject()) return job.get(key);
         throw new IllegalArgumentException("fio job " + name + " has no \"" + key + "\" section");
     }
 
-    private static double number(Map<?, ?> section, String key, String name) {
-        if (section.get(key) instanceof Double d) return d;
+    private static double number(JsonNode section, String key, String name) {
+        if (section.path(key).isNumber()) return section.get(key).doubleValue();
         throw new IllegalArgumentException("fio job " + name + " has no numeric \"" + key + "\"");
     }
 }

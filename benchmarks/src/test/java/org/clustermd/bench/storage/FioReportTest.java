@@ -51,6 +51,20 @@ class FioReportTest {
     }
 
     @Test
+    void warningsPrintedBeforeTheReportAreSkipped() {
+        FioReport r = FioReport.parse("cmd", "fio: file hash not empty on exit\n{\"jobs\":[" + job("l0", 100, 4096e5) + "]}");
+        assertThat(r.jobs()).extracting(FioReport.Job::name).containsExactly("l0");
+    }
+
+    @Test
+    void outputThatIsNotJsonIsRefused() {
+        assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\": [1,, ]}")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not JSON");
+        assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\": [1, 2")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> FioReport.parse("cmd", "no json here")).hasMessageContaining("no JSON");
+    }
+
+    @Test
     void commandLinesAreThoseOfThePeersScriptPlusTheDataArea() {
         Path a = Path.of("/d/leg0");
         Path b = Path.of("/d/leg1");

@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -132,7 +133,7 @@ public abstract class BitmapStorageContractTest {
                     return null;
                 }));
             }
-            for (Future<?> f : fs) f.get(60, TimeUnit.SECONDS);
+            for (Future<?> f : fs) f.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
         } finally {
             pool.shutdownNow();
         }

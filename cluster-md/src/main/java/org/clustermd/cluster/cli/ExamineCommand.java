@@ -17,8 +17,8 @@ import picocli.CommandLine.Spec;
  * slot, read without assembling anything (mdadm {@code --examine} plus {@code --examine-bitmap}).
  * The JSON uses md's field names ({@code set_uuid}, {@code raid_disks}, {@code dev_roles}, ...,
  * and a {@code bitmap} object with {@code nodes}, {@code cluster_name}, {@code chunksize} and
- * per-slot {@code events} and {@code dirty}); it is the engine's
- * {@link ExamineReport#toJson()}. A leg without a superblock fails (exit 1) naming the leg and
+ * per-slot {@code events} and {@code dirty}): the engine's {@link ExamineReport#fields()},
+ * written by {@link Json}. A leg without a superblock fails (exit 1) naming the leg and
  * the field. A superblock with something md would refuse or ignore (a wrong checksum, an invalid
  * bitmap or slot) is printed whole, as mdadm prints it, and then the command fails (exit 1) with
  * the first problem on stderr, so a script cannot take a damaged leg for a good one.
@@ -42,7 +42,7 @@ final class ExamineCommand implements Callable<Integer> {
         ExamineReport r = Examiner.examine(leg);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            out.println(r.toJson());
+            out.println(Json.pretty(r.fields()));
         } else {
             out.print(r.toText());
         }

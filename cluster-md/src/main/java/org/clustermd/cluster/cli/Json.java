@@ -1,91 +1,42 @@
 package org.clustermd.cluster.cli;
 
-import java.lang.reflect.RecordComponent;
-import java.util.Map;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
 
 /**
- * The few lines of JSON the read verbs print ({@code --json}): maps, lists, records (by
- * component name), strings, numbers, booleans and null, on one line. Keys of records keep their
- * component names, so a model written with md's field names comes out with md's field names.
+ * The JSON the read verbs print ({@code --json}), written by Jackson: records by component name
+ * (so a model written with md's field names comes out with md's field names), ordered maps in
+ * their order, lists, strings, numbers, booleans and null. The command line is the only user of
+ * Jackson in cluster-md, so the dependency is optional and an embedder never gets it.
  *
- * <p>Stateless and thread-safe.
+ * <p>Stateless and thread-safe (Jackson's writers are, once configured).
  */
 final class Json {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    /** Two-space indents and {@code "key": value}, as examine printed before Jackson wrote it. */
+    private static final ObjectWriter PRETTY = MAPPER.writer(new DefaultPrettyPrinter()
+            .withSeparators(Separators.createDefaultInstance().withObjectFieldValueSpacing(Separators.Spacing.AFTER)));
+
     private Json() {}
 
+    /** {@code value} on one line. */
     static String write(Object value) {
-        StringBuilder b = new StringBuilder();
-        append(b, value);
-        return b.toString();
-    }
-
-    private static void append(StringBuilder b, Object v) {
-        if (v == null) {
-            b.append("null");
-        } else if (v instanceof String s) {
-            string(b, s);
-        } else if (v instanceof Double d && (d.isNaN() || d.isInfinite())) {
-            b.append("null");
-        } else if (v instanceof Number || v instanceof Boolean) {
-            b.append(v);
-        } else if (v instanceof Enum<?> e) {
-            string(b, e.name());
-        } else if (v instanceof Map<?, ?> m) {
-            b.append('{');
-            boolean first = true;
-            for (Map.Entry<?, ?> e : m.entrySet()) {
-                if (!first) b.append(',');
-                string(b, String.valueOf(e.getKey()));
-                b.append(':');
-                append(b, e.getValue());
-                first = false;
-            }
-            b.append('}');
-        } else if (v instanceof Iterable<?> list) {
-            b.append('[');
-            boolean first = true;
-            for (Object o : list) {
-                if (!first) b.append(',');
-                append(b, o);
-                first = false;
-            }
-            b.append(']');
-        } else if (v.getClass().isRecord()) {
-            b.append('{');
-            boolean first = true;
-            for (RecordComponent c : v.getClass().getRecordComponents()) {
-                if (!first) b.append(',');
-                string(b, c.getName());
-                b.append(':');
-                try {
-                    append(b, c.getAccessor().invoke(v));
-                } catch (ReflectiveOperationException e) {
-                    throw new IllegalStateException("cannot read " + c.getName() + " of " + v.getClass(), e);
-                }
-                first = false;
-            }
-            b.append('}');
-        } else {
-            string(b, v.toString());
+        try {
+            return MAPPER.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write " + value.getClass().getSimpleName() + " as JSON", e);
         }
     }
 
-    private static void string(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
-                    else b.append(c);
-                }
-            }
+    /** {@code value} indented, one field a line. */
+    static String pretty(Object value) {
+        try {
+            return PRETTY.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write " + value.getClass().getSimpleName() + " as JSON", e);
         }
-        b.append('"');
     }
 }

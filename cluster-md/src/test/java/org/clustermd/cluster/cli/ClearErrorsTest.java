@@ -19,6 +19,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.testkit.LoopDevice;
+import org.clustermd.testkit.Mdadm;
+import org.clustermd.testkit.Timing;
+import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -41,7 +45,7 @@ class ClearErrorsTest {
     void killLeftover() throws InterruptedException {
         if (process != null && process.isAlive()) {
             process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            process.waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
@@ -136,11 +140,11 @@ class ClearErrorsTest {
         assertThat(r.code()).isEqualTo(1);
         assertOneLine(r);
         assertThat(r.err()).contains("sb_csum");
-        Map<String, String> f = Tools.fields(r.out());
+        Map<String, String> f = Mdadm.fields(r.out());
         assertThat(f.get("Checksum")).matches("[0-9a-f]+ - expected [0-9a-f]+");
         assertThat(f).containsKeys("Array UUID", "Events", "Device Role", "Array State", "Node Slot");
         if (Tools.have("mdadm")) {
-            Map<String, String> md = Tools.fields(Tools.run(null, "mdadm", "--examine", l0.toString()));
+            Map<String, String> md = Mdadm.fields(Mdadm.examine(l0));
             assertThat(f.get("Checksum")).isEqualTo(md.get("Checksum"));
         }
     }
@@ -164,8 +168,8 @@ class ClearErrorsTest {
         Result r = run("examine", l0.toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("slot 1").contains("chunksize 2097152 differs from slot 0's 1048576");
-        assertThat(Tools.slotSections(r.out()).get(1).get("State")).startsWith("invalid: chunksize");
-        assertThat(Tools.slotSections(r.out()).get(0).get("State")).isEqualTo("OK");
+        assertThat(Mdadm.slotSections(r.out()).get(1).get("State")).startsWith("invalid: chunksize");
+        assertThat(Mdadm.slotSections(r.out()).get(0).get("State")).isEqualTo("OK");
     }
 
     @Test
@@ -190,25 +194,21 @@ class ClearErrorsTest {
         Path l0 = array().get(0);
         Result r = run("examine", l0.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        Map<String, String> ours = Tools.fields(r.out());
-        Map<String, String> md = Tools.fields(Tools.run(null, "mdadm", "--examine", l0.toString()));
+        Map<String, String> ours = Mdadm.fields(r.out());
+        Map<String, String> md = Mdadm.fields(Mdadm.examine(l0));
         for (String k : List.of("Unused Space", "Avail Dev Size", "Array Size", "Checksum")) {
             assertThat(ours.get(k)).as(k).isEqualTo(md.get(k));
         }
-        Path loop = Tools.attachLoop(l0);
-        Assumptions.assumeTrue(loop != null, "no loop device: mdadm --examine-bitmap skipped");
-        try {
-            String x = Tools.run(null, "mdadm", "--examine-bitmap", loop.toString());
+        try (LoopDevice loop = LoopDevice.attach(l0)) {
+            String x = Mdadm.examineBitmap(loop.path());
             String bitmap = r.out().substring(r.out().indexOf("Bitmap:"));
-            assertThat(Tools.fields(bitmap).get("UUID")).isEqualTo(Tools.fields(x).get("UUID"));
-            assertThat(Tools.fields(bitmap).get("Sync Size")).endsWith(Tools.fields(x).get("Sync Size")
-                    .substring(Tools.fields(x).get("Sync Size").indexOf(' ')));
-            List<Map<String, String>> ourSlots = Tools.slotSections(r.out());
-            List<Map<String, String>> mdSlots = Tools.slotSections(x);
+            assertThat(Mdadm.fields(bitmap).get("UUID")).isEqualTo(Mdadm.fields(x).get("UUID"));
+            assertThat(Mdadm.fields(bitmap).get("Sync Size")).endsWith(Mdadm.fields(x).get("Sync Size")
+                    .substring(Mdadm.fields(x).get("Sync Size").indexOf(' ')));
+            List<Map<String, String>> ourSlots = Mdadm.slotSections(r.out());
+            List<Map<String, String>> mdSlots = Mdadm.slotSections(x);
             assertThat(ourSlots).hasSameSizeAs(mdSlots);
             for (int s = 0; s < mdSlots.size(); s++) assertThat(ourSlots.get(s).get("State")).isEqualTo(mdSlots.get(s).get("State"));
-        } finally {
-            Tools.detachLoop(loop);
         }
     }
 
@@ -266,7 +266,7 @@ class ClearErrorsTest {
                 legs.get(0).toString(), legs.get(1).toString());
         p.getOutputStream().close();
         p.getInputStream().readAllBytes();
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         String err = Files.readString(dir.resolve("node.err"));
         assertThat(p.exitValue()).as(err).isEqualTo(1);
         assertThat(err.strip().lines()).as(err).hasSize(1);
@@ -289,13 +289,13 @@ class ClearErrorsTest {
                 }
             });
             reader.start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
             while (lines.stream().noneMatch(l -> l.startsWith("ZooKeeper granted")) && System.nanoTime() < deadline && p.isAlive()) {
                 Thread.sleep(50);
             }
             p.toHandle().destroy();
-            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            reader.join(10_000);
+            assertThat(p.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            reader.join(Timing.millis(10_000));
             assertThat(lines).as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
                     .contains("ZooKeeper granted a session timeout of 3000 ms, not the 2000 ms asked (its servers allow 2 to 20 "
                             + "ticks): a dead node is recovered after 3000 ms");

@@ -9,6 +9,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.clustermd.testkit.LoopDevice;
+import org.clustermd.testkit.Mdadm;
+import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,7 +68,7 @@ class CreateExamineCommandTest {
             Result e = run("examine", "--json", leg.toString());
             assertThat(e.code()).as(e.err()).isZero();
             String json = e.out();
-            Map<String, String> md = Tools.fields(Tools.run(null, "mdadm", "--examine", leg.toString()));
+            Map<String, String> md = Mdadm.fields(Mdadm.examine(leg));
             assertThat(md.get("Array UUID")).isEqualTo(Tools.jq(json, ".set_uuid"));
             assertThat(md.get("Name")).startsWith(Tools.jq(json, ".set_name")).startsWith("md7");
             assertThat(md.get("Raid Level")).isEqualTo("raid" + Tools.jq(json, ".level"));
@@ -80,18 +83,16 @@ class CreateExamineCommandTest {
             assertThat(Tools.jq(json, ".dev_roles | map(tostring) | join(\",\")")).isEqualTo("0,1");
         }
 
-        Path loop = Tools.attachLoop(legs.get(1));
-        Assumptions.assumeTrue(loop != null, "no loop device: mdadm --examine-bitmap skipped");
-        try {
+        try (LoopDevice loop = LoopDevice.attach(legs.get(1))) {
             String json = run("examine", "--json", legs.get(1).toString()).out();
-            String x = Tools.run(null, "mdadm", "--examine-bitmap", loop.toString());
-            Map<String, String> top = Tools.fields(x);
+            String x = Mdadm.examineBitmap(loop.path());
+            Map<String, String> top = Mdadm.fields(x);
             assertThat(top.get("UUID")).isEqualTo(Tools.jq(json, ".bitmap.uuid"));
             assertThat(top.get("Chunksize")).isEqualTo("512 KB");
             assertThat(Tools.jq(json, ".bitmap.chunksize")).isEqualTo(String.valueOf(512 << 10));
             assertThat(top.get("Cluster nodes")).isEqualTo(Tools.jq(json, ".bitmap.nodes")).isEqualTo("3");
             assertThat(top.get("Cluster name")).isEqualTo(Tools.jq(json, ".bitmap.cluster_name"));
-            List<Map<String, String>> slots = Tools.slotSections(x);
+            List<Map<String, String>> slots = Mdadm.slotSections(x);
             assertThat(slots).hasSize(3);
             for (int s = 0; s < 3; s++) {
                 assertThat(slots.get(s).get("Node Slot")).isEqualTo(String.valueOf(s));
@@ -102,8 +103,6 @@ class CreateExamineCommandTest {
             }
             assertThat(Tools.jq(json, "[.bitmap.slots[].dirty] | map(tostring) | join(\",\")"))
                     .as("slot 0 makes the first node resync everything").isEqualTo("64,0,0");
-        } finally {
-            Tools.detachLoop(loop);
         }
     }
 

@@ -22,6 +22,7 @@ import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.ExamineReport;
 import org.clustermd.raid1.admin.Examiner;
 import org.clustermd.raid1.admin.SlotReport;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,7 +39,7 @@ class NodeCommandTest {
     void killLeftover() throws InterruptedException {
         if (process != null && process.isAlive()) {
             process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            process.waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
@@ -112,7 +113,7 @@ class NodeCommandTest {
                 }
             });
             reader.start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
             while (lines.stream().noneMatch(l -> l.startsWith("writing [")) && System.nanoTime() < deadline && process.isAlive()) {
                 Thread.sleep(50);
             }
@@ -121,8 +122,8 @@ class NodeCommandTest {
                     .contains("writing [4194304, 12582912) as writer 1");
             Thread.sleep(1500);
             process.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its stdout
-            assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            reader.join(10_000);
+            assertThat(process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            reader.join(Timing.millis(10_000));
             assertThat(process.exitValue()).as("exit; log: %s", Files.readString(dir.resolve("node.log"))).isZero();
             assertThat(lines).as("stdout; log: %s", Files.readString(dir.resolve("node.log"))).contains("left the cluster");
             String stopping = lines.stream().filter(l -> l.startsWith("stopping (SIGTERM): ")).findFirst().orElseThrow();

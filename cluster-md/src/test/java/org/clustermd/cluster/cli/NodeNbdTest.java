@@ -24,6 +24,8 @@ import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.testkit.Timing;
+import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,7 +42,7 @@ class NodeNbdTest {
     void killLeftover() throws InterruptedException {
         if (process != null && process.isAlive()) {
             process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            process.waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
@@ -103,7 +105,7 @@ class NodeNbdTest {
                 }
             });
             reader.start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
             while (lines.stream().noneMatch(l -> EXPORT_LINE.matcher(l).find()) && System.nanoTime() < deadline && process.isAlive()) {
                 Thread.sleep(50);
             }
@@ -118,8 +120,8 @@ class NodeNbdTest {
             assertThat(out).doesNotContain("Pattern verification failed");
 
             process.toHandle().destroy(); // SIGTERM
-            assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            reader.join(10_000);
+            assertThat(process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            reader.join(Timing.millis(10_000));
             assertThat(process.exitValue()).as("exit; log: %s", read(log)).isZero();
         }
         try (Raid1Array check = Raid1Array.open(legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
@@ -134,10 +136,10 @@ class NodeNbdTest {
     }
 
     private static String exec(String... cmd) throws IOException, InterruptedException {
-        if (!Tools.have(cmd[0])) throw new AssertionError(cmd[0] + " is not installed: apt-get install qemu-utils");
+        Tools.require(cmd[0], "qemu-utils");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         assertThat(p.exitValue()).as("%s:%n%s", String.join(" ", cmd), out).isZero();
         return out;
     }

@@ -19,6 +19,9 @@ import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.admin.ExamineReport;
 import org.clustermd.raid1.admin.Examiner;
 import org.clustermd.raid1.sb.SuperblockFormatException;
+import org.clustermd.testkit.LoopDevice;
+import org.clustermd.testkit.Timing;
+import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -120,15 +123,12 @@ class OperatorMistakesTest {
     void createWritesNothingWhenALaterLegCannotBeWritten() throws Exception {
         Path l0 = file("l0");
         Path l1 = file("l1");
-        Path ro = attachLoop(l1, true);
-        Assumptions.assumeTrue(ro != null, "no read-only loop device");
-        try {
+        try (LoopDevice roDevice = LoopDevice.attachReadOnly(l1)) {
+            Path ro = roDevice.path();
             Result r = run(create("md0", l0.toString(), ro.toString()));
             assertThat(r.code()).as(r.err()).isEqualTo(1);
             assertThat(r.err()).contains(ro.toString()).contains("nothing was written");
             assertThat(hasSuperblock(l0)).as("the first leg was left as it was").isFalse();
-        } finally {
-            Tools.detachLoop(ro);
         }
     }
 
@@ -137,8 +137,8 @@ class OperatorMistakesTest {
         Assumptions.assumeTrue(Tools.have("python3"), "needs python3 to hold a device O_EXCL as md or a mount would");
         Path l0 = file("l0");
         Path l1 = file("l1");
-        Path loop = attachLoop(l1, false);
-        Assumptions.assumeTrue(loop != null, "no loop device");
+        LoopDevice loopDevice = LoopDevice.attach(l1);
+        Path loop = loopDevice.path();
         Process holder = null;
         try {
             holder = new ProcessBuilder("python3", "-c", "import os, sys; os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); "
@@ -152,9 +152,9 @@ class OperatorMistakesTest {
         } finally {
             if (holder != null) {
                 holder.getOutputStream().close();
-                if (!holder.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) holder.destroyForcibly().waitFor();
+                if (!holder.waitFor(Timing.seconds(10).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) holder.destroyForcibly().waitFor();
             }
-            Tools.detachLoop(loop);
+            loopDevice.close();
         }
     }
 
@@ -166,9 +166,10 @@ class OperatorMistakesTest {
         spellings.add(new String[] {l0.toString(), l0.toString()});
         spellings.add(new String[] {l0.toString(), dir.resolve(".").resolve("l0").toString()});
         spellings.add(new String[] {link.toString(), l0.toString()});
-        Path loop = attachLoop(l0, false);
+        // a loop device over the same file is one more spelling, when this run may attach one
+        LoopDevice loop = LoopDevice.available() ? LoopDevice.attach(l0) : null;
         try {
-            if (loop != null) spellings.add(new String[] {l0.toString(), loop.toString()});
+            if (loop != null) spellings.add(new String[] {l0.toString(), loop.path().toString()});
             for (String[] legs : spellings) {
                 Result r = run(create("md0", legs));
                 assertThat(r.code()).as("%s: %s", String.join(" ", legs), r.err()).isEqualTo(1);
@@ -176,7 +177,7 @@ class OperatorMistakesTest {
                 assertThat(hasSuperblock(l0)).isFalse();
             }
         } finally {
-            Tools.detachLoop(loop);
+            if (loop != null) loop.close();
         }
     }
 
@@ -243,32 +244,17 @@ class OperatorMistakesTest {
             assertThat(lines).as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
                     .anyMatch(l -> l.startsWith("joined slot 0 of 2 as a (cluster c1); md0: 1 legs"));
             // wait for the first writes to dirty the array: its superblock is rewritten then
-            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
             while (Examiner.examine(n0).superblock().events() == 0 && System.nanoTime() < deadline && p.isAlive()) {
                 Thread.sleep(50);
             }
             p.toHandle().destroy(); // SIGTERM
-            assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(p.waitFor(Timing.seconds(60).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)).isTrue();
             assertThat(p.exitValue()).as(Files.readString(dir.resolve("node.err"))).isZero();
         } finally {
-            if (p != null && p.isAlive()) p.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            if (p != null && p.isAlive()) p.destroyForcibly().waitFor(Timing.seconds(10).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         }
         assertThat(Examiner.examine(n0).arrayState()).as("what --run costs: the leg left out is recorded as missing")
                 .isEqualTo("A.");
-    }
-
-    /** {@code losetup [-r] -f --show FILE}; null when no loop device can be attached here. */
-    static Path attachLoop(Path backing, boolean readOnly) {
-        if (!readOnly) return Tools.attachLoop(backing);
-        try {
-            Process p = new ProcessBuilder("losetup", "-r", "-f", "--show", backing.toString()).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes()).trim();
-            if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0 || !out.startsWith("/dev/loop")) {
-                return null;
-            }
-            return Path.of(out);
-        } catch (Exception e) {
-            return null;
-        }
     }
 }

@@ -23,7 +23,7 @@ import java.util.function.Predicate;
 import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.BitmapReport;
@@ -109,7 +109,7 @@ class PausedNodeTest {
             if (!n.process.isAlive()) continue;
             signal(n, "CONT"); // a stopped process still dies of SIGKILL, but let it go cleanly if it can
             n.process.destroyForcibly();
-            n.process.waitFor(20, TimeUnit.SECONDS);
+            n.process.waitFor(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
@@ -136,7 +136,7 @@ class PausedNodeTest {
 
     private static void signal(Node n, String sig) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(n.process.pid())).redirectErrorStream(true).start();
-        assertThat(kill.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(kill.waitFor(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
     }
 
     private static void awaitLine(Node n, Predicate<String> what, String description) throws InterruptedException {
@@ -213,7 +213,7 @@ class PausedNodeTest {
 
             assertThat(survivor.process.isAlive()).as(survivor.describe()).isTrue();
             survivor.process.toHandle().destroy(); // SIGTERM: a graceful leave
-            assertThat(survivor.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(survivor.process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
             assertThat(survivor.process.exitValue()).as(survivor.describe()).isZero();
         }
         AckLog.Contents log = AckLog.read(acks);

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Random;
+import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,9 +19,9 @@ class NbdClientsTest {
 
     @Test
     void qemuIoWritesReadsAndVerifiesPatterns() throws Exception {
-        ExternalTools.require("qemu-io", "qemu-utils");
+        Tools.require("qemu-io", "qemu-utils");
         try (TestExport x = TestExport.start(dir, 2, SIZE)) {
-            String out = ExternalTools.run(120, "qemu-io", "-f", "raw", x.uri(),
+            String out = Tools.runWithin(Duration.ofSeconds(120), null, "qemu-io", "-f", "raw", x.uri(),
                     "-c", "write -P 0xab 0 1M",
                     "-c", "write -P 0xcd 1M 64k",
                     "-c", "write -P 0x5a -f 8M 4k",
@@ -46,9 +48,9 @@ class NbdClientsTest {
 
     @Test
     void qemuIoRefusesAnUnknownExport() throws Exception {
-        ExternalTools.require("qemu-io", "qemu-utils");
+        Tools.require("qemu-io", "qemu-utils");
         try (TestExport x = TestExport.start(dir, 1, SIZE)) {
-            ExternalTools.Result r = ExternalTools.exec(60, java.util.List.of("qemu-io", "-f", "raw",
+            Tools.Result r = Tools.exec(Duration.ofSeconds(60), null, java.util.List.of("qemu-io", "-f", "raw",
                     "nbd://127.0.0.1:" + x.port() + "/nosuch", "-c", "read 0 4k"));
             assertThat(r.exit()).isNotZero();
             assertThat(r.output()).contains("nosuch");
@@ -57,23 +59,23 @@ class NbdClientsTest {
 
     @Test
     void nbdinfoReportsSizeBlockSizesAndList() throws Exception {
-        ExternalTools.require("nbdinfo", "libnbd-bin");
+        Tools.require("nbdinfo", "libnbd-bin");
         try (TestExport x = TestExport.start(dir, 1, SIZE)) {
-            String info = ExternalTools.run(60, "nbdinfo", "--json", x.uri());
+            String info = Tools.runWithin(Duration.ofSeconds(60), null, "nbdinfo", "--json", x.uri());
             assertThat(info).contains("\"export-name\": \"md0\"").contains("\"export-size\": " + SIZE)
                     .contains("\"block_size_minimum\": " + x.array.logicalBlockSize())
                     .contains("\"block_size_maximum\": " + NbdServer.DEFAULT_MAX_PAYLOAD)
                     .contains("\"can_flush\": true").contains("\"can_fua\": true").contains("\"can_trim\": true")
                     .contains("\"can_multi_conn\": true");
-            String list = ExternalTools.run(60, "nbdinfo", "--list", "nbd://127.0.0.1:" + x.port());
+            String list = Tools.runWithin(Duration.ofSeconds(60), null, "nbdinfo", "--list", "nbd://127.0.0.1:" + x.port());
             assertThat(list).contains("md0");
         }
     }
 
     @Test
     void nbdcopyInAndOutIsByteIdentical() throws Exception {
-        ExternalTools.require("nbdcopy", "libnbd-bin");
-        ExternalTools.require("cmp", "diffutils");
+        Tools.require("nbdcopy", "libnbd-bin");
+        Tools.require("cmp", "diffutils");
         try (TestExport x = TestExport.start(dir, 2, SIZE)) {
             Path in = dir.resolve("in.img");
             Path out = dir.resolve("out.img");
@@ -81,21 +83,21 @@ class NbdClientsTest {
             new Random(42).nextBytes(data);
             Files.write(in, data);
             // nbdcopy uses several connections at once (the export says CAN_MULTI_CONN) and flushes at the end
-            ExternalTools.run(180, "nbdcopy", "--flush", in.toString(), x.uri());
-            ExternalTools.run(180, "nbdcopy", x.uri(), out.toString());
-            ExternalTools.run(60, "cmp", in.toString(), out.toString());
+            Tools.runWithin(Duration.ofSeconds(180), null, "nbdcopy", "--flush", in.toString(), x.uri());
+            Tools.runWithin(Duration.ofSeconds(180), null, "nbdcopy", x.uri(), out.toString());
+            Tools.runWithin(Duration.ofSeconds(60), null, "cmp", in.toString(), out.toString());
         }
     }
 
     @Test
     void fioNbdEngineRandomWritesVerify() throws Exception {
-        ExternalTools.require("fio", "fio");
+        Tools.require("fio", "fio");
         try (TestExport x = TestExport.start(dir, 2, SIZE)) {
-            String out = ExternalTools.run(300, "fio", "--name=nbdverify", "--ioengine=nbd", "--uri=" + x.uri(),
+            String out = Tools.runWithin(Duration.ofSeconds(300), null, "fio", "--name=nbdverify", "--ioengine=nbd", "--uri=" + x.uri(),
                     "--rw=randwrite", "--bs=4k", "--iodepth=32", "--size=32m", "--verify=crc32c", "--verify_fatal=1",
                     "--do_verify=1", "--verify_state_save=0", "--randrepeat=1", "--randseed=7", "--output-format=terse");
             assertThat(out).doesNotContain("verify: bad magic").doesNotContain("crc32c: verify failed");
-            String seq = ExternalTools.run(300, "fio", "--name=nbdseq", "--ioengine=nbd", "--uri=" + x.uri(),
+            String seq = Tools.runWithin(Duration.ofSeconds(300), null, "fio", "--name=nbdseq", "--ioengine=nbd", "--uri=" + x.uri(),
                     "--rw=write", "--bs=1m", "--iodepth=8", "--size=48m", "--offset=16m", "--verify=crc32c",
                     "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0", "--output-format=terse");
             assertThat(seq).doesNotContain("verify failed");

@@ -5,12 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.clustermd.testkit.LoopDevice;
+import org.clustermd.testkit.Timing;
+import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,18 +31,18 @@ class NbdFilesystemTest {
 
     @Test
     void ext4OnTheExportSurvivesUnmountFsckAndReassembly() throws Exception {
-        ExternalTools.require("nbdfuse", "nbdfuse");
-        ExternalTools.require("fusermount3", "fuse3");
-        ExternalTools.require("losetup", "mount");
-        ExternalTools.require("mkfs.ext4", "e2fsprogs");
-        ExternalTools.require("fsck.ext4", "e2fsprogs");
+        Tools.require("nbdfuse", "nbdfuse");
+        Tools.require("fusermount3", "fuse3");
+        Tools.require("losetup", "mount");
+        Tools.require("mkfs.ext4", "e2fsprogs");
+        Tools.require("fsck.ext4", "e2fsprogs");
         Path fuse = Files.createDirectories(dir.resolve("fuse"));
         Path mnt = Files.createDirectories(dir.resolve("mnt"));
         Map<String, String> written;
         try (TestExport x = TestExport.start(dir, 2, SIZE)) {
             try (Mounted m = Mounted.attach(x, fuse, dir.resolve("nbdfuse.pid"))) {
-                ExternalTools.run(120, "mkfs.ext4", "-q", "-F", m.loop);
-                ExternalTools.run(60, "mount", m.loop, mnt.toString());
+                Tools.runWithin(Duration.ofSeconds(120), null, "mkfs.ext4", "-q", "-F", m.loop.path().toString());
+                Tools.runWithin(Duration.ofSeconds(60), null, "mount", m.loop.path().toString(), mnt.toString());
                 m.mountPoint = mnt;
                 writeTree(mnt, new Random(1234));
                 written = checksums(mnt);
@@ -46,9 +50,9 @@ class NbdFilesystemTest {
             }
             x.restart();
             try (Mounted m = Mounted.attach(x, fuse, dir.resolve("nbdfuse2.pid"))) {
-                String fsck = ExternalTools.run(120, "fsck.ext4", "-fn", m.loop);
+                String fsck = Tools.runWithin(Duration.ofSeconds(120), null, "fsck.ext4", "-fn", m.loop.path().toString());
                 assertThat(fsck).doesNotContainIgnoringCase("error").doesNotContain("UNEXPECTED INCONSISTENCY");
-                ExternalTools.run(60, "mount", "-o", "ro", m.loop, mnt.toString());
+                Tools.runWithin(Duration.ofSeconds(60), null, "mount", "-o", "ro", m.loop.path().toString(), mnt.toString());
                 m.mountPoint = mnt;
                 assertThat(checksums(mnt)).isEqualTo(written);
                 m.unmount();
@@ -84,7 +88,7 @@ class NbdFilesystemTest {
     private static final class Mounted implements AutoCloseable {
         final Path fuseDir;
         final Process nbdfuse;
-        String loop;
+        LoopDevice loop;
         Path mountPoint;
 
         private Mounted(Path fuseDir, Process nbdfuse) {
@@ -98,7 +102,7 @@ class NbdFilesystemTest {
                     .start();
             Mounted m = new Mounted(fuseDir, p);
             try {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                long deadline = System.nanoTime() + Timing.seconds(30).toNanos();
                 while (!Files.exists(pidFile)) {
                     assertThat(p.isAlive()).as("nbdfuse exited early with %s: %s", p.isAlive() ? "-" : p.exitValue(),
                             Files.exists(fuseDir.resolveSibling(pidFile.getFileName() + ".log"))
@@ -108,9 +112,7 @@ class NbdFilesystemTest {
                 }
                 // the loop device's sector is the export's minimum block: nbdfuse passes requests through as they come,
                 // and the export refuses (EINVAL) anything not aligned to the array's logical block size
-                m.loop = ExternalTools.run(60, "losetup", "-f", "--show", "--sector-size", String.valueOf(x.array.logicalBlockSize()),
-                        fuseDir.resolve("disk").toString()).trim();
-                assertThat(m.loop).startsWith("/dev/loop");
+                m.loop = LoopDevice.attach(fuseDir.resolve("disk"), x.array.logicalBlockSize());
                 return m;
             } catch (IOException | InterruptedException | RuntimeException | AssertionError e) {
                 m.close();
@@ -120,7 +122,7 @@ class NbdFilesystemTest {
 
         void unmount() throws IOException, InterruptedException {
             if (mountPoint != null) {
-                ExternalTools.run(60, "umount", mountPoint.toString());
+                Tools.runWithin(Duration.ofSeconds(60), null, "umount", mountPoint.toString());
                 mountPoint = null;
             }
         }
@@ -128,15 +130,15 @@ class NbdFilesystemTest {
         @Override
         public void close() throws IOException, InterruptedException {
             try {
-                if (mountPoint != null) ExternalTools.exec(60, List.of("umount", "-l", mountPoint.toString()));
+                if (mountPoint != null) Tools.exec(Duration.ofSeconds(60), null, List.of("umount", "-l", mountPoint.toString()));
                 mountPoint = null;
-                if (loop != null) ExternalTools.exec(60, List.of("losetup", "-d", loop));
+                if (loop != null) loop.close();
                 loop = null;
-                ExternalTools.exec(60, List.of("fusermount3", "-u", fuseDir.toString()));
+                Tools.exec(Duration.ofSeconds(60), null, List.of("fusermount3", "-u", fuseDir.toString()));
             } finally {
-                if (!nbdfuse.waitFor(30, TimeUnit.SECONDS)) {
-                    nbdfuse.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                    ExternalTools.exec(60, List.of("fusermount3", "-uz", fuseDir.toString()));
+                if (!nbdfuse.waitFor(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS)) {
+                    nbdfuse.destroyForcibly().waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
+                    Tools.exec(Duration.ofSeconds(60), null, List.of("fusermount3", "-uz", fuseDir.toString()));
                 }
             }
         }

@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.UnaryOperator;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -386,7 +387,7 @@ class NbdProtocolTest {
             assertThat(c.reply()).isEqualTo(new RawNbdClient.SimpleReply(NbdProtocol.SIMPLE_REPLY_MAGIC, 0, 5));
             c.readBytes(BLOCK);
             assertThat(c.closedByServer()).isTrue();
-            closer.join(30_000);
+            closer.join(Timing.millis(30_000));
             assertThat(closer.isAlive()).isFalse();
         }
         assertThatRefused(server.port());

@@ -9,7 +9,7 @@ import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 
 /** Plain ZooKeeper clients for the server tests. */
 final class ZooKeeperClients {

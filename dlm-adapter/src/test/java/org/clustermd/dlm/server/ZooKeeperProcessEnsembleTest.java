@@ -10,7 +10,7 @@ import java.util.List;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 
 // ZooKeeper.close() declares InterruptedException; try-with-resources on it is intended

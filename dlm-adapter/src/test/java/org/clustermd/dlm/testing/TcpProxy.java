@@ -13,6 +13,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.clustermd.testkit.Timing;
 
 /**
  * A TCP forwarder between a client under test and its server (usually ZooKeeper) that the
@@ -164,7 +165,7 @@ public final class TcpProxy implements AutoCloseable {
         }
         drop();
         try {
-            acceptor.join(5_000);
+            acceptor.join(Timing.millis(5_000));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

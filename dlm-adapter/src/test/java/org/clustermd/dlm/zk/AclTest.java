@@ -19,6 +19,7 @@ import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 
 /** docs/lessons.md §35: ZooKeeper ACLs are per znode and open by default: every znode needs its own. */
@@ -82,7 +83,7 @@ class AclTest {
                 l.countDown();
             }
         });
-        assertThat(l.await(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(l.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         return zk;
     }
 }

@@ -17,7 +17,7 @@ import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -62,7 +62,7 @@ class CallerVisibleStateTest {
     void stop() throws Exception {
         loaded.set(false);
         for (Thread t : burners) {
-            t.join(5000);
+            t.join(Timing.millis(5000));
         }
         nodes.close();
         server.close();
@@ -130,8 +130,8 @@ class CallerVisibleStateTest {
         try {
             for (int i = 0; i < ITERATIONS && System.nanoTime() < end; i++) {
                 r.convert(LockMode.CR);
-                go.await(30, TimeUnit.SECONDS);
-                done.await(30, TimeUnit.SECONDS);
+                go.await(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+                done.await(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
                 assertThat(errors).isEmpty();
                 LockMode held = ((ZkLockSpace) r.space).tables().get("res").stream()
                         .filter(e -> e.key().equals(r.key)).findFirst().orElseThrow().granted();
@@ -143,8 +143,8 @@ class CallerVisibleStateTest {
         } finally {
             running.set(false);
             go.reset();
-            same.join(30_000);
-            up.join(30_000);
+            same.join(Timing.millis(30_000));
+            up.join(Timing.millis(30_000));
         }
     }
 

@@ -10,7 +10,7 @@ import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.server.EmbeddedZooKeeperEnsemble;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

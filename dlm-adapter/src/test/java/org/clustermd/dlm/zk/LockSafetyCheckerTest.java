@@ -35,6 +35,7 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.testing.TcpProxy;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -388,7 +389,7 @@ class LockSafetyCheckerTest {
             running.set(false);
             thread.interrupt();
             try {
-                thread.join(10_000);
+                thread.join(Timing.millis(10_000));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -537,7 +538,7 @@ class LockSafetyCheckerTest {
                 Thread.sleep(rnd.nextInt(30));
                 h.cancel();
                 try {
-                    granted(r, f.get(10, TimeUnit.SECONDS));
+                    granted(r, f.get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS));
                 } catch (Exception e) {
                     // cancelled, deadlocked or lost
                 }

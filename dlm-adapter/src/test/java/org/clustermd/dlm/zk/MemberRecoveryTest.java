@@ -21,13 +21,14 @@ import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.LockValueBlock;
 import org.clustermd.dlm.NodeSlot;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** What survivors see when a member's session expires (the DLM's recover_prep/slot/done). */
 class MemberRecoveryTest {
-    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(30));
     private TestingServer server;
     private ZkTestSupport nodes;
 

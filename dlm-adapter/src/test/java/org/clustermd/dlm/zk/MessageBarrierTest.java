@@ -17,6 +17,7 @@ import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * barrier with PR. docs/lessons.md §1: the old CR to EX barrier deadlocks with three nodes.
  */
 class MessageBarrierTest {
-    private static final Duration WAIT = Duration.ofSeconds(20);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(20));
     private TestingServer server;
     private ZkTestSupport nodes;
     private final List<Thread> threads = new ArrayList<>();
@@ -42,7 +43,7 @@ class MessageBarrierTest {
     void stop() throws Exception {
         threads.forEach(Thread::interrupt);
         for (Thread t : threads) {
-            t.join(5000);
+            t.join(Timing.millis(5000));
         }
         nodes.close();
         server.close();

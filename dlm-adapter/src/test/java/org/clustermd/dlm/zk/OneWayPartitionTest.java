@@ -24,7 +24,7 @@ import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.EmbeddedZooKeeperEnsemble;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -20,6 +20,7 @@ import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.NodeSlot;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * recover_prep for that death.
  */
 class RecoveryBarrierTest {
-    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final Duration WAIT = Timing.scaled(Duration.ofSeconds(30));
     private TestingServer server;
     private ZkTestSupport nodes;
 

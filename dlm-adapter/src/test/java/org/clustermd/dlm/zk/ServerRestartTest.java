@@ -19,7 +19,7 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.LockValueBlock;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,7 +60,7 @@ class ServerRestartTest {
             assertThat(ra.fencingToken()).isEqualTo(token);
             assertThat(bWaits).isNotDone();
             ra.unlock();
-            LockGrant g = bWaits.get(20, TimeUnit.SECONDS);
+            LockGrant g = bWaits.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS);
             assertThat(g.valueBlock().toByteArray()[0]).isEqualTo((byte) 9);
             assertThat(g.fencingToken()).isGreaterThan(token);
             assertThat(events).doesNotContain("a:LOST", "b:LOST");

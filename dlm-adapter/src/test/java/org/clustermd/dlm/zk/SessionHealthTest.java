@@ -19,7 +19,7 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -133,7 +133,7 @@ class SessionHealthTest {
         assertThat(bWaits).isNotDone();
         // the lock still works after the resync that followed the reconnect
         ra.unlock();
-        assertThat(bWaits.get(20, TimeUnit.SECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(bWaits.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
         assertThat(events).doesNotContain("a:LOST");
     }
 
@@ -194,7 +194,7 @@ class SessionHealthTest {
         assertThat(ra.grantedMode()).as("granted in the same session, so still held").contains(LockMode.EX);
         CompletableFuture<LockGrant> bAgain = rb.convertAsync(LockMode.EX);
         ra.unlock();
-        assertThat(bAgain.get(20, TimeUnit.SECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(bAgain.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
         assertThat(events).doesNotContain("a:LOST");
     }
 
@@ -230,14 +230,14 @@ class SessionHealthTest {
         timing.waitFor("a active again", () -> a.state() == LockSpaceState.ACTIVE);
 
         try {
-            unlock.get(40, TimeUnit.SECONDS);
+            unlock.get(Timing.seconds(40).toMillis(), TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.ExecutionException failed) {
             // the unlock did not happen: the lock must still be there to unlock now
             System.out.println("first unlock failed: " + failed.getCause() + "; handle " + ra);
             assertThat(ra.grantedMode()).as("unlock failed with " + failed.getCause()).contains(LockMode.EX);
             ra.unlock();
         }
-        assertThat(bWaits.get(20, TimeUnit.SECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(bWaits.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
         assertThat(ra.grantedMode()).isEmpty();
         assertThat(events).doesNotContain("a:LOST");
     }

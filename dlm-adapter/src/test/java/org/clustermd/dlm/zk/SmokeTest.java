@@ -13,6 +13,7 @@ import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 
 class SmokeTest {
@@ -38,7 +39,7 @@ class SmokeTest {
             Thread.sleep(200);
             assertThat(waiting).isNotDone();
             ra.unlock();
-            var gb = (org.clustermd.dlm.LockGrant) waiting.get(5, TimeUnit.SECONDS);
+            var gb = (org.clustermd.dlm.LockGrant) waiting.get(Timing.seconds(5).toMillis(), TimeUnit.MILLISECONDS);
             assertThat(gb.mode()).isEqualTo(LockMode.PR);
             assertThat(gb.valueBlock().toByteArray()[0]).isEqualTo((byte) 42);
             var g2 = ra.convert(LockMode.PR);
@@ -47,7 +48,7 @@ class SmokeTest {
             Thread.sleep(200);
             assertThat(ex).isNotDone();
             ra.unlock();
-            ex.get(5, TimeUnit.SECONDS);
+            ex.get(Timing.seconds(5).toMillis(), TimeUnit.MILLISECONDS);
             assertThat(rb.fencingToken()).isGreaterThan(g.fencingToken());
             rb.unlock();
             la.close();

@@ -34,7 +34,7 @@ class ZkLockSpaceContractTest extends LockSpaceContractTest {
             nodes.close();
         }
         // clean state (Curator's TestCleanState idea): no callback thread outlives its lockspace
-        org.clustermd.dlm.testing.Timing.waitFor("no dlm-ast threads left", () -> Thread.getAllStackTraces().keySet()
+        org.clustermd.testkit.Timing.waitFor("no dlm-ast threads left", () -> Thread.getAllStackTraces().keySet()
                 .stream().noneMatch(t -> t.isAlive() && t.getName().startsWith("dlm-ast-")), Duration.ofSeconds(10));
     }
 

@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.dlm.DlmException;
+import org.clustermd.testkit.Timing;
 
 /** Members on a real ZooKeeper for tests; closes everything it made. */
 final class ZkTestSupport implements AutoCloseable {
@@ -57,7 +58,7 @@ final class ZkTestSupport implements AutoCloseable {
             }
         }, zk.getSessionId(), zk.getSessionPasswd());
         try {
-            if (!connected.await(20, TimeUnit.SECONDS)) {
+            if (!connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new IllegalStateException("could not attach to session " + Long.toHexString(zk.getSessionId()));
             }
         } finally {

@@ -1,7 +1,9 @@
 package org.clustermd.raid1.admin;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.clustermd.raid1.sb.Superblock;
 import org.clustermd.raid1.sb.SuperblockCodec;
@@ -122,68 +124,81 @@ public record ExamineReport(String device, Superblock superblock, Optional<Bitma
         return out;
     }
 
-    /** The report as one JSON object (see the class comment for the keys). */
-    public String toJson() {
+    /**
+     * The report as md's fields, in md's order (see the class comment for the keys): ordered maps,
+     * lists, strings, numbers and nulls, for a JSON writer (the command line's {@code --json}).
+     */
+    public Map<String, Object> fields() {
         Superblock s = superblock;
-        Json j = new Json()
-                .put("device", device)
-                .put("magic", Integer.toHexString(Superblock.MD_SB_MAGIC))
-                .put("major_version", Superblock.MAJOR_VERSION)
-                .put("feature_map", "0x" + Integer.toHexString(s.featureMap()))
-                .put("set_uuid", SuperblockCodec.mdadmUuid(s.setUuid()))
-                .put("set_name", s.setName())
-                .put("ctime", Superblock.instantOf(s.ctime()).toString())
-                .put("level", s.level())
-                .put("layout", s.layout())
-                .put("size", s.size())
-                .put("chunksize", s.chunksize())
-                .put("raid_disks", s.raidDisks())
-                .put("bitmap_offset", s.hasFeature(Superblock.FEATURE_BITMAP_OFFSET) ? s.bitmapOffset() : null)
-                .put("data_offset", s.dataOffset())
-                .put("data_size", s.dataSize())
-                .put("super_offset", s.superOffset())
-                .put("recovery_offset", s.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) ? s.recoveryOffset() : null)
-                .put("dev_number", s.devNumber())
-                .put("cnt_corrected_read", s.cntCorrectedRead())
-                .put("device_uuid", SuperblockCodec.mdadmUuid(s.deviceUuid()))
-                .put("devflags", s.devflags())
-                .put("utime", Superblock.instantOf(s.utime()).toString())
-                .put("events", s.events())
-                .put("resync_offset", s.resyncOffset() == Superblock.MAX_SECTOR ? null : s.resyncOffset())
-                .put("sb_csum", String.format("%x", storedChecksum))
-                .put("sb_csum_expected", checksumCorrect() ? null : String.format("%x", computedChecksum))
-                .put("unused_space_before", unusedSpace()[0])
-                .put("unused_space_after", unusedSpace()[1])
-                .put("max_dev", s.maxDev())
-                .put("dev_roles", roles())
-                .put("device_role", deviceRole())
-                .put("array_state", arrayState());
+        Fields j = new Fields()
+                .with("device", device)
+                .with("magic", Integer.toHexString(Superblock.MD_SB_MAGIC))
+                .with("major_version", Superblock.MAJOR_VERSION)
+                .with("feature_map", "0x" + Integer.toHexString(s.featureMap()))
+                .with("set_uuid", SuperblockCodec.mdadmUuid(s.setUuid()))
+                .with("set_name", s.setName())
+                .with("ctime", Superblock.instantOf(s.ctime()).toString())
+                .with("level", s.level())
+                .with("layout", s.layout())
+                .with("size", s.size())
+                .with("chunksize", s.chunksize())
+                .with("raid_disks", s.raidDisks())
+                .with("bitmap_offset", s.hasFeature(Superblock.FEATURE_BITMAP_OFFSET) ? s.bitmapOffset() : null)
+                .with("data_offset", s.dataOffset())
+                .with("data_size", s.dataSize())
+                .with("super_offset", s.superOffset())
+                .with("recovery_offset", s.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) ? s.recoveryOffset() : null)
+                .with("dev_number", s.devNumber())
+                .with("cnt_corrected_read", s.cntCorrectedRead())
+                .with("device_uuid", SuperblockCodec.mdadmUuid(s.deviceUuid()))
+                .with("devflags", s.devflags())
+                .with("utime", Superblock.instantOf(s.utime()).toString())
+                .with("events", s.events())
+                .with("resync_offset", s.resyncOffset() == Superblock.MAX_SECTOR ? null : s.resyncOffset())
+                .with("sb_csum", String.format("%x", storedChecksum))
+                .with("sb_csum_expected", checksumCorrect() ? null : String.format("%x", computedChecksum))
+                .with("unused_space_before", unusedSpace()[0])
+                .with("unused_space_after", unusedSpace()[1])
+                .with("max_dev", s.maxDev())
+                .with("dev_roles", roles())
+                .with("device_role", deviceRole())
+                .with("array_state", arrayState());
         if (bitmap.isPresent()) {
             BitmapReport b = bitmap.get();
             List<Object> slots = new ArrayList<>();
             for (SlotReport r : b.slots()) {
-                slots.add(new Json().put("slot", r.slot()).put("uuid", r.uuid() == null ? null : SuperblockCodec.mdadmUuid(r.uuid()))
-                        .put("events", r.events()).put("events_cleared", r.eventsCleared())
-                        .put("state", r.state()).put("state_text", r.stateText()).put("chunks", r.chunks()).put("dirty", r.dirty())
-                        .put("problem", r.problem()));
+                slots.add(new Fields().with("slot", r.slot()).with("uuid", r.uuid() == null ? null : SuperblockCodec.mdadmUuid(r.uuid()))
+                        .with("events", r.events()).with("events_cleared", r.eventsCleared())
+                        .with("state", r.state()).with("state_text", r.stateText()).with("chunks", r.chunks()).with("dirty", r.dirty())
+                        .with("problem", r.problem()));
             }
-            j.put("bitmap", new Json()
-                    .put("version", b.version())
-                    .put("uuid", SuperblockCodec.mdadmUuid(b.uuid()))
-                    .put("nodes", b.nodes())
-                    .put("cluster_name", b.clusterName())
-                    .put("chunksize", b.chunksize())
-                    .put("sync_size", b.syncSize())
-                    .put("daemon_sleep", b.daemonSleep())
-                    .put("write_behind", b.writeBehind())
-                    .put("sectors_reserved", b.sectorsReserved())
-                    .put("problem", b.problem())
-                    .put("slots", slots));
+            j.with("bitmap", new Fields()
+                    .with("version", b.version())
+                    .with("uuid", SuperblockCodec.mdadmUuid(b.uuid()))
+                    .with("nodes", b.nodes())
+                    .with("cluster_name", b.clusterName())
+                    .with("chunksize", b.chunksize())
+                    .with("sync_size", b.syncSize())
+                    .with("daemon_sleep", b.daemonSleep())
+                    .with("write_behind", b.writeBehind())
+                    .with("sectors_reserved", b.sectorsReserved())
+                    .with("problem", b.problem())
+                    .with("slots", slots));
         } else {
-            j.put("bitmap", null);
+            j.with("bitmap", null);
         }
-        j.put("problems", new ArrayList<Object>(problems));
-        return j.toString();
+        j.with("problems", new ArrayList<Object>(problems));
+        return j;
+    }
+
+    /** An ordered map filled by chained puts, so that each object's keys read in md's order. */
+    private static final class Fields extends LinkedHashMap<String, Object> {
+        private static final long serialVersionUID = 1L;
+
+        Fields with(String key, Object value) {
+            super.put(key, value);
+            return this;
+        }
     }
 
     /** The report as mdadm-style "Key : value" text. */

@@ -11,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import org.clustermd.raid1.io.BlockDeviceException.Code;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -113,7 +114,7 @@ public abstract class BlockDeviceContractTest {
             srcs.add(src);
             fs.add(dev.writeAsync((long) i * 8192, src));
         }
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         List<CompletableFuture<Void>> rs = new ArrayList<>();
         List<ByteBuffer> dsts = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -121,7 +122,7 @@ public abstract class BlockDeviceContractTest {
             dsts.add(dst);
             rs.add(dev.readAsync((long) i * 8192, dst));
         }
-        CompletableFuture.allOf(rs.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        CompletableFuture.allOf(rs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         for (int i = 0; i < n; i++) {
             assertThat(bytes(dsts.get(i))).as("block %d", i).isEqualTo(bytes(srcs.get(i)));
         }
@@ -132,7 +133,7 @@ public abstract class BlockDeviceContractTest {
     void requestCoversPositionToLimitAndLeavesTheBufferAlone() throws Exception {
         ByteBuffer big = random(4 * 4096, 7);
         big.position(4096).limit(3 * 4096);
-        dev.writeAsync(0, big).get(10, TimeUnit.SECONDS);
+        dev.writeAsync(0, big).get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(big.position()).isEqualTo(4096);
         assertThat(big.limit()).isEqualTo(3 * 4096);
         assertThat(readBytes(0, 2 * 4096)).isEqualTo(bytes(big));
@@ -151,7 +152,7 @@ public abstract class BlockDeviceContractTest {
         for (int i = 0; i < 8; i++) {
             fs.add(dev.writeAsync((long) i * 65536, src));
         }
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         for (int i = 0; i < 8; i++) {
             assertThat(readBytes((long) i * 65536, 65536)).isEqualTo(bytes(src));
         }
@@ -214,7 +215,7 @@ public abstract class BlockDeviceContractTest {
     @Test
     void zeroLengthRequestCompletesAtOnce() throws Exception {
         ByteBuffer empty = AlignedBuffers.allocate(0);
-        dev.writeAsync(0, empty).get(5, TimeUnit.SECONDS);
+        dev.writeAsync(0, empty).get(Timing.seconds(5).toMillis(), TimeUnit.MILLISECONDS);
         dev.read(0, empty);
     }
 
@@ -222,9 +223,9 @@ public abstract class BlockDeviceContractTest {
     void flushAndFuaWritesComplete() throws Exception {
         ByteBuffer src = random(8192, 5);
         dev.write(0, src, true);
-        dev.writeAsync(8192, src, true).get(10, TimeUnit.SECONDS);
-        dev.writeAsync(16384, src).get(10, TimeUnit.SECONDS);
-        dev.flushAsync().get(10, TimeUnit.SECONDS);
+        dev.writeAsync(8192, src, true).get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
+        dev.writeAsync(16384, src).get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
+        dev.flushAsync().get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         dev.flush();
         assertThat(readBytes(16384, 8192)).isEqualTo(bytes(src));
         assertThat(dev.stats().flushesCompleted()).isGreaterThanOrEqualTo(2);
@@ -241,7 +242,7 @@ public abstract class BlockDeviceContractTest {
         for (int i = 0; i < 3; i++) {
             fs.add(dev.readAsync((long) i * 8192, AlignedBuffers.allocate(4096)));
         }
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         dev.flush();
         DiskStats s = dev.stats();
         assertThat(s.writesCompleted() - before.writesCompleted()).isEqualTo(5);
@@ -262,7 +263,7 @@ public abstract class BlockDeviceContractTest {
             fs.add(i % 3 == 0 ? dev.readAsync(off, AlignedBuffers.allocate(4096)) : dev.writeAsync(off + 4096L * 500, src));
         }
         fs.add(dev.flushAsync());
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         DiskStats s = dev.stats();
         assertThat(s.inFlight()).isZero();
         assertThat(s.readsCompleted() + s.writesCompleted()).isEqualTo(200);

@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.clustermd.raid1.io.fault.FaultInjectingBlockDevice;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -112,10 +113,10 @@ class IoAccountingTest {
                 }));
             }
             for (java.util.concurrent.Future<?> s : submitters) {
-                s.get(30, TimeUnit.SECONDS);
+                s.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
             }
             for (CompletableFuture<Void> c : all) {
-                c.handle((v, t) -> null).get(30, TimeUnit.SECONDS);
+                c.handle((v, t) -> null).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
             }
             DiskStats outer = dev.stats();
             DiskStats inner = leg.stats();

@@ -2,15 +2,15 @@ package org.clustermd.raid1.io;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
+import org.clustermd.testkit.LoopDevice;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The contract on a loop device (a real block device: BLKGETSIZE64, BLKSSZGET); skipped when none can be attached. */
+/** The contract on a loop device (a real block device: BLKGETSIZE64, BLKSSZGET); skipped when the tests do not run as root. */
 class LoopBlockDeviceContractTest extends BlockDeviceContractTest {
     @TempDir
     Path dir;
 
-    private Path loop;
+    private LoopDevice loop;
 
     @Override
     protected BlockDevice openDevice(long size) throws Exception {
@@ -18,14 +18,13 @@ class LoopBlockDeviceContractTest extends BlockDeviceContractTest {
         try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
             raf.setLength(size);
         }
-        loop = LoopDevices.attach(f);
-        Assumptions.assumeTrue(loop != null, "no loop device can be attached here (needs root and /dev/loop-control)");
-        return BlockDevices.open(loop);
+        loop = LoopDevice.attach(f);
+        return BlockDevices.open(loop.path());
     }
 
     @Override
     protected void release() {
-        LoopDevices.detach(loop);
+        if (loop != null) loop.close();
         loop = null;
     }
 }

@@ -14,13 +14,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class ResyncBarrierTest {
-    private static final long LONG = TimeUnit.SECONDS.toNanos(30);
+    private static final long LONG = Timing.seconds(30).toNanos();
     private static final long U = ResyncBarrier.UNIT_SECTORS;
     private final ExecutorService pool = Executors.newCachedThreadPool();
     private final ResyncBarrier barrier = new ResyncBarrier();
@@ -55,7 +56,7 @@ class ResyncBarrierTest {
         settle();
         assertThat(raise).isNotDone();
         barrier.allowBarrier(10, 8);
-        assertThat(raise.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(raise.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         barrier.lowerBarrier(0);
     }
 
@@ -72,7 +73,7 @@ class ResyncBarrierTest {
         settle();
         assertThat(w).isNotDone();
         barrier.lowerBarrier(U + 5);
-        w.get(30, TimeUnit.SECONDS);
+        w.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(barrier.pending()).isEqualTo(1);
     }
 
@@ -96,8 +97,8 @@ class ResyncBarrierTest {
         settle();
         assertThat(nextResync).as("held back while a writer waits").isNotDone();
         barrier.lowerBarrier(0);
-        writer.get(30, TimeUnit.SECONDS);
-        nextResync.get(30, TimeUnit.SECONDS);
+        writer.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+        nextResync.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(order).containsExactly("write", "resync");
     }
 
@@ -112,7 +113,7 @@ class ResyncBarrierTest {
         assertThat(spanning).isNotDone();
         assertThat(barrier.pending()).as("no bucket held while waiting").isZero();
         barrier.lowerBarrier(U);
-        spanning.get(30, TimeUnit.SECONDS);
+        spanning.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(barrier.pending()).isEqualTo(2);
     }
 
@@ -132,7 +133,7 @@ class ResyncBarrierTest {
         settle();
         assertThat(blocked).as("reads wait while frozen").isNotDone();
         barrier.unfreeze();
-        blocked.get(30, TimeUnit.SECONDS);
+        blocked.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @Test
@@ -141,7 +142,7 @@ class ResyncBarrierTest {
         Future<Boolean> raise = pool.submit(() -> barrier.raiseBarrier(0));
         settle();
         barrier.interruptResync();
-        assertThat(raise.get(30, TimeUnit.SECONDS)).isFalse();
+        assertThat(raise.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS)).isFalse();
         barrier.allowBarrier(0, 8);
         barrier.resetResyncInterrupt();
         assertThat(barrier.raiseBarrier(0)).isTrue();
@@ -193,7 +194,7 @@ class ResyncBarrierTest {
             }
             return null;
         }));
-        for (Future<?> f : tasks) f.get(120, TimeUnit.SECONDS);
+        for (Future<?> f : tasks) f.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
         assertThat(violation.get()).isNull();
         assertThat(barrier.unqueuedPending()).isZero();
     }

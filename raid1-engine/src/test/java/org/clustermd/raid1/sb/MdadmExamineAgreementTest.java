@@ -5,19 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
-import org.clustermd.raid1.io.LoopDevices;
-import org.junit.jupiter.api.Assumptions;
+import org.clustermd.testkit.LoopDevice;
+import org.clustermd.testkit.Mdadm;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * mdadm (the reference reader of the format) agrees with what we write: {@code mdadm --examine}
  * on a plain file, and {@code mdadm --examine-bitmap} on a loop device for the clustered bitmap
- * slots that {@link DiskLayout} places. Skipped with a message when mdadm is not installed.
+ * slots that {@link DiskLayout} places. Fails naming {@code apt-get install mdadm} when mdadm is not installed.
  */
 class MdadmExamineAgreementTest {
     private static final String CLUSTER = "testcluster";
@@ -35,8 +30,7 @@ class MdadmExamineAgreementTest {
 
     @BeforeAll
     static void needMdadm() {
-        assertThat(Files.isExecutable(Path.of("/sbin/mdadm")) || Files.isExecutable(Path.of("/usr/sbin/mdadm")))
-                .as("mdadm is not installed: apt-get install mdadm (bin/test installs it)").isTrue();
+        Mdadm.binary();
     }
 
     private Path legFile(String name, long bytes) throws IOException {
@@ -45,26 +39,6 @@ class MdadmExamineAgreementTest {
             raf.setLength(bytes);
         }
         return f;
-    }
-
-    private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as("%s exited with %d:%n%s", String.join(" ", cmd), p.exitValue(), out).isZero();
-        return out;
-    }
-
-    /** "Key : value" lines of mdadm's output, first occurrence of each key. */
-    private static Map<String, String> fields(String out) {
-        Map<String, String> m = new LinkedHashMap<>();
-        for (String line : out.split("\n")) {
-            int c = line.indexOf(" : ");
-            if (c > 0) {
-                m.putIfAbsent(line.substring(0, c).trim(), line.substring(c + 3).trim());
-            }
-        }
-        return m;
     }
 
     private static void assertCommonFields(Map<String, String> f, Superblock sb, String out) {
@@ -95,8 +69,8 @@ class MdadmExamineAgreementTest {
             sb = Superblocks.raid1Member(layout, 1, false);
             SuperblockCodec.write(leg, sb);
         }
-        String out = run("mdadm", "--examine", f.toString());
-        Map<String, String> fl = fields(out);
+        String out = Mdadm.examine(f);
+        Map<String, String> fl = Mdadm.fields(out);
         assertCommonFields(fl, sb, out);
         assertThat(fl.get("Feature Map")).as(out).isEqualTo("0x0");
         assertThat(fl).as(out).doesNotContainKey("Internal Bitmap");
@@ -114,19 +88,17 @@ class MdadmExamineAgreementTest {
             SuperblockCodec.write(leg, sb);
             writeBitmapSlots(leg, layout, sb);
         }
-        String out = run("mdadm", "--examine", f.toString());
-        Map<String, String> fl = fields(out);
+        String out = Mdadm.examine(f);
+        Map<String, String> fl = Mdadm.fields(out);
         assertCommonFields(fl, sb, out);
         assertThat(fl.get("Feature Map")).as(out).isEqualTo("0x101");
         assertThat(fl.get("Cluster Name")).as(out).isEqualTo(CLUSTER);
         assertThat(fl.get("Internal Bitmap")).as(out).isEqualTo("8 sectors from superblock");
 
         // the per-slot stride: mdadm finds every node's bitmap where DiskLayout put it
-        Path loop = LoopDevices.attach(f);
-        Assumptions.assumeTrue(loop != null, "no loop device can be attached: skipping mdadm --examine-bitmap");
-        try {
-            String x = run("mdadm", "--examine-bitmap", loop.toString());
-            List<Map<String, String>> slots = slotSections(x);
+        try (LoopDevice loop = LoopDevice.attach(f)) {
+            String x = Mdadm.examineBitmap(loop.path());
+            List<Map<String, String>> slots = Mdadm.slotSections(x);
             assertThat(slots).as(x).hasSize(4);
             for (int i = 0; i < 4; i++) {
                 Map<String, String> s = slots.get(i);
@@ -135,8 +107,6 @@ class MdadmExamineAgreementTest {
                 assertThat(s.get("Bitmap")).as(x).startsWith(layout.chunks() + " bits (chunks), " + (3 * i + 1) + " dirty");
             }
             assertThat(x).doesNotContain("invalid bitmap magic");
-        } finally {
-            LoopDevices.detach(loop);
         }
     }
 
@@ -148,26 +118,5 @@ class MdadmExamineAgreementTest {
                     layout.nodes(), CLUSTER, 3 * i + 1);
             leg.write(layout.slotOffsetBytes(i), b);
         }
-    }
-
-    private static List<Map<String, String>> slotSections(String out) {
-        List<Map<String, String>> res = new ArrayList<>();
-        Map<String, String> cur = null;
-        for (String line : out.split("\n")) {
-            int c = line.indexOf(" : ");
-            if (c <= 0) {
-                continue;
-            }
-            String k = line.substring(0, c).trim();
-            String v = line.substring(c + 3).trim();
-            if (k.equals("Node Slot")) {
-                cur = new LinkedHashMap<>();
-                res.add(cur);
-            }
-            if (cur != null) {
-                cur.put(k, v);
-            }
-        }
-        return res;
     }
 }

@@ -14,6 +14,7 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.BlockDevices;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -229,7 +230,7 @@ class FaultInjectingBlockDeviceTest {
         d.flush();
         Random r = new Random(seed);
         for (int i = 0; i < 32; i++) {
-            d.writeAsync((long) i * BS, filled(1, 2)).get(10, TimeUnit.SECONDS);
+            d.writeAsync((long) i * BS, filled(1, 2)).get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         }
         assertThat(r.nextInt()).isNotNull();
         d.powerCut(PowerCutMode.KEEP_RANDOM_SUBSET, seed);

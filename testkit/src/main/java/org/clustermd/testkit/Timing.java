@@ -1,4 +1,4 @@
-package org.clustermd.dlm.testing;
+package org.clustermd.testkit;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -8,7 +8,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * Test time, after Curator's {@code Timing}: a base duration times a multiple times the
  * machine's scale, read once from the system property {@value #SCALE_PROPERTY} (default 1;
- * raise it on a slow machine instead of editing tests). Tests wait for behaviour with
+ * raise it on a slow machine instead of editing tests). The one place that reads the scale:
+ * every wait in every module's tests goes through {@link #scaled}, {@link #seconds},
+ * {@link #millis} or a {@code Timing} instance. Tests wait for behaviour with
  * {@link #waitFor}; they never assert how long something took.
  *
  * <pre>{@code
@@ -66,6 +68,16 @@ public final class Timing {
     /** {@code d} times the machine's scale. */
     public static Duration scaled(Duration d) {
         return Duration.ofNanos(Math.max(1, Math.round(d.toNanos() * SCALE)));
+    }
+
+    /** {@code seconds} seconds times the machine's scale: the upper bound of a wait written in seconds. */
+    public static Duration seconds(long seconds) {
+        return scaled(Duration.ofSeconds(seconds));
+    }
+
+    /** {@code millis} milliseconds times the machine's scale, in milliseconds (for {@code Thread.join} and the like). */
+    public static long millis(long millis) {
+        return scaled(Duration.ofMillis(millis)).toMillis();
     }
 
     /** This timing's duration (already scaled). */
