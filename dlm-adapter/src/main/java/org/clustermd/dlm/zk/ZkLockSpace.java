@@ -19,6 +19,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.zookeeper.AddWatchMode;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
@@ -57,8 +59,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: ZooKeeper's event thread applies events and write results; user threads submit
  * requests; Curator's connection-state thread reports session health. All of them change state
- * only under {@link #lock}. Completions and callbacks are handed to the {@link CallbackQueue}
- * under the lock, in the order it serialised them, and run after it is released.
+ * only under {@link #lock}, through {@link #underLock} where they produce completions or
+ * callbacks: those are handed to the {@link CallbackQueue} under the lock, in the order it
+ * serialised them, and run after it is released.
  *
  * <p>Thread-safe.
  */
@@ -246,9 +249,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void finishJoin(int claimed) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             slot = claimed;
             joined = true;
             members.put(claimed, incarnation);
@@ -272,10 +273,7 @@ final class ZkLockSpace implements LockSpace {
                 evaluate(rs, out);
             }
             barrierStep();
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     @Override
@@ -547,9 +545,7 @@ final class ZkLockSpace implements LockSpace {
         membersBeforeResync = new TreeMap<>(members);
         resyncOutstanding = 4;
         zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     barrier.membersRead(stat.getVersion());
                     members.clear();
@@ -561,52 +557,34 @@ final class ZkLockSpace implements LockSpace {
                     }
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
         zk.getChildren(paths.departed(), false, (rc, path, ctx, children) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     departed.clear();
                     departed.addAll(children);
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
         zk.getChildren(paths.recoveries(), false, (rc, path, ctx, children) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     barrier.replaceAcks(children);
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
         zk.getChildren(paths.resources(), false, (rc, path, ctx, children) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     for (String name : children) {
                         readResource(name);
                     }
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
     }
 
@@ -615,9 +593,7 @@ final class ZkLockSpace implements LockSpace {
         // one multi-read: the children and the version znode from the same state
         List<Op> reads = List.of(Op.getChildren(paths.resource(name)), Op.getData(paths.version(name)));
         zk.multi(reads, (rc, p, ctx, results) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 int code = rc;
                 if (rc == Code.OK.intValue() && results.size() == 2
                         && results.get(0) instanceof OpResult.GetChildrenResult children
@@ -632,10 +608,7 @@ final class ZkLockSpace implements LockSpace {
                     code = Code.OK.intValue();
                 }
                 resyncStep(code, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
     }
 
@@ -694,9 +667,7 @@ final class ZkLockSpace implements LockSpace {
         if (rel == null) {
             return;
         }
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             switch (rel.kind()) {
                 case MEMBER -> {
                     if (rel.name() != null) {
@@ -747,10 +718,7 @@ final class ZkLockSpace implements LockSpace {
                 maybeFinishEpisode(out);
                 barrierStep();
             }
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     private void onMemberEvent(Watcher.Event.EventType type, String name, Actions out) {
@@ -841,9 +809,7 @@ final class ZkLockSpace implements LockSpace {
 
     /** recover_prep has returned: the episode's dead members' locks may now be purged. */
     private void prepDelivered(RecoveryEpisode ep) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             ep.prepDelivered = true;
             preparedDeaths.addAll(ep.gone);
             if (joined) {
@@ -853,10 +819,7 @@ final class ZkLockSpace implements LockSpace {
                 maybeFinishEpisode(out);
                 barrierStep();
             }
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     private void maybeFinishEpisode(Actions out) {
@@ -897,10 +860,7 @@ final class ZkLockSpace implements LockSpace {
 
     CompletableFuture<LockGrant> request(ZkLockResource h, LockMode mode, boolean noQueue) {
         Objects.requireNonNull(mode, "mode");
-        Actions out = new Actions();
-        CompletableFuture<LockGrant> result;
-        lock.lock();
-        try {
+        return underLockGet(out -> {
             DlmException refused = refuse(h);
             if (refused != null) {
                 return CompletableFuture.failedFuture(refused);
@@ -918,72 +878,60 @@ final class ZkLockSpace implements LockSpace {
                     CompletableFuture<LockGrant> f = new CompletableFuture<>();
                     long decidedAt = grantDecidedAt();
                     out.add(() -> deliverGrant(f, grant, decidedAt, rs.name));
-                    result = f;
-                    return result;
+                    return f;
                 }
                 h.pending = new Pending(Kind.REPUBLISH, mode, noQueue, e.znode(), e.granted());
             } else {
                 h.pending = new Pending(Kind.CONVERT, mode, noQueue, e == null ? null : e.znode(),
                         e == null ? null : e.granted());
             }
-            result = h.pending.future;
+            // taken before evaluate, which may complete the request and clear h.pending
+            CompletableFuture<LockGrant> result = h.pending.future;
             out.add(() -> h.publishRequested(mode));
             evaluate(rs, out);
-        } finally {
-            lock.unlock();
-            out.run(callbacks);
-        }
-        return result;
+            return result;
+        });
     }
 
     CompletableFuture<Boolean> cancel(ZkLockResource h, DlmException.Code reason) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        return underLockGet(out -> {
             Pending p = h.pending;
             if (p == null || p.kind != Kind.CONVERT) {
                 return CompletableFuture.completedFuture(false);
             }
-            if (p.cancelResult == null) {
-                p.cancelResult = new CompletableFuture<>();
-                p.cancelReason = reason;
-            }
-            CompletableFuture<Boolean> r = p.cancelResult;
-            if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
-                // never written: nothing to take back
-                finishCancelled(h, p, out);
-            } else {
-                evaluate(h.resource, out);
-            }
-            return r;
-        } finally {
-            lock.unlock();
-            out.run(callbacks);
+            return startCancel(h, p, reason, out);
+        });
+    }
+
+    /**
+     * Cancels the pending conversion {@code p} of {@code h} (the first reason given wins): at
+     * once when it was never written, otherwise the engine takes the request back. Under the lock.
+     */
+    private CompletableFuture<Boolean> startCancel(ZkLockResource h, Pending p, DlmException.Code reason, Actions out) {
+        if (p.cancelResult == null) {
+            p.cancelResult = new CompletableFuture<>();
+            p.cancelReason = reason;
         }
+        CompletableFuture<Boolean> r = p.cancelResult;
+        if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
+            // never written: nothing to take back
+            finishCancelled(h, p, out);
+        } else {
+            evaluate(h.resource, out);
+        }
+        return r;
     }
 
     CompletableFuture<LockGrant> unlock(ZkLockResource h) {
-        Actions out = new Actions();
-        CompletableFuture<LockGrant> result;
-        lock.lock();
-        try {
+        return underLockGet(out -> {
             if (state == LockSpaceState.LOST || state == LockSpaceState.CLOSED) {
                 return CompletableFuture.completedFuture(null);
             }
             Pending p = h.pending;
             if (p != null && p.kind == Kind.CONVERT) {
                 // cancel first, then unlock whatever is held
-                if (p.cancelResult == null) {
-                    p.cancelResult = new CompletableFuture<>();
-                    p.cancelReason = DlmException.Code.CANCELLED;
-                }
                 CompletableFuture<LockGrant> done = new CompletableFuture<>();
-                CompletableFuture<Boolean> cancelled = p.cancelResult;
-                if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
-                    finishCancelled(h, p, out);
-                } else {
-                    evaluate(h.resource, out);
-                }
+                CompletableFuture<Boolean> cancelled = startCancel(h, p, DlmException.Code.CANCELLED, out);
                 cancelled.whenComplete((ok, err) -> unlock(h).whenComplete((v, e2) -> {
                     if (e2 != null) {
                         done.completeExceptionally(e2);
@@ -1006,13 +954,10 @@ final class ZkLockSpace implements LockSpace {
                 return CompletableFuture.completedFuture(null);
             }
             h.pending = new Pending(Kind.UNLOCK, null, false, e.znode(), e.granted());
-            result = h.pending.future;
+            CompletableFuture<LockGrant> result = h.pending.future;
             evaluate(h.resource, out);
-        } finally {
-            lock.unlock();
-            out.run(callbacks);
-        }
-        return result;
+            return result;
+        });
     }
 
     /** Forgets a closed handle so a long-lived lockspace does not accumulate them. */
@@ -1195,9 +1140,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void afterSync(ResourceState rs, ZkLockResource h, Pending p) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             if (h.pending == p && p.phase() == Phase.SYNCING) {
                 p.synced = true;
                 p.to(Phase.TO_WRITE);
@@ -1207,10 +1150,7 @@ final class ZkLockSpace implements LockSpace {
                     evaluate(rs, out);
                 }
             }
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     private void write(ResourceState rs, ZkLockResource h, Pending p, Plan plan, Actions out) {
@@ -1231,9 +1171,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void onWriteDone(ResourceState rs, ZkLockResource h, Pending p, Code rc) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             if (h.pending != p) {
                 return; // completed from the view already (a grant)
             }
@@ -1269,10 +1207,7 @@ final class ZkLockSpace implements LockSpace {
                         + rs.path + ": " + rc, out);
             }
             evaluate(rs, out);
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     /** After a resync, decides whether a write whose reply was lost took effect. */
@@ -1303,9 +1238,7 @@ final class ZkLockSpace implements LockSpace {
                 // granted while we were disconnected: read the grant's zxid
                 p.to(Phase.TOKEN_READ);
                 zk.exists(rs.path + "/" + e.znode(), false, (rc, path, ctx, stat) -> {
-                    Actions later = new Actions();
-                    lock.lock();
-                    try {
+                    underLock(later -> {
                         if (h.pending == p) {
                             if (stat != null) {
                                 finishGrant(h, p, lvb, stat.getCzxid(), later);
@@ -1314,10 +1247,7 @@ final class ZkLockSpace implements LockSpace {
                                 evaluate(rs, later);
                             }
                         }
-                    } finally {
-                        lock.unlock();
-                    }
-                    later.run(callbacks);
+                    });
                 }, null);
                 return;
             }
@@ -1546,9 +1476,7 @@ final class ZkLockSpace implements LockSpace {
         rs.systemWriteInFlight = true;
         count(plan);
         zk.multi(plan.ops(), (rc, path, ctx, results) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 rs.systemWriteInFlight = false;
                 Code code = Code.get(rc);
                 if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
@@ -1563,10 +1491,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 evaluate(rs, out);
                 maybeFinishEpisode(out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
     }
 
@@ -1760,6 +1685,31 @@ final class ZkLockSpace implements LockSpace {
     private static final class RecoveryEpisode {
         final Set<Long> gone = new HashSet<>();
         boolean prepDelivered;
+    }
+
+    /**
+     * Runs {@code body} under {@link #lock}, then drains the callback queue once the lock is
+     * released: whatever {@code body} hands to its {@link Actions} is enqueued in the order the
+     * lock serialised it and runs after the unlock, never under the lock (the one shape of every
+     * state change here; see {@link CallbackQueue}).
+     */
+    private void underLock(Consumer<Actions> body) {
+        underLockGet(out -> {
+            body.accept(out);
+            return null;
+        });
+    }
+
+    /** As {@link #underLock}, returning what {@code body} returns. */
+    private <T> T underLockGet(Function<Actions, T> body) {
+        Actions out = new Actions();
+        lock.lock();
+        try {
+            return body.apply(out);
+        } finally {
+            lock.unlock();
+            out.run(callbacks);
+        }
     }
 
     /**
