@@ -176,7 +176,7 @@ final class ZkLockSpace implements LockSpace {
                 String prefix = String.format("%04d_", candidate);
                 for (String d : departed) {
                     if (d.startsWith(prefix)) {
-                        ops.add(Op.delete(paths.departed() + "/" + d, -1));
+                        ops.add(Op.delete(paths.departure(d), -1));
                     }
                 }
             } finally {
@@ -1237,7 +1237,7 @@ final class ZkLockSpace implements LockSpace {
             if (token == 0) {
                 // granted while we were disconnected: read the grant's zxid
                 p.to(Phase.TOKEN_READ);
-                zk.exists(rs.path + "/" + e.znode(), false, (rc, path, ctx, stat) -> {
+                zk.exists(ZkLockPaths.entry(rs.path, e.znode()), false, (rc, path, ctx, stat) -> {
                     underLock(later -> {
                         if (h.pending == p) {
                             if (stat != null) {
