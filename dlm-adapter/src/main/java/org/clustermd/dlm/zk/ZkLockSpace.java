@@ -61,7 +61,8 @@ import org.slf4j.LoggerFactory;
  * requests; Curator's connection-state thread reports session health. All of them change state
  * only under {@link #lock}, through {@link #underLock} where they produce completions or
  * callbacks: those are handed to the {@link CallbackQueue} under the lock, in the order it
- * serialised them, and run after it is released.
+ * serialised them, and run after it is released. The replica's re-read bookkeeping is
+ * {@link Replica}'s, guarded by the same lock.
  *
  * <p>Thread-safe.
  */
@@ -91,10 +92,7 @@ final class ZkLockSpace implements LockSpace {
     private RecoveryEpisode episode;
     private int slot = -1;
     private boolean joined;
-    private boolean resyncing;
-    private int resyncOutstanding;
-    private Map<Integer, Long> membersBeforeResync = Map.of();
-    private final List<Runnable> afterResync = new ArrayList<>();
+    private final Replica replica = new Replica();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
     /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
     private volatile long suspensions;
@@ -136,7 +134,7 @@ final class ZkLockSpace implements LockSpace {
         CountDownLatch synced = new CountDownLatch(1);
         lock.lock();
         try {
-            afterResync.add(synced::countDown);
+            replica.afterRead(synced::countDown);
             startResync();
         } finally {
             lock.unlock();
@@ -443,7 +441,7 @@ final class ZkLockSpace implements LockSpace {
             if (state != LockSpaceState.SUSPENDED || !joined) {
                 return; // still joining: finishJoin reads the manager's health itself
             }
-            afterResync.add(() -> {
+            replica.afterRead(() -> {
                 Actions later = new Actions();
                 lock.lock();
                 try {
@@ -466,7 +464,7 @@ final class ZkLockSpace implements LockSpace {
                 stateChangedNow(LockSpaceState.ACTIVE);
                 later.run(callbacks);
             });
-            if (!(resyncing && resyncOutstanding > 0)) {
+            if (!replica.reading()) {
                 // a read already under way (the lease lapsed and came back while the connection
                 // held) ends with the resume just queued
                 startResync();
@@ -541,9 +539,7 @@ final class ZkLockSpace implements LockSpace {
 
     /** Reads members, departures and every resource again; decisions wait until it is done. */
     private void startResync() {
-        resyncing = true;
-        membersBeforeResync = new TreeMap<>(members);
-        resyncOutstanding = 4;
+        replica.start(members, 4);
         zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
             underLock(out -> {
                 if (rc == Code.OK.intValue()) {
@@ -589,7 +585,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void readResource(String name) {
-        resyncOutstanding++;
+        replica.expect();
         // one multi-read: the children and the version znode from the same state
         List<Op> reads = List.of(Op.getChildren(paths.resource(name)), Op.getData(paths.version(name)));
         zk.multi(reads, (rc, p, ctx, results) -> {
@@ -613,32 +609,27 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void resyncStep(int rc, Actions out) {
-        if (resyncOutstanding < 0) {
-            return; // this resync failed already; its late replies count for nothing
-        }
-        if (rc != Code.OK.intValue()) {
+        boolean ok = rc == Code.OK.intValue();
+        if (!ok && replica.phase() == Replica.Phase.READING) {
             // the connection dropped again (a new resync follows the reconnect) or the
             // session is gone (LOST follows); either way this one is abandoned
             LOG.debug("lockspace {}: resync read failed: {}", lockSpaceName, Code.get(rc));
-            resyncOutstanding = Integer.MIN_VALUE;
+        }
+        if (!replica.answered(ok)) {
             return;
         }
-        if (--resyncOutstanding != 0) {
-            return;
-        }
-        resyncing = false;
         if (joined) {
             if (!members.containsKey(slot) || members.get(slot) != incarnation) {
                 out.add(() -> onLost("our member znode is gone"));
             } else {
-                for (Map.Entry<Integer, Long> before : membersBeforeResync.entrySet()) {
+                for (Map.Entry<Integer, Long> before : replica.membersBefore().entrySet()) {
                     if (!Objects.equals(members.get(before.getKey()), before.getValue())) {
                         String name = ZkLockPaths.memberName(before.getKey(), before.getValue());
                         memberGone(before.getKey(), before.getValue(), departed.contains(name), out);
                     }
                 }
                 for (Map.Entry<Integer, Long> now : members.entrySet()) {
-                    if (!Objects.equals(membersBeforeResync.get(now.getKey()), now.getValue())) {
+                    if (!Objects.equals(replica.membersBefore().get(now.getKey()), now.getValue())) {
                         memberJoined(now.getValue(), out);
                     }
                 }
@@ -653,8 +644,7 @@ final class ZkLockSpace implements LockSpace {
             }
             barrierStep();
         }
-        out.addAll(afterResync);
-        afterResync.clear();
+        out.addAll(replica.takeAfterRead());
     }
 
     // ------------------------------------------------------------------ events
@@ -729,14 +719,14 @@ final class ZkLockSpace implements LockSpace {
         }
         if (type == Watcher.Event.EventType.NodeCreated) {
             members.put(m.slot(), m.incarnation());
-            if (joined && !resyncing && m.incarnation() != incarnation) {
+            if (joined && replica.current() && m.incarnation() != incarnation) {
                 memberJoined(m.incarnation(), out);
             }
         } else if (type == Watcher.Event.EventType.NodeDeleted) {
             if (Objects.equals(members.get(m.slot()), m.incarnation())) {
                 members.remove(m.slot());
             }
-            if (!joined || resyncing) {
+            if (!joined || !replica.current()) {
                 return;
             }
             if (m.incarnation() == incarnation) {
@@ -1044,7 +1034,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private boolean canDecide(ResourceState rs) {
-        return joined && state == LockSpaceState.ACTIVE && !resyncing && !rs.stale
+        return joined && state == LockSpaceState.ACTIVE && replica.current() && !rs.stale
                 && rs.view.settled() && rs.view.foreignChild() == null;
     }
 
@@ -1390,7 +1380,7 @@ final class ZkLockSpace implements LockSpace {
      * only that recover_prep returned, so they are written whatever the session state.
      */
     private void barrierStep() {
-        if (!joined || resyncing) {
+        if (!joined || !replica.current()) {
             return;
         }
         Set<Owner> orphans = orphanOwners();
