@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -62,7 +63,9 @@ import org.slf4j.LoggerFactory;
  * only under {@link #lock}, through {@link #underLock} where they produce completions or
  * callbacks: those are handed to the {@link CallbackQueue} under the lock, in the order it
  * serialised them, and run after it is released. The replica's re-read bookkeeping is
- * {@link Replica}'s, guarded by the same lock.
+ * {@link Replica}'s, guarded by the same lock. This node's place in the lockspace (joining,
+ * member, leaving, gone) is one {@link Stage}, changed only by {@link #transition}; the session's
+ * health is the {@link LockSpaceState} that {@link #state()} reports.
  *
  * <p>Thread-safe.
  */
@@ -91,7 +94,7 @@ final class ZkLockSpace implements LockSpace {
     private final RecoveryBarrier barrier;
     private RecoveryEpisode episode;
     private int slot = -1;
-    private boolean joined;
+    private Stage stage = Stage.JOINING;
     private final Replica replica = new Replica();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
     /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
@@ -249,7 +252,9 @@ final class ZkLockSpace implements LockSpace {
     private void finishJoin(int claimed) {
         underLock(out -> {
             slot = claimed;
-            joined = true;
+            // from GONE too, as before: a session lost between the claim's reply and here is not
+            // noticed yet (a known gap: the join should fail with LOCKSPACE_LOST instead)
+            transition(EnumSet.of(Stage.JOINING, Stage.GONE), Stage.MEMBER);
             members.put(claimed, incarnation);
             // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
             state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
@@ -282,7 +287,7 @@ final class ZkLockSpace implements LockSpace {
         lock.lock();
         boolean unlocked = false;
         try {
-            if (state == LockSpaceState.CLOSED || state == LockSpaceState.LOST || !joined) {
+            if (state == LockSpaceState.CLOSED || state == LockSpaceState.LOST || !member()) {
                 boolean changed = finishClose(out, state == LockSpaceState.LOST ? LockSpaceState.LOST
                         : LockSpaceState.CLOSED);
                 lock.unlock();
@@ -294,7 +299,7 @@ final class ZkLockSpace implements LockSpace {
                 callbacks.close();
                 return;
             }
-            joined = false; // no new decisions; requests now fail with CLOSED
+            transition(EnumSet.of(Stage.MEMBER), Stage.LEAVING); // no new decisions; requests now fail with CLOSED
             for (ResourceState rs : resources.values()) {
                 for (ZkLockResource h : rs.handles) {
                     failPending(h, DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closing", out);
@@ -397,7 +402,7 @@ final class ZkLockSpace implements LockSpace {
                 h.publish(null, 0, h.valueBlock());
             }
         }
-        joined = false;
+        transition(EnumSet.allOf(Stage.class), Stage.GONE);
         if (state == finalState) {
             return false;
         }
@@ -438,7 +443,7 @@ final class ZkLockSpace implements LockSpace {
         }
         lock.lock();
         try {
-            if (state != LockSpaceState.SUSPENDED || !joined) {
+            if (state != LockSpaceState.SUSPENDED || !member()) {
                 return; // still joining: finishJoin reads the manager's health itself
             }
             replica.afterRead(() -> {
@@ -618,7 +623,7 @@ final class ZkLockSpace implements LockSpace {
         if (!replica.answered(ok)) {
             return;
         }
-        if (joined) {
+        if (member()) {
             if (!members.containsKey(slot) || members.get(slot) != incarnation) {
                 out.add(() -> onLost("our member znode is gone"));
             } else {
@@ -704,7 +709,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 default -> { }
             }
-            if (joined) {
+            if (member()) {
                 maybeFinishEpisode(out);
                 barrierStep();
             }
@@ -719,14 +724,14 @@ final class ZkLockSpace implements LockSpace {
         }
         if (type == Watcher.Event.EventType.NodeCreated) {
             members.put(m.slot(), m.incarnation());
-            if (joined && replica.current() && m.incarnation() != incarnation) {
+            if (member() && replica.current() && m.incarnation() != incarnation) {
                 memberJoined(m.incarnation(), out);
             }
         } else if (type == Watcher.Event.EventType.NodeDeleted) {
             if (Objects.equals(members.get(m.slot()), m.incarnation())) {
                 members.remove(m.slot());
             }
-            if (!joined || !replica.current()) {
+            if (!member() || !replica.current()) {
                 return;
             }
             if (m.incarnation() == incarnation) {
@@ -802,7 +807,7 @@ final class ZkLockSpace implements LockSpace {
         underLock(out -> {
             ep.prepDelivered = true;
             preparedDeaths.addAll(ep.gone);
-            if (joined) {
+            if (member()) {
                 for (ResourceState rs : resources.values()) {
                     evaluate(rs, out);
                 }
@@ -980,7 +985,7 @@ final class ZkLockSpace implements LockSpace {
         if (state == LockSpaceState.LOST) {
             return new DlmException(DlmException.Code.LOCKSPACE_LOST, "lockspace " + lockSpaceName + " lost its session");
         }
-        if (state == LockSpaceState.CLOSED || !joined) {
+        if (state == LockSpaceState.CLOSED || !member()) {
             return new DlmException(DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closed");
         }
         if (state == LockSpaceState.SUSPENDED) {
@@ -1034,7 +1039,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private boolean canDecide(ResourceState rs) {
-        return joined && state == LockSpaceState.ACTIVE && replica.current() && !rs.stale
+        return member() && state == LockSpaceState.ACTIVE && replica.current() && !rs.stale
                 && rs.view.settled() && rs.view.foreignChild() == null;
     }
 
@@ -1380,7 +1385,7 @@ final class ZkLockSpace implements LockSpace {
      * only that recover_prep returned, so they are written whatever the session state.
      */
     private void barrierStep() {
-        if (!joined || !replica.current()) {
+        if (!member() || !replica.current()) {
             return;
         }
         Set<Owner> orphans = orphanOwners();
@@ -1675,6 +1680,35 @@ final class ZkLockSpace implements LockSpace {
     private static final class RecoveryEpisode {
         final Set<Long> gone = new HashSet<>();
         boolean prepDelivered;
+    }
+
+    /** This node's place in the lockspace, apart from the session's health ({@link #state}). */
+    private enum Stage {
+        /** Reading the lockspace and claiming a slot: nothing is decided yet. */
+        JOINING,
+        /** A member: requests are decided (while ACTIVE) and membership changes reported. */
+        MEMBER,
+        /** {@link #close} releases this node's locks: no new decisions, requests fail with CLOSED. */
+        LEAVING,
+        /** CLOSED or LOST: every request failed, nothing held. */
+        GONE
+    }
+
+    /** Whether this node is a member (joined, not leaving); under the lock. */
+    private boolean member() {
+        return stage == Stage.MEMBER;
+    }
+
+    /** The one way {@link #stage} changes: under the lock, and only from one of {@code from}. */
+    private void transition(Set<Stage> from, Stage to) {
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("lockspace " + lockSpaceName + " stage changed without the lock");
+        }
+        if (!from.contains(stage)) {
+            throw new IllegalStateException("lockspace " + lockSpaceName + " " + stage + ", expected one of " + from
+                    + " -> " + to);
+        }
+        stage = to;
     }
 
     /**
