@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
+import org.clustermd.dlm.LockManager;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
@@ -29,9 +30,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * md-cluster for one array on this node ({@code md_cluster_info} plus {@code cluster_ops}):
- * the {@link ClusterOperations} the raid1 engine calls, on a {@link LockSpace} of the lock
- * manager on ZooKeeper. Give one to {@code ArrayOptions.builder().cluster(...)}; the array joins
- * at assembly and leaves at close.
+ * the {@link ClusterOperations} the raid1 engine calls, on a {@link LockSpace} of a
+ * {@link LockManager}. Give one to {@code ArrayOptions.builder().cluster(...)}; the array joins
+ * at assembly and leaves at close. The lock manager is either the embedder's
+ * ({@link Builder#lockManager}: any implementation, connected by its owner, who also closes it) or
+ * one on ZooKeeper that the coordinator connects at join and closes at leave
+ * ({@link Builder#connectString}, as the CLI does).
  *
  * <pre>{@code
  * ClusterCoordinator cluster = ClusterCoordinator.builder()
@@ -42,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the cluster named
- * by the bitmap's {@code cluster_name}; join the lockspace named by the array UUID with as many
+ * by the bitmap's {@code cluster_name} (a given lock manager must serve that cluster); join the lockspace named by the array UUID with as many
  * slots as the bitmap has {@code nodes}; take this slot's {@code bitmapNNNN} lock in PW and hold
  * it for the whole membership; create {@code resync} at NL. At {@link #loadBitmaps} every other
  * slot is probed with PW+NOQUEUE: a free slot's dirty bits are merged into ours without clearing
@@ -71,7 +75,8 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile Membership membership;
 
     private volatile Mddev array;
-    private volatile ZkLockManager manager;
+    /** The lock manager in use, once join has it: the embedder's, or one connected at join. */
+    private volatile LockManager manager;
     private volatile LockSpace lockSpace;
     private volatile LockResource bitmapLock;
     private volatile LockResource resyncLock;
@@ -80,13 +85,17 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile SessionFence session;
     private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
 
-    /** The builder's values, copied: a builder used again later changes nothing here. */
-    private record Config(String connectString, String nodeName, String root, Duration sessionTimeout,
+    /**
+     * The builder's values, copied: a builder used again later changes nothing here. Either
+     * {@code given} (the embedder's lock manager, never closed here) or {@code connectString}
+     * (with nodeName, root, timeouts and credentials for the manager connected at join) is set.
+     */
+    private record Config(LockManager given, String connectString, String nodeName, String root, Duration sessionTimeout,
             Duration connectionTimeout, Duration requestTimeout, Duration recoveryLockWait, DlmCredentials credentials) {}
 
     private ClusterCoordinator(Builder b) {
-        this.config = new Config(b.connectString, b.nodeName, b.root, b.sessionTimeout, b.connectionTimeout, b.requestTimeout,
-                b.recoveryLockWait, b.credentials);
+        this.config = new Config(b.lockManager, b.connectString, b.lockManager != null ? b.lockManager.nodeName() : b.nodeName,
+                b.root, b.sessionTimeout, b.connectionTimeout, b.requestTimeout, b.recoveryLockWait, b.credentials);
         this.listener = b.listener;
     }
 
@@ -144,18 +153,11 @@ public final class ClusterCoordinator implements ClusterOperations {
      * 2..20 of its ticks, and a dead node is recovered after the granted one, not the asked one.
      */
     public Optional<Duration> negotiatedSessionTimeout() {
-        ZkLockManager m = manager;
-        if (m == null) return Optional.empty();
-        try {
-            int ms = m.curator().getZookeeperClient().getZooKeeper().getSessionTimeout();
-            return ms > 0 ? Optional.of(Duration.ofMillis(ms)) : Optional.empty();
-        } catch (Exception e) {
-            return Optional.empty(); // closed or reconnecting: nothing to tell
-        }
+        return manager instanceof ZkLockManager zk ? zk.negotiatedSessionTimeout() : Optional.empty();
     }
 
-    /** The lock manager connection (tests expire its session). */
-    ZkLockManager lockManager() {
+    /** The lock manager in use, null before join (tests expire its session). */
+    LockManager lockManager() {
         return manager;
     }
 
@@ -181,11 +183,16 @@ public final class ClusterCoordinator implements ClusterOperations {
             m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
             throw cluster("the array has no clustered bitmap (no cluster_name): it cannot join a cluster", null);
         }
+        LockManager given = config.given();
+        if (given != null && !given.cluster().equals(clusterName)) {
+            // as the DLM refuses a lockspace of a cluster it does not serve
+            m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
+            throw cluster("the lock manager serves cluster " + given.cluster() + ", but the array's bitmap names cluster "
+                    + clusterName, null);
+        }
         UUID uuid = mddev.uuid();
         try {
-            manager = ZkLockManager.builder().connectString(config.connectString()).root(config.root()).cluster(clusterName)
-                    .nodeName(config.nodeName()).sessionTimeout(config.sessionTimeout())
-                    .connectionTimeout(config.connectionTimeout()).credentials(config.credentials()).build();
+            manager = lockManagerFor(clusterName);
             session = new SessionFence(mddev, () -> m.transition(Membership.NOT_LEFT, MembershipState.LEFT));
             // before the lockspace: its callbacks may come before join returns
             recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait(), listener, m::recoveryPendingChanged);
@@ -206,9 +213,21 @@ public final class ClusterCoordinator implements ClusterOperations {
             if (e instanceof DlmException d && d.code() == DlmException.Code.SLOTS_EXHAUSTED) {
                 throw cluster("every one of the bitmap's " + nodes + " node slots is taken", e);
             }
-            throw cluster("joining cluster " + clusterName + " at " + config.connectString() + " failed: " + e.getMessage(), e);
+            throw cluster("joining cluster " + clusterName + where() + " failed: " + e.getMessage(), e);
         }
         if (!m.joined()) throw cluster("the lock manager session was lost while joining", null);
+    }
+
+    /** The embedder's lock manager, or one on ZooKeeper connected for the bitmap's cluster now. */
+    private LockManager lockManagerFor(String clusterName) throws DlmException {
+        if (config.given() != null) return config.given();
+        return ZkLockManager.builder().connectString(config.connectString()).root(config.root()).cluster(clusterName)
+                .nodeName(config.nodeName()).sessionTimeout(config.sessionTimeout())
+                .connectionTimeout(config.connectionTimeout()).credentials(config.credentials()).build();
+    }
+
+    private String where() {
+        return config.connectString() == null ? "" : " at " + config.connectString();
     }
 
     /**
@@ -296,8 +315,8 @@ public final class ClusterCoordinator implements ClusterOperations {
                 log.warn("{}: leaving lockspace {}: {}", arrayName(), ls.name(), e.getMessage());
             }
         }
-        ZkLockManager zk = manager;
-        if (zk != null) zk.close();
+        LockManager lm = manager;
+        if (lm != null && lm != config.given()) lm.close();
         SessionFence s = session;
         if (s != null) s.close();
         Membership m = membership;
@@ -493,16 +512,32 @@ public final class ClusterCoordinator implements ClusterOperations {
         private Duration recoveryLockWait = Duration.ofMinutes(5);
         private DlmCredentials credentials = DlmCredentials.none();
         private ClusterListener listener = new ClusterListener() {};
+        private LockManager lockManager;
 
         private Builder() {}
 
-        /** The ZooKeeper ensemble, e.g. {@code zk1:2181,zk2:2181,zk3:2181}. Required. */
+        /**
+         * The lock manager to join through, connected and owned by the caller (the coordinator
+         * leaves its lockspace at leave but does not close the manager). It must serve the
+         * cluster the array's bitmap names. Instead of {@link #connectString}; the node name is
+         * the manager's, and root, session and connection timeouts and credentials do not apply.
+         */
+        public Builder lockManager(LockManager v) {
+            this.lockManager = Objects.requireNonNull(v, "lockManager");
+            return this;
+        }
+
+        /**
+         * The ZooKeeper ensemble, e.g. {@code zk1:2181,zk2:2181,zk3:2181}: the coordinator
+         * connects a lock manager there at join and closes it at leave. Required unless
+         * {@link #lockManager} is given.
+         */
         public Builder connectString(String v) {
             this.connectString = Objects.requireNonNull(v, "connectString");
             return this;
         }
 
-        /** This node's name, stable across restarts (it gets its slot back when free). Required. */
+        /** This node's name, stable across restarts (it gets its slot back when free). Required with {@link #connectString}. */
         public Builder nodeName(String v) {
             this.nodeName = Objects.requireNonNull(v, "nodeName");
             return this;
@@ -548,6 +583,10 @@ public final class ClusterCoordinator implements ClusterOperations {
         }
 
         public ClusterCoordinator build() {
+            if (lockManager != null) {
+                if (connectString != null) throw new IllegalStateException("give either a lock manager or a connect string, not both");
+                return new ClusterCoordinator(this);
+            }
             Objects.requireNonNull(connectString, "connectString");
             Objects.requireNonNull(nodeName, "nodeName");
             return new ClusterCoordinator(this);

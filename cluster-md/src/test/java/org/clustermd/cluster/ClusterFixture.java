@@ -19,6 +19,7 @@ import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.ArrayCreator;
@@ -153,7 +154,7 @@ final class ClusterFixture implements AutoCloseable {
      * attaches to the session and closes it. The node's array fences itself; survivors recover.
      */
     void expire(Node n) throws Exception {
-        ZooKeeper own = n.cluster.lockManager().curator().getZookeeperClient().getZooKeeper();
+        ZooKeeper own = ((ZkLockManager) n.cluster.lockManager()).curator().getZookeeperClient().getZooKeeper();
         CountDownLatch connected = new CountDownLatch(1);
         ZooKeeper dup = new ZooKeeper(zk.connectString(), 10_000, e -> {
             if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();

@@ -26,16 +26,14 @@ import org.clustermd.bench.storage.LegFiles;
 import org.clustermd.bench.storage.RawLegs;
 import org.clustermd.bench.storage.Rounds;
 import org.clustermd.bench.storage.WriteLoad;
+import org.clustermd.cluster.ClusterCoordinator;
 import org.clustermd.dlm.DlmException;
-import org.clustermd.dlm.LockSpace;
-import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.BitmapMode;
-import org.clustermd.raid1.admin.CreateResult;
 import org.clustermd.raid1.io.BlockDevice;
 
 import static org.clustermd.bench.storage.Percentiles.list;
@@ -335,39 +333,38 @@ public final class DatapathSuite implements Suite {
     }
 
     private Figure countWrites(LegFiles legs, int seconds, Map<String, Object> config, ZkLockManager dlm, ZooKeeper zk)
-            throws IOException, InterruptedException, DlmException, KeeperException {
+            throws IOException, InterruptedException, KeeperException {
         long m0 = marker(zk);
-        CreateResult created = legs.createArray(BitmapMode.CLUSTERED, true);
-        LockSpace ls = dlm.join(created.uuid().toString(), LockSpaceOptions.of(legs.nodes()));
+        legs.createArray(BitmapMode.CLUSTERED, true);
+        // the real md-cluster coordinator, on the manager connected above (it joins at assembly
+        // and leaves the lockspace at close; the manager stays ours)
+        ClusterCoordinator cluster = ClusterCoordinator.builder().lockManager(dlm).build();
         long m1;
         long m2;
         long m3;
         WriteLoad.Throughput t;
-        try (Raid1Array a = Raid1Array.assemble(legs.openLegs(),
-                ArrayOptions.builder().cluster(new LockSpaceClusterOperations(ls)).build())) {
+        try (Raid1Array a = Raid1Array.assemble(legs.openLegs(), ArrayOptions.builder().cluster(cluster).build())) {
             m1 = marker(zk);
             WriteLoad.randomQueued(a, DEPTH, BLOCK, 1); // the array turns active, the bitmap fills
             m2 = marker(zk);
             t = WriteLoad.randomQueued(a, DEPTH, BLOCK, seconds);
             m3 = marker(zk);
-        } finally {
-            ls.close();
         }
         long m4 = marker(zk);
         long steady = m3 - m2 - 1;
         double perWrite = steady / (double) t.ops();
         progress("P4: %d ZooKeeper writes during %d data writes at steady state (join+assemble %d, warm-up %d,"
                 + " stop+leave %d)", steady, t.ops(), m1 - m0 - 1, m2 - m1 - 1, m4 - m3 - 1);
-        return new Figure("P4", "ZooKeeper writes per data write at steady state (4 KiB randwrite qd32, array in a"
-                + " lockspace on an embedded ZooKeeper)", perWrite, Double.NaN, perWrite, "=0", "writes/write")
+        return new Figure("P4", "ZooKeeper writes per data write at steady state (4 KiB randwrite qd32, array clustered by"
+                + " cluster-md's coordinator on an embedded ZooKeeper)", perWrite, Double.NaN, perWrite, "=0", "writes/write")
                 .with("zk_writes", steady).with("data_writes", t.ops()).with("iops", t.iops())
                 .with("zk_writes_join_and_assemble", m1 - m0 - 1).with("zk_writes_warmup_1s", m2 - m1 - 1)
                 .with("zk_writes_stop_and_leave", m4 - m3 - 1)
                 .with("method", "zxid distance of two marker creates around the workload, minus one;"
                         + " counts committed writes only (reads do not get a zxid)")
                 .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds", seconds,
-                        "cluster_operations", "lockspace member holding bitmap slot EX and ack CR; token EX"
-                                + " around superblock updates"));
+                        "cluster_operations", "cluster-md's ClusterCoordinator: bitmap slot PW and resync NL"
+                                + " held, token EX around superblock updates"));
     }
 
     /** A plain ZooKeeper session of its own for the marker creates. */

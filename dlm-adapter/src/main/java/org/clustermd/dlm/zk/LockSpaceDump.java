@@ -78,10 +78,10 @@ public final class LockSpaceDump {
             for (String m : sorted(children(zk, paths.members()))) {
                 ZkLockSpace.MemberName mn = ZkLockSpace.MemberName.parse(m);
                 if (mn == null) {
-                    throw foreign(paths.members() + "/" + m, "member znodes are named <slot4>_<incarnation16>");
+                    throw foreign(paths.member(m), "member znodes are named <slot4>_<incarnation16>");
                 }
                 try {
-                    String node = new String(zk.getData(paths.members() + "/" + m, false, null), StandardCharsets.UTF_8);
+                    String node = new String(zk.getData(paths.member(m), false, null), StandardCharsets.UTF_8);
                     members.add(new Member(mn.slot(), String.format("%016x", mn.incarnation()), node));
                 } catch (KeeperException.NoNodeException e) {
                     // left while we read
@@ -100,18 +100,18 @@ public final class LockSpaceDump {
             throws KeeperException, InterruptedException, DlmException {
         for (String child : zk.getChildren(paths.root(), false)) {
             if (!List.of("members", "slots", "departed", "names", "recovery", "res").contains(child)) {
-                throw foreign(paths.root() + "/" + child, "not part of a lockspace's layout");
+                throw foreign(paths.rootChild(child), "not part of a lockspace's layout");
             }
         }
         List<Member> members = new ArrayList<>();
         for (String m : sorted(children(zk, paths.members()))) {
             ZkLockSpace.MemberName mn = ZkLockSpace.MemberName.parse(m);
             if (mn == null) {
-                throw foreign(paths.members() + "/" + m, "member znodes are named <slot4>_<incarnation16>");
+                throw foreign(paths.member(m), "member znodes are named <slot4>_<incarnation16>");
             }
             String node;
             try {
-                node = new String(zk.getData(paths.members() + "/" + m, false, null), StandardCharsets.UTF_8);
+                node = new String(zk.getData(paths.member(m), false, null), StandardCharsets.UTF_8);
             } catch (KeeperException.NoNodeException e) {
                 continue; // left while we read
             }
@@ -138,7 +138,7 @@ public final class LockSpaceDump {
                 try {
                     e = LockEntry.parse(c);
                 } catch (IllegalArgumentException ex) {
-                    throw foreign(path + "/" + c, ex.getMessage());
+                    throw foreign(ZkLockPaths.entry(path, c), ex.getMessage());
                 }
                 Lock l = new Lock(e.key().slot(), String.format("%016x", e.key().incarnation()), e.key().lockId(),
                         e.granted() == null ? "UN" : e.granted().name(),
@@ -151,10 +151,10 @@ public final class LockSpaceDump {
                         lvb = v;
                     }
                 } catch (IllegalArgumentException ex) {
-                    throw foreign(path + "/" + c, ex.getMessage());
+                    throw foreign(ZkLockPaths.entry(path, c), ex.getMessage());
                 }
             } else {
-                throw foreign(path + "/" + c, "neither a lock (L_...) nor a value block (V_...)");
+                throw foreign(ZkLockPaths.entry(path, c), "neither a lock (L_...) nor a value block (V_...)");
             }
         }
         Comparator<Lock> bySeq = Comparator.comparingLong(Lock::seq);

@@ -1,5 +1,7 @@
 package org.clustermd.dlm.zk;
 
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
@@ -8,7 +10,9 @@ import org.clustermd.dlm.LockMode;
 /**
  * One outstanding operation on a lock handle: a request (new or conversion), a republish of a
  * PW/EX value block, or an unlock. Its {@link Phase} says what the engine waits for; the engine
- * moves it with {@link #to(Phase)} only.
+ * moves it with {@link #to(Phase)} only, which refuses a move the engine never makes
+ * ({@link Phase#next()}): such a move is a bug in the engine, found where it happens instead of
+ * as a lock that hangs later.
  *
  * <p>Not thread-safe: guarded by the owning lockspace's lock.
  */
@@ -27,7 +31,25 @@ final class Pending {
         /** Granted PW/EX after a reconnect: reading the grant's zxid for the fencing token. */
         TOKEN_READ,
         /** The connection dropped with our write in flight; decided after the resync. */
-        UNCERTAIN
+        UNCERTAIN;
+
+        /** The phases the engine may move to from this one. */
+        Set<Phase> next() {
+            return switch (this) {
+                // planned: a NOQUEUE sync, our write, or our request found queued after a reconnect
+                case TO_WRITE -> EnumSet.of(SYNCING, WRITING, QUEUED);
+                case SYNCING -> EnumSet.of(TO_WRITE);
+                // the reply: queued, a lost race, no reply, or the grant seen before the reply
+                case WRITING -> EnumSet.of(QUEUED, TO_WRITE, UNCERTAIN, TOKEN_READ);
+                // the cancel's write, or the grant
+                case QUEUED -> EnumSet.of(WRITING, TOKEN_READ);
+                // decided from the view after the resync
+                case UNCERTAIN -> EnumSet.of(QUEUED, TO_WRITE);
+                // the grant's znode went before its zxid was read; or the reply of a write whose
+                // grant was seen before it (as from WRITING)
+                case TOKEN_READ -> EnumSet.of(QUEUED, TO_WRITE, UNCERTAIN);
+            };
+        }
     }
 
     final Kind kind;
@@ -62,6 +84,9 @@ final class Pending {
     }
 
     void to(Phase next) {
+        if (!phase.next().contains(next)) {
+            throw new IllegalStateException(kind + " " + mode + ": no move " + phase + " -> " + next);
+        }
         phase = next;
     }
 

@@ -166,7 +166,7 @@ final class RecoveryBarrier {
             Owner dead = e.getValue().dead();
             boolean live = Objects.equals(members.get(dead.slot()), dead.incarnation());
             if (!live && !orphans.contains(dead)) {
-                ops.add(Op.delete(paths.recoveries() + "/" + e.getKey(), -1));
+                ops.add(Op.delete(paths.recoveryAck(e.getKey()), -1));
             }
         }
         cleaning = !ops.isEmpty();

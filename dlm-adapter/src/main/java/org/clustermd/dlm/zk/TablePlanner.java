@@ -203,18 +203,18 @@ final class TablePlanner {
             return new Plan(List.of(), false, after.get(ownKey), grants);
         }
         for (Row row : creates) {
-            ops.add(Op.create(resourcePath + "/" + LockEntry.prefix(row.key(), row.granted(), row.requested(),
-                    row.gen(), casVersion), new byte[0], acl, CreateMode.PERSISTENT_SEQUENTIAL));
+            ops.add(Op.create(ZkLockPaths.entry(resourcePath, LockEntry.prefix(row.key(), row.granted(), row.requested(),
+                    row.gen(), casVersion)), new byte[0], acl, CreateMode.PERSISTENT_SEQUENTIAL));
         }
         if (lvbChanges) {
-            ops.add(Op.create(resourcePath + "/" + ValueBlockEntry.prefix(lvb), new byte[0], acl,
+            ops.add(Op.create(ZkLockPaths.entry(resourcePath, ValueBlockEntry.prefix(lvb)), new byte[0], acl,
                     CreateMode.PERSISTENT_SEQUENTIAL));
         }
         for (String znode : deletes) {
-            ops.add(Op.delete(resourcePath + "/" + znode, -1));
+            ops.add(Op.delete(ZkLockPaths.entry(resourcePath, znode), -1));
         }
         if (lvbChanges && oldLvb != null) {
-            ops.add(Op.delete(resourcePath + "/" + oldLvb.znode(), -1));
+            ops.add(Op.delete(ZkLockPaths.entry(resourcePath, oldLvb.znode()), -1));
         }
         if (cas) {
             ops.add(Op.setData(versionPath, new byte[0], view.version()));

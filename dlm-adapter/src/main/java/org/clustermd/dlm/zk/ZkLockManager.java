@@ -3,6 +3,7 @@ package org.clustermd.dlm.zk;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
@@ -15,6 +16,7 @@ import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.client.ZKClientConfig;
 import org.apache.zookeeper.data.ACL;
 import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockManager;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.slf4j.Logger;
@@ -42,7 +44,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe.
  */
-public final class ZkLockManager implements AutoCloseable {
+public final class ZkLockManager implements LockManager {
     private static final Logger LOG = LoggerFactory.getLogger(ZkLockManager.class);
     /** An external client's session started at a time we do not know. */
     private static final long UNKNOWN_START = Long.MIN_VALUE;
@@ -117,6 +119,7 @@ public final class ZkLockManager implements AutoCloseable {
      * Joins (creating if needed) the lockspace {@code name}: claims a slot, reads the lockspace
      * and returns once this node is a member. Bounded by the options' request timeout.
      */
+    @Override
     public LockSpace join(String name, LockSpaceOptions options) throws DlmException {
         ZkLockPaths.checkName("lockspace", name);
         ZooKeeper zk = zooKeeper();
@@ -242,10 +245,12 @@ public final class ZkLockManager implements AutoCloseable {
         return root;
     }
 
+    @Override
     public String cluster() {
         return cluster;
     }
 
+    @Override
     public String nodeName() {
         return nodeName;
     }
@@ -257,6 +262,20 @@ public final class ZkLockManager implements AutoCloseable {
     /** The Curator client (for tests and tools that read the lockspace). */
     public CuratorFramework curator() {
         return client;
+    }
+
+    /**
+     * The session timeout ZooKeeper granted (the server bounds the one asked for to 2..20 of its
+     * ticks, and a dead node is recovered after the granted one), or empty while there is no
+     * session.
+     */
+    public Optional<Duration> negotiatedSessionTimeout() {
+        try {
+            int ms = client.getZookeeperClient().getZooKeeper().getSessionTimeout();
+            return ms > 0 ? Optional.of(Duration.ofMillis(ms)) : Optional.empty();
+        } catch (Exception e) {
+            return Optional.empty(); // closed or reconnecting: nothing to tell
+        }
     }
 
     /** Leaves every lockspace gracefully, then closes the session if this manager opened it. */

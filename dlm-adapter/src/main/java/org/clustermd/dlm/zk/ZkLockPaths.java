@@ -89,6 +89,11 @@ final class ZkLockPaths {
         return lockSpaceRoot;
     }
 
+    /** A child of the lockspace root (the layout's directories, or a stray znode a tool reports). */
+    String rootChild(String name) {
+        return lockSpaceRoot + "/" + name;
+    }
+
     String members() {
         return lockSpaceRoot + "/members";
     }
@@ -110,6 +115,11 @@ final class ZkLockPaths {
         return recoveries() + "/" + recoveryAckName(deadSlot, deadIncarnation, memberSlot, memberIncarnation);
     }
 
+    /** A recovery mark by its znode name ({@link #recoveryAckName}). */
+    String recoveryAck(String name) {
+        return recoveries() + "/" + name;
+    }
+
     static String recoveryAckName(int deadSlot, long deadIncarnation, int memberSlot, long memberIncarnation) {
         return memberName(deadSlot, deadIncarnation) + "+" + memberName(memberSlot, memberIncarnation);
     }
@@ -123,7 +133,17 @@ final class ZkLockPaths {
     }
 
     String resource(String name) {
-        return lockSpaceRoot + "/res/" + name;
+        return resources() + "/" + name;
+    }
+
+    /** A lock ({@code L_...}) or value block ({@code V_...}) znode under a resource's path. */
+    static String entry(String resourcePath, String znode) {
+        return resourcePath + "/" + znode;
+    }
+
+    /** A member znode by its name ({@code <slot4>_<incarnation16>}, see {@link #memberName}). */
+    String member(String name) {
+        return members() + "/" + name;
     }
 
     String member(int slot, long incarnation) {
@@ -139,7 +159,12 @@ final class ZkLockPaths {
     }
 
     String departure(int slot, long incarnation) {
-        return departed() + "/" + memberName(slot, incarnation);
+        return departure(memberName(slot, incarnation));
+    }
+
+    /** A departure znode by its name (a member name). */
+    String departure(String name) {
+        return departed() + "/" + name;
     }
 
     String nodeName(String nodeName) {

@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -19,6 +20,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.zookeeper.AddWatchMode;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
@@ -57,8 +60,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: ZooKeeper's event thread applies events and write results; user threads submit
  * requests; Curator's connection-state thread reports session health. All of them change state
- * only under {@link #lock}. Completions and callbacks are handed to the {@link CallbackQueue}
- * under the lock, in the order it serialised them, and run after it is released.
+ * only under {@link #lock}, through {@link #underLock} where they produce completions or
+ * callbacks: those are handed to the {@link CallbackQueue} under the lock, in the order it
+ * serialised them, and run after it is released. The replica's re-read bookkeeping is
+ * {@link Replica}'s, guarded by the same lock. This node's place in the lockspace (joining,
+ * member, leaving, gone) is one {@link Stage}, changed only by {@link #transition}; the session's
+ * health is the {@link LockSpaceState} that {@link #state()} reports.
  *
  * <p>Thread-safe.
  */
@@ -87,11 +94,8 @@ final class ZkLockSpace implements LockSpace {
     private final RecoveryBarrier barrier;
     private RecoveryEpisode episode;
     private int slot = -1;
-    private boolean joined;
-    private boolean resyncing;
-    private int resyncOutstanding;
-    private Map<Integer, Long> membersBeforeResync = Map.of();
-    private final List<Runnable> afterResync = new ArrayList<>();
+    private Stage stage = Stage.JOINING;
+    private final Replica replica = new Replica();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
     /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
     private volatile long suspensions;
@@ -133,7 +137,7 @@ final class ZkLockSpace implements LockSpace {
         CountDownLatch synced = new CountDownLatch(1);
         lock.lock();
         try {
-            afterResync.add(synced::countDown);
+            replica.afterRead(synced::countDown);
             startResync();
         } finally {
             lock.unlock();
@@ -173,7 +177,7 @@ final class ZkLockSpace implements LockSpace {
                 String prefix = String.format("%04d_", candidate);
                 for (String d : departed) {
                     if (d.startsWith(prefix)) {
-                        ops.add(Op.delete(paths.departed() + "/" + d, -1));
+                        ops.add(Op.delete(paths.departure(d), -1));
                     }
                 }
             } finally {
@@ -246,11 +250,11 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void finishJoin(int claimed) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             slot = claimed;
-            joined = true;
+            // from GONE too, as before: a session lost between the claim's reply and here is not
+            // noticed yet (a known gap: the join should fail with LOCKSPACE_LOST instead)
+            transition(EnumSet.of(Stage.JOINING, Stage.GONE), Stage.MEMBER);
             members.put(claimed, incarnation);
             // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
             state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
@@ -272,10 +276,7 @@ final class ZkLockSpace implements LockSpace {
                 evaluate(rs, out);
             }
             barrierStep();
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     @Override
@@ -286,7 +287,7 @@ final class ZkLockSpace implements LockSpace {
         lock.lock();
         boolean unlocked = false;
         try {
-            if (state == LockSpaceState.CLOSED || state == LockSpaceState.LOST || !joined) {
+            if (state == LockSpaceState.CLOSED || state == LockSpaceState.LOST || !member()) {
                 boolean changed = finishClose(out, state == LockSpaceState.LOST ? LockSpaceState.LOST
                         : LockSpaceState.CLOSED);
                 lock.unlock();
@@ -298,7 +299,7 @@ final class ZkLockSpace implements LockSpace {
                 callbacks.close();
                 return;
             }
-            joined = false; // no new decisions; requests now fail with CLOSED
+            transition(EnumSet.of(Stage.MEMBER), Stage.LEAVING); // no new decisions; requests now fail with CLOSED
             for (ResourceState rs : resources.values()) {
                 for (ZkLockResource h : rs.handles) {
                     failPending(h, DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closing", out);
@@ -401,7 +402,7 @@ final class ZkLockSpace implements LockSpace {
                 h.publish(null, 0, h.valueBlock());
             }
         }
-        joined = false;
+        transition(EnumSet.allOf(Stage.class), Stage.GONE);
         if (state == finalState) {
             return false;
         }
@@ -442,10 +443,10 @@ final class ZkLockSpace implements LockSpace {
         }
         lock.lock();
         try {
-            if (state != LockSpaceState.SUSPENDED || !joined) {
+            if (state != LockSpaceState.SUSPENDED || !member()) {
                 return; // still joining: finishJoin reads the manager's health itself
             }
-            afterResync.add(() -> {
+            replica.afterRead(() -> {
                 Actions later = new Actions();
                 lock.lock();
                 try {
@@ -468,7 +469,7 @@ final class ZkLockSpace implements LockSpace {
                 stateChangedNow(LockSpaceState.ACTIVE);
                 later.run(callbacks);
             });
-            if (!(resyncing && resyncOutstanding > 0)) {
+            if (!replica.reading()) {
                 // a read already under way (the lease lapsed and came back while the connection
                 // held) ends with the resume just queued
                 startResync();
@@ -543,13 +544,9 @@ final class ZkLockSpace implements LockSpace {
 
     /** Reads members, departures and every resource again; decisions wait until it is done. */
     private void startResync() {
-        resyncing = true;
-        membersBeforeResync = new TreeMap<>(members);
-        resyncOutstanding = 4;
+        replica.start(members, 4);
         zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     barrier.membersRead(stat.getVersion());
                     members.clear();
@@ -561,63 +558,43 @@ final class ZkLockSpace implements LockSpace {
                     }
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
         zk.getChildren(paths.departed(), false, (rc, path, ctx, children) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     departed.clear();
                     departed.addAll(children);
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
         zk.getChildren(paths.recoveries(), false, (rc, path, ctx, children) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     barrier.replaceAcks(children);
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
         zk.getChildren(paths.resources(), false, (rc, path, ctx, children) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     for (String name : children) {
                         readResource(name);
                     }
                 }
                 resyncStep(rc, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
     }
 
     private void readResource(String name) {
-        resyncOutstanding++;
+        replica.expect();
         // one multi-read: the children and the version znode from the same state
         List<Op> reads = List.of(Op.getChildren(paths.resource(name)), Op.getData(paths.version(name)));
         zk.multi(reads, (rc, p, ctx, results) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 int code = rc;
                 if (rc == Code.OK.intValue() && results.size() == 2
                         && results.get(0) instanceof OpResult.GetChildrenResult children
@@ -632,40 +609,32 @@ final class ZkLockSpace implements LockSpace {
                     code = Code.OK.intValue();
                 }
                 resyncStep(code, out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
     }
 
     private void resyncStep(int rc, Actions out) {
-        if (resyncOutstanding < 0) {
-            return; // this resync failed already; its late replies count for nothing
-        }
-        if (rc != Code.OK.intValue()) {
+        boolean ok = rc == Code.OK.intValue();
+        if (!ok && replica.phase() == Replica.Phase.READING) {
             // the connection dropped again (a new resync follows the reconnect) or the
             // session is gone (LOST follows); either way this one is abandoned
             LOG.debug("lockspace {}: resync read failed: {}", lockSpaceName, Code.get(rc));
-            resyncOutstanding = Integer.MIN_VALUE;
+        }
+        if (!replica.answered(ok)) {
             return;
         }
-        if (--resyncOutstanding != 0) {
-            return;
-        }
-        resyncing = false;
-        if (joined) {
+        if (member()) {
             if (!members.containsKey(slot) || members.get(slot) != incarnation) {
                 out.add(() -> onLost("our member znode is gone"));
             } else {
-                for (Map.Entry<Integer, Long> before : membersBeforeResync.entrySet()) {
+                for (Map.Entry<Integer, Long> before : replica.membersBefore().entrySet()) {
                     if (!Objects.equals(members.get(before.getKey()), before.getValue())) {
                         String name = ZkLockPaths.memberName(before.getKey(), before.getValue());
                         memberGone(before.getKey(), before.getValue(), departed.contains(name), out);
                     }
                 }
                 for (Map.Entry<Integer, Long> now : members.entrySet()) {
-                    if (!Objects.equals(membersBeforeResync.get(now.getKey()), now.getValue())) {
+                    if (!Objects.equals(replica.membersBefore().get(now.getKey()), now.getValue())) {
                         memberJoined(now.getValue(), out);
                     }
                 }
@@ -680,8 +649,7 @@ final class ZkLockSpace implements LockSpace {
             }
             barrierStep();
         }
-        out.addAll(afterResync);
-        afterResync.clear();
+        out.addAll(replica.takeAfterRead());
     }
 
     // ------------------------------------------------------------------ events
@@ -694,9 +662,7 @@ final class ZkLockSpace implements LockSpace {
         if (rel == null) {
             return;
         }
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             switch (rel.kind()) {
                 case MEMBER -> {
                     if (rel.name() != null) {
@@ -743,14 +709,11 @@ final class ZkLockSpace implements LockSpace {
                 }
                 default -> { }
             }
-            if (joined) {
+            if (member()) {
                 maybeFinishEpisode(out);
                 barrierStep();
             }
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     private void onMemberEvent(Watcher.Event.EventType type, String name, Actions out) {
@@ -761,14 +724,14 @@ final class ZkLockSpace implements LockSpace {
         }
         if (type == Watcher.Event.EventType.NodeCreated) {
             members.put(m.slot(), m.incarnation());
-            if (joined && !resyncing && m.incarnation() != incarnation) {
+            if (member() && replica.current() && m.incarnation() != incarnation) {
                 memberJoined(m.incarnation(), out);
             }
         } else if (type == Watcher.Event.EventType.NodeDeleted) {
             if (Objects.equals(members.get(m.slot()), m.incarnation())) {
                 members.remove(m.slot());
             }
-            if (!joined || resyncing) {
+            if (!member() || !replica.current()) {
                 return;
             }
             if (m.incarnation() == incarnation) {
@@ -841,22 +804,17 @@ final class ZkLockSpace implements LockSpace {
 
     /** recover_prep has returned: the episode's dead members' locks may now be purged. */
     private void prepDelivered(RecoveryEpisode ep) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             ep.prepDelivered = true;
             preparedDeaths.addAll(ep.gone);
-            if (joined) {
+            if (member()) {
                 for (ResourceState rs : resources.values()) {
                     evaluate(rs, out);
                 }
                 maybeFinishEpisode(out);
                 barrierStep();
             }
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     private void maybeFinishEpisode(Actions out) {
@@ -897,10 +855,7 @@ final class ZkLockSpace implements LockSpace {
 
     CompletableFuture<LockGrant> request(ZkLockResource h, LockMode mode, boolean noQueue) {
         Objects.requireNonNull(mode, "mode");
-        Actions out = new Actions();
-        CompletableFuture<LockGrant> result;
-        lock.lock();
-        try {
+        return underLockGet(out -> {
             DlmException refused = refuse(h);
             if (refused != null) {
                 return CompletableFuture.failedFuture(refused);
@@ -918,72 +873,60 @@ final class ZkLockSpace implements LockSpace {
                     CompletableFuture<LockGrant> f = new CompletableFuture<>();
                     long decidedAt = grantDecidedAt();
                     out.add(() -> deliverGrant(f, grant, decidedAt, rs.name));
-                    result = f;
-                    return result;
+                    return f;
                 }
                 h.pending = new Pending(Kind.REPUBLISH, mode, noQueue, e.znode(), e.granted());
             } else {
                 h.pending = new Pending(Kind.CONVERT, mode, noQueue, e == null ? null : e.znode(),
                         e == null ? null : e.granted());
             }
-            result = h.pending.future;
+            // taken before evaluate, which may complete the request and clear h.pending
+            CompletableFuture<LockGrant> result = h.pending.future;
             out.add(() -> h.publishRequested(mode));
             evaluate(rs, out);
-        } finally {
-            lock.unlock();
-            out.run(callbacks);
-        }
-        return result;
+            return result;
+        });
     }
 
     CompletableFuture<Boolean> cancel(ZkLockResource h, DlmException.Code reason) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        return underLockGet(out -> {
             Pending p = h.pending;
             if (p == null || p.kind != Kind.CONVERT) {
                 return CompletableFuture.completedFuture(false);
             }
-            if (p.cancelResult == null) {
-                p.cancelResult = new CompletableFuture<>();
-                p.cancelReason = reason;
-            }
-            CompletableFuture<Boolean> r = p.cancelResult;
-            if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
-                // never written: nothing to take back
-                finishCancelled(h, p, out);
-            } else {
-                evaluate(h.resource, out);
-            }
-            return r;
-        } finally {
-            lock.unlock();
-            out.run(callbacks);
+            return startCancel(h, p, reason, out);
+        });
+    }
+
+    /**
+     * Cancels the pending conversion {@code p} of {@code h} (the first reason given wins): at
+     * once when it was never written, otherwise the engine takes the request back. Under the lock.
+     */
+    private CompletableFuture<Boolean> startCancel(ZkLockResource h, Pending p, DlmException.Code reason, Actions out) {
+        if (p.cancelResult == null) {
+            p.cancelResult = new CompletableFuture<>();
+            p.cancelReason = reason;
         }
+        CompletableFuture<Boolean> r = p.cancelResult;
+        if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
+            // never written: nothing to take back
+            finishCancelled(h, p, out);
+        } else {
+            evaluate(h.resource, out);
+        }
+        return r;
     }
 
     CompletableFuture<LockGrant> unlock(ZkLockResource h) {
-        Actions out = new Actions();
-        CompletableFuture<LockGrant> result;
-        lock.lock();
-        try {
+        return underLockGet(out -> {
             if (state == LockSpaceState.LOST || state == LockSpaceState.CLOSED) {
                 return CompletableFuture.completedFuture(null);
             }
             Pending p = h.pending;
             if (p != null && p.kind == Kind.CONVERT) {
                 // cancel first, then unlock whatever is held
-                if (p.cancelResult == null) {
-                    p.cancelResult = new CompletableFuture<>();
-                    p.cancelReason = DlmException.Code.CANCELLED;
-                }
                 CompletableFuture<LockGrant> done = new CompletableFuture<>();
-                CompletableFuture<Boolean> cancelled = p.cancelResult;
-                if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
-                    finishCancelled(h, p, out);
-                } else {
-                    evaluate(h.resource, out);
-                }
+                CompletableFuture<Boolean> cancelled = startCancel(h, p, DlmException.Code.CANCELLED, out);
                 cancelled.whenComplete((ok, err) -> unlock(h).whenComplete((v, e2) -> {
                     if (e2 != null) {
                         done.completeExceptionally(e2);
@@ -1006,13 +949,10 @@ final class ZkLockSpace implements LockSpace {
                 return CompletableFuture.completedFuture(null);
             }
             h.pending = new Pending(Kind.UNLOCK, null, false, e.znode(), e.granted());
-            result = h.pending.future;
+            CompletableFuture<LockGrant> result = h.pending.future;
             evaluate(h.resource, out);
-        } finally {
-            lock.unlock();
-            out.run(callbacks);
-        }
-        return result;
+            return result;
+        });
     }
 
     /** Forgets a closed handle so a long-lived lockspace does not accumulate them. */
@@ -1045,7 +985,7 @@ final class ZkLockSpace implements LockSpace {
         if (state == LockSpaceState.LOST) {
             return new DlmException(DlmException.Code.LOCKSPACE_LOST, "lockspace " + lockSpaceName + " lost its session");
         }
-        if (state == LockSpaceState.CLOSED || !joined) {
+        if (state == LockSpaceState.CLOSED || !member()) {
             return new DlmException(DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closed");
         }
         if (state == LockSpaceState.SUSPENDED) {
@@ -1099,7 +1039,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private boolean canDecide(ResourceState rs) {
-        return joined && state == LockSpaceState.ACTIVE && !resyncing && !rs.stale
+        return member() && state == LockSpaceState.ACTIVE && replica.current() && !rs.stale
                 && rs.view.settled() && rs.view.foreignChild() == null;
     }
 
@@ -1195,9 +1135,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void afterSync(ResourceState rs, ZkLockResource h, Pending p) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             if (h.pending == p && p.phase() == Phase.SYNCING) {
                 p.synced = true;
                 p.to(Phase.TO_WRITE);
@@ -1207,10 +1145,7 @@ final class ZkLockSpace implements LockSpace {
                     evaluate(rs, out);
                 }
             }
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     private void write(ResourceState rs, ZkLockResource h, Pending p, Plan plan, Actions out) {
@@ -1231,9 +1166,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void onWriteDone(ResourceState rs, ZkLockResource h, Pending p, Code rc) {
-        Actions out = new Actions();
-        lock.lock();
-        try {
+        underLock(out -> {
             if (h.pending != p) {
                 return; // completed from the view already (a grant)
             }
@@ -1269,10 +1202,7 @@ final class ZkLockSpace implements LockSpace {
                         + rs.path + ": " + rc, out);
             }
             evaluate(rs, out);
-        } finally {
-            lock.unlock();
-        }
-        out.run(callbacks);
+        });
     }
 
     /** After a resync, decides whether a write whose reply was lost took effect. */
@@ -1302,10 +1232,8 @@ final class ZkLockSpace implements LockSpace {
             if (token == 0) {
                 // granted while we were disconnected: read the grant's zxid
                 p.to(Phase.TOKEN_READ);
-                zk.exists(rs.path + "/" + e.znode(), false, (rc, path, ctx, stat) -> {
-                    Actions later = new Actions();
-                    lock.lock();
-                    try {
+                zk.exists(ZkLockPaths.entry(rs.path, e.znode()), false, (rc, path, ctx, stat) -> {
+                    underLock(later -> {
                         if (h.pending == p) {
                             if (stat != null) {
                                 finishGrant(h, p, lvb, stat.getCzxid(), later);
@@ -1314,10 +1242,7 @@ final class ZkLockSpace implements LockSpace {
                                 evaluate(rs, later);
                             }
                         }
-                    } finally {
-                        lock.unlock();
-                    }
-                    later.run(callbacks);
+                    });
                 }, null);
                 return;
             }
@@ -1460,7 +1385,7 @@ final class ZkLockSpace implements LockSpace {
      * only that recover_prep returned, so they are written whatever the session state.
      */
     private void barrierStep() {
-        if (!joined || resyncing) {
+        if (!member() || !replica.current()) {
             return;
         }
         Set<Owner> orphans = orphanOwners();
@@ -1546,9 +1471,7 @@ final class ZkLockSpace implements LockSpace {
         rs.systemWriteInFlight = true;
         count(plan);
         zk.multi(plan.ops(), (rc, path, ctx, results) -> {
-            Actions out = new Actions();
-            lock.lock();
-            try {
+            underLock(out -> {
                 rs.systemWriteInFlight = false;
                 Code code = Code.get(rc);
                 if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
@@ -1563,10 +1486,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 evaluate(rs, out);
                 maybeFinishEpisode(out);
-            } finally {
-                lock.unlock();
-            }
-            out.run(callbacks);
+            });
         }, null);
     }
 
@@ -1760,6 +1680,60 @@ final class ZkLockSpace implements LockSpace {
     private static final class RecoveryEpisode {
         final Set<Long> gone = new HashSet<>();
         boolean prepDelivered;
+    }
+
+    /** This node's place in the lockspace, apart from the session's health ({@link #state}). */
+    private enum Stage {
+        /** Reading the lockspace and claiming a slot: nothing is decided yet. */
+        JOINING,
+        /** A member: requests are decided (while ACTIVE) and membership changes reported. */
+        MEMBER,
+        /** {@link #close} releases this node's locks: no new decisions, requests fail with CLOSED. */
+        LEAVING,
+        /** CLOSED or LOST: every request failed, nothing held. */
+        GONE
+    }
+
+    /** Whether this node is a member (joined, not leaving); under the lock. */
+    private boolean member() {
+        return stage == Stage.MEMBER;
+    }
+
+    /** The one way {@link #stage} changes: under the lock, and only from one of {@code from}. */
+    private void transition(Set<Stage> from, Stage to) {
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("lockspace " + lockSpaceName + " stage changed without the lock");
+        }
+        if (!from.contains(stage)) {
+            throw new IllegalStateException("lockspace " + lockSpaceName + " " + stage + ", expected one of " + from
+                    + " -> " + to);
+        }
+        stage = to;
+    }
+
+    /**
+     * Runs {@code body} under {@link #lock}, then drains the callback queue once the lock is
+     * released: whatever {@code body} hands to its {@link Actions} is enqueued in the order the
+     * lock serialised it and runs after the unlock, never under the lock (the one shape of every
+     * state change here; see {@link CallbackQueue}).
+     */
+    private void underLock(Consumer<Actions> body) {
+        underLockGet(out -> {
+            body.accept(out);
+            return null;
+        });
+    }
+
+    /** As {@link #underLock}, returning what {@code body} returns. */
+    private <T> T underLockGet(Function<Actions, T> body) {
+        Actions out = new Actions();
+        lock.lock();
+        try {
+            return body.apply(out);
+        } finally {
+            lock.unlock();
+            out.run(callbacks);
+        }
     }
 
     /**
