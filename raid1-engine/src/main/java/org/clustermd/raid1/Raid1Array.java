@@ -1011,10 +1011,9 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                 e);
     }
 
-    /** Waits, bounded, while another node resyncs the range (areaResyncing(WRITE)). */
-    void waitWhileResyncing(long sector, long sectors) throws Raid1Exception {
+    /** Waits until {@code deadline} (nanoTime) at most while another node resyncs the range (areaResyncing(WRITE)). */
+    void waitWhileResyncing(long sector, long sectors, long deadline) throws Raid1Exception {
         if (!cluster.areaResyncing(ClusterOperations.Direction.WRITE, sector, sector + sectors)) return;
-        long deadline = System.nanoTime() + ioWaitNanos;
         suspendLock.lock();
         try {
             while (cluster.areaResyncing(ClusterOperations.Direction.WRITE, sector, sector + sectors)) {

@@ -13,7 +13,8 @@ import org.clustermd.raid1.io.BlockDevice;
 /**
  * raid1's {@code raid1_write_request} and flush handling, in md's order:
  * {@code md_write_start} (clean to active), wait while another node resyncs the range
- * ({@code areaResyncing(WRITE)}, bounded), {@code wait_barrier}, bitmap {@code startWrite}
+ * ({@code areaResyncing(WRITE)}, bounded), {@code wait_barrier} and the window checked again
+ * (a window that started while the writer waited in the barrier sends it back), bitmap {@code startWrite}
  * (the bits are durable before any leg is written, lesson 27), then a {@link MirroredWrite} to
  * every IN_SYNC and REBUILDING leg.
  *
@@ -46,8 +47,16 @@ final class WritePath {
         try {
             array.stateMachine().writeStart(array.ioWaitNanos());
             stage = 1;
-            array.waitWhileResyncing(sector, sectors);
-            array.barrier().waitBarrier(sector, sectors, array.ioWaitNanos());
+            long windowDeadline = System.nanoTime() + array.ioWaitNanos();
+            while (true) {
+                array.waitWhileResyncing(sector, sectors, windowDeadline);
+                array.barrier().waitBarrier(sector, sectors, array.ioWaitNanos());
+                // a peer quiesces this node before it moves its window, so a writer that passed the
+                // check may have waited in the barrier for exactly that window: look again, now that
+                // the barrier counts this write, and back out while the window covers it
+                if (!array.cluster().areaResyncing(ClusterOperations.Direction.WRITE, sector, sector + sectors)) break;
+                array.barrier().allowBarrier(sector, sectors);
+            }
             stage = 2;
             WriteIntentBitmap bitmap = array.bitmapOrNull();
             if (bitmap != null) bitmap.startWrite(sector, sectors);

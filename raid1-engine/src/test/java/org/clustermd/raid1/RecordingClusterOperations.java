@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.clustermd.bitmap.WriteIntentBitmap;
 
 /**
@@ -22,6 +23,14 @@ public final class RecordingClusterOperations implements ClusterOperations {
     public volatile long suspendHi;
     public volatile boolean suspendReads;
     public volatile String failIn;
+    /**
+     * Runs once, on the writer's thread, right after an {@code areaResyncing(WRITE)} answer is
+     * computed and before it is returned: a test's way to start a window between a writer's
+     * check and its next step.
+     */
+    public final AtomicReference<Runnable> afterWriteCheck = new AtomicReference<>();
+    /** How many {@code areaResyncing(WRITE)} questions were asked. */
+    public final AtomicLong writeChecks = new AtomicLong();
     /** The write lease a test turns off and on ({@link TestLease}). */
     public final TestLease lease = new TestLease();
 
@@ -150,7 +159,13 @@ public final class RecordingClusterOperations implements ClusterOperations {
     @Override
     public boolean areaResyncing(Direction direction, long lo, long hi) {
         if (direction == Direction.READ && suspendReads) return true;
-        return hi > suspendLo && lo < suspendHi;
+        boolean inside = hi > suspendLo && lo < suspendHi;
+        if (direction == Direction.WRITE) {
+            writeChecks.incrementAndGet();
+            Runnable r = afterWriteCheck.getAndSet(null);
+            if (r != null) r.run();
+        }
+        return inside;
     }
 
     @Override
