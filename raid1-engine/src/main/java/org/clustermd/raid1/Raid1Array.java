@@ -255,7 +255,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                     .name(name)
                     .clock(options.bitmapClock())
                     .startDaemon(options.bitmapDaemon())
-                    .recoveryOffset(load)
+                    .recoveryCp(load)
                     .daemonFailureListener(e -> log.warn("{}: bitmap daemon: {}", name, e.toString()))
                     .build());
             b.setDegraded(set.missingRoles() > 0);
@@ -335,7 +335,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         return metadata.events();
     }
 
-    /** md's recovery_cp: everything below is known in sync; {@code Long.MAX_VALUE} when clean. */
+    /** md's recovery_cp: everything below is known in sync; {@link Mddev#MAX_SECTOR} when clean. */
     @Override
     public long recoveryCp() {
         return metadata.recoveryCp();
@@ -490,7 +490,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         }
         boolean remote = cluster.resyncingRemote();
         if (!mirrors.current().inState(MirrorState.REBUILDING).isEmpty() && remote) return "recover=REMOTE";
-        if (metadata.recoveryCp() < ArrayMetadata.MAX) return remote ? "resync=REMOTE" : "resync=PENDING";
+        if (metadata.recoveryCp() < Mddev.MAX_SECTOR) return remote ? "resync=REMOTE" : "resync=PENDING";
         return "idle";
     }
 
@@ -819,7 +819,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                 log.warn("{}: closing the bitmap: {}", name, e.getMessage());
             }
         }
-        cluster.leave(metadata.recoveryCp() == ArrayMetadata.MAX);
+        cluster.leave(metadata.recoveryCp() == Mddev.MAX_SECTOR);
         raid1d.shutdown();
         try {
             raid1d.awaitTermination(10, TimeUnit.SECONDS);

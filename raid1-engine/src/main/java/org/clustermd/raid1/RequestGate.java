@@ -170,7 +170,7 @@ final class RequestGate {
     boolean readFirstLeg(long sector, long sectors) {
         if (cluster.areaResyncing(ClusterOperations.Direction.READ, sector, sector + sectors)) return true;
         long cp = metadata.recoveryCp();
-        if (cp == ArrayMetadata.MAX) return false;
+        if (cp == Mddev.MAX_SECTOR) return false;
         Optional<SyncPass> p = sync.running();
         long known = cp;
         if (p.isPresent() && p.get().action() == SyncAction.RESYNC) known = Math.max(cp, p.get().completedUpTo());
