@@ -90,13 +90,13 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final ResyncBarrier barrier = new ResyncBarrier();
     private final IoAccounting accounting = new IoAccounting();
     private final ReentrantLock reconfig = new ReentrantLock();
-    /** What holds I/O besides the resync barrier's own users; the monitor guards both counts. */
-    private final Holds holds = new Holds();
+    private final IoHolds holds;
     private final Notifier notifier;
     private final ArrayStateMachine state;
     private final MetadataUpdater updater;
     private final SyncControl sync;
     private final RequestGate gate;
+    private final SyncAttributes syncAttributes;
     private final Legs legs;
     private final WritePath writes;
     private final ReadPath reads;
@@ -140,6 +140,8 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                 this::notifyChange, sync, updater);
         this.gate = new RequestGate(name, blockSize, size(), ioWaitNanos, closing::get, () -> fenced, state, cluster, metadata,
                 sync);
+        this.holds = new IoHolds(name, barrier, state, () -> fenced != null, gate::windowChanged, ioWaitNanos);
+        this.syncAttributes = new SyncAttributes(name, sync, cluster, metadata, mirrors, closing::get);
         this.legs = new Legs(this);
         this.writes = new WritePath(name, gate, state, barrier, accounting, mirrors, updater, () -> bitmap, ioWaitNanos);
         this.reads = new ReadPath(name, gate, barrier, accounting, mirrors, raid1d, ioWaitNanos);
@@ -457,118 +459,83 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         return mirrors.current().degraded();
     }
 
-    /** md's sync_action. */
+    /** md's sync_* attributes as one group (the methods below are its short forms). */
+    public SyncAttributes sync() {
+        return syncAttributes;
+    }
+
+    /** {@link SyncAttributes#action()}. */
     public SyncAction syncAction() {
-        return sync.action();
+        return syncAttributes.action();
     }
 
-    /**
-     * Writes sync_action (md's words: {@link SyncAction#parse}).
-     *
-     * @throws Raid1Exception BUSY when a pass runs and another is asked for; INVALID when it
-     *     cannot apply (check with one leg)
-     */
+    /** {@link SyncAttributes#action(SyncAction)}. */
     public void syncAction(SyncAction action) throws Raid1Exception {
-        checkOpen();
-        sync.setAction(action);
+        syncAttributes.action(action);
     }
 
-    /**
-     * What /proc/mdstat would show: idle, resync, recovery, check, repair, resync=PENDING,
-     * resync=REMOTE, recover=REMOTE (md-cluster-protocol.md e.7).
-     */
+    /** {@link SyncAttributes#status()}. */
     public String syncStatus() {
-        Optional<SyncPass> p = sync.running();
-        if (p.isPresent()) {
-            return switch (p.get().action()) {
-                case RECOVER -> "recovery";
-                case RESYNC -> "resync";
-                case CHECK -> "check";
-                case REPAIR -> "repair";
-                default -> "idle";
-            };
-        }
-        boolean remote = cluster.resyncingRemote();
-        if (!mirrors.current().inState(MirrorState.REBUILDING).isEmpty() && remote) return "recover=REMOTE";
-        if (metadata.recoveryCp() < Mddev.MAX_SECTOR) return remote ? "resync=REMOTE" : "resync=PENDING";
-        return "idle";
+        return syncAttributes.status();
     }
 
-    /** md's sync_completed: "done / total" sectors of the running pass, or "none". */
+    /** {@link SyncAttributes#completed()}. */
     public String syncCompleted() {
-        Optional<SyncPass> p = sync.running();
-        if (p.isEmpty() || p.get().maxSector() == 0) return "none";
-        return p.get().completedUpTo() + " / " + p.get().maxSector();
+        return syncAttributes.completed();
     }
 
-    /** md's sync_speed, KiB/s, of the running pass (0 when none runs). */
+    /** {@link SyncAttributes#speed()}. */
     public long syncSpeed() {
-        return sync.running().isPresent() ? sync.throttle().currentSpeed() : 0;
+        return syncAttributes.speed();
     }
 
     public long syncSpeedMin() {
-        return sync.throttle().speedMin();
+        return syncAttributes.speedMin();
     }
 
-    /** Sets sync_speed_min (KiB/s). */
     public void syncSpeedMin(long kib) throws Raid1Exception {
-        try {
-            sync.throttle().speedMin(kib);
-        } catch (IllegalArgumentException e) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, name + ": " + e.getMessage());
-        }
+        syncAttributes.speedMin(kib);
     }
 
     public long syncSpeedMax() {
-        return sync.throttle().speedMax();
+        return syncAttributes.speedMax();
     }
 
-    /** Sets sync_speed_max (KiB/s). */
     public void syncSpeedMax(long kib) throws Raid1Exception {
-        try {
-            sync.throttle().speedMax(kib);
-        } catch (IllegalArgumentException e) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, name + ": " + e.getMessage());
-        }
+        syncAttributes.speedMax(kib);
     }
 
-    /** md's sync_min, sectors: where check and repair start. */
+    /** {@link SyncAttributes#min()}. */
     public long syncMin() {
-        return sync.syncMin();
+        return syncAttributes.min();
     }
 
-    /** Sets sync_min; rounded down to 4 KiB, so every 4 KiB-aligned value reads back unchanged. */
     public void syncMin(long sectors) throws Raid1Exception {
-        sync.syncMin(sectors);
+        syncAttributes.min(sectors);
     }
 
-    /** md's sync_max, sectors ({@code Long.MAX_VALUE}: "max"): a running pass pauses there. */
+    /** {@link SyncAttributes#max()}. */
     public long syncMax() {
-        return sync.syncMax();
+        return syncAttributes.max();
     }
 
     public void syncMax(long sectors) throws Raid1Exception {
-        sync.syncMax(sectors);
+        syncAttributes.max(sectors);
     }
 
-    /** md's mismatch_cnt: sectors found different by the last (or running) check or repair. */
+    /** {@link SyncAttributes#mismatchCount()}. */
     public long mismatchCount() {
-        return sync.mismatchCnt();
+        return syncAttributes.mismatchCount();
     }
 
-    /** The report of the last finished sync pass. */
+    /** {@link SyncAttributes#last()}. */
     public Optional<SyncReport> lastSync() {
-        return sync.last();
+        return syncAttributes.last();
     }
 
-    /**
-     * Waits until no sync pass runs and none is about to start (or sync_action is frozen), and
-     * returns the last pass's report.
-     *
-     * @throws Raid1Exception TIMEOUT
-     */
+    /** {@link SyncAttributes#awaitIdle(Duration)}. */
     public Optional<SyncReport> awaitSyncIdle(Duration timeout) throws Raid1Exception {
-        return sync.awaitIdle(timeout);
+        return syncAttributes.awaitIdle(timeout);
     }
 
     /** I/O counted once per request on the array, in /proc/diskstats terms (per leg: {@link Mirror#stats()}). */
@@ -603,16 +570,22 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     // ------------------------------------------------------------------ legs
 
-    /** md's "faulty" / mdadm --fail. Refused (BUSY) for the last in-sync leg. */
-    public void failDevice(String leg) throws Raid1Exception {
-        checkOpen();
-        legs.fail(leg);
+    /**
+     * md's {@code dev-<leg>/} attributes as one group (the leg methods below are its short
+     * forms); the leg is looked up on every call, so any name is accepted here.
+     */
+    public DeviceAttributes device(String leg) {
+        return new DeviceAttributes(name, leg, mirrors, legs, closing::get);
     }
 
-    /** mdadm --remove: only a faulty or spare leg. The device is closed. */
+    /** {@link DeviceAttributes#fail()}. */
+    public void failDevice(String leg) throws Raid1Exception {
+        device(leg).fail();
+    }
+
+    /** {@link DeviceAttributes#remove()}. */
     public void removeDevice(String leg) throws Raid1Exception {
-        checkOpen();
-        legs.remove(leg);
+        device(leg).remove();
     }
 
     /** mdadm --add of a new device: it becomes a spare; a missing role gets it (full recovery). */
@@ -621,10 +594,9 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         legs.add(device);
     }
 
-    /** md's "re-add" of a faulty member: the bitmap decides how much it must recover. */
+    /** {@link DeviceAttributes#reAdd()}. */
     public void reAddDevice(String leg) throws Raid1Exception {
-        checkOpen();
-        legs.reAdd(leg);
+        device(leg).reAdd();
     }
 
     /** mdadm --re-add of a leg that is no longer a member (removed, or kicked at assembly). */
@@ -633,98 +605,36 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         legs.reAdd(device);
     }
 
-    /** Sets or clears write-mostly on a leg. */
+    /** {@link DeviceAttributes#writeMostly(boolean)}. */
     public void writeMostly(String leg, boolean on) throws Raid1Exception {
-        checkOpen();
-        legs.writeMostly(leg, on);
+        device(leg).writeMostly(on);
     }
 
-    /**
-     * Writes md's dev-X/state with md's words: faulty, remove, re-add, writemostly,
-     * -writemostly, idle (no-op).
-     *
-     * @throws Raid1Exception INVALID for any other word (never ignored silently, lesson 23)
-     */
+    /** {@link DeviceAttributes#state(String)}. */
     public void deviceState(String leg, String word) throws Raid1Exception {
-        switch (word.trim()) {
-            case "faulty" -> failDevice(leg);
-            case "remove" -> removeDevice(leg);
-            case "re-add" -> reAddDevice(leg);
-            case "writemostly" -> writeMostly(leg, true);
-            case "-writemostly" -> writeMostly(leg, false);
-            case "idle" -> checkOpen();
-            default -> throw new Raid1Exception(Raid1Exception.Code.INVALID, name + ": '" + word
-                    + "' is not a device state command (faulty, remove, re-add, writemostly, -writemostly, idle)");
-        }
+        device(leg).state(word);
     }
 
     // ------------------------------------------------------------------ Mddev (cluster callbacks)
 
     @Override
     public void quiesce() throws Raid1Exception {
-        try {
-            barrier.freeze(0, ioWaitNanos);
-        } catch (TimeoutException | InterruptedException e) {
-            barrier.unfreeze();
-            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": I/O did not drain for quiesce: " + e.getMessage(), e);
-        }
-        synchronized (holds) {
-            holds.quiesces++;
-            showSuspended();
-        }
+        holds.quiesce();
     }
 
     @Override
     public void unquiesce() {
-        synchronized (holds) {
-            if (holds.quiesces == 0) {
-                log.warn("{}: unquiesce without a quiesce: ignored (it never ends the session hold)", name);
-                return;
-            }
-            holds.quiesces--;
-            barrier.unfreeze();
-            showSuspended();
-        }
-        suspendedRangeChanged();
+        holds.unquiesce();
     }
 
     @Override
     public boolean holdForSession() {
-        synchronized (holds) {
-            if (holds.session) return true;
-            holds.session = true;
-            barrier.block();
-            showSuspended();
-        }
-        log.warn("{}: I/O held while the cluster session is in doubt", name);
-        try {
-            barrier.awaitDrained(0, ioWaitNanos);
-            return true;
-        } catch (TimeoutException e) {
-            log.warn("{}: requests still in flight after the I/O wait ({}); new I/O stays held until the session is back",
-                    name, e.getMessage());
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
+        return holds.holdForSession();
     }
 
     @Override
     public void releaseSessionHold() {
-        synchronized (holds) {
-            if (!holds.session) return;
-            holds.session = false;
-            barrier.unfreeze();
-            showSuspended();
-        }
-        suspendedRangeChanged();
-    }
-
-    /** array_state reads suspended while any hold is on, and for good once fenced. Under {@code holds}. */
-    private void showSuspended() {
-        state.suspended(fenced != null || holds.quiesces > 0 || holds.session);
+        holds.releaseSessionHold();
     }
 
     @Override
@@ -833,16 +743,6 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         log.info("{}: stopped", name);
     }
 
-    /**
-     * Who froze the barrier from outside the data path: administrative quiesces (nesting) and
-     * the cluster session's hold (one at most). Counted apart so that an unquiesce never ends
-     * the session hold, nor a session release a quiesce (issue 11 item 6).
-     */
-    private static final class Holds {
-        int quiesces;
-        boolean session;
-    }
-
     // ------------------------------------------------------------------ engine internals
 
     ArrayOptions options() {
@@ -873,7 +773,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         return updater;
     }
 
-    SyncControl sync() {
+    SyncControl syncControl() {
         return sync;
     }
 
