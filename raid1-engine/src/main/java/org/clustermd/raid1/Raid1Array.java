@@ -71,6 +71,16 @@ import org.slf4j.LoggerFactory;
  * plus the legs' own I/O threads. A critical thread that dies of an unexpected failure fences the
  * array and tells the listeners.
  *
+ * <h2>Parts</h2>
+ * The array is a facade; the constructor is the wiring, and each part gets the parts it uses:
+ * {@code RequestGate} (request checks, the wait on a peer's window, first-leg reads),
+ * {@code WritePath} and {@code ReadPath} (the data path), {@code Mirrors} (the mirror set, leg
+ * failure, bitmap admission), {@code IoHolds} (quiesce and the session hold),
+ * {@code ArrayStateMachine} (array_state), {@link SyncAttributes} and {@link DeviceAttributes}
+ * (md's sysfs groups, {@link #sync()} and {@link #device(String)}). {@code Legs},
+ * {@code SyncControl}, {@code SyncPass}, {@code MetadataUpdater} and {@code MdThread} still take
+ * the array itself and reach the rest through its package methods.
+ *
  * <p>Thread-safe: every public method may be called from any thread.
  */
 public final class Raid1Array implements Mddev, AutoCloseable {
@@ -765,10 +775,6 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         return accounting;
     }
 
-    ArrayStateMachine stateMachine() {
-        return state;
-    }
-
     MetadataUpdater updater() {
         return updater;
     }
@@ -779,10 +785,6 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     Legs legs() {
         return legs;
-    }
-
-    ExecutorService raid1d() {
-        return raid1d;
     }
 
     ReentrantLock reconfigLock() {
