@@ -77,8 +77,8 @@ import org.slf4j.LoggerFactory;
  * {@code WritePath} and {@code ReadPath} (the data path), {@code Mirrors} (the mirror set, leg
  * failure, bitmap admission), {@code IoHolds} (quiesce and the session hold),
  * {@code ArrayStateMachine} (array_state), {@link SyncAttributes} and {@link DeviceAttributes}
- * (md's sysfs groups, {@link #sync()} and {@link #device(String)}). {@code Legs},
- * {@code SyncControl}, {@code SyncPass}, {@code MetadataUpdater} and {@code MdThread} still take
+ * (md's sysfs groups, {@link #sync()} and {@link #device(String)}), {@code MdThread}. {@code Legs},
+ * {@code SyncControl}, {@code SyncPass} and {@code MetadataUpdater} still take
  * the array itself and reach the rest through its package methods.
  *
  * <p>Thread-safe: every public method may be called from any thread.
@@ -155,7 +155,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         this.legs = new Legs(this);
         this.writes = new WritePath(name, gate, state, barrier, accounting, mirrors, updater, () -> bitmap, ioWaitNanos);
         this.reads = new ReadPath(name, gate, barrier, accounting, mirrors, raid1d, ioWaitNanos);
-        this.mdThread = new MdThread(this);
+        this.mdThread = new MdThread(name, this::mdCheck, this::fence);
         // not an EngineThread: it exists to block where engine threads must not
         this.submitter = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "md-submit-" + name);
