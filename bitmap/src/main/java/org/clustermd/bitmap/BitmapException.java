@@ -30,7 +30,7 @@ public final class BitmapException extends IOException {
         GEOMETRY,
         /** The operation needs a quiet bitmap (no writes or resync in flight) and it was not. */
         BUSY,
-        /** The bitmap was closed. */
+        /** The bitmap was closed, or fenced (the message says which). */
         CLOSED
     }
 

@@ -14,14 +14,14 @@ public final class BitmapOptions {
     private final String name;
     private final BitmapClock clock;
     private final boolean startDaemon;
-    private final long recoveryOffset;
+    private final long recoveryCp;
     private final Consumer<Throwable> daemonFailureListener;
 
     private BitmapOptions(Builder b) {
         this.name = b.name;
         this.clock = b.clock;
         this.startDaemon = b.startDaemon;
-        this.recoveryOffset = b.recoveryOffset;
+        this.recoveryCp = b.recoveryCp;
         this.daemonFailureListener = b.daemonFailureListener;
     }
 
@@ -57,8 +57,8 @@ public final class BitmapOptions {
      * makes every loaded bit NEEDED; {@link Long#MAX_VALUE} (md's MaxSector, a clean array)
      * loads them as dirty but not needing a resync, so they simply decay.
      */
-    public long recoveryOffset() {
-        return recoveryOffset;
+    public long recoveryCp() {
+        return recoveryCp;
     }
 
     /**
@@ -76,7 +76,7 @@ public final class BitmapOptions {
         private String name = "md";
         private BitmapClock clock = BitmapClock.SYSTEM;
         private boolean startDaemon = true;
-        private long recoveryOffset = 0;
+        private long recoveryCp = 0;
         private Consumer<Throwable> daemonFailureListener = e -> { };
 
         private Builder() {}
@@ -96,9 +96,9 @@ public final class BitmapOptions {
             return this;
         }
 
-        public Builder recoveryOffset(long sector) {
-            if (sector < 0) throw new IllegalArgumentException("negative recovery offset " + sector);
-            this.recoveryOffset = sector;
+        public Builder recoveryCp(long sector) {
+            if (sector < 0) throw new IllegalArgumentException("negative recovery_cp " + sector);
+            this.recoveryCp = sector;
             return this;
         }
 

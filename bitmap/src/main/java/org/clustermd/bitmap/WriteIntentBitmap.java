@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import org.clustermd.bitmap.BitmapException.Code;
 import org.clustermd.bitmap.storage.BitmapStorage;
@@ -66,7 +67,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
     private volatile long eventsCleared;
     /** events_cleared moved on: the superblock must be written before bits are cleared. */
     private volatile boolean needSync;
-    private volatile boolean closed;
+    /** OPEN until {@link #close()} or {@link #fence()}; only the first of those two sticks. */
+    private final AtomicReference<Lifecycle> lifecycle = new AtomicReference<>(Lifecycle.OPEN);
     /** Written under the lock, read by the daemon without it. */
     private volatile long nextPassAt;
     /** Guarded by lock. */
@@ -97,7 +99,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
 
     /**
      * Opens slot {@code slot} of the bitmap area on {@code storage} for this node's writes. Bits
-     * found set become dirty chunks (NEEDED from {@link BitmapOptions#recoveryOffset()} on); a
+     * found set become dirty chunks (NEEDED from {@link BitmapOptions#recoveryCp()} on); a
      * STALE bitmap marks every chunk NEEDED and is rewritten all-ones before STALE is cleared.
      *
      * @throws BitmapException FORMAT if slot 0 or this slot is not a valid md bitmap of the
@@ -112,18 +114,18 @@ public final class WriteIntentBitmap implements AutoCloseable {
         BitmapSuperblock sb = SuperblockCodec.decode(bytes, 0, area.where(slot));
         area.checkMatches(sb, slot);
         WriteIntentBitmap bitmap = new WriteIntentBitmap(area, slot, sb, bytes, options);
-        bitmap.load(options.recoveryOffset());
+        bitmap.load(options.recoveryCp());
         if (bitmap.daemon != null) bitmap.daemon.start();
         return bitmap;
     }
 
-    private void load(long recoveryOffset) throws BitmapException {
+    private void load(long recoveryCp) throws BitmapException {
         SlotState s = state;
         BitmapGeometry g = s.geometry;
         boolean stale = superblock.stale();
         for (int c = 0; c < g.chunks(); c++) {
             if (stale || s.image.testBit(c)) {
-                boolean needed = stale || g.chunkStart(c + 1L) >= recoveryOffset;
+                boolean needed = stale || g.chunkStart(c + 1L) >= recoveryCp;
                 s.counters.init(c, DIRTY | AGE_FRESH | (needed ? NEEDED : 0));
                 if (stale) s.image.setBit(c);
             }
@@ -154,7 +156,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * @throws IllegalArgumentException if the range is empty or outside {@code [0, sync_size)}
      */
     public void startWrite(long sector, long sectors) throws BitmapException {
-        if (closed) throw closedException();
+        if (isClosed()) throw closedException();
         SlotState s = state;
         int first = firstChunk(s.geometry, sector, sectors);
         int last = s.geometry.chunkOf(sector + sectors - 1);
@@ -194,9 +196,9 @@ public final class WriteIntentBitmap implements AutoCloseable {
     private void startWriteSlow(SlotState s, int first, int from, int last) throws BitmapException {
         lock.lock();
         try {
-            if (closed || s != state) {
+            if (isClosed() || s != state) {
                 undo(s, first, from - 1);
-                throw closed ? closedException() : new BitmapException(Code.BUSY, where + ": bitmap resized during startWrite");
+                throw isClosed() ? closedException() : new BitmapException(Code.BUSY, where + ": bitmap resized during startWrite");
             }
             boolean wait = false;
             for (int c = from; c <= last; c++) wait |= countWrite(s, c);
@@ -275,7 +277,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
     public boolean daemonWork() throws BitmapException {
         lock.lock();
         try {
-            if (closed) throw closedException();
+            if (isClosed()) throw closedException();
             long now = clock.nanoTime();
             if (now - nextPassAt < 0) return false;
             nextPassAt = now + daemonSleepNanos;
@@ -336,7 +338,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
     public void flush() throws BitmapException {
         lock.lock();
         try {
-            if (closed) throw closedException();
+            if (isClosed()) throw closedException();
             if (!commit.idle()) awaitDurable("flushing the bitmap");
         } finally {
             lock.unlock();
@@ -375,7 +377,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
         if (arrayEvents < 0) throw new IllegalArgumentException("negative events " + arrayEvents);
         lock.lock();
         try {
-            if (closed) throw closedException();
+            if (isClosed()) throw closedException();
             events = arrayEvents;
             if (arrayEvents < eventsCleared) eventsCleared = arrayEvents;
             needSync = false;
@@ -549,7 +551,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      *     (the source is then left untouched)
      */
     public SlotCopy copyFromSlot(int other, boolean clearSource) throws BitmapException {
-        if (closed) throw closedException();
+        if (isClosed()) throw closedException();
         if (other == slot) {
             throw new BitmapException(Code.SLOT_RANGE, where + ": copyFromSlot of our own slot " + other);
         }
@@ -572,7 +574,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
     public void resize(long newSyncSize) throws BitmapException {
         lock.lock();
         try {
-            if (closed) throw closedException();
+            if (isClosed()) throw closedException();
             if (!commit.idle()) awaitDurable("draining the bitmap before a resize");
             SlotResize r = new SlotResize(this, newSyncSize);
             SlotState ns = r.build(state, superblock);
@@ -624,11 +626,12 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * Fences the bitmap: it writes nothing to its storage any more. The daemon stops without a
      * cleaning pass (a pass already running finishes), no bit is cleared and the superblock is
      * not rewritten; every later operation that would write (startWrite of a new bit, daemon
-     * passes, flush, copyFromSlot, resize, close) fails as closed or does nothing. A fenced node
+     * passes, flush, copyFromSlot, resize, close) fails as fenced (code CLOSED) or does nothing. A fenced node
      * must not touch its slot: another node may already be recovering it. Idempotent.
      */
     public void fence() {
-        closed = true; // volatile; every writing path checks it under the lock before it writes
+        // every writing path checks the lifecycle under the lock before it writes
+        lifecycle.compareAndSet(Lifecycle.OPEN, Lifecycle.FENCED);
         if (daemon != null) daemon.stop();
     }
 
@@ -643,8 +646,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
         if (daemon != null) daemon.stop();
         lock.lock();
         try {
-            if (closed) return;
-            closed = true;
+            if (!lifecycle.compareAndSet(Lifecycle.OPEN, Lifecycle.CLOSED)) return;
             boolean busy = false;
             ChunkCounters cc = state.counters;
             for (int c = 0; c < cc.chunks() && !busy; c++) busy = count(cc.get(c)) > 0;
@@ -690,8 +692,9 @@ public final class WriteIntentBitmap implements AutoCloseable {
         return where;
     }
 
+    /** Closed or fenced: nothing more is written. */
     boolean isClosed() {
-        return closed;
+        return lifecycle.get() != Lifecycle.OPEN;
     }
 
     /** Under the lock: runs a round for everything changed so far; throws if it failed. */
@@ -700,7 +703,16 @@ public final class WriteIntentBitmap implements AutoCloseable {
     }
 
     BitmapException closedException() {
-        return new BitmapException(Code.CLOSED, where + ": bitmap is closed");
+        return new BitmapException(Code.CLOSED, where + (lifecycle.get() == Lifecycle.FENCED ? ": bitmap is fenced"
+                : ": bitmap is closed"));
+    }
+
+    /** Whether the bitmap may still write, and if not, why. */
+    private enum Lifecycle {
+        OPEN,
+        CLOSED,
+        /** Stopped by {@link #fence()}: another node may be recovering this slot. */
+        FENCED
     }
 
     @Override

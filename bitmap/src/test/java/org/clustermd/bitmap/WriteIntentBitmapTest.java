@@ -185,7 +185,7 @@ class WriteIntentBitmapTest {
         Fixtures.cleanArea(storage);
         WriteIntentBitmap crashed = openSlot(0);
         crashed.startWrite(sector(12), 8);
-        BitmapOptions clean = BitmapOptions.builder().clock(clock).startDaemon(false).recoveryOffset(Long.MAX_VALUE).build();
+        BitmapOptions clean = BitmapOptions.builder().clock(clock).startDaemon(false).recoveryCp(Long.MAX_VALUE).build();
         try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, clean)) {
             assertThat(b.chunk(12).needed()).isFalse();
             assertThat(b.chunk(12).durable()).isTrue();
@@ -247,6 +247,19 @@ class WriteIntentBitmapTest {
         assertThat(storage.bit(3 * 4096, 2)).isTrue();
         assertThatThrownBy(() -> b.startWrite(sector(1), 8))
                 .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.CLOSED));
+    }
+
+    @Test
+    void aFencedBitmapSaysFencedAndStaysFencedThroughClose() throws Exception {
+        Fixtures.cleanArea(storage);
+        WriteIntentBitmap b = openSlot(3);
+        b.fence();
+        b.close();
+        assertThatThrownBy(() -> b.startWrite(sector(1), 8)).isInstanceOfSatisfying(BitmapException.class, e -> {
+            assertThat(e.code()).isEqualTo(Code.CLOSED);
+            assertThat(e.getMessage()).contains("bitmap is fenced").doesNotContain("closed");
+        });
+        assertThat(storage.bit(3 * 4096, 1)).isFalse();
     }
 
     @Test

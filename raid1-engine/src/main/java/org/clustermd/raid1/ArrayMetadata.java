@@ -13,9 +13,6 @@ import org.clustermd.raid1.sb.Superblock;
  * <p>Thread-safe: every method is synchronized and does no I/O.
  */
 final class ArrayMetadata {
-    /** md's MaxSector, as this engine keeps it (unsigned max on disk). */
-    static final long MAX = Long.MAX_VALUE;
-
     private final Superblock template;
     private final Map<Integer, Superblock> perLeg = new HashMap<>();
     private long events;
@@ -26,7 +23,7 @@ final class ArrayMetadata {
         this.template = freshest;
         this.perLeg.putAll(legs);
         this.events = freshest.events();
-        this.recoveryCp = freshest.resyncOffset() == Superblock.MAX_SECTOR ? MAX : freshest.resyncOffset();
+        this.recoveryCp = freshest.resyncOffset() == Superblock.MAX_SECTOR ? Mddev.MAX_SECTOR : freshest.resyncOffset();
         this.inSync = true;
     }
 
@@ -100,7 +97,7 @@ final class ArrayMetadata {
         Superblock.Builder b = template.toBuilder()
                 .events(newEvents)
                 .utime(Superblock.mdTime(Instant.now()))
-                .resyncOffset(inSync ? (recoveryCp == MAX ? Superblock.MAX_SECTOR : recoveryCp) : 0)
+                .resyncOffset(inSync ? (recoveryCp == Mddev.MAX_SECTOR ? Superblock.MAX_SECTOR : recoveryCp) : 0)
                 .devRoles(set.devRoles(template.maxDev()))
                 .devNumber(m.devNumber())
                 .deviceUuid(m.deviceUuid())

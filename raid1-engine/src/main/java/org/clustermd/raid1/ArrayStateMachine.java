@@ -21,9 +21,12 @@ import java.util.function.Function;
  * <p>Thread-safe.
  */
 final class ArrayStateMachine {
-    static final int RW = 0;
-    static final int READONLY = 1;
-    static final int READ_AUTO = 2;
+    /** md's {@code mddev->ro}: 0 writable, 1 read-only, 2 read-auto (writable on the first write). */
+    enum ReadOnlyMode {
+        RW,
+        READONLY,
+        READ_AUTO
+    }
 
     private final String name;
     private final ArrayMetadata metadata;
@@ -33,7 +36,7 @@ final class ArrayStateMachine {
     private final AtomicLong writesPending = new AtomicLong();
     private final long safemodeDelayNanos;
 
-    private volatile int ro;
+    private volatile ReadOnlyMode ro;
     /** md's in_sync: the superblock on the legs says the array is clean. */
     private volatile boolean clean;
     /** A clean-to-active superblock update is in flight (write-pending). */
@@ -54,7 +57,7 @@ final class ArrayStateMachine {
         this.safemodeDelayNanos = safemodeDelayNanos;
         this.requestUpdate = requestUpdate;
         this.notify = notify;
-        this.ro = readOnly ? READONLY : RW;
+        this.ro = readOnly ? ReadOnlyMode.READONLY : ReadOnlyMode.RW;
         this.clean = metadata.inSync();
     }
 
@@ -72,7 +75,7 @@ final class ArrayStateMachine {
     void writeStart(long timeoutNanos) throws Raid1Exception {
         writesPending.incrementAndGet();
         // clean is read before sbPending: a writer flips sbPending on before clean off
-        if (ro == RW && !clean && !sbPending) return;
+        if (ro == ReadOnlyMode.RW && !clean && !sbPending) return;
         try {
             slowWriteStart(timeoutNanos);
         } catch (Raid1Exception | RuntimeException e) {
@@ -85,8 +88,8 @@ final class ArrayStateMachine {
         CompletableFuture<Void> wait;
         lock.lock();
         try {
-            if (ro == READONLY) throw new Raid1Exception(Raid1Exception.Code.READ_ONLY, name + ": array is read-only");
-            if (ro == READ_AUTO) ro = RW; // md: the first write makes a read-auto array active
+            if (ro == ReadOnlyMode.READONLY) throw new Raid1Exception(Raid1Exception.Code.READ_ONLY, name + ": array is read-only");
+            if (ro == ReadOnlyMode.READ_AUTO) ro = ReadOnlyMode.RW; // md: the first write makes a read-auto array active
             if (clean) {
                 sbPending = true;
                 clean = false;
@@ -132,7 +135,7 @@ final class ArrayStateMachine {
      */
     long checkSafemode() {
         if (safemodeDelayNanos <= 0 || closed) return Long.MAX_VALUE;
-        if (clean || ro != RW) return safemodeDelayNanos;
+        if (clean || ro != ReadOnlyMode.RW) return safemodeDelayNanos;
         if (writesPending.get() > 0) return safemodeDelayNanos;
         long idle = System.nanoTime() - lastWriteEnd;
         if (idle < safemodeDelayNanos) return safemodeDelayNanos - idle;
@@ -175,7 +178,7 @@ final class ArrayStateMachine {
                     if (writesPending.get() > 0) {
                         throw new Raid1Exception(Raid1Exception.Code.BUSY, name + ": writes are in flight; cannot go read-only");
                     }
-                    ro = READONLY;
+                    ro = ReadOnlyMode.READONLY;
                     changedLocked();
                 } finally {
                     lock.unlock();
@@ -184,10 +187,10 @@ final class ArrayStateMachine {
             case READ_AUTO -> {
                 lock.lock();
                 try {
-                    if (ro == RW && !clean) {
+                    if (ro == ReadOnlyMode.RW && !clean) {
                         throw new Raid1Exception(Raid1Exception.Code.BUSY, name + ": array is active; read-auto needs it clean");
                     }
-                    ro = READ_AUTO;
+                    ro = ReadOnlyMode.READ_AUTO;
                     changedLocked();
                 } finally {
                     lock.unlock();
@@ -200,7 +203,7 @@ final class ArrayStateMachine {
             case CLEAN -> {
                 lock.lock();
                 try {
-                    if (ro != RW) ro = RW;
+                    if (ro != ReadOnlyMode.RW) ro = ReadOnlyMode.RW;
                 } finally {
                     lock.unlock();
                 }
@@ -214,7 +217,7 @@ final class ArrayStateMachine {
     }
 
     boolean readOnly() {
-        return ro == READONLY;
+        return ro == ReadOnlyMode.READONLY;
     }
 
     boolean clean() {
@@ -237,8 +240,8 @@ final class ArrayStateMachine {
         if (closed) return ArrayState.CLEAR;
         if (!running) return ArrayState.INACTIVE;
         if (suspended) return ArrayState.SUSPENDED;
-        if (ro == READONLY) return ArrayState.READONLY;
-        if (ro == READ_AUTO) return ArrayState.READ_AUTO;
+        if (ro == ReadOnlyMode.READONLY) return ArrayState.READONLY;
+        if (ro == ReadOnlyMode.READ_AUTO) return ArrayState.READ_AUTO;
         if (clean) return ArrayState.CLEAN;
         if (sbPending) return ArrayState.WRITE_PENDING;
         if (safemodeDelayNanos > 0 && writesPending.get() == 0

@@ -147,10 +147,7 @@ final class LegBitmapStorage implements BitmapStorage {
     }
 
     private void check(long offset, int length) {
-        if (offset < 0 || offset % BLOCK_SIZE != 0 || length % BLOCK_SIZE != 0 || offset > areaSize - length) {
-            throw new IllegalArgumentException(name + ": bitmap I/O [" + offset + ", +" + length
-                    + ") is not block-aligned inside the " + areaSize + "-byte area");
-        }
+        BitmapStorage.checkRange(name, offset, length, areaSize);
     }
 
     @Override

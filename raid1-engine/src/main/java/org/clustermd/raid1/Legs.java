@@ -127,7 +127,7 @@ final class Legs {
             WriteIntentBitmap bitmap = array.bitmapOrNull();
             array.cluster().gatherBitmaps(m.devNumber(), bitmap);
             array.publish(set -> set.with(m.devNumber(), x -> spare));
-            array.sync().enableSync();
+            array.syncControl().enableSync();
             log.info("{}: {} re-added ({})", array.name(), name, describe(spare));
         } finally {
             array.reconfigLock().unlock();
@@ -177,7 +177,7 @@ final class Legs {
         } finally {
             if (!ok) array.cluster().addNewDiskCancel();
         }
-        array.sync().enableSync();
+        array.syncControl().enableSync();
     }
 
     private void checkFits(BlockDevice device) throws Raid1Exception {
@@ -333,7 +333,7 @@ final class Legs {
             } else if (role < Superblock.ROLE_MAX && m.state() == MirrorState.SPARE) {
                 Mirror readded = Mirror.readded(m.leg(), m.writeMostly(), role, m.fullSyncFrom());
                 array.publish(set -> set.with(m.devNumber(), x -> readded));
-                array.sync().requestRecovery();
+                array.syncControl().requestRecovery();
             } else if (m.state() == MirrorState.REBUILDING) {
                 try {
                     Superblock own = SuperblockCodec.read(m.leg().device);
@@ -367,6 +367,6 @@ final class Legs {
         if (m.isEmpty() || m.get().state() != MirrorState.FAULTY) return;
         Mirror readded = Mirror.readded(m.get().leg(), m.get().writeMostly(), m.get().role(), array.sizeSectors());
         array.publish(set -> set.with(devNumber, x -> readded));
-        array.sync().requestRecovery();
+        array.syncControl().requestRecovery();
     }
 }

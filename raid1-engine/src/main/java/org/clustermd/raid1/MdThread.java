@@ -3,6 +3,8 @@ package org.clustermd.raid1;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
+import java.util.function.LongSupplier;
 import org.clustermd.raid1.io.EngineThread;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,17 +21,25 @@ final class MdThread {
     private static final Logger log = LoggerFactory.getLogger(MdThread.class);
     private static final long MAX_SLEEP = TimeUnit.SECONDS.toNanos(1);
 
-    private final Raid1Array array;
+    private final String name;
+    private final LongSupplier check;
+    private final BiConsumer<FenceReason, Throwable> fence;
     private final Thread thread;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
     private boolean woken;
     private volatile boolean stopping;
 
-    MdThread(Raid1Array array) {
-        this.array = array;
-        this.thread = new EngineThread(this::run, "md-" + array.name());
-        this.thread.setUncaughtExceptionHandler((th, e) -> array.fence(FenceReason.CRITICAL_THREAD_FAILED, e));
+    /**
+     * @param check one pass of md_check_recovery; returns nanoseconds until it wants to run again
+     * @param fence fences the array when the thread dies of an unexpected failure
+     */
+    MdThread(String name, LongSupplier check, BiConsumer<FenceReason, Throwable> fence) {
+        this.name = name;
+        this.check = check;
+        this.fence = fence;
+        this.thread = new EngineThread(this::run, "md-" + name);
+        this.thread.setUncaughtExceptionHandler((th, e) -> fence.accept(FenceReason.CRITICAL_THREAD_FAILED, e));
     }
 
     void start() {
@@ -66,10 +76,10 @@ final class MdThread {
         while (!stopping) {
             long sleep;
             try {
-                sleep = array.mdCheck();
+                sleep = check.getAsLong();
             } catch (RuntimeException | Error e) {
-                log.error("{}: md thread failed", array.name(), e);
-                array.fence(FenceReason.CRITICAL_THREAD_FAILED, e);
+                log.error("{}: md thread failed", name, e);
+                fence.accept(FenceReason.CRITICAL_THREAD_FAILED, e);
                 return;
             }
             lock.lock();

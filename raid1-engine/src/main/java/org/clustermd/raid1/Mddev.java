@@ -17,6 +17,13 @@ import org.clustermd.bitmap.WriteIntentBitmap;
  * <p>Thread-safe: callable from any thread once {@link ClusterOperations#join} was called.
  */
 public interface Mddev {
+    /**
+     * md's {@code MaxSector} in memory: the {@link #recoveryCp()} of a clean array. The one
+     * "clean" value of the engine; the superblock spells it {@code Superblock.MAX_SECTOR} (all
+     * ones on disk), and only ArrayMetadata converts between the two.
+     */
+    long MAX_SECTOR = Long.MAX_VALUE;
+
 
     /** The array name (md's {@code md0}). */
     String name();
@@ -30,7 +37,7 @@ public interface Mddev {
     /** The superblock's events as this node knows them. */
     long events();
 
-    /** md's {@code recovery_cp}: sectors known in sync ({@code Long.MAX_VALUE} when clean). */
+    /** md's {@code recovery_cp}: sectors known in sync ({@link #MAX_SECTOR} when clean). */
     long recoveryCp();
 
     /** This node's bitmap; empty for an array without one, or before it is loaded. */

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.BlockDevice;
@@ -26,7 +27,7 @@ import org.clustermd.raid1.io.BlockDevice;
  * runs the end.
  */
 final class MirroredWrite {
-    private final Raid1Array array;
+    private final WritePath path;
     private final long sector;
     private final long sectors;
     private final ByteBuffer data;
@@ -38,9 +39,9 @@ final class MirroredWrite {
     private final AtomicInteger remaining;
     private final CompletableFuture<Void> done = new CompletableFuture<>();
 
-    MirroredWrite(Raid1Array array, long sector, long sectors, ByteBuffer data, boolean fua, MirrorSet set,
+    MirroredWrite(WritePath path, long sector, long sectors, ByteBuffer data, boolean fua, MirrorSet set,
             long startNanos) {
-        this.array = array;
+        this.path = path;
         this.sector = sector;
         this.sectors = sectors;
         this.data = data;
@@ -54,7 +55,7 @@ final class MirroredWrite {
 
     CompletableFuture<Void> issue() {
         if (targets.length == 0) {
-            finish(false, false, new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name() + ": no leg to write to"));
+            finish(false, false, new Raid1Exception(Raid1Exception.Code.IO_ERROR, path.name + ": no leg to write to"));
             return done;
         }
         long byteOffset = sector * BlockDevice.SECTOR_SIZE;
@@ -85,14 +86,14 @@ final class MirroredWrite {
             IOException e = asIo(errors[i]);
             if (firstError == null) firstError = e;
             targets[i].leg().errors.incrementAndGet();
-            CompletableFuture<Void> f = array.legFailed(targets[i], e);
+            CompletableFuture<Void> f = path.mirrors.legFailed(targets[i], e);
             if (f != null) recordings.add(f);
         }
         boolean allOk = !anyError && set.missingRoles() == 0;
-        if (anyGood && array.failureUnrecorded()) recordings.add(array.updater().request("record failed legs"));
+        if (anyGood && path.mirrors.failureUnrecorded()) recordings.add(path.updater.request("record failed legs"));
         if (!anyGood) {
-            Raid1Exception.Code code = array.isFenced() ? Raid1Exception.Code.FENCED : Raid1Exception.Code.IO_ERROR;
-            finish(false, allOk, new Raid1Exception(code, array.name() + ": write of " + sectors + " sectors at sector "
+            Raid1Exception.Code code = path.gate.isFenced() ? Raid1Exception.Code.FENCED : Raid1Exception.Code.IO_ERROR;
+            finish(false, allOk, new Raid1Exception(code, path.name + ": write of " + sectors + " sectors at sector "
                     + sector + (code == Raid1Exception.Code.FENCED ? " not written: the array is fenced"
                             : " failed on every in-sync leg"), firstError));
             return;
@@ -101,14 +102,14 @@ final class MirroredWrite {
             finish(true, allOk, null);
             return;
         }
-        array.barrier().queued(sector, sectors, +1);
+        path.barrier.queued(sector, sectors, +1);
         boolean ok = anyGood;
         CompletableFuture.allOf(recordings.toArray(new CompletableFuture<?>[0])).whenComplete((v, t) -> {
-            array.barrier().queued(sector, sectors, -1);
+            path.barrier.queued(sector, sectors, -1);
             if (t == null) {
                 finish(ok, allOk, null);
             } else {
-                finish(false, allOk, new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name()
+                finish(false, allOk, new Raid1Exception(Raid1Exception.Code.IO_ERROR, path.name
                         + ": a leg failed this write and the superblocks could not record it; the write is not"
                         + " acknowledged", t));
             }
@@ -117,12 +118,12 @@ final class MirroredWrite {
 
     private void finish(boolean ok, boolean allOk, Raid1Exception failure) {
         try {
-            WriteIntentBitmap bitmap = array.bitmapOrNull();
+            WriteIntentBitmap bitmap = path.bitmap.get();
             if (bitmap != null) bitmap.endWrite(sector, sectors, allOk);
         } finally {
-            array.barrier().allowBarrier(sector, sectors);
-            array.stateMachine().writeEnd();
-            array.accounting().endWrite(startNanos, sectors * BlockDevice.SECTOR_SIZE, ok);
+            path.barrier.allowBarrier(sector, sectors);
+            path.state.writeEnd();
+            path.accounting.endWrite(startNanos, sectors * BlockDevice.SECTOR_SIZE, ok);
             if (ok) done.complete(null);
             else done.completeExceptionally(failure);
         }
@@ -130,7 +131,7 @@ final class MirroredWrite {
 
     static IOException asIo(Throwable t) {
         Throwable c = t;
-        while (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) c = c.getCause();
+        while (c instanceof CompletionException && c.getCause() != null) c = c.getCause();
         return c instanceof IOException io ? io : new IOException(c);
     }
 }

@@ -5,9 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -19,8 +17,6 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
@@ -29,9 +25,7 @@ import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.BitmapOptions;
 import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.WriteIntentBitmap;
-import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
-import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.io.DiskStats;
 import org.clustermd.raid1.io.EngineThread;
@@ -77,6 +71,16 @@ import org.slf4j.LoggerFactory;
  * plus the legs' own I/O threads. A critical thread that dies of an unexpected failure fences the
  * array and tells the listeners.
  *
+ * <h2>Parts</h2>
+ * The array is a facade; the constructor is the wiring, and each part gets the parts it uses:
+ * {@code RequestGate} (request checks, the wait on a peer's window, first-leg reads),
+ * {@code WritePath} and {@code ReadPath} (the data path), {@code Mirrors} (the mirror set, leg
+ * failure, bitmap admission), {@code IoHolds} (quiesce and the session hold),
+ * {@code ArrayStateMachine} (array_state), {@link SyncAttributes} and {@link DeviceAttributes}
+ * (md's sysfs groups, {@link #sync()} and {@link #device(String)}), {@code MdThread}. {@code Legs},
+ * {@code SyncControl}, {@code SyncPass} and {@code MetadataUpdater} still take
+ * the array itself and reach the rest through its package methods.
+ *
  * <p>Thread-safe: every public method may be called from any thread.
  */
 public final class Raid1Array implements Mddev, AutoCloseable {
@@ -92,23 +96,17 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final long sizeSectors;
     private final ArrayMetadata metadata;
     private final List<KickedLeg> kicked;
-    private final Object mirrorsLock = new Object();
-    private volatile MirrorSet mirrors;
+    private final Mirrors mirrors;
     private final ResyncBarrier barrier = new ResyncBarrier();
     private final IoAccounting accounting = new IoAccounting();
-    private final AtomicLong requestsStarted = new AtomicLong();
-    /** Legs failed here so far, and how many of those the superblocks on the legs record. */
-    private final AtomicLong failuresMarked = new AtomicLong();
-    private final AtomicLong failuresRecorded = new AtomicLong();
     private final ReentrantLock reconfig = new ReentrantLock();
-    private final ReentrantLock suspendLock = new ReentrantLock();
-    /** What holds I/O besides the resync barrier's own users; the monitor guards both counts. */
-    private final Holds holds = new Holds();
-    private final Condition suspendChanged = suspendLock.newCondition();
+    private final IoHolds holds;
     private final Notifier notifier;
     private final ArrayStateMachine state;
     private final MetadataUpdater updater;
     private final SyncControl sync;
+    private final RequestGate gate;
+    private final SyncAttributes syncAttributes;
     private final Legs legs;
     private final WritePath writes;
     private final ReadPath reads;
@@ -118,7 +116,6 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile FenceReason fenced;
     private volatile WriteIntentBitmap bitmap;
-    private volatile LegBitmapStorage bitmapStorage;
     private volatile boolean bitmapTrusted = true;
     private volatile String clusterName = "";
 
@@ -136,22 +133,29 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         this.sizeSectors = sb.size();
         this.metadata = new ArrayMetadata(sb, a.superblocks());
         this.kicked = List.copyOf(a.kicked());
-        this.mirrors = new MirrorSet(1, sb.raidDisks(), a.members());
         this.notifier = new Notifier(name);
         boolean clustered = sb.hasFeature(Superblock.FEATURE_CLUSTERED) || cluster.isClustered();
         long safemode = clustered ? 0 : options.safemodeDelay().toNanos();
-        this.updater = new MetadataUpdater(this);
-        this.state = new ArrayStateMachine(name, metadata, safemode, options.readOnly(), updater::request, this::notifyChange);
-        this.sync = new SyncControl(this, reconfig, options.startFrozen());
-        this.legs = new Legs(this);
-        this.writes = new WritePath(this);
-        this.reads = new ReadPath(this);
-        this.mdThread = new MdThread(this);
         this.raid1d = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new EngineThread(r, "raid1d-" + name);
             t.setUncaughtExceptionHandler((th, e) -> fence(FenceReason.CRITICAL_THREAD_FAILED, e));
             return t;
         });
+        // the wiring: each part gets the parts it uses; the bitmap is read through () -> bitmap,
+        // since it is opened only in start()
+        this.updater = new MetadataUpdater(this);
+        this.state = new ArrayStateMachine(name, metadata, safemode, options.readOnly(), updater::request, this::notifyChange);
+        this.sync = new SyncControl(this, reconfig, options.startFrozen());
+        this.mirrors = new Mirrors(name, new MirrorSet(1, sb.raidDisks(), a.members()), () -> bitmap, () -> fenced != null,
+                this::notifyChange, sync, updater);
+        this.gate = new RequestGate(name, blockSize, size(), ioWaitNanos, closing::get, () -> fenced, state, cluster, metadata,
+                sync);
+        this.holds = new IoHolds(name, barrier, state, () -> fenced != null, gate::windowChanged, ioWaitNanos);
+        this.syncAttributes = new SyncAttributes(name, sync, cluster, metadata, mirrors, closing::get);
+        this.legs = new Legs(this);
+        this.writes = new WritePath(name, gate, state, barrier, accounting, mirrors, updater, () -> bitmap, ioWaitNanos);
+        this.reads = new ReadPath(name, gate, barrier, accounting, mirrors, raid1d, ioWaitNanos);
+        this.mdThread = new MdThread(name, this::mdCheck, this::fence);
         // not an EngineThread: it exists to block where engine threads must not
         this.submitter = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "md-submit-" + name);
@@ -212,9 +216,8 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         if (sb.hasFeature(Superblock.FEATURE_BITMAP_OFFSET)) {
             long areaStart = (sb.superOffset() + sb.bitmapOffset()) * BlockDevice.SECTOR_SIZE;
             long areaSize = (sb.dataOffset() * BlockDevice.SECTOR_SIZE - areaStart) / 4096 * 4096;
-            bitmapStorage = new LegBitmapStorage(name + " bitmap", areaStart, areaSize, this::mirrors, this::legFailed);
             try {
-                area = BitmapArea.read(bitmapStorage);
+                area = BitmapArea.read(mirrors.openBitmapStorage(areaStart, areaSize));
             } catch (BitmapException e) {
                 throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
             }
@@ -246,7 +249,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     private void openBitmap(BitmapArea area) throws Raid1Exception {
         int slot = cluster.slotNumber();
-        MirrorSet set = mirrors;
+        MirrorSet set = mirrors.current();
         try {
             BitmapSuperblock own = area.readSuperblock(slot);
             long events = metadata.events();
@@ -260,11 +263,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                 bitmapTrusted = false;
                 metadata.recoveryCp(0);
             }
-            WriteIntentBitmap b = WriteIntentBitmap.open(bitmapStorage, slot, BitmapOptions.builder()
+            WriteIntentBitmap b = WriteIntentBitmap.open(area.storage(), slot, BitmapOptions.builder()
                     .name(name)
                     .clock(options.bitmapClock())
                     .startDaemon(options.bitmapDaemon())
-                    .recoveryOffset(load)
+                    .recoveryCp(load)
                     .daemonFailureListener(e -> log.warn("{}: bitmap daemon: {}", name, e.toString()))
                     .build());
             b.setDegraded(set.missingRoles() > 0);
@@ -289,7 +292,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         }
         cluster.leave(true);
         leaseHold.close();
-        for (Mirror m : mirrors.mirrors()) Assembler.closeQuietly(m.leg().device);
+        for (Mirror m : mirrors.current().mirrors()) Assembler.closeQuietly(m.leg().device);
         raid1d.shutdownNow();
         notifier.close();
     }
@@ -344,7 +347,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         return metadata.events();
     }
 
-    /** md's recovery_cp: everything below is known in sync; {@code Long.MAX_VALUE} when clean. */
+    /** md's recovery_cp: everything below is known in sync; {@link Mddev#MAX_SECTOR} when clean. */
     @Override
     public long recoveryCp() {
         return metadata.recoveryCp();
@@ -458,126 +461,91 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     /** The current legs. */
     public MirrorSet mirrors() {
-        return mirrors;
+        return mirrors.current();
     }
 
     /** md's degraded: roles without an in-sync leg. */
     public int degraded() {
-        return mirrors.degraded();
+        return mirrors.current().degraded();
     }
 
-    /** md's sync_action. */
+    /** md's sync_* attributes as one group (the methods below are its short forms). */
+    public SyncAttributes sync() {
+        return syncAttributes;
+    }
+
+    /** {@link SyncAttributes#action()}. */
     public SyncAction syncAction() {
-        return sync.action();
+        return syncAttributes.action();
     }
 
-    /**
-     * Writes sync_action (md's words: {@link SyncAction#parse}).
-     *
-     * @throws Raid1Exception BUSY when a pass runs and another is asked for; INVALID when it
-     *     cannot apply (check with one leg)
-     */
+    /** {@link SyncAttributes#action(SyncAction)}. */
     public void syncAction(SyncAction action) throws Raid1Exception {
-        checkOpen();
-        sync.setAction(action);
+        syncAttributes.action(action);
     }
 
-    /**
-     * What /proc/mdstat would show: idle, resync, recovery, check, repair, resync=PENDING,
-     * resync=REMOTE, recover=REMOTE (docs/md-cluster-protocol.md §e.7).
-     */
+    /** {@link SyncAttributes#status()}. */
     public String syncStatus() {
-        Optional<SyncPass> p = sync.running();
-        if (p.isPresent()) {
-            return switch (p.get().action()) {
-                case RECOVER -> "recovery";
-                case RESYNC -> "resync";
-                case CHECK -> "check";
-                case REPAIR -> "repair";
-                default -> "idle";
-            };
-        }
-        boolean remote = cluster.resyncingRemote();
-        if (!mirrors.inState(MirrorState.REBUILDING).isEmpty() && remote) return "recover=REMOTE";
-        if (metadata.recoveryCp() < ArrayMetadata.MAX) return remote ? "resync=REMOTE" : "resync=PENDING";
-        return "idle";
+        return syncAttributes.status();
     }
 
-    /** md's sync_completed: "done / total" sectors of the running pass, or "none". */
+    /** {@link SyncAttributes#completed()}. */
     public String syncCompleted() {
-        Optional<SyncPass> p = sync.running();
-        if (p.isEmpty() || p.get().maxSector() == 0) return "none";
-        return p.get().completedUpTo() + " / " + p.get().maxSector();
+        return syncAttributes.completed();
     }
 
-    /** md's sync_speed, KiB/s, of the running pass (0 when none runs). */
+    /** {@link SyncAttributes#speed()}. */
     public long syncSpeed() {
-        return sync.running().isPresent() ? sync.throttle().currentSpeed() : 0;
+        return syncAttributes.speed();
     }
 
     public long syncSpeedMin() {
-        return sync.throttle().speedMin();
+        return syncAttributes.speedMin();
     }
 
-    /** Sets sync_speed_min (KiB/s). */
     public void syncSpeedMin(long kib) throws Raid1Exception {
-        try {
-            sync.throttle().speedMin(kib);
-        } catch (IllegalArgumentException e) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, name + ": " + e.getMessage());
-        }
+        syncAttributes.speedMin(kib);
     }
 
     public long syncSpeedMax() {
-        return sync.throttle().speedMax();
+        return syncAttributes.speedMax();
     }
 
-    /** Sets sync_speed_max (KiB/s). */
     public void syncSpeedMax(long kib) throws Raid1Exception {
-        try {
-            sync.throttle().speedMax(kib);
-        } catch (IllegalArgumentException e) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, name + ": " + e.getMessage());
-        }
+        syncAttributes.speedMax(kib);
     }
 
-    /** md's sync_min, sectors: where check and repair start. */
+    /** {@link SyncAttributes#min()}. */
     public long syncMin() {
-        return sync.syncMin();
+        return syncAttributes.min();
     }
 
-    /** Sets sync_min; rounded down to 4 KiB, so every 4 KiB-aligned value reads back unchanged. */
     public void syncMin(long sectors) throws Raid1Exception {
-        sync.syncMin(sectors);
+        syncAttributes.min(sectors);
     }
 
-    /** md's sync_max, sectors ({@code Long.MAX_VALUE}: "max"): a running pass pauses there. */
+    /** {@link SyncAttributes#max()}. */
     public long syncMax() {
-        return sync.syncMax();
+        return syncAttributes.max();
     }
 
     public void syncMax(long sectors) throws Raid1Exception {
-        sync.syncMax(sectors);
+        syncAttributes.max(sectors);
     }
 
-    /** md's mismatch_cnt: sectors found different by the last (or running) check or repair. */
+    /** {@link SyncAttributes#mismatchCount()}. */
     public long mismatchCount() {
-        return sync.mismatchCnt();
+        return syncAttributes.mismatchCount();
     }
 
-    /** The report of the last finished sync pass. */
+    /** {@link SyncAttributes#last()}. */
     public Optional<SyncReport> lastSync() {
-        return sync.last();
+        return syncAttributes.last();
     }
 
-    /**
-     * Waits until no sync pass runs and none is about to start (or sync_action is frozen), and
-     * returns the last pass's report.
-     *
-     * @throws Raid1Exception TIMEOUT
-     */
+    /** {@link SyncAttributes#awaitIdle(Duration)}. */
     public Optional<SyncReport> awaitSyncIdle(Duration timeout) throws Raid1Exception {
-        return sync.awaitIdle(timeout);
+        return syncAttributes.awaitIdle(timeout);
     }
 
     /** I/O counted once per request on the array, in /proc/diskstats terms (per leg: {@link Mirror#stats()}). */
@@ -612,16 +580,22 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     // ------------------------------------------------------------------ legs
 
-    /** md's "faulty" / mdadm --fail. Refused (BUSY) for the last in-sync leg. */
-    public void failDevice(String leg) throws Raid1Exception {
-        checkOpen();
-        legs.fail(leg);
+    /**
+     * md's {@code dev-<leg>/} attributes as one group (the leg methods below are its short
+     * forms); the leg is looked up on every call, so any name is accepted here.
+     */
+    public DeviceAttributes device(String leg) {
+        return new DeviceAttributes(name, leg, mirrors, legs, closing::get);
     }
 
-    /** mdadm --remove: only a faulty or spare leg. The device is closed. */
+    /** {@link DeviceAttributes#fail()}. */
+    public void failDevice(String leg) throws Raid1Exception {
+        device(leg).fail();
+    }
+
+    /** {@link DeviceAttributes#remove()}. */
     public void removeDevice(String leg) throws Raid1Exception {
-        checkOpen();
-        legs.remove(leg);
+        device(leg).remove();
     }
 
     /** mdadm --add of a new device: it becomes a spare; a missing role gets it (full recovery). */
@@ -630,10 +604,9 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         legs.add(device);
     }
 
-    /** md's "re-add" of a faulty member: the bitmap decides how much it must recover. */
+    /** {@link DeviceAttributes#reAdd()}. */
     public void reAddDevice(String leg) throws Raid1Exception {
-        checkOpen();
-        legs.reAdd(leg);
+        device(leg).reAdd();
     }
 
     /** mdadm --re-add of a leg that is no longer a member (removed, or kicked at assembly). */
@@ -642,116 +615,48 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         legs.reAdd(device);
     }
 
-    /** Sets or clears write-mostly on a leg. */
+    /** {@link DeviceAttributes#writeMostly(boolean)}. */
     public void writeMostly(String leg, boolean on) throws Raid1Exception {
-        checkOpen();
-        legs.writeMostly(leg, on);
+        device(leg).writeMostly(on);
     }
 
-    /**
-     * Writes md's dev-X/state with md's words: faulty, remove, re-add, writemostly,
-     * -writemostly, idle (no-op).
-     *
-     * @throws Raid1Exception INVALID for any other word (never ignored silently, docs/lessons.md §23)
-     */
+    /** {@link DeviceAttributes#state(String)}. */
     public void deviceState(String leg, String word) throws Raid1Exception {
-        switch (word.trim()) {
-            case "faulty" -> failDevice(leg);
-            case "remove" -> removeDevice(leg);
-            case "re-add" -> reAddDevice(leg);
-            case "writemostly" -> writeMostly(leg, true);
-            case "-writemostly" -> writeMostly(leg, false);
-            case "idle" -> checkOpen();
-            default -> throw new Raid1Exception(Raid1Exception.Code.INVALID, name + ": '" + word
-                    + "' is not a device state command (faulty, remove, re-add, writemostly, -writemostly, idle)");
-        }
+        device(leg).state(word);
     }
 
     // ------------------------------------------------------------------ Mddev (cluster callbacks)
 
     @Override
     public void quiesce() throws Raid1Exception {
-        try {
-            barrier.freeze(0, ioWaitNanos);
-        } catch (TimeoutException | InterruptedException e) {
-            barrier.unfreeze();
-            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": I/O did not drain for quiesce: " + e.getMessage(), e);
-        }
-        synchronized (holds) {
-            holds.quiesces++;
-            showSuspended();
-        }
+        holds.quiesce();
     }
 
     @Override
     public void unquiesce() {
-        synchronized (holds) {
-            if (holds.quiesces == 0) {
-                log.warn("{}: unquiesce without a quiesce: ignored (it never ends the session hold)", name);
-                return;
-            }
-            holds.quiesces--;
-            barrier.unfreeze();
-            showSuspended();
-        }
-        suspendedRangeChanged();
+        holds.unquiesce();
     }
 
     @Override
     public boolean holdForSession() {
-        synchronized (holds) {
-            if (holds.session) return true;
-            holds.session = true;
-            barrier.block();
-            showSuspended();
-        }
-        log.warn("{}: I/O held while the cluster session is in doubt", name);
-        try {
-            barrier.awaitDrained(0, ioWaitNanos);
-            return true;
-        } catch (TimeoutException e) {
-            log.warn("{}: requests still in flight after the I/O wait ({}); new I/O stays held until the session is back",
-                    name, e.getMessage());
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
+        return holds.holdForSession();
     }
 
     @Override
     public void releaseSessionHold() {
-        synchronized (holds) {
-            if (!holds.session) return;
-            holds.session = false;
-            barrier.unfreeze();
-            showSuspended();
+        if (holds.releaseSessionHold()) {
+            sync.requestRecovery(); // a sync interrupted or not started while held
         }
-        suspendedRangeChanged();
-        sync.requestRecovery(); // a sync interrupted or not started while held
     }
 
     /** True while I/O is held for the cluster session ({@link #holdForSession}). */
     boolean sessionHeld() {
-        synchronized (holds) {
-            return holds.session;
-        }
-    }
-
-    /** array_state reads suspended while any hold is on, and for good once fenced. Under {@code holds}. */
-    private void showSuspended() {
-        state.suspended(fenced != null || holds.quiesces > 0 || holds.session);
+        return holds.sessionHeld();
     }
 
     @Override
     public void suspendedRangeChanged() {
-        suspendLock.lock();
-        try {
-            suspendChanged.signalAll();
-        } finally {
-            suspendLock.unlock();
-        }
+        gate.windowChanged();
     }
 
     @Override
@@ -842,7 +747,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                 log.warn("{}: closing the bitmap: {}", name, e.getMessage());
             }
         }
-        cluster.leave(metadata.recoveryCp() == ArrayMetadata.MAX);
+        cluster.leave(metadata.recoveryCp() == Mddev.MAX_SECTOR);
         raid1d.shutdown();
         try {
             raid1d.awaitTermination(10, TimeUnit.SECONDS);
@@ -850,20 +755,10 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             Thread.currentThread().interrupt();
         }
         leaseHold.close();
-        for (Mirror m : mirrors.mirrors()) Assembler.closeQuietly(m.leg().device);
+        for (Mirror m : mirrors.current().mirrors()) Assembler.closeQuietly(m.leg().device);
         state.closed();
         notifier.close();
         log.info("{}: stopped", name);
-    }
-
-    /**
-     * Who froze the barrier from outside the data path: administrative quiesces (nesting) and
-     * the cluster session's hold (one at most). Counted apart so that an unquiesce never ends
-     * the session hold, nor a session release a quiesce (issue 11 item 6).
-     */
-    private static final class Holds {
-        int quiesces;
-        boolean session;
     }
 
     // ------------------------------------------------------------------ engine internals
@@ -888,24 +783,16 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         return accounting;
     }
 
-    ArrayStateMachine stateMachine() {
-        return state;
-    }
-
     MetadataUpdater updater() {
         return updater;
     }
 
-    SyncControl sync() {
+    SyncControl syncControl() {
         return sync;
     }
 
     Legs legs() {
         return legs;
-    }
-
-    ExecutorService raid1d() {
-        return raid1d;
     }
 
     ReentrantLock reconfigLock() {
@@ -933,11 +820,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     }
 
     long requestsStarted() {
-        return requestsStarted.get();
-    }
-
-    void requestStarted() {
-        requestsStarted.incrementAndGet();
+        return gate.requestsStarted();
     }
 
     void wakeMdThread() {
@@ -962,210 +845,33 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         if (closing.get()) throw new Raid1Exception(Raid1Exception.Code.CLOSED, name + ": array is stopped");
     }
 
-    /** The state checks every request makes first; null when it may proceed. */
-    Raid1Exception checkState(boolean write) {
-        if (closing.get()) return new Raid1Exception(Raid1Exception.Code.CLOSED, name + ": array is stopped");
-        FenceReason f = fenced;
-        if (f != null) return new Raid1Exception(Raid1Exception.Code.FENCED, name + ": array is fenced (" + f + ")");
-        if (write && state.readOnly()) return new Raid1Exception(Raid1Exception.Code.READ_ONLY, name + ": array is read-only");
-        return null;
-    }
-
-    Raid1Exception checkRange(long offset, long length, boolean write) {
-        Raid1Exception s = checkState(write);
-        if (s != null) return s;
-        if (offset < 0 || length < 0 || offset > size() - length) {
-            return new Raid1Exception(Raid1Exception.Code.OUT_OF_RANGE, name + ": [" + offset + ", +" + length
-                    + ") is outside the array's " + size() + " bytes");
-        }
-        if (offset % blockSize != 0 || length % blockSize != 0) {
-            return new Raid1Exception(Raid1Exception.Code.UNALIGNED, name + ": offset " + offset + " and length " + length
-                    + " must be multiples of " + blockSize + " bytes");
-        }
-        return null;
-    }
-
-    Raid1Exception checkRequest(long offset, int length, ByteBuffer buf, boolean write) {
-        if (buf == null) return new Raid1Exception(Raid1Exception.Code.BAD_BUFFER, name + ": null buffer");
-        if (!write && buf.isReadOnly()) {
-            return new Raid1Exception(Raid1Exception.Code.BAD_BUFFER, name + ": cannot read into a read-only buffer");
-        }
-        return checkRange(offset, length, write);
-    }
-
     void checkNotFenced() throws Raid1Exception {
-        Raid1Exception e = checkState(false);
-        if (e != null) throw e;
+        gate.checkNotFenced();
     }
 
-    /** The buffer the legs get: the caller's when it is direct and aligned, else a bounce copy. */
-    ByteBuffer ioBuffer(ByteBuffer buf, boolean write) {
-        if (buf.isDirect() && AlignedBuffers.isAligned(buf, blockSize)) return buf;
-        ByteBuffer b = AlignedBuffers.allocate(buf.remaining());
-        if (write) b.put(0, buf, buf.position(), buf.remaining());
-        return b;
-    }
-
-    Raid1Exception requestFailure(String what, long sector, long sectors, Throwable e) {
-        if (e instanceof Raid1Exception r) return r;
-        if (e instanceof TimeoutException) {
-            return new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": " + what + " of " + sectors + " sectors at sector "
-                    + sector + " waited too long: " + e.getMessage(), e);
-        }
-        if (e instanceof BitmapException) {
-            return new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": " + what + " at sector " + sector
-                    + ": the bitmap could not be made durable on any in-sync leg: " + e.getMessage(), e);
-        }
-        return new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": " + what + " at sector " + sector + " failed: " + e,
-                e);
-    }
-
-    /** Waits, bounded, while another node resyncs the range (areaResyncing(WRITE)). */
-    void waitWhileResyncing(long sector, long sectors) throws Raid1Exception {
-        if (!cluster.areaResyncing(ClusterOperations.Direction.WRITE, sector, sector + sectors)) return;
-        long deadline = System.nanoTime() + ioWaitNanos;
-        suspendLock.lock();
-        try {
-            while (cluster.areaResyncing(ClusterOperations.Direction.WRITE, sector, sector + sectors)) {
-                checkNotFenced();
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": sectors [" + sector + ", "
-                            + (sector + sectors) + ") are being resynced by another node; the write waited "
-                            + TimeUnit.NANOSECONDS.toMillis(ioWaitNanos) + " ms");
-                }
-                suspendChanged.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": interrupted while waiting for a resync window");
-        } finally {
-            suspendLock.unlock();
-        }
-    }
-
-    /** Whether a read must go to the first in-sync leg (legs may differ there). */
-    boolean readFirstLeg(long sector, long sectors) {
-        if (cluster.areaResyncing(ClusterOperations.Direction.READ, sector, sector + sectors)) return true;
-        long cp = metadata.recoveryCp();
-        if (cp == ArrayMetadata.MAX) return false;
-        Optional<SyncPass> p = sync.running();
-        long known = cp;
-        if (p.isPresent() && p.get().action() == SyncAction.RESYNC) known = Math.max(cp, p.get().completedUpTo());
-        return sector + sectors > known;
-    }
-
-    /** Publishes a new MirrorSet (short lock, no I/O) and reports what changed. */
     MirrorSet publish(UnaryOperator<MirrorSet> change) {
-        MirrorSet before;
-        MirrorSet after;
-        synchronized (mirrorsLock) {
-            before = mirrors;
-            after = change.apply(before);
-            if (after == before) return before;
-            WriteIntentBitmap b = bitmap;
-            // lose a write target only after the bitmap knows (docs/lessons.md §30); gain one before it forgets
-            if (b != null && after.missingRoles() > 0) b.setDegraded(true);
-            mirrors = after;
-            if (b != null && after.missingRoles() == 0) b.setDegraded(false);
-        }
-        reportChanges(before, after);
-        return after;
+        return mirrors.publish(change);
     }
 
-    private void reportChanges(MirrorSet before, MirrorSet after) {
-        Map<Integer, String> old = new HashMap<>();
-        for (Mirror m : before.mirrors()) old.put(m.devNumber(), m.mdState());
-        for (Mirror m : after.mirrors()) {
-            String was = old.remove(m.devNumber());
-            if (was == null) notifyChange(AttributeChange.device(m.name(), "", m.mdState()));
-            else if (!was.equals(m.mdState())) notifyChange(AttributeChange.device(m.name(), was, m.mdState()));
-        }
-        for (Mirror m : before.mirrors()) {
-            if (old.containsKey(m.devNumber())) notifyChange(AttributeChange.device(m.name(), old.get(m.devNumber()), "removed"));
-        }
-        if (before.degraded() != after.degraded()) {
-            notifyChange(AttributeChange.array(AttributeChange.DEGRADED, before.degraded(), after.degraded()));
-        }
-    }
-
-    /**
-     * md_error for a leg: marks it FAULTY (never the last in-sync leg), interrupts a running
-     * sync, and asks for the superblock update that records it.
-     *
-     * @return the future of that update, or null when the leg stays (last in-sync leg, or no
-     *     longer a member)
-     */
+    /** See {@link Mirrors#legFailed}. */
     CompletableFuture<Void> legFailed(Mirror m, IOException cause) {
-        // a fenced array writes nothing more, so it records nothing; and a write the lease hold
-        // never issued (NOT_ISSUED, only after the fence) says nothing about the leg
-        if (fenced != null) return null;
-        if (cause instanceof BlockDeviceException b && b.code() == BlockDeviceException.Code.NOT_ISSUED) return null;
-        Mirror now = mirrors.byDevNumber(m.devNumber()).orElse(null);
-        if (now == null || now.leg() != m.leg()) return null;
-        if (now.state() != MirrorState.FAULTY) {
-            boolean[] refused = {false};
-            publish(set -> {
-                Mirror cur = set.byDevNumber(m.devNumber()).orElse(null);
-                if (cur == null || cur.state() == MirrorState.FAULTY) return set;
-                if (cur.state() == MirrorState.IN_SYNC && set.inSyncArray().length == 1) {
-                    refused[0] = true;
-                    return set;
-                }
-                // counted before the set is published: a write that no longer reaches the leg sees it
-                failuresMarked.incrementAndGet();
-                return set.with(m.devNumber(), x -> x.withState(MirrorState.FAULTY, x.role()));
-            });
-            if (refused[0]) {
-                log.error("{}: {} failed ({}) but it is the last in-sync leg: kept", name, m.name(), cause.getMessage());
-                return null;
-            }
-            log.error("{}: {} failed: {}; continuing on {} legs", name, m.name(), cause.getMessage(),
-                    mirrors.inSyncArray().length);
-            sync.interruptForError();
-            sync.requestRecovery();
-        }
-        return updater.request(m.name() + " failed");
-    }
-
-    /**
-     * True while a leg failed here is not yet recorded as faulty on the remaining legs. A write
-     * acknowledged meanwhile would exist only on legs the superblocks cannot yet tell apart from
-     * the stale one (md blocks writes on MD_SB_CHANGE_PENDING for the same reason): completions
-     * wait for the update that records it.
-     */
-    boolean failureUnrecorded() {
-        return failuresRecorded.get() < failuresMarked.get();
+        return mirrors.legFailed(m, cause);
     }
 
     long failuresMarked() {
-        return failuresMarked.get();
+        return mirrors.failuresMarked();
     }
 
-    /** A superblock update that began after {@code marked} failures succeeded. */
     void failuresRecorded(long marked) {
-        failuresRecorded.accumulateAndGet(marked, Math::max);
+        mirrors.failuresRecorded(marked);
     }
 
-    /** A peer recorded the leg as faulty: fail it here without a superblock update of our own. */
     void markFaultyLocally(Mirror m, String why) {
-        publish(set -> {
-            Mirror cur = set.byDevNumber(m.devNumber()).orElse(null);
-            if (cur == null || cur.state() == MirrorState.FAULTY) return set;
-            return set.with(m.devNumber(), x -> x.withState(MirrorState.FAULTY, x.role()));
-        });
-        log.warn("{}: {} marked faulty: {}", name, m.name(), why);
-        sync.interruptForError();
+        mirrors.markFaultyLocally(m, why);
     }
 
-    /** Makes {@code leg} a bitmap target (area copied first), publishing with {@code makeTarget}. */
     void admitToBitmap(Leg leg, Runnable makeTarget) throws IOException {
-        LegBitmapStorage s = bitmapStorage;
-        if (s == null || bitmap == null) {
-            makeTarget.run();
-            return;
-        }
-        s.admit(leg, makeTarget);
+        mirrors.admitToBitmap(leg, makeTarget);
     }
 
     /** Waits for a superblock update, bounded; its failure becomes an IO_ERROR. */

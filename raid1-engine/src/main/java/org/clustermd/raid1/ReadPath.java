@@ -5,9 +5,12 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeoutException;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.IoAccounting;
+import org.clustermd.raid1.resync.ResyncBarrier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,34 +27,48 @@ import org.slf4j.LoggerFactory;
 final class ReadPath {
     private static final Logger log = LoggerFactory.getLogger(ReadPath.class);
 
-    private final Raid1Array array;
+    private final String name;
+    private final RequestGate gate;
+    private final ResyncBarrier barrier;
+    private final IoAccounting accounting;
+    private final Mirrors mirrors;
+    private final Executor raid1d;
+    private final long ioWaitNanos;
 
-    ReadPath(Raid1Array array) {
-        this.array = array;
+    /** @param raid1d md's {@code raid1d} thread, where read errors are repaired */
+    ReadPath(String name, RequestGate gate, ResyncBarrier barrier, IoAccounting accounting, Mirrors mirrors, Executor raid1d,
+            long ioWaitNanos) {
+        this.name = name;
+        this.gate = gate;
+        this.barrier = barrier;
+        this.accounting = accounting;
+        this.mirrors = mirrors;
+        this.raid1d = raid1d;
+        this.ioWaitNanos = ioWaitNanos;
     }
 
     CompletableFuture<Void> read(long offset, ByteBuffer dst) {
         int len = dst.remaining();
-        Raid1Exception bad = array.checkRequest(offset, len, dst, false);
+        Raid1Exception bad = gate.checkRequest(offset, len, dst, false);
         if (bad != null) return CompletableFuture.failedFuture(bad);
         if (len == 0) return CompletableFuture.completedFuture(null);
         long sector = offset / BlockDevice.SECTOR_SIZE;
         long sectors = len / BlockDevice.SECTOR_SIZE;
-        ByteBuffer buf = array.ioBuffer(dst, false);
-        long start = array.accounting().start();
-        array.requestStarted();
+        ByteBuffer buf = gate.ioBuffer(dst, false);
+        long start = accounting.start();
+        gate.started();
         try {
-            array.barrier().waitReadBarrier(sector, sectors, array.ioWaitNanos());
+            barrier.waitReadBarrier(sector, sectors, ioWaitNanos);
         } catch (TimeoutException | InterruptedException e) {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-            array.accounting().endRead(start, len, false);
-            return CompletableFuture.failedFuture(array.requestFailure("read", sector, sectors, e));
+            accounting.endRead(start, len, false);
+            return CompletableFuture.failedFuture(gate.requestFailure("read", sector, sectors, e));
         }
         Request r = new Request(sector, sectors, buf, dst, start);
-        MirrorSet set = array.mirrors();
-        Mirror m = ReadBalancer.choose(set, sector, sectors, array.readFirstLeg(sector, sectors));
+        MirrorSet set = mirrors.current();
+        Mirror m = ReadBalancer.choose(set, sector, sectors, gate.readFirstLeg(sector, sectors));
         if (m == null) {
-            r.finish(new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name() + ": no leg can read sector " + sector));
+            r.finish(new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": no leg can read sector " + sector));
         } else {
             r.issue(m);
         }
@@ -84,12 +101,12 @@ final class ReadPath {
                     finish(null);
                 } else {
                     l.errors.incrementAndGet();
-                    array.barrier().queued(sector, sectors, +1);
+                    barrier.queued(sector, sectors, +1);
                     try {
-                        array.raid1d().execute(() -> fixReadError(m, MirroredWrite.asIo(t)));
+                        raid1d.execute(() -> fixReadError(m, MirroredWrite.asIo(t)));
                     } catch (RuntimeException rejected) {
-                        array.barrier().queued(sector, sectors, -1);
-                        finish(new Raid1Exception(Raid1Exception.Code.CLOSED, array.name() + ": array is stopping", t));
+                        barrier.queued(sector, sectors, -1);
+                        finish(new Raid1Exception(Raid1Exception.Code.CLOSED, name + ": array is stopping", t));
                     }
                 }
             });
@@ -97,21 +114,21 @@ final class ReadPath {
 
         /** md's fix_read_error, on the raid1d thread. */
         void fixReadError(Mirror failed, IOException cause) {
-            array.barrier().queued(sector, sectors, -1);
+            barrier.queued(sector, sectors, -1);
             Raid1Exception result = null;
             boolean frozen = false;
             try {
                 frozen = true; // freeze leaves the array frozen even when it times out
-                array.barrier().freeze(1, array.ioWaitNanos());
+                barrier.freeze(1, ioWaitNanos);
                 result = repair(failed, cause);
             } catch (TimeoutException | InterruptedException e) {
                 if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-                result = new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name() + ": read error at sector " + sector
+                result = new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": read error at sector " + sector
                         + " on " + failed.name() + " and the array could not be quiesced to repair it", cause);
             } catch (RuntimeException e) {
-                result = new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name() + ": repairing a read error failed", e);
+                result = new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": repairing a read error failed", e);
             } finally {
-                if (frozen) array.barrier().unfreeze();
+                if (frozen) barrier.unfreeze();
                 finish(result);
             }
         }
@@ -121,7 +138,7 @@ final class ReadPath {
             List<Mirror> bad = new ArrayList<>();
             bad.add(failed);
             Mirror good = null;
-            for (Mirror m : array.mirrors().mirrors()) {
+            for (Mirror m : mirrors.current().mirrors()) {
                 if (m.devNumber() == failed.devNumber() || !m.canRead(sector, sectors)) continue;
                 try {
                     m.leg().device.read(m.leg().dataOffsetBytes + at, buf);
@@ -133,12 +150,12 @@ final class ReadPath {
                 }
             }
             if (good == null) {
-                return new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name() + ": no leg could read " + sectors
+                return new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": no leg could read " + sectors
                         + " sectors at sector " + sector, cause);
             }
             ByteBuffer check = AlignedBuffers.allocate(buf.remaining());
             for (Mirror m : bad) {
-                Mirror now = array.mirrors().byDevNumber(m.devNumber()).orElse(null);
+                Mirror now = mirrors.current().byDevNumber(m.devNumber()).orElse(null);
                 if (now == null || !now.state().takesWrites()) continue;
                 Leg l = now.leg();
                 try {
@@ -146,21 +163,21 @@ final class ReadPath {
                     l.device.read(l.dataOffsetBytes + at, check);
                     if (!check.equals(buf)) throw new IOException(l.name() + ": rewritten sectors read back different");
                     l.correctedReads.incrementAndGet();
-                    log.info("{}: read error corrected on {} at sector {} (+{}) from {}", array.name(), l.name(), sector,
+                    log.info("{}: read error corrected on {} at sector {} (+{}) from {}", name, l.name(), sector,
                             sectors, good.name());
                 } catch (IOException e) {
                     l.errors.incrementAndGet();
-                    log.warn("{}: {} could not be repaired at sector {}: {}", array.name(), l.name(), sector, e.getMessage());
-                    array.legFailed(now, e);
+                    log.warn("{}: {} could not be repaired at sector {}: {}", name, l.name(), sector, e.getMessage());
+                    mirrors.legFailed(now, e);
                 }
             }
             return null;
         }
 
         void finish(Raid1Exception failure) {
-            array.barrier().allowBarrier(sector, sectors);
+            barrier.allowBarrier(sector, sectors);
             boolean ok = failure == null;
-            array.accounting().endRead(startNanos, sectors * BlockDevice.SECTOR_SIZE, ok);
+            accounting.endRead(startNanos, sectors * BlockDevice.SECTOR_SIZE, ok);
             if (ok && buf != dst) dst.duplicate().put(buf.duplicate());
             if (ok) done.complete(null);
             else done.completeExceptionally(failure);

@@ -278,14 +278,14 @@ final class SyncControl {
             requested = null;
         }
         ArrayMetadata md = array.metadata();
-        boolean dirty = md.recoveryCp() < ArrayMetadata.MAX;
+        boolean dirty = md.recoveryCp() < Mddev.MAX_SECTOR;
         WriteIntentBitmap bitmap = array.bitmapOrNull();
         if (!dirty && bitmap != null && set.missingRoles() == 0 && bitmap.neededChunks() > 0) dirty = true;
         if (!dirty) return null;
         if (set.inSyncArray().length >= 2) return SyncAction.RESYNC;
         if (set.missingRoles() > 0 || set.raidDisks() == 1) {
             // one copy: nothing to compare it with; its NEEDED bits wait for the missing legs
-            md.recoveryCp(ArrayMetadata.MAX);
+            md.recoveryCp(Mddev.MAX_SECTOR);
             array.updater().request("nothing to resync with one leg");
         }
         return null;
@@ -380,12 +380,12 @@ final class SyncControl {
         ArrayMetadata md = array.metadata();
         switch (r.action()) {
             case RESYNC -> {
-                if (r.completed()) md.recoveryCp(ArrayMetadata.MAX);
+                if (r.completed()) md.recoveryCp(Mddev.MAX_SECTOR);
                 else if (r.endSector() > md.recoveryCp()) md.recoveryCp(r.endSector());
             }
             case RECOVER -> array.legs().recoveryEnded(p.targets(), r.completed(), r.endSector());
             case REPAIR -> {
-                if (r.completed() && r.startSector() == 0 && syncMax == Long.MAX_VALUE) md.recoveryCp(ArrayMetadata.MAX);
+                if (r.completed() && r.startSector() == 0 && syncMax == Long.MAX_VALUE) md.recoveryCp(Mddev.MAX_SECTOR);
             }
             default -> { }
         }

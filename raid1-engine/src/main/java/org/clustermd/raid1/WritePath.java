@@ -8,12 +8,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.WriteIntentBitmap;
+import java.util.function.Supplier;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.IoAccounting;
+import org.clustermd.raid1.resync.ResyncBarrier;
 
 /**
  * raid1's {@code raid1_write_request} and flush handling, in md's order:
  * {@code md_write_start} (clean to active), wait while another node resyncs the range
- * ({@code areaResyncing(WRITE)}, bounded), {@code wait_barrier}, bitmap {@code startWrite}
+ * ({@code areaResyncing(WRITE)}, bounded), {@code wait_barrier} and the window checked again
+ * (a window that started while the writer waited in the barrier sends it back), bitmap {@code startWrite}
  * (the bits are durable before any leg is written, docs/lessons.md §27), then a {@link MirroredWrite} to
  * every IN_SYNC and REBUILDING leg.
  *
@@ -26,44 +30,71 @@ import org.clustermd.raid1.io.BlockDevice;
  * <p>Thread-safe.
  */
 final class WritePath {
-    private final Raid1Array array;
+    // package-visible for the MirroredWrites this path issues, which end through the same parts
+    final String name;
+    final RequestGate gate;
+    final ArrayStateMachine state;
+    final ResyncBarrier barrier;
+    final IoAccounting accounting;
+    final Mirrors mirrors;
+    final MetadataUpdater updater;
+    final Supplier<WriteIntentBitmap> bitmap;
+    private final long ioWaitNanos;
 
-    WritePath(Raid1Array array) {
-        this.array = array;
+    /** @param bitmap the array's bitmap, null while it has none */
+    WritePath(String name, RequestGate gate, ArrayStateMachine state, ResyncBarrier barrier, IoAccounting accounting,
+            Mirrors mirrors, MetadataUpdater updater, Supplier<WriteIntentBitmap> bitmap, long ioWaitNanos) {
+        this.name = name;
+        this.gate = gate;
+        this.state = state;
+        this.barrier = barrier;
+        this.accounting = accounting;
+        this.mirrors = mirrors;
+        this.updater = updater;
+        this.bitmap = bitmap;
+        this.ioWaitNanos = ioWaitNanos;
     }
 
     CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
         int len = src.remaining();
-        Raid1Exception bad = array.checkRequest(offset, len, src, true);
+        Raid1Exception bad = gate.checkRequest(offset, len, src, true);
         if (bad != null) return CompletableFuture.failedFuture(bad);
         if (len == 0) return CompletableFuture.completedFuture(null);
-        ByteBuffer data = array.ioBuffer(src, true);
+        ByteBuffer data = gate.ioBuffer(src, true);
         long sector = offset / BlockDevice.SECTOR_SIZE;
         long sectors = len / BlockDevice.SECTOR_SIZE;
-        long start = array.accounting().start();
-        array.requestStarted();
+        long start = accounting.start();
+        gate.started();
         int stage = 0;
         try {
-            array.stateMachine().writeStart(array.ioWaitNanos());
+            state.writeStart(ioWaitNanos);
             stage = 1;
-            array.waitWhileResyncing(sector, sectors);
-            array.barrier().waitBarrier(sector, sectors, array.ioWaitNanos());
+            long windowDeadline = System.nanoTime() + ioWaitNanos;
+            while (true) {
+                gate.waitWhileResyncing(sector, sectors, windowDeadline);
+                barrier.waitBarrier(sector, sectors, ioWaitNanos);
+                // a peer quiesces this node before it moves its window, so a writer that passed the
+                // check may have waited in the barrier for exactly that window: look again, now that
+                // the barrier counts this write, and back out while the window covers it
+                if (!gate.windowCovers(sector, sectors)) break;
+                barrier.allowBarrier(sector, sectors);
+            }
             stage = 2;
-            WriteIntentBitmap bitmap = array.bitmapOrNull();
-            if (bitmap != null) bitmap.startWrite(sector, sectors);
+            WriteIntentBitmap b = bitmap.get();
+            if (b != null) b.startWrite(sector, sectors);
             stage = 3;
-            array.checkNotFenced();
-            return new MirroredWrite(array, sector, sectors, data, fua, array.mirrors(), start).issue();
+            gate.checkNotFenced();
+            return new MirroredWrite(this, sector, sectors, data, fua, mirrors.current(), start).issue();
         } catch (Raid1Exception | BitmapException | TimeoutException | InterruptedException | RuntimeException e) {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             if (stage >= 3) {
-                WriteIntentBitmap bitmap = array.bitmapOrNull();
-                if (bitmap != null) bitmap.endWrite(sector, sectors, true); // nothing was written
+                WriteIntentBitmap b = bitmap.get();
+                if (b != null) b.endWrite(sector, sectors, true); // nothing was written
             }
-            if (stage >= 2) array.barrier().allowBarrier(sector, sectors);
-            if (stage >= 1) array.stateMachine().writeEnd();
-            array.accounting().endWrite(start, len, false);
-            return CompletableFuture.failedFuture(array.requestFailure("write", sector, sectors, e));
+            if (stage >= 2) barrier.allowBarrier(sector, sectors);
+            if (stage >= 1) state.writeEnd();
+            accounting.endWrite(start, len, false);
+            return CompletableFuture.failedFuture(gate.requestFailure("write", sector, sectors, e));
         }
     }
 
@@ -73,11 +104,11 @@ final class WritePath {
      * before the flush is acknowledged).
      */
     CompletableFuture<Void> flush() {
-        Raid1Exception bad = array.checkState(true);
+        Raid1Exception bad = gate.checkState(true);
         if (bad != null) return CompletableFuture.failedFuture(bad);
-        long start = array.accounting().start();
-        array.requestStarted();
-        Mirror[] targets = array.mirrors().writeTargetArray();
+        long start = accounting.start();
+        gate.started();
+        Mirror[] targets = mirrors.current().writeTargetArray();
         List<CompletableFuture<Void>> fs = new ArrayList<>(targets.length);
         for (Mirror m : targets) fs.add(m.leg().device.flushAsync());
         CompletableFuture<Void> result = new CompletableFuture<>();
@@ -95,19 +126,19 @@ final class WritePath {
                         IOException e = MirroredWrite.asIo(t);
                         if (first == null) first = e;
                         targets[i].leg().errors.incrementAndGet();
-                        CompletableFuture<Void> r = array.legFailed(targets[i], e);
+                        CompletableFuture<Void> r = mirrors.legFailed(targets[i], e);
                         if (r != null) recordings.add(r);
                     }
                     boolean ok = anyGood;
                     IOException cause = first;
-                    if (ok && array.failureUnrecorded()) recordings.add(array.updater().request("record failed legs"));
+                    if (ok && mirrors.failureUnrecorded()) recordings.add(updater.request("record failed legs"));
                     CompletableFuture.allOf(recordings.toArray(new CompletableFuture<?>[0])).whenComplete((x, t) -> {
                         boolean good = ok && t == null;
-                        array.accounting().endFlush(start, good);
+                        accounting.endFlush(start, good);
                         if (good) {
                             result.complete(null);
                         } else {
-                            result.completeExceptionally(new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name()
+                            result.completeExceptionally(new Raid1Exception(Raid1Exception.Code.IO_ERROR, name
                                     + ": flush failed on every in-sync leg" + (t != null ? " or could not be recorded" : ""),
                                     t != null ? t : cause));
                         }
@@ -122,7 +153,7 @@ final class WritePath {
      * reads back as is unspecified anyway, as NBD's TRIM without "trim zeroes" says).
      */
     CompletableFuture<Void> discard(long offset, long length) {
-        Raid1Exception bad = array.checkRange(offset, length, true);
+        Raid1Exception bad = gate.checkRange(offset, length, true);
         if (bad != null) return CompletableFuture.failedFuture(bad);
         return CompletableFuture.completedFuture(null);
     }

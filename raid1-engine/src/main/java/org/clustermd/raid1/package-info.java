@@ -9,8 +9,17 @@
  *       {@link org.clustermd.raid1.StandaloneClusterOperations}); the array's side for it:
  *       {@link org.clustermd.raid1.Mddev}</td></tr>
  *   <tr><td>conf->mirrors, raid1_info + rdev flags</td><td>{@link org.clustermd.raid1.MirrorSet}
- *       (immutable, versioned, one volatile reference), {@link org.clustermd.raid1.Mirror},
+ *       (immutable, versioned, one volatile reference, published by {@code Mirrors}, which also
+ *       runs md_error), {@link org.clustermd.raid1.Mirror},
  *       {@link org.clustermd.raid1.MirrorState}</td></tr>
+ *   <tr><td>the checks at the top of md_make_request and raid1_make_request, the wait on
+ *       area_resyncing</td><td>{@code RequestGate}</td></tr>
+ *   <tr><td>mddev->recovery_cp (MaxSector when clean)</td><td>{@code recoveryCp}
+ *       ({@link org.clustermd.raid1.Mddev#MAX_SECTOR}); the superblock's resync_offset is its
+ *       on-disk form, named so only in {@code sb}</td></tr>
+ *   <tr><td>rdev->recovery_offset (one device's rebuild point)</td><td>
+ *       {@link org.clustermd.raid1.Mirror#recoveryOffset()}</td></tr>
+ *   <tr><td>mddev->ro (0, 1, 2)</td><td>{@code ArrayStateMachine.ReadOnlyMode}</td></tr>
  *   <tr><td>r1bio</td><td>{@code MirroredWrite}</td></tr>
  *   <tr><td>read_balance</td><td>{@code ReadBalancer}</td></tr>
  *   <tr><td>raise/lower/wait/allow_barrier, freeze_array</td><td>{@link org.clustermd.raid1.resync.ResyncBarrier}</td></tr>

@@ -67,6 +67,42 @@ class ClusterIoTest {
         assertThat(a.stats().inFlight()).isZero();
     }
 
+    /**
+     * The window race (docs/md-cluster-protocol.md §e.5): a writer checks the window, a peer then
+     * quiesces this node, announces a window over the writer's range and unquiesces, and only
+     * then does the writer pass the barrier. It must not write into that window.
+     */
+    @Test
+    void aWindowThatStartsBetweenTheCheckAndTheBarrierStillHoldsTheWrite() throws Exception {
+        Raid1Array a = array(Duration.ofSeconds(60));
+        ops.afterWriteCheck.set(() -> {
+            try {
+                a.quiesce();
+            } catch (Raid1Exception e) {
+                throw new IllegalStateException(e);
+            }
+            ops.suspendLo = 1000;
+            ops.suspendHi = 3000;
+            a.unquiesce();
+        });
+        CompletableFuture<Void> w = CompletableFuture.runAsync(() -> {
+            try {
+                a.write(2000 * 512, AlignedBuffers.allocate(4096));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (ops.writeChecks.get() < 2 && !w.isDone() && System.nanoTime() < deadline) Thread.sleep(5);
+        assertThat(w).as("a write that met the new window after the barrier is held, not written into it").isNotDone();
+        assertThat(ops.writeChecks.get()).as("the writer looked at the window again").isGreaterThanOrEqualTo(2);
+        ops.suspendLo = 0;
+        ops.suspendHi = 0;
+        a.suspendedRangeChanged();
+        w.get(60, TimeUnit.SECONDS);
+        assertThat(a.stats().inFlight()).isZero();
+    }
+
     @Test
     void theWaitIsBoundedWithAClearError() throws Exception {
         Raid1Array a = array(Duration.ofMillis(300));

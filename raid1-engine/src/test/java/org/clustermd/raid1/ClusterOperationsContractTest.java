@@ -207,7 +207,7 @@ public abstract class ClusterOperationsContractTest {
 
     private WriteIntentBitmap open(MemoryBitmapStorage s, int slot) throws Exception {
         WriteIntentBitmap b = WriteIntentBitmap.open(s, slot,
-                BitmapOptions.builder().name("contract-" + slot).startDaemon(false).recoveryOffset(Long.MAX_VALUE).build());
+                BitmapOptions.builder().name("contract-" + slot).startDaemon(false).recoveryCp(Long.MAX_VALUE).build());
         closeables.add(b);
         return b;
     }
@@ -215,7 +215,7 @@ public abstract class ClusterOperationsContractTest {
     /** Leaves the chunk holding {@code sector} dirty on disk in {@code slot}, as a crashed node would. */
     private static void dirty(MemoryBitmapStorage s, int slot, long sector) throws Exception {
         WriteIntentBitmap b = WriteIntentBitmap.open(s, slot,
-                BitmapOptions.builder().name("peer-" + slot).startDaemon(false).recoveryOffset(Long.MAX_VALUE).build());
+                BitmapOptions.builder().name("peer-" + slot).startDaemon(false).recoveryCp(Long.MAX_VALUE).build());
         b.startWrite(sector, 8);
         b.endWrite(sector, 8, false);
         b.close();

@@ -191,7 +191,7 @@ class FaultPathsTest {
         Mirror m = a.mirrors().byName(leg1).orElseThrow();
         assertThat(m.recoveryOffset()).isLessThanOrEqualTo(dirty);
         assertThat(bitmap.chunk(6).needed()).as("the chunk still needs its copy").isTrue();
-        assertThat(a.sync().syncDisabled()).as("not retried in a loop").isPresent();
+        assertThat(a.syncControl().syncDisabled()).as("not retried in a loop").isPresent();
         source.clearFaults();
         a.syncAction(SyncAction.RECOVER);
         SyncReport done = a.awaitSyncIdle(WAIT).orElseThrow();

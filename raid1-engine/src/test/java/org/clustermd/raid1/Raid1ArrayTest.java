@@ -100,6 +100,32 @@ class Raid1ArrayTest {
         a.write(a.size() - 4096, b.duplicate(), true);
     }
 
+    @Test
+    void theSyncAndDeviceGroupsAreTheSameAttributesAsTheShortForms() throws Exception {
+        legs(2, 24L << 20, clean("md-groups").build());
+        Raid1Array a = legs.assemble(ArrayOptions.defaults());
+        a.sync().speedMax(12_345);
+        assertThat(a.syncSpeedMax()).isEqualTo(12_345);
+        a.syncMin(8);
+        assertThat(a.sync().min()).isEqualTo(8);
+        assertThat(a.sync().action()).isEqualTo(a.syncAction());
+        assertThat(a.sync().status()).isEqualTo(a.syncStatus()).isEqualTo("idle");
+        assertCode(() -> a.sync().speedMin(-1), Raid1Exception.Code.INVALID);
+
+        Mirror leg1 = a.mirrors().mirrors().get(1);
+        DeviceAttributes d = a.device(leg1.name());
+        assertThat(d.state()).isEqualTo(leg1.mdState());
+        d.state("writemostly");
+        assertThat(d.writeMostly()).isTrue();
+        assertThat(a.mirrors().byName(leg1.name()).orElseThrow().writeMostly()).isTrue();
+        a.writeMostly(leg1.name(), false);
+        assertThat(d.writeMostly()).isFalse();
+        assertCode(() -> d.state("nonsense"), Raid1Exception.Code.INVALID);
+        assertCode(() -> a.device("no-such-leg").state(), Raid1Exception.Code.NO_SUCH_DEVICE);
+        a.close();
+        assertCode(() -> d.fail(), Raid1Exception.Code.CLOSED);
+    }
+
     private static void assertCode(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, Raid1Exception.Code code) {
         assertThatThrownBy(call).isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(code));
     }

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.clustermd.bitmap.WriteIntentBitmap;
 
 /**
@@ -24,6 +25,14 @@ public final class RecordingClusterOperations implements ClusterOperations {
     public volatile String failIn;
     /** How many of the next resyncStart calls the "lock manager" refuses, as a suspended session does. */
     public final java.util.concurrent.atomic.AtomicInteger refuseResyncStarts = new java.util.concurrent.atomic.AtomicInteger();
+    /**
+     * Runs once, on the writer's thread, right after an {@code areaResyncing(WRITE)} answer is
+     * computed and before it is returned: a test's way to start a window between a writer's
+     * check and its next step.
+     */
+    public final AtomicReference<Runnable> afterWriteCheck = new AtomicReference<>();
+    /** How many {@code areaResyncing(WRITE)} questions were asked. */
+    public final AtomicLong writeChecks = new AtomicLong();
     /** The write lease a test turns off and on ({@link TestLease}). */
     public final TestLease lease = new TestLease();
 
@@ -155,7 +164,13 @@ public final class RecordingClusterOperations implements ClusterOperations {
     @Override
     public boolean areaResyncing(Direction direction, long lo, long hi) {
         if (direction == Direction.READ && suspendReads) return true;
-        return hi > suspendLo && lo < suspendHi;
+        boolean inside = hi > suspendLo && lo < suspendHi;
+        if (direction == Direction.WRITE) {
+            writeChecks.incrementAndGet();
+            Runnable r = afterWriteCheck.getAndSet(null);
+            if (r != null) r.run();
+        }
+        return inside;
     }
 
     @Override

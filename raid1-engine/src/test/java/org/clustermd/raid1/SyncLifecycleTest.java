@@ -64,7 +64,7 @@ class SyncLifecycleTest {
         legs(32L << 20, CreateOptions.builder("md-l21").assumeClean(true).build());
         Raid1Array a = legs.assemble(fast().build());
         a.syncMax(2048); // a check pauses there, so it stays running
-        SyncControl sync = a.sync();
+        SyncControl sync = a.syncControl();
         int rounds = 8;
         AtomicBoolean spam = new AtomicBoolean(true);
         Future<?> spammer = pool.submit(() -> {
@@ -121,7 +121,7 @@ class SyncLifecycleTest {
         }
         spam.set(false);
         spammer.get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
-        assertThat(a.sync().passesStarted()).isEqualTo(rounds);
+        assertThat(a.syncControl().passesStarted()).isEqualTo(rounds);
         assertThat(a.recoveryCp()).as("no resync ran").isZero();
         a.syncMax(Long.MAX_VALUE);
         a.syncAction(SyncAction.RESYNC);

@@ -75,4 +75,19 @@ public interface BitmapStorage extends Closeable {
         ByteBuffer raw = ByteBuffer.allocateDirect(bytes + BLOCK_SIZE);
         return raw.alignedSlice(BLOCK_SIZE).limit(bytes).slice().order(ByteOrder.LITTLE_ENDIAN);
     }
+
+    /**
+     * The range check every implementation makes on a read or write: {@code [offset, +length)}
+     * block-aligned and inside an area of {@code areaSize} bytes. Written so that no sum can
+     * overflow ({@code offset > areaSize - length}, never {@code offset + length > areaSize}).
+     *
+     * @param what the storage's name, for the message
+     * @throws IllegalArgumentException if the range is not aligned or not inside the area
+     */
+    static void checkRange(String what, long offset, int length, long areaSize) {
+        if (offset < 0 || length < 0 || offset % BLOCK_SIZE != 0 || length % BLOCK_SIZE != 0 || offset > areaSize - length) {
+            throw new IllegalArgumentException(what + ": bitmap I/O [" + offset + ", +" + length
+                    + ") is not block-aligned inside the " + areaSize + "-byte area");
+        }
+    }
 }

@@ -102,10 +102,7 @@ public final class FileBitmapStorage implements BitmapStorage {
     }
 
     private void check(long offset, int length) {
-        if (offset < 0 || offset % BLOCK_SIZE != 0 || length % BLOCK_SIZE != 0 || offset + length > areaSize) {
-            throw new IllegalArgumentException(name() + ": I/O [" + offset + ", +" + length
-                    + ") is not block-aligned inside the " + areaSize + "-byte area");
-        }
+        BitmapStorage.checkRange(name(), offset, length, areaSize);
     }
 
     @Override

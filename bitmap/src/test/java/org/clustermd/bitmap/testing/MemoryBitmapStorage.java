@@ -136,8 +136,6 @@ public final class MemoryBitmapStorage implements BitmapStorage {
     }
 
     private void check(long offset, int length) {
-        if (offset < 0 || offset % BLOCK_SIZE != 0 || length % BLOCK_SIZE != 0 || offset + length > data.length) {
-            throw new IllegalArgumentException(name + ": I/O [" + offset + ", +" + length + ") breaks the contract");
-        }
+        BitmapStorage.checkRange(name, offset, length, data.length);
     }
 }

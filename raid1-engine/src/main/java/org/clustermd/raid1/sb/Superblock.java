@@ -61,7 +61,10 @@ public final class Superblock {
     /** FailFast1. */
     public static final int DEVFLAG_FAIL_FAST = 2;
 
-    /** MaxSector: resync_offset of a clean array. */
+    /**
+     * MaxSector as resync_offset holds it (all ones on disk): a clean array. The engine's
+     * in-memory recovery_cp says {@code Mddev.MAX_SECTOR} instead; ArrayMetadata converts.
+     */
     public static final long MAX_SECTOR = -1L;
     /** md level of raid1. */
     public static final int LEVEL_RAID1 = 1;

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -22,6 +23,7 @@ import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.DiskStats;
 import org.clustermd.raid1.io.EngineThread;
+import org.clustermd.raid1.io.ForwardingBlockDevice;
 import org.clustermd.raid1.io.IoAccounting;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,11 +49,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe: requests and control calls may come from any thread.
  */
-public final class FaultInjectingBlockDevice implements BlockDevice, FaultControl {
+public final class FaultInjectingBlockDevice extends ForwardingBlockDevice implements FaultControl {
     private static final Logger LOG = LoggerFactory.getLogger(FaultInjectingBlockDevice.class);
     private static final int EIO = 5;
 
-    private final BlockDevice inner;
     private final int bs;
     private final IoAccounting accounting = new IoAccounting();
     private final ScheduledExecutorService control;
@@ -78,7 +79,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
 
     /** Wraps {@code inner}; this device owns it from now on. */
     public FaultInjectingBlockDevice(BlockDevice inner) {
-        this.inner = inner;
+        super(inner);
         this.bs = inner.logicalBlockSize();
         ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1, r -> new EngineThread(r, "fault-" + inner.name()));
         ex.setRemoveOnCancelPolicy(true);
@@ -86,16 +87,6 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
     }
 
     // ---- BlockDevice ------------------------------------------------------------------------
-
-    @Override
-    public String name() {
-        return inner.name();
-    }
-
-    @Override
-    public long size() {
-        return inner.size();
-    }
 
     @Override
     public int logicalBlockSize() {
@@ -111,7 +102,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
     public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
         if (!wellFormed(offset, dst)) {
             // malformed or closed: let the real device produce the real error, uncounted here
-            return inner.readAsync(offset, dst);
+            return inner().readAsync(offset, dst);
         }
         long start = accounting.start();
         int len = dst.remaining();
@@ -122,7 +113,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
     @Override
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
         if (!wellFormed(offset, src)) {
-            return inner.writeAsync(offset, src, fua);
+            return inner().writeAsync(offset, src, fua);
         }
         long start = accounting.start();
         int len = src.remaining();
@@ -133,7 +124,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
     @Override
     public CompletableFuture<Void> flushAsync() {
         if (closed) {
-            return inner.flushAsync(); // fails with CLOSED
+            return inner().flushAsync(); // fails with CLOSED
         }
         long start = accounting.start();
         CompletableFuture<Void> f;
@@ -142,7 +133,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
         } else if (armed) {
             f = CompletableFuture.runAsync(this::barrierFlush, control);
         } else {
-            f = inner.flushAsync();
+            f = inner().flushAsync();
         }
         return f.whenComplete((v, t) -> accounting.endFlush(start, t == null));
     }
@@ -151,7 +142,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
     public void close() throws IOException {
         closed = true;
         control.shutdownNow();
-        inner.close();
+        inner().close();
     }
 
     private boolean wellFormed(long offset, ByteBuffer buf) {
@@ -162,7 +153,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
         return offset >= 0
                 && offset % bs == 0
                 && len % bs == 0
-                && offset <= inner.size() - len
+                && offset <= inner().size() - len
                 && AlignedBuffers.isAligned(buf, bs);
     }
 
@@ -192,7 +183,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
         if (cut || allReads || takeOne(nextReads) || overlaps(readRanges, offset, len)) {
             return injectedFailure("read", offset, len);
         }
-        return inner.readAsync(offset, dst);
+        return inner().readAsync(offset, dst);
     }
 
     private CompletableFuture<Void> doWrite(long offset, ByteBuffer src, boolean fua) {
@@ -205,7 +196,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
             return CompletableFuture.completedFuture(null);
         }
         if (!armed) {
-            return inner.writeAsync(offset, src, fua);
+            return inner().writeAsync(offset, src, fua);
         }
         long stamp = barrier.readLock();
         try {
@@ -221,7 +212,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
             barrier.unlockRead(stamp);
             throw e;
         }
-        return inner.writeAsync(offset, src, fua).whenComplete((v, t) -> {
+        return inner().writeAsync(offset, src, fua).whenComplete((v, t) -> {
             try {
                 if (t == null && fua) {
                     synchronized (undo) {
@@ -247,7 +238,7 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
             }
         }
         ByteBuffer old = AlignedBuffers.allocate(len);
-        inner.read(offset, old);
+        inner().read(offset, old);
         synchronized (undo) {
             for (int i = 0; i < blocks; i++) {
                 byte[] b = new byte[bs];
@@ -261,14 +252,14 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
         long stamp = barrier.writeLock();
         try {
             if (cut) {
-                throw new java.util.concurrent.CompletionException(injectedError("flush", -1, 0));
+                throw new CompletionException(injectedError("flush", -1, 0));
             }
-            inner.flush();
+            inner().flush();
             synchronized (undo) {
                 undo.clear();
             }
         } catch (IOException e) {
-            throw new java.util.concurrent.CompletionException(e);
+            throw new CompletionException(e);
         } finally {
             barrier.unlockWrite(stamp);
         }
@@ -410,11 +401,11 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
                 if (!keep) {
                     buf.clear();
                     buf.put(e.getValue()).flip();
-                    inner.write(e.getKey() * bs, buf);
+                    inner().write(e.getKey() * bs, buf);
                     lost.add(e.getKey());
                 }
             }
-            inner.flush();
+            inner().flush();
             LOG.info("{}: power cut ({}, seed {}): {} of {} unflushed blocks lost", name(), mode, seed, lost.size(),
                     saved.size());
         } catch (IOException e) {
@@ -448,6 +439,6 @@ public final class FaultInjectingBlockDevice implements BlockDevice, FaultContro
 
     @Override
     public String toString() {
-        return "FaultInjectingBlockDevice[" + inner + "]";
+        return "FaultInjectingBlockDevice[" + inner() + "]";
     }
 }
