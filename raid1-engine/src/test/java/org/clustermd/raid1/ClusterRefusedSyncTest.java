@@ -46,7 +46,7 @@ class ClusterRefusedSyncTest {
         SyncReport refused = a.lastSync().orElseThrow();
         assertThat(refused.completed()).isFalse();
         assertThat(refused.failure()).as("an interruption, not a failure").isNull();
-        assertThat(a.sync().syncDisabled()).isEmpty();
+        assertThat(a.syncControl().syncDisabled()).isEmpty();
 
         // the md thread looks for work, by its timer and when asked, but starts no pass while held
         a.requestRecovery();
@@ -56,7 +56,7 @@ class ClusterRefusedSyncTest {
         a.releaseSessionHold();
         SyncReport done = awaitCompleted(a);
         assertThat(done.completed()).isTrue();
-        assertThat(a.recoveryCp()).isEqualTo(ArrayMetadata.MAX);
+        assertThat(a.recoveryCp()).isEqualTo(Mddev.MAX_SECTOR);
         a.close();
         assertThat(legs.compare().identical()).isTrue();
     }
