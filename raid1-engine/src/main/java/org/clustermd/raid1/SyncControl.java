@@ -58,13 +58,13 @@ final class SyncControl {
     private SyncReport last;
     private long mismatchCnt;
     private boolean closing;
+    /** How long a pass the lock manager refused waits before the md thread tries again by itself. */
+    private static final long RETRY_AFTER_REFUSAL_NANOS = TimeUnit.SECONDS.toNanos(1);
     /**
      * md's recovery_disabled: a pass failed for want of a readable source; starting it again at
      * once would only fail again (a livelock), so nothing starts by itself until an
      * administrator writes an action or a leg is added or re-added.
      */
-    /** How long a pass the lock manager refused waits before the md thread tries again by itself. */
-    private static final long RETRY_AFTER_REFUSAL_NANOS = TimeUnit.SECONDS.toNanos(1);
     private String syncDisabled;
     /** When the lock manager refused the last pass (0: it did not); retried a while later. Under the lock. */
     private long refusedAt;
