@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
@@ -103,16 +104,16 @@ public final class MessageChannel implements AutoCloseable {
             throw new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName + ": creating the message locks failed: " + e.getMessage(), e);
         }
         try {
-            c.message.convert(LockMode.NL, bounds.token());
-            c.token.convert(LockMode.NL, bounds.token());
-            c.token.convert(LockMode.EX, bounds.token());
+            c.convert(c.message, LockMode.NL, bounds.token());
+            c.convert(c.token, LockMode.NL, bounds.token());
+            c.convert(c.token, LockMode.EX, bounds.token());
             try {
-                c.ack.convert(LockMode.CR, bounds.token());
+                c.convert(c.ack, LockMode.CR, bounds.token());
                 catchUp.run();
             } finally {
-                c.token.convert(LockMode.NL, bounds.token());
+                c.convert(c.token, LockMode.NL, bounds.token());
             }
-            c.noNewDev.convert(LockMode.CR, bounds.token());
+            c.convert(c.noNewDev, LockMode.CR, bounds.token());
         } catch (DlmException e) {
             c.closeLocks();
             throw new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName + ": arming the message channel failed: " + e.getMessage(), e);
@@ -176,7 +177,7 @@ public final class MessageChannel implements AutoCloseable {
         boolean tokenHeld = false;
         try {
             checkOpen();
-            token.convert(LockMode.EX, Duration.ofNanos(Math.max(1, remaining(deadline))));
+            convert(token, LockMode.EX, Duration.ofNanos(Math.max(1, remaining(deadline))));
             tokenHeld = true;
             // the receive thread finishes its message before we send (docs/lessons.md §2)
             if (!recvMutex.tryAcquire(Math.max(1, remaining(deadline)), TimeUnit.NANOSECONDS)) {
@@ -208,7 +209,7 @@ public final class MessageChannel implements AutoCloseable {
     private void releaseToken(boolean held) {
         if (!held) return;
         try {
-            token.convert(LockMode.NL, bounds.token());
+            convert(token, LockMode.NL, bounds.token());
         } catch (DlmException e) {
             log.warn("{}: releasing the token: {}", arrayName, e.getMessage());
         }
@@ -228,21 +229,21 @@ public final class MessageChannel implements AutoCloseable {
         if (!m.type().sendable()) throw new IllegalArgumentException(m.type() + " is never sent by a RAID1 node");
         byte[] bytes = MessageCodec.encode(new Envelope(lockSpace.slot().number(), m));
         try {
-            message.convert(LockMode.EX, bounds.token());
+            convert(message, LockMode.EX, bounds.token());
         } catch (DlmException e) {
             throw cluster("taking the message lock for " + m.type() + " failed: " + e.getMessage(), e);
         }
         try {
             message.setValueBlock(LockValueBlock.of(bytes));
-            message.convert(LockMode.CW, bounds.token());
+            convert(message, LockMode.CW, bounds.token());
         } catch (DlmException | RuntimeException e) {
             releaseMessage();
             throw cluster("publishing " + m.type() + " failed: " + e.getMessage(), e);
         }
         DlmException notAcked = null;
         try {
-            ack.convert(LockMode.EX, bounds.ack());
-            ack.convert(LockMode.CR, bounds.token());
+            convert(ack, LockMode.EX, bounds.ack());
+            convert(ack, LockMode.CR, bounds.token());
         } catch (DlmException e) {
             notAcked = e;
         }
@@ -265,7 +266,7 @@ public final class MessageChannel implements AutoCloseable {
     private void releaseMessage() {
         for (int attempt = 1; ; attempt++) {
             try {
-                message.convert(LockMode.NL, bounds.token());
+                convert(message, LockMode.NL, bounds.token());
                 return;
             } catch (DlmException e) {
                 if (attempt >= RELEASE_ATTEMPTS || !alive()) {
@@ -320,13 +321,13 @@ public final class MessageChannel implements AutoCloseable {
     private void receiveOne() {
         boolean acked = false;
         try {
-            LockValueBlock lvb = message.convert(LockMode.CR, bounds.token()).valueBlock();
+            LockValueBlock lvb = convert(message, LockMode.CR, bounds.token()).valueBlock();
             Disposition d = process(lvb);
             if (d == Disposition.PROCESSED) {
-                ack.convert(LockMode.NL, bounds.token());
+                convert(ack, LockMode.NL, bounds.token());
                 acked = true;
                 // waits until the sender dropped CW, so ack is re-armed only after its EX is done (docs/lessons.md §1)
-                message.convert(LockMode.PR, bounds.token());
+                convert(message, LockMode.PR, bounds.token());
                 received.incrementAndGet();
             } else {
                 refused.incrementAndGet();
@@ -336,7 +337,7 @@ public final class MessageChannel implements AutoCloseable {
         } finally {
             if (acked) rearmAck();
             try {
-                message.convert(LockMode.NL, bounds.token());
+                convert(message, LockMode.NL, bounds.token());
             } catch (DlmException e) {
                 if (alive()) log.error("{}: releasing the message lock after a receive: {}", arrayName, e.getMessage());
             }
@@ -345,7 +346,7 @@ public final class MessageChannel implements AutoCloseable {
 
     private void rearmAck() {
         try {
-            ack.convert(LockMode.CR, bounds.token());
+            convert(ack, LockMode.CR, bounds.token());
         } catch (DlmException e) {
             if (alive()) log.error("{}: re-arming ack failed; this node misses messages until it rejoins: {}", arrayName, e.getMessage());
         }
@@ -384,7 +385,7 @@ public final class MessageChannel implements AutoCloseable {
     /** md's process_metadata_update retakes {@code no-new-dev} in CR, so this node can veto the next add. */
     public void rearmNoNewDev() throws Raid1Exception {
         try {
-            noNewDev.convert(LockMode.CR, bounds.token());
+            convert(noNewDev, LockMode.CR, bounds.token());
         } catch (DlmException e) {
             throw cluster("re-taking no-new-dev failed: " + e.getMessage(), e);
         }
@@ -409,7 +410,7 @@ public final class MessageChannel implements AutoCloseable {
     public void answerNewDisk(boolean found) throws Raid1Exception {
         if (!found) return;
         try {
-            noNewDev.convert(LockMode.NL, bounds.token());
+            convert(noNewDev, LockMode.NL, bounds.token());
         } catch (DlmException e) {
             throw cluster("confirming the new device failed: " + e.getMessage(), e);
         }
@@ -450,6 +451,29 @@ public final class MessageChannel implements AutoCloseable {
         noNewDev.close();
         message.close();
         token.close();
+    }
+
+    /**
+     * A conversion within {@code bound}. One that the lock manager refused because this node's
+     * lease had lapsed (SUSPENDED: a renewal was missed, nothing was done) is tried again once
+     * the lease is valid, within the same bound; LOST or CLOSED ends it.
+     */
+    private LockGrant convert(LockResource r, LockMode mode, Duration bound) throws DlmException {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (true) {
+            try {
+                return r.convert(mode, Duration.ofNanos(Math.max(1, remaining(deadline))));
+            } catch (DlmException e) {
+                long left = remaining(deadline);
+                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
+                try {
+                    if (!lockSpace.awaitLease(Duration.ofNanos(left))) throw e;
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     private boolean alive() {
