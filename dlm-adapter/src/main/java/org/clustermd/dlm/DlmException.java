@@ -18,7 +18,11 @@ public final class DlmException extends Exception {
         CONVERSION_DEADLOCK,
         /** A request is already pending on this lock, or the mode change is not allowed. */
         INVALID_REQUEST,
-        /** The session is suspended: the outcome is unknown until it reconnects or is lost. */
+        /**
+         * The session is suspended: the outcome is unknown until it reconnects or is lost. Also a
+         * grant whose delivery came after SUSPENDED was reported: it must not be used (the lock
+         * may still be held; the handle's granted mode tells once the lockspace is ACTIVE again).
+         */
         SUSPENDED,
         /** The session is lost; the lockspace is no longer usable. */
         LOCKSPACE_LOST,
@@ -26,6 +30,8 @@ public final class DlmException extends Exception {
         CLOSED,
         /** Every slot of the lockspace is taken (md's -ERANGE on join). */
         SLOTS_EXHAUSTED,
+        /** A member with this node's name is already in the lockspace (a node name is an identity). */
+        NODE_NAME_IN_USE,
         /** The lock manager's state is not what this implementation wrote (foreign or corrupt). */
         CORRUPT_STATE,
         /** What was asked for does not exist: a cluster that no member ever joined. */

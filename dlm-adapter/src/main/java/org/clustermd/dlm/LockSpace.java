@@ -37,8 +37,12 @@ public interface LockSpace extends AutoCloseable {
      * manager cannot have expired this member's session, so the locks it holds are still its own
      * and another member cannot have been granted them. A holder's belief in its locks ends at
      * this deadline or at {@link LockSpaceState#SUSPENDED}, whichever comes first, never at
-     * {@link LockSpaceState#LOST}. Compare with {@code System.nanoTime() - deadline < 0}. Never
-     * blocks and makes no lock-manager call, so the data path may read it before every write.
+     * {@link LockSpaceState#LOST}; SUSPENDED is reported no later than the deadline. The deadline
+     * moves forward while the lock manager keeps answering this member, and is already past once
+     * the lockspace is LOST or CLOSED. Compare with {@code System.nanoTime() - deadline < 0}.
+     * Never blocks and makes no lock-manager call, so the data path may read it before every
+     * write. How the deadline is derived is the implementation's (ZooKeeper: the package
+     * documentation of {@code org.clustermd.dlm.zk}, "The lease").
      */
     long leaseDeadlineNanos();
 

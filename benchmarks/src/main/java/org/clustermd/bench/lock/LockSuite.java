@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.framework.CuratorFramework;
@@ -28,7 +29,10 @@ import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.NodeSlot;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.EmbeddedZooKeeperEnsemble;
 import org.clustermd.dlm.server.ZooKeeperSettings;
@@ -36,10 +40,13 @@ import org.clustermd.dlm.zk.ZkLockManager;
 
 /**
  * {@code benchmarks/run lock [--rounds 5] [--iterations 400] [--seconds 3] [--fsync yes|no|both]
- * [--dir PATH]}: P6 on a 1-server and a 3-server ensemble, P7 with 1 and 3 contenders on the
- * 1-server one. Ours and the peer run against the same server(s), alternating round by round; the
- * figure is the median over rounds. The servers keep their data in {@code --dir} (a real disk by
- * default) and, unless told otherwise, fsync their log as production does.
+ * [--session-ms 6000] [--dir PATH]}: P6 on a 1-server and a 3-server ensemble, P7 with 1 and 3
+ * contenders on the 1-server one. Ours and the peer run against the same server(s), alternating
+ * round by round; the figure is the median over rounds. The servers keep their data in
+ * {@code --dir} (a real disk by default) and, unless told otherwise, fsync their log as
+ * production does. L1: the time from a one-way cut (only what the holder sends is lost, while it
+ * still hears the lockspace) to the holder's SUSPENDED, as a part of the negotiated session
+ * timeout (tickTime 2000 ms, ZooKeeper's default).
  *
  * <p>Not thread-safe; run once.
  */
@@ -59,7 +66,120 @@ public final class LockSuite implements Suite {
         for (boolean sync : fsync.equals("both") ? List.of(true, false) : List.of(!fsync.equals("no"))) {
             figures.addAll(runWith(o.dir(), sync, rounds, iterations, seconds));
         }
+        figures.add(l1(o.dir(), rounds, o.intValue("session-ms", 6000)));
         return figures;
+    }
+
+    /** L1: a one-way cut of the EX holder to its SUSPENDED, in session timeouts; median of rounds. */
+    private Figure l1(Path base, int rounds, int sessionMs) throws BenchException {
+        Path dir = tempDir(base);
+        ZooKeeperSettings settings = ZooKeeperSettings.builder().forceSync(false).build();
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("lease"), 0, settings)) {
+            double[] suspended = new double[rounds];
+            double[] expirySeen = new double[rounds];
+            int negotiated = 0;
+            for (int i = 0; i < rounds; i++) {
+                try (OneWayLink link = new OneWayLink(zk.clientPort())) {
+                    OneWayCut cut = oneWayCut(link, zk.connectString(), sessionMs, i);
+                    suspended[i] = cut.suspended();
+                    expirySeen[i] = cut.expirySeen();
+                    negotiated = cut.sessionMs();
+                }
+                progress("L1 round %d: SUSPENDED at %.3f, expiry seen by another member at %.3f session timeouts",
+                        i + 1, suspended[i], expirySeen[i]);
+            }
+            double ours = median(suspended);
+            return new Figure("L1", "time from a one-way cut (client->server dropped) to SUSPENDED / session timeout",
+                    ours, Double.NaN, ours, "<=0.667", "session timeouts")
+                    .with("session_ms", negotiated).with("tick_ms", settings.tickTimeMs()).with("rounds", rounds)
+                    .with("ours_per_round", Arrays.stream(suspended).boxed().toList())
+                    .with("expiry_seen_per_round", Arrays.stream(expirySeen).boxed().toList())
+                    .with("load", "another member locks and unlocks without pause, so the holder keeps hearing"
+                            + " the lockspace (ZooKeeper's client alone never notices such a cut)");
+        } catch (DlmException | IOException e) {
+            throw new BenchException("lock suite, L1: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BenchException("interrupted");
+        } finally {
+            deleteQuietly(dir);
+        }
+    }
+
+    /** One L1 round, in session timeouts from the cut. */
+    private record OneWayCut(double suspended, double expirySeen, int sessionMs) {}
+
+    private OneWayCut oneWayCut(OneWayLink link, String direct, int sessionMs, int round)
+            throws DlmException, InterruptedException {
+        AtomicLong suspendedAt = new AtomicLong();
+        AtomicLong expirySeenAt = new AtomicLong();
+        AtomicBoolean armed = new AtomicBoolean();
+        CountDownLatch suspended = new CountDownLatch(1);
+        CountDownLatch expired = new CountDownLatch(1);
+        AtomicBoolean loading = new AtomicBoolean(true);
+        Duration session = Duration.ofMillis(sessionMs);
+        String name = "l1-" + round;
+        try (ZkLockManager victim = ZkLockManager.builder().connectString(link.connectString()).cluster("bench")
+                .nodeName("l1-holder-" + round).sessionTimeout(session).ensembleTracker(false).build();
+             ZkLockManager other = ZkLockManager.builder().connectString(direct).cluster("bench")
+                .nodeName("l1-other-" + round).sessionTimeout(session).build()) {
+            LockSpace holder = victim.join(name, LockSpaceOptions.of(4).withListener(new LockSpaceListener() {
+                @Override
+                public void stateChanged(LockSpaceState s) {
+                    if (s == LockSpaceState.SUSPENDED && armed.get() && suspendedAt.compareAndSet(0, System.nanoTime())) {
+                        suspended.countDown();
+                    }
+                }
+            }));
+            LockSpace watcher = other.join(name, LockSpaceOptions.of(4).withListener(new LockSpaceListener() {
+                @Override
+                public void memberLost(NodeSlot slot) {
+                    if (expirySeenAt.compareAndSet(0, System.nanoTime())) {
+                        expired.countDown();
+                    }
+                }
+            }));
+            holder.resource("token").convert(LockMode.EX);
+            LockResource load = watcher.resource("load");
+            Thread loader = new Thread(() -> {
+                while (loading.get()) {
+                    try {
+                        load.convert(LockMode.EX);
+                        load.unlock();
+                    } catch (DlmException e) {
+                        return;
+                    }
+                }
+            }, "bench-l1-load");
+            loader.setDaemon(true);
+            loader.start();
+            try {
+                Thread.sleep(sessionMs); // renewals in their steady state
+                int negotiated = victim.curator().getZookeeperClient().getZooKeeper().getSessionTimeout();
+                armed.set(true);
+                long cutAt = System.nanoTime();
+                link.cutClientToServer();
+                long bound = 4L * sessionMs;
+                if (!suspended.await(bound, TimeUnit.MILLISECONDS) || !expired.await(bound, TimeUnit.MILLISECONDS)) {
+                    throw new DlmException(DlmException.Code.TIMEOUT, "L1: no SUSPENDED or no expiry within "
+                            + bound + " ms of the cut");
+                }
+                double t = negotiated * 1e6;
+                return new OneWayCut((suspendedAt.get() - cutAt) / t, (expirySeenAt.get() - cutAt) / t, negotiated);
+            } catch (Exception e) {
+                if (e instanceof DlmException d) {
+                    throw d;
+                }
+                if (e instanceof InterruptedException ie) {
+                    throw ie;
+                }
+                throw new DlmException(DlmException.Code.UNAVAILABLE, "L1: " + e, e);
+            } finally {
+                loading.set(false);
+                link.restore();
+                loader.join(10_000);
+            }
+        }
     }
 
     private List<Figure> runWith(Path base, boolean fsync, int rounds, int iterations, int seconds)

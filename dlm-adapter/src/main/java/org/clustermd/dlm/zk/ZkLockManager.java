@@ -22,10 +22,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One node's connection to the lock manager: one ZooKeeper session (through Curator), shared by
- * every lockspace the node joins. It is the only place that translates Curator's connection
- * states: SUSPENDED suspends every lockspace at once, RECONNECTED with the same session resumes
- * them after a full re-read, LOST (or a reconnect with a different session, which Curator's
- * retry would otherwise hide) loses them.
+ * every lockspace the node joins, and that session's lease ({@link Lease}, kept by a
+ * {@link LeaseRenewer}). It is the only place that translates session health for the
+ * lockspaces: Curator's SUSPENDED or the lease's end suspends every lockspace at once; being
+ * connected with a valid lease again, in the same session, resumes them after a full re-read;
+ * LOST (or a reconnect with a different session, which Curator's retry would otherwise hide)
+ * loses them. See the package documentation, "The lease".
  *
  * <pre>{@code
  * try (ZkLockManager dlm = ZkLockManager.builder()
@@ -42,6 +44,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ZkLockManager implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ZkLockManager.class);
+    /** An external client's session started at a time we do not know. */
+    private static final long UNKNOWN_START = Long.MIN_VALUE;
 
     private final CuratorFramework client;
     private final boolean ownsClient;
@@ -50,15 +54,59 @@ public final class ZkLockManager implements AutoCloseable {
     private final String nodeName;
     private final DlmCredentials credentials;
     private final List<ZkLockSpace> lockSpaces = new CopyOnWriteArrayList<>();
+    private final LeaseRenewer renewer;
+    /** False from Curator's SUSPENDED or LOST until its RECONNECTED. */
+    private volatile boolean connected = true;
+    /** What the lockspaces were last told (the renewer's thread only). */
+    private boolean toldHealthy;
 
-    private ZkLockManager(Builder b, CuratorFramework client, boolean ownsClient) {
+    private ZkLockManager(Builder b, CuratorFramework client, boolean ownsClient, long connectStart) {
         this.client = client;
         this.ownsClient = ownsClient;
         this.root = b.root;
         this.cluster = b.cluster;
         this.nodeName = b.nodeName;
         this.credentials = b.credentials;
+        Lease lease = new Lease(System::nanoTime);
+        long requested = b.sessionTimeout.toNanos();
+        this.renewer = new LeaseRenewer(client, lease, root, requested, nodeName, new LeaseRenewer.HealthListener() {
+            @Override
+            public void leaseHealthChanged() {
+                tellHealth();
+            }
+
+            @Override
+            public void leaseExtended() {
+                lockSpaces.forEach(ZkLockSpace::leaseChanged);
+            }
+        });
+        if (connectStart != UNKNOWN_START) {
+            // we asked for this session ourselves, after connectStart
+            lease.startBeforeConnect(sessionId(), connectStart, renewer.timeoutNanos());
+        }
+        // an external client's session may be of any age: its lease starts from a probe
+        renewer.prime();
+        this.toldHealthy = healthy();
         client.getConnectionStateListenable().addListener(this::connectionStateChanged);
+        renewer.start();
+    }
+
+    /**
+     * Waits (bounded) for a valid lease, so that a lockspace joined next starts ACTIVE. Without
+     * one it would start SUSPENDED and resume once the lease is confirmed, a third of the session
+     * timeout after the first answered renewal.
+     */
+    private ZkLockManager awaitLease(Duration timeout) throws DlmException {
+        try {
+            if (!renewer.awaitUsable(timeout.toNanos())) {
+                LOG.warn("{}: no valid lease within {} ms; lockspaces start SUSPENDED", nodeName, timeout.toMillis());
+            }
+        } catch (InterruptedException e) {
+            close();
+            Thread.currentThread().interrupt();
+            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while waiting for the lease");
+        }
+        return this;
     }
 
     public static Builder builder() {
@@ -132,14 +180,58 @@ public final class ZkLockManager implements AutoCloseable {
 
     private void connectionStateChanged(CuratorFramework c, ConnectionState s) {
         switch (s) {
-            case SUSPENDED -> lockSpaces.forEach(ZkLockSpace::onSuspended);
+            case SUSPENDED -> {
+                connected = false;
+                lockSpaces.forEach(ZkLockSpace::onSuspended);
+            }
             case RECONNECTED -> {
                 long session = sessionId();
-                lockSpaces.forEach(ls -> ls.onReconnected(session));
+                for (ZkLockSpace ls : lockSpaces) {
+                    if (ls.incarnation() != session) {
+                        ls.onLost("reconnected with a new session " + Long.toHexString(session));
+                    }
+                }
+                // the lockspaces resume once the lease is valid as well (tellHealth)
+                connected = true;
             }
-            case LOST -> lockSpaces.forEach(ls -> ls.onLost("Curator reports the session lost"));
+            case LOST -> {
+                connected = false;
+                lockSpaces.forEach(ls -> ls.onLost("Curator reports the session lost"));
+            }
             default -> { }
         }
+        renewer.wake();
+    }
+
+    /**
+     * Whether a lockspace of this session may be ACTIVE: connected, and the lease valid (with its
+     * guard). The lockspaces read it before they resume; see the package doc, "The lease".
+     */
+    boolean healthy() {
+        return connected && renewer.usable();
+    }
+
+    /** Tells every lockspace when {@link #healthy()} changed; on the renewer's thread only. */
+    private void tellHealth() {
+        boolean now = healthy();
+        if (now == toldHealthy) {
+            return;
+        }
+        toldHealthy = now;
+        if (now) {
+            long session = sessionId();
+            lockSpaces.forEach(ls -> ls.onReconnected(session));
+        } else {
+            LOG.warn("{}: lease {} ({}), fencing every lockspace", nodeName, renewer.lease(),
+                    connected ? "connected" : "disconnected");
+            lockSpaces.forEach(ZkLockSpace::onSuspended);
+        }
+    }
+
+    /** The lease deadline of session {@code session}, or a time already past if it is not the lease's. */
+    long leaseDeadline(long session) {
+        Lease.Term term = renewer.lease().term();
+        return term.session() == session ? term.deadline() : System.nanoTime() - 1;
     }
 
     void forget(ZkLockSpace ls) {
@@ -177,6 +269,7 @@ public final class ZkLockManager implements AutoCloseable {
                 LOG.warn("leaving {} on close: {}", ls.name(), e.getMessage());
             }
         }
+        renewer.close();
         if (ownsClient) {
             client.close();
         }
@@ -202,6 +295,7 @@ public final class ZkLockManager implements AutoCloseable {
         private Duration connectionTimeout = Duration.ofSeconds(15);
         private DlmCredentials credentials = DlmCredentials.none();
         private ZKClientConfig clientConfig;
+        private boolean ensembleTracker = true;
 
         /** The ensemble, e.g. {@code zk1:2181,zk2:2181,zk3:2181}. */
         public Builder connectString(String s) {
@@ -221,7 +315,11 @@ public final class ZkLockManager implements AutoCloseable {
             return this;
         }
 
-        /** This node's name, stable across restarts (it keeps its slot when free). */
+        /**
+         * This node's name: its identity, stable across restarts (it keeps its slot when free).
+         * While a member of a lockspace has this name, another node joining with it is refused
+         * ({@link DlmException.Code#NODE_NAME_IN_USE}).
+         */
         public Builder nodeName(String n) {
             this.nodeName = ZkLockPaths.checkName("node", n);
             return this;
@@ -235,8 +333,11 @@ public final class ZkLockManager implements AutoCloseable {
         }
 
         /**
-         * The ZooKeeper session timeout. A node that cannot reach ZooKeeper is told SUSPENDED
-         * after about two thirds of it, and its locks go to others after all of it.
+         * The ZooKeeper session timeout asked for (the server may clamp it; the lease uses the
+         * negotiated one). A node whose requests stop reaching ZooKeeper is told SUSPENDED when
+         * its lease ends, at most three quarters of the timeout after the send of its last
+         * confirmed renewal (about half of it after the link failed); its locks go to others no
+         * earlier than the whole timeout after the server last heard from it.
          */
         public Builder sessionTimeout(Duration t) {
             this.sessionTimeout = Objects.requireNonNull(t);
@@ -269,12 +370,23 @@ public final class ZkLockManager implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Whether Curator follows the ensemble's configuration (on by default, as in Curator).
+         * The tracker replaces the connect string with the client addresses the servers announce
+         * in their configuration; behind proxies, NAT or port forwarding those are not the ones
+         * this node can reach, so turn it off there and the configured connect string is kept.
+         */
+        public Builder ensembleTracker(boolean on) {
+            this.ensembleTracker = on;
+            return this;
+        }
+
         /** Connects (bounded by the connection timeout) and returns the manager. */
         public ZkLockManager build() throws DlmException {
             Objects.requireNonNull(cluster, "cluster");
             Objects.requireNonNull(nodeName, "nodeName");
             if (external != null) {
-                return new ZkLockManager(this, external, false);
+                return new ZkLockManager(this, external, false, UNKNOWN_START).awaitLease(connectionTimeout);
             }
             Objects.requireNonNull(connectString, "connectString");
             CuratorFrameworkFactory.Builder cb = CuratorFrameworkFactory.builder()
@@ -282,7 +394,8 @@ public final class ZkLockManager implements AutoCloseable {
                     .sessionTimeoutMs((int) sessionTimeout.toMillis())
                     .connectionTimeoutMs((int) connectionTimeout.toMillis())
                     // retries only cover the blocking calls of join; lock traffic never retries
-                    .retryPolicy(new RetryNTimes(3, 200));
+                    .retryPolicy(new RetryNTimes(3, 200))
+                    .ensembleTracker(ensembleTracker);
             if (credentials.authScheme() != null) {
                 cb.authorization(credentials.authScheme(), credentials.authBytes());
             }
@@ -290,6 +403,9 @@ public final class ZkLockManager implements AutoCloseable {
                 cb.zkClientConfig(clientConfig);
             }
             CuratorFramework c = cb.build();
+            // before the client asks for a session: the server creates it later, so it cannot
+            // expire it before this time plus the timeout (the first lease)
+            long connectStart = System.nanoTime();
             c.start();
             try {
                 if (!c.blockUntilConnected((int) connectionTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -302,7 +418,7 @@ public final class ZkLockManager implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while connecting");
             }
-            return new ZkLockManager(this, c, true);
+            return new ZkLockManager(this, c, true, connectStart).awaitLease(connectionTimeout);
         }
     }
 }

@@ -57,8 +57,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: ZooKeeper's event thread applies events and write results; user threads submit
  * requests; Curator's connection-state thread reports session health. All of them change state
- * only under {@link #lock}. Completions and callbacks are handed, in order, to the
- * {@link CallbackQueue} after the lock is released.
+ * only under {@link #lock}. Completions and callbacks are handed to the {@link CallbackQueue}
+ * under the lock, in the order it serialised them, and run after it is released.
  *
  * <p>Thread-safe.
  */
@@ -83,8 +83,8 @@ final class ZkLockSpace implements LockSpace {
     private final Map<String, ResourceState> resources = new TreeMap<>();
     private final Map<Integer, Long> members = new TreeMap<>();
     private final Set<String> departed = new HashSet<>();
-    private final Set<Long> knownIncarnations = new HashSet<>();
     private final Set<Long> preparedDeaths = new HashSet<>();
+    private final RecoveryBarrier barrier;
     private RecoveryEpisode episode;
     private int slot = -1;
     private boolean joined;
@@ -93,6 +93,8 @@ final class ZkLockSpace implements LockSpace {
     private Map<Integer, Long> membersBeforeResync = Map.of();
     private final List<Runnable> afterResync = new ArrayList<>();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
+    /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
+    private volatile long suspensions;
     private final Object leaseMonitor = new Object();
 
     ZkLockSpace(ZkLockManager manager, ZooKeeper zk, String name, LockSpaceOptions options) {
@@ -105,6 +107,7 @@ final class ZkLockSpace implements LockSpace {
         this.listener = options.listener();
         this.acl = manager.acl();
         this.callbacks = new CallbackQueue(name);
+        this.barrier = new RecoveryBarrier(paths);
     }
 
     // ------------------------------------------------------------------ join and leave
@@ -117,7 +120,7 @@ final class ZkLockSpace implements LockSpace {
         long deadline = System.nanoTime() + options.requestTimeout().toNanos();
         try {
             for (String p : List.of(paths.root(), paths.members(), paths.slots(), paths.departed(),
-                    paths.names(), paths.resources(), paths.versions())) {
+                    paths.names(), paths.recoveries(), paths.resources(), paths.versions())) {
                 manager.ensurePath(p);
             }
             zk.addWatch(paths.root(), watcher, AddWatchMode.PERSISTENT_RECURSIVE);
@@ -165,6 +168,8 @@ final class ZkLockSpace implements LockSpace {
                 byte[] data = nodeName.getBytes(StandardCharsets.UTF_8);
                 ops.add(Op.create(paths.slotClaim(candidate), data, acl, CreateMode.EPHEMERAL));
                 ops.add(Op.create(paths.member(candidate, incarnation), data, acl, CreateMode.EPHEMERAL));
+                // counts joins, so that a purge decided before this join fails (RecoveryBarrier)
+                ops.add(Op.setData(paths.members(), new byte[0], -1));
                 String prefix = String.format("%04d_", candidate);
                 for (String d : departed) {
                     if (d.startsWith(prefix)) {
@@ -178,10 +183,14 @@ final class ZkLockSpace implements LockSpace {
             ops.add(preferred == null
                     ? Op.create(paths.nodeName(nodeName), slotData, acl, CreateMode.PERSISTENT)
                     : Op.setData(paths.nodeName(nodeName), slotData, -1));
+            ops.add(Op.create(paths.nodeNameMember(nodeName), slotData, acl, CreateMode.EPHEMERAL));
             Code rc = multiAndWait(ops, deadline, "claiming slot " + candidate);
             if (rc == Code.OK) {
                 finishJoin(candidate);
                 return;
+            }
+            if (rc == Code.NODEEXISTS) {
+                refuseIfNameIsAMember(nodeName);
             }
             if (rc == Code.NODEEXISTS || rc == Code.NONODE) {
                 // another node claimed the slot (or its name) at the same time: the failure reply
@@ -194,6 +203,28 @@ final class ZkLockSpace implements LockSpace {
             }
             throw ZkLockManager.translate("claiming slot " + candidate + " of " + lockSpaceName,
                     KeeperException.create(rc));
+        }
+    }
+
+    /**
+     * A node name is a node's identity: while a member holds it, a second node with that name
+     * would join in another slot and both would think the other's bitmap is someone else's.
+     */
+    private void refuseIfNameIsAMember(String nodeName) throws DlmException {
+        String path = paths.nodeNameMember(nodeName);
+        try {
+            byte[] d = zk.getData(path, false, null);
+            String holder = new String(d, StandardCharsets.UTF_8).trim();
+            throw new DlmException(DlmException.Code.NODE_NAME_IN_USE, "node name '" + nodeName
+                    + "' is already a member of lockspace " + lockSpaceName + " in slot" + holder
+                    + "; a second node with the same name is refused (stop the first, or give this one another name)");
+        } catch (KeeperException.NoNodeException e) {
+            // not the name: another node claimed the slot at the same time; the caller retries
+        } catch (KeeperException e) {
+            throw ZkLockManager.translate("reading " + path, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while joining");
         }
     }
 
@@ -220,18 +251,27 @@ final class ZkLockSpace implements LockSpace {
         try {
             slot = claimed;
             joined = true;
-            knownIncarnations.addAll(members.values());
-            knownIncarnations.add(incarnation);
             members.put(claimed, incarnation);
-            state = LockSpaceState.ACTIVE;
+            // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
+            state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
             NodeSlot ours = new NodeSlot(claimed);
             Set<NodeSlot> live = memberSlots();
-            out.add(() -> listener.recoveryFinished(ours, live));
+            // the view is the state the claim committed in: a dead member's locks still there are a
+            // death being recovered, which we join (recover_prep, recover_slot, and recover_done
+            // once they are purged) instead of only reporting our own join
+            Set<Owner> orphans = orphanOwners();
+            if (orphans.isEmpty()) {
+                out.add(() -> listener.recoveryFinished(ours, live));
+            }
+            for (Owner dead : orphans) {
+                deathDiscovered(dead, out);
+            }
             LOG.info("joined lockspace {} as {} (incarnation {}), members {}", lockSpaceName, ours,
                     Long.toHexString(incarnation), live);
             for (ResourceState rs : resources.values()) {
                 evaluate(rs, out);
             }
+            barrierStep();
         } finally {
             lock.unlock();
         }
@@ -288,7 +328,8 @@ final class ZkLockSpace implements LockSpace {
         List<Op> leave = List.of(
                 Op.create(paths.departure(slot, incarnation), new byte[0], acl, CreateMode.PERSISTENT),
                 Op.delete(paths.member(slot, incarnation), -1),
-                Op.delete(paths.slotClaim(slot), -1));
+                Op.delete(paths.slotClaim(slot), -1),
+                Op.delete(paths.nodeNameMember(manager.nodeName()), -1));
         Code rc = Code.SYSTEMERROR;
         try {
             rc = multiAndWait(leave, deadline, "leaving");
@@ -371,13 +412,14 @@ final class ZkLockSpace implements LockSpace {
 
     // ------------------------------------------------------------------ session health
 
-    /** The connection is in doubt: fence now. */
+    /** The connection is in doubt or the lease is ending: fence now. */
     void onSuspended() {
         lock.lock();
         try {
             if (state != LockSpaceState.ACTIVE) {
                 return;
             }
+            suspensions++;
             state = LockSpaceState.SUSPENDED;
             for (ResourceState rs : resources.values()) {
                 rs.stale = true;
@@ -389,7 +431,10 @@ final class ZkLockSpace implements LockSpace {
         stateChangedNow(LockSpaceState.SUSPENDED);
     }
 
-    /** Reconnected; {@code sessionId} tells whether it is still our session. */
+    /**
+     * Connected with a valid lease again (the manager calls it only then); {@code sessionId}
+     * tells whether it is still our session.
+     */
     void onReconnected(long sessionId) {
         if (sessionId != incarnation) {
             onLost("reconnected with a new session " + Long.toHexString(sessionId));
@@ -397,14 +442,15 @@ final class ZkLockSpace implements LockSpace {
         }
         lock.lock();
         try {
-            if (state != LockSpaceState.SUSPENDED) {
-                return;
+            if (state != LockSpaceState.SUSPENDED || !joined) {
+                return; // still joining: finishJoin reads the manager's health itself
             }
             afterResync.add(() -> {
                 Actions later = new Actions();
                 lock.lock();
                 try {
-                    if (state != LockSpaceState.SUSPENDED) {
+                    if (state != LockSpaceState.SUSPENDED || !manager.healthy()) {
+                        // suspended again meanwhile: the next resume reads again
                         return;
                     }
                     state = LockSpaceState.ACTIVE;
@@ -422,7 +468,11 @@ final class ZkLockSpace implements LockSpace {
                 stateChangedNow(LockSpaceState.ACTIVE);
                 later.run(callbacks);
             });
-            startResync();
+            if (!(resyncing && resyncOutstanding > 0)) {
+                // a read already under way (the lease lapsed and came back while the connection
+                // held) ends with the resume just queued
+                startResync();
+            }
         } finally {
             lock.unlock();
         }
@@ -446,6 +496,38 @@ final class ZkLockSpace implements LockSpace {
         callbacks.close();
     }
 
+    /** The lease moved: wake {@link #awaitLease} waiters. */
+    void leaseChanged() {
+        synchronized (leaseMonitor) {
+            leaseMonitor.notifyAll();
+        }
+    }
+
+    /**
+     * Delivers a grant decided at suspension count {@code decidedAt} (-1: decided while not
+     * ACTIVE), or fails it when the lockspace was suspended since: a holder's belief ends at
+     * SUSPENDED, so a grant that reaches its caller after SUSPENDED was reported must not read
+     * as usable. The lock itself may well be held (the handle's grantedMode() says so, and it is
+     * still held if the same session resumes); only this completion is refused.
+     */
+    private void deliverGrant(CompletableFuture<LockGrant> f, LockGrant grant, long decidedAt, String resource) {
+        LockSpaceState s = state;
+        if (s == LockSpaceState.ACTIVE && suspensions == decidedAt) {
+            f.complete(grant);
+            return;
+        }
+        DlmException.Code code = s == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
+                : s == LockSpaceState.CLOSED ? DlmException.Code.CLOSED : DlmException.Code.SUSPENDED;
+        f.completeExceptionally(new DlmException(code, grant.mode() + " on " + resource + " was granted, but lockspace "
+                + lockSpaceName + " was suspended before the grant could be delivered: not usable; after the"
+                + " lockspace is ACTIVE again, grantedMode() tells whether it is still held"));
+    }
+
+    /** What {@link #deliverGrant} needs to know about the moment of the decision; under the lock. */
+    private long grantDecidedAt() {
+        return state == LockSpaceState.ACTIVE ? suspensions : -1;
+    }
+
     private void stateChangedNow(LockSpaceState s) {
         synchronized (leaseMonitor) {
             leaseMonitor.notifyAll();
@@ -463,12 +545,13 @@ final class ZkLockSpace implements LockSpace {
     private void startResync() {
         resyncing = true;
         membersBeforeResync = new TreeMap<>(members);
-        resyncOutstanding = 3;
-        zk.getChildren(paths.members(), false, (rc, path, ctx, children) -> {
+        resyncOutstanding = 4;
+        zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
             Actions out = new Actions();
             lock.lock();
             try {
                 if (rc == Code.OK.intValue()) {
+                    barrier.membersRead(stat.getVersion());
                     members.clear();
                     for (String c : children) {
                         MemberName m = MemberName.parse(c);
@@ -490,6 +573,19 @@ final class ZkLockSpace implements LockSpace {
                 if (rc == Code.OK.intValue()) {
                     departed.clear();
                     departed.addAll(children);
+                }
+                resyncStep(rc, out);
+            } finally {
+                lock.unlock();
+            }
+            out.run(callbacks);
+        }, null);
+        zk.getChildren(paths.recoveries(), false, (rc, path, ctx, children) -> {
+            Actions out = new Actions();
+            lock.lock();
+            try {
+                if (rc == Code.OK.intValue()) {
+                    barrier.replaceAcks(children);
                 }
                 resyncStep(rc, out);
             } finally {
@@ -544,6 +640,9 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void resyncStep(int rc, Actions out) {
+        if (resyncOutstanding < 0) {
+            return; // this resync failed already; its late replies count for nothing
+        }
         if (rc != Code.OK.intValue()) {
             // the connection dropped again (a new resync follows the reconnect) or the
             // session is gone (LOST follows); either way this one is abandoned
@@ -579,6 +678,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 evaluate(rs, out);
             }
+            barrierStep();
         }
         out.addAll(afterResync);
         afterResync.clear();
@@ -601,6 +701,21 @@ final class ZkLockSpace implements LockSpace {
                 case MEMBER -> {
                     if (rel.name() != null) {
                         onMemberEvent(e.getType(), rel.name(), out);
+                    } else if (e.getType() == Watcher.Event.EventType.NodeDataChanged) {
+                        barrier.memberJoined();
+                    }
+                }
+                case RECOVERY -> {
+                    if (rel.name() != null) {
+                        if (e.getType() == Watcher.Event.EventType.NodeCreated) {
+                            barrier.ackCreated(rel.name());
+                            // another member's recover_prep returned: a purge may be due
+                            for (ResourceState rs : resources.values()) {
+                                evaluate(rs, out);
+                            }
+                        } else if (e.getType() == Watcher.Event.EventType.NodeDeleted) {
+                            barrier.ackDeleted(rel.name());
+                        }
                     }
                 }
                 case DEPARTED -> {
@@ -630,6 +745,7 @@ final class ZkLockSpace implements LockSpace {
             }
             if (joined) {
                 maybeFinishEpisode(out);
+                barrierStep();
             }
         } finally {
             lock.unlock();
@@ -664,7 +780,6 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void memberJoined(long inc, Actions out) {
-        knownIncarnations.add(inc);
         startEpisode(out);
     }
 
@@ -683,6 +798,34 @@ final class ZkLockSpace implements LockSpace {
         for (ResourceState rs : resources.values()) {
             evaluate(rs, out);
         }
+    }
+
+    /**
+     * A dead member's locks that no membership event of ours announced (it died before we joined,
+     * or while we were disconnected): its death joins the episode like one we saw.
+     */
+    private void deathDiscovered(Owner dead, Actions out) {
+        RecoveryEpisode ep = startEpisode(out);
+        if (!ep.gone.add(dead.incarnation())) {
+            return;
+        }
+        if (ep.prepDelivered) {
+            preparedDeaths.add(dead.incarnation());
+        }
+        boolean graceful = departed.contains(ZkLockPaths.memberName(dead.slot(), dead.incarnation()));
+        LOG.info("lockspace {}: found the locks of member {} (incarnation {}), which {}", lockSpaceName,
+                new NodeSlot(dead.slot()), Long.toHexString(dead.incarnation()), graceful ? "left" : "died");
+        // our own slot's previous holder is our own earlier life: its dirty bits are ours to
+        // resync on assembly, as md does on join, and recover_slot would have us wait on our own
+        // bitmap lock
+        if (!graceful && dead.slot() != slot) {
+            NodeSlot lost = new NodeSlot(dead.slot());
+            out.add(() -> listener.memberLost(lost));
+        }
+    }
+
+    private boolean knownDeath(long inc) {
+        return preparedDeaths.contains(inc) || (episode != null && episode.gone.contains(inc));
     }
 
     private RecoveryEpisode startEpisode(Actions out) {
@@ -708,6 +851,7 @@ final class ZkLockSpace implements LockSpace {
                     evaluate(rs, out);
                 }
                 maybeFinishEpisode(out);
+                barrierStep();
             }
         } finally {
             lock.unlock();
@@ -772,7 +916,8 @@ final class ZkLockSpace implements LockSpace {
                     long token = 0;
                     out.add(() -> h.publish(mode, token, lvb));
                     CompletableFuture<LockGrant> f = new CompletableFuture<>();
-                    out.add(() -> f.complete(grant));
+                    long decidedAt = grantDecidedAt();
+                    out.add(() -> deliverGrant(f, grant, decidedAt, rs.name));
                     result = f;
                     return result;
                 }
@@ -985,11 +1130,12 @@ final class ZkLockSpace implements LockSpace {
                     out.add(() -> p.future.complete(null));
                     return;
                 }
-                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? h.valueBlock : null;
+                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
                 write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl), out);
             }
             case REPUBLISH -> write(rs, h, p,
-                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), h.valueBlock, acl), out);
+                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), written(h.valueBlock),
+                            acl), out);
             case CONVERT -> driveConvert(rs, h, p, e, out);
         }
     }
@@ -1032,7 +1178,7 @@ final class ZkLockSpace implements LockSpace {
             return;
         }
         LockValueBlock publish = e != null && LockMode.transferOnGrant(e.granted(), p.mode)
-                == LockMode.ValueBlockTransfer.WRITE ? h.valueBlock : null;
+                == LockMode.ValueBlockTransfer.WRITE ? written(h.valueBlock) : null;
         Plan plan = TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
         if (!plan.ownGranted() && p.noQueue) {
             if (!p.synced) {
@@ -1149,7 +1295,7 @@ final class ZkLockSpace implements LockSpace {
     private void completeGrant(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
         LockMode.ValueBlockTransfer transfer = p.kind == Kind.REPUBLISH
                 ? LockMode.ValueBlockTransfer.WRITE : LockMode.transferOnGrant(p.baseMode, p.mode);
-        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : h.valueBlock;
+        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
         long token = 0;
         if (p.mode.isWriteMode()) {
             token = rs.view.createdZxid(e.znode());
@@ -1179,12 +1325,22 @@ final class ZkLockSpace implements LockSpace {
         finishGrant(h, p, lvb, token, out);
     }
 
+    /**
+     * The value a PW/EX holder writes: its LVB, valid. The Linux DLM copies the lock's LVB into the
+     * resource and clears VALNOTVALID on every such down-conversion or unlock, whether or not the
+     * holder changed it; a holder that never called setValueBlock republishes the bytes it read.
+     */
+    private static LockValueBlock written(LockValueBlock lvb) {
+        return lvb.isValid() ? lvb : LockValueBlock.of(lvb.asReadOnlyBuffer());
+    }
+
     private void finishGrant(ZkLockResource h, Pending p, LockValueBlock lvb, long token, Actions out) {
         h.pending = null;
         h.valueBlock = lvb;
         LockGrant grant = new LockGrant(p.mode, lvb, token);
         out.add(() -> h.publish(p.mode, token, lvb));
-        out.add(() -> p.future.complete(grant));
+        long decidedAt = grantDecidedAt();
+        out.add(() -> deliverGrant(p.future, grant, decidedAt, h.name()));
         if (p.cancelResult != null) {
             out.add(() -> p.cancelResult.complete(false));
         }
@@ -1252,7 +1408,10 @@ final class ZkLockSpace implements LockSpace {
         }
     }
 
-    /** Purges locks of members that are gone, once recover_prep has been delivered for them. */
+    /**
+     * Purges locks of members that are gone, once recover_prep has returned for them here and on
+     * every live member ({@link RecoveryBarrier}).
+     */
     private void purgeOrphans(ResourceState rs, Actions out) {
         if (rs.systemWriteInFlight) {
             return;
@@ -1261,18 +1420,89 @@ final class ZkLockSpace implements LockSpace {
         for (LockEntry e : rs.view.entries()) {
             long inc = e.key().incarnation();
             boolean live = Objects.equals(members.get(e.key().slot()), inc);
-            if (!live && (!knownIncarnations.contains(inc) || preparedDeaths.contains(inc))) {
-                orphans.add(new Owner(e.key().slot(), inc));
+            if (live) {
+                continue;
+            }
+            Owner owner = new Owner(e.key().slot(), inc);
+            if (!knownDeath(inc)) {
+                deathDiscovered(owner, out);
+            } else if (preparedDeaths.contains(inc) && barrier.everyMemberPrepared(owner, members)) {
+                orphans.add(owner);
             }
         }
         if (orphans.isEmpty()) {
             return;
         }
-        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.Purge(orphans, true), null, acl);
+        Plan plan = barrier.guarded(TablePlanner.plan(rs.view, rs.path, rs.versionPath,
+                new TablePlanner.Purge(orphans, true), null, acl));
         if (!plan.isEmpty()) {
             stats.purges.increment();
         }
         systemWrite(rs, plan);
+    }
+
+    /** Owners of locks in the view that are not live members. */
+    private Set<Owner> orphanOwners() {
+        Set<Owner> out = new HashSet<>();
+        for (ResourceState rs : resources.values()) {
+            for (LockEntry e : rs.view.entries()) {
+                if (!Objects.equals(members.get(e.key().slot()), e.key().incarnation())) {
+                    out.add(new Owner(e.key().slot(), e.key().incarnation()));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * This node's part of the recovery barrier: marks the deaths whose recover_prep has returned
+     * here, and, in the lowest live slot, removes the marks of deaths that are over. Marks say
+     * only that recover_prep returned, so they are written whatever the session state.
+     */
+    private void barrierStep() {
+        if (!joined || resyncing) {
+            return;
+        }
+        Set<Owner> orphans = orphanOwners();
+        Owner self = new Owner(slot, incarnation);
+        for (Owner dead : barrier.acksToWrite(orphans, preparedDeaths, self)) {
+            stats.plain.increment();
+            zk.create(barrier.ackPath(dead, self), new byte[0], acl, CreateMode.PERSISTENT, (rc, path, ctx, name) -> {
+                lock.lock();
+                try {
+                    barrier.ackWritten(dead);
+                    Code code = Code.get(rc);
+                    if (code != Code.OK && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS
+                            && code != Code.SESSIONEXPIRED) {
+                        LOG.warn("lockspace {}: writing recovery mark {} failed: {}", lockSpaceName, path, code);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }, null);
+        }
+        if (members.isEmpty() || members.keySet().iterator().next() != slot) {
+            return;
+        }
+        for (ResourceState rs : resources.values()) {
+            if (rs.stale || !rs.view.settled()) {
+                return;
+            }
+        }
+        List<Op> ops = barrier.cleanup(orphans, members);
+        if (ops.isEmpty()) {
+            return;
+        }
+        stats.plain.increment();
+        zk.multi(ops, (rc, path, ctx, results) -> {
+            lock.lock();
+            try {
+                // on failure (a mark went meanwhile) the next event tries again
+                barrier.cleaned();
+            } finally {
+                lock.unlock();
+            }
+        }, null);
     }
 
     /**
@@ -1377,11 +1607,14 @@ final class ZkLockSpace implements LockSpace {
         return state;
     }
 
-    // INTERIM: the lease is the session state alone until the lease rule of issue 8 lands
+    /** The session's lease (package doc, "The lease"); past once the lockspace is LOST or CLOSED. */
     @Override
     public long leaseDeadlineNanos() {
-        long now = System.nanoTime();
-        return state == LockSpaceState.ACTIVE ? now + TimeUnit.HOURS.toNanos(1) : now - 1;
+        LockSpaceState s = state;
+        if (s == LockSpaceState.LOST || s == LockSpaceState.CLOSED) {
+            return System.nanoTime() - 1;
+        }
+        return manager.leaseDeadline(incarnation);
     }
 
     @Override
@@ -1529,23 +1762,22 @@ final class ZkLockSpace implements LockSpace {
         boolean prepDelivered;
     }
 
-    /** The ordered list of completions and callbacks produced under the lock. */
-    static final class Actions {
-        private final List<Runnable> tasks = new ArrayList<>();
-
+    /**
+     * Completions and callbacks produced under the lock. Each is handed to the callback queue
+     * at once, still under the lock, so the queue holds them in the order the lock serialised
+     * them; {@link #run} (after unlocking) only drains the queue.
+     */
+    final class Actions {
         void add(Runnable r) {
-            tasks.add(r);
+            callbacks.enqueue(r);
         }
 
         void addAll(List<Runnable> rs) {
-            tasks.addAll(rs);
+            rs.forEach(callbacks::enqueue);
         }
 
         void run(CallbackQueue q) {
-            for (Runnable r : tasks) {
-                q.execute(r);
-            }
-            tasks.clear();
+            q.drain();
         }
     }
 

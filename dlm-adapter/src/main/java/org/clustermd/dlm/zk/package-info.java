@@ -18,10 +18,15 @@
  * Layout: {@link org.clustermd.dlm.zk.ZkLockPaths}. Every znode carries the cluster's ACL when
  * credentials are configured ({@link org.clustermd.dlm.zk.DlmCredentials}).
  * <ul>
- *   <li><b>members/, slots/</b> (ephemeral): created by a joining node for itself, in one
- *       transaction (the slot claim fails if the slot is taken); deleted by the node when it
- *       leaves (together with a departed/ tombstone, which is how survivors tell a departure
- *       from a death) or by ZooKeeper when its session expires.</li>
+ *   <li><b>members/, slots/, names/&lt;node&gt;/member</b> (ephemeral): created by a joining node
+ *       for itself, in one transaction (the slot claim fails if the slot is taken, or if a live
+ *       member already has the node's name) that also sets the members directory's data, so its
+ *       version counts joins; deleted by the node when it leaves (together with a departed/
+ *       tombstone, which is how survivors tell a departure from a death) or by ZooKeeper when its
+ *       session expires.</li>
+ *   <li><b>recovery/&lt;dead&gt;+&lt;member&gt;</b> (persistent): created by a member for itself
+ *       once its recover_prep has returned for that death; deleted, once the dead member's locks
+ *       are gone, by the live member in the lowest slot.</li>
  *   <li><b>a lock znode</b> (persistent, so that a dead member's locks outlive its session until
  *       survivors have run their recovery callbacks) is written by exactly these writers:
  *       <ol>
@@ -31,8 +36,9 @@
  *             pending to granted in the mode it requested: a releaser in its release, or the
  *             owner of the first grantable waiting request (the "elected" writer) when the
  *             releaser's view did not show the waiter;</li>
- *         <li>any live member purging the locks of an owner whose member znode is gone, once it
- *             has delivered recover_prep for that owner (or never knew it).</li>
+ *         <li>any live member purging the locks of an owner whose member znode is gone, once
+ *             recover_prep has returned for that death on every live member (see "Recovery
+ *             order").</li>
  *       </ol>
  *       No writer ever strengthens another member's granted mode except by such a grant, and
  *       nobody but the owner (or a purge) weakens or removes it.</li>
@@ -77,21 +83,113 @@
  * request. A request never grants anyone but itself, and only when nobody before it is
  * grantable, so it cannot overtake a waiter it does see.
  *
- * <h2>Beliefs, sessions and fencing</h2>
- * A member believes it holds a mode from the event that shows the grant until its own write
- * changes it, or until it is told {@link org.clustermd.dlm.LockSpaceState#SUSPENDED}: the ZooKeeper
- * client notices a dead link after two thirds of the session timeout, before the server can expire
- * the session, and only an expired member's locks are purged and handed to others. Beyond that
- * (a pause longer than the session timeout), the fencing token of a PW/EX grant, the zxid of the
- * granting transaction, orders holders: storage records it and rejects older ones. A reconnect
+ * <h2>Beliefs and fencing</h2>
+ * A member believes it holds a mode from the moment its request's completion is delivered until
+ * its own write changes it, or until its belief ends with the session's health: at
+ * {@link org.clustermd.dlm.LockSpaceState#SUSPENDED} or at the lease deadline
+ * ({@link org.clustermd.dlm.LockSpace#leaseDeadlineNanos()}), whichever comes first, and never
+ * later. LOST is no fence: it comes only once the server has expired the session (the client
+ * hears so when it reconnects, or Curator gives up a session timeout after SUSPENDED), and by then
+ * others may hold the locks. A grant whose completion would reach its caller after
+ * SUSPENDED was reported fails with {@link org.clustermd.dlm.DlmException.Code#SUSPENDED} (the
+ * lock may still be held, and is if the same session resumes: the handle's
+ * {@code grantedMode()} tells once the lockspace is ACTIVE again). The check before delivery and
+ * the report are not atomic, so a holder checks {@link org.clustermd.dlm.LockSpace#leaseValid()}
+ * before each write it protects, as the engine does. Beyond the lease (a pause between that check
+ * and the write longer than the lease's margin), the fencing token of a PW/EX grant, the zxid of
+ * the granting transaction, orders holders: storage records it and rejects older ones. A reconnect
  * with a new session (which Curator's retry would otherwise hide) is treated as lost.
  *
- * <h2>Recovery order</h2>
- * All events of a lockspace arrive on one ordered stream. A member's death (its member znode
- * deleted by the session expiry) is therefore seen before any purge of its locks, which can only
- * be written after it; recover_prep is queued on the lockspace's callback queue before any grant
- * the purge causes, and purging itself waits until recover_prep has returned on this node. So on
- * every survivor, a dead member's locks reach no one before recover_prep.
+ * <h2>The lease</h2>
+ * ZooKeeper's client is not a fence: it declares the link dead after two thirds of the session
+ * timeout {@code T} without receiving anything (its read timeout; it pings after a third of
+ * {@code T} without sending), but any byte resets that timer, other members' watch notifications
+ * included. With only its outbound traffic lost, a member keeps hearing the lockspace and never
+ * notices, while the server, hearing nothing, expires its session after {@code T} and the others
+ * purge and take its locks. So each {@link org.clustermd.dlm.zk.ZkLockManager} (one session) keeps
+ * a lease ({@link org.clustermd.dlm.zk.Lease}) that depends only on answers to its own requests,
+ * on this node's monotonic clock ({@code System.nanoTime()}), with {@code T} the negotiated
+ * timeout:
+ * <ul>
+ *   <li>A {@link org.clustermd.dlm.zk.LeaseRenewer} sends a {@code sync} every {@code T/12}: no
+ *       write, so locking costs the same number of transactions as without the lease. Each
+ *       answered request is a <em>probe</em>: sent at {@code s}, answered at {@code c}.</li>
+ *   <li>A probe is <em>confirmed</em> by an answered sync sent at least {@code T/3} after
+ *       {@code c}. The deadline is {@code s + 5T/6} of the latest confirmed probe. The first
+ *       session's lease runs from a time {@code t0} taken before the client asked for the
+ *       session: {@code t0 + 5T/6}.</li>
+ *   <li>The renewer reports the end {@code T/30} before the deadline, so every lockspace is told
+ *       SUSPENDED no later than the deadline, whatever the connection state says. A lockspace is
+ *       ACTIVE again only when Curator reports the same session connected and the lease is valid,
+ *       through the same-session path: read everything again, then ACTIVE.</li>
+ * </ul>
+ * Why ZooKeeper cannot expire the session before the deadline (times in real time; the clocks
+ * of this node and of the servers are assumed to run at the same rate, up to what the margin
+ * covers):
+ * <ol>
+ *   <li>A server touches a session whenever it receives a request of it (a read, a sync, a
+ *       ping): at {@code r >= s}. Only the leader expires sessions (a single server is its own
+ *       leader), at the first tick boundary at or after its last touch plus {@code T}: its
+ *       expiry queue rounds up to the next tick, which only makes expiry later. A follower
+ *       records the touch and forwards it in its reply to the leader's next ping; the leader
+ *       pings every half tick, and ZooKeeper grants no session shorter than two ticks (its
+ *       default minimum; a server configured below it is outside this argument), so the touch
+ *       reaches the leader within {@code T/4} plus a round trip. A new leader restarts every
+ *       session's timer when it starts leading, which again only makes expiry later.</li>
+ *   <li>A sync is answered only through the leader: the leader orders it after every
+ *       transaction proposed before it (a closeSession among them), and the answering server
+ *       applies those first; a server that closed the session answers nothing more. So an
+ *       answered sync means the leader had not expired the session when it handled the sync.
+ *       When that sync was sent at least {@code T/3} after the probe's answer, the probe's touch,
+ *       forwarded on the same connection to the leader, had reached the leader before it, and
+ *       found the session alive: the leader's expiry is then at least {@code r + T >= s + T}.
+ *       A follower cut off from its leader keeps answering reads for up to syncLimit ticks,
+ *       but not syncs, so it cannot stretch the lease.</li>
+ *   <li>At the start, the leader created the session after {@code t0}, with expiry at least its
+ *       creation plus {@code T}.</li>
+ * </ol>
+ * So while the lease is valid, the server cannot expire the session before the deadline plus
+ * {@code T/6}. That sixth is the margin: it must cover the holder's check-to-issue window (from
+ * {@code leaseValid()} to the write reaching storage), the difference in clock rates (quartz:
+ * parts per million), the time the leader takes from deciding an expiry to refusing syncs, and a
+ * follower's ping reply that takes longer than {@code T/12} to reach the leader. A longer pause
+ * is what the fencing token is for. The confirmation delay is why a lease lasts only
+ * {@code 5T/12} to {@code T/2} past the last answer, less the renewals' round trips (a sync
+ * waits for the leader's pending commits): after a one-way cut SUSPENDED comes then (0.3-0.4
+ * {@code T} was measured under load), half a session timeout or more before ZooKeeper can expire
+ * the session, and a gap of about that long without answers suspends a healthy member (it
+ * resumes once a renewal is confirmed again, in the same session with every lock). Only an
+ * expired member's locks are purged and handed to others.
+ *
+ * <h2>Recovery order: cluster-wide, as the DLM's</h2>
+ * Claim R: a dead member's locks are purged (and so granted to anyone) only after every member
+ * that is live when the purge commits has returned from recover_prep for that death. The Linux
+ * DLM gets this by stopping every node before recovering anything; here a barrier does it
+ * ({@link org.clustermd.dlm.zk.RecoveryBarrier}):
+ * <ul>
+ *   <li>A member learns of a death from the ordered stream: its member znode's deletion, or, for
+ *       a node that joined (or resynced) after it, the dead member's locks in the view it joined
+ *       with. Either way it queues recover_prep, recover_slot and, once the locks are gone,
+ *       recover_done, and when recover_prep has returned it creates its mark
+ *       recovery/&lt;dead&gt;+&lt;itself&gt;.</li>
+ *   <li>A purge is decided only on a view that shows a mark from every member in that view, and
+ *       its transaction checks the members directory's data version as that view had it. Every
+ *       slot claim sets that data, so if the purge commits, no member joined after the view:
+ *       every member live at commit time is in the view (members only leave otherwise), and each
+ *       one's mark was created after its recover_prep returned.</li>
+ *   <li>A member that joins while the dead member's locks are still there sees them in the state
+ *       its claim committed in (the claim's reply follows every earlier event), so it takes part:
+ *       it gets recover_prep and writes its mark, and purges decided before its claim fail.</li>
+ *   <li>Members that die or leave before marking are no longer live; the purge waits only for
+ *       the others. A member that cannot reach ZooKeeper holds the purge up until it reconnects
+ *       or its session expires.</li>
+ * </ul>
+ * Marks are written only for deaths that left locks behind: one create per live member, and one
+ * transaction that deletes them all once the locks are gone. On every member, a dead member's
+ * locks also reach no one before recover_prep has been delivered there, since the death is seen
+ * before the purge and recover_prep is queued before any grant the purge causes. A member whose
+ * recover_prep returned in an episode that is still open when another member dies marks that
+ * death at once: it is still between recover_prep and recover_done.
  *
  * <h2>Costs</h2>
  * An uncontended request is one compare-and-set transaction; an unlock with nobody waiting one

@@ -21,6 +21,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@link #cut()}: a partition. Nothing is forwarded in either direction and nothing is
  *       closed; bytes already read are held, new connections are accepted and left silent.
  *       The client notices only by its own timeout, as behind a dead switch.</li>
+ *   <li>{@link #cutClientToServer()}: a one-way partition. Only what the client sends is held;
+ *       the server's bytes (replies, watch notifications) still reach the client, so a client
+ *       that judges the link by what it receives sees nothing wrong.</li>
  *   <li>{@link #restore()}: the partition heals; held bytes and held connections go on.</li>
  *   <li>{@link #drop()}: every open connection is closed at once (both sides see the
  *       socket close); new connections are forwarded as usual (or held, if cut).</li>
@@ -61,6 +64,8 @@ public final class TcpProxy implements AutoCloseable {
     private final AtomicInteger accepted = new AtomicInteger();
     private final Thread acceptor;
     private Link link = Link.FORWARDING;
+    /** Holds the client-to-server direction only (guarded by this). */
+    private boolean upstreamCut;
 
     private TcpProxy(InetSocketAddress target) throws IOException {
         this.target = Objects.requireNonNull(target, "target");
@@ -104,9 +109,23 @@ public final class TcpProxy implements AutoCloseable {
         return accepted.get();
     }
 
-    /** Whether the link is cut. */
+    /** Whether the link is cut (both ways; see also {@link #isClientToServerCut()}). */
     public synchronized boolean isCut() {
         return link == Link.CUT;
+    }
+
+    /** Whether what the client sends is held (by either kind of cut). */
+    public synchronized boolean isClientToServerCut() {
+        return link == Link.CUT || upstreamCut;
+    }
+
+    /**
+     * Holds everything the client sends from now on, silently, while the server's bytes keep
+     * flowing to the client; {@link #restore()} releases it.
+     */
+    public synchronized void cutClientToServer() {
+        link = link.to(Link.FORWARDING);
+        upstreamCut = true;
     }
 
     /** Stops forwarding in both directions and keeps every socket open, silently. */
@@ -114,9 +133,10 @@ public final class TcpProxy implements AutoCloseable {
         link = link.to(Link.CUT);
     }
 
-    /** Resumes forwarding, held bytes and held connections included. */
+    /** Resumes forwarding both ways, held bytes and held connections included. */
     public synchronized void restore() {
         link = link.to(Link.FORWARDING);
+        upstreamCut = false;
         notifyAll();
     }
 
@@ -154,8 +174,8 @@ public final class TcpProxy implements AutoCloseable {
      * Blocks while the link is cut; returns false when the connection or the proxy was closed
      * meanwhile.
      */
-    private synchronized boolean awaitForwarding(Connection c) throws InterruptedException {
-        while (link == Link.CUT && !c.closed) {
+    private synchronized boolean awaitForwarding(Connection c, boolean clientToServer) throws InterruptedException {
+        while ((link == Link.CUT || (clientToServer && upstreamCut)) && !c.closed) {
             wait();
         }
         return link == Link.FORWARDING && !c.closed;
@@ -197,7 +217,7 @@ public final class TcpProxy implements AutoCloseable {
         /** Connects upstream once the link is up (a connection made during a cut is held), then pumps both ways. */
         private void connectAndForward() {
             try {
-                if (!awaitForwarding(this)) {
+                if (!awaitForwarding(this, true)) {
                     close();
                     return;
                 }
@@ -208,10 +228,10 @@ public final class TcpProxy implements AutoCloseable {
                     close();
                     return;
                 }
-                Thread down = new Thread(() -> pump(up, client), "tcp-proxy-" + port() + "-conn" + number + "-down");
+                Thread down = new Thread(() -> pump(up, client, false), "tcp-proxy-" + port() + "-conn" + number + "-down");
                 down.setDaemon(true);
                 down.start();
-                pump(client, up);
+                pump(client, up, true);
             } catch (IOException e) {
                 close();
             } catch (InterruptedException e) {
@@ -219,13 +239,13 @@ public final class TcpProxy implements AutoCloseable {
             }
         }
 
-        private void pump(Socket from, Socket to) {
+        private void pump(Socket from, Socket to, boolean clientToServer) {
             byte[] buffer = new byte[BUFFER];
             try {
                 InputStream in = from.getInputStream();
                 OutputStream out = to.getOutputStream();
                 while (true) {
-                    if (!awaitForwarding(this)) {
+                    if (!awaitForwarding(this, clientToServer)) {
                         break;
                     }
                     int n = in.read(buffer);
@@ -233,7 +253,7 @@ public final class TcpProxy implements AutoCloseable {
                         break;
                     }
                     // bytes read just before a cut are held until the link is restored
-                    if (!awaitForwarding(this)) {
+                    if (!awaitForwarding(this, clientToServer)) {
                         break;
                     }
                     out.write(buffer, 0, n);
@@ -273,6 +293,7 @@ public final class TcpProxy implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "TcpProxy[" + connectString() + " -> " + target + ", " + link + "]";
+        return "TcpProxy[" + connectString() + " -> " + target + ", " + link + (upstreamCut ? " (client to server cut)" : "")
+                + "]";
     }
 }

@@ -61,6 +61,37 @@ class TcpProxyTest {
         }
     }
 
+    /** The server pushes without being asked (as ZooKeeper's watch notifications do). */
+    @Test
+    void aOneWayCutHoldsWhatTheClientSendsWhileTheServersBytesStillArrive() throws Exception {
+        try (ServerSocket target = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+             TcpProxy oneWay = TcpProxy.start(target.getLocalPort());
+             Socket client = new Socket(InetAddress.getLoopbackAddress(), oneWay.port())) {
+            target.setSoTimeout((int) timing.milliseconds());
+            try (Socket server = target.accept()) {
+                server.setSoTimeout((int) timing.milliseconds());
+                client.setSoTimeout((int) timing.milliseconds());
+                send(client, "up");
+                assertThat(read(server, 2)).isEqualTo("up");
+
+                oneWay.cutClientToServer();
+                assertThat(oneWay.isClientToServerCut()).isTrue();
+                assertThat(oneWay.isCut()).isFalse();
+                send(client, "held");
+                send(server, "push");
+                assertThat(read(client, 4)).as("server to client still flows").isEqualTo("push");
+                server.setSoTimeout(QUIET_MS);
+                assertThatThrownBy(() -> server.getInputStream().read()).isInstanceOf(SocketTimeoutException.class);
+
+                oneWay.restore();
+                server.setSoTimeout((int) timing.milliseconds());
+                assertThat(read(server, 4)).isEqualTo("held");
+                send(server, "back");
+                assertThat(read(client, 4)).isEqualTo("back");
+            }
+        }
+    }
+
     @Test
     void aConnectionMadeDuringACutReachesTheTargetOnlyAfterRestore() throws Exception {
         proxy.cut();

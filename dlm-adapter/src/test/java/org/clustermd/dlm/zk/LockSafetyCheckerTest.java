@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,25 +32,33 @@ import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.server.EmbeddedZooKeeper;
+import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.testing.TcpProxy;
 import org.junit.jupiter.api.Test;
 
 /**
- * The safety checker (issue 2): six clients, each with its own session, make random requests,
- * conversions, NOQUEUE requests, cancels and unlocks on three resources, while sessions are
- * expired at random and the leader of a 3-server ensemble is restarted. Two checks:
+ * The safety checker (issues 2 and 8): clients, each with its own session behind its own TCP
+ * proxies, make random requests, conversions, NOQUEUE requests, cancels and unlocks on three
+ * resources, while sessions are expired and, on a 3-server ensemble, the leader is restarted.
+ * Sessions expire two ways: a partition of one client (one-way, only what it sends is lost, or
+ * both ways; some long enough for the server to expire the session, some not), and a kill from
+ * outside (another connection closes the session). Two checks:
  * <ol>
- *   <li>every committed state (a surviving server's transaction log, replayed) holds only
+ *   <li>every committed state (a never-killed server's transaction log, replayed) holds only
  *       pairwise compatible granted modes;</li>
- *   <li>what clients believed they held, over time: two incompatible beliefs never overlap unless
- *       one of them was ended by a fence (SUSPENDED or LOST, or the test killing the session),
- *       and then the fenced PW/EX holder's fencing token is older than the other's.</li>
+ *   <li>what clients believed they held, over time: two incompatible beliefs never overlap
+ *       (unless one of them was ended by the test's kill, and then the killed PW/EX holder's
+ *       fencing token is older than the other's).</li>
  * </ol>
- * The test kills a session from outside (another connection closes it), which real life never
- * does: there a session expires only after its client went a whole timeout without the server,
- * and the client was SUSPENDED, and so fenced, after two thirds of it. A killed client can go on
- * believing for as long as it takes the server to drop its connection (100 ms was seen while
- * the other clients had already been granted its locks), so the kill is its fence, like STONITH:
- * its beliefs end when the kill starts, and nothing that session reports later counts.
+ * A client believes a mode from the delivery of its grant, if its lease is valid then, until it
+ * releases it, or until its own SUSPENDED report or lease deadline, whichever is first: a
+ * partitioned client's beliefs end by what the client itself knows, never by anything the test
+ * does. The kill is different: real life never closes a session from outside (there a session
+ * expires only after the server went a whole timeout without hearing from the client, which the
+ * lease covers), and a killed client can go on believing for as long as it takes the server to
+ * drop its connection, so the kill is its fence, like STONITH: its beliefs end when the kill
+ * starts, and nothing that session reports later counts.
  * The seed is printed and can be replayed with {@code -Dclustermd.safety.seed=N}; the length with
  * {@code -Dclustermd.safety.seconds=S}.
  */
@@ -57,75 +67,122 @@ class LockSafetyCheckerTest {
     private static final String[] RESOURCES = {"r0", "r1", "r2"};
     private static final LockMode[] MODES = LockMode.values();
 
-    /** A belief: client c held mode m on resource r from start to end (nanoTime). */
+    /**
+     * A belief: client c held mode m on resource r from start to end (nanoTime); {@code killed}
+     * when the test's kill ended it.
+     */
     record Belief(int client, long incarnation, String resource, LockMode mode, long token, long start, long end,
-            boolean fenced) {}
+            boolean killed) {}
+
+    /** The session timeout of every client. */
+    private static final Duration SESSION = Duration.ofSeconds(3);
 
     private final List<Belief> beliefs = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger grants = new AtomicInteger();
     private final AtomicInteger expiries = new AtomicInteger();
+    private final AtomicInteger partitions = new AtomicInteger();
+    private final AtomicInteger partitionExpiries = new AtomicInteger();
+    private final AtomicInteger refusedGrants = new AtomicInteger();
     private final AtomicInteger deadlocks = new AtomicInteger();
 
+    /** Three servers, a leader restart, kills and partitions. */
     @Test
     void incompatibleModesAreNeverHeldAtOnce() throws Exception {
-        campaign(6, Integer.getInteger("clustermd.safety.seconds", 20));
+        campaign(3, 6, Integer.getInteger("clustermd.safety.seconds", 20));
     }
 
-    /** The long campaign of {@code -Pfaults}: more clients, minutes instead of seconds. */
+    /** One server; every expiry comes from a partition, one-way or both ways. */
+    @Test
+    void incompatibleModesAreNeverHeldAtOnceWhenPartitionsExpireSessionsOnOneServer() throws Exception {
+        campaign(1, 4, Integer.getInteger("clustermd.safety.seconds", 15));
+    }
+
+    /** The long campaigns of {@code -Pfaults}: more clients, minutes instead of seconds. */
     @Test
     @org.junit.jupiter.api.Tag("soak")
     void incompatibleModesAreNeverHeldAtOnceInALongCampaign() throws Exception {
-        String budget = System.getProperty("clustermd.faults.budget",
-                System.getenv().getOrDefault("CLUSTERMD_FAULTS_BUDGET", "long"));
-        campaign(8, budget.equals("short") ? 60 : 600);
+        campaign(3, 8, budget() ? 60 : 600);
     }
 
-    private void campaign(int clientCount, int defaultSeconds) throws Exception {
-        this.clients = clientCount;
-        long seed = Long.getLong("clustermd.safety.seed", System.nanoTime());
-        int seconds = Integer.getInteger("clustermd.safety.seconds", defaultSeconds);
-        System.out.println("LockSafetyCheckerTest seed=" + seed + " seconds=" + seconds + " clients=" + clients);
-        Random chaos = new Random(seed);
-        File base = Files.createTempDirectory("safety").toFile();
-        List<InstanceSpec> specs = new ArrayList<>();
-        for (int i = 1; i <= 3; i++) {
-            File dir = new File(base, "zk" + i);
-            dir.mkdirs();
-            specs.add(new InstanceSpec(dir, -1, -1, -1, false, i, 500, -1));
+    @Test
+    @org.junit.jupiter.api.Tag("soak")
+    void incompatibleModesAreNeverHeldAtOnceInALongPartitionCampaignOnOneServer() throws Exception {
+        campaign(1, 8, budget() ? 60 : 300);
+    }
+
+    /** True for the short budget. */
+    private static boolean budget() {
+        String budget = System.getProperty("clustermd.faults.budget",
+                System.getenv().getOrDefault("CLUSTERMD_FAULTS_BUDGET", "long"));
+        return budget.equals("short");
+    }
+
+    /** The servers of a campaign: one embedded server, or a curator-test ensemble. */
+    private interface Servers extends AutoCloseable {
+        List<Integer> clientPorts();
+
+        String connectString();
+
+        /** Kills the leader, waits, restarts it; false when there is none to restart. */
+        boolean restartLeader() throws Exception;
+
+        /** The data directory of a server that was never killed. */
+        File survivorData();
+
+        void stop() throws Exception;
+    }
+
+    private static final class OneServer implements Servers {
+        private final File dir;
+        private final EmbeddedZooKeeper server;
+
+        OneServer(File base) throws Exception {
+            dir = new File(base, "zk");
+            server = EmbeddedZooKeeper.start(dir.toPath(), 0, ZooKeeperSettings.forTests());
         }
-        TestingCluster cluster = new TestingCluster(specs);
-        List<Client> clientList = new ArrayList<>();
-        InstanceSpec killed = null;
-        try {
+
+        @Override public List<Integer> clientPorts() { return List.of(server.clientPort()); }
+        @Override public String connectString() { return server.connectString(); }
+        @Override public boolean restartLeader() { return false; }
+        @Override public File survivorData() { return dir; }
+        @Override public void stop() { server.close(); }
+        @Override public void close() { server.close(); }
+    }
+
+    private static final class Ensemble implements Servers {
+        private final TestingCluster cluster;
+        private InstanceSpec killed;
+
+        Ensemble(File base) throws Exception {
+            List<InstanceSpec> specs = new ArrayList<>();
+            for (int i = 1; i <= 3; i++) {
+                File dir = new File(base, "zk" + i);
+                dir.mkdirs();
+                specs.add(new InstanceSpec(dir, -1, -1, -1, false, i, 500, -1));
+            }
+            cluster = new TestingCluster(specs);
             cluster.start();
-            String cs = cluster.getConnectString();
-            for (int i = 0; i < clients; i++) {
-                clientList.add(new Client(i, cs, new Random(seed * 31 + i)));
-            }
-            clientList.forEach(Client::start);
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            boolean leaderRestarted = false;
-            long leaderAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds) * 2 / 5;
-            while (System.nanoTime() < end) {
-                Thread.sleep(500 + chaos.nextInt(1500));
-                if (!leaderRestarted && System.nanoTime() > leaderAt) {
-                    killed = leader(cluster);
-                    System.out.println("restarting leader " + killed.getServerId());
-                    cluster.killServer(killed);
-                    Thread.sleep(1000);
-                    cluster.restartServer(killed);
-                    leaderRestarted = true;
-                } else {
-                    clientList.get(chaos.nextInt(clients)).expire(cs);
-                }
-            }
-            assertThat(leaderRestarted).isTrue();
-        } finally {
-            clientList.forEach(Client::stop);
-            clientList.forEach(Client::closeQuietly);
-            cluster.stop();
         }
-        try {
+
+        @Override
+        public List<Integer> clientPorts() {
+            return cluster.getInstances().stream().map(InstanceSpec::getPort).toList();
+        }
+
+        @Override public String connectString() { return cluster.getConnectString(); }
+
+        @Override
+        public boolean restartLeader() throws Exception {
+            killed = leader(cluster);
+            System.out.println("restarting leader " + killed.getServerId());
+            cluster.killServer(killed);
+            Thread.sleep(1000);
+            cluster.restartServer(killed);
+            return true;
+        }
+
+        @Override
+        public File survivorData() {
             // the log of a server that was never killed holds every committed transaction
             InstanceSpec survivor = null;
             for (InstanceSpec s : cluster.getInstances()) {
@@ -133,18 +190,80 @@ class LockSafetyCheckerTest {
                     survivor = s;
                 }
             }
-            TxnLogReplay.Result r = TxnLogReplay.replay(survivor.getDataDirectory());
-            System.out.printf("seed=%d: %d grants observed, %d expiries, %d conversion deadlocks; replayed %d txns"
-                    + " (%d on locks), checked %d resource states%n", seed, grants.get(), expiries.get(),
-                    deadlocks.get(), r.txns(), r.lockTxns(), r.statesChecked());
+            return survivor.getDataDirectory();
+        }
+
+        @Override public void stop() throws Exception { cluster.stop(); }
+        @Override public void close() throws Exception { cluster.close(); }
+    }
+
+    private void campaign(int serverCount, int clientCount, int defaultSeconds) throws Exception {
+        this.clients = clientCount;
+        long seed = Long.getLong("clustermd.safety.seed", System.nanoTime());
+        int seconds = Integer.getInteger("clustermd.safety.seconds", defaultSeconds);
+        System.out.println("LockSafetyCheckerTest seed=" + seed + " seconds=" + seconds + " servers=" + serverCount
+                + " clients=" + clients);
+        Random chaos = new Random(seed);
+        File base = Files.createTempDirectory("safety").toFile();
+        Servers servers = serverCount == 1 ? new OneServer(base) : new Ensemble(base);
+        boolean kills = serverCount > 1;
+        List<Client> clientList = new ArrayList<>();
+        ScheduledExecutorService healer = Executors.newSingleThreadScheduledExecutor();
+        try {
+            String cs = servers.connectString();
+            for (int i = 0; i < clients; i++) {
+                clientList.add(new Client(i, servers.clientPorts(), new Random(seed * 31 + i)));
+            }
+            clientList.forEach(Client::start);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            boolean leaderRestarted = serverCount == 1;
+            boolean longPartition = false;
+            long leaderAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds) * 2 / 5;
+            while (System.nanoTime() < end) {
+                Thread.sleep(500 + chaos.nextInt(1500));
+                Client victim = clientList.get(chaos.nextInt(clients));
+                if (!leaderRestarted && System.nanoTime() > leaderAt) {
+                    leaderRestarted = servers.restartLeader();
+                } else if (kills && chaos.nextInt(3) == 0) {
+                    victim.expire(cs);
+                } else {
+                    // the first one surely outlasts the session (timeout, tick rounding, the
+                    // expiry's own round), the others may or may not
+                    long ms = longPartition ? SESSION.toMillis() * (4 + chaos.nextInt(21)) / 10
+                            : SESSION.toMillis() * 5 / 2;
+                    if (victim.partition(chaos.nextBoolean(), ms, healer)) {
+                        longPartition = true;
+                    }
+                }
+            }
+            assertThat(leaderRestarted).isTrue();
+            // let the last partitions heal and their clients rejoin before stopping
+            healer.shutdown();
+            healer.awaitTermination(SESSION.toMillis() * 3, TimeUnit.MILLISECONDS);
+        } finally {
+            healer.shutdownNow();
+            clientList.forEach(Client::stop);
+            clientList.forEach(Client::closeQuietly);
+            servers.stop();
+        }
+        try {
+            TxnLogReplay.Result r = TxnLogReplay.replay(servers.survivorData());
+            System.out.printf("seed=%d: %d grants observed (%d refused as delivered after SUSPENDED), %d kills,"
+                    + " %d partitions (%d expired a session), %d conversion deadlocks; replayed %d txns"
+                    + " (%d on locks), checked %d resource states%n", seed, grants.get(), refusedGrants.get(),
+                    expiries.get(), partitions.get(), partitionExpiries.get(), deadlocks.get(), r.txns(),
+                    r.lockTxns(), r.statesChecked());
             assertThat(r.gaps()).as("seed " + seed + ": the log must be complete").isEmpty();
             assertThat(r.violations()).as("seed " + seed + ": incompatible modes in a committed state").isEmpty();
             assertThat(r.lockTxns()).as("seed " + seed).isGreaterThan(200);
             assertThat(grants.get()).isGreaterThan(100);
-            assertThat(expiries.get()).isPositive();
+            assertThat(partitionExpiries.get()).as("seed " + seed + ": a partition expired a session").isPositive();
+            if (kills) {
+                assertThat(expiries.get() + partitionExpiries.get()).isGreaterThan(1);
+            }
             checkBeliefs(seed);
         } finally {
-            cluster.close();
+            servers.close();
             deleteRecursively(base);
         }
     }
@@ -168,9 +287,10 @@ class LockSafetyCheckerTest {
                     }
                     pairs++;
                     String ctx = "seed " + seed + ": " + x + " overlaps " + y;
-                    assertThat(x.fenced() || y.fenced()).as(ctx).isTrue();
+                    // a belief ended by the client's own SUSPENDED or lease deadline never overlaps
+                    assertThat(x.killed() || y.killed()).as(ctx).isTrue();
                     if (x.mode().isWriteMode() && y.mode().isWriteMode()) {
-                        Belief fenced = x.fenced() ? x : y;
+                        Belief fenced = x.killed() ? x : y;
                         Belief other = fenced == x ? y : x;
                         assertThat(fenced.token()).as(ctx).isLessThan(other.token());
                     }
@@ -191,7 +311,7 @@ class LockSafetyCheckerTest {
                 }
             }
         }
-        System.out.println("beliefs: " + beliefs.size() + ", overlapping incompatible pairs (all fenced): " + pairs
+        System.out.println("beliefs: " + beliefs.size() + ", overlapping incompatible pairs (all killed): " + pairs
                 + ", PW/EX holder pairs in token order: " + ordered);
     }
 
@@ -231,6 +351,8 @@ class LockSafetyCheckerTest {
     final class Client implements LockSpaceListener {
         final int id;
         final String connectString;
+        /** One per server: the client reaches the servers only through them. */
+        final List<TcpProxy> proxies = new ArrayList<>();
         final Random rnd;
         final AtomicBoolean running = new AtomicBoolean(true);
         final Thread thread;
@@ -243,10 +365,16 @@ class LockSafetyCheckerTest {
         private long killed;
         /** Resources with an operation in flight (guarded by this): their mode is in transition. */
         private final java.util.Set<String> busy = new java.util.HashSet<>();
+        /** Sessions a partition was started on (guarded by this). */
+        private final java.util.Set<Long> partitioned = new java.util.HashSet<>();
+        private volatile boolean cut;
 
-        Client(int id, String connectString, Random rnd) {
+        Client(int id, List<Integer> serverPorts, Random rnd) throws java.io.IOException {
             this.id = id;
-            this.connectString = connectString;
+            for (int port : serverPorts) {
+                proxies.add(TcpProxy.start(port));
+            }
+            this.connectString = String.join(",", proxies.stream().map(TcpProxy::connectString).toList());
             this.rnd = rnd;
             this.thread = new Thread(this::run, "safety-client-" + id);
             this.thread.setDaemon(true);
@@ -267,11 +395,42 @@ class LockSafetyCheckerTest {
         }
 
         void closeQuietly() {
+            proxies.forEach(TcpProxy::restore);
             ZkLockManager m = manager;
             if (m != null) {
                 m.close();
             }
             closeAll(false);
+            proxies.forEach(TcpProxy::close);
+        }
+
+        /**
+         * Cuts this client off for {@code ms} (only what it sends when {@code oneWay}); the beliefs
+         * end by what the client itself is told. Returns false when it is not a time to.
+         */
+        boolean partition(boolean oneWay, long ms, ScheduledExecutorService healer) {
+            ZkLockManager m = manager;
+            if (cut || m == null || ls == null || ls.state() != LockSpaceState.ACTIVE) {
+                return false;
+            }
+            synchronized (this) {
+                partitioned.add(m.sessionId());
+            }
+            cut = true;
+            partitions.incrementAndGet();
+            System.out.printf("partition of client %d (%s) for %d ms%n", id, oneWay ? "one-way" : "both ways", ms);
+            for (TcpProxy p : proxies) {
+                if (oneWay) {
+                    p.cutClientToServer();
+                } else {
+                    p.cut();
+                }
+            }
+            healer.schedule(() -> {
+                proxies.forEach(TcpProxy::restore);
+                cut = false;
+            }, ms, TimeUnit.MILLISECONDS);
+            return true;
         }
 
         void expire(String cs) {
@@ -308,6 +467,8 @@ class LockSafetyCheckerTest {
                 } catch (DlmException e) {
                     if (e.code() == DlmException.Code.CONVERSION_DEADLOCK) {
                         deadlocks.incrementAndGet();
+                    } else if (e.code() == DlmException.Code.SUSPENDED && e.getMessage().contains("was granted")) {
+                        refusedGrants.incrementAndGet();
                     }
                 } catch (RuntimeException e) {
                     e.printStackTrace();
@@ -324,7 +485,7 @@ class LockSafetyCheckerTest {
             handles.clear();
             try {
                 manager = ZkLockManager.builder().connectString(connectString).cluster("safety").nodeName("n" + id)
-                        .sessionTimeout(Duration.ofSeconds(3)).connectionTimeout(Duration.ofSeconds(20)).build();
+                        .sessionTimeout(SESSION).connectionTimeout(Duration.ofSeconds(20)).ensembleTracker(false).build();
                 ls = manager.join("ls", LockSpaceOptions.of(16).withListener(this).withRequestTimeout(Duration.ofSeconds(10)));
                 for (String r : RESOURCES) {
                     handles.put(r, ls.resource(r));
@@ -392,6 +553,11 @@ class LockSafetyCheckerTest {
             if (manager.sessionId() == killed) {
                 return;
             }
+            // a holder acts on a grant only while its lease is valid (the engine checks it before
+            // every write); SUSPENDED is reported before the lease ends
+            if (!ls.leaseValid()) {
+                return;
+            }
             open.put(r, new Belief(id, manager.sessionId(), r, g.mode(), g.fencingToken(), System.nanoTime(), 0, false));
         }
 
@@ -402,30 +568,47 @@ class LockSafetyCheckerTest {
 
         /** A request that failed leaves the old mode held: count it again from now. */
         private synchronized void resumeIfHeld(String r, LockResource h) {
-            if (!open.containsKey(r) && ls.state() == LockSpaceState.ACTIVE && manager.sessionId() != killed) {
+            if (!open.containsKey(r) && ls.leaseValid() && manager.sessionId() != killed) {
                 h.grantedMode().ifPresent(m -> open.put(r,
                         new Belief(id, manager.sessionId(), r, m, h.fencingToken(), System.nanoTime(), 0, false)));
             }
         }
 
-        private synchronized void close(String r, boolean fenced) {
+        /** Ends a belief now, or at the lease deadline if that passed first. */
+        private synchronized void close(String r, boolean byKill) {
             Belief b = open.remove(r);
             if (b != null) {
+                long end = System.nanoTime();
+                LockSpace current = ls;
+                if (current != null && !byKill) {
+                    long deadline = current.leaseDeadlineNanos();
+                    if (deadline - end < 0 && deadline - b.start() > 0) {
+                        end = deadline;
+                    }
+                }
                 beliefs.add(new Belief(b.client(), b.incarnation(), b.resource(), b.mode(), b.token(), b.start(),
-                        System.nanoTime(), fenced));
+                        end, byKill));
             }
         }
 
-        private synchronized void closeAll(boolean fenced) {
+        private synchronized void closeAll(boolean byKill) {
             for (String r : new ArrayList<>(open.keySet())) {
-                close(r, fenced);
+                close(r, byKill);
             }
         }
 
         @Override
         public void stateChanged(LockSpaceState s) {
             if (s != LockSpaceState.ACTIVE) {
-                closeAll(true); // fence: stop believing at once
+                closeAll(false); // its own fence: stop believing at once
+                if (s == LockSpaceState.LOST) {
+                    synchronized (this) {
+                        LockSpace l = ls;
+                        if (l instanceof ZkLockSpace z && partitioned.remove(z.incarnation()) && z.incarnation() != killed) {
+                            partitionExpiries.incrementAndGet();
+                        }
+                    }
+                }
             } else {
                 synchronized (this) {
                     for (Map.Entry<String, LockResource> e : handles.entrySet()) {

@@ -15,10 +15,20 @@ final class ZkTestSupport implements AutoCloseable {
     final String connectString;
     private final List<ZkLockManager> managers = Collections.synchronizedList(new ArrayList<>());
     private final Duration sessionTimeout;
+    private boolean ensembleTracker = true;
 
     ZkTestSupport(String connectString, Duration sessionTimeout) {
         this.connectString = connectString;
         this.sessionTimeout = sessionTimeout;
+    }
+
+    /**
+     * Managers made from now on keep the connect string (behind a proxy, Curator's ensemble
+     * tracker would replace it with the servers' own addresses and go around the proxy).
+     */
+    ZkTestSupport withoutEnsembleTracker() {
+        ensembleTracker = false;
+        return this;
     }
 
     ZkLockManager manager(String node) throws DlmException {
@@ -27,7 +37,8 @@ final class ZkTestSupport implements AutoCloseable {
 
     ZkLockManager manager(String node, String cluster, DlmCredentials creds) throws DlmException {
         ZkLockManager m = ZkLockManager.builder().connectString(connectString).cluster(cluster).nodeName(node)
-                .sessionTimeout(sessionTimeout).connectionTimeout(Duration.ofSeconds(20)).credentials(creds).build();
+                .sessionTimeout(sessionTimeout).connectionTimeout(Duration.ofSeconds(20)).credentials(creds)
+                .ensembleTracker(ensembleTracker).build();
         managers.add(m);
         return m;
     }
