@@ -198,9 +198,11 @@ public final class ClusterCoordinator implements ClusterOperations {
         UUID uuid = mddev.uuid();
         ChannelBounds bounds = ChannelBounds.fromTokenWait(config.requestTimeout());
         if (config.requestTimeout().compareTo(mddev.ioWait()) >= 0) {
-            m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
-            throw cluster("the cluster's request timeout (" + config.requestTimeout().toMillis() + " ms) must be below the array's "
-                    + "I/O wait (" + mddev.ioWait().toMillis() + " ms), which covers a superblock update with its broadcast", null);
+            // the defaults keep the order; a configuration that breaks it still runs, but an admin wait
+            // may then report TIMEOUT while the update it waits for succeeds later (docs/lessons.md §23)
+            log.warn("{}: the cluster's request timeout ({} ms) is not below the array's I/O wait ({} ms), which covers a superblock "
+                    + "update with its broadcast: an administrative wait may run out before the cluster's own bound", mddev.name(),
+                    config.requestTimeout().toMillis(), mddev.ioWait().toMillis());
         }
         if (bounds.ack().compareTo(config.sessionTimeout()) <= 0) {
             log.warn("{}: the message ack wait ({} ms) is not above the session timeout ({} ms): a broadcast during a node's death "
@@ -664,9 +666,9 @@ public final class ClusterCoordinator implements ClusterOperations {
         /**
          * The bound of every lock request but the resync lock (md: 30 s), and the token wait of
          * the message channel: the ack wait is 2/3 of it, a handler's bound 1/3
-         * ({@link ChannelBounds#fromTokenWait}). It must be below the array's I/O wait
+         * ({@link ChannelBounds#fromTokenWait}). It should be below the array's I/O wait
          * ({@code ArrayOptions.ioWait}, 30 s by default), which covers a superblock update with
-         * its broadcast; default 20 s.
+         * its broadcast (join warns otherwise); default 20 s.
          */
         public Builder requestTimeout(Duration v) {
             this.requestTimeout = positive(v, "requestTimeout");
