@@ -8,7 +8,15 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.clustermd.bitmap.BitmapException;
+import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
+import org.clustermd.cluster.message.ChannelBounds;
+import org.clustermd.cluster.message.ClusterMessage;
+import org.clustermd.cluster.message.Disposition;
+import org.clustermd.cluster.message.Envelope;
+import org.clustermd.cluster.message.MessageChannel;
+import org.clustermd.cluster.message.SendPermit;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockManager;
@@ -45,19 +53,22 @@ import org.slf4j.LoggerFactory;
  * }                               // graceful leave
  * }</pre>
  *
- * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the cluster named
- * by the bitmap's {@code cluster_name} (a given lock manager must serve that cluster); join the lockspace named by the array UUID with as many
- * slots as the bitmap has {@code nodes}; take this slot's {@code bitmapNNNN} lock in PW and hold
- * it for the whole membership; create {@code resync} at NL. At {@link #loadBitmaps} every other
- * slot is probed with PW+NOQUEUE: a free slot's dirty bits are merged into ours without clearing
- * them (docs/md-cluster-protocol.md §c.4). <b>Node failure</b> (docs/md-cluster-protocol.md §d): recover_prep suspends read balancing
- * ({@link MembershipState#RECOVERING}); recover_slot queues a {@link NodeRecovery} of the dead
- * slot on the {@code cluster-recover-<array>} thread; recover_done resumes balancing once no
- * recovery is pending. <b>Resync</b>: the sync thread takes {@code resync} in EX
+ * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the
+ * cluster named by the bitmap's {@code cluster_name} (a given lock manager must serve that
+ * cluster); join the lockspace named by the array UUID with as many slots as the bitmap has
+ * {@code nodes} (one node more is refused with CLUSTER); take this slot's {@code bitmapNNNN}
+ * lock in PW and hold it for the whole membership; create {@code resync} at NL; open the
+ * {@link MessageChannel} ({@code ack} armed in CR under {@code token} EX, then the superblock
+ * re-read). At {@link #loadBitmaps} every other slot is probed with PW+NOQUEUE: a free slot's
+ * dirty bits are merged into ours without clearing them (docs/md-cluster-protocol.md §c.4);
+ * then messages are handled. <b>Node failure</b> (docs/md-cluster-protocol.md §d): recover_prep
+ * suspends read balancing ({@link MembershipState#RECOVERING}); recover_slot queues a
+ * {@link NodeRecovery} of the dead slot on the {@code cluster-recover-<array>} thread;
+ * recover_done resumes balancing once no recovery is pending. <b>Resync</b>: the sync thread takes {@code resync} in EX
  * ({@link #resyncStart}) and releases it after the final superblock update
- * ({@link #resyncFinish}). <b>Metadata</b>: superblock writes are serialized cluster-wide by
- * {@code token} in EX. What md-cluster does beyond that (messages) is listed in the package
- * documentation.
+ * ({@link #resyncFinish}). <b>Metadata</b> (§f.5): every superblock write holds {@code token} in
+ * EX and ends with METADATA_UPDATED, which every peer processes (reloads the superblock) before
+ * it acknowledges. What md-cluster does beyond that is listed in the package documentation.
  *
  * <p>The data path calls only {@link #areaResyncing}, which reads volatile fields and nothing else.
  *
@@ -80,7 +91,11 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile LockSpace lockSpace;
     private volatile LockResource bitmapLock;
     private volatile LockResource resyncLock;
-    private volatile LockResource tokenLock;
+    private volatile MessageChannel channel;
+    /** The permit of the superblock update in progress (md thread), from metadataUpdateStart to finish or cancel. */
+    private volatile SendPermit metadataPermit;
+    /** md's SEND_LOCKED_ALREADY: the permit an accepted add keeps for the update that commits it. */
+    private volatile SendPermit addPermit;
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
     private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
@@ -191,6 +206,19 @@ public final class ClusterCoordinator implements ClusterOperations {
                     + clusterName, null);
         }
         UUID uuid = mddev.uuid();
+        ChannelBounds bounds = ChannelBounds.fromTokenWait(config.requestTimeout());
+        if (config.requestTimeout().compareTo(mddev.ioWait()) >= 0) {
+            // the defaults keep the order; a configuration that breaks it still runs, but an admin wait
+            // may then report TIMEOUT while the update it waits for succeeds later (docs/lessons.md §23)
+            log.warn("{}: the cluster's request timeout ({} ms) is not below the array's I/O wait ({} ms), which covers a superblock "
+                    + "update with its broadcast: an administrative wait may run out before the cluster's own bound", mddev.name(),
+                    config.requestTimeout().toMillis(), mddev.ioWait().toMillis());
+        }
+        if (bounds.ack().compareTo(config.sessionTimeout()) <= 0) {
+            log.warn("{}: the message ack wait ({} ms) is not above the session timeout ({} ms): a broadcast during a node's death "
+                    + "fails instead of waiting for its locks to be purged", mddev.name(), bounds.ack().toMillis(),
+                    config.sessionTimeout().toMillis());
+        }
         try {
             manager = lockManagerFor(clusterName);
             session = new SessionFence(mddev, () -> m.transition(Membership.NOT_LEFT, MembershipState.LEFT));
@@ -205,9 +233,14 @@ public final class ClusterCoordinator implements ClusterOperations {
             convertWhenLeased(ls, bitmapLock, LockMode.PW);
             resyncLock = ls.resource("resync");
             convertWhenLeased(ls, resyncLock, LockMode.NL);
-            tokenLock = ls.resource("token");
+            // ack is armed under token EX, then the superblock re-read: a message sent before that was
+            // missed, every later one is ours to acknowledge (docs/lessons.md §7)
+            channel = MessageChannel.open(mddev.name(), ls, bounds, this::handle, mddev::reloadSuperblock);
             log.info("{}: joined cluster {} lockspace {} as {} of {} (node {})", mddev.name(), clusterName, uuid, slot, nodes,
                     config.nodeName());
+        } catch (Raid1Exception e) {
+            abandon();
+            throw e;
         } catch (DlmException | RuntimeException e) {
             abandon();
             if (e instanceof DlmException d && d.code() == DlmException.Code.SLOTS_EXHAUSTED) {
@@ -282,6 +315,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         if (bitmap == null) throw cluster("a clustered array needs its bitmap", null);
         SlotGather.gather(ls, bitmap, array);
         recovery.start(bitmap);
+        channel.startHandling();
     }
 
     /**
@@ -299,6 +333,12 @@ public final class ClusterCoordinator implements ClusterOperations {
             log.warn("{}: leaving with resync work left; the bits stay in our bitmap slot (BITMAP_NEEDS_SYNC is not sent yet)",
                     arrayName());
         }
+        // a permit left by a failed update or add must not keep the token from the peers
+        addNewDiskCancel();
+        metadataUpdateCancel();
+        // stop receiving first: nothing handled after this point touches the closing array
+        MessageChannel c = channel;
+        if (c != null) c.close();
         RecoveryThread r = recovery;
         if (r != null) r.stop();
         abandon();
@@ -307,6 +347,8 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     /** Closes the lockspace, the session and the session thread, whatever state they are in. */
     private void abandon() {
+        MessageChannel c = channel;
+        if (c != null) c.close();
         LockSpace ls = lockSpace;
         if (ls != null) {
             try {
@@ -386,61 +428,163 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     // ------------------------------------------------------------------ metadata
 
-    /** md's {@code metadata_update_start}: {@code token} in EX serializes superblock writes cluster-wide. */
+    /**
+     * md's {@code metadata_update_start}: this node's send slot and {@code token} in EX (md's
+     * lock_comm), held until {@link #metadataUpdateFinish} or {@link #metadataUpdateCancel}: two
+     * nodes never write superblocks at once, and the writer's events start from the highest it
+     * knows, since every earlier writer's METADATA_UPDATED was processed here before its token
+     * was released.
+     */
     @Override
     public void metadataUpdateStart() throws Raid1Exception {
         member();
-        try {
-            tokenLock.convert(LockMode.EX);
-        } catch (DlmException e) {
-            throw cluster("taking the token for a superblock update failed: " + e.getMessage(), e);
-        }
+        SendPermit held = addPermit;
+        addPermit = null;
+        metadataPermit = held != null ? held : channel.lockComm();
     }
 
-    /** Releases {@code token}; METADATA_UPDATED (peers reload the superblock) is not sent yet. */
+    /**
+     * md's {@code metadata_update_finish}: METADATA_UPDATED naming {@code goodDevNumber},
+     * acknowledged by every peer once it reloaded the superblock, then the token is released
+     * (also when the broadcast fails).
+     */
     @Override
     public void metadataUpdateFinish(int goodDevNumber) throws Raid1Exception {
+        SendPermit p = takeMetadataPermit();
         try {
-            tokenLock.convert(LockMode.NL);
-        } catch (DlmException e) {
-            throw cluster("releasing the token failed: " + e.getMessage(), e);
+            channel.send(p, new ClusterMessage.MetadataUpdated(goodDevNumber));
+        } finally {
+            p.close();
         }
     }
 
     @Override
     public void metadataUpdateCancel() {
-        LockResource t = tokenLock;
-        if (t == null) return;
+        SendPermit p = metadataPermit;
+        metadataPermit = null;
+        if (p != null) p.close();
+    }
+
+    private SendPermit takeMetadataPermit() {
+        SendPermit p = metadataPermit;
+        metadataPermit = null;
+        if (p == null) throw new IllegalStateException("metadataUpdateFinish without metadataUpdateStart");
+        return p;
+    }
+
+    // ------------------------------------------------------------------ receive
+
+    /**
+     * md's {@code process_recvd_msg}, on the channel's receive thread. Only METADATA_UPDATED is
+     * handled by this build; the other types are refused (not acknowledged), so a sender of a
+     * later build learns that this node did not act on them.
+     */
+    private Disposition handle(Envelope e) throws Raid1Exception {
+        if (e.message() instanceof ClusterMessage.MetadataUpdated m) {
+            channel.rearmNoNewDev();
+            array.reloadSuperblock(m.devNumber());
+            return Disposition.PROCESSED;
+        }
+        if (e.message() instanceof ClusterMessage.NewDisk n) {
+            // md's "--cluster-confirm N:missing": no device locator yet, so this node cannot find it
+            log.warn("{}: slot {} adds device {} (dev_number {}); this build cannot look devices up, so it answers not found",
+                    arrayName(), e.senderSlot(), n.deviceUuid(), n.devNumber());
+            channel.answerNewDisk(false);
+            return Disposition.PROCESSED;
+        }
+        log.warn("{}: {} from slot {} is not handled by this build", arrayName(), e.message().type(), e.senderSlot());
+        return Disposition.REFUSED;
+    }
+
+    /** Messages this node broadcast and every peer acknowledged. */
+    public long messagesSent() {
+        MessageChannel c = channel;
+        return c == null ? 0 : c.messagesSent();
+    }
+
+    /** Messages this node processed and acknowledged. */
+    public long messagesReceived() {
+        MessageChannel c = channel;
+        return c == null ? 0 : c.messagesReceived();
+    }
+
+    /** Messages this node refused to acknowledge (unknown, malformed, not handled by this build). */
+    public long messagesRefused() {
+        MessageChannel c = channel;
+        return c == null ? 0 : c.messagesRefused();
+    }
+
+    /** The channel, for tests that broadcast without an engine update. */
+    MessageChannel channel() {
+        return channel;
+    }
+
+    // ------------------------------------------------------------------ devices (send sides)
+
+    /**
+     * md's {@code add_new_disk}: NEWDISK under the token, then the {@code no-new-dev} vote. On
+     * success the token stays held (md's SEND_LOCKED_ALREADY) for the superblock update that
+     * commits the add, which may run on another thread. Receivers of this build cannot look a
+     * device up yet (the locator comes with disk management), so they answer "not found" and a
+     * peer's presence makes the add fail here, cleanly; a lone node adds.
+     */
+    @Override
+    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+        member();
+        SendPermit p = channel.lockComm();
         try {
-            t.convert(LockMode.NL);
-        } catch (DlmException e) {
-            log.warn("{}: releasing the token: {}", arrayName(), e.getMessage());
+            channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
+            if (!channel.everyPeerConfirmedNewDisk()) {
+                throw cluster("not every node found device " + deviceUuid + " (dev_number " + devNumber + "): the add is refused", null);
+            }
+            SendPermit previous = addPermit;
+            addPermit = p;
+            p = null;
+            if (previous != null) previous.close();
+        } finally {
+            if (p != null) p.close();
         }
     }
 
-    // ------------------------------------------------------------------ devices (need messages)
-
     @Override
-    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
-        throw notYet("adding a device (NEWDISK)");
+    public void addNewDiskCancel() {
+        SendPermit p = addPermit;
+        addPermit = null;
+        if (p != null) p.close();
     }
-
-    @Override
-    public void addNewDiskCancel() {}
 
     @Override
     public void newDiskAck(boolean ack) throws Raid1Exception {
-        throw notYet("confirming a device (NEWDISK)");
+        member();
+        channel.answerNewDisk(ack);
     }
 
+    /** md's {@code remove_disk}: REMOVE, acknowledged by every peer (receivers of this build refuse it). */
     @Override
     public void removeDisk(int devNumber) throws Raid1Exception {
-        throw notYet("removing a device (REMOVE)");
+        member();
+        channel.broadcast(new ClusterMessage.Remove(devNumber));
     }
 
+    /**
+     * md's {@code gather_bitmaps}: RE_ADD, then every other slot's bits merged into ours without
+     * clearing them (receivers of this build refuse RE_ADD).
+     */
     @Override
     public void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
-        throw notYet("re-adding a device (RE_ADD)");
+        LockSpace ls = member();
+        channel.broadcast(new ClusterMessage.ReAdd(devNumber));
+        if (bitmap == null) return;
+        for (int other = 0; other < ls.slotCount(); other++) {
+            if (other == bitmap.slot()) continue;
+            try {
+                SlotCopy copy = bitmap.copyFromSlot(other, false);
+                if (copy.foundDirty()) array.lowerRecoveryCp(copy.dirtyRange().start());
+            } catch (BitmapException e) {
+                throw new Raid1Exception(Raid1Exception.Code.METADATA, arrayName() + ": reading bitmap slot " + other + " failed: "
+                        + e.getMessage(), e);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ helpers
@@ -451,11 +595,6 @@ public final class ClusterCoordinator implements ClusterOperations {
         MembershipState s = state();
         if (s == MembershipState.LEFT) throw new Raid1Exception(Raid1Exception.Code.CLOSED, arrayName() + ": not a cluster member");
         return ls;
-    }
-
-    private Raid1Exception notYet(String what) {
-        return new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName() + ": " + what
-                + " in a cluster needs md-cluster's messages, which this build does not send yet");
     }
 
     private Raid1Exception cluster(String message, Throwable cause) {
@@ -508,7 +647,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         private String root = "/clustermd";
         private Duration sessionTimeout = Duration.ofSeconds(10);
         private Duration connectionTimeout = Duration.ofSeconds(15);
-        private Duration requestTimeout = Duration.ofSeconds(30);
+        private Duration requestTimeout = Duration.ofSeconds(20);
         private Duration recoveryLockWait = Duration.ofMinutes(5);
         private DlmCredentials credentials = DlmCredentials.none();
         private ClusterListener listener = new ClusterListener() {};
@@ -560,7 +699,13 @@ public final class ClusterCoordinator implements ClusterOperations {
             return this;
         }
 
-        /** The bound of every lock request but the resync lock (md: 30 s). */
+        /**
+         * The bound of every lock request but the resync lock (md: 30 s), and the token wait of
+         * the message channel: the ack wait is 2/3 of it, a handler's bound 1/3
+         * ({@link ChannelBounds#fromTokenWait}). It should be below the array's I/O wait
+         * ({@code ArrayOptions.ioWait}, 30 s by default), which covers a superblock update with
+         * its broadcast (join warns otherwise); default 20 s.
+         */
         public Builder requestTimeout(Duration v) {
             this.requestTimeout = positive(v, "requestTimeout");
             return this;

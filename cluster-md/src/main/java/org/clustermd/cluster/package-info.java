@@ -18,8 +18,14 @@
  *       clears them there (found-dirty is an explicit flag, docs/lessons.md §17), and lowers the resync
  *       point; the sync thread takes {@code resync} in EX and resyncs exactly those chunks. A
  *       survivor that gets the lock after another one finds the slot clean and does nothing.</li>
+ *   <li><b>Messages</b> ({@link org.clustermd.cluster.message}): the {@code token},
+ *       {@code message}, {@code ack} and {@code no-new-dev} locks with md's modes at every step,
+ *       a receive thread, one sender per node.</li>
  *   <li><b>Superblocks</b>: every superblock update holds {@code token} in EX, so two nodes never
- *       write the legs' superblocks at once.</li>
+ *       write the legs' superblocks at once, and ends with METADATA_UPDATED: every peer reloads
+ *       the superblock (failed legs, activated spares, the events counter) before it
+ *       acknowledges, so the array has one events counter and no node writes a peer's change
+ *       backwards. A joiner re-reads the superblock once it receives messages.</li>
  *   <li><b>Session health</b>: SUSPENDED holds I/O (the session hold, counted apart from an
  *       administrator's quiesce, and kept even when the requests in flight do not drain within
  *       the I/O wait), ACTIVE again lets it flow, LOST fences the array
@@ -35,15 +41,14 @@
  * </ul>
  * The data path calls only {@code areaResyncing}, one volatile read: no ZooKeeper call, no lock.
  *
- * <h2>What is not done yet (the messages of the next issue)</h2>
- * No cluster message is sent or received: no {@code message}/{@code ack}/{@code no-new-dev}
- * locks, no METADATA_UPDATED (peers do not reload a superblock another node wrote: each node
- * keeps its own events counter), no RESYNCING (peers do not suspend writes in the window being
- * resynced, nor read it from the first leg, and the window is not published in the bitmap lock's
- * LVB; so nodes must keep to their own regions, as the demo's do), no RESYNCING_START,
- * NEWDISK/REMOVE/RE_ADD (adding, removing or re-adding a leg of a clustered array fails with
- * CLUSTER), BITMAP_NEEDS_SYNC (a node that leaves gracefully with resync work left keeps its bits
- * in its slot until someone joins into it or gathers it), CHANGE_CAPACITY or BITMAP_RESIZE.
+ * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
+ * No RESYNCING (peers do not suspend writes in the window being resynced, nor read it from the
+ * first leg, and the window is not published in the bitmap lock's LVB; so nodes must keep to
+ * their own regions, as the demo's do), no RESYNCING_START; NEWDISK, REMOVE and RE_ADD are sent
+ * but not handled by receivers (adding a leg with a peer present fails: no node can look the
+ * device up yet; removing or re-adding one fails when the ack wait runs out); no
+ * BITMAP_NEEDS_SYNC (a node that leaves gracefully with resync work left keeps its bits in its
+ * slot until someone joins into it or gathers it), CHANGE_CAPACITY or BITMAP_RESIZE handling.
  * {@code resyncingRemote} is always false.
  */
 package org.clustermd.cluster;

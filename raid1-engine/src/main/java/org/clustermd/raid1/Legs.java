@@ -314,20 +314,38 @@ final class Legs {
 
     // ------------------------------------------------------------------ cluster callbacks
 
-    /** md_reload_sb + check_sb_changes for raid1. */
-    void reloadSuperblock(int devNumber) throws Raid1Exception {
-        Mirror src = array.mirrors().byDevNumber(devNumber).orElseThrow(() -> new Raid1Exception(
-                Raid1Exception.Code.NO_SUCH_DEVICE, array.name() + ": no member with dev_number " + devNumber));
+    /**
+     * METADATA_UPDATED from a peer (md's md_reload_sb and check_sb_changes, as far as this engine
+     * can apply them). Never throws for what it cannot apply: it logs it, and the message is
+     * acknowledged all the same (md logs and returns; docs/md-cluster-protocol.md §f.5).
+     */
+    void reloadSuperblock(int devNumber) {
+        Optional<Mirror> source = array.mirrors().byDevNumber(devNumber);
+        if (source.isEmpty()) {
+            log.warn("{}: a peer wrote the superblock and named dev_number {} to reload from, which is not a member here; not reloaded",
+                    array.name(), devNumber);
+            return;
+        }
+        Mirror src = source.get();
         Superblock sb;
         try {
             sb = SuperblockCodec.read(src.leg().device);
         } catch (IOException e) {
-            throw new Raid1Exception(Raid1Exception.Code.METADATA, array.name() + ": reloading the superblock of "
-                    + src.name() + " failed: " + e.getMessage(), e);
+            // md keeps the superblock it had when read_rdev fails
+            log.warn("{}: reloading the superblock of {} failed; keeping this node's view: {}", array.name(), src.name(),
+                    e.getMessage());
+            return;
+        }
+        long ours = array.metadata().events();
+        if (sb.events() < ours) {
+            // one events counter for the array: an older superblock never rolls our view back
+            log.warn("{}: the superblock on {} (events {}) is older than this node's view (events {}); not applied", array.name(),
+                    src.name(), sb.events(), ours);
+            return;
         }
         array.metadata().adoptEvents(sb.events());
         for (Mirror m : array.mirrors().mirrors()) {
-            int role = sb.devRole(m.devNumber());
+            int role = m.devNumber() < sb.maxDev() ? sb.devRole(m.devNumber()) : Superblock.ROLE_SPARE;
             if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
                 array.markFaultyLocally(m, "faulty in the superblock another node wrote");
             } else if (role < Superblock.ROLE_MAX && m.state() == MirrorState.SPARE) {
@@ -335,17 +353,55 @@ final class Legs {
                 array.publish(set -> set.with(m.devNumber(), x -> readded));
                 array.syncControl().requestRecovery();
             } else if (m.state() == MirrorState.REBUILDING) {
-                try {
-                    Superblock own = SuperblockCodec.read(m.leg().device);
-                    if (!own.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) && own.role() == m.role()) {
-                        array.publish(set -> set.with(m.devNumber(), x -> x.withState(MirrorState.IN_SYNC, x.role())));
-                    } else if (own.recoveryOffset() > m.recoveryOffset()) {
-                        array.publish(set -> set.with(m.devNumber(), x -> x.withRecoveryOffset(own.recoveryOffset())));
-                    }
-                } catch (IOException e) {
-                    log.warn("{}: reading {}'s recovery_offset failed: {}", array.name(), m.name(), e.getMessage());
-                }
+                followRecovery(m);
             }
+        }
+        logUnapplied(sb);
+    }
+
+    /** The catch-up reload of a joiner: from the in-sync leg with the lowest role. */
+    void reloadSuperblock() {
+        Mirror good = null;
+        for (Mirror m : array.mirrors().inState(MirrorState.IN_SYNC)) {
+            if (good == null || m.role() < good.role()) good = m;
+        }
+        if (good == null) {
+            log.warn("{}: no in-sync leg to re-read the superblock from", array.name());
+            return;
+        }
+        reloadSuperblock(good.devNumber());
+    }
+
+    private void followRecovery(Mirror m) {
+        try {
+            Superblock own = SuperblockCodec.read(m.leg().device);
+            if (!own.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) && own.role() == m.role()) {
+                array.publish(set -> set.with(m.devNumber(), x -> x.withState(MirrorState.IN_SYNC, x.role())));
+            } else if (own.recoveryOffset() > m.recoveryOffset()) {
+                array.publish(set -> set.with(m.devNumber(), x -> x.withRecoveryOffset(own.recoveryOffset())));
+            }
+        } catch (IOException e) {
+            log.warn("{}: reading {}'s recovery_offset failed: {}", array.name(), m.name(), e.getMessage());
+        }
+    }
+
+    /** What check_sb_changes would apply and this engine cannot yet: said, not hidden. */
+    private void logUnapplied(Superblock sb) {
+        MirrorSet set = array.mirrors();
+        for (int d = 0; d < sb.maxDev(); d++) {
+            int role = sb.devRole(d);
+            if (role < Superblock.ROLE_MAX && set.byDevNumber(d).isEmpty()) {
+                log.warn("{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (a new device "
+                        + "joins a node through NEWDISK, not built yet)", array.name(), d, role);
+            }
+        }
+        if (sb.raidDisks() != array.metadata().raidDisks()) {
+            log.warn("{}: a peer wrote raid_disks {} (ours {}): changing raid_disks is not supported; not applied", array.name(),
+                    sb.raidDisks(), array.metadata().raidDisks());
+        }
+        if (sb.size() != array.metadata().size()) {
+            log.warn("{}: a peer wrote size {} sectors (ours {}): resizing is not supported; not applied", array.name(), sb.size(),
+                    array.metadata().size());
         }
     }
 

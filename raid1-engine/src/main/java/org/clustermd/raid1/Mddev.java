@@ -1,5 +1,6 @@
 package org.clustermd.raid1;
 
+import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import org.clustermd.bitmap.WriteIntentBitmap;
@@ -79,11 +80,29 @@ public interface Mddev {
     void suspendedRangeChanged();
 
     /**
-     * md's {@code md_reload_sb}: re-reads the superblock of device {@code devNumber} (a peer
-     * wrote it) and applies what changed: device roles (faulty legs are failed here too, spares
-     * activated), recovery offsets, resync offset, and the events counter. Reads one superblock.
+     * md's {@code md_reload_sb} and {@code check_sb_changes}: re-reads the superblock of device
+     * {@code devNumber} (a peer wrote it) and applies what changed, as far as the engine can:
+     * the events counter (only ever upwards: nodes never write each other's view backwards),
+     * legs the peer failed, spares it activated, recovery offsets. A superblock older than this
+     * node's view, an unknown device, an unreadable leg, or a change the engine cannot apply
+     * (a device it does not have, raid_disks, size) is logged and skipped: the sender's message
+     * is still acknowledged, as md logs and returns. Reads one superblock (two for a leg under
+     * recovery).
      */
     void reloadSuperblock(int devNumber) throws Raid1Exception;
+
+    /**
+     * {@link #reloadSuperblock(int)} from the in-sync leg with the lowest role: a joiner's
+     * catch-up read once it receives every later message (its superblocks were read at assembly,
+     * before it joined).
+     */
+    void reloadSuperblock() throws Raid1Exception;
+
+    /**
+     * The array's bound for an administrative wait (md's none; here {@code ArrayOptions.ioWait}):
+     * it covers a superblock update with its broadcast, so every cluster bound is below it.
+     */
+    Duration ioWait();
 
     /** Sets md's MD_RECOVERY_NEEDED and wakes the md thread: maybe a sync should start. */
     void requestRecovery();

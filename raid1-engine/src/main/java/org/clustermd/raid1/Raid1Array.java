@@ -665,6 +665,16 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     }
 
     @Override
+    public void reloadSuperblock() throws Raid1Exception {
+        legs.reloadSuperblock();
+    }
+
+    @Override
+    public Duration ioWait() {
+        return Duration.ofNanos(ioWaitNanos);
+    }
+
+    @Override
     public void requestRecovery() {
         sync.requestRecovery();
     }

@@ -204,6 +204,25 @@ class ClusterIoTest {
     }
 
     @Test
+    void lesson10AReloadThatCannotApplyItsSuperblockLogsAndReturnsInsteadOfWithholdingTheAck() throws Exception {
+        Raid1Array a = array(Duration.ofSeconds(30));
+        long events = a.events();
+        a.reloadSuperblock(7); // no such member: md logs and returns
+        BlockDevice d = a.mirrors().byDevNumber(0).orElseThrow().leg().device;
+        Superblock sb = SuperblockCodec.read(d);
+        // an older superblock than this node's view never rolls it back, faulty marks included
+        SuperblockCodec.write(d, sb.toBuilder().events(events - 1).devRole(1, Superblock.ROLE_FAULTY).build());
+        a.reloadSuperblock(0);
+        assertThat(a.events()).isEqualTo(events);
+        assertThat(a.mirrors().byDevNumber(1).orElseThrow().state()).isEqualTo(MirrorState.IN_SYNC);
+        // the catch-up reload of a joiner reads the in-sync leg with the lowest role
+        SuperblockCodec.write(d, sb.toBuilder().events(events + 3).devRole(1, Superblock.ROLE_FAULTY).build());
+        a.reloadSuperblock();
+        assertThat(a.events()).isEqualTo(events + 3);
+        assertThat(a.mirrors().byDevNumber(1).orElseThrow().state()).isEqualTo(MirrorState.FAULTY);
+    }
+
+    @Test
     void theArrayJoinsBeforeItOpensTheBitmapAndLeavesAtClose() throws Exception {
         Raid1Array a = array(Duration.ofSeconds(30));
         a.close();

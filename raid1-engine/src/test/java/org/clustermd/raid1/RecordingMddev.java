@@ -98,6 +98,16 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public void reloadSuperblock() {
+        calls.add("reloadSuperblock()");
+    }
+
+    @Override
+    public java.time.Duration ioWait() {
+        return ArrayOptions.DEFAULT_IO_WAIT;
+    }
+
+    @Override
     public void requestRecovery() {
         calls.add("requestRecovery()");
     }

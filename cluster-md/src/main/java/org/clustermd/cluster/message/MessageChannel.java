@@ -1,0 +1,500 @@
+package org.clustermd.cluster.message;
+
+import java.time.Duration;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockGrant;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.raid1.Raid1Exception;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * md-cluster's message channel for one array on this node: the {@code token}, {@code message},
+ * {@code ack} and {@code no-new-dev} locks, the send side ({@link #lockComm}, {@link #send},
+ * {@link #broadcast}) and the receive thread ({@code <md>_cluster_recv}). The lock modes at
+ * every step are in the package documentation and {@code docs/md-cluster-protocol.md §b}.
+ *
+ * <p>Threads: the {@code ack} blocking callback only wakes the receive thread (it runs on the
+ * lockspace's callback thread, which must never block); everything that waits for a lock runs on
+ * the receive thread or on the sender's own thread. Messages are handled only after
+ * {@link #startHandling()} (md's load_bitmaps, {@code docs/lessons.md §8}); a callback that
+ * arrives earlier is remembered. One node never sends and receives at once: a sender holds the
+ * receive mutex from the token grant to its release, the receive thread for a whole message
+ * ({@code docs/lessons.md §2}).
+ *
+ * <p>Thread-safe.
+ */
+public final class MessageChannel implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MessageChannel.class);
+    private static final int RELEASE_ATTEMPTS = 3;
+
+    private final String arrayName;
+    private final LockSpace lockSpace;
+    private final ChannelBounds bounds;
+    private final MessageHandler handler;
+    private final LockResource token;
+    private final LockResource message;
+    private final LockResource ack;
+    private final LockResource noNewDev;
+    /** One sender per node; a semaphore, not a thread-owned lock, because a permit can pass between threads. */
+    private final Semaphore sendSlot = new Semaphore(1);
+    /** md's recv_mutex; a semaphore for the same reason. */
+    private final Semaphore recvMutex = new Semaphore(1);
+    private final ReentrantLock wakeLock = new ReentrantLock();
+    private final Condition wakeUp = wakeLock.newCondition();
+    /** Guarded by wakeLock. */
+    private boolean bastPending;
+    /** Guarded by wakeLock. */
+    private boolean handling;
+    /** Guarded by wakeLock. */
+    private boolean stopping;
+    private final Thread receiver;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicLong sent = new AtomicLong();
+    private final AtomicLong received = new AtomicLong();
+    private final AtomicLong refused = new AtomicLong();
+
+    /** Work done while {@code token} is held in EX at join, right after {@code ack} is armed. */
+    @FunctionalInterface
+    public interface JoinCatchUp {
+        void run() throws Raid1Exception;
+    }
+
+    private MessageChannel(String arrayName, LockSpace ls, ChannelBounds bounds, MessageHandler handler) throws DlmException {
+        this.arrayName = arrayName;
+        this.lockSpace = ls;
+        this.bounds = bounds;
+        this.handler = handler;
+        this.token = ls.resource("token");
+        this.message = ls.resource("message");
+        this.ack = ls.resource("ack", (r, mode) -> {
+            if (mode == LockMode.EX) wake();
+        });
+        this.noNewDev = ls.resource("no-new-dev");
+        this.receiver = new Thread(this::receiveLoop, "cluster-recv-" + arrayName);
+        this.receiver.setDaemon(true);
+    }
+
+    /**
+     * md's join, the channel's part: {@code message} and {@code token} at NL; {@code token} EX
+     * while {@code ack} is armed in CR ({@code docs/lessons.md §7}: no broadcast can be under way
+     * then, so this node is a receiver of every later message and of no earlier one), and while
+     * {@code catchUp} re-reads what an earlier message may have changed; {@code token} back to NL;
+     * {@code no-new-dev} CR. The receive thread starts, but handles nothing before
+     * {@link #startHandling()}.
+     *
+     * @throws Raid1Exception CLUSTER if a lock is not granted within its bound
+     */
+    public static MessageChannel open(String arrayName, LockSpace ls, ChannelBounds bounds, MessageHandler handler,
+            JoinCatchUp catchUp) throws Raid1Exception {
+        MessageChannel c;
+        try {
+            c = new MessageChannel(arrayName, ls, bounds, handler);
+        } catch (DlmException e) {
+            throw new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName + ": creating the message locks failed: " + e.getMessage(), e);
+        }
+        try {
+            c.convert(c.message, LockMode.NL, bounds.token());
+            c.convert(c.token, LockMode.NL, bounds.token());
+            c.convert(c.token, LockMode.EX, bounds.token());
+            try {
+                c.convert(c.ack, LockMode.CR, bounds.token());
+                catchUp.run();
+            } finally {
+                c.convert(c.token, LockMode.NL, bounds.token());
+            }
+            c.convert(c.noNewDev, LockMode.CR, bounds.token());
+        } catch (DlmException e) {
+            c.closeLocks();
+            throw new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName + ": arming the message channel failed: " + e.getMessage(), e);
+        } catch (Raid1Exception | RuntimeException e) {
+            c.closeLocks();
+            throw e;
+        }
+        c.receiver.start();
+        return c;
+    }
+
+    public ChannelBounds bounds() {
+        return bounds;
+    }
+
+    /** md's load_bitmaps sets ALREADY_IN_CLUSTER: handle messages from now on, a remembered one first. */
+    public void startHandling() {
+        wakeLock.lock();
+        try {
+            handling = true;
+            wakeUp.signalAll();
+        } finally {
+            wakeLock.unlock();
+        }
+    }
+
+    /** Messages this node broadcast and every peer acknowledged. */
+    public long messagesSent() {
+        return sent.get();
+    }
+
+    /** Messages this node processed and acknowledged. */
+    public long messagesReceived() {
+        return received.get();
+    }
+
+    /** Messages this node refused (not acknowledged). */
+    public long messagesRefused() {
+        return refused.get();
+    }
+
+    // ------------------------------------------------------------------ send
+
+    /**
+     * md's lock_comm: waits for this node's send slot, takes {@code token} in EX, then the receive
+     * mutex, each within {@link ChannelBounds#token()}. The permit may be used and released on
+     * another thread.
+     *
+     * @throws Raid1Exception CLUSTER when the token is not granted in time, CLOSED when the channel is closed
+     */
+    public SendPermit lockComm() throws Raid1Exception {
+        long deadline = System.nanoTime() + bounds.token().toNanos();
+        try {
+            if (!sendSlot.tryAcquire(remaining(deadline), TimeUnit.NANOSECONDS)) {
+                throw cluster("another local sender kept the token longer than " + bounds.token().toMillis() + " ms", null);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw cluster("interrupted while waiting to send", e);
+        }
+        boolean tokenHeld = false;
+        try {
+            checkOpen();
+            convert(token, LockMode.EX, Duration.ofNanos(Math.max(1, remaining(deadline))));
+            tokenHeld = true;
+            // the receive thread finishes its message before we send (docs/lessons.md §2)
+            if (!recvMutex.tryAcquire(Math.max(1, remaining(deadline)), TimeUnit.NANOSECONDS)) {
+                throw cluster("the receive thread did not finish its message within " + bounds.token().toMillis() + " ms", null);
+            }
+            return new SendPermit(this);
+        } catch (DlmException e) {
+            sendSlot.release();
+            throw cluster("taking the token failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            releaseToken(tokenHeld);
+            sendSlot.release();
+            throw cluster("interrupted while taking the token", e);
+        } catch (Raid1Exception | RuntimeException e) {
+            releaseToken(tokenHeld);
+            sendSlot.release();
+            throw e;
+        }
+    }
+
+    /** md's unlock_comm; called once per permit by {@link SendPermit#close()}. */
+    void unlockComm() {
+        recvMutex.release();
+        releaseToken(true);
+        sendSlot.release();
+    }
+
+    private void releaseToken(boolean held) {
+        if (!held) return;
+        try {
+            convert(token, LockMode.NL, bounds.token());
+        } catch (DlmException e) {
+            log.warn("{}: releasing the token: {}", arrayName, e.getMessage());
+        }
+    }
+
+    /**
+     * md's __sendmsg under a held permit: {@code message} NL to EX, the message written by the
+     * EX to CW conversion, {@code ack} CR to EX (granted once every peer processed the message and
+     * dropped its CR), {@code ack} back to CR, {@code message} to NL. With no peer the EX is
+     * granted at once: a node never sends to itself.
+     *
+     * @throws Raid1Exception CLUSTER when a peer did not acknowledge within {@link ChannelBounds#ack()}
+     *     or a lock failed; the channel's locks are back at their idle modes either way
+     */
+    public void send(SendPermit permit, ClusterMessage m) throws Raid1Exception {
+        if (!permit.belongsTo(this) || !permit.held()) throw new IllegalStateException("send needs this channel's held permit");
+        if (!m.type().sendable()) throw new IllegalArgumentException(m.type() + " is never sent by a RAID1 node");
+        byte[] bytes = MessageCodec.encode(new Envelope(lockSpace.slot().number(), m));
+        try {
+            convert(message, LockMode.EX, bounds.token());
+        } catch (DlmException e) {
+            throw cluster("taking the message lock for " + m.type() + " failed: " + e.getMessage(), e);
+        }
+        try {
+            message.setValueBlock(LockValueBlock.of(bytes));
+            convert(message, LockMode.CW, bounds.token());
+        } catch (DlmException | RuntimeException e) {
+            releaseMessage();
+            throw cluster("publishing " + m.type() + " failed: " + e.getMessage(), e);
+        }
+        DlmException notAcked = null;
+        try {
+            convert(ack, LockMode.EX, bounds.ack());
+            convert(ack, LockMode.CR, bounds.token());
+        } catch (DlmException e) {
+            notAcked = e;
+        }
+        releaseMessage();
+        if (notAcked != null) {
+            throw cluster(m.type() + " was not acknowledged by every node within " + bounds.ack().toMillis() + " ms: "
+                    + notAcked.getMessage(), notAcked);
+        }
+        sent.incrementAndGet();
+    }
+
+    /** md's sendmsg: {@link #lockComm}, {@link #send}, release. */
+    public void broadcast(ClusterMessage m) throws Raid1Exception {
+        try (SendPermit p = lockComm()) {
+            send(p, m);
+        }
+    }
+
+    // the receivers' PR waits for this; md retries it until it succeeds
+    private void releaseMessage() {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                convert(message, LockMode.NL, bounds.token());
+                return;
+            } catch (DlmException e) {
+                if (attempt >= RELEASE_ATTEMPTS || !alive()) {
+                    log.error("{}: releasing the message lock failed: {}", arrayName, e.getMessage());
+                    return;
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ receive
+
+    private void wake() {
+        wakeLock.lock();
+        try {
+            bastPending = true;
+            wakeUp.signalAll();
+        } finally {
+            wakeLock.unlock();
+        }
+    }
+
+    /** Waits for a remembered callback once handling is on; false when stopping. */
+    private boolean awaitWork() throws InterruptedException {
+        wakeLock.lock();
+        try {
+            while (!stopping && !(handling && bastPending)) wakeUp.await();
+            if (stopping) return false;
+            bastPending = false;
+            return true;
+        } finally {
+            wakeLock.unlock();
+        }
+    }
+
+    private void receiveLoop() {
+        try {
+            while (awaitWork()) {
+                recvMutex.acquire();
+                try {
+                    receiveOne();
+                } finally {
+                    recvMutex.release();
+                }
+            }
+        } catch (InterruptedException e) {
+            // stopping
+        }
+    }
+
+    /** md's recv_daemon, one message: every lock back at its idle mode (ack CR, message NL) when it returns. */
+    private void receiveOne() {
+        boolean acked = false;
+        try {
+            LockValueBlock lvb = convert(message, LockMode.CR, bounds.token()).valueBlock();
+            Disposition d = process(lvb);
+            if (d == Disposition.PROCESSED) {
+                convert(ack, LockMode.NL, bounds.token());
+                acked = true;
+                // waits until the sender dropped CW, so ack is re-armed only after its EX is done (docs/lessons.md §1)
+                convert(message, LockMode.PR, bounds.token());
+                received.incrementAndGet();
+            } else {
+                refused.incrementAndGet();
+            }
+        } catch (DlmException e) {
+            if (alive()) log.error("{}: receiving a message failed: {}", arrayName, e.getMessage());
+        } finally {
+            if (acked) rearmAck();
+            try {
+                convert(message, LockMode.NL, bounds.token());
+            } catch (DlmException e) {
+                if (alive()) log.error("{}: releasing the message lock after a receive: {}", arrayName, e.getMessage());
+            }
+        }
+    }
+
+    private void rearmAck() {
+        try {
+            convert(ack, LockMode.CR, bounds.token());
+        } catch (DlmException e) {
+            if (alive()) log.error("{}: re-arming ack failed; this node misses messages until it rejoins: {}", arrayName, e.getMessage());
+        }
+    }
+
+    private Disposition process(LockValueBlock lvb) {
+        if (!lvb.isValid()) {
+            log.warn("{}: refusing a message whose value block is not valid (its sender died while writing it)", arrayName);
+            return Disposition.REFUSED;
+        }
+        Envelope e;
+        try {
+            e = MessageCodec.decode(lvb.toByteArray(), lockSpace.slotCount());
+        } catch (Raid1Exception x) {
+            log.warn("{}: {} (bytes {})", arrayName, x.getMessage(), lvb.toHex());
+            return Disposition.REFUSED;
+        }
+        if (e.senderSlot() == lockSpace.slot().number()) {
+            // md warns and returns an error: no ack, so whoever sent it under our slot learns of it
+            log.warn("{}: ignoring {} carrying our own slot {}", arrayName, e.message(), e.senderSlot());
+            return Disposition.REFUSED;
+        }
+        try {
+            Disposition d = handler.handle(e);
+            if (d == Disposition.REFUSED) log.warn("{}: refused {} from slot {}", arrayName, e.message(), e.senderSlot());
+            return d;
+        } catch (Raid1Exception | RuntimeException x) {
+            log.error("{}: handling {} from slot {} failed (acknowledged all the same, as md does): {}", arrayName, e.message(),
+                    e.senderSlot(), x.toString());
+            return Disposition.PROCESSED;
+        }
+    }
+
+    // ------------------------------------------------------------------ no-new-dev
+
+    /** md's process_metadata_update retakes {@code no-new-dev} in CR, so this node can veto the next add. */
+    public void rearmNoNewDev() throws Raid1Exception {
+        try {
+            convert(noNewDev, LockMode.CR, bounds.token());
+        } catch (DlmException e) {
+            throw cluster("re-taking no-new-dev failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * md's add_new_disk vote, after NEWDISK was acknowledged: {@code no-new-dev} EX with NOQUEUE
+     * is granted only if every peer dropped its CR (found the device); then back to CR.
+     */
+    public boolean everyPeerConfirmedNewDisk() throws Raid1Exception {
+        try {
+            noNewDev.tryConvert(LockMode.EX);
+        } catch (DlmException e) {
+            if (e.code() == DlmException.Code.NOT_GRANTED) return false;
+            throw cluster("the no-new-dev vote failed: " + e.getMessage(), e);
+        }
+        rearmNoNewDev();
+        return true;
+    }
+
+    /** md's new_disk_ack: this node found the new device ({@code no-new-dev} to NL) or not (stays CR). */
+    public void answerNewDisk(boolean found) throws Raid1Exception {
+        if (!found) return;
+        try {
+            convert(noNewDev, LockMode.NL, bounds.token());
+        } catch (DlmException e) {
+            throw cluster("confirming the new device failed: " + e.getMessage(), e);
+        }
+    }
+
+    // ------------------------------------------------------------------ close
+
+    /**
+     * Stops the receive thread (waiting for a message in progress, bounded) and releases the
+     * channel's locks. A broadcast from a peer then no longer waits for this node. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) return;
+        wakeLock.lock();
+        try {
+            stopping = true;
+            wakeUp.signalAll();
+        } finally {
+            wakeLock.unlock();
+        }
+        if (Thread.currentThread() != receiver && receiver.isAlive()) {
+            try {
+                receiver.join(bounds.token().toMillis() * 2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (receiver.isAlive()) {
+                log.warn("{}: the receive thread did not stop; interrupting it", arrayName);
+                receiver.interrupt();
+            }
+        }
+        closeLocks();
+    }
+
+    private void closeLocks() {
+        ack.close();
+        noNewDev.close();
+        message.close();
+        token.close();
+    }
+
+    /**
+     * A conversion within {@code bound}. One that the lock manager refused because this node's
+     * lease had lapsed (SUSPENDED: a renewal was missed, nothing was done) is tried again once
+     * the lease is valid, within the same bound; LOST or CLOSED ends it.
+     */
+    private LockGrant convert(LockResource r, LockMode mode, Duration bound) throws DlmException {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (true) {
+            try {
+                return r.convert(mode, Duration.ofNanos(Math.max(1, remaining(deadline))));
+            } catch (DlmException e) {
+                long left = remaining(deadline);
+                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
+                try {
+                    if (!lockSpace.awaitLease(Duration.ofNanos(left))) throw e;
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private boolean alive() {
+        LockSpaceState s = lockSpace.state();
+        return s != LockSpaceState.LOST && s != LockSpaceState.CLOSED;
+    }
+
+    private void checkOpen() throws Raid1Exception {
+        wakeLock.lock();
+        try {
+            if (stopping) throw new Raid1Exception(Raid1Exception.Code.CLOSED, arrayName + ": the message channel is closed");
+        } finally {
+            wakeLock.unlock();
+        }
+    }
+
+    private static long remaining(long deadline) {
+        return deadline - System.nanoTime();
+    }
+
+    private Raid1Exception cluster(String message, Throwable cause) {
+        return new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName + ": " + message, cause);
+    }
+}
