@@ -35,7 +35,10 @@ class DataPathTest {
             a.writeBlock(0, 1); // each array turns active once: a superblock update under the token
             b.writeBlock(ClusterFixture.chunk(8), 1);
             try (ZooKeeper probe = connect(c.zk.connectString())) {
-                long before = zxidOfNewZnode(probe, "/probe-before");
+                // each array's turn to active ended with a METADATA_UPDATED broadcast, whose
+                // receiver re-arms its locks (message PR, ack CR, message NL) after the sender has
+                // returned: the steady state starts once those conversions are done
+                long before = awaitQuiet(probe);
                 ByteBuffer buf = AlignedBuffers.allocate(4096);
                 for (int i = 0; i < 200; i++) {
                     a.writeBlock(ClusterFixture.chunk(i % 4) + 4096L * i, 10 + i);
@@ -48,6 +51,22 @@ class DataPathTest {
                 assertThat(after - before).as("ZooKeeper writes by anyone between the probes, besides the probe").isEqualTo(1);
             }
             assertThat(a.cluster.state()).isEqualTo(MembershipState.ACTIVE);
+        }
+    }
+
+    /**
+     * Probes until nothing but the probe itself was written between two probes 200 ms apart, and
+     * returns the last probe's zxid; fails when ZooKeeper is never quiet.
+     */
+    private static long awaitQuiet(ZooKeeper zk) throws Exception {
+        long deadline = System.nanoTime() + Timing.seconds(20).toNanos();
+        long last = zxidOfNewZnode(zk, "/probe-quiet-0");
+        for (int i = 1; ; i++) {
+            Thread.sleep(200);
+            long now = zxidOfNewZnode(zk, "/probe-quiet-" + i);
+            if (now - last == 1) return now;
+            assertThat(System.nanoTime() - deadline).as("ZooKeeper still written by someone after 20 s of probes").isNegative();
+            last = now;
         }
     }
 
