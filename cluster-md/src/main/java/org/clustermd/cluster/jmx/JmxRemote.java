@@ -40,9 +40,12 @@ import javax.rmi.ssl.SslRMIClientSocketFactory;
  * <p>Thread-safe; {@link #close()} is idempotent.
  */
 public final class JmxRemote implements AutoCloseable {
-    /** The MBeanServer methods no remote client may call. */
+    /**
+     * The MBeanServer methods no remote client may call (the connector itself needs the class
+     * loader lookups, so those pass).
+     */
     private static final Set<String> REFUSED = Set.of("createMBean", "registerMBean", "unregisterMBean", "instantiate",
-            "deserialize", "getClassLoader", "getClassLoaderFor", "getClassLoaderRepository");
+            "deserialize");
 
     private final Registry registry;
     private final JMXConnectorServer server;
