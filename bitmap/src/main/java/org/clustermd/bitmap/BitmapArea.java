@@ -222,10 +222,13 @@ public final class BitmapArea {
         try {
             g = BitmapGeometry.of(sb);
         } catch (IllegalArgumentException e) {
-            throw new BitmapException(Code.GEOMETRY, where + ": impossible geometry: " + e.getMessage());
+            // the operator must learn which field is wrong: sync_size and chunksize are what decide the geometry
+            throw new BitmapException(Code.GEOMETRY, where + ": impossible geometry from sync_size " + sb.syncSize()
+                    + " sectors and chunksize " + sb.chunkSize() + " bytes: " + e.getMessage());
         }
         if (g.areaBytes() > capacity) {
-            throw new BitmapException(Code.GEOMETRY, where + ": " + g.slots() + " slot(s) of " + g.stride() + " bytes ("
+            throw new BitmapException(Code.GEOMETRY, where + ": sync_size " + g.syncSize() + " sectors does not fit: "
+                    + g.slots() + " slot(s) of " + g.stride() + " bytes ("
                     + g.chunks() + " chunks of " + g.chunkSize() + " bytes for " + g.syncSize() + " sectors) need "
                     + g.areaBytes() + " bytes but the bitmap area has " + capacity);
         }

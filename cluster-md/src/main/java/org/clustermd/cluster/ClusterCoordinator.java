@@ -23,6 +23,7 @@ import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ClusterOperations;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
+import org.clustermd.raid1.WriteLease;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,6 +78,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile LockResource tokenLock;
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
+    private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
 
     /** The builder's values, copied: a builder used again later changes nothing here. */
     private record Config(String connectString, String nodeName, String root, Duration sessionTimeout,
@@ -137,6 +139,21 @@ public final class ClusterCoordinator implements ClusterOperations {
         return r == null ? 0 : r.dirtyChunksMoved();
     }
 
+    /**
+     * The session timeout ZooKeeper granted, once joined: the server bounds the one asked for to
+     * 2..20 of its ticks, and a dead node is recovered after the granted one, not the asked one.
+     */
+    public Optional<Duration> negotiatedSessionTimeout() {
+        ZkLockManager m = manager;
+        if (m == null) return Optional.empty();
+        try {
+            int ms = m.curator().getZookeeperClient().getZooKeeper().getSessionTimeout();
+            return ms > 0 ? Optional.of(Duration.ofMillis(ms)) : Optional.empty();
+        } catch (Exception e) {
+            return Optional.empty(); // closed or reconnecting: nothing to tell
+        }
+    }
+
     /** The lock manager connection (tests expire its session). */
     ZkLockManager lockManager() {
         return manager;
@@ -178,9 +195,9 @@ public final class ClusterCoordinator implements ClusterOperations {
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
             bitmapLock = ls.resource(slot.bitmapLockName());
-            bitmapLock.convert(LockMode.PW);
+            convertWhenLeased(ls, bitmapLock, LockMode.PW);
             resyncLock = ls.resource("resync");
-            resyncLock.convert(LockMode.NL);
+            convertWhenLeased(ls, resyncLock, LockMode.NL);
             tokenLock = ls.resource("token");
             log.info("{}: joined cluster {} lockspace {} as {} of {} (node {})", mddev.name(), clusterName, uuid, slot, nodes,
                     config.nodeName());
@@ -192,6 +209,41 @@ public final class ClusterCoordinator implements ClusterOperations {
             throw cluster("joining cluster " + clusterName + " at " + config.connectString() + " failed: " + e.getMessage(), e);
         }
         if (!m.joined()) throw cluster("the lock manager session was lost while joining", null);
+    }
+
+    /**
+     * The lockspace's lease (docs/design.md, the fence): valid while the session is ACTIVE and
+     * before the lease deadline, never before join. Reads two volatile fields and the clock.
+     */
+    @Override
+    public WriteLease writeLease() {
+        return lease;
+    }
+
+    /**
+     * A join-time conversion that a lapsed lease refused (SUSPENDED: a busy machine may miss a
+     * renewal while the JVM starts) is tried again once the lease is valid, within the connection
+     * timeout; nothing is held yet, so waiting is safe. Any other failure, or a lease that does
+     * not come back, fails the join.
+     */
+    private void convertWhenLeased(LockSpace ls, LockResource r, LockMode mode) throws DlmException {
+        long deadline = System.nanoTime() + config.connectionTimeout().toNanos();
+        while (true) {
+            try {
+                r.convert(mode);
+                return;
+            } catch (DlmException e) {
+                long left = deadline - System.nanoTime();
+                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
+                log.warn("{}: {} refused while the lease lapsed; waiting for it to be renewed", arrayName(), r.name());
+                try {
+                    if (!ls.awaitLease(Duration.ofNanos(left))) throw e;
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     @Override

@@ -10,6 +10,7 @@ import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.NodeSlot;
+import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.Mddev;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +89,8 @@ final class RecoveryThread {
             this.bitmap = b;
             thread = new Thread(this::loop, "cluster-recover-" + array.name());
             thread.setDaemon(true);
+            // a dead slot nobody recovers would keep its dirty bits out of every resync: stop writing
+            thread.setUncaughtExceptionHandler((th, e) -> array.fence(FenceReason.CRITICAL_THREAD_FAILED, e));
             thread.start();
         }
     }

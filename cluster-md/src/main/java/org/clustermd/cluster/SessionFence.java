@@ -8,16 +8,18 @@ import java.util.concurrent.TimeUnit;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.Mddev;
-import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * What the array does when the lock manager's session changes health (DESIGN §3, lessons 31
  * and 34): SUSPENDED means another node may get this node's bitmap lock at any moment, so I/O
- * is held at once ({@link Mddev#quiesce}, bounded by the array's I/O wait: a write held longer
- * fails); ACTIVE again with the same session lets it flow; LOST fences the array for good
- * ({@link FenceReason#CLUSTER_SESSION_LOST}) and then lets the held requests fail.
+ * is held at once ({@link Mddev#holdForSession}); it stays held until ACTIVE again with the same
+ * session, even when the requests in flight do not drain within the array's I/O wait (a request
+ * that waits for the hold longer than that fails; the hold itself does not end). ACTIVE lets I/O
+ * flow; LOST fences the array for good ({@link FenceReason#CLUSTER_SESSION_LOST}) and then lets
+ * the held requests fail. The session hold is not a quiesce: an administrator's
+ * {@link Mddev#unquiesce} cannot end it, nor can ACTIVE end a quiesce (issue 11 item 6).
  *
  * <p>The lockspace reports health on its session thread, which must not block, so every
  * reaction runs in order on one {@code cluster-session-<array>} thread.
@@ -31,7 +33,7 @@ final class SessionFence {
     private final Runnable lost;
     private final ExecutorService thread;
     /** Only touched on the session thread. */
-    private boolean quiesced;
+    private boolean held;
 
     /** @param lost run on the session thread after the array is fenced */
     SessionFence(Mddev array, Runnable lost) {
@@ -40,6 +42,8 @@ final class SessionFence {
         this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "cluster-session-" + array.name());
             t.setDaemon(true);
+            // without this thread nothing holds or fences I/O when the session goes: stop writing
+            t.setUncaughtExceptionHandler((th, e) -> array.fence(FenceReason.CRITICAL_THREAD_FAILED, e));
             return t;
         });
     }
@@ -56,13 +60,11 @@ final class SessionFence {
     private void react(LockSpaceState s) {
         switch (s) {
             case SUSPENDED -> {
-                if (quiesced) return;
+                if (held) return;
                 log.warn("{}: lock manager session suspended: holding I/O until it is back", array.name());
-                try {
-                    array.quiesce();
-                    quiesced = true;
-                } catch (Raid1Exception e) {
-                    log.warn("{}: could not hold I/O while suspended: {}", array.name(), e.getMessage());
+                held = true;
+                if (!array.holdForSession()) {
+                    log.warn("{}: requests in flight did not drain in time; I/O stays held all the same", array.name());
                 }
             }
             case ACTIVE -> release("session is back");
@@ -77,10 +79,10 @@ final class SessionFence {
     }
 
     private void release(String why) {
-        if (!quiesced) return;
-        quiesced = false;
+        if (!held) return;
+        held = false;
         log.info("{}: letting I/O flow again ({})", array.name(), why);
-        array.unquiesce();
+        array.releaseSessionHold();
     }
 
     /** Runs what is queued, then stops the thread (bounded). */

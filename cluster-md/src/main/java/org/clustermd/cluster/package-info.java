@@ -20,8 +20,17 @@
  *       survivor that gets the lock after another one finds the slot clean and does nothing.</li>
  *   <li><b>Superblocks</b>: every superblock update holds {@code token} in EX, so two nodes never
  *       write the legs' superblocks at once.</li>
- *   <li><b>Session health</b>: SUSPENDED holds I/O, ACTIVE again lets it flow, LOST fences the
- *       array ({@code CLUSTER_SESSION_LOST}) and leaves the membership.</li>
+ *   <li><b>Session health</b>: SUSPENDED holds I/O (the session hold, counted apart from an
+ *       administrator's quiesce, and kept even when the requests in flight do not drain within
+ *       the I/O wait), ACTIVE again lets it flow, LOST fences the array
+ *       ({@code CLUSTER_SESSION_LOST}) and leaves the membership; the {@code node} daemon then
+ *       exits 1, an embedder reassembles the array with a new coordinator.</li>
+ *   <li><b>The write lease</b>: the engine checks {@link org.clustermd.cluster.LockSpaceLease}
+ *       (the lockspace's lease: ACTIVE and before its deadline) immediately before every leg
+ *       write, this package's included ({@code NodeRecovery} and {@code SlotGather} write only
+ *       through the bitmap, whose pages go to the legs through that check). A node paused past
+ *       its session timeout therefore issues no leg write when it resumes: its writes are held
+ *       until the session is known lost, then fail with the array fenced.</li>
  *   <li><b>Leave</b>: graceful; every lock released with the lockspace.</li>
  * </ul>
  * The data path calls only {@code areaResyncing}, one volatile read: no ZooKeeper call, no lock.

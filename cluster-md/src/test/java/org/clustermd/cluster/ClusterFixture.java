@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.bitmap.SlotCopy;
@@ -24,6 +25,8 @@ import org.clustermd.raid1.admin.ArrayCreator;
 import org.clustermd.raid1.admin.CreateOptions;
 import org.clustermd.raid1.admin.CreateResult;
 import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.verify.StampedBlock;
 
 /**
@@ -121,11 +124,19 @@ final class ClusterFixture implements AutoCloseable {
 
     /** As {@link #start(String, boolean)}, through {@code connectString} with session timeout {@code session}. */
     Node start(String name, boolean bitmapDaemon, String connectString, Duration session) throws Exception {
+        return start(name, bitmapDaemon, connectString, session, ArrayOptions.DEFAULT_IO_WAIT, UnaryOperator.identity());
+    }
+
+    /** As above, with the array's I/O wait {@code ioWait} and every leg opened and then wrapped by {@code wrap}. */
+    Node start(String name, boolean bitmapDaemon, String connectString, Duration session, Duration ioWait,
+            UnaryOperator<BlockDevice> wrap) throws Exception {
         Node n = new Node(name);
         n.cluster = ClusterCoordinator.builder().connectString(connectString).nodeName(name).sessionTimeout(session)
                 .requestTimeout(Duration.ofSeconds(20)).listener(n).build();
-        n.array = Raid1Array.open(legs, ArrayOptions.builder().name("md0-" + name).cluster(n.cluster)
-                .bitmapDaemon(bitmapDaemon).build());
+        List<BlockDevice> devices = new ArrayList<>();
+        for (Path p : legs) devices.add(wrap.apply(BlockDevices.open(p)));
+        n.array = Raid1Array.assemble(devices, ArrayOptions.builder().name("md0-" + name).cluster(n.cluster)
+                .bitmapDaemon(bitmapDaemon).ioWait(ioWait).build());
         nodes.add(n);
         n.array.awaitSyncIdle(Duration.ofSeconds(60));
         return n;

@@ -3,13 +3,19 @@ package org.clustermd.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.testing.TcpProxy;
+import org.clustermd.dlm.testing.Timing;
 import org.clustermd.raid1.ArrayState;
+import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.verify.StampedBlock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,6 +55,53 @@ class SessionFenceTest {
             assertThat(a.cluster.sessionState()).contains(LockSpaceState.ACTIVE);
             assertThat(a.array.fenceReason()).isEmpty();
             assertThat(a.cluster.state()).isEqualTo(MembershipState.ACTIVE);
+            a.writeBlock(8192, 3);
+        }
+    }
+
+    /**
+     * Issue 11 item 6: a request still in flight when the session is suspended (a slow leg) must
+     * not end the hold when the drain runs out of time: the array stays SUSPENDED and new I/O
+     * stays held until the same session is back. Before, the drain's timeout undid the hold and
+     * I/O flowed while the session was in doubt.
+     */
+    @Test
+    void aSuspendedSessionHoldsIoEvenWhenTheRequestsInFlightDoNotDrainInTime() throws Exception {
+        // short and unscaled: the drain must run out of time well before the session is lost
+        Duration ioWait = Duration.ofSeconds(2);
+        List<SlowLeg> slow = new ArrayList<>();
+        try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
+             TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
+            ClusterFixture.Node a = c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(8)), ioWait,
+                    d -> {
+                        SlowLeg s = new SlowLeg(d);
+                        slow.add(s);
+                        return s;
+                    });
+            a.writeBlock(0, 1); // the chunk's bit is set and the array active: the next write is data only
+            slow.forEach(SlowLeg::stall);
+            ByteBuffer b = AlignedBuffers.allocate(StampedBlock.SIZE);
+            StampedBlock.stamp(b, 0, 4096, 1, 2);
+            CompletableFuture<Void> inFlight = a.array.writeAsync(4096, b);
+            await().atMost(WAIT).until(() -> slow.stream().allMatch(s -> s.parkedWrites() == 1));
+
+            proxy.cut();
+            await().atMost(WAIT).until(() -> a.cluster.sessionState().orElseThrow() == LockSpaceState.SUSPENDED);
+            await().atMost(WAIT).until(() -> a.array.arrayState() == ArrayState.SUSPENDED);
+            Thread.sleep(ioWait.toMillis() + 1000); // the drain runs out of time meanwhile
+            slow.forEach(SlowLeg::resume);
+            inFlight.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+
+            assertThat(a.array.arrayState()).as("still held after the drain timed out").isEqualTo(ArrayState.SUSPENDED);
+            CompletableFuture<Void> read = a.array.readAsync(0, AlignedBuffers.allocate(4096));
+            Thread.sleep(300);
+            assertThat(read.isDone() && !read.isCompletedExceptionally()).as("a read served while the session is in doubt")
+                    .isFalse();
+
+            proxy.restore();
+            await().atMost(WAIT).until(() -> a.cluster.sessionState().orElseThrow() == LockSpaceState.ACTIVE);
+            await().atMost(WAIT).until(() -> a.array.arrayState() != ArrayState.SUSPENDED);
+            assertThat(a.array.fenceReason()).isEmpty();
             a.writeBlock(8192, 3);
         }
     }

@@ -30,6 +30,8 @@ public final class DlmException extends Exception {
         CLOSED,
         /** Every slot of the lockspace is taken (md's -ERANGE on join). */
         SLOTS_EXHAUSTED,
+        /** A member with this node's name is already in the lockspace (a node name is an identity). */
+        NODE_NAME_IN_USE,
         /** The lock manager's state is not what this implementation wrote (foreign or corrupt). */
         CORRUPT_STATE,
         /** What was asked for does not exist: a cluster that no member ever joined. */

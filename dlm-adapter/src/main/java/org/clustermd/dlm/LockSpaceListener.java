@@ -8,12 +8,19 @@ import java.util.Set;
  *
  * <p>For every membership change, survivors get {@link #recoveryStarted()} first, then
  * {@link #memberLost} once for every member that died (not for one that left gracefully), then
- * {@link #recoveryFinished}. A dead member's locks are purged only after recoveryStarted has been
- * delivered here: no request of this node that the dead member's locks blocked is granted before
- * that callback returned. recoveryFinished comes when the dead members' locks are gone.
+ * {@link #recoveryFinished}. Recovery is cluster-wide, as in the Linux DLM: a dead member's locks
+ * are purged, and so granted to anyone, only after recoveryStarted for that death has returned on
+ * <em>every</em> live member, this one included. A member that joins while a dead member's locks
+ * are still held gets the same sequence for that death (recoveryStarted, memberLost unless the
+ * dead member held the joiner's own slot, recoveryFinished instead of the plain one that reports
+ * a join) and the purge waits for it too; members that die or leave meanwhile drop out.
+ * recoveryFinished comes when the dead members' locks are gone. So a slow recoveryStarted anywhere
+ * delays every node's recovery: keep it short.
  *
- * <p>Recovery callbacks run on the lockspace's single callback thread in order with the grant
- * completions and blocking callbacks; {@link #stateChanged} runs at once on the thread that noticed
+ * <p>Recovery callbacks run one at a time, in order with the grant completions and blocking
+ * callbacks: on the lockspace's callback thread, or, when nothing else is running, on the thread
+ * that produced them (ZooKeeper's event thread, or the caller's inside {@code join} for a death
+ * it joins into), so a slow one holds that thread up too; {@link #stateChanged} runs at once on the thread that noticed
  * the change (the session's, or the lease's when the lease ends) so a suspension reaches the
  * user without waiting behind other callbacks. All must return
  * quickly and must not call blocking methods of the lockspace.

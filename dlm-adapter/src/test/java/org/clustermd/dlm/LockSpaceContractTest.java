@@ -228,6 +228,37 @@ public abstract class LockSpaceContractTest {
         assertThat(get(newEx).mode()).isEqualTo(LockMode.EX);
     }
 
+    /**
+     * Once queued, conversions are granted in the order they were queued (the Linux DLM's convert
+     * queue): a later conversion that the held modes would allow still waits for an earlier one.
+     */
+    @Test
+    void queuedConversionsAreGrantedInFifoOrderAmongThemselves() throws Exception {
+        LockSpace a = join("a");
+        LockSpace b = join("b");
+        LockSpace c = join("c");
+        LockResource ra = a.resource("res");
+        LockResource rb = b.resource("res");
+        LockResource rc = c.resource("res");
+        ra.convert(LockMode.EX);
+        rb.convert(LockMode.NL);
+        rc.convert(LockMode.NL);
+        CompletableFuture<LockGrant> first = rb.convertAsync(LockMode.PW);
+        awaitQueued(rb);
+        CompletableFuture<LockGrant> second = rc.convertAsync(LockMode.CR);
+        awaitQueued(rc);
+        // PR still blocks b's PW but would allow c's CR: c stays behind b
+        ra.convert(LockMode.PR);
+        // a later write of c's completes after c has seen everything committed before it
+        c.resource("other").convert(LockMode.NL);
+        assertThat(second).isNotDone();
+        assertThat(rc.grantedMode()).contains(LockMode.NL);
+        // once b's PW is granted, c's CR (compatible with it) follows
+        ra.unlock();
+        assertThat(get(first).mode()).isEqualTo(LockMode.PW);
+        assertThat(get(second).mode()).isEqualTo(LockMode.CR);
+    }
+
     @Test
     void downConversionNeverWaits() throws Exception {
         LockSpace a = join("a");

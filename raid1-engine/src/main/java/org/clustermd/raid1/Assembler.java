@@ -43,6 +43,11 @@ final class Assembler {
     private Assembler() {}
 
     static Assembly assemble(String what, List<BlockDevice> legs) throws Raid1Exception {
+        return assemble(what, legs, true);
+    }
+
+    /** {@code warn}: log each kick (an {@link AssemblySurvey} reports them itself and would log them twice). */
+    static Assembly assemble(String what, List<BlockDevice> legs, boolean warn) throws Raid1Exception {
         if (legs.isEmpty()) throw new Raid1Exception(Raid1Exception.Code.ASSEMBLY, what + ": no legs given");
         List<KickedLeg> kicked = new ArrayList<>();
         Map<BlockDevice, Superblock> read = new LinkedHashMap<>();
@@ -50,7 +55,7 @@ final class Assembler {
             try {
                 read.put(leg, SuperblockCodec.read(leg));
             } catch (IOException e) {
-                kick(kicked, leg, "no valid md superblock: " + e.getMessage());
+                kick(kicked, leg, "no valid md superblock: " + e.getMessage(), warn);
             }
         }
         Superblock freshest = null;
@@ -74,17 +79,17 @@ final class Assembler {
             BlockDevice leg = e.getKey();
             Superblock sb = e.getValue();
             if (!sb.setUuid().equals(uuid)) {
-                kick(kicked, leg, "set_uuid " + sb.setUuid() + " belongs to another array than " + uuid);
+                kick(kicked, leg, "set_uuid " + sb.setUuid() + " belongs to another array than " + uuid, warn);
                 continue;
             }
             if (sb.size() < freshest.size() || sb.dataSize() < freshest.size()) {
-                kick(kicked, leg, "data_size " + sb.dataSize() + " is smaller than the array size " + freshest.size());
+                kick(kicked, leg, "data_size " + sb.dataSize() + " is smaller than the array size " + freshest.size(), warn);
                 continue;
             }
             int dev = sb.devNumber();
             if (byDev.containsKey(dev)) {
                 BlockDevice other = byDev.get(dev);
-                kick(kicked, leg, "dev_number " + dev + " is also claimed by " + other.name());
+                kick(kicked, leg, "dev_number " + dev + " is also claimed by " + other.name(), warn);
                 continue;
             }
             int role = freshest.devRole(dev);
@@ -95,15 +100,15 @@ final class Assembler {
             if (role < Superblock.ROLE_MAX) {
                 if (lag > 1) {
                     kick(kicked, leg, "non-fresh: events " + sb.events() + " < " + freshest.events()
-                            + " of the freshest leg (role " + role + "); re-add it");
+                            + " of the freshest leg (role " + role + "); re-add it", warn);
                     continue;
                 }
                 if (role >= freshest.raidDisks()) {
-                    kick(kicked, leg, "dev_roles[" + dev + "] = " + role + " is beyond raid_disks " + freshest.raidDisks());
+                    kick(kicked, leg, "dev_roles[" + dev + "] = " + role + " is beyond raid_disks " + freshest.raidDisks(), warn);
                     continue;
                 }
                 if (byRole.containsKey(role)) {
-                    kick(kicked, leg, "role " + role + " is already held by " + byRole.get(role).name());
+                    kick(kicked, leg, "role " + role + " is already held by " + byRole.get(role).name(), warn);
                     continue;
                 }
                 if (sb.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET)) {
@@ -115,16 +120,16 @@ final class Assembler {
             } else if (role == Superblock.ROLE_SPARE) {
                 if (sb.role() < Superblock.ROLE_MAX && lag > 0) {
                     kick(kicked, leg, "non-fresh: events " + sb.events() + " < " + freshest.events()
-                            + "; it held role " + sb.role() + " and the array no longer lists it; re-add it");
+                            + "; it held role " + sb.role() + " and the array no longer lists it; re-add it", warn);
                     continue;
                 }
                 m = new Mirror(l, Mirror.NO_ROLE, MirrorState.SPARE, writeMostly, 0, 0);
             } else if (role == Superblock.ROLE_FAULTY) {
                 kick(kicked, leg, "dev_roles[" + dev + "] is faulty in the freshest superblock (events "
-                        + freshest.events() + ")");
+                        + freshest.events() + ")", warn);
                 continue;
             } else {
-                kick(kicked, leg, "dev_roles[" + dev + "] = 0x" + Integer.toHexString(role) + " (journal) is not supported");
+                kick(kicked, leg, "dev_roles[" + dev + "] = 0x" + Integer.toHexString(role) + " (journal) is not supported", warn);
                 continue;
             }
             byDev.put(dev, leg);
@@ -142,8 +147,8 @@ final class Assembler {
         return new Assembly(freshest, members, superblocks, kicked);
     }
 
-    private static void kick(List<KickedLeg> kicked, BlockDevice leg, String reason) {
-        log.warn("{}: kicked from the array: {}", leg.name(), reason);
+    private static void kick(List<KickedLeg> kicked, BlockDevice leg, String reason, boolean warn) {
+        if (warn) log.warn("{}: kicked from the array: {}", leg.name(), reason);
         kicked.add(new KickedLeg(leg.name(), reason));
     }
 

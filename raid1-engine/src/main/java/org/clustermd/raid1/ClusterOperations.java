@@ -32,6 +32,9 @@ import org.clustermd.bitmap.WriteIntentBitmap;
  *       embedding API or JMX call)</td><td>bounded</td></tr>
  *   <tr><td>{@link #slotNumber}, {@link #isClustered}, {@link #resyncingRemote}</td><td>any</td>
  *       <td>never</td></tr>
+ *   <tr><td>{@link #writeLease} and its {@link WriteLease#valid}</td><td>any thread issuing a leg
+ *       write, immediately before it; the {@code lease-hold-<array>} thread</td><td><b>never</b>
+ *       (only {@link WriteLease#awaitValid}, bounded, on the hold thread)</td></tr>
  * </table>
  *
  * <h2>Rules both sides keep (lessons 9, 25, 27 of md-cluster)</h2>
@@ -43,7 +46,8 @@ import org.clustermd.bitmap.WriteIntentBitmap;
  *   <li>Every wait here is bounded except {@link #resyncStart}, which is interruptible. A bound
  *       that runs out is a {@link Raid1Exception} with {@link Raid1Exception.Code#CLUSTER}, never
  *       a silent success.</li>
- *   <li>The data path calls nothing here but {@link #areaResyncing}.</li>
+ *   <li>The data path calls nothing here but {@link #areaResyncing} and the
+ *       {@link #writeLease}'s {@link WriteLease#valid}.</li>
  *   <li>Implementations must not call back into the engine from inside these methods except
  *       through the {@link Mddev} given to {@link #join}, and then only with the callbacks that
  *       say they may be called from anywhere.</li>
@@ -75,6 +79,13 @@ public interface ClusterOperations {
      * @throws Raid1Exception CLUSTER if the cluster cannot be joined or every slot is taken
      */
     void join(Mddev array, int nodes) throws Raid1Exception;
+
+    /**
+     * The lease every leg write of this node is checked against, immediately before it is issued
+     * (never valid before {@link #join} in a cluster; always valid for a node alone). The same
+     * object for the life of this instance; its checks never block.
+     */
+    WriteLease writeLease();
 
     /** This node's bitmap slot, {@code 0 <= slot < nodes}; valid after {@link #join}. */
     int slotNumber();

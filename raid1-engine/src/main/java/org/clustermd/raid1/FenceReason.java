@@ -17,5 +17,10 @@ public enum FenceReason {
     /** Every leg failed. */
     ALL_LEGS_FAILED,
     /** An operator or a test fenced the array. */
-    ADMINISTRATIVE
+    ADMINISTRATIVE,
+    /**
+     * The write lease stayed invalid for the array's I/O bound while writes were held: this node
+     * cannot prove its session, so another node may be recovering its slot.
+     */
+    LEASE_EXPIRED
 }

@@ -57,6 +57,7 @@ final class Legs {
     void fail(String name) throws Raid1Exception {
         array.reconfigLock().lock();
         try {
+            array.checkNotFenced();
             Mirror m = member(name);
             if (m.state() == MirrorState.FAULTY) return;
             CompletableFuture<Void> f = array.legFailed(m, new IOException(name + ": failed by request"));
@@ -95,7 +96,8 @@ final class Legs {
     }
 
     /** mdadm --add of a new device: a spare (full recovery when it takes a role). */
-    void add(BlockDevice device) throws Raid1Exception {
+    void add(BlockDevice given) throws Raid1Exception {
+        BlockDevice device = array.leaseHold().guard(given);
         array.reconfigLock().lock();
         try {
             checkFits(device);
@@ -133,7 +135,8 @@ final class Legs {
     }
 
     /** Re-add of a leg that is no longer a member (removed, or kicked at assembly). */
-    void reAdd(BlockDevice device) throws Raid1Exception {
+    void reAdd(BlockDevice given) throws Raid1Exception {
+        BlockDevice device = array.leaseHold().guard(given);
         array.reconfigLock().lock();
         try {
             checkFits(device);

@@ -29,6 +29,7 @@ final class MdThread {
     MdThread(Raid1Array array) {
         this.array = array;
         this.thread = new EngineThread(this::run, "md-" + array.name());
+        this.thread.setUncaughtExceptionHandler((th, e) -> array.fence(FenceReason.CRITICAL_THREAD_FAILED, e));
     }
 
     void start() {

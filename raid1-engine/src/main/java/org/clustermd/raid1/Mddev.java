@@ -39,17 +39,33 @@ public interface Mddev {
     /**
      * {@code pers->quiesce(mddev, 1)}: holds new I/O and waits until no request of this node is
      * in flight (held requests that wait for a superblock update do not count). Bounded by the
-     * array's I/O wait timeout.
+     * array's I/O wait timeout. Quiesces nest; each is ended by one {@link #unquiesce}.
      *
      * @throws Raid1Exception TIMEOUT when requests did not drain in time (nothing is held then)
      */
     void quiesce() throws Raid1Exception;
 
     /**
-     * {@code pers->quiesce(mddev, 0)}: lets I/O flow again and wakes writers waiting for
-     * {@link ClusterOperations#areaResyncing} to clear.
+     * {@code pers->quiesce(mddev, 0)}: ends one {@link #quiesce} (never the session hold) and
+     * wakes writers waiting for {@link ClusterOperations#areaResyncing} to clear. Without a
+     * quiesce to end it is logged and ignored.
      */
     void unquiesce();
+
+    /**
+     * The session hold (docs/lessons.md §31): the lock manager's session is in doubt, so another
+     * node may get this node's bitmap lock at any moment. Holds all new I/O at once (the array
+     * reads SUSPENDED), then waits, bounded by the array's I/O wait, for the requests in flight.
+     * Unlike {@link #quiesce} it keeps holding when they do not drain in time: the hold ends only
+     * with {@link #releaseSessionHold}. Counted apart from quiesce, so neither ends the other.
+     * Idempotent while held.
+     *
+     * @return true when the requests in flight drained; false when the wait ran out (still held)
+     */
+    boolean holdForSession();
+
+    /** Ends the session hold (the same session is back, or the array is fenced). Idempotent. */
+    void releaseSessionHold();
 
     /** Wakes writers waiting for {@link ClusterOperations#areaResyncing}: the window moved. */
     void suspendedRangeChanged();

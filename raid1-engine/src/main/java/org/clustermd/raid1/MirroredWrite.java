@@ -91,8 +91,10 @@ final class MirroredWrite {
         boolean allOk = !anyError && set.missingRoles() == 0;
         if (anyGood && array.failureUnrecorded()) recordings.add(array.updater().request("record failed legs"));
         if (!anyGood) {
-            finish(false, allOk, new Raid1Exception(Raid1Exception.Code.IO_ERROR, array.name() + ": write of " + sectors
-                    + " sectors at sector " + sector + " failed on every in-sync leg", firstError));
+            Raid1Exception.Code code = array.isFenced() ? Raid1Exception.Code.FENCED : Raid1Exception.Code.IO_ERROR;
+            finish(false, allOk, new Raid1Exception(code, array.name() + ": write of " + sectors + " sectors at sector "
+                    + sector + (code == Raid1Exception.Code.FENCED ? " not written: the array is fenced"
+                            : " failed on every in-sync leg"), firstError));
             return;
         }
         if (recordings.isEmpty()) {

@@ -31,12 +31,14 @@ import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.io.DiskStats;
 import org.clustermd.raid1.io.EngineThread;
 import org.clustermd.raid1.io.IoAccounting;
 import org.clustermd.raid1.resync.ResyncBarrier;
 import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,6 +86,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final UUID uuid;
     private final ArrayOptions options;
     private final ClusterOperations cluster;
+    private final LeaseHold leaseHold;
     private final long ioWaitNanos;
     private final int blockSize;
     private final long sizeSectors;
@@ -99,6 +102,8 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private final AtomicLong failuresRecorded = new AtomicLong();
     private final ReentrantLock reconfig = new ReentrantLock();
     private final ReentrantLock suspendLock = new ReentrantLock();
+    /** What holds I/O besides the resync barrier's own users; the monitor guards both counts. */
+    private final Holds holds = new Holds();
     private final Condition suspendChanged = suspendLock.newCondition();
     private final Notifier notifier;
     private final ArrayStateMachine state;
@@ -117,12 +122,13 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     private volatile boolean bitmapTrusted = true;
     private volatile String clusterName = "";
 
-    private Raid1Array(Assembler.Assembly a, ArrayOptions options) {
+    private Raid1Array(Assembler.Assembly a, ArrayOptions options, ClusterOperations cluster, LeaseHold leaseHold) {
         Superblock sb = a.freshest();
         this.name = options.name() != null ? options.name() : sb.setName().isEmpty() ? "md" : sb.setName();
         this.uuid = sb.setUuid();
         this.options = options;
-        this.cluster = options.cluster() != null ? options.cluster() : new StandaloneClusterOperations();
+        this.cluster = cluster;
+        this.leaseHold = leaseHold;
         this.ioWaitNanos = options.ioWait().toNanos();
         int bs = 512;
         for (Mirror m : a.members()) bs = Math.max(bs, m.leg().device.logicalBlockSize());
@@ -150,9 +156,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         this.submitter = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "md-submit-" + name);
             t.setDaemon(true);
+            t.setUncaughtExceptionHandler((th, e) -> fence(FenceReason.CRITICAL_THREAD_FAILED, e));
             return t;
         });
         this.submitter.allowCoreThreadTimeOut(true);
+        leaseHold.attach(this);
     }
 
     // ------------------------------------------------------------------ assembly
@@ -168,9 +176,14 @@ public final class Raid1Array implements Mddev, AutoCloseable {
      *     bitmap, CLUSTER when the cluster cannot be joined
      */
     public static Raid1Array assemble(List<? extends BlockDevice> legs, ArrayOptions options) throws Raid1Exception {
-        List<BlockDevice> all = new ArrayList<>(legs);
-        Assembler.Assembly a = Assembler.assemble(options.name() != null ? options.name() : "array", all);
-        Raid1Array array = new Raid1Array(a, options);
+        String what = options.name() != null ? options.name() : "array";
+        ClusterOperations cluster = options.cluster() != null ? options.cluster() : new StandaloneClusterOperations();
+        // every leg write from here on passes the lease: the one choke point (LeaseHold)
+        LeaseHold hold = new LeaseHold(what, cluster.writeLease(), options.ioWait().toNanos());
+        List<BlockDevice> all = new ArrayList<>(legs.size());
+        for (BlockDevice d : legs) all.add(hold.guard(d));
+        Assembler.Assembly a = Assembler.assemble(what, all);
+        Raid1Array array = new Raid1Array(a, options, cluster, hold);
         try {
             array.start();
         } catch (Raid1Exception | RuntimeException e) {
@@ -206,6 +219,17 @@ public final class Raid1Array implements Mddev, AutoCloseable {
                 throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
             }
             BitmapSuperblock first = area.superblock();
+            if (!first.uuid().equals(sb.setUuid())) {
+                // slot 0 is the one every other slot is checked against: blaming slot 1 would send the operator astray
+                throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's uuid "
+                        + SuperblockCodec.mdadmUuid(first.uuid()) + " is not the array's " + SuperblockCodec.mdadmUuid(sb.setUuid())
+                        + " (md ignores such a bitmap)");
+            }
+            if (Long.compareUnsigned(first.syncSize(), sb.dataSize()) > 0) {
+                // the other slots' places follow from it: reading them would only report a bad magic
+                throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's sync_size "
+                        + first.syncSize() + " sectors is more than the data_size " + sb.dataSize() + " sectors");
+            }
             nodes = first.slots();
             clusterName = first.clusterName();
         }
@@ -264,6 +288,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             }
         }
         cluster.leave(true);
+        leaseHold.close();
         for (Mirror m : mirrors.mirrors()) Assembler.closeQuietly(m.leg().device);
         raid1d.shutdownNow();
         notifier.close();
@@ -653,14 +678,62 @@ public final class Raid1Array implements Mddev, AutoCloseable {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": I/O did not drain for quiesce: " + e.getMessage(), e);
         }
-        state.suspended(true);
+        synchronized (holds) {
+            holds.quiesces++;
+            showSuspended();
+        }
     }
 
     @Override
     public void unquiesce() {
-        barrier.unfreeze();
-        state.suspended(false);
+        synchronized (holds) {
+            if (holds.quiesces == 0) {
+                log.warn("{}: unquiesce without a quiesce: ignored (it never ends the session hold)", name);
+                return;
+            }
+            holds.quiesces--;
+            barrier.unfreeze();
+            showSuspended();
+        }
         suspendedRangeChanged();
+    }
+
+    @Override
+    public boolean holdForSession() {
+        synchronized (holds) {
+            if (holds.session) return true;
+            holds.session = true;
+            barrier.block();
+            showSuspended();
+        }
+        log.warn("{}: I/O held while the cluster session is in doubt", name);
+        try {
+            barrier.awaitDrained(0, ioWaitNanos);
+            return true;
+        } catch (TimeoutException e) {
+            log.warn("{}: requests still in flight after the I/O wait ({}); new I/O stays held until the session is back",
+                    name, e.getMessage());
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    @Override
+    public void releaseSessionHold() {
+        synchronized (holds) {
+            if (!holds.session) return;
+            holds.session = false;
+            barrier.unfreeze();
+            showSuspended();
+        }
+        suspendedRangeChanged();
+    }
+
+    /** array_state reads suspended while any hold is on, and for good once fenced. Under {@code holds}. */
+    private void showSuspended() {
+        state.suspended(fenced != null || holds.quiesces > 0 || holds.session);
     }
 
     @Override
@@ -767,10 +840,21 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        leaseHold.close();
         for (Mirror m : mirrors.mirrors()) Assembler.closeQuietly(m.leg().device);
         state.closed();
         notifier.close();
         log.info("{}: stopped", name);
+    }
+
+    /**
+     * Who froze the barrier from outside the data path: administrative quiesces (nesting) and
+     * the cluster session's hold (one at most). Counted apart so that an unquiesce never ends
+     * the session hold, nor a session release a quiesce (issue 11 item 6).
+     */
+    private static final class Holds {
+        int quiesces;
+        boolean session;
     }
 
     // ------------------------------------------------------------------ engine internals
@@ -833,6 +917,10 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     boolean isFenced() {
         return fenced != null;
+    }
+
+    LeaseHold leaseHold() {
+        return leaseHold;
     }
 
     long requestsStarted() {
@@ -1000,6 +1088,10 @@ public final class Raid1Array implements Mddev, AutoCloseable {
      *     longer a member)
      */
     CompletableFuture<Void> legFailed(Mirror m, IOException cause) {
+        // a fenced array writes nothing more, so it records nothing; and a write the lease hold
+        // never issued (NOT_ISSUED, only after the fence) says nothing about the leg
+        if (fenced != null) return null;
+        if (cause instanceof BlockDeviceException b && b.code() == BlockDeviceException.Code.NOT_ISSUED) return null;
         Mirror now = mirrors.byDevNumber(m.devNumber()).orElse(null);
         if (now == null || now.leg() != m.leg()) return null;
         if (now.state() != MirrorState.FAULTY) {

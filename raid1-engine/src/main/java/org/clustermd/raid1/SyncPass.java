@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -65,7 +64,7 @@ final class SyncPass implements Runnable {
     private final long checkpointNanos;
     private final Semaphore permits;
     private final ConcurrentLinkedQueue<ByteBuffer[]> buffers = new ConcurrentLinkedQueue<>();
-    private final ConcurrentSkipListSet<Long> inFlight = new ConcurrentSkipListSet<>();
+    private final SectorsInFlight inFlight = new SectorsInFlight();
 
     private volatile boolean stop;
     private volatile String failure;
@@ -128,9 +127,8 @@ final class SyncPass implements Runnable {
 
     /** Sectors below which every request of this pass has completed. */
     long completedUpTo() {
-        Long first = inFlight.isEmpty() ? null : inFlight.first();
         long issued = issuedEnd;
-        long done = first == null ? issued : Math.min(first, issued);
+        long done = Math.min(inFlight.lowest(issued), issued);
         return Math.min(done, failedAt.get());
     }
 

@@ -37,6 +37,31 @@
  * bitmap endWrite says "all legs" only when no leg failed and every role got the write, so the
  * bits of failed and degraded writes stay (lessons 28, 30).
  *
+ * <h2>The write lease: no leg write without it (docs/lessons.md §31, docs/design.md)</h2>
+ * <b>Invariant</b>: a leg write is handed to a device only after the cluster's
+ * {@link org.clustermd.raid1.WriteLease} was found valid, by the thread that hands it over,
+ * immediately before. Every leg of an array is wrapped by its {@code LeaseHold} at assembly and
+ * at add and re-add, so the data path, bitmap pages (including a dead node's slot that
+ * cluster-md clears through the bitmap), superblocks and resync and recovery writes all pass the
+ * same check; nothing in the engine holds an unwrapped leg. The check is a volatile read and a
+ * clock compare: no allocation, no ZooKeeper call (figure P4 stays at zero ZooKeeper writes per
+ * data write).
+ * <p>A write found without a lease is held (queued, not issued, not failed) and issued by the
+ * {@code lease-hold-<array>} thread once the lease is valid again, checked again just before.
+ * It fails only after the array fenced itself: the lease revoked (session LOST), or invalid for
+ * the array's I/O bound ({@link org.clustermd.raid1.FenceReason#LEASE_EXPIRED}). The fence comes
+ * first, so a write that was never issued is never taken for a leg failure. No engine thread
+ * waits for a held write inside the check (it returns a future); a thread that waits for one
+ * afterwards (a bitmap page flush before a data write, a superblock update on {@code md-}) is
+ * released by the hold thread, which depends only on the lock manager's own threads.
+ * <p><b>The window that remains</b>: between the check and the moment the kernel takes the write
+ * (io_submit or pwrite) the thread may be descheduled or the process stopped; a write checked
+ * just before the deadline can therefore reach the leg after it. The lease's margin below the
+ * server's session expiry (dlm-adapter's lease rule: a fraction of the session timeout after
+ * the last answered request was sent) is what covers that window; a process stopped exactly
+ * there for longer than the margin is the one case the check cannot exclude. Writes already in
+ * the kernel when the lease runs out complete; they were issued under a valid lease.
+ *
  * <h2>Locks, and why no cluster wait can deadlock the node</h2>
  * <ul>
  *   <li>the reconfig lock (md's mddev_lock): administrative operations and the sync

@@ -115,6 +115,36 @@ class ClusterIoTest {
         assertThat(a.arrayState()).isNotEqualTo(ArrayState.SUSPENDED);
     }
 
+    /** Issue 11 item 6: an administrator's quiesce and the session hold never end each other. */
+    @Test
+    void theSessionHoldAndAQuiesceAreCountedSeparately() throws Exception {
+        Raid1Array a = array(Duration.ofSeconds(30));
+        assertThat(a.holdForSession()).as("nothing in flight: drained").isTrue();
+        a.quiesce();
+        a.unquiesce();
+        a.unquiesce(); // unmatched: ignored, it must not end the session hold
+        assertThat(a.arrayState()).isEqualTo(ArrayState.SUSPENDED);
+        CompletableFuture<Void> w = CompletableFuture.supplyAsync(() -> a.writeAsync(0, AlignedBuffers.allocate(4096)))
+                .thenCompose(f -> f);
+        Thread.sleep(200);
+        assertThat(w).as("held by the session after the quiesce ended").isNotDone();
+        a.releaseSessionHold();
+        w.get(30, TimeUnit.SECONDS);
+
+        a.quiesce();
+        a.holdForSession();
+        a.releaseSessionHold();
+        a.releaseSessionHold(); // idempotent
+        assertThat(a.arrayState()).isEqualTo(ArrayState.SUSPENDED);
+        CompletableFuture<Void> w2 = CompletableFuture.supplyAsync(() -> a.writeAsync(4096, AlignedBuffers.allocate(4096)))
+                .thenCompose(f -> f);
+        Thread.sleep(200);
+        assertThat(w2).as("held by the quiesce after the session hold ended").isNotDone();
+        a.unquiesce();
+        w2.get(30, TimeUnit.SECONDS);
+        assertThat(a.arrayState()).isNotEqualTo(ArrayState.SUSPENDED);
+    }
+
     @Test
     void aSuperblockWrittenByAPeerIsReloaded() throws Exception {
         Raid1Array a = array(Duration.ofSeconds(30));

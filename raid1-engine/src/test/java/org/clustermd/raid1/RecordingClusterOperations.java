@@ -22,6 +22,8 @@ public final class RecordingClusterOperations implements ClusterOperations {
     public volatile long suspendHi;
     public volatile boolean suspendReads;
     public volatile String failIn;
+    /** The write lease a test turns off and on ({@link TestLease}). */
+    public final TestLease lease = new TestLease();
 
     public RecordingClusterOperations(AtomicLong seq) {
         this.seq = seq;
@@ -41,6 +43,65 @@ public final class RecordingClusterOperations implements ClusterOperations {
     public void join(Mddev array, int nodes) throws Raid1Exception {
         record("join", nodes, 0);
         inner.join(array, nodes);
+    }
+
+    @Override
+    public WriteLease writeLease() {
+        return lease;
+    }
+
+    /** A lease a test controls: valid until {@link #expire()}, again after {@link #renew()}. */
+    public static final class TestLease implements WriteLease {
+        private volatile boolean valid = true;
+        private volatile boolean revoked;
+        private final Object monitor = new Object();
+
+        public void expire() {
+            valid = false;
+        }
+
+        public void renew() {
+            synchronized (monitor) {
+                valid = true;
+                monitor.notifyAll();
+            }
+        }
+
+        public void revoke() {
+            synchronized (monitor) {
+                valid = false;
+                revoked = true;
+                monitor.notifyAll();
+            }
+        }
+
+        @Override
+        public boolean valid() {
+            return valid;
+        }
+
+        @Override
+        public long deadlineNanos() {
+            return valid ? System.nanoTime() + 1_000_000_000L : System.nanoTime() - 1;
+        }
+
+        @Override
+        public boolean awaitValid(long timeoutNanos) throws InterruptedException {
+            long end = System.nanoTime() + timeoutNanos;
+            synchronized (monitor) {
+                while (!valid && !revoked) {
+                    long left = end - System.nanoTime();
+                    if (left <= 0) return false;
+                    java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(monitor, left);
+                }
+                return valid;
+            }
+        }
+
+        @Override
+        public boolean revoked() {
+            return revoked;
+        }
     }
 
     @Override

@@ -77,6 +77,17 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public boolean holdForSession() {
+        calls.add("holdForSession()");
+        return true;
+    }
+
+    @Override
+    public void releaseSessionHold() {
+        calls.add("releaseSessionHold()");
+    }
+
+    @Override
     public void suspendedRangeChanged() {
         calls.add("suspendedRangeChanged()");
     }

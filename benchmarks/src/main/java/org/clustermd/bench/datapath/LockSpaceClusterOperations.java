@@ -2,6 +2,7 @@ package org.clustermd.bench.datapath;
 
 import java.util.UUID;
 import org.clustermd.bitmap.WriteIntentBitmap;
+import org.clustermd.cluster.LockSpaceLease;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
@@ -10,6 +11,7 @@ import org.clustermd.raid1.ClusterOperations;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
 import org.clustermd.raid1.StandaloneClusterOperations;
+import org.clustermd.raid1.WriteLease;
 
 /**
  * The measuring stand-in for cluster-md's coordinator in figure P4: a {@link ClusterOperations}
@@ -28,6 +30,7 @@ import org.clustermd.raid1.StandaloneClusterOperations;
  */
 final class LockSpaceClusterOperations implements ClusterOperations {
     private final LockSpace lockSpace;
+    private final WriteLease lease;
     private final StandaloneClusterOperations local = new StandaloneClusterOperations();
     private volatile LockResource bitmapLock;
     private volatile LockResource ack;
@@ -36,6 +39,7 @@ final class LockSpaceClusterOperations implements ClusterOperations {
 
     LockSpaceClusterOperations(LockSpace lockSpace) {
         this.lockSpace = lockSpace;
+        this.lease = new LockSpaceLease(() -> lockSpace);
     }
 
     @Override
@@ -56,6 +60,12 @@ final class LockSpaceClusterOperations implements ClusterOperations {
         } catch (DlmException e) {
             throw cluster("join", e);
         }
+    }
+
+    /** The same lease check cluster-md's coordinator makes before every leg write (it costs P4 nothing on ZooKeeper). */
+    @Override
+    public WriteLease writeLease() {
+        return lease;
     }
 
     @Override

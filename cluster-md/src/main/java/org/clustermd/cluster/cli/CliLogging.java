@@ -12,6 +12,8 @@ import org.slf4j.LoggerFactory;
  */
 final class CliLogging {
     private static volatile boolean verbose;
+    /** Quiet (logback.xml) unless verbose: they log each failed connection attempt with a stack trace. */
+    private static final String[] CLIENT_LOGGERS = {"org.apache.zookeeper.ClientCnxn", "org.apache.curator"};
 
     private CliLogging() {}
 
@@ -19,6 +21,9 @@ final class CliLogging {
         verbose = on;
         if (LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME) instanceof Logger root) {
             root.setLevel(on ? Level.INFO : Level.WARN);
+        }
+        for (String name : CLIENT_LOGGERS) {
+            if (LoggerFactory.getLogger(name) instanceof Logger l) l.setLevel(on ? Level.INFO : Level.OFF);
         }
     }
 

@@ -24,10 +24,23 @@ public final class ClusterMdMain {
     /** The configured parser, with every verb registered. */
     static CommandLine commandLine(PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new ClusterMdCommand());
+        HelpLayout.install(cli);
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler(ClusterMdMain::failed);
+        cli.setParameterExceptionHandler(ClusterMdMain::usage);
         return cli;
+    }
+
+    /** A bad value: one line on stderr naming it and where the usage is, exit 2 (not the whole usage text). */
+    private static int usage(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        String verb = cmd.getCommandSpec().qualifiedName();
+        String message = e.getMessage() == null ? e.toString() : e.getMessage().strip().replace('\n', ' ');
+        cmd.getErr().println(verb + ": " + message + " (" + verb + " --help shows the usage)");
+        if (CliLogging.isVerbose()) e.printStackTrace(cmd.getErr());
+        cmd.getErr().flush();
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     /** An operation that threw: one line on stderr saying why (the stack trace only with --verbose), exit 1. */

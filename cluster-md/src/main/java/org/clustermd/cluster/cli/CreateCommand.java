@@ -3,7 +3,21 @@ package org.clustermd.cluster.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import org.clustermd.dlm.zk.LockSpaceDump;
+import org.clustermd.dlm.zk.ZkLockManager;
+import org.clustermd.raid1.Raid1Exception;
+import org.clustermd.raid1.admin.ExamineReport;
+import org.clustermd.raid1.admin.Examiner;
+import org.clustermd.raid1.admin.LegIdentity;
+import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockFormatException;
 import java.util.concurrent.Callable;
 import org.clustermd.raid1.admin.ArrayCreator;
 import org.clustermd.raid1.admin.CreateOptions;
@@ -22,13 +36,20 @@ import picocli.CommandLine.Spec;
  * {@link ArrayCreator}). Without {@code --assume-clean} the first node to assemble resyncs the
  * whole array, as md does. Prints what it wrote on stdout.
  *
+ * <p>Creating over an array destroys it, and over an array that nodes have assembled it also
+ * mixes old and new metadata on the legs as the nodes keep writing theirs. So, as mdadm asks
+ * "appears to be part of a raid array ... Continue creating array?", legs holding an md
+ * superblock are refused unless {@code --force}; and even with it, while that array's lockspace
+ * has members (asked of ZooKeeper with {@code --zk}); without {@code --zk} it says that it
+ * could not check. Same device twice, and nothing written until every leg is proven writable:
+ * see {@link ArrayCreator}.
+ *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "create", description = {
-    "Create a clustered RAID1 array (mdadm --create --bitmap=clustered).",
-    "Writes a v1.2 superblock and a clustered write-intent bitmap with one slot per node",
-    "to each leg.",
-    "SIZE is a number of KiB, or a number with a K, M, G or T suffix."})
+@Command(name = "create", description = "Create a clustered RAID1 array (mdadm --create --bitmap=clustered). Writes a v1.2 superblock and "
+        + "a clustered write-intent bitmap with one slot per node to each leg. SIZE is a number of KiB, or "
+        + "a number with a K, M, G or T suffix. Legs that hold an md superblock are refused unless --force, "
+        + "and with it while the array has members in ZooKeeper (--zk).")
 final class CreateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -60,12 +81,22 @@ final class CreateCommand implements Callable<Integer> {
             description = "Space used on each leg, a multiple of 4K (default: as much as the smallest leg allows).")
     Long size;
 
+    @Option(names = "--force", description = "Create over legs that hold an md superblock (the array on them is lost), "
+            + "and a RAID1 of one leg.")
+    boolean force;
+
+    @Option(names = "--zk", paramLabel = "HOST:PORT[,...]",
+            description = "ZooKeeper of the cluster: with --force, refuse while the array on the legs has members there.")
+    String zk;
+
     @Parameters(arity = "1..*", paramLabel = "LEG", description = "The legs: files or block devices, each at least a few MiB.")
     List<Path> legs;
 
     @Override
     public Integer call() throws IOException {
         CreateOptions options = options();
+        LegIdentity.requireDistinct(legs);
+        refuseOverwritingAnArrayInUse();
         CreateResult r = ArrayCreator.create(options, legs);
         PrintWriter out = spec.commandLine().getOut();
         int raid = legs.size() - spareDevices;
@@ -90,6 +121,19 @@ final class CreateCommand implements Callable<Integer> {
                     + legs.size() + " legs given");
         }
         if (spareDevices >= legs.size()) throw usage("--spare-devices " + spareDevices + " leaves no active leg among " + legs.size());
+        if (clusterName.isEmpty()) throw usage("--cluster-name must not be empty: the nodes join the cluster of that name");
+        if (size != null && size == 0) throw usage("--size: invalid size: 0");
+        int active = raidDevices != null ? raidDevices : legs.size() - spareDevices;
+        if (active == 1 && !force) {
+            throw usage("a RAID1 of 1 active leg has no second copy, so it is probably a mistake; give --force if you mean it");
+        }
+        if (zk != null) {
+            try {
+                ZkConnectString.check(zk);
+            } catch (IllegalArgumentException e) {
+                throw usage("--zk: " + e.getMessage());
+            }
+        }
         try {
             CreateOptions.Builder b = CreateOptions.builder(name).clusterName(clusterName).nodes(nodes)
                     .spareDevices(spareDevices).assumeClean(assumeClean);
@@ -99,6 +143,74 @@ final class CreateCommand implements Callable<Integer> {
             return b.build();
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
+        }
+    }
+
+    /** One leg that already holds an md superblock. */
+    private record Found(Path leg, ExamineReport report, String damage) {
+        String describe() {
+            if (report == null) return leg + " holds a damaged md superblock (" + damage + ")";
+            Superblock sb = report.superblock();
+            return leg + " appears to be part of array '" + sb.setName() + "' (uuid " + SuperblockCodec.mdadmUuid(sb.setUuid())
+                    + ", raid" + sb.level() + ", " + sb.raidDisks() + " devices, created " + Superblock.instantOf(sb.ctime()) + ")";
+        }
+    }
+
+    private void refuseOverwritingAnArrayInUse() throws IOException {
+        List<Found> found = new ArrayList<>();
+        for (Path leg : legs) {
+            try {
+                found.add(new Found(leg, Examiner.examine(leg), null));
+            } catch (SuperblockFormatException e) {
+                if (e.field() != SuperblockFormatException.Field.MAGIC && e.field() != SuperblockFormatException.Field.DEVICE) {
+                    found.add(new Found(leg, null, e.getMessage()));
+                }
+            }
+        }
+        if (found.isEmpty()) return;
+        String what = found.stream().map(Found::describe).collect(Collectors.joining("; "));
+        if (!force) {
+            throw new Raid1Exception(Raid1Exception.Code.BUSY, what + ": creating over it destroys that array; "
+                    + "give --force if no node uses it");
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        Map<UUID, String> clusters = new LinkedHashMap<>();
+        for (Found f : found) {
+            if (f.report() == null) {
+                err.println("clustermd create: warning: " + f.describe() + ": could not check whether a node uses it");
+                continue;
+            }
+            String cluster = f.report().bitmap().map(b -> b.clusterName()).orElse("");
+            if (!cluster.isEmpty()) clusters.putIfAbsent(f.report().superblock().setUuid(), cluster);
+        }
+        if (clusters.isEmpty()) return;
+        if (zk == null) {
+            err.println("clustermd create: warning: could not check that no node has the array(s) on these legs assembled "
+                    + "(give --zk to ask ZooKeeper); overwriting them (--force)");
+            err.flush();
+            return;
+        }
+        for (Map.Entry<UUID, String> e : clusters.entrySet()) {
+            List<LockSpaceDump.Member> members = members(e.getValue(), e.getKey());
+            if (!members.isEmpty()) {
+                String who = members.stream().map(m -> m.nodeName() + " (slot " + m.slot() + ")").collect(Collectors.joining(", "));
+                throw new Raid1Exception(Raid1Exception.Code.BUSY, "array " + SuperblockCodec.mdadmUuid(e.getKey())
+                        + " on these legs is in use: " + who + " in cluster " + e.getValue() + " at " + zk
+                        + "; stop those nodes first (even --force does not create over a running array)");
+            }
+        }
+    }
+
+    /** The live members of the array's lockspace (named by its uuid) in {@code cluster}. */
+    private List<LockSpaceDump.Member> members(String cluster, UUID uuid) throws IOException {
+        try (ZkLockManager m = ZkLockManager.builder().connectString(zk).cluster(cluster).nodeName("clustermd-create")
+                .connectionTimeout(Duration.ofSeconds(10)).build()) {
+            return LockSpaceDump.members(m.curator().getZookeeperClient().getZooKeeper(), "/clustermd", cluster, uuid.toString());
+        } catch (IllegalArgumentException e) {
+            return List.of(); // a cluster name the lock manager cannot hold: no node can have joined it
+        } catch (Exception e) {
+            throw new Raid1Exception(Raid1Exception.Code.CLUSTER, "could not ask ZooKeeper at " + zk + " whether array "
+                    + SuperblockCodec.mdadmUuid(uuid) + " is in use, so nothing was written: " + e.getMessage(), e);
         }
     }
 

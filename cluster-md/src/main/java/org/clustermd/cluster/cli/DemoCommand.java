@@ -13,12 +13,11 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "demo", description = {
-    "Three nodes on a clustered RAID1, one killed with SIGKILL, its writes recovered.",
-    "Starts an embedded ZooKeeper and three node processes on two temporary files, each",
-    "writing its own region; kills one with SIGKILL, shows the survivors recover its dirty",
-    "chunks and resync them live, stops the survivors, then checks every acknowledged",
-    "write and compares the legs. Exits 0 only if all is intact."})
+@Command(name = "demo", description = "Three nodes on a clustered RAID1, one killed with SIGKILL, its writes recovered. Starts an "
+        + "embedded ZooKeeper and three node processes on two temporary files, each writing its own region; "
+        + "kills one with SIGKILL, shows the survivors recover its dirty chunks and resync them live, stops "
+        + "the survivors, then checks every acknowledged write and compares the legs. Exits 0 only if all "
+        + "is intact.")
 final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -33,9 +33,8 @@ final class DlmCommand implements Runnable {
      * lockspace of the cluster, and for each resource its granted, converting and waiting locks
      * with their modes and the LVB in hex (the analog of {@code dlm_tool lockdump}).
      */
-    @Command(name = "dump", description = {
-        "List every lockspace of a cluster: members and slots, and for each resource its granted,",
-        "converting and waiting locks with their modes and the value block in hex."})
+    @Command(name = "dump", description = "List every lockspace of a cluster: members and slots, and for each resource its granted, "
+            + "converting and waiting locks with their modes and the value block in hex.")
     static final class Dump implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -59,6 +58,11 @@ final class DlmCommand implements Runnable {
 
         @Override
         public Integer call() throws DlmException {
+            try {
+                ZkConnectString.check(zk);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), "--zk: " + e.getMessage());
+            }
             DlmCredentials creds = DlmCredentials.none();
             if (digest != null) {
                 int colon = digest.indexOf(':');

@@ -18,14 +18,15 @@ import picocli.CommandLine.Spec;
  * The JSON uses md's field names ({@code set_uuid}, {@code raid_disks}, {@code dev_roles}, ...,
  * and a {@code bitmap} object with {@code nodes}, {@code cluster_name}, {@code chunksize} and
  * per-slot {@code events} and {@code dirty}); it is the engine's
- * {@link ExamineReport#toJson()}. A leg without a valid superblock or bitmap fails (exit 1)
- * naming the leg and the field.
+ * {@link ExamineReport#toJson()}. A leg without a superblock fails (exit 1) naming the leg and
+ * the field. A superblock with something md would refuse or ignore (a wrong checksum, an invalid
+ * bitmap or slot) is printed whole, as mdadm prints it, and then the command fails (exit 1) with
+ * the first problem on stderr, so a script cannot take a damaged leg for a good one.
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "examine", description = {
-    "Show a leg's superblock and bitmap slots (mdadm --examine and --examine-bitmap).",
-    "As text, or with --json as one JSON object with md's field names."})
+@Command(name = "examine", description = "Show a leg's superblock and bitmap slots (mdadm --examine and --examine-bitmap). As text, or "
+        + "with --json as one JSON object with md's field names.")
 final class ExamineCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -46,6 +47,10 @@ final class ExamineCommand implements Callable<Integer> {
             out.print(r.toText());
         }
         out.flush();
+        if (!r.problems().isEmpty()) {
+            String more = r.problems().size() > 1 ? " (and " + (r.problems().size() - 1) + " more, listed on stdout)" : "";
+            throw new IOException(leg + ": " + r.problems().get(0) + more);
+        }
         return 0;
     }
 }

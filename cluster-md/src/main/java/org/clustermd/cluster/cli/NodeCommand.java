@@ -1,6 +1,9 @@
 package org.clustermd.cluster.cli;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,10 +16,15 @@ import org.clustermd.cluster.ClusteredArray;
 import org.clustermd.cluster.jmx.JmxExport;
 import org.clustermd.cluster.jmx.JmxRemote;
 import org.clustermd.cluster.jmx.JmxSettings;
+import org.clustermd.cluster.nbd.NbdServer;
+import org.clustermd.cluster.nbd.ClusteredArrayTarget;
 import org.clustermd.raid1.ArrayListener;
 import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.Raid1Array;
-import org.clustermd.raid1.admin.Examiner;
+import org.clustermd.raid1.AssemblySurvey;
+import org.clustermd.raid1.KickedLeg;
+import org.clustermd.raid1.Raid1Exception;
+import org.clustermd.raid1.admin.LegIdentity;
 import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.StampedBlock;
 import org.clustermd.raid1.verify.WriteLedger;
@@ -40,10 +48,9 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "node", description = {
-    "Join the array's cluster and run the array on this node until SIGTERM.",
-    "Assembles it on this node's bitmap slot; recovers and resyncs dead nodes' dirty",
-    "chunks; leaves gracefully on SIGTERM or Ctrl-C (exit 0)."})
+@Command(name = "node", description = "Join the array's cluster and run the array on this node until SIGTERM. Assembles it on this "
+        + "node's bitmap slot; recovers and resyncs dead nodes' dirty chunks; leaves gracefully on SIGTERM "
+        + "or Ctrl-C (exit 0).")
 final class NodeCommand implements Callable<Integer> {
     private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
@@ -84,6 +91,18 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--sync-speed-max", paramLabel = "KIB", description = "sync_speed_max at start, KiB/s.")
     Long syncSpeedMax;
 
+    @Option(names = "--nbd-port", paramLabel = "Q",
+            description = "Serve the array over NBD on this TCP port (export name: the array name; 0 picks a free port).")
+    Integer nbdPort;
+
+    @Option(names = "--nbd-bind", paramLabel = "ADDR",
+            description = "The address the NBD export listens on (default 127.0.0.1: NBD has no authentication).")
+    String nbdBind;
+
+    @Option(names = "--run", description = "Start even with fewer legs than the array last had (mdadm --assemble --run); "
+            + "the legs left out are recorded as missing and must be re-added and recovered.")
+    boolean run;
+
     @Option(names = "--workload", hidden = true, paramLabel = "OFFSET:LENGTH",
             description = "Demo: write stamped blocks into this region of the array without pause.")
     String workload;
@@ -97,13 +116,11 @@ final class NodeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
         long[] region = checkOptions();
-        String setName = Examiner.examine(legs.get(0)).superblock().setName();
-        if (!setName.equals(name) && !setName.endsWith(":" + name)) {
-            throw new IOException(legs.get(0) + " belongs to array '" + setName + "', not '" + name + "'");
-        }
+        InetAddress nbdAddress = nbdAddress();
+        List<Path> usable = usableLegs();
         NodeProgress progress = new NodeProgress(spec.commandLine().getOut());
         ForegroundSignals signals = ForegroundSignals.install();
-        ClusteredArray.Builder builder = ClusteredArray.builder().name(name).legs(legs).zooKeeper(zk).nodeName(nodeName)
+        ClusteredArray.Builder builder = ClusteredArray.builder().name(name).legs(usable).zooKeeper(zk).nodeName(nodeName)
                 .sessionTimeout(Duration.ofMillis(sessionTimeoutMs))
                 .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs))).listener(progress);
         if (syncSpeedMin != null) builder.syncSpeedMin(syncSpeedMin);
@@ -118,6 +135,7 @@ final class NodeCommand implements Callable<Integer> {
         AckLog acks = null;
         JmxExport jmx = null;
         JmxRemote remote = null;
+        NbdServer nbd = null;
         String why;
         try {
             jmx = JmxExport.register(md, java.lang.management.ManagementFactory.getPlatformMBeanServer());
@@ -135,7 +153,14 @@ final class NodeCommand implements Callable<Integer> {
             progress.say("joined slot " + cluster.slotNumber() + " of " + array.bitmap().orElseThrow().geometry().slots()
                     + " as " + nodeName + " (cluster " + array.clusterName() + "); " + name + ": " + array.mirrors().mirrors().size()
                     + " legs, " + array.size() / 1024 + " KiB");
+            cluster.negotiatedSessionTimeout().filter(t -> t.toMillis() != sessionTimeoutMs).ifPresent(t -> progress.say(
+                    "ZooKeeper granted a session timeout of " + t.toMillis() + " ms, not the " + sessionTimeoutMs
+                    + " ms asked (its servers allow 2 to 20 ticks): a dead node is recovered after " + t.toMillis() + " ms"));
             sync.start();
+            if (nbdPort != null) {
+                nbd = NbdServer.builder().bind(nbdAddress).port(nbdPort).export(new ClusteredArrayTarget(md)).start();
+                progress.say("NBD export " + name + " on " + nbd.address().getAddress().getHostAddress() + ":" + nbd.port());
+            }
             if (region != null) {
                 long writer = cluster.slotNumber() + 1L;
                 acks = AckLog.create(ackLog, writer);
@@ -158,6 +183,7 @@ final class NodeCommand implements Callable<Integer> {
                 }
             }
             if (acks != null) acks.close();
+            if (nbd != null) nbd.close(); // lets the clients' requests in flight finish while the array still runs
             progress.say("stopping (" + (signals.reason() == null ? "error" : signals.reason()) + "): " + acked + " writes acknowledged");
             sync.close();
             if (remote != null) remote.close();
@@ -181,6 +207,11 @@ final class NodeCommand implements Callable<Integer> {
     private long[] checkOptions() {
         if (!NODE_NAME.matcher(nodeName).matches()) {
             throw usage("--node-name must be 1 to 128 of [A-Za-z0-9._-]: '" + nodeName + "'");
+        }
+        try {
+            ZkConnectString.check(zk);
+        } catch (IllegalArgumentException e) {
+            throw usage("--zk: " + e.getMessage());
         }
         if (sessionTimeoutMs <= 0 || sessionTimeoutMs > Integer.MAX_VALUE) {
             throw usage("--session-timeout must be a positive number of milliseconds: " + sessionTimeoutMs);
@@ -209,6 +240,53 @@ final class NodeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw usage("--workload: " + e.getMessage());
         }
+    }
+
+    /** The address for --nbd-bind (127.0.0.1 by default), checked before anything starts. */
+    private InetAddress nbdAddress() {
+        if (nbdPort == null) {
+            if (nbdBind != null) throw usage("--nbd-bind needs --nbd-port");
+            return null;
+        }
+        if (nbdPort < 0 || nbdPort > 65535) throw usage("--nbd-port must be 0..65535: " + nbdPort);
+        if (nbdBind == null) return InetAddress.getLoopbackAddress();
+        try {
+            return InetAddress.getByName(nbdBind);
+        } catch (UnknownHostException e) {
+            throw usage("--nbd-bind: unknown address '" + nbdBind + "'");
+        }
+    }
+
+    /**
+     * The legs to assemble, as mdadm --assemble decides before it starts an array: the same leg
+     * twice is refused; a leg that would not be used (another array, a corrupted or non-fresh
+     * superblock) is named on stdout with the reason; and fewer legs than the array last had is
+     * refused unless --run, because starting would record the others as missing for good
+     * (mdadm: "need all N to start it (use --run to insist)").
+     */
+    private List<Path> usableLegs() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        try {
+            LegIdentity.requireDistinct(legs);
+        } catch (Raid1Exception e) {
+            out.println("not starting: " + e.getMessage());
+            out.flush();
+            throw e;
+        }
+        AssemblySurvey survey = AssemblySurvey.of(legs, name);
+        for (KickedLeg k : survey.unusable()) out.println(k.name() + ": not used: " + k.reason());
+        out.flush();
+        if (survey.degraded() && !run) {
+            String why = survey.unusable().isEmpty() ? "" : "; " + survey.unusable().get(0).name() + ": "
+                    + survey.unusable().get(0).reason();
+            out.println("not starting " + name + " with " + survey.usableRoles() + " of its " + survey.listedRoles()
+                    + " legs: use --run to insist");
+            out.flush();
+            throw new Raid1Exception(Raid1Exception.Code.ASSEMBLY, name + ": not starting with " + survey.usableRoles()
+                    + " of its " + survey.listedRoles() + " legs (the others would be recorded as missing; use --run to insist)"
+                    + why);
+        }
+        return survey.usable();
     }
 
     private ParameterException usage(String message) {

@@ -5,6 +5,8 @@ import org.clustermd.raid1.ArrayListener;
 import org.clustermd.raid1.AttributeChange;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.SyncReport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Prints a node's sync passes as {@link NodeProgress} lines: the start of a pass (from the
@@ -16,6 +18,7 @@ import org.clustermd.raid1.SyncReport;
  * <p>Thread-safe: the listener only raises a flag; everything else is the poller's.
  */
 final class SyncProgress implements ArrayListener, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SyncProgress.class);
     private final Raid1Array array;
     private final NodeProgress progress;
     private final Thread poller;
@@ -32,6 +35,7 @@ final class SyncProgress implements ArrayListener, AutoCloseable {
         this.progress = progress;
         this.poller = new Thread(this::poll, "sync-progress");
         this.poller.setDaemon(true);
+        this.poller.setUncaughtExceptionHandler((t, e) -> log.error("sync-progress died; no more sync progress is printed", e));
     }
 
     void start() {
@@ -61,23 +65,32 @@ final class SyncProgress implements ArrayListener, AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             }
-            String status = array.syncStatus();
-            if (isPass(status)) {
-                passOpen = true;
-                String[] done = array.syncCompleted().split(" / ");
-                if (done.length != 2) continue;
-                long at = Long.parseLong(done[0]);
-                long total = Long.parseLong(done[1]);
-                int tenth = total <= 0 ? 0 : (int) Math.min(10, at * 10 / total);
-                if (total > 0 && tenth > lastTenth) {
-                    lastTenth = tenth;
-                    progress.say(status + " " + (at * 100 / total) + "%");
-                }
-            } else if (passOpen) {
-                passOpen = false;
-                lastTenth = -1;
-                array.lastSync().ifPresent(this::ended);
+            try {
+                pollOnce();
+            } catch (RuntimeException e) {
+                // a reporting thread that died would leave "done" unprinted for good (issue 9 item 7)
+                log.warn("sync-progress: reading the sync state failed; trying again", e);
             }
+        }
+    }
+
+    private void pollOnce() {
+        String status = array.syncStatus();
+        if (isPass(status)) {
+            passOpen = true;
+            String[] done = array.syncCompleted().split(" / ");
+            if (done.length != 2) return;
+            long at = Long.parseLong(done[0]);
+            long total = Long.parseLong(done[1]);
+            int tenth = total <= 0 ? 0 : (int) Math.min(10, at * 10 / total);
+            if (total > 0 && tenth > lastTenth) {
+                lastTenth = tenth;
+                progress.say(status + " " + (at * 100 / total) + "%");
+            }
+        } else if (passOpen) {
+            passOpen = false;
+            lastTenth = -1;
+            array.lastSync().ifPresent(this::ended);
         }
     }
 

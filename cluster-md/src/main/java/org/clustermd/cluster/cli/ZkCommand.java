@@ -20,10 +20,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(
         name = "zk",
-        description = {
-            "Run the embedded ZooKeeper server in the foreground until SIGTERM or SIGINT.",
-            "Prints the connect string (HOST:PORT) on stdout once it serves."
-        })
+        description = "Run the embedded ZooKeeper server in the foreground until SIGTERM or SIGINT. Prints the connect "
+                + "string (HOST:PORT) on stdout once it serves.")
 final class ZkCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -10,10 +10,11 @@ import org.slf4j.LoggerFactory;
  * lockspace produced them (the DLM's AST delivery): a grant that follows a membership change is
  * never seen before that change's recovery callback.
  *
- * <p>When nothing is queued or running, a task runs at once on the calling thread (no thread
- * hop on the uncontended path); otherwise it is queued behind the others and run by the
- * {@code dlm-ast-<lockspace>} thread. Either way tasks never overlap and keep their order.
- * Callers must not hold the lockspace's lock when they call {@link #execute}.
+ * <p>Tasks are {@link #enqueue enqueued} under the lockspace's lock, in the order they were
+ * produced, and {@link #drain drained} after it is released: by the calling thread when nothing
+ * else is running, otherwise by the {@code dlm-ast-<lockspace>} thread. Either way tasks never
+ * overlap and keep their order. Callers must not hold the lockspace's lock when they call
+ * {@link #drain}.
  *
  * <p>Thread-safe.
  */
@@ -23,6 +24,8 @@ final class CallbackQueue implements AutoCloseable {
     private final Deque<Runnable> queue = new ArrayDeque<>();
     private final Thread thread;
     private boolean running;
+    /** The thread running tasks while {@link #running}. */
+    private Thread runner;
     private boolean closed;
 
     CallbackQueue(String name) {
@@ -31,23 +34,50 @@ final class CallbackQueue implements AutoCloseable {
         thread.start();
     }
 
-    void execute(Runnable task) {
+    /**
+     * Appends a task. Called with the lockspace's lock held, so tasks keep the order in which they
+     * were produced under that lock: a thread that releases the lock and is then preempted cannot
+     * have its earlier state change overtaken by a later one from another thread (a completion on
+     * ZooKeeper's event thread). Runs nothing; {@link #drain} does.
+     */
+    synchronized void enqueue(Runnable task) {
+        if (!closed) {
+            queue.addLast(task);
+        }
+    }
+
+    /**
+     * Runs queued tasks; called after the lockspace's lock was released. When no task is running,
+     * the calling thread runs those queued at this moment (no thread hop on the uncontended path,
+     * and no caller kept busy by a stream of other threads' tasks); anything left, or queued while
+     * another thread runs, goes to the {@code dlm-ast-<lockspace>} thread.
+     */
+    void drain() {
+        int budget;
         synchronized (this) {
-            if (closed) {
-                return;
-            }
-            if (running || !queue.isEmpty()) {
-                queue.addLast(task);
-                notifyAll();
+            if (running || queue.isEmpty()) {
                 return;
             }
             running = true;
+            runner = Thread.currentThread();
+            budget = queue.size();
         }
-        runQuietly(task);
-        synchronized (this) {
-            running = false;
-            if (!queue.isEmpty()) {
-                notifyAll();
+        try {
+            for (int i = 0; i < budget; i++) {
+                Runnable task;
+                synchronized (this) {
+                    task = queue.pollFirst();
+                }
+                if (task == null) {
+                    break;
+                }
+                runQuietly(task);
+            }
+        } finally {
+            synchronized (this) {
+                running = false;
+                runner = null;
+                notifyAll(); // the queue thread takes what is left, or stops if closed
             }
         }
     }
@@ -56,25 +86,25 @@ final class CallbackQueue implements AutoCloseable {
         while (true) {
             Runnable task;
             synchronized (this) {
-                while (!closed && (running || queue.isEmpty())) {
+                // while another thread runs tasks, wait for it even when closed (no spinning)
+                while (running || (!closed && queue.isEmpty())) {
                     try {
                         wait();
                     } catch (InterruptedException e) {
                         return;
                     }
                 }
-                if (closed && queue.isEmpty()) {
-                    return;
-                }
-                if (running) {
-                    continue;
+                if (queue.isEmpty()) {
+                    return; // closed, and everything ran
                 }
                 task = queue.pollFirst();
                 running = true;
+                runner = thread;
             }
             runQuietly(task);
             synchronized (this) {
                 running = false;
+                runner = null;
                 notifyAll();
             }
         }
@@ -88,14 +118,19 @@ final class CallbackQueue implements AutoCloseable {
         }
     }
 
-    /** Runs what is queued, then stops the thread (waits at most 5 s). */
+    /**
+     * Runs what is queued, then stops the thread (waits at most 5 s, and not at all when called
+     * from a task: the queue thread could only finish after that task returns).
+     */
     @Override
     public void close() {
+        boolean fromTask;
         synchronized (this) {
             closed = true;
+            fromTask = runner == Thread.currentThread();
             notifyAll();
         }
-        if (Thread.currentThread() != thread) {
+        if (Thread.currentThread() != thread && !fromTask) {
             try {
                 thread.join(5000);
             } catch (InterruptedException e) {

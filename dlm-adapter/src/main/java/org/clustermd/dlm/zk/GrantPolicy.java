@@ -18,15 +18,17 @@ import org.clustermd.dlm.zk.LockEntry.LockKey;
  *
  * <p>The rules are the Linux DLM's defaults:
  * <ul>
- *   <li>A conversion is granted when its mode is compatible with the granted mode of every other
- *       lock (conversions may pass each other; they are tried in queue order until none
- *       changes).</li>
+ *   <li>A queued conversion is granted when its mode is compatible with the granted mode of
+ *       every other lock and every conversion queued before it has been granted: queued
+ *       conversions are FIFO among themselves (the DLM's convert queue). A conversion that has
+ *       not been queued yet may be granted at once past them ({@link TablePlanner} does that).</li>
  *   <li>New requests are granted in strict FIFO order, and only once no conversion is waiting:
  *       a new request is granted when every conversion and every earlier new request has been
  *       granted and its mode is compatible with every granted mode. NL is always granted.</li>
- *   <li>A conversion deadlock is a cycle of waiting conversions each blocked by the granted mode
- *       of the next; in each such cycle the most recent conversion (highest sequence) is the
- *       victim, to be cancelled with -EDEADLK. It keeps its granted mode, as in the DLM.</li>
+ *   <li>A conversion deadlock is a cycle of waiting conversions each waiting for the next: blocked
+ *       by its granted mode, or queued behind it. In each such cycle the most recent conversion
+ *       (highest sequence) is the victim, to be cancelled with -EDEADLK. It keeps its granted
+ *       mode, as in the DLM.</li>
  * </ul>
  *
  * <p>Stateless and thread-safe.
@@ -64,16 +66,12 @@ final class GrantPolicy {
         requests.sort(LockEntry.QUEUE_ORDER);
 
         Map<LockKey, LockMode> grants = new LinkedHashMap<>();
-        boolean progress = true;
-        while (progress) {
-            progress = false;
-            for (LockEntry c : conversions) {
-                if (!grants.containsKey(c.key()) && compatibleWithOthers(c.requested(), c.key(), held)) {
-                    held.put(c.key(), c.requested());
-                    grants.put(c.key(), c.requested());
-                    progress = true;
-                }
+        for (LockEntry c : conversions) {
+            if (!compatibleWithOthers(c.requested(), c.key(), held)) {
+                break; // FIFO: everything queued behind it waits too
             }
+            held.put(c.key(), c.requested());
+            grants.put(c.key(), c.requested());
         }
         boolean blocked = grants.size() < conversions.size();
         for (LockEntry r : requests) {
@@ -110,8 +108,8 @@ final class GrantPolicy {
     /**
      * The victim of each strongly connected component (size >= 2) of the wait-for graph among
      * waiting conversions, where P waits for Q when P's requested mode conflicts with Q's granted
-     * mode. Q is a waiting conversion too, so it will not drop its granted mode: a cycle never
-     * resolves by itself.
+     * mode or Q is queued ahead of P. Either way P waits until Q is granted or cancelled, and Q is
+     * a waiting conversion too: a cycle never resolves by itself.
      */
     private static List<LockEntry> deadlockVictims(List<LockEntry> waiting) {
         int n = waiting.size();
@@ -122,7 +120,8 @@ final class GrantPolicy {
         for (int i = 0; i < n; i++) {
             List<Integer> out = new ArrayList<>();
             for (int j = 0; j < n; j++) {
-                if (i != j && !waiting.get(i).requested().isCompatibleWith(waiting.get(j).granted())) {
+                if (i != j && (!waiting.get(i).requested().isCompatibleWith(waiting.get(j).granted())
+                        || LockEntry.QUEUE_ORDER.compare(waiting.get(j), waiting.get(i)) < 0)) {
                     out.add(j);
                 }
             }

@@ -36,17 +36,22 @@ final class Lease {
     private static final int MAX_PROBES = 64;
 
     private final LongSupplier clock;
-    // all guarded by this
-    private long session;
-    private long deadline;
+    // written under this; read without it: the data path reads the deadline before every leg
+    // write, so session and deadline are published together as one immutable pair (a reader
+    // never pairs one session with another's deadline)
+    private volatile Term term;
+    // guarded by this
     private final Deque<Probe> probes = new ArrayDeque<>();
+
+    /** The session a deadline belongs to, and the deadline. */
+    record Term(long session, long deadline) {}
 
     /** An answered request: sent at {@code sent}, answered at {@code answered}. */
     private record Probe(long sent, long answered) {}
 
     Lease(LongSupplier clock) {
         this.clock = clock;
-        this.deadline = clock.getAsLong();
+        this.term = new Term(0, clock.getAsLong());
     }
 
     /**
@@ -55,9 +60,8 @@ final class Lease {
      * before {@code connectStart + T}.
      */
     synchronized void startBeforeConnect(long sessionId, long connectStart, long timeoutNanos) {
-        session = sessionId;
         probes.clear();
-        deadline = connectStart + part(FRACTION, timeoutNanos);
+        term = new Term(sessionId, connectStart + part(FRACTION, timeoutNanos));
     }
 
     /**
@@ -68,11 +72,10 @@ final class Lease {
      */
     synchronized boolean answered(long sessionId, long sentAt, long timeoutNanos, boolean leaderChecked) {
         long now = clock.getAsLong();
-        if (sessionId != session) {
+        if (sessionId != term.session()) {
             // a new session owes nothing to the old one's lease
-            session = sessionId;
             probes.clear();
-            deadline = now;
+            term = new Term(sessionId, now);
         }
         boolean moved = false;
         if (leaderChecked) {
@@ -88,8 +91,8 @@ final class Lease {
             }
             if (anchor != null) {
                 long candidate = anchor.sent() + part(FRACTION, timeoutNanos);
-                if (candidate - deadline > 0) {
-                    deadline = candidate;
+                if (candidate - term.deadline() > 0) {
+                    term = new Term(sessionId, candidate);
                     moved = true;
                 }
             }
@@ -102,18 +105,23 @@ final class Lease {
     }
 
     /** True before the deadline. */
-    synchronized boolean valid() {
-        return clock.getAsLong() - deadline < 0;
+    boolean valid() {
+        return clock.getAsLong() - term.deadline() < 0;
     }
 
     /** The deadline (in the past when the lease is not valid). */
-    synchronized long deadline() {
-        return deadline;
+    long deadline() {
+        return term.deadline();
     }
 
     /** The session the lease belongs to (0 before the first answer). */
-    synchronized long session() {
-        return session;
+    long session() {
+        return term.session();
+    }
+
+    /** Session and deadline, read together. */
+    Term term() {
+        return term;
     }
 
     static long part(double fraction, long nanos) {
@@ -123,6 +131,8 @@ final class Lease {
     @Override
     public synchronized String toString() {
         long now = clock.getAsLong();
+        long session = term.session();
+        long deadline = term.deadline();
         return "Lease[session " + Long.toHexString(session) + (now - deadline < 0 ? ", " + (deadline - now) / 1_000_000
                 + " ms left" : ", lapsed " + (now - deadline) / 1_000_000 + " ms ago") + ", " + probes.size()
                 + " probes]";

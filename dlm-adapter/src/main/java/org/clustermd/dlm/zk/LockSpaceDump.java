@@ -66,10 +66,40 @@ public final class LockSpaceDump {
         return new Dump(cluster, out);
     }
 
+    /**
+     * The live members of one lockspace, empty when the cluster or the lockspace does not exist
+     * (nobody ever joined it). What {@code clustermd create --force} asks before it overwrites
+     * legs that may belong to a running array.
+     */
+    public static List<Member> members(ZooKeeper zk, String root, String cluster, String lockSpace) throws DlmException {
+        ZkLockPaths paths = new ZkLockPaths(root, cluster, lockSpace);
+        List<Member> members = new ArrayList<>();
+        try {
+            for (String m : sorted(children(zk, paths.members()))) {
+                ZkLockSpace.MemberName mn = ZkLockSpace.MemberName.parse(m);
+                if (mn == null) {
+                    throw foreign(paths.members() + "/" + m, "member znodes are named <slot4>_<incarnation16>");
+                }
+                try {
+                    String node = new String(zk.getData(paths.members() + "/" + m, false, null), StandardCharsets.UTF_8);
+                    members.add(new Member(mn.slot(), String.format("%016x", mn.incarnation()), node));
+                } catch (KeeperException.NoNodeException e) {
+                    // left while we read
+                }
+            }
+        } catch (KeeperException e) {
+            throw ZkLockManager.translate("reading " + paths.members(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while reading " + paths.members());
+        }
+        return members;
+    }
+
     private static LockSpaceInfo readLockSpace(ZooKeeper zk, ZkLockPaths paths, String name)
             throws KeeperException, InterruptedException, DlmException {
         for (String child : zk.getChildren(paths.root(), false)) {
-            if (!List.of("members", "slots", "departed", "names", "res").contains(child)) {
+            if (!List.of("members", "slots", "departed", "names", "recovery", "res").contains(child)) {
                 throw foreign(paths.root() + "/" + child, "not part of a lockspace's layout");
             }
         }

@@ -153,6 +153,12 @@ final class TablePlanner {
             // Granting here too would only race that writer; granting ourselves alone could pass
             // a waiter ahead of us.
             grants = Map.of();
+        } else if (intent instanceof Request && grants.isEmpty() && isFreshConversion(after.get(ownKey))
+                && GrantPolicy.compatibleWithOthers(after.get(ownKey).requested(), ownKey, heldModes(after))) {
+            // Queued conversions are FIFO among themselves, but one not queued yet is granted at
+            // once when the held modes allow it (the DLM's "now" rule): waiting behind conversions
+            // it does not conflict with would only add deadlocks the DLM does not have.
+            grants = Map.of(ownKey, after.get(ownKey).requested());
         }
         for (Map.Entry<LockKey, LockMode> g : grants.entrySet()) {
             Row row = after.get(g.getKey());
@@ -214,6 +220,20 @@ final class TablePlanner {
             ops.add(Op.setData(versionPath, new byte[0], view.version()));
         }
         return new Plan(ops, cas, after.get(ownKey), grants);
+    }
+
+    private static boolean isFreshConversion(Row own) {
+        return own != null && own.granted() != null && own.requested() != null && own.znode() == null;
+    }
+
+    private static Map<LockKey, LockMode> heldModes(Map<LockKey, Row> rows) {
+        Map<LockKey, LockMode> held = new HashMap<>();
+        for (Row r : rows.values()) {
+            if (r.granted() != null) {
+                held.put(r.key(), r.granted());
+            }
+        }
+        return held;
     }
 
     private static boolean isDownConversion(Row old, Row neu) {

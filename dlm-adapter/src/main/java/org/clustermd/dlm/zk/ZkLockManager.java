@@ -230,8 +230,8 @@ public final class ZkLockManager implements AutoCloseable {
 
     /** The lease deadline of session {@code session}, or a time already past if it is not the lease's. */
     long leaseDeadline(long session) {
-        Lease lease = renewer.lease();
-        return lease.session() == session ? lease.deadline() : System.nanoTime() - 1;
+        Lease.Term term = renewer.lease().term();
+        return term.session() == session ? term.deadline() : System.nanoTime() - 1;
     }
 
     void forget(ZkLockSpace ls) {
@@ -315,7 +315,11 @@ public final class ZkLockManager implements AutoCloseable {
             return this;
         }
 
-        /** This node's name, stable across restarts (it keeps its slot when free). */
+        /**
+         * This node's name: its identity, stable across restarts (it keeps its slot when free).
+         * While a member of a lockspace has this name, another node joining with it is refused
+         * ({@link DlmException.Code#NODE_NAME_IN_USE}).
+         */
         public Builder nodeName(String n) {
             this.nodeName = ZkLockPaths.checkName("node", n);
             return this;

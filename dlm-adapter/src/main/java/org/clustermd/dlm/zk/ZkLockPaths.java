@@ -7,13 +7,22 @@ import org.clustermd.dlm.DlmException;
  * The znode layout, in one place. Under {@code <root>/<cluster>/ls/<lockspace>}:
  *
  * <pre>
- * members/&lt;slot4&gt;_&lt;incarnation16&gt;  ephemeral; data: node name. One per live member.
+ * members/&lt;slot4&gt;_&lt;incarnation16&gt;  ephemeral; data: node name. One per live member. The
+ *                                  directory's data version counts joins (each slot claim sets
+ *                                  it), which a purge checks.
  * slots/&lt;slot4&gt;                    ephemeral; the slot claim (create fails if taken).
  * departed/&lt;slot4&gt;_&lt;incarnation16&gt; persistent; written in the same transaction that deletes
  *                                  the member znode of a graceful leave (so survivors can tell
  *                                  a departure from a death); removed by the slot's next joiner.
  * names/&lt;nodeName&gt;                persistent; data: the slot this node name last held, so a
  *                                  node that rejoins gets the same slot when it is free.
+ * names/&lt;nodeName&gt;/member         ephemeral; data: the slot. Created in the slot claim, so a
+ *                                  second node with a name that is already a member fails to
+ *                                  join (the name is the node's identity); deleted on leave.
+ * recovery/&lt;dead&gt;+&lt;member&gt;       persistent, both parts {@code <slot4>_<incarnation16>}: the member
+ *                                  has returned from recover_prep for that death (the
+ *                                  {@link RecoveryBarrier}); removed once the dead member's locks
+ *                                  are gone.
  * res/&lt;resource&gt;                  persistent; empty data.
  * res/&lt;resource&gt;/L_...             one lock (see {@link LockEntry}), persistent
  * res/&lt;resource&gt;/V_...             the resource's value block (see {@link ValueBlockEntry})
@@ -92,6 +101,19 @@ final class ZkLockPaths {
         return lockSpaceRoot + "/departed";
     }
 
+    String recoveries() {
+        return lockSpaceRoot + "/recovery";
+    }
+
+    /** The mark that {@code member} has returned from recover_prep for {@code dead}'s death. */
+    String recoveryAck(int deadSlot, long deadIncarnation, int memberSlot, long memberIncarnation) {
+        return recoveries() + "/" + recoveryAckName(deadSlot, deadIncarnation, memberSlot, memberIncarnation);
+    }
+
+    static String recoveryAckName(int deadSlot, long deadIncarnation, int memberSlot, long memberIncarnation) {
+        return memberName(deadSlot, deadIncarnation) + "+" + memberName(memberSlot, memberIncarnation);
+    }
+
     String names() {
         return lockSpaceRoot + "/names";
     }
@@ -124,6 +146,11 @@ final class ZkLockPaths {
         return names() + "/" + nodeName;
     }
 
+    /** The ephemeral mark that {@code nodeName} is a member now. */
+    String nodeNameMember(String nodeName) {
+        return nodeName(nodeName) + "/member";
+    }
+
     /** The parts of a path under this lockspace: kind and names; null if not ours. */
     Relative relativize(String path) {
         if (path == null || !path.startsWith(lockSpaceRoot)) {
@@ -139,6 +166,7 @@ final class ZkLockPaths {
             case "departed" -> Kind.DEPARTED;
             case "slots" -> Kind.SLOT;
             case "names" -> Kind.NAME;
+            case "recovery" -> Kind.RECOVERY;
             case "res" -> Kind.RESOURCE;
             default -> Kind.OTHER;
         };
@@ -151,7 +179,7 @@ final class ZkLockPaths {
         return parts.length == 2 ? new Relative(kind, parts[1], null) : new Relative(Kind.OTHER, null, null);
     }
 
-    enum Kind { ROOT, MEMBER, DEPARTED, SLOT, NAME, RESOURCE, RESOURCE_CHILD, OTHER }
+    enum Kind { ROOT, MEMBER, DEPARTED, SLOT, NAME, RECOVERY, RESOURCE, RESOURCE_CHILD, OTHER }
 
     /**
      * A path relative to the lockspace root.

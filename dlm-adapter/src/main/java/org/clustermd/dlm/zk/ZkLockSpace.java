@@ -57,8 +57,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: ZooKeeper's event thread applies events and write results; user threads submit
  * requests; Curator's connection-state thread reports session health. All of them change state
- * only under {@link #lock}. Completions and callbacks are handed, in order, to the
- * {@link CallbackQueue} after the lock is released.
+ * only under {@link #lock}. Completions and callbacks are handed to the {@link CallbackQueue}
+ * under the lock, in the order it serialised them, and run after it is released.
  *
  * <p>Thread-safe.
  */
@@ -83,8 +83,8 @@ final class ZkLockSpace implements LockSpace {
     private final Map<String, ResourceState> resources = new TreeMap<>();
     private final Map<Integer, Long> members = new TreeMap<>();
     private final Set<String> departed = new HashSet<>();
-    private final Set<Long> knownIncarnations = new HashSet<>();
     private final Set<Long> preparedDeaths = new HashSet<>();
+    private final RecoveryBarrier barrier;
     private RecoveryEpisode episode;
     private int slot = -1;
     private boolean joined;
@@ -107,6 +107,7 @@ final class ZkLockSpace implements LockSpace {
         this.listener = options.listener();
         this.acl = manager.acl();
         this.callbacks = new CallbackQueue(name);
+        this.barrier = new RecoveryBarrier(paths);
     }
 
     // ------------------------------------------------------------------ join and leave
@@ -119,7 +120,7 @@ final class ZkLockSpace implements LockSpace {
         long deadline = System.nanoTime() + options.requestTimeout().toNanos();
         try {
             for (String p : List.of(paths.root(), paths.members(), paths.slots(), paths.departed(),
-                    paths.names(), paths.resources(), paths.versions())) {
+                    paths.names(), paths.recoveries(), paths.resources(), paths.versions())) {
                 manager.ensurePath(p);
             }
             zk.addWatch(paths.root(), watcher, AddWatchMode.PERSISTENT_RECURSIVE);
@@ -167,6 +168,8 @@ final class ZkLockSpace implements LockSpace {
                 byte[] data = nodeName.getBytes(StandardCharsets.UTF_8);
                 ops.add(Op.create(paths.slotClaim(candidate), data, acl, CreateMode.EPHEMERAL));
                 ops.add(Op.create(paths.member(candidate, incarnation), data, acl, CreateMode.EPHEMERAL));
+                // counts joins, so that a purge decided before this join fails (RecoveryBarrier)
+                ops.add(Op.setData(paths.members(), new byte[0], -1));
                 String prefix = String.format("%04d_", candidate);
                 for (String d : departed) {
                     if (d.startsWith(prefix)) {
@@ -180,10 +183,14 @@ final class ZkLockSpace implements LockSpace {
             ops.add(preferred == null
                     ? Op.create(paths.nodeName(nodeName), slotData, acl, CreateMode.PERSISTENT)
                     : Op.setData(paths.nodeName(nodeName), slotData, -1));
+            ops.add(Op.create(paths.nodeNameMember(nodeName), slotData, acl, CreateMode.EPHEMERAL));
             Code rc = multiAndWait(ops, deadline, "claiming slot " + candidate);
             if (rc == Code.OK) {
                 finishJoin(candidate);
                 return;
+            }
+            if (rc == Code.NODEEXISTS) {
+                refuseIfNameIsAMember(nodeName);
             }
             if (rc == Code.NODEEXISTS || rc == Code.NONODE) {
                 // another node claimed the slot (or its name) at the same time: the failure reply
@@ -196,6 +203,28 @@ final class ZkLockSpace implements LockSpace {
             }
             throw ZkLockManager.translate("claiming slot " + candidate + " of " + lockSpaceName,
                     KeeperException.create(rc));
+        }
+    }
+
+    /**
+     * A node name is a node's identity: while a member holds it, a second node with that name
+     * would join in another slot and both would think the other's bitmap is someone else's.
+     */
+    private void refuseIfNameIsAMember(String nodeName) throws DlmException {
+        String path = paths.nodeNameMember(nodeName);
+        try {
+            byte[] d = zk.getData(path, false, null);
+            String holder = new String(d, StandardCharsets.UTF_8).trim();
+            throw new DlmException(DlmException.Code.NODE_NAME_IN_USE, "node name '" + nodeName
+                    + "' is already a member of lockspace " + lockSpaceName + " in slot" + holder
+                    + "; a second node with the same name is refused (stop the first, or give this one another name)");
+        } catch (KeeperException.NoNodeException e) {
+            // not the name: another node claimed the slot at the same time; the caller retries
+        } catch (KeeperException e) {
+            throw ZkLockManager.translate("reading " + path, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while joining");
         }
     }
 
@@ -222,19 +251,27 @@ final class ZkLockSpace implements LockSpace {
         try {
             slot = claimed;
             joined = true;
-            knownIncarnations.addAll(members.values());
-            knownIncarnations.add(incarnation);
             members.put(claimed, incarnation);
             // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
             state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
             NodeSlot ours = new NodeSlot(claimed);
             Set<NodeSlot> live = memberSlots();
-            out.add(() -> listener.recoveryFinished(ours, live));
+            // the view is the state the claim committed in: a dead member's locks still there are a
+            // death being recovered, which we join (recover_prep, recover_slot, and recover_done
+            // once they are purged) instead of only reporting our own join
+            Set<Owner> orphans = orphanOwners();
+            if (orphans.isEmpty()) {
+                out.add(() -> listener.recoveryFinished(ours, live));
+            }
+            for (Owner dead : orphans) {
+                deathDiscovered(dead, out);
+            }
             LOG.info("joined lockspace {} as {} (incarnation {}), members {}", lockSpaceName, ours,
                     Long.toHexString(incarnation), live);
             for (ResourceState rs : resources.values()) {
                 evaluate(rs, out);
             }
+            barrierStep();
         } finally {
             lock.unlock();
         }
@@ -291,7 +328,8 @@ final class ZkLockSpace implements LockSpace {
         List<Op> leave = List.of(
                 Op.create(paths.departure(slot, incarnation), new byte[0], acl, CreateMode.PERSISTENT),
                 Op.delete(paths.member(slot, incarnation), -1),
-                Op.delete(paths.slotClaim(slot), -1));
+                Op.delete(paths.slotClaim(slot), -1),
+                Op.delete(paths.nodeNameMember(manager.nodeName()), -1));
         Code rc = Code.SYSTEMERROR;
         try {
             rc = multiAndWait(leave, deadline, "leaving");
@@ -507,12 +545,13 @@ final class ZkLockSpace implements LockSpace {
     private void startResync() {
         resyncing = true;
         membersBeforeResync = new TreeMap<>(members);
-        resyncOutstanding = 3;
-        zk.getChildren(paths.members(), false, (rc, path, ctx, children) -> {
+        resyncOutstanding = 4;
+        zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
             Actions out = new Actions();
             lock.lock();
             try {
                 if (rc == Code.OK.intValue()) {
+                    barrier.membersRead(stat.getVersion());
                     members.clear();
                     for (String c : children) {
                         MemberName m = MemberName.parse(c);
@@ -534,6 +573,19 @@ final class ZkLockSpace implements LockSpace {
                 if (rc == Code.OK.intValue()) {
                     departed.clear();
                     departed.addAll(children);
+                }
+                resyncStep(rc, out);
+            } finally {
+                lock.unlock();
+            }
+            out.run(callbacks);
+        }, null);
+        zk.getChildren(paths.recoveries(), false, (rc, path, ctx, children) -> {
+            Actions out = new Actions();
+            lock.lock();
+            try {
+                if (rc == Code.OK.intValue()) {
+                    barrier.replaceAcks(children);
                 }
                 resyncStep(rc, out);
             } finally {
@@ -626,6 +678,7 @@ final class ZkLockSpace implements LockSpace {
                 }
                 evaluate(rs, out);
             }
+            barrierStep();
         }
         out.addAll(afterResync);
         afterResync.clear();
@@ -648,6 +701,21 @@ final class ZkLockSpace implements LockSpace {
                 case MEMBER -> {
                     if (rel.name() != null) {
                         onMemberEvent(e.getType(), rel.name(), out);
+                    } else if (e.getType() == Watcher.Event.EventType.NodeDataChanged) {
+                        barrier.memberJoined();
+                    }
+                }
+                case RECOVERY -> {
+                    if (rel.name() != null) {
+                        if (e.getType() == Watcher.Event.EventType.NodeCreated) {
+                            barrier.ackCreated(rel.name());
+                            // another member's recover_prep returned: a purge may be due
+                            for (ResourceState rs : resources.values()) {
+                                evaluate(rs, out);
+                            }
+                        } else if (e.getType() == Watcher.Event.EventType.NodeDeleted) {
+                            barrier.ackDeleted(rel.name());
+                        }
                     }
                 }
                 case DEPARTED -> {
@@ -677,6 +745,7 @@ final class ZkLockSpace implements LockSpace {
             }
             if (joined) {
                 maybeFinishEpisode(out);
+                barrierStep();
             }
         } finally {
             lock.unlock();
@@ -711,7 +780,6 @@ final class ZkLockSpace implements LockSpace {
     }
 
     private void memberJoined(long inc, Actions out) {
-        knownIncarnations.add(inc);
         startEpisode(out);
     }
 
@@ -730,6 +798,34 @@ final class ZkLockSpace implements LockSpace {
         for (ResourceState rs : resources.values()) {
             evaluate(rs, out);
         }
+    }
+
+    /**
+     * A dead member's locks that no membership event of ours announced (it died before we joined,
+     * or while we were disconnected): its death joins the episode like one we saw.
+     */
+    private void deathDiscovered(Owner dead, Actions out) {
+        RecoveryEpisode ep = startEpisode(out);
+        if (!ep.gone.add(dead.incarnation())) {
+            return;
+        }
+        if (ep.prepDelivered) {
+            preparedDeaths.add(dead.incarnation());
+        }
+        boolean graceful = departed.contains(ZkLockPaths.memberName(dead.slot(), dead.incarnation()));
+        LOG.info("lockspace {}: found the locks of member {} (incarnation {}), which {}", lockSpaceName,
+                new NodeSlot(dead.slot()), Long.toHexString(dead.incarnation()), graceful ? "left" : "died");
+        // our own slot's previous holder is our own earlier life: its dirty bits are ours to
+        // resync on assembly, as md does on join, and recover_slot would have us wait on our own
+        // bitmap lock
+        if (!graceful && dead.slot() != slot) {
+            NodeSlot lost = new NodeSlot(dead.slot());
+            out.add(() -> listener.memberLost(lost));
+        }
+    }
+
+    private boolean knownDeath(long inc) {
+        return preparedDeaths.contains(inc) || (episode != null && episode.gone.contains(inc));
     }
 
     private RecoveryEpisode startEpisode(Actions out) {
@@ -755,6 +851,7 @@ final class ZkLockSpace implements LockSpace {
                     evaluate(rs, out);
                 }
                 maybeFinishEpisode(out);
+                barrierStep();
             }
         } finally {
             lock.unlock();
@@ -1033,11 +1130,12 @@ final class ZkLockSpace implements LockSpace {
                     out.add(() -> p.future.complete(null));
                     return;
                 }
-                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? h.valueBlock : null;
+                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
                 write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl), out);
             }
             case REPUBLISH -> write(rs, h, p,
-                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), h.valueBlock, acl), out);
+                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), written(h.valueBlock),
+                            acl), out);
             case CONVERT -> driveConvert(rs, h, p, e, out);
         }
     }
@@ -1080,7 +1178,7 @@ final class ZkLockSpace implements LockSpace {
             return;
         }
         LockValueBlock publish = e != null && LockMode.transferOnGrant(e.granted(), p.mode)
-                == LockMode.ValueBlockTransfer.WRITE ? h.valueBlock : null;
+                == LockMode.ValueBlockTransfer.WRITE ? written(h.valueBlock) : null;
         Plan plan = TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
         if (!plan.ownGranted() && p.noQueue) {
             if (!p.synced) {
@@ -1197,7 +1295,7 @@ final class ZkLockSpace implements LockSpace {
     private void completeGrant(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
         LockMode.ValueBlockTransfer transfer = p.kind == Kind.REPUBLISH
                 ? LockMode.ValueBlockTransfer.WRITE : LockMode.transferOnGrant(p.baseMode, p.mode);
-        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : h.valueBlock;
+        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
         long token = 0;
         if (p.mode.isWriteMode()) {
             token = rs.view.createdZxid(e.znode());
@@ -1225,6 +1323,15 @@ final class ZkLockSpace implements LockSpace {
             }
         }
         finishGrant(h, p, lvb, token, out);
+    }
+
+    /**
+     * The value a PW/EX holder writes: its LVB, valid. The Linux DLM copies the lock's LVB into the
+     * resource and clears VALNOTVALID on every such down-conversion or unlock, whether or not the
+     * holder changed it; a holder that never called setValueBlock republishes the bytes it read.
+     */
+    private static LockValueBlock written(LockValueBlock lvb) {
+        return lvb.isValid() ? lvb : LockValueBlock.of(lvb.asReadOnlyBuffer());
     }
 
     private void finishGrant(ZkLockResource h, Pending p, LockValueBlock lvb, long token, Actions out) {
@@ -1301,7 +1408,10 @@ final class ZkLockSpace implements LockSpace {
         }
     }
 
-    /** Purges locks of members that are gone, once recover_prep has been delivered for them. */
+    /**
+     * Purges locks of members that are gone, once recover_prep has returned for them here and on
+     * every live member ({@link RecoveryBarrier}).
+     */
     private void purgeOrphans(ResourceState rs, Actions out) {
         if (rs.systemWriteInFlight) {
             return;
@@ -1310,18 +1420,89 @@ final class ZkLockSpace implements LockSpace {
         for (LockEntry e : rs.view.entries()) {
             long inc = e.key().incarnation();
             boolean live = Objects.equals(members.get(e.key().slot()), inc);
-            if (!live && (!knownIncarnations.contains(inc) || preparedDeaths.contains(inc))) {
-                orphans.add(new Owner(e.key().slot(), inc));
+            if (live) {
+                continue;
+            }
+            Owner owner = new Owner(e.key().slot(), inc);
+            if (!knownDeath(inc)) {
+                deathDiscovered(owner, out);
+            } else if (preparedDeaths.contains(inc) && barrier.everyMemberPrepared(owner, members)) {
+                orphans.add(owner);
             }
         }
         if (orphans.isEmpty()) {
             return;
         }
-        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.Purge(orphans, true), null, acl);
+        Plan plan = barrier.guarded(TablePlanner.plan(rs.view, rs.path, rs.versionPath,
+                new TablePlanner.Purge(orphans, true), null, acl));
         if (!plan.isEmpty()) {
             stats.purges.increment();
         }
         systemWrite(rs, plan);
+    }
+
+    /** Owners of locks in the view that are not live members. */
+    private Set<Owner> orphanOwners() {
+        Set<Owner> out = new HashSet<>();
+        for (ResourceState rs : resources.values()) {
+            for (LockEntry e : rs.view.entries()) {
+                if (!Objects.equals(members.get(e.key().slot()), e.key().incarnation())) {
+                    out.add(new Owner(e.key().slot(), e.key().incarnation()));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * This node's part of the recovery barrier: marks the deaths whose recover_prep has returned
+     * here, and, in the lowest live slot, removes the marks of deaths that are over. Marks say
+     * only that recover_prep returned, so they are written whatever the session state.
+     */
+    private void barrierStep() {
+        if (!joined || resyncing) {
+            return;
+        }
+        Set<Owner> orphans = orphanOwners();
+        Owner self = new Owner(slot, incarnation);
+        for (Owner dead : barrier.acksToWrite(orphans, preparedDeaths, self)) {
+            stats.plain.increment();
+            zk.create(barrier.ackPath(dead, self), new byte[0], acl, CreateMode.PERSISTENT, (rc, path, ctx, name) -> {
+                lock.lock();
+                try {
+                    barrier.ackWritten(dead);
+                    Code code = Code.get(rc);
+                    if (code != Code.OK && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS
+                            && code != Code.SESSIONEXPIRED) {
+                        LOG.warn("lockspace {}: writing recovery mark {} failed: {}", lockSpaceName, path, code);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }, null);
+        }
+        if (members.isEmpty() || members.keySet().iterator().next() != slot) {
+            return;
+        }
+        for (ResourceState rs : resources.values()) {
+            if (rs.stale || !rs.view.settled()) {
+                return;
+            }
+        }
+        List<Op> ops = barrier.cleanup(orphans, members);
+        if (ops.isEmpty()) {
+            return;
+        }
+        stats.plain.increment();
+        zk.multi(ops, (rc, path, ctx, results) -> {
+            lock.lock();
+            try {
+                // on failure (a mark went meanwhile) the next event tries again
+                barrier.cleaned();
+            } finally {
+                lock.unlock();
+            }
+        }, null);
     }
 
     /**
@@ -1581,23 +1762,22 @@ final class ZkLockSpace implements LockSpace {
         boolean prepDelivered;
     }
 
-    /** The ordered list of completions and callbacks produced under the lock. */
-    static final class Actions {
-        private final List<Runnable> tasks = new ArrayList<>();
-
+    /**
+     * Completions and callbacks produced under the lock. Each is handed to the callback queue
+     * at once, still under the lock, so the queue holds them in the order the lock serialised
+     * them; {@link #run} (after unlocking) only drains the queue.
+     */
+    final class Actions {
         void add(Runnable r) {
-            tasks.add(r);
+            callbacks.enqueue(r);
         }
 
         void addAll(List<Runnable> rs) {
-            tasks.addAll(rs);
+            rs.forEach(callbacks::enqueue);
         }
 
         void run(CallbackQueue q) {
-            for (Runnable r : tasks) {
-                q.execute(r);
-            }
-            tasks.clear();
+            q.drain();
         }
     }
 

@@ -18,10 +18,15 @@
  * Layout: {@link org.clustermd.dlm.zk.ZkLockPaths}. Every znode carries the cluster's ACL when
  * credentials are configured ({@link org.clustermd.dlm.zk.DlmCredentials}).
  * <ul>
- *   <li><b>members/, slots/</b> (ephemeral): created by a joining node for itself, in one
- *       transaction (the slot claim fails if the slot is taken); deleted by the node when it
- *       leaves (together with a departed/ tombstone, which is how survivors tell a departure
- *       from a death) or by ZooKeeper when its session expires.</li>
+ *   <li><b>members/, slots/, names/&lt;node&gt;/member</b> (ephemeral): created by a joining node
+ *       for itself, in one transaction (the slot claim fails if the slot is taken, or if a live
+ *       member already has the node's name) that also sets the members directory's data, so its
+ *       version counts joins; deleted by the node when it leaves (together with a departed/
+ *       tombstone, which is how survivors tell a departure from a death) or by ZooKeeper when its
+ *       session expires.</li>
+ *   <li><b>recovery/&lt;dead&gt;+&lt;member&gt;</b> (persistent): created by a member for itself
+ *       once its recover_prep has returned for that death; deleted, once the dead member's locks
+ *       are gone, by the live member in the lowest slot.</li>
  *   <li><b>a lock znode</b> (persistent, so that a dead member's locks outlive its session until
  *       survivors have run their recovery callbacks) is written by exactly these writers:
  *       <ol>
@@ -31,8 +36,9 @@
  *             pending to granted in the mode it requested: a releaser in its release, or the
  *             owner of the first grantable waiting request (the "elected" writer) when the
  *             releaser's view did not show the waiter;</li>
- *         <li>any live member purging the locks of an owner whose member znode is gone, once it
- *             has delivered recover_prep for that owner (or never knew it).</li>
+ *         <li>any live member purging the locks of an owner whose member znode is gone, once
+ *             recover_prep has returned for that death on every live member (see "Recovery
+ *             order").</li>
  *       </ol>
  *       No writer ever strengthens another member's granted mode except by such a grant, and
  *       nobody but the owner (or a purge) weakens or removes it.</li>
@@ -155,12 +161,35 @@
  * resumes once a renewal is confirmed again, in the same session with every lock). Only an
  * expired member's locks are purged and handed to others.
  *
- * <h2>Recovery order</h2>
- * All events of a lockspace arrive on one ordered stream. A member's death (its member znode
- * deleted by the session expiry) is therefore seen before any purge of its locks, which can only
- * be written after it; recover_prep is queued on the lockspace's callback queue before any grant
- * the purge causes, and purging itself waits until recover_prep has returned on this node. So on
- * every survivor, a dead member's locks reach no one before recover_prep.
+ * <h2>Recovery order: cluster-wide, as the DLM's</h2>
+ * Claim R: a dead member's locks are purged (and so granted to anyone) only after every member
+ * that is live when the purge commits has returned from recover_prep for that death. The Linux
+ * DLM gets this by stopping every node before recovering anything; here a barrier does it
+ * ({@link org.clustermd.dlm.zk.RecoveryBarrier}):
+ * <ul>
+ *   <li>A member learns of a death from the ordered stream: its member znode's deletion, or, for
+ *       a node that joined (or resynced) after it, the dead member's locks in the view it joined
+ *       with. Either way it queues recover_prep, recover_slot and, once the locks are gone,
+ *       recover_done, and when recover_prep has returned it creates its mark
+ *       recovery/&lt;dead&gt;+&lt;itself&gt;.</li>
+ *   <li>A purge is decided only on a view that shows a mark from every member in that view, and
+ *       its transaction checks the members directory's data version as that view had it. Every
+ *       slot claim sets that data, so if the purge commits, no member joined after the view:
+ *       every member live at commit time is in the view (members only leave otherwise), and each
+ *       one's mark was created after its recover_prep returned.</li>
+ *   <li>A member that joins while the dead member's locks are still there sees them in the state
+ *       its claim committed in (the claim's reply follows every earlier event), so it takes part:
+ *       it gets recover_prep and writes its mark, and purges decided before its claim fail.</li>
+ *   <li>Members that die or leave before marking are no longer live; the purge waits only for
+ *       the others. A member that cannot reach ZooKeeper holds the purge up until it reconnects
+ *       or its session expires.</li>
+ * </ul>
+ * Marks are written only for deaths that left locks behind: one create per live member, and one
+ * transaction that deletes them all once the locks are gone. On every member, a dead member's
+ * locks also reach no one before recover_prep has been delivered there, since the death is seen
+ * before the purge and recover_prep is queued before any grant the purge causes. A member whose
+ * recover_prep returned in an episode that is still open when another member dies marks that
+ * death at once: it is still between recover_prep and recover_done.
  *
  * <h2>Costs</h2>
  * An uncontended request is one compare-and-set transaction; an unlock with nobody waiting one

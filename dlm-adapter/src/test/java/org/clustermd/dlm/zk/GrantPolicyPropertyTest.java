@@ -65,10 +65,19 @@ class GrantPolicyPropertyTest {
                 }
             }
         }
-        // maximal: a waiting conversion is blocked by some held mode
-        for (LockEntry c : conversions) {
+        // queued conversions are FIFO among themselves: none is granted while one ahead of it
+        // waits, and the first waiting one (maximal) is blocked by some held mode
+        List<LockEntry> queuedConversions = new ArrayList<>(conversions);
+        queuedConversions.sort(LockEntry.QUEUE_ORDER);
+        LockEntry firstWaiting = null;
+        for (LockEntry c : queuedConversions) {
             if (!d.grants().containsKey(c.key())) {
-                assertThat(blocked(c, held)).as("grantable conversion %s left waiting; %s", c, ctx).isTrue();
+                if (firstWaiting == null) {
+                    firstWaiting = c;
+                    assertThat(blocked(c, held)).as("grantable conversion %s left waiting; %s", c, ctx).isTrue();
+                }
+            } else {
+                assertThat(firstWaiting).as("FIFO: conversion %s granted past %s; %s", c, firstWaiting, ctx).isNull();
             }
         }
         // maximal: the first waiting new request is blocked by a conversion or a held mode
@@ -117,15 +126,19 @@ class GrantPolicyPropertyTest {
             LockEntry p = frontier.remove(frontier.size() - 1);
             for (LockEntry q : table) {
                 if (!waiting.contains(q.key()) || q.key().equals(p.key())) continue;
-                if (!p.requested().isCompatibleWith(q.granted())) {
-                    if (q.key().equals(start.key())) return true;
+                if (waitsFor(p, q)) {
                     if (seen.add(q.key())) frontier.add(q);
                 }
             }
             // edges back to start
-            if (!p.key().equals(start.key()) && !p.requested().isCompatibleWith(start.granted())) return true;
+            if (!p.key().equals(start.key()) && waitsFor(p, start)) return true;
         }
         return false;
+    }
+
+    /** P waits for Q (both waiting conversions): blocked by Q's granted mode, or queued behind Q. */
+    private static boolean waitsFor(LockEntry p, LockEntry q) {
+        return !p.requested().isCompatibleWith(q.granted()) || LockEntry.QUEUE_ORDER.compare(q, p) < 0;
     }
 
     private static LockEntry find(List<LockEntry> table, LockKey k) {

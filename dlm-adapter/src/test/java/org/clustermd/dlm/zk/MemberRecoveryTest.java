@@ -98,6 +98,41 @@ class MemberRecoveryTest {
         assertThat(b.resource(c.slot().bitmapLockName()).convert(LockMode.CR).valueBlock().isValid()).isTrue();
     }
 
+    /**
+     * The Linux DLM copies a PW/EX holder's LVB into the resource on down-conversion or unlock and
+     * clears VALNOTVALID, whether or not the holder changed the value.
+     */
+    @Test
+    void aPwHolderThatNeverSetTheValueBlockMakesItValidAgainOnDownConversionAndOnUnlock() throws Exception {
+        LockSpace a = join(nodes.manager("a"), new Recorder());
+        LockSpace b = join(nodes.manager("b"), new Recorder());
+        ZkLockManager cm = nodes.manager("c");
+        LockSpace c = join(cm, new Recorder());
+        byte[] v = new byte[64];
+        for (String name : List.of("down", "unlock")) {
+            LockResource r = c.resource(name);
+            r.convert(LockMode.PW);
+            v[0] = (byte) name.length();
+            r.setValueBlock(LockValueBlock.of(v));
+            r.convert(LockMode.PW);
+        }
+        ZkTestSupport.expire(cm, nodes.connectString);
+
+        LockResource down = a.resource("down");
+        assertThat(down.convert(LockMode.PW).valueBlock().isValid()).isFalse();
+        down.convert(LockMode.CR);
+        LockResource unlock = b.resource("unlock");
+        assertThat(unlock.convert(LockMode.PW).valueBlock().isValid()).isFalse();
+        unlock.unlock();
+
+        LockValueBlock afterDown = b.resource("down").convert(LockMode.CR).valueBlock();
+        assertThat(afterDown.isValid()).as("LVB after a PW holder's down-conversion").isTrue();
+        assertThat(afterDown.toByteArray()[0]).isEqualTo((byte) 4);
+        LockValueBlock afterUnlock = a.resource("unlock").convert(LockMode.CR).valueBlock();
+        assertThat(afterUnlock.isValid()).as("LVB after a PW holder's unlock").isTrue();
+        assertThat(afterUnlock.toByteArray()[0]).isEqualTo((byte) 6);
+    }
+
     @Test
     void lostSessionInvalidatesEveryLockAndFailsPendingRequests() throws Exception {
         Recorder ra = new Recorder();
@@ -141,6 +176,30 @@ class MemberRecoveryTest {
         assertThat(d.slot()).isEqualTo(new NodeSlot(3));
         assertThatThrownBy(() -> join(nodes.manager("e"), new Recorder())).isInstanceOfSatisfying(DlmException.class,
                 e -> assertThat(e.code()).isEqualTo(DlmException.Code.SLOTS_EXHAUSTED));
+    }
+
+    /** The node name is the node's identity: one member per name, and a restart keeps its slot. */
+    @Test
+    void aSecondNodeWithTheSameNameIsRefusedWhileTheFirstIsAMember() throws Exception {
+        LockSpace other = join(nodes.manager("other"), new Recorder());
+        ZkLockManager first = nodes.manager("a");
+        LockSpace a = join(first, new Recorder());
+        assertThat(a.slot()).isEqualTo(new NodeSlot(1));
+        assertThatThrownBy(() -> join(nodes.manager("a"), new Recorder())).isInstanceOfSatisfying(DlmException.class,
+                e -> {
+                    assertThat(e.code()).isEqualTo(DlmException.Code.NODE_NAME_IN_USE);
+                    assertThat(e.getMessage()).contains("'a'").contains("slot1");
+                });
+        assertThat(other.members()).containsExactlyInAnyOrder(new NodeSlot(0), new NodeSlot(1));
+
+        // after the first died, its restart is welcome, in its old slot
+        ZkTestSupport.expire(first, nodes.connectString);
+        await().atMost(WAIT).until(() -> other.members().size() == 1);
+        LockSpace restarted = join(nodes.manager("a"), new Recorder());
+        assertThat(restarted.slot()).isEqualTo(new NodeSlot(1));
+        // and after it left gracefully too
+        restarted.close();
+        assertThat(join(nodes.manager("a"), new Recorder()).slot()).isEqualTo(new NodeSlot(1));
     }
 
     @Test

@@ -1,6 +1,7 @@
 package org.clustermd.raid1.admin;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Instant;
@@ -11,6 +12,7 @@ import org.clustermd.bitmap.BitmapArea;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.raid1.Raid1Exception;
+import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.BlockDevices;
@@ -18,6 +20,7 @@ import org.clustermd.raid1.sb.DeviceBitmapStorage;
 import org.clustermd.raid1.sb.DiskLayout;
 import org.clustermd.raid1.sb.Superblock;
 import org.clustermd.raid1.sb.SuperblockCodec;
+import org.clustermd.raid1.sb.SuperblockFormatException;
 
 /**
  * {@code mdadm --create --level=1 --bitmap=clustered}: writes a v1.2 superblock and the bitmap
@@ -32,7 +35,11 @@ import org.clustermd.raid1.sb.SuperblockCodec;
  * resync_offset is MaxSector and every slot is clear. Events start at 0.
  *
  * <p>The bitmap area is written before the superblock, so a leg interrupted half-way has no
- * valid superblock rather than one pointing at garbage.
+ * valid superblock rather than one pointing at garbage. Nothing is written to any leg until every
+ * leg has been opened, checked and proven writable and every superblock and bitmap built and
+ * validated: a create that fails half-way would otherwise have destroyed the first legs' old
+ * array for nothing (a read-only second leg used to fail only after the first was overwritten).
+ * The same device given twice, under any path, is refused ({@link LegIdentity}).
  *
  * <p>Stateless and thread-safe.
  */
@@ -43,6 +50,8 @@ public final class ArrayCreator {
 
     /** Opens the legs at {@code paths} (O_DIRECT), creates the array on them, closes them. */
     public static CreateResult create(CreateOptions options, List<Path> paths) throws IOException {
+        LegIdentity.requireDistinct(paths);
+        for (Path p : paths) BlockDevices.requireNotInUse(p);
         List<BlockDevice> legs = new ArrayList<>();
         try {
             for (Path p : paths) legs.add(BlockDevices.open(p));
@@ -104,7 +113,14 @@ public final class ArrayCreator {
         java.util.Arrays.fill(roles, Superblock.ROLE_SPARE);
         for (int i = 0; i < raidDisks; i++) roles[i] = i;
 
+        // everything is built and checked first; the first write happens only when every leg can take its own
         List<Superblock> written = new ArrayList<>();
+        BitmapSuperblock template = null;
+        try {
+            if (withBitmap) template = bitmapTemplate(o, uuid, size, nodes);
+        } catch (BitmapException e) {
+            throw new Raid1Exception(Raid1Exception.Code.INVALID, o.name() + ": " + e.getMessage(), e);
+        }
         for (int i = 0; i < legs.size(); i++) {
             BlockDevice leg = legs.get(i);
             Superblock.Builder b = Superblock.builder()
@@ -128,13 +144,23 @@ public final class ArrayCreator {
             }
             Superblock sb = b.build();
             try {
-                if (withBitmap) writeBitmap(leg, sb, o, uuid, size, nodes);
+                SuperblockCodec.validate(leg.name(), sb, leg.size() / 512);
+            } catch (SuperblockFormatException e) {
+                throw new Raid1Exception(Raid1Exception.Code.INVALID, e.getMessage(), e);
+            }
+            written.add(sb);
+        }
+        for (BlockDevice leg : legs) checkWritable(leg);
+        for (int i = 0; i < legs.size(); i++) {
+            BlockDevice leg = legs.get(i);
+            Superblock sb = written.get(i);
+            try {
+                if (withBitmap) BitmapArea.create(DeviceBitmapStorage.of(leg, sb), template, o.assumeClean());
                 SuperblockCodec.write(leg, sb);
             } catch (BitmapException | BlockDeviceException e) {
                 throw new Raid1Exception(Raid1Exception.Code.METADATA, leg.name() + ": writing the metadata failed: "
                         + e.getMessage(), e);
             }
-            written.add(sb);
         }
         return new CreateResult(uuid, size, dataOffset, written);
     }
@@ -147,12 +173,27 @@ public final class ArrayCreator {
         }
     }
 
-    private static void writeBitmap(BlockDevice leg, Superblock sb, CreateOptions o, UUID uuid, long size, int nodes)
-            throws BitmapException {
-        BitmapSuperblock template = o.bitmap() == BitmapMode.CLUSTERED
+    private static BitmapSuperblock bitmapTemplate(CreateOptions o, UUID uuid, long size, int nodes) throws BitmapException {
+        return o.bitmap() == BitmapMode.CLUSTERED
                 ? BitmapSuperblock.clustered(uuid, size, o.bitmapChunk(), nodes, o.clusterName())
                 : BitmapSuperblock.unclustered(uuid, size, o.bitmapChunk());
-        BitmapArea.create(DeviceBitmapStorage.of(leg, sb), template, o.assumeClean());
+    }
+
+    /**
+     * Proves {@code leg} takes writes by writing back the block the superblock will go to, as it
+     * is (so a leg that fails here is left exactly as it was). Opening read-write is not proof: a
+     * read-only loop device opens read-write and refuses only the write (EPERM).
+     */
+    private static void checkWritable(BlockDevice leg) throws Raid1Exception {
+        ByteBuffer block = AlignedBuffers.allocate(SuperblockCodec.BLOCK_SIZE);
+        try {
+            leg.read(SuperblockCodec.byteOffset(), block);
+            block.clear(); // the whole block, whether or not the read moved the position
+            leg.write(SuperblockCodec.byteOffset(), block, true);
+        } catch (IOException e) {
+            throw new Raid1Exception(Raid1Exception.Code.METADATA, leg.name() + ": cannot be written, so nothing was "
+                    + "written to any leg: " + e.getMessage(), e);
+        }
     }
 
     private static UUID randomUuid() {

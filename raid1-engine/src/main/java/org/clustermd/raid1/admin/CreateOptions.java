@@ -15,6 +15,8 @@ public final class CreateOptions {
     public static final int DEFAULT_NODES = 4;
     /** The bitmap chunk mdadm never goes below when it chooses one for a clustered array: 64 MiB. */
     public static final long DEFAULT_BITMAP_CHUNK = 64L << 20;
+    /** The largest bitmap chunk accepted (bitmap_super_t.chunksize is a u32; 1 GiB leaves it clear of the sign bit). */
+    public static final long MAX_BITMAP_CHUNK = 1L << 30;
 
     private final String name;
     private final String clusterName;
@@ -124,6 +126,7 @@ public final class CreateOptions {
 
         public Builder clusterName(String v) {
             Objects.requireNonNull(v, "clusterName");
+            if (v.isEmpty()) throw new IllegalArgumentException("cluster name must not be empty");
             if (v.getBytes(StandardCharsets.UTF_8).length > 63) {
                 throw new IllegalArgumentException("cluster name must be at most 63 bytes: '" + v + "'");
             }
@@ -158,6 +161,10 @@ public final class CreateOptions {
         public Builder bitmapChunk(long bytes) {
             if (bytes < 4096 || Long.bitCount(bytes) != 1) {
                 throw new IllegalArgumentException("--bitmap-chunk must be a power of two >= 4096 bytes: " + bytes);
+            }
+            if (bytes > MAX_BITMAP_CHUNK) {
+                throw new IllegalArgumentException("--bitmap-chunk " + bytes + " is larger than md's 32-bit chunksize field "
+                        + "allows (at most 1G)");
             }
             this.bitmapChunk = bytes;
             return this;

@@ -32,7 +32,12 @@ public final class BlockDeviceException extends IOException {
         /** The device returned an error (EIO and friends, short transfer): the leg is suspect. */
         IO_ERROR,
         /** The device was closed before or while the request ran. */
-        CLOSED
+        CLOSED,
+        /**
+         * The write was never handed to the device: the node's write lease ran out and the
+         * array fenced itself (says nothing about the device).
+         */
+        NOT_ISSUED
     }
 
     private final Code code;

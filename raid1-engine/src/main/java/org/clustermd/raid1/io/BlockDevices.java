@@ -26,6 +26,18 @@ public final class BlockDevices {
         return PosixBlockDevice.open(path, options);
     }
 
+    /**
+     * Refuses a block device something else holds exclusively: a mounted file system, a kernel md
+     * array, device-mapper, or a program that opened it O_EXCL (mdadm --create opens its devices
+     * O_EXCL for the same reason). A regular file, or a path that cannot be opened, passes: opening
+     * it for real says why it fails.
+     *
+     * @throws BlockDeviceException {@code OPEN_FAILED} naming the device as in use
+     */
+    public static void requireNotInUse(Path path) throws BlockDeviceException {
+        PosixBlockDevice.requireNotInUse(path);
+    }
+
     /** True when libaio can be loaded, i.e. {@link IoEngine#AIO} can be used. */
     public static boolean aioAvailable() {
         return AioSubmitter.available();

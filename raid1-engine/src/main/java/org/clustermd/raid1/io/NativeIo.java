@@ -20,6 +20,9 @@ final class NativeIo {
     static final int O_RDONLY = 0;
     static final int O_RDWR = 2;
     static final int O_CLOEXEC = 02000000;
+    /** On a block device without O_CREAT: open exclusively, EBUSY while mounted or held by md or device-mapper. */
+    static final int O_EXCL = 0200;
+    static final int EBUSY = 16;
 
     /** _IO(0x12,104): logical block size, int. */
     private static final long BLKSSZGET = 0x1268L;

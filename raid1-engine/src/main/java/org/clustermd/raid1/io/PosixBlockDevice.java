@@ -61,6 +61,10 @@ final class PosixBlockDevice implements BlockDevice {
         if (!NativeIo.isNative()) {
             throw new BlockDeviceException(Code.OPEN_FAILED, name, "jnr-posix has no native backend on this platform");
         }
+        if (java.nio.file.Files.isDirectory(path)) {
+            // O_DIRECT on a directory fails with EINVAL, which would blame O_DIRECT
+            throw new BlockDeviceException(Code.OPEN_FAILED, name, "is a directory, not a file or a block device");
+        }
         int flags = (o.readOnly() ? NativeIo.O_RDONLY : NativeIo.O_RDWR) | NativeIo.O_CLOEXEC;
         if (o.direct()) {
             flags |= NativeIo.oDirect();
@@ -109,6 +113,29 @@ final class PosixBlockDevice implements BlockDevice {
         } catch (BlockDeviceException | RuntimeException e) {
             NativeIo.close(fd);
             throw e;
+        }
+    }
+
+    static void requireNotInUse(Path path) throws BlockDeviceException {
+        if (!NativeIo.isNative() || !java.nio.file.Files.exists(path) || java.nio.file.Files.isDirectory(path)) return;
+        int fd = NativeIo.open(path.toString(), NativeIo.O_RDONLY | NativeIo.O_CLOEXEC);
+        if (fd < 0) return;
+        boolean blk;
+        try {
+            blk = NativeIo.fstat(fd).isBlockDev();
+        } finally {
+            NativeIo.close(fd);
+        }
+        if (!blk) return;
+        fd = NativeIo.open(path.toString(), NativeIo.O_RDONLY | NativeIo.O_EXCL | NativeIo.O_CLOEXEC);
+        if (fd >= 0) {
+            NativeIo.close(fd);
+            return;
+        }
+        int errno = NativeIo.errno();
+        if (errno == NativeIo.EBUSY) {
+            throw new BlockDeviceException(Code.OPEN_FAILED, path.toString(), errno, "is in use (mounted, or held by md, "
+                    + "device-mapper or another program that opened it exclusively)", null);
         }
     }
 

@@ -252,6 +252,45 @@ public final class ResyncBarrier {
         }
     }
 
+    /**
+     * The first half of {@link #freeze(int, long)}: stops new normal and resync I/O at once,
+     * without waiting. Match with {@link #unfreeze()}.
+     */
+    public void block() {
+        lock.lock();
+        try {
+            frozen++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The second half of {@link #freeze(int, long)}: waits until only {@code extra} unparked
+     * requests are in flight. Changes nothing when it times out.
+     *
+     * @throws TimeoutException if requests did not drain within {@code timeoutNanos}
+     */
+    public void awaitDrained(int extra, long timeoutNanos) throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutNanos;
+        lock.lock();
+        sleepers.incrementAndGet();
+        try {
+            while (unqueuedPending() != extra) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TimeoutException(unqueuedPending() + " requests still in flight after "
+                            + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+                }
+                changed.awaitNanos(left);
+            }
+        } finally {
+            sleepers.decrementAndGet();
+            lock.unlock();
+        }
+    }
+
     /** md's {@code unfreeze_array}. */
     public void unfreeze() {
         lock.lock();

@@ -147,6 +147,37 @@ public final class SuperblockCodec {
      * @param deviceSectors the leg's size in sectors, for the geometry checks
      */
     public static Superblock decode(String leg, ByteBuffer block, long deviceSectors) throws SuperblockFormatException {
+        return decode(leg, block, deviceSectors, true);
+    }
+
+    /**
+     * {@link #decode} without the sb_csum check, for {@code examine}: mdadm --examine prints a
+     * superblock whose checksum is wrong, with "Checksum : X - expected Y", so the operator sees
+     * what the rest of it says. Never for assembly.
+     */
+    public static Superblock decodeIgnoringChecksum(String leg, ByteBuffer block, long deviceSectors)
+            throws SuperblockFormatException {
+        return decode(leg, block, deviceSectors, false);
+    }
+
+    /** sb_csum as stored in {@code block} (absolute index 216). */
+    public static int storedChecksum(ByteBuffer block) {
+        return block.duplicate().order(ByteOrder.LITTLE_ENDIAN).getInt(CSUM_OFFSET);
+    }
+
+    /** Reads the raw 4 KiB superblock block of {@code leg}. */
+    public static ByteBuffer readBlock(BlockDevice leg) throws IOException {
+        if (leg.size() < byteOffset() + BLOCK_SIZE) {
+            throw new SuperblockFormatException(leg.name(), Field.DEVICE,
+                    "device of " + leg.size() + " bytes is too small to hold a v1.2 superblock");
+        }
+        ByteBuffer b = AlignedBuffers.allocate(BLOCK_SIZE);
+        leg.read(byteOffset(), b);
+        return b;
+    }
+
+    private static Superblock decode(String leg, ByteBuffer block, long deviceSectors, boolean checkCsum)
+            throws SuperblockFormatException {
         if (block.capacity() < BLOCK_SIZE) {
             throw new SuperblockFormatException(leg, Field.DEVICE, "superblock block shorter than " + BLOCK_SIZE + " bytes");
         }
@@ -169,7 +200,7 @@ public final class SuperblockCodec {
         }
         int stored = b.getInt(CSUM_OFFSET);
         int computed = checksum(b);
-        if (stored != computed) {
+        if (checkCsum && stored != computed) {
             throw new SuperblockFormatException(leg, Field.SB_CSUM, String.format(
                     "checksum 0x%08x does not match the computed 0x%08x", stored, computed));
         }
@@ -230,13 +261,13 @@ public final class SuperblockCodec {
      * @throws BlockDeviceException when the leg cannot be read
      */
     public static Superblock read(BlockDevice leg) throws IOException {
-        if (leg.size() < byteOffset() + BLOCK_SIZE) {
-            throw new SuperblockFormatException(leg.name(), Field.DEVICE,
-                    "device of " + leg.size() + " bytes is too small to hold a v1.2 superblock");
-        }
-        ByteBuffer b = AlignedBuffers.allocate(BLOCK_SIZE);
-        leg.read(byteOffset(), b);
+        ByteBuffer b = readBlock(leg);
         return decode(leg.name(), b, leg.size() / BlockDevice.SECTOR_SIZE);
+    }
+
+    /** The checks {@link #write} makes, without writing: whether {@code sb} would decode on a device of that size. */
+    public static void validate(String leg, Superblock sb, long deviceSectors) throws SuperblockFormatException {
+        SuperblockValidator.validate(leg, sb, deviceSectors);
     }
 
     /**

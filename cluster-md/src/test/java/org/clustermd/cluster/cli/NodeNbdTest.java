@@ -1,0 +1,144 @@
+package org.clustermd.cluster.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.clustermd.dlm.server.EmbeddedZooKeeper;
+import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.io.AlignedBuffers;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code clustermd node --nbd-port}: a node process serving its array to qemu-io, stopped by SIGTERM. */
+class NodeNbdTest {
+    private static final Pattern EXPORT_LINE = Pattern.compile("NBD export md0 on 127\\.0\\.0\\.1:(\\d+)");
+
+    @TempDir
+    Path dir;
+    private Process process;
+
+    @AfterEach
+    void killLeftover() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static int run(StringWriter err, String... args) {
+        return ClusterMdMain.run(args, new PrintWriter(new StringWriter(), true), new PrintWriter(err, true));
+    }
+
+    private List<Path> array() throws IOException {
+        List<Path> legs = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            Path f = dir.resolve("leg" + i);
+            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                raf.setLength(24L << 20);
+            }
+            legs.add(f);
+        }
+        StringWriter err = new StringWriter();
+        assertThat(run(err, "create", "--name", "md0", "--cluster-name", "c1", "--nodes", "2", "--assume-clean", "--bitmap-chunk",
+                "1M", legs.get(0).toString(), legs.get(1).toString())).as(err.toString()).isZero();
+        return legs;
+    }
+
+    @Test
+    void badNbdOptionsAreUsageErrors() throws IOException {
+        List<Path> legs = array();
+        String l0 = legs.get(0).toString();
+        String l1 = legs.get(1).toString();
+        String[][] usage = {
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-port", "65536", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-port", "-1", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-bind", "127.0.0.1", l0, l1},
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-port", "1", "--nbd-bind", "no.such.host.invalid",
+                l0, l1},
+        };
+        for (String[] a : usage) {
+            StringWriter err = new StringWriter();
+            assertThat(run(err, a)).as("%s -> %s", String.join(" ", a), err).isEqualTo(2);
+            assertThat(err.toString()).contains("--nbd-");
+        }
+    }
+
+    @Test
+    void aNodeServesItsArrayOverNbdUntilSigterm() throws Exception {
+        List<Path> legs = array();
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
+                ZooKeeperSettings.forTests())) {
+            List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
+            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(),
+                    "node", "--name", "md0", "--zk", zk.connectString(), "--node-name", "solo", "--session-timeout", "4000",
+                    "--nbd-port", "0", legs.get(0).toString(), legs.get(1).toString()));
+            Path log = dir.resolve("node.log");
+            process = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+            List<String> lines = new CopyOnWriteArrayList<>();
+            Thread reader = new Thread(() -> {
+                try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String l; (l = in.readLine()) != null; ) lines.add(l);
+                } catch (IOException e) {
+                    // gone
+                }
+            });
+            reader.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (lines.stream().noneMatch(l -> EXPORT_LINE.matcher(l).find()) && System.nanoTime() < deadline && process.isAlive()) {
+                Thread.sleep(50);
+            }
+            String nodeLog = read(log);
+            String line = lines.stream().filter(l -> EXPORT_LINE.matcher(l).find()).findFirst()
+                    .orElseThrow(() -> new AssertionError("no NBD export line; stdout " + lines + "; log: " + nodeLog));
+            Matcher m = EXPORT_LINE.matcher(line);
+            assertThat(m.find()).isTrue();
+            String uri = "nbd://127.0.0.1:" + m.group(1) + "/md0";
+
+            String out = exec("qemu-io", "-f", "raw", uri, "-c", "write -P 0xab 1M 1M", "-c", "flush", "-c", "read -P 0xab 1M 1M");
+            assertThat(out).doesNotContain("Pattern verification failed");
+
+            process.toHandle().destroy(); // SIGTERM
+            assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            reader.join(10_000);
+            assertThat(process.exitValue()).as("exit; log: %s", read(log)).isZero();
+        }
+        try (Raid1Array check = Raid1Array.open(legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
+            ByteBuffer b = AlignedBuffers.allocate(1 << 20);
+            check.read(1 << 20, b);
+            for (int i = 0; i < b.capacity(); i++) assertThat(b.get(i)).as("byte %d", i).isEqualTo((byte) 0xab);
+        }
+    }
+
+    private static String read(Path p) throws IOException {
+        return Files.exists(p) ? Files.readString(p) : "";
+    }
+
+    private static String exec(String... cmd) throws IOException, InterruptedException {
+        if (!Tools.have(cmd[0])) throw new AssertionError(cmd[0] + " is not installed: apt-get install qemu-utils");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("%s:%n%s", String.join(" ", cmd), out).isZero();
+        return out;
+    }
+}

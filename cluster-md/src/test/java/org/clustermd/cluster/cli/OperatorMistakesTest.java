@@ -1,0 +1,274 @@
+package org.clustermd.cluster.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.dlm.server.EmbeddedZooKeeper;
+import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.zk.ZkLockManager;
+import org.clustermd.raid1.admin.ExamineReport;
+import org.clustermd.raid1.admin.Examiner;
+import org.clustermd.raid1.sb.SuperblockFormatException;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 9's everyday operator mistakes, on real files, loop devices and a real ZooKeeper: none
+ * of them may cost data (create over an array in use, a partial create, one leg given twice, a
+ * node started on a wrong leg).
+ */
+class OperatorMistakesTest {
+    record Result(int code, String out, String err) {}
+
+    @TempDir
+    Path dir;
+
+    private static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    private Path file(String name) throws Exception {
+        Path f = dir.resolve(name);
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(24L << 20);
+        }
+        return f;
+    }
+
+    private static String[] create(String name, String... tail) {
+        List<String> a = new ArrayList<>(List.of("create", "--name", name, "--cluster-name", "c1", "--nodes", "2",
+                "--assume-clean", "--bitmap-chunk", "1M"));
+        a.addAll(List.of(tail));
+        return a.toArray(String[]::new);
+    }
+
+    private static UUID uuid(Path leg) throws Exception {
+        return Examiner.examine(leg).superblock().setUuid();
+    }
+
+    private static boolean hasSuperblock(Path leg) throws Exception {
+        try {
+            Examiner.examine(leg);
+            return true;
+        } catch (SuperblockFormatException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void createOverLegsHoldingAnArrayIsRefusedWithoutForceAndLeavesThemAsTheyWere() throws Exception {
+        Path l0 = file("l0");
+        Path l1 = file("l1");
+        assertThat(run(create("md0", l0.toString(), l1.toString())).code()).isZero();
+        UUID before = uuid(l0);
+
+        Result again = run(create("md1", l0.toString(), l1.toString()));
+        assertThat(again.code()).as(again.err()).isEqualTo(1);
+        assertThat(again.err()).startsWith("clustermd create: ").contains("appears to be part of array 'md0'")
+                .contains("--force").doesNotContain("\n\tat ");
+        assertThat(again.err().strip().lines()).hasSize(1);
+        assertThat(uuid(l0)).isEqualTo(before);
+        assertThat(uuid(l1)).isEqualTo(before);
+
+        Result forced = run(create("md1", "--force", l0.toString(), l1.toString()));
+        assertThat(forced.code()).as(forced.err()).isZero();
+        assertThat(forced.err()).contains("could not check").contains("--zk");
+        assertThat(uuid(l0)).isNotEqualTo(before);
+    }
+
+    @Test
+    void createWithForceIsRefusedWhileTheArraysLockspaceHasMembers() throws Exception {
+        Path l0 = file("l0");
+        Path l1 = file("l1");
+        assertThat(run(create("md0", l0.toString(), l1.toString())).code()).isZero();
+        UUID before = uuid(l0);
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
+                ZooKeeperSettings.forTests())) {
+            // a node of the array, as ClusterCoordinator joins: the lockspace named by the array uuid
+            try (ZkLockManager node = ZkLockManager.builder().connectString(zk.connectString()).cluster("c1").nodeName("n1")
+                    .sessionTimeout(Duration.ofSeconds(10)).build()) {
+                LockSpace ls = node.join(before.toString(), LockSpaceOptions.of(2));
+                Result r = run(create("md1", "--force", "--zk", zk.connectString(), l0.toString(), l1.toString()));
+                assertThat(r.code()).as(r.err()).isEqualTo(1);
+                assertThat(r.err()).contains("in use").contains("n1 (slot 0)").contains("cluster c1");
+                assertThat(uuid(l0)).isEqualTo(before);
+                assertThat(uuid(l1)).isEqualTo(before);
+                ls.close();
+            }
+            Result r = run(create("md1", "--force", "--zk", zk.connectString(), l0.toString(), l1.toString()));
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.err()).doesNotContain("could not check");
+            assertThat(uuid(l0)).isNotEqualTo(before);
+        }
+    }
+
+    @Test
+    void createWritesNothingWhenALaterLegCannotBeWritten() throws Exception {
+        Path l0 = file("l0");
+        Path l1 = file("l1");
+        Path ro = attachLoop(l1, true);
+        Assumptions.assumeTrue(ro != null, "no read-only loop device");
+        try {
+            Result r = run(create("md0", l0.toString(), ro.toString()));
+            assertThat(r.code()).as(r.err()).isEqualTo(1);
+            assertThat(r.err()).contains(ro.toString()).contains("nothing was written");
+            assertThat(hasSuperblock(l0)).as("the first leg was left as it was").isFalse();
+        } finally {
+            Tools.detachLoop(ro);
+        }
+    }
+
+    @Test
+    void createRefusesABlockDeviceAnotherProgramHoldsExclusively() throws Exception {
+        Assumptions.assumeTrue(Tools.have("python3"), "needs python3 to hold a device O_EXCL as md or a mount would");
+        Path l0 = file("l0");
+        Path l1 = file("l1");
+        Path loop = attachLoop(l1, false);
+        Assumptions.assumeTrue(loop != null, "no loop device");
+        Process holder = null;
+        try {
+            holder = new ProcessBuilder("python3", "-c", "import os, sys; os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); "
+                    + "print('held', flush=True); sys.stdin.read()", loop.toString()).redirectErrorStream(true).start();
+            String first = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream())).readLine();
+            assertThat(first).isEqualTo("held");
+            Result r = run(create("md0", l0.toString(), loop.toString()));
+            assertThat(r.code()).as(r.err()).isEqualTo(1);
+            assertThat(r.err()).contains(loop.toString()).contains("is in use");
+            assertThat(hasSuperblock(l0)).isFalse();
+        } finally {
+            if (holder != null) {
+                holder.getOutputStream().close();
+                if (!holder.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) holder.destroyForcibly().waitFor();
+            }
+            Tools.detachLoop(loop);
+        }
+    }
+
+    @Test
+    void theSameLegTwiceIsRefusedByCreateHoweverItIsSpelled() throws Exception {
+        Path l0 = file("l0");
+        Path link = Files.createSymbolicLink(dir.resolve("link"), l0);
+        List<String[]> spellings = new ArrayList<>();
+        spellings.add(new String[] {l0.toString(), l0.toString()});
+        spellings.add(new String[] {l0.toString(), dir.resolve(".").resolve("l0").toString()});
+        spellings.add(new String[] {link.toString(), l0.toString()});
+        Path loop = attachLoop(l0, false);
+        try {
+            if (loop != null) spellings.add(new String[] {l0.toString(), loop.toString()});
+            for (String[] legs : spellings) {
+                Result r = run(create("md0", legs));
+                assertThat(r.code()).as("%s: %s", String.join(" ", legs), r.err()).isEqualTo(1);
+                assertThat(r.err()).contains("are the same leg");
+                assertThat(hasSuperblock(l0)).isFalse();
+            }
+        } finally {
+            Tools.detachLoop(loop);
+        }
+    }
+
+    @Test
+    void nodeRefusesTheSameLegTwiceAndAnArrayShortOfALegSayingWhichAndWhyOnStdout() throws Exception {
+        Path n0 = file("n0");
+        Path n1 = file("n1");
+        Path o1 = file("o1");
+        Path o0 = file("o0");
+        assertThat(run(create("md0", n0.toString(), n1.toString())).code()).isZero();
+        assertThat(run(create("md0", o0.toString(), o1.toString())).code()).isZero();
+        Path corrupt = dir.resolve("n1-corrupt");
+        Files.copy(n1, corrupt);
+        try (RandomAccessFile raf = new RandomAccessFile(corrupt.toFile(), "rw")) {
+            raf.seek(4096 + 64); // ctime: the checksum no longer matches
+            raf.write(0x5a);
+        }
+        ExamineReport n0Before = Examiner.examine(n0);
+        String zk = "127.0.0.1:1"; // never reached: every case is refused before joining
+
+        Result twice = run("node", "--name", "md0", "--zk", zk, "--node-name", "a", n0.toString(), n0.toString());
+        assertThat(twice.code()).as(twice.err()).isEqualTo(1);
+        assertThat(twice.out()).contains("are the same leg");
+
+        Result other = run("node", "--name", "md0", "--zk", zk, "--node-name", "a", n0.toString(), o1.toString());
+        assertThat(other.code()).as(other.err()).isEqualTo(1);
+        assertThat(other.out()).contains(o1 + ": not used: belongs to another array").contains("--run");
+        assertThat(other.err().strip().lines()).hasSize(1);
+        assertThat(other.err()).contains("not starting with 1 of its 2 legs");
+
+        Result damaged = run("node", "--name", "md0", "--zk", zk, "--node-name", "a", n0.toString(), corrupt.toString());
+        assertThat(damaged.code()).isEqualTo(1);
+        assertThat(damaged.out()).contains(corrupt + ": not used: ").contains("sb_csum");
+
+        Result alone = run("node", "--name", "md0", "--zk", zk, "--node-name", "a", n0.toString());
+        assertThat(alone.code()).isEqualTo(1);
+        assertThat(alone.out()).contains("not starting md0 with 1 of its 2 legs");
+
+        ExamineReport n0After = Examiner.examine(n0);
+        assertThat(n0After.superblock().events()).isEqualTo(n0Before.superblock().events());
+        assertThat(n0After.arrayState()).isEqualTo("AA");
+    }
+
+    @Test
+    void nodeWithRunStartsOnFewerLegsThanTheArrayHadAndRecordsTheOthersAsMissing() throws Exception {
+        Path n0 = file("n0");
+        Path n1 = file("n1");
+        assertThat(run(create("md0", n0.toString(), n1.toString())).code()).isZero();
+        Process p = null;
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
+                ZooKeeperSettings.forTests())) {
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node", "--name", "md0",
+                    "--zk", zk.connectString(), "--node-name", "a", "--session-timeout", "4000", "--run", "--workload", "0:4M", "--ack-log", dir.resolve("acks").toString(),
+                    n0.toString()));
+            p = new ProcessBuilder(cmd).redirectError(dir.resolve("node.err").toFile()).start();
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+            List<String> lines = new ArrayList<>();
+            for (String l; (l = in.readLine()) != null; ) {
+                lines.add(l);
+                if (l.startsWith("writing [")) break;
+            }
+            assertThat(lines).as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
+                    .anyMatch(l -> l.startsWith("joined slot 0 of 2 as a (cluster c1); md0: 1 legs"));
+            // wait for the first writes to dirty the array: its superblock is rewritten then
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            while (Examiner.examine(n0).superblock().events() == 0 && System.nanoTime() < deadline && p.isAlive()) {
+                Thread.sleep(50);
+            }
+            p.toHandle().destroy(); // SIGTERM
+            assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(Files.readString(dir.resolve("node.err"))).isZero();
+        } finally {
+            if (p != null && p.isAlive()) p.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        assertThat(Examiner.examine(n0).arrayState()).as("what --run costs: the leg left out is recorded as missing")
+                .isEqualTo("A.");
+    }
+
+    /** {@code losetup [-r] -f --show FILE}; null when no loop device can be attached here. */
+    static Path attachLoop(Path backing, boolean readOnly) {
+        if (!readOnly) return Tools.attachLoop(backing);
+        try {
+            Process p = new ProcessBuilder("losetup", "-r", "-f", "--show", backing.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0 || !out.startsWith("/dev/loop")) {
+                return null;
+            }
+            return Path.of(out);
+        } catch (Exception e) {
+            return null;
+        }
+    }
+}
