@@ -50,10 +50,15 @@ final class JmxOptions {
         return res;
     }
 
-    JmxTarget connect(CommandSpec spec, String[] endpoint) throws IOException {
+    /** Usage errors of these options, checked before any node is asked. */
+    void check(CommandSpec spec) {
         if ((user == null) != (passwordFile == null)) {
             throw new ParameterException(spec.commandLine(), "--jmx-user and --jmx-password-file go together");
         }
+    }
+
+    JmxTarget connect(CommandSpec spec, String[] endpoint) throws IOException {
+        check(spec);
         String password = null;
         if (passwordFile != null) password = Files.readString(passwordFile, StandardCharsets.UTF_8).strip();
         return JmxTarget.connect(endpoint[0], Integer.parseInt(endpoint[1]), user, password, array);

@@ -59,6 +59,7 @@ final class StatusCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
         List<String[]> endpoints = JmxOptions.endpoints(spec, jmx);
+        options.check(spec);
         if (watch != null && (watch <= 0 || watch > 3600)) throw new ParameterException(spec.commandLine(), "--watch must be 0 < SECONDS <= 3600");
         if (count != null && watch == null) throw new ParameterException(spec.commandLine(), "--count needs --watch");
         PrintWriter out = spec.commandLine().getOut();

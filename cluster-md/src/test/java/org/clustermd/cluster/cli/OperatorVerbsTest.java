@@ -162,6 +162,8 @@ class OperatorVerbsTest {
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--sync-speed-min", "9", "--sync-speed-max", "8", "x"},
             {"detail"},
             {"status", "--jmx", "127.0.0.1:70000"},
+            {"status", "--jmx", "127.0.0.1:1", "--jmx-user", "monitor"},
+            {"detail", "--jmx", "127.0.0.1:1", "--jmx-password-file", "pw"},
         };
         for (String[] a : usage) {
             Result r = run(a);
