@@ -4,6 +4,11 @@
  * {@link org.clustermd.dlm.LockSpace} on ZooKeeper, one per array, named by the array UUID, in
  * the cluster named by the bitmap's {@code cluster_name}, with one slot per bitmap node.
  *
+ * <p>Applications use {@link org.clustermd.cluster.ClusteredArray} (docs/design.md §5's embedding
+ * API): one builder for the legs, the cluster (or {@code standalone()}) and this node, one
+ * {@link org.clustermd.cluster.ClusteredArrayListener} for array and cluster events; the
+ * {@code node} daemon, its JMX ({@code org.clustermd.cluster.jmx}) and its NBD export are built on it.
+ *
  * <h2>What this build does (docs/md-cluster-protocol.md §a, docs/md-cluster-protocol.md §c, docs/md-cluster-protocol.md §d)</h2>
  * <ul>
  *   <li><b>Join</b>: a slot from the lockspace; this slot's {@code bitmapNNNN} lock in PW for the

@@ -27,6 +27,9 @@ import picocli.CommandLine.Spec;
             NodeCommand.class,
             ZkCommand.class,
             DlmCommand.class,
+            DetailCommand.class,
+            StatusCommand.class,
+            ManageCommand.class,
         })
 public final class ClusterMdCommand implements Runnable {
     @Spec

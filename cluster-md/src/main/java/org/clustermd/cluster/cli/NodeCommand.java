@@ -12,10 +12,13 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Pattern;
 import org.clustermd.cluster.ClusterCoordinator;
+import org.clustermd.cluster.ClusteredArray;
+import org.clustermd.cluster.jmx.JmxExport;
+import org.clustermd.cluster.jmx.JmxRemote;
+import org.clustermd.cluster.jmx.JmxSettings;
 import org.clustermd.cluster.nbd.NbdServer;
-import org.clustermd.cluster.nbd.Raid1ArrayTarget;
+import org.clustermd.cluster.nbd.ClusteredArrayTarget;
 import org.clustermd.raid1.ArrayListener;
-import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.AssemblySurvey;
@@ -69,6 +72,25 @@ final class NodeCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     long sessionTimeoutMs;
 
+    @Option(names = "--jmx-port", paramLabel = "P",
+            description = "Serve JMX remotely on this port: with --jmx-config (password, access and TLS settings, the JDK's "
+                    + "management.properties keys) or --jmx-insecure-localhost.")
+    Integer jmxPort;
+
+    @Option(names = "--jmx-config", paramLabel = "FILE",
+            description = "management.properties-style file: com.sun.management.jmxremote.password.file, .access.file, "
+                    + "javax.net.ssl.keyStore, ...")
+    Path jmxConfig;
+
+    @Option(names = "--jmx-insecure-localhost", description = "JMX without authentication or TLS, bound to 127.0.0.1 only.")
+    boolean jmxInsecureLocalhost;
+
+    @Option(names = "--sync-speed-min", paramLabel = "KIB", description = "sync_speed_min at start, KiB/s.")
+    Long syncSpeedMin;
+
+    @Option(names = "--sync-speed-max", paramLabel = "KIB", description = "sync_speed_max at start, KiB/s.")
+    Long syncSpeedMax;
+
     @Option(names = "--nbd-port", paramLabel = "Q",
             description = "Serve the array over NBD on this TCP port (export name: the array name; 0 picks a free port).")
     Integer nbdPort;
@@ -98,18 +120,30 @@ final class NodeCommand implements Callable<Integer> {
         List<Path> usable = usableLegs();
         NodeProgress progress = new NodeProgress(spec.commandLine().getOut());
         ForegroundSignals signals = ForegroundSignals.install();
-        ClusterCoordinator cluster = ClusterCoordinator.builder().connectString(zk).nodeName(nodeName)
+        ClusteredArray.Builder builder = ClusteredArray.builder().name(name).legs(usable).zooKeeper(zk).nodeName(nodeName)
                 .sessionTimeout(Duration.ofMillis(sessionTimeoutMs))
-                .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs))).listener(progress).build();
-        Raid1Array array = Raid1Array.open(usable, ArrayOptions.builder().name(name).cluster(cluster).build());
-        Thread hook = new Thread(array::close, "clustermd-node-shutdown");
+                .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs))).listener(progress);
+        if (syncSpeedMin != null) builder.syncSpeedMin(syncSpeedMin);
+        if (syncSpeedMax != null) builder.syncSpeedMax(syncSpeedMax);
+        ClusteredArray md = builder.open();
+        Raid1Array array = md.engine();
+        ClusterCoordinator cluster = md.coordinator().orElseThrow();
+        Thread hook = new Thread(md::close, "clustermd-node-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         SyncProgress sync = new SyncProgress(array, progress);
         Workload.Handle running = null;
         AckLog acks = null;
+        JmxExport jmx = null;
+        JmxRemote remote = null;
         NbdServer nbd = null;
         String why;
         try {
+            jmx = JmxExport.register(md, java.lang.management.ManagementFactory.getPlatformMBeanServer());
+            if (jmxPort != null) {
+                remote = JmxRemote.start(jmxPort, jmxInsecureLocalhost ? JmxSettings.insecureLocalhost() : JmxSettings.load(jmxConfig),
+                        java.lang.management.ManagementFactory.getPlatformMBeanServer());
+                progress.say("jmx " + remote.url());
+            }
             array.addListener(new ArrayListener() {
                 @Override
                 public void fenced(FenceReason reason, Throwable cause) {
@@ -124,7 +158,7 @@ final class NodeCommand implements Callable<Integer> {
                     + " ms asked (its servers allow 2 to 20 ticks): a dead node is recovered after " + t.toMillis() + " ms"));
             sync.start();
             if (nbdPort != null) {
-                nbd = NbdServer.builder().bind(nbdAddress).port(nbdPort).export(new Raid1ArrayTarget(array)).start();
+                nbd = NbdServer.builder().bind(nbdAddress).port(nbdPort).export(new ClusteredArrayTarget(md)).start();
                 progress.say("NBD export " + name + " on " + nbd.address().getAddress().getHostAddress() + ":" + nbd.port());
             }
             if (region != null) {
@@ -152,7 +186,9 @@ final class NodeCommand implements Callable<Integer> {
             if (nbd != null) nbd.close(); // lets the clients' requests in flight finish while the array still runs
             progress.say("stopping (" + (signals.reason() == null ? "error" : signals.reason()) + "): " + acked + " writes acknowledged");
             sync.close();
-            array.close();
+            if (remote != null) remote.close();
+            if (jmx != null) jmx.close();
+            md.close();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException e) {
@@ -179,6 +215,16 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (sessionTimeoutMs <= 0 || sessionTimeoutMs > Integer.MAX_VALUE) {
             throw usage("--session-timeout must be a positive number of milliseconds: " + sessionTimeoutMs);
+        }
+        if (jmxPort != null && (jmxPort < 1 || jmxPort > 65535)) throw usage("--jmx-port must be 1..65535: " + jmxPort);
+        if (jmxPort == null && (jmxConfig != null || jmxInsecureLocalhost)) throw usage("--jmx-config and --jmx-insecure-localhost go with --jmx-port");
+        if (jmxPort != null && (jmxConfig != null) == jmxInsecureLocalhost) {
+            throw usage("--jmx-port needs --jmx-config FILE (authentication and TLS) or --jmx-insecure-localhost (127.0.0.1 only)");
+        }
+        if (syncSpeedMin != null && syncSpeedMin < 1) throw usage("--sync-speed-min must be a positive number of KiB/s: " + syncSpeedMin);
+        if (syncSpeedMax != null && syncSpeedMax < 1) throw usage("--sync-speed-max must be a positive number of KiB/s: " + syncSpeedMax);
+        if (syncSpeedMin != null && syncSpeedMax != null && syncSpeedMin > syncSpeedMax) {
+            throw usage("--sync-speed-min " + syncSpeedMin + " is above --sync-speed-max " + syncSpeedMax);
         }
         if ((workload == null) != (ackLog == null)) throw usage("--workload and --ack-log go together");
         if (workload == null) return null;

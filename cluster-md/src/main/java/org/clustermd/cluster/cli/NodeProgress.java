@@ -5,7 +5,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clustermd.bitmap.SlotCopy;
-import org.clustermd.cluster.ClusterListener;
+import org.clustermd.cluster.ClusteredArrayListener;
 import org.clustermd.dlm.NodeSlot;
 
 /**
@@ -28,7 +28,7 @@ import org.clustermd.dlm.NodeSlot;
  *
  * <p>Thread-safe: lines are printed whole, one at a time.
  */
-final class NodeProgress implements ClusterListener {
+final class NodeProgress implements ClusteredArrayListener {
     static final Pattern JOINED = Pattern.compile("joined slot (\\d+) of (\\d+) as (\\S+) .*");
     static final Pattern SLOT = Pattern.compile("recover_slot (\\d+)");
     static final Pattern COPIED = Pattern.compile("copied (\\d+) dirty chunks from slot (\\d+)");
