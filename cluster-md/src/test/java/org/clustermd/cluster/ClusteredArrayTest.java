@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
 import org.clustermd.raid1.AttributeChange;
 import org.clustermd.raid1.Raid1Exception;
 import org.clustermd.raid1.SyncAction;

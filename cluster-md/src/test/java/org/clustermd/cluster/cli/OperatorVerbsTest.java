@@ -13,7 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
-import org.clustermd.dlm.testing.Timing;
+import org.clustermd.testkit.Timing;
+import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
