@@ -270,7 +270,7 @@ public final class ClusteredArray implements AutoCloseable {
         private String nodeName;
         private Duration sessionTimeout = Duration.ofSeconds(10);
         private Duration connectionTimeout;
-        private Duration requestTimeout = Duration.ofSeconds(30);
+        private Duration requestTimeout = Duration.ofSeconds(20);
         private Long syncSpeedMin;
         private Long syncSpeedMax;
         private ClusteredArrayListener listener = new ClusteredArrayListener() {};
@@ -335,7 +335,11 @@ public final class ClusteredArray implements AutoCloseable {
             return this;
         }
 
-        /** The bound of every lock request but the resync lock (md: 30 s). */
+        /**
+         * The bound of every lock request but the resync lock (md: 30 s) and the message
+         * channel's token wait; below the array's I/O wait (30 s), as
+         * {@link ClusterCoordinator.Builder#requestTimeout} says. Default 20 s, the coordinator's.
+         */
         public Builder requestTimeout(Duration v) {
             this.requestTimeout = Objects.requireNonNull(v, "requestTimeout");
             return this;
