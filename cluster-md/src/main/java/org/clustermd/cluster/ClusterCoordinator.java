@@ -535,7 +535,8 @@ public final class ClusterCoordinator implements ClusterOperations {
         try {
             channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
             if (!channel.everyPeerConfirmedNewDisk()) {
-                throw cluster("not every node found device " + deviceUuid + " (dev_number " + devNumber + "): the add is refused", null);
+                throw cluster("not every node found device " + deviceUuid + " (dev_number " + devNumber
+                        + ") announced by NEWDISK: the add is refused", null);
             }
             SendPermit previous = addPermit;
             addPermit = p;
