@@ -39,6 +39,16 @@ public interface NbdTarget {
     /** Writes {@code src.remaining()} bytes at {@code offset}; with {@code fua}, durable on completion. */
     CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua);
 
+    /**
+     * {@link #write} for a caller that must never block (the server calls it on its network
+     * thread): the write's future when it could be issued without waiting, or null, with
+     * nothing done, when it would have to wait first; the server then calls {@link #write} on
+     * its submission thread. The default never tries.
+     */
+    default CompletableFuture<Void> tryWrite(long offset, ByteBuffer src, boolean fua) {
+        return null;
+    }
+
     /** Makes every write completed before the call durable. */
     CompletableFuture<Void> flush();
 
