@@ -13,8 +13,9 @@ import java.util.concurrent.CompletableFuture;
  * {@link #size()}. A request covers {@code buf.remaining()} bytes from {@code buf.position()};
  * the buffers are 4 KiB-aligned direct buffers, left alone by the server until the future
  * completes. The methods may block the calling thread briefly (the server calls them on a
- * submission thread of its own, never on a network thread) and report failures through the
- * future, never by throwing.
+ * submission thread of its own, never on a network thread), except {@link #tryWrite}, which
+ * the server calls on its network thread and which must never block; all report failures
+ * through the future, never by throwing.
  *
  * <p>Durability contract, which makes the export's {@code NBD_FLAG_CAN_MULTI_CONN} honest: a
  * {@link #flush()} returns only when every write that completed before the call, from any
