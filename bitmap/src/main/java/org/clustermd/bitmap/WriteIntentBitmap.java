@@ -166,6 +166,29 @@ public final class WriteIntentBitmap implements AutoCloseable {
         if (c <= last) startWriteSlow(s, first, c, last);
     }
 
+    /**
+     * {@link #startWrite(long, long)} for a caller that must not block: true, with the write
+     * counted, when every chunk the range touches already has its bit durable (no I/O, no lock);
+     * false, with nothing counted, when a new bit would have to be flushed first. Match a true
+     * with one {@link #endWrite}.
+     *
+     * @throws BitmapException CLOSED after {@link #close()}
+     * @throws IllegalArgumentException if the range is empty or outside {@code [0, sync_size)}
+     */
+    public boolean tryStartWrite(long sector, long sectors) throws BitmapException {
+        if (closed) throw closedException();
+        SlotState s = state;
+        int first = firstChunk(s.geometry, sector, sectors);
+        int last = s.geometry.chunkOf(sector + sectors - 1);
+        ChunkCounters cc = s.counters;
+        int c = first;
+        while (c <= last && cc.tryStartWrite(c)) c++;
+        if (c > last) return true;
+        // the chunks counted so far are given back as writes that ended well: their bits stay set
+        for (int u = first; u < c; u++) cc.endWrite(u, false);
+        return false;
+    }
+
     /** {@link #startWrite(long, long)} for a range. */
     public void startWrite(SectorRange range) throws BitmapException {
         startWrite(range.start(), range.sectors());

@@ -84,6 +84,23 @@ final class ArrayStateMachine {
         }
     }
 
+    /**
+     * {@link #writeStart}'s fast path alone, for a caller that must not block: true with the
+     * write counted when the array is already active and writable; false with nothing counted
+     * when writeStart would have to update the superblock, wait for one, or refuse.
+     */
+    boolean tryWriteStart() {
+        writesPending.incrementAndGet();
+        if (ro == RW && !clean && !sbPending) return true;
+        writesPending.decrementAndGet();
+        return false;
+    }
+
+    /** Undoes a successful {@link #tryWriteStart} whose write was never issued (no write ended). */
+    void cancelWriteStart() {
+        writesPending.decrementAndGet();
+    }
+
     private void slowWriteStart(long timeoutNanos) throws Raid1Exception {
         CompletableFuture<Void> wait;
         lock.lock();

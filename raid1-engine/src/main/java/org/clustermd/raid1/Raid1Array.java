@@ -370,6 +370,18 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         return EngineThread.current() ? handOff(() -> writes.write(offset, src, fua)) : writes.write(offset, src, fua);
     }
 
+    /**
+     * {@link #writeAsync} for a caller that must never block, such as a network event loop: the
+     * future of the write when it could be issued without waiting, or null, with nothing done,
+     * when it would have to wait first (the array turning active, a resync window or barrier, a
+     * new bitmap bit's flush) or would fail; the caller then uses {@link #writeAsync} from a
+     * thread that may block. Issuing waits only for a free AIO slot, when a leg's whole queue
+     * depth is in flight. Always null on engine threads (their requests are handed off anyway).
+     */
+    public CompletableFuture<Void> tryWriteAsync(long offset, ByteBuffer src, boolean fua) {
+        return EngineThread.current() ? null : writes.tryWrite(offset, src, fua);
+    }
+
     /** {@code writeAsync(offset, src, false)}. */
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src) {
         return writeAsync(offset, src, false);

@@ -99,6 +99,50 @@ final class WritePath {
     }
 
     /**
+     * {@link #write} for a caller that must never block (a network event loop): the same steps
+     * in the same order, each by its fast path only. Null, with nothing counted or written, when
+     * a step would wait (the array turning active, another node's resync window, a barrier, a new
+     * bitmap bit's flush) or fail; the caller then calls {@link #write} from a thread that may
+     * block, which waits or reports the failure. Submitting to the legs is one system call per
+     * leg; it waits only for a free AIO slot, i.e. when a leg's whole queue depth is in flight.
+     */
+    CompletableFuture<Void> tryWrite(long offset, ByteBuffer src, boolean fua) {
+        int len = src.remaining();
+        Raid1Exception bad = array.checkRequest(offset, len, src, true);
+        if (bad != null) return CompletableFuture.failedFuture(bad);
+        if (len == 0) return CompletableFuture.completedFuture(null);
+        long sector = offset / BlockDevice.SECTOR_SIZE;
+        long sectors = len / BlockDevice.SECTOR_SIZE;
+        if (!array.stateMachine().tryWriteStart()) return null;
+        int stage = 1;
+        try {
+            if (array.resyncingElsewhere(sector, sectors)) return null;
+            if (!array.barrier().tryWaitBarrier(sector, sectors)) return null;
+            stage = 2;
+            WriteIntentBitmap bitmap = array.bitmapOrNull();
+            if (bitmap != null && !bitmap.tryStartWrite(sector, sectors)) return null;
+            stage = 3;
+            if (array.checkState(false) != null) return null;
+            stage = 4;
+        } catch (BitmapException | RuntimeException e) {
+            return null; // the blocking path meets the same failure and reports it
+        } finally {
+            if (stage < 4) {
+                if (stage >= 3) {
+                    WriteIntentBitmap bitmap = array.bitmapOrNull();
+                    if (bitmap != null) bitmap.endWrite(sector, sectors, true); // nothing was written
+                }
+                if (stage >= 2) array.barrier().allowBarrier(sector, sectors);
+                array.stateMachine().cancelWriteStart();
+            }
+        }
+        ByteBuffer data = array.ioBuffer(src, true);
+        long start = array.accounting().start();
+        array.requestStarted();
+        return new MirroredWrite(array, sector, sectors, data, fua, array.mirrors(), start).issue();
+    }
+
+    /**
      * A flush (REQ_PREFLUSH) to every write target: done when every write completed before it
      * is durable on every leg still in sync. A leg whose flush fails is failed (and recorded
      * before the flush is acknowledged).

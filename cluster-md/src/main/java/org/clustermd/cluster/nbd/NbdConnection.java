@@ -15,11 +15,15 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 import java.nio.ByteBuffer;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -42,13 +46,17 @@ import org.slf4j.LoggerFactory;
  * <li>A FLUSH waits for every WRITE received before it on this connection to complete, then
  *     flushes the target, so a flush acknowledgement covers every write the client sent before
  *     it, not only those already acknowledged (what the spec asks).</li>
- * <li>The target is called on this connection's submission thread, never on the event loop:
- *     its calls may block briefly (a bitmap bit, a resync window), which must not stall the
- *     other connections sharing the loop.</li>
+ * <li>The target's calls that may block briefly (a bitmap bit, a resync window) run on this
+ *     connection's submission thread, never on the event loop, which must not stall the other
+ *     connections sharing it. A WRITE is first offered to {@link NbdTarget#tryWrite}, which
+ *     issues it from the loop only when nothing has to wait; that saves the hop to the
+ *     submission thread and its wake-up on the common path (docs/nbd-cost.md).</li>
+ * <li>Completions from the target's threads are queued and drained on the loop in batches:
+ *     one task and one socket flush for all replies that completed meanwhile.</li>
  * </ul>
  *
- * <p>Not thread-safe: all state is owned by the channel's event loop; completions from the
- * target's threads hop back onto it.
+ * <p>Not thread-safe: all state is owned by the channel's event loop, except the completion
+ * queue that the target's threads fill.
  */
 final class NbdConnection extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(NbdConnection.class);
@@ -89,11 +97,19 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private boolean paused;
     /** Writes handed to the target and not yet completed there; a FLUSH waits for those before it. */
     private final Set<CompletableFuture<Void>> unfinishedWrites = new HashSet<>();
+    /** The server's count of writes issued from a network thread (bounded, see NbdServer). */
+    private final AtomicInteger inlineWrites;
+    /** Completions waiting for the loop; filled by the target's threads. */
+    private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean drainScheduled = new AtomicBoolean();
+    /** True while the loop drains completions: replies are written, and flushed once at the end. */
+    private boolean draining;
 
-    NbdConnection(Map<String, Export> exports, BufferPool pool, NbdServer.Settings settings) {
+    NbdConnection(Map<String, Export> exports, BufferPool pool, NbdServer.Settings settings, AtomicInteger inlineWrites) {
         this.handshake = new Handshake(exports);
         this.pool = pool;
         this.settings = settings;
+        this.inlineWrites = inlineWrites;
     }
 
     @Override
@@ -343,11 +359,29 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         boolean fua = (r.flags() & CMD_FLAG_FUA) != 0;
         CompletableFuture<Void> done = new CompletableFuture<>();
         unfinishedWrites.add(done);
-        submit(null, () -> target.write(r.offset(), buf, fua), done, failure -> {
+        Consumer<Throwable> onDone = failure -> {
             unfinishedWrites.remove(done);
             pool.release(buf);
             reply(r, failure, r.length());
-        });
+        };
+        if (inlineWrites.incrementAndGet() <= NbdServer.MAX_INLINE_WRITES) {
+            CompletableFuture<Void> f;
+            try {
+                f = target.tryWrite(r.offset(), buf, fua);
+            } catch (RuntimeException e) { // the contract says never; the submission thread reports it
+                f = null;
+            }
+            if (f != null) {
+                f.whenComplete((v, t) -> {
+                    inlineWrites.decrementAndGet();
+                    done.complete(null);
+                    onEventLoop(() -> onDone.accept(t));
+                });
+                return;
+            }
+        }
+        inlineWrites.decrementAndGet();
+        submit(null, () -> target.write(r.offset(), buf, fua), done, onDone);
     }
 
     /**
@@ -381,16 +415,35 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         else after.whenComplete((v, t) -> start.run());
     }
 
+    /**
+     * Runs {@code r} on the loop: at once when already there, else queued for the next drain.
+     * Only the completion that finds no drain scheduled wakes the loop; the others ride along.
+     */
     private void onEventLoop(Runnable r) {
         if (ctx.executor().inEventLoop()) {
             r.run();
             return;
         }
+        completions.add(r);
+        if (!drainScheduled.compareAndSet(false, true)) return;
         try {
-            ctx.executor().execute(r);
+            ctx.executor().execute(this::drainCompletions);
         } catch (RejectedExecutionException e) {
-            r.run(); // the loop is gone with the server: only buffers are left to give back
+            drainCompletions(); // the loop is gone with the server: only buffers are left to give back
         }
+    }
+
+    private void drainCompletions() {
+        // cleared before polling: a completion queued after the last poll schedules a new drain
+        drainScheduled.set(false);
+        draining = true;
+        try {
+            Runnable r;
+            while ((r = completions.poll()) != null) r.run();
+        } finally {
+            draining = false;
+        }
+        ctx.flush();
     }
 
     /** Marks the target's server-side refusal of work because the connection is going away. */
@@ -407,10 +460,11 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         NbdCodec.writeSimpleReply(header, null, r.handle());
         ctx.write(header);
         // the wrapper does not own the pooled buffer: it goes back to the pool once it is on the socket
-        ctx.writeAndFlush(Unpooled.wrappedBuffer(data)).addListener(f -> {
+        ctx.write(Unpooled.wrappedBuffer(data)).addListener(f -> {
             pool.release(data);
             finished(r.length());
         });
+        if (!draining) ctx.flush();
     }
 
     private void reply(NbdCodec.Request r, Throwable failure, long bytes) {
@@ -440,7 +494,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private void send(NbdCodec.Request r, NbdError e, long bytes) {
         ByteBuf header = ctx.alloc().buffer(NbdProtocol.SIMPLE_REPLY_HEADER);
         NbdCodec.writeSimpleReply(header, e, r.handle());
-        ctx.writeAndFlush(header).addListener(f -> finished(bytes));
+        ctx.write(header).addListener(f -> finished(bytes));
+        if (!draining) ctx.flush();
     }
 
     // ------------------------------------------------------------------ flow control

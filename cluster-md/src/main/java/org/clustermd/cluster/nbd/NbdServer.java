@@ -27,6 +27,7 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +62,14 @@ public final class NbdServer implements AutoCloseable {
     static final int MAX_OPTION_DATA = 16 << 10;
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
 
+    /**
+     * Writes issued on the network threads at once, across all connections: half the default
+     * queue depth of an array's legs ({@code BlockDeviceOptions.DEFAULT_QUEUE_DEPTH}), so those
+     * writes alone never find a leg's AIO slots all taken, which is the one wait left in issuing
+     * a write (docs/nbd-cost.md). Writes beyond it go through the submission threads.
+     */
+    static final int MAX_INLINE_WRITES = 32;
+
     /** Limits each connection keeps. */
     record Settings(int maxInFlight, long maxInFlightBytes, int maxOptionData) {}
 
@@ -71,6 +80,8 @@ public final class NbdServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final Channel serverChannel;
     private final Map<Channel, NbdConnection> connections = new ConcurrentHashMap<>();
+    /** Writes issued on a network thread and not yet completed, across all connections. */
+    private final AtomicInteger inlineWrites = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private NbdServer(Builder b) throws IOException {
@@ -98,7 +109,7 @@ public final class NbdServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        NbdConnection c = new NbdConnection(exports, pool, settings);
+                        NbdConnection c = new NbdConnection(exports, pool, settings, inlineWrites);
                         connections.put(ch, c);
                         ch.closeFuture().addListener(f -> connections.remove(ch));
                         // replies completing in one loop turn leave in one write(2)

@@ -13,8 +13,9 @@ import java.util.concurrent.CompletableFuture;
  * {@link #size()}. A request covers {@code buf.remaining()} bytes from {@code buf.position()};
  * the buffers are 4 KiB-aligned direct buffers, left alone by the server until the future
  * completes. The methods may block the calling thread briefly (the server calls them on a
- * submission thread of its own, never on a network thread) and report failures through the
- * future, never by throwing.
+ * submission thread of its own, never on a network thread), except {@link #tryWrite}, which
+ * the server calls on its network thread and which must never block; all report failures
+ * through the future, never by throwing.
  *
  * <p>Durability contract, which makes the export's {@code NBD_FLAG_CAN_MULTI_CONN} honest: a
  * {@link #flush()} returns only when every write that completed before the call, from any
@@ -38,6 +39,16 @@ public interface NbdTarget {
 
     /** Writes {@code src.remaining()} bytes at {@code offset}; with {@code fua}, durable on completion. */
     CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua);
+
+    /**
+     * {@link #write} for a caller that must never block (the server calls it on its network
+     * thread): the write's future when it could be issued without waiting, or null, with
+     * nothing done, when it would have to wait first; the server then calls {@link #write} on
+     * its submission thread. The default never tries.
+     */
+    default CompletableFuture<Void> tryWrite(long offset, ByteBuffer src, boolean fua) {
+        return null;
+    }
 
     /** Makes every write completed before the call durable. */
     CompletableFuture<Void> flush();

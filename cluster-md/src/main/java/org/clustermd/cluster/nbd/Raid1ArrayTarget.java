@@ -49,6 +49,11 @@ public final class Raid1ArrayTarget implements NbdTarget {
     }
 
     @Override
+    public CompletableFuture<Void> tryWrite(long offset, ByteBuffer src, boolean fua) {
+        return array.tryWriteAsync(offset, src, fua);
+    }
+
+    @Override
     public CompletableFuture<Void> flush() {
         return array.flushAsync();
     }

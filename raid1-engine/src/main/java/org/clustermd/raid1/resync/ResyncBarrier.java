@@ -90,6 +90,19 @@ public final class ResyncBarrier {
     }
 
     /**
+     * {@link #waitBarrier}'s fast path alone, for a caller that must not block: true with the
+     * request counted pending when no barrier is up over the range; false with nothing counted.
+     */
+    public boolean tryWaitBarrier(long sector, long sectors) {
+        int[] buckets = buckets(sector, sectors);
+        for (int b : buckets) nrPending.incrementAndGet(b);
+        if (frozen == 0 && noBarrier(buckets)) return true;
+        for (int b : buckets) nrPending.decrementAndGet(b);
+        wake();
+        return false;
+    }
+
+    /**
      * md's {@code wait_read_barrier}: reads only wait while the array is frozen (a resync never
      * writes a leg a read could be balanced to, see the read path).
      */
