@@ -176,7 +176,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * @throws IllegalArgumentException if the range is empty or outside {@code [0, sync_size)}
      */
     public boolean tryStartWrite(long sector, long sectors) throws BitmapException {
-        if (closed) throw closedException();
+        if (isClosed()) throw closedException();
         SlotState s = state;
         int first = firstChunk(s.geometry, sector, sectors);
         int last = s.geometry.chunkOf(sector + sectors - 1);

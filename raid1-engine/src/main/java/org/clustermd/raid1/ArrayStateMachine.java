@@ -91,7 +91,7 @@ final class ArrayStateMachine {
      */
     boolean tryWriteStart() {
         writesPending.incrementAndGet();
-        if (ro == RW && !clean && !sbPending) return true;
+        if (ro == ReadOnlyMode.RW && !clean && !sbPending) return true;
         writesPending.decrementAndGet();
         return false;
     }

@@ -108,38 +108,40 @@ final class WritePath {
      */
     CompletableFuture<Void> tryWrite(long offset, ByteBuffer src, boolean fua) {
         int len = src.remaining();
-        Raid1Exception bad = array.checkRequest(offset, len, src, true);
+        Raid1Exception bad = gate.checkRequest(offset, len, src, true);
         if (bad != null) return CompletableFuture.failedFuture(bad);
         if (len == 0) return CompletableFuture.completedFuture(null);
         long sector = offset / BlockDevice.SECTOR_SIZE;
         long sectors = len / BlockDevice.SECTOR_SIZE;
-        if (!array.stateMachine().tryWriteStart()) return null;
+        if (!state.tryWriteStart()) return null;
         int stage = 1;
         try {
-            if (array.resyncingElsewhere(sector, sectors)) return null;
-            if (!array.barrier().tryWaitBarrier(sector, sectors)) return null;
+            if (gate.windowCovers(sector, sectors)) return null;
+            if (!barrier.tryWaitBarrier(sector, sectors)) return null;
             stage = 2;
-            WriteIntentBitmap bitmap = array.bitmapOrNull();
-            if (bitmap != null && !bitmap.tryStartWrite(sector, sectors)) return null;
+            // as in write: a window that started between the check and the barrier sends the writer back
+            if (gate.windowCovers(sector, sectors)) return null;
+            WriteIntentBitmap b = bitmap.get();
+            if (b != null && !b.tryStartWrite(sector, sectors)) return null;
             stage = 3;
-            if (array.checkState(false) != null) return null;
+            if (gate.checkState(false) != null) return null;
             stage = 4;
         } catch (BitmapException | RuntimeException e) {
             return null; // the blocking path meets the same failure and reports it
         } finally {
             if (stage < 4) {
                 if (stage >= 3) {
-                    WriteIntentBitmap bitmap = array.bitmapOrNull();
-                    if (bitmap != null) bitmap.endWrite(sector, sectors, true); // nothing was written
+                    WriteIntentBitmap b = bitmap.get();
+                    if (b != null) b.endWrite(sector, sectors, true); // nothing was written
                 }
-                if (stage >= 2) array.barrier().allowBarrier(sector, sectors);
-                array.stateMachine().cancelWriteStart();
+                if (stage >= 2) barrier.allowBarrier(sector, sectors);
+                state.cancelWriteStart();
             }
         }
-        ByteBuffer data = array.ioBuffer(src, true);
-        long start = array.accounting().start();
-        array.requestStarted();
-        return new MirroredWrite(array, sector, sectors, data, fua, array.mirrors(), start).issue();
+        ByteBuffer data = gate.ioBuffer(src, true);
+        long start = accounting.start();
+        gate.started();
+        return new MirroredWrite(this, sector, sectors, data, fua, mirrors.current(), start).issue();
     }
 
     /**
