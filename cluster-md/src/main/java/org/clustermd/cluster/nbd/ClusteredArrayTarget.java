@@ -47,6 +47,12 @@ public final class ClusteredArrayTarget implements NbdTarget {
         return array.writeAsync(offset, src, fua);
     }
 
+    /** The engine's {@link org.clustermd.raid1.Raid1Array#tryWriteAsync}: issued from the network thread when nothing waits. */
+    @Override
+    public CompletableFuture<Void> tryWrite(long offset, ByteBuffer src, boolean fua) {
+        return array.engine().tryWriteAsync(offset, src, fua);
+    }
+
     @Override
     public CompletableFuture<Void> flush() {
         return array.flushAsync();
