@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * <p>The lockspace reports health on its session thread, which must not block, so every
  * reaction runs in order on one {@code cluster-session-<array>} thread. The one reaction that
  * waits (the drain after SUSPENDED, up to the I/O wait) is interrupted when LOST or CLOSED
- * arrives, so the fence follows the lost session at once.
+ * arrives, so the fence follows the lost session at once (docs/lessons.md §36).
  *
  * <p>Thread-safe.
  */

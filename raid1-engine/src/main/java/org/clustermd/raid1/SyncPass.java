@@ -169,7 +169,7 @@ final class SyncPass implements Runnable {
             if (e.code() == Raid1Exception.Code.CLUSTER) {
                 // the lock manager refused (its session in doubt): md's resync_start failing
                 // skips the pass, and the next md_check_recovery tries again. Not a failure: a
-                // failure stops syncs for good, and a dead node's bits would never be resynced
+                // failure stops syncs for good, and a dead node's bits would never be resynced (docs/lessons.md §37)
                 stop = true;
                 refusedByCluster = true;
                 log.warn("{}: {} interrupted by the cluster, retried when the session is back: {}", array.name(), action,

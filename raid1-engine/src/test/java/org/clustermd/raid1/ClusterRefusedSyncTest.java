@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * failed: md's resync_start failing skips the pass, and the next md_check_recovery tries again.
  * Taken for a failure it stopped every later sync, so a survivor whose session was suspended
  * for a moment never resynced the dead node's bits it then recovered (PausedNodeTest under
- * load). No pass starts while I/O is held for the session; releasing the hold starts it.
+ * load; docs/lessons.md §37). No pass starts while I/O is held for the session; releasing the
+ * hold starts it.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ClusterRefusedSyncTest {
