@@ -24,7 +24,6 @@ import org.clustermd.testkit.Mdadm;
 import org.clustermd.testkit.Timing;
 import org.clustermd.testkit.Tools;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -190,7 +189,7 @@ class ClearErrorsTest {
 
     @Test
     void examinePrintsUnusedSpaceHumanSizesTheBitmapUuidAndEachSlotsStateAsMdadmDoes() throws Exception {
-        Assumptions.assumeTrue(Tools.have("mdadm"), "needs mdadm");
+        Tools.require("mdadm", "mdadm");
         Path l0 = array().get(0);
         Result r = run("examine", l0.toString());
         assertThat(r.code()).as(r.err()).isZero();

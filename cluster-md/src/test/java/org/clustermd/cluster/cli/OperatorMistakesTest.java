@@ -22,7 +22,6 @@ import org.clustermd.raid1.sb.SuperblockFormatException;
 import org.clustermd.testkit.LoopDevice;
 import org.clustermd.testkit.Timing;
 import org.clustermd.testkit.Tools;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -134,7 +133,7 @@ class OperatorMistakesTest {
 
     @Test
     void createRefusesABlockDeviceAnotherProgramHoldsExclusively() throws Exception {
-        Assumptions.assumeTrue(Tools.have("python3"), "needs python3 to hold a device O_EXCL as md or a mount would");
+        Tools.require("python3", "python3"); // holds a device O_EXCL as md or a mount would
         Path l0 = file("l0");
         Path l1 = file("l1");
         LoopDevice loopDevice = LoopDevice.attach(l1);

@@ -1,7 +1,6 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
@@ -60,7 +59,7 @@ class OperatorVerbsTest {
 
     @Test
     void detailStatusAndManageOnTwoNodes() throws Exception {
-        assumeTrue(Tools.have("jq"), "jq is needed to read --json");
+        Tools.require("jq", "jq"); // reads --json
         List<Path> legs = array(3, 2);
         List<Path> members = legs.subList(0, 2);
         int pa = NodeProcess.freePort();
