@@ -1,21 +1,13 @@
 package org.clustermd.bitmap;
 
 import static org.clustermd.bitmap.ChunkCounters.AGE_FRESH;
-import static org.clustermd.bitmap.ChunkCounters.AGE_MASK;
-import static org.clustermd.bitmap.ChunkCounters.AGE_ONE;
-import static org.clustermd.bitmap.ChunkCounters.CLEARING;
-import static org.clustermd.bitmap.ChunkCounters.COUNT_MASK;
 import static org.clustermd.bitmap.ChunkCounters.DIRTY;
-import static org.clustermd.bitmap.ChunkCounters.DISK_MASK;
 import static org.clustermd.bitmap.ChunkCounters.NEEDED;
-import static org.clustermd.bitmap.ChunkCounters.PENDING;
 import static org.clustermd.bitmap.ChunkCounters.RESYNC;
-import static org.clustermd.bitmap.ChunkCounters.age;
 import static org.clustermd.bitmap.ChunkCounters.count;
 import static org.clustermd.bitmap.ChunkCounters.disk;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -42,13 +34,15 @@ import org.slf4j.LoggerFactory;
  * <p>Units are md's: sectors of 512 bytes, chunks of {@code chunksize} bytes, events as the
  * array's superblock counts them.
  *
+ * <p>This class owns the slot's superblock, events, lifecycle and the lock they share; the
+ * counting of writes is {@link ChunkWrites}, the resync bookkeeping {@link SyncBookkeeping},
+ * the daemon's clearing {@link LazyClear}, copies from other slots {@link SlotMerge}.
+ *
  * <p>Thread-safety: all methods may be called from any thread. {@link #resize} requires the
  * caller to have quiesced the array (no other call on this bitmap meanwhile), as md does.
  */
 public final class WriteIntentBitmap implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WriteIntentBitmap.class);
-    /** md's start_sync reports on at least a page worth of sectors. */
-    private static final long MIN_SYNC_SECTORS = BitmapGeometry.PAGE_SIZE / SectorRange.SECTOR_SIZE;
 
     private final BitmapArea area;
     private final BitmapStorage storage;
@@ -60,6 +54,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
     private final IoCounters io = new IoCounters();
     private final GroupCommit commit;
     private final BitmapDaemon daemon;
+    private final ChunkWrites writes;
+    private final SyncBookkeeping sync;
 
     private volatile SlotState state;
     private volatile boolean degraded;
@@ -73,8 +69,6 @@ public final class WriteIntentBitmap implements AutoCloseable {
     private volatile long nextPassAt;
     /** Guarded by lock. */
     private BitmapSuperblock superblock;
-    /** Guarded by lock. */
-    private long lastEndSync;
 
     private WriteIntentBitmap(BitmapArea area, int slot, BitmapSuperblock sb, ByteBuffer slotBytes,
             BitmapOptions options) {
@@ -91,9 +85,10 @@ public final class WriteIntentBitmap implements AutoCloseable {
         BitmapGeometry g = BitmapGeometry.of(sb);
         this.state = new SlotState(g, new ChunkCounters(g.chunks()), new SlotImage(g, slotBytes), g.slotOffset(slot));
         this.commit = new GroupCommit(lock, storage, where, io, state);
+        this.writes = new ChunkWrites(this, lock, commit, where);
         long now = clock.nanoTime();
         this.nextPassAt = now + daemonSleepNanos;
-        this.lastEndSync = now;
+        this.sync = new SyncBookkeeping(this, lock, clock, daemonSleepNanos, now);
         this.daemon = options.startDaemon() ? new BitmapDaemon(options.name(), this, options.daemonFailureListener()) : null;
     }
 
@@ -156,14 +151,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * @throws IllegalArgumentException if the range is empty or outside {@code [0, sync_size)}
      */
     public void startWrite(long sector, long sectors) throws BitmapException {
-        if (isClosed()) throw closedException();
-        SlotState s = state;
-        int first = firstChunk(s.geometry, sector, sectors);
-        int last = s.geometry.chunkOf(sector + sectors - 1);
-        ChunkCounters cc = s.counters;
-        int c = first;
-        while (c <= last && cc.tryStartWrite(c)) c++;
-        if (c <= last) startWriteSlow(s, first, c, last);
+        writes.start(sector, sectors);
     }
 
     /**
@@ -176,17 +164,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * @throws IllegalArgumentException if the range is empty or outside {@code [0, sync_size)}
      */
     public boolean tryStartWrite(long sector, long sectors) throws BitmapException {
-        if (isClosed()) throw closedException();
-        SlotState s = state;
-        int first = firstChunk(s.geometry, sector, sectors);
-        int last = s.geometry.chunkOf(sector + sectors - 1);
-        ChunkCounters cc = s.counters;
-        int c = first;
-        while (c <= last && cc.tryStartWrite(c)) c++;
-        if (c > last) return true;
-        // the chunks counted so far are given back as writes that ended well: their bits stay set
-        for (int u = first; u < c; u++) cc.endWrite(u, false);
-        return false;
+        return writes.tryStart(sector, sectors);
     }
 
     /** {@link #startWrite(long, long)} for a range. */
@@ -203,65 +181,14 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * @throws IllegalStateException if a chunk has no write pending (a counter would underflow)
      */
     public void endWrite(long sector, long sectors, boolean allLegsSucceeded) {
-        SlotState s = state;
-        int first = firstChunk(s.geometry, sector, sectors);
-        int last = s.geometry.chunkOf(sector + sectors - 1);
         boolean ok = allLegsSucceeded && !degraded;
-        for (int c = first; c <= last; c++) s.counters.endWrite(c, !ok);
+        writes.end(sector, sectors, !ok);
         if (ok && eventsCleared < events) noteEventsCleared();
     }
 
     /** {@link #endWrite(long, long, boolean)} for a range. */
     public void endWrite(SectorRange range, boolean allLegsSucceeded) {
         endWrite(range.start(), range.sectors(), allLegsSucceeded);
-    }
-
-    private void startWriteSlow(SlotState s, int first, int from, int last) throws BitmapException {
-        lock.lock();
-        try {
-            if (isClosed() || s != state) {
-                undo(s, first, from - 1);
-                throw isClosed() ? closedException() : new BitmapException(Code.BUSY, where + ": bitmap resized during startWrite");
-            }
-            boolean wait = false;
-            for (int c = from; c <= last; c++) wait |= countWrite(s, c);
-            if (!wait) return;
-            commit.await(commit.nextRound());
-            for (int c = from; c <= last; c++) {
-                if (disk(s.counters.get(c)) != DIRTY) {
-                    undo(s, first, last);
-                    throw new BitmapException(Code.STORAGE, where + ": the bit of chunk " + c
-                            + " could not be made durable; the write must not be issued", commit.lastFailure());
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Under the lock: counts one write on chunk c; true if its bit is not durable yet. */
-    private boolean countWrite(SlotState s, int c) {
-        ChunkCounters cc = s.counters;
-        for (;;) {
-            int v = cc.get(c);
-            if (count(v) == COUNT_MASK) throw ChunkCounters.overflow(c);
-            int d = disk(v);
-            if (d == DIRTY || d == PENDING) {
-                if (cc.cas(c, v, v + 1)) return d == PENDING;
-                continue;
-            }
-            // CLEAN, or CLEARING whose clear is not on disk yet: the bit must be set again
-            int u = ((v + 1) & ~(DISK_MASK | AGE_MASK)) | PENDING;
-            if (cc.cas(c, v, u)) {
-                s.image.setBit(c);
-                commit.registerSet(c);
-                return true;
-            }
-        }
-    }
-
-    private static void undo(SlotState s, int from, int to) {
-        for (int c = from; c <= to; c++) s.counters.undoStart(c);
     }
 
     private void noteEventsCleared() {
@@ -277,14 +204,6 @@ public final class WriteIntentBitmap implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-    }
-
-    private static int firstChunk(BitmapGeometry g, long sector, long sectors) {
-        if (sector < 0 || sectors < 1 || sector > g.syncSize() - sectors) {
-            throw new IllegalArgumentException("write of " + sectors + " sectors at " + sector
-                    + " is not inside the bitmap's " + g.syncSize() + " sectors");
-        }
-        return g.chunkOf(sector);
     }
 
     // ------------------------------------------------------------------ lazy clearing
@@ -332,21 +251,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
             }
         }
         if (degraded) return;
-        ChunkCounters cc = s.counters;
-        int clears = 0;
-        for (int c = 0; c < cc.chunks(); c++) {
-            int v = cc.get(c);
-            if ((v & (COUNT_MASK | NEEDED | RESYNC)) != 0 || disk(v) != DIRTY) continue;
-            if (!now && age(v) > 1) {
-                cc.cas(c, v, v - AGE_ONE); // a failed CAS means a write started: skip it this pass
-                continue;
-            }
-            if (cc.cas(c, v, (v & ~(DISK_MASK | AGE_MASK)) | CLEARING)) {
-                s.image.clearBit(c);
-                commit.registerClear(c);
-                clears++;
-            }
-        }
+        int clears = LazyClear.clearIdle(s, commit, now);
         if (clears > 0 || s.image.hasDirtyPages()) {
             long r = commit.nextRound();
             commit.await(r);
@@ -430,21 +335,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * chunks are smaller than 4 KiB). A NEEDED chunk becomes RESYNC unless {@code degraded}.
      */
     public SyncChunk startSync(long sector, boolean degraded) {
-        SlotState s = state;
-        BitmapGeometry g = s.geometry;
-        checkSector(g, sector);
-        ChunkCounters cc = s.counters;
-        long covered = 0;
-        boolean needs = false;
-        long x = sector;
-        do {
-            int c = g.chunkOf(x);
-            needs |= cc.startSync(c, degraded);
-            long next = g.chunkEnd(c);
-            covered += next - x;
-            x = next;
-        } while (covered < MIN_SYNC_SECTORS && x < g.syncSize());
-        return new SyncChunk(sector, covered, needs);
+        return sync.startSync(sector, degraded);
     }
 
     /**
@@ -454,12 +345,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * @return sectors from {@code sector} to the end of the chunk
      */
     public long endSync(long sector, boolean aborted) {
-        SlotState s = state;
-        BitmapGeometry g = s.geometry;
-        checkSector(g, sector);
-        int c = g.chunkOf(sector);
-        s.counters.endSync(c, aborted);
-        return g.chunkEnd(c) - sector;
+        return sync.endSync(sector, aborted);
     }
 
     /**
@@ -467,8 +353,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * was synced (aborted chunks were already ended with {@code aborted}).
      */
     public void closeSync() {
-        ChunkCounters cc = state.counters;
-        for (int c = 0; c < cc.chunks(); c++) cc.endSync(c, false);
+        sync.closeSync();
     }
 
     /**
@@ -480,22 +365,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * @return whether chunks were ended
      */
     public boolean condEndSync(long sector, boolean force) {
-        lock.lock();
-        try {
-            long now = clock.nanoTime();
-            if (sector == 0) {
-                lastEndSync = now;
-                return false;
-            }
-            if (!force && now - lastEndSync < daemonSleepNanos) return false;
-            SlotState s = state;
-            long below = Math.min(sector, s.geometry.syncSize()) >>> s.geometry.chunkShift();
-            for (int c = 0; c < below; c++) s.counters.endSync(c, false);
-            lastEndSync = now;
-            return true;
-        } finally {
-            lock.unlock();
-        }
+        return sync.condEndSync(sector, force);
     }
 
     /**
@@ -505,34 +375,17 @@ public final class WriteIntentBitmap implements AutoCloseable {
      * remotely (they start here, so this node does not redo them).
      */
     public void syncWithCluster(SectorRange previous, SectorRange current) {
-        long size = state.geometry.syncSize();
-        for (long x = previous.start(); x < Math.min(current.start(), size); ) x += endSync(x, false);
-        for (long x = previous.end(); x < Math.min(current.end(), size); ) x += startSync(x, false).sectors();
+        sync.syncWithCluster(previous, current);
     }
 
     /** The first sector of the first chunk at or after {@code sector}'s that is NEEDED or RESYNC, or -1. */
     public long nextNeeded(long sector) {
-        SlotState s = state;
-        checkSector(s.geometry, sector);
-        int c = s.counters.nextFlagged(s.geometry.chunkOf(sector));
-        return c < 0 ? -1 : s.geometry.chunkStart(c);
+        return sync.nextNeeded(sector);
     }
 
     /** The NEEDED or RESYNC chunks as coalesced sector ranges, in order. */
     public List<SectorRange> neededRanges() {
-        SlotState s = state;
-        List<SectorRange> out = new ArrayList<>();
-        long start = -1;
-        for (int c = 0; c < s.counters.chunks(); c++) {
-            boolean n = (s.counters.get(c) & (NEEDED | RESYNC)) != 0;
-            if (n && start < 0) start = s.geometry.chunkStart(c);
-            if (!n && start >= 0) {
-                out.add(new SectorRange(start, s.geometry.chunkStart(c)));
-                start = -1;
-            }
-        }
-        if (start >= 0) out.add(new SectorRange(start, s.geometry.syncSize()));
-        return out;
+        return sync.neededRanges();
     }
 
     /** Chunks that are NEEDED or RESYNC. */
@@ -552,12 +405,6 @@ public final class WriteIntentBitmap implements AutoCloseable {
         int v = cc.get(chunk);
         return new ChunkInfo(chunk, count(v), (v & NEEDED) != 0, (v & RESYNC) != 0, ChunkCounters.bitSet(v),
                 disk(v) == DIRTY);
-    }
-
-    private static void checkSector(BitmapGeometry g, long sector) {
-        if (sector < 0 || sector >= g.syncSize()) {
-            throw new IllegalArgumentException("sector " + sector + " is outside the bitmap's " + g.syncSize() + " sectors");
-        }
     }
 
     // ------------------------------------------------------------------ other slots
@@ -683,13 +530,13 @@ public final class WriteIntentBitmap implements AutoCloseable {
         }
     }
 
-    // ------------------------------------------------------------------ for SlotMerge and SlotResize
+    // ------------------------------------------------------------------ for the parts in this package
 
     ReentrantLock lock() {
         return lock;
     }
 
-    /** Under the lock. */
+    /** Volatile: the fast paths read it without the lock; it is swapped only under the lock (resize). */
     SlotState state() {
         return state;
     }

@@ -5,25 +5,18 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.cluster.message.ChannelBounds;
 import org.clustermd.cluster.message.ClusterMessage;
-import org.clustermd.cluster.message.Disposition;
-import org.clustermd.cluster.message.Envelope;
 import org.clustermd.cluster.message.MessageChannel;
-import org.clustermd.cluster.message.SendPermit;
 import org.clustermd.dlm.DlmException;
-import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockManager;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
-import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.NodeSlot;
@@ -72,6 +65,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The data path calls only {@link #areaResyncing}, which reads volatile fields and nothing else.
  *
+ * <p>This class owns the membership, the lock manager, the lockspace and what join creates on
+ * it, and the order of leave. Its parts: {@link JoinSteps}, {@link LockSpaceCallbacks},
+ * {@link MessageReceiver}, {@link ResyncLock} and {@link TokenPermits} (the token held across calls).
+ *
  * <p>Thread-safe. One instance serves one array once: join, then leave.
  */
 public final class ClusterCoordinator implements ClusterOperations {
@@ -90,12 +87,9 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile LockManager manager;
     private volatile LockSpace lockSpace;
     private volatile LockResource bitmapLock;
-    private volatile LockResource resyncLock;
+    private final ResyncLock resync = new ResyncLock(this);
     private volatile MessageChannel channel;
-    /** The permit of the superblock update in progress (md thread), from metadataUpdateStart to finish or cancel. */
-    private volatile SendPermit metadataPermit;
-    /** md's SEND_LOCKED_ALREADY: the permit an accepted add keeps for the update that commits it. */
-    private volatile SendPermit addPermit;
+    private final TokenPermits permits = new TokenPermits(this);
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
     private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
@@ -105,7 +99,7 @@ public final class ClusterCoordinator implements ClusterOperations {
      * {@code given} (the embedder's lock manager, never closed here) or {@code connectString}
      * (with nodeName, root, timeouts and credentials for the manager connected at join) is set.
      */
-    private record Config(LockManager given, String connectString, String nodeName, String root, Duration sessionTimeout,
+    record Config(LockManager given, String connectString, String nodeName, String root, Duration sessionTimeout,
             Duration connectionTimeout, Duration requestTimeout, Duration recoveryLockWait, DlmCredentials credentials) {}
 
     private ClusterCoordinator(Builder b) {
@@ -207,35 +201,27 @@ public final class ClusterCoordinator implements ClusterOperations {
         }
         UUID uuid = mddev.uuid();
         ChannelBounds bounds = ChannelBounds.fromTokenWait(config.requestTimeout());
-        if (config.requestTimeout().compareTo(mddev.ioWait()) >= 0) {
-            // the defaults keep the order; a configuration that breaks it still runs, but an admin wait
-            // may then report TIMEOUT while the update it waits for succeeds later (docs/lessons.md §23)
-            log.warn("{}: the cluster's request timeout ({} ms) is not below the array's I/O wait ({} ms), which covers a superblock "
-                    + "update with its broadcast: an administrative wait may run out before the cluster's own bound", mddev.name(),
-                    config.requestTimeout().toMillis(), mddev.ioWait().toMillis());
-        }
-        if (bounds.ack().compareTo(config.sessionTimeout()) <= 0) {
-            log.warn("{}: the message ack wait ({} ms) is not above the session timeout ({} ms): a broadcast during a node's death "
-                    + "fails instead of waiting for its locks to be purged", mddev.name(), bounds.ack().toMillis(),
-                    config.sessionTimeout().toMillis());
-        }
+        JoinSteps steps = new JoinSteps(config, mddev.name());
+        steps.warnAboutBounds(mddev, bounds);
         try {
-            manager = lockManagerFor(clusterName);
+            manager = steps.lockManagerFor(clusterName);
             session = new SessionFence(mddev, () -> m.transition(Membership.NOT_LEFT, MembershipState.LEFT));
             // before the lockspace: its callbacks may come before join returns
             recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait(), listener, m::recoveryPendingChanged);
             LockSpace ls = manager.join(uuid.toString(), LockSpaceOptions.of(nodes).withRequestTimeout(config.requestTimeout())
-                    .withListener(new Callbacks()));
+                    .withListener(new LockSpaceCallbacks(mddev.name(), m, listener, () -> recovery, () -> session)));
             lockSpace = ls;
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
             bitmapLock = ls.resource(slot.bitmapLockName());
-            convertWhenLeased(ls, bitmapLock, LockMode.PW);
-            resyncLock = ls.resource("resync");
-            convertWhenLeased(ls, resyncLock, LockMode.NL);
+            steps.convertWhenLeased(ls, bitmapLock, LockMode.PW);
+            LockResource resyncLock = ls.resource("resync");
+            resync.attach(resyncLock);
+            steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
             // ack is armed under token EX, then the superblock re-read: a message sent before that was
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
-            channel = MessageChannel.open(mddev.name(), ls, bounds, this::handle, mddev::reloadSuperblock);
+            channel = MessageChannel.open(mddev.name(), ls, bounds, new MessageReceiver(mddev, () -> channel),
+                    mddev::reloadSuperblock);
             log.info("{}: joined cluster {} lockspace {} as {} of {} (node {})", mddev.name(), clusterName, uuid, slot, nodes,
                     config.nodeName());
         } catch (Raid1Exception e) {
@@ -246,21 +232,9 @@ public final class ClusterCoordinator implements ClusterOperations {
             if (e instanceof DlmException d && d.code() == DlmException.Code.SLOTS_EXHAUSTED) {
                 throw cluster("every one of the bitmap's " + nodes + " node slots is taken", e);
             }
-            throw cluster("joining cluster " + clusterName + where() + " failed: " + e.getMessage(), e);
+            throw cluster("joining cluster " + clusterName + steps.where() + " failed: " + e.getMessage(), e);
         }
         if (!m.joined()) throw cluster("the lock manager session was lost while joining", null);
-    }
-
-    /** The embedder's lock manager, or one on ZooKeeper connected for the bitmap's cluster now. */
-    private LockManager lockManagerFor(String clusterName) throws DlmException {
-        if (config.given() != null) return config.given();
-        return ZkLockManager.builder().connectString(config.connectString()).root(config.root()).cluster(clusterName)
-                .nodeName(config.nodeName()).sessionTimeout(config.sessionTimeout())
-                .connectionTimeout(config.connectionTimeout()).credentials(config.credentials()).build();
-    }
-
-    private String where() {
-        return config.connectString() == null ? "" : " at " + config.connectString();
     }
 
     /**
@@ -270,32 +244,6 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public WriteLease writeLease() {
         return lease;
-    }
-
-    /**
-     * A join-time conversion that a lapsed lease refused (SUSPENDED: a busy machine may miss a
-     * renewal while the JVM starts) is tried again once the lease is valid, within the connection
-     * timeout; nothing is held yet, so waiting is safe. Any other failure, or a lease that does
-     * not come back, fails the join.
-     */
-    private void convertWhenLeased(LockSpace ls, LockResource r, LockMode mode) throws DlmException {
-        long deadline = System.nanoTime() + config.connectionTimeout().toNanos();
-        while (true) {
-            try {
-                r.convert(mode);
-                return;
-            } catch (DlmException e) {
-                long left = deadline - System.nanoTime();
-                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
-                log.warn("{}: {} refused while the lease lapsed; waiting for it to be renewed", arrayName(), r.name());
-                try {
-                    if (!ls.awaitLease(Duration.ofNanos(left))) throw e;
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
-            }
-        }
     }
 
     @Override
@@ -370,20 +318,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void resyncStart() throws Raid1Exception, InterruptedException {
         member();
-        LockResource r = resyncLock;
-        CompletableFuture<LockGrant> grant = r.convertAsync(LockMode.EX);
-        try {
-            grant.get();
-        } catch (InterruptedException e) {
-            try {
-                if (!r.cancel() && r.grantedMode().orElse(LockMode.NL) == LockMode.EX) r.convert(LockMode.NL);
-            } catch (DlmException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        } catch (ExecutionException e) {
-            throw cluster("taking the resync lock failed: " + e.getCause().getMessage(), e.getCause());
-        }
+        resync.take();
     }
 
     /** RESYNCING_START is not sent yet: nobody waits for it. */
@@ -405,13 +340,7 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     @Override
     public void resyncFinish(boolean closing) throws Raid1Exception {
-        LockResource r = resyncLock;
-        if (r == null) return;
-        try {
-            r.convert(LockMode.NL);
-        } catch (DlmException e) {
-            throw cluster("releasing the resync lock failed: " + e.getMessage(), e);
-        }
+        resync.release();
     }
 
     /** No RESYNCING message is received yet, so no peer is known to resync. */
@@ -438,9 +367,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void metadataUpdateStart() throws Raid1Exception {
         member();
-        SendPermit held = addPermit;
-        addPermit = null;
-        metadataPermit = held != null ? held : channel.lockComm();
+        permits.updateStart();
     }
 
     /**
@@ -450,51 +377,15 @@ public final class ClusterCoordinator implements ClusterOperations {
      */
     @Override
     public void metadataUpdateFinish(int goodDevNumber) throws Raid1Exception {
-        SendPermit p = takeMetadataPermit();
-        try {
-            channel.send(p, new ClusterMessage.MetadataUpdated(goodDevNumber));
-        } finally {
-            p.close();
-        }
+        permits.updateFinish(goodDevNumber);
     }
 
     @Override
     public void metadataUpdateCancel() {
-        SendPermit p = metadataPermit;
-        metadataPermit = null;
-        if (p != null) p.close();
-    }
-
-    private SendPermit takeMetadataPermit() {
-        SendPermit p = metadataPermit;
-        metadataPermit = null;
-        if (p == null) throw new IllegalStateException("metadataUpdateFinish without metadataUpdateStart");
-        return p;
+        permits.updateCancel();
     }
 
     // ------------------------------------------------------------------ receive
-
-    /**
-     * md's {@code process_recvd_msg}, on the channel's receive thread. Only METADATA_UPDATED is
-     * handled by this build; the other types are refused (not acknowledged), so a sender of a
-     * later build learns that this node did not act on them.
-     */
-    private Disposition handle(Envelope e) throws Raid1Exception {
-        if (e.message() instanceof ClusterMessage.MetadataUpdated m) {
-            channel.rearmNoNewDev();
-            array.reloadSuperblock(m.devNumber());
-            return Disposition.PROCESSED;
-        }
-        if (e.message() instanceof ClusterMessage.NewDisk n) {
-            // md's "--cluster-confirm N:missing": no device locator yet, so this node cannot find it
-            log.warn("{}: slot {} adds device {} (dev_number {}); this build cannot look devices up, so it answers not found",
-                    arrayName(), e.senderSlot(), n.deviceUuid(), n.devNumber());
-            channel.answerNewDisk(false);
-            return Disposition.PROCESSED;
-        }
-        log.warn("{}: {} from slot {} is not handled by this build", arrayName(), e.message().type(), e.senderSlot());
-        return Disposition.REFUSED;
-    }
 
     /** Messages this node broadcast and every peer acknowledged. */
     public long messagesSent() {
@@ -531,27 +422,12 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
         member();
-        SendPermit p = channel.lockComm();
-        try {
-            channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
-            if (!channel.everyPeerConfirmedNewDisk()) {
-                throw cluster("not every node found device " + deviceUuid + " (dev_number " + devNumber
-                        + ") announced by NEWDISK: the add is refused", null);
-            }
-            SendPermit previous = addPermit;
-            addPermit = p;
-            p = null;
-            if (previous != null) previous.close();
-        } finally {
-            if (p != null) p.close();
-        }
+        permits.addNewDisk(deviceUuid, devNumber);
     }
 
     @Override
     public void addNewDiskCancel() {
-        SendPermit p = addPermit;
-        addPermit = null;
-        if (p != null) p.close();
+        permits.addNewDiskCancel();
     }
 
     @Override
@@ -598,7 +474,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         return ls;
     }
 
-    private Raid1Exception cluster(String message, Throwable cause) {
+    Raid1Exception cluster(String message, Throwable cause) {
         return new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName() + ": " + message, cause);
     }
 
@@ -611,34 +487,6 @@ public final class ClusterCoordinator implements ClusterOperations {
     public String toString() {
         LockSpace ls = lockSpace;
         return "ClusterCoordinator[" + config.nodeName() + ", " + state() + (ls == null ? "" : ", " + ls.slot()) + "]";
-    }
-
-    /** The lockspace's callbacks: quick, on its callback thread (session health on its session thread). */
-    private final class Callbacks implements LockSpaceListener {
-        @Override
-        public void recoveryStarted() {
-            membership.recoveryStarted();
-            listener.recoverPrep();
-        }
-
-        @Override
-        public void memberLost(NodeSlot slot) {
-            log.warn("{}: node in {} died; recovering its bitmap", arrayName(), slot);
-            listener.recoverSlot(slot);
-            RecoveryThread r = recovery;
-            if (r != null) r.add(slot);
-        }
-
-        @Override
-        public void recoveryFinished(NodeSlot ourSlot, Set<NodeSlot> members) {
-            if (membership.recoveryFinished()) listener.recoverDone(members);
-        }
-
-        @Override
-        public void stateChanged(LockSpaceState s) {
-            SessionFence f = session;
-            if (f != null) f.stateChanged(s);
-        }
     }
 
     /** Builds a {@link ClusterCoordinator}; not thread-safe. */

@@ -1,0 +1,88 @@
+package org.clustermd.cluster;
+
+import java.time.Duration;
+import org.clustermd.cluster.message.ChannelBounds;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockManager;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.zk.ZkLockManager;
+import org.clustermd.raid1.Mddev;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The steps of a {@link ClusterCoordinator}'s join (docs/md-cluster-protocol.md §c.2) that
+ * depend only on its configuration: which lock manager to join through, the warnings about
+ * bounds that do not nest, and the join-time lock conversions that wait out a lapsed lease.
+ * Owns nothing; the coordinator keeps what join creates.
+ *
+ * <p>Thread-safety: used by the one thread that joins, one instance per join; immutable.
+ */
+final class JoinSteps {
+    /** The coordinator's category: these lines are about the same array and node. */
+    private static final Logger log = LoggerFactory.getLogger(ClusterCoordinator.class);
+
+    private final ClusterCoordinator.Config config;
+    private final String arrayName;
+
+    JoinSteps(ClusterCoordinator.Config config, String arrayName) {
+        this.config = config;
+        this.arrayName = arrayName;
+    }
+
+    /** Bounds that do not nest are warned about, not refused: the join goes on. */
+    void warnAboutBounds(Mddev mddev, ChannelBounds bounds) {
+        if (config.requestTimeout().compareTo(mddev.ioWait()) >= 0) {
+            // the defaults keep the order; a configuration that breaks it still runs, but an admin wait
+            // may then report TIMEOUT while the update it waits for succeeds later (docs/lessons.md §23)
+            log.warn("{}: the cluster's request timeout ({} ms) is not below the array's I/O wait ({} ms), which covers a superblock "
+                    + "update with its broadcast: an administrative wait may run out before the cluster's own bound", mddev.name(),
+                    config.requestTimeout().toMillis(), mddev.ioWait().toMillis());
+        }
+        if (bounds.ack().compareTo(config.sessionTimeout()) <= 0) {
+            log.warn("{}: the message ack wait ({} ms) is not above the session timeout ({} ms): a broadcast during a node's death "
+                    + "fails instead of waiting for its locks to be purged", mddev.name(), bounds.ack().toMillis(),
+                    config.sessionTimeout().toMillis());
+        }
+    }
+
+    /** The embedder's lock manager, or one on ZooKeeper connected for the bitmap's cluster now. */
+    LockManager lockManagerFor(String clusterName) throws DlmException {
+        if (config.given() != null) return config.given();
+        return ZkLockManager.builder().connectString(config.connectString()).root(config.root()).cluster(clusterName)
+                .nodeName(config.nodeName()).sessionTimeout(config.sessionTimeout())
+                .connectionTimeout(config.connectionTimeout()).credentials(config.credentials()).build();
+    }
+
+    String where() {
+        return config.connectString() == null ? "" : " at " + config.connectString();
+    }
+
+    /**
+     * A join-time conversion that a lapsed lease refused (SUSPENDED: a busy machine may miss a
+     * renewal while the JVM starts) is tried again once the lease is valid, within the connection
+     * timeout; nothing is held yet, so waiting is safe. Any other failure, or a lease that does
+     * not come back, fails the join.
+     */
+    void convertWhenLeased(LockSpace ls, LockResource r, LockMode mode) throws DlmException {
+        long deadline = System.nanoTime() + config.connectionTimeout().toNanos();
+        while (true) {
+            try {
+                r.convert(mode);
+                return;
+            } catch (DlmException e) {
+                long left = deadline - System.nanoTime();
+                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
+                log.warn("{}: {} refused while the lease lapsed; waiting for it to be renewed", arrayName, r.name());
+                try {
+                    if (!ls.awaitLease(Duration.ofNanos(left))) throw e;
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package org.clustermd.cluster;
+
+import java.util.Set;
+import java.util.function.Supplier;
+import org.clustermd.dlm.LockSpaceListener;
+import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.NodeSlot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link ClusterCoordinator}'s lockspace callbacks (md's {@code recover_prep},
+ * {@code recover_slot}, {@code recover_done}, and the session's health): they move the
+ * {@link Membership}, tell the {@link ClusterListener}, queue a dead slot on the
+ * {@link RecoveryThread} and pass session states to the {@link SessionFence}. Owns nothing;
+ * the recovery thread and the fence are the coordinator's.
+ *
+ * <p>Thread-safety: called on the lockspace's callback thread (session health on its session
+ * thread), so each callback is quick and never blocks: the work is queued on the recovery
+ * thread. The recovery thread and the fence are read through the coordinator's volatile fields,
+ * since callbacks may come before join returns.
+ */
+final class LockSpaceCallbacks implements LockSpaceListener {
+    /** The coordinator's category: these lines are about the same array and node. */
+    private static final Logger log = LoggerFactory.getLogger(ClusterCoordinator.class);
+
+    private final String arrayName;
+    private final Membership membership;
+    private final ClusterListener listener;
+    private final Supplier<RecoveryThread> recovery;
+    private final Supplier<SessionFence> session;
+
+    LockSpaceCallbacks(String arrayName, Membership membership, ClusterListener listener, Supplier<RecoveryThread> recovery,
+            Supplier<SessionFence> session) {
+        this.arrayName = arrayName;
+        this.membership = membership;
+        this.listener = listener;
+        this.recovery = recovery;
+        this.session = session;
+    }
+
+    @Override
+    public void recoveryStarted() {
+        membership.recoveryStarted();
+        listener.recoverPrep();
+    }
+
+    @Override
+    public void memberLost(NodeSlot slot) {
+        log.warn("{}: node in {} died; recovering its bitmap", arrayName, slot);
+        listener.recoverSlot(slot);
+        RecoveryThread r = recovery.get();
+        if (r != null) r.add(slot);
+    }
+
+    @Override
+    public void recoveryFinished(NodeSlot ourSlot, Set<NodeSlot> members) {
+        if (membership.recoveryFinished()) listener.recoverDone(members);
+    }
+
+    @Override
+    public void stateChanged(LockSpaceState s) {
+        SessionFence f = session.get();
+        if (f != null) f.stateChanged(s);
+    }
+}

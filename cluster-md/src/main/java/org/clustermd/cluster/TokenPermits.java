@@ -1,0 +1,86 @@
+package org.clustermd.cluster;
+
+import java.util.UUID;
+import org.clustermd.cluster.message.ClusterMessage;
+import org.clustermd.cluster.message.MessageChannel;
+import org.clustermd.cluster.message.SendPermit;
+import org.clustermd.raid1.Raid1Exception;
+
+/**
+ * The {@code token} permits a {@link ClusterCoordinator} holds across engine calls: the one of
+ * the superblock update in progress (md's {@code metadata_update_start} to {@code _finish} or
+ * {@code _cancel}), and the one an accepted NEWDISK keeps for the update that commits the add
+ * (md's SEND_LOCKED_ALREADY). An update that starts while an add's permit is held takes that
+ * permit over instead of asking for the token again, which it could not get.
+ *
+ * <p>Thread-safety: a permit is set only by the thread that holds the token through it, and
+ * only one thread of this node holds the token at a time, so the fields need no lock; they are
+ * volatile because the add's permit is handed from the thread that added to the one that
+ * commits, and leave cancels both from yet another. The caller checks membership first.
+ */
+final class TokenPermits {
+    private final ClusterCoordinator owner;
+    /** The permit of the superblock update in progress (md thread), from metadataUpdateStart to finish or cancel. */
+    private volatile SendPermit metadataPermit;
+    /** md's SEND_LOCKED_ALREADY: the permit an accepted add keeps for the update that commits it. */
+    private volatile SendPermit addPermit;
+
+    TokenPermits(ClusterCoordinator owner) {
+        this.owner = owner;
+    }
+
+    /** See {@link ClusterCoordinator#metadataUpdateStart}. */
+    void updateStart() throws Raid1Exception {
+        SendPermit held = addPermit;
+        addPermit = null;
+        metadataPermit = held != null ? held : owner.channel().lockComm();
+    }
+
+    /** See {@link ClusterCoordinator#metadataUpdateFinish}. */
+    void updateFinish(int goodDevNumber) throws Raid1Exception {
+        SendPermit p = takeMetadataPermit();
+        try {
+            owner.channel().send(p, new ClusterMessage.MetadataUpdated(goodDevNumber));
+        } finally {
+            p.close();
+        }
+    }
+
+    void updateCancel() {
+        SendPermit p = metadataPermit;
+        metadataPermit = null;
+        if (p != null) p.close();
+    }
+
+    private SendPermit takeMetadataPermit() {
+        SendPermit p = metadataPermit;
+        metadataPermit = null;
+        if (p == null) throw new IllegalStateException("metadataUpdateFinish without metadataUpdateStart");
+        return p;
+    }
+
+    /** See {@link ClusterCoordinator#addNewDisk}. */
+    void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+        MessageChannel channel = owner.channel();
+        SendPermit p = channel.lockComm();
+        try {
+            channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
+            if (!channel.everyPeerConfirmedNewDisk()) {
+                throw owner.cluster("not every node found device " + deviceUuid + " (dev_number " + devNumber
+                        + ") announced by NEWDISK: the add is refused", null);
+            }
+            SendPermit previous = addPermit;
+            addPermit = p;
+            p = null;
+            if (previous != null) previous.close();
+        } finally {
+            if (p != null) p.close();
+        }
+    }
+
+    void addNewDiskCancel() {
+        SendPermit p = addPermit;
+        addPermit = null;
+        if (p != null) p.close();
+    }
+}
