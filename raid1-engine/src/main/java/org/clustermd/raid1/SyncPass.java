@@ -52,7 +52,7 @@ final class SyncPass implements Runnable {
     private static final long YIELD_POLL_NANOS = 50_000;
     private static final long YIELD_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-    private final Raid1Array array;
+    private final MddevCore array;
     private final SyncControl control;
     private final SyncAction action;
     private final ResyncBarrier barrier;
@@ -87,7 +87,7 @@ final class SyncPass implements Runnable {
     private long accounted;
     private long lastForeground = -1;
 
-    SyncPass(Raid1Array array, SyncControl control, SyncAction action) {
+    SyncPass(MddevCore array, SyncControl control, SyncAction action) {
         this.array = array;
         this.control = control;
         this.action = action;

@@ -4,7 +4,10 @@
  * <h2>Map (kernel name: ours)</h2>
  * <table>
  *   <caption>Kernel counterparts</caption>
- *   <tr><td>mddev + r1conf</td><td>{@link org.clustermd.raid1.Raid1Array}</td></tr>
+ *   <tr><td>mddev + r1conf</td><td>{@link org.clustermd.raid1.Raid1Array} (the facade) over
+ *       {@code MddevCore} (the parts, wired in md_run order)</td></tr>
+ *   <tr><td>do_md_stop</td><td>{@code MdStop}</td></tr>
+ *   <tr><td>md_bitmap_create / md_bitmap_load at assembly</td><td>{@code BitmapLoad}</td></tr>
  *   <tr><td>md_cluster_operations</td><td>{@link org.clustermd.raid1.ClusterOperations} (SPI; single node:
  *       {@link org.clustermd.raid1.StandaloneClusterOperations}); the array's side for it:
  *       {@link org.clustermd.raid1.Mddev}</td></tr>
