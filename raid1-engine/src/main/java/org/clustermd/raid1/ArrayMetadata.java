@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockBuilder;
 
 /**
  * The array-wide superblock fields as this node knows them (md's mddev: events, recovery_cp,
@@ -94,7 +95,7 @@ final class ArrayMetadata {
     /** The superblock leg {@code m} gets in an update carrying {@code newEvents}. */
     synchronized Superblock buildFor(Mirror m, MirrorSet set, long newEvents, boolean withBitmap) {
         Superblock own = perLeg.get(m.devNumber());
-        Superblock.Builder b = template.toBuilder()
+        SuperblockBuilder b = template.toBuilder()
                 .events(newEvents)
                 .utime(Superblock.mdTime(Instant.now()))
                 .resyncOffset(inSync ? (recoveryCp == Mddev.MAX_SECTOR ? Superblock.MAX_SECTOR : recoveryCp) : 0)

@@ -120,7 +120,7 @@ final class ArrayStateMachine {
         } finally {
             lock.unlock();
         }
-        if (wait != null) Raid1Array.awaitUpdate(name, wait, timeoutNanos, "marking the array active");
+        if (wait != null) MetadataUpdater.awaitUpdate(name, wait, timeoutNanos, "marking the array active");
     }
 
     private void updateDone(CompletableFuture<Void> f) {

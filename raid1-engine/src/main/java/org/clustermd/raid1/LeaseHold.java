@@ -46,7 +46,7 @@ final class LeaseHold {
     private final long boundNanos;
     private final ConcurrentLinkedQueue<Held> held = new ConcurrentLinkedQueue<>();
     private final Object monitor = new Object();
-    private volatile Raid1Array array;
+    private volatile Fence fence;
     private volatile String name;
     /** Guarded by monitor. */
     private Thread thread;
@@ -62,9 +62,9 @@ final class LeaseHold {
         this.boundNanos = boundNanos;
     }
 
-    /** The array that is fenced when held writes must fail; set once it exists. */
-    void attach(Raid1Array a) {
-        this.array = a;
+    /** The fence of the array, taken when held writes must fail; set once the array exists. */
+    void attach(Fence a) {
+        this.fence = a;
         this.name = a.name();
     }
 
@@ -131,9 +131,9 @@ final class LeaseHold {
                     while (held.isEmpty() && !closed) monitor.wait();
                     if (closed) return;
                 }
-                Raid1Array a = array;
+                Fence a = fence;
                 if (a != null && a.isFenced()) {
-                    failAll("the array is fenced (" + a.fenceReason().orElseThrow() + ")");
+                    failAll("the array is fenced (" + a.reason().orElseThrow() + ")");
                 } else if (lease.valid()) {
                     issueWhileValid();
                 } else if (lease.revoked()) {
@@ -179,7 +179,7 @@ final class LeaseHold {
     }
 
     private void fenceThenFail(FenceReason reason, String why) {
-        Raid1Array a = array;
+        Fence a = fence;
         IllegalStateException cause = new IllegalStateException(name + ": " + why + "; " + held.size()
                 + " leg writes held were not issued");
         if (a != null) a.fence(reason, cause);
@@ -188,7 +188,7 @@ final class LeaseHold {
 
     private void failed(Throwable e) {
         log.error("{}: the lease hold thread died", name, e);
-        Raid1Array a = array;
+        Fence a = fence;
         if (a != null) a.fence(FenceReason.CRITICAL_THREAD_FAILED, e);
         failAll("the lease hold thread died: " + e);
     }

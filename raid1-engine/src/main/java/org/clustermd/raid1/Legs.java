@@ -41,9 +41,9 @@ import org.slf4j.LoggerFactory;
 final class Legs {
     private static final Logger log = LoggerFactory.getLogger(Legs.class);
 
-    private final Raid1Array array;
+    private final MddevCore array;
 
-    Legs(Raid1Array array) {
+    Legs(MddevCore array) {
         this.array = array;
     }
 
@@ -65,7 +65,7 @@ final class Legs {
                 throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + name
                         + " is the last in-sync leg; md does not fail it");
             }
-            Raid1Array.awaitUpdate(array.name(), f, array.ioWaitNanos(), "recording " + name + " as faulty");
+            MetadataUpdater.awaitUpdate(array.name(), f, array.ioWaitNanos(), "recording " + name + " as faulty");
         } finally {
             array.reconfigLock().unlock();
         }
@@ -81,7 +81,7 @@ final class Legs {
             }
             array.cluster().removeDisk(m.devNumber());
             drop(m);
-            Raid1Array.awaitUpdate(array.name(), array.updater().request("removed " + name), array.ioWaitNanos(),
+            MetadataUpdater.awaitUpdate(array.name(), array.updater().request("removed " + name), array.ioWaitNanos(),
                     "recording the removal of " + name);
         } finally {
             array.reconfigLock().unlock();
@@ -173,7 +173,7 @@ final class Legs {
             array.publish(set -> set.plus(spare));
             CompletableFuture<Void> f = array.updater().request("added " + leg.name());
             ok = true;
-            Raid1Array.awaitUpdate(array.name(), f, array.ioWaitNanos(), "recording " + leg.name());
+            MetadataUpdater.awaitUpdate(array.name(), f, array.ioWaitNanos(), "recording " + leg.name());
         } finally {
             if (!ok) array.cluster().addNewDiskCancel();
         }
@@ -236,7 +236,7 @@ final class Legs {
             Mirror m = member(name);
             if (m.writeMostly() == on) return;
             array.publish(set -> set.with(m.devNumber(), x -> x.withWriteMostly(on)));
-            Raid1Array.awaitUpdate(array.name(), array.updater().request("write-mostly " + on + " on " + name),
+            MetadataUpdater.awaitUpdate(array.name(), array.updater().request("write-mostly " + on + " on " + name),
                     array.ioWaitNanos(), "recording write-mostly");
         } finally {
             array.reconfigLock().unlock();

@@ -7,6 +7,9 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.BlockDevice;
@@ -35,7 +38,7 @@ final class MetadataUpdater {
     private static final Logger log = LoggerFactory.getLogger(MetadataUpdater.class);
     private static final int MAX_REWRITES = 4;
 
-    private final Raid1Array array;
+    private final MddevCore array;
     private final Deque<Waiter> waiters = new ArrayDeque<>();
     private long requested;
     private long completed;
@@ -43,7 +46,7 @@ final class MetadataUpdater {
 
     private record Waiter(long generation, CompletableFuture<Void> future) {}
 
-    MetadataUpdater(Raid1Array array) {
+    MetadataUpdater(MddevCore array) {
         this.array = array;
     }
 
@@ -149,6 +152,25 @@ final class MetadataUpdater {
             array.failuresRecorded(marked);
         } finally {
             if (!finished) cluster.metadataUpdateCancel();
+        }
+    }
+
+    /** Waits for a superblock update, bounded; its failure becomes an IO_ERROR. */
+    static void awaitUpdate(String array, CompletableFuture<Void> f, long timeoutNanos, String what) throws Raid1Exception {
+        try {
+            f.get(timeoutNanos, TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, array + ": " + what + ": the superblock update took longer than "
+                    + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof Raid1Exception r) {
+                throw new Raid1Exception(r.code(), array + ": " + what + ": " + r.getMessage(), r);
+            }
+            throw new Raid1Exception(Raid1Exception.Code.METADATA, array + ": " + what + ": " + c, c);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, array + ": " + what + ": interrupted", e);
         }
     }
 }

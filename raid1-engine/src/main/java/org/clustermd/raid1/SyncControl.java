@@ -40,7 +40,7 @@ final class SyncControl {
         DONE
     }
 
-    private final Raid1Array array;
+    private final MddevCore array;
     private final ReentrantLock lock;
     private final Condition changed;
     private final SyncThrottle throttle = new SyncThrottle(System::nanoTime);
@@ -75,7 +75,7 @@ final class SyncControl {
     private volatile long syncMin;
     private volatile long syncMax = Long.MAX_VALUE;
 
-    SyncControl(Raid1Array array, ReentrantLock reconfig, boolean startFrozen) {
+    SyncControl(MddevCore array, ReentrantLock reconfig, boolean startFrozen) {
         this.array = array;
         this.lock = reconfig;
         this.changed = reconfig.newCondition();

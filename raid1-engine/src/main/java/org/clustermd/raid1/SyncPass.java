@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -47,12 +46,11 @@ final class SyncPass implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(SyncPass.class);
     /** md-cluster's RAID1 window: 32 MiB. */
     static final long CLUSTER_WINDOW = 65536;
-    private static final int PAGE_SECTORS = 8;
     private static final long YIELD_CAP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long YIELD_POLL_NANOS = 50_000;
     private static final long YIELD_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-    private final Raid1Array array;
+    private final MddevCore array;
     private final SyncControl control;
     private final SyncAction action;
     private final ResyncBarrier barrier;
@@ -87,7 +85,7 @@ final class SyncPass implements Runnable {
     private long accounted;
     private long lastForeground = -1;
 
-    SyncPass(Raid1Array array, SyncControl control, SyncAction action) {
+    SyncPass(MddevCore array, SyncControl control, SyncAction action) {
         this.array = array;
         this.control = control;
         this.action = action;
@@ -489,7 +487,7 @@ final class SyncPass implements Runnable {
         inFlight.add(pos);
         issuedEnd = Math.max(issuedEnd, pos + len);
         ByteBuffer[] slot = buffers.poll();
-        Request r = new Request(pos, len, slot, targets, everyLeg, array.mirrors());
+        SyncRequest r = new SyncRequest(this, action, pos, len, slot, targets, everyLeg, array.mirrors());
         try {
             r.start();
         } catch (RuntimeException e) {
@@ -498,168 +496,51 @@ final class SyncPass implements Runnable {
         return true;
     }
 
-    /** One sync request (md's r1bio of a sync), chained through completions. */
-    private final class Request {
-        final long pos;
-        final long len;
-        final ByteBuffer[] slot;
-        final List<Mirror> targets;
-        final boolean everyLeg;
-        final MirrorSet set;
-        final int bytes;
+    // ------------------------------------------------------------------ what a request reports (completion threads)
 
-        Request(long pos, long len, ByteBuffer[] slot, List<Mirror> targets, boolean everyLeg, MirrorSet set) {
-            this.pos = pos;
-            this.len = len;
-            this.slot = slot;
-            this.targets = targets;
-            this.everyLeg = everyLeg;
-            this.set = set;
-            this.bytes = (int) (len * BlockDevice.SECTOR_SIZE);
-        }
-
-        ByteBuffer buf(int i) {
-            return slot[i].duplicate().clear().limit(bytes);
-        }
-
-        void start() {
-            if (action == SyncAction.CHECK || action == SyncAction.REPAIR) readAll();
-            else readFrom(0);
-        }
-
-        long at(Mirror m) {
-            return m.leg().dataOffsetBytes + pos * BlockDevice.SECTOR_SIZE;
-        }
-
-        /** resync / recover: read the first in-sync leg that can. */
-        void readFrom(int i) {
-            Mirror[] good = set.inSyncArray();
-            if (i >= good.length) {
-                failed("no in-sync leg could read sector " + pos);
-                return;
-            }
-            Mirror src = good[i];
-            src.leg().device.readAsync(at(src), buf(0)).whenComplete((v, t) -> {
-                if (t != null) {
-                    src.leg().errors.incrementAndGet();
-                    log.warn("{}: sync read of sector {} failed on {}: {}", array.name(), pos, src.name(), t.getMessage());
-                    readFrom(i + 1);
-                    return;
-                }
-                ioSectors.addAndGet(len);
-                List<Mirror> to = new ArrayList<>();
-                if (everyLeg) {
-                    for (Mirror m : set.writeTargetArray()) if (m != src) to.add(m);
-                } else {
-                    to.addAll(targets);
-                }
-                writeTo(to, buf(0), src);
-            });
-        }
-
-        /** check / repair: read every in-sync leg, then compare. */
-        void readAll() {
-            Mirror[] good = set.inSyncArray();
-            int n = Math.min(good.length, slot.length);
-            List<CompletableFuture<Void>> fs = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) fs.add(good[i].leg().device.readAsync(at(good[i]), buf(i)));
-            CompletableFuture.allOf(fs.stream().map(f -> f.handle((x, e) -> null)).toArray(CompletableFuture<?>[]::new))
-                    .whenComplete((x, ignored) -> compare(good, n, fs));
-        }
-
-        void compare(Mirror[] good, int n, List<CompletableFuture<Void>> fs) {
-            int ref = -1;
-            boolean[] failed = new boolean[n];
-            for (int i = 0; i < n; i++) {
-                failed[i] = fs.get(i).isCompletedExceptionally();
-                if (failed[i]) good[i].leg().errors.incrementAndGet();
-                else if (ref < 0) ref = i;
-            }
-            if (ref < 0) {
-                failed("no in-sync leg could read sector " + pos);
-                return;
-            }
-            ioSectors.addAndGet(len * n);
-            checked.addAndGet(len);
-            ByteBuffer r = buf(ref);
-            List<Mirror> differ = new ArrayList<>();
-            long bad = 0;
-            for (int i = 0; i < n; i++) {
-                if (i == ref) continue;
-                if (failed[i]) {
-                    differ.add(good[i]);
-                    continue;
-                }
-                long pages = differingPages(r, buf(i));
-                if (pages > 0) {
-                    bad = Math.max(bad, pages * PAGE_SECTORS);
-                    differ.add(good[i]);
-                }
-            }
-            mismatches.addAndGet(Math.min(bad, len));
-            if (action == SyncAction.REPAIR && !differ.isEmpty()) writeTo(differ, r, good[ref]);
-            else end(null);
-        }
-
-        void writeTo(List<Mirror> to, ByteBuffer data, Mirror src) {
-            if (to.isEmpty()) {
-                end(null);
-                return;
-            }
-            List<CompletableFuture<Void>> fs = new ArrayList<>(to.size());
-            for (Mirror m : to) fs.add(m.leg().device.writeAsync(at(m), data, false));
-            CompletableFuture.allOf(fs.stream().map(f -> f.handle((x, e) -> null)).toArray(CompletableFuture<?>[]::new))
-                    .whenComplete((x, ignored) -> {
-                        boolean any = false;
-                        for (int i = 0; i < to.size(); i++) {
-                            Throwable t = fs.get(i).handle((v, e) -> e).join();
-                            if (t == null) {
-                                any = true;
-                                continue;
-                            }
-                            Mirror m = to.get(i);
-                            targetFailed = true;
-                            m.leg().errors.incrementAndGet();
-                            IOException e = MirroredWrite.asIo(t);
-                            log.warn("{}: sync write of sector {} failed on {}: {}", array.name(), pos, m.name(), e.getMessage());
-                            array.legFailed(m, e);
-                        }
-                        if (any) {
-                            copied.addAndGet(len);
-                            ioSectors.addAndGet(len);
-                        }
-                        end(null);
-                    });
-        }
-
-        /** This request did not do its work: the pass stops, and its progress stays below {@code pos}. */
-        void failed(String why) {
-            failedAt.accumulateAndGet(pos, Math::min);
-            if (failure == null) failure = why;
-            stop = true;
-            end(null);
-        }
-
-        void end(String why) {
-            if (why != null) {
-                failed(why);
-                return;
-            }
-            barrier.lowerBarrier(pos);
-            inFlight.remove(pos);
-            if (slot != null) buffers.add(slot);
-            permits.release();
-        }
+    String name() {
+        return array.name();
     }
 
-    /** 4 KiB pages that differ between two equally long buffers. */
-    static long differingPages(ByteBuffer a, ByteBuffer b) {
-        long pages = 0;
-        int len = a.remaining();
-        for (int off = 0; off < len; off += 4096) {
-            int end = Math.min(len, off + 4096);
-            if (a.slice(off, end - off).mismatch(b.slice(off, end - off)) >= 0) pages++;
-        }
-        return pages;
+    void countIo(long sectors) {
+        ioSectors.addAndGet(sectors);
+    }
+
+    void countChecked(long sectors) {
+        checked.addAndGet(sectors);
+    }
+
+    void countMismatches(long sectors) {
+        mismatches.addAndGet(sectors);
+    }
+
+    /** Some target took a request's write. */
+    void countCopied(long sectors) {
+        copied.addAndGet(sectors);
+        ioSectors.addAndGet(sectors);
+    }
+
+    /** A target's write of a request at {@code pos} failed: the leg is failed. */
+    void writeFailed(Mirror m, long pos, Throwable t) {
+        targetFailed = true;
+        m.leg().errors.incrementAndGet();
+        IOException e = MirroredWrite.asIo(t);
+        log.warn("{}: sync write of sector {} failed on {}: {}", array.name(), pos, m.name(), e.getMessage());
+        array.legFailed(m, e);
+    }
+
+    /** A request at {@code pos} did not do its work: the pass stops, and its progress stays below {@code pos}. */
+    void requestFailed(long pos, String why) {
+        failedAt.accumulateAndGet(pos, Math::min);
+        if (failure == null) failure = why;
+        stop = true;
+    }
+
+    /** A request at {@code pos} is over: its barrier, range and buffers slot are released. */
+    void requestEnded(long pos, ByteBuffer[] slot) {
+        barrier.lowerBarrier(pos);
+        inFlight.remove(pos);
+        if (slot != null) buffers.add(slot);
+        permits.release();
     }
 }

@@ -4,7 +4,10 @@
  * <h2>Map (kernel name: ours)</h2>
  * <table>
  *   <caption>Kernel counterparts</caption>
- *   <tr><td>mddev + r1conf</td><td>{@link org.clustermd.raid1.Raid1Array}</td></tr>
+ *   <tr><td>mddev + r1conf</td><td>{@link org.clustermd.raid1.Raid1Array} (the facade) over
+ *       {@code MddevCore} (the parts, wired in md_run order)</td></tr>
+ *   <tr><td>do_md_stop</td><td>{@code MdStop}</td></tr>
+ *   <tr><td>md_bitmap_create / md_bitmap_load at assembly</td><td>{@code BitmapLoad}</td></tr>
  *   <tr><td>md_cluster_operations</td><td>{@link org.clustermd.raid1.ClusterOperations} (SPI; single node:
  *       {@link org.clustermd.raid1.StandaloneClusterOperations}); the array's side for it:
  *       {@link org.clustermd.raid1.Mddev}</td></tr>
@@ -23,7 +26,8 @@
  *   <tr><td>r1bio</td><td>{@code MirroredWrite}</td></tr>
  *   <tr><td>read_balance</td><td>{@code ReadBalancer}</td></tr>
  *   <tr><td>raise/lower/wait/allow_barrier, freeze_array</td><td>{@link org.clustermd.raid1.resync.ResyncBarrier}</td></tr>
- *   <tr><td>md_do_sync + raid1_sync_request</td><td>{@code SyncPass} on {@code resync-<array>}</td></tr>
+ *   <tr><td>md_do_sync + raid1_sync_request</td><td>{@code SyncPass} on {@code resync-<array>}; one sync r1bio:
+ *       {@code SyncRequest}</td></tr>
  *   <tr><td>MD_RECOVERY_* flags, action_store, md_reap_sync_thread</td><td>{@code SyncControl}</td></tr>
  *   <tr><td>md_check_recovery (md thread)</td><td>{@code MdThread} ({@code md-<array>})</td></tr>
  *   <tr><td>md_update_sb / super_1_sync</td><td>{@code MetadataUpdater} / {@code ArrayMetadata}</td></tr>

@@ -19,6 +19,7 @@ import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.sb.DeviceBitmapStorage;
 import org.clustermd.raid1.sb.DiskLayout;
 import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockBuilder;
 import org.clustermd.raid1.sb.SuperblockCodec;
 import org.clustermd.raid1.sb.SuperblockFormatException;
 
@@ -123,7 +124,7 @@ public final class ArrayCreator {
         }
         for (int i = 0; i < legs.size(); i++) {
             BlockDevice leg = legs.get(i);
-            Superblock.Builder b = Superblock.builder()
+            SuperblockBuilder b = Superblock.builder()
                     .setUuid(uuid)
                     .setName(o.name())
                     .ctime(now)

@@ -85,7 +85,7 @@ final class Superblocks {
 
     /** A 2-leg raid1 member as create would write it, for a leg laid out by {@code layout}. */
     static Superblock raid1Member(DiskLayout layout, int devNumber, boolean clustered) {
-        Superblock.Builder b = Superblock.builder()
+        SuperblockBuilder b = Superblock.builder()
                 .setUuid(UUID.fromString("0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"))
                 .setName("md-test")
                 .ctime(Superblock.mdTime(Instant.parse("2026-11-22T10:00:00Z")))

@@ -1,0 +1,96 @@
+package org.clustermd.raid1;
+
+import org.clustermd.bitmap.BitmapArea;
+import org.clustermd.bitmap.BitmapException;
+import org.clustermd.bitmap.BitmapOptions;
+import org.clustermd.bitmap.BitmapSuperblock;
+import org.clustermd.bitmap.WriteIntentBitmap;
+import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockCodec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * md's {@code md_bitmap_create} and {@code md_bitmap_load} at assembly: finds the bitmap area
+ * the superblock points at, checks slot 0 against the array, and opens this node's slot with
+ * the bits the legs' state calls for. The cluster is joined between the two steps, since the
+ * slot number comes from the cluster.
+ *
+ * <p>Not thread-safe: used once, by the thread that assembles the array, before it is shared.
+ */
+final class BitmapLoad {
+    // logged under the array's name as before the split: log configurations name Raid1Array
+    private static final Logger log = LoggerFactory.getLogger(Raid1Array.class);
+
+    /** The opened slot, and whether its bits can be trusted (false: a full resync is forced). */
+    record Loaded(WriteIntentBitmap bitmap, boolean trusted) {}
+
+    private BitmapLoad() {}
+
+    /**
+     * Reads the bitmap area of {@code sb}, null when the array has no bitmap.
+     *
+     * @throws Raid1Exception METADATA for an unusable bitmap
+     */
+    static BitmapArea readArea(String name, Superblock sb, Mirrors mirrors) throws Raid1Exception {
+        if (!sb.hasFeature(Superblock.FEATURE_BITMAP_OFFSET)) return null;
+        long areaStart = (sb.superOffset() + sb.bitmapOffset()) * BlockDevice.SECTOR_SIZE;
+        long areaSize = (sb.dataOffset() * BlockDevice.SECTOR_SIZE - areaStart) / 4096 * 4096;
+        BitmapArea area;
+        try {
+            area = BitmapArea.read(mirrors.openBitmapStorage(areaStart, areaSize));
+        } catch (BitmapException e) {
+            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
+        }
+        BitmapSuperblock first = area.superblock();
+        if (!first.uuid().equals(sb.setUuid())) {
+            // slot 0 is the one every other slot is checked against: blaming slot 1 would send the operator astray
+            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's uuid "
+                    + SuperblockCodec.mdadmUuid(first.uuid()) + " is not the array's " + SuperblockCodec.mdadmUuid(sb.setUuid())
+                    + " (md ignores such a bitmap)");
+        }
+        if (Long.compareUnsigned(first.syncSize(), sb.dataSize()) > 0) {
+            // the other slots' places follow from it: reading them would only report a bad magic
+            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's sync_size "
+                    + first.syncSize() + " sectors is more than the data_size " + sb.dataSize() + " sectors");
+        }
+        return area;
+    }
+
+    /**
+     * Opens {@code slot} of {@code area}; an out-of-date bitmap lowers the checkpoint to 0.
+     *
+     * @throws Raid1Exception METADATA when the slot cannot be opened
+     */
+    static Loaded open(String name, BitmapArea area, int slot, MirrorSet set, ArrayMetadata metadata,
+            ArrayOptions options) throws Raid1Exception {
+        boolean trusted = true;
+        try {
+            BitmapSuperblock own = area.readSuperblock(slot);
+            long events = metadata.events();
+            // md's bitmap_load: while degraded every set bit is kept NEEDED, so a returning leg can
+            // be recovered from them, unless nothing was cleared since the array was last whole
+            long load = metadata.recoveryCp();
+            if (set.missingRoles() > 0 && own.eventsCleared() != events) load = 0;
+            if (!own.clustered() && own.events() < events) {
+                log.warn("{}: bitmap events {} < array events {}: the bitmap is out of date, forcing a full resync", name,
+                        own.events(), events);
+                trusted = false;
+                metadata.recoveryCp(0);
+            }
+            WriteIntentBitmap b = WriteIntentBitmap.open(area.storage(), slot, BitmapOptions.builder()
+                    .name(name)
+                    .clock(options.bitmapClock())
+                    .startDaemon(options.bitmapDaemon())
+                    .recoveryCp(load)
+                    .daemonFailureListener(e -> log.warn("{}: bitmap daemon: {}", name, e.toString()))
+                    .build());
+            b.setDegraded(set.missingRoles() > 0);
+            return new Loaded(b, trusted);
+        } catch (BitmapException e) {
+            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": opening bitmap slot " + slot + " failed: "
+                    + e.getMessage(), e);
+        }
+    }
+}
