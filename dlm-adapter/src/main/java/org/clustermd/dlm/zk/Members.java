@@ -420,7 +420,7 @@ final class Members {
         if (ep == null || !ep.prepDelivered) {
             return;
         }
-        for (ResourceState rs : space.engine.resources()) {
+        for (ResourceState rs : space.resources.all()) {
             if (!rs.view.settled()) {
                 return; // a purge is half applied: its grants come first
             }
@@ -475,7 +475,7 @@ final class Members {
     /** Owners of locks in the view that are not live members. */
     private Set<Owner> orphanOwners() {
         Set<Owner> out = new HashSet<>();
-        for (ResourceState rs : space.engine.resources()) {
+        for (ResourceState rs : space.resources.all()) {
             for (LockEntry e : rs.view.entries()) {
                 if (!Objects.equals(members.get(e.key().slot()), e.key().incarnation())) {
                     out.add(new Owner(e.key().slot(), e.key().incarnation()));
@@ -515,7 +515,7 @@ final class Members {
         if (members.isEmpty() || members.keySet().iterator().next() != slot) {
             return;
         }
-        for (ResourceState rs : space.engine.resources()) {
+        for (ResourceState rs : space.resources.all()) {
             if (rs.stale || !rs.view.settled()) {
                 return;
             }

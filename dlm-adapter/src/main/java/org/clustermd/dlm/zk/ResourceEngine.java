@@ -1,26 +1,13 @@
 package org.clustermd.dlm.zk;
 
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
-import org.apache.zookeeper.CreateMode;
-import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.KeeperException.Code;
-import org.apache.zookeeper.Op;
-import org.apache.zookeeper.OpResult;
-import org.apache.zookeeper.WatchedEvent;
-import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.ACL;
 import org.clustermd.dlm.BlockingListener;
@@ -30,7 +17,6 @@ import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.LockValueBlock;
-import org.clustermd.dlm.zk.LockEntry.LockKey;
 import org.clustermd.dlm.zk.Pending.Kind;
 import org.clustermd.dlm.zk.Pending.Phase;
 import org.clustermd.dlm.zk.TablePlanner.Owner;
@@ -40,21 +26,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A lockspace's resources and the requests on them: the replica of every resource's lock table,
- * this node's handles and their {@link Pending} operations (request, conversion, cancel,
- * republish, unlock), and the engine that brings a resource forward after any change (completes
- * what the view shows done, plans and submits writes, delivers blocking callbacks, writes the
- * purge of dead members' locks that {@link Members} allows, and the elected grant pass). A
- * pending operation moves only by {@link Pending#to}, which refuses a move the engine never
- * makes; a cancel is settled only by {@code finishCancelled}.
+ * The requests on a lockspace's resources: this node's {@link Pending} operations (request,
+ * conversion, cancel, republish, unlock) and the engine that brings a resource forward after any
+ * change (completes what the view shows done, plans and submits writes, delivers blocking
+ * callbacks, writes the purge of dead members' locks that {@link Members} allows, and the
+ * elected grant pass). A pending operation moves only by {@link Pending#to}, which refuses a move
+ * the engine never makes; a cancel is settled only by {@code finishCancelled}. The resources
+ * themselves are {@link Resources}'.
  *
  * <p>Threads: user threads submit requests, cancels and unlocks; ZooKeeper's event thread
- * applies lock-table events and write results; the re-read and membership changes re-evaluate
- * resources from whichever thread they run on. Everything here (the resources, their views,
- * the handles' engine state) is guarded by the owning {@link ZkLockSpace}'s lock, the same
- * object handed in, since a grant decision must see membership and session health as one state.
- * Completions and callbacks are enqueued under that lock through {@link ZkLockSpace.Actions}, in
- * the order the lock serialised them, and run after it is released.
+ * applies write results and hands over changed resources; the re-read, session health and
+ * membership changes re-evaluate resources from whichever thread they run on. Everything it
+ * touches (the views, the handles' engine state) is guarded by the owning {@link ZkLockSpace}'s
+ * lock, the same object handed in, since a grant decision must see membership, session health
+ * and the lock table as one state. Completions and callbacks are enqueued under that lock through
+ * {@link ZkLockSpace.Actions}, in the order the lock serialised them, and run after it is
+ * released.
  */
 final class ResourceEngine {
     // the lockspace's logger: a lockspace's messages keep one logger name, whichever part logs
@@ -69,10 +56,6 @@ final class ResourceEngine {
     private final String lockSpaceName;
     private final long incarnation;
     private final WriteStats stats;
-    private final AtomicLong nextLockId = new AtomicLong(1);
-
-    // guarded by lock
-    private final Map<String, ResourceState> resources = new TreeMap<>();
 
     ResourceEngine(ZkLockSpace space) {
         this.space = space;
@@ -86,111 +69,11 @@ final class ResourceEngine {
         this.stats = space.writeStats();
     }
 
-    // ------------------------------------------------------------------ resources
-
-    /** Every resource known here; under the lock. */
-    Collection<ResourceState> resources() {
-        return resources.values();
-    }
-
     /** Brings every resource forward ({@link #evaluate}); under the lock. */
     void evaluateAll(Actions out) {
-        for (ResourceState rs : resources.values()) {
+        for (ResourceState rs : space.resources.all()) {
             evaluate(rs, out);
         }
-    }
-
-    /** Whether the resource is in the view; under the lock. */
-    boolean known(String name) {
-        return resources.containsKey(name);
-    }
-
-    /** A new handle on {@code name} for this node's slot; under the lock. */
-    ZkLockResource newHandle(String name, BlockingListener blockingListener) {
-        ResourceState rs = resourceState(name);
-        LockKey key = new LockKey(space.members.slot(), incarnation, nextLockId.getAndIncrement());
-        ZkLockResource h = new ZkLockResource(space, rs, key, blockingListener,
-                LockValueBlock.zeros(options.valueBlockSize()));
-        rs.handles.add(h);
-        return h;
-    }
-
-    ResourceState resourceState(String name) {
-        return resources.computeIfAbsent(name, n -> new ResourceState(n, paths.resource(n), paths.version(n),
-                new ResourceView(n, options.valueBlockSize(), 0)));
-    }
-
-    /** A watch event on a resource or one of its lock entries; under the lock. */
-    void onResourceEvent(ZkLockPaths.Relative rel, WatchedEvent e, Actions out) {
-        switch (rel.kind()) {
-            case RESOURCE -> {
-                if (rel.name() != null) {
-                    resourceState(rel.name());
-                }
-            }
-            case RESOURCE_CHILD -> {
-                ResourceState rs = resourceState(rel.name());
-                if (e.getType() == Watcher.Event.EventType.NodeCreated) {
-                    rs.view.childCreated(rel.child(), e.getZxid());
-                } else if (e.getType() == Watcher.Event.EventType.NodeDeleted) {
-                    rs.view.childDeleted(rel.child());
-                }
-                evaluate(rs, out);
-            }
-            default -> { }
-        }
-    }
-
-    /** The connection is in doubt: no view may be trusted until it is read again; under the lock. */
-    void markStale() {
-        for (ResourceState rs : resources.values()) {
-            rs.stale = true;
-        }
-    }
-
-    /**
-     * Creates the resource and its version znode in one transaction (version first, so anyone who
-     * sees the resource can use version 0), waiting until the creation event has been applied.
-     */
-    void createResource(String name) throws DlmException {
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicReference<Code> result = new AtomicReference<>();
-        List<Op> ops = List.of(Op.create(paths.version(name), new byte[0], acl, CreateMode.PERSISTENT),
-                Op.create(paths.resource(name), new byte[0], acl, CreateMode.PERSISTENT));
-        // async, so the reply is handled on the event thread after the creation's own event
-        zk.multi(ops, (rc, path, ctx, results) -> {
-            result.set(Code.get(rc));
-            done.countDown();
-        }, null);
-        space.awaitLatch(done, System.nanoTime() + options.requestTimeout().toNanos(), "creating resource " + name);
-        Code rc = result.get();
-        if (rc != Code.OK && rc != Code.NODEEXISTS) {
-            throw ZkLockManager.translate("creating resource " + paths.resource(name), KeeperException.create(rc));
-        }
-    }
-
-    void readResource(String name) {
-        space.replica.expect();
-        // one multi-read: the children and the version znode from the same state
-        List<Op> reads = List.of(Op.getChildren(paths.resource(name)), Op.getData(paths.version(name)));
-        zk.multi(reads, (rc, p, ctx, results) -> {
-            space.underLock(out -> {
-                int code = rc;
-                if (rc == Code.OK.intValue() && results.size() == 2
-                        && results.get(0) instanceof OpResult.GetChildrenResult children
-                        && results.get(1) instanceof OpResult.GetDataResult version) {
-                    ResourceState rs = resourceState(name);
-                    rs.view.replace(children.getChildren(), version.getStat().getVersion());
-                    rs.stale = false;
-                } else if (results != null && !results.isEmpty()
-                        && results.get(0) instanceof OpResult.ErrorResult err) {
-                    code = err.getErr() == Code.NONODE.intValue() ? Code.OK.intValue() : err.getErr();
-                } else if (rc == Code.NONODE.intValue()) {
-                    code = Code.OK.intValue();
-                }
-                space.resyncStep(code, out);
-            });
-        }, null);
     }
 
     /**
@@ -198,76 +81,13 @@ final class ResourceEngine {
      * the cut lost, and brings every resource forward.
      */
     void afterRead(Actions out) {
-        for (ResourceState rs : resources.values()) {
+        for (ResourceState rs : space.resources.all()) {
             for (ZkLockResource h : rs.handles) {
                 if (h.pending != null && h.pending.phase() == Phase.UNCERTAIN) {
                     reconcileUncertain(rs, h);
                 }
             }
             evaluate(rs, out);
-        }
-    }
-
-    // ------------------------------------------------------------------ leaving
-
-    /**
-     * Closing: fails every pending request with CLOSED and submits the release of this node's
-     * locks, one future per resource in {@code releases}; under the lock.
-     */
-    void releaseAll(long deadline, List<CompletableFuture<Void>> releases, Actions out) {
-        for (ResourceState rs : resources.values()) {
-            for (ZkLockResource h : rs.handles) {
-                failPending(h, DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closing", out);
-            }
-            if (!rs.view.ownedBy(space.members.slot(), incarnation).isEmpty()) {
-                // a force-unlock: no value block is written or invalidated
-                Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                        new TablePlanner.Purge(Set.of(new Owner(space.members.slot(), incarnation)), false), null, acl);
-                CompletableFuture<Void> done = new CompletableFuture<>();
-                releases.add(done);
-                submitRelease(rs, plan, done, deadline);
-            }
-        }
-    }
-
-    /** Releases this node's locks on one resource while leaving, retrying a lost compare-and-set. */
-    private void submitRelease(ResourceState rs, Plan plan, CompletableFuture<Void> done, long deadline) {
-        if (plan.isEmpty()) {
-            done.complete(null);
-            return;
-        }
-        zk.multi(plan.ops(), (rc, path, ctx, results) -> {
-            Code code = Code.get(rc);
-            if (code == Code.OK) {
-                done.complete(null);
-                return;
-            }
-            if ((code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS)
-                    && System.nanoTime() < deadline) {
-                lock.lock();
-                try {
-                    submitRelease(rs, TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                            new TablePlanner.Purge(Set.of(new Owner(space.members.slot(), incarnation)), false), null, acl),
-                            done, deadline);
-                } finally {
-                    lock.unlock();
-                }
-                return;
-            }
-            done.completeExceptionally(KeeperException.create(code));
-        }, null);
-    }
-
-    /** Fails every pending request, and publishes that nothing is held; under the lock. */
-    void failAll(LockSpaceState finalState, Actions out) {
-        for (ResourceState rs : resources.values()) {
-            for (ZkLockResource h : rs.handles) {
-                failPending(h, finalState == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
-                        : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + finalState, out);
-                // at once, not in callback order: nothing is held any more, and a user who sees
-                // the final state must not see a lock
-                h.publish(null, 0, h.valueBlock());
-            }
         }
     }
 
@@ -435,7 +255,7 @@ final class ResourceEngine {
      * and submits writes, delivers blocking callbacks, purges dead members' locks and runs the
      * elected grant pass. Called with the lock held.
      */
-    private void evaluate(ResourceState rs, Actions out) {
+    void evaluate(ResourceState rs, Actions out) {
         ResourceView v = rs.view;
         if (!v.settled()) {
             return;
@@ -708,7 +528,7 @@ final class ResourceEngine {
         }
     }
 
-    private void failPending(ZkLockResource h, DlmException.Code code, String why, Actions out) {
+    void failPending(ZkLockResource h, DlmException.Code code, String why, Actions out) {
         Pending p = h.pending;
         if (p == null) {
             return;
@@ -842,17 +662,4 @@ final class ResourceEngine {
         }
     }
 
-    /** A snapshot for tests and tools: resource name to the lock table as this node sees it. */
-    Map<String, List<LockEntry>> tables() {
-        lock.lock();
-        try {
-            Map<String, List<LockEntry>> m = new LinkedHashMap<>();
-            for (ResourceState rs : resources.values()) {
-                m.put(rs.name, new ArrayList<>(rs.view.entries()));
-            }
-            return m;
-        } finally {
-            lock.unlock();
-        }
-    }
 }

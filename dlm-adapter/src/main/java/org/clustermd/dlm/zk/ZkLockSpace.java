@@ -42,8 +42,9 @@ import org.slf4j.LoggerFactory;
  * {@link TablePlanner}. See the package documentation for the protocol and its safety argument.
  *
  * <p>This class is the public API, joining and leaving, session health, the full re-read and the
- * watch's dispatch. Membership and recovery episodes are {@link Members}'; resources and the
- * requests on them are {@link ResourceEngine}'s; the re-read's bookkeeping is {@link Replica}'s;
+ * watch's dispatch. Membership and recovery episodes are {@link Members}'; the resources and
+ * this node's handles on them are {@link Resources}'; the requests on them and the decisions
+ * are {@link ResourceEngine}'s; the re-read's bookkeeping is {@link Replica}'s;
  * znode names are {@link ZkLockPaths}'. All of them share this lockspace's one {@link #lock}: a
  * grant decision reads membership, session health and the lock table as one state.
  *
@@ -60,7 +61,7 @@ import org.slf4j.LoggerFactory;
 final class ZkLockSpace implements LockSpace {
     private static final Logger LOG = LoggerFactory.getLogger(ZkLockSpace.class);
 
-    // what Members and ResourceEngine share, set before they are built
+    // what Members, Resources and ResourceEngine share, set before they are built
     final ZkLockManager manager;
     final ZooKeeper zk;
     private final long incarnation;
@@ -73,10 +74,11 @@ final class ZkLockSpace implements LockSpace {
     private final Watcher watcher = this::onEvent;
     private final WriteStats stats = new WriteStats();
 
-    /** The one lock of this lockspace; {@link Members} and {@link ResourceEngine} are guarded by it too. */
+    /** The one lock of this lockspace: {@link Members}, {@link Resources} and {@link ResourceEngine} are guarded by it too. */
     final ReentrantLock lock = new ReentrantLock();
     // everything below is guarded by lock
     final Members members;
+    final Resources resources;
     final ResourceEngine engine;
     private Stage stage = Stage.JOINING;
     final Replica replica = new Replica();
@@ -96,6 +98,7 @@ final class ZkLockSpace implements LockSpace {
         this.acl = manager.acl();
         this.callbacks = new CallbackQueue(name);
         this.members = new Members(this);
+        this.resources = new Resources(this);
         this.engine = new ResourceEngine(this);
     }
 
@@ -165,7 +168,7 @@ final class ZkLockSpace implements LockSpace {
                 return;
             }
             transition(EnumSet.of(Stage.MEMBER), Stage.LEAVING); // no new decisions; requests now fail with CLOSED
-            engine.releaseAll(deadline, releases, out);
+            resources.releaseAll(deadline, releases, out);
         } finally {
             if (!unlocked) {
                 lock.unlock();
@@ -218,7 +221,7 @@ final class ZkLockSpace implements LockSpace {
 
     /** Fails everything and moves to a final state; returns true if the state changed. */
     private boolean finishClose(Actions out, LockSpaceState finalState) {
-        engine.failAll(finalState, out);
+        resources.failAll(finalState, out);
         transition(EnumSet.allOf(Stage.class), Stage.GONE);
         if (state == finalState) {
             return false;
@@ -239,7 +242,7 @@ final class ZkLockSpace implements LockSpace {
             }
             suspensions++;
             state = LockSpaceState.SUSPENDED;
-            engine.markStale();
+            resources.markStale();
         } finally {
             lock.unlock();
         }
@@ -386,7 +389,7 @@ final class ZkLockSpace implements LockSpace {
             underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     for (String name : children) {
-                        engine.readResource(name);
+                        resources.readResource(name);
                     }
                 }
                 resyncStep(rc, out);
@@ -428,7 +431,7 @@ final class ZkLockSpace implements LockSpace {
                 case MEMBER -> members.onMembersEvent(e.getType(), rel.name(), out);
                 case RECOVERY -> members.onRecoveryEvent(e.getType(), rel.name(), out);
                 case DEPARTED -> members.onDepartedEvent(e.getType(), rel.name());
-                case RESOURCE, RESOURCE_CHILD -> engine.onResourceEvent(rel, e, out);
+                case RESOURCE, RESOURCE_CHILD -> resources.onResourceEvent(rel, e, out);
                 default -> { }
             }
             if (member()) {
@@ -515,16 +518,16 @@ final class ZkLockSpace implements LockSpace {
                 throw new DlmException(state == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
                         : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + state);
             }
-            known = engine.known(name);
+            known = resources.known(name);
         } finally {
             lock.unlock();
         }
         if (!known) {
-            engine.createResource(name);
+            resources.createResource(name);
         }
         lock.lock();
         try {
-            return engine.newHandle(name, blockingListener);
+            return resources.newHandle(name, blockingListener);
         } finally {
             lock.unlock();
         }
@@ -578,7 +581,7 @@ final class ZkLockSpace implements LockSpace {
 
     /** A snapshot for tests and tools: resource name to the lock table as this node sees it. */
     Map<String, List<LockEntry>> tables() {
-        return engine.tables();
+        return resources.tables();
     }
 
     /** This node's place in the lockspace, apart from the session's health ({@link #state}). */
