@@ -195,31 +195,6 @@ final class ResourceEngine {
         });
     }
 
-    /** Forgets a closed handle so a long-lived lockspace does not accumulate them. */
-    void forget(ZkLockResource h) {
-        lock.lock();
-        try {
-            if (h.pending == null) {
-                h.resource.handles.remove(h);
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    void setValueBlock(ZkLockResource h, LockValueBlock value) {
-        if (value.size() != options.valueBlockSize()) {
-            throw new IllegalArgumentException("LVB of " + value.size() + " bytes; lockspace " + lockSpaceName
-                    + " uses " + options.valueBlockSize());
-        }
-        lock.lock();
-        try {
-            h.valueBlock = value;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /** Why a new operation cannot start now, or null. */
     private DlmException refuse(ZkLockResource h) {
         if (space.state() == LockSpaceState.LOST) {

@@ -89,6 +89,31 @@ final class Resources {
         return h;
     }
 
+    /** Forgets a closed handle so a long-lived lockspace does not accumulate them. */
+    void forget(ZkLockResource h) {
+        lock.lock();
+        try {
+            if (h.pending == null) {
+                h.resource.handles.remove(h);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void setValueBlock(ZkLockResource h, LockValueBlock value) {
+        if (value.size() != options.valueBlockSize()) {
+            throw new IllegalArgumentException("LVB of " + value.size() + " bytes; lockspace " + lockSpaceName
+                    + " uses " + options.valueBlockSize());
+        }
+        lock.lock();
+        try {
+            h.valueBlock = value;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** The resource in the view, added when first seen (an event, a read or a caller); under the lock. */
     ResourceState resourceState(String name) {
         return resources.computeIfAbsent(name, n -> new ResourceState(n, paths.resource(n), paths.version(n),

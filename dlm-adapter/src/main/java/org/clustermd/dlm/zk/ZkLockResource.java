@@ -88,7 +88,7 @@ final class ZkLockResource implements LockResource {
 
     @Override
     public void setValueBlock(LockValueBlock value) {
-        space.engine.setValueBlock(this, value);
+        space.resources.setValueBlock(this, value);
     }
 
     @Override
@@ -175,7 +175,7 @@ final class ZkLockResource implements LockResource {
                 LOG.warn("unlock of {} on close failed: {}", name(), e.getMessage());
             }
         }
-        space.engine.forget(this);
+        space.resources.forget(this);
     }
 
     private static <T> T awaitDone(CompletableFuture<T> f) throws DlmException {
