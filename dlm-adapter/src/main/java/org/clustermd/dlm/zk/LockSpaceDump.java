@@ -76,7 +76,7 @@ public final class LockSpaceDump {
         List<Member> members = new ArrayList<>();
         try {
             for (String m : sorted(children(zk, paths.members()))) {
-                ZkLockSpace.MemberName mn = ZkLockSpace.MemberName.parse(m);
+                Members.MemberName mn = Members.MemberName.parse(m);
                 if (mn == null) {
                     throw foreign(paths.member(m), "member znodes are named <slot4>_<incarnation16>");
                 }
@@ -105,7 +105,7 @@ public final class LockSpaceDump {
         }
         List<Member> members = new ArrayList<>();
         for (String m : sorted(children(zk, paths.members()))) {
-            ZkLockSpace.MemberName mn = ZkLockSpace.MemberName.parse(m);
+            Members.MemberName mn = Members.MemberName.parse(m);
             if (mn == null) {
                 throw foreign(paths.member(m), "member znodes are named <slot4>_<incarnation16>");
             }

@@ -11,7 +11,7 @@ import java.util.Set;
 import org.apache.zookeeper.Op;
 import org.clustermd.dlm.zk.TablePlanner.Owner;
 import org.clustermd.dlm.zk.TablePlanner.Plan;
-import org.clustermd.dlm.zk.ZkLockSpace.MemberName;
+import org.clustermd.dlm.zk.Members.MemberName;
 
 /**
  * The cluster-wide half of recovery: a dead member's locks are purged only once every live

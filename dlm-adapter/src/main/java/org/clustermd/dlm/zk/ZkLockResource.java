@@ -88,7 +88,7 @@ final class ZkLockResource implements LockResource {
 
     @Override
     public void setValueBlock(LockValueBlock value) {
-        space.setValueBlock(this, value);
+        space.resources.setValueBlock(this, value);
     }
 
     @Override
@@ -98,7 +98,7 @@ final class ZkLockResource implements LockResource {
 
     @Override
     public CompletableFuture<LockGrant> convertAsync(LockMode mode) {
-        return space.request(this, mode, false);
+        return space.engine.request(this, mode, false);
     }
 
     @Override
@@ -108,7 +108,7 @@ final class ZkLockResource implements LockResource {
 
     @Override
     public LockGrant convert(LockMode mode, Duration timeout) throws DlmException {
-        CompletableFuture<LockGrant> f = space.request(this, mode, false);
+        CompletableFuture<LockGrant> f = space.engine.request(this, mode, false);
         try {
             return await(f, timeout);
         } catch (TimeoutException e) {
@@ -127,7 +127,7 @@ final class ZkLockResource implements LockResource {
 
     @Override
     public LockGrant tryConvert(LockMode mode) throws DlmException {
-        CompletableFuture<LockGrant> f = space.request(this, mode, true);
+        CompletableFuture<LockGrant> f = space.engine.request(this, mode, true);
         try {
             return await(f, space.requestTimeout());
         } catch (TimeoutException e) {
@@ -140,7 +140,7 @@ final class ZkLockResource implements LockResource {
     @Override
     public boolean cancel() throws DlmException {
         try {
-            return await(space.cancel(this, DlmException.Code.CANCELLED), space.requestTimeout());
+            return await(space.engine.cancel(this, DlmException.Code.CANCELLED), space.requestTimeout());
         } catch (TimeoutException e) {
             throw new DlmException(DlmException.Code.TIMEOUT, "cancel on " + name() + " got no answer within "
                     + space.requestTimeout().toMillis() + " ms");
@@ -149,7 +149,7 @@ final class ZkLockResource implements LockResource {
 
     private boolean cancelQuietly() {
         try {
-            return await(space.cancel(this, DlmException.Code.TIMEOUT), space.requestTimeout());
+            return await(space.engine.cancel(this, DlmException.Code.TIMEOUT), space.requestTimeout());
         } catch (DlmException | TimeoutException e) {
             LOG.warn("cancel of a timed-out request on {} failed: {}", name(), e.toString());
             return true;
@@ -159,7 +159,7 @@ final class ZkLockResource implements LockResource {
     @Override
     public void unlock() throws DlmException {
         try {
-            await(space.unlock(this), space.requestTimeout());
+            await(space.engine.unlock(this), space.requestTimeout());
         } catch (TimeoutException e) {
             throw new DlmException(DlmException.Code.TIMEOUT, "unlock of " + name() + " got no answer within "
                     + space.requestTimeout().toMillis() + " ms");
@@ -175,7 +175,7 @@ final class ZkLockResource implements LockResource {
                 LOG.warn("unlock of {} on close failed: {}", name(), e.getMessage());
             }
         }
-        space.forget(this);
+        space.resources.forget(this);
     }
 
     private static <T> T awaitDone(CompletableFuture<T> f) throws DlmException {

@@ -1,23 +1,14 @@
 package org.clustermd.dlm.zk;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.EnumSet;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -27,7 +18,6 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.KeeperException.Code;
 import org.apache.zookeeper.Op;
-import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.Watcher.WatcherType;
@@ -36,19 +26,12 @@ import org.apache.zookeeper.data.ACL;
 import org.clustermd.dlm.BlockingListener;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
-import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
-import org.clustermd.dlm.LockValueBlock;
 import org.clustermd.dlm.NodeSlot;
-import org.clustermd.dlm.zk.LockEntry.LockKey;
-import org.clustermd.dlm.zk.Pending.Kind;
-import org.clustermd.dlm.zk.Pending.Phase;
-import org.clustermd.dlm.zk.TablePlanner.Owner;
-import org.clustermd.dlm.zk.TablePlanner.Plan;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,12 +41,18 @@ import org.slf4j.LoggerFactory;
  * replica, and writes each decision as one ZooKeeper transaction planned by
  * {@link TablePlanner}. See the package documentation for the protocol and its safety argument.
  *
+ * <p>This class is the public API, joining and leaving, session health, the full re-read and the
+ * watch's dispatch. Membership and recovery episodes are {@link Members}'; the resources and
+ * this node's handles on them are {@link Resources}'; the requests on them and the decisions
+ * are {@link ResourceEngine}'s; the re-read's bookkeeping is {@link Replica}'s;
+ * znode names are {@link ZkLockPaths}'. All of them share this lockspace's one {@link #lock}: a
+ * grant decision reads membership, session health and the lock table as one state.
+ *
  * <p>Threads: ZooKeeper's event thread applies events and write results; user threads submit
  * requests; Curator's connection-state thread reports session health. All of them change state
  * only under {@link #lock}, through {@link #underLock} where they produce completions or
  * callbacks: those are handed to the {@link CallbackQueue} under the lock, in the order it
- * serialised them, and run after it is released. The replica's re-read bookkeeping is
- * {@link Replica}'s, guarded by the same lock. This node's place in the lockspace (joining,
+ * serialised them, and run after it is released. This node's place in the lockspace (joining,
  * member, leaving, gone) is one {@link Stage}, changed only by {@link #transition}; the session's
  * health is the {@link LockSpaceState} that {@link #state()} reports.
  *
@@ -72,30 +61,27 @@ import org.slf4j.LoggerFactory;
 final class ZkLockSpace implements LockSpace {
     private static final Logger LOG = LoggerFactory.getLogger(ZkLockSpace.class);
 
-    private final ZkLockManager manager;
-    private final ZooKeeper zk;
+    // what Members, Resources and ResourceEngine share, set before they are built
+    final ZkLockManager manager;
+    final ZooKeeper zk;
     private final long incarnation;
-    private final String lockSpaceName;
-    private final ZkLockPaths paths;
-    private final LockSpaceOptions options;
-    private final LockSpaceListener listener;
-    private final List<ACL> acl;
+    final String lockSpaceName;
+    final ZkLockPaths paths;
+    final LockSpaceOptions options;
+    final LockSpaceListener listener;
+    final List<ACL> acl;
     private final CallbackQueue callbacks;
     private final Watcher watcher = this::onEvent;
-    private final AtomicLong nextLockId = new AtomicLong(1);
     private final WriteStats stats = new WriteStats();
 
-    private final ReentrantLock lock = new ReentrantLock();
+    /** The one lock of this lockspace: {@link Members}, {@link Resources} and {@link ResourceEngine} are guarded by it too. */
+    final ReentrantLock lock = new ReentrantLock();
     // everything below is guarded by lock
-    private final Map<String, ResourceState> resources = new TreeMap<>();
-    private final Map<Integer, Long> members = new TreeMap<>();
-    private final Set<String> departed = new HashSet<>();
-    private final Set<Long> preparedDeaths = new HashSet<>();
-    private final RecoveryBarrier barrier;
-    private RecoveryEpisode episode;
-    private int slot = -1;
+    final Members members;
+    final Resources resources;
+    final ResourceEngine engine;
     private Stage stage = Stage.JOINING;
-    private final Replica replica = new Replica();
+    final Replica replica = new Replica();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
     /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
     private volatile long suspensions;
@@ -111,7 +97,9 @@ final class ZkLockSpace implements LockSpace {
         this.listener = options.listener();
         this.acl = manager.acl();
         this.callbacks = new CallbackQueue(name);
-        this.barrier = new RecoveryBarrier(paths);
+        this.members = new Members(this);
+        this.resources = new Resources(this);
+        this.engine = new ResourceEngine(this);
     }
 
     // ------------------------------------------------------------------ join and leave
@@ -143,139 +131,19 @@ final class ZkLockSpace implements LockSpace {
             lock.unlock();
         }
         awaitLatch(synced, deadline, "reading lockspace " + lockSpaceName);
-        claimSlot(deadline);
-    }
-
-    private void claimSlot(long deadline) throws DlmException {
-        String nodeName = manager.nodeName();
-        Integer preferred = readPreferredSlot(nodeName);
-        while (true) {
-            int candidate;
-            List<Op> ops = new ArrayList<>();
-            lock.lock();
-            try {
-                candidate = -1;
-                if (preferred != null && preferred < options.slotCount() && !members.containsKey(preferred)) {
-                    candidate = preferred;
-                } else {
-                    for (int s = 0; s < options.slotCount(); s++) {
-                        if (!members.containsKey(s)) {
-                            candidate = s;
-                            break;
-                        }
-                    }
-                }
-                if (candidate < 0) {
-                    throw new DlmException(DlmException.Code.SLOTS_EXHAUSTED, "all " + options.slotCount()
-                            + " slots of lockspace " + lockSpaceName + " are taken by " + members.keySet());
-                }
-                byte[] data = nodeName.getBytes(StandardCharsets.UTF_8);
-                ops.add(Op.create(paths.slotClaim(candidate), data, acl, CreateMode.EPHEMERAL));
-                ops.add(Op.create(paths.member(candidate, incarnation), data, acl, CreateMode.EPHEMERAL));
-                // counts joins, so that a purge decided before this join fails (RecoveryBarrier)
-                ops.add(Op.setData(paths.members(), new byte[0], -1));
-                String prefix = String.format("%04d_", candidate);
-                for (String d : departed) {
-                    if (d.startsWith(prefix)) {
-                        ops.add(Op.delete(paths.departure(d), -1));
-                    }
-                }
-            } finally {
-                lock.unlock();
-            }
-            byte[] slotData = Integer.toString(candidate).getBytes(StandardCharsets.UTF_8);
-            ops.add(preferred == null
-                    ? Op.create(paths.nodeName(nodeName), slotData, acl, CreateMode.PERSISTENT)
-                    : Op.setData(paths.nodeName(nodeName), slotData, -1));
-            ops.add(Op.create(paths.nodeNameMember(nodeName), slotData, acl, CreateMode.EPHEMERAL));
-            Code rc = multiAndWait(ops, deadline, "claiming slot " + candidate);
-            if (rc == Code.OK) {
-                finishJoin(candidate);
-                return;
-            }
-            if (rc == Code.NODEEXISTS) {
-                refuseIfNameIsAMember(nodeName);
-            }
-            if (rc == Code.NODEEXISTS || rc == Code.NONODE) {
-                // another node claimed the slot (or its name) at the same time: the failure reply
-                // comes after the events of the winning transaction, so the view has moved on
-                preferred = readPreferredSlot(nodeName);
-                if (System.nanoTime() > deadline) {
-                    throw new DlmException(DlmException.Code.TIMEOUT, "could not claim a slot in " + lockSpaceName);
-                }
-                continue;
-            }
-            throw ZkLockManager.translate("claiming slot " + candidate + " of " + lockSpaceName,
-                    KeeperException.create(rc));
-        }
-    }
-
-    /**
-     * A node name is a node's identity: while a member holds it, a second node with that name
-     * would join in another slot and both would think the other's bitmap is someone else's.
-     */
-    private void refuseIfNameIsAMember(String nodeName) throws DlmException {
-        String path = paths.nodeNameMember(nodeName);
-        try {
-            byte[] d = zk.getData(path, false, null);
-            String holder = new String(d, StandardCharsets.UTF_8).trim();
-            throw new DlmException(DlmException.Code.NODE_NAME_IN_USE, "node name '" + nodeName
-                    + "' is already a member of lockspace " + lockSpaceName + " in slot" + holder
-                    + "; a second node with the same name is refused (stop the first, or give this one another name)");
-        } catch (KeeperException.NoNodeException e) {
-            // not the name: another node claimed the slot at the same time; the caller retries
-        } catch (KeeperException e) {
-            throw ZkLockManager.translate("reading " + path, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while joining");
-        }
-    }
-
-    private Integer readPreferredSlot(String nodeName) throws DlmException {
-        try {
-            byte[] d = zk.getData(paths.nodeName(nodeName), false, null);
-            return Integer.parseInt(new String(d, StandardCharsets.UTF_8).trim());
-        } catch (KeeperException.NoNodeException e) {
-            return null;
-        } catch (NumberFormatException e) {
-            throw new DlmException(DlmException.Code.CORRUPT_STATE, "znode " + paths.nodeName(nodeName)
-                    + " does not hold a slot number");
-        } catch (KeeperException e) {
-            throw ZkLockManager.translate("reading " + paths.nodeName(nodeName), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while joining");
-        }
+        finishJoin(members.claimSlot(deadline));
     }
 
     private void finishJoin(int claimed) {
         underLock(out -> {
-            slot = claimed;
+            members.claimed(claimed);
             // from GONE too, as before: a session lost between the claim's reply and here is not
             // noticed yet (a known gap: the join should fail with LOCKSPACE_LOST instead)
             transition(EnumSet.of(Stage.JOINING, Stage.GONE), Stage.MEMBER);
-            members.put(claimed, incarnation);
+            members.addSelf();
             // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
             state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
-            NodeSlot ours = new NodeSlot(claimed);
-            Set<NodeSlot> live = memberSlots();
-            // the view is the state the claim committed in: a dead member's locks still there are a
-            // death being recovered, which we join (recover_prep, recover_slot, and recover_done
-            // once they are purged) instead of only reporting our own join
-            Set<Owner> orphans = orphanOwners();
-            if (orphans.isEmpty()) {
-                out.add(() -> listener.recoveryFinished(ours, live));
-            }
-            for (Owner dead : orphans) {
-                deathDiscovered(dead, out);
-            }
-            LOG.info("joined lockspace {} as {} (incarnation {}), members {}", lockSpaceName, ours,
-                    Long.toHexString(incarnation), live);
-            for (ResourceState rs : resources.values()) {
-                evaluate(rs, out);
-            }
-            barrierStep();
+            members.afterJoin(claimed, out);
         });
     }
 
@@ -300,19 +168,7 @@ final class ZkLockSpace implements LockSpace {
                 return;
             }
             transition(EnumSet.of(Stage.MEMBER), Stage.LEAVING); // no new decisions; requests now fail with CLOSED
-            for (ResourceState rs : resources.values()) {
-                for (ZkLockResource h : rs.handles) {
-                    failPending(h, DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closing", out);
-                }
-                if (!rs.view.ownedBy(slot, incarnation).isEmpty()) {
-                    // a force-unlock: no value block is written or invalidated
-                    Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                            new TablePlanner.Purge(Set.of(new Owner(slot, incarnation)), false), null, acl);
-                    CompletableFuture<Void> done = new CompletableFuture<>();
-                    releases.add(done);
-                    submitRelease(rs, plan, done, deadline);
-                }
-            }
+            resources.releaseAll(deadline, releases, out);
         } finally {
             if (!unlocked) {
                 lock.unlock();
@@ -327,9 +183,9 @@ final class ZkLockSpace implements LockSpace {
             }
         }
         List<Op> leave = List.of(
-                Op.create(paths.departure(slot, incarnation), new byte[0], acl, CreateMode.PERSISTENT),
-                Op.delete(paths.member(slot, incarnation), -1),
-                Op.delete(paths.slotClaim(slot), -1),
+                Op.create(paths.departure(members.slot(), incarnation), new byte[0], acl, CreateMode.PERSISTENT),
+                Op.delete(paths.member(members.slot(), incarnation), -1),
+                Op.delete(paths.slotClaim(members.slot()), -1),
                 Op.delete(paths.nodeNameMember(manager.nodeName()), -1));
         Code rc = Code.SYSTEMERROR;
         try {
@@ -360,48 +216,12 @@ final class ZkLockSpace implements LockSpace {
             throw new DlmException(DlmException.Code.UNAVAILABLE, "could not remove membership of "
                     + lockSpaceName + ": " + rc);
         }
-        LOG.info("left lockspace {} ({})", lockSpaceName, new NodeSlot(slot));
-    }
-
-    /** Releases this node's locks on one resource while leaving, retrying a lost compare-and-set. */
-    private void submitRelease(ResourceState rs, Plan plan, CompletableFuture<Void> done, long deadline) {
-        if (plan.isEmpty()) {
-            done.complete(null);
-            return;
-        }
-        zk.multi(plan.ops(), (rc, path, ctx, results) -> {
-            Code code = Code.get(rc);
-            if (code == Code.OK) {
-                done.complete(null);
-                return;
-            }
-            if ((code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS)
-                    && System.nanoTime() < deadline) {
-                lock.lock();
-                try {
-                    submitRelease(rs, TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                            new TablePlanner.Purge(Set.of(new Owner(slot, incarnation)), false), null, acl),
-                            done, deadline);
-                } finally {
-                    lock.unlock();
-                }
-                return;
-            }
-            done.completeExceptionally(KeeperException.create(code));
-        }, null);
+        LOG.info("left lockspace {} ({})", lockSpaceName, new NodeSlot(members.slot()));
     }
 
     /** Fails everything and moves to a final state; returns true if the state changed. */
     private boolean finishClose(Actions out, LockSpaceState finalState) {
-        for (ResourceState rs : resources.values()) {
-            for (ZkLockResource h : rs.handles) {
-                failPending(h, finalState == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
-                        : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + finalState, out);
-                // at once, not in callback order: nothing is held any more, and a user who sees
-                // the final state must not see a lock
-                h.publish(null, 0, h.valueBlock());
-            }
-        }
+        resources.failAll(finalState, out);
         transition(EnumSet.allOf(Stage.class), Stage.GONE);
         if (state == finalState) {
             return false;
@@ -422,9 +242,7 @@ final class ZkLockSpace implements LockSpace {
             }
             suspensions++;
             state = LockSpaceState.SUSPENDED;
-            for (ResourceState rs : resources.values()) {
-                rs.stale = true;
-            }
+            resources.markStale();
         } finally {
             lock.unlock();
         }
@@ -459,9 +277,7 @@ final class ZkLockSpace implements LockSpace {
                     // decided or written: an unlock whose reply the cut lost (now TO_WRITE again) or a
                     // request queued meanwhile would wait for an event on its resource that may never
                     // come, and its lock would stay behind (docs/lessons.md §32)
-                    for (ResourceState rs : resources.values()) {
-                        evaluate(rs, later);
-                    }
+                    engine.evaluateAll(later);
                 } finally {
                     lock.unlock();
                 }
@@ -511,7 +327,7 @@ final class ZkLockSpace implements LockSpace {
      * as usable. The lock itself may well be held (the handle's grantedMode() says so, and it is
      * still held if the same session resumes); only this completion is refused.
      */
-    private void deliverGrant(CompletableFuture<LockGrant> f, LockGrant grant, long decidedAt, String resource) {
+    void deliverGrant(CompletableFuture<LockGrant> f, LockGrant grant, long decidedAt, String resource) {
         LockSpaceState s = state;
         if (s == LockSpaceState.ACTIVE && suspensions == decidedAt) {
             f.complete(grant);
@@ -525,7 +341,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     /** What {@link #deliverGrant} needs to know about the moment of the decision; under the lock. */
-    private long grantDecidedAt() {
+    long grantDecidedAt() {
         return state == LockSpaceState.ACTIVE ? suspensions : -1;
     }
 
@@ -544,18 +360,11 @@ final class ZkLockSpace implements LockSpace {
 
     /** Reads members, departures and every resource again; decisions wait until it is done. */
     private void startResync() {
-        replica.start(members, 4);
+        replica.start(members.live(), 4);
         zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
             underLock(out -> {
                 if (rc == Code.OK.intValue()) {
-                    barrier.membersRead(stat.getVersion());
-                    members.clear();
-                    for (String c : children) {
-                        MemberName m = MemberName.parse(c);
-                        if (m != null) {
-                            members.put(m.slot(), m.incarnation());
-                        }
-                    }
+                    members.membersRead(stat.getVersion(), children);
                 }
                 resyncStep(rc, out);
             });
@@ -563,8 +372,7 @@ final class ZkLockSpace implements LockSpace {
         zk.getChildren(paths.departed(), false, (rc, path, ctx, children) -> {
             underLock(out -> {
                 if (rc == Code.OK.intValue()) {
-                    departed.clear();
-                    departed.addAll(children);
+                    members.departedRead(children);
                 }
                 resyncStep(rc, out);
             });
@@ -572,7 +380,7 @@ final class ZkLockSpace implements LockSpace {
         zk.getChildren(paths.recoveries(), false, (rc, path, ctx, children) -> {
             underLock(out -> {
                 if (rc == Code.OK.intValue()) {
-                    barrier.replaceAcks(children);
+                    members.marksRead(children);
                 }
                 resyncStep(rc, out);
             });
@@ -581,7 +389,7 @@ final class ZkLockSpace implements LockSpace {
             underLock(out -> {
                 if (rc == Code.OK.intValue()) {
                     for (String name : children) {
-                        readResource(name);
+                        resources.readResource(name);
                     }
                 }
                 resyncStep(rc, out);
@@ -589,31 +397,8 @@ final class ZkLockSpace implements LockSpace {
         }, null);
     }
 
-    private void readResource(String name) {
-        replica.expect();
-        // one multi-read: the children and the version znode from the same state
-        List<Op> reads = List.of(Op.getChildren(paths.resource(name)), Op.getData(paths.version(name)));
-        zk.multi(reads, (rc, p, ctx, results) -> {
-            underLock(out -> {
-                int code = rc;
-                if (rc == Code.OK.intValue() && results.size() == 2
-                        && results.get(0) instanceof OpResult.GetChildrenResult children
-                        && results.get(1) instanceof OpResult.GetDataResult version) {
-                    ResourceState rs = resourceState(name);
-                    rs.view.replace(children.getChildren(), version.getStat().getVersion());
-                    rs.stale = false;
-                } else if (results != null && !results.isEmpty()
-                        && results.get(0) instanceof OpResult.ErrorResult err) {
-                    code = err.getErr() == Code.NONODE.intValue() ? Code.OK.intValue() : err.getErr();
-                } else if (rc == Code.NONODE.intValue()) {
-                    code = Code.OK.intValue();
-                }
-                resyncStep(code, out);
-            });
-        }, null);
-    }
-
-    private void resyncStep(int rc, Actions out) {
+    /** One answer of the re-read came (under the lock); the last one of a good read ends it. */
+    void resyncStep(int rc, Actions out) {
         boolean ok = rc == Code.OK.intValue();
         if (!ok && replica.phase() == Replica.Phase.READING) {
             // the connection dropped again (a new resync follows the reconnect) or the
@@ -624,30 +409,9 @@ final class ZkLockSpace implements LockSpace {
             return;
         }
         if (member()) {
-            if (!members.containsKey(slot) || members.get(slot) != incarnation) {
-                out.add(() -> onLost("our member znode is gone"));
-            } else {
-                for (Map.Entry<Integer, Long> before : replica.membersBefore().entrySet()) {
-                    if (!Objects.equals(members.get(before.getKey()), before.getValue())) {
-                        String name = ZkLockPaths.memberName(before.getKey(), before.getValue());
-                        memberGone(before.getKey(), before.getValue(), departed.contains(name), out);
-                    }
-                }
-                for (Map.Entry<Integer, Long> now : members.entrySet()) {
-                    if (!Objects.equals(replica.membersBefore().get(now.getKey()), now.getValue())) {
-                        memberJoined(now.getValue(), out);
-                    }
-                }
-            }
-            for (ResourceState rs : resources.values()) {
-                for (ZkLockResource h : rs.handles) {
-                    if (h.pending != null && h.pending.phase() == Phase.UNCERTAIN) {
-                        reconcileUncertain(rs, h);
-                    }
-                }
-                evaluate(rs, out);
-            }
-            barrierStep();
+            members.afterRead(replica.membersBefore(), out);
+            engine.afterRead(out);
+            members.barrierStep();
         }
         out.addAll(replica.takeAfterRead());
     }
@@ -664,830 +428,17 @@ final class ZkLockSpace implements LockSpace {
         }
         underLock(out -> {
             switch (rel.kind()) {
-                case MEMBER -> {
-                    if (rel.name() != null) {
-                        onMemberEvent(e.getType(), rel.name(), out);
-                    } else if (e.getType() == Watcher.Event.EventType.NodeDataChanged) {
-                        barrier.memberJoined();
-                    }
-                }
-                case RECOVERY -> {
-                    if (rel.name() != null) {
-                        if (e.getType() == Watcher.Event.EventType.NodeCreated) {
-                            barrier.ackCreated(rel.name());
-                            // another member's recover_prep returned: a purge may be due
-                            for (ResourceState rs : resources.values()) {
-                                evaluate(rs, out);
-                            }
-                        } else if (e.getType() == Watcher.Event.EventType.NodeDeleted) {
-                            barrier.ackDeleted(rel.name());
-                        }
-                    }
-                }
-                case DEPARTED -> {
-                    if (rel.name() != null) {
-                        if (e.getType() == Watcher.Event.EventType.NodeCreated) {
-                            departed.add(rel.name());
-                        } else if (e.getType() == Watcher.Event.EventType.NodeDeleted) {
-                            departed.remove(rel.name());
-                        }
-                    }
-                }
-                case RESOURCE -> {
-                    if (rel.name() != null) {
-                        resourceState(rel.name());
-                    }
-                }
-                case RESOURCE_CHILD -> {
-                    ResourceState rs = resourceState(rel.name());
-                    if (e.getType() == Watcher.Event.EventType.NodeCreated) {
-                        rs.view.childCreated(rel.child(), e.getZxid());
-                    } else if (e.getType() == Watcher.Event.EventType.NodeDeleted) {
-                        rs.view.childDeleted(rel.child());
-                    }
-                    evaluate(rs, out);
-                }
+                case MEMBER -> members.onMembersEvent(e.getType(), rel.name(), out);
+                case RECOVERY -> members.onRecoveryEvent(e.getType(), rel.name(), out);
+                case DEPARTED -> members.onDepartedEvent(e.getType(), rel.name());
+                case RESOURCE, RESOURCE_CHILD -> resources.onResourceEvent(rel, e, out);
                 default -> { }
             }
             if (member()) {
-                maybeFinishEpisode(out);
-                barrierStep();
+                members.maybeFinishEpisode(out);
+                members.barrierStep();
             }
         });
-    }
-
-    private void onMemberEvent(Watcher.Event.EventType type, String name, Actions out) {
-        MemberName m = MemberName.parse(name);
-        if (m == null) {
-            LOG.warn("lockspace {}: ignoring foreign member znode {}", lockSpaceName, name);
-            return;
-        }
-        if (type == Watcher.Event.EventType.NodeCreated) {
-            members.put(m.slot(), m.incarnation());
-            if (member() && replica.current() && m.incarnation() != incarnation) {
-                memberJoined(m.incarnation(), out);
-            }
-        } else if (type == Watcher.Event.EventType.NodeDeleted) {
-            if (Objects.equals(members.get(m.slot()), m.incarnation())) {
-                members.remove(m.slot());
-            }
-            if (!member() || !replica.current()) {
-                return;
-            }
-            if (m.incarnation() == incarnation) {
-                out.add(() -> onLost("our member znode was deleted"));
-                return;
-            }
-            memberGone(m.slot(), m.incarnation(), departed.contains(name), out);
-        }
-    }
-
-    private void memberJoined(long inc, Actions out) {
-        startEpisode(out);
-    }
-
-    private void memberGone(int deadSlot, long inc, boolean graceful, Actions out) {
-        LOG.info("lockspace {}: member {} (incarnation {}) {}", lockSpaceName, new NodeSlot(deadSlot),
-                Long.toHexString(inc), graceful ? "left" : "died");
-        RecoveryEpisode ep = startEpisode(out);
-        ep.gone.add(inc);
-        if (ep.prepDelivered) {
-            preparedDeaths.add(inc);
-        }
-        if (!graceful) {
-            NodeSlot lost = new NodeSlot(deadSlot);
-            out.add(() -> listener.memberLost(lost));
-        }
-        for (ResourceState rs : resources.values()) {
-            evaluate(rs, out);
-        }
-    }
-
-    /**
-     * A dead member's locks that no membership event of ours announced (it died before we joined,
-     * or while we were disconnected): its death joins the episode like one we saw.
-     */
-    private void deathDiscovered(Owner dead, Actions out) {
-        RecoveryEpisode ep = startEpisode(out);
-        if (!ep.gone.add(dead.incarnation())) {
-            return;
-        }
-        if (ep.prepDelivered) {
-            preparedDeaths.add(dead.incarnation());
-        }
-        boolean graceful = departed.contains(ZkLockPaths.memberName(dead.slot(), dead.incarnation()));
-        LOG.info("lockspace {}: found the locks of member {} (incarnation {}), which {}", lockSpaceName,
-                new NodeSlot(dead.slot()), Long.toHexString(dead.incarnation()), graceful ? "left" : "died");
-        // our own slot's previous holder is our own earlier life: its dirty bits are ours to
-        // resync on assembly, as md does on join, and recover_slot would have us wait on our own
-        // bitmap lock
-        if (!graceful && dead.slot() != slot) {
-            NodeSlot lost = new NodeSlot(dead.slot());
-            out.add(() -> listener.memberLost(lost));
-        }
-    }
-
-    private boolean knownDeath(long inc) {
-        return preparedDeaths.contains(inc) || (episode != null && episode.gone.contains(inc));
-    }
-
-    private RecoveryEpisode startEpisode(Actions out) {
-        if (episode != null) {
-            return episode;
-        }
-        RecoveryEpisode ep = new RecoveryEpisode();
-        episode = ep;
-        out.add(listener::recoveryStarted);
-        out.add(() -> prepDelivered(ep));
-        return ep;
-    }
-
-    /** recover_prep has returned: the episode's dead members' locks may now be purged. */
-    private void prepDelivered(RecoveryEpisode ep) {
-        underLock(out -> {
-            ep.prepDelivered = true;
-            preparedDeaths.addAll(ep.gone);
-            if (member()) {
-                for (ResourceState rs : resources.values()) {
-                    evaluate(rs, out);
-                }
-                maybeFinishEpisode(out);
-                barrierStep();
-            }
-        });
-    }
-
-    private void maybeFinishEpisode(Actions out) {
-        RecoveryEpisode ep = episode;
-        if (ep == null || !ep.prepDelivered) {
-            return;
-        }
-        for (ResourceState rs : resources.values()) {
-            if (!rs.view.settled()) {
-                return; // a purge is half applied: its grants come first
-            }
-            for (LockEntry e : rs.view.entries()) {
-                if (ep.gone.contains(e.key().incarnation())) {
-                    return; // not purged yet
-                }
-            }
-        }
-        episode = null;
-        NodeSlot ours = new NodeSlot(slot);
-        Set<NodeSlot> live = memberSlots();
-        out.add(() -> listener.recoveryFinished(ours, live));
-    }
-
-    private Set<NodeSlot> memberSlots() {
-        Set<NodeSlot> s = new TreeSet<>();
-        for (int m : members.keySet()) {
-            s.add(new NodeSlot(m));
-        }
-        return Collections.unmodifiableSet(s);
-    }
-
-    private ResourceState resourceState(String name) {
-        return resources.computeIfAbsent(name, n -> new ResourceState(n, paths.resource(n), paths.version(n),
-                new ResourceView(n, options.valueBlockSize(), 0)));
-    }
-
-    // ------------------------------------------------------------------ requests
-
-    CompletableFuture<LockGrant> request(ZkLockResource h, LockMode mode, boolean noQueue) {
-        Objects.requireNonNull(mode, "mode");
-        return underLockGet(out -> {
-            DlmException refused = refuse(h);
-            if (refused != null) {
-                return CompletableFuture.failedFuture(refused);
-            }
-            ResourceState rs = h.resource;
-            LockEntry e = rs.view.find(h.key);
-            if (e != null && e.granted() == mode && !e.isPending()) {
-                if (!mode.isWriteMode()) {
-                    // same mode below PW: the grant only reads the value block; nothing to write
-                    LockValueBlock lvb = rs.view.valueBlock();
-                    h.valueBlock = lvb;
-                    LockGrant grant = new LockGrant(mode, lvb, 0);
-                    long token = 0;
-                    out.add(() -> h.publish(mode, token, lvb));
-                    CompletableFuture<LockGrant> f = new CompletableFuture<>();
-                    long decidedAt = grantDecidedAt();
-                    out.add(() -> deliverGrant(f, grant, decidedAt, rs.name));
-                    return f;
-                }
-                h.pending = new Pending(Kind.REPUBLISH, mode, noQueue, e.znode(), e.granted());
-            } else {
-                h.pending = new Pending(Kind.CONVERT, mode, noQueue, e == null ? null : e.znode(),
-                        e == null ? null : e.granted());
-            }
-            // taken before evaluate, which may complete the request and clear h.pending
-            CompletableFuture<LockGrant> result = h.pending.future;
-            out.add(() -> h.publishRequested(mode));
-            evaluate(rs, out);
-            return result;
-        });
-    }
-
-    CompletableFuture<Boolean> cancel(ZkLockResource h, DlmException.Code reason) {
-        return underLockGet(out -> {
-            Pending p = h.pending;
-            if (p == null || p.kind != Kind.CONVERT) {
-                return CompletableFuture.completedFuture(false);
-            }
-            return startCancel(h, p, reason, out);
-        });
-    }
-
-    /**
-     * Cancels the pending conversion {@code p} of {@code h} (the first reason given wins): at
-     * once when it was never written, otherwise the engine takes the request back. Under the lock.
-     */
-    private CompletableFuture<Boolean> startCancel(ZkLockResource h, Pending p, DlmException.Code reason, Actions out) {
-        if (p.cancelResult == null) {
-            p.cancelResult = new CompletableFuture<>();
-            p.cancelReason = reason;
-        }
-        CompletableFuture<Boolean> r = p.cancelResult;
-        if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
-            // never written: nothing to take back
-            finishCancelled(h, p, out);
-        } else {
-            evaluate(h.resource, out);
-        }
-        return r;
-    }
-
-    CompletableFuture<LockGrant> unlock(ZkLockResource h) {
-        return underLockGet(out -> {
-            if (state == LockSpaceState.LOST || state == LockSpaceState.CLOSED) {
-                return CompletableFuture.completedFuture(null);
-            }
-            Pending p = h.pending;
-            if (p != null && p.kind == Kind.CONVERT) {
-                // cancel first, then unlock whatever is held
-                CompletableFuture<LockGrant> done = new CompletableFuture<>();
-                CompletableFuture<Boolean> cancelled = startCancel(h, p, DlmException.Code.CANCELLED, out);
-                cancelled.whenComplete((ok, err) -> unlock(h).whenComplete((v, e2) -> {
-                    if (e2 != null) {
-                        done.completeExceptionally(e2);
-                    } else {
-                        done.complete(null);
-                    }
-                }));
-                return done;
-            }
-            if (p != null) {
-                return CompletableFuture.failedFuture(new DlmException(DlmException.Code.INVALID_REQUEST,
-                        "an operation is already pending on " + h.name()));
-            }
-            DlmException refused = refuse(h);
-            if (refused != null) {
-                return CompletableFuture.failedFuture(refused);
-            }
-            LockEntry e = h.resource.view.find(h.key);
-            if (e == null) {
-                return CompletableFuture.completedFuture(null);
-            }
-            h.pending = new Pending(Kind.UNLOCK, null, false, e.znode(), e.granted());
-            CompletableFuture<LockGrant> result = h.pending.future;
-            evaluate(h.resource, out);
-            return result;
-        });
-    }
-
-    /** Forgets a closed handle so a long-lived lockspace does not accumulate them. */
-    void forget(ZkLockResource h) {
-        lock.lock();
-        try {
-            if (h.pending == null) {
-                h.resource.handles.remove(h);
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    void setValueBlock(ZkLockResource h, LockValueBlock value) {
-        if (value.size() != options.valueBlockSize()) {
-            throw new IllegalArgumentException("LVB of " + value.size() + " bytes; lockspace " + lockSpaceName
-                    + " uses " + options.valueBlockSize());
-        }
-        lock.lock();
-        try {
-            h.valueBlock = value;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Why a new operation cannot start now, or null. */
-    private DlmException refuse(ZkLockResource h) {
-        if (state == LockSpaceState.LOST) {
-            return new DlmException(DlmException.Code.LOCKSPACE_LOST, "lockspace " + lockSpaceName + " lost its session");
-        }
-        if (state == LockSpaceState.CLOSED || !member()) {
-            return new DlmException(DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closed");
-        }
-        if (state == LockSpaceState.SUSPENDED) {
-            return new DlmException(DlmException.Code.SUSPENDED, "lockspace " + lockSpaceName
-                    + " is suspended (connection in doubt)");
-        }
-        if (h.pending != null) {
-            return new DlmException(DlmException.Code.INVALID_REQUEST, "a request is already pending on "
-                    + h.name() + ": " + h.pending);
-        }
-        String foreign = h.resource.view.foreignChild();
-        if (foreign != null) {
-            return corrupt(h.resource, foreign);
-        }
-        return null;
-    }
-
-    private DlmException corrupt(ResourceState rs, String foreign) {
-        return new DlmException(DlmException.Code.CORRUPT_STATE, "resource " + rs.path
-                + " holds a znode this lock manager did not write: '" + foreign + "'");
-    }
-
-    // ------------------------------------------------------------------ the engine
-
-    /**
-     * Brings one resource forward after any change: completes what the view shows done, decides
-     * and submits writes, delivers blocking callbacks, purges dead members' locks and runs the
-     * elected grant pass. Called with the lock held.
-     */
-    private void evaluate(ResourceState rs, Actions out) {
-        ResourceView v = rs.view;
-        if (!v.settled()) {
-            return;
-        }
-        String foreign = v.foreignChild();
-        if (foreign != null) {
-            for (ZkLockResource h : rs.handles) {
-                failPending(h, DlmException.Code.CORRUPT_STATE, corrupt(rs, foreign).getMessage(), out);
-            }
-            return;
-        }
-        for (ZkLockResource h : new ArrayList<>(rs.handles)) {
-            drive(rs, h, out);
-        }
-        if (!canDecide(rs)) {
-            return;
-        }
-        deliverBasts(rs, out);
-        purgeOrphans(rs, out);
-        electedGrantPass(rs, out);
-    }
-
-    private boolean canDecide(ResourceState rs) {
-        return member() && state == LockSpaceState.ACTIVE && replica.current() && !rs.stale
-                && rs.view.settled() && rs.view.foreignChild() == null;
-    }
-
-    private void drive(ResourceState rs, ZkLockResource h, Actions out) {
-        Pending p = h.pending;
-        if (p == null) {
-            return;
-        }
-        ResourceView v = rs.view;
-        LockEntry e = v.find(h.key);
-        boolean written = p.phase() == Phase.WRITING || p.phase() == Phase.QUEUED;
-        if (written && p.kind != Kind.UNLOCK && !p.cancelWriting && e != null && !e.isPending()
-                && e.granted() == p.mode && !e.znode().equals(p.baseZnode)) {
-            completeGrant(rs, h, p, e, out);
-            return;
-        }
-        if (p.phase() != Phase.TO_WRITE && p.phase() != Phase.QUEUED) {
-            return; // waiting for a write result, a sync, a token read or a resync
-        }
-        if (!canDecide(rs)) {
-            return;
-        }
-        switch (p.kind) {
-            case UNLOCK -> {
-                if (e == null) {
-                    h.pending = null;
-                    out.add(() -> h.publish(null, 0, h.valueBlock()));
-                    out.add(() -> p.future.complete(null));
-                    return;
-                }
-                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
-                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl), out);
-            }
-            case REPUBLISH -> write(rs, h, p,
-                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), written(h.valueBlock),
-                            acl), out);
-            case CONVERT -> driveConvert(rs, h, p, e, out);
-        }
-    }
-
-    private void driveConvert(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
-        ResourceView v = rs.view;
-        if (p.phase() == Phase.QUEUED) {
-            if (e == null || !e.isPending()) {
-                if (p.cancelReason != null && (e == null ? p.baseZnode == null : e.granted() == p.baseMode)) {
-                    finishCancelled(h, p, out);
-                    return;
-                }
-                failPending(h, DlmException.Code.CORRUPT_STATE, "queued request on " + rs.name
-                        + " disappeared without being granted", out);
-                return;
-            }
-            if (p.cancelReason == null) {
-                for (LockEntry victim : GrantPolicy.evaluate(v.entries()).victims()) {
-                    if (victim.key().equals(h.key)) {
-                        p.cancelReason = DlmException.Code.CONVERSION_DEADLOCK;
-                        LOG.info("lockspace {}: conversion {} -> {} on {} is deadlocked; cancelling it",
-                                lockSpaceName, e.granted(), e.requested(), rs.name);
-                    }
-                }
-            }
-            if (p.cancelReason != null) {
-                p.cancelWriting = true;
-                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Cancel(h.key), null, acl), out);
-            }
-            return;
-        }
-        // TO_WRITE
-        if (e != null && e.isPending()) {
-            p.to(Phase.QUEUED); // our request is already queued (found after a reconnect)
-            driveConvert(rs, h, p, e, out);
-            return;
-        }
-        if (p.cancelReason != null) {
-            finishCancelled(h, p, out);
-            return;
-        }
-        LockValueBlock publish = e != null && LockMode.transferOnGrant(e.granted(), p.mode)
-                == LockMode.ValueBlockTransfer.WRITE ? written(h.valueBlock) : null;
-        Plan plan = TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
-        if (!plan.ownGranted() && p.noQueue) {
-            if (!p.synced) {
-                // our view may lag: a sync brings every earlier event in before its reply
-                p.to(Phase.SYNCING);
-                zk.sync(rs.path, (rc, path, ctx) -> afterSync(rs, h, p), null);
-                return;
-            }
-            failPending(h, DlmException.Code.NOT_GRANTED, p.mode + " on " + rs.name
-                    + " cannot be granted at once", out);
-            return;
-        }
-        write(rs, h, p, plan, out);
-    }
-
-    private void afterSync(ResourceState rs, ZkLockResource h, Pending p) {
-        underLock(out -> {
-            if (h.pending == p && p.phase() == Phase.SYNCING) {
-                p.synced = true;
-                p.to(Phase.TO_WRITE);
-                if (p.cancelReason != null) {
-                    finishCancelled(h, p, out);
-                } else {
-                    evaluate(rs, out);
-                }
-            }
-        });
-    }
-
-    private void write(ResourceState rs, ZkLockResource h, Pending p, Plan plan, Actions out) {
-        if (plan.isEmpty()) {
-            // nothing changes (e.g. the cancel already happened): settle from the view
-            if (p.cancelWriting) {
-                p.cancelWriting = false;
-                finishCancelled(h, p, out);
-            } else if (p.kind == Kind.UNLOCK) {
-                h.pending = null;
-                out.add(() -> p.future.complete(null));
-            }
-            return;
-        }
-        p.to(Phase.WRITING);
-        count(plan);
-        zk.multi(plan.ops(), (rc, path, ctx, results) -> onWriteDone(rs, h, p, Code.get(rc)), null);
-    }
-
-    private void onWriteDone(ResourceState rs, ZkLockResource h, Pending p, Code rc) {
-        underLock(out -> {
-            if (h.pending != p) {
-                return; // completed from the view already (a grant)
-            }
-            switch (rc) {
-                case OK -> {
-                    if (p.cancelWriting) {
-                        p.cancelWriting = false;
-                        finishCancelled(h, p, out);
-                    } else if (p.kind == Kind.UNLOCK) {
-                        h.pending = null;
-                        out.add(() -> h.publish(null, 0, h.valueBlock()));
-                        out.add(() -> p.future.complete(null));
-                    } else {
-                        p.to(Phase.QUEUED);
-                    }
-                }
-                case BADVERSION, NONODE, NODEEXISTS, NOTEMPTY -> {
-                    // lost a race: the reply follows the winner's events, so the view is current
-                    stats.conflicts.increment();
-                    LOG.trace("{} write for {} lost: {}", lockSpaceName, p, rc);
-                    if (p.cancelWriting) {
-                        p.cancelWriting = false;
-                        p.to(Phase.QUEUED);
-                    } else {
-                        p.to(Phase.TO_WRITE);
-                    }
-                }
-                case CONNECTIONLOSS, OPERATIONTIMEOUT -> p.to(Phase.UNCERTAIN);
-                case SESSIONEXPIRED, SESSIONMOVED -> out.add(() -> onLost("session expired"));
-                case NOAUTH -> failPending(h, DlmException.Code.NO_AUTH, "ZooKeeper refused the write to "
-                        + rs.path + ": wrong or missing credentials", out);
-                default -> failPending(h, DlmException.Code.UNAVAILABLE, "ZooKeeper failed the write to "
-                        + rs.path + ": " + rc, out);
-            }
-            evaluate(rs, out);
-        });
-    }
-
-    /** After a resync, decides whether a write whose reply was lost took effect. */
-    private void reconcileUncertain(ResourceState rs, ZkLockResource h) {
-        Pending p = h.pending;
-        LockEntry e = rs.view.find(h.key);
-        if (p.cancelWriting) {
-            p.cancelWriting = false;
-            p.to(Phase.QUEUED); // QUEUED logic sees whether the cancel happened
-            return;
-        }
-        boolean changed = e == null ? p.baseZnode != null : !e.znode().equals(p.baseZnode);
-        if (p.kind == Kind.UNLOCK) {
-            p.to(Phase.TO_WRITE); // TO_WRITE completes at once if the lock is gone
-        } else {
-            p.to(changed ? Phase.QUEUED : Phase.TO_WRITE);
-        }
-    }
-
-    private void completeGrant(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
-        LockMode.ValueBlockTransfer transfer = p.kind == Kind.REPUBLISH
-                ? LockMode.ValueBlockTransfer.WRITE : LockMode.transferOnGrant(p.baseMode, p.mode);
-        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
-        long token = 0;
-        if (p.mode.isWriteMode()) {
-            token = rs.view.createdZxid(e.znode());
-            if (token == 0) {
-                // granted while we were disconnected: read the grant's zxid
-                p.to(Phase.TOKEN_READ);
-                zk.exists(ZkLockPaths.entry(rs.path, e.znode()), false, (rc, path, ctx, stat) -> {
-                    underLock(later -> {
-                        if (h.pending == p) {
-                            if (stat != null) {
-                                finishGrant(h, p, lvb, stat.getCzxid(), later);
-                            } else {
-                                p.to(Phase.QUEUED);
-                                evaluate(rs, later);
-                            }
-                        }
-                    });
-                }, null);
-                return;
-            }
-        }
-        finishGrant(h, p, lvb, token, out);
-    }
-
-    /**
-     * The value a PW/EX holder writes: its LVB, valid. The Linux DLM copies the lock's LVB into the
-     * resource and clears VALNOTVALID on every such down-conversion or unlock, whether or not the
-     * holder changed it; a holder that never called setValueBlock republishes the bytes it read.
-     */
-    private static LockValueBlock written(LockValueBlock lvb) {
-        return lvb.isValid() ? lvb : LockValueBlock.of(lvb.asReadOnlyBuffer());
-    }
-
-    private void finishGrant(ZkLockResource h, Pending p, LockValueBlock lvb, long token, Actions out) {
-        h.pending = null;
-        h.valueBlock = lvb;
-        LockGrant grant = new LockGrant(p.mode, lvb, token);
-        out.add(() -> h.publish(p.mode, token, lvb));
-        long decidedAt = grantDecidedAt();
-        out.add(() -> deliverGrant(p.future, grant, decidedAt, h.name()));
-        if (p.cancelResult != null) {
-            out.add(() -> p.cancelResult.complete(false));
-        }
-    }
-
-    private void finishCancelled(ZkLockResource h, Pending p, Actions out) {
-        h.pending = null;
-        DlmException.Code reason = p.cancelReason == null ? DlmException.Code.CANCELLED : p.cancelReason;
-        String what = reason == DlmException.Code.CONVERSION_DEADLOCK
-                ? "conversion " + p.baseMode + " -> " + p.mode + " on " + h.name()
-                        + " would deadlock with another conversion; cancelled, " + p.baseMode + " still held"
-                : "request for " + p.mode + " on " + h.name() + " was cancelled";
-        DlmException ex = new DlmException(reason == DlmException.Code.TIMEOUT ? DlmException.Code.CANCELLED
-                : reason, what);
-        LockMode held = p.baseMode;
-        out.add(() -> h.publish(held, held != null && held.isWriteMode() ? h.fencingToken() : 0, h.valueBlock()));
-        out.add(() -> p.future.completeExceptionally(ex));
-        if (p.cancelResult != null) {
-            out.add(() -> p.cancelResult.complete(true));
-        }
-    }
-
-    private void failPending(ZkLockResource h, DlmException.Code code, String why, Actions out) {
-        Pending p = h.pending;
-        if (p == null) {
-            return;
-        }
-        h.pending = null;
-        DlmException ex = new DlmException(code, why);
-        out.add(() -> h.publishRequested(null));
-        out.add(() -> p.future.completeExceptionally(ex));
-        if (p.cancelResult != null) {
-            out.add(() -> p.cancelResult.complete(true));
-        }
-    }
-
-    private void deliverBasts(ResourceState rs, Actions out) {
-        Set<String> pendingNow = null;
-        for (ZkLockResource h : rs.handles) {
-            if (h.blockingListener == null) {
-                continue;
-            }
-            LockEntry mine = rs.view.find(h.key);
-            if (mine == null || mine.granted() == null) {
-                h.basted.clear();
-                continue;
-            }
-            if (pendingNow == null) {
-                pendingNow = new HashSet<>();
-                for (LockEntry x : rs.view.entries()) {
-                    if (x.isPending()) {
-                        pendingNow.add(x.znode());
-                    }
-                }
-            }
-            h.basted.retainAll(pendingNow);
-            for (LockEntry x : rs.view.entries()) {
-                if (x.isPending() && !x.key().equals(h.key) && !x.requested().isCompatibleWith(mine.granted())
-                        && h.basted.add(x.znode())) {
-                    LockMode requested = x.requested();
-                    BlockingListener bl = h.blockingListener;
-                    out.add(() -> bl.onBlocking(h, requested));
-                }
-            }
-        }
-    }
-
-    /**
-     * Purges locks of members that are gone, once recover_prep has returned for them here and on
-     * every live member ({@link RecoveryBarrier}).
-     */
-    private void purgeOrphans(ResourceState rs, Actions out) {
-        if (rs.systemWriteInFlight) {
-            return;
-        }
-        Set<Owner> orphans = new HashSet<>();
-        for (LockEntry e : rs.view.entries()) {
-            long inc = e.key().incarnation();
-            boolean live = Objects.equals(members.get(e.key().slot()), inc);
-            if (live) {
-                continue;
-            }
-            Owner owner = new Owner(e.key().slot(), inc);
-            if (!knownDeath(inc)) {
-                deathDiscovered(owner, out);
-            } else if (preparedDeaths.contains(inc) && barrier.everyMemberPrepared(owner, members)) {
-                orphans.add(owner);
-            }
-        }
-        if (orphans.isEmpty()) {
-            return;
-        }
-        Plan plan = barrier.guarded(TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                new TablePlanner.Purge(orphans, true), null, acl));
-        if (!plan.isEmpty()) {
-            stats.purges.increment();
-        }
-        systemWrite(rs, plan);
-    }
-
-    /** Owners of locks in the view that are not live members. */
-    private Set<Owner> orphanOwners() {
-        Set<Owner> out = new HashSet<>();
-        for (ResourceState rs : resources.values()) {
-            for (LockEntry e : rs.view.entries()) {
-                if (!Objects.equals(members.get(e.key().slot()), e.key().incarnation())) {
-                    out.add(new Owner(e.key().slot(), e.key().incarnation()));
-                }
-            }
-        }
-        return out;
-    }
-
-    /**
-     * This node's part of the recovery barrier: marks the deaths whose recover_prep has returned
-     * here, and, in the lowest live slot, removes the marks of deaths that are over. Marks say
-     * only that recover_prep returned, so they are written whatever the session state.
-     */
-    private void barrierStep() {
-        if (!member() || !replica.current()) {
-            return;
-        }
-        Set<Owner> orphans = orphanOwners();
-        Owner self = new Owner(slot, incarnation);
-        for (Owner dead : barrier.acksToWrite(orphans, preparedDeaths, self)) {
-            stats.plain.increment();
-            zk.create(barrier.ackPath(dead, self), new byte[0], acl, CreateMode.PERSISTENT, (rc, path, ctx, name) -> {
-                lock.lock();
-                try {
-                    barrier.ackWritten(dead);
-                    Code code = Code.get(rc);
-                    if (code != Code.OK && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS
-                            && code != Code.SESSIONEXPIRED) {
-                        LOG.warn("lockspace {}: writing recovery mark {} failed: {}", lockSpaceName, path, code);
-                    }
-                } finally {
-                    lock.unlock();
-                }
-            }, null);
-        }
-        if (members.isEmpty() || members.keySet().iterator().next() != slot) {
-            return;
-        }
-        for (ResourceState rs : resources.values()) {
-            if (rs.stale || !rs.view.settled()) {
-                return;
-            }
-        }
-        List<Op> ops = barrier.cleanup(orphans, members);
-        if (ops.isEmpty()) {
-            return;
-        }
-        stats.plain.increment();
-        zk.multi(ops, (rc, path, ctx, results) -> {
-            lock.lock();
-            try {
-                // on failure (a mark went meanwhile) the next event tries again
-                barrier.cleaned();
-            } finally {
-                lock.unlock();
-            }
-        }, null);
-    }
-
-    /**
-     * If some waiting request is grantable and the first such one (in queue order) is ours, we
-     * write the grant pass for everyone. Releasers normally grant in their own transaction; this
-     * covers releases decided on a view that did not yet show the waiter.
-     */
-    private void electedGrantPass(ResourceState rs, Actions out) {
-        if (rs.systemWriteInFlight) {
-            return;
-        }
-        for (ZkLockResource h : rs.handles) {
-            if (h.pending != null && h.pending.phase() != Phase.QUEUED) {
-                return; // our own write will carry the grant pass
-            }
-        }
-        GrantPolicy.Decision d = GrantPolicy.evaluate(rs.view.entries());
-        if (d.grants().isEmpty()) {
-            return;
-        }
-        LockEntry first = null;
-        for (LockEntry e : rs.view.entries()) {
-            if (d.grants().containsKey(e.key()) && (first == null || LockEntry.QUEUE_ORDER.compare(e, first) < 0)) {
-                first = e;
-            }
-        }
-        if (first.key().slot() != slot || first.key().incarnation() != incarnation) {
-            return;
-        }
-        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.GrantPending(), null, acl);
-        if (!plan.isEmpty()) {
-            stats.electedPasses.increment();
-        }
-        systemWrite(rs, plan);
-    }
-
-    private void systemWrite(ResourceState rs, Plan plan) {
-        if (plan.isEmpty()) {
-            return;
-        }
-        rs.systemWriteInFlight = true;
-        count(plan);
-        zk.multi(plan.ops(), (rc, path, ctx, results) -> {
-            underLock(out -> {
-                rs.systemWriteInFlight = false;
-                Code code = Code.get(rc);
-                if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
-                    stats.conflicts.increment();
-                    LOG.trace("{} system write lost: {}", lockSpaceName, code);
-                }
-                if (code == Code.SESSIONEXPIRED) {
-                    out.add(() -> onLost("session expired"));
-                } else if (code != Code.OK && code != Code.BADVERSION && code != Code.NONODE
-                        && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS) {
-                    LOG.warn("lockspace {}: write to {} failed: {}", lockSpaceName, rs.path, code);
-                }
-                evaluate(rs, out);
-                maybeFinishEpisode(out);
-            });
-        }, null);
     }
 
     // ------------------------------------------------------------------ LockSpace
@@ -1501,7 +452,7 @@ final class ZkLockSpace implements LockSpace {
     public NodeSlot slot() {
         lock.lock();
         try {
-            return new NodeSlot(slot);
+            return new NodeSlot(members.slot());
         } finally {
             lock.unlock();
         }
@@ -1516,7 +467,7 @@ final class ZkLockSpace implements LockSpace {
     public Set<NodeSlot> members() {
         lock.lock();
         try {
-            return memberSlots();
+            return members.memberSlots();
         } finally {
             lock.unlock();
         }
@@ -1567,53 +518,18 @@ final class ZkLockSpace implements LockSpace {
                 throw new DlmException(state == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
                         : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + state);
             }
-            known = resources.containsKey(name);
+            known = resources.known(name);
         } finally {
             lock.unlock();
         }
         if (!known) {
-            createResource(name);
+            resources.createResource(name);
         }
         lock.lock();
         try {
-            ResourceState rs = resourceState(name);
-            LockKey key = new LockKey(slot, incarnation, nextLockId.getAndIncrement());
-            ZkLockResource h = new ZkLockResource(this, rs, key, blockingListener,
-                    LockValueBlock.zeros(options.valueBlockSize()));
-            rs.handles.add(h);
-            return h;
+            return resources.newHandle(name, blockingListener);
         } finally {
             lock.unlock();
-        }
-    }
-
-    /**
-     * Creates the resource and its version znode in one transaction (version first, so anyone who
-     * sees the resource can use version 0), waiting until the creation event has been applied.
-     */
-    private void createResource(String name) throws DlmException {
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicReference<Code> result = new AtomicReference<>();
-        List<Op> ops = List.of(Op.create(paths.version(name), new byte[0], acl, CreateMode.PERSISTENT),
-                Op.create(paths.resource(name), new byte[0], acl, CreateMode.PERSISTENT));
-        // async, so the reply is handled on the event thread after the creation's own event
-        zk.multi(ops, (rc, path, ctx, results) -> {
-            result.set(Code.get(rc));
-            done.countDown();
-        }, null);
-        awaitLatch(done, System.nanoTime() + options.requestTimeout().toNanos(), "creating resource " + name);
-        Code rc = result.get();
-        if (rc != Code.OK && rc != Code.NODEEXISTS) {
-            throw ZkLockManager.translate("creating resource " + paths.resource(name), KeeperException.create(rc));
-        }
-    }
-
-    private void count(Plan plan) {
-        (plan.cas() ? stats.cas : stats.plain).increment();
-        if (LOG.isTraceEnabled()) {
-            LOG.trace("{} write {} grants={} own={} ops={}", lockSpaceName, plan.cas() ? "cas" : "plain",
-                    plan.grants(), plan.own(), plan.ops().stream().map(o -> o.getType() + ":" + o.getPath()
-                            .substring(o.getPath().lastIndexOf('/') + 1)).toList());
         }
     }
 
@@ -1630,7 +546,7 @@ final class ZkLockSpace implements LockSpace {
         return incarnation;
     }
 
-    private Code multiAndWait(List<Op> ops, long deadline, String what) throws DlmException {
+    Code multiAndWait(List<Op> ops, long deadline, String what) throws DlmException {
         CountDownLatch done = new CountDownLatch(1);
         AtomicReference<Code> result = new AtomicReference<>();
         zk.multi(ops, (rc, path, ctx, results) -> {
@@ -1645,7 +561,7 @@ final class ZkLockSpace implements LockSpace {
         return rc;
     }
 
-    private void awaitLatch(CountDownLatch latch, long deadline, String what) throws DlmException {
+    void awaitLatch(CountDownLatch latch, long deadline, String what) throws DlmException {
         try {
             if (!latch.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                 throw new DlmException(DlmException.Code.TIMEOUT, what + " took longer than "
@@ -1659,27 +575,13 @@ final class ZkLockSpace implements LockSpace {
 
     @Override
     public String toString() {
+        int slot = members.slot();
         return "lockspace " + lockSpaceName + " (" + (slot < 0 ? "joining" : "slot" + slot) + ", " + state + ")";
     }
 
     /** A snapshot for tests and tools: resource name to the lock table as this node sees it. */
     Map<String, List<LockEntry>> tables() {
-        lock.lock();
-        try {
-            Map<String, List<LockEntry>> m = new LinkedHashMap<>();
-            for (ResourceState rs : resources.values()) {
-                m.put(rs.name, new ArrayList<>(rs.view.entries()));
-            }
-            return m;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** One recovery episode: from the first membership change to recover_done. */
-    private static final class RecoveryEpisode {
-        final Set<Long> gone = new HashSet<>();
-        boolean prepDelivered;
+        return resources.tables();
     }
 
     /** This node's place in the lockspace, apart from the session's health ({@link #state}). */
@@ -1695,7 +597,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     /** Whether this node is a member (joined, not leaving); under the lock. */
-    private boolean member() {
+    boolean member() {
         return stage == Stage.MEMBER;
     }
 
@@ -1717,7 +619,7 @@ final class ZkLockSpace implements LockSpace {
      * lock serialised it and runs after the unlock, never under the lock (the one shape of every
      * state change here; see {@link CallbackQueue}).
      */
-    private void underLock(Consumer<Actions> body) {
+    void underLock(Consumer<Actions> body) {
         underLockGet(out -> {
             body.accept(out);
             return null;
@@ -1725,7 +627,7 @@ final class ZkLockSpace implements LockSpace {
     }
 
     /** As {@link #underLock}, returning what {@code body} returns. */
-    private <T> T underLockGet(Function<Actions, T> body) {
+    <T> T underLockGet(Function<Actions, T> body) {
         Actions out = new Actions();
         lock.lock();
         try {
@@ -1755,20 +657,4 @@ final class ZkLockSpace implements LockSpace {
         }
     }
 
-    /** A member znode's name: slot and incarnation. */
-    record MemberName(int slot, long incarnation) {
-        // package-private for LockSpaceDump
-        static MemberName parse(String name) {
-            int u = name.indexOf('_');
-            if (u != 4 || name.length() != 21) {
-                return null;
-            }
-            try {
-                return new MemberName(Integer.parseInt(name.substring(0, 4)),
-                        Long.parseUnsignedLong(name.substring(5), 16));
-            } catch (NumberFormatException e) {
-                return null;
-            }
-        }
-    }
 }

@@ -1,0 +1,640 @@
+package org.clustermd.dlm.zk;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantLock;
+import org.apache.zookeeper.KeeperException.Code;
+import org.apache.zookeeper.ZooKeeper;
+import org.apache.zookeeper.data.ACL;
+import org.clustermd.dlm.BlockingListener;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockGrant;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.dlm.zk.Pending.Kind;
+import org.clustermd.dlm.zk.Pending.Phase;
+import org.clustermd.dlm.zk.TablePlanner.Owner;
+import org.clustermd.dlm.zk.TablePlanner.Plan;
+import org.clustermd.dlm.zk.ZkLockSpace.Actions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The requests on a lockspace's resources: this node's {@link Pending} operations (request,
+ * conversion, cancel, republish, unlock) and the engine that brings a resource forward after any
+ * change (completes what the view shows done, plans and submits writes, delivers blocking
+ * callbacks, writes the purge of dead members' locks that {@link Members} allows, and the
+ * elected grant pass). A pending operation moves only by {@link Pending#to}, which refuses a move
+ * the engine never makes; a cancel is settled only by {@code finishCancelled}. The resources
+ * themselves are {@link Resources}'.
+ *
+ * <p>Threads: user threads submit requests, cancels and unlocks; ZooKeeper's event thread
+ * applies write results and hands over changed resources; the re-read, session health and
+ * membership changes re-evaluate resources from whichever thread they run on. Everything it
+ * touches (the views, the handles' engine state) is guarded by the owning {@link ZkLockSpace}'s
+ * lock, the same object handed in, since a grant decision must see membership, session health
+ * and the lock table as one state. Completions and callbacks are enqueued under that lock through
+ * {@link ZkLockSpace.Actions}, in the order the lock serialised them, and run after it is
+ * released.
+ */
+final class ResourceEngine {
+    // the lockspace's logger: a lockspace's messages keep one logger name, whichever part logs
+    private static final Logger LOG = LoggerFactory.getLogger(ZkLockSpace.class);
+
+    private final ZkLockSpace space;
+    private final ReentrantLock lock;
+    private final ZooKeeper zk;
+    private final ZkLockPaths paths;
+    private final LockSpaceOptions options;
+    private final List<ACL> acl;
+    private final String lockSpaceName;
+    private final long incarnation;
+    private final WriteStats stats;
+
+    ResourceEngine(ZkLockSpace space) {
+        this.space = space;
+        this.lock = space.lock;
+        this.zk = space.zk;
+        this.paths = space.paths;
+        this.options = space.options;
+        this.acl = space.acl;
+        this.lockSpaceName = space.lockSpaceName;
+        this.incarnation = space.incarnation();
+        this.stats = space.writeStats();
+    }
+
+    /** Brings every resource forward ({@link #evaluate}); under the lock. */
+    void evaluateAll(Actions out) {
+        for (ResourceState rs : space.resources.all()) {
+            evaluate(rs, out);
+        }
+    }
+
+    /**
+     * After a complete re-read (under the lock, while a member): settles the writes whose reply
+     * the cut lost, and brings every resource forward.
+     */
+    void afterRead(Actions out) {
+        for (ResourceState rs : space.resources.all()) {
+            for (ZkLockResource h : rs.handles) {
+                if (h.pending != null && h.pending.phase() == Phase.UNCERTAIN) {
+                    reconcileUncertain(rs, h);
+                }
+            }
+            evaluate(rs, out);
+        }
+    }
+
+    // ------------------------------------------------------------------ requests
+
+    CompletableFuture<LockGrant> request(ZkLockResource h, LockMode mode, boolean noQueue) {
+        Objects.requireNonNull(mode, "mode");
+        return space.underLockGet(out -> {
+            DlmException refused = refuse(h);
+            if (refused != null) {
+                return CompletableFuture.failedFuture(refused);
+            }
+            ResourceState rs = h.resource;
+            LockEntry e = rs.view.find(h.key);
+            if (e != null && e.granted() == mode && !e.isPending()) {
+                if (!mode.isWriteMode()) {
+                    // same mode below PW: the grant only reads the value block; nothing to write
+                    LockValueBlock lvb = rs.view.valueBlock();
+                    h.valueBlock = lvb;
+                    LockGrant grant = new LockGrant(mode, lvb, 0);
+                    long token = 0;
+                    out.add(() -> h.publish(mode, token, lvb));
+                    CompletableFuture<LockGrant> f = new CompletableFuture<>();
+                    long decidedAt = space.grantDecidedAt();
+                    out.add(() -> space.deliverGrant(f, grant, decidedAt, rs.name));
+                    return f;
+                }
+                h.pending = new Pending(Kind.REPUBLISH, mode, noQueue, e.znode(), e.granted());
+            } else {
+                h.pending = new Pending(Kind.CONVERT, mode, noQueue, e == null ? null : e.znode(),
+                        e == null ? null : e.granted());
+            }
+            // taken before evaluate, which may complete the request and clear h.pending
+            CompletableFuture<LockGrant> result = h.pending.future;
+            out.add(() -> h.publishRequested(mode));
+            evaluate(rs, out);
+            return result;
+        });
+    }
+
+    CompletableFuture<Boolean> cancel(ZkLockResource h, DlmException.Code reason) {
+        return space.underLockGet(out -> {
+            Pending p = h.pending;
+            if (p == null || p.kind != Kind.CONVERT) {
+                return CompletableFuture.completedFuture(false);
+            }
+            return startCancel(h, p, reason, out);
+        });
+    }
+
+    /**
+     * Cancels the pending conversion {@code p} of {@code h} (the first reason given wins): at
+     * once when it was never written, otherwise the engine takes the request back. Under the lock.
+     */
+    private CompletableFuture<Boolean> startCancel(ZkLockResource h, Pending p, DlmException.Code reason, Actions out) {
+        if (p.cancelResult == null) {
+            p.cancelResult = new CompletableFuture<>();
+            p.cancelReason = reason;
+        }
+        CompletableFuture<Boolean> r = p.cancelResult;
+        if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
+            // never written: nothing to take back
+            finishCancelled(h, p, out);
+        } else {
+            evaluate(h.resource, out);
+        }
+        return r;
+    }
+
+    CompletableFuture<LockGrant> unlock(ZkLockResource h) {
+        return space.underLockGet(out -> {
+            if (space.state() == LockSpaceState.LOST || space.state() == LockSpaceState.CLOSED) {
+                return CompletableFuture.completedFuture(null);
+            }
+            Pending p = h.pending;
+            if (p != null && p.kind == Kind.CONVERT) {
+                // cancel first, then unlock whatever is held
+                CompletableFuture<LockGrant> done = new CompletableFuture<>();
+                CompletableFuture<Boolean> cancelled = startCancel(h, p, DlmException.Code.CANCELLED, out);
+                cancelled.whenComplete((ok, err) -> unlock(h).whenComplete((v, e2) -> {
+                    if (e2 != null) {
+                        done.completeExceptionally(e2);
+                    } else {
+                        done.complete(null);
+                    }
+                }));
+                return done;
+            }
+            if (p != null) {
+                return CompletableFuture.failedFuture(new DlmException(DlmException.Code.INVALID_REQUEST,
+                        "an operation is already pending on " + h.name()));
+            }
+            DlmException refused = refuse(h);
+            if (refused != null) {
+                return CompletableFuture.failedFuture(refused);
+            }
+            LockEntry e = h.resource.view.find(h.key);
+            if (e == null) {
+                return CompletableFuture.completedFuture(null);
+            }
+            h.pending = new Pending(Kind.UNLOCK, null, false, e.znode(), e.granted());
+            CompletableFuture<LockGrant> result = h.pending.future;
+            evaluate(h.resource, out);
+            return result;
+        });
+    }
+
+    /** Why a new operation cannot start now, or null. */
+    private DlmException refuse(ZkLockResource h) {
+        if (space.state() == LockSpaceState.LOST) {
+            return new DlmException(DlmException.Code.LOCKSPACE_LOST, "lockspace " + lockSpaceName + " lost its session");
+        }
+        if (space.state() == LockSpaceState.CLOSED || !space.member()) {
+            return new DlmException(DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closed");
+        }
+        if (space.state() == LockSpaceState.SUSPENDED) {
+            return new DlmException(DlmException.Code.SUSPENDED, "lockspace " + lockSpaceName
+                    + " is suspended (connection in doubt)");
+        }
+        if (h.pending != null) {
+            return new DlmException(DlmException.Code.INVALID_REQUEST, "a request is already pending on "
+                    + h.name() + ": " + h.pending);
+        }
+        String foreign = h.resource.view.foreignChild();
+        if (foreign != null) {
+            return corrupt(h.resource, foreign);
+        }
+        return null;
+    }
+
+    private DlmException corrupt(ResourceState rs, String foreign) {
+        return new DlmException(DlmException.Code.CORRUPT_STATE, "resource " + rs.path
+                + " holds a znode this lock manager did not write: '" + foreign + "'");
+    }
+
+    // ------------------------------------------------------------------ the engine
+
+    /**
+     * Brings one resource forward after any change: completes what the view shows done, decides
+     * and submits writes, delivers blocking callbacks, purges dead members' locks and runs the
+     * elected grant pass. Called with the lock held.
+     */
+    void evaluate(ResourceState rs, Actions out) {
+        ResourceView v = rs.view;
+        if (!v.settled()) {
+            return;
+        }
+        String foreign = v.foreignChild();
+        if (foreign != null) {
+            for (ZkLockResource h : rs.handles) {
+                failPending(h, DlmException.Code.CORRUPT_STATE, corrupt(rs, foreign).getMessage(), out);
+            }
+            return;
+        }
+        for (ZkLockResource h : new ArrayList<>(rs.handles)) {
+            drive(rs, h, out);
+        }
+        if (!canDecide(rs)) {
+            return;
+        }
+        deliverBasts(rs, out);
+        purgeOrphans(rs, out);
+        electedGrantPass(rs, out);
+    }
+
+    private boolean canDecide(ResourceState rs) {
+        return space.member() && space.state() == LockSpaceState.ACTIVE && space.replica.current() && !rs.stale
+                && rs.view.settled() && rs.view.foreignChild() == null;
+    }
+
+    private void drive(ResourceState rs, ZkLockResource h, Actions out) {
+        Pending p = h.pending;
+        if (p == null) {
+            return;
+        }
+        ResourceView v = rs.view;
+        LockEntry e = v.find(h.key);
+        boolean written = p.phase() == Phase.WRITING || p.phase() == Phase.QUEUED;
+        if (written && p.kind != Kind.UNLOCK && !p.cancelWriting && e != null && !e.isPending()
+                && e.granted() == p.mode && !e.znode().equals(p.baseZnode)) {
+            completeGrant(rs, h, p, e, out);
+            return;
+        }
+        if (p.phase() != Phase.TO_WRITE && p.phase() != Phase.QUEUED) {
+            return; // waiting for a write result, a sync, a token read or a resync
+        }
+        if (!canDecide(rs)) {
+            return;
+        }
+        switch (p.kind) {
+            case UNLOCK -> {
+                if (e == null) {
+                    h.pending = null;
+                    out.add(() -> h.publish(null, 0, h.valueBlock()));
+                    out.add(() -> p.future.complete(null));
+                    return;
+                }
+                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
+                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl), out);
+            }
+            case REPUBLISH -> write(rs, h, p,
+                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), written(h.valueBlock),
+                            acl), out);
+            case CONVERT -> driveConvert(rs, h, p, e, out);
+        }
+    }
+
+    private void driveConvert(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
+        ResourceView v = rs.view;
+        if (p.phase() == Phase.QUEUED) {
+            if (e == null || !e.isPending()) {
+                if (p.cancelReason != null && (e == null ? p.baseZnode == null : e.granted() == p.baseMode)) {
+                    finishCancelled(h, p, out);
+                    return;
+                }
+                failPending(h, DlmException.Code.CORRUPT_STATE, "queued request on " + rs.name
+                        + " disappeared without being granted", out);
+                return;
+            }
+            if (p.cancelReason == null) {
+                for (LockEntry victim : GrantPolicy.evaluate(v.entries()).victims()) {
+                    if (victim.key().equals(h.key)) {
+                        p.cancelReason = DlmException.Code.CONVERSION_DEADLOCK;
+                        LOG.info("lockspace {}: conversion {} -> {} on {} is deadlocked; cancelling it",
+                                lockSpaceName, e.granted(), e.requested(), rs.name);
+                    }
+                }
+            }
+            if (p.cancelReason != null) {
+                p.cancelWriting = true;
+                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Cancel(h.key), null, acl), out);
+            }
+            return;
+        }
+        // TO_WRITE
+        if (e != null && e.isPending()) {
+            p.to(Phase.QUEUED); // our request is already queued (found after a reconnect)
+            driveConvert(rs, h, p, e, out);
+            return;
+        }
+        if (p.cancelReason != null) {
+            finishCancelled(h, p, out);
+            return;
+        }
+        LockValueBlock publish = e != null && LockMode.transferOnGrant(e.granted(), p.mode)
+                == LockMode.ValueBlockTransfer.WRITE ? written(h.valueBlock) : null;
+        Plan plan = TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
+        if (!plan.ownGranted() && p.noQueue) {
+            if (!p.synced) {
+                // our view may lag: a sync brings every earlier event in before its reply
+                p.to(Phase.SYNCING);
+                zk.sync(rs.path, (rc, path, ctx) -> afterSync(rs, h, p), null);
+                return;
+            }
+            failPending(h, DlmException.Code.NOT_GRANTED, p.mode + " on " + rs.name
+                    + " cannot be granted at once", out);
+            return;
+        }
+        write(rs, h, p, plan, out);
+    }
+
+    private void afterSync(ResourceState rs, ZkLockResource h, Pending p) {
+        space.underLock(out -> {
+            if (h.pending == p && p.phase() == Phase.SYNCING) {
+                p.synced = true;
+                p.to(Phase.TO_WRITE);
+                if (p.cancelReason != null) {
+                    finishCancelled(h, p, out);
+                } else {
+                    evaluate(rs, out);
+                }
+            }
+        });
+    }
+
+    private void write(ResourceState rs, ZkLockResource h, Pending p, Plan plan, Actions out) {
+        if (plan.isEmpty()) {
+            // nothing changes (e.g. the cancel already happened): settle from the view
+            if (p.cancelWriting) {
+                p.cancelWriting = false;
+                finishCancelled(h, p, out);
+            } else if (p.kind == Kind.UNLOCK) {
+                h.pending = null;
+                out.add(() -> p.future.complete(null));
+            }
+            return;
+        }
+        p.to(Phase.WRITING);
+        count(plan);
+        zk.multi(plan.ops(), (rc, path, ctx, results) -> onWriteDone(rs, h, p, Code.get(rc)), null);
+    }
+
+    private void onWriteDone(ResourceState rs, ZkLockResource h, Pending p, Code rc) {
+        space.underLock(out -> {
+            if (h.pending != p) {
+                return; // completed from the view already (a grant)
+            }
+            switch (rc) {
+                case OK -> {
+                    if (p.cancelWriting) {
+                        p.cancelWriting = false;
+                        finishCancelled(h, p, out);
+                    } else if (p.kind == Kind.UNLOCK) {
+                        h.pending = null;
+                        out.add(() -> h.publish(null, 0, h.valueBlock()));
+                        out.add(() -> p.future.complete(null));
+                    } else {
+                        p.to(Phase.QUEUED);
+                    }
+                }
+                case BADVERSION, NONODE, NODEEXISTS, NOTEMPTY -> {
+                    // lost a race: the reply follows the winner's events, so the view is current
+                    stats.conflicts.increment();
+                    LOG.trace("{} write for {} lost: {}", lockSpaceName, p, rc);
+                    if (p.cancelWriting) {
+                        p.cancelWriting = false;
+                        p.to(Phase.QUEUED);
+                    } else {
+                        p.to(Phase.TO_WRITE);
+                    }
+                }
+                case CONNECTIONLOSS, OPERATIONTIMEOUT -> p.to(Phase.UNCERTAIN);
+                case SESSIONEXPIRED, SESSIONMOVED -> out.add(() -> space.onLost("session expired"));
+                case NOAUTH -> failPending(h, DlmException.Code.NO_AUTH, "ZooKeeper refused the write to "
+                        + rs.path + ": wrong or missing credentials", out);
+                default -> failPending(h, DlmException.Code.UNAVAILABLE, "ZooKeeper failed the write to "
+                        + rs.path + ": " + rc, out);
+            }
+            evaluate(rs, out);
+        });
+    }
+
+    /** After a resync, decides whether a write whose reply was lost took effect. */
+    private void reconcileUncertain(ResourceState rs, ZkLockResource h) {
+        Pending p = h.pending;
+        LockEntry e = rs.view.find(h.key);
+        if (p.cancelWriting) {
+            p.cancelWriting = false;
+            p.to(Phase.QUEUED); // QUEUED logic sees whether the cancel happened
+            return;
+        }
+        boolean changed = e == null ? p.baseZnode != null : !e.znode().equals(p.baseZnode);
+        if (p.kind == Kind.UNLOCK) {
+            p.to(Phase.TO_WRITE); // TO_WRITE completes at once if the lock is gone
+        } else {
+            p.to(changed ? Phase.QUEUED : Phase.TO_WRITE);
+        }
+    }
+
+    private void completeGrant(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
+        LockMode.ValueBlockTransfer transfer = p.kind == Kind.REPUBLISH
+                ? LockMode.ValueBlockTransfer.WRITE : LockMode.transferOnGrant(p.baseMode, p.mode);
+        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
+        long token = 0;
+        if (p.mode.isWriteMode()) {
+            token = rs.view.createdZxid(e.znode());
+            if (token == 0) {
+                // granted while we were disconnected: read the grant's zxid
+                p.to(Phase.TOKEN_READ);
+                zk.exists(ZkLockPaths.entry(rs.path, e.znode()), false, (rc, path, ctx, stat) -> {
+                    space.underLock(later -> {
+                        if (h.pending == p) {
+                            if (stat != null) {
+                                finishGrant(h, p, lvb, stat.getCzxid(), later);
+                            } else {
+                                p.to(Phase.QUEUED);
+                                evaluate(rs, later);
+                            }
+                        }
+                    });
+                }, null);
+                return;
+            }
+        }
+        finishGrant(h, p, lvb, token, out);
+    }
+
+    /**
+     * The value a PW/EX holder writes: its LVB, valid. The Linux DLM copies the lock's LVB into the
+     * resource and clears VALNOTVALID on every such down-conversion or unlock, whether or not the
+     * holder changed it; a holder that never called setValueBlock republishes the bytes it read.
+     */
+    private static LockValueBlock written(LockValueBlock lvb) {
+        return lvb.isValid() ? lvb : LockValueBlock.of(lvb.asReadOnlyBuffer());
+    }
+
+    private void finishGrant(ZkLockResource h, Pending p, LockValueBlock lvb, long token, Actions out) {
+        h.pending = null;
+        h.valueBlock = lvb;
+        LockGrant grant = new LockGrant(p.mode, lvb, token);
+        out.add(() -> h.publish(p.mode, token, lvb));
+        long decidedAt = space.grantDecidedAt();
+        out.add(() -> space.deliverGrant(p.future, grant, decidedAt, h.name()));
+        if (p.cancelResult != null) {
+            out.add(() -> p.cancelResult.complete(false));
+        }
+    }
+
+    private void finishCancelled(ZkLockResource h, Pending p, Actions out) {
+        h.pending = null;
+        DlmException.Code reason = p.cancelReason == null ? DlmException.Code.CANCELLED : p.cancelReason;
+        String what = reason == DlmException.Code.CONVERSION_DEADLOCK
+                ? "conversion " + p.baseMode + " -> " + p.mode + " on " + h.name()
+                        + " would deadlock with another conversion; cancelled, " + p.baseMode + " still held"
+                : "request for " + p.mode + " on " + h.name() + " was cancelled";
+        DlmException ex = new DlmException(reason == DlmException.Code.TIMEOUT ? DlmException.Code.CANCELLED
+                : reason, what);
+        LockMode held = p.baseMode;
+        out.add(() -> h.publish(held, held != null && held.isWriteMode() ? h.fencingToken() : 0, h.valueBlock()));
+        out.add(() -> p.future.completeExceptionally(ex));
+        if (p.cancelResult != null) {
+            out.add(() -> p.cancelResult.complete(true));
+        }
+    }
+
+    void failPending(ZkLockResource h, DlmException.Code code, String why, Actions out) {
+        Pending p = h.pending;
+        if (p == null) {
+            return;
+        }
+        h.pending = null;
+        DlmException ex = new DlmException(code, why);
+        out.add(() -> h.publishRequested(null));
+        out.add(() -> p.future.completeExceptionally(ex));
+        if (p.cancelResult != null) {
+            out.add(() -> p.cancelResult.complete(true));
+        }
+    }
+
+    private void deliverBasts(ResourceState rs, Actions out) {
+        Set<String> pendingNow = null;
+        for (ZkLockResource h : rs.handles) {
+            if (h.blockingListener == null) {
+                continue;
+            }
+            LockEntry mine = rs.view.find(h.key);
+            if (mine == null || mine.granted() == null) {
+                h.basted.clear();
+                continue;
+            }
+            if (pendingNow == null) {
+                pendingNow = new HashSet<>();
+                for (LockEntry x : rs.view.entries()) {
+                    if (x.isPending()) {
+                        pendingNow.add(x.znode());
+                    }
+                }
+            }
+            h.basted.retainAll(pendingNow);
+            for (LockEntry x : rs.view.entries()) {
+                if (x.isPending() && !x.key().equals(h.key) && !x.requested().isCompatibleWith(mine.granted())
+                        && h.basted.add(x.znode())) {
+                    LockMode requested = x.requested();
+                    BlockingListener bl = h.blockingListener;
+                    out.add(() -> bl.onBlocking(h, requested));
+                }
+            }
+        }
+    }
+
+    /**
+     * Purges locks of members that are gone, once {@link Members#purgeable} allows it (recover_prep
+     * has returned for them here and on every live member, {@link RecoveryBarrier}).
+     */
+    private void purgeOrphans(ResourceState rs, Actions out) {
+        if (rs.systemWriteInFlight) {
+            return;
+        }
+        Set<Owner> orphans = space.members.purgeable(rs, out);
+        if (orphans.isEmpty()) {
+            return;
+        }
+        Plan plan = space.members.guarded(TablePlanner.plan(rs.view, rs.path, rs.versionPath,
+                new TablePlanner.Purge(orphans, true), null, acl));
+        if (!plan.isEmpty()) {
+            stats.purges.increment();
+        }
+        systemWrite(rs, plan);
+    }
+
+    /**
+     * If some waiting request is grantable and the first such one (in queue order) is ours, we
+     * write the grant pass for everyone. Releasers normally grant in their own transaction; this
+     * covers releases decided on a view that did not yet show the waiter.
+     */
+    private void electedGrantPass(ResourceState rs, Actions out) {
+        if (rs.systemWriteInFlight) {
+            return;
+        }
+        for (ZkLockResource h : rs.handles) {
+            if (h.pending != null && h.pending.phase() != Phase.QUEUED) {
+                return; // our own write will carry the grant pass
+            }
+        }
+        GrantPolicy.Decision d = GrantPolicy.evaluate(rs.view.entries());
+        if (d.grants().isEmpty()) {
+            return;
+        }
+        LockEntry first = null;
+        for (LockEntry e : rs.view.entries()) {
+            if (d.grants().containsKey(e.key()) && (first == null || LockEntry.QUEUE_ORDER.compare(e, first) < 0)) {
+                first = e;
+            }
+        }
+        if (first.key().slot() != space.members.slot() || first.key().incarnation() != incarnation) {
+            return;
+        }
+        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.GrantPending(), null, acl);
+        if (!plan.isEmpty()) {
+            stats.electedPasses.increment();
+        }
+        systemWrite(rs, plan);
+    }
+
+    private void systemWrite(ResourceState rs, Plan plan) {
+        if (plan.isEmpty()) {
+            return;
+        }
+        rs.systemWriteInFlight = true;
+        count(plan);
+        zk.multi(plan.ops(), (rc, path, ctx, results) -> {
+            space.underLock(out -> {
+                rs.systemWriteInFlight = false;
+                Code code = Code.get(rc);
+                if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
+                    stats.conflicts.increment();
+                    LOG.trace("{} system write lost: {}", lockSpaceName, code);
+                }
+                if (code == Code.SESSIONEXPIRED) {
+                    out.add(() -> space.onLost("session expired"));
+                } else if (code != Code.OK && code != Code.BADVERSION && code != Code.NONODE
+                        && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS) {
+                    LOG.warn("lockspace {}: write to {} failed: {}", lockSpaceName, rs.path, code);
+                }
+                evaluate(rs, out);
+                space.members.maybeFinishEpisode(out);
+            });
+        }, null);
+    }
+
+    private void count(Plan plan) {
+        (plan.cas() ? stats.cas : stats.plain).increment();
+        if (LOG.isTraceEnabled()) {
+            LOG.trace("{} write {} grants={} own={} ops={}", lockSpaceName, plan.cas() ? "cas" : "plain",
+                    plan.grants(), plan.own(), plan.ops().stream().map(o -> o.getType() + ":" + o.getPath()
+                            .substring(o.getPath().lastIndexOf('/') + 1)).toList());
+        }
+    }
+
+}
