@@ -23,7 +23,8 @@ public final class BenchMain {
         }
         String wanted = args[0];
         BenchOptions options = BenchOptions.parse(args, 1);
-        List<Suite> run = wanted.equals("all") ? suites
+        List<Suite> run = wanted.equals("all")
+                ? suites
                 : suites.stream().filter(s -> s.name().equals(wanted)).toList();
         if (run.isEmpty()) {
             System.err.println("unknown suite " + wanted + "; known: all "

@@ -34,7 +34,8 @@ public final class Figure {
     private final String goal;
     private final String unit;
     private final Map<String, Object> detail = new LinkedHashMap<>();
-    private static final Set<String> RESERVED = Set.of("figure", "name", "ours", "peer", "ratio", "goal", "unit", "met");
+    private static final Set<String> RESERVED =
+            Set.of("figure", "name", "ours", "peer", "ratio", "goal", "unit", "met");
     /** Thread-safe once configured. */
     private static final ObjectMapper JSON = new ObjectMapper()
             .registerModule(new SimpleModule("figures").addSerializer(Double.class, new FourDigits()));
@@ -43,8 +44,7 @@ public final class Figure {
         this(figure, name, ours, peer, ours / peer, goal, unit);
     }
 
-    public Figure(String figure, String name, double ours, double peer, double ratio, String goal,
-            String unit) {
+    public Figure(String figure, String name, double ours, double peer, double ratio, String goal, String unit) {
         this.figure = Objects.requireNonNull(figure);
         this.name = Objects.requireNonNull(name);
         this.ours = ours;
@@ -64,11 +64,25 @@ public final class Figure {
         return this;
     }
 
-    public String figure() { return figure; }
-    public double ours() { return ours; }
-    public double peer() { return peer; }
-    public double ratio() { return ratio; }
-    public String goal() { return goal; }
+    public String figure() {
+        return figure;
+    }
+
+    public double ours() {
+        return ours;
+    }
+
+    public double peer() {
+        return peer;
+    }
+
+    public double ratio() {
+        return ratio;
+    }
+
+    public String goal() {
+        return goal;
+    }
 
     /** True when {@link #ratio} satisfies {@link #goal} ({@code >=x}, {@code <=x} or {@code =x}). */
     public boolean met() {

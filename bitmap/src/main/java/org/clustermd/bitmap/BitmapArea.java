@@ -48,7 +48,8 @@ public final class BitmapArea {
     public static BitmapArea create(BitmapStorage storage, BitmapSuperblock template, boolean assumeClean)
             throws BitmapException {
         Objects.requireNonNull(template, "template");
-        BitmapSuperblock sb = template.sectorsReserved() != 0 ? template
+        BitmapSuperblock sb = template.sectorsReserved() != 0
+                ? template
                 : template.withSectorsReserved(Math.min(storage.size() / SectorRange.SECTOR_SIZE, 0xFFFF_FFFFL));
         String where = storage.name() + " (create)";
         SuperblockCodec.validate(sb, where);
@@ -127,8 +128,10 @@ public final class BitmapArea {
             throw BitmapException.format(Field.SYNC_SIZE, where + ": " + e.getMessage());
         }
         if (own.slotBytes() > geometry.stride()) {
-            throw BitmapException.format(Field.SYNC_SIZE, where + ": " + own.chunks() + " chunks need "
-                    + own.slotBytes() + " bytes, more than the area's " + geometry.stride() + "-byte slots");
+            throw BitmapException.format(
+                    Field.SYNC_SIZE,
+                    where + ": " + own.chunks() + " chunks need " + own.slotBytes() + " bytes, more than the area's "
+                            + geometry.stride() + "-byte slots");
         }
         return new SlotSummary(slot, sb, own.chunks(), countBits(bytes, own.chunks()));
     }
@@ -155,8 +158,10 @@ public final class BitmapArea {
         BitmapSuperblock resized = sb.withSyncSize(newSyncSize);
         BitmapGeometry g = checkGeometry(resized, storage.size(), where);
         if (g.stride() != geometry.stride()) {
-            throw new BitmapException(Code.GEOMETRY, where + ": resizing to " + newSyncSize + " sectors changes the slot"
-                    + " stride from " + geometry.stride() + " to " + g.stride() + " bytes; every slot would move");
+            throw new BitmapException(
+                    Code.GEOMETRY,
+                    where + ": resizing to " + newSyncSize + " sectors changes the slot" + " stride from "
+                            + geometry.stride() + " to " + g.stride() + " bytes; every slot would move");
         }
         for (long c = g.chunks(); c < geometry.chunks(); c++) {
             int i = (int) BitmapGeometry.bitByte(c);
@@ -179,9 +184,13 @@ public final class BitmapArea {
 
     void checkSlot(int slot) throws BitmapException {
         if (slot < 0 || slot >= geometry.slots()) {
-            throw new BitmapException(Code.SLOT_RANGE, storage.name() + ": slot " + slot + " is out of range; the area has "
-                    + geometry.slots() + (first.clustered() ? " node slots (nodes = " + first.nodes() + ")"
-                    : " slot (unclustered bitmap)"));
+            throw new BitmapException(
+                    Code.SLOT_RANGE,
+                    storage.name() + ": slot " + slot + " is out of range; the area has "
+                            + geometry.slots()
+                            + (first.clustered()
+                                    ? " node slots (nodes = " + first.nodes() + ")"
+                                    : " slot (unclustered bitmap)"));
         }
     }
 
@@ -196,23 +205,26 @@ public final class BitmapArea {
     void checkMatches(BitmapSuperblock sb, int slot) throws BitmapException {
         String where = where(slot);
         if (sb.version() != first.version()) {
-            throw BitmapException.format(Field.VERSION, where + ": version " + sb.version() + " differs from slot 0's "
-                    + first.version());
+            throw BitmapException.format(
+                    Field.VERSION, where + ": version " + sb.version() + " differs from slot 0's " + first.version());
         }
         if (!sb.uuid().equals(first.uuid())) {
-            throw BitmapException.format(Field.UUID, where + ": uuid " + sb.uuid() + " differs from slot 0's " + first.uuid());
+            throw BitmapException.format(
+                    Field.UUID, where + ": uuid " + sb.uuid() + " differs from slot 0's " + first.uuid());
         }
         if (sb.chunkSize() != first.chunkSize()) {
-            throw BitmapException.format(Field.CHUNKSIZE, where + ": chunksize " + sb.chunkSize() + " differs from slot 0's "
-                    + first.chunkSize());
+            throw BitmapException.format(
+                    Field.CHUNKSIZE,
+                    where + ": chunksize " + sb.chunkSize() + " differs from slot 0's " + first.chunkSize());
         }
         if (sb.syncSize() != first.syncSize()) {
-            throw BitmapException.format(Field.SYNC_SIZE, where + ": sync_size " + sb.syncSize() + " differs from slot 0's "
-                    + first.syncSize());
+            throw BitmapException.format(
+                    Field.SYNC_SIZE,
+                    where + ": sync_size " + sb.syncSize() + " differs from slot 0's " + first.syncSize());
         }
         if (sb.nodes() != first.nodes()) {
-            throw BitmapException.format(Field.NODES, where + ": nodes " + sb.nodes() + " differs from slot 0's "
-                    + first.nodes());
+            throw BitmapException.format(
+                    Field.NODES, where + ": nodes " + sb.nodes() + " differs from slot 0's " + first.nodes());
         }
     }
 
@@ -223,18 +235,25 @@ public final class BitmapArea {
             g = BitmapGeometry.of(sb);
         } catch (IllegalArgumentException e) {
             // the operator must learn which field is wrong: sync_size and chunksize are what decide the geometry
-            throw new BitmapException(Code.GEOMETRY, where + ": impossible geometry from sync_size " + sb.syncSize()
-                    + " sectors and chunksize " + sb.chunkSize() + " bytes: " + e.getMessage());
+            throw new BitmapException(
+                    Code.GEOMETRY,
+                    where + ": impossible geometry from sync_size " + sb.syncSize() + " sectors and chunksize "
+                            + sb.chunkSize() + " bytes: " + e.getMessage());
         }
         if (g.areaBytes() > capacity) {
-            throw new BitmapException(Code.GEOMETRY, where + ": sync_size " + g.syncSize() + " sectors does not fit: "
-                    + g.slots() + " slot(s) of " + g.stride() + " bytes ("
-                    + g.chunks() + " chunks of " + g.chunkSize() + " bytes for " + g.syncSize() + " sectors) need "
-                    + g.areaBytes() + " bytes but the bitmap area has " + capacity);
+            throw new BitmapException(
+                    Code.GEOMETRY,
+                    where + ": sync_size " + g.syncSize() + " sectors does not fit: "
+                            + g.slots() + " slot(s) of " + g.stride() + " bytes ("
+                            + g.chunks() + " chunks of " + g.chunkSize() + " bytes for " + g.syncSize()
+                            + " sectors) need "
+                            + g.areaBytes() + " bytes but the bitmap area has " + capacity);
         }
         if (sb.sectorsReserved() != 0 && g.slotBytes() > sb.sectorsReserved() * SectorRange.SECTOR_SIZE) {
-            throw BitmapException.format(Field.SECTORS_RESERVED, where + ": one slot needs " + g.slotBytes()
-                    + " bytes but sectors_reserved is " + sb.sectorsReserved() + " sectors");
+            throw BitmapException.format(
+                    Field.SECTORS_RESERVED,
+                    where + ": one slot needs " + g.slotBytes() + " bytes but sectors_reserved is "
+                            + sb.sectorsReserved() + " sectors");
         }
         return g;
     }

@@ -83,7 +83,8 @@ public record BitmapGeometry(long syncSize, long chunkSize, int slots) {
 
     /** Byte offset of slot {@code slot} from the start of the area. */
     public long slotOffset(int slot) {
-        if (slot < 0 || slot >= slots) throw new IllegalArgumentException("slot " + slot + " not in [0, " + slots + ")");
+        if (slot < 0 || slot >= slots)
+            throw new IllegalArgumentException("slot " + slot + " not in [0, " + slots + ")");
         return slot * stride();
     }
 

@@ -77,7 +77,7 @@ public final class BitmapOptions {
         private BitmapClock clock = BitmapClock.SYSTEM;
         private boolean startDaemon = true;
         private long recoveryCp = 0;
-        private Consumer<Throwable> daemonFailureListener = e -> { };
+        private Consumer<Throwable> daemonFailureListener = e -> {};
 
         private Builder() {}
 

@@ -14,5 +14,11 @@ package org.clustermd.bitmap;
  * @param bitsCleared   chunks whose bit was cleared on disk by the daemon
  * @param failedRounds  rounds whose write or flush failed
  */
-public record BitmapStats(long rounds, long storageWrites, long storageFlushes, long bytesWritten,
-        long bitsSet, long bitsCleared, long failedRounds) {}
+public record BitmapStats(
+        long rounds,
+        long storageWrites,
+        long storageFlushes,
+        long bytesWritten,
+        long bitsSet,
+        long bitsCleared,
+        long failedRounds) {}

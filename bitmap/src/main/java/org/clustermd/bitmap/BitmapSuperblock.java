@@ -75,16 +75,14 @@ public record BitmapSuperblock(
      * A fresh clustered (version 5) superblock with md's defaults: events 0, daemon_sleep 5 s,
      * no write-behind, state 0.
      */
-    public static BitmapSuperblock clustered(UUID uuid, long syncSize, long chunkSize, int nodes,
-            String clusterName) {
-        return new BitmapSuperblock(VERSION_CLUSTERED, uuid, 0, 0, syncSize, 0, chunkSize,
-                DEFAULT_DAEMON_SLEEP, 0, 0, nodes, clusterName);
+    public static BitmapSuperblock clustered(UUID uuid, long syncSize, long chunkSize, int nodes, String clusterName) {
+        return new BitmapSuperblock(
+                VERSION_CLUSTERED, uuid, 0, 0, syncSize, 0, chunkSize, DEFAULT_DAEMON_SLEEP, 0, 0, nodes, clusterName);
     }
 
     /** A fresh unclustered (version 4, one slot) superblock with md's defaults. */
     public static BitmapSuperblock unclustered(UUID uuid, long syncSize, long chunkSize) {
-        return new BitmapSuperblock(VERSION_HI, uuid, 0, 0, syncSize, 0, chunkSize,
-                DEFAULT_DAEMON_SLEEP, 0, 0, 0, "");
+        return new BitmapSuperblock(VERSION_HI, uuid, 0, 0, syncSize, 0, chunkSize, DEFAULT_DAEMON_SLEEP, 0, 0, 0, "");
     }
 
     /** True for the clustered major version. */
@@ -102,27 +100,82 @@ public record BitmapSuperblock(
     }
 
     public BitmapSuperblock withEvents(long newEvents, long newEventsCleared) {
-        return new BitmapSuperblock(version, uuid, newEvents, newEventsCleared, syncSize, state,
-                chunkSize, daemonSleep, writeBehind, sectorsReserved, nodes, clusterName);
+        return new BitmapSuperblock(
+                version,
+                uuid,
+                newEvents,
+                newEventsCleared,
+                syncSize,
+                state,
+                chunkSize,
+                daemonSleep,
+                writeBehind,
+                sectorsReserved,
+                nodes,
+                clusterName);
     }
 
     public BitmapSuperblock withSyncSize(long newSyncSize) {
-        return new BitmapSuperblock(version, uuid, events, eventsCleared, newSyncSize, state,
-                chunkSize, daemonSleep, writeBehind, sectorsReserved, nodes, clusterName);
+        return new BitmapSuperblock(
+                version,
+                uuid,
+                events,
+                eventsCleared,
+                newSyncSize,
+                state,
+                chunkSize,
+                daemonSleep,
+                writeBehind,
+                sectorsReserved,
+                nodes,
+                clusterName);
     }
 
     public BitmapSuperblock withState(int newState) {
-        return new BitmapSuperblock(version, uuid, events, eventsCleared, syncSize, newState,
-                chunkSize, daemonSleep, writeBehind, sectorsReserved, nodes, clusterName);
+        return new BitmapSuperblock(
+                version,
+                uuid,
+                events,
+                eventsCleared,
+                syncSize,
+                newState,
+                chunkSize,
+                daemonSleep,
+                writeBehind,
+                sectorsReserved,
+                nodes,
+                clusterName);
     }
 
     public BitmapSuperblock withDaemonSleep(long seconds) {
-        return new BitmapSuperblock(version, uuid, events, eventsCleared, syncSize, state,
-                chunkSize, seconds, writeBehind, sectorsReserved, nodes, clusterName);
+        return new BitmapSuperblock(
+                version,
+                uuid,
+                events,
+                eventsCleared,
+                syncSize,
+                state,
+                chunkSize,
+                seconds,
+                writeBehind,
+                sectorsReserved,
+                nodes,
+                clusterName);
     }
 
     public BitmapSuperblock withSectorsReserved(long sectors) {
-        return new BitmapSuperblock(version, uuid, events, eventsCleared, syncSize, state,
-                chunkSize, daemonSleep, writeBehind, sectors, nodes, clusterName);
+        return new BitmapSuperblock(
+                version,
+                uuid,
+                events,
+                eventsCleared,
+                syncSize,
+                state,
+                chunkSize,
+                daemonSleep,
+                writeBehind,
+                sectors,
+                nodes,
+                clusterName);
     }
 }

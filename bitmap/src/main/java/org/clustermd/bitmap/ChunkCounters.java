@@ -68,7 +68,7 @@ final class ChunkCounters {
 
     /** Counts a write on a chunk whose bit is durable; false when the slow path is needed. */
     boolean tryStartWrite(int chunk) {
-        for (;;) {
+        for (; ; ) {
             int s = get(chunk);
             if ((s & DISK_MASK) != DIRTY) return false;
             if ((s & COUNT_MASK) == COUNT_MASK) throw overflow(chunk);
@@ -81,12 +81,12 @@ final class ChunkCounters {
      * never see the count at 0 without the flag a failed write must leave (docs/lessons.md §28).
      */
     void endWrite(int chunk, boolean needed) {
-        for (;;) {
+        for (; ; ) {
             int s = get(chunk);
             int n = s & COUNT_MASK;
             if (n == 0) {
-                throw new IllegalStateException("endWrite on chunk " + chunk + " without a matching startWrite"
-                        + " (counter would underflow)");
+                throw new IllegalStateException(
+                        "endWrite on chunk " + chunk + " without a matching startWrite" + " (counter would underflow)");
             }
             int u = s - 1;
             if (needed) u |= NEEDED;
@@ -97,7 +97,7 @@ final class ChunkCounters {
 
     /** Takes back a count that a failed startWrite added: no NEEDED, the write never went out. */
     void undoStart(int chunk) {
-        for (;;) {
+        for (; ; ) {
             int s = get(chunk);
             int n = s & COUNT_MASK;
             if (n == 0) throw new IllegalStateException("undo on chunk " + chunk + " with no count");
@@ -112,7 +112,7 @@ final class ChunkCounters {
      * becomes RESYNC unless {@code degraded} (then nothing changes).
      */
     boolean startSync(int chunk, boolean degraded) {
-        for (;;) {
+        for (; ; ) {
             int v = get(chunk);
             if ((v & RESYNC) != 0) return true;
             if ((v & NEEDED) == 0) return false;
@@ -123,7 +123,7 @@ final class ChunkCounters {
 
     /** md's {@code md_bitmap_end_sync} for one chunk. */
     void endSync(int chunk, boolean aborted) {
-        for (;;) {
+        for (; ; ) {
             int v = get(chunk);
             if ((v & RESYNC) == 0) return;
             int u = v & ~RESYNC;

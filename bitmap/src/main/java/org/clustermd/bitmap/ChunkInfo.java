@@ -13,5 +13,5 @@ package org.clustermd.bitmap;
  *                      that needs it proceeds)
  * @param durable       the bit is set and known to be on disk
  */
-public record ChunkInfo(int chunk, int pendingWrites, boolean needed, boolean resyncing, boolean bitSet,
-        boolean durable) {}
+public record ChunkInfo(
+        int chunk, int pendingWrites, boolean needed, boolean resyncing, boolean bitSet, boolean durable) {}

@@ -79,7 +79,9 @@ final class ChunkWrites {
         try {
             if (owner.isClosed() || s != owner.state()) {
                 undo(s, first, from - 1);
-                throw owner.isClosed() ? owner.closedException() : new BitmapException(Code.BUSY, where + ": bitmap resized during startWrite");
+                throw owner.isClosed()
+                        ? owner.closedException()
+                        : new BitmapException(Code.BUSY, where + ": bitmap resized during startWrite");
             }
             boolean wait = false;
             for (int c = from; c <= last; c++) wait |= countWrite(s, c);
@@ -88,8 +90,11 @@ final class ChunkWrites {
             for (int c = from; c <= last; c++) {
                 if (disk(s.counters.get(c)) != DIRTY) {
                     undo(s, first, last);
-                    throw new BitmapException(Code.STORAGE, where + ": the bit of chunk " + c
-                            + " could not be made durable; the write must not be issued", commit.lastFailure());
+                    throw new BitmapException(
+                            Code.STORAGE,
+                            where + ": the bit of chunk " + c
+                                    + " could not be made durable; the write must not be issued",
+                            commit.lastFailure());
                 }
             }
         } finally {
@@ -100,7 +105,7 @@ final class ChunkWrites {
     /** Under the lock: counts one write on chunk c; true if its bit is not durable yet. */
     private boolean countWrite(SlotState s, int c) {
         ChunkCounters cc = s.counters;
-        for (;;) {
+        for (; ; ) {
             int v = cc.get(c);
             if (count(v) == COUNT_MASK) throw ChunkCounters.overflow(c);
             int d = disk(v);

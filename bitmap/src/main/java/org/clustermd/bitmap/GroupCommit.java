@@ -125,7 +125,11 @@ final class GroupCommit {
                 for (int i = 0; i < runs.length; i += 2) {
                     int from = runs[i] * BitmapGeometry.PAGE_SIZE;
                     int len = (runs[i + 1] - runs[i] + 1) * BitmapGeometry.PAGE_SIZE;
-                    ByteBuffer part = s.writeBuffer.duplicate().position(from).limit(from + len).slice();
+                    ByteBuffer part = s.writeBuffer
+                            .duplicate()
+                            .position(from)
+                            .limit(from + len)
+                            .slice();
                     storage.write(s.slotOffset + from, part);
                     io.writes.incrementAndGet();
                     io.bytes.addAndGet(len);
@@ -135,11 +139,12 @@ final class GroupCommit {
                 io.rounds.incrementAndGet();
             }
         } catch (IOException | RuntimeException e) {
-            failure = new BitmapException(BitmapException.Code.STORAGE,
-                    where + ": writing bitmap pages failed: " + e.getMessage(), e);
+            failure = new BitmapException(
+                    BitmapException.Code.STORAGE, where + ": writing bitmap pages failed: " + e.getMessage(), e);
         } catch (Error e) {
             // finish the round's bookkeeping first, or every waiter would hang on it
-            failure = new BitmapException(BitmapException.Code.STORAGE, where + ": writing bitmap pages failed: " + e, e);
+            failure =
+                    new BitmapException(BitmapException.Code.STORAGE, where + ": writing bitmap pages failed: " + e, e);
             fatal = e;
         } finally {
             lock.lock();
@@ -169,7 +174,7 @@ final class GroupCommit {
 
     /** DISK from -> to, keeping every other field; false if the chunk moved on meanwhile. */
     private static boolean promote(ChunkCounters cc, int c, int from, int to) {
-        for (;;) {
+        for (; ; ) {
             int v = cc.get(c);
             if (ChunkCounters.disk(v) != from) return false;
             int u = (v & ~ChunkCounters.DISK_MASK) | to;

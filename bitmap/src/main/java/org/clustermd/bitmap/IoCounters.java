@@ -13,7 +13,13 @@ final class IoCounters {
     final AtomicLong failedRounds = new AtomicLong();
 
     BitmapStats snapshot() {
-        return new BitmapStats(rounds.get(), writes.get(), flushes.get(), bytes.get(), bitsSet.get(),
-                bitsCleared.get(), failedRounds.get());
+        return new BitmapStats(
+                rounds.get(),
+                writes.get(),
+                flushes.get(),
+                bytes.get(),
+                bitsSet.get(),
+                bitsCleared.get(),
+                failedRounds.get());
     }
 }

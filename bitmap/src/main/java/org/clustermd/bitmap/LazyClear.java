@@ -23,8 +23,7 @@ import static org.clustermd.bitmap.ChunkCounters.disk;
  * compare-and-set that loses to a write that started meanwhile.
  */
 final class LazyClear {
-    private LazyClear() {
-    }
+    private LazyClear() {}
 
     /**
      * Under the lock: ages or clears every idle chunk of {@code s}; with {@code now}, every idle

@@ -19,5 +19,11 @@ package org.clustermd.bitmap;
  *                        (md's {@code lo} is its start), or {@link SectorRange#EMPTY}
  * @param sourceCleared   whether the source slot's bits were cleared on disk
  */
-public record SlotCopy(int slot, boolean foundDirty, long dirtyChunks, long firstDirtyChunk,
-        long lastDirtyChunk, SectorRange dirtyRange, boolean sourceCleared) {}
+public record SlotCopy(
+        int slot,
+        boolean foundDirty,
+        long dirtyChunks,
+        long firstDirtyChunk,
+        long lastDirtyChunk,
+        SectorRange dirtyRange,
+        boolean sourceCleared) {}

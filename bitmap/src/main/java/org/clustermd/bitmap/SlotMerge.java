@@ -62,8 +62,11 @@ final class SlotMerge {
                 owner.durable("merging " + found + " bits of slot " + other);
                 for (int c = (int) firstDirty; c <= lastDirty; c++) {
                     if (BitmapArea.testBit(src, c) && disk(s.counters.get(c)) != DIRTY) {
-                        throw new BitmapException(Code.STORAGE, owner.where() + ": merged bit of chunk " + c
-                                + " is not durable; slot " + other + " left untouched", owner.commit().lastFailure());
+                        throw new BitmapException(
+                                Code.STORAGE,
+                                owner.where() + ": merged bit of chunk " + c + " is not durable; slot " + other
+                                        + " left untouched",
+                                owner.commit().lastFailure());
                     }
                 }
             }
@@ -72,14 +75,15 @@ final class SlotMerge {
         }
         boolean cleared = clearSource && found > 0;
         if (cleared) clearSource(src, sb, g, firstDirty, lastDirty, Math.max(ourEvents, owner.events()));
-        SectorRange range = found > 0 ? new SectorRange(g.chunkStart(firstDirty), g.chunkEnd(lastDirty)) : SectorRange.EMPTY;
+        SectorRange range =
+                found > 0 ? new SectorRange(g.chunkStart(firstDirty), g.chunkEnd(lastDirty)) : SectorRange.EMPTY;
         return new SlotCopy(other, found > 0, found, firstDirty, lastDirty, range, cleared);
     }
 
     /** Under the lock: chunk c must be resynced; its bit is set (or stays set) in our slot. */
     private void markNeeded(SlotState s, int c) {
         ChunkCounters cc = s.counters;
-        for (;;) {
+        for (; ; ) {
             int v = cc.get(c);
             int d = disk(v);
             if (d == DIRTY || d == PENDING) {
@@ -96,8 +100,9 @@ final class SlotMerge {
     }
 
     /** Our copy is durable: clear the source's bits and record our events in its superblock. */
-    private void clearSource(ByteBuffer src, BitmapSuperblock sb, BitmapGeometry g, long firstDirty, long lastDirty,
-            long events) throws BitmapException {
+    private void clearSource(
+            ByteBuffer src, BitmapSuperblock sb, BitmapGeometry g, long firstDirty, long lastDirty, long events)
+            throws BitmapException {
         for (long c = firstDirty; c <= lastDirty; c++) {
             int i = (int) BitmapGeometry.bitByte(c);
             src.put(i, (byte) (src.get(i) & ~(1 << BitmapGeometry.bitInByte(c))));
@@ -112,23 +117,30 @@ final class SlotMerge {
             storage.flush();
             io.flushes.incrementAndGet();
         } catch (IOException e) {
-            throw new BitmapException(Code.STORAGE, from + ": clearing the copied bits failed (they are also in "
-                    + owner.where() + ", so nothing is lost): " + e.getMessage(), e);
+            throw new BitmapException(
+                    Code.STORAGE,
+                    from + ": clearing the copied bits failed (they are also in " + owner.where()
+                            + ", so nothing is lost): " + e.getMessage(),
+                    e);
         }
     }
 
     /** Another slot's superblock must describe our array at our size. */
     private void checkSameArray(BitmapSuperblock theirs, BitmapSuperblock ours) throws BitmapException {
         if (!theirs.uuid().equals(ours.uuid())) {
-            throw BitmapException.format(Field.UUID, from + ": uuid " + theirs.uuid() + " is not our array's " + ours.uuid());
+            throw BitmapException.format(
+                    Field.UUID, from + ": uuid " + theirs.uuid() + " is not our array's " + ours.uuid());
         }
         if (theirs.chunkSize() != ours.chunkSize()) {
-            throw BitmapException.format(Field.CHUNKSIZE, from + ": chunksize " + theirs.chunkSize() + " differs from ours ("
-                    + ours.chunkSize() + ")");
+            throw BitmapException.format(
+                    Field.CHUNKSIZE,
+                    from + ": chunksize " + theirs.chunkSize() + " differs from ours (" + ours.chunkSize() + ")");
         }
         if (theirs.syncSize() != ours.syncSize()) {
-            throw BitmapException.format(Field.SYNC_SIZE, from + ": sync_size " + theirs.syncSize() + " differs from ours ("
-                    + ours.syncSize() + "); resize every slot first");
+            throw BitmapException.format(
+                    Field.SYNC_SIZE,
+                    from + ": sync_size " + theirs.syncSize() + " differs from ours (" + ours.syncSize()
+                            + "); resize every slot first");
         }
     }
 }

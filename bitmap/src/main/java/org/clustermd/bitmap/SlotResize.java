@@ -36,17 +36,23 @@ final class SlotResize {
         for (int c = 0; c < old.counters.chunks(); c++) {
             int v = old.counters.get(c);
             if (count(v) > 0 || (v & RESYNC) != 0) {
-                throw new BitmapException(Code.BUSY, where + ": cannot resize with writes or a resync pending"
-                        + " (chunk " + c + "); quiesce the array first");
+                throw new BitmapException(
+                        Code.BUSY,
+                        where + ": cannot resize with writes or a resync pending" + " (chunk " + c
+                                + "); quiesce the array first");
             }
         }
         resized = sb.withSyncSize(newSyncSize);
         SuperblockCodec.validate(resized, where);
-        BitmapGeometry g = BitmapArea.checkGeometry(resized, owner.area().storage().size(), where);
+        BitmapGeometry g =
+                BitmapArea.checkGeometry(resized, owner.area().storage().size(), where);
         if (g.slots() > 1 && g.stride() != old.geometry.stride()) {
-            throw new BitmapException(Code.GEOMETRY, where + ": resizing to " + newSyncSize + " sectors changes the"
-                    + " slot stride from " + old.geometry.stride() + " to " + g.stride() + " bytes, which moves every"
-                    + " node's slot; that needs all slots rewritten while no node uses the array");
+            throw new BitmapException(
+                    Code.GEOMETRY,
+                    where + ": resizing to " + newSyncSize + " sectors changes the"
+                            + " slot stride from " + old.geometry.stride() + " to " + g.stride()
+                            + " bytes, which moves every"
+                            + " node's slot; that needs all slots rewritten while no node uses the array");
         }
         ChunkCounters cc = new ChunkCounters(g.chunks());
         SlotImage img = new SlotImage(g, null);
@@ -82,19 +88,26 @@ final class SlotResize {
         int pages = ns.geometry.pages();
         try {
             if (pages > 1) {
-                ByteBuffer rest = ns.writeBuffer.duplicate().position(page).limit(pages * page).slice();
+                ByteBuffer rest = ns.writeBuffer
+                        .duplicate()
+                        .position(page)
+                        .limit(pages * page)
+                        .slice();
                 storage.write(ns.slotOffset + page, rest);
                 storage.flush();
                 io.writes.incrementAndGet();
                 io.flushes.incrementAndGet();
             }
-            storage.write(ns.slotOffset, ns.writeBuffer.duplicate().position(0).limit(page).slice());
+            storage.write(
+                    ns.slotOffset,
+                    ns.writeBuffer.duplicate().position(0).limit(page).slice());
             storage.flush();
             io.writes.incrementAndGet();
             io.flushes.incrementAndGet();
             io.bytes.addAndGet(ns.geometry.stride());
         } catch (IOException e) {
-            throw new BitmapException(Code.STORAGE, owner.where() + ": writing the resized bitmap failed: " + e.getMessage(), e);
+            throw new BitmapException(
+                    Code.STORAGE, owner.where() + ": writing the resized bitmap failed: " + e.getMessage(), e);
         }
     }
 }

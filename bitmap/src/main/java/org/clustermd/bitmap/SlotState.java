@@ -1,7 +1,7 @@
 package org.clustermd.bitmap;
 
-import org.clustermd.bitmap.storage.BitmapStorage;
 import java.nio.ByteBuffer;
+import org.clustermd.bitmap.storage.BitmapStorage;
 
 /**
  * Everything that changes together on a resize: the geometry, the counters, the image of the

@@ -96,7 +96,8 @@ final class SyncBookkeeping {
     void syncWithCluster(SectorRange previous, SectorRange current) {
         long size = owner.state().geometry.syncSize();
         for (long x = previous.start(); x < Math.min(current.start(), size); ) x += endSync(x, false);
-        for (long x = previous.end(); x < Math.min(current.end(), size); ) x += startSync(x, false).sectors();
+        for (long x = previous.end(); x < Math.min(current.end(), size); )
+            x += startSync(x, false).sectors();
     }
 
     /** See {@link WriteIntentBitmap#nextNeeded}. */
@@ -126,7 +127,8 @@ final class SyncBookkeeping {
 
     private static void checkSector(BitmapGeometry g, long sector) {
         if (sector < 0 || sector >= g.syncSize()) {
-            throw new IllegalArgumentException("sector " + sector + " is outside the bitmap's " + g.syncSize() + " sectors");
+            throw new IllegalArgumentException(
+                    "sector " + sector + " is outside the bitmap's " + g.syncSize() + " sectors");
         }
     }
 }

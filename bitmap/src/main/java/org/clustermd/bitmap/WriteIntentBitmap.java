@@ -70,8 +70,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
     /** Guarded by lock. */
     private BitmapSuperblock superblock;
 
-    private WriteIntentBitmap(BitmapArea area, int slot, BitmapSuperblock sb, ByteBuffer slotBytes,
-            BitmapOptions options) {
+    private WriteIntentBitmap(
+            BitmapArea area, int slot, BitmapSuperblock sb, ByteBuffer slotBytes, BitmapOptions options) {
         this.area = area;
         this.storage = area.storage();
         this.slot = slot;
@@ -89,7 +89,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
         long now = clock.nanoTime();
         this.nextPassAt = now + daemonSleepNanos;
         this.sync = new SyncBookkeeping(this, lock, clock, daemonSleepNanos, now);
-        this.daemon = options.startDaemon() ? new BitmapDaemon(options.name(), this, options.daemonFailureListener()) : null;
+        this.daemon =
+                options.startDaemon() ? new BitmapDaemon(options.name(), this, options.daemonFailureListener()) : null;
     }
 
     /**
@@ -246,7 +247,9 @@ public final class WriteIntentBitmap implements AutoCloseable {
             commit.await(r);
             if (commit.failed(r)) {
                 needSync = true;
-                throw new BitmapException(Code.STORAGE, where + ": writing events_cleared failed; no bit is cleared",
+                throw new BitmapException(
+                        Code.STORAGE,
+                        where + ": writing events_cleared failed; no bit is cleared",
                         commit.lastFailure());
             }
         }
@@ -256,8 +259,10 @@ public final class WriteIntentBitmap implements AutoCloseable {
             long r = commit.nextRound();
             commit.await(r);
             if (commit.failed(r)) {
-                throw new BitmapException(Code.STORAGE, where + ": clearing " + clears
-                        + " bits failed; they stay set until the next pass", commit.lastFailure());
+                throw new BitmapException(
+                        Code.STORAGE,
+                        where + ": clearing " + clears + " bits failed; they stay set until the next pass",
+                        commit.lastFailure());
             }
         }
     }
@@ -403,8 +408,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
         ChunkCounters cc = state.counters;
         if (chunk < 0 || chunk >= cc.chunks()) throw new IllegalArgumentException("no chunk " + chunk);
         int v = cc.get(chunk);
-        return new ChunkInfo(chunk, count(v), (v & NEEDED) != 0, (v & RESYNC) != 0, ChunkCounters.bitSet(v),
-                disk(v) == DIRTY);
+        return new ChunkInfo(
+                chunk, count(v), (v & NEEDED) != 0, (v & RESYNC) != 0, ChunkCounters.bitSet(v), disk(v) == DIRTY);
     }
 
     // ------------------------------------------------------------------ other slots
@@ -573,8 +578,9 @@ public final class WriteIntentBitmap implements AutoCloseable {
     }
 
     BitmapException closedException() {
-        return new BitmapException(Code.CLOSED, where + (lifecycle.get() == Lifecycle.FENCED ? ": bitmap is fenced"
-                : ": bitmap is closed"));
+        return new BitmapException(
+                Code.CLOSED,
+                where + (lifecycle.get() == Lifecycle.FENCED ? ": bitmap is fenced" : ": bitmap is closed"));
     }
 
     /** Whether the bitmap may still write, and if not, why. */
@@ -587,7 +593,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "WriteIntentBitmap[" + where + ", " + state.geometry.chunks() + " chunks of " + state.geometry.chunkSize()
-                + " bytes]";
+        return "WriteIntentBitmap[" + where + ", " + state.geometry.chunks() + " chunks of "
+                + state.geometry.chunkSize() + " bytes]";
     }
 }

@@ -45,7 +45,8 @@ class BitmapAreaTest {
     void areaThatDoesNotFitIsRefused() {
         MemoryBitmapStorage s = new MemoryBitmapStorage("leg0", 12 * 1024);
         assertThatThrownBy(() -> BitmapArea.create(s, fourNodes(), false))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.GEOMETRY))
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.GEOMETRY))
                 .hasMessageContaining("4 slot(s) of 4096 bytes")
                 .hasMessageContaining("bitmap area has 12288");
     }
@@ -54,9 +55,11 @@ class BitmapAreaTest {
     void readRefusesAnAreaBiggerThanItsStorage() throws Exception {
         MemoryBitmapStorage big = new MemoryBitmapStorage("leg0", 64 * 1024);
         BitmapArea.create(big, fourNodes().withSectorsReserved(8), false);
-        MemoryBitmapStorage small = MemoryBitmapStorage.of("leg0-truncated", java.util.Arrays.copyOf(big.snapshot(), 8192));
+        MemoryBitmapStorage small =
+                MemoryBitmapStorage.of("leg0-truncated", java.util.Arrays.copyOf(big.snapshot(), 8192));
         assertThatThrownBy(() -> BitmapArea.read(small))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.GEOMETRY))
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.GEOMETRY))
                 .hasMessageContaining("leg0-truncated slot 0");
     }
 
@@ -69,7 +72,8 @@ class BitmapAreaTest {
         page.putInt(SuperblockCodec.OFF_SECTORS_RESERVED, 4); // 2048 bytes < 2304
         s.write(0, page.clear());
         assertThatThrownBy(() -> BitmapArea.read(s))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.field()).contains(Field.SECTORS_RESERVED));
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.field()).contains(Field.SECTORS_RESERVED));
     }
 
     @Test
@@ -77,13 +81,17 @@ class BitmapAreaTest {
         MemoryBitmapStorage s = new MemoryBitmapStorage("leg0", 64 * 1024);
         BitmapArea area = BitmapArea.create(s, fourNodes(), false);
         assertThatThrownBy(() -> area.examine(4))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE))
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE))
                 .hasMessageContaining("slot 4 is out of range")
                 .hasMessageContaining("nodes = 4");
         assertThatThrownBy(() -> area.readSuperblock(-1))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
-        assertThatThrownBy(() -> WriteIntentBitmap.open(s, 7, BitmapOptions.builder().startDaemon(false).build()))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
+        assertThatThrownBy(() -> WriteIntentBitmap.open(
+                        s, 7, BitmapOptions.builder().startDaemon(false).build()))
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
     }
 
     @Test
@@ -95,14 +103,16 @@ class BitmapAreaTest {
         page.putLong(SuperblockCodec.OFF_UUID, 42);
         s.write(2 * 4096, page.clear());
         assertThatThrownBy(() -> area.readSuperblock(2))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.field()).contains(Field.UUID))
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.field()).contains(Field.UUID))
                 .hasMessageContaining("leg0 slot 2");
         page.clear();
         s.read(3 * 4096, page);
         page.putInt(SuperblockCodec.OFF_MAGIC, 0);
         s.write(3 * 4096, page.clear());
         assertThatThrownBy(() -> area.examine(3))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.field()).contains(Field.MAGIC))
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.field()).contains(Field.MAGIC))
                 .hasMessageContaining("leg0 slot 3");
     }
 

@@ -40,7 +40,9 @@ class BitmapGeometryTest {
             if ((sync + (chunk >> 9) - 1) / (chunk >> 9) > BitmapGeometry.MAX_CHUNKS) continue;
             int nodes = 1 + r.nextInt(8);
             BitmapGeometry g = new BitmapGeometry(sync, chunk, nodes);
-            assertThat(g.stride()).as("seed %d sync %d chunk %d", seed, sync, chunk).isEqualTo(mdadmSlotBytes(sync, chunk));
+            assertThat(g.stride())
+                    .as("seed %d sync %d chunk %d", seed, sync, chunk)
+                    .isEqualTo(mdadmSlotBytes(sync, chunk));
             for (int s = 0; s < nodes; s++) {
                 assertThat(g.slotOffset(s)).isEqualTo(kernelSlotOffsetSectors(sync, chunk, s) * 512);
                 assertThat(g.slotOffset(s)).isEqualTo(s * mdadmSlotBytes(sync, chunk));

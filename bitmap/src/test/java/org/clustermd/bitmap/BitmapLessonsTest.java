@@ -26,7 +26,9 @@ class BitmapLessonsTest {
             for (int c : new int[] {0, 17, 2047}) {
                 b.startWrite(sector(c), 8);
                 // what a power cut right now would leave: the flushed image only
-                assertThat(MemoryBitmapStorage.testBit(storage.durableImage(), 4096, c)).as("chunk %d", c).isTrue();
+                assertThat(MemoryBitmapStorage.testBit(storage.durableImage(), 4096, c))
+                        .as("chunk %d", c)
+                        .isTrue();
                 b.endWrite(sector(c), 8, true);
             }
         }

@@ -62,48 +62,54 @@ class ConcurrentWritersTest {
             List<Thread> writers = new ArrayList<>();
             for (int t = 0; t < THREADS; t++) {
                 int thread = t;
-                writers.add(new Thread(() -> {
-                    Random r = new Random(seed * 100 + thread);
-                    try {
-                        start.await();
-                        for (int i = 0; i < ITERATIONS; i++) {
-                            int first = r.nextBoolean() ? r.nextInt(16) : 100 * (thread + 1) + r.nextInt(96);
-                            int len = 1 + r.nextInt(3);
-                            b.startWrite(sector(first), len * Fixtures.CHUNK_SECTORS);
-                            for (int c = first; c < first + len; c++) inFlight.incrementAndGet(c);
-                            if (r.nextInt(8) == 0) Thread.yield();
-                            for (int c = first; c < first + len; c++) inFlight.decrementAndGet(c);
-                            b.endWrite(sector(first), len * Fixtures.CHUNK_SECTORS, r.nextInt(40) != 0);
-                        }
-                    } catch (Throwable e) {
-                        failures.add(e);
-                    }
-                }, "writer-" + t));
+                writers.add(new Thread(
+                        () -> {
+                            Random r = new Random(seed * 100 + thread);
+                            try {
+                                start.await();
+                                for (int i = 0; i < ITERATIONS; i++) {
+                                    int first = r.nextBoolean() ? r.nextInt(16) : 100 * (thread + 1) + r.nextInt(96);
+                                    int len = 1 + r.nextInt(3);
+                                    b.startWrite(sector(first), len * Fixtures.CHUNK_SECTORS);
+                                    for (int c = first; c < first + len; c++) inFlight.incrementAndGet(c);
+                                    if (r.nextInt(8) == 0) Thread.yield();
+                                    for (int c = first; c < first + len; c++) inFlight.decrementAndGet(c);
+                                    b.endWrite(sector(first), len * Fixtures.CHUNK_SECTORS, r.nextInt(40) != 0);
+                                }
+                            } catch (Throwable e) {
+                                failures.add(e);
+                            }
+                        },
+                        "writer-" + t));
             }
-            Thread daemon = new Thread(() -> {
-                try {
-                    start.await();
-                    while (!writersDone.get()) {
-                        clock.advanceMillis(2_500);
-                        b.daemonWork();
-                        Thread.yield();
-                    }
-                } catch (Throwable e) {
-                    failures.add(e);
-                }
-            }, "test-daemon");
-            Thread resync = new Thread(() -> {
-                try {
-                    start.await();
-                    while (!writersDone.get()) {
-                        long s = b.nextNeeded(0);
-                        if (s >= 0 && b.startSync(s, false).needsSync()) b.endSync(s, false);
-                        Thread.yield();
-                    }
-                } catch (Throwable e) {
-                    failures.add(e);
-                }
-            }, "test-resync");
+            Thread daemon = new Thread(
+                    () -> {
+                        try {
+                            start.await();
+                            while (!writersDone.get()) {
+                                clock.advanceMillis(2_500);
+                                b.daemonWork();
+                                Thread.yield();
+                            }
+                        } catch (Throwable e) {
+                            failures.add(e);
+                        }
+                    },
+                    "test-daemon");
+            Thread resync = new Thread(
+                    () -> {
+                        try {
+                            start.await();
+                            while (!writersDone.get()) {
+                                long s = b.nextNeeded(0);
+                                if (s >= 0 && b.startSync(s, false).needsSync()) b.endSync(s, false);
+                                Thread.yield();
+                            }
+                        } catch (Throwable e) {
+                            failures.add(e);
+                        }
+                    },
+                    "test-resync");
             writers.forEach(Thread::start);
             daemon.start();
             resync.start();
@@ -115,10 +121,13 @@ class ConcurrentWritersTest {
 
             assertThat(failures).as("seed %d", seed).isEmpty();
             assertThat(violations).as("seed %d", seed).isEmpty();
-            for (int c = 0; c < CHUNKS; c++) assertThat(b.chunk(c).pendingWrites()).as("chunk %d", c).isZero();
+            for (int c = 0; c < CHUNKS; c++)
+                assertThat(b.chunk(c).pendingWrites()).as("chunk %d", c).isZero();
             assertThat(pagesChecked.get()).isPositive();
             BitmapStats st = b.stats();
-            assertThat(st.bitsCleared()).as("the daemon did clear bits meanwhile").isPositive();
+            assertThat(st.bitsCleared())
+                    .as("the daemon did clear bits meanwhile")
+                    .isPositive();
 
             for (long s = b.nextNeeded(0); s >= 0; s = b.nextNeeded(s)) {
                 b.startSync(s, false);
@@ -130,7 +139,8 @@ class ConcurrentWritersTest {
             }
             assertThat(b.dirtyChunks()).isZero();
             assertThat(BitmapArea.read(storage).examine(0).dirtyChunks()).isZero();
-            System.out.printf("concurrent writers (seed %d): %d pages checked, %d bits set, %d cleared, %d flushes%n",
+            System.out.printf(
+                    "concurrent writers (seed %d): %d pages checked, %d bits set, %d cleared, %d flushes%n",
                     seed, pagesChecked.get(), st.bitsSet(), st.bitsCleared(), st.storageFlushes());
         }
     }

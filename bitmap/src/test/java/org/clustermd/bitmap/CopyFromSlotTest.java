@@ -79,7 +79,9 @@ class CopyFromSlotTest {
                     byte[] img = s.crashImage(m, new java.util.Random(checked[0]));
                     boolean ours = MemoryBitmapStorage.testBit(img, 0, 12);
                     boolean theirs = MemoryBitmapStorage.testBit(img, 4096, 12);
-                    assertThat(ours || theirs).as("after op %d, model %s", s.operations(), m).isTrue();
+                    assertThat(ours || theirs)
+                            .as("after op %d, model %s", s.operations(), m)
+                            .isTrue();
                 }
                 checked[0]++;
             });
@@ -96,7 +98,8 @@ class CopyFromSlotTest {
         try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, manual(clock))) {
             storage.failFlushes(new IOException("EIO"));
             assertThatThrownBy(() -> b.copyFromSlot(2, true))
-                    .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.STORAGE));
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.STORAGE));
             storage.failFlushes(null);
             assertThat(storage.bit(2 * 4096, 5)).isTrue();
         }
@@ -107,15 +110,18 @@ class CopyFromSlotTest {
         Fixtures.cleanArea(storage);
         try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, manual(clock))) {
             assertThatThrownBy(() -> b.copyFromSlot(0, true))
-                    .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
             assertThatThrownBy(() -> b.copyFromSlot(4, true))
-                    .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.SLOT_RANGE));
             ByteBuffer page = BitmapStorage.allocate(4096);
             storage.read(3 * 4096, page);
             page.putLong(SuperblockCodec.OFF_SYNC_SIZE, 4096);
             storage.write(3 * 4096, page.clear());
             assertThatThrownBy(() -> b.copyFromSlot(3, true))
-                    .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.field()).contains(Field.SYNC_SIZE))
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.field()).contains(Field.SYNC_SIZE))
                     .hasMessageContaining("leg0 slot 3");
         }
     }

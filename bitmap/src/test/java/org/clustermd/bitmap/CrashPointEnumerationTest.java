@@ -179,7 +179,8 @@ class CrashPointEnumerationTest {
             }
         }
         storage.listener(null);
-        System.out.printf("crash points checked (seed %d): %d storage operations, %d images (%s), %d reopened%n",
+        System.out.printf(
+                "crash points checked (seed %d): %d storage operations, %d images (%s), %d reopened%n",
                 seed, crashPoints, images, java.util.Arrays.toString(Model.values()), reopens);
         assertThat(crashPoints).as("distinct crash points, seed %d", seed).isGreaterThanOrEqualTo(MIN_CRASH_POINTS);
     }
@@ -188,7 +189,9 @@ class CrashPointEnumerationTest {
         byte[] before = storage.crashImage(Model.KEPT, null);
         BitSet inSlot = new BitSet();
         for (int c = 0; c < CHUNKS; c++) if (MemoryBitmapStorage.testBit(before, stride, c)) inSlot.set(c);
-        assertThat(contains(inSlot, orphans)).as("seed %d: dead node's chunks are in its slot", seed).isTrue();
+        assertThat(contains(inSlot, orphans))
+                .as("seed %d: dead node's chunks are in its slot", seed)
+                .isTrue();
         SlotCopy copy = nodeA.copyFromSlot(1, clear);
         assertThat(copy.dirtyChunks()).as("seed %d", seed).isEqualTo(inSlot.cardinality());
         assertThat(copy.foundDirty()).isEqualTo(!inSlot.isEmpty());

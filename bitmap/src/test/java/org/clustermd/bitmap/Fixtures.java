@@ -9,6 +9,7 @@ final class Fixtures {
     static final UUID ARRAY = UUID.fromString("a1b2c3d4-0000-1111-2222-333344445555");
     /** 8 sectors (4 KiB) per chunk. */
     static final long CHUNK = 4096;
+
     static final long CHUNK_SECTORS = CHUNK / 512;
 
     private Fixtures() {}
@@ -23,7 +24,11 @@ final class Fixtures {
     }
 
     static BitmapOptions manual(ManualClock clock) {
-        return BitmapOptions.builder().name("test").clock(clock).startDaemon(false).build();
+        return BitmapOptions.builder()
+                .name("test")
+                .clock(clock)
+                .startDaemon(false)
+                .build();
     }
 
     /** The first sector of chunk {@code c}. */

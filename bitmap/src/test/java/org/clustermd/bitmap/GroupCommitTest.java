@@ -105,9 +105,11 @@ class GroupCommitTest {
             // never more than one flush per new bit; how many fewer depends on the schedule
             assertThat(st.storageFlushes()).isBetween(1L, 200L);
             for (int t = 0; t < threads; t++) {
-                for (int i = 0; i < 25; i++) assertThat(b.chunk(t * 200 + i).durable()).isTrue();
+                for (int i = 0; i < 25; i++)
+                    assertThat(b.chunk(t * 200 + i).durable()).isTrue();
             }
-            System.out.printf("group commit: 200 new bits from %d threads took %d flushes%n", threads, st.storageFlushes());
+            System.out.printf(
+                    "group commit: 200 new bits from %d threads took %d flushes%n", threads, st.storageFlushes());
         } finally {
             pool.shutdownNow();
         }

@@ -130,8 +130,12 @@ class MdadmExamineBitmapTest {
             Slot s = x.slots.get(i);
             SlotSummary o = ours.get(i);
             assertThat(s.slot).isEqualTo(i);
-            assertThat(s.events).as("slot %d events", i).isEqualTo(o.superblock().events());
-            assertThat(s.eventsCleared).as("slot %d events cleared", i).isEqualTo(o.superblock().eventsCleared());
+            assertThat(s.events)
+                    .as("slot %d events", i)
+                    .isEqualTo(o.superblock().events());
+            assertThat(s.eventsCleared)
+                    .as("slot %d events cleared", i)
+                    .isEqualTo(o.superblock().eventsCleared());
             assertThat(s.bits).as("slot %d bits", i).isEqualTo(o.chunks());
             assertThat(s.dirty).as("slot %d dirty", i).isEqualTo(o.dirtyChunks());
         }
@@ -172,8 +176,12 @@ class MdadmExamineBitmapTest {
         }
         for (Map<String, String> s : Mdadm.slotSections(out)) {
             Mdadm.BitmapCounts counts = Mdadm.bitmapCounts(s.get("Bitmap"));
-            x.slots.add(new Slot(Integer.parseInt(s.get("Node Slot")), Long.parseLong(s.get("Events")),
-                    Long.parseLong(s.get("Events Cleared")), counts.bits(), counts.dirty()));
+            x.slots.add(new Slot(
+                    Integer.parseInt(s.get("Node Slot")),
+                    Long.parseLong(s.get("Events")),
+                    Long.parseLong(s.get("Events Cleared")),
+                    counts.bits(),
+                    counts.dirty()));
         }
         return x;
     }

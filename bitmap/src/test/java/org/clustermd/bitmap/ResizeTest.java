@@ -29,8 +29,8 @@ class ResizeTest {
             assertThat(b.chunk(3).needed()).isTrue();
             assertThat(b.chunk(4).durable()).isTrue();
             assertThat(b.chunk(4).needed()).isFalse();
-            assertThat(b.neededRanges()).containsExactly(new SectorRange(sector(3), sector(4)),
-                    new SectorRange(sector(2048), grown));
+            assertThat(b.neededRanges())
+                    .containsExactly(new SectorRange(sector(3), sector(4)), new SectorRange(sector(2048), grown));
             SlotSummary s = BitmapArea.read(storage).examine(1);
             assertThat(s.superblock().syncSize()).isEqualTo(grown);
             assertThat(s.dirtyChunks()).isEqualTo(102);
@@ -61,7 +61,8 @@ class ResizeTest {
         try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, manual(clock))) {
             b.startWrite(sector(1), 8);
             assertThatThrownBy(() -> b.resize(sector(3000)))
-                    .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.BUSY));
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.BUSY));
             b.endWrite(sector(1), 8, true);
         }
     }
@@ -72,7 +73,8 @@ class ResizeTest {
         Fixtures.cleanArea(storage);
         try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, manual(clock))) {
             assertThatThrownBy(() -> b.resize(sector(40_000)))
-                    .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.GEOMETRY))
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.GEOMETRY))
                     .hasMessageContaining("stride from 4096 to 8192");
         }
     }

@@ -42,7 +42,9 @@ class ResyncTest {
         assertThat(dirty).isEqualTo(new SyncChunk(sector(4), 8, true));
         assertThat(b.chunk(4).needed()).isFalse();
         assertThat(b.chunk(4).resyncing()).isTrue();
-        assertThat(b.startSync(sector(4), false).needsSync()).as("still resyncing").isTrue();
+        assertThat(b.startSync(sector(4), false).needsSync())
+                .as("still resyncing")
+                .isTrue();
         assertThat(b.endSync(sector(4) + 1, false)).isEqualTo(7);
         assertThat(b.chunk(4).resyncing()).isFalse();
         assertThat(b.chunk(4).needed()).isFalse();
@@ -123,10 +125,15 @@ class ResyncTest {
     void syncWithClusterFollowsTheRemoteWindow() throws Exception {
         fail(0, 1, 2, 3, 4, 5);
         b.syncWithCluster(SectorRange.EMPTY, new SectorRange(0, sector(3)));
-        for (int c = 0; c < 3; c++) assertThat(b.chunk(c).resyncing()).as("chunk %d being synced remotely", c).isTrue();
+        for (int c = 0; c < 3; c++)
+            assertThat(b.chunk(c).resyncing())
+                    .as("chunk %d being synced remotely", c)
+                    .isTrue();
         assertThat(b.chunk(3).needed()).isTrue();
         b.syncWithCluster(new SectorRange(0, sector(3)), new SectorRange(sector(2), sector(5)));
-        assertThat(b.chunk(0).resyncing() || b.chunk(0).needed()).as("synced remotely").isFalse();
+        assertThat(b.chunk(0).resyncing() || b.chunk(0).needed())
+                .as("synced remotely")
+                .isFalse();
         assertThat(b.chunk(1).resyncing() || b.chunk(1).needed()).isFalse();
         assertThat(b.chunk(2).resyncing()).isTrue();
         assertThat(b.chunk(4).resyncing()).isTrue();
@@ -141,8 +148,11 @@ class ResyncTest {
         assertThat(b.nextNeeded(sector(8))).isEqualTo(sector(9));
         assertThat(b.nextNeeded(sector(11))).isEqualTo(sector(2000));
         assertThat(b.nextNeeded(sector(2001))).isEqualTo(-1);
-        assertThat(b.neededRanges()).containsExactly(new SectorRange(sector(7), sector(8)),
-                new SectorRange(sector(9), sector(11)), new SectorRange(sector(2000), sector(2001)));
+        assertThat(b.neededRanges())
+                .containsExactly(
+                        new SectorRange(sector(7), sector(8)),
+                        new SectorRange(sector(9), sector(11)),
+                        new SectorRange(sector(2000), sector(2001)));
         assertThat(b.neededChunks()).isEqualTo(4);
         assertThat(b.dirtyChunks()).isEqualTo(4);
     }

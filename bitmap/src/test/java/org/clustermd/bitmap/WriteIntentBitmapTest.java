@@ -61,7 +61,8 @@ class WriteIntentBitmapTest {
         Fixtures.cleanArea(storage);
         try (WriteIntentBitmap b = openSlot(1)) {
             b.startWrite(sector(10) + 4, 3 * CHUNK_SECTORS);
-            for (int c = 10; c <= 13; c++) assertThat(storage.bit(4096, c)).as("chunk %d", c).isTrue();
+            for (int c = 10; c <= 13; c++)
+                assertThat(storage.bit(4096, c)).as("chunk %d", c).isTrue();
             assertThat(storage.bit(4096, 14)).isFalse();
             assertThat(storage.flushes()).isEqualTo(2); // create + one round
             b.endWrite(sector(10) + 4, 3 * CHUNK_SECTORS, true);
@@ -154,7 +155,8 @@ class WriteIntentBitmapTest {
         try (WriteIntentBitmap b = openSlot(0)) {
             storage.failFlushes(new IOException("EIO on every leg"));
             assertThatThrownBy(() -> b.startWrite(sector(4), 16))
-                    .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.STORAGE))
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.STORAGE))
                     .hasMessageContaining("must not be issued")
                     .hasRootCauseMessage("EIO on every leg");
             assertThat(b.chunk(4).pendingWrites()).isZero();
@@ -185,7 +187,11 @@ class WriteIntentBitmapTest {
         Fixtures.cleanArea(storage);
         WriteIntentBitmap crashed = openSlot(0);
         crashed.startWrite(sector(12), 8);
-        BitmapOptions clean = BitmapOptions.builder().clock(clock).startDaemon(false).recoveryCp(Long.MAX_VALUE).build();
+        BitmapOptions clean = BitmapOptions.builder()
+                .clock(clock)
+                .startDaemon(false)
+                .recoveryCp(Long.MAX_VALUE)
+                .build();
         try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, clean)) {
             assertThat(b.chunk(12).needed()).isFalse();
             assertThat(b.chunk(12).durable()).isTrue();
@@ -211,7 +217,8 @@ class WriteIntentBitmapTest {
         Fixtures.cleanArea(storage);
         try (WriteIntentBitmap b = openSlot(0)) {
             b.updateSuperblock(10);
-            assertThat(BitmapArea.read(storage).examine(0).superblock().events()).isEqualTo(10);
+            assertThat(BitmapArea.read(storage).examine(0).superblock().events())
+                    .isEqualTo(10);
             assertThat(b.eventsCleared()).isZero();
             b.startWrite(sector(2), 8);
             b.endWrite(sector(2), 8, true);
@@ -246,7 +253,8 @@ class WriteIntentBitmapTest {
         assertThat(storage.bit(3 * 4096, 1)).isFalse();
         assertThat(storage.bit(3 * 4096, 2)).isTrue();
         assertThatThrownBy(() -> b.startWrite(sector(1), 8))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.CLOSED));
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.CLOSED));
     }
 
     @Test
@@ -265,18 +273,21 @@ class WriteIntentBitmapTest {
     @Test
     void theDaemonThreadIsNamedAndStopsOnClose() throws Exception {
         Fixtures.cleanArea(storage);
-        WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, BitmapOptions.builder().name("md7").build());
-        assertThat(Thread.getAllStackTraces().keySet()).anyMatch(t -> t.getName().equals("bitmap-flush-md7"));
+        WriteIntentBitmap b = WriteIntentBitmap.open(
+                storage, 0, BitmapOptions.builder().name("md7").build());
+        assertThat(Thread.getAllStackTraces().keySet())
+                .anyMatch(t -> t.getName().equals("bitmap-flush-md7"));
         b.close();
-        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("bitmap-flush-md7"));
+        assertThat(Thread.getAllStackTraces().keySet())
+                .noneMatch(t -> t.getName().equals("bitmap-flush-md7"));
     }
 
     @Test
     void theDaemonThreadClearsOnItsOwn() throws Exception {
         BitmapArea.create(storage, Fixtures.fourNodes().withDaemonSleep(1), true);
         ManualClock fast = new ManualClock();
-        try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0,
-                BitmapOptions.builder().name("md8").clock(fast).build())) {
+        try (WriteIntentBitmap b = WriteIntentBitmap.open(
+                storage, 0, BitmapOptions.builder().name("md8").clock(fast).build())) {
             b.startWrite(sector(6), 8);
             b.endWrite(sector(6), 8, true);
             // the thread sleeps in bounded steps, so a jumping clock is noticed without a real wait
@@ -293,8 +304,14 @@ class WriteIntentBitmapTest {
         BitmapArea.create(storage, Fixtures.fourNodes().withDaemonSleep(1), true);
         ManualClock fast = new ManualClock();
         java.util.concurrent.BlockingQueue<Throwable> told = new java.util.concurrent.LinkedBlockingQueue<>();
-        try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0,
-                BitmapOptions.builder().name("md9").clock(fast).daemonFailureListener(told::add).build())) {
+        try (WriteIntentBitmap b = WriteIntentBitmap.open(
+                storage,
+                0,
+                BitmapOptions.builder()
+                        .name("md9")
+                        .clock(fast)
+                        .daemonFailureListener(told::add)
+                        .build())) {
             b.startWrite(sector(6), 8);
             b.endWrite(sector(6), 8, true);
             storage.failWrites(new IOException("EIO while clearing"));
@@ -303,8 +320,9 @@ class WriteIntentBitmapTest {
                 fast.advanceMillis(500);
                 first = told.poll(10, java.util.concurrent.TimeUnit.MILLISECONDS);
             }
-            assertThat(first).isInstanceOfSatisfying(BitmapException.class,
-                    e -> assertThat(e.code()).isEqualTo(Code.STORAGE));
+            assertThat(first)
+                    .isInstanceOfSatisfying(
+                            BitmapException.class, e -> assertThat(e.code()).isEqualTo(Code.STORAGE));
             assertThat(storage.bit(0, 6)).isTrue();
             storage.failWrites(null);
         }

@@ -85,6 +85,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile Mddev array;
     /** The lock manager in use, once join has it: the embedder's, or one connected at join. */
     private volatile LockManager manager;
+
     private volatile LockSpace lockSpace;
     private volatile LockResource bitmapLock;
     private final ResyncLock resync = new ResyncLock(this);
@@ -99,12 +100,28 @@ public final class ClusterCoordinator implements ClusterOperations {
      * {@code given} (the embedder's lock manager, never closed here) or {@code connectString}
      * (with nodeName, root, timeouts and credentials for the manager connected at join) is set.
      */
-    record Config(LockManager given, String connectString, String nodeName, String root, Duration sessionTimeout,
-            Duration connectionTimeout, Duration requestTimeout, Duration recoveryLockWait, DlmCredentials credentials) {}
+    record Config(
+            LockManager given,
+            String connectString,
+            String nodeName,
+            String root,
+            Duration sessionTimeout,
+            Duration connectionTimeout,
+            Duration requestTimeout,
+            Duration recoveryLockWait,
+            DlmCredentials credentials) {}
 
     private ClusterCoordinator(Builder b) {
-        this.config = new Config(b.lockManager, b.connectString, b.lockManager != null ? b.lockManager.nodeName() : b.nodeName,
-                b.root, b.sessionTimeout, b.connectionTimeout, b.requestTimeout, b.recoveryLockWait, b.credentials);
+        this.config = new Config(
+                b.lockManager,
+                b.connectString,
+                b.lockManager != null ? b.lockManager.nodeName() : b.nodeName,
+                b.root,
+                b.sessionTimeout,
+                b.connectionTimeout,
+                b.requestTimeout,
+                b.recoveryLockWait,
+                b.credentials);
         this.listener = b.listener;
     }
 
@@ -196,8 +213,10 @@ public final class ClusterCoordinator implements ClusterOperations {
         if (given != null && !given.cluster().equals(clusterName)) {
             // as the DLM refuses a lockspace of a cluster it does not serve
             m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
-            throw cluster("the lock manager serves cluster " + given.cluster() + ", but the array's bitmap names cluster "
-                    + clusterName, null);
+            throw cluster(
+                    "the lock manager serves cluster " + given.cluster() + ", but the array's bitmap names cluster "
+                            + clusterName,
+                    null);
         }
         UUID uuid = mddev.uuid();
         ChannelBounds bounds = ChannelBounds.fromTokenWait(config.requestTimeout());
@@ -207,9 +226,14 @@ public final class ClusterCoordinator implements ClusterOperations {
             manager = steps.lockManagerFor(clusterName);
             session = new SessionFence(mddev, () -> m.transition(Membership.NOT_LEFT, MembershipState.LEFT));
             // before the lockspace: its callbacks may come before join returns
-            recovery = new RecoveryThread(mddev, () -> lockSpace, config.recoveryLockWait(), listener, m::recoveryPendingChanged);
-            LockSpace ls = manager.join(uuid.toString(), LockSpaceOptions.of(nodes).withRequestTimeout(config.requestTimeout())
-                    .withListener(new LockSpaceCallbacks(mddev.name(), m, listener, () -> recovery, () -> session)));
+            recovery = new RecoveryThread(
+                    mddev, () -> lockSpace, config.recoveryLockWait(), listener, m::recoveryPendingChanged);
+            LockSpace ls = manager.join(
+                    uuid.toString(),
+                    LockSpaceOptions.of(nodes)
+                            .withRequestTimeout(config.requestTimeout())
+                            .withListener(
+                                    new LockSpaceCallbacks(mddev.name(), m, listener, () -> recovery, () -> session)));
             lockSpace = ls;
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
@@ -220,9 +244,15 @@ public final class ClusterCoordinator implements ClusterOperations {
             steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
             // ack is armed under token EX, then the superblock re-read: a message sent before that was
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
-            channel = MessageChannel.open(mddev.name(), ls, bounds, new MessageReceiver(mddev, () -> channel),
-                    mddev::reloadSuperblock);
-            log.info("{}: joined cluster {} lockspace {} as {} of {} (node {})", mddev.name(), clusterName, uuid, slot, nodes,
+            channel = MessageChannel.open(
+                    mddev.name(), ls, bounds, new MessageReceiver(mddev, () -> channel), mddev::reloadSuperblock);
+            log.info(
+                    "{}: joined cluster {} lockspace {} as {} of {} (node {})",
+                    mddev.name(),
+                    clusterName,
+                    uuid,
+                    slot,
+                    nodes,
                     config.nodeName());
         } catch (Raid1Exception e) {
             abandon();
@@ -278,7 +308,8 @@ public final class ClusterCoordinator implements ClusterOperations {
         Membership m = membership;
         if (m != null) m.transition(Membership.MEMBER, MembershipState.LEAVING);
         if (!arrayInSync) {
-            log.warn("{}: leaving with resync work left; the bits stay in our bitmap slot (BITMAP_NEEDS_SYNC is not sent yet)",
+            log.warn(
+                    "{}: leaving with resync work left; the bits stay in our bitmap slot (BITMAP_NEEDS_SYNC is not sent yet)",
                     arrayName());
         }
         // a permit left by a failed update or add must not keep the token from the peers
@@ -458,8 +489,10 @@ public final class ClusterCoordinator implements ClusterOperations {
                 SlotCopy copy = bitmap.copyFromSlot(other, false);
                 if (copy.foundDirty()) array.lowerRecoveryCp(copy.dirtyRange().start());
             } catch (BitmapException e) {
-                throw new Raid1Exception(Raid1Exception.Code.METADATA, arrayName() + ": reading bitmap slot " + other + " failed: "
-                        + e.getMessage(), e);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.METADATA,
+                        arrayName() + ": reading bitmap slot " + other + " failed: " + e.getMessage(),
+                        e);
             }
         }
     }
@@ -470,7 +503,8 @@ public final class ClusterCoordinator implements ClusterOperations {
         LockSpace ls = lockSpace;
         if (ls == null) throw new IllegalStateException("not joined");
         MembershipState s = state();
-        if (s == MembershipState.LEFT) throw new Raid1Exception(Raid1Exception.Code.CLOSED, arrayName() + ": not a cluster member");
+        if (s == MembershipState.LEFT)
+            throw new Raid1Exception(Raid1Exception.Code.CLOSED, arrayName() + ": not a cluster member");
         return ls;
     }
 
@@ -578,7 +612,8 @@ public final class ClusterCoordinator implements ClusterOperations {
 
         public ClusterCoordinator build() {
             if (lockManager != null) {
-                if (connectString != null) throw new IllegalStateException("give either a lock manager or a connect string, not both");
+                if (connectString != null)
+                    throw new IllegalStateException("give either a lock manager or a connect string, not both");
                 return new ClusterCoordinator(this);
             }
             Objects.requireNonNull(connectString, "connectString");

@@ -239,8 +239,10 @@ public final class ClusteredArray implements AutoCloseable {
 
     /** The member's name for {@code leg}, given as its name or a path that names the same file. */
     private String member(String leg) throws Raid1Exception {
-        return find(leg).map(Mirror::name).orElseThrow(() -> new Raid1Exception(Raid1Exception.Code.NO_SUCH_DEVICE,
-                array.name() + ": " + leg + " is not a member"));
+        return find(leg)
+                .map(Mirror::name)
+                .orElseThrow(() -> new Raid1Exception(
+                        Raid1Exception.Code.NO_SUCH_DEVICE, array.name() + ": " + leg + " is not a member"));
     }
 
     private Optional<Mirror> find(String leg) {
@@ -373,22 +375,35 @@ public final class ClusteredArray implements AutoCloseable {
             if (name == null || name.isEmpty()) throw new IllegalArgumentException("name is required");
             if (legs.isEmpty()) throw new IllegalArgumentException("at least one leg is required");
             if (standalone == (connectString != null)) {
-                throw new IllegalArgumentException("give either zooKeeper(...) or standalone(), not " + (standalone ? "both" : "neither"));
+                throw new IllegalArgumentException(
+                        "give either zooKeeper(...) or standalone(), not " + (standalone ? "both" : "neither"));
             }
-            if (connectString != null && nodeName == null) throw new IllegalArgumentException("nodeName is required with ZooKeeper");
+            if (connectString != null && nodeName == null)
+                throw new IllegalArgumentException("nodeName is required with ZooKeeper");
             String setName = Examiner.examine(legs.get(0)).superblock().setName();
             if (!setName.equals(name) && !setName.endsWith(":" + name)) {
-                throw new Raid1Exception(Raid1Exception.Code.ASSEMBLY, legs.get(0) + " belongs to array '" + setName + "', not '" + name + "'");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.ASSEMBLY,
+                        legs.get(0) + " belongs to array '" + setName + "', not '" + name + "'");
             }
             ClusterCoordinator coordinator = null;
             ClusterOperations ops;
             if (standalone) {
                 ops = new StandaloneClusterOperations();
             } else {
-                Duration connect = connectionTimeout != null ? connectionTimeout
-                        : sessionTimeout.compareTo(Duration.ofSeconds(15)) < 0 ? sessionTimeout : Duration.ofSeconds(15);
-                coordinator = ClusterCoordinator.builder().connectString(connectString).nodeName(nodeName).credentials(credentials)
-                        .sessionTimeout(sessionTimeout).connectionTimeout(connect).requestTimeout(requestTimeout).listener(listener)
+                Duration connect = connectionTimeout != null
+                        ? connectionTimeout
+                        : sessionTimeout.compareTo(Duration.ofSeconds(15)) < 0
+                                ? sessionTimeout
+                                : Duration.ofSeconds(15);
+                coordinator = ClusterCoordinator.builder()
+                        .connectString(connectString)
+                        .nodeName(nodeName)
+                        .credentials(credentials)
+                        .sessionTimeout(sessionTimeout)
+                        .connectionTimeout(connect)
+                        .requestTimeout(requestTimeout)
+                        .listener(listener)
                         .build();
                 ops = coordinator;
             }

@@ -37,13 +37,19 @@ final class JoinSteps {
         if (config.requestTimeout().compareTo(mddev.ioWait()) >= 0) {
             // the defaults keep the order; a configuration that breaks it still runs, but an admin wait
             // may then report TIMEOUT while the update it waits for succeeds later (docs/lessons.md §23)
-            log.warn("{}: the cluster's request timeout ({} ms) is not below the array's I/O wait ({} ms), which covers a superblock "
-                    + "update with its broadcast: an administrative wait may run out before the cluster's own bound", mddev.name(),
-                    config.requestTimeout().toMillis(), mddev.ioWait().toMillis());
+            log.warn(
+                    "{}: the cluster's request timeout ({} ms) is not below the array's I/O wait ({} ms), which covers a superblock "
+                            + "update with its broadcast: an administrative wait may run out before the cluster's own bound",
+                    mddev.name(),
+                    config.requestTimeout().toMillis(),
+                    mddev.ioWait().toMillis());
         }
         if (bounds.ack().compareTo(config.sessionTimeout()) <= 0) {
-            log.warn("{}: the message ack wait ({} ms) is not above the session timeout ({} ms): a broadcast during a node's death "
-                    + "fails instead of waiting for its locks to be purged", mddev.name(), bounds.ack().toMillis(),
+            log.warn(
+                    "{}: the message ack wait ({} ms) is not above the session timeout ({} ms): a broadcast during a node's death "
+                            + "fails instead of waiting for its locks to be purged",
+                    mddev.name(),
+                    bounds.ack().toMillis(),
                     config.sessionTimeout().toMillis());
         }
     }
@@ -51,9 +57,15 @@ final class JoinSteps {
     /** The embedder's lock manager, or one on ZooKeeper connected for the bitmap's cluster now. */
     LockManager lockManagerFor(String clusterName) throws DlmException {
         if (config.given() != null) return config.given();
-        return ZkLockManager.builder().connectString(config.connectString()).root(config.root()).cluster(clusterName)
-                .nodeName(config.nodeName()).sessionTimeout(config.sessionTimeout())
-                .connectionTimeout(config.connectionTimeout()).credentials(config.credentials()).build();
+        return ZkLockManager.builder()
+                .connectString(config.connectString())
+                .root(config.root())
+                .cluster(clusterName)
+                .nodeName(config.nodeName())
+                .sessionTimeout(config.sessionTimeout())
+                .connectionTimeout(config.connectionTimeout())
+                .credentials(config.credentials())
+                .build();
     }
 
     String where() {

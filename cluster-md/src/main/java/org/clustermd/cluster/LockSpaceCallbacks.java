@@ -30,7 +30,11 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     private final Supplier<RecoveryThread> recovery;
     private final Supplier<SessionFence> session;
 
-    LockSpaceCallbacks(String arrayName, Membership membership, ClusterListener listener, Supplier<RecoveryThread> recovery,
+    LockSpaceCallbacks(
+            String arrayName,
+            Membership membership,
+            ClusterListener listener,
+            Supplier<RecoveryThread> recovery,
             Supplier<SessionFence> session) {
         this.arrayName = arrayName;
         this.membership = membership;

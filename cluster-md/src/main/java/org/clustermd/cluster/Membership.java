@@ -17,11 +17,11 @@ import org.slf4j.LoggerFactory;
 final class Membership {
     private static final Logger log = LoggerFactory.getLogger(Membership.class);
     /** The states of a member that may start leaving. */
-    static final Set<MembershipState> MEMBER = Set.of(MembershipState.JOINING, MembershipState.ACTIVE,
-            MembershipState.RECOVERING);
+    static final Set<MembershipState> MEMBER =
+            Set.of(MembershipState.JOINING, MembershipState.ACTIVE, MembershipState.RECOVERING);
     /** Every state but the final one. */
-    static final Set<MembershipState> NOT_LEFT = Set.of(MembershipState.JOINING, MembershipState.ACTIVE,
-            MembershipState.RECOVERING, MembershipState.LEAVING);
+    static final Set<MembershipState> NOT_LEFT = Set.of(
+            MembershipState.JOINING, MembershipState.ACTIVE, MembershipState.RECOVERING, MembershipState.LEAVING);
 
     private final String arrayName;
     private final ClusterListener listener;
@@ -30,6 +30,7 @@ final class Membership {
     private MembershipState state = MembershipState.JOINING;
     /** Guarded by this: a recovery episode began while we were still joining. */
     private boolean episodeWhileJoining;
+
     private volatile boolean readBalancingSuspended;
 
     /** @param recoveryPending whether a dead slot is still to be merged (read without any lock of ours) */

@@ -42,12 +42,20 @@ final class MessageReceiver implements MessageHandler {
         }
         if (e.message() instanceof ClusterMessage.NewDisk n) {
             // md's "--cluster-confirm N:missing": no device locator yet, so this node cannot find it
-            log.warn("{}: slot {} adds device {} (dev_number {}); this build cannot look devices up, so it answers not found",
-                    array.name(), e.senderSlot(), n.deviceUuid(), n.devNumber());
+            log.warn(
+                    "{}: slot {} adds device {} (dev_number {}); this build cannot look devices up, so it answers not found",
+                    array.name(),
+                    e.senderSlot(),
+                    n.deviceUuid(),
+                    n.devNumber());
             channel.get().answerNewDisk(false);
             return Disposition.PROCESSED;
         }
-        log.warn("{}: {} from slot {} is not handled by this build", array.name(), e.message().type(), e.senderSlot());
+        log.warn(
+                "{}: {} from slot {} is not handled by this build",
+                array.name(),
+                e.message().type(),
+                e.senderSlot());
         return Disposition.REFUSED;
     }
 }

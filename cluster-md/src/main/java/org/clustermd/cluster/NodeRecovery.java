@@ -55,7 +55,12 @@ final class NodeRecovery {
     private final Consumer<SlotCopy> copied;
 
     /** @param copied told of the copy as soon as it is durable, before the resync is asked for */
-    NodeRecovery(NodeSlot dead, LockSpace lockSpace, WriteIntentBitmap bitmap, Mddev array, Duration lockWait,
+    NodeRecovery(
+            NodeSlot dead,
+            LockSpace lockSpace,
+            WriteIntentBitmap bitmap,
+            Mddev array,
+            Duration lockWait,
             Consumer<SlotCopy> copied) {
         this.dead = dead;
         this.lockSpace = lockSpace;
@@ -82,8 +87,12 @@ final class NodeRecovery {
             SlotCopy copy = bitmap.copyFromSlot(dead.number(), true);
             copied.accept(copy);
             if (copy.foundDirty()) {
-                log.info("{}: moved {} dirty chunks of {} into our bitmap; resync from sector {}", array.name(),
-                        copy.dirtyChunks(), dead, copy.dirtyRange().start());
+                log.info(
+                        "{}: moved {} dirty chunks of {} into our bitmap; resync from sector {}",
+                        array.name(),
+                        copy.dirtyChunks(),
+                        dead,
+                        copy.dirtyRange().start());
                 array.lowerRecoveryCp(copy.dirtyRange().start());
             } else {
                 log.info("{}: {} was clean (recovered by another node, or nothing was in flight)", array.name(), dead);
@@ -106,15 +115,18 @@ final class NodeRecovery {
                 } catch (TimeoutException e) {
                     if (lockSpace.members().contains(dead)) return false;
                     if (System.nanoTime() - deadline > 0) {
-                        throw new DlmException(DlmException.Code.TIMEOUT, "no PW on " + dead.bitmapLockName() + " after "
-                                + lockWait.toMillis() + " ms");
+                        throw new DlmException(
+                                DlmException.Code.TIMEOUT,
+                                "no PW on " + dead.bitmapLockName() + " after " + lockWait.toMillis() + " ms");
                     }
                     log.info("{}: still waiting for {} in PW", array.name(), dead.bitmapLockName());
                 } catch (ExecutionException e) {
                     done = true;
                     if (e.getCause() instanceof DlmException d) throw d;
-                    throw new DlmException(DlmException.Code.UNAVAILABLE, "requesting " + dead.bitmapLockName() + ": "
-                            + e.getCause(), e.getCause());
+                    throw new DlmException(
+                            DlmException.Code.UNAVAILABLE,
+                            "requesting " + dead.bitmapLockName() + ": " + e.getCause(),
+                            e.getCause());
                 }
             }
         } finally {

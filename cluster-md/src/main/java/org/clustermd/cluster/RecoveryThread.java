@@ -42,6 +42,7 @@ final class RecoveryThread {
     private Thread thread;
     /** Guarded by monitor. */
     private boolean stopped;
+
     private volatile WriteIntentBitmap bitmap;
     private volatile long dirtyChunksMoved;
     private volatile long episodes;
@@ -51,7 +52,8 @@ final class RecoveryThread {
      *     lockspace is joined, so that no recover_slot can be missed)
      * @param changed told (without any lock held) whenever the set of pending slots changes
      */
-    RecoveryThread(Mddev array, Supplier<LockSpace> lockSpace, Duration lockWait, ClusterListener listener, Runnable changed) {
+    RecoveryThread(
+            Mddev array, Supplier<LockSpace> lockSpace, Duration lockWait, ClusterListener listener, Runnable changed) {
         this.array = array;
         this.lockSpace = lockSpace;
         this.lockWait = lockWait;

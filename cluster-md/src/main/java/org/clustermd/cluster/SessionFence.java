@@ -89,13 +89,16 @@ final class SessionFence {
                     }
                 }
                 if (!drained) {
-                    log.warn("{}: requests in flight did not drain (timed out, or the session ended meanwhile); I/O stays"
-                            + " held all the same", array.name());
+                    log.warn(
+                            "{}: requests in flight did not drain (timed out, or the session ended meanwhile); I/O stays"
+                                    + " held all the same",
+                            array.name());
                 }
             }
             case ACTIVE -> release("session is back");
             case LOST -> {
-                array.fence(FenceReason.CLUSTER_SESSION_LOST,
+                array.fence(
+                        FenceReason.CLUSTER_SESSION_LOST,
                         new IllegalStateException("the lock manager session of " + array.name() + " was lost"));
                 release("session lost, array fenced");
                 lost.run();

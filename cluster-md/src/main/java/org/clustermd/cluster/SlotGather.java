@@ -40,16 +40,24 @@ final class SlotGather {
                 }
                 SlotCopy copy = bitmap.copyFromSlot(other, false);
                 if (copy.foundDirty()) {
-                    log.info("{}: free {} has {} dirty chunks: merged for resync", array.name(), slot, copy.dirtyChunks());
+                    log.info(
+                            "{}: free {} has {} dirty chunks: merged for resync",
+                            array.name(),
+                            slot,
+                            copy.dirtyChunks());
                     array.lowerRecoveryCp(copy.dirtyRange().start());
                 }
             } catch (DlmException e) {
-                throw new Raid1Exception(Raid1Exception.Code.CLUSTER, array.name() + ": probing " + slot.bitmapLockName()
-                        + " failed: " + e.getMessage(), e);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.CLUSTER,
+                        array.name() + ": probing " + slot.bitmapLockName() + " failed: " + e.getMessage(),
+                        e);
             } catch (BitmapException e) {
                 // md logs and skips an unreadable slot; we cannot know what it covered, so refuse
-                throw new Raid1Exception(Raid1Exception.Code.CLUSTER, array.name() + ": reading bitmap " + slot + " failed: "
-                        + e.getMessage(), e);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.CLUSTER,
+                        array.name() + ": reading bitmap " + slot + " failed: " + e.getMessage(),
+                        e);
             }
         }
     }

@@ -66,8 +66,10 @@ final class TokenPermits {
         try {
             channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
             if (!channel.everyPeerConfirmedNewDisk()) {
-                throw owner.cluster("not every node found device " + deviceUuid + " (dev_number " + devNumber
-                        + ") announced by NEWDISK: the add is refused", null);
+                throw owner.cluster(
+                        "not every node found device " + deviceUuid + " (dev_number " + devNumber
+                                + ") announced by NEWDISK: the add is refused",
+                        null);
             }
             SendPermit previous = addPermit;
             addPermit = p;

@@ -32,7 +32,11 @@ class ClusterCoordinatorContractTest extends ClusterOperationsContractTest {
 
     @Override
     protected ClusterOperations createOperations(UUID arrayUuid, String clusterName) {
-        return ClusterCoordinator.builder().connectString(zk.connectString()).nodeName("contract-" + made++)
-                .sessionTimeout(Duration.ofSeconds(4)).requestTimeout(Duration.ofSeconds(10)).build();
+        return ClusterCoordinator.builder()
+                .connectString(zk.connectString())
+                .nodeName("contract-" + made++)
+                .sessionTimeout(Duration.ofSeconds(4))
+                .requestTimeout(Duration.ofSeconds(10))
+                .build();
     }
 }

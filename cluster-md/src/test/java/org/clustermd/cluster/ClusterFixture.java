@@ -72,13 +72,15 @@ final class ClusterFixture implements AutoCloseable {
         @Override
         public void recoverPrep() {
             events.add("prep");
-            readsUnbalancedDuringRecovery.add(cluster.areaResyncing(org.clustermd.raid1.ClusterOperations.Direction.READ, 0, 8));
+            readsUnbalancedDuringRecovery.add(
+                    cluster.areaResyncing(org.clustermd.raid1.ClusterOperations.Direction.READ, 0, 8));
         }
 
         @Override
         public void recoverSlot(NodeSlot dead) {
             events.add("slot" + dead.number());
-            readsUnbalancedDuringRecovery.add(cluster.areaResyncing(org.clustermd.raid1.ClusterOperations.Direction.READ, 0, 8));
+            readsUnbalancedDuringRecovery.add(
+                    cluster.areaResyncing(org.clustermd.raid1.ClusterOperations.Direction.READ, 0, 8));
         }
 
         @Override
@@ -111,8 +113,14 @@ final class ClusterFixture implements AutoCloseable {
                 }
                 legs.add(f);
             }
-            created = ArrayCreator.create(CreateOptions.builder("md0").clusterName("test-cluster").nodes(nodeSlots)
-                    .bitmapChunk(CHUNK).assumeClean(true).build(), legs);
+            created = ArrayCreator.create(
+                    CreateOptions.builder("md0")
+                            .clusterName("test-cluster")
+                            .nodes(nodeSlots)
+                            .bitmapChunk(CHUNK)
+                            .assumeClean(true)
+                            .build(),
+                    legs);
         } catch (Exception | Error e) {
             zk.close();
             throw e;
@@ -126,19 +134,37 @@ final class ClusterFixture implements AutoCloseable {
 
     /** As {@link #start(String, boolean)}, through {@code connectString} with session timeout {@code session}. */
     Node start(String name, boolean bitmapDaemon, String connectString, Duration session) throws Exception {
-        return start(name, bitmapDaemon, connectString, session, ArrayOptions.DEFAULT_IO_WAIT, UnaryOperator.identity());
+        return start(
+                name, bitmapDaemon, connectString, session, ArrayOptions.DEFAULT_IO_WAIT, UnaryOperator.identity());
     }
 
     /** As above, with the array's I/O wait {@code ioWait} and every leg opened and then wrapped by {@code wrap}. */
-    Node start(String name, boolean bitmapDaemon, String connectString, Duration session, Duration ioWait,
-            UnaryOperator<BlockDevice> wrap) throws Exception {
+    Node start(
+            String name,
+            boolean bitmapDaemon,
+            String connectString,
+            Duration session,
+            Duration ioWait,
+            UnaryOperator<BlockDevice> wrap)
+            throws Exception {
         Node n = new Node(name);
-        n.cluster = ClusterCoordinator.builder().connectString(connectString).nodeName(name).sessionTimeout(session)
-                .requestTimeout(Duration.ofSeconds(20)).listener(n).build();
+        n.cluster = ClusterCoordinator.builder()
+                .connectString(connectString)
+                .nodeName(name)
+                .sessionTimeout(session)
+                .requestTimeout(Duration.ofSeconds(20))
+                .listener(n)
+                .build();
         List<BlockDevice> devices = new ArrayList<>();
         for (Path p : legs) devices.add(wrap.apply(BlockDevices.open(p)));
-        n.array = Raid1Array.assemble(devices, ArrayOptions.builder().name("md0-" + name).cluster(n.cluster)
-                .bitmapDaemon(bitmapDaemon).ioWait(ioWait).build());
+        n.array = Raid1Array.assemble(
+                devices,
+                ArrayOptions.builder()
+                        .name("md0-" + name)
+                        .cluster(n.cluster)
+                        .bitmapDaemon(bitmapDaemon)
+                        .ioWait(ioWait)
+                        .build());
         nodes.add(n);
         n.array.awaitSyncIdle(Timing.seconds(60));
         return n;
@@ -154,13 +180,22 @@ final class ClusterFixture implements AutoCloseable {
      * attaches to the session and closes it. The node's array fences itself; survivors recover.
      */
     void expire(Node n) throws Exception {
-        ZooKeeper own = ((ZkLockManager) n.cluster.lockManager()).curator().getZookeeperClient().getZooKeeper();
+        ZooKeeper own = ((ZkLockManager) n.cluster.lockManager())
+                .curator()
+                .getZookeeperClient()
+                .getZooKeeper();
         CountDownLatch connected = new CountDownLatch(1);
-        ZooKeeper dup = new ZooKeeper(zk.connectString(), 10_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
-        }, own.getSessionId(), own.getSessionPasswd());
+        ZooKeeper dup = new ZooKeeper(
+                zk.connectString(),
+                10_000,
+                e -> {
+                    if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
+                },
+                own.getSessionId(),
+                own.getSessionPasswd());
         try {
-            if (!connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)) throw new IllegalStateException("could not attach to the session");
+            if (!connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
+                throw new IllegalStateException("could not attach to the session");
         } finally {
             dup.close();
         }

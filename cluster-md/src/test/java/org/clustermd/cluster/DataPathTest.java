@@ -48,7 +48,9 @@ class DataPathTest {
                 }
                 a.array.flush();
                 long after = zxidOfNewZnode(probe, "/probe-after");
-                assertThat(after - before).as("ZooKeeper writes by anyone between the probes, besides the probe").isEqualTo(1);
+                assertThat(after - before)
+                        .as("ZooKeeper writes by anyone between the probes, besides the probe")
+                        .isEqualTo(1);
             }
             assertThat(a.cluster.state()).isEqualTo(MembershipState.ACTIVE);
         }
@@ -65,7 +67,9 @@ class DataPathTest {
             Thread.sleep(200);
             long now = zxidOfNewZnode(zk, "/probe-quiet-" + i);
             if (now - last == 1) return now;
-            assertThat(System.nanoTime() - deadline).as("ZooKeeper still written by someone after 20 s of probes").isNegative();
+            assertThat(System.nanoTime() - deadline)
+                    .as("ZooKeeper still written by someone after 20 s of probes")
+                    .isNegative();
             last = now;
         }
     }
@@ -81,7 +85,8 @@ class DataPathTest {
         ZooKeeper zk = new ZooKeeper(connectString, 10_000, e -> {
             if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
         });
-        assertThat(connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        assertThat(connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
+                .isTrue();
         return zk;
     }
 }

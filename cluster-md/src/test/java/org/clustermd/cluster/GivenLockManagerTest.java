@@ -29,9 +29,11 @@ class GivenLockManagerTest {
     @Test
     void coordinatorJoinsThroughTheGivenManagerAndLeavesItOpen() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
-             ZkLockManager dlm = manager(c, "test-cluster")) {
-            ClusterCoordinator cluster = ClusterCoordinator.builder().lockManager(dlm).build();
-            try (Raid1Array md = Raid1Array.open(c.legs, ArrayOptions.builder().name("md0").cluster(cluster).build())) {
+                ZkLockManager dlm = manager(c, "test-cluster")) {
+            ClusterCoordinator cluster =
+                    ClusterCoordinator.builder().lockManager(dlm).build();
+            try (Raid1Array md = Raid1Array.open(
+                    c.legs, ArrayOptions.builder().name("md0").cluster(cluster).build())) {
                 assertThat(cluster.state()).isEqualTo(MembershipState.ACTIVE);
                 assertThat(cluster.lockSpaceName()).contains(c.created.uuid().toString());
                 assertThat(cluster.toString()).contains("embedder");
@@ -50,11 +52,15 @@ class GivenLockManagerTest {
     @Test
     void aManagerOfAnotherClusterIsRefusedAtJoin() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
-             ZkLockManager dlm = manager(c, "another-cluster")) {
-            ClusterCoordinator cluster = ClusterCoordinator.builder().lockManager(dlm).build();
-            assertThatThrownBy(() -> Raid1Array.open(c.legs, ArrayOptions.builder().name("md0").cluster(cluster).build()))
+                ZkLockManager dlm = manager(c, "another-cluster")) {
+            ClusterCoordinator cluster =
+                    ClusterCoordinator.builder().lockManager(dlm).build();
+            assertThatThrownBy(() -> Raid1Array.open(
+                            c.legs,
+                            ArrayOptions.builder().name("md0").cluster(cluster).build()))
                     .isInstanceOf(Raid1Exception.class)
-                    .hasMessageContaining("another-cluster").hasMessageContaining("test-cluster");
+                    .hasMessageContaining("another-cluster")
+                    .hasMessageContaining("test-cluster");
             assertThat(cluster.state()).isEqualTo(MembershipState.LEFT);
             try (LockSpace other = dlm.join("after-refusal", LockSpaceOptions.of(1))) {
                 assertThat(other.state()).isEqualTo(LockSpaceState.ACTIVE);
@@ -65,15 +71,23 @@ class GivenLockManagerTest {
     @Test
     void builderTakesAManagerOrAConnectStringNotBoth() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
-             ZkLockManager dlm = manager(c, "test-cluster")) {
-            assertThatThrownBy(() -> ClusterCoordinator.builder().lockManager(dlm).connectString(c.zk.connectString()).build())
+                ZkLockManager dlm = manager(c, "test-cluster")) {
+            assertThatThrownBy(() -> ClusterCoordinator.builder()
+                            .lockManager(dlm)
+                            .connectString(c.zk.connectString())
+                            .build())
                     .isInstanceOf(IllegalStateException.class);
             assertThatThrownBy(() -> ClusterCoordinator.builder().nodeName("n").build())
-                    .isInstanceOf(NullPointerException.class).hasMessageContaining("connectString");
+                    .isInstanceOf(NullPointerException.class)
+                    .hasMessageContaining("connectString");
         }
     }
 
     private static ZkLockManager manager(ClusterFixture c, String cluster) throws Exception {
-        return ZkLockManager.builder().connectString(c.zk.connectString()).cluster(cluster).nodeName("embedder").build();
+        return ZkLockManager.builder()
+                .connectString(c.zk.connectString())
+                .cluster(cluster)
+                .nodeName("embedder")
+                .build();
     }
 }

@@ -8,12 +8,16 @@ import org.junit.jupiter.api.Test;
 class MembershipStateTest {
     @Test
     void onlyTheDocumentedStepsAreAllowedAndLeftIsFinal() {
-        assertThat(allowedFrom(MembershipState.JOINING)).containsExactlyInAnyOrder(MembershipState.ACTIVE, MembershipState.RECOVERING,
-                MembershipState.LEAVING, MembershipState.LEFT);
-        assertThat(allowedFrom(MembershipState.ACTIVE)).containsExactlyInAnyOrder(MembershipState.RECOVERING, MembershipState.LEAVING,
-                MembershipState.LEFT);
-        assertThat(allowedFrom(MembershipState.RECOVERING)).containsExactlyInAnyOrder(MembershipState.ACTIVE,
-                MembershipState.LEAVING, MembershipState.LEFT);
+        assertThat(allowedFrom(MembershipState.JOINING))
+                .containsExactlyInAnyOrder(
+                        MembershipState.ACTIVE,
+                        MembershipState.RECOVERING,
+                        MembershipState.LEAVING,
+                        MembershipState.LEFT);
+        assertThat(allowedFrom(MembershipState.ACTIVE))
+                .containsExactlyInAnyOrder(MembershipState.RECOVERING, MembershipState.LEAVING, MembershipState.LEFT);
+        assertThat(allowedFrom(MembershipState.RECOVERING))
+                .containsExactlyInAnyOrder(MembershipState.ACTIVE, MembershipState.LEAVING, MembershipState.LEFT);
         assertThat(allowedFrom(MembershipState.LEAVING)).containsExactly(MembershipState.LEFT);
         assertThat(allowedFrom(MembershipState.LEFT)).isEmpty();
     }

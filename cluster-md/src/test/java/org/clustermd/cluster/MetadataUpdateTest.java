@@ -30,7 +30,8 @@ class MetadataUpdateTest {
     @Test
     void aLegFailedOnOneNodeIsFaultyOnEveryPeerWithEqualEventsAndAPeersLaterWriteKeepsIt() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 3, 24L << 20)) {
-            List<ClusterFixture.Node> all = List.of(c.start("node-a", true), c.start("node-b", true), c.start("node-c", true));
+            List<ClusterFixture.Node> all =
+                    List.of(c.start("node-a", true), c.start("node-b", true), c.start("node-c", true));
             ClusterFixture.Node a = all.get(0);
             ClusterFixture.Node b = all.get(1);
             String leg1 = a.array.mirrors().byDevNumber(1).orElseThrow().name();
@@ -39,7 +40,9 @@ class MetadataUpdateTest {
 
             // the update returned after every peer processed METADATA_UPDATED: no waiting here
             for (ClusterFixture.Node n : all) {
-                assertThat(n.array.mirrors().byDevNumber(1).orElseThrow().state()).as(n.name).isEqualTo(MirrorState.FAULTY);
+                assertThat(n.array.mirrors().byDevNumber(1).orElseThrow().state())
+                        .as(n.name)
+                        .isEqualTo(MirrorState.FAULTY);
                 assertThat(n.array.events()).as(n.name + " events").isEqualTo(a.array.events());
             }
             assertThat(onDisk(c, 0).devRole(1)).isEqualTo(Superblock.ROLE_FAULTY);
@@ -48,9 +51,12 @@ class MetadataUpdateTest {
             // a peer's own superblock write starts from the shared events and keeps the failure
             b.array.writeMostly(b.array.mirrors().byDevNumber(0).orElseThrow().name(), true);
             Superblock after = onDisk(c, 0);
-            assertThat(after.devRole(1)).as("b never writes a's failure backwards").isEqualTo(Superblock.ROLE_FAULTY);
+            assertThat(after.devRole(1))
+                    .as("b never writes a's failure backwards")
+                    .isEqualTo(Superblock.ROLE_FAULTY);
             assertThat(after.events()).isGreaterThan(eventsAfterFail);
-            for (ClusterFixture.Node n : all) assertThat(n.array.events()).as(n.name + " events").isEqualTo(after.events());
+            for (ClusterFixture.Node n : all)
+                assertThat(n.array.events()).as(n.name + " events").isEqualTo(after.events());
             assertThat(a.cluster.messagesSent()).isPositive();
             assertThat(b.cluster.messagesReceived()).isPositive();
             assertThat(all).allMatch(n -> n.cluster.messagesRefused() == 0);
@@ -60,7 +66,8 @@ class MetadataUpdateTest {
     @Test
     void lesson9AMetadataUpdateRacingALocalAdminOperationOnAPeerNeverDeadlocks() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 3, 24L << 20)) {
-            List<ClusterFixture.Node> all = List.of(c.start("node-a", true), c.start("node-b", true), c.start("node-c", true));
+            List<ClusterFixture.Node> all =
+                    List.of(c.start("node-a", true), c.start("node-b", true), c.start("node-c", true));
             ClusterFixture.Node a = all.get(0);
             ClusterFixture.Node b = all.get(1);
             for (int round = 0; round < 4; round++) {
@@ -69,18 +76,21 @@ class MetadataUpdateTest {
                 // waits for b's ack: b's receive thread must reload without that lock
                 CompletableFuture<Void> peer = CompletableFuture.runAsync(() -> {
                     try {
-                        b.array.writeMostly(b.array.mirrors().byDevNumber(0).orElseThrow().name(), on);
+                        b.array.writeMostly(
+                                b.array.mirrors().byDevNumber(0).orElseThrow().name(), on);
                     } catch (Raid1Exception e) {
                         throw new IllegalStateException(e);
                     }
                 });
-                a.array.writeMostly(a.array.mirrors().byDevNumber(1).orElseThrow().name(), on);
+                a.array.writeMostly(
+                        a.array.mirrors().byDevNumber(1).orElseThrow().name(), on);
                 peer.get(60, TimeUnit.SECONDS);
             }
             String leg1 = a.array.mirrors().byDevNumber(1).orElseThrow().name();
             CompletableFuture<Void> peer = CompletableFuture.runAsync(() -> {
                 try {
-                    b.array.writeMostly(b.array.mirrors().byDevNumber(0).orElseThrow().name(), true);
+                    b.array.writeMostly(
+                            b.array.mirrors().byDevNumber(0).orElseThrow().name(), true);
                 } catch (Raid1Exception e) {
                     throw new IllegalStateException(e);
                 }
@@ -89,7 +99,9 @@ class MetadataUpdateTest {
             peer.get(60, TimeUnit.SECONDS);
             long events = onDisk(c, 0).events();
             for (ClusterFixture.Node n : all) {
-                assertThat(n.array.mirrors().byDevNumber(1).orElseThrow().state()).as(n.name).isEqualTo(MirrorState.FAULTY);
+                assertThat(n.array.mirrors().byDevNumber(1).orElseThrow().state())
+                        .as(n.name)
+                        .isEqualTo(MirrorState.FAULTY);
                 assertThat(n.array.events()).as(n.name + " events").isEqualTo(events);
             }
             assertThat(onDisk(c, 0).devRole(1)).isEqualTo(Superblock.ROLE_FAULTY);
@@ -101,10 +113,19 @@ class MetadataUpdateTest {
         try (ClusterFixture c = new ClusterFixture(dir, 2, 24L << 20)) {
             ClusterFixture.Node a = c.start("node-a", true);
             ClusterFixture.Node b = c.start("node-b", true);
-            ClusterCoordinator extra = ClusterCoordinator.builder().connectString(c.zk.connectString()).nodeName("node-extra")
-                    .sessionTimeout(ClusterFixture.SESSION).build();
-            assertThatThrownBy(() -> Raid1Array.open(c.legs, ArrayOptions.builder().name("md0-extra").cluster(extra).build()))
-                    .isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.CLUSTER))
+            ClusterCoordinator extra = ClusterCoordinator.builder()
+                    .connectString(c.zk.connectString())
+                    .nodeName("node-extra")
+                    .sessionTimeout(ClusterFixture.SESSION)
+                    .build();
+            assertThatThrownBy(() -> Raid1Array.open(
+                            c.legs,
+                            ArrayOptions.builder()
+                                    .name("md0-extra")
+                                    .cluster(extra)
+                                    .build()))
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.CLUSTER))
                     .hasMessageContaining("every one of the bitmap's 2 node slots is taken");
             assertThat(extra.state()).isEqualTo(MembershipState.LEFT);
             // the members go on as before: a broadcast still reaches exactly the other one

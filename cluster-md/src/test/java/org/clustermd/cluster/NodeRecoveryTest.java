@@ -46,7 +46,8 @@ class NodeRecoveryTest {
 
             long[] victimChunks = {3, 7, 21};
             for (long ch : victimChunks) {
-                for (int blk = 0; blk < 4; blk++) b.writeBlock(ClusterFixture.chunk(ch) + blk * 65536L, 100 + ch * 10 + blk);
+                for (int blk = 0; blk < 4; blk++)
+                    b.writeBlock(ClusterFixture.chunk(ch) + blk * 65536L, 100 + ch * 10 + blk);
             }
             a.writeBlock(ClusterFixture.chunk(30), 1); // a survivor's own chunk
             // the victim's writes reached leg 0 only: leg 1 holds something else there
@@ -68,39 +69,61 @@ class NodeRecoveryTest {
             assertThat(first.dirtyChunks()).as("the dead node's dirty chunks").isEqualTo(victimChunks.length);
             assertThat(first.firstDirtyChunk()).isEqualTo(3);
             assertThat(first.lastDirtyChunk()).isEqualTo(21);
-            assertThat(second.foundDirty()).as("the later survivor finds the slot clean").isFalse();
+            assertThat(second.foundDirty())
+                    .as("the later survivor finds the slot clean")
+                    .isFalse();
             ClusterFixture.Node winner = first == a.copies.get(0) ? a : d;
             assertThat(winner.cluster.dirtyChunksRecovered()).isEqualTo(3);
 
             for (ClusterFixture.Node n : List.of(a, d)) {
-                await().atMost(WAIT).until(() -> n.cluster.state() == MembershipState.ACTIVE && !n.cluster.readBalancingSuspended());
+                await().atMost(WAIT)
+                        .until(() ->
+                                n.cluster.state() == MembershipState.ACTIVE && !n.cluster.readBalancingSuspended());
                 assertThat(n.events).as(n.name).startsWith("ACTIVE->RECOVERING", "prep", "slot" + b.slot());
-                assertThat(n.events).as(n.name).contains("RECOVERING->ACTIVE", "done" + List.of(a.slot(), d.slot()).stream().sorted().toList());
-                assertThat(n.readsUnbalancedDuringRecovery).as("reads unbalanced from recover_prep on").containsOnly(true);
+                assertThat(n.events)
+                        .as(n.name)
+                        .contains(
+                                "RECOVERING->ACTIVE",
+                                "done"
+                                        + List.of(a.slot(), d.slot()).stream()
+                                                .sorted()
+                                                .toList());
+                assertThat(n.readsUnbalancedDuringRecovery)
+                        .as("reads unbalanced from recover_prep on")
+                        .containsOnly(true);
             }
             SyncReport r = winner.array.awaitSyncIdle(WAIT).orElseThrow();
             assertThat(r.completed()).isTrue();
-            assertThat(r.sectorsCopied()).as("exactly the dirty chunks are resynced (P10)")
+            assertThat(r.sectorsCopied())
+                    .as("exactly the dirty chunks are resynced (P10)")
                     .isEqualTo(victimChunks.length * ClusterFixture.CHUNK / 512);
 
             // the survivors keep writing
             a.writeBlock(ClusterFixture.chunk(31), 2);
             d.writeBlock(ClusterFixture.chunk(32), 3);
-            for (SlotReport s : Examiner.examine(c.legs.get(0)).bitmap().orElseThrow().slots()) {
-                if (s.slot() == b.slot()) assertThat(s.dirty()).as("the dead slot is cleared").isZero();
+            for (SlotReport s :
+                    Examiner.examine(c.legs.get(0)).bitmap().orElseThrow().slots()) {
+                if (s.slot() == b.slot())
+                    assertThat(s.dirty()).as("the dead slot is cleared").isZero();
             }
-            assertThatThrownBy(() -> b.writeBlock(0, 9)).isInstanceOfSatisfying(Raid1Exception.class,
-                    e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.FENCED));
+            assertThatThrownBy(() -> b.writeBlock(0, 9))
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.FENCED));
             for (ClusterFixture.Node n : List.of(a, d, b)) n.array.close();
             assertThat(a.cluster.state()).isEqualTo(MembershipState.LEFT);
         }
-        assertThat(Verifier.compareLegs(List.of(dir.resolve("leg0"), dir.resolve("leg1"))).identical())
-                .as("legs identical after the recovery").isTrue();
-        try (Raid1Array check = Raid1Array.open(List.of(dir.resolve("leg0"), dir.resolve("leg1")),
+        assertThat(Verifier.compareLegs(List.of(dir.resolve("leg0"), dir.resolve("leg1")))
+                        .identical())
+                .as("legs identical after the recovery")
+                .isTrue();
+        try (Raid1Array check = Raid1Array.open(
+                List.of(dir.resolve("leg0"), dir.resolve("leg1")),
                 ArrayOptions.builder().name("check").startFrozen(true).build())) {
             ByteBuffer buf = AlignedBuffers.allocate(StampedBlock.SIZE);
             check.read(ClusterFixture.chunk(21) + 3 * 65536L, buf);
-            assertThat(StampedBlock.read(buf, 0, ClusterFixture.chunk(21) + 3 * 65536L).writeId()).isEqualTo(100 + 213);
+            assertThat(StampedBlock.read(buf, 0, ClusterFixture.chunk(21) + 3 * 65536L)
+                            .writeId())
+                    .isEqualTo(100 + 213);
         }
     }
 
@@ -116,7 +139,9 @@ class NodeRecoveryTest {
 
             await().atMost(WAIT).until(() -> a.copies.size() == 1);
             SlotCopy copy = a.copies.get(0);
-            assertThat(copy.foundDirty()).as("docs/lessons.md §17: chunk 0 alone is dirty, not clean").isTrue();
+            assertThat(copy.foundDirty())
+                    .as("docs/lessons.md §17: chunk 0 alone is dirty, not clean")
+                    .isTrue();
             assertThat(copy.dirtyChunks()).isEqualTo(1);
             assertThat(copy.firstDirtyChunk()).isZero();
             SyncReport r = a.array.awaitSyncIdle(WAIT).orElseThrow();
@@ -124,7 +149,9 @@ class NodeRecoveryTest {
             b.array.close();
             a.array.close();
         }
-        assertThat(Verifier.compareLegs(List.of(dir.resolve("leg0"), dir.resolve("leg1"))).identical()).isTrue();
+        assertThat(Verifier.compareLegs(List.of(dir.resolve("leg0"), dir.resolve("leg1")))
+                        .identical())
+                .isTrue();
     }
 
     @Test
@@ -139,10 +166,12 @@ class NodeRecoveryTest {
 
             assertThat(b.cluster.state()).isEqualTo(MembershipState.LEFT);
             await().atMost(WAIT).until(() -> a.events.contains("done[" + a.slot() + "]"));
-            assertThat(a.events).as("recover_prep and recover_done, but no recover_slot").containsExactly("ACTIVE->RECOVERING", "prep",
-                    "RECOVERING->ACTIVE", "done[" + a.slot() + "]");
+            assertThat(a.events)
+                    .as("recover_prep and recover_done, but no recover_slot")
+                    .containsExactly("ACTIVE->RECOVERING", "prep", "RECOVERING->ACTIVE", "done[" + a.slot() + "]");
             assertThat(a.copies).isEmpty();
-            for (SlotReport s : Examiner.examine(c.legs.get(0)).bitmap().orElseThrow().slots()) {
+            for (SlotReport s :
+                    Examiner.examine(c.legs.get(0)).bitmap().orElseThrow().slots()) {
                 assertThat(s.dirty()).as("slot %d after a clean stop", s.slot()).isZero();
             }
             ClusterFixture.Node again = c.start("node-b", true);

@@ -12,12 +12,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.testkit.Timing;
 import org.clustermd.raid1.ArrayState;
 import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.Raid1Exception;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.verify.StampedBlock;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,7 +35,7 @@ class SessionFenceTest {
     @Test
     void aSuspendedSessionHoldsWritesUntilTheSameSessionIsBack() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
-             TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
+                TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
             ClusterFixture.Node a = c.start("node-a", true, proxy.connectString(), Duration.ofSeconds(8));
             a.writeBlock(0, 1);
 
@@ -73,9 +73,9 @@ class SessionFenceTest {
         Duration ioWait = Duration.ofSeconds(2);
         List<SlowLeg> slow = new ArrayList<>();
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
-             TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
-            ClusterFixture.Node a = c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(8)), ioWait,
-                    d -> {
+                TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
+            ClusterFixture.Node a =
+                    c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(8)), ioWait, d -> {
                         SlowLeg s = new SlowLeg(d);
                         slow.add(s);
                         return s;
@@ -99,10 +99,13 @@ class SessionFenceTest {
             slow.forEach(SlowLeg::resume);
             inFlight.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
 
-            assertThat(a.array.arrayState()).as("still held after the drain timed out").isEqualTo(ArrayState.SUSPENDED);
+            assertThat(a.array.arrayState())
+                    .as("still held after the drain timed out")
+                    .isEqualTo(ArrayState.SUSPENDED);
             CompletableFuture<Void> read = a.array.readAsync(0, AlignedBuffers.allocate(4096));
             Thread.sleep(300);
-            assertThat(read.isDone() && !read.isCompletedExceptionally()).as("a read served while the session is in doubt")
+            assertThat(read.isDone() && !read.isCompletedExceptionally())
+                    .as("a read served while the session is in doubt")
                     .isFalse();
 
             proxy.restore();
@@ -111,8 +114,10 @@ class SessionFenceTest {
             assertThat(a.array.fenceReason()).isEmpty();
             // I/O flows again. Under load the renewed lease may lapse once more and hold this
             // write past the short I/O wait (a TIMEOUT, as it should): it is tried until it goes
-            await().atMost(WAIT).ignoreExceptionsMatching(e -> e instanceof Raid1Exception r
-                    && r.code() == Raid1Exception.Code.TIMEOUT).until(() -> {
+            await().atMost(WAIT)
+                    .ignoreExceptionsMatching(
+                            e -> e instanceof Raid1Exception r && r.code() == Raid1Exception.Code.TIMEOUT)
+                    .until(() -> {
                         a.writeBlock(8192, 3);
                         return true;
                     });
@@ -130,9 +135,9 @@ class SessionFenceTest {
         Duration ioWait = Duration.ofMinutes(10); // the drain would outlast the test by far
         List<SlowLeg> slow = new ArrayList<>();
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
-             TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
-            ClusterFixture.Node a = c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(4)), ioWait,
-                    d -> {
+                TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
+            ClusterFixture.Node a =
+                    c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(4)), ioWait, d -> {
                         SlowLeg s = new SlowLeg(d);
                         slow.add(s);
                         return s;
@@ -152,7 +157,8 @@ class SessionFenceTest {
                 await().atMost(WAIT).until(() -> a.array.fenceReason().isPresent());
                 assertThat(a.array.fenceReason()).contains(FenceReason.CLUSTER_SESSION_LOST);
                 await().atMost(WAIT).until(() -> a.cluster.state() == MembershipState.LEFT);
-                assertThat(inFlight).as("the stalled write is still in flight: the drain did not end on its own")
+                assertThat(inFlight)
+                        .as("the stalled write is still in flight: the drain did not end on its own")
                         .isNotDone();
             } finally {
                 slow.forEach(SlowLeg::resume); // the array's close waits for the write in flight

@@ -13,8 +13,7 @@ import java.util.Objects;
  *     WAIT_DLM_LOCK_TIMEOUT is 30 s)
  * @param listener membership, recovery and session callbacks
  */
-public record LockSpaceOptions(int slotCount, int valueBlockSize, Duration requestTimeout,
-        LockSpaceListener listener) {
+public record LockSpaceOptions(int slotCount, int valueBlockSize, Duration requestTimeout, LockSpaceListener listener) {
 
     public LockSpaceOptions {
         if (slotCount < 1 || slotCount > NodeSlot.MAX_SLOTS) {
@@ -32,8 +31,8 @@ public record LockSpaceOptions(int slotCount, int valueBlockSize, Duration reque
 
     /** {@code slotCount} slots, 64-byte LVBs, 30 s request timeout, no listener. */
     public static LockSpaceOptions of(int slotCount) {
-        return new LockSpaceOptions(slotCount, LockValueBlock.DEFAULT_SIZE, Duration.ofSeconds(30),
-                new LockSpaceListener() {});
+        return new LockSpaceOptions(
+                slotCount, LockValueBlock.DEFAULT_SIZE, Duration.ofSeconds(30), new LockSpaceListener() {});
     }
 
     public LockSpaceOptions withListener(LockSpaceListener l) {

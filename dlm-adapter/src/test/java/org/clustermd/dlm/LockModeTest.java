@@ -28,7 +28,9 @@ class LockModeTest {
     void compatibilityMatrixIsTheDlmMatrix() {
         for (LockMode a : LockMode.values()) {
             for (LockMode b : LockMode.values()) {
-                assertThat(a.isCompatibleWith(b)).as(a + " with " + b).isEqualTo(COMPATIBLE.get(a).contains(b));
+                assertThat(a.isCompatibleWith(b))
+                        .as(a + " with " + b)
+                        .isEqualTo(COMPATIBLE.get(a).contains(b));
                 assertThat(a.isCompatibleWith(b)).as("symmetric " + a + "/" + b).isEqualTo(b.isCompatibleWith(a));
             }
         }
@@ -69,7 +71,9 @@ class LockModeTest {
                     case 0 -> ValueBlockTransfer.WRITE;
                     default -> ValueBlockTransfer.NONE;
                 };
-                assertThat(LockMode.transferOnGrant(rows[r], to)).as(rows[r] + "->" + to).isEqualTo(expected);
+                assertThat(LockMode.transferOnGrant(rows[r], to))
+                        .as(rows[r] + "->" + to)
+                        .isEqualTo(expected);
             }
         }
         assertThat(PW.transferOnUnlock()).isEqualTo(ValueBlockTransfer.WRITE);

@@ -77,7 +77,8 @@ public abstract class LockSpaceContractTest {
         ra.convert(LockMode.EX);
         rb.convert(LockMode.NL);
         assertThatThrownBy(() -> rb.tryConvert(LockMode.CR))
-                .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
         assertThat(rb.grantedMode()).contains(LockMode.NL);
         ra.convert(LockMode.CR);
         assertThat(rb.tryConvert(LockMode.CR).mode()).isEqualTo(LockMode.CR);
@@ -94,8 +95,10 @@ public abstract class LockSpaceContractTest {
         CompletableFuture<LockGrant> waiting = rb.convertAsync(LockMode.EX);
         awaitQueued(rb);
         assertThat(rb.cancel()).isTrue();
-        assertThatThrownBy(() -> get(waiting)).hasCauseInstanceOf(DlmException.class)
-                .cause().satisfies(e -> assertThat(((DlmException) e).code()).isEqualTo(DlmException.Code.CANCELLED));
+        assertThatThrownBy(() -> get(waiting))
+                .hasCauseInstanceOf(DlmException.class)
+                .cause()
+                .satisfies(e -> assertThat(((DlmException) e).code()).isEqualTo(DlmException.Code.CANCELLED));
         assertThat(rb.grantedMode()).contains(LockMode.CR);
         assertThat(rb.cancel()).isFalse(); // nothing pending any more
         ra.unlock();
@@ -109,7 +112,8 @@ public abstract class LockSpaceContractTest {
         a.resource("res").convert(LockMode.EX);
         LockResource rb = b.resource("res");
         assertThatThrownBy(() -> rb.convert(LockMode.PR, Duration.ofMillis(300)))
-                .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.TIMEOUT));
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.TIMEOUT));
         assertThat(rb.grantedMode()).isEmpty();
         assertThat(rb.requestedMode()).isEmpty();
     }
@@ -125,8 +129,10 @@ public abstract class LockSpaceContractTest {
         CompletableFuture<LockGrant> first = ra.convertAsync(LockMode.EX);
         awaitQueued(ra);
         CompletableFuture<LockGrant> second = rb.convertAsync(LockMode.EX);
-        assertThatThrownBy(() -> get(second)).cause().isInstanceOfSatisfying(DlmException.class,
-                e -> assertThat(e.code()).isEqualTo(DlmException.Code.CONVERSION_DEADLOCK));
+        assertThatThrownBy(() -> get(second))
+                .cause()
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.CONVERSION_DEADLOCK));
         assertThat(rb.grantedMode()).contains(LockMode.PR);
         assertThat(first).isNotDone();
         rb.unlock();
@@ -282,8 +288,10 @@ public abstract class LockSpaceContractTest {
         LockResource rb = b.resource("res");
         CompletableFuture<LockGrant> first = rb.convertAsync(LockMode.EX);
         CompletableFuture<LockGrant> second = rb.convertAsync(LockMode.CR);
-        assertThatThrownBy(() -> get(second)).cause().isInstanceOfSatisfying(DlmException.class,
-                e -> assertThat(e.code()).isEqualTo(DlmException.Code.INVALID_REQUEST));
+        assertThatThrownBy(() -> get(second))
+                .cause()
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.INVALID_REQUEST));
         assertThat(rb.cancel()).isTrue();
         assertThatThrownBy(() -> get(first)).isInstanceOf(ExecutionException.class);
     }
@@ -293,7 +301,8 @@ public abstract class LockSpaceContractTest {
         LockSpace a = join("a");
         LockSpace b = join("b");
         LockSpace c = join("c");
-        assertThat(List.of(a.slot(), b.slot(), c.slot())).doesNotHaveDuplicates()
+        assertThat(List.of(a.slot(), b.slot(), c.slot()))
+                .doesNotHaveDuplicates()
                 .allSatisfy(s -> assertThat(s.number()).isBetween(0, a.slotCount() - 1));
         await().atMost(WAIT).until(() -> a.members().size() == 3);
         assertThat(a.members()).containsExactlyInAnyOrder(a.slot(), b.slot(), c.slot());
@@ -303,9 +312,18 @@ public abstract class LockSpaceContractTest {
     void gracefulLeaveReleasesLocksAndReportsRecoveryWithoutMemberLost() throws Exception {
         List<String> events = new CopyOnWriteArrayList<>();
         LockSpace a = join("a", "contract", new LockSpaceListener() {
-            @Override public void recoveryStarted() { events.add("prep"); }
-            @Override public void memberLost(NodeSlot slot) { events.add("lost" + slot.number()); }
-            @Override public void recoveryFinished(NodeSlot ours, java.util.Set<NodeSlot> members) {
+            @Override
+            public void recoveryStarted() {
+                events.add("prep");
+            }
+
+            @Override
+            public void memberLost(NodeSlot slot) {
+                events.add("lost" + slot.number());
+            }
+
+            @Override
+            public void recoveryFinished(NodeSlot ours, java.util.Set<NodeSlot> members) {
                 events.add("done" + members.size());
             }
         });

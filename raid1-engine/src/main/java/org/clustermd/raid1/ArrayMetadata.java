@@ -108,7 +108,8 @@ final class ArrayMetadata {
                 .recoveryOffset(0);
         if (own != null) b.dataOffset(own.dataOffset()).dataSize(own.dataSize());
         if (m.state() == MirrorState.REBUILDING) {
-            b.withFeature(Superblock.FEATURE_RECOVERY_OFFSET).recoveryOffset(Math.min(m.recoveryOffset(), template.size()));
+            b.withFeature(Superblock.FEATURE_RECOVERY_OFFSET)
+                    .recoveryOffset(Math.min(m.recoveryOffset(), template.size()));
             if (withBitmap && m.fullSyncFrom() > 0) b.withFeature(Superblock.FEATURE_RECOVERY_BITMAP);
         }
         return b.build();

@@ -43,6 +43,7 @@ final class ArrayStateMachine {
     private volatile boolean sbPending;
     /** Guarded by lock. */
     private CompletableFuture<Void> pendingUpdate;
+
     private volatile long lastWriteEnd = System.nanoTime();
     private volatile boolean running;
     private volatile boolean suspended;
@@ -50,8 +51,13 @@ final class ArrayStateMachine {
     /** Guarded by lock: the last state reported. */
     private ArrayState reported = ArrayState.INACTIVE;
 
-    ArrayStateMachine(String name, ArrayMetadata metadata, long safemodeDelayNanos, boolean readOnly,
-            Function<String, CompletableFuture<Void>> requestUpdate, Consumer<AttributeChange> notify) {
+    ArrayStateMachine(
+            String name,
+            ArrayMetadata metadata,
+            long safemodeDelayNanos,
+            boolean readOnly,
+            Function<String, CompletableFuture<Void>> requestUpdate,
+            Consumer<AttributeChange> notify) {
         this.name = name;
         this.metadata = metadata;
         this.safemodeDelayNanos = safemodeDelayNanos;
@@ -105,8 +111,10 @@ final class ArrayStateMachine {
         CompletableFuture<Void> wait;
         lock.lock();
         try {
-            if (ro == ReadOnlyMode.READONLY) throw new Raid1Exception(Raid1Exception.Code.READ_ONLY, name + ": array is read-only");
-            if (ro == ReadOnlyMode.READ_AUTO) ro = ReadOnlyMode.RW; // md: the first write makes a read-auto array active
+            if (ro == ReadOnlyMode.READONLY)
+                throw new Raid1Exception(Raid1Exception.Code.READ_ONLY, name + ": array is read-only");
+            if (ro == ReadOnlyMode.READ_AUTO)
+                ro = ReadOnlyMode.RW; // md: the first write makes a read-auto array active
             if (clean) {
                 sbPending = true;
                 clean = false;
@@ -193,7 +201,8 @@ final class ArrayStateMachine {
                 lock.lock();
                 try {
                     if (writesPending.get() > 0) {
-                        throw new Raid1Exception(Raid1Exception.Code.BUSY, name + ": writes are in flight; cannot go read-only");
+                        throw new Raid1Exception(
+                                Raid1Exception.Code.BUSY, name + ": writes are in flight; cannot go read-only");
                     }
                     ro = ReadOnlyMode.READONLY;
                     changedLocked();
@@ -205,7 +214,8 @@ final class ArrayStateMachine {
                 lock.lock();
                 try {
                     if (ro == ReadOnlyMode.RW && !clean) {
-                        throw new Raid1Exception(Raid1Exception.Code.BUSY, name + ": array is active; read-auto needs it clean");
+                        throw new Raid1Exception(
+                                Raid1Exception.Code.BUSY, name + ": array is active; read-auto needs it clean");
                     }
                     ro = ReadOnlyMode.READ_AUTO;
                     changedLocked();
@@ -225,11 +235,14 @@ final class ArrayStateMachine {
                     lock.unlock();
                 }
                 if (!markClean("requested")) {
-                    throw new Raid1Exception(Raid1Exception.Code.BUSY, name + ": writes are in flight; cannot mark clean");
+                    throw new Raid1Exception(
+                            Raid1Exception.Code.BUSY, name + ": writes are in flight; cannot mark clean");
                 }
             }
-            default -> throw new Raid1Exception(Raid1Exception.Code.INVALID, name + ": array_state cannot be set to "
-                    + target + " (close the array instead)");
+            default ->
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        name + ": array_state cannot be set to " + target + " (close the array instead)");
         }
     }
 
@@ -261,7 +274,8 @@ final class ArrayStateMachine {
         if (ro == ReadOnlyMode.READ_AUTO) return ArrayState.READ_AUTO;
         if (clean) return ArrayState.CLEAN;
         if (sbPending) return ArrayState.WRITE_PENDING;
-        if (safemodeDelayNanos > 0 && writesPending.get() == 0
+        if (safemodeDelayNanos > 0
+                && writesPending.get() == 0
                 && System.nanoTime() - lastWriteEnd >= safemodeDelayNanos) {
             return ArrayState.ACTIVE_IDLE;
         }

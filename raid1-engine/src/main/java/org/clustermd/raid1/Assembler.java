@@ -37,8 +37,8 @@ final class Assembler {
     private static final Logger log = LoggerFactory.getLogger(Assembler.class);
 
     /** The outcome. */
-    record Assembly(Superblock freshest, List<Mirror> members, Map<Integer, Superblock> superblocks,
-            List<KickedLeg> kicked) {}
+    record Assembly(
+            Superblock freshest, List<Mirror> members, Map<Integer, Superblock> superblocks, List<KickedLeg> kicked) {}
 
     private Assembler() {}
 
@@ -68,7 +68,8 @@ final class Assembler {
         }
         if (freshest.level() != Superblock.LEVEL_RAID1) {
             closeAll(legs);
-            throw new Raid1Exception(Raid1Exception.Code.ASSEMBLY, what + ": level " + freshest.level() + " is not raid1");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.ASSEMBLY, what + ": level " + freshest.level() + " is not raid1");
         }
         UUID uuid = freshest.setUuid();
         Map<Integer, BlockDevice> byDev = new HashMap<>();
@@ -83,7 +84,11 @@ final class Assembler {
                 continue;
             }
             if (sb.size() < freshest.size() || sb.dataSize() < freshest.size()) {
-                kick(kicked, leg, "data_size " + sb.dataSize() + " is smaller than the array size " + freshest.size(), warn);
+                kick(
+                        kicked,
+                        leg,
+                        "data_size " + sb.dataSize() + " is smaller than the array size " + freshest.size(),
+                        warn);
                 continue;
             }
             int dev = sb.devNumber();
@@ -96,40 +101,67 @@ final class Assembler {
             long lag = freshest.events() - sb.events();
             Mirror m;
             boolean writeMostly = (sb.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0;
-            Leg l = new Leg(leg, dev, sb.deviceUuid(), sb.dataOffset() * BlockDevice.SECTOR_SIZE, sb.cntCorrectedRead());
+            Leg l = new Leg(
+                    leg, dev, sb.deviceUuid(), sb.dataOffset() * BlockDevice.SECTOR_SIZE, sb.cntCorrectedRead());
             if (role < Superblock.ROLE_MAX) {
                 if (lag > 1) {
-                    kick(kicked, leg, "non-fresh: events " + sb.events() + " < " + freshest.events()
-                            + " of the freshest leg (role " + role + "); re-add it", warn);
+                    kick(
+                            kicked,
+                            leg,
+                            "non-fresh: events " + sb.events() + " < " + freshest.events()
+                                    + " of the freshest leg (role " + role + "); re-add it",
+                            warn);
                     continue;
                 }
                 if (role >= freshest.raidDisks()) {
-                    kick(kicked, leg, "dev_roles[" + dev + "] = " + role + " is beyond raid_disks " + freshest.raidDisks(), warn);
+                    kick(
+                            kicked,
+                            leg,
+                            "dev_roles[" + dev + "] = " + role + " is beyond raid_disks " + freshest.raidDisks(),
+                            warn);
                     continue;
                 }
                 if (byRole.containsKey(role)) {
-                    kick(kicked, leg, "role " + role + " is already held by " + byRole.get(role).name(), warn);
+                    kick(
+                            kicked,
+                            leg,
+                            "role " + role + " is already held by "
+                                    + byRole.get(role).name(),
+                            warn);
                     continue;
                 }
                 if (sb.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET)) {
-                    m = new Mirror(l, role, MirrorState.REBUILDING, writeMostly, sb.recoveryOffset(), sb.recoveryOffset());
+                    m = new Mirror(
+                            l, role, MirrorState.REBUILDING, writeMostly, sb.recoveryOffset(), sb.recoveryOffset());
                 } else {
                     m = new Mirror(l, role, MirrorState.IN_SYNC, writeMostly, Long.MAX_VALUE, Long.MAX_VALUE);
                 }
                 byRole.put(role, m);
             } else if (role == Superblock.ROLE_SPARE) {
                 if (sb.role() < Superblock.ROLE_MAX && lag > 0) {
-                    kick(kicked, leg, "non-fresh: events " + sb.events() + " < " + freshest.events()
-                            + "; it held role " + sb.role() + " and the array no longer lists it; re-add it", warn);
+                    kick(
+                            kicked,
+                            leg,
+                            "non-fresh: events " + sb.events() + " < " + freshest.events() + "; it held role "
+                                    + sb.role() + " and the array no longer lists it; re-add it",
+                            warn);
                     continue;
                 }
                 m = new Mirror(l, Mirror.NO_ROLE, MirrorState.SPARE, writeMostly, 0, 0);
             } else if (role == Superblock.ROLE_FAULTY) {
-                kick(kicked, leg, "dev_roles[" + dev + "] is faulty in the freshest superblock (events "
-                        + freshest.events() + ")", warn);
+                kick(
+                        kicked,
+                        leg,
+                        "dev_roles[" + dev + "] is faulty in the freshest superblock (events " + freshest.events()
+                                + ")",
+                        warn);
                 continue;
             } else {
-                kick(kicked, leg, "dev_roles[" + dev + "] = 0x" + Integer.toHexString(role) + " (journal) is not supported", warn);
+                kick(
+                        kicked,
+                        leg,
+                        "dev_roles[" + dev + "] = 0x" + Integer.toHexString(role) + " (journal) is not supported",
+                        warn);
                 continue;
             }
             byDev.put(dev, leg);
@@ -141,8 +173,9 @@ final class Assembler {
         }
         if (members.stream().noneMatch(m -> m.state() == MirrorState.IN_SYNC)) {
             closeAll(legs);
-            throw new Raid1Exception(Raid1Exception.Code.ASSEMBLY, what + ": no in-sync leg among " + legs.size()
-                    + " legs; kicked: " + kicked);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.ASSEMBLY,
+                    what + ": no in-sync leg among " + legs.size() + " legs; kicked: " + kicked);
         }
         return new Assembly(freshest, members, superblocks, kicked);
     }

@@ -40,8 +40,8 @@ public final class AssemblySurvey {
     private final List<Path> usable;
     private final List<KickedLeg> unusable;
 
-    private AssemblySurvey(String setName, UUID uuid, int listedRoles, int usableRoles, List<Path> usable,
-            List<KickedLeg> unusable) {
+    private AssemblySurvey(
+            String setName, UUID uuid, int listedRoles, int usableRoles, List<Path> usable, List<KickedLeg> unusable) {
         this.setName = setName;
         this.uuid = uuid;
         this.listedRoles = listedRoles;
@@ -62,7 +62,8 @@ public final class AssemblySurvey {
         try {
             Map<BlockDevice, Path> pathOf = new LinkedHashMap<>();
             for (Path p : paths) {
-                BlockDevice d = BlockDevices.open(p, BlockDeviceOptions.defaults().withReadOnly(true));
+                BlockDevice d =
+                        BlockDevices.open(p, BlockDeviceOptions.defaults().withReadOnly(true));
                 open.add(d);
                 pathOf.put(d, p);
             }
@@ -95,15 +96,18 @@ public final class AssemblySurvey {
             if (first == null) {
                 first = sb;
             } else if (!sb.setUuid().equals(first.setUuid())) {
-                unusable.add(new KickedLeg(e.getValue().toString(), "belongs to another array named '" + name + "' (uuid "
-                        + SuperblockCodec.mdadmUuid(sb.setUuid()) + ", not " + SuperblockCodec.mdadmUuid(first.setUuid()) + ")"));
+                unusable.add(new KickedLeg(
+                        e.getValue().toString(),
+                        "belongs to another array named '" + name + "' (uuid " + SuperblockCodec.mdadmUuid(sb.setUuid())
+                                + ", not " + SuperblockCodec.mdadmUuid(first.setUuid()) + ")"));
                 continue;
             }
             candidates.add(e.getKey());
         }
         if (first == null) {
-            throw new Raid1Exception(Raid1Exception.Code.ASSEMBLY, firstOther != null ? firstOther
-                    : arrayName + ": no leg has a valid md superblock: " + unusable);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.ASSEMBLY,
+                    firstOther != null ? firstOther : arrayName + ": no leg has a valid md superblock: " + unusable);
         }
         Assembler.Assembly a = Assembler.assemble(arrayName, candidates, false);
         for (KickedLeg k : a.kicked()) unusable.add(k);
@@ -117,8 +121,13 @@ public final class AssemblySurvey {
         for (BlockDevice d : candidates) {
             if (members.contains(d.name())) usable.add(pathOf.get(d));
         }
-        return new AssemblySurvey(a.freshest().setName(), a.freshest().setUuid(), listedRoles(a.freshest()), usableRoles,
-                usable, unusable);
+        return new AssemblySurvey(
+                a.freshest().setName(),
+                a.freshest().setUuid(),
+                listedRoles(a.freshest()),
+                usableRoles,
+                usable,
+                unusable);
     }
 
     /** Roles the freshest superblock gives a device: the legs the array had when it was last written. */

@@ -41,19 +41,25 @@ final class BitmapLoad {
         try {
             area = BitmapArea.read(mirrors.openBitmapStorage(areaStart, areaSize));
         } catch (BitmapException e) {
-            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
         }
         BitmapSuperblock first = area.superblock();
         if (!first.uuid().equals(sb.setUuid())) {
             // slot 0 is the one every other slot is checked against: blaming slot 1 would send the operator astray
-            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's uuid "
-                    + SuperblockCodec.mdadmUuid(first.uuid()) + " is not the array's " + SuperblockCodec.mdadmUuid(sb.setUuid())
-                    + " (md ignores such a bitmap)");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.METADATA,
+                    name + ": the bitmap is unusable: slot 0's uuid "
+                            + SuperblockCodec.mdadmUuid(first.uuid()) + " is not the array's "
+                            + SuperblockCodec.mdadmUuid(sb.setUuid())
+                            + " (md ignores such a bitmap)");
         }
         if (Long.compareUnsigned(first.syncSize(), sb.dataSize()) > 0) {
             // the other slots' places follow from it: reading them would only report a bad magic
-            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: slot 0's sync_size "
-                    + first.syncSize() + " sectors is more than the data_size " + sb.dataSize() + " sectors");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.METADATA,
+                    name + ": the bitmap is unusable: slot 0's sync_size " + first.syncSize()
+                            + " sectors is more than the data_size " + sb.dataSize() + " sectors");
         }
         return area;
     }
@@ -63,8 +69,9 @@ final class BitmapLoad {
      *
      * @throws Raid1Exception METADATA when the slot cannot be opened
      */
-    static Loaded open(String name, BitmapArea area, int slot, MirrorSet set, ArrayMetadata metadata,
-            ArrayOptions options) throws Raid1Exception {
+    static Loaded open(
+            String name, BitmapArea area, int slot, MirrorSet set, ArrayMetadata metadata, ArrayOptions options)
+            throws Raid1Exception {
         boolean trusted = true;
         try {
             BitmapSuperblock own = area.readSuperblock(slot);
@@ -74,23 +81,31 @@ final class BitmapLoad {
             long load = metadata.recoveryCp();
             if (set.missingRoles() > 0 && own.eventsCleared() != events) load = 0;
             if (!own.clustered() && own.events() < events) {
-                log.warn("{}: bitmap events {} < array events {}: the bitmap is out of date, forcing a full resync", name,
-                        own.events(), events);
+                log.warn(
+                        "{}: bitmap events {} < array events {}: the bitmap is out of date, forcing a full resync",
+                        name,
+                        own.events(),
+                        events);
                 trusted = false;
                 metadata.recoveryCp(0);
             }
-            WriteIntentBitmap b = WriteIntentBitmap.open(area.storage(), slot, BitmapOptions.builder()
-                    .name(name)
-                    .clock(options.bitmapClock())
-                    .startDaemon(options.bitmapDaemon())
-                    .recoveryCp(load)
-                    .daemonFailureListener(e -> log.warn("{}: bitmap daemon: {}", name, e.toString()))
-                    .build());
+            WriteIntentBitmap b = WriteIntentBitmap.open(
+                    area.storage(),
+                    slot,
+                    BitmapOptions.builder()
+                            .name(name)
+                            .clock(options.bitmapClock())
+                            .startDaemon(options.bitmapDaemon())
+                            .recoveryCp(load)
+                            .daemonFailureListener(e -> log.warn("{}: bitmap daemon: {}", name, e.toString()))
+                            .build());
             b.setDegraded(set.missingRoles() > 0);
             return new Loaded(b, trusted);
         } catch (BitmapException e) {
-            throw new Raid1Exception(Raid1Exception.Code.METADATA, name + ": opening bitmap slot " + slot + " failed: "
-                    + e.getMessage(), e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.METADATA,
+                    name + ": opening bitmap slot " + slot + " failed: " + e.getMessage(),
+                    e);
         }
     }
 }

@@ -60,8 +60,11 @@ public final class DeviceAttributes {
             case "writemostly" -> writeMostly(true);
             case "-writemostly" -> writeMostly(false);
             case "idle" -> checkOpen();
-            default -> throw new Raid1Exception(Raid1Exception.Code.INVALID, array + ": '" + word
-                    + "' is not a device state command (faulty, remove, re-add, writemostly, -writemostly, idle)");
+            default ->
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        array + ": '" + word
+                                + "' is not a device state command (faulty, remove, re-add, writemostly, -writemostly, idle)");
         }
     }
 
@@ -99,8 +102,8 @@ public final class DeviceAttributes {
     }
 
     private Mirror member() throws Raid1Exception {
-        return mirror().orElseThrow(() -> new Raid1Exception(Raid1Exception.Code.NO_SUCH_DEVICE,
-                array + ": " + leg + " is not a member"));
+        return mirror().orElseThrow(() ->
+                new Raid1Exception(Raid1Exception.Code.NO_SUCH_DEVICE, array + ": " + leg + " is not a member"));
     }
 
     private void checkOpen() throws Raid1Exception {

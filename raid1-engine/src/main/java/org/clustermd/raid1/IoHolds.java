@@ -32,7 +32,12 @@ final class IoHolds {
      * @param fenced whether the array is fenced (then it shows suspended whatever the counts)
      * @param released told after a hold ended, outside the monitor (writers waiting on a window look again)
      */
-    IoHolds(String name, ResyncBarrier barrier, ArrayStateMachine state, BooleanSupplier fenced, Runnable released,
+    IoHolds(
+            String name,
+            ResyncBarrier barrier,
+            ArrayStateMachine state,
+            BooleanSupplier fenced,
+            Runnable released,
             long ioWaitNanos) {
         this.name = name;
         this.barrier = barrier;
@@ -49,7 +54,8 @@ final class IoHolds {
         } catch (TimeoutException | InterruptedException e) {
             barrier.unfreeze();
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": I/O did not drain for quiesce: " + e.getMessage(), e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.TIMEOUT, name + ": I/O did not drain for quiesce: " + e.getMessage(), e);
         }
         synchronized (this) {
             quiesces++;
@@ -84,8 +90,10 @@ final class IoHolds {
             barrier.awaitDrained(0, ioWaitNanos);
             return true;
         } catch (TimeoutException e) {
-            log.warn("{}: requests still in flight after the I/O wait ({}); new I/O stays held until the session is back",
-                    name, e.getMessage());
+            log.warn(
+                    "{}: requests still in flight after the I/O wait ({}); new I/O stays held until the session is back",
+                    name,
+                    e.getMessage());
             return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -53,8 +53,8 @@ final class LeaseHold {
     /** Guarded by monitor. */
     private boolean closed;
 
-    private record Held(BlockDevice device, long offset, ByteBuffer src, boolean fua, long since,
-            CompletableFuture<Void> future) {}
+    private record Held(
+            BlockDevice device, long offset, ByteBuffer src, boolean fua, long since, CompletableFuture<Void> future) {}
 
     LeaseHold(String name, WriteLease lease, long boundNanos) {
         this.name = name;
@@ -91,7 +91,9 @@ final class LeaseHold {
                 return f;
             }
             if (held.isEmpty()) {
-                log.warn("{}: write lease not valid (deadline {} ms ago): holding leg writes", name,
+                log.warn(
+                        "{}: write lease not valid (deadline {} ms ago): holding leg writes",
+                        name,
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lease.deadlineNanos()));
             }
             held.add(new Held(device, offset, src, fua, System.nanoTime(), f));
@@ -137,13 +139,16 @@ final class LeaseHold {
                 } else if (lease.valid()) {
                     issueWhileValid();
                 } else if (lease.revoked()) {
-                    fenceThenFail(FenceReason.CLUSTER_SESSION_LOST, "the write lease was revoked (the session is lost)");
+                    fenceThenFail(
+                            FenceReason.CLUSTER_SESSION_LOST, "the write lease was revoked (the session is lost)");
                 } else {
                     Held oldest = held.peek();
                     long left = oldest == null ? 0 : oldest.since() + boundNanos - System.nanoTime();
                     if (oldest != null && left <= 0) {
-                        fenceThenFail(FenceReason.LEASE_EXPIRED, "the write lease stayed invalid for "
-                                + TimeUnit.NANOSECONDS.toMillis(boundNanos) + " ms");
+                        fenceThenFail(
+                                FenceReason.LEASE_EXPIRED,
+                                "the write lease stayed invalid for " + TimeUnit.NANOSECONDS.toMillis(boundNanos)
+                                        + " ms");
                     } else if (left > 0) {
                         lease.awaitValid(Math.min(left, SLICE_NANOS));
                     }
@@ -180,8 +185,8 @@ final class LeaseHold {
 
     private void fenceThenFail(FenceReason reason, String why) {
         Fence a = fence;
-        IllegalStateException cause = new IllegalStateException(name + ": " + why + "; " + held.size()
-                + " leg writes held were not issued");
+        IllegalStateException cause =
+                new IllegalStateException(name + ": " + why + "; " + held.size() + " leg writes held were not issued");
         if (a != null) a.fence(reason, cause);
         failAll(why);
     }

@@ -16,6 +16,7 @@ final class Leg {
     final BlockDevice device;
     /** desc_nr: the index of this device in dev_roles. */
     final int devNumber;
+
     final UUID deviceUuid;
     final long dataOffsetBytes;
     /** Reads in flight on this leg (read balancing: least pending). */

@@ -42,10 +42,15 @@ final class LegBitmapStorage implements BitmapStorage {
      * @param areaOffset byte offset of the area on every leg (super_offset + bitmap_offset)
      * @param areaSize bytes of the area, a multiple of 4096 (up to data_offset)
      */
-    LegBitmapStorage(String name, long areaOffset, long areaSize, Supplier<MirrorSet> mirrors,
+    LegBitmapStorage(
+            String name,
+            long areaOffset,
+            long areaSize,
+            Supplier<MirrorSet> mirrors,
             BiConsumer<Mirror, IOException> legFailed) {
         if (areaOffset % BLOCK_SIZE != 0 || areaSize <= 0 || areaSize % BLOCK_SIZE != 0) {
-            throw new IllegalArgumentException("bitmap area [" + areaOffset + ", +" + areaSize + ") is not 4 KiB-aligned");
+            throw new IllegalArgumentException(
+                    "bitmap area [" + areaOffset + ", +" + areaSize + ") is not 4 KiB-aligned");
         }
         this.name = name;
         this.areaOffset = areaOffset;
@@ -77,7 +82,8 @@ final class LegBitmapStorage implements BitmapStorage {
                 last = e;
             }
         }
-        throw new IOException(name + ": no in-sync leg could read bitmap bytes [" + offset + ", +" + dst.remaining() + ")", last);
+        throw new IOException(
+                name + ": no in-sync leg could read bitmap bytes [" + offset + ", +" + dst.remaining() + ")", last);
     }
 
     @Override

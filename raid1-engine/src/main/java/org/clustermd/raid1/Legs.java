@@ -48,8 +48,10 @@ final class Legs {
     }
 
     private Mirror member(String name) throws Raid1Exception {
-        return array.mirrors().byName(name).orElseThrow(() -> new Raid1Exception(Raid1Exception.Code.NO_SUCH_DEVICE,
-                array.name() + ": " + name + " is not a member"));
+        return array.mirrors()
+                .byName(name)
+                .orElseThrow(() -> new Raid1Exception(
+                        Raid1Exception.Code.NO_SUCH_DEVICE, array.name() + ": " + name + " is not a member"));
     }
 
     // ------------------------------------------------------------------ administrative
@@ -62,8 +64,9 @@ final class Legs {
             if (m.state() == MirrorState.FAULTY) return;
             CompletableFuture<Void> f = array.legFailed(m, new IOException(name + ": failed by request"));
             if (f == null) {
-                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + name
-                        + " is the last in-sync leg; md does not fail it");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY,
+                        array.name() + ": " + name + " is the last in-sync leg; md does not fail it");
             }
             MetadataUpdater.awaitUpdate(array.name(), f, array.ioWaitNanos(), "recording " + name + " as faulty");
         } finally {
@@ -76,12 +79,16 @@ final class Legs {
         try {
             Mirror m = member(name);
             if (m.state().takesWrites()) {
-                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + name + " is " + m.state()
-                        + "; fail it before removing it");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY,
+                        array.name() + ": " + name + " is " + m.state() + "; fail it before removing it");
             }
             array.cluster().removeDisk(m.devNumber());
             drop(m);
-            MetadataUpdater.awaitUpdate(array.name(), array.updater().request("removed " + name), array.ioWaitNanos(),
+            MetadataUpdater.awaitUpdate(
+                    array.name(),
+                    array.updater().request("removed " + name),
+                    array.ioWaitNanos(),
                     "recording the removal of " + name);
         } finally {
             array.reconfigLock().unlock();
@@ -102,7 +109,8 @@ final class Legs {
         try {
             checkFits(device);
             if (array.mirrors().byName(device.name()).isPresent()) {
-                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + device.name() + " is already a member");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY, array.name() + ": " + device.name() + " is already a member");
             }
             int dev = array.mirrors().freeDevNumber();
             UUID uuid = UUID.randomUUID();
@@ -119,8 +127,10 @@ final class Legs {
         try {
             Mirror m = member(name);
             if (m.state() != MirrorState.FAULTY) {
-                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": " + name + " is " + m.state()
-                        + ", not faulty; only a faulty leg can be re-added");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY,
+                        array.name() + ": " + name + " is " + m.state()
+                                + ", not faulty; only a faulty leg can be re-added");
             }
             Superblock own = readOwn(m.leg().device);
             Mirror spare = returning(m.leg(), own, m.writeMostly());
@@ -142,15 +152,23 @@ final class Legs {
             checkFits(device);
             Superblock own = readOwn(device);
             if (!own.setUuid().equals(array.uuid())) {
-                throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + device.name() + " belongs to array "
-                        + own.setUuid() + ", not " + array.uuid());
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        array.name() + ": " + device.name() + " belongs to array " + own.setUuid() + ", not "
+                                + array.uuid());
             }
             Optional<Mirror> clash = array.mirrors().byDevNumber(own.devNumber());
             if (clash.isPresent()) {
-                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": dev_number " + own.devNumber() + " of "
-                        + device.name() + " is in use by " + clash.get().name() + " (remove it first)");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY,
+                        array.name() + ": dev_number " + own.devNumber() + " of " + device.name() + " is in use by "
+                                + clash.get().name() + " (remove it first)");
             }
-            Leg leg = new Leg(device, own.devNumber(), own.deviceUuid(), own.dataOffset() * BlockDevice.SECTOR_SIZE,
+            Leg leg = new Leg(
+                    device,
+                    own.devNumber(),
+                    own.deviceUuid(),
+                    own.dataOffset() * BlockDevice.SECTOR_SIZE,
                     own.cntCorrectedRead());
             Mirror spare = returning(leg, own, (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0);
             join(leg, spare, own);
@@ -165,10 +183,14 @@ final class Legs {
         array.cluster().addNewDisk(leg.deviceUuid, leg.devNumber);
         boolean ok = false;
         try {
-            Superblock base = own != null ? own : array.metadata().template().toBuilder()
-                    .devNumber(leg.devNumber).deviceUuid(leg.deviceUuid)
-                    .dataSize(leg.device.size() / BlockDevice.SECTOR_SIZE - array.metadata().template().dataOffset())
-                    .build();
+            Superblock base = own != null
+                    ? own
+                    : array.metadata().template().toBuilder()
+                            .devNumber(leg.devNumber)
+                            .deviceUuid(leg.deviceUuid)
+                            .dataSize(leg.device.size() / BlockDevice.SECTOR_SIZE
+                                    - array.metadata().template().dataOffset())
+                            .build();
             array.metadata().remember(leg.devNumber, base);
             array.publish(set -> set.plus(spare));
             CompletableFuture<Void> f = array.updater().request("added " + leg.name());
@@ -183,12 +205,15 @@ final class Legs {
     private void checkFits(BlockDevice device) throws Raid1Exception {
         long need = (array.metadata().template().dataOffset() + array.sizeSectors()) * BlockDevice.SECTOR_SIZE;
         if (device.size() < need) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + device.name() + " has " + device.size()
-                    + " bytes; the array needs " + need);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID,
+                    array.name() + ": " + device.name() + " has " + device.size() + " bytes; the array needs " + need);
         }
         if (device.logicalBlockSize() > array.logicalBlockSize()) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + device.name()
-                    + " has a larger logical block size than the array (" + device.logicalBlockSize() + ")");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID,
+                    array.name() + ": " + device.name() + " has a larger logical block size than the array ("
+                            + device.logicalBlockSize() + ")");
         }
     }
 
@@ -196,8 +221,11 @@ final class Legs {
         try {
             return SuperblockCodec.read(d);
         } catch (IOException e) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + d.name()
-                    + " has no readable md superblock; add it as a new device instead: " + e.getMessage(), e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID,
+                    array.name() + ": " + d.name() + " has no readable md superblock; add it as a new device instead: "
+                            + e.getMessage(),
+                    e);
         }
     }
 
@@ -205,8 +233,10 @@ final class Legs {
     private Mirror returning(Leg leg, Superblock own, boolean writeMostly) throws Raid1Exception {
         long events = array.metadata().events();
         if (Long.compareUnsigned(own.events(), events) > 0) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + leg.name() + " has events "
-                    + own.events() + ", newer than the array's " + events);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID,
+                    array.name() + ": " + leg.name() + " has events " + own.events() + ", newer than the array's "
+                            + events);
         }
         int role = own.role();
         WriteIntentBitmap bitmap = array.bitmapOrNull();
@@ -216,11 +246,16 @@ final class Legs {
         }
         if (bitmap == null || !array.bitmapTrusted()) return Mirror.readded(leg, writeMostly, role, 0);
         if (own.events() < bitmap.eventsCleared()) {
-            log.info("{}: {} events {} < bitmap events_cleared {}: full recovery", array.name(), leg.name(), own.events(),
+            log.info(
+                    "{}: {} events {} < bitmap events_cleared {}: full recovery",
+                    array.name(),
+                    leg.name(),
+                    own.events(),
                     bitmap.eventsCleared());
             return Mirror.readded(leg, writeMostly, role, 0);
         }
-        long fullFrom = own.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) ? Math.min(own.recoveryOffset(), size) : size;
+        long fullFrom =
+                own.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) ? Math.min(own.recoveryOffset(), size) : size;
         return Mirror.readded(leg, writeMostly, role, fullFrom);
     }
 
@@ -236,8 +271,11 @@ final class Legs {
             Mirror m = member(name);
             if (m.writeMostly() == on) return;
             array.publish(set -> set.with(m.devNumber(), x -> x.withWriteMostly(on)));
-            MetadataUpdater.awaitUpdate(array.name(), array.updater().request("write-mostly " + on + " on " + name),
-                    array.ioWaitNanos(), "recording write-mostly");
+            MetadataUpdater.awaitUpdate(
+                    array.name(),
+                    array.updater().request("write-mostly " + on + " on " + name),
+                    array.ioWaitNanos(),
+                    "recording write-mostly");
         } finally {
             array.reconfigLock().unlock();
         }
@@ -250,7 +288,7 @@ final class Legs {
      * the role first (bitmap recovery), else any (full recovery). Md thread, reconfig lock held.
      */
     void activateSpares() {
-        for (;;) {
+        for (; ; ) {
             MirrorSet set = array.mirrors();
             int role = set.firstVacantRole();
             if (role < 0) return;
@@ -273,9 +311,16 @@ final class Legs {
                 array.legFailed(spare, e);
                 continue;
             }
-            log.info("{}: {} activated as role {} ({})", array.name(), spare.name(), role,
-                    fullFrom == 0 ? "full recovery" : fullFrom >= array.sizeSectors() ? "bitmap recovery"
-                            : "bitmap recovery, full from sector " + fullFrom);
+            log.info(
+                    "{}: {} activated as role {} ({})",
+                    array.name(),
+                    spare.name(),
+                    role,
+                    fullFrom == 0
+                            ? "full recovery"
+                            : fullFrom >= array.sizeSectors()
+                                    ? "bitmap recovery"
+                                    : "bitmap recovery, full from sector " + fullFrom);
             array.updater().request("spare " + spare.name() + " activated as role " + role);
         }
     }
@@ -286,7 +331,9 @@ final class Legs {
             MirrorSet next = set;
             for (int dev : targets) {
                 Optional<Mirror> m = next.byDevNumber(dev);
-                if (m.isPresent() && m.get().state() == MirrorState.REBUILDING && m.get().recoveryOffset() < done) {
+                if (m.isPresent()
+                        && m.get().state() == MirrorState.REBUILDING
+                        && m.get().recoveryOffset() < done) {
                     next = next.with(dev, x -> x.withRecoveryOffset(done));
                 }
             }
@@ -322,8 +369,10 @@ final class Legs {
     void reloadSuperblock(int devNumber) {
         Optional<Mirror> source = array.mirrors().byDevNumber(devNumber);
         if (source.isEmpty()) {
-            log.warn("{}: a peer wrote the superblock and named dev_number {} to reload from, which is not a member here; not reloaded",
-                    array.name(), devNumber);
+            log.warn(
+                    "{}: a peer wrote the superblock and named dev_number {} to reload from, which is not a member here; not reloaded",
+                    array.name(),
+                    devNumber);
             return;
         }
         Mirror src = source.get();
@@ -332,15 +381,22 @@ final class Legs {
             sb = SuperblockCodec.read(src.leg().device);
         } catch (IOException e) {
             // md keeps the superblock it had when read_rdev fails
-            log.warn("{}: reloading the superblock of {} failed; keeping this node's view: {}", array.name(), src.name(),
+            log.warn(
+                    "{}: reloading the superblock of {} failed; keeping this node's view: {}",
+                    array.name(),
+                    src.name(),
                     e.getMessage());
             return;
         }
         long ours = array.metadata().events();
         if (sb.events() < ours) {
             // one events counter for the array: an older superblock never rolls our view back
-            log.warn("{}: the superblock on {} (events {}) is older than this node's view (events {}); not applied", array.name(),
-                    src.name(), sb.events(), ours);
+            log.warn(
+                    "{}: the superblock on {} (events {}) is older than this node's view (events {}); not applied",
+                    array.name(),
+                    src.name(),
+                    sb.events(),
+                    ours);
             return;
         }
         array.metadata().adoptEvents(sb.events());
@@ -391,16 +447,26 @@ final class Legs {
         for (int d = 0; d < sb.maxDev(); d++) {
             int role = sb.devRole(d);
             if (role < Superblock.ROLE_MAX && set.byDevNumber(d).isEmpty()) {
-                log.warn("{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (a new device "
-                        + "joins a node through NEWDISK, not built yet)", array.name(), d, role);
+                log.warn(
+                        "{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (a new device "
+                                + "joins a node through NEWDISK, not built yet)",
+                        array.name(),
+                        d,
+                        role);
             }
         }
         if (sb.raidDisks() != array.metadata().raidDisks()) {
-            log.warn("{}: a peer wrote raid_disks {} (ours {}): changing raid_disks is not supported; not applied", array.name(),
-                    sb.raidDisks(), array.metadata().raidDisks());
+            log.warn(
+                    "{}: a peer wrote raid_disks {} (ours {}): changing raid_disks is not supported; not applied",
+                    array.name(),
+                    sb.raidDisks(),
+                    array.metadata().raidDisks());
         }
         if (sb.size() != array.metadata().size()) {
-            log.warn("{}: a peer wrote size {} sectors (ours {}): resizing is not supported; not applied", array.name(), sb.size(),
+            log.warn(
+                    "{}: a peer wrote size {} sectors (ours {}): resizing is not supported; not applied",
+                    array.name(),
+                    sb.size(),
                     array.metadata().size());
         }
     }
@@ -410,8 +476,11 @@ final class Legs {
         Optional<Mirror> m = array.mirrors().byDevNumber(devNumber);
         if (m.isEmpty()) return;
         if (m.get().state().takesWrites()) {
-            log.warn("{}: a peer removed {} which still holds role {} here; failing it first", array.name(),
-                    m.get().name(), m.get().role());
+            log.warn(
+                    "{}: a peer removed {} which still holds role {} here; failing it first",
+                    array.name(),
+                    m.get().name(),
+                    m.get().role());
             array.markFaultyLocally(m.get(), "removed by a peer");
         }
         drop(m.get());
@@ -421,7 +490,8 @@ final class Legs {
     void clusterReAdd(int devNumber) {
         Optional<Mirror> m = array.mirrors().byDevNumber(devNumber);
         if (m.isEmpty() || m.get().state() != MirrorState.FAULTY) return;
-        Mirror readded = Mirror.readded(m.get().leg(), m.get().writeMostly(), m.get().role(), array.sizeSectors());
+        Mirror readded =
+                Mirror.readded(m.get().leg(), m.get().writeMostly(), m.get().role(), array.sizeSectors());
         array.publish(set -> set.with(devNumber, x -> readded));
         array.syncControl().requestRecovery();
     }

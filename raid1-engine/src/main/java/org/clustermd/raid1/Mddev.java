@@ -25,7 +25,6 @@ public interface Mddev {
      */
     long MAX_SECTOR = Long.MAX_VALUE;
 
-
     /** The array name (md's {@code md0}). */
     String name();
 

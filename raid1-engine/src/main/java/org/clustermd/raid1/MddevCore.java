@@ -94,16 +94,33 @@ final class MddevCore {
             return t;
         });
         this.updater = new MetadataUpdater(this);
-        this.state = new ArrayStateMachine(name, metadata, safemode, options.readOnly(), updater::request, this::notifyChange);
+        this.state = new ArrayStateMachine(
+                name, metadata, safemode, options.readOnly(), updater::request, this::notifyChange);
         this.sync = new SyncControl(this, reconfig, options.startFrozen());
-        this.mirrors = new Mirrors(name, new MirrorSet(1, sb.raidDisks(), a.members()), () -> bitmap, fence::isFenced,
-                this::notifyChange, sync, updater);
-        this.gate = new RequestGate(name, blockSize, size(), ioWaitNanos, closing::get, fence::reasonOrNull, state, cluster,
-                metadata, sync);
+        this.mirrors = new Mirrors(
+                name,
+                new MirrorSet(1, sb.raidDisks(), a.members()),
+                () -> bitmap,
+                fence::isFenced,
+                this::notifyChange,
+                sync,
+                updater);
+        this.gate = new RequestGate(
+                name,
+                blockSize,
+                size(),
+                ioWaitNanos,
+                closing::get,
+                fence::reasonOrNull,
+                state,
+                cluster,
+                metadata,
+                sync);
         this.holds = new IoHolds(name, barrier, state, fence::isFenced, gate::windowChanged, ioWaitNanos);
         this.syncAttributes = new SyncAttributes(name, sync, cluster, metadata, mirrors, closing::get);
         this.legs = new Legs(this);
-        this.writes = new WritePath(name, gate, state, barrier, accounting, mirrors, updater, () -> bitmap, ioWaitNanos);
+        this.writes =
+                new WritePath(name, gate, state, barrier, accounting, mirrors, updater, () -> bitmap, ioWaitNanos);
         this.reads = new ReadPath(name, gate, barrier, accounting, mirrors, raid1d, ioWaitNanos);
         this.mdThread = new MdThread(name, this::mdCheck, this::fence);
         this.submitter = new Submitter(name, this::fence);
@@ -124,7 +141,8 @@ final class MddevCore {
         }
         cluster.join(array, nodes);
         if (area != null) {
-            BitmapLoad.Loaded loaded = BitmapLoad.open(name, area, cluster.slotNumber(), mirrors.current(), metadata, options);
+            BitmapLoad.Loaded loaded =
+                    BitmapLoad.open(name, area, cluster.slotNumber(), mirrors.current(), metadata, options);
             bitmapTrusted = loaded.trusted();
             bitmap = loaded.bitmap();
         }
@@ -133,7 +151,12 @@ final class MddevCore {
         state.started();
         if (!kicked.isEmpty()) updater.request("legs kicked at assembly");
         sync.requestRecovery();
-        log.info("{}: assembled, {} ({} kicked), events {}, {}", name, mirrors, kicked.size(), metadata.events(),
+        log.info(
+                "{}: assembled, {} ({} kicked), events {}, {}",
+                name,
+                mirrors,
+                kicked.size(),
+                metadata.events(),
                 bitmap != null ? bitmap : "no bitmap");
     }
 

@@ -99,7 +99,8 @@ final class MetadataUpdater {
     }
 
     private void update(String why) throws Raid1Exception {
-        if (array.isFenced()) throw new Raid1Exception(Raid1Exception.Code.FENCED, array.name() + ": fenced; no superblock written");
+        if (array.isFenced())
+            throw new Raid1Exception(Raid1Exception.Code.FENCED, array.name() + ": fenced; no superblock written");
         ClusterOperations cluster = array.cluster();
         cluster.metadataUpdateStart();
         boolean finished = false;
@@ -113,8 +114,10 @@ final class MetadataUpdater {
                 try {
                     bitmap.updateSuperblock(events);
                 } catch (BitmapException e) {
-                    throw new Raid1Exception(Raid1Exception.Code.METADATA, array.name()
-                            + ": the bitmap superblock could not be written: " + e.getMessage(), e);
+                    throw new Raid1Exception(
+                            Raid1Exception.Code.METADATA,
+                            array.name() + ": the bitmap superblock could not be written: " + e.getMessage(),
+                            e);
                 }
             }
             List<Mirror> targets = new ArrayList<>();
@@ -143,8 +146,10 @@ final class MetadataUpdater {
                 }
             }
             if (good == null) {
-                throw new Raid1Exception(Raid1Exception.Code.METADATA, array.name() + ": superblock (events " + events
-                        + ") reached no in-sync leg", first);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.METADATA,
+                        array.name() + ": superblock (events " + events + ") reached no in-sync leg",
+                        first);
             }
             log.debug("{}: superblock events {} written ({})", array.name(), events, why);
             finished = true;
@@ -156,12 +161,16 @@ final class MetadataUpdater {
     }
 
     /** Waits for a superblock update, bounded; its failure becomes an IO_ERROR. */
-    static void awaitUpdate(String array, CompletableFuture<Void> f, long timeoutNanos, String what) throws Raid1Exception {
+    static void awaitUpdate(String array, CompletableFuture<Void> f, long timeoutNanos, String what)
+            throws Raid1Exception {
         try {
             f.get(timeoutNanos, TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, array + ": " + what + ": the superblock update took longer than "
-                    + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms", e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.TIMEOUT,
+                    array + ": " + what + ": the superblock update took longer than "
+                            + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms",
+                    e);
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof Raid1Exception r) {

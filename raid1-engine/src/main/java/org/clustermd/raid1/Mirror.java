@@ -28,7 +28,13 @@ public final class Mirror {
         this(leg, role, state, writeMostly, recoveryOffset, fullSyncFrom, NO_ROLE);
     }
 
-    private Mirror(Leg leg, int role, MirrorState state, boolean writeMostly, long recoveryOffset, long fullSyncFrom,
+    private Mirror(
+            Leg leg,
+            int role,
+            MirrorState state,
+            boolean writeMostly,
+            long recoveryOffset,
+            long fullSyncFrom,
             int savedRole) {
         if (state.takesWrites() && role < 0) throw new IllegalArgumentException(state + " needs a role: " + leg);
         this.leg = leg;
@@ -133,8 +139,8 @@ public final class Mirror {
     }
 
     Mirror withState(MirrorState s, int newRole) {
-        return new Mirror(leg, newRole, s, writeMostly, s == MirrorState.IN_SYNC ? Long.MAX_VALUE : 0, fullSyncFrom,
-                NO_ROLE);
+        return new Mirror(
+                leg, newRole, s, writeMostly, s == MirrorState.IN_SYNC ? Long.MAX_VALUE : 0, fullSyncFrom, NO_ROLE);
     }
 
     Mirror rebuilding(int newRole, long from, long fullFrom) {

@@ -35,7 +35,8 @@ public final class MirrorSet {
         sorted.sort(Comparator.comparingInt(Mirror::devNumber));
         for (int i = 1; i < sorted.size(); i++) {
             if (sorted.get(i).devNumber() == sorted.get(i - 1).devNumber()) {
-                throw new IllegalArgumentException("two legs with dev_number " + sorted.get(i).devNumber());
+                throw new IllegalArgumentException(
+                        "two legs with dev_number " + sorted.get(i).devNumber());
             }
         }
         this.mirrors = Collections.unmodifiableList(sorted);
@@ -44,7 +45,8 @@ public final class MirrorSet {
         boolean[] held = new boolean[raidDisks];
         for (Mirror m : sorted) {
             if (m.state().takesWrites()) {
-                if (m.role() >= raidDisks) throw new IllegalArgumentException(m + " has a role beyond raid_disks " + raidDisks);
+                if (m.role() >= raidDisks)
+                    throw new IllegalArgumentException(m + " has a role beyond raid_disks " + raidDisks);
                 targets.add(m);
             }
             if (m.state() == MirrorState.IN_SYNC) {

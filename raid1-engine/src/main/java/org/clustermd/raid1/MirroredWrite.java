@@ -39,8 +39,8 @@ final class MirroredWrite {
     private final AtomicInteger remaining;
     private final CompletableFuture<Void> done = new CompletableFuture<>();
 
-    MirroredWrite(WritePath path, long sector, long sectors, ByteBuffer data, boolean fua, MirrorSet set,
-            long startNanos) {
+    MirroredWrite(
+            WritePath path, long sector, long sectors, ByteBuffer data, boolean fua, MirrorSet set, long startNanos) {
         this.path = path;
         this.sector = sector;
         this.sectors = sectors;
@@ -93,9 +93,17 @@ final class MirroredWrite {
         if (anyGood && path.mirrors.failureUnrecorded()) recordings.add(path.updater.request("record failed legs"));
         if (!anyGood) {
             Raid1Exception.Code code = path.gate.isFenced() ? Raid1Exception.Code.FENCED : Raid1Exception.Code.IO_ERROR;
-            finish(false, allOk, new Raid1Exception(code, path.name + ": write of " + sectors + " sectors at sector "
-                    + sector + (code == Raid1Exception.Code.FENCED ? " not written: the array is fenced"
-                            : " failed on every in-sync leg"), firstError));
+            finish(
+                    false,
+                    allOk,
+                    new Raid1Exception(
+                            code,
+                            path.name + ": write of " + sectors + " sectors at sector "
+                                    + sector
+                                    + (code == Raid1Exception.Code.FENCED
+                                            ? " not written: the array is fenced"
+                                            : " failed on every in-sync leg"),
+                            firstError));
             return;
         }
         if (recordings.isEmpty()) {
@@ -109,9 +117,15 @@ final class MirroredWrite {
             if (t == null) {
                 finish(ok, allOk, null);
             } else {
-                finish(false, allOk, new Raid1Exception(Raid1Exception.Code.IO_ERROR, path.name
-                        + ": a leg failed this write and the superblocks could not record it; the write is not"
-                        + " acknowledged", t));
+                finish(
+                        false,
+                        allOk,
+                        new Raid1Exception(
+                                Raid1Exception.Code.IO_ERROR,
+                                path.name
+                                        + ": a leg failed this write and the superblocks could not record it; the write is not"
+                                        + " acknowledged",
+                                t));
             }
         });
     }

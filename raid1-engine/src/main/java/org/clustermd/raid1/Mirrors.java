@@ -41,6 +41,7 @@ final class Mirrors {
     private volatile LegBitmapStorage bitmapStorage;
     /** Legs failed here so far, and how many of those the superblocks on the legs record. */
     private final AtomicLong failuresMarked = new AtomicLong();
+
     private final AtomicLong failuresRecorded = new AtomicLong();
 
     /**
@@ -49,8 +50,14 @@ final class Mirrors {
      * @param sync interrupted when a leg fails, and asked for the recovery that replaces it
      * @param updater records a failed leg on the remaining legs' superblocks
      */
-    Mirrors(String name, MirrorSet initial, Supplier<WriteIntentBitmap> bitmap, BooleanSupplier fenced,
-            Consumer<AttributeChange> notify, SyncControl sync, MetadataUpdater updater) {
+    Mirrors(
+            String name,
+            MirrorSet initial,
+            Supplier<WriteIntentBitmap> bitmap,
+            BooleanSupplier fenced,
+            Consumer<AttributeChange> notify,
+            SyncControl sync,
+            MetadataUpdater updater) {
         this.name = name;
         this.set = initial;
         this.bitmap = bitmap;
@@ -67,7 +74,8 @@ final class Mirrors {
 
     /** The bitmap area on the legs, at {@code [areaOffset, +areaSize)} bytes of each. */
     LegBitmapStorage openBitmapStorage(long areaOffset, long areaSize) {
-        LegBitmapStorage s = new LegBitmapStorage(name + " bitmap", areaOffset, areaSize, this::current, this::legFailed);
+        LegBitmapStorage s =
+                new LegBitmapStorage(name + " bitmap", areaOffset, areaSize, this::current, this::legFailed);
         bitmapStorage = s;
         return s;
     }
@@ -99,7 +107,8 @@ final class Mirrors {
             else if (!was.equals(m.mdState())) notify.accept(AttributeChange.device(m.name(), was, m.mdState()));
         }
         for (Mirror m : before.mirrors()) {
-            if (old.containsKey(m.devNumber())) notify.accept(AttributeChange.device(m.name(), old.get(m.devNumber()), "removed"));
+            if (old.containsKey(m.devNumber()))
+                notify.accept(AttributeChange.device(m.name(), old.get(m.devNumber()), "removed"));
         }
         if (before.degraded() != after.degraded()) {
             notify.accept(AttributeChange.array(AttributeChange.DEGRADED, before.degraded(), after.degraded()));
@@ -134,10 +143,16 @@ final class Mirrors {
                 return s.with(m.devNumber(), x -> x.withState(MirrorState.FAULTY, x.role()));
             });
             if (refused[0]) {
-                log.error("{}: {} failed ({}) but it is the last in-sync leg: kept", name, m.name(), cause.getMessage());
+                log.error(
+                        "{}: {} failed ({}) but it is the last in-sync leg: kept", name, m.name(), cause.getMessage());
                 return null;
             }
-            log.error("{}: {} failed: {}; continuing on {} legs", name, m.name(), cause.getMessage(), set.inSyncArray().length);
+            log.error(
+                    "{}: {} failed: {}; continuing on {} legs",
+                    name,
+                    m.name(),
+                    cause.getMessage(),
+                    set.inSyncArray().length);
             sync.interruptForError();
             sync.requestRecovery();
         }

@@ -24,11 +24,12 @@ final class Notifier {
     private final ExecutorService executor;
 
     Notifier(String arrayName) {
-        ThreadPoolExecutor ex = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
-                r -> {
+        ThreadPoolExecutor ex =
+                new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
                     Thread t = new EngineThread(r, "md-events-" + arrayName);
                     // a listener's Error: the thread is replaced, but never without a word
-                    t.setUncaughtExceptionHandler((th, e) -> log.error("{}: array listener thread died", th.getName(), e));
+                    t.setUncaughtExceptionHandler(
+                            (th, e) -> log.error("{}: array listener thread died", th.getName(), e));
                     return t;
                 });
         this.executor = ex;

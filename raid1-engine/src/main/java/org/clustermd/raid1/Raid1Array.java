@@ -92,7 +92,8 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         String what = options.name() != null ? options.name() : "array";
         ClusterOperations cluster = options.cluster() != null ? options.cluster() : new StandaloneClusterOperations();
         // every leg write from here on passes the lease: the one choke point (LeaseHold)
-        LeaseHold hold = new LeaseHold(what, cluster.writeLease(), options.ioWait().toNanos());
+        LeaseHold hold =
+                new LeaseHold(what, cluster.writeLease(), options.ioWait().toNanos());
         List<BlockDevice> all = new ArrayList<>(legs.size());
         for (BlockDevice d : legs) all.add(hold.guard(d));
         Assembler.Assembly a = Assembler.assemble(what, all);
@@ -183,12 +184,16 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
     public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
-        return EngineThread.current() ? core.submitter.handOff(() -> core.reads.read(offset, dst)) : core.reads.read(offset, dst);
+        return EngineThread.current()
+                ? core.submitter.handOff(() -> core.reads.read(offset, dst))
+                : core.reads.read(offset, dst);
     }
 
     /** Writes {@code src.remaining()} bytes at {@code offset}; with {@code fua} durable on completion. */
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
-        return EngineThread.current() ? core.submitter.handOff(() -> core.writes.write(offset, src, fua)) : core.writes.write(offset, src, fua);
+        return EngineThread.current()
+                ? core.submitter.handOff(() -> core.writes.write(offset, src, fua))
+                : core.writes.write(offset, src, fua);
     }
 
     /**

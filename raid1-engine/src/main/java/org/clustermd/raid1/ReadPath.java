@@ -36,7 +36,13 @@ final class ReadPath {
     private final long ioWaitNanos;
 
     /** @param raid1d md's {@code raid1d} thread, where read errors are repaired */
-    ReadPath(String name, RequestGate gate, ResyncBarrier barrier, IoAccounting accounting, Mirrors mirrors, Executor raid1d,
+    ReadPath(
+            String name,
+            RequestGate gate,
+            ResyncBarrier barrier,
+            IoAccounting accounting,
+            Mirrors mirrors,
+            Executor raid1d,
             long ioWaitNanos) {
         this.name = name;
         this.gate = gate;
@@ -95,21 +101,23 @@ final class ReadPath {
             Leg l = m.leg();
             l.pendingReads.incrementAndGet();
             l.headPosition = sector + sectors;
-            l.device.readAsync(l.dataOffsetBytes + sector * BlockDevice.SECTOR_SIZE, buf).whenComplete((v, t) -> {
-                l.pendingReads.decrementAndGet();
-                if (t == null) {
-                    finish(null);
-                } else {
-                    l.errors.incrementAndGet();
-                    barrier.queued(sector, sectors, +1);
-                    try {
-                        raid1d.execute(() -> fixReadError(m, MirroredWrite.asIo(t)));
-                    } catch (RuntimeException rejected) {
-                        barrier.queued(sector, sectors, -1);
-                        finish(new Raid1Exception(Raid1Exception.Code.CLOSED, name + ": array is stopping", t));
-                    }
-                }
-            });
+            l.device
+                    .readAsync(l.dataOffsetBytes + sector * BlockDevice.SECTOR_SIZE, buf)
+                    .whenComplete((v, t) -> {
+                        l.pendingReads.decrementAndGet();
+                        if (t == null) {
+                            finish(null);
+                        } else {
+                            l.errors.incrementAndGet();
+                            barrier.queued(sector, sectors, +1);
+                            try {
+                                raid1d.execute(() -> fixReadError(m, MirroredWrite.asIo(t)));
+                            } catch (RuntimeException rejected) {
+                                barrier.queued(sector, sectors, -1);
+                                finish(new Raid1Exception(Raid1Exception.Code.CLOSED, name + ": array is stopping", t));
+                            }
+                        }
+                    });
         }
 
         /** md's fix_read_error, on the raid1d thread. */
@@ -123,8 +131,11 @@ final class ReadPath {
                 result = repair(failed, cause);
             } catch (TimeoutException | InterruptedException e) {
                 if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-                result = new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": read error at sector " + sector
-                        + " on " + failed.name() + " and the array could not be quiesced to repair it", cause);
+                result = new Raid1Exception(
+                        Raid1Exception.Code.IO_ERROR,
+                        name + ": read error at sector " + sector + " on " + failed.name()
+                                + " and the array could not be quiesced to repair it",
+                        cause);
             } catch (RuntimeException e) {
                 result = new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": repairing a read error failed", e);
             } finally {
@@ -150,8 +161,10 @@ final class ReadPath {
                 }
             }
             if (good == null) {
-                return new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": no leg could read " + sectors
-                        + " sectors at sector " + sector, cause);
+                return new Raid1Exception(
+                        Raid1Exception.Code.IO_ERROR,
+                        name + ": no leg could read " + sectors + " sectors at sector " + sector,
+                        cause);
             }
             ByteBuffer check = AlignedBuffers.allocate(buf.remaining());
             for (Mirror m : bad) {
@@ -163,8 +176,13 @@ final class ReadPath {
                     l.device.read(l.dataOffsetBytes + at, check);
                     if (!check.equals(buf)) throw new IOException(l.name() + ": rewritten sectors read back different");
                     l.correctedReads.incrementAndGet();
-                    log.info("{}: read error corrected on {} at sector {} (+{}) from {}", name, l.name(), sector,
-                            sectors, good.name());
+                    log.info(
+                            "{}: read error corrected on {} at sector {} (+{}) from {}",
+                            name,
+                            l.name(),
+                            sector,
+                            sectors,
+                            good.name());
                 } catch (IOException e) {
                     l.errors.incrementAndGet();
                     log.warn("{}: {} could not be repaired at sector {}: {}", name, l.name(), sector, e.getMessage());

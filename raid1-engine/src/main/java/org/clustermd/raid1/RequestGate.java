@@ -42,8 +42,16 @@ final class RequestGate {
      * @param state says whether the array is read-only
      * @param metadata and {@code sync}: how far the array is known in sync, for reads
      */
-    RequestGate(String name, int blockSize, long sizeBytes, long ioWaitNanos, BooleanSupplier closing,
-            Supplier<FenceReason> fenced, ArrayStateMachine state, ClusterOperations cluster, ArrayMetadata metadata,
+    RequestGate(
+            String name,
+            int blockSize,
+            long sizeBytes,
+            long ioWaitNanos,
+            BooleanSupplier closing,
+            Supplier<FenceReason> fenced,
+            ArrayStateMachine state,
+            ClusterOperations cluster,
+            ArrayMetadata metadata,
             SyncControl sync) {
         this.name = name;
         this.blockSize = blockSize;
@@ -62,7 +70,8 @@ final class RequestGate {
         if (closing.getAsBoolean()) return new Raid1Exception(Raid1Exception.Code.CLOSED, name + ": array is stopped");
         FenceReason f = fenced.get();
         if (f != null) return new Raid1Exception(Raid1Exception.Code.FENCED, name + ": array is fenced (" + f + ")");
-        if (write && state.readOnly()) return new Raid1Exception(Raid1Exception.Code.READ_ONLY, name + ": array is read-only");
+        if (write && state.readOnly())
+            return new Raid1Exception(Raid1Exception.Code.READ_ONLY, name + ": array is read-only");
         return null;
     }
 
@@ -70,12 +79,15 @@ final class RequestGate {
         Raid1Exception s = checkState(write);
         if (s != null) return s;
         if (offset < 0 || length < 0 || offset > sizeBytes - length) {
-            return new Raid1Exception(Raid1Exception.Code.OUT_OF_RANGE, name + ": [" + offset + ", +" + length
-                    + ") is outside the array's " + sizeBytes + " bytes");
+            return new Raid1Exception(
+                    Raid1Exception.Code.OUT_OF_RANGE,
+                    name + ": [" + offset + ", +" + length + ") is outside the array's " + sizeBytes + " bytes");
         }
         if (offset % blockSize != 0 || length % blockSize != 0) {
-            return new Raid1Exception(Raid1Exception.Code.UNALIGNED, name + ": offset " + offset + " and length " + length
-                    + " must be multiples of " + blockSize + " bytes");
+            return new Raid1Exception(
+                    Raid1Exception.Code.UNALIGNED,
+                    name + ": offset " + offset + " and length " + length + " must be multiples of " + blockSize
+                            + " bytes");
         }
         return null;
     }
@@ -117,15 +129,21 @@ final class RequestGate {
     Raid1Exception requestFailure(String what, long sector, long sectors, Throwable e) {
         if (e instanceof Raid1Exception r) return r;
         if (e instanceof TimeoutException) {
-            return new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": " + what + " of " + sectors + " sectors at sector "
-                    + sector + " waited too long: " + e.getMessage(), e);
+            return new Raid1Exception(
+                    Raid1Exception.Code.TIMEOUT,
+                    name + ": " + what + " of " + sectors + " sectors at sector " + sector + " waited too long: "
+                            + e.getMessage(),
+                    e);
         }
         if (e instanceof BitmapException) {
-            return new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": " + what + " at sector " + sector
-                    + ": the bitmap could not be made durable on any in-sync leg: " + e.getMessage(), e);
+            return new Raid1Exception(
+                    Raid1Exception.Code.IO_ERROR,
+                    name + ": " + what + " at sector " + sector
+                            + ": the bitmap could not be made durable on any in-sync leg: " + e.getMessage(),
+                    e);
         }
-        return new Raid1Exception(Raid1Exception.Code.IO_ERROR, name + ": " + what + " at sector " + sector + " failed: " + e,
-                e);
+        return new Raid1Exception(
+                Raid1Exception.Code.IO_ERROR, name + ": " + what + " at sector " + sector + " failed: " + e, e);
     }
 
     /** Whether another node resyncs some of the range, so that a write there must wait. */
@@ -142,15 +160,18 @@ final class RequestGate {
                 checkNotFenced();
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": sectors [" + sector + ", "
-                            + (sector + sectors) + ") are being resynced by another node; the write waited "
-                            + TimeUnit.NANOSECONDS.toMillis(ioWaitNanos) + " ms");
+                    throw new Raid1Exception(
+                            Raid1Exception.Code.TIMEOUT,
+                            name + ": sectors [" + sector + ", "
+                                    + (sector + sectors) + ") are being resynced by another node; the write waited "
+                                    + TimeUnit.NANOSECONDS.toMillis(ioWaitNanos) + " ms");
                 }
                 windowChanged.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, name + ": interrupted while waiting for a resync window");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.TIMEOUT, name + ": interrupted while waiting for a resync window");
         } finally {
             windowLock.unlock();
         }
@@ -173,7 +194,8 @@ final class RequestGate {
         if (cp == Mddev.MAX_SECTOR) return false;
         Optional<SyncPass> p = sync.running();
         long known = cp;
-        if (p.isPresent() && p.get().action() == SyncAction.RESYNC) known = Math.max(cp, p.get().completedUpTo());
+        if (p.isPresent() && p.get().action() == SyncAction.RESYNC)
+            known = Math.max(cp, p.get().completedUpTo());
         return sector + sectors > known;
     }
 }

@@ -73,8 +73,10 @@ public final class StandaloneClusterOperations implements ClusterOperations {
             try {
                 copy = bitmap.copyFromSlot(other, true);
             } catch (BitmapException e) {
-                throw new Raid1Exception(Raid1Exception.Code.METADATA, array.name() + ": merging bitmap slot " + other
-                        + " failed: " + e.getMessage(), e);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.METADATA,
+                        array.name() + ": merging bitmap slot " + other + " failed: " + e.getMessage(),
+                        e);
             }
             if (copy.foundDirty()) {
                 log.info("{}: slot {} had {} dirty chunks; merged for resync", array.name(), other, copy.dirtyChunks());
@@ -161,8 +163,10 @@ public final class StandaloneClusterOperations implements ClusterOperations {
                 SlotCopy copy = bitmap.copyFromSlot(other, false);
                 if (copy.foundDirty()) array.lowerRecoveryCp(copy.dirtyRange().start());
             } catch (BitmapException e) {
-                throw new Raid1Exception(Raid1Exception.Code.METADATA, array.name() + ": reading bitmap slot " + other
-                        + " failed: " + e.getMessage(), e);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.METADATA,
+                        array.name() + ": reading bitmap slot " + other + " failed: " + e.getMessage(),
+                        e);
             }
         }
     }

@@ -38,6 +38,7 @@ public enum SyncAction {
      */
     public static SyncAction parse(String word) {
         for (SyncAction a : values()) if (a.md.equals(word.trim())) return a;
-        throw new IllegalArgumentException("not a sync_action: '" + word + "' (idle, frozen, resync, recover, check, repair)");
+        throw new IllegalArgumentException(
+                "not a sync_action: '" + word + "' (idle, frozen, resync, recover, check, repair)");
     }
 }

@@ -21,7 +21,12 @@ public final class SyncAttributes {
     private final Mirrors mirrors;
     private final BooleanSupplier closing;
 
-    SyncAttributes(String name, SyncControl sync, ClusterOperations cluster, ArrayMetadata metadata, Mirrors mirrors,
+    SyncAttributes(
+            String name,
+            SyncControl sync,
+            ClusterOperations cluster,
+            ArrayMetadata metadata,
+            Mirrors mirrors,
             BooleanSupplier closing) {
         this.name = name;
         this.sync = sync;

@@ -47,6 +47,7 @@ final class SyncControl {
     private final Object syncMaxMonitor = new Object();
     /** Sync threads alive right now, and the most ever seen at once (docs/lessons.md §21 says: one). */
     private final java.util.concurrent.atomic.AtomicInteger alive = new java.util.concurrent.atomic.AtomicInteger();
+
     private final java.util.concurrent.atomic.AtomicInteger mostAlive = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong passes = new java.util.concurrent.atomic.AtomicLong();
 
@@ -71,6 +72,7 @@ final class SyncControl {
 
     /** The running pass, readable without the lock (interrupt, progress). */
     private volatile SyncPass pass;
+
     private volatile boolean needed = true;
     private volatile long syncMin;
     private volatile long syncMax = Long.MAX_VALUE;
@@ -153,8 +155,9 @@ final class SyncControl {
                 case CHECK, REPAIR -> {
                     if (state != ThreadState.IDLE) busy(a);
                     if (array.mirrors().inSyncArray().length < 2) {
-                        throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": " + a
-                                + " needs at least two in-sync legs");
+                        throw new Raid1Exception(
+                                Raid1Exception.Code.INVALID,
+                                array.name() + ": " + a + " needs at least two in-sync legs");
                     }
                     requested = a;
                     needed = true;
@@ -170,8 +173,10 @@ final class SyncControl {
     }
 
     private void busy(SyncAction a) throws Raid1Exception {
-        throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": cannot start " + a + ": "
-                + pass.action() + " is running (write idle or frozen first)");
+        throw new Raid1Exception(
+                Raid1Exception.Code.BUSY,
+                array.name() + ": cannot start " + a + ": " + pass.action()
+                        + " is running (write idle or frozen first)");
     }
 
     /** Under the lock: interrupts the running pass and reaps it here. */
@@ -182,13 +187,15 @@ final class SyncControl {
         while (state == ThreadState.RUNNING) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, array.name() + ": the sync thread did not stop in time");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.TIMEOUT, array.name() + ": the sync thread did not stop in time");
             }
             try {
                 changed.awaitNanos(left);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, array.name() + ": interrupted while stopping the sync");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.TIMEOUT, array.name() + ": interrupted while stopping the sync");
             }
         }
         if (state == ThreadState.DONE) reapLocked();
@@ -343,8 +350,11 @@ final class SyncControl {
         last = r;
         if (r.failure() != null && !closing) {
             syncDisabled = r.failure();
-            log.warn("{}: {} failed ({}): no sync starts by itself until an action is written or a leg is added",
-                    array.name(), r.action(), r.failure());
+            log.warn(
+                    "{}: {} failed ({}): no sync starts by itself until an action is written or a leg is added",
+                    array.name(),
+                    r.action(),
+                    r.failure());
         }
         if (r.action() == SyncAction.CHECK || r.action() == SyncAction.REPAIR) {
             mismatchCnt = r.mismatches();
@@ -359,9 +369,16 @@ final class SyncControl {
                 log.warn("{}: resync finish: {}", array.name(), e.getMessage());
             }
         }
-        log.info("{}: {} {} at sector {} ({} sectors copied, {} mismatched, {} ms){}", array.name(), r.action(),
-                r.completed() ? "completed" : "stopped", r.endSector(), r.sectorsCopied(), r.mismatches(),
-                TimeUnit.NANOSECONDS.toMillis(r.nanos()), r.failure() != null ? ": " + r.failure() : "");
+        log.info(
+                "{}: {} {} at sector {} ({} sectors copied, {} mismatched, {} ms){}",
+                array.name(),
+                r.action(),
+                r.completed() ? "completed" : "stopped",
+                r.endSector(),
+                r.sectorsCopied(),
+                r.mismatches(),
+                TimeUnit.NANOSECONDS.toMillis(r.nanos()),
+                r.failure() != null ? ": " + r.failure() : "");
         if (p.refusedByCluster()) {
             // tried again a second later (the md thread looks at least that often), or at once
             // when the session hold ends: not in a loop while the lock manager still refuses
@@ -387,7 +404,7 @@ final class SyncControl {
             case REPAIR -> {
                 if (r.completed() && r.startSector() == 0 && syncMax == Long.MAX_VALUE) md.recoveryCp(Mddev.MAX_SECTOR);
             }
-            default -> { }
+            default -> {}
         }
     }
 
@@ -428,8 +445,10 @@ final class SyncControl {
             while (state != ThreadState.IDLE || (needed && !frozen && !closing && !array.isFenced())) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    throw new Raid1Exception(Raid1Exception.Code.TIMEOUT, array.name() + ": sync still "
-                            + (state == ThreadState.IDLE ? "pending" : actionLocked()) + " after " + timeout);
+                    throw new Raid1Exception(
+                            Raid1Exception.Code.TIMEOUT,
+                            array.name() + ": sync still " + (state == ThreadState.IDLE ? "pending" : actionLocked())
+                                    + " after " + timeout);
                 }
                 changed.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
                 if (needed) array.wakeMdThread();
@@ -468,7 +487,8 @@ final class SyncControl {
         lock.lock();
         try {
             SyncPass p = pass;
-            if (p != null && (p.action() == SyncAction.CHECK || p.action() == SyncAction.REPAIR)) return p.mismatchesSoFar();
+            if (p != null && (p.action() == SyncAction.CHECK || p.action() == SyncAction.REPAIR))
+                return p.mismatchesSoFar();
             return mismatchCnt;
         } finally {
             lock.unlock();
@@ -502,15 +522,18 @@ final class SyncControl {
      * back as written (docs/lessons.md §24); refused while a pass runs or above sync_max.
      */
     void syncMin(long sectors) throws Raid1Exception {
-        if (sectors < 0) throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": sync_min must be >= 0");
+        if (sectors < 0)
+            throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": sync_min must be >= 0");
         long v = sectors & ~7L;
         lock.lock();
         try {
             if (state != ThreadState.IDLE) {
-                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": sync_min cannot change while a sync runs");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY, array.name() + ": sync_min cannot change while a sync runs");
             }
             if (v > syncMax) {
-                throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": sync_min " + v + " > sync_max " + syncMax);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID, array.name() + ": sync_min " + v + " > sync_max " + syncMax);
             }
             syncMin = v;
         } finally {
@@ -526,12 +549,13 @@ final class SyncControl {
         lock.lock();
         try {
             if (sectors < syncMin) {
-                throw new Raid1Exception(Raid1Exception.Code.INVALID, array.name() + ": sync_max " + sectors
-                        + " < sync_min " + syncMin);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID, array.name() + ": sync_max " + sectors + " < sync_min " + syncMin);
             }
             SyncPass p = pass;
             if (p != null && state == ThreadState.RUNNING && sectors < syncMax && sectors < p.completedUpTo()) {
-                throw new Raid1Exception(Raid1Exception.Code.BUSY, array.name() + ": sync is already past sector " + sectors);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY, array.name() + ": sync is already past sector " + sectors);
             }
             syncMax = sectors;
         } finally {

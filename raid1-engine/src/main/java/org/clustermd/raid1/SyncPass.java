@@ -46,6 +46,7 @@ final class SyncPass implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(SyncPass.class);
     /** md-cluster's RAID1 window: 32 MiB. */
     static final long CLUSTER_WINDOW = 65536;
+
     private static final long YIELD_CAP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long YIELD_POLL_NANOS = 50_000;
     private static final long YIELD_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
@@ -72,6 +73,7 @@ final class SyncPass implements Runnable {
     private volatile long issuedEnd;
     /** The lowest sector of a request that failed (not copied): progress never passes it. */
     private final AtomicLong failedAt = new AtomicLong(Long.MAX_VALUE);
+
     private final AtomicLong copied = new AtomicLong();
     private final AtomicLong checked = new AtomicLong();
     private final AtomicLong mismatches = new AtomicLong();
@@ -79,6 +81,7 @@ final class SyncPass implements Runnable {
     private volatile boolean bitmapUsed;
     /** A leg this pass wrote to failed: no chunk of the pass may be ended as synced. */
     private volatile boolean targetFailed;
+
     private volatile boolean resyncLocked;
     private volatile SyncReport report;
     private volatile List<Integer> targetDevs = List.of();
@@ -170,7 +173,10 @@ final class SyncPass implements Runnable {
                 // failure stops syncs for good, and a dead node's bits would never be resynced (docs/lessons.md §37)
                 stop = true;
                 refusedByCluster = true;
-                log.warn("{}: {} interrupted by the cluster, retried when the session is back: {}", array.name(), action,
+                log.warn(
+                        "{}: {} interrupted by the cluster, retried when the session is back: {}",
+                        array.name(),
+                        action,
                         e.getMessage());
             } else {
                 failure = e.getMessage();
@@ -182,8 +188,16 @@ final class SyncPass implements Runnable {
             drainQuietly();
             finishBitmap(completed && !stop && failure == null);
             long end = completed ? maxSector : completedUpTo();
-            report = new SyncReport(action, startSector, end, completed && failure == null, copied.get(), checked.get(),
-                    mismatches.get(), System.nanoTime() - t0, failure);
+            report = new SyncReport(
+                    action,
+                    startSector,
+                    end,
+                    completed && failure == null,
+                    copied.get(),
+                    checked.get(),
+                    mismatches.get(),
+                    System.nanoTime() - t0,
+                    failure);
         }
     }
 
@@ -221,7 +235,8 @@ final class SyncPass implements Runnable {
         startSector = start;
         maxSector = size;
         issuedEnd = start;
-        bitmapUsed = bitmap != null && action != SyncAction.CHECK && (action != SyncAction.RESYNC || array.bitmapTrusted());
+        bitmapUsed =
+                bitmap != null && action != SyncAction.CHECK && (action != SyncAction.RESYNC || array.bitmapTrusted());
         int legs = Math.max(1, set.inSyncArray().length);
         for (int i = 0; i < depth; i++) {
             int n = action == SyncAction.CHECK || action == SyncAction.REPAIR ? legs : 1;
@@ -270,7 +285,8 @@ final class SyncPass implements Runnable {
                     nextCheckpointAt = System.nanoTime() + checkpointNanos;
                 }
                 // a chunk the bitmap marks NEEDED may differ on any leg: recovery writes it to all of them
-                boolean everyLeg = action == SyncAction.RESYNC || (action == SyncAction.RECOVER && needed && bitmapUsed);
+                boolean everyLeg =
+                        action == SyncAction.RESYNC || (action == SyncAction.RECOVER && needed && bitmapUsed);
                 if (!submit(pos, len, targets, everyLeg)) break;
                 pos += len;
             }
@@ -299,7 +315,8 @@ final class SyncPass implements Runnable {
                     if (needed || pos >= m.fullSyncFrom()) out.add(m);
                 }
                 if (out.isEmpty()) {
-                    if (set.inState(MirrorState.REBUILDING).stream().noneMatch(m -> targetDevs.contains(m.devNumber()))) {
+                    if (set.inState(MirrorState.REBUILDING).stream()
+                            .noneMatch(m -> targetDevs.contains(m.devNumber()))) {
                         failure = "no leg left to recover";
                     }
                     return null;
@@ -346,7 +363,7 @@ final class SyncPass implements Runnable {
         long done = ioSectors.get();
         throttle.account(done - accounted);
         accounted = done;
-        for (;;) {
+        for (; ; ) {
             long started = array.requestsStarted();
             boolean idle = started == lastForeground && array.accounting().inFlight() == 0;
             lastForeground = started;
@@ -439,7 +456,7 @@ final class SyncPass implements Runnable {
 
     private void drainQuietly() {
         boolean interrupted = false;
-        for (;;) {
+        for (; ; ) {
             try {
                 drain();
                 break;

@@ -16,8 +16,16 @@ package org.clustermd.raid1;
  * @param nanos wall time of the pass
  * @param failure why it stopped early, or null
  */
-public record SyncReport(SyncAction action, long startSector, long endSector, boolean completed, long sectorsCopied,
-        long sectorsChecked, long mismatches, long nanos, String failure) {
+public record SyncReport(
+        SyncAction action,
+        long startSector,
+        long endSector,
+        boolean completed,
+        long sectorsCopied,
+        long sectorsChecked,
+        long mismatches,
+        long nanos,
+        String failure) {
 
     /** Bytes copied: {@code sectorsCopied * 512}. */
     public long bytesCopied() {

@@ -33,8 +33,15 @@ final class SyncRequest {
     final MirrorSet set;
     final int bytes;
 
-    SyncRequest(SyncPass pass, SyncAction action, long pos, long len, ByteBuffer[] slot, List<Mirror> targets,
-            boolean everyLeg, MirrorSet set) {
+    SyncRequest(
+            SyncPass pass,
+            SyncAction action,
+            long pos,
+            long len,
+            ByteBuffer[] slot,
+            List<Mirror> targets,
+            boolean everyLeg,
+            MirrorSet set) {
         this.pass = pass;
         this.action = action;
         this.pos = pos;

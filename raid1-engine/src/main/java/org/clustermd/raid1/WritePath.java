@@ -6,9 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.WriteIntentBitmap;
-import java.util.function.Supplier;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.IoAccounting;
 import org.clustermd.raid1.resync.ResyncBarrier;
@@ -42,8 +42,16 @@ final class WritePath {
     private final long ioWaitNanos;
 
     /** @param bitmap the array's bitmap, null while it has none */
-    WritePath(String name, RequestGate gate, ArrayStateMachine state, ResyncBarrier barrier, IoAccounting accounting,
-            Mirrors mirrors, MetadataUpdater updater, Supplier<WriteIntentBitmap> bitmap, long ioWaitNanos) {
+    WritePath(
+            String name,
+            RequestGate gate,
+            ArrayStateMachine state,
+            ResyncBarrier barrier,
+            IoAccounting accounting,
+            Mirrors mirrors,
+            MetadataUpdater updater,
+            Supplier<WriteIntentBitmap> bitmap,
+            long ioWaitNanos) {
         this.name = name;
         this.gate = gate;
         this.state = state;
@@ -178,17 +186,20 @@ final class WritePath {
                     boolean ok = anyGood;
                     IOException cause = first;
                     if (ok && mirrors.failureUnrecorded()) recordings.add(updater.request("record failed legs"));
-                    CompletableFuture.allOf(recordings.toArray(new CompletableFuture<?>[0])).whenComplete((x, t) -> {
-                        boolean good = ok && t == null;
-                        accounting.endFlush(start, good);
-                        if (good) {
-                            result.complete(null);
-                        } else {
-                            result.completeExceptionally(new Raid1Exception(Raid1Exception.Code.IO_ERROR, name
-                                    + ": flush failed on every in-sync leg" + (t != null ? " or could not be recorded" : ""),
-                                    t != null ? t : cause));
-                        }
-                    });
+                    CompletableFuture.allOf(recordings.toArray(new CompletableFuture<?>[0]))
+                            .whenComplete((x, t) -> {
+                                boolean good = ok && t == null;
+                                accounting.endFlush(start, good);
+                                if (good) {
+                                    result.complete(null);
+                                } else {
+                                    result.completeExceptionally(new Raid1Exception(
+                                            Raid1Exception.Code.IO_ERROR,
+                                            name + ": flush failed on every in-sync leg"
+                                                    + (t != null ? " or could not be recorded" : ""),
+                                            t != null ? t : cause));
+                                }
+                            });
                 });
         return result;
     }

@@ -40,7 +40,8 @@ class ClusterIoTest {
     }
 
     private Raid1Array array(Duration ioWait) throws Exception {
-        legs = new TestLegs(dir, 2, 24L << 20).create(CreateOptions.builder("md-cio").assumeClean(true).build());
+        legs = new TestLegs(dir, 2, 24L << 20)
+                .create(CreateOptions.builder("md-cio").assumeClean(true).build());
         ops = new RecordingClusterOperations(new AtomicLong());
         return legs.assemble(ArrayOptions.builder().cluster(ops).ioWait(ioWait).build());
     }
@@ -94,8 +95,12 @@ class ClusterIoTest {
         });
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (ops.writeChecks.get() < 2 && !w.isDone() && System.nanoTime() < deadline) Thread.sleep(5);
-        assertThat(w).as("a write that met the new window after the barrier is held, not written into it").isNotDone();
-        assertThat(ops.writeChecks.get()).as("the writer looked at the window again").isGreaterThanOrEqualTo(2);
+        assertThat(w)
+                .as("a write that met the new window after the barrier is held, not written into it")
+                .isNotDone();
+        assertThat(ops.writeChecks.get())
+                .as("the writer looked at the window again")
+                .isGreaterThanOrEqualTo(2);
         ops.suspendLo = 0;
         ops.suspendHi = 0;
         a.suspendedRangeChanged();
@@ -108,10 +113,11 @@ class ClusterIoTest {
         Raid1Array a = array(Duration.ofMillis(300));
         ops.suspendLo = 0;
         ops.suspendHi = 100;
-        assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096))).isInstanceOfSatisfying(Raid1Exception.class, e -> {
-            assertThat(e.code()).isEqualTo(Raid1Exception.Code.TIMEOUT);
-            assertThat(e.getMessage()).contains("being resynced by another node");
-        });
+        assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096)))
+                .isInstanceOfSatisfying(Raid1Exception.class, e -> {
+                    assertThat(e.code()).isEqualTo(Raid1Exception.Code.TIMEOUT);
+                    assertThat(e.getMessage()).contains("being resynced by another node");
+                });
         assertThat(a.stats().inFlight()).isZero();
         assertThat(a.stats().errors()).isEqualTo(1);
     }
@@ -127,13 +133,16 @@ class ClusterIoTest {
         List<CompletableFuture<Void>> fs = new ArrayList<>();
         for (int i = 0; i < 200; i++) fs.add(a.readAsync((i % 256) * 4096L, AlignedBuffers.allocate(4096)));
         for (CompletableFuture<Void> f : fs) f.join();
-        assertThat(second.stats().readsCompleted()).as("no read balanced to the second leg").isEqualTo(before);
+        assertThat(second.stats().readsCompleted())
+                .as("no read balanced to the second leg")
+                .isEqualTo(before);
         ops.suspendReads = false;
         long firstBefore = first.stats().readsCompleted();
         fs.clear();
         for (int i = 0; i < 400; i++) fs.add(a.readAsync(((i * 37) % 256) * 4096L, AlignedBuffers.allocate(4096)));
         for (CompletableFuture<Void> f : fs) f.join();
-        assertThat(second.stats().readsCompleted() + first.stats().readsCompleted() - before - firstBefore).isEqualTo(400);
+        assertThat(second.stats().readsCompleted() + first.stats().readsCompleted() - before - firstBefore)
+                .isEqualTo(400);
         assertThat(second.stats().readsCompleted()).as("balanced again").isGreaterThan(before);
     }
 
@@ -173,7 +182,8 @@ class ClusterIoTest {
         a.releaseSessionHold();
         a.releaseSessionHold(); // idempotent
         assertThat(a.arrayState()).isEqualTo(ArrayState.SUSPENDED);
-        CompletableFuture<Void> w2 = CompletableFuture.supplyAsync(() -> a.writeAsync(4096, AlignedBuffers.allocate(4096)))
+        CompletableFuture<Void> w2 = CompletableFuture.supplyAsync(
+                        () -> a.writeAsync(4096, AlignedBuffers.allocate(4096)))
                 .thenCompose(f -> f);
         Thread.sleep(200);
         assertThat(w2).as("held by the quiesce after the session hold ended").isNotDone();
@@ -190,7 +200,10 @@ class ClusterIoTest {
         // a peer failed leg 1 and wrote leg 0's superblock
         BlockDevice d = leg0.leg().device;
         Superblock sb = SuperblockCodec.read(d);
-        Superblock peer = sb.toBuilder().events(sb.events() + 5).devRole(1, Superblock.ROLE_FAULTY).build();
+        Superblock peer = sb.toBuilder()
+                .events(sb.events() + 5)
+                .devRole(1, Superblock.ROLE_FAULTY)
+                .build();
         SuperblockCodec.write(d, peer);
         a.reloadSuperblock(0);
         assertThat(a.mirrors().byDevNumber(1).orElseThrow().state()).isEqualTo(MirrorState.FAULTY);
@@ -198,8 +211,9 @@ class ClusterIoTest {
         assertThat(a.degraded()).isEqualTo(1);
         ByteBuffer b = AlignedBuffers.allocate(4096);
         a.write(0, b);
-        assertThat(leg1.stats().writesCompleted()).as("nothing more goes to the failed leg").isLessThan(
-                a.mirrors().byDevNumber(0).orElseThrow().stats().writesCompleted());
+        assertThat(leg1.stats().writesCompleted())
+                .as("nothing more goes to the failed leg")
+                .isLessThan(a.mirrors().byDevNumber(0).orElseThrow().stats().writesCompleted());
         assertThat(SuperblockCodec.read(d).events()).isGreaterThan(peer.events());
     }
 
@@ -211,12 +225,22 @@ class ClusterIoTest {
         BlockDevice d = a.mirrors().byDevNumber(0).orElseThrow().leg().device;
         Superblock sb = SuperblockCodec.read(d);
         // an older superblock than this node's view never rolls it back, faulty marks included
-        SuperblockCodec.write(d, sb.toBuilder().events(events - 1).devRole(1, Superblock.ROLE_FAULTY).build());
+        SuperblockCodec.write(
+                d,
+                sb.toBuilder()
+                        .events(events - 1)
+                        .devRole(1, Superblock.ROLE_FAULTY)
+                        .build());
         a.reloadSuperblock(0);
         assertThat(a.events()).isEqualTo(events);
         assertThat(a.mirrors().byDevNumber(1).orElseThrow().state()).isEqualTo(MirrorState.IN_SYNC);
         // the catch-up reload of a joiner reads the in-sync leg with the lowest role
-        SuperblockCodec.write(d, sb.toBuilder().events(events + 3).devRole(1, Superblock.ROLE_FAULTY).build());
+        SuperblockCodec.write(
+                d,
+                sb.toBuilder()
+                        .events(events + 3)
+                        .devRole(1, Superblock.ROLE_FAULTY)
+                        .build());
         a.reloadSuperblock();
         assertThat(a.events()).isEqualTo(events + 3);
         assertThat(a.mirrors().byDevNumber(1).orElseThrow().state()).isEqualTo(MirrorState.FAULTY);
@@ -226,7 +250,8 @@ class ClusterIoTest {
     void theArrayJoinsBeforeItOpensTheBitmapAndLeavesAtClose() throws Exception {
         Raid1Array a = array(Duration.ofSeconds(30));
         a.close();
-        List<String> order = ops.calls.stream().map(RecordingClusterOperations.Call::method).toList();
+        List<String> order =
+                ops.calls.stream().map(RecordingClusterOperations.Call::method).toList();
         assertThat(order.indexOf("join")).isLessThan(order.indexOf("loadBitmaps"));
         assertThat(order).endsWith("leave");
         assertThat(ops.calls("metadataUpdateStart")).hasSameSizeAs(ops.calls("metadataUpdateFinish"));

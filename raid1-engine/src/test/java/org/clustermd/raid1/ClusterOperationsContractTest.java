@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 public abstract class ClusterOperationsContractTest {
     /** Liveness bound for calls that must not hang; generous, it is not a timing assertion. */
     private static final Duration LIVENESS = Timing.seconds(30);
+
     private static final long CHUNK = 64 * 1024;
     private static final long SYNC_SIZE = 64 * 1024 * 1024 / 512;
 
@@ -76,8 +77,10 @@ public abstract class ClusterOperationsContractTest {
     @Test
     void nothingIsResyncingOnAnIdleCluster() throws Exception {
         ClusterOperations ops = joined(2, mddev(UUID.randomUUID()));
-        assertThat(ops.areaResyncing(ClusterOperations.Direction.WRITE, 0, SYNC_SIZE)).isFalse();
-        assertThat(ops.areaResyncing(ClusterOperations.Direction.READ, 0, SYNC_SIZE)).isFalse();
+        assertThat(ops.areaResyncing(ClusterOperations.Direction.WRITE, 0, SYNC_SIZE))
+                .isFalse();
+        assertThat(ops.areaResyncing(ClusterOperations.Direction.READ, 0, SYNC_SIZE))
+                .isFalse();
         assertThat(ops.resyncingRemote()).isFalse();
     }
 
@@ -86,7 +89,8 @@ public abstract class ClusterOperationsContractTest {
         ClusterOperations ops = joined(2, mddev(UUID.randomUUID()));
         ops.metadataUpdateStart();
         try {
-            boolean answer = CompletableFuture.supplyAsync(() -> ops.areaResyncing(ClusterOperations.Direction.WRITE, 0, 8))
+            boolean answer = CompletableFuture.supplyAsync(
+                            () -> ops.areaResyncing(ClusterOperations.Direction.WRITE, 0, 8))
                     .get(LIVENESS.toSeconds(), TimeUnit.SECONDS);
             assertThat(answer).isFalse();
         } finally {
@@ -115,7 +119,9 @@ public abstract class ClusterOperationsContractTest {
             ops.resyncStartNotify();
             ops.resyncInfoUpdate(0, 65536);
             ops.resyncInfoUpdate(65536, 131072);
-            assertThat(ops.resyncingRemote()).as("our own resync is not a remote one").isFalse();
+            assertThat(ops.resyncingRemote())
+                    .as("our own resync is not a remote one")
+                    .isFalse();
             ops.resyncFinish(false);
             ops.resyncStart();
             ops.resyncFinish(true);
@@ -165,7 +171,9 @@ public abstract class ClusterOperationsContractTest {
         m.bitmap(b);
         assertThat(b.neededChunks()).isZero();
         assertTimeoutPreemptively(LIVENESS, () -> ops.loadBitmaps(b));
-        assertThat(b.neededChunks()).as("the free slot's dirty chunk is ours to resync").isEqualTo(1);
+        assertThat(b.neededChunks())
+                .as("the free slot's dirty chunk is ours to resync")
+                .isEqualTo(1);
         assertThat(b.chunk(40).needed()).isTrue();
         assertThat(m.recoveryCp()).isEqualTo(40 * CHUNK / 512);
     }
@@ -185,7 +193,9 @@ public abstract class ClusterOperationsContractTest {
 
         assertTimeoutPreemptively(LIVENESS, () -> ops.gatherBitmaps(1, b));
         assertThat(b.chunk(7).needed()).isTrue();
-        assertThat(BitmapArea.read(storage).examine(other).dirtyChunks()).as("re-add does not clear the source").isEqualTo(1);
+        assertThat(BitmapArea.read(storage).examine(other).dirtyChunks())
+                .as("re-add does not clear the source")
+                .isEqualTo(1);
     }
 
     @Test
@@ -193,8 +203,10 @@ public abstract class ClusterOperationsContractTest {
         ClusterOperations ops = joined(2, mddev(UUID.randomUUID()));
         ops.leave(true);
         ops.leave(true);
-        assertThatThrownBy(ops::metadataUpdateStart).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isIn(Raid1Exception.Code.CLOSED, Raid1Exception.Code.CLUSTER));
+        assertThatThrownBy(ops::metadataUpdateStart)
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class,
+                        e -> assertThat(e.code()).isIn(Raid1Exception.Code.CLOSED, Raid1Exception.Code.CLUSTER));
     }
 
     // ---- helpers
@@ -206,16 +218,28 @@ public abstract class ClusterOperationsContractTest {
     }
 
     private WriteIntentBitmap open(MemoryBitmapStorage s, int slot) throws Exception {
-        WriteIntentBitmap b = WriteIntentBitmap.open(s, slot,
-                BitmapOptions.builder().name("contract-" + slot).startDaemon(false).recoveryCp(Long.MAX_VALUE).build());
+        WriteIntentBitmap b = WriteIntentBitmap.open(
+                s,
+                slot,
+                BitmapOptions.builder()
+                        .name("contract-" + slot)
+                        .startDaemon(false)
+                        .recoveryCp(Long.MAX_VALUE)
+                        .build());
         closeables.add(b);
         return b;
     }
 
     /** Leaves the chunk holding {@code sector} dirty on disk in {@code slot}, as a crashed node would. */
     private static void dirty(MemoryBitmapStorage s, int slot, long sector) throws Exception {
-        WriteIntentBitmap b = WriteIntentBitmap.open(s, slot,
-                BitmapOptions.builder().name("peer-" + slot).startDaemon(false).recoveryCp(Long.MAX_VALUE).build());
+        WriteIntentBitmap b = WriteIntentBitmap.open(
+                s,
+                slot,
+                BitmapOptions.builder()
+                        .name("peer-" + slot)
+                        .startDaemon(false)
+                        .recoveryCp(Long.MAX_VALUE)
+                        .build());
         b.startWrite(sector, 8);
         b.endWrite(sector, 8, false);
         b.close();

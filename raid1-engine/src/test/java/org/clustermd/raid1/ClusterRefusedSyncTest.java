@@ -36,10 +36,12 @@ class ClusterRefusedSyncTest {
 
     @Test
     void aResyncRefusedByTheClusterRunsWhenTheSessionHoldEnds() throws Exception {
-        legs = new TestLegs(dir, 2, 16L << 20).create(CreateOptions.builder("md-refused").bitmapChunk(1 << 20).build());
+        legs = new TestLegs(dir, 2, 16L << 20)
+                .create(CreateOptions.builder("md-refused").bitmapChunk(1 << 20).build());
         RecordingClusterOperations ops = new RecordingClusterOperations(new AtomicLong());
         ops.refuseResyncStarts.set(1);
-        Raid1Array a = legs.track(Raid1Array.assemble(legs.open(), ArrayOptions.builder().cluster(ops).build()));
+        Raid1Array a = legs.track(Raid1Array.assemble(
+                legs.open(), ArrayOptions.builder().cluster(ops).build()));
 
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (a.lastSync().isEmpty() && System.nanoTime() - deadline < 0) Thread.sleep(5);
@@ -52,7 +54,9 @@ class ClusterRefusedSyncTest {
         // the md thread looks for work, by its timer and when asked, but starts no pass while held
         a.requestRecovery();
         Thread.sleep(1500);
-        assertThat(ops.calls.stream().filter(c -> c.method().equals("resyncStart"))).as("no pass while held: %s", ops.calls).hasSize(1);
+        assertThat(ops.calls.stream().filter(c -> c.method().equals("resyncStart")))
+                .as("no pass while held: %s", ops.calls)
+                .hasSize(1);
 
         a.releaseSessionHold();
         SyncReport done = awaitCompleted(a);

@@ -49,10 +49,17 @@ class FaultPathsTest {
     }
 
     private Raid1Array array(int n) throws Exception {
-        legs = new TestLegs(dir, n, 40L << 20).create(CreateOptions.builder("md-fault").assumeClean(true)
-                .bitmapChunk(CHUNK).sizeBytes((38L << 20) + (1 << 19)).build()); // the last chunk is half a chunk
-        return legs.assembleFaulty(ArrayOptions.builder().bitmapClock(clock).bitmapDaemon(false)
-                .syncSpeedMax(10_000_000).build());
+        legs = new TestLegs(dir, n, 40L << 20)
+                .create(CreateOptions.builder("md-fault")
+                        .assumeClean(true)
+                        .bitmapChunk(CHUNK)
+                        .sizeBytes((38L << 20) + (1 << 19))
+                        .build()); // the last chunk is half a chunk
+        return legs.assembleFaulty(ArrayOptions.builder()
+                .bitmapClock(clock)
+                .bitmapDaemon(false)
+                .syncSpeedMax(10_000_000)
+                .build());
     }
 
     private long dataOffsetSectors() {
@@ -90,15 +97,21 @@ class FaultPathsTest {
         assertThat(m.state()).isEqualTo(MirrorState.FAULTY);
         assertThat(a.degraded()).isEqualTo(1);
         Superblock good = Examiner.examine(legs.paths.get(1 - bad)).superblock();
-        assertThat(good.devRole(m.devNumber())).as("recorded before the write was acknowledged").isEqualTo(Superblock.ROLE_FAULTY);
+        assertThat(good.devRole(m.devNumber()))
+                .as("recorded before the write was acknowledged")
+                .isEqualTo(Superblock.ROLE_FAULTY);
         assertThat(good.events()).isGreaterThan(eventsBefore);
 
         // the failed write and a degraded write keep their bits through any number of daemon passes
         a.write(20 * CHUNK_SECTORS * 512, AlignedBuffers.allocate(4096));
         decay(bitmap, clock);
-        assertThat(bitmap.chunk(5).bitSet()).as("docs/lessons.md §28: failed write keeps its bit").isTrue();
+        assertThat(bitmap.chunk(5).bitSet())
+                .as("docs/lessons.md §28: failed write keeps its bit")
+                .isTrue();
         assertThat(bitmap.chunk(5).needed()).isTrue();
-        assertThat(bitmap.chunk(20).bitSet()).as("docs/lessons.md §30: degraded write keeps its bit").isTrue();
+        assertThat(bitmap.chunk(20).bitSet())
+                .as("docs/lessons.md §30: degraded write keeps its bit")
+                .isTrue();
         assertThat(bitmap.chunk(20).needed()).isTrue();
 
         // reads are served by the good leg
@@ -113,7 +126,13 @@ class FaultPathsTest {
         Raid1Array a = array(2);
         WriteIntentBitmap bitmap = a.bitmap().orElseThrow();
         WriteLedger ledger = new WriteLedger();
-        Workload.builder(BlockTarget.of(a), ledger).seed(3).queueDepth(8).flushEvery(0).fuaPercent(0).build().run(200);
+        Workload.builder(BlockTarget.of(a), ledger)
+                .seed(3)
+                .queueDepth(8)
+                .flushEvery(0)
+                .fuaPercent(0)
+                .build()
+                .run(200);
         decay(bitmap, clock);
         assertThat(bitmap.dirtyChunks()).as("bits of a healthy array decay").isZero();
 
@@ -131,7 +150,10 @@ class FaultPathsTest {
         }
         decay(bitmap, clock);
         long expected = 0;
-        for (long c : java.util.stream.LongStream.of(sectors).map(x -> x / CHUNK_SECTORS).distinct().toArray()) {
+        for (long c : java.util.stream.LongStream.of(sectors)
+                .map(x -> x / CHUNK_SECTORS)
+                .distinct()
+                .toArray()) {
             expected += Math.min((c + 1) * CHUNK_SECTORS, size) - c * CHUNK_SECTORS;
         }
         long needed = 0;
@@ -143,7 +165,9 @@ class FaultPathsTest {
         SyncReport r = a.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.action()).isEqualTo(SyncAction.RECOVER);
         assertThat(r.completed()).isTrue();
-        assertThat(r.sectorsCopied()).as("P10: bytes recovered / dirty chunks = 1.00").isEqualTo(expected);
+        assertThat(r.sectorsCopied())
+                .as("P10: bytes recovered / dirty chunks = 1.00")
+                .isEqualTo(expected);
         assertThat(a.degraded()).isZero();
         assertThat(a.mirrors().byName(leg1).orElseThrow().state()).isEqualTo(MirrorState.IN_SYNC);
         assertThat(Verifier.verify(BlockTarget.of(a), ledger, false).problems()).isEmpty();
@@ -163,12 +187,14 @@ class FaultPathsTest {
         assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096))).isInstanceOf(Raid1Exception.class);
         assertThat(a.mirrors().byName(first.name()).orElseThrow().state()).isEqualTo(MirrorState.FAULTY);
         // this write reaches only leg 1, which the legs' superblocks cannot yet tell from leg 0
-        assertThatThrownBy(() -> a.write(4096, AlignedBuffers.allocate(4096))).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.IO_ERROR));
+        assertThatThrownBy(() -> a.write(4096, AlignedBuffers.allocate(4096)))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.IO_ERROR));
         second.clearFaults();
         a.write(8192, AlignedBuffers.allocate(4096));
         int dev0 = a.mirrors().byName(first.name()).orElseThrow().devNumber();
-        assertThat(Examiner.examine(legs.paths.get(1)).superblock().devRole(dev0)).isEqualTo(Superblock.ROLE_FAULTY);
+        assertThat(Examiner.examine(legs.paths.get(1)).superblock().devRole(dev0))
+                .isEqualTo(Superblock.ROLE_FAULTY);
         assertThat(a.stats().inFlight()).isZero();
     }
 
@@ -187,10 +213,14 @@ class FaultPathsTest {
         a.reAddDevice(leg1);
         SyncReport failed = a.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(failed.completed()).isFalse();
-        assertThat(failed.endSector()).as("progress stops before the chunk it could not copy").isLessThanOrEqualTo(dirty);
+        assertThat(failed.endSector())
+                .as("progress stops before the chunk it could not copy")
+                .isLessThanOrEqualTo(dirty);
         Mirror m = a.mirrors().byName(leg1).orElseThrow();
         assertThat(m.recoveryOffset()).isLessThanOrEqualTo(dirty);
-        assertThat(bitmap.chunk(6).needed()).as("the chunk still needs its copy").isTrue();
+        assertThat(bitmap.chunk(6).needed())
+                .as("the chunk still needs its copy")
+                .isTrue();
         assertThat(a.syncControl().syncDisabled()).as("not retried in a loop").isPresent();
         source.clearFaults();
         a.syncAction(SyncAction.RECOVER);
@@ -205,11 +235,13 @@ class FaultPathsTest {
         Raid1Array a = array(2);
         a.failDevice(legs.faults.get(1).name());
         String last = legs.faults.get(0).name();
-        assertThatThrownBy(() -> a.failDevice(last)).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
+        assertThatThrownBy(() -> a.failDevice(last))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
         legs.faults.get(0).failWrites(dataOffsetSectors(), dataOffsetSectors() + 64);
-        assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096))).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.IO_ERROR));
+        assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096)))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.IO_ERROR));
         assertThat(a.mirrors().byName(last).orElseThrow().state()).isEqualTo(MirrorState.IN_SYNC);
         legs.faults.get(0).clearFaults();
         a.write(0, AlignedBuffers.allocate(4096));
@@ -255,7 +287,8 @@ class FaultPathsTest {
         long s = dataOffsetSectors() + 64;
         for (FaultInjectingBlockDevice f : legs.faults) f.failReads(s, s + 8);
         assertThatThrownBy(() -> a.read(64 * 512, AlignedBuffers.allocate(4096)))
-                .isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.IO_ERROR));
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.IO_ERROR));
         assertThat(a.degraded()).isZero();
         assertThat(a.stats().inFlight()).isZero();
     }
@@ -266,10 +299,13 @@ class FaultPathsTest {
         a.write(0, AlignedBuffers.allocate(4096));
         long before0 = legs.faults.get(0).stats().flushesCompleted();
         a.flush();
-        assertThat(legs.faults.get(0).stats().flushesCompleted()).as("a flush reaches every leg").isGreaterThan(before0);
+        assertThat(legs.faults.get(0).stats().flushesCompleted())
+                .as("a flush reaches every leg")
+                .isGreaterThan(before0);
         legs.faults.get(1).failFlushes(true);
         a.flush();
-        assertThat(a.mirrors().byName(legs.faults.get(1).name()).orElseThrow().state()).isEqualTo(MirrorState.FAULTY);
+        assertThat(a.mirrors().byName(legs.faults.get(1).name()).orElseThrow().state())
+                .isEqualTo(MirrorState.FAULTY);
         a.write(4096, AlignedBuffers.allocate(4096), true);
     }
 }

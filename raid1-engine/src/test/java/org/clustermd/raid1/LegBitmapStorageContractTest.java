@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.UUID;
 import org.clustermd.bitmap.storage.BitmapStorage;
 import org.clustermd.bitmap.storage.BitmapStorageContractTest;
-import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -41,7 +41,8 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
             }
             BlockDevice d = BlockDevices.open(f);
             devices.add(d);
-            ms.add(new Mirror(new Leg(d, i, UUID.randomUUID(), 0, 0), i, MirrorState.IN_SYNC, false, Long.MAX_VALUE, 0));
+            ms.add(new Mirror(
+                    new Leg(d, i, UUID.randomUUID(), 0, 0), i, MirrorState.IN_SYNC, false, Long.MAX_VALUE, 0));
         }
         MirrorSet set = new MirrorSet(1, 2, ms);
         return new LegBitmapStorage("contract", 8192, size, () -> set, (m, e) -> {
@@ -77,17 +78,20 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
         }
         java.util.concurrent.atomic.AtomicReference<MirrorSet> set =
                 new java.util.concurrent.atomic.AtomicReference<>(new MirrorSet(1, 2, ms));
-        LegBitmapStorage storage = new LegBitmapStorage("lesson12", 8192, size, set::get, (m, e) -> { });
+        LegBitmapStorage storage = new LegBitmapStorage("lesson12", 8192, size, set::get, (m, e) -> {});
 
         ByteBuffer page = AlignedBuffers.allocate((int) size);
         storage.read(0, page);
         for (int i = 0; i < size; i++) {
-            org.assertj.core.api.Assertions.assertThat(page.get(i)).as("byte %d", i).isEqualTo((byte) 0xAA);
+            org.assertj.core.api.Assertions.assertThat(page.get(i))
+                    .as("byte %d", i)
+                    .isEqualTo((byte) 0xAA);
         }
 
         // the in-sync leg is gone: no fallback to the recovering one
         set.set(new MirrorSet(2, 2, List.of(ms.get(0))));
         ByteBuffer again = AlignedBuffers.allocate((int) size);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> storage.read(0, again)).isInstanceOf(IOException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> storage.read(0, again))
+                .isInstanceOf(IOException.class);
     }
 }

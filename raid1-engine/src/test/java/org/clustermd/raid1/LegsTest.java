@@ -49,14 +49,24 @@ class LegsTest {
     }
 
     private TestLegs legs(int n, int raid, int spares) throws Exception {
-        legs = new TestLegs(dir, n, 32L << 20).create(CreateOptions.builder("md-legs").assumeClean(true).bitmapChunk(CHUNK)
-                .raidDevices(raid).spareDevices(spares).build());
+        legs = new TestLegs(dir, n, 32L << 20)
+                .create(CreateOptions.builder("md-legs")
+                        .assumeClean(true)
+                        .bitmapChunk(CHUNK)
+                        .raidDevices(raid)
+                        .spareDevices(spares)
+                        .build());
         return legs;
     }
 
     private WriteLedger write(Raid1Array a, long seed, int n) throws Exception {
         WriteLedger ledger = new WriteLedger();
-        Workload.builder(BlockTarget.of(a), ledger).seed(seed).writer(seed).queueDepth(8).build().run(n);
+        Workload.builder(BlockTarget.of(a), ledger)
+                .seed(seed)
+                .writer(seed)
+                .queueDepth(8)
+                .build()
+                .run(n);
         return ledger;
     }
 
@@ -75,15 +85,19 @@ class LegsTest {
         assertThat(a.mirrors().byDevNumber(2).orElseThrow().state()).isEqualTo(MirrorState.IN_SYNC);
         assertThat(a.mirrors().byDevNumber(2).orElseThrow().role()).isEqualTo(1);
         assertThat(Verifier.verify(BlockTarget.of(a), ledger, false).problems()).isEmpty();
-        assertThatThrownBy(() -> a.removeDevice(a.mirrors().byDevNumber(0).orElseThrow().name()))
-                .isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
+        assertThatThrownBy(() ->
+                        a.removeDevice(a.mirrors().byDevNumber(0).orElseThrow().name()))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
         a.removeDevice(failed);
         assertThat(a.mirrors().byName(failed)).isEmpty();
         a.close();
         Superblock sb = Examiner.examine(legs.paths.get(0)).superblock();
         assertThat(sb.devRole(1)).as("removed").isEqualTo(Superblock.ROLE_SPARE);
         assertThat(sb.devRole(2)).isEqualTo(1);
-        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), legs.paths.get(2))).identical()).isTrue();
+        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), legs.paths.get(2)))
+                        .identical())
+                .isTrue();
     }
 
     @Test
@@ -105,7 +119,8 @@ class LegsTest {
         assertThat(added.devNumber()).as("the freed dev_number is reused").isEqualTo(1);
         assertThat(Verifier.verify(BlockTarget.of(a), ledger, false).problems()).isEmpty();
         a.close();
-        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), extra)).identical()).isTrue();
+        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), extra)).identical())
+                .isTrue();
         assertThat(Examiner.examine(extra).deviceRole()).isEqualTo("Active device 1");
     }
 
@@ -113,7 +128,8 @@ class LegsTest {
     void assemblyKicksEveryUnusableLegWithAReason() throws Exception {
         legs(2, 2, 0);
         Path foreign = TestLegs.file(dir.resolve("foreign"), 32L << 20);
-        ArrayCreator.create(CreateOptions.builder("other").assumeClean(true).raidDevices(1).build(), List.of(foreign));
+        ArrayCreator.create(
+                CreateOptions.builder("other").assumeClean(true).raidDevices(1).build(), List.of(foreign));
         Path garbage = TestLegs.file(dir.resolve("garbage"), 32L << 20);
         List<BlockDevice> devs = new java.util.ArrayList<>(legs.open());
         devs.add(BlockDevices.open(foreign));
@@ -151,7 +167,9 @@ class LegsTest {
         b.reAddDevice(legs.openLeg(1));
         SyncReport r = b.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.action()).isEqualTo(SyncAction.RECOVER);
-        assertThat(r.sectorsCopied()).as("only the three chunks written while it was away").isEqualTo(3 * CHUNK / 512);
+        assertThat(r.sectorsCopied())
+                .as("only the three chunks written while it was away")
+                .isEqualTo(3 * CHUNK / 512);
         assertThat(b.degraded()).isZero();
         b.close();
         assertThat(legs.compare().identical()).isTrue();
@@ -174,15 +192,21 @@ class LegsTest {
         a.reAddDevice(legs.openLeg(1));
         SyncReport r = a.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.action()).isEqualTo(SyncAction.RECOVER);
-        assertThat(r.sectorsCopied()).as("events < events_cleared: full recovery").isEqualTo(a.sizeSectors());
+        assertThat(r.sectorsCopied())
+                .as("events < events_cleared: full recovery")
+                .isEqualTo(a.sizeSectors());
         a.close();
-        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), legs.paths.get(1))).identical()).isTrue();
+        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), legs.paths.get(1)))
+                        .identical())
+                .isTrue();
     }
 
     @Test
     void anInterruptedRecoveryResumesFromRecoveryOffset() throws Exception {
         legs(3, 2, 1);
-        Raid1Array a = legs.assemble(ArrayOptions.builder().syncSpeedMax(8_000).checkpointInterval(Duration.ofMillis(100))
+        Raid1Array a = legs.assemble(ArrayOptions.builder()
+                .syncSpeedMax(8_000)
+                .checkpointInterval(Duration.ofMillis(100))
                 .build());
         a.failDevice(a.mirrors().byDevNumber(1).orElseThrow().name());
         long size = a.sizeSectors();
@@ -197,14 +221,18 @@ class LegsTest {
         assertThat(offset).isGreaterThan(0).isLessThan(size);
 
         Raid1Array b = legs.assemble(fast());
-        assertThat(b.kickedAtAssembly()).as("leg 1 is faulty in the freshest superblock").hasSize(1);
+        assertThat(b.kickedAtAssembly())
+                .as("leg 1 is faulty in the freshest superblock")
+                .hasSize(1);
         assertThat(b.mirrors().byDevNumber(2).orElseThrow().state()).isEqualTo(MirrorState.REBUILDING);
         SyncReport r = b.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.action()).isEqualTo(SyncAction.RECOVER);
         assertThat(r.startSector()).isEqualTo(offset);
         assertThat(r.sectorsCopied()).isEqualTo(size - offset);
         b.close();
-        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), legs.paths.get(2))).identical()).isTrue();
+        assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), legs.paths.get(2)))
+                        .identical())
+                .isTrue();
     }
 
     @Test
@@ -216,9 +244,13 @@ class LegsTest {
         a.write(5 * CHUNK, AlignedBuffers.allocate(4096));
         a.close();
         Raid1Array b = legs.assemble(fast());
-        assertThat(b.kickedAtAssembly()).singleElement().satisfies(k -> assertThat(k.reason()).contains("faulty"));
-        assertThatThrownBy(() -> b.reAddDevice(legs.openLeg(0))).as("dev_number in use")
-                .isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
+        assertThat(b.kickedAtAssembly())
+                .singleElement()
+                .satisfies(k -> assertThat(k.reason()).contains("faulty"));
+        assertThatThrownBy(() -> b.reAddDevice(legs.openLeg(0)))
+                .as("dev_number in use")
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
         b.reAddDevice(legs.openLeg(1));
         SyncReport r = b.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.sectorsCopied()).isEqualTo(CHUNK / 512);
@@ -234,16 +266,18 @@ class LegsTest {
         Raid1Array a = legs.assemble(fast());
         Path small = TestLegs.file(dir.resolve("small"), 4L << 20);
         try (BlockDevice d = BlockDevices.open(small)) {
-            assertThatThrownBy(() -> a.addDevice(d)).isInstanceOfSatisfying(Raid1Exception.class,
-                    e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
+            assertThatThrownBy(() -> a.addDevice(d))
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
         }
         Path blank = TestLegs.file(dir.resolve("blank"), 32L << 20);
         try (RandomAccessFile raf = new RandomAccessFile(blank.toFile(), "rw")) {
             raf.setLength(32L << 20);
         }
         try (BlockDevice d = BlockDevices.open(blank)) {
-            assertThatThrownBy(() -> a.reAddDevice(d)).isInstanceOfSatisfying(Raid1Exception.class,
-                    e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
+            assertThatThrownBy(() -> a.reAddDevice(d))
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
         }
     }
 }

@@ -63,13 +63,23 @@ class PowerCutTest {
         Random r = new Random(seed);
         String why = "seed " + seed + " (" + mode + ")";
         try (TestLegs legs = new TestLegs(dir, 2, 32L << 20)) {
-            legs.create(CreateOptions.builder("md-cut").assumeClean(true).bitmap(mode).bitmapChunk(256 << 10).build());
-            Raid1Array a = legs.assembleFaulty(ArrayOptions.builder().syncSpeedMax(10_000_000).build());
+            legs.create(CreateOptions.builder("md-cut")
+                    .assumeClean(true)
+                    .bitmap(mode)
+                    .bitmapChunk(256 << 10)
+                    .build());
+            Raid1Array a = legs.assembleFaulty(
+                    ArrayOptions.builder().syncSpeedMax(10_000_000).build());
             for (FaultInjectingBlockDevice f : legs.faults) f.armPowerCut();
             WriteLedger ledger = new WriteLedger();
-            Workload w = Workload.builder(BlockTarget.of(a), ledger).seed(seed).writer(1 + (seed & 0xffff))
-                    .queueDepth(1 + r.nextInt(16)).flushEvery(1 + r.nextInt(40)).fuaPercent(r.nextInt(20))
-                    .maxBlocks(1 + r.nextInt(16)).build();
+            Workload w = Workload.builder(BlockTarget.of(a), ledger)
+                    .seed(seed)
+                    .writer(1 + (seed & 0xffff))
+                    .queueDepth(1 + r.nextInt(16))
+                    .flushEvery(1 + r.nextInt(40))
+                    .fuaPercent(r.nextInt(20))
+                    .maxBlocks(1 + r.nextInt(16))
+                    .build();
             Workload.Handle h = w.start();
             long cutAfter = 50 + r.nextInt(600);
             Awaitility.await().atMost(WAIT).until(() -> h.acknowledged() >= cutAfter);
@@ -88,7 +98,8 @@ class PowerCutTest {
             }
 
             if (System.getenv("POWERCUT_DEBUG") != null) debug(legs, ledger);
-            Raid1Array b = legs.assemble(ArrayOptions.builder().syncSpeedMax(10_000_000).build());
+            Raid1Array b = legs.assemble(
+                    ArrayOptions.builder().syncSpeedMax(10_000_000).build());
             for (KickedLeg k : b.kickedAtAssembly()) {
                 // a leg failed in the last moments before the cut: bring it back
                 int i = legs.paths.indexOf(Path.of(k.name()));
@@ -102,14 +113,16 @@ class PowerCutTest {
             assertThat(report.blocksChecked()).as(why).isPositive();
             b.close();
             Verifier.LegComparison cmp = legs.compare();
-            assertThat(cmp.identical()).as("%s: legs differ at byte %d (%d blocks)", why, cmp.firstDifference(),
-                    cmp.differingBlocks()).isTrue();
+            assertThat(cmp.identical())
+                    .as("%s: legs differ at byte %d (%d blocks)", why, cmp.firstDifference(), cmp.differingBlocks())
+                    .isTrue();
         }
     }
 
     private static void debug(TestLegs legs, WriteLedger ledger) throws Exception {
         long dataOff = legs.created.dataOffset() * 512;
-        try (BlockDevice d0 = legs.openLeg(0); BlockDevice d1 = legs.openLeg(1)) {
+        try (BlockDevice d0 = legs.openLeg(0);
+                BlockDevice d1 = legs.openLeg(1)) {
             BlockDevice[] ds = {d0, d1};
             for (long blk : ledger.blocks()) {
                 java.util.Set<Long> allowed = ledger.allowed(blk, true);

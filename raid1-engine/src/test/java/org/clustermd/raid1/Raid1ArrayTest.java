@@ -16,8 +16,8 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.sb.Superblock;
 import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
-import org.clustermd.raid1.verify.WriteLedger;
 import org.clustermd.raid1.verify.Workload;
+import org.clustermd.raid1.verify.WriteLedger;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -51,7 +51,11 @@ class Raid1ArrayTest {
         legs(2, 48L << 20, clean("md-rw").build());
         Raid1Array a = legs.assemble(ArrayOptions.defaults());
         WriteLedger ledger = new WriteLedger();
-        Workload.Result r = Workload.builder(BlockTarget.of(a), ledger).seed(11).queueDepth(16).build().run(600);
+        Workload.Result r = Workload.builder(BlockTarget.of(a), ledger)
+                .seed(11)
+                .queueDepth(16)
+                .build()
+                .run(600);
         assertThat(r.failed()).isZero();
         assertThat(Verifier.verify(BlockTarget.of(a), ledger, false).problems()).isEmpty();
         assertThat(a.mirrors().degraded()).isZero();
@@ -60,7 +64,8 @@ class Raid1ArrayTest {
 
         Raid1Array again = legs.assemble(ArrayOptions.defaults());
         assertThat(again.kickedAtAssembly()).isEmpty();
-        assertThat(Verifier.verify(BlockTarget.of(again), ledger, false).problems()).isEmpty();
+        assertThat(Verifier.verify(BlockTarget.of(again), ledger, false).problems())
+                .isEmpty();
         assertThat(again.stats().inFlight()).isZero();
         assertThat(again.stats().readsCompleted()).isPositive();
     }
@@ -68,7 +73,8 @@ class Raid1ArrayTest {
     @Test
     void aNewArrayIsResyncedByItsFirstAssembly() throws Exception {
         legs(2, 40L << 20, CreateOptions.builder("md-new").bitmapChunk(1 << 20).build());
-        Raid1Array a = legs.assemble(ArrayOptions.builder().syncSpeedMax(10_000_000).build());
+        Raid1Array a =
+                legs.assemble(ArrayOptions.builder().syncSpeedMax(10_000_000).build());
         SyncReport r = a.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.action()).isEqualTo(SyncAction.RESYNC);
         assertThat(r.completed()).isTrue();
@@ -78,8 +84,14 @@ class Raid1ArrayTest {
         assertThat(legs.compare().identical()).isTrue();
         Superblock sb = Examiner.examine(legs.paths.get(0)).superblock();
         assertThat(sb.resyncOffset()).as("clean after the resync").isEqualTo(Superblock.MAX_SECTOR);
-        assertThat(Examiner.examine(legs.paths.get(1)).bitmap().orElseThrow().slots().get(0).dirty())
-                .as("slot 0's initial ones are cleared").isZero();
+        assertThat(Examiner.examine(legs.paths.get(1))
+                        .bitmap()
+                        .orElseThrow()
+                        .slots()
+                        .get(0)
+                        .dirty())
+                .as("slot 0's initial ones are cleared")
+                .isZero();
     }
 
     @Test
@@ -95,7 +107,8 @@ class Raid1ArrayTest {
         assertCode(() -> a.read(0, ByteBuffer.allocate(4096).asReadOnlyBuffer()), Raid1Exception.Code.BAD_BUFFER);
         assertCode(() -> a.discard(1, 4096), Raid1Exception.Code.UNALIGNED);
         assertThat(a.stats().writesCompleted()).isZero();
-        for (var m : a.mirrors().mirrors()) assertThat(m.stats().writesCompleted()).isZero();
+        for (var m : a.mirrors().mirrors())
+            assertThat(m.stats().writesCompleted()).isZero();
         a.discard(0, 8192);
         a.write(a.size() - 4096, b.duplicate(), true);
     }
@@ -126,8 +139,11 @@ class Raid1ArrayTest {
         assertCode(() -> d.fail(), Raid1Exception.Code.CLOSED);
     }
 
-    private static void assertCode(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, Raid1Exception.Code code) {
-        assertThatThrownBy(call).isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(code));
+    private static void assertCode(
+            org.assertj.core.api.ThrowableAssert.ThrowingCallable call, Raid1Exception.Code code) {
+        assertThatThrownBy(call)
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(code));
     }
 
     @Test
@@ -147,9 +163,15 @@ class Raid1ArrayTest {
 
     @Test
     void theArrayTurnsActiveOnTheFirstWriteAndCleanAfterTheSafemodeDelay() throws Exception {
-        legs(2, 16L << 20, clean("md-state").bitmap(org.clustermd.raid1.admin.BitmapMode.INTERNAL).build());
+        legs(
+                2,
+                16L << 20,
+                clean("md-state")
+                        .bitmap(org.clustermd.raid1.admin.BitmapMode.INTERNAL)
+                        .build());
         List<AttributeChange> changes = new CopyOnWriteArrayList<>();
-        Raid1Array a = legs.assemble(ArrayOptions.builder().safemodeDelay(Duration.ofMillis(100)).build());
+        Raid1Array a = legs.assemble(
+                ArrayOptions.builder().safemodeDelay(Duration.ofMillis(100)).build());
         a.addListener(new ArrayListener() {
             @Override
             public void attributeChanged(AttributeChange c) {
@@ -162,13 +184,20 @@ class Raid1ArrayTest {
         assertThat(a.arrayState()).isIn(ArrayState.ACTIVE, ArrayState.ACTIVE_IDLE, ArrayState.CLEAN);
         assertThat(a.events()).isGreaterThan(e0);
         assertThat(Examiner.examine(legs.paths.get(0)).superblock().resyncOffset())
-                .as("an active array says so on disk before its first write").isZero();
+                .as("an active array says so on disk before its first write")
+                .isZero();
         Awaitility.await().atMost(WAIT).until(() -> a.arrayState() == ArrayState.CLEAN);
-        Awaitility.await().atMost(WAIT).until(() -> changes.stream().anyMatch(c -> c.attribute().equals("ArrayState")
-                && c.newValue().equals("clean")));
+        Awaitility.await()
+                .atMost(WAIT)
+                .until(() -> changes.stream()
+                        .anyMatch(c -> c.attribute().equals("ArrayState")
+                                && c.newValue().equals("clean")));
         assertThat(changes).anySatisfy(c -> assertThat(c.newValue()).isEqualTo("active"));
-        Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThat(
-                Examiner.examine(legs.paths.get(1)).superblock().resyncOffset()).isEqualTo(Superblock.MAX_SECTOR));
+        Awaitility.await()
+                .atMost(WAIT)
+                .untilAsserted(() -> assertThat(
+                                Examiner.examine(legs.paths.get(1)).superblock().resyncOffset())
+                        .isEqualTo(Superblock.MAX_SECTOR));
 
         a.arrayState(ArrayState.READONLY);
         assertCode(() -> a.write(0, AlignedBuffers.allocate(4096)), Raid1Exception.Code.READ_ONLY);
@@ -181,7 +210,8 @@ class Raid1ArrayTest {
     @Test
     void aClusteredArrayNeverGoesBackToCleanByItself() throws Exception {
         legs(2, 16L << 20, clean("md-cl").build());
-        Raid1Array a = legs.assemble(ArrayOptions.builder().safemodeDelay(Duration.ofMillis(50)).build());
+        Raid1Array a = legs.assemble(
+                ArrayOptions.builder().safemodeDelay(Duration.ofMillis(50)).build());
         a.write(0, AlignedBuffers.allocate(4096));
         Thread.sleep(300);
         assertThat(a.arrayState()).as("safemode is off on a clustered array").isEqualTo(ArrayState.ACTIVE);
@@ -212,7 +242,12 @@ class Raid1ArrayTest {
 
     @Test
     void theArrayCountsEachRequestOnceAndItsLegsSeparately() throws Exception {
-        legs(2, 16L << 20, clean("md-stats").bitmap(org.clustermd.raid1.admin.BitmapMode.NONE).build());
+        legs(
+                2,
+                16L << 20,
+                clean("md-stats")
+                        .bitmap(org.clustermd.raid1.admin.BitmapMode.NONE)
+                        .build());
         Raid1Array a = legs.assemble(ArrayOptions.defaults());
         List<java.util.concurrent.CompletableFuture<Void>> fs = new ArrayList<>();
         for (int i = 0; i < 20; i++) fs.add(a.writeAsync(i * 4096L, AlignedBuffers.allocate(4096)));
@@ -222,7 +257,11 @@ class Raid1ArrayTest {
         assertThat(a.stats().sectorsWritten()).isEqualTo(160);
         assertThat(a.stats().readsCompleted()).isEqualTo(1);
         assertThat(a.stats().inFlight()).isZero();
-        long legWrites = a.mirrors().mirrors().stream().mapToLong(m -> m.stats().writesCompleted()).sum();
-        assertThat(legWrites).as("each leg wrote each request (plus superblocks)").isGreaterThanOrEqualTo(40);
+        long legWrites = a.mirrors().mirrors().stream()
+                .mapToLong(m -> m.stats().writesCompleted())
+                .sum();
+        assertThat(legWrites)
+                .as("each leg wrote each request (plus superblocks)")
+                .isGreaterThanOrEqualTo(40);
     }
 }

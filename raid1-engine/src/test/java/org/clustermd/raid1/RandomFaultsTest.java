@@ -50,25 +50,38 @@ class RandomFaultsTest {
         String why = "seed " + seed;
         Random r = new Random(seed);
         try (TestLegs legs = new TestLegs(dir, 3, 24L << 20)) {
-            legs.create(CreateOptions.builder("md-rnd").assumeClean(true).bitmapChunk(256 << 10).build());
-            Raid1Array a = legs.assembleFaulty(ArrayOptions.builder().syncSpeedMax(200_000).ioWait(Duration.ofSeconds(20))
+            legs.create(CreateOptions.builder("md-rnd")
+                    .assumeClean(true)
+                    .bitmapChunk(256 << 10)
+                    .build());
+            Raid1Array a = legs.assembleFaulty(ArrayOptions.builder()
+                    .syncSpeedMax(200_000)
+                    .ioWait(Duration.ofSeconds(20))
                     .build());
             WriteLedger ledger = new WriteLedger();
-            Workload.Handle writer = Workload.builder(BlockTarget.of(a), ledger).seed(seed).writer(seed).queueDepth(8)
-                    .flushEvery(32).fuaPercent(5).build().start();
+            Workload.Handle writer = Workload.builder(BlockTarget.of(a), ledger)
+                    .seed(seed)
+                    .writer(seed)
+                    .queueDepth(8)
+                    .flushEvery(32)
+                    .fuaPercent(5)
+                    .build()
+                    .start();
             AtomicBoolean reading = new AtomicBoolean(true);
             AtomicLong readErrors = new AtomicLong();
-            Thread reader = new Thread(() -> {
-                Random rr = new Random(seed + 1);
-                ByteBuffer b = AlignedBuffers.allocate(16384);
-                while (reading.get()) {
-                    try {
-                        a.read((rr.nextLong() & Long.MAX_VALUE) % (a.size() / 16384) * 16384, b);
-                    } catch (java.io.IOException e) {
-                        readErrors.incrementAndGet();
-                    }
-                }
-            }, "reader");
+            Thread reader = new Thread(
+                    () -> {
+                        Random rr = new Random(seed + 1);
+                        ByteBuffer b = AlignedBuffers.allocate(16384);
+                        while (reading.get()) {
+                            try {
+                                a.read((rr.nextLong() & Long.MAX_VALUE) % (a.size() / 16384) * 16384, b);
+                            } catch (java.io.IOException e) {
+                                readErrors.incrementAndGet();
+                            }
+                        }
+                    },
+                    "reader");
             reader.start();
             long end = System.nanoTime() + Duration.ofMillis(millis).toNanos();
             long data = legs.created.dataOffset();
@@ -117,7 +130,9 @@ class RandomFaultsTest {
             assertThat(a.stats().inFlight()).as(why).isZero();
             a.close();
             Verifier.LegComparison cmp = legs.compare();
-            assertThat(cmp.identical()).as("%s: legs differ at byte %d", why, cmp.firstDifference()).isTrue();
+            assertThat(cmp.identical())
+                    .as("%s: legs differ at byte %d", why, cmp.firstDifference())
+                    .isTrue();
         }
     }
 }

@@ -24,7 +24,8 @@ public final class RecordingClusterOperations implements ClusterOperations {
     public volatile boolean suspendReads;
     public volatile String failIn;
     /** How many of the next resyncStart calls the "lock manager" refuses, as a suspended session does. */
-    public final java.util.concurrent.atomic.AtomicInteger refuseResyncStarts = new java.util.concurrent.atomic.AtomicInteger();
+    public final java.util.concurrent.atomic.AtomicInteger refuseResyncStarts =
+            new java.util.concurrent.atomic.AtomicInteger();
     /**
      * Runs once, on the writer's thread, right after an {@code areaResyncing(WRITE)} answer is
      * computed and before it is returned: a test's way to start a window between a writer's
@@ -136,7 +137,8 @@ public final class RecordingClusterOperations implements ClusterOperations {
     public void resyncStart() throws Raid1Exception, InterruptedException {
         record("resyncStart", 0, 0);
         if (refuseResyncStarts.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-            throw new Raid1Exception(Raid1Exception.Code.CLUSTER, "taking the resync lock failed: SUSPENDED (injected)");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.CLUSTER, "taking the resync lock failed: SUSPENDED (injected)");
         }
         inner.resyncStart();
     }

@@ -19,16 +19,19 @@ class SectorsInFlightTest {
         SectorsInFlight inFlight = new SectorsInFlight();
         AtomicBoolean done = new AtomicBoolean();
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread reader = new Thread(() -> {
-            try {
-                while (!done.get()) {
-                    long low = inFlight.lowest(Long.MAX_VALUE);
-                    if (low != Long.MAX_VALUE && low != 8) throw new AssertionError("lowest " + low + " was never in flight");
-                }
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "sync-progress-reader");
+        Thread reader = new Thread(
+                () -> {
+                    try {
+                        while (!done.get()) {
+                            long low = inFlight.lowest(Long.MAX_VALUE);
+                            if (low != Long.MAX_VALUE && low != 8)
+                                throw new AssertionError("lowest " + low + " was never in flight");
+                        }
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                },
+                "sync-progress-reader");
         reader.start();
         try {
             for (int i = 0; i < ROUNDS && failure.get() == null; i++) {

@@ -44,12 +44,17 @@ class SeedLessonsTest {
 
     private TestLegs legs(Path where, String name) throws Exception {
         Files.createDirectories(where);
-        return new TestLegs(where, 2, 24L << 20).create(CreateOptions.builder(name).assumeClean(true).bitmapChunk(1 << 20)
-                .build());
+        return new TestLegs(where, 2, 24L << 20)
+                .create(CreateOptions.builder(name)
+                        .assumeClean(true)
+                        .bitmapChunk(1 << 20)
+                        .build());
     }
 
     private static void assertCode(org.assertj.core.api.ThrowableAssert.ThrowingCallable c, Raid1Exception.Code code) {
-        assertThatThrownBy(c).isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(code));
+        assertThatThrownBy(c)
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(code));
     }
 
     @Test
@@ -69,19 +74,22 @@ class SeedLessonsTest {
                 () -> a.reAddDevice(legs.openLeg(0)));
         for (var call : failing) {
             assertThatThrownBy(call).isInstanceOf(Raid1Exception.class);
-            assertThat(a.reconfigLock().isLocked()).as("the lock is released on the error path").isFalse();
+            assertThat(a.reconfigLock().isLocked())
+                    .as("the lock is released on the error path")
+                    .isFalse();
         }
         a.failDevice(leg1);
         assertCode(() -> a.failDevice(leg0), Raid1Exception.Code.BUSY);
         assertThat(a.reconfigLock().isLocked()).isFalse();
         // another thread can still reconfigure
         CompletableFuture.runAsync(() -> {
-            try {
-                a.removeDevice(leg1);
-            } catch (Raid1Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+                    try {
+                        a.removeDevice(leg1);
+                    } catch (Raid1Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                })
+                .get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @Test
@@ -90,19 +98,27 @@ class SeedLessonsTest {
         for (int round = 0; round < 4; round++) {
             Raid1Array a = Raid1Array.assemble(legs.open(), ArrayOptions.defaults());
             WriteLedger ledger = new WriteLedger();
-            Workload.builder(BlockTarget.of(a), ledger).seed(round).writer(round + 1).queueDepth(8).build().run(100);
+            Workload.builder(BlockTarget.of(a), ledger)
+                    .seed(round)
+                    .writer(round + 1)
+                    .queueDepth(8)
+                    .build()
+                    .run(100);
             CountDownLatch closing = new CountDownLatch(1);
             CompletableFuture<Void> close = CompletableFuture.runAsync(() -> {
                 closing.countDown();
                 a.close();
             });
             closing.await();
-            Raid1Array b = legs.track(Raid1Array.assemble(legs.open(), ArrayOptions.builder().syncSpeedMax(10_000_000).build()));
+            Raid1Array b = legs.track(Raid1Array.assemble(
+                    legs.open(), ArrayOptions.builder().syncSpeedMax(10_000_000).build()));
             close.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
             b.awaitSyncIdle(WAIT);
             assertThat(b.kickedAtAssembly()).isEmpty();
             assertThat(b.degraded()).isZero();
-            assertThat(Verifier.verify(BlockTarget.of(b), ledger, false).problems()).as("round %d", round).isEmpty();
+            assertThat(Verifier.verify(BlockTarget.of(b), ledger, false).problems())
+                    .as("round %d", round)
+                    .isEmpty();
             b.write(0, AlignedBuffers.allocate(4096));
             b.close();
             assertThat(legs.compare().identical()).isTrue();
@@ -111,13 +127,18 @@ class SeedLessonsTest {
 
     @Test
     void lesson25TheSuperblockWriterNeverNeedsTheLockItsWaitersHold() throws Exception {
-        legs = new TestLegs(dir, 2, 24L << 20).create(CreateOptions.builder("md-l25").assumeClean(true)
-                .bitmap(org.clustermd.raid1.admin.BitmapMode.INTERNAL).build());
-        Raid1Array a = legs.assemble(ArrayOptions.builder().ioWait(Duration.ofSeconds(20)).build());
+        legs = new TestLegs(dir, 2, 24L << 20)
+                .create(CreateOptions.builder("md-l25")
+                        .assumeClean(true)
+                        .bitmap(org.clustermd.raid1.admin.BitmapMode.INTERNAL)
+                        .build());
+        Raid1Array a = legs.assemble(
+                ArrayOptions.builder().ioWait(Duration.ofSeconds(20)).build());
         a.reconfigLock().lock(); // an administrator in the middle of an operation
         try {
             // a write on the clean array needs the clean -> active superblock update
-            CompletableFuture<Void> w = CompletableFuture.supplyAsync(() -> a.writeAsync(0, AlignedBuffers.allocate(4096)))
+            CompletableFuture<Void> w = CompletableFuture.supplyAsync(
+                            () -> a.writeAsync(0, AlignedBuffers.allocate(4096)))
                     .thenCompose(f -> f);
             w.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
             // and an administrator waiting for an update while holding the lock gets it
@@ -138,20 +159,29 @@ class SeedLessonsTest {
         Raid1Array b = legs.assemble(ArrayOptions.defaults()); // same name, while the first is torn down
         close.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
         WriteLedger ledger = new WriteLedger();
-        Workload.builder(BlockTarget.of(b), ledger).seed(7).queueDepth(4).build().run(50);
+        Workload.builder(BlockTarget.of(b), ledger)
+                .seed(7)
+                .queueDepth(4)
+                .build()
+                .run(50);
         assertThat(Verifier.verify(BlockTarget.of(b), ledger, false).problems()).isEmpty();
         assertThat(b.arrayState()).isNotEqualTo(ArrayState.CLEAR);
         b.close();
         first.close();
-        Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThat(Thread.getAllStackTraces().keySet())
-                .noneMatch(t -> t.getName().endsWith("md-same") && t.isAlive()));
+        Awaitility.await()
+                .atMost(WAIT)
+                .untilAsserted(() -> assertThat(Thread.getAllStackTraces().keySet())
+                        .noneMatch(t -> t.getName().endsWith("md-same") && t.isAlive()));
     }
 
     @Test
     void lesson26bTheArraysInFlightCountReturnsToZeroOnEveryPath() throws Exception {
         legs = legs(dir, "md-l26b");
         RecordingClusterOperations ops = new RecordingClusterOperations(new AtomicLong());
-        Raid1Array a = legs.assembleFaulty(ArrayOptions.builder().cluster(ops).ioWait(Duration.ofMillis(300)).build());
+        Raid1Array a = legs.assembleFaulty(ArrayOptions.builder()
+                .cluster(ops)
+                .ioWait(Duration.ofMillis(300))
+                .build());
         FaultInjectingBlockDevice f0 = legs.faults.get(0);
         FaultInjectingBlockDevice f1 = legs.faults.get(1);
         long data = legs.created.dataOffset();
@@ -185,7 +215,9 @@ class SeedLessonsTest {
         assertThat(s.errors()).isPositive();
         long ticks = s.ioTicksMs();
         Thread.sleep(100);
-        assertThat(a.stats().ioTicksMs()).as("an idle array is not busy (no 100 %% utilisation)").isEqualTo(ticks);
+        assertThat(a.stats().ioTicksMs())
+                .as("an idle array is not busy (no 100 %% utilisation)")
+                .isEqualTo(ticks);
         for (Mirror m : a.mirrors().mirrors()) assertThat(m.stats().inFlight()).isZero();
     }
 }

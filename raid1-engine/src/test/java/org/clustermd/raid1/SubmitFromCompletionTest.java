@@ -52,11 +52,16 @@ class SubmitFromCompletionTest {
     private Raid1Array array(IoEngine engine) throws Exception {
         assumeTrue(engine != IoEngine.AIO || BlockDevices.aioAvailable(), "libaio is not available here");
         legs = new TestLegs(dir, 2, 48L << 20)
-                .create(CreateOptions.builder("md-chain").assumeClean(true).bitmapChunk(CHUNK).build());
+                .create(CreateOptions.builder("md-chain")
+                        .assumeClean(true)
+                        .bitmapChunk(CHUNK)
+                        .build());
         List<BlockDevice> devices = new ArrayList<>();
-        for (Path p : legs.paths) devices.add(BlockDevices.open(p, BlockDeviceOptions.defaults().withEngine(engine)));
+        for (Path p : legs.paths)
+            devices.add(BlockDevices.open(p, BlockDeviceOptions.defaults().withEngine(engine)));
         // a short I/O wait, so that a regression fails in seconds instead of hanging the suite
-        return legs.track(Raid1Array.assemble(devices, ArrayOptions.builder().ioWait(Duration.ofSeconds(10)).build()));
+        return legs.track(Raid1Array.assemble(
+                devices, ArrayOptions.builder().ioWait(Duration.ofSeconds(10)).build()));
     }
 
     private static ByteBuffer block(int stamp) {
@@ -82,8 +87,11 @@ class SubmitFromCompletionTest {
         }
         chain.get(WAIT_SECONDS, TimeUnit.SECONDS);
 
-        assertThat(onEngineThreads.get()).as("submissions made on completion threads").isGreaterThan(CHUNKS / 2);
-        assertThat(a.bitmap().orElseThrow().stats().bitsSet() - bitsBefore).as("every chained write set its own bit")
+        assertThat(onEngineThreads.get())
+                .as("submissions made on completion threads")
+                .isGreaterThan(CHUNKS / 2);
+        assertThat(a.bitmap().orElseThrow().stats().bitsSet() - bitsBefore)
+                .as("every chained write set its own bit")
                 .isGreaterThanOrEqualTo(CHUNKS);
         for (int i = 0; i < CHUNKS; i++) {
             ByteBuffer got = AlignedBuffers.allocate(4096);
@@ -113,15 +121,19 @@ class SubmitFromCompletionTest {
         Raid1Array a = array(engine);
         // an engine thread of our own: a completion callback may or may not run on one, this always does
         CompletableFuture<Throwable> thrown = new CompletableFuture<>();
-        new EngineThread(() -> {
-            try {
-                a.write(5 * CHUNK, block(2));
-                thrown.complete(null);
-            } catch (Throwable t) {
-                thrown.complete(t);
-            }
-        }, "test-completion").start();
-        assertThat(thrown.get(WAIT_SECONDS, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+        new EngineThread(
+                        () -> {
+                            try {
+                                a.write(5 * CHUNK, block(2));
+                                thrown.complete(null);
+                            } catch (Throwable t) {
+                                thrown.complete(t);
+                            }
+                        },
+                        "test-completion")
+                .start();
+        assertThat(thrown.get(WAIT_SECONDS, TimeUnit.SECONDS))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("engine thread");
         // and nothing was written or left half done
         assertThat(a.stats().inFlight()).isZero();

@@ -115,7 +115,9 @@ class SyncLifecycleTest {
         for (int i = 0; i < rounds; i++) {
             a.syncAction(SyncAction.CHECK);
             Awaitility.await().atMost(WAIT).until(() -> a.syncAction() != SyncAction.IDLE);
-            assertThat(a.syncAction()).as("the md thread never slips a resync in").isEqualTo(SyncAction.CHECK);
+            assertThat(a.syncAction())
+                    .as("the md thread never slips a resync in")
+                    .isEqualTo(SyncAction.CHECK);
             a.syncAction(SyncAction.FROZEN);
             assertThat(a.lastSync().orElseThrow().action()).isEqualTo(SyncAction.CHECK);
         }
@@ -138,11 +140,16 @@ class SyncLifecycleTest {
      */
     @Test
     void aBusyForegroundWriterGetsManyRequestsThroughForEachResyncRequest() throws Exception {
-        legs(64L << 20, CreateOptions.builder("md-yield").bitmap(BitmapMode.NONE).build());
+        legs(
+                64L << 20,
+                CreateOptions.builder("md-yield").bitmap(BitmapMode.NONE).build());
         int yield = 32;
         int blockSectors = 128;
-        Raid1Array a = legs.assemble(fast().startFrozen(true).syncSpeedMin(0).syncYieldRequests(yield)
-                .syncBlockSectors(blockSectors).build());
+        Raid1Array a = legs.assemble(fast().startFrozen(true)
+                .syncSpeedMin(0)
+                .syncYieldRequests(yield)
+                .syncBlockSectors(blockSectors)
+                .build());
         AtomicLong writes = new AtomicLong();
         AtomicBoolean writing = new AtomicBoolean(true);
         Future<?> writer = pool.submit(() -> {
@@ -161,7 +168,9 @@ class SyncLifecycleTest {
         long done0 = completed(a);
         long w0 = writes.get();
         long t0 = System.nanoTime();
-        Awaitility.await().atMost(WAIT).until(() -> writes.get() >= w0 + 3000 || !a.syncStatus().equals("resync"));
+        Awaitility.await()
+                .atMost(WAIT)
+                .until(() -> writes.get() >= w0 + 3000 || !a.syncStatus().equals("resync"));
         String progress = a.syncCompleted(); // "none" once the pass ended: it covered the whole array
         long done1 = progress.equals("none") ? a.sizeSectors() : completed(a);
         long w1 = writes.get();
@@ -175,9 +184,12 @@ class SyncLifecycleTest {
         // millisecond on a busy machine) or after 100 ms: allow for both, generously; with md's rule
         // alone it is about one resync request per three foreground writes
         long bound = foreground / 8 + elapsedMs / 100 + 2L * ArrayOptions.DEFAULT_SYNC_DEPTH;
-        assertThat(syncRequests).as("resync requests while %d foreground writes completed in %d ms", foreground, elapsedMs)
+        assertThat(syncRequests)
+                .as("resync requests while %d foreground writes completed in %d ms", foreground, elapsedMs)
                 .isLessThanOrEqualTo(bound);
-        assertThat(a.syncStatus()).as("the resync still runs: it yields, it does not stop").isEqualTo("resync");
+        assertThat(a.syncStatus())
+                .as("the resync still runs: it yields, it does not stop")
+                .isEqualTo("resync");
         assertThat(done1).as("and makes progress").isGreaterThan(done0);
     }
 
@@ -188,23 +200,35 @@ class SyncLifecycleTest {
      */
     @Test
     void aPassHeadingForSyncMaxCheckpointsAtHalfOfWhatIsLeft() throws Exception {
-        legs(64L << 20, CreateOptions.builder("md-halves").bitmap(BitmapMode.NONE).build());
-        Raid1Array a = legs.assemble(fast().startFrozen(true).checkpointInterval(Duration.ofHours(1)).build());
+        legs(
+                64L << 20,
+                CreateOptions.builder("md-halves").bitmap(BitmapMode.NONE).build());
+        Raid1Array a = legs.assemble(
+                fast().startFrozen(true).checkpointInterval(Duration.ofHours(1)).build());
         long limit = a.sizeSectors() / 2;
         a.syncMax(limit);
         a.syncAction(SyncAction.RESYNC);
         Awaitility.await().atMost(WAIT).until(() -> completed(a) >= limit);
-        Awaitility.await().atMost(WAIT).until(() -> Examiner.examine(legs.paths.get(0)).superblock().resyncOffset() > 0);
+        Awaitility.await()
+                .atMost(WAIT)
+                .until(() -> Examiner.examine(legs.paths.get(0)).superblock().resyncOffset() > 0);
         long onDisk = Examiner.examine(legs.paths.get(0)).superblock().resyncOffset();
-        assertThat(onDisk).as("checkpointed at 1/2, 3/4, ... of the way to sync_max").isGreaterThanOrEqualTo(limit / 2)
+        assertThat(onDisk)
+                .as("checkpointed at 1/2, 3/4, ... of the way to sync_max")
+                .isGreaterThanOrEqualTo(limit / 2)
                 .isLessThanOrEqualTo(limit);
         assertThat(a.syncStatus()).as("paused at sync_max, not done").isEqualTo("resync");
     }
 
     @Test
     void aStoppedResyncResumesFromItsCheckpoint() throws Exception {
-        legs(64L << 20, CreateOptions.builder("md-resume").bitmap(BitmapMode.NONE).build());
-        ArrayOptions slow = ArrayOptions.builder().syncSpeedMax(15_000).checkpointInterval(Duration.ofMillis(100)).build();
+        legs(
+                64L << 20,
+                CreateOptions.builder("md-resume").bitmap(BitmapMode.NONE).build());
+        ArrayOptions slow = ArrayOptions.builder()
+                .syncSpeedMax(15_000)
+                .checkpointInterval(Duration.ofMillis(100))
+                .build();
         Raid1Array a = legs.assemble(slow);
         long size = a.sizeSectors();
         Awaitility.await().atMost(WAIT).until(() -> completed(a) > size / 4);
@@ -212,7 +236,10 @@ class SyncLifecycleTest {
         SyncReport first = a.lastSync().orElseThrow();
         assertThat(first.completed()).isFalse();
         long checkpoint = Examiner.examine(legs.paths.get(0)).superblock().resyncOffset();
-        assertThat(checkpoint).as("progress was checkpointed into resync_offset").isGreaterThan(0).isLessThan(size);
+        assertThat(checkpoint)
+                .as("progress was checkpointed into resync_offset")
+                .isGreaterThan(0)
+                .isLessThan(size);
         assertThat(checkpoint).isLessThanOrEqualTo(first.endSector());
 
         Raid1Array b = legs.assemble(fast().build());
@@ -222,14 +249,19 @@ class SyncLifecycleTest {
         assertThat(second.startSector()).as("resumed, not restarted").isEqualTo(checkpoint);
         assertThat(second.sectorsCopied()).isEqualTo(size - checkpoint);
         b.close();
-        assertThat(Examiner.examine(legs.paths.get(1)).superblock().resyncOffset()).isEqualTo(Superblock.MAX_SECTOR);
+        assertThat(Examiner.examine(legs.paths.get(1)).superblock().resyncOffset())
+                .isEqualTo(Superblock.MAX_SECTOR);
         assertThat(legs.compare().identical()).isTrue();
     }
 
     @Test
     void aStoppedBitmapResyncDoesNotRedoTheSyncedChunks() throws Exception {
-        legs(64L << 20, CreateOptions.builder("md-resume-bm").bitmapChunk(1 << 20).build());
-        Raid1Array a = legs.assemble(ArrayOptions.builder().syncSpeedMax(15_000).checkpointInterval(Duration.ofMillis(100))
+        legs(
+                64L << 20,
+                CreateOptions.builder("md-resume-bm").bitmapChunk(1 << 20).build());
+        Raid1Array a = legs.assemble(ArrayOptions.builder()
+                .syncSpeedMax(15_000)
+                .checkpointInterval(Duration.ofMillis(100))
                 .build());
         long size = a.sizeSectors();
         Awaitility.await().atMost(WAIT).until(() -> completed(a) > size / 4);
@@ -239,7 +271,8 @@ class SyncLifecycleTest {
         SyncReport second = b.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(second.completed()).isTrue();
         assertThat(second.sectorsCopied()).isLessThan(size);
-        assertThat(first.sectorsCopied() + second.sectorsCopied()).as("at most the interrupted chunk is copied twice")
+        assertThat(first.sectorsCopied() + second.sectorsCopied())
+                .as("at most the interrupted chunk is copied twice")
                 .isBetween(size, size + 2048);
         b.close();
         assertThat(legs.compare().identical()).isTrue();
@@ -300,8 +333,9 @@ class SyncLifecycleTest {
         a.syncMin(13);
         assertThat(a.syncMin()).as("rounded down to 4 KiB").isEqualTo(8);
         a.syncMax(1000);
-        assertThatThrownBy(() -> a.syncMin(2048)).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
+        assertThatThrownBy(() -> a.syncMin(2048))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
         a.close();
 
         corrupt(1, 100 * 8);
@@ -313,14 +347,19 @@ class SyncLifecycleTest {
         b.syncAction(SyncAction.CHECK);
         Awaitility.await().atMost(WAIT).until(() -> completed(b) >= 300 * 8);
         assertThat(b.syncAction()).as("paused at sync_max").isEqualTo(SyncAction.CHECK);
-        assertThat(b.mismatchCount()).as("only [sync_min, sync_max) was checked").isEqualTo(8);
-        assertThatThrownBy(() -> b.syncMin(0)).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
+        assertThat(b.mismatchCount())
+                .as("only [sync_min, sync_max) was checked")
+                .isEqualTo(8);
+        assertThatThrownBy(() -> b.syncMin(0))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
         b.syncMax(Long.MAX_VALUE);
         SyncReport r = b.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.completed()).isTrue();
         assertThat(r.startSector()).isEqualTo(50 * 8);
-        assertThat(b.mismatchCount()).as("the rest of the array, from sync_min on").isEqualTo(24);
+        assertThat(b.mismatchCount())
+                .as("the rest of the array, from sync_min on")
+                .isEqualTo(24);
     }
 
     @Test
@@ -332,31 +371,41 @@ class SyncLifecycleTest {
         a.syncMax(2048);
         a.syncAction(SyncAction.CHECK);
         Awaitility.await().atMost(WAIT).until(() -> a.syncAction() == SyncAction.CHECK);
-        for (SyncAction act : new SyncAction[] {SyncAction.CHECK, SyncAction.REPAIR, SyncAction.RESYNC, SyncAction.RECOVER}) {
-            assertThatThrownBy(() -> a.syncAction(act)).isInstanceOfSatisfying(Raid1Exception.class,
-                    e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
+        for (SyncAction act :
+                new SyncAction[] {SyncAction.CHECK, SyncAction.REPAIR, SyncAction.RESYNC, SyncAction.RECOVER}) {
+            assertThatThrownBy(() -> a.syncAction(act))
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
         }
         String leg = a.mirrors().mirrors().get(0).name();
-        assertThatThrownBy(() -> a.deviceState(leg, "bogus")).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
-        assertThatThrownBy(() -> a.syncSpeedMax(0)).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
-        assertThatThrownBy(() -> a.deviceState("no-such-leg", "faulty")).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.NO_SUCH_DEVICE));
+        assertThatThrownBy(() -> a.deviceState(leg, "bogus"))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
+        assertThatThrownBy(() -> a.syncSpeedMax(0))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
+        assertThatThrownBy(() -> a.deviceState("no-such-leg", "faulty"))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.NO_SUCH_DEVICE));
         a.syncAction(SyncAction.IDLE);
         a.failDevice(a.mirrors().mirrors().get(1).name());
-        assertThatThrownBy(() -> a.syncAction(SyncAction.CHECK)).as("nothing to compare on a degraded 2-leg array")
-                .isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
+        assertThatThrownBy(() -> a.syncAction(SyncAction.CHECK))
+                .as("nothing to compare on a degraded 2-leg array")
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
     }
 
     @Test
     void theClusterWindowIsAnnouncedBeforeResyncIoTouchesItAndFinishFollowsTheLastSuperblock() throws Exception {
-        legs(96L << 20, CreateOptions.builder("md-window").bitmap(BitmapMode.NONE).build());
+        legs(
+                96L << 20,
+                CreateOptions.builder("md-window").bitmap(BitmapMode.NONE).build());
         AtomicLong seq = new AtomicLong();
         RecordingClusterOperations ops = new RecordingClusterOperations(seq);
         List<BlockDevice> devs = legs.open();
         RecordingDevice target = new RecordingDevice(devs.get(1), seq);
-        Raid1Array a = legs.track(Raid1Array.assemble(List.of(devs.get(0), target), fast().cluster(ops).build()));
+        Raid1Array a = legs.track(Raid1Array.assemble(
+                List.of(devs.get(0), target), fast().cluster(ops).build()));
         SyncReport r = a.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.completed()).isTrue();
         long dataStart = legs.created.dataOffset() * 512;
@@ -373,17 +422,26 @@ class SyncLifecycleTest {
             RecordingClusterOperations.Call last = null;
             for (RecordingClusterOperations.Call c : windows) if (c.seq() < w.seq()) last = c;
             assertThat(last).as("a window before the write at sector %d", s).isNotNull();
-            assertThat(s >= last.lo() && e <= last.hi()).as("write [%d, %d) inside the window [%d, %d)", s, e, last.lo(),
-                    last.hi()).isTrue();
+            assertThat(s >= last.lo() && e <= last.hi())
+                    .as("write [%d, %d) inside the window [%d, %d)", s, e, last.lo(), last.hi())
+                    .isTrue();
             resyncWrites++;
         }
         assertThat(resyncWrites).isPositive();
         long finish = ops.calls("resyncFinish").get(0).seq();
-        long lastSuperblock = target.writes.stream().filter(w -> w.offset() == 4096 && w.seq() < finish)
-                .mapToLong(RecordingDevice.Write::seq).max().orElseThrow();
-        assertThat(target.writes.stream().filter(w -> w.offset() >= dataStart).mapToLong(RecordingDevice.Write::seq).max()
-                .orElseThrow()).isLessThan(lastSuperblock);
-        assertThat(ops.calls("resyncStart").get(0).seq()).isLessThan(windows.get(0).seq());
+        long lastSuperblock = target.writes.stream()
+                .filter(w -> w.offset() == 4096 && w.seq() < finish)
+                .mapToLong(RecordingDevice.Write::seq)
+                .max()
+                .orElseThrow();
+        assertThat(target.writes.stream()
+                        .filter(w -> w.offset() >= dataStart)
+                        .mapToLong(RecordingDevice.Write::seq)
+                        .max()
+                        .orElseThrow())
+                .isLessThan(lastSuperblock);
+        assertThat(ops.calls("resyncStart").get(0).seq())
+                .isLessThan(windows.get(0).seq());
     }
 
     @Test
@@ -405,8 +463,9 @@ class SyncLifecycleTest {
         assertThat(fences).containsExactly(FenceReason.CRITICAL_THREAD_FAILED);
         assertThat(a.fenceReason()).contains(FenceReason.CRITICAL_THREAD_FAILED);
         assertThat(a.arrayState()).isEqualTo(ArrayState.SUSPENDED);
-        assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096))).isInstanceOfSatisfying(Raid1Exception.class,
-                e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.FENCED));
+        assertThatThrownBy(() -> a.write(0, AlignedBuffers.allocate(4096)))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.FENCED));
     }
 
     @Test
@@ -422,14 +481,21 @@ class SyncLifecycleTest {
         });
         a.syncAction(SyncAction.RESYNC);
         a.awaitSyncIdle(WAIT);
-        Awaitility.await().atMost(WAIT).until(() -> changes.stream().anyMatch(c -> c.newValue().equals("idle")));
+        Awaitility.await()
+                .atMost(WAIT)
+                .until(() -> changes.stream().anyMatch(c -> c.newValue().equals("idle")));
         assertThat(changes).anySatisfy(c -> assertThat(c.newValue()).isEqualTo("resync"));
         assertThat(changes.get(changes.size() - 1).oldValue()).isEqualTo("resync");
     }
 
     @Test
     void aFencedArrayClearsNoBitmapBitAnyMore() throws Exception {
-        legs(24L << 20, CreateOptions.builder("md-fenced-bits").assumeClean(true).bitmapChunk(1 << 20).build());
+        legs(
+                24L << 20,
+                CreateOptions.builder("md-fenced-bits")
+                        .assumeClean(true)
+                        .bitmapChunk(1 << 20)
+                        .build());
         org.clustermd.bitmap.testing.ManualClock clock = new org.clustermd.bitmap.testing.ManualClock();
         Raid1Array a = legs.assemble(fast().bitmapClock(clock).build());
         a.write(0, AlignedBuffers.allocate(4096));
@@ -443,7 +509,13 @@ class SyncLifecycleTest {
             Thread.sleep(400);
         }
         a.close();
-        var slot = org.clustermd.raid1.admin.Examiner.examine(legs.paths.get(0)).bitmap().orElseThrow().slots().get(0);
-        assertThat(slot.dirty()).as("the fenced node's dirty bits stay for whoever recovers its slot").isEqualTo(2);
+        var slot = org.clustermd.raid1.admin.Examiner.examine(legs.paths.get(0))
+                .bitmap()
+                .orElseThrow()
+                .slots()
+                .get(0);
+        assertThat(slot.dirty())
+                .as("the fenced node's dirty bits stay for whoever recovers its slot")
+                .isEqualTo(2);
     }
 }

@@ -41,9 +41,13 @@ class TryWriteTest {
     private Raid1Array array() throws Exception {
         assumeTrue(BlockDevices.aioAvailable(), "libaio is not available here");
         legs = new TestLegs(dir, 2, 48L << 20)
-                .create(CreateOptions.builder("md-try").assumeClean(true).bitmapChunk(CHUNK).build());
+                .create(CreateOptions.builder("md-try")
+                        .assumeClean(true)
+                        .bitmapChunk(CHUNK)
+                        .build());
         List<BlockDevice> devices = new ArrayList<>();
-        for (Path p : legs.paths) devices.add(BlockDevices.open(p, BlockDeviceOptions.defaults().withEngine(IoEngine.AIO)));
+        for (Path p : legs.paths)
+            devices.add(BlockDevices.open(p, BlockDeviceOptions.defaults().withEngine(IoEngine.AIO)));
         return legs.track(Raid1Array.assemble(devices, ArrayOptions.builder().build()));
     }
 
@@ -63,14 +67,18 @@ class TryWriteTest {
     void declinesWhatWouldWaitAndLeavesNothingCounted() throws Exception {
         Raid1Array a = array();
         // a clean array must first record that it is active: a superblock write to wait for
-        assertThat(a.tryWriteAsync(0, block(1), false)).as("first write to a clean array").isNull();
+        assertThat(a.tryWriteAsync(0, block(1), false))
+                .as("first write to a clean array")
+                .isNull();
         assertThat(a.stats().inFlight()).isZero();
         assertThat(stampAt(a, 0)).isZero();
 
         a.write(0, block(2)); // now active, and chunk 0's bit is durable
         long bits = a.bitmap().orElseThrow().stats().bitsSet();
         // chunk 5's bit is not set yet: setting it means a flush to wait for
-        assertThat(a.tryWriteAsync(5 * CHUNK, block(3), false)).as("write needing a new bit").isNull();
+        assertThat(a.tryWriteAsync(5 * CHUNK, block(3), false))
+                .as("write needing a new bit")
+                .isNull();
         assertThat(a.bitmap().orElseThrow().stats().bitsSet()).isEqualTo(bits);
         assertThat(a.stats().inFlight()).isZero();
         assertThat(stampAt(a, 5 * CHUNK)).isZero();

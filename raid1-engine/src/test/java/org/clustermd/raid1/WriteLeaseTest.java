@@ -47,11 +47,15 @@ class WriteLeaseTest {
 
     private Raid1Array array(Duration ioWait) throws Exception {
         legs = new TestLegs(dir, 2, 48L << 20)
-                .create(CreateOptions.builder("md-lease").assumeClean(true).bitmapChunk(CHUNK).build());
+                .create(CreateOptions.builder("md-lease")
+                        .assumeClean(true)
+                        .bitmapChunk(CHUNK)
+                        .build());
         AtomicLong seq = new AtomicLong();
         ops = new RecordingClusterOperations(seq);
         for (BlockDevice d : legs.open()) devices.add(new RecordingDevice(d, seq));
-        return legs.track(Raid1Array.assemble(devices, ArrayOptions.builder().cluster(ops).ioWait(ioWait).build()));
+        return legs.track(Raid1Array.assemble(
+                devices, ArrayOptions.builder().cluster(ops).ioWait(ioWait).build()));
     }
 
     private int legWrites() {
@@ -66,7 +70,8 @@ class WriteLeaseTest {
 
     /** Submits from a pool thread: the submitting thread itself may be held (a new bitmap bit). */
     private static CompletableFuture<Void> submit(Raid1Array a, long offset, int stamp) {
-        return CompletableFuture.supplyAsync(() -> a.writeAsync(offset, block(stamp))).thenCompose(f -> f);
+        return CompletableFuture.supplyAsync(() -> a.writeAsync(offset, block(stamp)))
+                .thenCompose(f -> f);
     }
 
     @Test
@@ -81,7 +86,9 @@ class WriteLeaseTest {
         for (int i = 1; i <= 8; i++) held.add(submit(a, i * CHUNK, 100 + i));
         held.add(submit(a, 4096, 2));
         Thread.sleep(500);
-        assertThat(legWrites()).as("leg writes issued while the lease was invalid").isEqualTo(before);
+        assertThat(legWrites())
+                .as("leg writes issued while the lease was invalid")
+                .isEqualTo(before);
         assertThat(held).as("held, not failed").noneMatch(CompletableFuture::isDone);
         assertThat(a.fenceReason()).isEmpty();
 
@@ -105,13 +112,18 @@ class WriteLeaseTest {
         Thread.sleep(200);
         assertThat(w).isNotDone();
         ops.lease.revoke();
-        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
-                () -> w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS));
-        assertThat(e.getCause()).isInstanceOfSatisfying(Raid1Exception.class,
-                r -> assertThat(r.code()).isEqualTo(Raid1Exception.Code.FENCED));
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+                ExecutionException.class, () -> w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS));
+        assertThat(e.getCause())
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, r -> assertThat(r.code()).isEqualTo(Raid1Exception.Code.FENCED));
         assertThat(a.fenceReason()).contains(FenceReason.CLUSTER_SESSION_LOST);
-        assertThat(legWrites()).as("nothing reached a leg after the lease ran out").isEqualTo(before);
-        assertThat(a.mirrors().inSync()).as("no leg was failed for a write that was never issued").hasSize(2);
+        assertThat(legWrites())
+                .as("nothing reached a leg after the lease ran out")
+                .isEqualTo(before);
+        assertThat(a.mirrors().inSync())
+                .as("no leg was failed for a write that was never issued")
+                .hasSize(2);
     }
 
     @Test
@@ -121,7 +133,8 @@ class WriteLeaseTest {
         ops.lease.expire();
         int before = legWrites();
         CompletableFuture<Void> w = submit(a, 4096, 2);
-        org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, () -> w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS));
+        org.junit.jupiter.api.Assertions.assertThrows(
+                ExecutionException.class, () -> w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS));
         assertThat(a.fenceReason()).contains(FenceReason.LEASE_EXPIRED);
         assertThat(legWrites()).isEqualTo(before);
         assertThat(a.mirrors().inSync()).hasSize(2);
@@ -174,7 +187,11 @@ class WriteLeaseTest {
             org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
         }
         assertThat(a.fenceReason()).contains(FenceReason.CLUSTER_SESSION_LOST);
-        assertThat(legWrites()).as("nothing reached a leg after the lease ran out").isEqualTo(before);
-        assertThat(a.holdForSession()).as("no request stays in flight after the fence").isTrue();
+        assertThat(legWrites())
+                .as("nothing reached a leg after the lease ran out")
+                .isEqualTo(before);
+        assertThat(a.holdForSession())
+                .as("no request stays in flight after the fence")
+                .isTrue();
     }
 }

@@ -43,9 +43,12 @@ public final class LoopDevice implements AutoCloseable {
         return attach(backing, sectorSize, false);
     }
 
-    private static LoopDevice attach(Path backing, int sectorSize, boolean readOnly) throws IOException, InterruptedException {
-        Assumptions.assumeTrue(isRoot(), "loop devices need root: run the tests as root (bin/test) to include this one");
-        List<String> cmd = new ArrayList<>(List.of(Tools.require("losetup", "mount").toString()));
+    private static LoopDevice attach(Path backing, int sectorSize, boolean readOnly)
+            throws IOException, InterruptedException {
+        Assumptions.assumeTrue(
+                isRoot(), "loop devices need root: run the tests as root (bin/test) to include this one");
+        List<String> cmd =
+                new ArrayList<>(List.of(Tools.require("losetup", "mount").toString()));
         if (readOnly) cmd.add("-r");
         cmd.addAll(List.of("-f", "--show"));
         if (sectorSize > 0) cmd.addAll(List.of("--sector-size", String.valueOf(sectorSize)));
@@ -83,7 +86,10 @@ public final class LoopDevice implements AutoCloseable {
         if (closed) return;
         closed = true;
         try {
-            Tools.Result r = Tools.exec(LOSETUP_TIMEOUT, null, List.of(Tools.require("losetup", "mount").toString(), "-d", device.toString()));
+            Tools.Result r = Tools.exec(
+                    LOSETUP_TIMEOUT,
+                    null,
+                    List.of(Tools.require("losetup", "mount").toString(), "-d", device.toString()));
             if (r.exit() != 0) System.err.println("losetup -d " + device + " failed: " + r.output());
         } catch (IOException | AssertionError e) {
             System.err.println("losetup -d " + device + " failed: " + e);

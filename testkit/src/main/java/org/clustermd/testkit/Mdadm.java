@@ -44,7 +44,8 @@ public final class Mdadm {
         Map<String, String> m = new LinkedHashMap<>();
         for (String line : out.split("\n")) {
             int c = line.indexOf(" : ");
-            if (c > 0) m.putIfAbsent(line.substring(0, c).trim(), line.substring(c + 3).trim());
+            if (c > 0)
+                m.putIfAbsent(line.substring(0, c).trim(), line.substring(c + 3).trim());
         }
         return m;
     }

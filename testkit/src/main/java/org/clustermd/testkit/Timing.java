@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 public final class Timing {
     /** The system property that scales every duration; surefire passes it from the POM. */
     public static final String SCALE_PROPERTY = "clustermd.timing.scale";
+
     private static final Duration DEFAULT_BASE = Duration.ofSeconds(10);
     private static final long POLL_MS = 10;
     private static final double SCALE = readScale();
@@ -109,7 +110,9 @@ public final class Timing {
 
     /** A session timeout to ask ZooKeeper for: this duration's half, at least 1 s before scaling. */
     public Duration session() {
-        return base.dividedBy(2).compareTo(scaled(Duration.ofSeconds(1))) < 0 ? scaled(Duration.ofSeconds(1)) : base.dividedBy(2);
+        return base.dividedBy(2).compareTo(scaled(Duration.ofSeconds(1))) < 0
+                ? scaled(Duration.ofSeconds(1))
+                : base.dividedBy(2);
     }
 
     /** Sleeps a quarter of this duration (to let something that should not happen have its chance). */
@@ -133,11 +136,13 @@ public final class Timing {
      * has passed. An exception from the condition counts as "not yet" and is attached to the
      * failure.
      */
-    public static void waitFor(String description, Callable<Boolean> condition, Duration timeout) throws InterruptedException {
+    public static void waitFor(String description, Callable<Boolean> condition, Duration timeout)
+            throws InterruptedException {
         await(description, condition, scaled(timeout));
     }
 
-    private static void await(String description, Callable<Boolean> condition, Duration timeout) throws InterruptedException {
+    private static void await(String description, Callable<Boolean> condition, Duration timeout)
+            throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         Exception last = null;
         while (true) {
@@ -151,8 +156,8 @@ public final class Timing {
                 last = e;
             }
             if (System.nanoTime() - deadline >= 0) {
-                AssertionError failure = new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for: "
-                        + description + (last == null ? "" : " (last error: " + last + ")"));
+                AssertionError failure = new AssertionError("timed out after " + timeout.toMillis()
+                        + " ms waiting for: " + description + (last == null ? "" : " (last error: " + last + ")"));
                 if (last != null) {
                     failure.initCause(last);
                 }

@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Tools {
     /** Where Debian installs tools; searched after PATH, since a non-root PATH often lacks the sbin directories. */
-    private static final List<String> SYSTEM_DIRS = List.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin");
+    private static final List<String> SYSTEM_DIRS =
+            List.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin");
     /** How long a tool run may take by default, before scaling. */
     private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
 
@@ -50,8 +51,9 @@ public final class Tools {
      * {@code apt-get install aptPackage}.
      */
     public static Path require(String tool, String aptPackage) {
-        return find(tool).orElseThrow(() -> new AssertionError(
-                tool + " is not installed: apt-get install " + aptPackage + " (bin/test installs it when run as root)"));
+        return find(tool)
+                .orElseThrow(() -> new AssertionError(tool + " is not installed: apt-get install " + aptPackage
+                        + " (bin/test installs it when run as root)"));
     }
 
     /** The outcome of a finished command: its exit code and its stdout and stderr together. */
@@ -61,18 +63,21 @@ public final class Tools {
      * Runs {@code cmd} with {@code stdin} (null for none), waiting at most {@code timeout} times
      * the scale; past that the process is killed and the test fails with what it printed.
      */
-    public static Result exec(Duration timeout, String stdin, List<String> cmd) throws IOException, InterruptedException {
+    public static Result exec(Duration timeout, String stdin, List<String> cmd)
+            throws IOException, InterruptedException {
         Duration limit = Timing.scaled(timeout);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         // stdout is read on its own thread so that a chatty tool cannot block on a full pipe while we wait for it
         byte[][] out = new byte[1][];
-        Thread reader = new Thread(() -> {
-            try {
-                out[0] = p.getInputStream().readAllBytes();
-            } catch (IOException e) {
-                out[0] = ("(output lost: " + e + ")").getBytes(StandardCharsets.UTF_8);
-            }
-        }, "testkit-tool-output");
+        Thread reader = new Thread(
+                () -> {
+                    try {
+                        out[0] = p.getInputStream().readAllBytes();
+                    } catch (IOException e) {
+                        out[0] = ("(output lost: " + e + ")").getBytes(StandardCharsets.UTF_8);
+                    }
+                },
+                "testkit-tool-output");
         reader.start();
         try {
             if (stdin != null) p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
@@ -83,8 +88,8 @@ public final class Tools {
         if (!p.waitFor(limit.toNanos(), TimeUnit.NANOSECONDS)) {
             p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             reader.join(5_000);
-            throw new AssertionError(String.join(" ", cmd) + " did not finish within " + limit.toMillis() + " ms; output:\n"
-                    + text(out[0]));
+            throw new AssertionError(String.join(" ", cmd) + " did not finish within " + limit.toMillis()
+                    + " ms; output:\n" + text(out[0]));
         }
         reader.join(Timing.scaled(Duration.ofSeconds(10)).toMillis());
         return new Result(p.exitValue(), text(out[0]));
@@ -96,7 +101,8 @@ public final class Tools {
     }
 
     /** {@link #exec}, failing the test unless the command exits 0; returns its output. */
-    public static String runWithin(Duration timeout, String stdin, String... cmd) throws IOException, InterruptedException {
+    public static String runWithin(Duration timeout, String stdin, String... cmd)
+            throws IOException, InterruptedException {
         Result r = exec(timeout, stdin, List.of(cmd));
         if (r.exit() != 0) {
             throw new AssertionError(String.join(" ", cmd) + " exited with " + r.exit() + ":\n" + r.output());

@@ -75,9 +75,10 @@ public final class BitmapSuite implements Suite {
     private List<Figure> bm1(Path dir, int rounds) throws IOException, InterruptedException {
         Path file = Files.createTempFile(dir, "clustermd-bm1-", ".bitmap");
         try (FileBitmapStorage storage = FileBitmapStorage.open(file, 0, 4 * 4096)) {
-            BitmapArea.create(storage, BitmapSuperblock.clustered(UUID.randomUUID(), 1L << 31, CHUNK_64M, 4, "bench"),
-                    true);
-            try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, BitmapOptions.builder().name("bm1").build())) {
+            BitmapArea.create(
+                    storage, BitmapSuperblock.clustered(UUID.randomUUID(), 1L << 31, CHUNK_64M, 4, "bench"), true);
+            try (WriteIntentBitmap b = WriteIntentBitmap.open(
+                    storage, 0, BitmapOptions.builder().name("bm1").build())) {
                 long chunkSectors = CHUNK_64M / 512;
                 // hold one write on chunks 1 and 2 so they stay dirty all along
                 b.startWrite(chunkSectors, 8);
@@ -91,7 +92,8 @@ public final class BitmapSuite implements Suite {
                     one[r] = opsPerSecond(b, new long[] {chunkSectors}, 2);
                     twoSame[r] = opsPerSecond(b, sameChunk, 2);
                     twoOwn[r] = opsPerSecond(b, ownChunks, 2);
-                    System.err.printf("BM1 round %d: 1 thread %.3g, 2 threads same chunk %.3g, own chunks %.3g ops/s%n",
+                    System.err.printf(
+                            "BM1 round %d: 1 thread %.3g, 2 threads same chunk %.3g, own chunks %.3g ops/s%n",
                             r + 1, one[r], twoSame[r], twoOwn[r]);
                 }
                 BitmapStats st = b.stats();
@@ -99,14 +101,30 @@ public final class BitmapSuite implements Suite {
                 b.endWrite(2 * chunkSectors, 8, true);
                 List<Figure> figs = new ArrayList<>();
                 double m1 = median(one);
-                figs.add(new Figure("BM1", "bitmap startWrite+endWrite on a dirty chunk, 1 thread (ratio = ops/s / 5,000,000)",
-                        m1, Double.NaN, m1 / BM1_GOAL, ">=1.0", "ops/s")
-                        .with("rounds", rounds).with("per_round", list(one)).with("seconds_per_round", 2)
+                figs.add(new Figure(
+                                "BM1",
+                                "bitmap startWrite+endWrite on a dirty chunk, 1 thread (ratio = ops/s / 5,000,000)",
+                                m1,
+                                Double.NaN,
+                                m1 / BM1_GOAL,
+                                ">=1.0",
+                                "ops/s")
+                        .with("rounds", rounds)
+                        .with("per_round", list(one))
+                        .with("seconds_per_round", 2)
                         .with("storage_writes_during_runs", st.storageWrites()));
                 double m2 = median(twoSame);
-                figs.add(new Figure("BM1", "bitmap startWrite+endWrite on a dirty chunk, 2 threads on the same chunk"
-                        + " (ratio = total ops/s / 5,000,000)", m2, Double.NaN, m2 / BM1_GOAL, ">=1.0", "ops/s")
-                        .with("rounds", rounds).with("per_round", list(twoSame))
+                figs.add(new Figure(
+                                "BM1",
+                                "bitmap startWrite+endWrite on a dirty chunk, 2 threads on the same chunk"
+                                        + " (ratio = total ops/s / 5,000,000)",
+                                m2,
+                                Double.NaN,
+                                m2 / BM1_GOAL,
+                                ">=1.0",
+                                "ops/s")
+                        .with("rounds", rounds)
+                        .with("per_round", list(twoSame))
                         .with("two_threads_own_chunks_median", median(twoOwn))
                         .with("two_threads_own_chunks_per_round", list(twoOwn))
                         .with("cores", Runtime.getRuntime().availableProcessors()));
@@ -128,16 +146,18 @@ public final class BitmapSuite implements Suite {
         Throwable[] failure = new Throwable[1];
         for (int t = 0; t < threads; t++) {
             long sector = sectors[t];
-            Thread th = new Thread(() -> {
-                try {
-                    loop(b, sector, System.nanoTime() + 1_000_000_000L); // warm-up
-                    ready.countDown();
-                    go.await();
-                    total.addAndGet(loop(b, sector, window[1]));
-                } catch (Throwable e) {
-                    failure[0] = e;
-                }
-            }, "bm1-" + t);
+            Thread th = new Thread(
+                    () -> {
+                        try {
+                            loop(b, sector, System.nanoTime() + 1_000_000_000L); // warm-up
+                            ready.countDown();
+                            go.await();
+                            total.addAndGet(loop(b, sector, window[1]));
+                        } catch (Throwable e) {
+                            failure[0] = e;
+                        }
+                    },
+                    "bm1-" + t);
             ts.add(th);
             th.start();
         }
@@ -171,31 +191,34 @@ public final class BitmapSuite implements Suite {
         long syncSize = 1024 * CHUNK_64M / 512; // a 64 GiB array
         long windowSectors = workingChunks * CHUNK_64M / 512;
         try (FileBitmapStorage storage = FileBitmapStorage.open(file, 0, 4 * 4096)) {
-            BitmapArea.create(storage, BitmapSuperblock.clustered(UUID.randomUUID(), syncSize, CHUNK_64M, 4, "bench"),
-                    true);
-            WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, BitmapOptions.builder().name("bm2").build());
+            BitmapArea.create(
+                    storage, BitmapSuperblock.clustered(UUID.randomUUID(), syncSize, CHUNK_64M, 4, "bench"), true);
+            WriteIntentBitmap b = WriteIntentBitmap.open(
+                    storage, 0, BitmapOptions.builder().name("bm2").build());
             BitmapStats before = b.stats();
             AtomicLong writes = new AtomicLong();
             long end = System.nanoTime() + seconds * 1_000_000_000L;
             List<Thread> ts = new ArrayList<>();
             Throwable[] failure = new Throwable[1];
             for (int t = 0; t < threads; t++) {
-                Thread th = new Thread(() -> {
-                    ThreadLocalRandom r = ThreadLocalRandom.current();
-                    long n = 0;
-                    try {
-                        while (System.nanoTime() < end) {
-                            long sector = r.nextLong(windowSectors / 8) * 8;
-                            b.startWrite(sector, 8);
-                            LockSupport.parkNanos(legMicros * 1000);
-                            b.endWrite(sector, 8, true);
-                            n++;
-                        }
-                    } catch (Throwable e) {
-                        failure[0] = e;
-                    }
-                    writes.addAndGet(n);
-                }, "bm2-" + t);
+                Thread th = new Thread(
+                        () -> {
+                            ThreadLocalRandom r = ThreadLocalRandom.current();
+                            long n = 0;
+                            try {
+                                while (System.nanoTime() < end) {
+                                    long sector = r.nextLong(windowSectors / 8) * 8;
+                                    b.startWrite(sector, 8);
+                                    LockSupport.parkNanos(legMicros * 1000);
+                                    b.endWrite(sector, 8, true);
+                                    n++;
+                                }
+                            } catch (Throwable e) {
+                                failure[0] = e;
+                            }
+                            writes.addAndGet(n);
+                        },
+                        "bm2-" + t);
                 ts.add(th);
                 th.start();
             }
@@ -205,14 +228,27 @@ public final class BitmapSuite implements Suite {
             b.close();
             long flushes = after.storageFlushes() - before.storageFlushes();
             double perWrite = flushes / (double) writes.get();
-            System.err.printf("BM2: %d writes, %d bitmap flushes, %d bits set, %d cleared%n", writes.get(), flushes,
-                    after.bitsSet(), after.bitsCleared());
-            return new Figure("BM2", "bitmap flushes per 4 KiB random write within the dirty window (ratio = flushes/write)",
-                    perWrite, Double.NaN, perWrite, "<=" + BM2_GOAL, "flushes/write")
-                    .with("writes", writes.get()).with("flushes", flushes).with("bits_set", after.bitsSet())
-                    .with("bits_cleared", after.bitsCleared()).with("threads", threads)
-                    .with("working_set_chunks", workingChunks).with("chunk_bytes", CHUNK_64M)
-                    .with("daemon_sleep_s", 5).with("seconds", seconds).with("simulated_leg_write_us", legMicros)
+            System.err.printf(
+                    "BM2: %d writes, %d bitmap flushes, %d bits set, %d cleared%n",
+                    writes.get(), flushes, after.bitsSet(), after.bitsCleared());
+            return new Figure(
+                            "BM2",
+                            "bitmap flushes per 4 KiB random write within the dirty window (ratio = flushes/write)",
+                            perWrite,
+                            Double.NaN,
+                            perWrite,
+                            "<=" + BM2_GOAL,
+                            "flushes/write")
+                    .with("writes", writes.get())
+                    .with("flushes", flushes)
+                    .with("bits_set", after.bitsSet())
+                    .with("bits_cleared", after.bitsCleared())
+                    .with("threads", threads)
+                    .with("working_set_chunks", workingChunks)
+                    .with("chunk_bytes", CHUNK_64M)
+                    .with("daemon_sleep_s", 5)
+                    .with("seconds", seconds)
+                    .with("simulated_leg_write_us", legMicros)
                     .with("storage", "file in " + dir);
         } finally {
             Files.deleteIfExists(file);

@@ -55,7 +55,9 @@ public final class BroadcastSuite implements Suite {
         boolean fsync = !o.string("fsync", "yes").equals("no");
         Path dir = tempDir(o.dir());
         List<Figure> out = new ArrayList<>();
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), 0,
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(
+                dir.resolve("zk"),
+                0,
                 ZooKeeperSettings.builder().forceSync(fsync).build())) {
             String config = fsync ? "forceSync=yes, 1-server" : "forceSync=no, 1-server";
             out.add(p8(zk.connectString(), 4, "<=6", config, rounds, iterations));
@@ -79,12 +81,16 @@ public final class BroadcastSuite implements Suite {
         try {
             ensure(raw, "/bench-p8");
             for (int i = 0; i < members; i++) {
-                ZkLockManager m = ZkLockManager.builder().connectString(cs).cluster("bench").nodeName("p8-" + members + "-" + i)
+                ZkLockManager m = ZkLockManager.builder()
+                        .connectString(cs)
+                        .cluster("bench")
+                        .nodeName("p8-" + members + "-" + i)
                         .build();
                 managers.add(m);
-                LockSpace ls = m.join("p8-" + members, LockSpaceOptions.of(members).withRequestTimeout(TOKEN));
-                MessageChannel c = MessageChannel.open("p8-" + i, ls, ChannelBounds.fromTokenWait(TOKEN),
-                        e -> Disposition.PROCESSED, () -> { });
+                LockSpace ls =
+                        m.join("p8-" + members, LockSpaceOptions.of(members).withRequestTimeout(TOKEN));
+                MessageChannel c = MessageChannel.open(
+                        "p8-" + i, ls, ChannelBounds.fromTokenWait(TOKEN), e -> Disposition.PROCESSED, () -> {});
                 c.startHandling();
                 channels.add(c);
             }
@@ -100,18 +106,32 @@ public final class BroadcastSuite implements Suite {
                 long[] samples = measureOurs(sender, iterations);
                 oursRounds[r] = percentile(samples, 99);
                 oursMedians[r] = percentile(samples, 50);
-                progress("P8 %d members round %d: broadcast p99 %.3f ms, ZooKeeper write p50 %.3f ms", members, r + 1,
-                        oursRounds[r] / 1e6, peerRounds[r] / 1e6);
+                progress(
+                        "P8 %d members round %d: broadcast p99 %.3f ms, ZooKeeper write p50 %.3f ms",
+                        members, r + 1, oursRounds[r] / 1e6, peerRounds[r] / 1e6);
             }
             double ours = median(oursRounds) / 1e6;
             double peer = median(peerRounds) / 1e6;
-            long received = channels.stream().skip(1).mapToLong(MessageChannel::messagesReceived).min().orElse(0);
-            return new Figure("P8", "METADATA_UPDATED sent and acked by all of " + members
-                    + " members, p99 / one ZooKeeper write p50", ours, peer, goal, "ms")
-                    .with("config", config).with("members", members).with("rounds", rounds)
+            long received = channels.stream()
+                    .skip(1)
+                    .mapToLong(MessageChannel::messagesReceived)
+                    .min()
+                    .orElse(0);
+            return new Figure(
+                            "P8",
+                            "METADATA_UPDATED sent and acked by all of " + members
+                                    + " members, p99 / one ZooKeeper write p50",
+                            ours,
+                            peer,
+                            goal,
+                            "ms")
+                    .with("config", config)
+                    .with("members", members)
+                    .with("rounds", rounds)
                     .with("iterations_per_round", iterations)
                     .with("ours_p99_ms_per_round", ms(oursRounds))
-                    .with("ours_p50_ms_per_round", ms(oursMedians)).with("peer_p50_ms_per_round", ms(peerRounds))
+                    .with("ours_p50_ms_per_round", ms(oursMedians))
+                    .with("peer_p50_ms_per_round", ms(peerRounds))
                     .with("least_received_by_a_member", received)
                     .with("peer", "ZooKeeper setData of one znode, same server");
         } finally {
@@ -189,7 +209,8 @@ public final class BroadcastSuite implements Suite {
 
     private static void deleteQuietly(Path dir) {
         try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            s.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
         } catch (IOException e) {
             // best effort
         }

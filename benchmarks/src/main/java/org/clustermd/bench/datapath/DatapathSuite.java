@@ -1,18 +1,22 @@
 package org.clustermd.bench.datapath;
 
+import static org.clustermd.bench.storage.Percentiles.list;
+import static org.clustermd.bench.storage.Percentiles.median;
+import static org.clustermd.bench.storage.Rounds.wanted;
+import static org.clustermd.bench.storage.Rounds.with;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.Stat;
 import org.clustermd.bench.BenchException;
@@ -35,11 +39,6 @@ import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.BitmapMode;
 import org.clustermd.raid1.io.BlockDevice;
-
-import static org.clustermd.bench.storage.Percentiles.list;
-import static org.clustermd.bench.storage.Percentiles.median;
-import static org.clustermd.bench.storage.Rounds.wanted;
-import static org.clustermd.bench.storage.Rounds.with;
 
 /**
  * {@code benchmarks/run datapath [--rounds 5] [--seconds 5] [--dir /var/tmp] [--size 1G]
@@ -89,6 +88,7 @@ public final class DatapathSuite implements Suite {
     private static final int SEQ_BLOCK = 1 << 20;
     /** The first page of a v1.2 leg's bitmap area: superblock at 4 KiB, bitmap_offset +8 sectors. */
     private static final long BITMAP_PAGE_OFFSET = 8192;
+
     private static final int SEQ_DEPTH = 8;
 
     @Override
@@ -115,7 +115,8 @@ public final class DatapathSuite implements Suite {
         void run() throws IOException, InterruptedException, BenchException;
     }
 
-    private static void alternate(int round, List<Step> steps) throws IOException, InterruptedException, BenchException {
+    private static void alternate(int round, List<Step> steps)
+            throws IOException, InterruptedException, BenchException {
         List<Step> order = new ArrayList<>(steps);
         if (round % 2 == 1) Collections.reverse(order);
         for (Step s : order) s.run();
@@ -128,13 +129,14 @@ public final class DatapathSuite implements Suite {
         long size = legs.arrayBytes();
         List<String> randCmd = Fio.mirrorRandwrite(legs.leg(0), legs.leg(1), offset, size, 1);
         List<String> seqCmd = Fio.mirrorSeqwrite(legs.leg(0), legs.leg(1), offset, size);
-        List<String> seqFlushedCmd = Fio.mirrorSeqwriteFlushedPerChunk(legs.leg(0), legs.leg(1), offset, size,
-                legs.chunkBytes());
+        List<String> seqFlushedCmd =
+                Fio.mirrorSeqwriteFlushedPerChunk(legs.leg(0), legs.leg(1), offset, size, legs.chunkBytes());
         boolean rand = wanted(o, "P1") || wanted(o, "P3");
         boolean seq = wanted(o, "P2");
         boolean qd1 = wanted(o, "P3");
-        progress("datapath: %d rounds, %d s per side per round, array %d MiB at data_offset %d on %s", rounds, seconds,
-                size >> 20, offset, legs.dir());
+        progress(
+                "datapath: %d rounds, %d s per side per round, array %d MiB at data_offset %d on %s",
+                rounds, seconds, size >> 20, offset, legs.dir());
 
         warmUp(legs, rand || qd1, seq);
         double[] peerRand = new double[rounds];
@@ -158,98 +160,201 @@ public final class DatapathSuite implements Suite {
             int r = round;
             if (rand) {
                 for (int slice = 0; slice < seconds; slice++) {
-                    alternate(r * seconds + slice, List.of(() -> {
-                        FioReport f = Fio.run(randCmd, legs.dir(), 120L);
-                        commands[0] = f.command();
-                        peerRand[r] += f.minWriteIops() / seconds;
-                        peerLeg0[r] += f.jobs().get(0).writeIops() / seconds;
-                        peerLeg1[r] += f.jobs().get(1).writeIops() / seconds;
-                    }, () -> onRand[r] += oursRandom(legs, BitmapMode.CLUSTERED, 1) / seconds,
-                            () -> offRand[r] += oursRandom(legs, BitmapMode.NONE, 1) / seconds));
+                    alternate(
+                            r * seconds + slice,
+                            List.of(
+                                    () -> {
+                                        FioReport f = Fio.run(randCmd, legs.dir(), 120L);
+                                        commands[0] = f.command();
+                                        peerRand[r] += f.minWriteIops() / seconds;
+                                        peerLeg0[r] += f.jobs().get(0).writeIops() / seconds;
+                                        peerLeg1[r] += f.jobs().get(1).writeIops() / seconds;
+                                    },
+                                    () -> onRand[r] += oursRandom(legs, BitmapMode.CLUSTERED, 1) / seconds,
+                                    () -> offRand[r] += oursRandom(legs, BitmapMode.NONE, 1) / seconds));
                 }
-                progress("round %d randwrite qd32: fio %.0f IOPS (legs %.0f / %.0f), ours bitmap on %.0f, off %.0f", r + 1,
-                        peerRand[r], peerLeg0[r], peerLeg1[r], onRand[r], offRand[r]);
+                progress(
+                        "round %d randwrite qd32: fio %.0f IOPS (legs %.0f / %.0f), ours bitmap on %.0f, off %.0f",
+                        r + 1, peerRand[r], peerLeg0[r], peerLeg1[r], onRand[r], offRand[r]);
             }
             if (seq) {
-                alternate(r, List.of(() -> {
-                    FioReport f = Fio.run(seqCmd, legs.dir(), 600);
-                    commands[1] = f.command();
-                    peerSeq[r] = f.minWriteMibPerSecond();
-                }, () -> {
-                    FioReport f = Fio.run(seqFlushedCmd, legs.dir(), 600);
-                    commands[2] = f.command();
-                    peerSeqFlushed[r] = f.minWriteMibPerSecond();
-                }, () -> onSeq[r] = oursSequential(legs), () -> rawSeq[r] = coupledSequential(legs),
-                        () -> bitSeq[r] = coupledSequentialWithBitFlushes(legs)));
-                progress("round %d seqwrite 1 MiB qd8: fio with an fdatasync per bitmap chunk %.1f MiB/s, ours %.1f"
-                        + " MiB/s, fio without flushes %.1f MiB/s (legs coupled, no array: %.1f; the same with a flushed"
-                        + " bitmap page per chunk: %.1f)", r + 1, peerSeqFlushed[r], onSeq[r], peerSeq[r], rawSeq[r],
-                        bitSeq[r]);
+                alternate(
+                        r,
+                        List.of(
+                                () -> {
+                                    FioReport f = Fio.run(seqCmd, legs.dir(), 600);
+                                    commands[1] = f.command();
+                                    peerSeq[r] = f.minWriteMibPerSecond();
+                                },
+                                () -> {
+                                    FioReport f = Fio.run(seqFlushedCmd, legs.dir(), 600);
+                                    commands[2] = f.command();
+                                    peerSeqFlushed[r] = f.minWriteMibPerSecond();
+                                },
+                                () -> onSeq[r] = oursSequential(legs),
+                                () -> rawSeq[r] = coupledSequential(legs),
+                                () -> bitSeq[r] = coupledSequentialWithBitFlushes(legs)));
+                progress(
+                        "round %d seqwrite 1 MiB qd8: fio with an fdatasync per bitmap chunk %.1f MiB/s, ours %.1f"
+                                + " MiB/s, fio without flushes %.1f MiB/s (legs coupled, no array: %.1f; the same with a flushed"
+                                + " bitmap page per chunk: %.1f)",
+                        r + 1, peerSeqFlushed[r], onSeq[r], peerSeq[r], rawSeq[r], bitSeq[r]);
             }
             if (qd1) {
                 LatencySamples onLat = new LatencySamples();
                 LatencySamples offLat = new LatencySamples();
                 for (int slice = 0; slice < seconds; slice++) {
-                    alternate(r * seconds + slice, List.of(
-                            () -> onQd1[r] += oursSync(legs, BitmapMode.CLUSTERED, 1, onLat) / seconds,
-                            () -> offQd1[r] += oursSync(legs, BitmapMode.NONE, 1, offLat) / seconds));
+                    alternate(
+                            r * seconds + slice,
+                            List.of(
+                                    () -> onQd1[r] += oursSync(legs, BitmapMode.CLUSTERED, 1, onLat) / seconds,
+                                    () -> offQd1[r] += oursSync(legs, BitmapMode.NONE, 1, offLat) / seconds));
                 }
                 onQd1P50[r] = onLat.percentileMicros(50);
                 onQd1P99[r] = onLat.percentileMicros(99);
                 offQd1P50[r] = offLat.percentileMicros(50);
                 offQd1P99[r] = offLat.percentileMicros(99);
-                progress("round %d QD1: bitmap on %.0f IOPS (p50 %.0f us), off %.0f IOPS (p50 %.0f us)", r + 1, onQd1[r],
-                        onQd1P50[r], offQd1[r], offQd1P50[r]);
+                progress(
+                        "round %d QD1: bitmap on %.0f IOPS (p50 %.0f us), off %.0f IOPS (p50 %.0f us)",
+                        r + 1, onQd1[r], onQd1P50[r], offQd1[r], offQd1P50[r]);
             }
         }
 
         Map<String, Object> config = legs.config();
         List<Figure> out = new ArrayList<>();
         if (wanted(o, "P1")) {
-            out.add(Rounds.paired(new Figure("P1", "4 KiB randwrite qd32, 2-leg mirror with clustered bitmap / fio libaio writing"
-                    + " both legs", median(onRand), median(peerRand), ">=0.90", "IOPS"), onRand, peerRand)
-                    .with("peer_leg0_per_round", list(peerLeg0)).with("peer_leg1_per_round", list(peerLeg1))
-                    .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds_per_round", seconds,
-                            "slice_seconds", 1, "bitmap", "clustered"))
+            out.add(Rounds.paired(
+                            new Figure(
+                                    "P1",
+                                    "4 KiB randwrite qd32, 2-leg mirror with clustered bitmap / fio libaio writing"
+                                            + " both legs",
+                                    median(onRand),
+                                    median(peerRand),
+                                    ">=0.90",
+                                    "IOPS"),
+                            onRand,
+                            peerRand)
+                    .with("peer_leg0_per_round", list(peerLeg0))
+                    .with("peer_leg1_per_round", list(peerLeg1))
+                    .with(
+                            "config",
+                            with(
+                                    config,
+                                    "block_bytes",
+                                    BLOCK,
+                                    "qd",
+                                    DEPTH,
+                                    "seconds_per_round",
+                                    seconds,
+                                    "slice_seconds",
+                                    1,
+                                    "bitmap",
+                                    "clustered"))
                     .with("peer_command", "min of the two legs' IOPS: " + commands[0]));
         }
         if (seq) {
             // P2 holds the peer to the rule the array keeps (a new bit durable before the data write
             // costs one flush per bitmap chunk); P2raw is against fio that never flushes
-            Map<String, Object> seqConfig = with(config, "block_bytes", SEQ_BLOCK, "qd", SEQ_DEPTH, "bytes_per_run", size,
-                    "bitmap", "clustered");
-            out.add(Rounds.paired(new Figure("P2", "1 MiB sequential write qd8, 2-leg mirror with clustered bitmap / fio libaio"
-                    + " writing both legs with an fdatasync at every bitmap chunk boundary", median(onSeq),
-                    median(peerSeqFlushed), ">=0.95", "MiB/s"), onSeq, peerSeqFlushed)
-                    .with("config", seqConfig)
-                    .with("peer_fdatasync_every_bytes", Math.max(1, legs.chunkBytes() / SEQ_BLOCK) * SEQ_BLOCK)
-                    .with("peer_command", "min of the two legs' MiB/s: " + commands[2])
-                    .with("floor_coupled_legs_per_round", list(rawSeq))
-                    .with("floor_coupled_legs_median", median(rawSeq))
-                    .with("floor_coupled_legs", "the same 1 MiB qd8 pass written to both legs' BlockDevices with each"
-                            + " slot freed when both legs completed: a mirrored write without the array or bitmap")
-                    .with("floor_bit_flushes_per_round", list(bitSeq))
-                    .with("floor_bit_flushes_median", median(bitSeq))
-                    .with("floor_bit_flushes", "floor_coupled_legs plus, before the first write of each bitmap chunk,"
-                            + " one 4 KiB bitmap page rewritten and flushed on both legs with the submitter waiting:"
-                            + " md's rule that a new bit is durable before the data write (docs/lessons.md §27)"));
-            out.add(Rounds.paired(new Figure("P2raw", "1 MiB sequential write qd8, 2-leg mirror with clustered bitmap / fio"
-                    + " libaio writing both legs without flushes", median(onSeq), median(peerSeq), ">=0.90", "MiB/s"),
-                    onSeq, peerSeq)
+            Map<String, Object> seqConfig = with(
+                    config, "block_bytes", SEQ_BLOCK, "qd", SEQ_DEPTH, "bytes_per_run", size, "bitmap", "clustered");
+            out.add(
+                    Rounds.paired(
+                                    new Figure(
+                                            "P2",
+                                            "1 MiB sequential write qd8, 2-leg mirror with clustered bitmap / fio libaio"
+                                                    + " writing both legs with an fdatasync at every bitmap chunk boundary",
+                                            median(onSeq),
+                                            median(peerSeqFlushed),
+                                            ">=0.95",
+                                            "MiB/s"),
+                                    onSeq,
+                                    peerSeqFlushed)
+                            .with("config", seqConfig)
+                            .with("peer_fdatasync_every_bytes", Math.max(1, legs.chunkBytes() / SEQ_BLOCK) * SEQ_BLOCK)
+                            .with("peer_command", "min of the two legs' MiB/s: " + commands[2])
+                            .with("floor_coupled_legs_per_round", list(rawSeq))
+                            .with("floor_coupled_legs_median", median(rawSeq))
+                            .with(
+                                    "floor_coupled_legs",
+                                    "the same 1 MiB qd8 pass written to both legs' BlockDevices with each"
+                                            + " slot freed when both legs completed: a mirrored write without the array or bitmap")
+                            .with("floor_bit_flushes_per_round", list(bitSeq))
+                            .with("floor_bit_flushes_median", median(bitSeq))
+                            .with(
+                                    "floor_bit_flushes",
+                                    "floor_coupled_legs plus, before the first write of each bitmap chunk,"
+                                            + " one 4 KiB bitmap page rewritten and flushed on both legs with the submitter waiting:"
+                                            + " md's rule that a new bit is durable before the data write (docs/lessons.md §27)"));
+            out.add(Rounds.paired(
+                            new Figure(
+                                    "P2raw",
+                                    "1 MiB sequential write qd8, 2-leg mirror with clustered bitmap / fio"
+                                            + " libaio writing both legs without flushes",
+                                    median(onSeq),
+                                    median(peerSeq),
+                                    ">=0.90",
+                                    "MiB/s"),
+                            onSeq,
+                            peerSeq)
                     .with("config", seqConfig)
                     .with("peer_command", "min of the two legs' MiB/s: " + commands[1]));
         }
         if (qd1) {
-            out.add(Rounds.paired(new Figure("P3", "bitmap on / bitmap off, 4 KiB randwrite qd32", median(onRand),
-                    median(offRand), ">=0.95", "IOPS"), onRand, offRand)
-                    .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds_per_round", seconds,
-                            "slice_seconds", 1, "bitmap", "clustered vs none")));
-            out.add(Rounds.paired(new Figure("P3", "bitmap on / bitmap off, 4 KiB random writes at QD1 (one blocking write at a"
-                    + " time)", median(onQd1), median(offQd1), ">=0.85", "IOPS"), onQd1, offQd1)
-                    .with("ours_p50_us_per_round", list(onQd1P50)).with("peer_p50_us_per_round", list(offQd1P50))
-                    .with("ours_p99_us_per_round", list(onQd1P99)).with("peer_p99_us_per_round", list(offQd1P99))
-                    .with("config", with(config, "block_bytes", BLOCK, "qd", 1, "seconds_per_round", seconds,
-                            "slice_seconds", 1, "bitmap", "clustered vs none", "fua", false)));
+            out.add(Rounds.paired(
+                            new Figure(
+                                    "P3",
+                                    "bitmap on / bitmap off, 4 KiB randwrite qd32",
+                                    median(onRand),
+                                    median(offRand),
+                                    ">=0.95",
+                                    "IOPS"),
+                            onRand,
+                            offRand)
+                    .with(
+                            "config",
+                            with(
+                                    config,
+                                    "block_bytes",
+                                    BLOCK,
+                                    "qd",
+                                    DEPTH,
+                                    "seconds_per_round",
+                                    seconds,
+                                    "slice_seconds",
+                                    1,
+                                    "bitmap",
+                                    "clustered vs none")));
+            out.add(Rounds.paired(
+                            new Figure(
+                                    "P3",
+                                    "bitmap on / bitmap off, 4 KiB random writes at QD1 (one blocking write at a"
+                                            + " time)",
+                                    median(onQd1),
+                                    median(offQd1),
+                                    ">=0.85",
+                                    "IOPS"),
+                            onQd1,
+                            offQd1)
+                    .with("ours_p50_us_per_round", list(onQd1P50))
+                    .with("peer_p50_us_per_round", list(offQd1P50))
+                    .with("ours_p99_us_per_round", list(onQd1P99))
+                    .with("peer_p99_us_per_round", list(offQd1P99))
+                    .with(
+                            "config",
+                            with(
+                                    config,
+                                    "block_bytes",
+                                    BLOCK,
+                                    "qd",
+                                    1,
+                                    "seconds_per_round",
+                                    seconds,
+                                    "slice_seconds",
+                                    1,
+                                    "bitmap",
+                                    "clustered vs none",
+                                    "fua",
+                                    false)));
         }
         if (wanted(o, "P4")) out.add(p4(legs, seconds, config));
         return out;
@@ -298,8 +403,14 @@ public final class DatapathSuite implements Suite {
         List<BlockDevice> devices = legs.openLegs();
         try {
             // the first page of the bitmap area (v1.2: superblock at 4 KiB, bitmap right after it)
-            return RawLegs.coupledWritesWithBitFlushes(devices, legs.dataOffsetBytes(), legs.arrayBytes(), SEQ_DEPTH,
-                    SEQ_BLOCK, legs.chunkBytes(), BITMAP_PAGE_OFFSET);
+            return RawLegs.coupledWritesWithBitFlushes(
+                    devices,
+                    legs.dataOffsetBytes(),
+                    legs.arrayBytes(),
+                    SEQ_DEPTH,
+                    SEQ_BLOCK,
+                    legs.chunkBytes(),
+                    BITMAP_PAGE_OFFSET);
         } finally {
             for (BlockDevice d : devices) d.close();
         }
@@ -319,8 +430,11 @@ public final class DatapathSuite implements Suite {
             throws IOException, InterruptedException, BenchException {
         Path zkDir = legs.dir().resolve("zk");
         try (EmbeddedZooKeeper server = EmbeddedZooKeeper.start(zkDir, 0, ZooKeeperSettings.defaults());
-             ZkLockManager dlm = ZkLockManager.builder().connectString(server.connectString()).cluster("bench")
-                     .nodeName("p4").build()) {
+                ZkLockManager dlm = ZkLockManager.builder()
+                        .connectString(server.connectString())
+                        .cluster("bench")
+                        .nodeName("p4")
+                        .build()) {
             ZooKeeper zk = connect(server.connectString());
             try {
                 return countWrites(legs, seconds, config, dlm, zk);
@@ -338,12 +452,14 @@ public final class DatapathSuite implements Suite {
         legs.createArray(BitmapMode.CLUSTERED, true);
         // the real md-cluster coordinator, on the manager connected above (it joins at assembly
         // and leaves the lockspace at close; the manager stays ours)
-        ClusterCoordinator cluster = ClusterCoordinator.builder().lockManager(dlm).build();
+        ClusterCoordinator cluster =
+                ClusterCoordinator.builder().lockManager(dlm).build();
         long m1;
         long m2;
         long m3;
         WriteLoad.Throughput t;
-        try (Raid1Array a = Raid1Array.assemble(legs.openLegs(), ArrayOptions.builder().cluster(cluster).build())) {
+        try (Raid1Array a = Raid1Array.assemble(
+                legs.openLegs(), ArrayOptions.builder().cluster(cluster).build())) {
             m1 = marker(zk);
             WriteLoad.randomQueued(a, DEPTH, BLOCK, 1); // the array turns active, the bitmap fills
             m2 = marker(zk);
@@ -353,18 +469,42 @@ public final class DatapathSuite implements Suite {
         long m4 = marker(zk);
         long steady = m3 - m2 - 1;
         double perWrite = steady / (double) t.ops();
-        progress("P4: %d ZooKeeper writes during %d data writes at steady state (join+assemble %d, warm-up %d,"
-                + " stop+leave %d)", steady, t.ops(), m1 - m0 - 1, m2 - m1 - 1, m4 - m3 - 1);
-        return new Figure("P4", "ZooKeeper writes per data write at steady state (4 KiB randwrite qd32, array clustered by"
-                + " cluster-md's coordinator on an embedded ZooKeeper)", perWrite, Double.NaN, perWrite, "=0", "writes/write")
-                .with("zk_writes", steady).with("data_writes", t.ops()).with("iops", t.iops())
-                .with("zk_writes_join_and_assemble", m1 - m0 - 1).with("zk_writes_warmup_1s", m2 - m1 - 1)
+        progress(
+                "P4: %d ZooKeeper writes during %d data writes at steady state (join+assemble %d, warm-up %d,"
+                        + " stop+leave %d)",
+                steady, t.ops(), m1 - m0 - 1, m2 - m1 - 1, m4 - m3 - 1);
+        return new Figure(
+                        "P4",
+                        "ZooKeeper writes per data write at steady state (4 KiB randwrite qd32, array clustered by"
+                                + " cluster-md's coordinator on an embedded ZooKeeper)",
+                        perWrite,
+                        Double.NaN,
+                        perWrite,
+                        "=0",
+                        "writes/write")
+                .with("zk_writes", steady)
+                .with("data_writes", t.ops())
+                .with("iops", t.iops())
+                .with("zk_writes_join_and_assemble", m1 - m0 - 1)
+                .with("zk_writes_warmup_1s", m2 - m1 - 1)
                 .with("zk_writes_stop_and_leave", m4 - m3 - 1)
-                .with("method", "zxid distance of two marker creates around the workload, minus one;"
-                        + " counts committed writes only (reads do not get a zxid)")
-                .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds", seconds,
-                        "cluster_operations", "cluster-md's ClusterCoordinator: bitmap slot PW and resync NL"
-                                + " held, token EX around superblock updates"));
+                .with(
+                        "method",
+                        "zxid distance of two marker creates around the workload, minus one;"
+                                + " counts committed writes only (reads do not get a zxid)")
+                .with(
+                        "config",
+                        with(
+                                config,
+                                "block_bytes",
+                                BLOCK,
+                                "qd",
+                                DEPTH,
+                                "seconds",
+                                seconds,
+                                "cluster_operations",
+                                "cluster-md's ClusterCoordinator: bitmap slot PW and resync NL"
+                                        + " held, token EX around superblock updates"));
     }
 
     /** A plain ZooKeeper session of its own for the marker creates. */
@@ -383,8 +523,12 @@ public final class DatapathSuite implements Suite {
     /** Creates a sequential marker znode and returns its creation zxid. */
     private static long marker(ZooKeeper zk) throws KeeperException, InterruptedException {
         Stat st = new Stat();
-        zk.create("/clustermd-bench-marker-", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE,
-                CreateMode.EPHEMERAL_SEQUENTIAL, st);
+        zk.create(
+                "/clustermd-bench-marker-",
+                new byte[0],
+                ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                CreateMode.EPHEMERAL_SEQUENTIAL,
+                st);
         return st.getCzxid();
     }
 

@@ -73,7 +73,8 @@ public final class LockSuite implements Suite {
     /** L1: a one-way cut of the EX holder to its SUSPENDED, in session timeouts; median of rounds. */
     private Figure l1(Path base, int rounds, int sessionMs) throws BenchException {
         Path dir = tempDir(base);
-        ZooKeeperSettings settings = ZooKeeperSettings.builder().forceSync(false).build();
+        ZooKeeperSettings settings =
+                ZooKeeperSettings.builder().forceSync(false).build();
         try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("lease"), 0, settings)) {
             double[] suspended = new double[rounds];
             double[] expirySeen = new double[rounds];
@@ -85,17 +86,30 @@ public final class LockSuite implements Suite {
                     expirySeen[i] = cut.expirySeen();
                     negotiated = cut.sessionMs();
                 }
-                progress("L1 round %d: SUSPENDED at %.3f, expiry seen by another member at %.3f session timeouts",
+                progress(
+                        "L1 round %d: SUSPENDED at %.3f, expiry seen by another member at %.3f session timeouts",
                         i + 1, suspended[i], expirySeen[i]);
             }
             double ours = median(suspended);
-            return new Figure("L1", "time from a one-way cut (client->server dropped) to SUSPENDED / session timeout",
-                    ours, Double.NaN, ours, "<=0.667", "session timeouts")
-                    .with("session_ms", negotiated).with("tick_ms", settings.tickTimeMs()).with("rounds", rounds)
+            return new Figure(
+                            "L1",
+                            "time from a one-way cut (client->server dropped) to SUSPENDED / session timeout",
+                            ours,
+                            Double.NaN,
+                            ours,
+                            "<=0.667",
+                            "session timeouts")
+                    .with("session_ms", negotiated)
+                    .with("tick_ms", settings.tickTimeMs())
+                    .with("rounds", rounds)
                     .with("ours_per_round", Arrays.stream(suspended).boxed().toList())
-                    .with("expiry_seen_per_round", Arrays.stream(expirySeen).boxed().toList())
-                    .with("load", "another member locks and unlocks without pause, so the holder keeps hearing"
-                            + " the lockspace (ZooKeeper's client alone never notices such a cut)");
+                    .with(
+                            "expiry_seen_per_round",
+                            Arrays.stream(expirySeen).boxed().toList())
+                    .with(
+                            "load",
+                            "another member locks and unlocks without pause, so the holder keeps hearing"
+                                    + " the lockspace (ZooKeeper's client alone never notices such a cut)");
         } catch (DlmException | IOException e) {
             throw new BenchException("lock suite, L1: " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -119,14 +133,25 @@ public final class LockSuite implements Suite {
         AtomicBoolean loading = new AtomicBoolean(true);
         Duration session = Duration.ofMillis(sessionMs);
         String name = "l1-" + round;
-        try (ZkLockManager victim = ZkLockManager.builder().connectString(link.connectString()).cluster("bench")
-                .nodeName("l1-holder-" + round).sessionTimeout(session).ensembleTracker(false).build();
-             ZkLockManager other = ZkLockManager.builder().connectString(direct).cluster("bench")
-                .nodeName("l1-other-" + round).sessionTimeout(session).build()) {
+        try (ZkLockManager victim = ZkLockManager.builder()
+                        .connectString(link.connectString())
+                        .cluster("bench")
+                        .nodeName("l1-holder-" + round)
+                        .sessionTimeout(session)
+                        .ensembleTracker(false)
+                        .build();
+                ZkLockManager other = ZkLockManager.builder()
+                        .connectString(direct)
+                        .cluster("bench")
+                        .nodeName("l1-other-" + round)
+                        .sessionTimeout(session)
+                        .build()) {
             LockSpace holder = victim.join(name, LockSpaceOptions.of(4).withListener(new LockSpaceListener() {
                 @Override
                 public void stateChanged(LockSpaceState s) {
-                    if (s == LockSpaceState.SUSPENDED && armed.get() && suspendedAt.compareAndSet(0, System.nanoTime())) {
+                    if (s == LockSpaceState.SUSPENDED
+                            && armed.get()
+                            && suspendedAt.compareAndSet(0, System.nanoTime())) {
                         suspended.countDown();
                     }
                 }
@@ -141,28 +166,32 @@ public final class LockSuite implements Suite {
             }));
             holder.resource("token").convert(LockMode.EX);
             LockResource load = watcher.resource("load");
-            Thread loader = new Thread(() -> {
-                while (loading.get()) {
-                    try {
-                        load.convert(LockMode.EX);
-                        load.unlock();
-                    } catch (DlmException e) {
-                        return;
-                    }
-                }
-            }, "bench-l1-load");
+            Thread loader = new Thread(
+                    () -> {
+                        while (loading.get()) {
+                            try {
+                                load.convert(LockMode.EX);
+                                load.unlock();
+                            } catch (DlmException e) {
+                                return;
+                            }
+                        }
+                    },
+                    "bench-l1-load");
             loader.setDaemon(true);
             loader.start();
             try {
                 Thread.sleep(sessionMs); // renewals in their steady state
-                int negotiated = victim.curator().getZookeeperClient().getZooKeeper().getSessionTimeout();
+                int negotiated =
+                        victim.curator().getZookeeperClient().getZooKeeper().getSessionTimeout();
                 armed.set(true);
                 long cutAt = System.nanoTime();
                 link.cutClientToServer();
                 long bound = 4L * sessionMs;
                 if (!suspended.await(bound, TimeUnit.MILLISECONDS) || !expired.await(bound, TimeUnit.MILLISECONDS)) {
-                    throw new DlmException(DlmException.Code.TIMEOUT, "L1: no SUSPENDED or no expiry within "
-                            + bound + " ms of the cut");
+                    throw new DlmException(
+                            DlmException.Code.TIMEOUT,
+                            "L1: no SUSPENDED or no expiry within " + bound + " ms of the cut");
                 }
                 double t = negotiated * 1e6;
                 return new OneWayCut((suspendedAt.get() - cutAt) / t, (expirySeenAt.get() - cutAt) / t, negotiated);
@@ -185,7 +214,8 @@ public final class LockSuite implements Suite {
     private List<Figure> runWith(Path base, boolean fsync, int rounds, int iterations, int seconds)
             throws BenchException {
         List<Figure> out = new ArrayList<>();
-        ZooKeeperSettings settings = ZooKeeperSettings.builder().forceSync(fsync).build();
+        ZooKeeperSettings settings =
+                ZooKeeperSettings.builder().forceSync(fsync).build();
         String config = fsync ? "forceSync=yes" : "forceSync=no";
         Path dir = tempDir(base);
         try {
@@ -215,7 +245,10 @@ public final class LockSuite implements Suite {
     private Figure p6(String ensemble, String cs, String config, int rounds, int iterations)
             throws DlmException, IOException, InterruptedException, KeeperException {
         ZooKeeper raw = connect(cs);
-        try (ZkLockManager dlm = ZkLockManager.builder().connectString(cs).cluster("bench").nodeName("p6")
+        try (ZkLockManager dlm = ZkLockManager.builder()
+                .connectString(cs)
+                .cluster("bench")
+                .nodeName("p6")
                 .build()) {
             ensure(raw, "/bench-raw");
             LockSpace ls = dlm.join("p6", LockSpaceOptions.of(4));
@@ -228,15 +261,24 @@ public final class LockSuite implements Suite {
             for (int i = 0; i < rounds; i++) {
                 peerRounds[i] = median(measureRaw(raw, iterations));
                 oursRounds[i] = median(measureOurs(r, iterations));
-                progress("P6 %s round %d: ours %.3f ms, raw %.3f ms", ensemble, i + 1, oursRounds[i] / 1e6,
-                        peerRounds[i] / 1e6);
+                progress(
+                        "P6 %s round %d: ours %.3f ms, raw %.3f ms",
+                        ensemble, i + 1, oursRounds[i] / 1e6, peerRounds[i] / 1e6);
             }
             double ours = median(oursRounds) / 1e6;
             double peer = median(peerRounds) / 1e6;
-            return new Figure("P6", "uncontended EX lock+unlock p50 / raw ZooKeeper create+delete p50, " + ensemble,
-                    ours, peer, "<=1.2", "ms")
-                    .with("config", config).with("rounds", rounds).with("iterations_per_round", iterations)
-                    .with("ours_p50_ms_per_round", ms(oursRounds)).with("peer_p50_ms_per_round", ms(peerRounds))
+            return new Figure(
+                            "P6",
+                            "uncontended EX lock+unlock p50 / raw ZooKeeper create+delete p50, " + ensemble,
+                            ours,
+                            peer,
+                            "<=1.2",
+                            "ms")
+                    .with("config", config)
+                    .with("rounds", rounds)
+                    .with("iterations_per_round", iterations)
+                    .with("ours_p50_ms_per_round", ms(oursRounds))
+                    .with("peer_p50_ms_per_round", ms(peerRounds))
                     .with("peer", "ZooKeeper create(EPHEMERAL_SEQUENTIAL)+delete, same server");
         } finally {
             raw.close();
@@ -247,8 +289,8 @@ public final class LockSuite implements Suite {
         long[] t = new long[n];
         for (int i = 0; i < n; i++) {
             long s = System.nanoTime();
-            String p = zk.create("/bench-raw/l-", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE,
-                    CreateMode.EPHEMERAL_SEQUENTIAL);
+            String p = zk.create(
+                    "/bench-raw/l-", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL_SEQUENTIAL);
             zk.delete(p, -1);
             t[i] = System.nanoTime() - s;
         }
@@ -286,10 +328,14 @@ public final class LockSuite implements Suite {
                     mutex.acquire();
                     mutex.release();
                 });
-                ZkLockManager m = ZkLockManager.builder().connectString(cs).cluster("bench").nodeName("p7-" + i)
+                ZkLockManager m = ZkLockManager.builder()
+                        .connectString(cs)
+                        .cluster("bench")
+                        .nodeName("p7-" + i)
                         .build();
                 managers.add(m);
-                LockResource r = m.join("p7-" + contenders, LockSpaceOptions.of(8)).resource("mutex");
+                LockResource r =
+                        m.join("p7-" + contenders, LockSpaceOptions.of(8)).resource("mutex");
                 ourOps.add(() -> {
                     r.convert(LockMode.EX);
                     r.unlock();
@@ -302,12 +348,21 @@ public final class LockSuite implements Suite {
             for (int i = 0; i < rounds; i++) {
                 peerRounds[i] = run(curatorOps, seconds);
                 oursRounds[i] = run(ourOps, seconds);
-                progress("P7 %d contender(s) round %d: ours %.0f/s, Curator %.0f/s", contenders, i + 1,
-                        oursRounds[i], peerRounds[i]);
+                progress(
+                        "P7 %d contender(s) round %d: ours %.0f/s, Curator %.0f/s",
+                        contenders, i + 1, oursRounds[i], peerRounds[i]);
             }
-            return new Figure("P7", "lock+unlock throughput / Curator InterProcessMutex, " + contenders
-                    + " contender" + (contenders == 1 ? "" : "s"), median(oursRounds), median(peerRounds), goal, "ops/s")
-                    .with("config", config + ", 1-server").with("rounds", rounds).with("seconds_per_round", seconds)
+            return new Figure(
+                            "P7",
+                            "lock+unlock throughput / Curator InterProcessMutex, " + contenders + " contender"
+                                    + (contenders == 1 ? "" : "s"),
+                            median(oursRounds),
+                            median(peerRounds),
+                            goal,
+                            "ops/s")
+                    .with("config", config + ", 1-server")
+                    .with("rounds", rounds)
+                    .with("seconds_per_round", seconds)
                     .with("ours_per_round", Arrays.stream(oursRounds).boxed().toList())
                     .with("peer_per_round", Arrays.stream(peerRounds).boxed().toList())
                     .with("peer", "Curator 5.9.0 InterProcessMutex, one session per contender");
@@ -330,16 +385,18 @@ public final class LockSuite implements Suite {
         List<Thread> threads = new ArrayList<>();
         long start = System.nanoTime();
         for (Op op : ops) {
-            Thread t = new Thread(() -> {
-                try {
-                    while (System.nanoTime() < end) {
-                        op.run();
-                        count.incrementAndGet();
-                    }
-                } catch (Exception e) {
-                    failure.compareAndSet(null, e);
-                }
-            }, "bench-contender");
+            Thread t = new Thread(
+                    () -> {
+                        try {
+                            while (System.nanoTime() < end) {
+                                op.run();
+                                count.incrementAndGet();
+                            }
+                        } catch (Exception e) {
+                            failure.compareAndSet(null, e);
+                        }
+                    },
+                    "bench-contender");
             t.start();
             threads.add(t);
         }
@@ -405,7 +462,8 @@ public final class LockSuite implements Suite {
 
     private static void deleteQuietly(Path dir) {
         try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            s.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
         } catch (IOException e) {
             // best effort
         }

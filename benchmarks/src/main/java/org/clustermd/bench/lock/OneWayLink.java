@@ -83,7 +83,8 @@ final class OneWayLink implements AutoCloseable {
 
     private void pump(Socket from, Socket to, boolean up) {
         byte[] buffer = new byte[64 * 1024];
-        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+        try (InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream()) {
             for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
                 // what the client sent during a cut waits here, and behind it everything after
                 if (up && !awaitUp()) {

@@ -59,8 +59,9 @@ public final class NbdSuite implements Suite {
     private static final int DEPTH = 32;
     private static final int SEQ_DEPTH = 8;
     private static final String FLOOR = "floor_array_without_nbd";
-    private static final String FLOOR_TEXT = "the same load on the same running array from inside the JVM (no NBD, no TCP),"
-            + " alternating with the two sides: the part of the gap that is the array's, not the export's";
+    private static final String FLOOR_TEXT =
+            "the same load on the same running array from inside the JVM (no NBD, no TCP),"
+                    + " alternating with the two sides: the part of the gap that is the array's, not the export's";
 
     @Override
     public String name() {
@@ -125,7 +126,10 @@ public final class NbdSuite implements Suite {
             legs.createArray(BitmapMode.CLUSTERED, true);
             array = Raid1Array.assemble(legs.openLegs(), ArrayOptions.defaults());
             try {
-                server = NbdServer.builder().port(0).export(new Raid1ArrayTarget(array)).start();
+                server = NbdServer.builder()
+                        .port(0)
+                        .export(new Raid1ArrayTarget(array))
+                        .start();
             } catch (IOException | RuntimeException e) {
                 array.close();
                 throw e;
@@ -146,57 +150,146 @@ public final class NbdSuite implements Suite {
         }
     }
 
-    private List<Figure> p5(LegFiles legs, int rounds, int seconds) throws IOException, InterruptedException, BenchException {
-        try (OurExport ours = new OurExport(legs); Nbdkit peer = Nbdkit.start(legs.leg(0), legs.dataOffsetBytes(), legs.arrayBytes(),
-                legs.dir())) {
-            progress("nbd P5: %d rounds, %d s per side per round, 1-leg array of %d MiB; ours %s, peer %s", rounds, seconds,
-                    legs.arrayBytes() >> 20, ours.uri(), peer.uri());
-            Result r = measure(legs, rounds, seconds, ours, job -> Fio.run(nbdJob(peer.uri(), job), legs.dir(), 600), "P5");
-            Map<String, Object> config = with(legs.config(), "bitmap", "clustered", "transport", "tcp 127.0.0.1",
-                    "client", "fio --ioengine=nbd (libnbd)", "peer", peer.command());
+    private List<Figure> p5(LegFiles legs, int rounds, int seconds)
+            throws IOException, InterruptedException, BenchException {
+        try (OurExport ours = new OurExport(legs);
+                Nbdkit peer = Nbdkit.start(legs.leg(0), legs.dataOffsetBytes(), legs.arrayBytes(), legs.dir())) {
+            progress(
+                    "nbd P5: %d rounds, %d s per side per round, 1-leg array of %d MiB; ours %s, peer %s",
+                    rounds, seconds, legs.arrayBytes() >> 20, ours.uri(), peer.uri());
+            Result r = measure(
+                    legs, rounds, seconds, ours, job -> Fio.run(nbdJob(peer.uri(), job), legs.dir(), 600), "P5");
+            Map<String, Object> config = with(
+                    legs.config(),
+                    "bitmap",
+                    "clustered",
+                    "transport",
+                    "tcp 127.0.0.1",
+                    "client",
+                    "fio --ioengine=nbd (libnbd)",
+                    "peer",
+                    peer.command());
             return List.of(
-                    Rounds.paired(new Figure("P5", "NBD export of a 1-leg array / nbdkit file plugin on the same file, fio nbd"
-                            + " engine, 4 KiB randwrite qd32", median(r.oursRand), median(r.peerRand), ">=0.90", "IOPS"),
-                            r.oursRand, r.peerRand)
-                            .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds_per_round", seconds,
-                                    "slice_seconds", 1))
+                    Rounds.paired(
+                                    new Figure(
+                                            "P5",
+                                            "NBD export of a 1-leg array / nbdkit file plugin on the same file, fio nbd"
+                                                    + " engine, 4 KiB randwrite qd32",
+                                            median(r.oursRand),
+                                            median(r.peerRand),
+                                            ">=0.90",
+                                            "IOPS"),
+                                    r.oursRand,
+                                    r.peerRand)
+                            .with(
+                                    "config",
+                                    with(
+                                            config,
+                                            "block_bytes",
+                                            BLOCK,
+                                            "qd",
+                                            DEPTH,
+                                            "seconds_per_round",
+                                            seconds,
+                                            "slice_seconds",
+                                            1))
                             .with("peer_command", r.commands[0])
-                            .with("floor_array_without_nbd_per_round", list(r.floorRand)).with(FLOOR, FLOOR_TEXT),
-                    Rounds.paired(new Figure("P5", "NBD export of a 1-leg array / nbdkit file plugin on the same file, fio nbd"
-                            + " engine, 1 MiB sequential write qd8", median(r.oursSeq), median(r.peerSeq), ">=0.90", "MiB/s"),
-                            r.oursSeq, r.peerSeq)
-                            .with("config", with(config, "block_bytes", 1 << 20, "qd", SEQ_DEPTH, "bytes_per_run",
-                                    legs.arrayBytes()))
+                            .with("floor_array_without_nbd_per_round", list(r.floorRand))
+                            .with(FLOOR, FLOOR_TEXT),
+                    Rounds.paired(
+                                    new Figure(
+                                            "P5",
+                                            "NBD export of a 1-leg array / nbdkit file plugin on the same file, fio nbd"
+                                                    + " engine, 1 MiB sequential write qd8",
+                                            median(r.oursSeq),
+                                            median(r.peerSeq),
+                                            ">=0.90",
+                                            "MiB/s"),
+                                    r.oursSeq,
+                                    r.peerSeq)
+                            .with(
+                                    "config",
+                                    with(
+                                            config,
+                                            "block_bytes",
+                                            1 << 20,
+                                            "qd",
+                                            SEQ_DEPTH,
+                                            "bytes_per_run",
+                                            legs.arrayBytes()))
                             .with("peer_command", r.commands[1])
-                            .with("floor_array_without_nbd_per_round", list(r.floorSeq)).with(FLOOR, FLOOR_TEXT));
+                            .with("floor_array_without_nbd_per_round", list(r.floorSeq))
+                            .with(FLOOR, FLOOR_TEXT));
         }
     }
 
-    private List<Figure> p5b(LegFiles legs, int rounds, int seconds) throws IOException, InterruptedException, BenchException {
+    private List<Figure> p5b(LegFiles legs, int rounds, int seconds)
+            throws IOException, InterruptedException, BenchException {
         try (OurExport ours = new OurExport(legs)) {
             long off = legs.dataOffsetBytes();
             long size = legs.arrayBytes();
-            progress("nbd P5b: %d rounds, %d s per side per round, 2-leg array of %d MiB; ours %s, peer fio on both legs", rounds,
-                    seconds, size >> 20, ours.uri());
-            Side peer = job -> Fio.run(job.contains("--rw=write") ? Fio.mirrorSeqwrite(legs.leg(0), legs.leg(1), off, size)
-                    : Fio.mirrorRandwrite(legs.leg(0), legs.leg(1), off, size, 1), legs.dir(), 600);
+            progress(
+                    "nbd P5b: %d rounds, %d s per side per round, 2-leg array of %d MiB; ours %s, peer fio on both legs",
+                    rounds, seconds, size >> 20, ours.uri());
+            Side peer = job -> Fio.run(
+                    job.contains("--rw=write")
+                            ? Fio.mirrorSeqwrite(legs.leg(0), legs.leg(1), off, size)
+                            : Fio.mirrorRandwrite(legs.leg(0), legs.leg(1), off, size, 1),
+                    legs.dir(),
+                    600);
             Result r = measure(legs, rounds, seconds, ours, peer, "P5b");
-            Map<String, Object> config = with(legs.config(), "bitmap", "clustered", "transport", "tcp 127.0.0.1",
-                    "client", "fio --ioengine=nbd (libnbd)");
+            Map<String, Object> config = with(
+                    legs.config(),
+                    "bitmap",
+                    "clustered",
+                    "transport",
+                    "tcp 127.0.0.1",
+                    "client",
+                    "fio --ioengine=nbd (libnbd)");
             return List.of(
-                    Rounds.paired(new Figure("P5b", "NBD export of a 2-leg array, fio nbd engine / fio libaio writing both legs,"
-                            + " 4 KiB randwrite qd32", median(r.oursRand), median(r.peerRand), ">=0.85", "IOPS"),
-                            r.oursRand, r.peerRand)
-                            .with("config", with(config, "block_bytes", BLOCK, "qd", DEPTH, "seconds_per_round", seconds,
-                                    "slice_seconds", 1))
+                    Rounds.paired(
+                                    new Figure(
+                                            "P5b",
+                                            "NBD export of a 2-leg array, fio nbd engine / fio libaio writing both legs,"
+                                                    + " 4 KiB randwrite qd32",
+                                            median(r.oursRand),
+                                            median(r.peerRand),
+                                            ">=0.85",
+                                            "IOPS"),
+                                    r.oursRand,
+                                    r.peerRand)
+                            .with(
+                                    "config",
+                                    with(
+                                            config,
+                                            "block_bytes",
+                                            BLOCK,
+                                            "qd",
+                                            DEPTH,
+                                            "seconds_per_round",
+                                            seconds,
+                                            "slice_seconds",
+                                            1))
                             .with("peer_command", "min of the two legs' IOPS: " + r.commands[0])
-                            .with("floor_array_without_nbd_per_round", list(r.floorRand)).with(FLOOR, FLOOR_TEXT),
-                    Rounds.paired(new Figure("P5b", "NBD export of a 2-leg array, fio nbd engine / fio libaio writing both legs,"
-                            + " 1 MiB sequential write qd8", median(r.oursSeq), median(r.peerSeq), ">=0.85", "MiB/s"),
-                            r.oursSeq, r.peerSeq)
-                            .with("config", with(config, "block_bytes", 1 << 20, "qd", SEQ_DEPTH, "bytes_per_run", size))
+                            .with("floor_array_without_nbd_per_round", list(r.floorRand))
+                            .with(FLOOR, FLOOR_TEXT),
+                    Rounds.paired(
+                                    new Figure(
+                                            "P5b",
+                                            "NBD export of a 2-leg array, fio nbd engine / fio libaio writing both legs,"
+                                                    + " 1 MiB sequential write qd8",
+                                            median(r.oursSeq),
+                                            median(r.peerSeq),
+                                            ">=0.85",
+                                            "MiB/s"),
+                                    r.oursSeq,
+                                    r.peerSeq)
+                            .with(
+                                    "config",
+                                    with(config, "block_bytes", 1 << 20, "qd", SEQ_DEPTH, "bytes_per_run", size))
                             .with("peer_command", "min of the two legs' MiB/s: " + r.commands[1])
-                            .with("floor_array_without_nbd_per_round", list(r.floorSeq)).with(FLOOR, FLOOR_TEXT));
+                            .with("floor_array_without_nbd_per_round", list(r.floorSeq))
+                            .with(FLOOR, FLOOR_TEXT));
         }
     }
 
@@ -227,8 +320,13 @@ public final class NbdSuite implements Suite {
     private static Result measure(LegFiles legs, int rounds, int seconds, OurExport export, Side peer, String figure)
             throws BenchException {
         Side ours = job -> Fio.run(nbdJob(export.uri(), job), legs.dir(), 600);
-        List<String> rand = List.of("--rw=randwrite", "--bs=4k", "--iodepth=" + DEPTH, "--size=" + legs.arrayBytes(),
-                "--runtime=1", "--time_based");
+        List<String> rand = List.of(
+                "--rw=randwrite",
+                "--bs=4k",
+                "--iodepth=" + DEPTH,
+                "--size=" + legs.arrayBytes(),
+                "--runtime=1",
+                "--time_based");
         List<String> seq = List.of("--rw=write", "--bs=1M", "--iodepth=" + SEQ_DEPTH, "--size=" + legs.arrayBytes());
         ours.run(rand); // untimed: JIT and the bitmap bits of the working set
         peer.run(rand);
@@ -236,26 +334,38 @@ public final class NbdSuite implements Suite {
         for (int round = 0; round < rounds; round++) {
             int k = round;
             for (int slice = 0; slice < seconds; slice++) {
-                alternate(k * seconds + slice, List.of(
-                        () -> r.oursRand[k] += ours.run(rand).minWriteIops() / seconds,
-                        () -> r.floorRand[k] += floorRandom(export.array) / seconds,
-                        () -> {
-                            FioReport f = peer.run(rand);
-                            r.commands[0] = f.command();
-                            r.peerRand[k] += f.minWriteIops() / seconds;
-                        }));
+                alternate(
+                        k * seconds + slice,
+                        List.of(
+                                () -> r.oursRand[k] += ours.run(rand).minWriteIops() / seconds,
+                                () -> r.floorRand[k] += floorRandom(export.array) / seconds,
+                                () -> {
+                                    FioReport f = peer.run(rand);
+                                    r.commands[0] = f.command();
+                                    r.peerRand[k] += f.minWriteIops() / seconds;
+                                }));
             }
-            alternate(k, List.of(
-                    () -> r.oursSeq[k] = ours.run(seq).minWriteMibPerSecond(),
-                    () -> r.floorSeq[k] = floorSequential(export.array),
-                    () -> {
-                        FioReport f = peer.run(seq);
-                        r.commands[1] = f.command();
-                        r.peerSeq[k] = f.minWriteMibPerSecond();
-                    }));
-            progress("%s round %d: randwrite 4k qd32 ours %.0f IOPS (the array without NBD %.0f), peer %.0f;"
-                    + " seqwrite 1M qd8 ours %.1f MiB/s (without NBD %.1f), peer %.1f", figure, k + 1, r.oursRand[k],
-                    r.floorRand[k], r.peerRand[k], r.oursSeq[k], r.floorSeq[k], r.peerSeq[k]);
+            alternate(
+                    k,
+                    List.of(
+                            () -> r.oursSeq[k] = ours.run(seq).minWriteMibPerSecond(),
+                            () -> r.floorSeq[k] = floorSequential(export.array),
+                            () -> {
+                                FioReport f = peer.run(seq);
+                                r.commands[1] = f.command();
+                                r.peerSeq[k] = f.minWriteMibPerSecond();
+                            }));
+            progress(
+                    "%s round %d: randwrite 4k qd32 ours %.0f IOPS (the array without NBD %.0f), peer %.0f;"
+                            + " seqwrite 1M qd8 ours %.1f MiB/s (without NBD %.1f), peer %.1f",
+                    figure,
+                    k + 1,
+                    r.oursRand[k],
+                    r.floorRand[k],
+                    r.peerRand[k],
+                    r.oursSeq[k],
+                    r.floorSeq[k],
+                    r.peerSeq[k]);
         }
         return r;
     }
@@ -286,16 +396,31 @@ public final class NbdSuite implements Suite {
             this.cmd = cmd;
         }
 
-        static Nbdkit start(Path file, long offset, long size, Path dir) throws IOException, InterruptedException, BenchException {
+        static Nbdkit start(Path file, long offset, long size, Path dir)
+                throws IOException, InterruptedException, BenchException {
             int port;
             try (ServerSocket s = new ServerSocket(0)) {
                 port = s.getLocalPort();
             }
-            List<String> cmd = List.of("nbdkit", "-f", "-p", String.valueOf(port), "-i", "127.0.0.1", "--filter=offset", "file",
-                    file.toString(), "cache=none", "offset=" + offset, "range=" + size);
+            List<String> cmd = List.of(
+                    "nbdkit",
+                    "-f",
+                    "-p",
+                    String.valueOf(port),
+                    "-i",
+                    "127.0.0.1",
+                    "--filter=offset",
+                    "file",
+                    file.toString(),
+                    "cache=none",
+                    "offset=" + offset,
+                    "range=" + size);
             Process p;
             try {
-                p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("nbdkit.log").toFile()).start();
+                p = new ProcessBuilder(cmd)
+                        .redirectErrorStream(true)
+                        .redirectOutput(dir.resolve("nbdkit.log").toFile())
+                        .start();
             } catch (IOException e) {
                 throw new BenchException("cannot run nbdkit (apt-get install nbdkit): " + e.getMessage(), e);
             }
@@ -308,8 +433,8 @@ public final class NbdSuite implements Suite {
                 } catch (IOException e) {
                     if (!p.isAlive() || System.nanoTime() > deadline) {
                         n.close();
-                        throw new BenchException("nbdkit did not start listening on 127.0.0.1:" + port + ": "
-                                + String.join(" ", cmd));
+                        throw new BenchException(
+                                "nbdkit did not start listening on 127.0.0.1:" + port + ": " + String.join(" ", cmd));
                     }
                     Thread.sleep(50);
                 }
@@ -327,7 +452,8 @@ public final class NbdSuite implements Suite {
         @Override
         public void close() throws InterruptedException {
             process.destroy();
-            if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            if (!process.waitFor(10, TimeUnit.SECONDS))
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
     }
 

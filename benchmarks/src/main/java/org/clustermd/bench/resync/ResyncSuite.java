@@ -1,12 +1,16 @@
 package org.clustermd.bench.resync;
 
+import static org.clustermd.bench.storage.Percentiles.list;
+import static org.clustermd.bench.storage.Percentiles.median;
+import static org.clustermd.bench.storage.Rounds.longs;
+import static org.clustermd.bench.storage.Rounds.wanted;
+import static org.clustermd.bench.storage.Rounds.with;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.TreeSet;
 import org.clustermd.bench.BenchException;
@@ -34,12 +38,6 @@ import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.fault.FaultInjectingBlockDevice;
 import org.clustermd.raid1.resync.SyncThrottle;
-
-import static org.clustermd.bench.storage.Percentiles.list;
-import static org.clustermd.bench.storage.Percentiles.median;
-import static org.clustermd.bench.storage.Rounds.longs;
-import static org.clustermd.bench.storage.Rounds.wanted;
-import static org.clustermd.bench.storage.Rounds.with;
 
 /**
  * {@code benchmarks/run resync [--rounds 5] [--seconds 5] [--dir /var/tmp] [--size 1G]
@@ -91,12 +89,13 @@ public final class ResyncSuite implements Suite {
         long seed = Long.parseLong(o.string("seed", Long.toString(System.nanoTime())));
         int syncDepth = o.intValue("sync-depth", ArrayOptions.DEFAULT_SYNC_DEPTH);
         int syncYield = o.intValue("sync-yield", ArrayOptions.DEFAULT_SYNC_YIELD_REQUESTS);
-        int syncBlock = (int) LegFiles.parseSize(o.string("sync-block",
-                Integer.toString(ArrayOptions.DEFAULT_SYNC_BLOCK_SECTORS * 512)));
+        int syncBlock = (int) LegFiles.parseSize(
+                o.string("sync-block", Integer.toString(ArrayOptions.DEFAULT_SYNC_BLOCK_SECTORS * 512)));
         try (LegFiles legs = LegFiles.create(o, "resync", 2)) {
             legs.createArray(BitmapMode.CLUSTERED, true);
-            progress("resync: %d rounds, %d s windows, array %d MiB, bitmap chunk %d MiB, seed %d", rounds, seconds,
-                    legs.arrayBytes() >> 20, legs.chunkBytes() >> 20, seed);
+            progress(
+                    "resync: %d rounds, %d s windows, array %d MiB, bitmap chunk %d MiB, seed %d",
+                    rounds, seconds, legs.arrayBytes() >> 20, legs.chunkBytes() >> 20, seed);
             List<Figure> out = new ArrayList<>();
             if (wanted(o, "P9")) out.add(p9(legs, rounds, speedMax, syncDepth, syncBlock));
             Random random = new Random(seed);
@@ -132,9 +131,14 @@ public final class ResyncSuite implements Suite {
                 peer[r] = f.copyMibPerSecond();
             }
             legs.createArray(BitmapMode.CLUSTERED, false);
-            try (Raid1Array a = Raid1Array.assemble(legs.openLegs(),
-                    ArrayOptions.builder().startFrozen(true).syncSpeedMax(speedMax).syncDepth(syncDepth)
-                            .syncBlockSectors(syncBlock / 512).build())) {
+            try (Raid1Array a = Raid1Array.assemble(
+                    legs.openLegs(),
+                    ArrayOptions.builder()
+                            .startFrozen(true)
+                            .syncSpeedMax(speedMax)
+                            .syncDepth(syncDepth)
+                            .syncBlockSectors(syncBlock / 512)
+                            .build())) {
                 long t0 = System.nanoTime();
                 a.syncAction(SyncAction.RESYNC);
                 SyncReport rep = a.awaitSyncIdle(SYNC_WAIT).orElseThrow(() -> new IOException("no sync pass ran"));
@@ -152,23 +156,47 @@ public final class ResyncSuite implements Suite {
             }
             List<BlockDevice> devices = legs.openLegs();
             try {
-                raw[r] = RawLegs.dependentCopy(devices.get(0), devices.get(1), legs.dataOffsetBytes(), size, syncDepth,
-                        syncBlock);
+                raw[r] = RawLegs.dependentCopy(
+                        devices.get(0), devices.get(1), legs.dataOffsetBytes(), size, syncDepth, syncBlock);
             } finally {
                 for (BlockDevice d : devices) d.close();
             }
-            progress("P9 round %d: resync %.1f MiB/s (%.1f from the action's write), fio copy %.1f MiB/s,"
-                    + " read-then-write copy without the array %.1f MiB/s", r + 1, ours[r], oursWall[r], peer[r], raw[r]);
+            progress(
+                    "P9 round %d: resync %.1f MiB/s (%.1f from the action's write), fio copy %.1f MiB/s,"
+                            + " read-then-write copy without the array %.1f MiB/s",
+                    r + 1, ours[r], oursWall[r], peer[r], raw[r]);
         }
-        return Rounds.paired(new Figure("P9", "full resync rate / fio copy (read leg 0 while writing leg 1)", median(ours),
-                median(peer), ">=0.90", "MiB/s"), ours, peer)
+        return Rounds.paired(
+                        new Figure(
+                                "P9",
+                                "full resync rate / fio copy (read leg 0 while writing leg 1)",
+                                median(ours),
+                                median(peer),
+                                ">=0.90",
+                                "MiB/s"),
+                        ours,
+                        peer)
                 .with("ours_from_sync_action_write_per_round", list(oursWall))
-                .with("floor_dependent_copy_per_round", list(raw)).with("floor_dependent_copy_median", median(raw))
-                .with("floor_dependent_copy", "leg 0 to leg 1 through the legs' BlockDevices, each of sync_depth slots"
-                        + " reading 1 MiB and then writing it: a resync's I/O pattern without the sync thread")
-                .with("config", with(legs.config(), "resync_bytes", size, "sync_block_bytes", syncBlock,
-                        "sync_depth", syncDepth,
-                        "sync_speed_max_kib", speedMax, "md_default_sync_speed_max_kib", SyncThrottle.DEFAULT_SPEED_MAX))
+                .with("floor_dependent_copy_per_round", list(raw))
+                .with("floor_dependent_copy_median", median(raw))
+                .with(
+                        "floor_dependent_copy",
+                        "leg 0 to leg 1 through the legs' BlockDevices, each of sync_depth slots"
+                                + " reading 1 MiB and then writing it: a resync's I/O pattern without the sync thread")
+                .with(
+                        "config",
+                        with(
+                                legs.config(),
+                                "resync_bytes",
+                                size,
+                                "sync_block_bytes",
+                                syncBlock,
+                                "sync_depth",
+                                syncDepth,
+                                "sync_speed_max_kib",
+                                speedMax,
+                                "md_default_sync_speed_max_kib",
+                                SyncThrottle.DEFAULT_SPEED_MAX))
                 .with("peer_command", "min(read MiB/s, write MiB/s): " + command);
     }
 
@@ -204,30 +232,44 @@ public final class ResyncSuite implements Suite {
             long dirtyLeg1 = dirtyOnDisk(legs, 1);
             List<DataAreaCounter> counters = new ArrayList<>();
             for (BlockDevice d : legs.openLegs()) counters.add(new DataAreaCounter(d, legs.dataOffsetBytes()));
-            try (Raid1Array b = Raid1Array.assemble(counters, ArrayOptions.builder().syncSpeedMax(speedMax).build())) {
+            try (Raid1Array b = Raid1Array.assemble(
+                    counters, ArrayOptions.builder().syncSpeedMax(speedMax).build())) {
                 SyncReport rep = b.awaitSyncIdle(SYNC_WAIT).orElseThrow(() -> new IOException("P10: no resync ran"));
-                long bytes = counters.stream().mapToLong(DataAreaCounter::dataBytesWritten).sum();
+                long bytes = counters.stream()
+                        .mapToLong(DataAreaCounter::dataBytesWritten)
+                        .sum();
                 written[r] = bytes;
                 copied[r] = rep.bytesCopied();
                 expected[r] = dirtyChunks * chunk;
                 ratio[r] = bytes / (double) expected[r];
                 dirty.add(List.of(dirtyChunks, dirtyLeg1));
                 chunks.add(new ArrayList<>(picked));
-                progress("P10 crash round %d: wrote chunks %s, on-disk dirty bits %d (leg 1: %d), resync %s wrote %d bytes"
-                        + " (report: %d copied) -> %.4f", r + 1, picked, dirtyChunks, dirtyLeg1, rep.action(), bytes,
-                        rep.bytesCopied(), ratio[r]);
+                progress(
+                        "P10 crash round %d: wrote chunks %s, on-disk dirty bits %d (leg 1: %d), resync %s wrote %d bytes"
+                                + " (report: %d copied) -> %.4f",
+                        r + 1, picked, dirtyChunks, dirtyLeg1, rep.action(), bytes, rep.bytesCopied(), ratio[r]);
             }
         }
         double m = median(ratio);
-        return new Figure("P10", "bytes resynced after a crash / (dirty chunks x chunk size)", m, Double.NaN, m, "=1.00",
-                "ratio")
-                .with("rounds", rounds).with("ratio_per_round", list(ratio))
+        return new Figure(
+                        "P10",
+                        "bytes resynced after a crash / (dirty chunks x chunk size)",
+                        m,
+                        Double.NaN,
+                        m,
+                        "=1.00",
+                        "ratio")
+                .with("rounds", rounds)
+                .with("ratio_per_round", list(ratio))
                 .with("resync_data_bytes_written_per_round", longs(written))
                 .with("dirty_chunks_x_chunk_bytes_per_round", longs(expected))
                 .with("sync_report_bytes_copied_per_round", longs(copied))
-                .with("dirty_bits_on_disk_leg0_leg1_per_round", dirty).with("chunks_written_per_round", chunks)
-                .with("method", "clean array; 4 KiB writes in a few random chunks; crash = every later write dropped"
-                        + " (no clean stop reaches disk); assemble again; count data-area bytes written to the legs")
+                .with("dirty_bits_on_disk_leg0_leg1_per_round", dirty)
+                .with("chunks_written_per_round", chunks)
+                .with(
+                        "method",
+                        "clean array; 4 KiB writes in a few random chunks; crash = every later write dropped"
+                                + " (no clean stop reaches disk); assemble again; count data-area bytes written to the legs")
                 .with("seed", seed)
                 .with("config", with(legs.config(), "sync_speed_max_kib", speedMax));
     }
@@ -245,7 +287,8 @@ public final class ResyncSuite implements Suite {
             TreeSet<Long> picked = pickChunks(legs, random);
             List<DataAreaCounter> counters = new ArrayList<>();
             for (BlockDevice d : legs.openLegs()) counters.add(new DataAreaCounter(d, legs.dataOffsetBytes()));
-            try (Raid1Array a = Raid1Array.assemble(counters, ArrayOptions.builder().syncSpeedMax(speedMax).build())) {
+            try (Raid1Array a = Raid1Array.assemble(
+                    counters, ArrayOptions.builder().syncSpeedMax(speedMax).build())) {
                 String leg1 = legName(a, 1);
                 a.failDevice(leg1);
                 writeChunks(a, picked, chunk, random);
@@ -254,25 +297,39 @@ public final class ResyncSuite implements Suite {
                 a.reAddDevice(leg1);
                 SyncReport rep = a.awaitSyncIdle(SYNC_WAIT).orElseThrow(() -> new IOException("P10: no recovery ran"));
                 if (a.degraded() != 0) throw new IOException("P10: the re-added leg did not come back: " + a.mirrors());
-                long bytes = counters.stream().mapToLong(DataAreaCounter::dataBytesWritten).sum();
+                long bytes = counters.stream()
+                        .mapToLong(DataAreaCounter::dataBytesWritten)
+                        .sum();
                 written[r] = bytes;
                 copied[r] = rep.bytesCopied();
                 expected[r] = dirtyChunks * chunk;
                 ratio[r] = bytes / (double) expected[r];
                 chunks.add(new ArrayList<>(picked));
-                progress("P10 re-add round %d: wrote chunks %s, dirty bits %d, %s wrote %d bytes (report: %d copied)"
-                        + " -> %.4f", r + 1, picked, dirtyChunks, rep.action(), bytes, rep.bytesCopied(), ratio[r]);
+                progress(
+                        "P10 re-add round %d: wrote chunks %s, dirty bits %d, %s wrote %d bytes (report: %d copied)"
+                                + " -> %.4f",
+                        r + 1, picked, dirtyChunks, rep.action(), bytes, rep.bytesCopied(), ratio[r]);
             }
         }
         double m = median(ratio);
-        return new Figure("P10", "bytes recovered after a re-add / (dirty chunks x chunk size)", m, Double.NaN, m, "=1.00",
-                "ratio")
-                .with("rounds", rounds).with("ratio_per_round", list(ratio))
+        return new Figure(
+                        "P10",
+                        "bytes recovered after a re-add / (dirty chunks x chunk size)",
+                        m,
+                        Double.NaN,
+                        m,
+                        "=1.00",
+                        "ratio")
+                .with("rounds", rounds)
+                .with("ratio_per_round", list(ratio))
                 .with("recovery_data_bytes_written_per_round", longs(written))
                 .with("dirty_chunks_x_chunk_bytes_per_round", longs(expected))
-                .with("sync_report_bytes_copied_per_round", longs(copied)).with("chunks_written_per_round", chunks)
-                .with("method", "clean array; leg 1 failed; 4 KiB writes in a few random chunks; leg 1 re-added;"
-                        + " count data-area bytes the recovery wrote")
+                .with("sync_report_bytes_copied_per_round", longs(copied))
+                .with("chunks_written_per_round", chunks)
+                .with(
+                        "method",
+                        "clean array; leg 1 failed; 4 KiB writes in a few random chunks; leg 1 re-added;"
+                                + " count data-area bytes the recovery wrote")
                 .with("seed", seed)
                 .with("config", with(legs.config(), "sync_speed_max_kib", speedMax));
     }
@@ -299,7 +356,8 @@ public final class ResyncSuite implements Suite {
     }
 
     private static long dirtyOnDisk(LegFiles legs, int leg) throws IOException {
-        BitmapReport b = Examiner.examine(legs.leg(leg)).bitmap()
+        BitmapReport b = Examiner.examine(legs.leg(leg))
+                .bitmap()
                 .orElseThrow(() -> new IOException(legs.leg(leg) + ": no bitmap after the crash"));
         long sum = 0;
         for (SlotReport s : b.slots()) sum += s.dirty();
@@ -307,7 +365,8 @@ public final class ResyncSuite implements Suite {
     }
 
     private static String legName(Raid1Array a, int devNumber) throws IOException {
-        Mirror m = a.mirrors().byDevNumber(devNumber)
+        Mirror m = a.mirrors()
+                .byDevNumber(devNumber)
                 .orElseThrow(() -> new IOException("no device " + devNumber + " in " + a.mirrors()));
         return m.name();
     }
@@ -326,8 +385,12 @@ public final class ResyncSuite implements Suite {
         double[] resyncMib = new double[rounds];
         for (int r = 0; r < rounds; r++) {
             legs.createArray(BitmapMode.CLUSTERED, false);
-            ArrayOptions options = ArrayOptions.builder().startFrozen(true).syncDepth(syncDepth).syncYieldRequests(syncYield)
-                    .syncBlockSectors(syncBlock / 512).build();
+            ArrayOptions options = ArrayOptions.builder()
+                    .startFrozen(true)
+                    .syncDepth(syncDepth)
+                    .syncYieldRequests(syncYield)
+                    .syncBlockSectors(syncBlock / 512)
+                    .build();
             try (Raid1Array a = Raid1Array.assemble(legs.openLegs(), options)) {
                 WriteLoad.randomSync(a, BLOCK, 1, null, () -> true); // warm-up: every bitmap chunk dirty
                 LatencySamples idle = new LatencySamples();
@@ -342,8 +405,8 @@ public final class ResyncSuite implements Suite {
                     if (idleFirst) WriteLoad.randomSync(a, BLOCK, 1, idle, () -> true);
                     long from = syncDone(a);
                     a.syncMax(Long.MAX_VALUE);
-                    WriteLoad.Throughput t = WriteLoad.randomSync(a, BLOCK, 1, busy,
-                            () -> a.syncStatus().equals("resync"));
+                    WriteLoad.Throughput t = WriteLoad.randomSync(
+                            a, BLOCK, 1, busy, () -> a.syncStatus().equals("resync"));
                     long paused = System.nanoTime();
                     long to = pause(a);
                     // the pass runs on to the end of its bitmap chunk before it pauses: count that time too
@@ -360,22 +423,60 @@ public final class ResyncSuite implements Suite {
                 busyN[r] = busy.count();
                 busySeconds[r] = busyNanos / 1e9;
                 resyncMib[r] = syncedSectors * 512.0 / (busyNanos / 1e9) / (1 << 20);
-                progress("P12 round %d: idle p99 %.0f us (p50 %.0f, %d writes), during resync p99 %.0f us (p50 %.0f,"
-                        + " %d writes in %.1f s, resync at ~%.0f MiB/s)", r + 1, idleP99[r], idleP50[r], idleN[r],
-                        busyP99[r], busyP50[r], busyN[r], busySeconds[r], resyncMib[r]);
+                progress(
+                        "P12 round %d: idle p99 %.0f us (p50 %.0f, %d writes), during resync p99 %.0f us (p50 %.0f,"
+                                + " %d writes in %.1f s, resync at ~%.0f MiB/s)",
+                        r + 1,
+                        idleP99[r],
+                        idleP50[r],
+                        idleN[r],
+                        busyP99[r],
+                        busyP50[r],
+                        busyN[r],
+                        busySeconds[r],
+                        resyncMib[r]);
             }
         }
-        return Rounds.paired(new Figure("P12", "foreground 4 KiB write p99 during a full resync / idle p99 (QD1 blocking"
-                + " writes)", median(busyP99), median(idleP99), "<=2.0", "us"), busyP99, idleP99)
-                .with("busy_p50_us_per_round", list(busyP50)).with("idle_p50_us_per_round", list(idleP50))
-                .with("busy_writes_per_round", longs(busyN)).with("idle_writes_per_round", longs(idleN))
-                .with("busy_window_s_per_round", list(busySeconds)).with("resync_mib_s_per_round", list(resyncMib))
-                .with("config", with(legs.config(), "block_bytes", BLOCK, "qd", 1, "seconds_per_side_per_round", seconds,
-                        "slice_seconds", 1,
-                        "sync_depth", syncDepth, "sync_block_bytes", syncBlock, "sync_yield_requests", syncYield,
-                        "sync_speed_min_kib", SyncThrottle.DEFAULT_SPEED_MIN,
-                        "sync_speed_max_kib",
-                        SyncThrottle.DEFAULT_SPEED_MAX, "idle", "same array, the resync paused with sync_max between busy slices"));
+        return Rounds.paired(
+                        new Figure(
+                                "P12",
+                                "foreground 4 KiB write p99 during a full resync / idle p99 (QD1 blocking" + " writes)",
+                                median(busyP99),
+                                median(idleP99),
+                                "<=2.0",
+                                "us"),
+                        busyP99,
+                        idleP99)
+                .with("busy_p50_us_per_round", list(busyP50))
+                .with("idle_p50_us_per_round", list(idleP50))
+                .with("busy_writes_per_round", longs(busyN))
+                .with("idle_writes_per_round", longs(idleN))
+                .with("busy_window_s_per_round", list(busySeconds))
+                .with("resync_mib_s_per_round", list(resyncMib))
+                .with(
+                        "config",
+                        with(
+                                legs.config(),
+                                "block_bytes",
+                                BLOCK,
+                                "qd",
+                                1,
+                                "seconds_per_side_per_round",
+                                seconds,
+                                "slice_seconds",
+                                1,
+                                "sync_depth",
+                                syncDepth,
+                                "sync_block_bytes",
+                                syncBlock,
+                                "sync_yield_requests",
+                                syncYield,
+                                "sync_speed_min_kib",
+                                SyncThrottle.DEFAULT_SPEED_MIN,
+                                "sync_speed_max_kib",
+                                SyncThrottle.DEFAULT_SPEED_MAX,
+                                "idle",
+                                "same array, the resync paused with sync_max between busy slices"));
     }
 
     /**
@@ -387,7 +488,7 @@ public final class ResyncSuite implements Suite {
     private static long pause(Raid1Array a) throws IOException, InterruptedException {
         long margin = 16_384; // 8 MiB: past the requests in flight, so setting it rarely races the pass
         long limit;
-        for (;;) {
+        for (; ; ) {
             if (!a.syncStatus().equals("resync")) return a.sizeSectors();
             limit = syncDone(a) + margin;
             try {
@@ -407,7 +508,8 @@ public final class ResyncSuite implements Suite {
             still = done == last ? still + 1 : 0;
             last = done;
             if (done >= limit && still >= 5) return done;
-            if (System.nanoTime() > deadline) throw new IOException("P12: the resync did not pause at sync_max " + limit);
+            if (System.nanoTime() > deadline)
+                throw new IOException("P12: the resync did not pause at sync_max " + limit);
             Thread.sleep(10);
         }
         return a.sizeSectors();

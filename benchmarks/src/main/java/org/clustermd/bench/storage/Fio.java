@@ -26,8 +26,14 @@ public final class Fio {
     /** {@code peers mirror-randwrite}: 4 KiB random writes, qd32, time based, on both legs at once. */
     public static List<String> mirrorRandwrite(Path leg0, Path leg1, long offset, long size, int seconds) {
         List<String> a = common(offset, size, "4k", 32);
-        a.addAll(List.of("--rw=randwrite", "--runtime=" + seconds, "--time_based",
-                "--name=l0", "--filename=" + leg0, "--name=l1", "--filename=" + leg1));
+        a.addAll(List.of(
+                "--rw=randwrite",
+                "--runtime=" + seconds,
+                "--time_based",
+                "--name=l0",
+                "--filename=" + leg0,
+                "--name=l1",
+                "--filename=" + leg1));
         return a;
     }
 
@@ -44,12 +50,17 @@ public final class Fio {
      * 1), so it flushes once per bitmap chunk, as often as the rule makes an array flush its
      * bitmap. fio's libaio engine first lets the job's queued writes complete, then syncs.
      */
-    public static List<String> mirrorSeqwriteFlushedPerChunk(Path leg0, Path leg1, long offset, long size,
-            long chunkBytes) {
+    public static List<String> mirrorSeqwriteFlushedPerChunk(
+            Path leg0, Path leg1, long offset, long size, long chunkBytes) {
         List<String> a = common(offset, size, "1M", 8);
         long writesPerChunk = Math.max(1, chunkBytes / (1 << 20));
-        a.addAll(List.of("--rw=write", "--fdatasync=" + writesPerChunk, "--name=l0", "--filename=" + leg0,
-                "--name=l1", "--filename=" + leg1));
+        a.addAll(List.of(
+                "--rw=write",
+                "--fdatasync=" + writesPerChunk,
+                "--name=l0",
+                "--filename=" + leg0,
+                "--name=l1",
+                "--filename=" + leg1));
         return a;
     }
 
@@ -61,8 +72,13 @@ public final class Fio {
     }
 
     private static List<String> common(long offset, long size, String bs, int depth) {
-        return new ArrayList<>(List.of("--ioengine=libaio", "--direct=1", "--bs=" + bs, "--iodepth=" + depth,
-                "--offset=" + offset, "--size=" + size));
+        return new ArrayList<>(List.of(
+                "--ioengine=libaio",
+                "--direct=1",
+                "--bs=" + bs,
+                "--iodepth=" + depth,
+                "--offset=" + offset,
+                "--size=" + size));
     }
 
     /**
@@ -85,8 +101,11 @@ public final class Fio {
             cmd.add("--output=" + out);
             cmd.addAll(args);
             String printable = String.join(" ", cmd).replace("--output=" + out + " ", "");
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(false)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
+            Process p = new ProcessBuilder(cmd)
+                    .redirectErrorStream(false)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectError(err.toFile())
+                    .start();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 throw new BenchException("fio did not finish within " + timeoutSeconds + " s: " + printable);
@@ -102,7 +121,8 @@ public final class Fio {
                 throw new BenchException("fio's report could not be read (" + e.getMessage() + "): " + printable, e);
             }
             for (FioReport.Job j : r.jobs()) {
-                if (j.error() != 0) throw new BenchException("fio job " + j.name() + " failed with errno " + j.error() + ": " + stderr);
+                if (j.error() != 0)
+                    throw new BenchException("fio job " + j.name() + " failed with errno " + j.error() + ": " + stderr);
             }
             return r;
         } catch (IOException e) {

@@ -33,8 +33,13 @@ public record FioReport(String command, List<Job> jobs) {
      * @param writeBytesPerSecond {@code write.bw_bytes}
      * @param error fio's {@code error} (an errno; 0 when the job ran cleanly)
      */
-    public record Job(String name, double readIops, double readBytesPerSecond, double writeIops,
-            double writeBytesPerSecond, int error) {}
+    public record Job(
+            String name,
+            double readIops,
+            double readBytesPerSecond,
+            double writeIops,
+            double writeBytesPerSecond,
+            int error) {}
 
     /**
      * Reads fio's JSON report.
@@ -53,8 +58,13 @@ public record FioReport(String command, List<Job> jobs) {
             String name = job.has("jobname") ? job.get("jobname").asText() : "null";
             JsonNode read = section(job, "read", name);
             JsonNode write = section(job, "write", name);
-            out.add(new Job(name, number(read, "iops", name), number(read, "bw_bytes", name), number(write, "iops", name),
-                    number(write, "bw_bytes", name), job.path("error").isNumber() ? job.get("error").intValue() : 0));
+            out.add(new Job(
+                    name,
+                    number(read, "iops", name),
+                    number(read, "bw_bytes", name),
+                    number(write, "iops", name),
+                    number(write, "bw_bytes", name),
+                    job.path("error").isNumber() ? job.get("error").intValue() : 0));
         }
         return new FioReport(command, out);
     }

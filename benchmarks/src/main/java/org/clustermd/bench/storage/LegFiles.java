@@ -55,7 +55,13 @@ public final class LegFiles implements AutoCloseable {
     private final String fileSystem;
     private long dataOffsetBytes = -1;
 
-    private LegFiles(Path dir, List<Path> legs, long arrayBytes, long chunkBytes, int nodes, IoEngine engine,
+    private LegFiles(
+            Path dir,
+            List<Path> legs,
+            long arrayBytes,
+            long chunkBytes,
+            int nodes,
+            IoEngine engine,
             String fileSystem) {
         this.dir = dir;
         this.legs = legs;
@@ -123,8 +129,9 @@ public final class LegFiles implements AutoCloseable {
                 d.flush();
             }
         }
-        progress("pre-wrote %d legs of %d MiB in %.1f s (%s, %s)", legs.size(), (arrayBytes + HEADROOM) >> 20,
-                (System.nanoTime() - t0) / 1e9, dir, fileSystem);
+        progress(
+                "pre-wrote %d legs of %d MiB in %.1f s (%s, %s)",
+                legs.size(), (arrayBytes + HEADROOM) >> 20, (System.nanoTime() - t0) / 1e9, dir, fileSystem);
     }
 
     /**
@@ -133,8 +140,16 @@ public final class LegFiles implements AutoCloseable {
      * @param assumeClean false: the array needs a full resync at its first assembly
      */
     public CreateResult createArray(BitmapMode bitmap, boolean assumeClean) throws IOException {
-        CreateResult r = ArrayCreator.create(CreateOptions.builder("bench").clusterName("bench").nodes(nodes)
-                .bitmap(bitmap).bitmapChunk(chunkBytes).assumeClean(assumeClean).sizeBytes(arrayBytes).build(), legs);
+        CreateResult r = ArrayCreator.create(
+                CreateOptions.builder("bench")
+                        .clusterName("bench")
+                        .nodes(nodes)
+                        .bitmap(bitmap)
+                        .bitmapChunk(chunkBytes)
+                        .assumeClean(assumeClean)
+                        .sizeBytes(arrayBytes)
+                        .build(),
+                legs);
         dataOffsetBytes = r.dataOffset() * BlockDevice.SECTOR_SIZE;
         return r;
     }

@@ -21,7 +21,8 @@ public final class Percentiles {
      * @throws IllegalArgumentException if {@code count} is 0 or {@code p} is outside (0, 100]
      */
     public static long percentile(long[] samples, int count, double p) {
-        if (count <= 0 || count > samples.length) throw new IllegalArgumentException("no samples (count " + count + ")");
+        if (count <= 0 || count > samples.length)
+            throw new IllegalArgumentException("no samples (count " + count + ")");
         if (!(p > 0 && p <= 100)) throw new IllegalArgumentException("percentile must be in (0, 100]: " + p);
         Arrays.sort(samples, 0, count);
         int rank = (int) Math.ceil(p / 100.0 * count);

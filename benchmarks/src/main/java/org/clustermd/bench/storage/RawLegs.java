@@ -47,8 +47,9 @@ public final class RawLegs {
      * the array with a bitmap of that chunk size: what a durable bit costs on this disk. With
      * {@code chunkBytes} 0 there is no bitmap page: {@link #coupledWrites}.
      */
-    public static double coupledWritesWithBitFlushes(List<BlockDevice> legs, long base, long bytes, int depth,
-            int blockSize, long chunkBytes, long pageOffset) throws IOException, InterruptedException {
+    public static double coupledWritesWithBitFlushes(
+            List<BlockDevice> legs, long base, long bytes, int depth, int blockSize, long chunkBytes, long pageOffset)
+            throws IOException, InterruptedException {
         List<ByteBuffer> pages = new java.util.ArrayList<>();
         for (BlockDevice d : chunkBytes > 0 ? legs : List.<BlockDevice>of()) {
             ByteBuffer p = AlignedBuffers.allocate(4096);
@@ -81,7 +82,8 @@ public final class RawLegs {
      * {@code dst}, {@code blockSize} per request, read-then-write in each of {@code depth} slots;
      * returns MiB/s.
      */
-    public static double dependentCopy(BlockDevice src, BlockDevice dst, long base, long bytes, int depth, int blockSize)
+    public static double dependentCopy(
+            BlockDevice src, BlockDevice dst, long base, long bytes, int depth, int blockSize)
             throws IOException, InterruptedException {
         Slots slots = new Slots(depth, blockSize);
         long t0 = System.nanoTime();

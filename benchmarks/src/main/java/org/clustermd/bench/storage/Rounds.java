@@ -1,13 +1,13 @@
 package org.clustermd.bench.storage;
 
+import static org.clustermd.bench.storage.Percentiles.list;
+import static org.clustermd.bench.storage.Percentiles.median;
+
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.clustermd.bench.BenchOptions;
 import org.clustermd.bench.Figure;
-
-import static org.clustermd.bench.storage.Percentiles.list;
-import static org.clustermd.bench.storage.Percentiles.median;
 
 /**
  * What the storage suites do the same way with rounds and figures: the per-round details of a
@@ -26,8 +26,11 @@ public final class Rounds {
     public static Figure paired(Figure f, double[] ours, double[] peer) {
         double[] ratios = new double[ours.length];
         for (int i = 0; i < ours.length; i++) ratios[i] = ours[i] / peer[i];
-        return f.with("rounds", ours.length).with("ours_per_round", list(ours)).with("peer_per_round", list(peer))
-                .with("ratio_per_round", list(ratios)).with("median_of_round_ratios", median(ratios));
+        return f.with("rounds", ours.length)
+                .with("ours_per_round", list(ours))
+                .with("peer_per_round", list(peer))
+                .with("ratio_per_round", list(ratios))
+                .with("median_of_round_ratios", median(ratios));
     }
 
     /** {@code --figures P1,P4}: whether {@code figure} should run (all run without the option). */

@@ -60,8 +60,8 @@ public final class WriteLoad {
         long blocks = array.size() / blockSize;
         long start = System.nanoTime();
         long deadline = start + (long) (seconds * 1e9);
-        Lanes lanes = new Lanes(array, depth, blockSize, () -> ThreadLocalRandom.current().nextLong(blocks) * blockSize,
-                deadline);
+        Lanes lanes = new Lanes(
+                array, depth, blockSize, () -> ThreadLocalRandom.current().nextLong(blocks) * blockSize, deadline);
         lanes.runToEnd();
         return new Throughput(lanes.counted.get(), lanes.counted.get() * blockSize, deadline - start);
     }
@@ -75,10 +75,15 @@ public final class WriteLoad {
         AtomicLong cursor = new AtomicLong();
         long blocks = bytes / blockSize;
         long start = System.nanoTime();
-        Lanes lanes = new Lanes(array, depth, blockSize, () -> {
-            long n = cursor.getAndIncrement();
-            return n < blocks ? n * blockSize : -1;
-        }, Long.MAX_VALUE);
+        Lanes lanes = new Lanes(
+                array,
+                depth,
+                blockSize,
+                () -> {
+                    long n = cursor.getAndIncrement();
+                    return n < blocks ? n * blockSize : -1;
+                },
+                Long.MAX_VALUE);
         lanes.runToEnd();
         long end = lanes.lastCompletion.get();
         return new Throughput(lanes.counted.get(), lanes.counted.get() * blockSize, end - start);
@@ -88,8 +93,9 @@ public final class WriteLoad {
      * Blocking random {@code blockSize} writes, one at a time, for {@code seconds} or until
      * {@code keepGoing} says no (checked before each write); each latency goes to {@code latencies}.
      */
-    public static Throughput randomSync(Raid1Array array, int blockSize, double seconds, LatencySamples latencies,
-            BooleanSupplier keepGoing) throws IOException {
+    public static Throughput randomSync(
+            Raid1Array array, int blockSize, double seconds, LatencySamples latencies, BooleanSupplier keepGoing)
+            throws IOException {
         ByteBuffer buf = AlignedBuffers.allocate(blockSize);
         long blocks = array.size() / blockSize;
         ThreadLocalRandom r = ThreadLocalRandom.current();
@@ -158,7 +164,7 @@ public final class WriteLoad {
         }
 
         void runToEnd() throws IOException, InterruptedException {
-            for (;;) {
+            for (; ; ) {
                 permits.acquire();
                 long off = failure.get() != null || System.nanoTime() >= deadline ? -1 : offsets.next();
                 if (off < 0) {

@@ -45,22 +45,29 @@ class FioReportTest {
         assertThatThrownBy(() -> FioReport.parse("cmd", "{\"fio version\": \"fio-3.33\"}"))
                 .hasMessageContaining("\"jobs\"");
         assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\":[{\"jobname\":\"l0\",\"read\":{}}]}"))
-                .hasMessageContaining("l0").hasMessageContaining("write");
-        assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\":[{\"jobname\":\"l0\",\"read\":{\"iops\":1,\"bw_bytes\":0},"
-                + "\"write\":{\"iops\":\"x\",\"bw_bytes\":1}}]}")).hasMessageContaining("iops");
+                .hasMessageContaining("l0")
+                .hasMessageContaining("write");
+        assertThatThrownBy(() -> FioReport.parse(
+                        "cmd",
+                        "{\"jobs\":[{\"jobname\":\"l0\",\"read\":{\"iops\":1,\"bw_bytes\":0},"
+                                + "\"write\":{\"iops\":\"x\",\"bw_bytes\":1}}]}"))
+                .hasMessageContaining("iops");
     }
 
     @Test
     void warningsPrintedBeforeTheReportAreSkipped() {
-        FioReport r = FioReport.parse("cmd", "fio: file hash not empty on exit\n{\"jobs\":[" + job("l0", 100, 4096e5) + "]}");
+        FioReport r =
+                FioReport.parse("cmd", "fio: file hash not empty on exit\n{\"jobs\":[" + job("l0", 100, 4096e5) + "]}");
         assertThat(r.jobs()).extracting(FioReport.Job::name).containsExactly("l0");
     }
 
     @Test
     void outputThatIsNotJsonIsRefused() {
-        assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\": [1,, ]}")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\": [1,, ]}"))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("not JSON");
-        assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\": [1, 2")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> FioReport.parse("cmd", "{\"jobs\": [1, 2"))
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> FioReport.parse("cmd", "no json here")).hasMessageContaining("no JSON");
     }
 
@@ -68,19 +75,52 @@ class FioReportTest {
     void commandLinesAreThoseOfThePeersScriptPlusTheDataArea() {
         Path a = Path.of("/d/leg0");
         Path b = Path.of("/d/leg1");
-        assertThat(Fio.mirrorRandwrite(a, b, 1048576, 1L << 30, 15)).containsExactly("--ioengine=libaio", "--direct=1",
-                "--bs=4k", "--iodepth=32", "--offset=1048576", "--size=1073741824", "--rw=randwrite", "--runtime=15",
-                "--time_based", "--name=l0", "--filename=/d/leg0", "--name=l1", "--filename=/d/leg1");
-        assertThat(Fio.mirrorSeqwrite(a, b, 0, 1L << 30)).containsExactly("--ioengine=libaio", "--direct=1", "--bs=1M",
-                "--iodepth=8", "--offset=0", "--size=1073741824", "--rw=write", "--name=l0", "--filename=/d/leg0",
-                "--name=l1", "--filename=/d/leg1");
-        assertThat(Fio.copy(a, b, 0, 1L << 30)).isEqualTo(List.of("--ioengine=libaio", "--direct=1", "--bs=1M",
-                "--iodepth=8", "--offset=0", "--size=1073741824", "--name=r", "--rw=read", "--filename=/d/leg0",
-                "--name=w", "--rw=write", "--filename=/d/leg1"));
+        assertThat(Fio.mirrorRandwrite(a, b, 1048576, 1L << 30, 15))
+                .containsExactly(
+                        "--ioengine=libaio",
+                        "--direct=1",
+                        "--bs=4k",
+                        "--iodepth=32",
+                        "--offset=1048576",
+                        "--size=1073741824",
+                        "--rw=randwrite",
+                        "--runtime=15",
+                        "--time_based",
+                        "--name=l0",
+                        "--filename=/d/leg0",
+                        "--name=l1",
+                        "--filename=/d/leg1");
+        assertThat(Fio.mirrorSeqwrite(a, b, 0, 1L << 30))
+                .containsExactly(
+                        "--ioengine=libaio",
+                        "--direct=1",
+                        "--bs=1M",
+                        "--iodepth=8",
+                        "--offset=0",
+                        "--size=1073741824",
+                        "--rw=write",
+                        "--name=l0",
+                        "--filename=/d/leg0",
+                        "--name=l1",
+                        "--filename=/d/leg1");
+        assertThat(Fio.copy(a, b, 0, 1L << 30))
+                .isEqualTo(List.of(
+                        "--ioengine=libaio",
+                        "--direct=1",
+                        "--bs=1M",
+                        "--iodepth=8",
+                        "--offset=0",
+                        "--size=1073741824",
+                        "--name=r",
+                        "--rw=read",
+                        "--filename=/d/leg0",
+                        "--name=w",
+                        "--rw=write",
+                        "--filename=/d/leg1"));
     }
 
     private static String job(String name, double iops, double bw) {
-        return "{\"jobname\":\"" + name + "\",\"error\":0,\"read\":{\"iops\":0,\"bw_bytes\":0},\"write\":{\"iops\":" + iops
-                + ",\"bw_bytes\":" + bw + "}}";
+        return "{\"jobname\":\"" + name + "\",\"error\":0,\"read\":{\"iops\":0,\"bw_bytes\":0},\"write\":{\"iops\":"
+                + iops + ",\"bw_bytes\":" + bw + "}}";
     }
 }

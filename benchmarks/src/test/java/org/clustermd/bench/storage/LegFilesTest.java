@@ -19,7 +19,9 @@ class LegFilesTest {
 
     @Test
     void aBadSizeIsRefusedWithTheValue() {
-        assertThatThrownBy(() -> LegFiles.parseSize("lots")).isInstanceOf(BenchException.class).hasMessageContaining("lots");
+        assertThatThrownBy(() -> LegFiles.parseSize("lots"))
+                .isInstanceOf(BenchException.class)
+                .hasMessageContaining("lots");
         assertThatThrownBy(() -> LegFiles.parseSize("0")).isInstanceOf(BenchException.class);
         assertThatThrownBy(() -> LegFiles.parseSize("-1G")).isInstanceOf(BenchException.class);
         assertThatThrownBy(() -> LegFiles.parseSize("G")).isInstanceOf(BenchException.class);

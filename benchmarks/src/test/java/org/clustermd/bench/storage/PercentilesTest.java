@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class PercentilesTest {
     @Test
@@ -41,7 +41,8 @@ class PercentilesTest {
         long atOrBelow = Arrays.stream(sorted).filter(s -> s <= x).count();
         long below = Arrays.stream(sorted).filter(s -> s < x).count();
         assertThat(Arrays.binarySearch(sorted, x)).as("seed %d: observed", seed).isGreaterThanOrEqualTo(0);
-        assertThat(atOrBelow).as("seed %d: at least p%% at or below", seed).isGreaterThanOrEqualTo((long) Math.ceil(p / 100 * n));
+        assertThat(atOrBelow).as("seed %d: at least p%% at or below", seed).isGreaterThanOrEqualTo((long)
+                Math.ceil(p / 100 * n));
         assertThat(below).as("seed %d: fewer than p%% strictly below", seed).isLessThan((long) Math.ceil(p / 100 * n));
     }
 
@@ -56,9 +57,12 @@ class PercentilesTest {
 
     @Test
     void emptyInputAndBadPercentilesAreRefused() {
-        assertThatThrownBy(() -> Percentiles.percentile(new long[3], 0, 50)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> Percentiles.percentile(new long[3], 3, 0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> Percentiles.percentile(new long[3], 3, 101)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Percentiles.percentile(new long[3], 0, 50))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Percentiles.percentile(new long[3], 3, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Percentiles.percentile(new long[3], 3, 101))
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Percentiles.median(new double[0])).isInstanceOf(IllegalArgumentException.class);
     }
 

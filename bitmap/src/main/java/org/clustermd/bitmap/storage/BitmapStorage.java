@@ -85,7 +85,11 @@ public interface BitmapStorage extends Closeable {
      * @throws IllegalArgumentException if the range is not aligned or not inside the area
      */
     static void checkRange(String what, long offset, int length, long areaSize) {
-        if (offset < 0 || length < 0 || offset % BLOCK_SIZE != 0 || length % BLOCK_SIZE != 0 || offset > areaSize - length) {
+        if (offset < 0
+                || length < 0
+                || offset % BLOCK_SIZE != 0
+                || length % BLOCK_SIZE != 0
+                || offset > areaSize - length) {
             throw new IllegalArgumentException(what + ": bitmap I/O [" + offset + ", +" + length
                     + ") is not block-aligned inside the " + areaSize + "-byte area");
         }

@@ -41,11 +41,11 @@ public final class FileBitmapStorage implements BitmapStorage {
     public static FileBitmapStorage open(Path file, long areaOffset, long areaSize) throws IOException {
         Objects.requireNonNull(file, "file");
         if (areaOffset < 0 || areaOffset % BLOCK_SIZE != 0 || areaSize <= 0 || areaSize % BLOCK_SIZE != 0) {
-            throw new IllegalArgumentException("area [" + areaOffset + ", +" + areaSize + ") of " + file
-                    + " is not aligned to " + BLOCK_SIZE);
+            throw new IllegalArgumentException(
+                    "area [" + areaOffset + ", +" + areaSize + ") of " + file + " is not aligned to " + BLOCK_SIZE);
         }
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        FileChannel ch =
+                FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
             long end = areaOffset + areaSize;
             if (ch.size() < end) {

@@ -55,8 +55,8 @@ public final class SuperblockCodec {
     public static final int OFF_CLUSTER_NAME = 72;
     public static final int OFF_PAD = 136;
 
-    private static final int KNOWN_STATE = BitmapSuperblock.STATE_ACTIVE | BitmapSuperblock.STATE_STALE
-            | BitmapSuperblock.STATE_WRITE_ERROR;
+    private static final int KNOWN_STATE =
+            BitmapSuperblock.STATE_ACTIVE | BitmapSuperblock.STATE_STALE | BitmapSuperblock.STATE_WRITE_ERROR;
 
     private SuperblockCodec() {}
 
@@ -106,8 +106,11 @@ public final class SuperblockCodec {
         ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int magic = b.getInt(at + OFF_MAGIC);
         if (magic != BitmapSuperblock.MAGIC) {
-            throw BitmapException.format(Field.MAGIC, String.format("%s: bad bitmap magic 0x%08x (expected 0x%08x, \"bitm\")",
-                    where, magic, BitmapSuperblock.MAGIC));
+            throw BitmapException.format(
+                    Field.MAGIC,
+                    String.format(
+                            "%s: bad bitmap magic 0x%08x (expected 0x%08x, \"bitm\")",
+                            where, magic, BitmapSuperblock.MAGIC));
         }
         b.order(ByteOrder.BIG_ENDIAN);
         UUID uuid = new UUID(b.getLong(at + OFF_UUID), b.getLong(at + OFF_UUID + 8));
@@ -140,61 +143,78 @@ public final class SuperblockCodec {
     public static void validate(BitmapSuperblock sb, String where) throws BitmapException {
         int v = sb.version();
         if (v == 3) {
-            throw BitmapException.format(Field.VERSION, where + ": bitmap version 3 is md's host-endian format;"
-                    + " only versions 4 and 5 (little-endian) are supported");
+            throw BitmapException.format(
+                    Field.VERSION,
+                    where + ": bitmap version 3 is md's host-endian format;"
+                            + " only versions 4 and 5 (little-endian) are supported");
         }
         if (v != BitmapSuperblock.VERSION_HI && v != BitmapSuperblock.VERSION_CLUSTERED) {
-            throw BitmapException.format(Field.VERSION, where + ": unknown bitmap version " + Integer.toUnsignedString(v)
-                    + " (expected 4, or 5 for a clustered bitmap)");
+            throw BitmapException.format(
+                    Field.VERSION,
+                    where + ": unknown bitmap version " + Integer.toUnsignedString(v)
+                            + " (expected 4, or 5 for a clustered bitmap)");
         }
         if (sb.events() < 0) {
-            throw BitmapException.format(Field.EVENTS, where + ": events " + Long.toUnsignedString(sb.events())
-                    + " is beyond 2^63");
+            throw BitmapException.format(
+                    Field.EVENTS, where + ": events " + Long.toUnsignedString(sb.events()) + " is beyond 2^63");
         }
         if (sb.eventsCleared() < 0) {
-            throw BitmapException.format(Field.EVENTS_CLEARED, where + ": events_cleared "
-                    + Long.toUnsignedString(sb.eventsCleared()) + " is beyond 2^63");
+            throw BitmapException.format(
+                    Field.EVENTS_CLEARED,
+                    where + ": events_cleared " + Long.toUnsignedString(sb.eventsCleared()) + " is beyond 2^63");
         }
         if (sb.syncSize() < 0) {
-            throw BitmapException.format(Field.SYNC_SIZE, where + ": sync_size " + Long.toUnsignedString(sb.syncSize())
-                    + " sectors is beyond 2^63");
+            throw BitmapException.format(
+                    Field.SYNC_SIZE,
+                    where + ": sync_size " + Long.toUnsignedString(sb.syncSize()) + " sectors is beyond 2^63");
         }
         if ((sb.state() & ~KNOWN_STATE) != 0) {
-            throw BitmapException.format(Field.STATE, String.format("%s: state 0x%x has unknown flags 0x%x"
-                    + " (known: ACTIVE 0x1, STALE 0x2, WRITE_ERROR 0x4)", where, sb.state(), sb.state() & ~KNOWN_STATE));
+            throw BitmapException.format(
+                    Field.STATE,
+                    String.format(
+                            "%s: state 0x%x has unknown flags 0x%x"
+                                    + " (known: ACTIVE 0x1, STALE 0x2, WRITE_ERROR 0x4)",
+                            where, sb.state(), sb.state() & ~KNOWN_STATE));
         }
         if (sb.chunkSize() < 512) {
-            throw BitmapException.format(Field.CHUNKSIZE, where + ": chunksize " + sb.chunkSize()
-                    + " bytes is below md's minimum of 512");
+            throw BitmapException.format(
+                    Field.CHUNKSIZE, where + ": chunksize " + sb.chunkSize() + " bytes is below md's minimum of 512");
         }
         if (Long.bitCount(sb.chunkSize()) != 1) {
-            throw BitmapException.format(Field.CHUNKSIZE, where + ": chunksize " + sb.chunkSize()
-                    + " bytes is not a power of two");
+            throw BitmapException.format(
+                    Field.CHUNKSIZE, where + ": chunksize " + sb.chunkSize() + " bytes is not a power of two");
         }
         if (sb.daemonSleep() < 1 || sb.daemonSleep() > 0xFFFF_FFFFL) {
-            throw BitmapException.format(Field.DAEMON_SLEEP, where + ": daemon_sleep " + sb.daemonSleep()
-                    + " s is out of range (1 .. 2^32-1)");
+            throw BitmapException.format(
+                    Field.DAEMON_SLEEP,
+                    where + ": daemon_sleep " + sb.daemonSleep() + " s is out of range (1 .. 2^32-1)");
         }
         if (sb.writeBehind() < 0 || sb.writeBehind() > BitmapSuperblock.MAX_WRITE_BEHIND) {
-            throw BitmapException.format(Field.WRITE_BEHIND, where + ": write_behind " + sb.writeBehind()
-                    + " is out of range (0 - 16383)");
+            throw BitmapException.format(
+                    Field.WRITE_BEHIND, where + ": write_behind " + sb.writeBehind() + " is out of range (0 - 16383)");
         }
         if (sb.sectorsReserved() < 0 || sb.sectorsReserved() > 0xFFFF_FFFFL) {
-            throw BitmapException.format(Field.SECTORS_RESERVED, where + ": sectors_reserved " + sb.sectorsReserved()
-                    + " does not fit 32 bits");
+            throw BitmapException.format(
+                    Field.SECTORS_RESERVED,
+                    where + ": sectors_reserved " + sb.sectorsReserved() + " does not fit 32 bits");
         }
         if (v == BitmapSuperblock.VERSION_CLUSTERED && sb.nodes() < 1) {
-            throw BitmapException.format(Field.NODES, where + ": clustered bitmap with nodes "
-                    + Integer.toUnsignedString(sb.nodes()) + " (needs at least 1)");
+            throw BitmapException.format(
+                    Field.NODES,
+                    where + ": clustered bitmap with nodes " + Integer.toUnsignedString(sb.nodes())
+                            + " (needs at least 1)");
         }
         if (v == BitmapSuperblock.VERSION_HI && sb.nodes() != 0) {
-            throw BitmapException.format(Field.NODES, where + ": version-4 (unclustered) bitmap with nodes "
-                    + Integer.toUnsignedString(sb.nodes()) + " (must be 0; clustered bitmaps are version 5)");
+            throw BitmapException.format(
+                    Field.NODES,
+                    where + ": version-4 (unclustered) bitmap with nodes " + Integer.toUnsignedString(sb.nodes())
+                            + " (must be 0; clustered bitmaps are version 5)");
         }
         if (sb.clusterName().getBytes(StandardCharsets.UTF_8).length >= BitmapSuperblock.CLUSTER_NAME_BYTES
                 || sb.clusterName().indexOf('\0') >= 0) {
-            throw BitmapException.format(Field.CLUSTER_NAME, where + ": cluster_name '" + sb.clusterName()
-                    + "' must be at most 63 bytes without NUL");
+            throw BitmapException.format(
+                    Field.CLUSTER_NAME,
+                    where + ": cluster_name '" + sb.clusterName() + "' must be at most 63 bytes without NUL");
         }
     }
 
@@ -202,10 +222,12 @@ public final class SuperblockCodec {
         int len = 0;
         while (len < raw.length && raw[len] != 0) len++;
         if (len == raw.length) {
-            throw BitmapException.format(Field.CLUSTER_NAME, where + ": cluster_name is not NUL-terminated within its 64 bytes");
+            throw BitmapException.format(
+                    Field.CLUSTER_NAME, where + ": cluster_name is not NUL-terminated within its 64 bytes");
         }
         try {
-            CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
+            CharBuffer chars = StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(raw, 0, len));

@@ -108,15 +108,18 @@ public abstract class BitmapStorageContractTest {
     @Test
     void misalignedOrOutOfRangeIoIsRefused() throws Exception {
         BitmapStorage s = newStorage(16 * 1024);
-        assertThatThrownBy(() -> s.write(512, BitmapStorage.allocate(4096))).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> s.write(512, BitmapStorage.allocate(4096)))
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> s.write(s.size(), BitmapStorage.allocate(4096)))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> s.read(0, BitmapStorage.allocate(8192).limit(1000)))
                 .isInstanceOf(IllegalArgumentException.class);
         // offset + length overflows to a negative sum: the check must not be fooled by it
         long last = Long.MAX_VALUE - (BitmapStorage.BLOCK_SIZE - 1);
-        assertThatThrownBy(() -> s.write(last, BitmapStorage.allocate(4096))).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> s.read(last, BitmapStorage.allocate(4096))).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> s.write(last, BitmapStorage.allocate(4096)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> s.read(last, BitmapStorage.allocate(4096)))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 class FileBitmapStorageTest extends BitmapStorageContractTest {
     @TempDir
     Path dir;
+
     private int files;
 
     @Override
@@ -30,7 +31,8 @@ class FileBitmapStorageTest extends BitmapStorageContractTest {
         }
         byte[] raw = Files.readAllBytes(leg);
         assertThat(raw.length).isEqualTo(8192 + 16 * 1024);
-        for (int i = 0; i < 8192; i++) assertThat(raw[i]).as("byte %d before the area", i).isZero();
+        for (int i = 0; i < 8192; i++)
+            assertThat(raw[i]).as("byte %d before the area", i).isZero();
         assertThat(raw[8192]).isEqualTo((byte) 0x5a);
         assertThat(raw[8192 + 4095]).isEqualTo((byte) 0x5a);
         try (FileBitmapStorage s = FileBitmapStorage.open(leg, 8192, 16 * 1024)) {

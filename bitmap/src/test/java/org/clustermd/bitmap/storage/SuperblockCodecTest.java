@@ -32,7 +32,9 @@ class SuperblockCodecTest {
             int len = r.nextInt(64);
             for (int i = 0; i < len; i++) name.append((char) ('a' + r.nextInt(26)));
         }
-        int[] states = {0, BitmapSuperblock.STATE_ACTIVE, BitmapSuperblock.STATE_STALE, BitmapSuperblock.STATE_WRITE_ERROR, 7};
+        int[] states = {
+            0, BitmapSuperblock.STATE_ACTIVE, BitmapSuperblock.STATE_STALE, BitmapSuperblock.STATE_WRITE_ERROR, 7
+        };
         return new BitmapSuperblock(
                 clustered ? BitmapSuperblock.VERSION_CLUSTERED : BitmapSuperblock.VERSION_HI,
                 new UUID(r.nextLong(), r.nextLong()),
@@ -57,15 +59,17 @@ class SuperblockCodecTest {
             int at = r.nextInt(4) * 256;
             ByteBuffer buf = ByteBuffer.allocate(2048);
             SuperblockCodec.encode(sb, buf, at);
-            assertThat(SuperblockCodec.decode(buf, at, "seed " + seed)).as("seed %d case %d", seed, i).isEqualTo(sb);
+            assertThat(SuperblockCodec.decode(buf, at, "seed " + seed))
+                    .as("seed %d case %d", seed, i)
+                    .isEqualTo(sb);
         }
     }
 
     @Test
     void layoutIsMdsByteForByte() {
         UUID uuid = UUID.fromString("00010203-0405-0607-0809-0a0b0c0d0e0f");
-        BitmapSuperblock sb = new BitmapSuperblock(5, uuid, 0x1122334455667788L, 7, 2097152, 2, 65536, 5, 0, 128, 4,
-                "clu");
+        BitmapSuperblock sb =
+                new BitmapSuperblock(5, uuid, 0x1122334455667788L, 7, 2097152, 2, 65536, 5, 0, 128, 4, "clu");
         ByteBuffer b = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
         SuperblockCodec.encode(sb, b, 0);
         assertThat(new String(new byte[] {b.get(0), b.get(1), b.get(2), b.get(3)}, StandardCharsets.US_ASCII))
@@ -137,22 +141,32 @@ class SuperblockCodecTest {
         assertRejected(b -> b.putLong(24, Long.MIN_VALUE), Field.EVENTS, "events");
         assertRejected(b -> b.putLong(32, -5), Field.EVENTS_CLEARED, "events_cleared");
         assertRejected(b -> b.putInt(68, 0), Field.NODES, "nodes 0");
-        assertRejected(b -> {
-            b.putInt(4, 4); // unclustered but with nodes
-        }, Field.NODES, "must be 0");
-        assertRejected(b -> {
-            for (int i = 72; i < 136; i++) b.put(i, (byte) 'x');
-        }, Field.CLUSTER_NAME, "not NUL-terminated");
-        assertRejected(b -> {
-            b.put(72, (byte) 0xC3);
-            b.put(73, (byte) 0x28);
-        }, Field.CLUSTER_NAME, "UTF-8");
+        assertRejected(
+                b -> {
+                    b.putInt(4, 4); // unclustered but with nodes
+                },
+                Field.NODES,
+                "must be 0");
+        assertRejected(
+                b -> {
+                    for (int i = 72; i < 136; i++) b.put(i, (byte) 'x');
+                },
+                Field.CLUSTER_NAME,
+                "not NUL-terminated");
+        assertRejected(
+                b -> {
+                    b.put(72, (byte) 0xC3);
+                    b.put(73, (byte) 0x28);
+                },
+                Field.CLUSTER_NAME,
+                "UTF-8");
     }
 
     @Test
     void validateRefusesWhatCannotBeEncoded() {
         BitmapSuperblock longName = BitmapSuperblock.clustered(UUID.randomUUID(), 100, 4096, 2, "x".repeat(64));
         assertThatThrownBy(() -> SuperblockCodec.validate(longName, "t"))
-                .isInstanceOfSatisfying(BitmapException.class, e -> assertThat(e.field()).contains(Field.CLUSTER_NAME));
+                .isInstanceOfSatisfying(
+                        BitmapException.class, e -> assertThat(e.field()).contains(Field.CLUSTER_NAME));
     }
 }

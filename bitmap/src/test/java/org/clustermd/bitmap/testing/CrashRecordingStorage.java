@@ -24,7 +24,11 @@ import org.clustermd.bitmap.storage.BitmapStorage;
 public final class CrashRecordingStorage implements BitmapStorage {
 
     /** What a power cut keeps of unflushed writes. */
-    public enum Model { LOST, KEPT, TORN }
+    public enum Model {
+        LOST,
+        KEPT,
+        TORN
+    }
 
     /** Called after every write and flush. */
     @FunctionalInterface

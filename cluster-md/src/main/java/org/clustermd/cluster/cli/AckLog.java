@@ -51,8 +51,8 @@ final class AckLog implements AutoCloseable {
 
     /** Creates (or truncates) the log at {@code path} for writer {@code writer}. */
     static AckLog create(Path path, long writer) throws IOException {
-        FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING);
+        FileChannel ch = FileChannel.open(
+                path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
         ch.write(ByteBuffer.wrap((HEADER + writer + "\n").getBytes(StandardCharsets.US_ASCII)));
         ch.force(true);
         AckLog log = new AckLog(ch);
@@ -107,7 +107,8 @@ final class AckLog implements AutoCloseable {
         String text = Files.readString(path, StandardCharsets.US_ASCII);
         int end = text.lastIndexOf('\n');
         String[] lines = end < 0 ? new String[0] : text.substring(0, end).split("\n");
-        if (lines.length == 0 || !lines[0].startsWith(HEADER)) throw new IOException(path + ": not an ack log (no header)");
+        if (lines.length == 0 || !lines[0].startsWith(HEADER))
+            throw new IOException(path + ": not an ack log (no header)");
         long writer;
         try {
             writer = Long.parseLong(lines[0].substring(HEADER.length()).trim());

@@ -54,8 +54,9 @@ final class AckVerifier {
         return new Result(node, log.writer(), log.entries().size(), last.size(), problems);
     }
 
-    private static void check(Raid1Array array, long writer, boolean killed, List<Map.Entry<Long, Long>> batch,
-            List<String> problems) throws IOException {
+    private static void check(
+            Raid1Array array, long writer, boolean killed, List<Map.Entry<Long, Long>> batch, List<String> problems)
+            throws IOException {
         List<ByteBuffer> bufs = new ArrayList<>(batch.size());
         List<CompletableFuture<Void>> reads = new ArrayList<>(batch.size());
         for (Map.Entry<Long, Long> e : batch) {
@@ -74,9 +75,11 @@ final class AckVerifier {
                 if (s == null) {
                     problem = "byte " + offset + " reads as zeros, but write " + want + " was acknowledged";
                 } else if (s.writer() != writer) {
-                    problem = "byte " + offset + " holds writer " + s.writer() + "'s write " + s.writeId() + ", not writer " + writer + "'s";
+                    problem = "byte " + offset + " holds writer " + s.writer() + "'s write " + s.writeId()
+                            + ", not writer " + writer + "'s";
                 } else if (killed ? s.writeId() < want : s.writeId() != want) {
-                    problem = "byte " + offset + " holds write " + s.writeId() + ", but the last acknowledged one is " + want;
+                    problem = "byte " + offset + " holds write " + s.writeId() + ", but the last acknowledged one is "
+                            + want;
                 } else {
                     problem = null;
                 }

@@ -36,7 +36,9 @@ public final class ClusterMdCommand implements Runnable {
     CommandSpec spec;
 
     /** Applies to every verb: {@code clustermd --verbose zk} and {@code clustermd zk --verbose} both work. */
-    @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT,
+    @Option(
+            names = {"-v", "--verbose"},
+            scope = ScopeType.INHERIT,
             description = "Log INFO and above to stderr (default: WARN and above).")
     void verbose(boolean on) {
         CliLogging.setVerbose(on);
@@ -45,6 +47,7 @@ public final class ClusterMdCommand implements Runnable {
     /** {@code clustermd} alone is a usage error: it names no verb. */
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "Missing verb: one of " + spec.subcommands().keySet());
+        throw new ParameterException(
+                spec.commandLine(), "Missing verb: one of " + spec.subcommands().keySet());
     }
 }

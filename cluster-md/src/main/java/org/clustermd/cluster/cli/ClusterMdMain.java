@@ -39,7 +39,8 @@ public final class ClusterMdMain {
     private static int usage(CommandLine.ParameterException e, String[] args) {
         CommandLine cmd = e.getCommandLine();
         String verb = cmd.getCommandSpec().qualifiedName();
-        String message = e.getMessage() == null ? e.toString() : e.getMessage().strip().replace('\n', ' ');
+        String message =
+                e.getMessage() == null ? e.toString() : e.getMessage().strip().replace('\n', ' ');
         cmd.getErr().println(verb + ": " + message + " (" + verb + " --help shows the usage)");
         if (CliLogging.isVerbose()) e.printStackTrace(cmd.getErr());
         cmd.getErr().flush();

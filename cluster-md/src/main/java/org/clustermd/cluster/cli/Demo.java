@@ -82,8 +82,14 @@ final class Demo {
     private int steps() throws IOException, InterruptedException {
         say("== clustermd demo: " + NODES + " nodes share a clustered RAID1 of 2 legs; one is killed with SIGKILL ==");
         dir = Files.createTempDirectory("clustermd-demo-");
-        zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.builder()
-                .tickTimeMs(250).sessionTimeoutRangeMs(1_000, 60_000).forceSync(false).build());
+        zk = EmbeddedZooKeeper.start(
+                Files.createDirectories(dir.resolve("zk")),
+                0,
+                ZooKeeperSettings.builder()
+                        .tickTimeMs(250)
+                        .sessionTimeoutRangeMs(1_000, 60_000)
+                        .forceSync(false)
+                        .build());
         say("ZooKeeper (embedded, in this JVM) at " + zk.connectString() + "; working in " + dir);
 
         List<Path> legs = List.of(dir.resolve("leg0"), dir.resolve("leg1"));
@@ -92,11 +98,19 @@ final class Demo {
                 f.setLength(legBytes);
             }
         }
-        CreateResult created = ArrayCreator.create(CreateOptions.builder(ARRAY).clusterName(CLUSTER).nodes(NODES)
-                .bitmapChunk(CHUNK).assumeClean(true).build(), legs);
+        CreateResult created = ArrayCreator.create(
+                CreateOptions.builder(ARRAY)
+                        .clusterName(CLUSTER)
+                        .nodes(NODES)
+                        .bitmapChunk(CHUNK)
+                        .assumeClean(true)
+                        .build(),
+                legs);
         long arrayBytes = created.sizeSectors() * 512;
-        say("created " + ARRAY + " (clustermd create --name " + ARRAY + " --cluster-name " + CLUSTER + " --nodes " + NODES
-                + " --assume-clean --bitmap-chunk 1M leg0 leg1): uuid " + SuperblockCodec.mdadmUuid(created.uuid()) + ", "
+        say("created " + ARRAY + " (clustermd create --name " + ARRAY + " --cluster-name " + CLUSTER + " --nodes "
+                + NODES
+                + " --assume-clean --bitmap-chunk 1M leg0 leg1): uuid " + SuperblockCodec.mdadmUuid(created.uuid())
+                + ", "
                 + arrayBytes / 1024 + " KiB on 2 x " + Sizes.human(legBytes) + " files");
 
         long region = arrayBytes / NODES / CHUNK * CHUNK;
@@ -104,14 +118,27 @@ final class Demo {
             DemoNode n = new DemoNode("node" + (i + 1), dir, this::say);
             nodes.add(n);
             List<String> cmd = javaCommand();
-            cmd.addAll(List.of("node", "--name", ARRAY, "--zk", zk.connectString(), "--node-name", n.name,
-                    "--session-timeout", Long.toString(sessionTimeoutMs),
-                    "--workload", (i * region / 1024) + "K:" + (region / 1024) + "K", "--ack-log", n.ackLog.toString()));
+            cmd.addAll(List.of(
+                    "node",
+                    "--name",
+                    ARRAY,
+                    "--zk",
+                    zk.connectString(),
+                    "--node-name",
+                    n.name,
+                    "--session-timeout",
+                    Long.toString(sessionTimeoutMs),
+                    "--workload",
+                    (i * region / 1024) + "K:" + (region / 1024) + "K",
+                    "--ack-log",
+                    n.ackLog.toString()));
             legs.forEach(l -> cmd.add(l.toString()));
-            say("starting " + n.name + ": clustermd node --name " + ARRAY + " --node-name " + n.name + " --session-timeout "
-                    + sessionTimeoutMs + " ... writing bytes [" + i * region + ", " + (i + 1) * region + ")");
+            say("starting " + n.name + ": clustermd node --name " + ARRAY + " --node-name " + n.name
+                    + " --session-timeout " + sessionTimeoutMs + " ... writing bytes [" + i * region + ", "
+                    + (i + 1) * region + ")");
             n.start(cmd);
-            if (!waitFor(60_000, () -> n.slot >= 0 || !n.alive())) throw new IOException(n.name + " did not join in 60 s");
+            if (!waitFor(60_000, () -> n.slot >= 0 || !n.alive()))
+                throw new IOException(n.name + " did not join in 60 s");
             if (n.slot < 0) throw new IOException(n.name + " exited before it joined");
         }
 
@@ -119,15 +146,19 @@ final class Demo {
         Thread.sleep(writeMillis);
         DemoNode victim = nodes.get(NODES - 1);
         List<DemoNode> survivors = nodes.subList(0, NODES - 1);
-        say("SIGKILL " + victim.name + " (pid " + victim.pid() + ", slot " + victim.slot + "): its bitmap slot keeps its dirty bits;"
-                + " its session expires in " + sessionTimeoutMs + " ms, then the survivors recover the slot");
+        say("SIGKILL " + victim.name + " (pid " + victim.pid() + ", slot " + victim.slot
+                + "): its bitmap slot keeps its dirty bits;" + " its session expires in " + sessionTimeoutMs
+                + " ms, then the survivors recover the slot");
         long killedAt = System.nanoTime();
         victim.kill();
-        boolean recovered = waitFor(60_000 + sessionTimeoutMs, () -> survivors.stream().allMatch(n -> n.copiedChunks >= 0)
-                && survivors.stream().allMatch(n -> n.copiedChunks == 0 || n.resyncDoneAfterRecovery));
+        boolean recovered = waitFor(
+                60_000 + sessionTimeoutMs,
+                () -> survivors.stream().allMatch(n -> n.copiedChunks >= 0)
+                        && survivors.stream().allMatch(n -> n.copiedChunks == 0 || n.resyncDoneAfterRecovery));
         long recoveryMs = (System.nanoTime() - killedAt) / 1_000_000;
-        if (!recovered) say("the survivors did not finish recovering " + victim.name + "'s slot within "
-                + (60_000 + sessionTimeoutMs) / 1000 + " s");
+        if (!recovered)
+            say("the survivors did not finish recovering " + victim.name + "'s slot within "
+                    + (60_000 + sessionTimeoutMs) / 1000 + " s");
         else say("recovery and resync done " + recoveryMs + " ms after the kill; the survivors keep writing for 2 s");
         Thread.sleep(2000);
 
@@ -138,10 +169,12 @@ final class Demo {
         boolean stopped = exits.stream().allMatch(c -> c == 0);
         if (!stopped) say("not every survivor exited 0: " + exits);
 
-        say("verifying: legs compared byte by byte, then every acknowledged write read back through a freshly assembled array");
+        say(
+                "verifying: legs compared byte by byte, then every acknowledged write read back through a freshly assembled array");
         Verifier.LegComparison legsCompared = Verifier.compareLegs(legs);
         List<AckVerifier.Result> results = new ArrayList<>();
-        try (Raid1Array check = Raid1Array.open(legs, ArrayOptions.builder().name("verify").startFrozen(true).build())) {
+        try (Raid1Array check = Raid1Array.open(
+                legs, ArrayOptions.builder().name("verify").startFrozen(true).build())) {
             for (DemoNode n : nodes) {
                 results.add(AckVerifier.verify(check, n.name, AckLog.read(n.ackLog), n == victim));
             }
@@ -157,35 +190,70 @@ final class Demo {
         return ok ? 0 : 1;
     }
 
-    private void summary(DemoNode victim, List<DemoNode> survivors, Verifier.LegComparison legs, List<AckVerifier.Result> results,
-            long recoveryMs, boolean ok) {
+    private void summary(
+            DemoNode victim,
+            List<DemoNode> survivors,
+            Verifier.LegComparison legs,
+            List<AckVerifier.Result> results,
+            long recoveryMs,
+            boolean ok) {
         say("== summary ==");
         for (int i = 0; i < nodes.size(); i++) {
             DemoNode n = nodes.get(i);
             AckVerifier.Result r = results.get(i);
-            String logged = n == victim ? "" : n.acknowledged == r.writes() ? ", all in its ack log"
-                    : " but " + n.acknowledged + " reported by the node: THE ACK LOG MISSES SOME";
-            say(String.format(Locale.ROOT, "  %s (slot %d): %d writes acknowledged (%d blocks)%s, %s; %s", n.name, n.slot,
-                    r.writes(), r.blocks(), logged, n == victim ? "killed with SIGKILL" : "stopped with SIGTERM",
+            String logged = n == victim
+                    ? ""
+                    : n.acknowledged == r.writes()
+                            ? ", all in its ack log"
+                            : " but " + n.acknowledged + " reported by the node: THE ACK LOG MISSES SOME";
+            say(String.format(
+                    Locale.ROOT,
+                    "  %s (slot %d): %d writes acknowledged (%d blocks)%s, %s; %s",
+                    n.name,
+                    n.slot,
+                    r.writes(),
+                    r.blocks(),
+                    logged,
+                    n == victim ? "killed with SIGKILL" : "stopped with SIGTERM",
                     r.ok() ? "every one intact" : r.problems().size() + "+ PROBLEMS: " + r.problems()));
         }
-        long chunks = survivors.stream().mapToLong(n -> Math.max(0, n.copiedChunks)).sum();
+        long chunks =
+                survivors.stream().mapToLong(n -> Math.max(0, n.copiedChunks)).sum();
         long bytes = survivors.stream().mapToLong(n -> n.resyncedBytes).sum();
-        String by = String.join(", ", survivors.stream().filter(n -> n.copiedChunks > 0).map(n -> n.name).toList());
-        say(String.format(Locale.ROOT, "  recovered: %d dirty chunks of slot %d (by %s), %d ms after the kill", chunks, victim.slot,
-                by.isEmpty() ? "nobody" : by, recoveryMs));
-        say(String.format(Locale.ROOT, "  resynced: %d bytes = %.2f x (dirty chunks x %s)", bytes,
-                chunks == 0 ? 0.0 : (double) bytes / (chunks * CHUNK), Sizes.human(CHUNK)));
-        say("  legs: " + (legs.identical() ? "byte-identical over " + legs.bytesCompared() + " bytes"
-                : legs.differingBlocks() + " blocks DIFFER, the first at byte " + legs.firstDifference()));
+        String by = String.join(
+                ", ",
+                survivors.stream()
+                        .filter(n -> n.copiedChunks > 0)
+                        .map(n -> n.name)
+                        .toList());
+        say(String.format(
+                Locale.ROOT,
+                "  recovered: %d dirty chunks of slot %d (by %s), %d ms after the kill",
+                chunks,
+                victim.slot,
+                by.isEmpty() ? "nobody" : by,
+                recoveryMs));
+        say(String.format(
+                Locale.ROOT,
+                "  resynced: %d bytes = %.2f x (dirty chunks x %s)",
+                bytes,
+                chunks == 0 ? 0.0 : (double) bytes / (chunks * CHUNK),
+                Sizes.human(CHUNK)));
+        say("  legs: "
+                + (legs.identical()
+                        ? "byte-identical over " + legs.bytesCompared() + " bytes"
+                        : legs.differingBlocks() + " blocks DIFFER, the first at byte " + legs.firstDifference()));
         say(String.format(Locale.ROOT, "  time: %.1f s", (System.nanoTime() - t0) / 1e9));
         say(ok ? "RESULT: OK - every acknowledged write is intact and the legs are identical" : "RESULT: FAILED");
     }
 
     /** The demo's own java, JVM flags (but a debugger's) and classpath, and the CLI's main class. */
     private static List<String> javaCommand() {
-        String java = ProcessHandle.current().info().command()
-                .orElse(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+        String java = ProcessHandle.current()
+                .info()
+                .command()
+                .orElse(Paths.get(System.getProperty("java.home"), "bin", "java")
+                        .toString());
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {

@@ -13,16 +13,23 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "demo", description = "Three nodes on a clustered RAID1, one killed with SIGKILL, its writes recovered. Starts an "
-        + "embedded ZooKeeper and three node processes on two temporary files, each writing its own region; "
-        + "kills one with SIGKILL, shows the survivors recover its dirty chunks and resync them live, stops "
-        + "the survivors, then checks every acknowledged write and compares the legs. Exits 0 only if all "
-        + "is intact.")
+@Command(
+        name = "demo",
+        description = "Three nodes on a clustered RAID1, one killed with SIGKILL, its writes recovered. Starts an "
+                + "embedded ZooKeeper and three node processes on two temporary files, each writing its own region; "
+                + "kills one with SIGKILL, shows the survivors recover its dirty chunks and resync them live, stops "
+                + "the survivors, then checks every acknowledged write and compares the legs. Exits 0 only if all "
+                + "is intact.")
 final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--leg-size", hidden = true, defaultValue = "192M", converter = Sizes.Converter.class, paramLabel = "SIZE")
+    @Option(
+            names = "--leg-size",
+            hidden = true,
+            defaultValue = "192M",
+            converter = Sizes.Converter.class,
+            paramLabel = "SIZE")
     long legSize;
 
     @Option(names = "--write-seconds", hidden = true, defaultValue = "5", paramLabel = "S")
@@ -34,7 +41,8 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (legSize < (16L << 20)) throw new ParameterException(spec.commandLine(), "--leg-size must be at least 16M");
-        if (writeSeconds <= 0 || writeSeconds > 600) throw new ParameterException(spec.commandLine(), "--write-seconds must be in (0, 600]");
+        if (writeSeconds <= 0 || writeSeconds > 600)
+            throw new ParameterException(spec.commandLine(), "--write-seconds must be in (0, 600]");
         if (sessionTimeoutMs < 1000 || sessionTimeoutMs > 60_000) {
             throw new ParameterException(spec.commandLine(), "--session-timeout must be 1000..60000 ms");
         }

@@ -32,6 +32,7 @@ final class DemoNode {
     volatile long copiedChunks = -1;
     /** Bytes the sync passes copied after the recovery result above. */
     volatile long resyncedBytes;
+
     volatile boolean resyncDoneAfterRecovery;
     volatile long acknowledged = -1;
 
@@ -52,7 +53,8 @@ final class DemoNode {
     }
 
     private void relayLines() {
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        try (BufferedReader in =
+                new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = in.readLine()) != null; ) {
                 relay.accept("[" + name + "] " + line);
                 observe(line);

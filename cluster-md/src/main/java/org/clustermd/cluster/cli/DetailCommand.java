@@ -20,12 +20,15 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "detail", description = {
-    "Show a running array as one node sees it (mdadm --detail), read over the node's JMX.",
-    "",
-    "Example:",
-    "  clustermd detail --jmx 127.0.0.1:9010",
-    "  clustermd detail --jmx node1:9010 --jmx-user monitor --jmx-password-file ~/.jmx-pw --json"})
+@Command(
+        name = "detail",
+        description = {
+            "Show a running array as one node sees it (mdadm --detail), read over the node's JMX.",
+            "",
+            "Example:",
+            "  clustermd detail --jmx 127.0.0.1:9010",
+            "  clustermd detail --jmx node1:9010 --jmx-user monitor --jmx-password-file ~/.jmx-pw --json"
+        })
 final class DetailCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -42,7 +45,9 @@ final class DetailCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         List<String[]> endpoints = JmxOptions.endpoints(spec, jmx);
-        if (endpoints.size() != 1) throw new picocli.CommandLine.ParameterException(spec.commandLine(), "detail reads one node: --jmx HOST:PORT");
+        if (endpoints.size() != 1)
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(), "detail reads one node: --jmx HOST:PORT");
         Map<String, Object> all;
         try (JmxTarget t = options.connect(spec, endpoints.get(0))) {
             all = new LinkedHashMap<>(t.arrayAttributes());
@@ -65,8 +70,12 @@ final class DetailCommand implements Callable<Integer> {
         b.append(a.get("Name")).append(":\n");
         Map<String, Object> c = (Map<String, Object>) a.get("Cluster");
         List<Map<String, Object>> devices = (List<Map<String, Object>>) a.get("Devices");
-        long working = devices.stream().filter(d -> !String.valueOf(d.get("State")).contains("faulty")).count();
-        long active = devices.stream().filter(d -> String.valueOf(d.get("State")).contains("in_sync")).count();
+        long working = devices.stream()
+                .filter(d -> !String.valueOf(d.get("State")).contains("faulty"))
+                .count();
+        long active = devices.stream()
+                .filter(d -> String.valueOf(d.get("State")).contains("in_sync"))
+                .count();
         line(b, "Version", "1.2");
         line(b, "Raid Level", a.get("Level"));
         line(b, "Array Size", a.get("ComponentSize") + " KiB");
@@ -78,7 +87,8 @@ final class DetailCommand implements Callable<Integer> {
         line(b, "Failed Devices", devices.size() - working);
         line(b, "Spare Devices", a.get("Spares"));
         line(b, "Consistency Policy", "bitmap");
-        if (!"none".equals(a.get("SyncCompleted"))) line(b, "Sync Status", a.get("SyncStatus") + " " + a.get("SyncCompleted"));
+        if (!"none".equals(a.get("SyncCompleted")))
+            line(b, "Sync Status", a.get("SyncStatus") + " " + a.get("SyncCompleted"));
         else if (!"idle".equals(a.get("SyncStatus"))) line(b, "Sync Status", a.get("SyncStatus"));
         line(b, "Name", a.get("Name"));
         line(b, "Cluster Name", c.get("ClusterName"));

@@ -33,13 +33,19 @@ final class DlmCommand implements Runnable {
      * lockspace of the cluster, and for each resource its granted, converting and waiting locks
      * with their modes and the LVB in hex (the analog of {@code dlm_tool lockdump}).
      */
-    @Command(name = "dump", description = "List every lockspace of a cluster: members and slots, and for each resource its granted, "
-            + "converting and waiting locks with their modes and the value block in hex.")
+    @Command(
+            name = "dump",
+            description = "List every lockspace of a cluster: members and slots, and for each resource its granted, "
+                    + "converting and waiting locks with their modes and the value block in hex.")
     static final class Dump implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--zk", required = true, paramLabel = "HOST:PORT[,...]", description = "ZooKeeper connect string.")
+        @Option(
+                names = "--zk",
+                required = true,
+                paramLabel = "HOST:PORT[,...]",
+                description = "ZooKeeper connect string.")
         String zk;
 
         @Option(names = "--cluster", required = true, paramLabel = "NAME", description = "Cluster name.")
@@ -48,11 +54,16 @@ final class DlmCommand implements Runnable {
         @Option(names = "--json", description = "One JSON object on stdout instead of text.")
         boolean json;
 
-        @Option(names = "--root", defaultValue = "/clustermd", paramLabel = "PATH",
+        @Option(
+                names = "--root",
+                defaultValue = "/clustermd",
+                paramLabel = "PATH",
                 description = "The znode that holds all clusters (default: ${DEFAULT-VALUE}).")
         String root;
 
-        @Option(names = "--digest", paramLabel = "USER:PASSWORD",
+        @Option(
+                names = "--digest",
+                paramLabel = "USER:PASSWORD",
                 description = "ZooKeeper digest credentials, when the cluster uses them.")
         String digest;
 
@@ -72,13 +83,20 @@ final class DlmCommand implements Runnable {
                 creds = DlmCredentials.digest(digest.substring(0, colon), digest.substring(colon + 1));
             }
             LockSpaceDump.Dump d;
-            try (ZkLockManager m = ZkLockManager.builder().connectString(zk).cluster(cluster).nodeName("dlm-dump")
-                    .root(root).credentials(creds).connectionTimeout(Duration.ofSeconds(10)).build()) {
+            try (ZkLockManager m = ZkLockManager.builder()
+                    .connectString(zk)
+                    .cluster(cluster)
+                    .nodeName("dlm-dump")
+                    .root(root)
+                    .credentials(creds)
+                    .connectionTimeout(Duration.ofSeconds(10))
+                    .build()) {
                 d = LockSpaceDump.read(m.curator().getZookeeperClient().getZooKeeper(), root, cluster);
             } catch (DlmException e) {
                 throw e;
             } catch (Exception e) {
-                throw new DlmException(DlmException.Code.UNAVAILABLE, "reading ZooKeeper at " + zk + ": " + e.getMessage(), e);
+                throw new DlmException(
+                        DlmException.Code.UNAVAILABLE, "reading ZooKeeper at " + zk + ": " + e.getMessage(), e);
             }
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
@@ -101,19 +119,24 @@ final class DlmCommand implements Runnable {
                     out.printf("  member  slot %-3d %-20s incarnation %s%n", m.slot(), m.nodeName(), m.incarnation());
                 }
                 for (LockSpaceDump.Resource r : ls.resources()) {
-                    out.printf("  resource %-14s version %-6d lvb %s%s%n", r.name(), r.version(),
+                    out.printf(
+                            "  resource %-14s version %-6d lvb %s%s%n",
+                            r.name(),
+                            r.version(),
                             r.valueBlock().isEmpty() ? "(zeros)" : r.valueBlock(),
                             r.valueBlockValid() ? "" : " (NOT VALID)");
                     for (LockSpaceDump.Lock l : r.granted()) {
                         out.printf("    granted     slot %-3d lock %-4d %-2s%n", l.slot(), l.lockId(), l.granted());
                     }
                     for (LockSpaceDump.Lock l : r.converting()) {
-                        out.printf("    converting  slot %-3d lock %-4d %-2s -> %s  seq %d%n", l.slot(), l.lockId(),
-                                l.granted(), l.requested(), l.seq());
+                        out.printf(
+                                "    converting  slot %-3d lock %-4d %-2s -> %s  seq %d%n",
+                                l.slot(), l.lockId(), l.granted(), l.requested(), l.seq());
                     }
                     for (LockSpaceDump.Lock l : r.waiting()) {
-                        out.printf("    waiting     slot %-3d lock %-4d    -> %s  seq %d%n", l.slot(), l.lockId(),
-                                l.requested(), l.seq());
+                        out.printf(
+                                "    waiting     slot %-3d lock %-4d    -> %s  seq %d%n",
+                                l.slot(), l.lockId(), l.requested(), l.seq());
                     }
                 }
             }

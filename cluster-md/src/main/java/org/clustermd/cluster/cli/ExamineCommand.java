@@ -25,8 +25,10 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "examine", description = "Show a leg's superblock and bitmap slots (mdadm --examine and --examine-bitmap). As text, or "
-        + "with --json as one JSON object with md's field names.")
+@Command(
+        name = "examine",
+        description = "Show a leg's superblock and bitmap slots (mdadm --examine and --examine-bitmap). As text, or "
+                + "with --json as one JSON object with md's field names.")
 final class ExamineCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -48,7 +50,8 @@ final class ExamineCommand implements Callable<Integer> {
         }
         out.flush();
         if (!r.problems().isEmpty()) {
-            String more = r.problems().size() > 1 ? " (and " + (r.problems().size() - 1) + " more, listed on stdout)" : "";
+            String more =
+                    r.problems().size() > 1 ? " (and " + (r.problems().size() - 1) + " more, listed on stdout)" : "";
             throw new IOException(leg + ": " + r.problems().get(0) + more);
         }
         return 0;

@@ -38,19 +38,20 @@ final class ForegroundSignals {
             Class<?> signalType = Class.forName("sun.misc.Signal");
             Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
             Object signal = signalType.getConstructor(String.class).newInstance(name);
-            Object handler = Proxy.newProxyInstance(handlerType.getClassLoader(), new Class<?>[] {handlerType}, (proxy, method, args) -> {
-                if ("handle".equals(method.getName())) {
-                    received = "SIG" + name;
-                    stop.countDown();
-                    return null;
-                }
-                return switch (method.getName()) {
-                    case "hashCode" -> System.identityHashCode(proxy);
-                    case "equals" -> proxy == args[0];
-                    case "toString" -> "clustermd SIG" + name + " handler";
-                    default -> null;
-                };
-            });
+            Object handler = Proxy.newProxyInstance(
+                    handlerType.getClassLoader(), new Class<?>[] {handlerType}, (proxy, method, args) -> {
+                        if ("handle".equals(method.getName())) {
+                            received = "SIG" + name;
+                            stop.countDown();
+                            return null;
+                        }
+                        return switch (method.getName()) {
+                            case "hashCode" -> System.identityHashCode(proxy);
+                            case "equals" -> proxy == args[0];
+                            case "toString" -> "clustermd SIG" + name + " handler";
+                            default -> null;
+                        };
+                    });
             Method handle = signalType.getMethod("handle", signalType, handlerType);
             handle.invoke(null, signal, handler);
         } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {

@@ -46,7 +46,10 @@ final class HelpLayout {
         List<String[]> rows = new ArrayList<>();
         for (Map.Entry<String, CommandLine> e : spec.subcommands().entrySet()) {
             if (e.getValue().getCommandSpec().usageMessage().hidden()) continue;
-            rows.add(new String[] {"  " + e.getKey(), String.join(" ", e.getValue().getCommandSpec().usageMessage().description())});
+            rows.add(new String[] {
+                "  " + e.getKey(),
+                String.join(" ", e.getValue().getCommandSpec().usageMessage().description())
+            });
         }
         return table(rows, leftColumn(rows));
     }
@@ -81,7 +84,8 @@ final class HelpLayout {
         for (OptionSpec o : spec.options()) {
             if (!o.hidden()) options.add(o);
         }
-        options.sort(Comparator.comparing(o -> o.longestName().replaceFirst("^-+", "").toLowerCase()));
+        options.sort(Comparator.comparing(
+                o -> o.longestName().replaceFirst("^-+", "").toLowerCase()));
         List<String[]> rows = new ArrayList<>();
         for (OptionSpec o : options) {
             String shortName = null;
@@ -96,7 +100,8 @@ final class HelpLayout {
             StringBuilder label = new StringBuilder("  ");
             label.append(shortName == null ? "    " : shortName + (longName == null ? "  " : ", "));
             if (longName != null) label.append(longName);
-            if (!o.typeInfo().isBoolean() && o.arity().max() > 0) label.append('=').append(o.paramLabel());
+            if (!o.typeInfo().isBoolean() && o.arity().max() > 0)
+                label.append('=').append(o.paramLabel());
             rows.add(new String[] {label.toString(), describe(o)});
         }
         return rows;

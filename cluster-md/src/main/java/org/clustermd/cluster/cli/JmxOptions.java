@@ -60,7 +60,8 @@ final class JmxOptions {
     JmxTarget connect(CommandSpec spec, String[] endpoint) throws IOException {
         check(spec);
         String password = null;
-        if (passwordFile != null) password = Files.readString(passwordFile, StandardCharsets.UTF_8).strip();
+        if (passwordFile != null)
+            password = Files.readString(passwordFile, StandardCharsets.UTF_8).strip();
         return JmxTarget.connect(endpoint[0], Integer.parseInt(endpoint[1]), user, password, array);
     }
 }

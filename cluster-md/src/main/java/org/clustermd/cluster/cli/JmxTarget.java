@@ -15,8 +15,6 @@ import javax.management.JMException;
 import javax.management.MBeanAttributeInfo;
 import javax.management.MBeanServerConnection;
 import javax.management.ObjectName;
-import javax.management.RuntimeMBeanException;
-import javax.management.RuntimeOperationsException;
 import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXConnectorFactory;
 import org.clustermd.cluster.jmx.JmxExport;
@@ -48,22 +46,28 @@ final class JmxTarget implements AutoCloseable {
         if (user != null) env.put(JMXConnector.CREDENTIALS, new String[] {user, password});
         JMXConnector c;
         try {
-            c = JMXConnectorFactory.connect(JmxRemote.clientUrl(host.contains(":") ? "[" + host + "]" : host, port), env);
+            c = JMXConnectorFactory.connect(
+                    JmxRemote.clientUrl(host.contains(":") ? "[" + host + "]" : host, port), env);
         } catch (IOException | SecurityException e) {
             throw new IOException("cannot reach JMX at " + endpoint + ": " + rootMessage(e), e);
         }
         try {
             MBeanServerConnection conn = c.getMBeanServerConnection();
             Set<ObjectName> arrays = conn.queryNames(new ObjectName(JmxExport.DOMAIN + ":type=Array,*"), null);
-            List<String> names = arrays.stream().map(n -> ObjectName.unquote(quoted(n.getKeyProperty("name")))).sorted().toList();
+            List<String> names = arrays.stream()
+                    .map(n -> ObjectName.unquote(quoted(n.getKeyProperty("name"))))
+                    .sorted()
+                    .toList();
             String name;
             if (wanted != null) {
-                if (!names.contains(wanted)) throw new IOException(endpoint + " runs no array '" + wanted + "' (it runs " + names + ")");
+                if (!names.contains(wanted))
+                    throw new IOException(endpoint + " runs no array '" + wanted + "' (it runs " + names + ")");
                 name = wanted;
             } else if (names.size() == 1) {
                 name = names.get(0);
             } else {
-                throw new IOException(endpoint + " runs " + (names.isEmpty() ? "no array" : names + ": name one with --name"));
+                throw new IOException(
+                        endpoint + " runs " + (names.isEmpty() ? "no array" : names + ": name one with --name"));
             }
             return new JmxTarget(endpoint, name, c, conn);
         } catch (IOException | JMException | RuntimeException e) {
@@ -95,7 +99,8 @@ final class JmxTarget implements AutoCloseable {
                 // removed between the query and the read
             }
         }
-        res.sort(Comparator.comparing((Map<String, Object> d) -> slotKey(d.get("Slot"))).thenComparing(d -> String.valueOf(d.get("Path"))));
+        res.sort(Comparator.comparing((Map<String, Object> d) -> slotKey(d.get("Slot")))
+                .thenComparing(d -> String.valueOf(d.get("Path"))));
         return res;
     }
 
@@ -141,7 +146,9 @@ final class JmxTarget implements AutoCloseable {
 
     void invoke(String operation, String argument) throws IOException {
         try {
-            conn.invoke(JmxExport.arrayName(array), operation, new Object[] {argument}, new String[] {String.class.getName()});
+            conn.invoke(
+                    JmxExport.arrayName(array), operation, new Object[] {argument}, new String[] {String.class.getName()
+                    });
         } catch (JMException | RuntimeException e) {
             throw refused(e);
         }

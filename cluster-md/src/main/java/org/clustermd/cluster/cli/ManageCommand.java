@@ -23,13 +23,16 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "manage", description = {
-    "Change a running array through a node's JMX (mdadm --manage / --grow).",
-    "",
-    "Examples:",
-    "  clustermd manage --jmx 127.0.0.1:9010 --fail /dev/disk/by-id/lun-b",
-    "  clustermd manage --jmx 127.0.0.1:9010 --sync-action check",
-    "  clustermd manage --jmx 127.0.0.1:9010 --sync-speed-max 50000"})
+@Command(
+        name = "manage",
+        description = {
+            "Change a running array through a node's JMX (mdadm --manage / --grow).",
+            "",
+            "Examples:",
+            "  clustermd manage --jmx 127.0.0.1:9010 --fail /dev/disk/by-id/lun-b",
+            "  clustermd manage --jmx 127.0.0.1:9010 --sync-action check",
+            "  clustermd manage --jmx 127.0.0.1:9010 --sync-speed-max 50000"
+        })
 final class ManageCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -37,10 +40,16 @@ final class ManageCommand implements Callable<Integer> {
     @Option(names = "--jmx", required = true, paramLabel = "HOST:PORT", description = "The node's JMX port.")
     String jmx;
 
-    @Option(names = "--add", paramLabel = "LEG", description = "Add a device: a spare, or the missing role's (full recovery).")
+    @Option(
+            names = "--add",
+            paramLabel = "LEG",
+            description = "Add a device: a spare, or the missing role's (full recovery).")
     String add;
 
-    @Option(names = "--add-spare", paramLabel = "LEG", description = "Add a device as a spare (refused while degraded).")
+    @Option(
+            names = "--add-spare",
+            paramLabel = "LEG",
+            description = "Add a device as a spare (refused while degraded).")
     String addSpare;
 
     @Option(names = "--remove", paramLabel = "LEG", description = "Remove a faulty or spare device.")
@@ -49,10 +58,16 @@ final class ManageCommand implements Callable<Integer> {
     @Option(names = "--fail", paramLabel = "LEG", description = "Mark a device faulty.")
     String fail;
 
-    @Option(names = "--re-add", paramLabel = "LEG", description = "Re-add a faulty or removed device (the bitmap limits the recovery).")
+    @Option(
+            names = "--re-add",
+            paramLabel = "LEG",
+            description = "Re-add a faulty or removed device (the bitmap limits the recovery).")
     String reAdd;
 
-    @Option(names = "--sync-action", paramLabel = "ACTION", description = "idle, frozen, resync, recover, check or repair.")
+    @Option(
+            names = "--sync-action",
+            paramLabel = "ACTION",
+            description = "idle, frozen, resync, recover, check or repair.")
     String syncAction;
 
     @Option(names = "--sync-speed-min", paramLabel = "KIB", description = "sync_speed_min, KiB/s.")
@@ -61,7 +76,9 @@ final class ManageCommand implements Callable<Integer> {
     @Option(names = "--sync-speed-max", paramLabel = "KIB", description = "sync_speed_max, KiB/s.")
     Long syncSpeedMax;
 
-    @Option(names = "--grow", description = "With --raid-devices N or --size max|SIZE (not supported by the engine yet).")
+    @Option(
+            names = "--grow",
+            description = "With --raid-devices N or --size max|SIZE (not supported by the engine yet).")
     boolean grow;
 
     @Option(names = "--raid-devices", paramLabel = "N", description = "With --grow: the new number of raid devices.")
@@ -86,15 +103,21 @@ final class ManageCommand implements Callable<Integer> {
         if (syncSpeedMax != null) chosen.add("--sync-speed-max");
         if (grow) chosen.add("--grow");
         if (chosen.size() != 1) {
-            throw new ParameterException(spec.commandLine(), chosen.isEmpty() ? "name one change (--add, --fail, --sync-action, ...)"
-                    : "one change per run, not " + String.join(" and ", chosen));
+            throw new ParameterException(
+                    spec.commandLine(),
+                    chosen.isEmpty()
+                            ? "name one change (--add, --fail, --sync-action, ...)"
+                            : "one change per run, not " + String.join(" and ", chosen));
         }
-        if (!grow && (raidDevices != null || size != null)) throw new ParameterException(spec.commandLine(), "--raid-devices and --size go with --grow");
+        if (!grow && (raidDevices != null || size != null))
+            throw new ParameterException(spec.commandLine(), "--raid-devices and --size go with --grow");
         if (grow) {
             if ((raidDevices == null) == (size == null)) {
-                throw new ParameterException(spec.commandLine(), "--grow needs exactly one of --raid-devices N and --size max|SIZE");
+                throw new ParameterException(
+                        spec.commandLine(), "--grow needs exactly one of --raid-devices N and --size max|SIZE");
             }
-            if (raidDevices != null && raidDevices < 1) throw new ParameterException(spec.commandLine(), "--raid-devices must be >= 1");
+            if (raidDevices != null && raidDevices < 1)
+                throw new ParameterException(spec.commandLine(), "--raid-devices must be >= 1");
             if (size != null && !size.equals("max")) {
                 try {
                     Sizes.parse(size);
@@ -111,13 +134,15 @@ final class ManageCommand implements Callable<Integer> {
             }
         }
         List<String[]> endpoints = JmxOptions.endpoints(spec, jmx);
-        if (endpoints.size() != 1) throw new ParameterException(spec.commandLine(), "manage changes one node: --jmx HOST:PORT");
+        if (endpoints.size() != 1)
+            throw new ParameterException(spec.commandLine(), "manage changes one node: --jmx HOST:PORT");
         PrintWriter out = spec.commandLine().getOut();
         try (JmxTarget t = options.connect(spec, endpoints.get(0))) {
             String md = t.array;
             if (grow) {
-                throw new IOException(md + ": --grow " + (raidDevices != null ? "--raid-devices " + raidDevices : "--size " + size)
-                        + " is refused: the engine cannot reshape or resize an array yet");
+                throw new IOException(
+                        md + ": --grow " + (raidDevices != null ? "--raid-devices " + raidDevices : "--size " + size)
+                                + " is refused: the engine cannot reshape or resize an array yet");
             } else if (add != null) {
                 t.invoke("addDevice", add);
                 out.println(md + ": added " + add);

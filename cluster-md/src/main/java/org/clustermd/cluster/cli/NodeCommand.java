@@ -1,9 +1,9 @@
 package org.clustermd.cluster.cli;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,24 +16,24 @@ import org.clustermd.cluster.ClusteredArray;
 import org.clustermd.cluster.jmx.JmxExport;
 import org.clustermd.cluster.jmx.JmxRemote;
 import org.clustermd.cluster.jmx.JmxSettings;
-import org.clustermd.cluster.nbd.NbdServer;
 import org.clustermd.cluster.nbd.ClusteredArrayTarget;
+import org.clustermd.cluster.nbd.NbdServer;
 import org.clustermd.raid1.ArrayListener;
-import org.clustermd.raid1.FenceReason;
-import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.AssemblySurvey;
+import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.KickedLeg;
+import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.Raid1Exception;
 import org.clustermd.raid1.admin.LegIdentity;
 import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.StampedBlock;
-import org.clustermd.raid1.verify.WriteLedger;
 import org.clustermd.raid1.verify.Workload;
+import org.clustermd.raid1.verify.WriteLedger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
@@ -48,41 +48,60 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "node", description = "Join the array's cluster and run the array on this node until SIGTERM. Assembles it on this "
-        + "node's bitmap slot; recovers and resyncs dead nodes' dirty chunks; leaves gracefully on SIGTERM "
-        + "or Ctrl-C (exit 0).")
+@Command(
+        name = "node",
+        description = "Join the array's cluster and run the array on this node until SIGTERM. Assembles it on this "
+                + "node's bitmap slot; recovers and resyncs dead nodes' dirty chunks; leaves gracefully on SIGTERM "
+                + "or Ctrl-C (exit 0).")
 final class NodeCommand implements Callable<Integer> {
     private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--name", required = true, paramLabel = "NAME", description = "The array name, as created (set_name).")
+    @Option(
+            names = "--name",
+            required = true,
+            paramLabel = "NAME",
+            description = "The array name, as created (set_name).")
     String name;
 
     @Option(names = "--zk", required = true, paramLabel = "HOST:PORT[,...]", description = "ZooKeeper connect string.")
     String zk;
 
-    @Option(names = "--node-name", required = true, paramLabel = "X",
+    @Option(
+            names = "--node-name",
+            required = true,
+            paramLabel = "X",
             description = "This node's name, stable across restarts (it gets its slot back when free).")
     String nodeName;
 
-    @Option(names = "--session-timeout", defaultValue = "10000", paramLabel = "MS",
+    @Option(
+            names = "--session-timeout",
+            defaultValue = "10000",
+            paramLabel = "MS",
             description = "ZooKeeper session timeout: a dead node is recovered about this long after it stopped "
                     + "(default: ${DEFAULT-VALUE}).")
     long sessionTimeoutMs;
 
-    @Option(names = "--jmx-port", paramLabel = "P",
-            description = "Serve JMX remotely on this port: with --jmx-config (password, access and TLS settings, the JDK's "
-                    + "management.properties keys) or --jmx-insecure-localhost.")
+    @Option(
+            names = "--jmx-port",
+            paramLabel = "P",
+            description =
+                    "Serve JMX remotely on this port: with --jmx-config (password, access and TLS settings, the JDK's "
+                            + "management.properties keys) or --jmx-insecure-localhost.")
     Integer jmxPort;
 
-    @Option(names = "--jmx-config", paramLabel = "FILE",
+    @Option(
+            names = "--jmx-config",
+            paramLabel = "FILE",
             description = "management.properties-style file: com.sun.management.jmxremote.password.file, .access.file, "
                     + "javax.net.ssl.keyStore, ...")
     Path jmxConfig;
 
-    @Option(names = "--jmx-insecure-localhost", description = "JMX without authentication or TLS, bound to 127.0.0.1 only.")
+    @Option(
+            names = "--jmx-insecure-localhost",
+            description = "JMX without authentication or TLS, bound to 127.0.0.1 only.")
     boolean jmxInsecureLocalhost;
 
     @Option(names = "--sync-speed-min", paramLabel = "KIB", description = "sync_speed_min at start, KiB/s.")
@@ -91,26 +110,43 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--sync-speed-max", paramLabel = "KIB", description = "sync_speed_max at start, KiB/s.")
     Long syncSpeedMax;
 
-    @Option(names = "--nbd-port", paramLabel = "Q",
-            description = "Serve the array over NBD on this TCP port (export name: the array name; 0 picks a free port).")
+    @Option(
+            names = "--nbd-port",
+            paramLabel = "Q",
+            description =
+                    "Serve the array over NBD on this TCP port (export name: the array name; 0 picks a free port).")
     Integer nbdPort;
 
-    @Option(names = "--nbd-bind", paramLabel = "ADDR",
+    @Option(
+            names = "--nbd-bind",
+            paramLabel = "ADDR",
             description = "The address the NBD export listens on (default 127.0.0.1: NBD has no authentication).")
     String nbdBind;
 
-    @Option(names = "--run", description = "Start even with fewer legs than the array last had (mdadm --assemble --run); "
-            + "the legs left out are recorded as missing and must be re-added and recovered.")
+    @Option(
+            names = "--run",
+            description = "Start even with fewer legs than the array last had (mdadm --assemble --run); "
+                    + "the legs left out are recorded as missing and must be re-added and recovered.")
     boolean run;
 
-    @Option(names = "--workload", hidden = true, paramLabel = "OFFSET:LENGTH",
+    @Option(
+            names = "--workload",
+            hidden = true,
+            paramLabel = "OFFSET:LENGTH",
             description = "Demo: write stamped blocks into this region of the array without pause.")
     String workload;
 
-    @Option(names = "--ack-log", hidden = true, paramLabel = "FILE", description = "Demo: record every acknowledged write here.")
+    @Option(
+            names = "--ack-log",
+            hidden = true,
+            paramLabel = "FILE",
+            description = "Demo: record every acknowledged write here.")
     Path ackLog;
 
-    @Parameters(arity = "1..*", paramLabel = "LEG", description = "The legs (the same devices on every node; paths may differ).")
+    @Parameters(
+            arity = "1..*",
+            paramLabel = "LEG",
+            description = "The legs (the same devices on every node; paths may differ).")
     List<Path> legs;
 
     @Override
@@ -120,9 +156,14 @@ final class NodeCommand implements Callable<Integer> {
         List<Path> usable = usableLegs();
         NodeProgress progress = new NodeProgress(spec.commandLine().getOut());
         ForegroundSignals signals = ForegroundSignals.install();
-        ClusteredArray.Builder builder = ClusteredArray.builder().name(name).legs(usable).zooKeeper(zk).nodeName(nodeName)
+        ClusteredArray.Builder builder = ClusteredArray.builder()
+                .name(name)
+                .legs(usable)
+                .zooKeeper(zk)
+                .nodeName(nodeName)
                 .sessionTimeout(Duration.ofMillis(sessionTimeoutMs))
-                .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs))).listener(progress);
+                .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs)))
+                .listener(progress);
         if (syncSpeedMin != null) builder.syncSpeedMin(syncSpeedMin);
         if (syncSpeedMax != null) builder.syncSpeedMax(syncSpeedMax);
         ClusteredArray md = builder.open();
@@ -140,7 +181,9 @@ final class NodeCommand implements Callable<Integer> {
         try {
             jmx = JmxExport.register(md, java.lang.management.ManagementFactory.getPlatformMBeanServer());
             if (jmxPort != null) {
-                remote = JmxRemote.start(jmxPort, jmxInsecureLocalhost ? JmxSettings.insecureLocalhost() : JmxSettings.load(jmxConfig),
+                remote = JmxRemote.start(
+                        jmxPort,
+                        jmxInsecureLocalhost ? JmxSettings.insecureLocalhost() : JmxSettings.load(jmxConfig),
                         java.lang.management.ManagementFactory.getPlatformMBeanServer());
                 progress.say("jmx " + remote.url());
             }
@@ -150,23 +193,40 @@ final class NodeCommand implements Callable<Integer> {
                     signals.stop("fenced: " + reason);
                 }
             });
-            progress.say("joined slot " + cluster.slotNumber() + " of " + array.bitmap().orElseThrow().geometry().slots()
-                    + " as " + nodeName + " (cluster " + array.clusterName() + "); " + name + ": " + array.mirrors().mirrors().size()
+            progress.say("joined slot " + cluster.slotNumber() + " of "
+                    + array.bitmap().orElseThrow().geometry().slots()
+                    + " as " + nodeName + " (cluster " + array.clusterName() + "); " + name + ": "
+                    + array.mirrors().mirrors().size()
                     + " legs, " + array.size() / 1024 + " KiB");
-            cluster.negotiatedSessionTimeout().filter(t -> t.toMillis() != sessionTimeoutMs).ifPresent(t -> progress.say(
-                    "ZooKeeper granted a session timeout of " + t.toMillis() + " ms, not the " + sessionTimeoutMs
-                    + " ms asked (its servers allow 2 to 20 ticks): a dead node is recovered after " + t.toMillis() + " ms"));
+            cluster.negotiatedSessionTimeout()
+                    .filter(t -> t.toMillis() != sessionTimeoutMs)
+                    .ifPresent(t -> progress.say("ZooKeeper granted a session timeout of " + t.toMillis()
+                            + " ms, not the " + sessionTimeoutMs
+                            + " ms asked (its servers allow 2 to 20 ticks): a dead node is recovered after "
+                            + t.toMillis() + " ms"));
             sync.start();
             if (nbdPort != null) {
-                nbd = NbdServer.builder().bind(nbdAddress).port(nbdPort).export(new ClusteredArrayTarget(md)).start();
-                progress.say("NBD export " + name + " on " + nbd.address().getAddress().getHostAddress() + ":" + nbd.port());
+                nbd = NbdServer.builder()
+                        .bind(nbdAddress)
+                        .port(nbdPort)
+                        .export(new ClusteredArrayTarget(md))
+                        .start();
+                progress.say("NBD export " + name + " on "
+                        + nbd.address().getAddress().getHostAddress() + ":" + nbd.port());
             }
             if (region != null) {
                 long writer = cluster.slotNumber() + 1L;
                 acks = AckLog.create(ackLog, writer);
-                Workload w = Workload.builder(logged(array, acks), new WriteLedger()).writer(writer).seed(writer * 7919)
-                        .region(region[0], region[0] + region[1]).queueDepth(8).maxBlocks(16).flushEvery(64)
-                        .fuaPercent(5).stopOnError(true).build();
+                Workload w = Workload.builder(logged(array, acks), new WriteLedger())
+                        .writer(writer)
+                        .seed(writer * 7919)
+                        .region(region[0], region[0] + region[1])
+                        .queueDepth(8)
+                        .maxBlocks(16)
+                        .flushEvery(64)
+                        .fuaPercent(5)
+                        .stopOnError(true)
+                        .build();
                 running = w.start();
                 progress.say("writing [" + region[0] + ", " + (region[0] + region[1]) + ") as writer " + writer);
             }
@@ -177,14 +237,16 @@ final class NodeCommand implements Callable<Integer> {
                 try {
                     Workload.Result r = running.stop();
                     acked = r.acknowledged();
-                    if (!r.errors().isEmpty()) progress.say("workload errors: " + r.errors().get(0));
+                    if (!r.errors().isEmpty())
+                        progress.say("workload errors: " + r.errors().get(0));
                 } catch (IllegalStateException e) {
                     progress.say("workload failed: " + e.getCause());
                 }
             }
             if (acks != null) acks.close();
             if (nbd != null) nbd.close(); // lets the clients' requests in flight finish while the array still runs
-            progress.say("stopping (" + (signals.reason() == null ? "error" : signals.reason()) + "): " + acked + " writes acknowledged");
+            progress.say("stopping (" + (signals.reason() == null ? "error" : signals.reason()) + "): " + acked
+                    + " writes acknowledged");
             sync.close();
             if (remote != null) remote.close();
             if (jmx != null) jmx.close();
@@ -217,12 +279,16 @@ final class NodeCommand implements Callable<Integer> {
             throw usage("--session-timeout must be a positive number of milliseconds: " + sessionTimeoutMs);
         }
         if (jmxPort != null && (jmxPort < 1 || jmxPort > 65535)) throw usage("--jmx-port must be 1..65535: " + jmxPort);
-        if (jmxPort == null && (jmxConfig != null || jmxInsecureLocalhost)) throw usage("--jmx-config and --jmx-insecure-localhost go with --jmx-port");
+        if (jmxPort == null && (jmxConfig != null || jmxInsecureLocalhost))
+            throw usage("--jmx-config and --jmx-insecure-localhost go with --jmx-port");
         if (jmxPort != null && (jmxConfig != null) == jmxInsecureLocalhost) {
-            throw usage("--jmx-port needs --jmx-config FILE (authentication and TLS) or --jmx-insecure-localhost (127.0.0.1 only)");
+            throw usage(
+                    "--jmx-port needs --jmx-config FILE (authentication and TLS) or --jmx-insecure-localhost (127.0.0.1 only)");
         }
-        if (syncSpeedMin != null && syncSpeedMin < 1) throw usage("--sync-speed-min must be a positive number of KiB/s: " + syncSpeedMin);
-        if (syncSpeedMax != null && syncSpeedMax < 1) throw usage("--sync-speed-max must be a positive number of KiB/s: " + syncSpeedMax);
+        if (syncSpeedMin != null && syncSpeedMin < 1)
+            throw usage("--sync-speed-min must be a positive number of KiB/s: " + syncSpeedMin);
+        if (syncSpeedMax != null && syncSpeedMax < 1)
+            throw usage("--sync-speed-max must be a positive number of KiB/s: " + syncSpeedMax);
         if (syncSpeedMin != null && syncSpeedMax != null && syncSpeedMin > syncSpeedMax) {
             throw usage("--sync-speed-min " + syncSpeedMin + " is above --sync-speed-max " + syncSpeedMax);
         }
@@ -277,14 +343,19 @@ final class NodeCommand implements Callable<Integer> {
         for (KickedLeg k : survey.unusable()) out.println(k.name() + ": not used: " + k.reason());
         out.flush();
         if (survey.degraded() && !run) {
-            String why = survey.unusable().isEmpty() ? "" : "; " + survey.unusable().get(0).name() + ": "
-                    + survey.unusable().get(0).reason();
+            String why = survey.unusable().isEmpty()
+                    ? ""
+                    : "; " + survey.unusable().get(0).name() + ": "
+                            + survey.unusable().get(0).reason();
             out.println("not starting " + name + " with " + survey.usableRoles() + " of its " + survey.listedRoles()
                     + " legs: use --run to insist");
             out.flush();
-            throw new Raid1Exception(Raid1Exception.Code.ASSEMBLY, name + ": not starting with " + survey.usableRoles()
-                    + " of its " + survey.listedRoles() + " legs (the others would be recorded as missing; use --run to insist)"
-                    + why);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.ASSEMBLY,
+                    name + ": not starting with " + survey.usableRoles()
+                            + " of its " + survey.listedRoles()
+                            + " legs (the others would be recorded as missing; use --run to insist)"
+                            + why);
         }
         return survey.usable();
     }

@@ -70,7 +70,8 @@ final class NodeProgress implements ClusteredArrayListener {
 
     @Override
     public void recoverDone(Set<NodeSlot> members) {
-        say("recover_done members " + members.stream().map(NodeSlot::number).sorted().toList());
+        say("recover_done members "
+                + members.stream().map(NodeSlot::number).sorted().toList());
     }
 
     /** The matcher of {@code p} on {@code line}, or null. */

@@ -28,7 +28,8 @@ final class Sizes {
         String digits = shift < 0 ? t : t.substring(0, t.length() - 1);
         if (shift < 0) shift = 10;
         if (digits.isEmpty() || !digits.chars().allMatch(Character::isDigit)) {
-            throw new IllegalArgumentException("'" + text + "' is not a size (a number of KiB, or with a K, M, G or T suffix)");
+            throw new IllegalArgumentException(
+                    "'" + text + "' is not a size (a number of KiB, or with a K, M, G or T suffix)");
         }
         long n;
         try {

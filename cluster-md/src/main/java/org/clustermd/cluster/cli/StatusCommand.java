@@ -28,14 +28,17 @@ import picocli.CommandLine.Spec;
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
-@Command(name = "status", description = {
-    "Show each node's view of the array as /proc/mdstat does, several nodes side by side.",
-    "",
-    "Example:",
-    "  clustermd status --jmx node1:9010,node2:9010 --watch",
-    "  md0 : active raid1 lun-b[1] lun-a[0]",
-    "        196608 blocks super 1.2 [2/2] [UU]",
-    "        [===>.................]  resync = 17.5% (34406/196608) finish=2.6min speed=1024K/sec"})
+@Command(
+        name = "status",
+        description = {
+            "Show each node's view of the array as /proc/mdstat does, several nodes side by side.",
+            "",
+            "Example:",
+            "  clustermd status --jmx node1:9010,node2:9010 --watch",
+            "  md0 : active raid1 lun-b[1] lun-a[0]",
+            "        196608 blocks super 1.2 [2/2] [UU]",
+            "        [===>.................]  resync = 17.5% (34406/196608) finish=2.6min speed=1024K/sec"
+        })
 final class StatusCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -46,7 +49,11 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--json", description = "A JSON list, one object per node.")
     boolean json;
 
-    @Option(names = "--watch", arity = "0..1", fallbackValue = "2", paramLabel = "SECONDS",
+    @Option(
+            names = "--watch",
+            arity = "0..1",
+            fallbackValue = "2",
+            paramLabel = "SECONDS",
             description = "Redraw every SECONDS (default 2) until interrupted.")
     Double watch;
 
@@ -60,7 +67,8 @@ final class StatusCommand implements Callable<Integer> {
     public Integer call() throws IOException, InterruptedException {
         List<String[]> endpoints = JmxOptions.endpoints(spec, jmx);
         options.check(spec);
-        if (watch != null && (watch <= 0 || watch > 3600)) throw new ParameterException(spec.commandLine(), "--watch must be 0 < SECONDS <= 3600");
+        if (watch != null && (watch <= 0 || watch > 3600))
+            throw new ParameterException(spec.commandLine(), "--watch must be 0 < SECONDS <= 3600");
         if (count != null && watch == null) throw new ParameterException(spec.commandLine(), "--count needs --watch");
         PrintWriter out = spec.commandLine().getOut();
         int code = 0;
@@ -68,7 +76,9 @@ final class StatusCommand implements Callable<Integer> {
             List<Map<String, Object>> nodes = new ArrayList<>();
             for (String[] e : endpoints) nodes.add(read(e));
             code = nodes.stream().anyMatch(n -> n.get("Error") != null) ? 1 : 0;
-            if (watch != null) out.println("Every " + watch + "s: clustermd status --jmx " + jmx + "    " + LocalTime.now().truncatedTo(ChronoUnit.SECONDS));
+            if (watch != null)
+                out.println("Every " + watch + "s: clustermd status --jmx " + jmx + "    "
+                        + LocalTime.now().truncatedTo(ChronoUnit.SECONDS));
             if (json) {
                 out.println(Json.write(nodes));
             } else {
@@ -96,7 +106,9 @@ final class StatusCommand implements Callable<Integer> {
             int inSync = 0;
             for (int r = 0; r < raidDisks; r++) {
                 String role = Integer.toString(r);
-                boolean up = devices.stream().anyMatch(d -> role.equals(d.get("Slot")) && String.valueOf(d.get("State")).contains("in_sync"));
+                boolean up = devices.stream()
+                        .anyMatch(d -> role.equals(d.get("Slot"))
+                                && String.valueOf(d.get("State")).contains("in_sync"));
                 if (up) inSync++;
                 roles.append(up ? 'U' : '_');
             }
@@ -107,7 +119,11 @@ final class StatusCommand implements Callable<Integer> {
                 Map<String, Object> l = new LinkedHashMap<>();
                 l.put("Name", shortName(String.valueOf(d.get("Path"))));
                 l.put("Slot", d.get("Slot"));
-                l.put("Flag", state.contains("faulty") ? "F" : state.contains("spare") ? "S" : state.contains("write_mostly") ? "W" : "");
+                l.put(
+                        "Flag",
+                        state.contains("faulty")
+                                ? "F"
+                                : state.contains("spare") ? "S" : state.contains("write_mostly") ? "W" : "");
                 legs.add(l);
             }
             n.put("Name", a.get("Name"));
@@ -151,22 +167,35 @@ final class StatusCommand implements Callable<Integer> {
     @SuppressWarnings("unchecked")
     static List<String> lines(Map<String, Object> n) {
         List<String> l = new ArrayList<>();
-        l.add(n.get("Jmx") + (n.get("Slot") != null ? " (slot " + n.get("Slot") + " of " + n.get("Nodes") + ", " + n.get("SessionState") + ")" : ""));
+        l.add(n.get("Jmx")
+                + (n.get("Slot") != null
+                        ? " (slot " + n.get("Slot") + " of " + n.get("Nodes") + ", " + n.get("SessionState") + ")"
+                        : ""));
         if (n.get("Error") != null) {
             l.add("unreadable: " + n.get("Error"));
             return l;
         }
         StringBuilder head = new StringBuilder();
-        head.append(n.get("Name")).append(" : ").append(mdstatState(String.valueOf(n.get("ArrayState")))).append(' ').append(n.get("Level"));
+        head.append(n.get("Name"))
+                .append(" : ")
+                .append(mdstatState(String.valueOf(n.get("ArrayState"))))
+                .append(' ')
+                .append(n.get("Level"));
         List<Map<String, Object>> devices = (List<Map<String, Object>>) n.get("Devices");
         for (int i = devices.size() - 1; i >= 0; i--) {
             Map<String, Object> d = devices.get(i);
             String slot = String.valueOf(d.get("Slot"));
-            head.append(' ').append(d.get("Name")).append('[').append("none".equals(slot) ? String.valueOf(i) : slot).append(']');
-            if (!"".equals(d.get("Flag"))) head.append('(').append(d.get("Flag")).append(')');
+            head.append(' ')
+                    .append(d.get("Name"))
+                    .append('[')
+                    .append("none".equals(slot) ? String.valueOf(i) : slot)
+                    .append(']');
+            if (!"".equals(d.get("Flag")))
+                head.append('(').append(d.get("Flag")).append(')');
         }
         l.add(head.toString());
-        l.add("      " + n.get("Blocks") + " blocks super 1.2 [" + n.get("RaidDisks") + "/" + n.get("InSync") + "] " + n.get("Roles"));
+        l.add("      " + n.get("Blocks") + " blocks super 1.2 [" + n.get("RaidDisks") + "/" + n.get("InSync") + "] "
+                + n.get("Roles"));
         String sync = String.valueOf(n.get("SyncStatus"));
         if (n.get("PerMille") != null) {
             long pm = (Long) n.get("PerMille");
@@ -174,14 +203,25 @@ final class StatusCommand implements Callable<Integer> {
             String bar = "=".repeat(x) + ">" + ".".repeat(20 - x);
             String[] done = String.valueOf(n.get("SyncCompleted")).split(" / ");
             Object finish = n.get("FinishSeconds");
-            String fin = finish == null ? "finish=?" : String.format("finish=%d.%dmin", (Long) finish / 60, ((Long) finish % 60) / 6);
-            l.add(String.format("      [%s]  %s = %3d.%d%% (%d/%d) %s speed=%dK/sec", bar, sync.equals("recovery") ? "recovery" : sync,
-                    pm / 10, pm % 10, Long.parseLong(done[0].trim()) / 2, Long.parseLong(done[1].trim()) / 2, fin, (Long) n.get("SyncSpeed")));
+            String fin = finish == null
+                    ? "finish=?"
+                    : String.format("finish=%d.%dmin", (Long) finish / 60, ((Long) finish % 60) / 6);
+            l.add(String.format(
+                    "      [%s]  %s = %3d.%d%% (%d/%d) %s speed=%dK/sec",
+                    bar,
+                    sync.equals("recovery") ? "recovery" : sync,
+                    pm / 10,
+                    pm % 10,
+                    Long.parseLong(done[0].trim()) / 2,
+                    Long.parseLong(done[1].trim()) / 2,
+                    fin,
+                    (Long) n.get("SyncSpeed")));
         } else if (sync.contains("=")) {
             l.add("      " + sync);
         }
         long chunk = (Long) n.get("BitmapChunkSize");
-        if (chunk > 0) l.add("      bitmap: " + n.get("BitmapDirtyChunks") + " dirty chunks, " + chunk / 1024 + "KB chunk");
+        if (chunk > 0)
+            l.add("      bitmap: " + n.get("BitmapDirtyChunks") + " dirty chunks, " + chunk / 1024 + "KB chunk");
         return l;
     }
 
@@ -198,7 +238,9 @@ final class StatusCommand implements Callable<Integer> {
     static String sideBySide(List<List<String>> blocks) {
         if (blocks.size() == 1) return String.join("\n", blocks.get(0)) + "\n";
         int rows = blocks.stream().mapToInt(List::size).max().orElse(0);
-        int[] widths = blocks.stream().mapToInt(b -> b.stream().mapToInt(String::length).max().orElse(0)).toArray();
+        int[] widths = blocks.stream()
+                .mapToInt(b -> b.stream().mapToInt(String::length).max().orElse(0))
+                .toArray();
         StringBuilder s = new StringBuilder();
         for (int r = 0; r < rows; r++) {
             StringBuilder line = new StringBuilder();

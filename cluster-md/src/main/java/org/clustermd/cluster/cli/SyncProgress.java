@@ -35,7 +35,8 @@ final class SyncProgress implements ArrayListener, AutoCloseable {
         this.progress = progress;
         this.poller = new Thread(this::poll, "sync-progress");
         this.poller.setDaemon(true);
-        this.poller.setUncaughtExceptionHandler((t, e) -> log.error("sync-progress died; no more sync progress is printed", e));
+        this.poller.setUncaughtExceptionHandler(
+                (t, e) -> log.error("sync-progress died; no more sync progress is printed", e));
     }
 
     void start() {
@@ -101,8 +102,8 @@ final class SyncProgress implements ArrayListener, AutoCloseable {
         if (r.completed()) {
             progress.say(r.action() + " done: copied " + r.bytesCopied() + " bytes in " + ms + " ms");
         } else {
-            progress.say(r.action() + " stopped at sector " + r.endSector() + ": copied " + r.bytesCopied() + " bytes in " + ms
-                    + " ms" + (r.failure() != null ? " (" + r.failure() + ")" : ""));
+            progress.say(r.action() + " stopped at sector " + r.endSector() + ": copied " + r.bytesCopied()
+                    + " bytes in " + ms + " ms" + (r.failure() != null ? " (" + r.failure() + ")" : ""));
         }
     }
 

@@ -26,19 +26,32 @@ final class ZkCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--port", defaultValue = "2181", paramLabel = "PORT",
+    @Option(
+            names = "--port",
+            defaultValue = "2181",
+            paramLabel = "PORT",
             description = "Client port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--data", defaultValue = "clustermd-zk", paramLabel = "DIR",
-            description = "Directory for snapshots and the transaction log; kept across runs (default: ./${DEFAULT-VALUE}).")
+    @Option(
+            names = "--data",
+            defaultValue = "clustermd-zk",
+            paramLabel = "DIR",
+            description =
+                    "Directory for snapshots and the transaction log; kept across runs (default: ./${DEFAULT-VALUE}).")
     Path data;
 
-    @Option(names = "--tick-time", defaultValue = "2000", paramLabel = "MS",
+    @Option(
+            names = "--tick-time",
+            defaultValue = "2000",
+            paramLabel = "MS",
             description = "ZooKeeper tickTime; sessions may last 2 to 20 ticks (default: ${DEFAULT-VALUE}).")
     int tickTime;
 
-    @Option(names = "--bind", defaultValue = ZooKeeperSettings.LOOPBACK, paramLabel = "ADDR",
+    @Option(
+            names = "--bind",
+            defaultValue = ZooKeeperSettings.LOOPBACK,
+            paramLabel = "ADDR",
             description = "Address of the client port (default: ${DEFAULT-VALUE}, this machine only).")
     String bind;
 
@@ -50,7 +63,10 @@ final class ZkCommand implements Callable<Integer> {
         if (tickTime <= 0) {
             throw new ParameterException(spec.commandLine(), "--tick-time must be positive, got " + tickTime);
         }
-        ZooKeeperSettings settings = ZooKeeperSettings.builder().bindAddress(bind).tickTimeMs(tickTime).build();
+        ZooKeeperSettings settings = ZooKeeperSettings.builder()
+                .bindAddress(bind)
+                .tickTimeMs(tickTime)
+                .build();
         ForegroundSignals signals = ForegroundSignals.install();
         EmbeddedZooKeeper server = EmbeddedZooKeeper.start(data.toAbsolutePath(), port, settings);
         Thread hook = new Thread(server::close, "clustermd-zk-shutdown");
@@ -58,8 +74,10 @@ final class ZkCommand implements Callable<Integer> {
         server.failure().thenAccept(signals::stop);
         spec.commandLine().getOut().println(server.connectString());
         spec.commandLine().getOut().flush();
-        spec.commandLine().getErr().println("clustermd zk: serving " + server.connectString() + ", data in " + server.dataDir()
-                + "; stop with SIGTERM or Ctrl-C");
+        spec.commandLine()
+                .getErr()
+                .println("clustermd zk: serving " + server.connectString() + ", data in " + server.dataDir()
+                        + "; stop with SIGTERM or Ctrl-C");
         spec.commandLine().getErr().flush();
         String why;
         try {

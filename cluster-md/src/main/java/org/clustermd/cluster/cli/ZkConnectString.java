@@ -29,7 +29,8 @@ final class ZkConnectString {
             }
             String host = hp.substring(0, colon);
             if (!host.startsWith("[") && host.contains(":")) {
-                throw new IllegalArgumentException("'" + s + "': '" + hp + "' is not HOST:PORT (an IPv6 address goes in [])");
+                throw new IllegalArgumentException(
+                        "'" + s + "': '" + hp + "' is not HOST:PORT (an IPv6 address goes in [])");
             }
             if (!host.matches("\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+")) {
                 throw new IllegalArgumentException("'" + s + "': '" + host + "' is not a host name or address");
@@ -41,7 +42,8 @@ final class ZkConnectString {
             } catch (NumberFormatException e) {
                 p = -1;
             }
-            if (p < 1 || p > 65535) throw new IllegalArgumentException("'" + s + "': port '" + port + "' is not 1..65535");
+            if (p < 1 || p > 65535)
+                throw new IllegalArgumentException("'" + s + "': port '" + port + "' is not 1..65535");
         }
     }
 }

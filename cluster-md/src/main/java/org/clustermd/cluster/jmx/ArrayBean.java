@@ -24,8 +24,10 @@ final class ArrayBean extends NotificationBroadcasterSupport implements ArrayMXB
     private final AtomicLong sequence = new AtomicLong();
 
     ArrayBean(ClusteredArray array, ObjectName objectName) {
-        super(new MBeanNotificationInfo(new String[] {AttributeChangeNotification.ATTRIBUTE_CHANGE},
-                AttributeChangeNotification.class.getName(), "ArrayState, SyncAction and Degraded changes"));
+        super(new MBeanNotificationInfo(
+                new String[] {AttributeChangeNotification.ATTRIBUTE_CHANGE},
+                AttributeChangeNotification.class.getName(),
+                "ArrayState, SyncAction and Degraded changes"));
         this.array = array;
         this.md = array.engine();
         this.objectName = objectName;
@@ -33,8 +35,15 @@ final class ArrayBean extends NotificationBroadcasterSupport implements ArrayMXB
 
     /** Sends md's sysfs_notify analog; {@code type} is the attribute's open type name. */
     void changed(String attribute, String type, Object oldValue, Object newValue) {
-        sendNotification(new AttributeChangeNotification(objectName, sequence.incrementAndGet(), System.currentTimeMillis(),
-                attribute + " changed from " + oldValue + " to " + newValue, attribute, type, oldValue, newValue));
+        sendNotification(new AttributeChangeNotification(
+                objectName,
+                sequence.incrementAndGet(),
+                System.currentTimeMillis(),
+                attribute + " changed from " + oldValue + " to " + newValue,
+                attribute,
+                type,
+                oldValue,
+                newValue));
     }
 
     @Override

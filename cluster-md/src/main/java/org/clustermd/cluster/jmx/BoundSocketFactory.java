@@ -38,7 +38,10 @@ final class BoundSocketFactory implements RMIServerSocketFactory, Serializable {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof BoundSocketFactory f && Objects.equals(bind, f.bind) && tls == f.tls && needClientAuth == f.needClientAuth;
+        return o instanceof BoundSocketFactory f
+                && Objects.equals(bind, f.bind)
+                && tls == f.tls
+                && needClientAuth == f.needClientAuth;
     }
 
     @Override

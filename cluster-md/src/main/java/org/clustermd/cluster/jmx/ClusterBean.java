@@ -78,7 +78,10 @@ final class ClusterBean implements ClusterMXBean {
     @Override
     public String getSessionState() {
         if (cc().isEmpty()) return "standalone";
-        return cc().get().sessionState().map(s -> s.name().toLowerCase(java.util.Locale.ROOT)).orElse("none");
+        return cc().get()
+                .sessionState()
+                .map(s -> s.name().toLowerCase(java.util.Locale.ROOT))
+                .orElse("none");
     }
 
     @Override

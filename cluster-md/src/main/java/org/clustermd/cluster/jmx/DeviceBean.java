@@ -18,21 +18,30 @@ final class DeviceBean extends NotificationBroadcasterSupport implements DeviceM
     private final AtomicLong sequence = new AtomicLong();
 
     DeviceBean(Raid1Array md, String leg, ObjectName objectName) {
-        super(new MBeanNotificationInfo(new String[] {AttributeChangeNotification.ATTRIBUTE_CHANGE},
-                AttributeChangeNotification.class.getName(), "State changes"));
+        super(new MBeanNotificationInfo(
+                new String[] {AttributeChangeNotification.ATTRIBUTE_CHANGE},
+                AttributeChangeNotification.class.getName(),
+                "State changes"));
         this.md = md;
         this.leg = leg;
         this.objectName = objectName;
     }
 
     void stateChanged(String oldValue, String newValue) {
-        sendNotification(new AttributeChangeNotification(objectName, sequence.incrementAndGet(), System.currentTimeMillis(),
-                "State of " + leg + " changed from " + oldValue + " to " + newValue, "State", String.class.getName(), oldValue,
+        sendNotification(new AttributeChangeNotification(
+                objectName,
+                sequence.incrementAndGet(),
+                System.currentTimeMillis(),
+                "State of " + leg + " changed from " + oldValue + " to " + newValue,
+                "State",
+                String.class.getName(),
+                oldValue,
                 newValue));
     }
 
     private Mirror mirror() {
-        return md.mirrors().byName(leg)
+        return md.mirrors()
+                .byName(leg)
                 .orElseThrow(() -> new IllegalStateException(md.name() + ": " + leg + " is no longer a member"));
     }
 

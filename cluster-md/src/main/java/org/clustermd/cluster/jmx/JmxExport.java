@@ -46,6 +46,7 @@ public final class JmxExport implements AutoCloseable {
     private final ArrayBean arrayBean;
     /** Leg name to its bean; guarded by OWNERS. */
     private final Map<String, DeviceBean> devices = new LinkedHashMap<>();
+
     private final Set<ObjectName> owned = new HashSet<>();
     private final ArrayListener events = new ArrayListener() {
         @Override
@@ -119,8 +120,9 @@ public final class JmxExport implements AutoCloseable {
     private void forward(AttributeChange c) {
         switch (c.attribute()) {
             case AttributeChange.ARRAY_STATE, AttributeChange.SYNC_ACTION ->
-                    arrayBean.changed(c.attribute(), String.class.getName(), c.oldValue(), c.newValue());
-            case AttributeChange.DEGRADED -> arrayBean.changed(c.attribute(), "int", toInt(c.oldValue()), toInt(c.newValue()));
+                arrayBean.changed(c.attribute(), String.class.getName(), c.oldValue(), c.newValue());
+            case AttributeChange.DEGRADED ->
+                arrayBean.changed(c.attribute(), "int", toInt(c.oldValue()), toInt(c.newValue()));
             case AttributeChange.DEVICE_STATE -> {
                 DeviceBean d;
                 synchronized (OWNERS) {
@@ -129,7 +131,7 @@ public final class JmxExport implements AutoCloseable {
                 }
                 if (d != null) d.stateChanged(c.oldValue(), c.newValue());
             }
-            default -> { }
+            default -> {}
         }
         if (!c.attribute().equals(AttributeChange.DEVICE_STATE)) {
             synchronized (OWNERS) {
@@ -177,8 +179,9 @@ public final class JmxExport implements AutoCloseable {
         List<Object> key = List.of(server, name);
         JmxExport owner = OWNERS.get(key);
         if (owner != null || server.isRegistered(name)) {
-            throw new IllegalStateException("an MBean named " + name + " is still registered: the previous instance of array "
-                    + array.name() + " must be unregistered first");
+            throw new IllegalStateException(
+                    "an MBean named " + name + " is still registered: the previous instance of array " + array.name()
+                            + " must be unregistered first");
         }
         try {
             server.registerMBean(bean, name);

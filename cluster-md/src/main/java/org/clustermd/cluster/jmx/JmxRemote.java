@@ -44,8 +44,8 @@ public final class JmxRemote implements AutoCloseable {
      * The MBeanServer methods no remote client may call (the connector itself needs the class
      * loader lookups, so those pass).
      */
-    private static final Set<String> REFUSED = Set.of("createMBean", "registerMBean", "unregisterMBean", "instantiate",
-            "deserialize");
+    private static final Set<String> REFUSED =
+            Set.of("createMBean", "registerMBean", "unregisterMBean", "instantiate", "deserialize");
 
     private final Registry registry;
     private final JMXConnectorServer server;
@@ -72,7 +72,8 @@ public final class JmxRemote implements AutoCloseable {
         SSLContext tls = null;
         Map<String, Object> env = new HashMap<>();
         // only a user name and password may come from a client (no arbitrary classes deserialized)
-        env.put("jmx.remote.rmi.server.credential.types", new String[] {String[].class.getName(), String.class.getName()});
+        env.put("jmx.remote.rmi.server.credential.types", new String[] {String[].class.getName(), String.class.getName()
+        });
         RMIClientSocketFactory csf = null;
         if (settings.isInsecureLocalhost()) {
             bind = InetAddress.getLoopbackAddress();
@@ -88,15 +89,23 @@ public final class JmxRemote implements AutoCloseable {
             env.put(RMIConnectorServer.RMI_CLIENT_SOCKET_FACTORY_ATTRIBUTE, csf);
         }
         // the stubs name this host; a loopback-only server must not hand out another address
-        if (settings.isInsecureLocalhost() || settings.get(JmxSettings.HOST) != null) System.setProperty("java.rmi.server.hostname", host);
-        BoundSocketFactory ssf = new BoundSocketFactory(bind, tls, settings.flag(JmxSettings.SSL_NEED_CLIENT_AUTH, false));
+        if (settings.isInsecureLocalhost() || settings.get(JmxSettings.HOST) != null)
+            System.setProperty("java.rmi.server.hostname", host);
+        BoundSocketFactory ssf =
+                new BoundSocketFactory(bind, tls, settings.flag(JmxSettings.SSL_NEED_CLIENT_AUTH, false));
         env.put(RMIConnectorServer.RMI_SERVER_SOCKET_FACTORY_ATTRIBUTE, ssf);
-        // with TLS the connector's sockets differ from the registry's, so it needs a port of its own (the JDK's rmi.port)
-        int rmiPort = tls == null ? port : Integer.parseInt(settings.get(JmxSettings.RMI_PORT) == null ? "0" : settings.get(JmxSettings.RMI_PORT).trim());
+        // with TLS the connector's sockets differ from the registry's, so it needs a port of its own (the JDK's
+        // rmi.port)
+        int rmiPort = tls == null
+                ? port
+                : Integer.parseInt(
+                        settings.get(JmxSettings.RMI_PORT) == null
+                                ? "0"
+                                : settings.get(JmxSettings.RMI_PORT).trim());
         Registry registry = LocateRegistry.createRegistry(port, null, new BoundSocketFactory(bind, null, false));
         try {
-            JMXServiceURL url = new JMXServiceURL("service:jmx:rmi://" + host + ":" + rmiPort + "/jndi/rmi://" + host + ":" + port
-                    + "/jmxrmi");
+            JMXServiceURL url = new JMXServiceURL(
+                    "service:jmx:rmi://" + host + ":" + rmiPort + "/jndi/rmi://" + host + ":" + port + "/jmxrmi");
             JMXConnectorServer cs = JMXConnectorServerFactory.newJMXConnectorServer(url, env, mbs);
             cs.setMBeanServerForwarder(noCreation());
             cs.start();
@@ -118,9 +127,13 @@ public final class JmxRemote implements AutoCloseable {
 
     private static SSLContext tlsContext(JmxSettings s) throws IOException {
         try {
-            KeyStore ks = KeyStore.getInstance(s.get("javax.net.ssl.keyStoreType") != null ? s.get("javax.net.ssl.keyStoreType")
-                    : KeyStore.getDefaultType());
-            char[] pw = s.get("javax.net.ssl.keyStorePassword") == null ? null : s.get("javax.net.ssl.keyStorePassword").toCharArray();
+            KeyStore ks = KeyStore.getInstance(
+                    s.get("javax.net.ssl.keyStoreType") != null
+                            ? s.get("javax.net.ssl.keyStoreType")
+                            : KeyStore.getDefaultType());
+            char[] pw = s.get("javax.net.ssl.keyStorePassword") == null
+                    ? null
+                    : s.get("javax.net.ssl.keyStorePassword").toCharArray();
             try (InputStream in = Files.newInputStream(Path.of(s.get("javax.net.ssl.keyStore")))) {
                 ks.load(in, pw);
             }
@@ -129,7 +142,8 @@ public final class JmxRemote implements AutoCloseable {
             TrustManagerFactory tmf = null;
             if (s.get("javax.net.ssl.trustStore") != null) {
                 KeyStore ts = KeyStore.getInstance(KeyStore.getDefaultType());
-                char[] tpw = s.get("javax.net.ssl.trustStorePassword") == null ? null
+                char[] tpw = s.get("javax.net.ssl.trustStorePassword") == null
+                        ? null
                         : s.get("javax.net.ssl.trustStorePassword").toCharArray();
                 try (InputStream in = Files.newInputStream(Path.of(s.get("javax.net.ssl.trustStore")))) {
                     ts.load(in, tpw);
@@ -155,15 +169,16 @@ public final class JmxRemote implements AutoCloseable {
                 next[0] = (MBeanServer) args[0];
                 return null;
             }
-            if (REFUSED.contains(m)) throw new SecurityException(m + " is refused: no JMX client may create or remove MBeans");
+            if (REFUSED.contains(m))
+                throw new SecurityException(m + " is refused: no JMX client may create or remove MBeans");
             try {
                 return method.invoke(next[0], args);
             } catch (InvocationTargetException e) {
                 throw e.getCause();
             }
         };
-        return (MBeanServerForwarder) Proxy.newProxyInstance(MBeanServerForwarder.class.getClassLoader(),
-                new Class<?>[] {MBeanServerForwarder.class}, h);
+        return (MBeanServerForwarder) Proxy.newProxyInstance(
+                MBeanServerForwarder.class.getClassLoader(), new Class<?>[] {MBeanServerForwarder.class}, h);
     }
 
     @Override

@@ -96,31 +96,39 @@ public final class JmxSettings {
     void check() throws IOException {
         if (insecureLocalhost) return;
         if (!flag(AUTHENTICATE, true)) {
-            throw new IllegalArgumentException(AUTHENTICATE + "=false is refused: without authentication JMX opens only with "
-                    + "--jmx-insecure-localhost (127.0.0.1)");
+            throw new IllegalArgumentException(
+                    AUTHENTICATE + "=false is refused: without authentication JMX opens only with "
+                            + "--jmx-insecure-localhost (127.0.0.1)");
         }
         if (!flag(SSL, true)) {
-            throw new IllegalArgumentException(SSL + "=false is refused: remote JMX needs TLS (or --jmx-insecure-localhost)");
+            throw new IllegalArgumentException(
+                    SSL + "=false is refused: remote JMX needs TLS (or --jmx-insecure-localhost)");
         }
         if (flag(REGISTRY_SSL, false)) {
-            throw new IllegalArgumentException(REGISTRY_SSL + "=true is not supported: the RMI registry holds only the stub, "
-                    + "the connection itself uses TLS");
+            throw new IllegalArgumentException(
+                    REGISTRY_SSL + "=true is not supported: the RMI registry holds only the stub, "
+                            + "the connection itself uses TLS");
         }
         if (props.getProperty("javax.net.ssl.keyStore") == null) {
-            throw new IllegalArgumentException("TLS needs javax.net.ssl.keyStore (in the file or in " + SSL_CONFIG_FILE + ")");
+            throw new IllegalArgumentException(
+                    "TLS needs javax.net.ssl.keyStore (in the file or in " + SSL_CONFIG_FILE + ")");
         }
         String pw = props.getProperty(PASSWORD_FILE);
-        if (pw == null) throw new IllegalArgumentException(PASSWORD_FILE + " is required: remote JMX needs authentication");
-        if (!Files.isReadable(Path.of(pw))) throw new IllegalArgumentException(PASSWORD_FILE + " cannot be read: " + pw);
+        if (pw == null)
+            throw new IllegalArgumentException(PASSWORD_FILE + " is required: remote JMX needs authentication");
+        if (!Files.isReadable(Path.of(pw)))
+            throw new IllegalArgumentException(PASSWORD_FILE + " cannot be read: " + pw);
         String access = props.getProperty(ACCESS_FILE);
-        if (access == null) throw new IllegalArgumentException(ACCESS_FILE + " is required (roles: readonly or readwrite)");
+        if (access == null)
+            throw new IllegalArgumentException(ACCESS_FILE + " is required (roles: readonly or readwrite)");
         Path a = Path.of(access);
         if (!Files.isReadable(a)) throw new IllegalArgumentException(ACCESS_FILE + " cannot be read: " + access);
         for (String line : Files.readAllLines(a)) {
             String l = line.trim();
             if (l.startsWith("#")) continue;
             if (l.matches(".*\\bcreate\\b.*")) {
-                throw new IllegalArgumentException(ACCESS_FILE + " grants 'create' (" + l + "): no role may create MBeans");
+                throw new IllegalArgumentException(
+                        ACCESS_FILE + " grants 'create' (" + l + "): no role may create MBeans");
             }
         }
     }

@@ -20,10 +20,11 @@ public record ChannelBounds(Duration handler, Duration ack, Duration token) {
         Objects.requireNonNull(handler, "handler");
         Objects.requireNonNull(ack, "ack");
         Objects.requireNonNull(token, "token");
-        if (handler.isNegative() || handler.isZero()) throw new IllegalArgumentException("handler bound must be positive: " + handler);
+        if (handler.isNegative() || handler.isZero())
+            throw new IllegalArgumentException("handler bound must be positive: " + handler);
         if (handler.compareTo(ack) >= 0 || ack.compareTo(token) >= 0) {
-            throw new IllegalArgumentException("the channel bounds must be handler < ack < token, got handler " + handler + ", ack "
-                    + ack + ", token " + token);
+            throw new IllegalArgumentException("the channel bounds must be handler < ack < token, got handler "
+                    + handler + ", ack " + ack + ", token " + token);
         }
     }
 

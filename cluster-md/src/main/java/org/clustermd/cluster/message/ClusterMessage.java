@@ -112,7 +112,8 @@ public sealed interface ClusterMessage {
 
     private static void checkDevNumber(int devNumber) {
         if (devNumber < 0 || devNumber >= Superblock.MAX_MAX_DEV) {
-            throw new IllegalArgumentException("device number " + devNumber + " is outside [0, " + Superblock.MAX_MAX_DEV + ")");
+            throw new IllegalArgumentException(
+                    "device number " + devNumber + " is outside [0, " + Superblock.MAX_MAX_DEV + ")");
         }
     }
 }

@@ -50,6 +50,7 @@ public final class MessageChannel implements AutoCloseable {
     private final Semaphore sendSlot = new Semaphore(1);
     /** md's recv_mutex; a semaphore for the same reason. */
     private final Semaphore recvMutex = new Semaphore(1);
+
     private final ReentrantLock wakeLock = new ReentrantLock();
     private final Condition wakeUp = wakeLock.newCondition();
     /** Guarded by wakeLock. */
@@ -58,6 +59,7 @@ public final class MessageChannel implements AutoCloseable {
     private boolean handling;
     /** Guarded by wakeLock. */
     private boolean stopping;
+
     private final Thread receiver;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong sent = new AtomicLong();
@@ -70,7 +72,8 @@ public final class MessageChannel implements AutoCloseable {
         void run() throws Raid1Exception;
     }
 
-    private MessageChannel(String arrayName, LockSpace ls, ChannelBounds bounds, MessageHandler handler) throws DlmException {
+    private MessageChannel(String arrayName, LockSpace ls, ChannelBounds bounds, MessageHandler handler)
+            throws DlmException {
         this.arrayName = arrayName;
         this.lockSpace = ls;
         this.bounds = bounds;
@@ -95,13 +98,17 @@ public final class MessageChannel implements AutoCloseable {
      *
      * @throws Raid1Exception CLUSTER if a lock is not granted within its bound
      */
-    public static MessageChannel open(String arrayName, LockSpace ls, ChannelBounds bounds, MessageHandler handler,
-            JoinCatchUp catchUp) throws Raid1Exception {
+    public static MessageChannel open(
+            String arrayName, LockSpace ls, ChannelBounds bounds, MessageHandler handler, JoinCatchUp catchUp)
+            throws Raid1Exception {
         MessageChannel c;
         try {
             c = new MessageChannel(arrayName, ls, bounds, handler);
         } catch (DlmException e) {
-            throw new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName + ": creating the message locks failed: " + e.getMessage(), e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.CLUSTER,
+                    arrayName + ": creating the message locks failed: " + e.getMessage(),
+                    e);
         }
         try {
             c.convert(c.message, LockMode.NL, bounds.token());
@@ -116,7 +123,10 @@ public final class MessageChannel implements AutoCloseable {
             c.convert(c.noNewDev, LockMode.CR, bounds.token());
         } catch (DlmException e) {
             c.closeLocks();
-            throw new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName + ": arming the message channel failed: " + e.getMessage(), e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.CLUSTER,
+                    arrayName + ": arming the message channel failed: " + e.getMessage(),
+                    e);
         } catch (Raid1Exception | RuntimeException e) {
             c.closeLocks();
             throw e;
@@ -168,7 +178,10 @@ public final class MessageChannel implements AutoCloseable {
         long deadline = System.nanoTime() + bounds.token().toNanos();
         try {
             if (!sendSlot.tryAcquire(remaining(deadline), TimeUnit.NANOSECONDS)) {
-                throw cluster("another local sender kept the token longer than " + bounds.token().toMillis() + " ms", null);
+                throw cluster(
+                        "another local sender kept the token longer than "
+                                + bounds.token().toMillis() + " ms",
+                        null);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -181,7 +194,10 @@ public final class MessageChannel implements AutoCloseable {
             tokenHeld = true;
             // the receive thread finishes its message before we send (docs/lessons.md §2)
             if (!recvMutex.tryAcquire(Math.max(1, remaining(deadline)), TimeUnit.NANOSECONDS)) {
-                throw cluster("the receive thread did not finish its message within " + bounds.token().toMillis() + " ms", null);
+                throw cluster(
+                        "the receive thread did not finish its message within "
+                                + bounds.token().toMillis() + " ms",
+                        null);
             }
             return new SendPermit(this);
         } catch (DlmException e) {
@@ -225,7 +241,8 @@ public final class MessageChannel implements AutoCloseable {
      *     or a lock failed; the channel's locks are back at their idle modes either way
      */
     public void send(SendPermit permit, ClusterMessage m) throws Raid1Exception {
-        if (!permit.belongsTo(this) || !permit.held()) throw new IllegalStateException("send needs this channel's held permit");
+        if (!permit.belongsTo(this) || !permit.held())
+            throw new IllegalStateException("send needs this channel's held permit");
         if (!m.type().sendable()) throw new IllegalArgumentException(m.type() + " is never sent by a RAID1 node");
         byte[] bytes = MessageCodec.encode(new Envelope(lockSpace.slot().number(), m));
         try {
@@ -249,8 +266,10 @@ public final class MessageChannel implements AutoCloseable {
         }
         releaseMessage();
         if (notAcked != null) {
-            throw cluster(m.type() + " was not acknowledged by every node within " + bounds.ack().toMillis() + " ms: "
-                    + notAcked.getMessage(), notAcked);
+            throw cluster(
+                    m.type() + " was not acknowledged by every node within "
+                            + bounds.ack().toMillis() + " ms: " + notAcked.getMessage(),
+                    notAcked);
         }
         sent.incrementAndGet();
     }
@@ -348,13 +367,19 @@ public final class MessageChannel implements AutoCloseable {
         try {
             convert(ack, LockMode.CR, bounds.token());
         } catch (DlmException e) {
-            if (alive()) log.error("{}: re-arming ack failed; this node misses messages until it rejoins: {}", arrayName, e.getMessage());
+            if (alive())
+                log.error(
+                        "{}: re-arming ack failed; this node misses messages until it rejoins: {}",
+                        arrayName,
+                        e.getMessage());
         }
     }
 
     private Disposition process(LockValueBlock lvb) {
         if (!lvb.isValid()) {
-            log.warn("{}: refusing a message whose value block is not valid (its sender died while writing it)", arrayName);
+            log.warn(
+                    "{}: refusing a message whose value block is not valid (its sender died while writing it)",
+                    arrayName);
             return Disposition.REFUSED;
         }
         Envelope e;
@@ -371,11 +396,16 @@ public final class MessageChannel implements AutoCloseable {
         }
         try {
             Disposition d = handler.handle(e);
-            if (d == Disposition.REFUSED) log.warn("{}: refused {} from slot {}", arrayName, e.message(), e.senderSlot());
+            if (d == Disposition.REFUSED)
+                log.warn("{}: refused {} from slot {}", arrayName, e.message(), e.senderSlot());
             return d;
         } catch (Raid1Exception | RuntimeException x) {
-            log.error("{}: handling {} from slot {} failed (acknowledged all the same, as md does): {}", arrayName, e.message(),
-                    e.senderSlot(), x.toString());
+            log.error(
+                    "{}: handling {} from slot {} failed (acknowledged all the same, as md does): {}",
+                    arrayName,
+                    e.message(),
+                    e.senderSlot(),
+                    x.toString());
             return Disposition.PROCESSED;
         }
     }
@@ -484,7 +514,8 @@ public final class MessageChannel implements AutoCloseable {
     private void checkOpen() throws Raid1Exception {
         wakeLock.lock();
         try {
-            if (stopping) throw new Raid1Exception(Raid1Exception.Code.CLOSED, arrayName + ": the message channel is closed");
+            if (stopping)
+                throw new Raid1Exception(Raid1Exception.Code.CLOSED, arrayName + ": the message channel is closed");
         } finally {
             wakeLock.unlock();
         }

@@ -70,14 +70,16 @@ public final class MessageCodec {
      * @throws Raid1Exception CLUSTER when the bytes are not a message this node can act on
      */
     public static Envelope decode(byte[] lvb, int slotCount) throws Raid1Exception {
-        if (lvb.length < RAID_SLOT + 4) throw refused("the value block holds " + lvb.length + " bytes, a message needs " + (RAID_SLOT + 4));
+        if (lvb.length < RAID_SLOT + 4)
+            throw refused("the value block holds " + lvb.length + " bytes, a message needs " + (RAID_SLOT + 4));
         ByteBuffer b = ByteBuffer.wrap(lvb).order(ByteOrder.LITTLE_ENDIAN);
         int code = b.getInt(TYPE);
         MessageType type = MessageType.byCode(code);
         if (type == null) throw refused("unknown message type " + Integer.toUnsignedString(code));
         int slot = b.getInt(SLOT);
         if (slot < 0 || slot >= slotCount) {
-            throw refused(type + " from slot " + Integer.toUnsignedString(slot) + ", outside the lockspace's " + slotCount + " slots");
+            throw refused(type + " from slot " + Integer.toUnsignedString(slot) + ", outside the lockspace's "
+                    + slotCount + " slots");
         }
         long low = b.getLong(LOW);
         long high = b.getLong(HIGH);

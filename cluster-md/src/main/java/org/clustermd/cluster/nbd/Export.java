@@ -15,8 +15,11 @@ import static org.clustermd.cluster.nbd.NbdProtocol.CMD_WRITE;
  */
 final class Export {
     /** HAS_FLAGS, SEND_FLUSH, SEND_FUA, SEND_TRIM, and CAN_MULTI_CONN (see {@link NbdTarget}'s durability contract). */
-    static final int TRANSMISSION_FLAGS = NbdProtocol.FLAG_HAS_FLAGS | NbdProtocol.FLAG_SEND_FLUSH | NbdProtocol.FLAG_SEND_FUA
-            | NbdProtocol.FLAG_SEND_TRIM | NbdProtocol.FLAG_CAN_MULTI_CONN;
+    static final int TRANSMISSION_FLAGS = NbdProtocol.FLAG_HAS_FLAGS
+            | NbdProtocol.FLAG_SEND_FLUSH
+            | NbdProtocol.FLAG_SEND_FUA
+            | NbdProtocol.FLAG_SEND_TRIM
+            | NbdProtocol.FLAG_CAN_MULTI_CONN;
 
     private final NbdTarget target;
     private final String name;
@@ -34,14 +37,16 @@ final class Export {
         this.size = target.size();
         this.minBlock = target.logicalBlockSize();
         if (minBlock < 512 || minBlock > 65536 || Integer.bitCount(minBlock) != 1) {
-            throw new IllegalArgumentException(name + ": logical block size " + minBlock + " is not a power of two from 512 to 65536");
+            throw new IllegalArgumentException(
+                    name + ": logical block size " + minBlock + " is not a power of two from 512 to 65536");
         }
         if (size < 0 || size % minBlock != 0) {
-            throw new IllegalArgumentException(name + ": size " + size + " is not a multiple of the block size " + minBlock);
+            throw new IllegalArgumentException(
+                    name + ": size " + size + " is not a multiple of the block size " + minBlock);
         }
         if (maxPayload < Math.max(minBlock, 4096) || maxPayload % minBlock != 0) {
-            throw new IllegalArgumentException(name + ": maximum payload " + maxPayload + " must be a multiple of the block size "
-                    + minBlock + " and at least 4096");
+            throw new IllegalArgumentException(name + ": maximum payload " + maxPayload
+                    + " must be a multiple of the block size " + minBlock + " and at least 4096");
         }
         this.maxPayload = maxPayload;
     }

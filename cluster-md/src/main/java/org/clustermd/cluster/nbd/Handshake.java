@@ -87,7 +87,10 @@ final class Handshake {
                 return info(option, data, out);
             }
             default -> {
-                NbdCodec.writeOptionError(out, option, NbdProtocol.REP_ERR_UNSUP,
+                NbdCodec.writeOptionError(
+                        out,
+                        option,
+                        NbdProtocol.REP_ERR_UNSUP,
                         NbdProtocol.optionName(option) + " is not supported by this server");
                 return Outcome.NEXT_OPTION;
             }
@@ -105,12 +108,18 @@ final class Handshake {
                 return Outcome.DISCONNECT;
             }
             case OPT_ABORT, OPT_LIST, OPT_INFO, OPT_GO -> {
-                NbdCodec.writeOptionError(out, option, NbdProtocol.REP_ERR_TOO_BIG,
+                NbdCodec.writeOptionError(
+                        out,
+                        option,
+                        NbdProtocol.REP_ERR_TOO_BIG,
                         NbdProtocol.optionName(option) + " with " + length + " bytes of data is too large");
                 return Outcome.NEXT_OPTION;
             }
             default -> {
-                NbdCodec.writeOptionError(out, option, NbdProtocol.REP_ERR_UNSUP,
+                NbdCodec.writeOptionError(
+                        out,
+                        option,
+                        NbdProtocol.REP_ERR_UNSUP,
                         NbdProtocol.optionName(option) + " is not supported by this server");
                 return Outcome.NEXT_OPTION;
             }
@@ -120,14 +129,22 @@ final class Handshake {
     private Outcome info(int option, ByteBuf data, ByteBuf out) {
         NbdCodec.InfoRequest req = NbdCodec.parseInfoRequest(data);
         if (req == null) {
-            NbdCodec.writeOptionError(out, option, NbdProtocol.REP_ERR_INVALID, NbdProtocol.optionName(option)
-                    + ": the name length and information count do not match the option length, or the name is not UTF-8");
+            NbdCodec.writeOptionError(
+                    out,
+                    option,
+                    NbdProtocol.REP_ERR_INVALID,
+                    NbdProtocol.optionName(option)
+                            + ": the name length and information count do not match the option length, or the name is not UTF-8");
             return Outcome.NEXT_OPTION;
         }
         Export e = lookup(req.name());
         if (e == null) {
-            NbdCodec.writeOptionError(out, option, NbdProtocol.REP_ERR_UNKNOWN,
-                    "export " + describe(req.name()) + " is not served here; exports: " + String.join(", ", exports.keySet()));
+            NbdCodec.writeOptionError(
+                    out,
+                    option,
+                    NbdProtocol.REP_ERR_UNKNOWN,
+                    "export " + describe(req.name()) + " is not served here; exports: "
+                            + String.join(", ", exports.keySet()));
             return Outcome.NEXT_OPTION;
         }
         NbdCodec.writeInfoExport(out, option, e.size(), Export.TRANSMISSION_FLAGS);
@@ -145,7 +162,8 @@ final class Handshake {
     }
 
     private Export lookup(String name) {
-        if (name.isEmpty() && exports.size() == 1) return exports.values().iterator().next();
+        if (name.isEmpty() && exports.size() == 1)
+            return exports.values().iterator().next();
         return exports.get(name);
     }
 

@@ -140,8 +140,12 @@ final class NbdCodec {
         data.readBytes(raw);
         for (byte b : raw) if (b == 0) return null;
         try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(raw)).toString();
+            return StandardCharsets.UTF_8
+                    .newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(raw))
+                    .toString();
         } catch (CharacterCodingException e) {
             return null;
         }

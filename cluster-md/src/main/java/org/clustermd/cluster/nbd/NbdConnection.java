@@ -101,11 +101,13 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private final AtomicInteger inlineWrites;
     /** Completions waiting for the loop; filled by the target's threads. */
     private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
+
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     /** True while the loop drains completions: replies are written, and flushed once at the end. */
     private boolean draining;
 
-    NbdConnection(Map<String, Export> exports, BufferPool pool, NbdServer.Settings settings, AtomicInteger inlineWrites) {
+    NbdConnection(
+            Map<String, Export> exports, BufferPool pool, NbdServer.Settings settings, AtomicInteger inlineWrites) {
         this.handshake = new Handshake(exports);
         this.pool = pool;
         this.settings = settings;
@@ -130,7 +132,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             in.release(); // nothing may follow NBD_CMD_DISC
             return;
         }
-        cumulation = cumulation == null ? in : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), cumulation, in);
+        cumulation =
+                cumulation == null ? in : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), cumulation, in);
         process();
         trimCumulation();
     }
@@ -269,7 +272,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             case TRANSMISSION -> {
                 ctx.writeAndFlush(out);
                 export = handshake.chosen();
-                String name = "nbd-submit-" + export.name() + "-" + ctx.channel().remoteAddress();
+                String name =
+                        "nbd-submit-" + export.name() + "-" + ctx.channel().remoteAddress();
                 submitter = Executors.newSingleThreadExecutor(r -> {
                     Thread t = new Thread(r, name);
                     t.setDaemon(true);
@@ -304,7 +308,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         if (r.type() == CMD_WRITE) {
             if (r.length() > export.maxPayload()) {
                 // the payload that follows cannot be held; the spec lets the server drop such a client
-                disconnect("NBD_CMD_WRITE of " + r.length() + " bytes exceeds the maximum payload " + export.maxPayload());
+                disconnect(
+                        "NBD_CMD_WRITE of " + r.length() + " bytes exceeds the maximum payload " + export.maxPayload());
                 return;
             }
             write = r;
@@ -339,7 +344,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             }
             case CMD_FLUSH -> {
                 begin(0);
-                CompletableFuture<?> before = CompletableFuture.allOf(unfinishedWrites.toArray(new CompletableFuture<?>[0]));
+                CompletableFuture<?> before =
+                        CompletableFuture.allOf(unfinishedWrites.toArray(new CompletableFuture<?>[0]));
                 submit(before, target::flush, null, failure -> reply(r, failure, 0));
             }
             case CMD_TRIM -> {
@@ -389,7 +395,10 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
      * completes {@code done} (when given) as soon as the target finished, and runs
      * {@code onDone} with the failure or null on the event loop.
      */
-    private void submit(CompletableFuture<?> after, Supplier<CompletableFuture<Void>> op, CompletableFuture<Void> done,
+    private void submit(
+            CompletableFuture<?> after,
+            Supplier<CompletableFuture<Void>> op,
+            CompletableFuture<Void> done,
             Consumer<Throwable> onDone) {
         Runnable call = () -> {
             CompletableFuture<Void> f;
@@ -476,16 +485,30 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void replyFailure(NbdCodec.Request r, Throwable failure, long bytes) {
-        NbdError e = failure instanceof ShutdownException ? NbdError.ESHUTDOWN : export.target().errorOf(failure);
-        log.warn("{}: {} of {} bytes at {} failed ({}): {}", id, NbdProtocol.commandName(r.type()), r.length(), r.offset(), e,
+        NbdError e = failure instanceof ShutdownException
+                ? NbdError.ESHUTDOWN
+                : export.target().errorOf(failure);
+        log.warn(
+                "{}: {} of {} bytes at {} failed ({}): {}",
+                id,
+                NbdProtocol.commandName(r.type()),
+                r.length(),
+                r.offset(),
+                e,
                 failure.toString());
         send(r, e, bytes);
     }
 
     /** The reply to a request refused before it reached the target; it holds no in-flight slot. */
     private void refuse(NbdCodec.Request r, NbdError e) {
-        log.debug("{}: {} flags 0x{} offset {} length {} refused: {}", id, NbdProtocol.commandName(r.type()),
-                Integer.toHexString(r.flags()), Long.toUnsignedString(r.offset()), r.length(), e);
+        log.debug(
+                "{}: {} flags 0x{} offset {} length {} refused: {}",
+                id,
+                NbdProtocol.commandName(r.type()),
+                Integer.toHexString(r.flags()),
+                Long.toUnsignedString(r.offset()),
+                r.length(),
+                e);
         ByteBuf header = ctx.alloc().buffer(NbdProtocol.SIMPLE_REPLY_HEADER);
         NbdCodec.writeSimpleReply(header, e, r.handle());
         ctx.writeAndFlush(header);
@@ -517,7 +540,9 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     }
 
     private boolean admissible() {
-        return inFlight < settings.maxInFlight() && inFlightBytes < settings.maxInFlightBytes() && ctx.channel().isWritable();
+        return inFlight < settings.maxInFlight()
+                && inFlightBytes < settings.maxInFlightBytes()
+                && ctx.channel().isWritable();
     }
 
     private void pause() {
@@ -531,7 +556,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         paused = false;
         process();
         trimCumulation();
-        if (!paused && phase != Phase.CLOSED && phase != Phase.DISCONNECTING) ctx.channel().config().setAutoRead(true);
+        if (!paused && phase != Phase.CLOSED && phase != Phase.DISCONNECTING)
+            ctx.channel().config().setAutoRead(true);
     }
 
     private void startDisconnecting() {

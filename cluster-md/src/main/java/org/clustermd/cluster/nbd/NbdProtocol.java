@@ -17,6 +17,7 @@ final class NbdProtocol {
     static final long OPTS_MAGIC = 0x49484156454f5054L;
     /** Prefix of every option reply. */
     static final long OPTION_REPLY_MAGIC = 0x3e889045565a9L;
+
     static final int REQUEST_MAGIC = 0x25609513;
     static final int SIMPLE_REPLY_MAGIC = 0x67446698;
 

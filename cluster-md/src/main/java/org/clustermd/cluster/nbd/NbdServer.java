@@ -56,10 +56,12 @@ public final class NbdServer implements AutoCloseable {
     public static final int DEFAULT_PORT = 10809;
     /** The largest READ or WRITE accepted: 32 MiB, the size the spec asks every server to take. */
     public static final int DEFAULT_MAX_PAYLOAD = 32 << 20;
+
     public static final int DEFAULT_MAX_IN_FLIGHT = 64;
     public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 64L << 20;
     /** Option data held at most (an export name is at most 4096 bytes); longer options are skipped and refused. */
     static final int MAX_OPTION_DATA = 16 << 10;
+
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
 
     /**
@@ -82,13 +84,15 @@ public final class NbdServer implements AutoCloseable {
     private final Map<Channel, NbdConnection> connections = new ConcurrentHashMap<>();
     /** Writes issued on a network thread and not yet completed, across all connections. */
     private final AtomicInteger inlineWrites = new AtomicInteger();
+
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private NbdServer(Builder b) throws IOException {
         Map<String, Export> ex = new LinkedHashMap<>();
         for (NbdTarget t : b.targets) {
             Export e = new Export(t, b.maxPayload);
-            if (ex.putIfAbsent(e.name(), e) != null) throw new IllegalArgumentException("two exports named '" + e.name() + "'");
+            if (ex.putIfAbsent(e.name(), e) != null)
+                throw new IllegalArgumentException("two exports named '" + e.name() + "'");
         }
         if (ex.isEmpty()) throw new IllegalArgumentException("an NBD server needs at least one export");
         this.exports = Map.copyOf(ex);
@@ -96,12 +100,15 @@ public final class NbdServer implements AutoCloseable {
         this.pool = new BufferPool(b.maxPayload, Math.max(b.maxInFlightBytes, 2L * b.maxPayload));
         // epoll where the native transport loads (Linux): fewer system calls per wake-up than NIO's selector
         boolean epoll = Epoll.isAvailable();
-        this.boss = epoll ? new EpollEventLoopGroup(1, new DefaultThreadFactory("nbd-accept", true))
+        this.boss = epoll
+                ? new EpollEventLoopGroup(1, new DefaultThreadFactory("nbd-accept", true))
                 : new NioEventLoopGroup(1, new DefaultThreadFactory("nbd-accept", true));
-        this.workers = epoll ? new EpollEventLoopGroup(b.ioThreads, new DefaultThreadFactory("nbd-io", true))
+        this.workers = epoll
+                ? new EpollEventLoopGroup(b.ioThreads, new DefaultThreadFactory("nbd-io", true))
                 : new NioEventLoopGroup(b.ioThreads, new DefaultThreadFactory("nbd-io", true));
         int high = (int) Math.min(Integer.MAX_VALUE, Math.max(b.maxInFlightBytes, 1 << 20));
-        ServerBootstrap sb = new ServerBootstrap().group(boss, workers)
+        ServerBootstrap sb = new ServerBootstrap()
+                .group(boss, workers)
                 .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -121,8 +128,10 @@ public final class NbdServer implements AutoCloseable {
         if (!bound.isSuccess()) {
             shutdownGroups();
             Throwable c = bound.cause();
-            throw new IOException("NBD server cannot listen on " + at.getAddress().getHostAddress() + ":" + b.port + ": "
-                    + (c == null ? "unknown error" : c.getMessage()), c);
+            throw new IOException(
+                    "NBD server cannot listen on " + at.getAddress().getHostAddress() + ":" + b.port + ": "
+                            + (c == null ? "unknown error" : c.getMessage()),
+                    c);
         }
         this.serverChannel = bound.channel();
         log.info("NBD server on {} exporting {}", address(), exports.keySet());
@@ -169,7 +178,10 @@ public final class NbdServer implements AutoCloseable {
         for (ChannelFuture f : closing) {
             long left = deadline - System.nanoTime();
             if (left <= 0 || !f.awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
-                log.warn("NBD server: {} still busy after {}; closing it", f.channel().remoteAddress(), CLOSE_WAIT);
+                log.warn(
+                        "NBD server: {} still busy after {}; closing it",
+                        f.channel().remoteAddress(),
+                        CLOSE_WAIT);
                 f.channel().close().awaitUninterruptibly();
             }
         }
@@ -215,7 +227,8 @@ public final class NbdServer implements AutoCloseable {
 
         /** The largest READ or WRITE, advertised as NBD_INFO_BLOCK_SIZE's maximum (default 32 MiB). */
         public Builder maxPayload(int bytes) {
-            if (bytes < 4096) throw new IllegalArgumentException("maximum payload must be at least 4096 bytes: " + bytes);
+            if (bytes < 4096)
+                throw new IllegalArgumentException("maximum payload must be at least 4096 bytes: " + bytes);
             this.maxPayload = bytes;
             return this;
         }

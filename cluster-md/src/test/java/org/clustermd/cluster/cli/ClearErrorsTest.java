@@ -38,6 +38,7 @@ class ClearErrorsTest {
 
     @TempDir
     Path dir;
+
     private Process process;
 
     @AfterEach
@@ -67,8 +68,19 @@ class ClearErrorsTest {
     private List<Path> array() throws Exception {
         Path l0 = file("l0");
         Path l1 = file("l1");
-        Result c = run("create", "--name", "md0", "--cluster-name", "c1", "--nodes", "2", "--assume-clean", "--bitmap-chunk", "1M",
-                l0.toString(), l1.toString());
+        Result c = run(
+                "create",
+                "--name",
+                "md0",
+                "--cluster-name",
+                "c1",
+                "--nodes",
+                "2",
+                "--assume-clean",
+                "--bitmap-chunk",
+                "1M",
+                l0.toString(),
+                l1.toString());
         assertThat(c.code()).as(c.err()).isZero();
         return List.of(l0, l1);
     }
@@ -108,10 +120,35 @@ class ClearErrorsTest {
             assertOneLine(r);
             assertThat(r.err()).startsWith("clustermd create: ");
         }
-        assertThat(run("create", "--name", "md0", "--nodes", "2", "--cluster-name", "c", "--bitmap-chunk", "1T", l0.toString(),
-                l1.toString()).err()).contains("--bitmap-chunk").contains("32-bit");
-        assertThat(run("create", "--name", "md0", "--nodes", "2", "--cluster-name", "c", "--size", "0", l0.toString(),
-                l1.toString()).err()).contains("invalid size: 0");
+        assertThat(run(
+                                "create",
+                                "--name",
+                                "md0",
+                                "--nodes",
+                                "2",
+                                "--cluster-name",
+                                "c",
+                                "--bitmap-chunk",
+                                "1T",
+                                l0.toString(),
+                                l1.toString())
+                        .err())
+                .contains("--bitmap-chunk")
+                .contains("32-bit");
+        assertThat(run(
+                                "create",
+                                "--name",
+                                "md0",
+                                "--nodes",
+                                "2",
+                                "--cluster-name",
+                                "c",
+                                "--size",
+                                "0",
+                                l0.toString(),
+                                l1.toString())
+                        .err())
+                .contains("invalid size: 0");
 
         Result one = run("create", "--name", "md0", "--nodes", "2", "--cluster-name", "c", l0.toString());
         assertThat(one.code()).isEqualTo(2);
@@ -176,15 +213,28 @@ class ClearErrorsTest {
         List<Path> legs = array();
         Path huge = legs.get(0);
         Path doubled = legs.get(1);
-        poke(huge, SLOT0 + 40, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0, (byte) 0);
+        poke(
+                huge,
+                SLOT0 + 40,
+                (byte) 0xff,
+                (byte) 0xff,
+                (byte) 0xff,
+                (byte) 0xff,
+                (byte) 0xff,
+                (byte) 0xff,
+                (byte) 0,
+                (byte) 0);
         Result r = run("examine", huge.toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("sync_size").doesNotContain("magic");
         // twice the array: slot 1 would be looked for 8 KiB on, where there is no bitmap
-        poke(doubled, SLOT0 + 40, (byte) 0x00, (byte) 0x70, (byte) 0x01, (byte) 0, (byte) 0, (byte) 0, (byte) 0, (byte) 0);
+        poke(doubled, SLOT0 + 40, (byte) 0x00, (byte) 0x70, (byte) 0x01, (byte) 0, (byte) 0, (byte) 0, (byte) 0, (byte)
+                0);
         Result d = run("examine", doubled.toString());
         assertThat(d.code()).isEqualTo(1);
-        assertThat(d.err()).contains("sync_size 94208 sectors is more than the leg's data_size 47104").doesNotContain("magic");
+        assertThat(d.err())
+                .contains("sync_size 94208 sectors is more than the leg's data_size 47104")
+                .doesNotContain("magic");
     }
 
     @Test
@@ -201,13 +251,18 @@ class ClearErrorsTest {
         try (LoopDevice loop = LoopDevice.attach(l0)) {
             String x = Mdadm.examineBitmap(loop.path());
             String bitmap = r.out().substring(r.out().indexOf("Bitmap:"));
-            assertThat(Mdadm.fields(bitmap).get("UUID")).isEqualTo(Mdadm.fields(x).get("UUID"));
-            assertThat(Mdadm.fields(bitmap).get("Sync Size")).endsWith(Mdadm.fields(x).get("Sync Size")
-                    .substring(Mdadm.fields(x).get("Sync Size").indexOf(' ')));
+            assertThat(Mdadm.fields(bitmap).get("UUID"))
+                    .isEqualTo(Mdadm.fields(x).get("UUID"));
+            assertThat(Mdadm.fields(bitmap).get("Sync Size"))
+                    .endsWith(Mdadm.fields(x)
+                            .get("Sync Size")
+                            .substring(Mdadm.fields(x).get("Sync Size").indexOf(' ')));
             List<Map<String, String>> ourSlots = Mdadm.slotSections(r.out());
             List<Map<String, String>> mdSlots = Mdadm.slotSections(x);
             assertThat(ourSlots).hasSameSizeAs(mdSlots);
-            for (int s = 0; s < mdSlots.size(); s++) assertThat(ourSlots.get(s).get("State")).isEqualTo(mdSlots.get(s).get("State"));
+            for (int s = 0; s < mdSlots.size(); s++)
+                assertThat(ourSlots.get(s).get("State"))
+                        .isEqualTo(mdSlots.get(s).get("State"));
         }
     }
 
@@ -215,7 +270,16 @@ class ClearErrorsTest {
     void badZkConnectStringsAreUsageErrors() throws Exception {
         List<Path> legs = array();
         for (String zk : new String[] {"garbage::x", "", "host:0", "host:99999", "a:1,,b:2"}) {
-            Result r = run("node", "--name", "md0", "--zk", zk, "--node-name", "n", legs.get(0).toString(), legs.get(1).toString());
+            Result r = run(
+                    "node",
+                    "--name",
+                    "md0",
+                    "--zk",
+                    zk,
+                    "--node-name",
+                    "n",
+                    legs.get(0).toString(),
+                    legs.get(1).toString());
             assertThat(r.code()).as("--zk '%s' -> %s", zk, r.err()).isEqualTo(2);
             assertOneLine(r);
             assertThat(r.err()).contains("--zk");
@@ -226,8 +290,18 @@ class ClearErrorsTest {
     void aCorruptedUuidInBitmapSlot0IsBlamedOnSlot0() throws Exception {
         List<Path> legs = array();
         for (Path l : legs) poke(l, SLOT0 + 8, (byte) 0xff);
-        Result r = run("node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--session-timeout", "2000",
-                legs.get(0).toString(), legs.get(1).toString());
+        Result r = run(
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                "--session-timeout",
+                "2000",
+                legs.get(0).toString(),
+                legs.get(1).toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("slot 0").doesNotContain("slot 1").doesNotContain("slot1");
     }
@@ -236,21 +310,34 @@ class ClearErrorsTest {
     void aNodeNamesSyncSizeWhenSlot0sIsBeyondTheDataArea() throws Exception {
         List<Path> legs = array();
         for (Path l : legs) poke(l, SLOT0 + 40, (byte) 0x00, (byte) 0x70, (byte) 0x01, (byte) 0);
-        Result r = run("node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--session-timeout", "2000",
-                legs.get(0).toString(), legs.get(1).toString());
+        Result r = run(
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                "--session-timeout",
+                "2000",
+                legs.get(0).toString(),
+                legs.get(1).toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("sync_size 94208").doesNotContain("magic");
     }
 
     /** The node as an operator runs it: its own JVM, so its stderr (logs included) is what an operator sees. */
     private Process node(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         // the CLI's own logging, as bin/clustermd runs it, not the logback-test.xml a test jar brings along
         cmd.add("-Dlogback.configurationFile=logback.xml");
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node"));
         cmd.addAll(List.of(args));
-        process = new ProcessBuilder(cmd).redirectError(dir.resolve("node.err").toFile()).start();
+        process = new ProcessBuilder(cmd)
+                .redirectError(dir.resolve("node.err").toFile())
+                .start();
         return process;
     }
 
@@ -261,27 +348,52 @@ class ClearErrorsTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort(); // closed again: nothing listens there
         }
-        Process p = node("--name", "md0", "--zk", "127.0.0.1:" + port, "--node-name", "n", "--session-timeout", "2000",
-                legs.get(0).toString(), legs.get(1).toString());
+        Process p = node(
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:" + port,
+                "--node-name",
+                "n",
+                "--session-timeout",
+                "2000",
+                legs.get(0).toString(),
+                legs.get(1).toString());
         p.getOutputStream().close();
         p.getInputStream().readAllBytes();
-        assertThat(p.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        assertThat(p.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS))
+                .isTrue();
         String err = Files.readString(dir.resolve("node.err"));
         assertThat(p.exitValue()).as(err).isEqualTo(1);
         assertThat(err.strip().lines()).as(err).hasSize(1);
-        assertThat(err).startsWith("clustermd node: ").contains("127.0.0.1:" + port).doesNotContain("Exception");
+        assertThat(err)
+                .startsWith("clustermd node: ")
+                .contains("127.0.0.1:" + port)
+                .doesNotContain("Exception");
     }
 
     @Test
     void theSessionTimeoutZooKeeperGrantsIsPrintedWhenItIsNotTheOneAsked() throws Exception {
         List<Path> legs = array();
-        ZooKeeperSettings settings = ZooKeeperSettings.forTests().toBuilder().sessionTimeoutRangeMs(3000, 60_000).build();
+        ZooKeeperSettings settings = ZooKeeperSettings.forTests().toBuilder()
+                .sessionTimeoutRangeMs(3000, 60_000)
+                .build();
         try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, settings)) {
-            Process p = node("--name", "md0", "--zk", zk.connectString(), "--node-name", "n", "--session-timeout", "2000",
-                    legs.get(0).toString(), legs.get(1).toString());
+            Process p = node(
+                    "--name",
+                    "md0",
+                    "--zk",
+                    zk.connectString(),
+                    "--node-name",
+                    "n",
+                    "--session-timeout",
+                    "2000",
+                    legs.get(0).toString(),
+                    legs.get(1).toString());
             List<String> lines = new CopyOnWriteArrayList<>();
             Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                try (BufferedReader in =
+                        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String l; (l = in.readLine()) != null; ) lines.add(l);
                 } catch (java.io.IOException e) {
                     // gone
@@ -289,15 +401,20 @@ class ClearErrorsTest {
             });
             reader.start();
             long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
-            while (lines.stream().noneMatch(l -> l.startsWith("ZooKeeper granted")) && System.nanoTime() < deadline && p.isAlive()) {
+            while (lines.stream().noneMatch(l -> l.startsWith("ZooKeeper granted"))
+                    && System.nanoTime() < deadline
+                    && p.isAlive()) {
                 Thread.sleep(50);
             }
             p.toHandle().destroy();
-            assertThat(p.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            assertThat(p.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS))
+                    .isTrue();
             reader.join(Timing.millis(10_000));
-            assertThat(lines).as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
-                    .contains("ZooKeeper granted a session timeout of 3000 ms, not the 2000 ms asked (its servers allow 2 to 20 "
-                            + "ticks): a dead node is recovered after 3000 ms");
+            assertThat(lines)
+                    .as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
+                    .contains(
+                            "ZooKeeper granted a session timeout of 3000 ms, not the 2000 ms asked (its servers allow 2 to 20 "
+                                    + "ticks): a dead node is recovered after 3000 ms");
         }
     }
 
@@ -306,14 +423,21 @@ class ClearErrorsTest {
         Result top = run("--help");
         assertThat(top.code()).isZero();
         String flat = top.out().replaceAll("\\s+", " ");
-        CommandLine cli = ClusterMdMain.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()));
+        CommandLine cli =
+                ClusterMdMain.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()));
         for (Map.Entry<String, CommandLine> verb : cli.getSubcommands().entrySet()) {
-            String description = String.join(" ", verb.getValue().getCommandSpec().usageMessage().description())
+            String description = String.join(
+                            " ", verb.getValue().getCommandSpec().usageMessage().description())
                     .replaceAll("\\s+", " ");
-            assertThat(flat).as("the verb list shows %s's description whole", verb.getKey()).contains(description);
+            assertThat(flat)
+                    .as("the verb list shows %s's description whole", verb.getKey())
+                    .contains(description);
             Result help = run(verb.getKey(), "--help");
-            assertThat(help.out().replaceAll("\\s+", " ")).as(verb.getKey() + " --help").contains(description);
-            for (String line : help.out().split("\n")) assertThat(line.length()).as(line).isLessThanOrEqualTo(80);
+            assertThat(help.out().replaceAll("\\s+", " "))
+                    .as(verb.getKey() + " --help")
+                    .contains(description);
+            for (String line : help.out().split("\n"))
+                assertThat(line.length()).as(line).isLessThanOrEqualTo(80);
         }
     }
 }

@@ -17,20 +17,33 @@ class ClusterMdCommandTest {
     @Test
     void helpListsEveryVerbAndExitsZero() {
         assertThat(run("--help")).isZero();
-        assertThat(out.toString()).contains("Usage: clustermd").contains("zk").contains("--verbose")
-                .contains("demo").contains("create").contains("examine").contains("node");
+        assertThat(out.toString())
+                .contains("Usage: clustermd")
+                .contains("zk")
+                .contains("--verbose")
+                .contains("demo")
+                .contains("create")
+                .contains("examine")
+                .contains("node");
     }
 
     @Test
     void versionNamesTheBuildZooKeeperAndJava() {
         assertThat(run("--version")).isZero();
-        assertThat(out.toString()).containsPattern("clustermd \\d+\\.\\d+\\.\\d+").contains("ZooKeeper 3.9.5").contains("Java ");
+        assertThat(out.toString())
+                .containsPattern("clustermd \\d+\\.\\d+\\.\\d+")
+                .contains("ZooKeeper 3.9.5")
+                .contains("Java ");
     }
 
     @Test
     void everyVerbHasHelpAndVersion() {
         assertThat(run("zk", "--help")).isZero();
-        assertThat(out.toString()).contains("Usage: clustermd zk").contains("--port").contains("--data").contains("--tick-time");
+        assertThat(out.toString())
+                .contains("Usage: clustermd zk")
+                .contains("--port")
+                .contains("--data")
+                .contains("--tick-time");
         assertThat(run("zk", "--version")).isZero();
         assertThat(out.toString()).contains("ZooKeeper 3.9.5");
     }

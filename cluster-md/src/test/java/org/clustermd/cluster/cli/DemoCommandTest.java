@@ -23,20 +23,37 @@ class DemoCommandTest {
         int code = ClusterMdMain.run(new String[] {"demo"}, new PrintWriter(out, true), new PrintWriter(err, true));
         String text = out.toString();
         assertThat(code).as("exit code; stdout:%n%s%nstderr:%n%s", text, err).isZero();
-        assertThat(text).contains("[node1] joined slot 0 of 3", "[node3] joined slot 2 of 3", "SIGKILL node3 (pid ",
-                "[node1] recover_slot 2", "[node2] recover_slot 2", "SIGTERM node1, node2", "RESULT: OK");
-        assertThat(text).containsPattern("\\[node[12]\\] copied \\d+ dirty chunks from slot 2")
+        assertThat(text)
+                .contains(
+                        "[node1] joined slot 0 of 3",
+                        "[node3] joined slot 2 of 3",
+                        "SIGKILL node3 (pid ",
+                        "[node1] recover_slot 2",
+                        "[node2] recover_slot 2",
+                        "SIGTERM node1, node2",
+                        "RESULT: OK");
+        assertThat(text)
+                .containsPattern("\\[node[12]\\] copied \\d+ dirty chunks from slot 2")
                 .containsPattern("\\[node[12]\\] slot 2 was clean: nothing to copy")
                 .containsPattern("\\[node[12]\\] resync done: copied [1-9]\\d* bytes");
-        assertThat(text).containsPattern("node1 \\(slot 0\\): [1-9]\\d* writes acknowledged .*every one intact")
-                .containsPattern("node3 \\(slot 2\\): [1-9]\\d* writes acknowledged .*killed with SIGKILL; every one intact")
+        assertThat(text)
+                .containsPattern("node1 \\(slot 0\\): [1-9]\\d* writes acknowledged .*every one intact")
+                .containsPattern(
+                        "node3 \\(slot 2\\): [1-9]\\d* writes acknowledged .*killed with SIGKILL; every one intact")
                 .containsPattern("recovered: [1-9]\\d* dirty chunks of slot 2")
-                .contains("resynced: ").contains("= 1.00 x (dirty chunks x 1 MiB)")
+                .contains("resynced: ")
+                .contains("= 1.00 x (dirty chunks x 1 MiB)")
                 .contains("legs: byte-identical");
         Matcher dir = Pattern.compile("working in (\\S+)").matcher(text);
         assertThat(dir.find()).isTrue();
-        assertThat(Files.exists(Path.of(dir.group(1)))).as("the demo's directory is removed").isFalse();
-        assertThat(ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).count())
-                .as("no node process left").isZero();
+        assertThat(Files.exists(Path.of(dir.group(1))))
+                .as("the demo's directory is removed")
+                .isFalse();
+        assertThat(ProcessHandle.current()
+                        .descendants()
+                        .filter(ProcessHandle::isAlive)
+                        .count())
+                .as("no node process left")
+                .isZero();
     }
 }

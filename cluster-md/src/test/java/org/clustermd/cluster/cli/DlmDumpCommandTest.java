@@ -27,26 +27,37 @@ class DlmDumpCommandTest {
 
     @Test
     void dumpListsMembersAndLocksAsTextAndJson(@TempDir Path dir) throws Exception {
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
-                ZooKeeperSettings.forTests());
-             ZkLockManager m = ZkLockManager.builder().connectString(zk.connectString()).cluster("c1")
-                     .nodeName("node-a").build()) {
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(
+                        Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
+                ZkLockManager m = ZkLockManager.builder()
+                        .connectString(zk.connectString())
+                        .cluster("c1")
+                        .nodeName("node-a")
+                        .build()) {
             LockSpace ls = m.join("md0", LockSpaceOptions.of(4));
             ls.resource("token").convert(LockMode.EX);
 
             Result text = run("dlm", "dump", "--zk", zk.connectString(), "--cluster", "c1");
             assertThat(text.code()).as(text.err()).isZero();
-            assertThat(text.out()).contains("lockspace md0").contains("node-a").contains("resource token")
+            assertThat(text.out())
+                    .contains("lockspace md0")
+                    .contains("node-a")
+                    .contains("resource token")
                     .containsPattern("granted\\s+slot 0\\s+lock 1\\s+EX");
 
             Result json = run("dlm", "dump", "--zk", zk.connectString(), "--cluster", "c1", "--json");
             assertThat(json.code()).isZero();
-            assertThat(json.out().trim()).startsWith("{\"cluster\":\"c1\",\"lockSpaces\":[{\"name\":\"md0\"")
-                    .contains("\"nodeName\":\"node-a\"").contains("\"granted\":\"EX\"");
+            assertThat(json.out().trim())
+                    .startsWith("{\"cluster\":\"c1\",\"lockSpaces\":[{\"name\":\"md0\"")
+                    .contains("\"nodeName\":\"node-a\"")
+                    .contains("\"granted\":\"EX\"");
 
             Result missing = run("dlm", "dump", "--zk", zk.connectString(), "--cluster", "nope");
             assertThat(missing.code()).isEqualTo(1);
-            assertThat(missing.err()).contains("no cluster 'nope'").contains("NOT_FOUND").doesNotContain("CORRUPT_STATE");
+            assertThat(missing.err())
+                    .contains("no cluster 'nope'")
+                    .contains("NOT_FOUND")
+                    .doesNotContain("CORRUPT_STATE");
 
             Result usage = run("dlm", "dump", "--cluster", "c1");
             assertThat(usage.code()).isEqualTo(2);

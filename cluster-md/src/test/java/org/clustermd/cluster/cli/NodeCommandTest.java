@@ -33,6 +33,7 @@ class NodeCommandTest {
 
     @TempDir
     Path dir;
+
     private Process process;
 
     @AfterEach
@@ -59,8 +60,19 @@ class NodeCommandTest {
             }
             legs.add(f);
         }
-        Result c = run("create", "--name", name, "--cluster-name", "c1", "--nodes", "2", "--assume-clean", "--bitmap-chunk", "1M",
-                legs.get(0).toString(), legs.get(1).toString());
+        Result c = run(
+                "create",
+                "--name",
+                name,
+                "--cluster-name",
+                "c1",
+                "--nodes",
+                "2",
+                "--assume-clean",
+                "--bitmap-chunk",
+                "1M",
+                legs.get(0).toString(),
+                legs.get(1).toString());
         assertThat(c.code()).as(c.err()).isZero();
         return legs;
     }
@@ -71,14 +83,42 @@ class NodeCommandTest {
         String l0 = legs.get(0).toString();
         String l1 = legs.get(1).toString();
         String[][] usage = {
-            {"node", "--name", "md0", "--zk", "127.0.0.1:1", l0, l1},                                     // no --node-name
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", l0, l1}, // no --node-name
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "a/b", l0, l1},
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--session-timeout", "0", l0, l1},
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--workload", "0:4M", l0, l1},
-            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--workload", "4M", "--ack-log", "x", l0, l1},
-            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--workload", "1:4M", "--ack-log", "x", l0, l1},
+            {
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                "--workload",
+                "4M",
+                "--ack-log",
+                "x",
+                l0,
+                l1
+            },
+            {
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                "--workload",
+                "1:4M",
+                "--ack-log",
+                "x",
+                l0,
+                l1
+            },
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--jmx-port", "9999", l0, l1},
-            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n"},                              // no leg
+            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n"}, // no leg
         };
         for (String[] a : usage) {
             Result r = run(a);
@@ -87,7 +127,15 @@ class NodeCommandTest {
         Result wrong = run("node", "--name", "md9", "--zk", "127.0.0.1:1", "--node-name", "n", l0, l1);
         assertThat(wrong.code()).isEqualTo(1);
         assertThat(wrong.err()).contains("belongs to array 'md0', not 'md9'");
-        Result missing = run("node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", dir.resolve("nope").toString());
+        Result missing = run(
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                dir.resolve("nope").toString());
         assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).startsWith("clustermd node: ").contains("nope");
     }
@@ -96,17 +144,37 @@ class NodeCommandTest {
     void joinsWritesLogsEveryAcknowledgedWriteAndLeavesCleanlyOnSigterm() throws Exception {
         List<Path> legs = array("md0");
         Path acks = dir.resolve("acks");
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
-                ZooKeeperSettings.forTests())) {
-            List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
+        try (EmbeddedZooKeeper zk =
+                EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
+            List<String> cmd = new ArrayList<>(List.of(
+                    Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
             cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(),
-                    "node", "--name", "md0", "--zk", zk.connectString(), "--node-name", "solo", "--session-timeout", "4000",
-                    "--workload", "4M:8M", "--ack-log", acks.toString(), legs.get(0).toString(), legs.get(1).toString()));
-            process = new ProcessBuilder(cmd).redirectError(dir.resolve("node.log").toFile()).start();
+            cmd.addAll(List.of(
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    ClusterMdMain.class.getName(),
+                    "node",
+                    "--name",
+                    "md0",
+                    "--zk",
+                    zk.connectString(),
+                    "--node-name",
+                    "solo",
+                    "--session-timeout",
+                    "4000",
+                    "--workload",
+                    "4M:8M",
+                    "--ack-log",
+                    acks.toString(),
+                    legs.get(0).toString(),
+                    legs.get(1).toString()));
+            process = new ProcessBuilder(cmd)
+                    .redirectError(dir.resolve("node.log").toFile())
+                    .start();
             List<String> lines = new CopyOnWriteArrayList<>();
             Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                try (BufferedReader in =
+                        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String l; (l = in.readLine()) != null; ) lines.add(l);
                 } catch (java.io.IOException e) {
                     // gone
@@ -114,26 +182,40 @@ class NodeCommandTest {
             });
             reader.start();
             long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
-            while (lines.stream().noneMatch(l -> l.startsWith("writing [")) && System.nanoTime() < deadline && process.isAlive()) {
+            while (lines.stream().noneMatch(l -> l.startsWith("writing ["))
+                    && System.nanoTime() < deadline
+                    && process.isAlive()) {
                 Thread.sleep(50);
             }
-            assertThat(lines).as("stdout; log: %s", Files.readString(dir.resolve("node.log")))
+            assertThat(lines)
+                    .as("stdout; log: %s", Files.readString(dir.resolve("node.log")))
                     .anyMatch(l -> l.startsWith("joined slot 0 of 2 as solo (cluster c1); md0: 2 legs"))
                     .contains("writing [4194304, 12582912) as writer 1");
             Thread.sleep(1500);
             process.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its stdout
-            assertThat(process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            assertThat(process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS))
+                    .isTrue();
             reader.join(Timing.millis(10_000));
-            assertThat(process.exitValue()).as("exit; log: %s", Files.readString(dir.resolve("node.log"))).isZero();
-            assertThat(lines).as("stdout; log: %s", Files.readString(dir.resolve("node.log"))).contains("left the cluster");
-            String stopping = lines.stream().filter(l -> l.startsWith("stopping (SIGTERM): ")).findFirst().orElseThrow();
+            assertThat(process.exitValue())
+                    .as("exit; log: %s", Files.readString(dir.resolve("node.log")))
+                    .isZero();
+            assertThat(lines)
+                    .as("stdout; log: %s", Files.readString(dir.resolve("node.log")))
+                    .contains("left the cluster");
+            String stopping = lines.stream()
+                    .filter(l -> l.startsWith("stopping (SIGTERM): "))
+                    .findFirst()
+                    .orElseThrow();
             long acked = Long.parseLong(stopping.replaceAll("\\D+(\\d+) writes acknowledged", "$1"));
             assertThat(acked).isPositive();
 
             AckLog.Contents log = AckLog.read(acks);
             assertThat(log.writer()).isEqualTo(1);
-            assertThat(log.entries()).as("every acknowledged write is in the log").hasSize((int) acked);
-            try (Raid1Array check = Raid1Array.open(legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
+            assertThat(log.entries())
+                    .as("every acknowledged write is in the log")
+                    .hasSize((int) acked);
+            try (Raid1Array check = Raid1Array.open(
+                    legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
                 AckVerifier.Result r = AckVerifier.verify(check, "solo", log, false);
                 assertThat(r.problems()).isEmpty();
                 assertThat(r.blocks()).isPositive();
@@ -141,7 +223,9 @@ class NodeCommandTest {
         }
         ExamineReport r = Examiner.examine(legs.get(0));
         assertThat(r.toText()).contains("State : clean");
-        assertThat(r.bitmap().orElseThrow().slots()).extracting(SlotReport::dirty).as("a graceful stop cleans the bitmap")
+        assertThat(r.bitmap().orElseThrow().slots())
+                .extracting(SlotReport::dirty)
+                .as("a graceful stop cleans the bitmap")
                 .containsOnly(0L);
     }
 }

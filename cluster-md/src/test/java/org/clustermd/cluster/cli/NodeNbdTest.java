@@ -36,6 +36,7 @@ class NodeNbdTest {
 
     @TempDir
     Path dir;
+
     private Process process;
 
     @AfterEach
@@ -60,8 +61,22 @@ class NodeNbdTest {
             legs.add(f);
         }
         StringWriter err = new StringWriter();
-        assertThat(run(err, "create", "--name", "md0", "--cluster-name", "c1", "--nodes", "2", "--assume-clean", "--bitmap-chunk",
-                "1M", legs.get(0).toString(), legs.get(1).toString())).as(err.toString()).isZero();
+        assertThat(run(
+                        err,
+                        "create",
+                        "--name",
+                        "md0",
+                        "--cluster-name",
+                        "c1",
+                        "--nodes",
+                        "2",
+                        "--assume-clean",
+                        "--bitmap-chunk",
+                        "1M",
+                        legs.get(0).toString(),
+                        legs.get(1).toString()))
+                .as(err.toString())
+                .isZero();
         return legs;
     }
 
@@ -74,8 +89,21 @@ class NodeNbdTest {
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-port", "65536", l0, l1},
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-port", "-1", l0, l1},
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-bind", "127.0.0.1", l0, l1},
-            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--nbd-port", "1", "--nbd-bind", "no.such.host.invalid",
-                l0, l1},
+            {
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                "--nbd-port",
+                "1",
+                "--nbd-bind",
+                "no.such.host.invalid",
+                l0,
+                l1
+            },
         };
         for (String[] a : usage) {
             StringWriter err = new StringWriter();
@@ -87,18 +115,34 @@ class NodeNbdTest {
     @Test
     void aNodeServesItsArrayOverNbdUntilSigterm() throws Exception {
         List<Path> legs = array();
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
-                ZooKeeperSettings.forTests())) {
-            List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
+        try (EmbeddedZooKeeper zk =
+                EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
+            List<String> cmd = new ArrayList<>(List.of(
+                    Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
             cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(),
-                    "node", "--name", "md0", "--zk", zk.connectString(), "--node-name", "solo", "--session-timeout", "4000",
-                    "--nbd-port", "0", legs.get(0).toString(), legs.get(1).toString()));
+            cmd.addAll(List.of(
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    ClusterMdMain.class.getName(),
+                    "node",
+                    "--name",
+                    "md0",
+                    "--zk",
+                    zk.connectString(),
+                    "--node-name",
+                    "solo",
+                    "--session-timeout",
+                    "4000",
+                    "--nbd-port",
+                    "0",
+                    legs.get(0).toString(),
+                    legs.get(1).toString()));
             Path log = dir.resolve("node.log");
             process = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
             List<String> lines = new CopyOnWriteArrayList<>();
             Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                try (BufferedReader in =
+                        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String l; (l = in.readLine()) != null; ) lines.add(l);
                 } catch (IOException e) {
                     // gone
@@ -106,28 +150,45 @@ class NodeNbdTest {
             });
             reader.start();
             long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
-            while (lines.stream().noneMatch(l -> EXPORT_LINE.matcher(l).find()) && System.nanoTime() < deadline && process.isAlive()) {
+            while (lines.stream().noneMatch(l -> EXPORT_LINE.matcher(l).find())
+                    && System.nanoTime() < deadline
+                    && process.isAlive()) {
                 Thread.sleep(50);
             }
             String nodeLog = read(log);
-            String line = lines.stream().filter(l -> EXPORT_LINE.matcher(l).find()).findFirst()
+            String line = lines.stream()
+                    .filter(l -> EXPORT_LINE.matcher(l).find())
+                    .findFirst()
                     .orElseThrow(() -> new AssertionError("no NBD export line; stdout " + lines + "; log: " + nodeLog));
             Matcher m = EXPORT_LINE.matcher(line);
             assertThat(m.find()).isTrue();
             String uri = "nbd://127.0.0.1:" + m.group(1) + "/md0";
 
-            String out = exec("qemu-io", "-f", "raw", uri, "-c", "write -P 0xab 1M 1M", "-c", "flush", "-c", "read -P 0xab 1M 1M");
+            String out = exec(
+                    "qemu-io",
+                    "-f",
+                    "raw",
+                    uri,
+                    "-c",
+                    "write -P 0xab 1M 1M",
+                    "-c",
+                    "flush",
+                    "-c",
+                    "read -P 0xab 1M 1M");
             assertThat(out).doesNotContain("Pattern verification failed");
 
             process.toHandle().destroy(); // SIGTERM
-            assertThat(process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            assertThat(process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS))
+                    .isTrue();
             reader.join(Timing.millis(10_000));
             assertThat(process.exitValue()).as("exit; log: %s", read(log)).isZero();
         }
-        try (Raid1Array check = Raid1Array.open(legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
+        try (Raid1Array check = Raid1Array.open(
+                legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
             ByteBuffer b = AlignedBuffers.allocate(1 << 20);
             check.read(1 << 20, b);
-            for (int i = 0; i < b.capacity(); i++) assertThat(b.get(i)).as("byte %d", i).isEqualTo((byte) 0xab);
+            for (int i = 0; i < b.capacity(); i++)
+                assertThat(b.get(i)).as("byte %d", i).isEqualTo((byte) 0xab);
         }
     }
 
@@ -139,7 +200,8 @@ class NodeNbdTest {
         Tools.require(cmd[0], "qemu-utils");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        assertThat(p.waitFor(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS))
+                .isTrue();
         assertThat(p.exitValue()).as("%s:%n%s", String.join(" ", cmd), out).isZero();
         return out;
     }

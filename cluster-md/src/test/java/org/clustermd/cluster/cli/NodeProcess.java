@@ -26,7 +26,8 @@ final class NodeProcess implements AutoCloseable {
         this.process = process;
         this.log = log;
         this.reader = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            try (BufferedReader in =
+                    new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String l; (l = in.readLine()) != null; ) lines.add(l);
             } catch (IOException e) {
                 // the process is gone
@@ -36,11 +37,13 @@ final class NodeProcess implements AutoCloseable {
     }
 
     static NodeProcess start(Path log, String... nodeArgs) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node"));
         cmd.addAll(List.of(nodeArgs));
-        return new NodeProcess(new ProcessBuilder(cmd).redirectError(log.toFile()).start(), log);
+        return new NodeProcess(
+                new ProcessBuilder(cmd).redirectError(log.toFile()).start(), log);
     }
 
     static int freePort() throws IOException {

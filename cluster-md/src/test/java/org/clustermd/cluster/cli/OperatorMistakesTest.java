@@ -52,8 +52,17 @@ class OperatorMistakesTest {
     }
 
     private static String[] create(String name, String... tail) {
-        List<String> a = new ArrayList<>(List.of("create", "--name", name, "--cluster-name", "c1", "--nodes", "2",
-                "--assume-clean", "--bitmap-chunk", "1M"));
+        List<String> a = new ArrayList<>(List.of(
+                "create",
+                "--name",
+                name,
+                "--cluster-name",
+                "c1",
+                "--nodes",
+                "2",
+                "--assume-clean",
+                "--bitmap-chunk",
+                "1M"));
         a.addAll(List.of(tail));
         return a.toArray(String[]::new);
     }
@@ -80,8 +89,11 @@ class OperatorMistakesTest {
 
         Result again = run(create("md1", l0.toString(), l1.toString()));
         assertThat(again.code()).as(again.err()).isEqualTo(1);
-        assertThat(again.err()).startsWith("clustermd create: ").contains("appears to be part of array 'md0'")
-                .contains("--force").doesNotContain("\n\tat ");
+        assertThat(again.err())
+                .startsWith("clustermd create: ")
+                .contains("appears to be part of array 'md0'")
+                .contains("--force")
+                .doesNotContain("\n\tat ");
         assertThat(again.err().strip().lines()).hasSize(1);
         assertThat(uuid(l0)).isEqualTo(before);
         assertThat(uuid(l1)).isEqualTo(before);
@@ -98,11 +110,15 @@ class OperatorMistakesTest {
         Path l1 = file("l1");
         assertThat(run(create("md0", l0.toString(), l1.toString())).code()).isZero();
         UUID before = uuid(l0);
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
-                ZooKeeperSettings.forTests())) {
+        try (EmbeddedZooKeeper zk =
+                EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
             // a node of the array, as ClusterCoordinator joins: the lockspace named by the array uuid
-            try (ZkLockManager node = ZkLockManager.builder().connectString(zk.connectString()).cluster("c1").nodeName("n1")
-                    .sessionTimeout(Duration.ofSeconds(10)).build()) {
+            try (ZkLockManager node = ZkLockManager.builder()
+                    .connectString(zk.connectString())
+                    .cluster("c1")
+                    .nodeName("n1")
+                    .sessionTimeout(Duration.ofSeconds(10))
+                    .build()) {
                 LockSpace ls = node.join(before.toString(), LockSpaceOptions.of(2));
                 Result r = run(create("md1", "--force", "--zk", zk.connectString(), l0.toString(), l1.toString()));
                 assertThat(r.code()).as(r.err()).isEqualTo(1);
@@ -140,9 +156,16 @@ class OperatorMistakesTest {
         Path loop = loopDevice.path();
         Process holder = null;
         try {
-            holder = new ProcessBuilder("python3", "-c", "import os, sys; os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); "
-                    + "print('held', flush=True); sys.stdin.read()", loop.toString()).redirectErrorStream(true).start();
-            String first = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream())).readLine();
+            holder = new ProcessBuilder(
+                            "python3",
+                            "-c",
+                            "import os, sys; os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); "
+                                    + "print('held', flush=True); sys.stdin.read()",
+                            loop.toString())
+                    .redirectErrorStream(true)
+                    .start();
+            String first =
+                    new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream())).readLine();
             assertThat(first).isEqualTo("held");
             Result r = run(create("md0", l0.toString(), loop.toString()));
             assertThat(r.code()).as(r.err()).isEqualTo(1);
@@ -151,7 +174,8 @@ class OperatorMistakesTest {
         } finally {
             if (holder != null) {
                 holder.getOutputStream().close();
-                if (!holder.waitFor(Timing.seconds(10).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) holder.destroyForcibly().waitFor();
+                if (!holder.waitFor(Timing.seconds(10).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+                    holder.destroyForcibly().waitFor();
             }
             loopDevice.close();
         }
@@ -163,15 +187,19 @@ class OperatorMistakesTest {
         Path link = Files.createSymbolicLink(dir.resolve("link"), l0);
         List<String[]> spellings = new ArrayList<>();
         spellings.add(new String[] {l0.toString(), l0.toString()});
-        spellings.add(new String[] {l0.toString(), dir.resolve(".").resolve("l0").toString()});
+        spellings.add(
+                new String[] {l0.toString(), dir.resolve(".").resolve("l0").toString()});
         spellings.add(new String[] {link.toString(), l0.toString()});
         // a loop device over the same file is one more spelling, when this run may attach one
         LoopDevice loop = LoopDevice.available() ? LoopDevice.attach(l0) : null;
         try {
-            if (loop != null) spellings.add(new String[] {l0.toString(), loop.path().toString()});
+            if (loop != null)
+                spellings.add(new String[] {l0.toString(), loop.path().toString()});
             for (String[] legs : spellings) {
                 Result r = run(create("md0", legs));
-                assertThat(r.code()).as("%s: %s", String.join(" ", legs), r.err()).isEqualTo(1);
+                assertThat(r.code())
+                        .as("%s: %s", String.join(" ", legs), r.err())
+                        .isEqualTo(1);
                 assertThat(r.err()).contains("are the same leg");
                 assertThat(hasSuperblock(l0)).isFalse();
             }
@@ -203,11 +231,14 @@ class OperatorMistakesTest {
 
         Result other = run("node", "--name", "md0", "--zk", zk, "--node-name", "a", n0.toString(), o1.toString());
         assertThat(other.code()).as(other.err()).isEqualTo(1);
-        assertThat(other.out()).contains(o1 + ": not used: belongs to another array").contains("--run");
+        assertThat(other.out())
+                .contains(o1 + ": not used: belongs to another array")
+                .contains("--run");
         assertThat(other.err().strip().lines()).hasSize(1);
         assertThat(other.err()).contains("not starting with 1 of its 2 legs");
 
-        Result damaged = run("node", "--name", "md0", "--zk", zk, "--node-name", "a", n0.toString(), corrupt.toString());
+        Result damaged =
+                run("node", "--name", "md0", "--zk", zk, "--node-name", "a", n0.toString(), corrupt.toString());
         assertThat(damaged.code()).isEqualTo(1);
         assertThat(damaged.out()).contains(corrupt + ": not used: ").contains("sb_csum");
 
@@ -216,7 +247,8 @@ class OperatorMistakesTest {
         assertThat(alone.out()).contains("not starting md0 with 1 of its 2 legs");
 
         ExamineReport n0After = Examiner.examine(n0);
-        assertThat(n0After.superblock().events()).isEqualTo(n0Before.superblock().events());
+        assertThat(n0After.superblock().events())
+                .isEqualTo(n0Before.superblock().events());
         assertThat(n0After.arrayState()).isEqualTo("AA");
     }
 
@@ -226,21 +258,41 @@ class OperatorMistakesTest {
         Path n1 = file("n1");
         assertThat(run(create("md0", n0.toString(), n1.toString())).code()).isZero();
         Process p = null;
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
-                ZooKeeperSettings.forTests())) {
-            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        try (EmbeddedZooKeeper zk =
+                EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
+            List<String> cmd = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node", "--name", "md0",
-                    "--zk", zk.connectString(), "--node-name", "a", "--session-timeout", "4000", "--run", "--workload", "0:4M", "--ack-log", dir.resolve("acks").toString(),
+            cmd.addAll(List.of(
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    ClusterMdMain.class.getName(),
+                    "node",
+                    "--name",
+                    "md0",
+                    "--zk",
+                    zk.connectString(),
+                    "--node-name",
+                    "a",
+                    "--session-timeout",
+                    "4000",
+                    "--run",
+                    "--workload",
+                    "0:4M",
+                    "--ack-log",
+                    dir.resolve("acks").toString(),
                     n0.toString()));
-            p = new ProcessBuilder(cmd).redirectError(dir.resolve("node.err").toFile()).start();
+            p = new ProcessBuilder(cmd)
+                    .redirectError(dir.resolve("node.err").toFile())
+                    .start();
             java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
             List<String> lines = new ArrayList<>();
             for (String l; (l = in.readLine()) != null; ) {
                 lines.add(l);
                 if (l.startsWith("writing [")) break;
             }
-            assertThat(lines).as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
+            assertThat(lines)
+                    .as("stdout; stderr: %s", Files.readString(dir.resolve("node.err")))
                     .anyMatch(l -> l.startsWith("joined slot 0 of 2 as a (cluster c1); md0: 1 legs"));
             // wait for the first writes to dirty the array: its superblock is rewritten then
             long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
@@ -248,12 +300,17 @@ class OperatorMistakesTest {
                 Thread.sleep(50);
             }
             p.toHandle().destroy(); // SIGTERM
-            assertThat(p.waitFor(Timing.seconds(60).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)).isTrue();
-            assertThat(p.exitValue()).as(Files.readString(dir.resolve("node.err"))).isZero();
+            assertThat(p.waitFor(Timing.seconds(60).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+                    .isTrue();
+            assertThat(p.exitValue())
+                    .as(Files.readString(dir.resolve("node.err")))
+                    .isZero();
         } finally {
-            if (p != null && p.isAlive()) p.destroyForcibly().waitFor(Timing.seconds(10).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            if (p != null && p.isAlive())
+                p.destroyForcibly().waitFor(Timing.seconds(10).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         }
-        assertThat(Examiner.examine(n0).arrayState()).as("what --run costs: the leg left out is recorded as missing")
+        assertThat(Examiner.examine(n0).arrayState())
+                .as("what --run costs: the leg left out is recorded as missing")
                 .isEqualTo("A.");
     }
 }

@@ -40,8 +40,19 @@ class OperatorVerbsTest {
             }
             legs.add(f);
         }
-        List<String> args = new ArrayList<>(List.of("create", "--name", "md0", "--cluster-name", "c1", "--nodes", "2",
-                "--raid-devices", Integer.toString(raidDevices), "--assume-clean", "--bitmap-chunk", "1M"));
+        List<String> args = new ArrayList<>(List.of(
+                "create",
+                "--name",
+                "md0",
+                "--cluster-name",
+                "c1",
+                "--nodes",
+                "2",
+                "--raid-devices",
+                Integer.toString(raidDevices),
+                "--assume-clean",
+                "--bitmap-chunk",
+                "1M"));
         for (int i = 0; i < raidDevices; i++) args.add(legs.get(i).toString());
         Result c = run(args.toArray(String[]::new));
         assertThat(c.code()).as(c.err()).isZero();
@@ -49,11 +60,25 @@ class OperatorVerbsTest {
     }
 
     private NodeProcess node(EmbeddedZooKeeper zk, String name, int jmxPort, List<Path> legs) throws Exception {
-        List<String> a = new ArrayList<>(List.of("--name", "md0", "--zk", zk.connectString(), "--node-name", name, "--session-timeout",
-                Long.toString(Timing.scaled(Duration.ofSeconds(8)).toMillis()), "--jmx-port", Integer.toString(jmxPort), "--jmx-insecure-localhost", "--sync-speed-max", "900000"));
+        List<String> a = new ArrayList<>(List.of(
+                "--name",
+                "md0",
+                "--zk",
+                zk.connectString(),
+                "--node-name",
+                name,
+                "--session-timeout",
+                Long.toString(Timing.scaled(Duration.ofSeconds(8)).toMillis()),
+                "--jmx-port",
+                Integer.toString(jmxPort),
+                "--jmx-insecure-localhost",
+                "--sync-speed-max",
+                "900000"));
         for (Path l : legs) a.add(l.toString());
         NodeProcess p = NodeProcess.start(dir.resolve(name + ".log"), a.toArray(String[]::new));
-        assertThat(p.await(l -> l.startsWith("jmx service:jmx:rmi:"))).as("%s: %s; log: %s", name, p.lines, p.stderr()).isTrue();
+        assertThat(p.await(l -> l.startsWith("jmx service:jmx:rmi:")))
+                .as("%s: %s; log: %s", name, p.lines, p.stderr())
+                .isTrue();
         return p;
     }
 
@@ -66,7 +91,8 @@ class OperatorVerbsTest {
         int pb = NodeProcess.freePort();
         String a = "127.0.0.1:" + pa;
         String b = "127.0.0.1:" + pb;
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(
+                        Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
                 NodeProcess na = node(zk, "na", pa, members);
                 NodeProcess nb = node(zk, "nb", pb, members)) {
             Result detail = run("detail", "--jmx", a, "--json");
@@ -89,44 +115,69 @@ class OperatorVerbsTest {
             assertThat(Tools.jq(j, "[.Cluster.Slot] | .[0] | tostring")).isIn("0", "1");
             Result text = run("detail", "--jmx", b);
             assertThat(text.code()).as(text.err()).isZero();
-            assertThat(text.out()).contains("Raid Level : raid1").contains("Cluster Name : c1").contains("Raid Devices : 2");
+            assertThat(text.out())
+                    .contains("Raid Level : raid1")
+                    .contains("Cluster Name : c1")
+                    .contains("Raid Devices : 2");
 
             Result status = run("status", "--jmx", a + "," + b);
             assertThat(status.code()).as(status.err()).isZero();
-            assertThat(status.out().lines().filter(l -> l.contains("[2/2] [UU]")).findFirst().orElseThrow())
-                    .as("two nodes side by side on one line").matches(".*\\[2/2\\] \\[UU\\].*\\|.*\\[2/2\\] \\[UU\\].*");
+            assertThat(status.out()
+                            .lines()
+                            .filter(l -> l.contains("[2/2] [UU]"))
+                            .findFirst()
+                            .orElseThrow())
+                    .as("two nodes side by side on one line")
+                    .matches(".*\\[2/2\\] \\[UU\\].*\\|.*\\[2/2\\] \\[UU\\].*");
             assertThat(status.out()).contains("md0 : active raid1 leg1[1] leg0[0]");
             Result sj = run("status", "--jmx", a + "," + b, "--json");
             assertThat(sj.code()).isZero();
             assertThat(Tools.jq(sj.out(), "length")).isEqualTo("2");
             assertThat(Tools.jq(sj.out(), "[.[].Roles] | unique | join(\",\")")).isEqualTo("[UU]");
-            assertThat(Tools.jq(sj.out(), "[.[].Slot] | sort | map(tostring) | join(\",\")")).isEqualTo("0,1");
+            assertThat(Tools.jq(sj.out(), "[.[].Slot] | sort | map(tostring) | join(\",\")"))
+                    .isEqualTo("0,1");
             Result watch = run("status", "--jmx", a, "--watch", "0.2", "--count", "2");
             assertThat(watch.code()).isZero();
-            assertThat(watch.out().lines().filter(l -> l.startsWith("Every 0.2s: clustermd status")).count()).isEqualTo(2);
+            assertThat(watch.out()
+                            .lines()
+                            .filter(l -> l.startsWith("Every 0.2s: clustermd status"))
+                            .count())
+                    .isEqualTo(2);
             int dead = NodeProcess.freePort();
             Result unreachable = run("status", "--jmx", a + ",127.0.0.1:" + dead);
             assertThat(unreachable.code()).as("a node that cannot be read").isEqualTo(1);
-            assertThat(unreachable.out()).contains("[UU]").contains("127.0.0.1:" + dead).contains("unreadable: cannot reach JMX");
+            assertThat(unreachable.out())
+                    .contains("[UU]")
+                    .contains("127.0.0.1:" + dead)
+                    .contains("unreadable: cannot reach JMX");
 
             Result speed = run("manage", "--jmx", a, "--sync-speed-max", "5000");
             assertThat(speed.code()).as(speed.err()).isZero();
             assertThat(speed.out()).contains("md0: sync_speed_max 5000 KiB/s");
             Result badSpeed = run("manage", "--jmx", a, "--sync-speed-min", "-3");
-            assertThat(badSpeed.code()).as("refused by the node: %s", badSpeed.err()).isEqualTo(1);
+            assertThat(badSpeed.code())
+                    .as("refused by the node: %s", badSpeed.err())
+                    .isEqualTo(1);
             assertThat(badSpeed.err()).contains("refused");
-            assertThat(Tools.jq(run("detail", "--jmx", a, "--json").out(), ".SyncSpeedMax")).isEqualTo("5000");
-            assertThat(Tools.jq(run("detail", "--jmx", b, "--json").out(), ".SyncSpeedMax")).as("per node").isEqualTo("900000");
+            assertThat(Tools.jq(run("detail", "--jmx", a, "--json").out(), ".SyncSpeedMax"))
+                    .isEqualTo("5000");
+            assertThat(Tools.jq(run("detail", "--jmx", b, "--json").out(), ".SyncSpeedMax"))
+                    .as("per node")
+                    .isEqualTo("900000");
 
-            assertThat(run("manage", "--jmx", a, "--sync-action", "rebuild").code()).isEqualTo(2);
+            assertThat(run("manage", "--jmx", a, "--sync-action", "rebuild").code())
+                    .isEqualTo(2);
             assertThat(run("manage", "--jmx", a).code()).isEqualTo(2);
-            assertThat(run("manage", "--jmx", a, "--fail", "x", "--remove", "x").code()).isEqualTo(2);
-            assertThat(run("manage", "--jmx", "nohostport", "--fail", "x").code()).isEqualTo(2);
+            assertThat(run("manage", "--jmx", a, "--fail", "x", "--remove", "x").code())
+                    .isEqualTo(2);
+            assertThat(run("manage", "--jmx", "nohostport", "--fail", "x").code())
+                    .isEqualTo(2);
             assertThat(run("manage", "--jmx", a, "--grow").code()).isEqualTo(2);
             Result grow = run("manage", "--jmx", a, "--grow", "--size", "max");
             assertThat(grow.code()).isEqualTo(1);
             assertThat(grow.err()).contains("cannot reshape or resize");
-            Result noLeg = run("manage", "--jmx", a, "--fail", dir.resolve("nope").toString());
+            Result noLeg =
+                    run("manage", "--jmx", a, "--fail", dir.resolve("nope").toString());
             assertThat(noLeg.code()).isEqualTo(1);
             assertThat(noLeg.err()).contains("is not a member");
 
@@ -138,7 +189,9 @@ class OperatorVerbsTest {
             } else {
                 assertThat(add.code()).isEqualTo(1);
                 assertThat(add.err()).contains("refused");
-                assertThat(Tools.jq(after, ".Devices | length")).as("a refused add changes nothing").isEqualTo("2");
+                assertThat(Tools.jq(after, ".Devices | length"))
+                        .as("a refused add changes nothing")
+                        .isEqualTo("2");
             }
 
             assertThat(na.stop()).as(na.stderr()).isZero();
@@ -156,10 +209,36 @@ class OperatorVerbsTest {
         String[][] usage = {
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--jmx-port", "9999", "x"},
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--jmx-insecure-localhost", "x"},
-            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--jmx-port", "9999", "--jmx-insecure-localhost",
-                "--jmx-config", "f", "x"},
+            {
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                "--jmx-port",
+                "9999",
+                "--jmx-insecure-localhost",
+                "--jmx-config",
+                "f",
+                "x"
+            },
             {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--sync-speed-min", "0", "x"},
-            {"node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--sync-speed-min", "9", "--sync-speed-max", "8", "x"},
+            {
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                "127.0.0.1:1",
+                "--node-name",
+                "n",
+                "--sync-speed-min",
+                "9",
+                "--sync-speed-max",
+                "8",
+                "x"
+            },
             {"detail"},
             {"status", "--jmx", "127.0.0.1:70000"},
             {"status", "--jmx", "127.0.0.1:1", "--jmx-user", "monitor"},

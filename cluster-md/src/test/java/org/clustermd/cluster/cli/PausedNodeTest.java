@@ -23,13 +23,13 @@ import java.util.function.Predicate;
 import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
-import org.clustermd.testkit.Timing;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.BitmapReport;
 import org.clustermd.raid1.admin.ExamineReport;
 import org.clustermd.raid1.admin.Examiner;
 import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,10 +49,12 @@ import org.junit.jupiter.api.io.TempDir;
 class PausedNodeTest {
     /** Scaled on a slow machine: a node that cannot renew its lease under load cannot even join. */
     private static final long SESSION_MS = Timing.scaled(Duration.ofSeconds(4)).toMillis();
+
     private static final long WAIT_NANOS = Timing.scaled(Duration.ofSeconds(90)).toNanos();
 
     @TempDir
     Path dir;
+
     private final List<Node> nodes = new ArrayList<>();
 
     /** One node process and the lines it printed. */
@@ -66,14 +68,16 @@ class PausedNodeTest {
             this.name = name;
             this.process = process;
             this.log = log;
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                        StandardCharsets.UTF_8))) {
-                    for (String l; (l = in.readLine()) != null; ) lines.add(l);
-                } catch (IOException e) {
-                    // the process is gone
-                }
-            }, "stdout-" + name);
+            Thread reader = new Thread(
+                    () -> {
+                        try (BufferedReader in = new BufferedReader(
+                                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                            for (String l; (l = in.readLine()) != null; ) lines.add(l);
+                        } catch (IOException e) {
+                            // the process is gone
+                        }
+                    },
+                    "stdout-" + name);
             reader.setDaemon(true);
             reader.start();
         }
@@ -92,8 +96,13 @@ class PausedNodeTest {
         private String threads() {
             if (!process.isAlive()) return "";
             try {
-                Process p = new ProcessBuilder(Paths.get(System.getProperty("java.home"), "bin", "jcmd").toString(),
-                        Long.toString(process.pid()), "Thread.print").redirectErrorStream(true).start();
+                Process p = new ProcessBuilder(
+                                Paths.get(System.getProperty("java.home"), "bin", "jcmd")
+                                        .toString(),
+                                Long.toString(process.pid()),
+                                "Thread.print")
+                        .redirectErrorStream(true)
+                        .start();
                 String dump = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 p.waitFor(20, TimeUnit.SECONDS);
                 return "\n" + name + " threads:\n" + dump;
@@ -122,27 +131,45 @@ class PausedNodeTest {
     }
 
     private Node start(String name, String zk, List<Path> legs, String... extra) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node", "--name", "md0",
-                "--zk", zk, "--node-name", name, "--session-timeout", Long.toString(SESSION_MS)));
+        cmd.addAll(List.of(
+                "-cp",
+                System.getProperty("java.class.path"),
+                ClusterMdMain.class.getName(),
+                "node",
+                "--name",
+                "md0",
+                "--zk",
+                zk,
+                "--node-name",
+                name,
+                "--session-timeout",
+                Long.toString(SESSION_MS)));
         cmd.addAll(List.of(extra));
         for (Path l : legs) cmd.add(l.toString());
         Path log = dir.resolve(name + ".log");
-        Node n = new Node(name, new ProcessBuilder(cmd).redirectError(log.toFile()).start(), log);
+        Node n = new Node(
+                name, new ProcessBuilder(cmd).redirectError(log.toFile()).start(), log);
         nodes.add(n);
         return n;
     }
 
     private static void signal(Node n, String sig) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(n.process.pid())).redirectErrorStream(true).start();
-        assertThat(kill.waitFor(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(n.process.pid()))
+                .redirectErrorStream(true)
+                .start();
+        assertThat(kill.waitFor(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
+                .isTrue();
     }
 
     private static void awaitLine(Node n, Predicate<String> what, String description) throws InterruptedException {
         long deadline = System.nanoTime() + WAIT_NANOS;
         while (n.lines.stream().noneMatch(what) && System.nanoTime() - deadline < 0) Thread.sleep(50);
-        assertThat(n.lines.stream().anyMatch(what)).as("%s printed %s; %s", n.name, description, n.describe()).isTrue();
+        assertThat(n.lines.stream().anyMatch(what))
+                .as("%s printed %s; %s", n.name, description, n.describe())
+                .isTrue();
     }
 
     /** What a paused node must not change: every leg's data area and the node's bitmap slot. */
@@ -154,9 +181,14 @@ class PausedNodeTest {
         long area = (sb.superOffset() + sb.bitmapOffset()) * 512;
         StringBuilder out = new StringBuilder();
         for (Path leg : legs) {
-            out.append(leg.getFileName()).append(" data ")
-                    .append(digest(leg, sb.dataOffset() * 512, sb.size() * 512)).append(" slot").append(slot).append(' ')
-                    .append(digest(leg, area + g.slotOffset(slot), g.stride())).append('\n');
+            out.append(leg.getFileName())
+                    .append(" data ")
+                    .append(digest(leg, sb.dataOffset() * 512, sb.size() * 512))
+                    .append(" slot")
+                    .append(slot)
+                    .append(' ')
+                    .append(digest(leg, area + g.slotOffset(slot), g.stride()))
+                    .append('\n');
         }
         return out.toString();
     }
@@ -186,41 +218,69 @@ class PausedNodeTest {
             }
             legs.add(f);
         }
-        run("create", "--name", "md0", "--cluster-name", "c1", "--nodes", "2", "--assume-clean", "--bitmap-chunk", "1M",
-                legs.get(0).toString(), legs.get(1).toString());
+        run(
+                "create",
+                "--name",
+                "md0",
+                "--cluster-name",
+                "c1",
+                "--nodes",
+                "2",
+                "--assume-clean",
+                "--bitmap-chunk",
+                "1M",
+                legs.get(0).toString(),
+                legs.get(1).toString());
         Path acks = dir.resolve("acks-paused");
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
-                ZooKeeperSettings.forTests())) {
+        try (EmbeddedZooKeeper zk =
+                EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
             Node paused = start("paused", zk.connectString(), legs, "--workload", "0:8M", "--ack-log", acks.toString());
             awaitLine(paused, l -> l.startsWith("writing ["), "that it writes");
-            String joined = paused.lines.stream().filter(l -> l.startsWith("joined slot ")).findFirst().orElseThrow();
-            int slot = Integer.parseInt(joined.substring("joined slot ".length(), joined.indexOf(' ', "joined slot ".length())));
+            String joined = paused.lines.stream()
+                    .filter(l -> l.startsWith("joined slot "))
+                    .findFirst()
+                    .orElseThrow();
+            int slot = Integer.parseInt(
+                    joined.substring("joined slot ".length(), joined.indexOf(' ', "joined slot ".length())));
             Node survivor = start("survivor", zk.connectString(), legs);
             awaitLine(survivor, l -> l.startsWith("joined slot "), "that it joined");
             Thread.sleep(1000); // the paused node writes all the while
 
             signal(paused, "STOP");
-            awaitLine(survivor, l -> l.startsWith("copied ") && l.endsWith("from slot " + slot), "that it moved the dirty bits");
+            awaitLine(
+                    survivor,
+                    l -> l.startsWith("copied ") && l.endsWith("from slot " + slot),
+                    "that it moved the dirty bits");
             awaitLine(survivor, l -> l.contains(" done: copied "), "the end of its resync");
             String before = checksum(legs, slot);
 
             signal(paused, "CONT");
-            assertThat(paused.process.waitFor(WAIT_NANOS, TimeUnit.NANOSECONDS)).as("the resumed node exits; %s", paused.describe()).isTrue();
-            assertThat(paused.process.exitValue()).as("it fenced itself; %s", paused.describe()).isEqualTo(1);
+            assertThat(paused.process.waitFor(WAIT_NANOS, TimeUnit.NANOSECONDS))
+                    .as("the resumed node exits; %s", paused.describe())
+                    .isTrue();
+            assertThat(paused.process.exitValue())
+                    .as("it fenced itself; %s", paused.describe())
+                    .isEqualTo(1);
             assertThat(paused.lines).as(paused.describe()).anyMatch(l -> l.startsWith("stopping (fenced: "));
             String after = checksum(legs, slot);
-            assertThat(after).as("no leg write after the lease ran out; %s", paused.describe()).isEqualTo(before);
+            assertThat(after)
+                    .as("no leg write after the lease ran out; %s", paused.describe())
+                    .isEqualTo(before);
 
             assertThat(survivor.process.isAlive()).as(survivor.describe()).isTrue();
             survivor.process.toHandle().destroy(); // SIGTERM: a graceful leave
-            assertThat(survivor.process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+            assertThat(survivor.process.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS))
+                    .isTrue();
             assertThat(survivor.process.exitValue()).as(survivor.describe()).isZero();
         }
         AckLog.Contents log = AckLog.read(acks);
         assertThat(log.entries()).isNotEmpty();
-        try (Raid1Array check = Raid1Array.open(legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
+        try (Raid1Array check = Raid1Array.open(
+                legs, ArrayOptions.builder().name("check").startFrozen(true).build())) {
             AckVerifier.Result r = AckVerifier.verify(check, "paused", log, true);
-            assertThat(r.problems()).as("every write the paused node acknowledged is on the legs").isEmpty();
+            assertThat(r.problems())
+                    .as("every write the paused node acknowledged is on the legs")
+                    .isEmpty();
         }
     }
 }

@@ -29,8 +29,10 @@ import org.junit.jupiter.api.io.TempDir;
 @SuppressWarnings("try")
 class ZkCommandTest {
     private final Timing timing = new Timing(Duration.ofSeconds(30));
+
     @TempDir
     Path dir;
+
     private Process process;
 
     @AfterEach
@@ -47,10 +49,13 @@ class ZkCommandTest {
         String connect = startZk("--port", "0", "--data", data.toString(), "--tick-time", "500");
         assertThat(connect).matches("127\\.0\\.0\\.1:\\d+");
         try (ZooKeeper zk = connect(connect)) {
-            zk.create("/kept", "v".getBytes(StandardCharsets.UTF_8), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            zk.create(
+                    "/kept", "v".getBytes(StandardCharsets.UTF_8), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
         }
         process.destroy(); // SIGTERM
-        assertThat(process.waitFor(timing.milliseconds(), TimeUnit.MILLISECONDS)).as("exits after SIGTERM").isTrue();
+        assertThat(process.waitFor(timing.milliseconds(), TimeUnit.MILLISECONDS))
+                .as("exits after SIGTERM")
+                .isTrue();
         assertThat(process.exitValue()).isZero();
         assertThat(stderr()).contains("SIGTERM, stopped");
 
@@ -60,7 +65,8 @@ class ZkCommandTest {
             assertThat(zk.exists("/kept", false)).isNotNull();
         }
         process.destroy();
-        assertThat(process.waitFor(timing.milliseconds(), TimeUnit.MILLISECONDS)).isTrue();
+        assertThat(process.waitFor(timing.milliseconds(), TimeUnit.MILLISECONDS))
+                .isTrue();
         assertThat(process.exitValue()).isZero();
     }
 
@@ -68,10 +74,18 @@ class ZkCommandTest {
     void aBusyPortFailsWithExitOneAndSaysWhy() throws Exception {
         try (ServerSocket taken = new ServerSocket()) {
             taken.bind(new InetSocketAddress("127.0.0.1", 0));
-            process = launch("zk", "--port", Integer.toString(taken.getLocalPort()), "--data", dir.resolve("zk").toString());
-            assertThat(process.waitFor(timing.milliseconds(), TimeUnit.MILLISECONDS)).isTrue();
+            process = launch(
+                    "zk",
+                    "--port",
+                    Integer.toString(taken.getLocalPort()),
+                    "--data",
+                    dir.resolve("zk").toString());
+            assertThat(process.waitFor(timing.milliseconds(), TimeUnit.MILLISECONDS))
+                    .isTrue();
             assertThat(process.exitValue()).isEqualTo(1);
-            assertThat(new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).as("stdout").isEmpty();
+            assertThat(new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8))
+                    .as("stdout")
+                    .isEmpty();
             assertThat(stderr()).contains("clustermd zk:").contains("BIND").contains(":" + taken.getLocalPort());
         }
     }
@@ -81,24 +95,35 @@ class ZkCommandTest {
         args[0] = "zk";
         System.arraycopy(options, 0, args, 1, options.length);
         process = launch(args);
-        BufferedReader stdout = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        BufferedReader stdout =
+                new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         String line = stdout.readLine();
-        assertThat(line).as("first stdout line; stderr: %s", line == null ? stderrNow() : "").isNotNull();
+        assertThat(line)
+                .as("first stdout line; stderr: %s", line == null ? stderrNow() : "")
+                .isNotNull();
         return line;
     }
 
     private Process launch(String... args) throws IOException {
         List<String> command = new java.util.ArrayList<>(List.of(
                 Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName()));
+                "-Xmx256m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                ClusterMdMain.class.getName()));
         command.addAll(List.of(args));
-        return new ProcessBuilder(command).redirectError(dir.resolve("stderr-" + System.nanoTime() + ".txt").toFile()).start();
+        return new ProcessBuilder(command)
+                .redirectError(
+                        dir.resolve("stderr-" + System.nanoTime() + ".txt").toFile())
+                .start();
     }
 
     private String stderr() throws IOException {
         StringBuilder all = new StringBuilder();
         try (var files = Files.list(dir)) {
-            for (Path p : files.filter(f -> f.getFileName().toString().startsWith("stderr-")).sorted().toList()) {
+            for (Path p : files.filter(f -> f.getFileName().toString().startsWith("stderr-"))
+                    .sorted()
+                    .toList()) {
                 all.append(Files.readString(p));
             }
         }

@@ -56,17 +56,29 @@ class MessageChannelTest {
         final MessageChannel channel;
         /** (sender slot, devNumber) pairs in the order processed. */
         final List<List<Integer>> processed = new CopyOnWriteArrayList<>();
+
         volatile Function<Envelope, Disposition> behaviour = e -> Disposition.PROCESSED;
 
         Node(String name, boolean startHandling) throws Exception {
             this.name = name;
-            manager = ZkLockManager.builder().connectString(zk.connectString()).cluster("c").nodeName(name).sessionTimeout(SESSION)
-                    .connectionTimeout(Duration.ofSeconds(20)).build();
+            manager = ZkLockManager.builder()
+                    .connectString(zk.connectString())
+                    .cluster("c")
+                    .nodeName(name)
+                    .sessionTimeout(SESSION)
+                    .connectionTimeout(Duration.ofSeconds(20))
+                    .build();
             ls = manager.join("md0", LockSpaceOptions.of(4).withRequestTimeout(TOKEN));
-            channel = MessageChannel.open(name, ls, ChannelBounds.fromTokenWait(TOKEN), e -> {
-                processed.add(List.of(e.senderSlot(), ((ClusterMessage.MetadataUpdated) e.message()).devNumber()));
-                return behaviour.apply(e);
-            }, () -> {});
+            channel = MessageChannel.open(
+                    name,
+                    ls,
+                    ChannelBounds.fromTokenWait(TOKEN),
+                    e -> {
+                        processed.add(
+                                List.of(e.senderSlot(), ((ClusterMessage.MetadataUpdated) e.message()).devNumber()));
+                        return behaviour.apply(e);
+                    },
+                    () -> {});
             if (startHandling) channel.startHandling();
             nodes.add(this);
         }
@@ -99,7 +111,8 @@ class MessageChannelTest {
     }
 
     @Test
-    void lesson2And9ThreeNodesSendingAtOnceNeverDeadlockAndEveryPeerProcessesEachMessageOnceBeforeTheAck() throws Exception {
+    void lesson2And9ThreeNodesSendingAtOnceNeverDeadlockAndEveryPeerProcessesEachMessageOnceBeforeTheAck()
+            throws Exception {
         Node a = new Node("a", true);
         Node b = new Node("b", true);
         Node c = new Node("c", true);
@@ -119,7 +132,8 @@ class MessageChannelTest {
                             sender.channel.broadcast(new ClusterMessage.MetadataUpdated(dev));
                             for (Node peer : all) {
                                 if (peer != sender && !peer.saw(sender.slot(), dev)) {
-                                    notYetProcessed.add(peer.name + " had not processed " + sender.name + ":" + dev + " at its ack");
+                                    notYetProcessed.add(peer.name + " had not processed " + sender.name + ":" + dev
+                                            + " at its ack");
                                 }
                             }
                         }
@@ -131,11 +145,15 @@ class MessageChannelTest {
                 });
             }
         }
-        assertThat(done.await(LIVENESS.toSeconds(), TimeUnit.SECONDS)).as("no deadlock (docs/lessons.md §1, §2, §9)").isTrue();
+        assertThat(done.await(LIVENESS.toSeconds(), TimeUnit.SECONDS))
+                .as("no deadlock (docs/lessons.md §1, §2, §9)")
+                .isTrue();
         assertThat(failures).isEmpty();
         assertThat(notYetProcessed).as("processed before the ack").isEmpty();
         for (Node n : all) {
-            assertThat(new HashSet<>(n.processed)).as(n.name + " processes each message exactly once").hasSize(n.processed.size());
+            assertThat(new HashSet<>(n.processed))
+                    .as(n.name + " processes each message exactly once")
+                    .hasSize(n.processed.size());
             assertThat(n.processed).as(n.name).hasSize(2 * 2 * perThread).noneMatch(p -> p.get(0) == n.slot());
             assertThat(n.channel.messagesSent()).isEqualTo(2 * perThread);
             assertThat(n.channel.messagesRefused()).isZero();
@@ -179,7 +197,9 @@ class MessageChannelTest {
         stop.set(true);
         assertThat(senderDone.await(LIVENESS.toSeconds(), TimeUnit.SECONDS)).isTrue();
 
-        assertThat(failures).as("no broadcast failed, across a join and a death").isEmpty();
+        assertThat(failures)
+                .as("no broadcast failed, across a join and a death")
+                .isEmpty();
         assertThat(sentAfterJoin).allMatch(dev -> joiner.saw(a.slot(), dev));
         assertThat(new HashSet<>(joiner.processed)).hasSize(joiner.processed.size());
         for (Node n : List.of(b, joiner)) {
@@ -202,7 +222,8 @@ class MessageChannelTest {
 
         b.behaviour = e -> Disposition.REFUSED;
         assertThatThrownBy(() -> a.channel.broadcast(new ClusterMessage.MetadataUpdated(2)))
-                .isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.CLUSTER))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.CLUSTER))
                 .hasMessageContaining("METADATA_UPDATED was not acknowledged by every node");
         assertThat(b.channel.messagesRefused()).isEqualTo(1);
         assertThat(a.channel.messagesSent()).isEqualTo(1);
@@ -251,7 +272,8 @@ class MessageChannelTest {
     void bitmapResizeIsNeverSent() throws Exception {
         Node a = new Node("a", true);
         assertThatThrownBy(() -> a.channel.broadcast(new ClusterMessage.BitmapResize(8)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("BITMAP_RESIZE");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("BITMAP_RESIZE");
         a.channel.broadcast(new ClusterMessage.MetadataUpdated(0)); // the permit was released
     }
 
@@ -266,11 +288,17 @@ class MessageChannelTest {
     private void expire(ZkLockManager m) throws Exception {
         ZooKeeper own = m.curator().getZookeeperClient().getZooKeeper();
         CountDownLatch connected = new CountDownLatch(1);
-        ZooKeeper dup = new ZooKeeper(zk.connectString(), 10_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
-        }, own.getSessionId(), own.getSessionPasswd());
+        ZooKeeper dup = new ZooKeeper(
+                zk.connectString(),
+                10_000,
+                e -> {
+                    if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
+                },
+                own.getSessionId(),
+                own.getSessionPasswd());
         try {
-            if (!connected.await(20, TimeUnit.SECONDS)) throw new IllegalStateException("could not attach to the session");
+            if (!connected.await(20, TimeUnit.SECONDS))
+                throw new IllegalStateException("could not attach to the session");
         } finally {
             dup.close();
         }

@@ -46,12 +46,18 @@ class MessageCodecTest {
             byte[] b = new byte[MessageCodec.SIZE];
             r.nextBytes(b);
             // keep the type small half of the time so the field checks are reached too
-            if (r.nextBoolean()) ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putInt(0, r.nextInt(12)).putInt(4, r.nextInt(12));
+            if (r.nextBoolean())
+                ByteBuffer.wrap(b)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .putInt(0, r.nextInt(12))
+                        .putInt(4, r.nextInt(12));
             try {
                 Envelope e = MessageCodec.decode(b, SLOTS);
                 assertThat(e.senderSlot()).as("seed %d", seed).isBetween(0, SLOTS - 1);
                 // what decodes must encode back to the same meaning
-                assertThat(MessageCodec.decode(MessageCodec.encode(e), SLOTS)).as("seed %d", seed).isEqualTo(e);
+                assertThat(MessageCodec.decode(MessageCodec.encode(e), SLOTS))
+                        .as("seed %d", seed)
+                        .isEqualTo(e);
             } catch (Raid1Exception refused) {
                 assertThat(refused.code()).isEqualTo(Raid1Exception.Code.CLUSTER);
                 assertThat(refused.getMessage()).startsWith("malformed cluster message refused: ");
@@ -77,15 +83,20 @@ class MessageCodecTest {
         ByteBuffer m = le(MessageCodec.encode(new Envelope(0, new ClusterMessage.MetadataUpdated(7))));
         assertThat(m.getInt(0)).isZero();
         assertThat(m.getInt(40)).isEqualTo(7);
-        assertThat(le(MessageCodec.encode(new Envelope(0, new ClusterMessage.ResyncingStart()))).getInt(0)).isEqualTo(8);
-        assertThat(le(MessageCodec.encode(new Envelope(0, new ClusterMessage.BitmapResize(999)))).getLong(16)).isEqualTo(999);
+        assertThat(le(MessageCodec.encode(new Envelope(0, new ClusterMessage.ResyncingStart())))
+                        .getInt(0))
+                .isEqualTo(8);
+        assertThat(le(MessageCodec.encode(new Envelope(0, new ClusterMessage.BitmapResize(999))))
+                        .getLong(16))
+                .isEqualTo(999);
     }
 
     @Test
     void anUnknownTypeIsRefused() {
         byte[] b = MessageCodec.encode(new Envelope(0, new ClusterMessage.ResyncingStart()));
         le(b).putInt(0, 9);
-        assertThatThrownBy(() -> MessageCodec.decode(b, SLOTS)).isInstanceOf(Raid1Exception.class)
+        assertThatThrownBy(() -> MessageCodec.decode(b, SLOTS))
+                .isInstanceOf(Raid1Exception.class)
                 .hasMessageContaining("unknown message type 9");
         le(b).putInt(0, -1);
         assertThatThrownBy(() -> MessageCodec.decode(b, SLOTS)).hasMessageContaining("unknown message type 4294967295");
@@ -95,20 +106,23 @@ class MessageCodecTest {
     void aSlotOutsideTheLockspaceIsRefused() {
         byte[] b = MessageCodec.encode(new Envelope(0, new ClusterMessage.MetadataUpdated(0)));
         le(b).putInt(4, SLOTS);
-        assertThatThrownBy(() -> MessageCodec.decode(b, SLOTS)).hasMessageContaining("from slot 8, outside the lockspace's 8 slots");
+        assertThatThrownBy(() -> MessageCodec.decode(b, SLOTS))
+                .hasMessageContaining("from slot 8, outside the lockspace's 8 slots");
     }
 
     @Test
     void malformedFieldsAreRefusedWithTheirReason() {
         byte[] window = MessageCodec.encode(new Envelope(1, new ClusterMessage.Resyncing(100, 200)));
         le(window).putLong(16, 50);
-        assertThatThrownBy(() -> MessageCodec.decode(window, SLOTS)).hasMessageContaining("bad resync window [100, 50)");
+        assertThatThrownBy(() -> MessageCodec.decode(window, SLOTS))
+                .hasMessageContaining("bad resync window [100, 50)");
         le(window).putLong(8, -1).putLong(16, 0);
         assertThatThrownBy(() -> MessageCodec.decode(window, SLOTS)).hasMessageContaining("bad resync window");
 
         byte[] dev = MessageCodec.encode(new Envelope(1, new ClusterMessage.Remove(2)));
         le(dev).putInt(40, Superblock.MAX_MAX_DEV);
-        assertThatThrownBy(() -> MessageCodec.decode(dev, SLOTS)).hasMessageContaining("REMOVE from slot 1: device number");
+        assertThatThrownBy(() -> MessageCodec.decode(dev, SLOTS))
+                .hasMessageContaining("REMOVE from slot 1: device number");
         le(dev).putInt(40, -1);
         assertThatThrownBy(() -> MessageCodec.decode(dev, SLOTS)).hasMessageContaining("device number -1");
 
@@ -128,7 +142,10 @@ class MessageCodecTest {
         long c = r.nextLong() & Long.MAX_VALUE;
         return switch (MessageType.values()[r.nextInt(MessageType.values().length)]) {
             case METADATA_UPDATED -> new ClusterMessage.MetadataUpdated(dev);
-            case RESYNCING -> r.nextInt(4) == 0 ? new ClusterMessage.Resyncing(0, 0) : new ClusterMessage.Resyncing(Math.min(a, c), Math.max(a, c));
+            case RESYNCING ->
+                r.nextInt(4) == 0
+                        ? new ClusterMessage.Resyncing(0, 0)
+                        : new ClusterMessage.Resyncing(Math.min(a, c), Math.max(a, c));
             case NEWDISK -> new ClusterMessage.NewDisk(new UUID(r.nextLong(), r.nextLong()), dev);
             case REMOVE -> new ClusterMessage.Remove(dev);
             case RE_ADD -> new ClusterMessage.ReAdd(dev);

@@ -47,9 +47,15 @@ class NbdCodecTest {
     @Test
     void requestHeaderFieldsAreUnsignedWhereTheSpecSaysSo() {
         ByteBuf b = Unpooled.buffer();
-        b.writeInt(NbdProtocol.REQUEST_MAGIC).writeShort(0x8001).writeShort(0xffff).writeLong(-2).writeLong(-4096).writeInt(-1);
+        b.writeInt(NbdProtocol.REQUEST_MAGIC)
+                .writeShort(0x8001)
+                .writeShort(0xffff)
+                .writeLong(-2)
+                .writeLong(-4096)
+                .writeInt(-1);
         NbdCodec.Request r = NbdCodec.readRequest(b);
-        assertThat(r).isEqualTo(new NbdCodec.Request(NbdProtocol.REQUEST_MAGIC, 0x8001, 0xffff, -2, -4096, 0xffffffffL));
+        assertThat(r)
+                .isEqualTo(new NbdCodec.Request(NbdProtocol.REQUEST_MAGIC, 0x8001, 0xffff, -2, -4096, 0xffffffffL));
         b.release();
     }
 
@@ -93,14 +99,17 @@ class NbdCodecTest {
     void theCheckFollowsTheSpecsErrors() {
         Export e = new Export(new RecordingTarget(1 << 20, BLOCK), 1 << 16);
         assertThat(e.check(NbdProtocol.CMD_READ, 0, 0, BLOCK)).isNull();
-        assertThat(e.check(NbdProtocol.CMD_READ, NbdProtocol.CMD_FLAG_FUA, (1 << 20) - BLOCK, BLOCK)).isNull();
+        assertThat(e.check(NbdProtocol.CMD_READ, NbdProtocol.CMD_FLAG_FUA, (1 << 20) - BLOCK, BLOCK))
+                .isNull();
         assertThat(e.check(NbdProtocol.CMD_WRITE, 0, 0, 1 << 16)).isNull();
         assertThat(e.check(NbdProtocol.CMD_WRITE, 0, 0, (1 << 16) + BLOCK)).isEqualTo(NbdError.EINVAL);
         assertThat(e.check(NbdProtocol.CMD_TRIM, 0, 0, 1 << 20)).isNull(); // no payload: the maximum does not apply
         assertThat(e.check(NbdProtocol.CMD_WRITE, 0, 1 << 20, BLOCK)).isEqualTo(NbdError.ENOSPC);
-        assertThat(e.check(NbdProtocol.CMD_WRITE, 0, Long.MAX_VALUE - BLOCK + 1, BLOCK)).isEqualTo(NbdError.ENOSPC);
+        assertThat(e.check(NbdProtocol.CMD_WRITE, 0, Long.MAX_VALUE - BLOCK + 1, BLOCK))
+                .isEqualTo(NbdError.ENOSPC);
         assertThat(e.check(NbdProtocol.CMD_READ, 0, -BLOCK, BLOCK)).isEqualTo(NbdError.EINVAL);
-        assertThat(e.check(NbdProtocol.CMD_TRIM, 0, (1 << 20) - BLOCK, 2 * BLOCK)).isEqualTo(NbdError.EINVAL);
+        assertThat(e.check(NbdProtocol.CMD_TRIM, 0, (1 << 20) - BLOCK, 2 * BLOCK))
+                .isEqualTo(NbdError.EINVAL);
         assertThat(e.check(NbdProtocol.CMD_READ, 0, 512, BLOCK)).isEqualTo(NbdError.EINVAL);
         assertThat(e.check(NbdProtocol.CMD_WRITE, 0, 0, 512)).isEqualTo(NbdError.EINVAL);
         assertThat(e.check(NbdProtocol.CMD_READ, 0, 0, 0)).isEqualTo(NbdError.EINVAL);

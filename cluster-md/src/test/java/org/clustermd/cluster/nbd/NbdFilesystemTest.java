@@ -41,8 +41,15 @@ class NbdFilesystemTest {
         Map<String, String> written;
         try (TestExport x = TestExport.start(dir, 2, SIZE)) {
             try (Mounted m = Mounted.attach(x, fuse, dir.resolve("nbdfuse.pid"))) {
-                Tools.runWithin(Duration.ofSeconds(120), null, "mkfs.ext4", "-q", "-F", m.loop.path().toString());
-                Tools.runWithin(Duration.ofSeconds(60), null, "mount", m.loop.path().toString(), mnt.toString());
+                Tools.runWithin(
+                        Duration.ofSeconds(120),
+                        null,
+                        "mkfs.ext4",
+                        "-q",
+                        "-F",
+                        m.loop.path().toString());
+                Tools.runWithin(
+                        Duration.ofSeconds(60), null, "mount", m.loop.path().toString(), mnt.toString());
                 m.mountPoint = mnt;
                 writeTree(mnt, new Random(1234));
                 written = checksums(mnt);
@@ -50,9 +57,21 @@ class NbdFilesystemTest {
             }
             x.restart();
             try (Mounted m = Mounted.attach(x, fuse, dir.resolve("nbdfuse2.pid"))) {
-                String fsck = Tools.runWithin(Duration.ofSeconds(120), null, "fsck.ext4", "-fn", m.loop.path().toString());
+                String fsck = Tools.runWithin(
+                        Duration.ofSeconds(120),
+                        null,
+                        "fsck.ext4",
+                        "-fn",
+                        m.loop.path().toString());
                 assertThat(fsck).doesNotContainIgnoringCase("error").doesNotContain("UNEXPECTED INCONSISTENCY");
-                Tools.runWithin(Duration.ofSeconds(60), null, "mount", "-o", "ro", m.loop.path().toString(), mnt.toString());
+                Tools.runWithin(
+                        Duration.ofSeconds(60),
+                        null,
+                        "mount",
+                        "-o",
+                        "ro",
+                        m.loop.path().toString(),
+                        mnt.toString());
                 m.mountPoint = mnt;
                 assertThat(checksums(mnt)).isEqualTo(written);
                 m.unmount();
@@ -79,7 +98,8 @@ class NbdFilesystemTest {
     private static Map<String, String> checksums(Path root) throws IOException {
         Map<String, String> out = new TreeMap<>();
         try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.filter(Files::isRegularFile).toList()) out.put(root.relativize(p).toString(), TestExport.sha256(p));
+            for (Path p : s.filter(Files::isRegularFile).toList())
+                out.put(root.relativize(p).toString(), TestExport.sha256(p));
         }
         return out;
     }
@@ -97,17 +117,31 @@ class NbdFilesystemTest {
         }
 
         static Mounted attach(TestExport x, Path fuseDir, Path pidFile) throws IOException, InterruptedException {
-            Process p = new ProcessBuilder("nbdfuse", "-P", pidFile.toString(), fuseDir.resolve("disk").toString(), x.uri())
-                    .redirectErrorStream(true).redirectOutput(fuseDir.resolveSibling(pidFile.getFileName() + ".log").toFile())
+            Process p = new ProcessBuilder(
+                            "nbdfuse",
+                            "-P",
+                            pidFile.toString(),
+                            fuseDir.resolve("disk").toString(),
+                            x.uri())
+                    .redirectErrorStream(true)
+                    .redirectOutput(fuseDir.resolveSibling(pidFile.getFileName() + ".log")
+                            .toFile())
                     .start();
             Mounted m = new Mounted(fuseDir, p);
             try {
                 long deadline = System.nanoTime() + Timing.seconds(30).toNanos();
                 while (!Files.exists(pidFile)) {
-                    assertThat(p.isAlive()).as("nbdfuse exited early with %s: %s", p.isAlive() ? "-" : p.exitValue(),
-                            Files.exists(fuseDir.resolveSibling(pidFile.getFileName() + ".log"))
-                                    ? Files.readString(fuseDir.resolveSibling(pidFile.getFileName() + ".log")) : "").isTrue();
-                    assertThat(System.nanoTime()).as("nbdfuse did not write its pid file within 30 s").isLessThan(deadline);
+                    assertThat(p.isAlive())
+                            .as(
+                                    "nbdfuse exited early with %s: %s",
+                                    p.isAlive() ? "-" : p.exitValue(),
+                                    Files.exists(fuseDir.resolveSibling(pidFile.getFileName() + ".log"))
+                                            ? Files.readString(fuseDir.resolveSibling(pidFile.getFileName() + ".log"))
+                                            : "")
+                            .isTrue();
+                    assertThat(System.nanoTime())
+                            .as("nbdfuse did not write its pid file within 30 s")
+                            .isLessThan(deadline);
                     Thread.sleep(50);
                 }
                 // the loop device's sector is the export's minimum block: nbdfuse passes requests through as they come,
@@ -130,7 +164,8 @@ class NbdFilesystemTest {
         @Override
         public void close() throws IOException, InterruptedException {
             try {
-                if (mountPoint != null) Tools.exec(Duration.ofSeconds(60), null, List.of("umount", "-l", mountPoint.toString()));
+                if (mountPoint != null)
+                    Tools.exec(Duration.ofSeconds(60), null, List.of("umount", "-l", mountPoint.toString()));
                 mountPoint = null;
                 if (loop != null) loop.close();
                 loop = null;

@@ -59,13 +59,17 @@ class NbdFuzzTest {
             }
             // still serving, and still in step with a well-behaved client
             try (RawNbdClient c = new RawNbdClient(port).handshake()) {
-                assertThat(c.go("md0").type()).as("seed %d: GO after fuzzing", seed).isEqualTo(NbdProtocol.REP_ACK);
+                assertThat(c.go("md0").type())
+                        .as("seed %d: GO after fuzzing", seed)
+                        .isEqualTo(NbdProtocol.REP_ACK);
                 c.request(0, NbdProtocol.CMD_READ, 1, 0, bs, null);
                 assertThat(c.reply().error()).isZero();
                 c.readBytes(bs);
             }
             await().atMost(Duration.ofSeconds(30)).until(() -> x.server.connectionCount() == 0);
-            assertThat(x.legDigests()).as("seed %d: leg contents after fuzzing", seed).isEqualTo(before);
+            assertThat(x.legDigests())
+                    .as("seed %d: leg contents after fuzzing", seed)
+                    .isEqualTo(before);
         }
     }
 
@@ -94,8 +98,19 @@ class NbdFuzzTest {
             }
             c.clientFlags(NbdProtocol.FLAG_C_FIXED_NEWSTYLE | (rnd.nextBoolean() ? NbdProtocol.FLAG_C_NO_ZEROES : 0));
             for (int n = 1 + rnd.nextInt(6); n > 0; n--) {
-                int[] options = {NbdProtocol.OPT_ABORT, NbdProtocol.OPT_LIST, NbdProtocol.OPT_INFO, NbdProtocol.OPT_GO,
-                    NbdProtocol.OPT_STARTTLS, NbdProtocol.OPT_STRUCTURED_REPLY, 4, 9, 10, 11, rnd.nextInt()};
+                int[] options = {
+                    NbdProtocol.OPT_ABORT,
+                    NbdProtocol.OPT_LIST,
+                    NbdProtocol.OPT_INFO,
+                    NbdProtocol.OPT_GO,
+                    NbdProtocol.OPT_STARTTLS,
+                    NbdProtocol.OPT_STRUCTURED_REPLY,
+                    4,
+                    9,
+                    10,
+                    11,
+                    rnd.nextInt()
+                };
                 int opt = options[rnd.nextInt(options.length)];
                 byte[] data = new byte[rnd.nextInt(3) == 0 ? 0 : rnd.nextInt(64)];
                 rnd.nextBytes(data);
@@ -112,12 +127,15 @@ class NbdFuzzTest {
                         assertThat(c.closedByServer()).as(what).isTrue();
                         return;
                     }
-                    case NbdProtocol.OPT_LIST -> assertThat(r.type()).as(what)
-                            .isEqualTo(data.length == 0 ? NbdProtocol.REP_ACK : NbdProtocol.REP_ERR_INVALID);
+                    case NbdProtocol.OPT_LIST ->
+                        assertThat(r.type())
+                                .as(what)
+                                .isEqualTo(data.length == 0 ? NbdProtocol.REP_ACK : NbdProtocol.REP_ERR_INVALID);
                     case NbdProtocol.OPT_INFO, NbdProtocol.OPT_GO -> {
                         // random data is a valid request for an export only when it names md0 or the default one
-                        assertThat(r.type()).as(what).isIn(NbdProtocol.REP_ERR_INVALID, NbdProtocol.REP_ERR_UNKNOWN,
-                                NbdProtocol.REP_ACK);
+                        assertThat(r.type())
+                                .as(what)
+                                .isIn(NbdProtocol.REP_ERR_INVALID, NbdProtocol.REP_ERR_UNKNOWN, NbdProtocol.REP_ACK);
                         if (r.type() == NbdProtocol.REP_ACK && opt == NbdProtocol.OPT_GO) return; // in transmission now
                     }
                     default -> assertThat(r.type()).as(what).isEqualTo(NbdProtocol.REP_ERR_UNSUP);
@@ -146,7 +164,8 @@ class NbdFuzzTest {
                         expected = 28;
                     }
                     case 4 -> c.request(0, NbdProtocol.CMD_WRITE, handle, aligned + mis, bs, junk(bs));
-                    case 5 -> c.request(1 << (1 + rnd.nextInt(15)), NbdProtocol.CMD_WRITE, handle, aligned, bs, junk(bs));
+                    case 5 ->
+                        c.request(1 << (1 + rnd.nextInt(15)), NbdProtocol.CMD_WRITE, handle, aligned, bs, junk(bs));
                     case 6 -> c.request(0, 5 + rnd.nextInt(60000), handle, aligned, 0, null);
                     case 7 -> c.request(0, NbdProtocol.CMD_WRITE, handle, aligned, 0, null);
                     case 8 -> c.request(0, NbdProtocol.CMD_FLUSH, handle, aligned + bs, bs, null);
@@ -199,13 +218,18 @@ class NbdFuzzTest {
         t.putInt(NbdProtocol.FLAG_C_FIXED_NEWSTYLE | NbdProtocol.FLAG_C_NO_ZEROES);
         putOption(t, NbdProtocol.OPT_LIST, new byte[0]);
         putOption(t, NbdProtocol.OPT_INFO, RawNbdClient.infoData("md0", NbdProtocol.INFO_BLOCK_SIZE));
-        if (rnd.nextBoolean()) putOption(t, NbdProtocol.OPT_GO, RawNbdClient.infoData("md0", NbdProtocol.INFO_BLOCK_SIZE));
+        if (rnd.nextBoolean())
+            putOption(t, NbdProtocol.OPT_GO, RawNbdClient.infoData("md0", NbdProtocol.INFO_BLOCK_SIZE));
         else putOption(t, NbdProtocol.OPT_EXPORT_NAME, "md0".getBytes(StandardCharsets.UTF_8));
         int handshakeEnd = t.position();
         for (int i = 0; i < 3; i++) {
             // only reads follow: a flip can shift where requests are parsed, never turn one into a write
-            t.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) 0).putShort((short) NbdProtocol.CMD_READ).putLong(i)
-                    .putLong((long) i * bs).putInt(bs);
+            t.putInt(NbdProtocol.REQUEST_MAGIC)
+                    .putShort((short) 0)
+                    .putShort((short) NbdProtocol.CMD_READ)
+                    .putLong(i)
+                    .putLong((long) i * bs)
+                    .putInt(bs);
         }
         byte[] bytes = new byte[t.position()];
         t.flip().get(bytes);

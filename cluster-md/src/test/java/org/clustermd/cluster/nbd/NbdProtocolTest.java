@@ -113,7 +113,9 @@ class NbdProtocolTest {
     void infoReportsExportAndBlockSizesThenGoEntersTransmission() throws IOException {
         start();
         try (RawNbdClient c = new RawNbdClient(server.port()).handshake()) {
-            c.option(NbdProtocol.OPT_INFO, RawNbdClient.infoData("md0", NbdProtocol.INFO_NAME, NbdProtocol.INFO_BLOCK_SIZE));
+            c.option(
+                    NbdProtocol.OPT_INFO,
+                    RawNbdClient.infoData("md0", NbdProtocol.INFO_NAME, NbdProtocol.INFO_BLOCK_SIZE));
             List<RawNbdClient.OptionReply> infos = new ArrayList<>();
             RawNbdClient.OptionReply r;
             while ((r = c.optionReply()).type() == NbdProtocol.REP_INFO) infos.add(r);
@@ -121,10 +123,15 @@ class NbdProtocolTest {
             ByteBuffer export = find(infos, NbdProtocol.INFO_EXPORT);
             assertThat(export.remaining()).isEqualTo(10);
             assertThat(export.getLong()).isEqualTo(SIZE);
-            assertThat(export.getShort() & 0xffff).isEqualTo(NbdProtocol.FLAG_HAS_FLAGS | NbdProtocol.FLAG_SEND_FLUSH
-                    | NbdProtocol.FLAG_SEND_FUA | NbdProtocol.FLAG_SEND_TRIM | NbdProtocol.FLAG_CAN_MULTI_CONN);
+            assertThat(export.getShort() & 0xffff)
+                    .isEqualTo(NbdProtocol.FLAG_HAS_FLAGS
+                            | NbdProtocol.FLAG_SEND_FLUSH
+                            | NbdProtocol.FLAG_SEND_FUA
+                            | NbdProtocol.FLAG_SEND_TRIM
+                            | NbdProtocol.FLAG_CAN_MULTI_CONN);
             ByteBuffer bs = find(infos, NbdProtocol.INFO_BLOCK_SIZE);
-            assertThat(new int[] {bs.getInt(), bs.getInt(), bs.getInt()}).containsExactly(BLOCK, BLOCK, NbdServer.DEFAULT_MAX_PAYLOAD);
+            assertThat(new int[] {bs.getInt(), bs.getInt(), bs.getInt()})
+                    .containsExactly(BLOCK, BLOCK, NbdServer.DEFAULT_MAX_PAYLOAD);
             ByteBuffer name = find(infos, NbdProtocol.INFO_NAME);
             assertThat(StandardCharsets.UTF_8.decode(name).toString()).isEqualTo("md0");
             // INFO does not end the handshake: the empty name is the default (only) export
@@ -149,14 +156,18 @@ class NbdProtocolTest {
         try (RawNbdClient c = new RawNbdClient(server.port()).handshake()) {
             RawNbdClient.OptionReply unknown = c.go("md1");
             assertThat(unknown.type()).isEqualTo(NbdProtocol.REP_ERR_UNKNOWN);
-            assertThat(new String(unknown.data(), StandardCharsets.UTF_8)).contains("md1").contains("md0");
+            assertThat(new String(unknown.data(), StandardCharsets.UTF_8))
+                    .contains("md1")
+                    .contains("md0");
             byte[] bad = RawNbdClient.infoData("md0", NbdProtocol.INFO_BLOCK_SIZE);
             ByteBuffer.wrap(bad).putInt(0, 100); // a name longer than the option
             c.option(NbdProtocol.OPT_GO, bad);
             assertThat(c.optionReply().type()).isEqualTo(NbdProtocol.REP_ERR_INVALID);
             c.option(NbdProtocol.OPT_GO, new byte[] {0, 0});
             assertThat(c.optionReply().type()).isEqualTo(NbdProtocol.REP_ERR_INVALID);
-            c.option(NbdProtocol.OPT_GO, Arrays.copyOf(RawNbdClient.infoData("md0"), 10)); // a stray byte after the count
+            c.option(
+                    NbdProtocol.OPT_GO,
+                    Arrays.copyOf(RawNbdClient.infoData("md0"), 10)); // a stray byte after the count
             assertThat(c.optionReply().type()).isEqualTo(NbdProtocol.REP_ERR_INVALID);
             c.option(NbdProtocol.OPT_GO, RawNbdClient.infoData("md\u0000"));
             assertThat(c.optionReply().type()).isEqualTo(NbdProtocol.REP_ERR_INVALID);
@@ -240,8 +251,15 @@ class NbdProtocolTest {
             c.request(0, CMD_DISC, 15, 0, 0, null);
             assertThat(c.closedByServer()).isTrue();
         }
-        assertThat(target.calls).containsExactly("write 4096 12288 fua", "write 4096 done", "read 4096 12288", "read 4096 done",
-                "flush", "flush done", "trim 0 1048576");
+        assertThat(target.calls)
+                .containsExactly(
+                        "write 4096 12288 fua",
+                        "write 4096 done",
+                        "read 4096 12288",
+                        "read 4096 done",
+                        "flush",
+                        "flush done",
+                        "trim 0 1048576");
     }
 
     @Test
@@ -250,20 +268,22 @@ class NbdProtocolTest {
         try (RawNbdClient c = transmitting()) {
             byte[] block = new byte[BLOCK];
             Arrays.fill(block, (byte) 0x77);
-            c.request(0, CMD_READ, 1, 512, BLOCK, null);                        // misaligned offset
-            c.request(0, CMD_READ, 2, 0, 512, null);                            // misaligned length
-            c.request(0, CMD_READ, 3, SIZE - BLOCK, 2 * BLOCK, null);           // past the end
-            c.request(0, CMD_READ, 4, -BLOCK, BLOCK, null);                     // offset 2^64 - 4096
-            c.request(0, CMD_READ, 5, 0, 0, null);                              // empty
+            c.request(0, CMD_READ, 1, 512, BLOCK, null); // misaligned offset
+            c.request(0, CMD_READ, 2, 0, 512, null); // misaligned length
+            c.request(0, CMD_READ, 3, SIZE - BLOCK, 2 * BLOCK, null); // past the end
+            c.request(0, CMD_READ, 4, -BLOCK, BLOCK, null); // offset 2^64 - 4096
+            c.request(0, CMD_READ, 5, 0, 0, null); // empty
             c.request(0, CMD_READ, 6, 0, NbdServer.DEFAULT_MAX_PAYLOAD + BLOCK, null); // over the maximum payload
-            c.request(0, CMD_WRITE, 7, SIZE, BLOCK, block);                     // write past the end: ENOSPC
-            c.request(0, CMD_WRITE, 8, 100, BLOCK, block);                      // misaligned write, payload skipped
-            c.request(0x2, CMD_WRITE, 9, 0, BLOCK, block);                      // a flag not offered
-            c.request(0, CMD_TRIM, 10, SIZE, BLOCK, null);                      // trim past the end
-            c.request(0, CMD_FLUSH, 11, BLOCK, 0, null);                        // flush with an offset
-            c.request(0, 6, 12, 0, BLOCK, null);                                // WRITE_ZEROES, not offered
-            c.request(0, 77, 13, 0, 0, null);                                   // unknown command
-            int[] expected = {EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, ENOSPC, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL};
+            c.request(0, CMD_WRITE, 7, SIZE, BLOCK, block); // write past the end: ENOSPC
+            c.request(0, CMD_WRITE, 8, 100, BLOCK, block); // misaligned write, payload skipped
+            c.request(0x2, CMD_WRITE, 9, 0, BLOCK, block); // a flag not offered
+            c.request(0, CMD_TRIM, 10, SIZE, BLOCK, null); // trim past the end
+            c.request(0, CMD_FLUSH, 11, BLOCK, 0, null); // flush with an offset
+            c.request(0, 6, 12, 0, BLOCK, null); // WRITE_ZEROES, not offered
+            c.request(0, 77, 13, 0, 0, null); // unknown command
+            int[] expected = {
+                EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, ENOSPC, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL
+            };
             for (int i = 0; i < expected.length; i++) {
                 RawNbdClient.SimpleReply r = c.reply();
                 assertThat(r.magic()).isEqualTo(NbdProtocol.SIMPLE_REPLY_MAGIC);
@@ -374,15 +394,20 @@ class NbdProtocolTest {
     @Test
     void closingTheServerFinishesRequestsInFlightThenDisconnects() throws Exception {
         start();
-        try (RawNbdClient c = transmitting(); RawNbdClient idle = new RawNbdClient(server.port()).handshake()) {
+        try (RawNbdClient c = transmitting();
+                RawNbdClient idle = new RawNbdClient(server.port()).handshake()) {
             target.hold.set(true);
             c.request(0, CMD_READ, 5, 0, BLOCK, null);
             await().until(() -> target.heldCount() == 1);
             Thread closer = new Thread(server::close, "test-close");
             closer.start();
             // the connections were told to shut down once the one still in its handshake is dropped
-            assertThat(idle.closedByServer()).as("a client still in the handshake is dropped").isTrue();
-            assertThat(closer.isAlive()).as("close() waits for the request in flight").isTrue();
+            assertThat(idle.closedByServer())
+                    .as("a client still in the handshake is dropped")
+                    .isTrue();
+            assertThat(closer.isAlive())
+                    .as("close() waits for the request in flight")
+                    .isTrue();
             target.release(1);
             assertThat(c.reply()).isEqualTo(new RawNbdClient.SimpleReply(NbdProtocol.SIMPLE_REPLY_MAGIC, 0, 5));
             c.readBytes(BLOCK);
@@ -413,9 +438,16 @@ class NbdProtocolTest {
                         byte[] data = new byte[SIZE / 8];
                         rnd.nextBytes(data);
                         for (int i = 0; i < data.length / BLOCK; i++) {
-                            c.request(0, CMD_WRITE, i, base + (long) i * BLOCK, BLOCK, Arrays.copyOfRange(data, i * BLOCK, (i + 1) * BLOCK));
+                            c.request(
+                                    0,
+                                    CMD_WRITE,
+                                    i,
+                                    base + (long) i * BLOCK,
+                                    BLOCK,
+                                    Arrays.copyOfRange(data, i * BLOCK, (i + 1) * BLOCK));
                         }
-                        for (int i = 0; i < data.length / BLOCK; i++) assertThat(c.reply().error()).isZero();
+                        for (int i = 0; i < data.length / BLOCK; i++)
+                            assertThat(c.reply().error()).isZero();
                         c.request(0, CMD_READ, 999, base, data.length, null);
                         assertThat(c.reply().handle()).isEqualTo(999);
                         assertThat(c.readBytes(data.length)).isEqualTo(data);

@@ -46,7 +46,8 @@ final class RecordingTarget implements NbdTarget {
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
         calls.add("write " + offset + " " + src.remaining() + (fua ? " fua" : ""));
-        return complete(() -> src.get(src.position(), data, (int) offset, src.remaining()), "write " + offset + " done");
+        return complete(
+                () -> src.get(src.position(), data, (int) offset, src.remaining()), "write " + offset + " done");
     }
 
     @Override

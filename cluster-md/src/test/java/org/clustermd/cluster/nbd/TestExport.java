@@ -28,10 +28,12 @@ final class TestExport implements AutoCloseable {
     private final UnaryOperator<NbdServer.Builder> settings;
     /** Where the data area starts on each leg, bytes. */
     final long dataOffset;
+
     Raid1Array array;
     NbdServer server;
 
-    private TestExport(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings) throws IOException {
+    private TestExport(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings)
+            throws IOException {
         this.settings = settings;
         for (int i = 0; i < legCount; i++) {
             Path f = dir.resolve("leg" + i);
@@ -40,15 +42,27 @@ final class TestExport implements AutoCloseable {
             }
             legs.add(f);
         }
-        dataOffset = ArrayCreator.create(CreateOptions.builder("md0").nodes(1).bitmap(BitmapMode.INTERNAL).bitmapChunk(1 << 20)
-                .sizeBytes(arrayBytes).assumeClean(true).build(), legs).dataOffset() * 512L;
+        dataOffset = ArrayCreator.create(
+                                CreateOptions.builder("md0")
+                                        .nodes(1)
+                                        .bitmap(BitmapMode.INTERNAL)
+                                        .bitmapChunk(1 << 20)
+                                        .sizeBytes(arrayBytes)
+                                        .assumeClean(true)
+                                        .build(),
+                                legs)
+                        .dataOffset()
+                * 512L;
         open();
     }
 
     private void open() throws IOException {
         array = Raid1Array.open(legs, ArrayOptions.builder().name("md0").build());
         try {
-            server = settings.apply(NbdServer.builder()).port(0).export(new Raid1ArrayTarget(array)).start();
+            server = settings.apply(NbdServer.builder())
+                    .port(0)
+                    .export(new Raid1ArrayTarget(array))
+                    .start();
         } catch (IOException | RuntimeException e) {
             array.close();
             throw e;
@@ -65,7 +79,8 @@ final class TestExport implements AutoCloseable {
         return new TestExport(dir, legCount, arrayBytes, b -> b);
     }
 
-    static TestExport start(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings) throws IOException {
+    static TestExport start(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings)
+            throws IOException {
         return new TestExport(dir, legCount, arrayBytes, settings);
     }
 

@@ -82,10 +82,13 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         }
         ServerLifecycle next = lifecycle.to(ServerLifecycle.RUNNING);
         ServerStorage.registerAuthProviders(settings.authProviders());
-        ServerThreadGroup threads = new ServerThreadGroup("zk-standalone-" + (clientPort == 0 ? "new" : clientPort) + "-" + (++generation));
+        ServerThreadGroup threads =
+                new ServerThreadGroup("zk-standalone-" + (clientPort == 0 ? "new" : clientPort) + "-" + (++generation));
         FileTxnSnapLog snapLog = ServerStorage.open(dataDir, dataLogDir, settings.forceSync());
         try {
-            running = threads.run("starting ZooKeeper on " + settings.bindAddress() + ":" + clientPort, EmbeddedServerException.Code.START,
+            running = threads.run(
+                    "starting ZooKeeper on " + settings.bindAddress() + ":" + clientPort,
+                    EmbeddedServerException.Code.START,
                     () -> launch(threads, snapLog));
         } catch (EmbeddedServerException e) {
             closeQuietly(snapLog);
@@ -105,12 +108,18 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         try {
             factory.configure(address, settings.maxClientCnxns(), -1, false);
         } catch (BindException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.BIND, "cannot bind the client port " + address + ": " + e.getMessage(), e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.BIND,
+                    "cannot bind the client port " + address + ": " + e.getMessage(),
+                    e);
         }
         try {
             factory.startup(server);
-            ContainerManager containers = new ContainerManager(server.getZKDatabase(), server.firstProcessor(),
-                    CONTAINER_CHECK_INTERVAL_MS, CONTAINER_MAX_PER_MINUTE);
+            ContainerManager containers = new ContainerManager(
+                    server.getZKDatabase(),
+                    server.firstProcessor(),
+                    CONTAINER_CHECK_INTERVAL_MS,
+                    CONTAINER_MAX_PER_MINUTE);
             containers.start();
             return new Running(threads, snapLog, server, factory, containers);
         } catch (IOException | InterruptedException | RuntimeException | Error e) {
@@ -213,8 +222,12 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
     }
 
     /** The parts of a started server, shut down together. */
-    private record Running(ServerThreadGroup threads, FileTxnSnapLog snapLog, Server server,
-                           ServerCnxnFactory factory, ContainerManager containers) {}
+    private record Running(
+            ServerThreadGroup threads,
+            FileTxnSnapLog snapLog,
+            Server server,
+            ServerCnxnFactory factory,
+            ContainerManager containers) {}
 
     /** ZooKeeperServer with the first processor visible (for the container manager) and errors reported. */
     private static final class Server extends ZooKeeperServer {

@@ -45,7 +45,8 @@ public final class EmbeddedZooKeeperEnsemble implements AutoCloseable {
      *
      * @throws EmbeddedServerException BIND if free ports cannot be found
      */
-    public EmbeddedZooKeeperEnsemble(Path baseDir, int size, ZooKeeperSettings settings) throws EmbeddedServerException {
+    public EmbeddedZooKeeperEnsemble(Path baseDir, int size, ZooKeeperSettings settings)
+            throws EmbeddedServerException {
         Objects.requireNonNull(baseDir, "baseDir");
         this.settings = Objects.requireNonNull(settings, "settings");
         if (size < 1) {
@@ -54,10 +55,16 @@ public final class EmbeddedZooKeeperEnsemble implements AutoCloseable {
         int[] ports = LocalPorts.pick(settings.bindAddress(), 3 * size);
         List<QuorumMember> m = new ArrayList<>(size);
         for (int i = 0; i < size; i++) {
-            m.add(new QuorumMember(i, baseDir.toAbsolutePath().resolve("server-" + i), ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]));
+            m.add(new QuorumMember(
+                    i,
+                    baseDir.toAbsolutePath().resolve("server-" + i),
+                    ports[3 * i],
+                    ports[3 * i + 1],
+                    ports[3 * i + 2]));
         }
         this.members = List.copyOf(m);
-        this.serverLines = members.stream().map(q -> q.serverLine(settings.bindAddress())).toList();
+        this.serverLines =
+                members.stream().map(q -> q.serverLine(settings.bindAddress())).toList();
         // without Jetty on the classpath ZooKeeper would log a stack trace per peer for its admin server
         System.getProperties().putIfAbsent("zookeeper.admin.enableServer", "false");
     }
@@ -131,7 +138,9 @@ public final class EmbeddedZooKeeperEnsemble implements AutoCloseable {
 
     /** All client addresses, e.g. {@code 127.0.0.1:40001,127.0.0.1:40004,127.0.0.1:40007}. */
     public String connectString() {
-        return members.stream().map(m -> settings.bindAddress() + ":" + m.clientPort()).collect(Collectors.joining(","));
+        return members.stream()
+                .map(m -> settings.bindAddress() + ":" + m.clientPort())
+                .collect(Collectors.joining(","));
     }
 
     /** The client address of server {@code index} alone. */

@@ -29,8 +29,10 @@ final class LocalPorts {
             }
             return ports;
         } catch (IOException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.BIND,
-                    "cannot pick " + count + " free ports on " + address + ": " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.BIND,
+                    "cannot pick " + count + " free ports on " + address + ": " + e,
+                    e);
         } finally {
             for (ServerSocket s : held) {
                 try {

@@ -15,7 +15,12 @@ enum ProcessState {
     DEAD;
 
     /** What the ensemble does to a process. */
-    enum Signal { LAUNCH, SIGSTOP, SIGCONT, SIGKILL }
+    enum Signal {
+        LAUNCH,
+        SIGSTOP,
+        SIGCONT,
+        SIGKILL
+    }
 
     /** The state after {@code signal}; throws if the signal makes no sense in this state. */
     ProcessState on(Signal signal) {
@@ -26,7 +31,8 @@ enum ProcessState {
             case SIGKILL -> DEAD;
         };
         if (next == null) {
-            throw new IllegalStateException("server process is " + name().toLowerCase().replace('_', ' ') + ": cannot " + signal);
+            throw new IllegalStateException(
+                    "server process is " + name().toLowerCase().replace('_', ' ') + ": cannot " + signal);
         }
         return next;
     }

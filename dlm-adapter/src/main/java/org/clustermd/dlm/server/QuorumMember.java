@@ -75,12 +75,16 @@ final class QuorumMember {
     /** The peer's role as ZooKeeper names it (leading, following, looking), or "stopped". */
     String role() {
         QuorumPeer p = peer;
-        return lifecycle == ServerLifecycle.RUNNING && p != null ? p.getPeerState().name().toLowerCase() : "stopped";
+        return lifecycle == ServerLifecycle.RUNNING && p != null
+                ? p.getPeerState().name().toLowerCase()
+                : "stopped";
     }
 
     boolean isLeading() {
         QuorumPeer p = peer;
-        return lifecycle == ServerLifecycle.RUNNING && p != null && p.getPeerState() == QuorumPeer.ServerState.LEADING
+        return lifecycle == ServerLifecycle.RUNNING
+                && p != null
+                && p.getPeerState() == QuorumPeer.ServerState.LEADING
                 && p.leader != null;
     }
 
@@ -88,10 +92,13 @@ final class QuorumMember {
         ServerLifecycle next = lifecycle.to(ServerLifecycle.RUNNING);
         this.settings = settings;
         QuorumPeerConfig config = configure(settings, serverLines);
-        ServerThreadGroup group = new ServerThreadGroup("zk-peer" + serverId() + "-" + clientPort + "-" + (++generation));
+        ServerThreadGroup group =
+                new ServerThreadGroup("zk-peer" + serverId() + "-" + clientPort + "-" + (++generation));
         FileTxnSnapLog snapLog = ServerStorage.open(dataDir, dataDir, settings.forceSync());
         try {
-            peer = group.run("starting ZooKeeper peer " + serverId(), EmbeddedServerException.Code.START,
+            peer = group.run(
+                    "starting ZooKeeper peer " + serverId(),
+                    EmbeddedServerException.Code.START,
                     () -> launch(config, snapLog));
         } catch (EmbeddedServerException e) {
             try {
@@ -104,15 +111,22 @@ final class QuorumMember {
         }
         threads = group;
         lifecycle = next;
-        LOG.info("ZooKeeper peer {} started (client {}, quorum {}, election {})", serverId(), clientPort, quorumPort, electionPort);
+        LOG.info(
+                "ZooKeeper peer {} started (client {}, quorum {}, election {})",
+                serverId(),
+                clientPort,
+                quorumPort,
+                electionPort);
     }
 
-    private QuorumPeerConfig configure(ZooKeeperSettings settings, List<String> serverLines) throws EmbeddedServerException {
+    private QuorumPeerConfig configure(ZooKeeperSettings settings, List<String> serverLines)
+            throws EmbeddedServerException {
         ServerStorage.createDirectory(dataDir);
         try {
             Files.writeString(dataDir.resolve("myid"), Long.toString(serverId()), StandardCharsets.US_ASCII);
         } catch (IOException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR, "cannot write " + dataDir.resolve("myid") + ": " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.DATA_DIR, "cannot write " + dataDir.resolve("myid") + ": " + e, e);
         }
         Properties p = new Properties();
         p.setProperty("tickTime", Integer.toString(settings.tickTimeMs()));
@@ -132,8 +146,10 @@ final class QuorumMember {
         try {
             config.parseProperties(p);
         } catch (IOException | QuorumPeerConfig.ConfigException | IllegalArgumentException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.START,
-                    "ZooKeeper rejected the configuration of peer " + serverId() + ": " + e.getMessage(), e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.START,
+                    "ZooKeeper rejected the configuration of peer " + serverId() + ": " + e.getMessage(),
+                    e);
         }
         return config;
     }
@@ -143,8 +159,11 @@ final class QuorumMember {
         try {
             factory.configure(config.getClientPortAddress(), config.getMaxClientCnxns(), -1, false);
         } catch (BindException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.BIND,
-                    "peer " + serverId() + " cannot bind its client port " + config.getClientPortAddress() + ": " + e.getMessage(), e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.BIND,
+                    "peer " + serverId() + " cannot bind its client port " + config.getClientPortAddress() + ": "
+                            + e.getMessage(),
+                    e);
         }
         QuorumPeer p = new QuorumPeer();
         try {

@@ -20,7 +20,8 @@ enum ServerLifecycle {
             case CLOSED -> false;
         };
         if (!legal) {
-            throw new IllegalStateException("server is " + name().toLowerCase() + ", cannot become " + target.name().toLowerCase());
+            throw new IllegalStateException("server is " + name().toLowerCase() + ", cannot become "
+                    + target.name().toLowerCase());
         }
         return target;
     }

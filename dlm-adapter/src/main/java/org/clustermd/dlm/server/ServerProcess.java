@@ -37,8 +37,14 @@ final class ServerProcess {
      *     path of this server's zoo.cfg is appended
      * @param live where every launched, not yet reaped process is registered, for cleanup
      */
-    ServerProcess(int index, Path dir, int clientPort, int quorumPort, int electionPort,
-                  List<String> launchCommand, Collection<Process> live) {
+    ServerProcess(
+            int index,
+            Path dir,
+            int clientPort,
+            int quorumPort,
+            int electionPort,
+            List<String> launchCommand,
+            Collection<Process> live) {
         this.index = index;
         this.dir = dir;
         this.clientPort = clientPort;
@@ -53,17 +59,21 @@ final class ServerProcess {
         try {
             Files.createDirectories(data);
             Files.writeString(data.resolve("myid"), Integer.toString(index + 1), StandardCharsets.US_ASCII);
-            Files.writeString(dir.resolve("zoo.cfg"),
-                    common + "dataDir=" + data + "\nclientPort=" + clientPort + "\n", StandardCharsets.UTF_8);
+            Files.writeString(
+                    dir.resolve("zoo.cfg"),
+                    common + "dataDir=" + data + "\nclientPort=" + clientPort + "\n",
+                    StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR, "cannot write the configuration of " + this + ": " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.DATA_DIR, "cannot write the configuration of " + this + ": " + e, e);
         }
     }
 
     /** Notices a process that died on its own. */
     void refresh() {
         if (process != null && !process.isAlive() && state != ProcessState.DEAD) {
-            LOG.warn("{} exited by itself with status {}; see {}", this, process.exitValue(), dir.resolve("server.log"));
+            LOG.warn(
+                    "{} exited by itself with status {}; see {}", this, process.exitValue(), dir.resolve("server.log"));
             state = ProcessState.DEAD;
             live.remove(process);
         }
@@ -76,11 +86,13 @@ final class ServerProcess {
         ProcessBuilder pb = new ProcessBuilder(command)
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("server.log").toFile()));
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                        dir.resolve("server.log").toFile()));
         try {
             process = pb.start();
         } catch (IOException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS, "cannot launch " + this + ": " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.PROCESS, "cannot launch " + this + ": " + e, e);
         }
         live.add(process);
         state = next;
@@ -96,12 +108,14 @@ final class ServerProcess {
         p.destroyForcibly();
         try {
             if (!p.waitFor(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS,
+                throw new EmbeddedServerException(
+                        EmbeddedServerException.Code.PROCESS,
                         this + " (pid " + p.pid() + ") survived SIGKILL for " + EXIT_WAIT.toSeconds() + " s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED, "interrupted while killing " + this, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.INTERRUPTED, "interrupted while killing " + this, e);
         }
         live.remove(p);
         state = state.on(ProcessState.Signal.SIGKILL);
@@ -112,17 +126,22 @@ final class ServerProcess {
         ProcessState next = state.on(signal);
         long pid = process.pid();
         try {
-            Process k = new ProcessBuilder("kill", killFlag, Long.toString(pid)).redirectErrorStream(true).start();
+            Process k = new ProcessBuilder("kill", killFlag, Long.toString(pid))
+                    .redirectErrorStream(true)
+                    .start();
             String out = new String(k.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
             if (k.waitFor() != 0) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS,
+                throw new EmbeddedServerException(
+                        EmbeddedServerException.Code.PROCESS,
                         "kill " + killFlag + " " + pid + " failed for " + this + ": " + out);
             }
         } catch (IOException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.PROCESS, "cannot run kill " + killFlag + " for " + this + ": " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.PROCESS, "cannot run kill " + killFlag + " for " + this + ": " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED, "interrupted while signalling " + this, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.INTERRUPTED, "interrupted while signalling " + this, e);
         }
         state = next;
     }

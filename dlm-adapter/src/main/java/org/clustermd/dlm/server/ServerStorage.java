@@ -36,8 +36,10 @@ final class ServerStorage {
             try {
                 return new FileTxnSnapLog(dataLogDir.toFile(), dataDir.toFile());
             } catch (IOException e) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR,
-                        "cannot open the ZooKeeper data in " + dataDir + " (log " + dataLogDir + "): " + e.getMessage(), e);
+                throw new EmbeddedServerException(
+                        EmbeddedServerException.Code.DATA_DIR,
+                        "cannot open the ZooKeeper data in " + dataDir + " (log " + dataLogDir + "): " + e.getMessage(),
+                        e);
             } finally {
                 if (previous == null) {
                     System.clearProperty(FORCE_SYNC);
@@ -52,11 +54,12 @@ final class ServerStorage {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR,
-                    "cannot create directory " + dir + ": " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.DATA_DIR, "cannot create directory " + dir + ": " + e, e);
         }
         if (!Files.isWritable(dir)) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR, "directory " + dir + " is not writable");
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.DATA_DIR, "directory " + dir + " is not writable");
         }
     }
 
@@ -80,12 +83,16 @@ final class ServerStorage {
         try {
             Class<?> type = Class.forName(className, false, ServerStorage.class.getClassLoader());
             if (!AuthenticationProvider.class.isAssignableFrom(type)) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.START,
-                        "authentication provider " + className + " does not implement " + AuthenticationProvider.class.getName());
+                throw new EmbeddedServerException(
+                        EmbeddedServerException.Code.START,
+                        "authentication provider " + className + " does not implement "
+                                + AuthenticationProvider.class.getName());
             }
         } catch (ClassNotFoundException | LinkageError e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.START,
-                    "authentication provider " + className + " is not on the classpath: " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.START,
+                    "authentication provider " + className + " is not on the classpath: " + e,
+                    e);
         }
     }
 }

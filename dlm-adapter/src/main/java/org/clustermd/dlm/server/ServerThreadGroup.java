@@ -59,13 +59,16 @@ final class ServerThreadGroup {
     <T> T run(String what, EmbeddedServerException.Code code, Task<T> task) throws EmbeddedServerException {
         AtomicReference<T> result = new AtomicReference<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread launcher = new Thread(group, () -> {
-            try {
-                result.set(task.call());
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, group.getName() + "-launcher");
+        Thread launcher = new Thread(
+                group,
+                () -> {
+                    try {
+                        result.set(task.call());
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                },
+                group.getName() + "-launcher");
         launcher.setDaemon(true);
         launcher.start();
         try {
@@ -73,8 +76,10 @@ final class ServerThreadGroup {
         } catch (InterruptedException e) {
             // the launcher finishes on its own; the caller is told it did not wait
             Thread.currentThread().interrupt();
-            throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED,
-                    "interrupted while " + what + " (" + group.getName() + ")", e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.INTERRUPTED,
+                    "interrupted while " + what + " (" + group.getName() + ")",
+                    e);
         }
         Throwable t = failure.get();
         if (t == null) {
@@ -85,8 +90,10 @@ final class ServerThreadGroup {
         }
         if (t instanceof InterruptedException) {
             Thread.currentThread().interrupt();
-            throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED,
-                    "interrupted while " + what + " (" + group.getName() + ")", t);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.INTERRUPTED,
+                    "interrupted while " + what + " (" + group.getName() + ")",
+                    t);
         }
         throw new EmbeddedServerException(code, what + " failed (" + group.getName() + "): " + t, t);
     }
@@ -136,7 +143,8 @@ final class ServerThreadGroup {
                 }
                 if (!electionInterrupted && now - interruptElectionAt >= 0) {
                     for (Thread t : live) {
-                        if (t.getName().startsWith("WorkerSender[") || t.getName().startsWith("WorkerReceiver[")) {
+                        if (t.getName().startsWith("WorkerSender[")
+                                || t.getName().startsWith("WorkerReceiver[")) {
                             t.interrupt();
                         }
                     }

@@ -29,9 +29,11 @@ final class WriteProbe {
         while (true) {
             long remainingMs = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
             if (remainingMs <= 0) {
-                throw new EmbeddedServerException(EmbeddedServerException.Code.NOT_SERVING,
+                throw new EmbeddedServerException(
+                        EmbeddedServerException.Code.NOT_SERVING,
                         connectString + " did not serve a write within " + timeout.toMillis() + " ms"
-                                + (last == null ? "" : "; last error: " + last), last);
+                                + (last == null ? "" : "; last error: " + last),
+                        last);
             }
             try {
                 if (tryWrite(connectString, remainingMs)) {
@@ -41,15 +43,19 @@ final class WriteProbe {
                 last = e;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED,
-                        "interrupted while waiting for " + connectString + " to serve a write", e);
+                throw new EmbeddedServerException(
+                        EmbeddedServerException.Code.INTERRUPTED,
+                        "interrupted while waiting for " + connectString + " to serve a write",
+                        e);
             }
             try {
                 Thread.sleep(Math.min(RETRY_PAUSE_MS, Math.max(1, remainingMs)));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new EmbeddedServerException(EmbeddedServerException.Code.INTERRUPTED,
-                        "interrupted while waiting for " + connectString + " to serve a write", e);
+                throw new EmbeddedServerException(
+                        EmbeddedServerException.Code.INTERRUPTED,
+                        "interrupted while waiting for " + connectString + " to serve a write",
+                        e);
             }
         }
     }
@@ -68,7 +74,8 @@ final class WriteProbe {
                 return false;
             }
             try {
-                String path = zk.create(PROBE_PREFIX, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL_SEQUENTIAL);
+                String path = zk.create(
+                        PROBE_PREFIX, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL_SEQUENTIAL);
                 zk.delete(path, -1);
             } catch (KeeperException.NoAuthException e) {
                 // a root closed by ACLs: the leader judged the write, so a quorum is there

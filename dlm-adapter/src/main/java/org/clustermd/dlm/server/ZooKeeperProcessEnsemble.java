@@ -53,6 +53,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
     public static final Duration DEFAULT_QUORUM_WAIT = Duration.ofSeconds(90);
     /** QuorumPeerMain behind a watchdog that ends the server if this JVM dies without closing it. */
     private static final String MAIN_CLASS = ZooKeeperServerProcess.class.getName();
+
     private static final int FOUR_LETTER_TIMEOUT_MS = 1_000;
     private static final Duration EXIT_WAIT = Duration.ofSeconds(15);
 
@@ -62,6 +63,7 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
     private final List<ServerProcess> servers;
     /** Every process launched and not yet reaped, for the shutdown hook (which takes no lock). */
     private final List<Process> live = new CopyOnWriteArrayList<>();
+
     private final Thread shutdownHook;
     private boolean closed;
 
@@ -69,11 +71,13 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
         this.settings = b.settings;
         try {
             this.ownsBaseDir = b.baseDir == null;
-            this.baseDir = (b.baseDir == null ? Files.createTempDirectory("clustermd-zk-ensemble-") : b.baseDir).toAbsolutePath();
+            this.baseDir = (b.baseDir == null ? Files.createTempDirectory("clustermd-zk-ensemble-") : b.baseDir)
+                    .toAbsolutePath();
             Files.createDirectories(baseDir);
             Files.writeString(baseDir.resolve("logback-zk.xml"), LOGBACK, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new EmbeddedServerException(EmbeddedServerException.Code.DATA_DIR, "cannot prepare the ensemble directory: " + e, e);
+            throw new EmbeddedServerException(
+                    EmbeddedServerException.Code.DATA_DIR, "cannot prepare the ensemble directory: " + e, e);
         }
         List<String> launch = new ArrayList<>();
         launch.add(b.java.toString());
@@ -86,7 +90,8 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
         int[] ports = LocalPorts.pick(settings.bindAddress(), 3 * b.size);
         List<ServerProcess> s = new ArrayList<>(b.size);
         for (int i = 0; i < b.size; i++) {
-            s.add(new ServerProcess(i, baseDir.resolve("server-" + i), ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], launch, live));
+            s.add(new ServerProcess(
+                    i, baseDir.resolve("server-" + i), ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], launch, live));
         }
         this.servers = List.copyOf(s);
         String config = configText();
@@ -115,11 +120,18 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
         c.append("admin.enableServer=false\n");
         c.append("4lw.commands.whitelist=srvr,ruok,stat,mntr\n");
         for (Map.Entry<String, String> p : settings.authProviders().entrySet()) {
-            c.append("authProvider.").append(p.getKey()).append('=').append(p.getValue()).append('\n');
+            c.append("authProvider.")
+                    .append(p.getKey())
+                    .append('=')
+                    .append(p.getValue())
+                    .append('\n');
         }
         for (ServerProcess s : servers) {
-            c.append("server.").append(s.index + 1).append('=')
-                    .append(QuorumMember.serverLine(settings.bindAddress(), s.quorumPort, s.electionPort, s.clientPort)).append('\n');
+            c.append("server.")
+                    .append(s.index + 1)
+                    .append('=')
+                    .append(QuorumMember.serverLine(settings.bindAddress(), s.quorumPort, s.electionPort, s.clientPort))
+                    .append('\n');
         }
         return c.toString();
     }
@@ -217,7 +229,8 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
             OutputStream out = socket.getOutputStream();
             out.write("srvr".getBytes(StandardCharsets.US_ASCII));
             out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
+            BufferedReader in =
+                    new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
             for (String line = in.readLine(); line != null; line = in.readLine()) {
                 if (line.startsWith("Mode:")) {
                     return line.substring("Mode:".length()).trim();
@@ -235,7 +248,9 @@ public final class ZooKeeperProcessEnsemble implements AutoCloseable {
 
     /** All client addresses, comma-separated. */
     public String connectString() {
-        return servers.stream().map(s -> settings.bindAddress() + ":" + s.clientPort).collect(Collectors.joining(","));
+        return servers.stream()
+                .map(s -> settings.bindAddress() + ":" + s.clientPort)
+                .collect(Collectors.joining(","));
     }
 
     /** The client address of server {@code index} alone. */

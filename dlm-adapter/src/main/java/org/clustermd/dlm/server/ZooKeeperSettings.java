@@ -47,7 +47,11 @@ public final class ZooKeeperSettings {
      * forceSync off (the data of a test server is disposable).
      */
     public static ZooKeeperSettings forTests() {
-        return builder().tickTimeMs(250).sessionTimeoutRangeMs(1_000, 60_000).forceSync(false).build();
+        return builder()
+                .tickTimeMs(250)
+                .sessionTimeoutRangeMs(1_000, 60_000)
+                .forceSync(false)
+                .build();
     }
 
     public static Builder builder() {
@@ -180,7 +184,8 @@ public final class ZooKeeperSettings {
             int min = minSessionTimeoutMs > 0 ? minSessionTimeoutMs : 2 * tickTimeMs;
             int max = maxSessionTimeoutMs > 0 ? maxSessionTimeoutMs : 20 * tickTimeMs;
             if (min > max) {
-                throw new IllegalArgumentException("minSessionTimeout " + min + " ms exceeds maxSessionTimeout " + max + " ms");
+                throw new IllegalArgumentException(
+                        "minSessionTimeout " + min + " ms exceeds maxSessionTimeout " + max + " ms");
             }
             if (bindAddress.isBlank()) {
                 throw new IllegalArgumentException("bindAddress is blank");

@@ -26,6 +26,7 @@ final class CallbackQueue implements AutoCloseable {
     private boolean running;
     /** The thread running tasks while {@link #running}. */
     private Thread runner;
+
     private boolean closed;
 
     CallbackQueue(String name) {

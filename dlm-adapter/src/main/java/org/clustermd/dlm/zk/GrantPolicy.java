@@ -120,8 +120,11 @@ final class GrantPolicy {
         for (int i = 0; i < n; i++) {
             List<Integer> out = new ArrayList<>();
             for (int j = 0; j < n; j++) {
-                if (i != j && (!waiting.get(i).requested().isCompatibleWith(waiting.get(j).granted())
-                        || LockEntry.QUEUE_ORDER.compare(waiting.get(j), waiting.get(i)) < 0)) {
+                if (i != j
+                        && (!waiting.get(i)
+                                        .requested()
+                                        .isCompatibleWith(waiting.get(j).granted())
+                                || LockEntry.QUEUE_ORDER.compare(waiting.get(j), waiting.get(i)) < 0)) {
                     out.add(j);
                 }
             }

@@ -33,6 +33,7 @@ final class Lease {
      * and a tick is at most half the session timeout.
      */
     static final double CONFIRM_AFTER = 1.0 / 3.0;
+
     private static final int MAX_PROBES = 64;
 
     private final LongSupplier clock;
@@ -133,8 +134,11 @@ final class Lease {
         long now = clock.getAsLong();
         long session = term.session();
         long deadline = term.deadline();
-        return "Lease[session " + Long.toHexString(session) + (now - deadline < 0 ? ", " + (deadline - now) / 1_000_000
-                + " ms left" : ", lapsed " + (now - deadline) / 1_000_000 + " ms ago") + ", " + probes.size()
+        return "Lease[session " + Long.toHexString(session)
+                + (now - deadline < 0
+                        ? ", " + (deadline - now) / 1_000_000 + " ms left"
+                        : ", lapsed " + (now - deadline) / 1_000_000 + " ms ago")
+                + ", " + probes.size()
                 + " probes]";
     }
 }

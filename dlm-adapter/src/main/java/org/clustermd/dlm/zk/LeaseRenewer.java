@@ -54,9 +54,15 @@ final class LeaseRenewer implements AutoCloseable {
     private boolean changed;
     /** Whether the lease counts as valid for the lockspaces (written only by the thread). */
     private volatile boolean usable;
+
     private final Object usableMonitor = new Object();
 
-    LeaseRenewer(CuratorFramework client, Lease lease, String path, long requestedTimeoutNanos, String nodeName,
+    LeaseRenewer(
+            CuratorFramework client,
+            Lease lease,
+            String path,
+            long requestedTimeoutNanos,
+            String nodeName,
             HealthListener listener) {
         this.client = client;
         this.lease = lease;

@@ -32,15 +32,13 @@ import org.clustermd.dlm.LockMode;
  *     name, or -1 when a plain transaction wrote it
  * @param znode the znode name this was parsed from
  */
-record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, int casVersion, long seq,
-        String znode) {
+record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, int casVersion, long seq, String znode) {
 
     static final String PREFIX = "L_";
 
     /** Queue order: pending conversions first, then new requests, each by sequence number. */
-    static final Comparator<LockEntry> QUEUE_ORDER = Comparator
-            .comparing((LockEntry e) -> e.granted() == null)
-            .thenComparingLong(LockEntry::seq);
+    static final Comparator<LockEntry> QUEUE_ORDER =
+            Comparator.comparing((LockEntry e) -> e.granted() == null).thenComparingLong(LockEntry::seq);
 
     boolean isPending() {
         return requested != null;
@@ -57,10 +55,16 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, in
     /** The name prefix to create (ZooKeeper appends the sequence number). */
     /** @param casVersion the version after the transaction for a compare-and-set one, else -1 */
     static String prefix(LockKey key, LockMode granted, LockMode requested, long gen, int casVersion) {
-        return PREFIX + String.format("%04d_%016x_%d_%s_%s_%d_%s_",
-                key.slot(), key.incarnation(), key.lockId(),
-                granted == null ? "UN" : granted.name(),
-                requested == null ? "--" : requested.name(), gen, casVersion < 0 ? "p" : "c" + casVersion);
+        return PREFIX
+                + String.format(
+                        "%04d_%016x_%d_%s_%s_%d_%s_",
+                        key.slot(),
+                        key.incarnation(),
+                        key.lockId(),
+                        granted == null ? "UN" : granted.name(),
+                        requested == null ? "--" : requested.name(),
+                        gen,
+                        casVersion < 0 ? "p" : "c" + casVersion);
     }
 
     /**
@@ -71,8 +75,8 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, in
     static LockEntry parse(String znode) {
         String[] f = znode.split("_", -1);
         if (f.length != 9 || !f[0].equals("L")) {
-            throw new IllegalArgumentException("not a lock znode name (expected 9 '_'-separated fields"
-                    + " starting with L): '" + znode + "'");
+            throw new IllegalArgumentException(
+                    "not a lock znode name (expected 9 '_'-separated fields" + " starting with L): '" + znode + "'");
         }
         int slot = parseField(znode, "slot", f[1], 10, 4);
         long inc;
@@ -80,15 +84,15 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, in
             if (f[2].length() != 16) throw new NumberFormatException();
             inc = Long.parseUnsignedLong(f[2], 16);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("lock znode '" + znode + "': incarnation '" + f[2]
-                    + "' is not 16 hex digits");
+            throw new IllegalArgumentException(
+                    "lock znode '" + znode + "': incarnation '" + f[2] + "' is not 16 hex digits");
         }
         long lockId = parseLong(znode, "lock id", f[3]);
         LockMode granted = f[4].equals("UN") ? null : mode(znode, "granted mode", f[4]);
         LockMode requested = f[5].equals("--") ? null : mode(znode, "requested mode", f[5]);
         if (granted == null && requested == null) {
-            throw new IllegalArgumentException("lock znode '" + znode
-                    + "': neither granted nor requested (UN with --)");
+            throw new IllegalArgumentException(
+                    "lock znode '" + znode + "': neither granted nor requested (UN with --)");
         }
         long gen = parseLong(znode, "generation", f[6]);
         int casVersion;
@@ -99,16 +103,16 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, in
                 casVersion = Integer.parseInt(f[7].substring(1));
                 if (casVersion < 0) throw new NumberFormatException();
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("lock znode '" + znode + "': transaction kind '" + f[7]
-                        + "' is not p or c<version>");
+                throw new IllegalArgumentException(
+                        "lock znode '" + znode + "': transaction kind '" + f[7] + "' is not p or c<version>");
             }
         } else {
-            throw new IllegalArgumentException("lock znode '" + znode + "': transaction kind '" + f[7]
-                    + "' is not p or c<version>");
+            throw new IllegalArgumentException(
+                    "lock znode '" + znode + "': transaction kind '" + f[7] + "' is not p or c<version>");
         }
         if (f[8].length() != 10) {
-            throw new IllegalArgumentException("lock znode '" + znode + "': sequence '" + f[8]
-                    + "' is not ZooKeeper's 10-digit suffix");
+            throw new IllegalArgumentException(
+                    "lock znode '" + znode + "': sequence '" + f[8] + "' is not ZooKeeper's 10-digit suffix");
         }
         long seq = parseLong(znode, "sequence", f[8]);
         return new LockEntry(new LockKey(slot, inc, lockId), granted, requested, gen, casVersion, seq, znode);
@@ -116,14 +120,13 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, in
 
     private static int parseField(String znode, String what, String s, int radix, int width) {
         if (s.length() != width) {
-            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
-                    + "' is not " + width + " digits");
+            throw new IllegalArgumentException(
+                    "lock znode '" + znode + "': " + what + " '" + s + "' is not " + width + " digits");
         }
         try {
             return Integer.parseInt(s, radix);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
-                    + "' is not a number");
+            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s + "' is not a number");
         }
     }
 
@@ -133,8 +136,8 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, in
             if (v < 0) throw new NumberFormatException();
             return v;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
-                    + "' is not a non-negative number");
+            throw new IllegalArgumentException(
+                    "lock znode '" + znode + "': " + what + " '" + s + "' is not a non-negative number");
         }
     }
 
@@ -142,8 +145,8 @@ record LockEntry(LockKey key, LockMode granted, LockMode requested, long gen, in
         try {
             return LockMode.valueOf(s);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("lock znode '" + znode + "': " + what + " '" + s
-                    + "' is not one of NL CR CW PR PW EX");
+            throw new IllegalArgumentException(
+                    "lock znode '" + znode + "': " + what + " '" + s + "' is not one of NL CR CW PR PW EX");
         }
     }
 

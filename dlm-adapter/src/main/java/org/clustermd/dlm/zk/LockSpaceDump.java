@@ -25,8 +25,15 @@ public final class LockSpaceDump {
     public record Member(int slot, String incarnation, String nodeName) {}
 
     /** One lock; {@code granted} is UN for a new request, {@code requested} is empty when none. */
-    public record Lock(int slot, String incarnation, long lockId, String granted, String requested, long gen,
-            long seq, String znode) {}
+    public record Lock(
+            int slot,
+            String incarnation,
+            long lockId,
+            String granted,
+            String requested,
+            long gen,
+            long seq,
+            String znode) {}
 
     /**
      * One resource.
@@ -34,12 +41,17 @@ public final class LockSpaceDump {
      * @param version the compare-and-set version (how many grant or conversion transactions)
      * @param valueBlock the LVB in hex (trailing zero bytes trimmed), empty if never written
      */
-    public record Resource(String name, int version, List<Lock> granted, List<Lock> converting,
-            List<Lock> waiting, String valueBlock, boolean valueBlockValid) {}
+    public record Resource(
+            String name,
+            int version,
+            List<Lock> granted,
+            List<Lock> converting,
+            List<Lock> waiting,
+            String valueBlock,
+            boolean valueBlockValid) {}
 
     /** One lockspace. */
-    public record LockSpaceInfo(String name, List<Member> members, List<String> departed,
-            List<Resource> resources) {}
+    public record LockSpaceInfo(String name, List<Member> members, List<String> departed, List<Resource> resources) {}
 
     /** Everything under one cluster. */
     public record Dump(String cluster, List<LockSpaceInfo> lockSpaces) {}
@@ -51,8 +63,9 @@ public final class LockSpaceDump {
         try {
             if (zk.exists(lsRoot, false) == null) {
                 // a typo in the name, or a cluster no node has joined yet: nothing is wrong with the state
-                throw new DlmException(DlmException.Code.NOT_FOUND, "no cluster '" + cluster + "' under "
-                        + root + " (" + lsRoot + " does not exist)");
+                throw new DlmException(
+                        DlmException.Code.NOT_FOUND,
+                        "no cluster '" + cluster + "' under " + root + " (" + lsRoot + " does not exist)");
             }
             for (String ls : sorted(zk.getChildren(lsRoot, false))) {
                 out.add(readLockSpace(zk, new ZkLockPaths(root, cluster, ls), ls));
@@ -71,7 +84,8 @@ public final class LockSpaceDump {
      * (nobody ever joined it). What {@code clustermd create --force} asks before it overwrites
      * legs that may belong to a running array.
      */
-    public static List<Member> members(ZooKeeper zk, String root, String cluster, String lockSpace) throws DlmException {
+    public static List<Member> members(ZooKeeper zk, String root, String cluster, String lockSpace)
+            throws DlmException {
         ZkLockPaths paths = new ZkLockPaths(root, cluster, lockSpace);
         List<Member> members = new ArrayList<>();
         try {
@@ -99,7 +113,8 @@ public final class LockSpaceDump {
     private static LockSpaceInfo readLockSpace(ZooKeeper zk, ZkLockPaths paths, String name)
             throws KeeperException, InterruptedException, DlmException {
         for (String child : zk.getChildren(paths.root(), false)) {
-            if (!List.of("members", "slots", "departed", "names", "recovery", "res").contains(child)) {
+            if (!List.of("members", "slots", "departed", "names", "recovery", "res")
+                    .contains(child)) {
                 throw foreign(paths.rootChild(child), "not part of a lockspace's layout");
             }
         }
@@ -140,9 +155,15 @@ public final class LockSpaceDump {
                 } catch (IllegalArgumentException ex) {
                     throw foreign(ZkLockPaths.entry(path, c), ex.getMessage());
                 }
-                Lock l = new Lock(e.key().slot(), String.format("%016x", e.key().incarnation()), e.key().lockId(),
+                Lock l = new Lock(
+                        e.key().slot(),
+                        String.format("%016x", e.key().incarnation()),
+                        e.key().lockId(),
                         e.granted() == null ? "UN" : e.granted().name(),
-                        e.requested() == null ? "" : e.requested().name(), e.gen(), e.seq(), c);
+                        e.requested() == null ? "" : e.requested().name(),
+                        e.gen(),
+                        e.seq(),
+                        c);
                 (e.isConversion() ? converting : e.isNewRequest() ? waiting : granted).add(l);
             } else if (c.startsWith(ValueBlockEntry.PREFIX)) {
                 try {
@@ -166,7 +187,13 @@ public final class LockSpaceDump {
         if (st != null) {
             version = st.getVersion();
         }
-        return new Resource(name, version, granted, converting, waiting, lvb == null ? "" : trimmedHex(lvb.valueBlock()),
+        return new Resource(
+                name,
+                version,
+                granted,
+                converting,
+                waiting,
+                lvb == null ? "" : trimmedHex(lvb.valueBlock()),
                 lvb == null || lvb.valueBlock().isValid());
     }
 
@@ -194,7 +221,8 @@ public final class LockSpaceDump {
     }
 
     private static DlmException foreign(String znode, String why) {
-        return new DlmException(DlmException.Code.CORRUPT_STATE, "znode " + znode
-                + " was not written by clustermd's lock manager: " + why);
+        return new DlmException(
+                DlmException.Code.CORRUPT_STATE,
+                "znode " + znode + " was not written by clustermd's lock manager: " + why);
     }
 }

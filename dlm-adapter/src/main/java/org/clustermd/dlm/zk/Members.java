@@ -120,8 +120,10 @@ final class Members {
                     }
                 }
                 if (candidate < 0) {
-                    throw new DlmException(DlmException.Code.SLOTS_EXHAUSTED, "all " + options.slotCount()
-                            + " slots of lockspace " + lockSpaceName + " are taken by " + members.keySet());
+                    throw new DlmException(
+                            DlmException.Code.SLOTS_EXHAUSTED,
+                            "all " + options.slotCount() + " slots of lockspace " + lockSpaceName + " are taken by "
+                                    + members.keySet());
                 }
                 byte[] data = nodeName.getBytes(StandardCharsets.UTF_8);
                 ops.add(Op.create(paths.slotClaim(candidate), data, acl, CreateMode.EPHEMERAL));
@@ -138,9 +140,10 @@ final class Members {
                 lock.unlock();
             }
             byte[] slotData = Integer.toString(candidate).getBytes(StandardCharsets.UTF_8);
-            ops.add(preferred == null
-                    ? Op.create(paths.nodeName(nodeName), slotData, acl, CreateMode.PERSISTENT)
-                    : Op.setData(paths.nodeName(nodeName), slotData, -1));
+            ops.add(
+                    preferred == null
+                            ? Op.create(paths.nodeName(nodeName), slotData, acl, CreateMode.PERSISTENT)
+                            : Op.setData(paths.nodeName(nodeName), slotData, -1));
             ops.add(Op.create(paths.nodeNameMember(nodeName), slotData, acl, CreateMode.EPHEMERAL));
             Code rc = space.multiAndWait(ops, deadline, "claiming slot " + candidate);
             if (rc == Code.OK) {
@@ -158,8 +161,8 @@ final class Members {
                 }
                 continue;
             }
-            throw ZkLockManager.translate("claiming slot " + candidate + " of " + lockSpaceName,
-                    KeeperException.create(rc));
+            throw ZkLockManager.translate(
+                    "claiming slot " + candidate + " of " + lockSpaceName, KeeperException.create(rc));
         }
     }
 
@@ -172,9 +175,11 @@ final class Members {
         try {
             byte[] d = zk.getData(path, false, null);
             String holder = new String(d, StandardCharsets.UTF_8).trim();
-            throw new DlmException(DlmException.Code.NODE_NAME_IN_USE, "node name '" + nodeName
-                    + "' is already a member of lockspace " + lockSpaceName + " in slot" + holder
-                    + "; a second node with the same name is refused (stop the first, or give this one another name)");
+            throw new DlmException(
+                    DlmException.Code.NODE_NAME_IN_USE,
+                    "node name '" + nodeName
+                            + "' is already a member of lockspace " + lockSpaceName + " in slot" + holder
+                            + "; a second node with the same name is refused (stop the first, or give this one another name)");
         } catch (KeeperException.NoNodeException e) {
             // not the name: another node claimed the slot at the same time; the caller retries
         } catch (KeeperException e) {
@@ -192,8 +197,9 @@ final class Members {
         } catch (KeeperException.NoNodeException e) {
             return null;
         } catch (NumberFormatException e) {
-            throw new DlmException(DlmException.Code.CORRUPT_STATE, "znode " + paths.nodeName(nodeName)
-                    + " does not hold a slot number");
+            throw new DlmException(
+                    DlmException.Code.CORRUPT_STATE,
+                    "znode " + paths.nodeName(nodeName) + " does not hold a slot number");
         } catch (KeeperException e) {
             throw ZkLockManager.translate("reading " + paths.nodeName(nodeName), e);
         } catch (InterruptedException e) {
@@ -229,8 +235,12 @@ final class Members {
         for (Owner dead : orphans) {
             deathDiscovered(dead, out);
         }
-        LOG.info("joined lockspace {} as {} (incarnation {}), members {}", lockSpaceName, ours,
-                Long.toHexString(incarnation), live);
+        LOG.info(
+                "joined lockspace {} as {} (incarnation {}), members {}",
+                lockSpaceName,
+                ours,
+                Long.toHexString(incarnation),
+                live);
         space.engine.evaluateAll(out);
         barrierStep();
     }
@@ -349,8 +359,12 @@ final class Members {
     }
 
     private void memberGone(int deadSlot, long inc, boolean graceful, Actions out) {
-        LOG.info("lockspace {}: member {} (incarnation {}) {}", lockSpaceName, new NodeSlot(deadSlot),
-                Long.toHexString(inc), graceful ? "left" : "died");
+        LOG.info(
+                "lockspace {}: member {} (incarnation {}) {}",
+                lockSpaceName,
+                new NodeSlot(deadSlot),
+                Long.toHexString(inc),
+                graceful ? "left" : "died");
         RecoveryEpisode ep = startEpisode(out);
         ep.gone.add(inc);
         if (ep.prepDelivered) {
@@ -376,8 +390,12 @@ final class Members {
             preparedDeaths.add(dead.incarnation());
         }
         boolean graceful = departed.contains(ZkLockPaths.memberName(dead.slot(), dead.incarnation()));
-        LOG.info("lockspace {}: found the locks of member {} (incarnation {}), which {}", lockSpaceName,
-                new NodeSlot(dead.slot()), Long.toHexString(dead.incarnation()), graceful ? "left" : "died");
+        LOG.info(
+                "lockspace {}: found the locks of member {} (incarnation {}), which {}",
+                lockSpaceName,
+                new NodeSlot(dead.slot()),
+                Long.toHexString(dead.incarnation()),
+                graceful ? "left" : "died");
         // our own slot's previous holder is our own earlier life: its dirty bits are ours to
         // resync on assembly, as md does on join, and recover_slot would have us wait on our own
         // bitmap lock
@@ -498,19 +516,28 @@ final class Members {
         Owner self = new Owner(slot, incarnation);
         for (Owner dead : barrier.acksToWrite(orphans, preparedDeaths, self)) {
             stats.plain.increment();
-            zk.create(barrier.ackPath(dead, self), new byte[0], acl, CreateMode.PERSISTENT, (rc, path, ctx, name) -> {
-                lock.lock();
-                try {
-                    barrier.ackWritten(dead);
-                    Code code = Code.get(rc);
-                    if (code != Code.OK && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS
-                            && code != Code.SESSIONEXPIRED) {
-                        LOG.warn("lockspace {}: writing recovery mark {} failed: {}", lockSpaceName, path, code);
-                    }
-                } finally {
-                    lock.unlock();
-                }
-            }, null);
+            zk.create(
+                    barrier.ackPath(dead, self),
+                    new byte[0],
+                    acl,
+                    CreateMode.PERSISTENT,
+                    (rc, path, ctx, name) -> {
+                        lock.lock();
+                        try {
+                            barrier.ackWritten(dead);
+                            Code code = Code.get(rc);
+                            if (code != Code.OK
+                                    && code != Code.NODEEXISTS
+                                    && code != Code.CONNECTIONLOSS
+                                    && code != Code.SESSIONEXPIRED) {
+                                LOG.warn(
+                                        "lockspace {}: writing recovery mark {} failed: {}", lockSpaceName, path, code);
+                            }
+                        } finally {
+                            lock.unlock();
+                        }
+                    },
+                    null);
         }
         if (members.isEmpty() || members.keySet().iterator().next() != slot) {
             return;
@@ -525,15 +552,18 @@ final class Members {
             return;
         }
         stats.plain.increment();
-        zk.multi(ops, (rc, path, ctx, results) -> {
-            lock.lock();
-            try {
-                // on failure (a mark went meanwhile) the next event tries again
-                barrier.cleaned();
-            } finally {
-                lock.unlock();
-            }
-        }, null);
+        zk.multi(
+                ops,
+                (rc, path, ctx, results) -> {
+                    lock.lock();
+                    try {
+                        // on failure (a mark went meanwhile) the next event tries again
+                        barrier.cleaned();
+                    } finally {
+                        lock.unlock();
+                    }
+                },
+                null);
     }
 
     /** One recovery episode: from the first membership change to recover_done. */
@@ -551,8 +581,8 @@ final class Members {
                 return null;
             }
             try {
-                return new MemberName(Integer.parseInt(name.substring(0, 4)),
-                        Long.parseUnsignedLong(name.substring(5), 16));
+                return new MemberName(
+                        Integer.parseInt(name.substring(0, 4)), Long.parseUnsignedLong(name.substring(5), 16));
             } catch (NumberFormatException e) {
                 return null;
             }

@@ -17,7 +17,11 @@ import org.clustermd.dlm.LockMode;
  * <p>Not thread-safe: guarded by the owning lockspace's lock.
  */
 final class Pending {
-    enum Kind { CONVERT, REPUBLISH, UNLOCK }
+    enum Kind {
+        CONVERT,
+        REPUBLISH,
+        UNLOCK
+    }
 
     enum Phase {
         /** A write must be planned and submitted. */
@@ -59,6 +63,7 @@ final class Pending {
     final String baseZnode;
     /** The granted mode when the operation started, or null if no lock was held. */
     final LockMode baseMode;
+
     final CompletableFuture<LockGrant> future = new CompletableFuture<>();
 
     private Phase phase = Phase.TO_WRITE;

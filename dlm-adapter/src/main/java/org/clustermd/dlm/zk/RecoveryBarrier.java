@@ -9,9 +9,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.apache.zookeeper.Op;
+import org.clustermd.dlm.zk.Members.MemberName;
 import org.clustermd.dlm.zk.TablePlanner.Owner;
 import org.clustermd.dlm.zk.TablePlanner.Plan;
-import org.clustermd.dlm.zk.Members.MemberName;
 
 /**
  * The cluster-wide half of recovery: a dead member's locks are purged only once every live
@@ -45,6 +45,7 @@ final class RecoveryBarrier {
     private final Map<String, Ack> acks = new HashMap<>();
     /** Dead incarnations whose mark of ours is being written. */
     private final Set<Long> writing = new HashSet<>();
+
     private boolean cleaning;
     /** The members directory's data version as the view has it: how many slot claims committed. */
     private int membersVersion;
@@ -138,7 +139,8 @@ final class RecoveryBarrier {
     List<Owner> acksToWrite(Set<Owner> orphans, Set<Long> prepared, Owner self) {
         List<Owner> out = new ArrayList<>();
         for (Owner dead : orphans) {
-            if (prepared.contains(dead.incarnation()) && !writing.contains(dead.incarnation())
+            if (prepared.contains(dead.incarnation())
+                    && !writing.contains(dead.incarnation())
                     && !acks.containsValue(new Ack(dead, self))) {
                 writing.add(dead.incarnation());
                 out.add(dead);

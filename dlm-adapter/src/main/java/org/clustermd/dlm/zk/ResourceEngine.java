@@ -117,8 +117,8 @@ final class ResourceEngine {
                 }
                 h.pending = new Pending(Kind.REPUBLISH, mode, noQueue, e.znode(), e.granted());
             } else {
-                h.pending = new Pending(Kind.CONVERT, mode, noQueue, e == null ? null : e.znode(),
-                        e == null ? null : e.granted());
+                h.pending = new Pending(
+                        Kind.CONVERT, mode, noQueue, e == null ? null : e.znode(), e == null ? null : e.granted());
             }
             // taken before evaluate, which may complete the request and clear h.pending
             CompletableFuture<LockGrant> result = h.pending.future;
@@ -177,8 +177,8 @@ final class ResourceEngine {
                 return done;
             }
             if (p != null) {
-                return CompletableFuture.failedFuture(new DlmException(DlmException.Code.INVALID_REQUEST,
-                        "an operation is already pending on " + h.name()));
+                return CompletableFuture.failedFuture(new DlmException(
+                        DlmException.Code.INVALID_REQUEST, "an operation is already pending on " + h.name()));
             }
             DlmException refused = refuse(h);
             if (refused != null) {
@@ -198,18 +198,20 @@ final class ResourceEngine {
     /** Why a new operation cannot start now, or null. */
     private DlmException refuse(ZkLockResource h) {
         if (space.state() == LockSpaceState.LOST) {
-            return new DlmException(DlmException.Code.LOCKSPACE_LOST, "lockspace " + lockSpaceName + " lost its session");
+            return new DlmException(
+                    DlmException.Code.LOCKSPACE_LOST, "lockspace " + lockSpaceName + " lost its session");
         }
         if (space.state() == LockSpaceState.CLOSED || !space.member()) {
             return new DlmException(DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closed");
         }
         if (space.state() == LockSpaceState.SUSPENDED) {
-            return new DlmException(DlmException.Code.SUSPENDED, "lockspace " + lockSpaceName
-                    + " is suspended (connection in doubt)");
+            return new DlmException(
+                    DlmException.Code.SUSPENDED, "lockspace " + lockSpaceName + " is suspended (connection in doubt)");
         }
         if (h.pending != null) {
-            return new DlmException(DlmException.Code.INVALID_REQUEST, "a request is already pending on "
-                    + h.name() + ": " + h.pending);
+            return new DlmException(
+                    DlmException.Code.INVALID_REQUEST,
+                    "a request is already pending on " + h.name() + ": " + h.pending);
         }
         String foreign = h.resource.view.foreignChild();
         if (foreign != null) {
@@ -219,8 +221,9 @@ final class ResourceEngine {
     }
 
     private DlmException corrupt(ResourceState rs, String foreign) {
-        return new DlmException(DlmException.Code.CORRUPT_STATE, "resource " + rs.path
-                + " holds a znode this lock manager did not write: '" + foreign + "'");
+        return new DlmException(
+                DlmException.Code.CORRUPT_STATE,
+                "resource " + rs.path + " holds a znode this lock manager did not write: '" + foreign + "'");
     }
 
     // ------------------------------------------------------------------ the engine
@@ -238,7 +241,8 @@ final class ResourceEngine {
         String foreign = v.foreignChild();
         if (foreign != null) {
             for (ZkLockResource h : rs.handles) {
-                failPending(h, DlmException.Code.CORRUPT_STATE, corrupt(rs, foreign).getMessage(), out);
+                failPending(
+                        h, DlmException.Code.CORRUPT_STATE, corrupt(rs, foreign).getMessage(), out);
             }
             return;
         }
@@ -254,8 +258,12 @@ final class ResourceEngine {
     }
 
     private boolean canDecide(ResourceState rs) {
-        return space.member() && space.state() == LockSpaceState.ACTIVE && space.replica.current() && !rs.stale
-                && rs.view.settled() && rs.view.foreignChild() == null;
+        return space.member()
+                && space.state() == LockSpaceState.ACTIVE
+                && space.replica.current()
+                && !rs.stale
+                && rs.view.settled()
+                && rs.view.foreignChild() == null;
     }
 
     private void drive(ResourceState rs, ZkLockResource h, Actions out) {
@@ -266,8 +274,13 @@ final class ResourceEngine {
         ResourceView v = rs.view;
         LockEntry e = v.find(h.key);
         boolean written = p.phase() == Phase.WRITING || p.phase() == Phase.QUEUED;
-        if (written && p.kind != Kind.UNLOCK && !p.cancelWriting && e != null && !e.isPending()
-                && e.granted() == p.mode && !e.znode().equals(p.baseZnode)) {
+        if (written
+                && p.kind != Kind.UNLOCK
+                && !p.cancelWriting
+                && e != null
+                && !e.isPending()
+                && e.granted() == p.mode
+                && !e.znode().equals(p.baseZnode)) {
             completeGrant(rs, h, p, e, out);
             return;
         }
@@ -285,12 +298,28 @@ final class ResourceEngine {
                     out.add(() -> p.future.complete(null));
                     return;
                 }
-                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
-                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl), out);
+                LockValueBlock publish =
+                        e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
+                write(
+                        rs,
+                        h,
+                        p,
+                        TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Unlock(h.key), publish, acl),
+                        out);
             }
-            case REPUBLISH -> write(rs, h, p,
-                    TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Republish(h.key), written(h.valueBlock),
-                            acl), out);
+            case REPUBLISH ->
+                write(
+                        rs,
+                        h,
+                        p,
+                        TablePlanner.plan(
+                                v,
+                                rs.path,
+                                rs.versionPath,
+                                new TablePlanner.Republish(h.key),
+                                written(h.valueBlock),
+                                acl),
+                        out);
             case CONVERT -> driveConvert(rs, h, p, e, out);
         }
     }
@@ -303,22 +332,34 @@ final class ResourceEngine {
                     finishCancelled(h, p, out);
                     return;
                 }
-                failPending(h, DlmException.Code.CORRUPT_STATE, "queued request on " + rs.name
-                        + " disappeared without being granted", out);
+                failPending(
+                        h,
+                        DlmException.Code.CORRUPT_STATE,
+                        "queued request on " + rs.name + " disappeared without being granted",
+                        out);
                 return;
             }
             if (p.cancelReason == null) {
                 for (LockEntry victim : GrantPolicy.evaluate(v.entries()).victims()) {
                     if (victim.key().equals(h.key)) {
                         p.cancelReason = DlmException.Code.CONVERSION_DEADLOCK;
-                        LOG.info("lockspace {}: conversion {} -> {} on {} is deadlocked; cancelling it",
-                                lockSpaceName, e.granted(), e.requested(), rs.name);
+                        LOG.info(
+                                "lockspace {}: conversion {} -> {} on {} is deadlocked; cancelling it",
+                                lockSpaceName,
+                                e.granted(),
+                                e.requested(),
+                                rs.name);
                     }
                 }
             }
             if (p.cancelReason != null) {
                 p.cancelWriting = true;
-                write(rs, h, p, TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Cancel(h.key), null, acl), out);
+                write(
+                        rs,
+                        h,
+                        p,
+                        TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Cancel(h.key), null, acl),
+                        out);
             }
             return;
         }
@@ -332,9 +373,12 @@ final class ResourceEngine {
             finishCancelled(h, p, out);
             return;
         }
-        LockValueBlock publish = e != null && LockMode.transferOnGrant(e.granted(), p.mode)
-                == LockMode.ValueBlockTransfer.WRITE ? written(h.valueBlock) : null;
-        Plan plan = TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
+        LockValueBlock publish =
+                e != null && LockMode.transferOnGrant(e.granted(), p.mode) == LockMode.ValueBlockTransfer.WRITE
+                        ? written(h.valueBlock)
+                        : null;
+        Plan plan =
+                TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
         if (!plan.ownGranted() && p.noQueue) {
             if (!p.synced) {
                 // our view may lag: a sync brings every earlier event in before its reply
@@ -342,8 +386,8 @@ final class ResourceEngine {
                 zk.sync(rs.path, (rc, path, ctx) -> afterSync(rs, h, p), null);
                 return;
             }
-            failPending(h, DlmException.Code.NOT_GRANTED, p.mode + " on " + rs.name
-                    + " cannot be granted at once", out);
+            failPending(
+                    h, DlmException.Code.NOT_GRANTED, p.mode + " on " + rs.name + " cannot be granted at once", out);
             return;
         }
         write(rs, h, p, plan, out);
@@ -411,10 +455,18 @@ final class ResourceEngine {
                 }
                 case CONNECTIONLOSS, OPERATIONTIMEOUT -> p.to(Phase.UNCERTAIN);
                 case SESSIONEXPIRED, SESSIONMOVED -> out.add(() -> space.onLost("session expired"));
-                case NOAUTH -> failPending(h, DlmException.Code.NO_AUTH, "ZooKeeper refused the write to "
-                        + rs.path + ": wrong or missing credentials", out);
-                default -> failPending(h, DlmException.Code.UNAVAILABLE, "ZooKeeper failed the write to "
-                        + rs.path + ": " + rc, out);
+                case NOAUTH ->
+                    failPending(
+                            h,
+                            DlmException.Code.NO_AUTH,
+                            "ZooKeeper refused the write to " + rs.path + ": wrong or missing credentials",
+                            out);
+                default ->
+                    failPending(
+                            h,
+                            DlmException.Code.UNAVAILABLE,
+                            "ZooKeeper failed the write to " + rs.path + ": " + rc,
+                            out);
             }
             evaluate(rs, out);
         });
@@ -439,26 +491,32 @@ final class ResourceEngine {
 
     private void completeGrant(ResourceState rs, ZkLockResource h, Pending p, LockEntry e, Actions out) {
         LockMode.ValueBlockTransfer transfer = p.kind == Kind.REPUBLISH
-                ? LockMode.ValueBlockTransfer.WRITE : LockMode.transferOnGrant(p.baseMode, p.mode);
-        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
+                ? LockMode.ValueBlockTransfer.WRITE
+                : LockMode.transferOnGrant(p.baseMode, p.mode);
+        LockValueBlock lvb =
+                transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
         long token = 0;
         if (p.mode.isWriteMode()) {
             token = rs.view.createdZxid(e.znode());
             if (token == 0) {
                 // granted while we were disconnected: read the grant's zxid
                 p.to(Phase.TOKEN_READ);
-                zk.exists(ZkLockPaths.entry(rs.path, e.znode()), false, (rc, path, ctx, stat) -> {
-                    space.underLock(later -> {
-                        if (h.pending == p) {
-                            if (stat != null) {
-                                finishGrant(h, p, lvb, stat.getCzxid(), later);
-                            } else {
-                                p.to(Phase.QUEUED);
-                                evaluate(rs, later);
-                            }
-                        }
-                    });
-                }, null);
+                zk.exists(
+                        ZkLockPaths.entry(rs.path, e.znode()),
+                        false,
+                        (rc, path, ctx, stat) -> {
+                            space.underLock(later -> {
+                                if (h.pending == p) {
+                                    if (stat != null) {
+                                        finishGrant(h, p, lvb, stat.getCzxid(), later);
+                                    } else {
+                                        p.to(Phase.QUEUED);
+                                        evaluate(rs, later);
+                                    }
+                                }
+                            });
+                        },
+                        null);
                 return;
             }
         }
@@ -493,8 +551,8 @@ final class ResourceEngine {
                 ? "conversion " + p.baseMode + " -> " + p.mode + " on " + h.name()
                         + " would deadlock with another conversion; cancelled, " + p.baseMode + " still held"
                 : "request for " + p.mode + " on " + h.name() + " was cancelled";
-        DlmException ex = new DlmException(reason == DlmException.Code.TIMEOUT ? DlmException.Code.CANCELLED
-                : reason, what);
+        DlmException ex =
+                new DlmException(reason == DlmException.Code.TIMEOUT ? DlmException.Code.CANCELLED : reason, what);
         LockMode held = p.baseMode;
         out.add(() -> h.publish(held, held != null && held.isWriteMode() ? h.fencingToken() : 0, h.valueBlock()));
         out.add(() -> p.future.completeExceptionally(ex));
@@ -538,7 +596,9 @@ final class ResourceEngine {
             }
             h.basted.retainAll(pendingNow);
             for (LockEntry x : rs.view.entries()) {
-                if (x.isPending() && !x.key().equals(h.key) && !x.requested().isCompatibleWith(mine.granted())
+                if (x.isPending()
+                        && !x.key().equals(h.key)
+                        && !x.requested().isCompatibleWith(mine.granted())
                         && h.basted.add(x.znode())) {
                     LockMode requested = x.requested();
                     BlockingListener bl = h.blockingListener;
@@ -560,8 +620,8 @@ final class ResourceEngine {
         if (orphans.isEmpty()) {
             return;
         }
-        Plan plan = space.members.guarded(TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                new TablePlanner.Purge(orphans, true), null, acl));
+        Plan plan = space.members.guarded(
+                TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.Purge(orphans, true), null, acl));
         if (!plan.isEmpty()) {
             stats.purges.increment();
         }
@@ -608,33 +668,45 @@ final class ResourceEngine {
         }
         rs.systemWriteInFlight = true;
         count(plan);
-        zk.multi(plan.ops(), (rc, path, ctx, results) -> {
-            space.underLock(out -> {
-                rs.systemWriteInFlight = false;
-                Code code = Code.get(rc);
-                if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
-                    stats.conflicts.increment();
-                    LOG.trace("{} system write lost: {}", lockSpaceName, code);
-                }
-                if (code == Code.SESSIONEXPIRED) {
-                    out.add(() -> space.onLost("session expired"));
-                } else if (code != Code.OK && code != Code.BADVERSION && code != Code.NONODE
-                        && code != Code.NODEEXISTS && code != Code.CONNECTIONLOSS) {
-                    LOG.warn("lockspace {}: write to {} failed: {}", lockSpaceName, rs.path, code);
-                }
-                evaluate(rs, out);
-                space.members.maybeFinishEpisode(out);
-            });
-        }, null);
+        zk.multi(
+                plan.ops(),
+                (rc, path, ctx, results) -> {
+                    space.underLock(out -> {
+                        rs.systemWriteInFlight = false;
+                        Code code = Code.get(rc);
+                        if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
+                            stats.conflicts.increment();
+                            LOG.trace("{} system write lost: {}", lockSpaceName, code);
+                        }
+                        if (code == Code.SESSIONEXPIRED) {
+                            out.add(() -> space.onLost("session expired"));
+                        } else if (code != Code.OK
+                                && code != Code.BADVERSION
+                                && code != Code.NONODE
+                                && code != Code.NODEEXISTS
+                                && code != Code.CONNECTIONLOSS) {
+                            LOG.warn("lockspace {}: write to {} failed: {}", lockSpaceName, rs.path, code);
+                        }
+                        evaluate(rs, out);
+                        space.members.maybeFinishEpisode(out);
+                    });
+                },
+                null);
     }
 
     private void count(Plan plan) {
         (plan.cas() ? stats.cas : stats.plain).increment();
         if (LOG.isTraceEnabled()) {
-            LOG.trace("{} write {} grants={} own={} ops={}", lockSpaceName, plan.cas() ? "cas" : "plain",
-                    plan.grants(), plan.own(), plan.ops().stream().map(o -> o.getType() + ":" + o.getPath()
-                            .substring(o.getPath().lastIndexOf('/') + 1)).toList());
+            LOG.trace(
+                    "{} write {} grants={} own={} ops={}",
+                    lockSpaceName,
+                    plan.cas() ? "cas" : "plain",
+                    plan.grants(),
+                    plan.own(),
+                    plan.ops().stream()
+                            .map(o -> o.getType() + ":"
+                                    + o.getPath().substring(o.getPath().lastIndexOf('/') + 1))
+                            .toList());
         }
     }
-
 }

@@ -83,8 +83,8 @@ final class Resources {
     ZkLockResource newHandle(String name, BlockingListener blockingListener) {
         ResourceState rs = resourceState(name);
         LockKey key = new LockKey(space.members.slot(), incarnation, nextLockId.getAndIncrement());
-        ZkLockResource h = new ZkLockResource(space, rs, key, blockingListener,
-                LockValueBlock.zeros(options.valueBlockSize()));
+        ZkLockResource h =
+                new ZkLockResource(space, rs, key, blockingListener, LockValueBlock.zeros(options.valueBlockSize()));
         rs.handles.add(h);
         return h;
     }
@@ -116,8 +116,10 @@ final class Resources {
 
     /** The resource in the view, added when first seen (an event, a read or a caller); under the lock. */
     ResourceState resourceState(String name) {
-        return resources.computeIfAbsent(name, n -> new ResourceState(n, paths.resource(n), paths.version(n),
-                new ResourceView(n, options.valueBlockSize(), 0)));
+        return resources.computeIfAbsent(
+                name,
+                n -> new ResourceState(
+                        n, paths.resource(n), paths.version(n), new ResourceView(n, options.valueBlockSize(), 0)));
     }
 
     /** A watch event on a resource or one of its lock entries; under the lock. */
@@ -137,7 +139,7 @@ final class Resources {
                 }
                 space.engine.evaluate(rs, out);
             }
-            default -> { }
+            default -> {}
         }
     }
 
@@ -155,13 +157,17 @@ final class Resources {
     void createResource(String name) throws DlmException {
         CountDownLatch done = new CountDownLatch(1);
         AtomicReference<Code> result = new AtomicReference<>();
-        List<Op> ops = List.of(Op.create(paths.version(name), new byte[0], acl, CreateMode.PERSISTENT),
+        List<Op> ops = List.of(
+                Op.create(paths.version(name), new byte[0], acl, CreateMode.PERSISTENT),
                 Op.create(paths.resource(name), new byte[0], acl, CreateMode.PERSISTENT));
         // async, so the reply is handled on the event thread after the creation's own event
-        zk.multi(ops, (rc, path, ctx, results) -> {
-            result.set(Code.get(rc));
-            done.countDown();
-        }, null);
+        zk.multi(
+                ops,
+                (rc, path, ctx, results) -> {
+                    result.set(Code.get(rc));
+                    done.countDown();
+                },
+                null);
         space.awaitLatch(done, System.nanoTime() + options.requestTimeout().toNanos(), "creating resource " + name);
         Code rc = result.get();
         if (rc != Code.OK && rc != Code.NODEEXISTS) {
@@ -174,43 +180,55 @@ final class Resources {
         space.replica.expect();
         // one multi-read: the children and the version znode from the same state
         List<Op> reads = List.of(Op.getChildren(paths.resource(name)), Op.getData(paths.version(name)));
-        zk.multi(reads, (rc, p, ctx, results) -> {
-            space.underLock(out -> {
-                int code = rc;
-                if (rc == Code.OK.intValue() && results.size() == 2
-                        && results.get(0) instanceof OpResult.GetChildrenResult children
-                        && results.get(1) instanceof OpResult.GetDataResult version) {
-                    ResourceState rs = resourceState(name);
-                    rs.view.replace(children.getChildren(), version.getStat().getVersion());
-                    rs.stale = false;
-                } else if (results != null && !results.isEmpty()
-                        && results.get(0) instanceof OpResult.ErrorResult err) {
-                    code = err.getErr() == Code.NONODE.intValue() ? Code.OK.intValue() : err.getErr();
-                } else if (rc == Code.NONODE.intValue()) {
-                    code = Code.OK.intValue();
-                }
-                space.resyncStep(code, out);
-            });
-        }, null);
+        zk.multi(
+                reads,
+                (rc, p, ctx, results) -> {
+                    space.underLock(out -> {
+                        int code = rc;
+                        if (rc == Code.OK.intValue()
+                                && results.size() == 2
+                                && results.get(0) instanceof OpResult.GetChildrenResult children
+                                && results.get(1) instanceof OpResult.GetDataResult version) {
+                            ResourceState rs = resourceState(name);
+                            rs.view.replace(
+                                    children.getChildren(), version.getStat().getVersion());
+                            rs.stale = false;
+                        } else if (results != null
+                                && !results.isEmpty()
+                                && results.get(0) instanceof OpResult.ErrorResult err) {
+                            code = err.getErr() == Code.NONODE.intValue() ? Code.OK.intValue() : err.getErr();
+                        } else if (rc == Code.NONODE.intValue()) {
+                            code = Code.OK.intValue();
+                        }
+                        space.resyncStep(code, out);
+                    });
+                },
+                null);
     }
 
     /**
-
-    // ------------------------------------------------------------------ leaving
-
-    /**
+     *
+     * // ------------------------------------------------------------------ leaving
+     *
+     * /**
      * Closing: fails every pending request with CLOSED and submits the release of this node's
      * locks, one future per resource in {@code releases}; under the lock.
      */
     void releaseAll(long deadline, List<CompletableFuture<Void>> releases, Actions out) {
         for (ResourceState rs : resources.values()) {
             for (ZkLockResource h : rs.handles) {
-                space.engine.failPending(h, DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closing", out);
+                space.engine.failPending(
+                        h, DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is closing", out);
             }
             if (!rs.view.ownedBy(space.members.slot(), incarnation).isEmpty()) {
                 // a force-unlock: no value block is written or invalidated
-                Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                        new TablePlanner.Purge(Set.of(new Owner(space.members.slot(), incarnation)), false), null, acl);
+                Plan plan = TablePlanner.plan(
+                        rs.view,
+                        rs.path,
+                        rs.versionPath,
+                        new TablePlanner.Purge(Set.of(new Owner(space.members.slot(), incarnation)), false),
+                        null,
+                        acl);
                 CompletableFuture<Void> done = new CompletableFuture<>();
                 releases.add(done);
                 submitRelease(rs, plan, done, deadline);
@@ -224,34 +242,49 @@ final class Resources {
             done.complete(null);
             return;
         }
-        zk.multi(plan.ops(), (rc, path, ctx, results) -> {
-            Code code = Code.get(rc);
-            if (code == Code.OK) {
-                done.complete(null);
-                return;
-            }
-            if ((code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS)
-                    && System.nanoTime() < deadline) {
-                lock.lock();
-                try {
-                    submitRelease(rs, TablePlanner.plan(rs.view, rs.path, rs.versionPath,
-                            new TablePlanner.Purge(Set.of(new Owner(space.members.slot(), incarnation)), false), null, acl),
-                            done, deadline);
-                } finally {
-                    lock.unlock();
-                }
-                return;
-            }
-            done.completeExceptionally(KeeperException.create(code));
-        }, null);
+        zk.multi(
+                plan.ops(),
+                (rc, path, ctx, results) -> {
+                    Code code = Code.get(rc);
+                    if (code == Code.OK) {
+                        done.complete(null);
+                        return;
+                    }
+                    if ((code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS)
+                            && System.nanoTime() < deadline) {
+                        lock.lock();
+                        try {
+                            submitRelease(
+                                    rs,
+                                    TablePlanner.plan(
+                                            rs.view,
+                                            rs.path,
+                                            rs.versionPath,
+                                            new TablePlanner.Purge(
+                                                    Set.of(new Owner(space.members.slot(), incarnation)), false),
+                                            null,
+                                            acl),
+                                    done,
+                                    deadline);
+                        } finally {
+                            lock.unlock();
+                        }
+                        return;
+                    }
+                    done.completeExceptionally(KeeperException.create(code));
+                },
+                null);
     }
 
     /** Fails every pending request, and publishes that nothing is held; under the lock. */
     void failAll(LockSpaceState finalState, Actions out) {
         for (ResourceState rs : resources.values()) {
             for (ZkLockResource h : rs.handles) {
-                space.engine.failPending(h, finalState == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
-                        : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + finalState, out);
+                space.engine.failPending(
+                        h,
+                        finalState == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST : DlmException.Code.CLOSED,
+                        "lockspace " + lockSpaceName + " is " + finalState,
+                        out);
                 // at once, not in callback order: nothing is held any more, and a user who sees
                 // the final state must not see a lock
                 h.publish(null, 0, h.valueBlock());

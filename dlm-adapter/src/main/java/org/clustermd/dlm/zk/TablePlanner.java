@@ -87,8 +87,13 @@ final class TablePlanner {
         }
     }
 
-    static Plan plan(ResourceView view, String resourcePath, String versionPath, Intent intent,
-            LockValueBlock newValueBlock, List<ACL> acl) {
+    static Plan plan(
+            ResourceView view,
+            String resourcePath,
+            String versionPath,
+            Intent intent,
+            LockValueBlock newValueBlock,
+            List<ACL> acl) {
         Map<LockKey, Row> before = new LinkedHashMap<>();
         for (LockEntry e : view.entries()) {
             before.put(e.key(), new Row(e.key(), e.granted(), e.requested(), e.gen(), e.seq(), e.znode()));
@@ -146,14 +151,18 @@ final class TablePlanner {
             table.add(row.asEntry());
         }
         Map<LockKey, LockMode> grants = GrantPolicy.evaluate(table).grants();
-        if (intent instanceof Request && !isDownConversion(before.get(ownKey), after.get(ownKey))
-                && !(grants.size() == 1 && grants.containsKey(ownKey)) && !grants.isEmpty()) {
+        if (intent instanceof Request
+                && !isDownConversion(before.get(ownKey), after.get(ownKey))
+                && !(grants.size() == 1 && grants.containsKey(ownKey))
+                && !grants.isEmpty()) {
             // A request never grants others: if someone else is grantable, the owner of the first
             // grantable request (or the releaser) grants them all, ours included if it fits.
             // Granting here too would only race that writer; granting ourselves alone could pass
             // a waiter ahead of us.
             grants = Map.of();
-        } else if (intent instanceof Request && grants.isEmpty() && isFreshConversion(after.get(ownKey))
+        } else if (intent instanceof Request
+                && grants.isEmpty()
+                && isFreshConversion(after.get(ownKey))
                 && GrantPolicy.compatibleWithOthers(after.get(ownKey).requested(), ownKey, heldModes(after))) {
             // Queued conversions are FIFO among themselves, but one not queued yet is granted at
             // once when the held modes allow it (the DLM's "now" rule): waiting behind conversions
@@ -191,23 +200,31 @@ final class TablePlanner {
 
         if (cas && view.version() >= Integer.MAX_VALUE - 1) {
             // ZooKeeper's int versions wrap, and -1 means "any": refuse rather than lose the check
-            throw new IllegalStateException("resource " + resourcePath + " has used up its 2^31 versions;"
-                    + " recreate the lockspace");
+            throw new IllegalStateException(
+                    "resource " + resourcePath + " has used up its 2^31 versions;" + " recreate the lockspace");
         }
         int casVersion = cas ? view.version() + 1 : -1;
         List<Op> ops = new ArrayList<>();
         ValueBlockEntry oldLvb = view.valueBlockEntry();
-        boolean lvbChanges = lvb != null && (oldLvb == null ? !lvb.equals(LockValueBlock.zeros(lvb.size()))
-                : !lvb.equals(oldLvb.valueBlock()));
+        boolean lvbChanges = lvb != null
+                && (oldLvb == null ? !lvb.equals(LockValueBlock.zeros(lvb.size())) : !lvb.equals(oldLvb.valueBlock()));
         if (creates.isEmpty() && deletes.isEmpty() && !lvbChanges) {
             return new Plan(List.of(), false, after.get(ownKey), grants);
         }
         for (Row row : creates) {
-            ops.add(Op.create(ZkLockPaths.entry(resourcePath, LockEntry.prefix(row.key(), row.granted(), row.requested(),
-                    row.gen(), casVersion)), new byte[0], acl, CreateMode.PERSISTENT_SEQUENTIAL));
+            ops.add(Op.create(
+                    ZkLockPaths.entry(
+                            resourcePath,
+                            LockEntry.prefix(row.key(), row.granted(), row.requested(), row.gen(), casVersion)),
+                    new byte[0],
+                    acl,
+                    CreateMode.PERSISTENT_SEQUENTIAL));
         }
         if (lvbChanges) {
-            ops.add(Op.create(ZkLockPaths.entry(resourcePath, ValueBlockEntry.prefix(lvb)), new byte[0], acl,
+            ops.add(Op.create(
+                    ZkLockPaths.entry(resourcePath, ValueBlockEntry.prefix(lvb)),
+                    new byte[0],
+                    acl,
                     CreateMode.PERSISTENT_SEQUENTIAL));
         }
         for (String znode : deletes) {
@@ -237,8 +254,12 @@ final class TablePlanner {
     }
 
     private static boolean isDownConversion(Row old, Row neu) {
-        return old != null && neu != null && old.granted() != null && neu.requested() == null
-                && neu.granted() != null && old.granted().isDownConversionTo(neu.granted());
+        return old != null
+                && neu != null
+                && old.granted() != null
+                && neu.requested() == null
+                && neu.granted() != null
+                && old.granted().isDownConversionTo(neu.granted());
     }
 
     /**

@@ -33,10 +33,13 @@ record ValueBlockEntry(LockValueBlock valueBlock, long seq, String znode) {
     /** Parses a value-block znode name, zero-padding to {@code size} bytes. */
     static ValueBlockEntry parse(String znode, int size) {
         String[] f = znode.split("_", -1);
-        if (f.length != 3 || !f[0].equals("V") || f[1].isEmpty()
-                || (f[1].charAt(0) != 'v' && f[1].charAt(0) != 'n') || f[2].length() != 10) {
-            throw new IllegalArgumentException("not a value block znode name (expected V_<v|n><hex>_<seq10>): '"
-                    + znode + "'");
+        if (f.length != 3
+                || !f[0].equals("V")
+                || f[1].isEmpty()
+                || (f[1].charAt(0) != 'v' && f[1].charAt(0) != 'n')
+                || f[2].length() != 10) {
+            throw new IllegalArgumentException(
+                    "not a value block znode name (expected V_<v|n><hex>_<seq10>): '" + znode + "'");
         }
         byte[] bytes;
         try {

@@ -42,7 +42,7 @@ public final class WriteStats {
 
     @Override
     public String toString() {
-        return "plain=" + plainWrites() + " cas=" + casWrites() + " conflicts=" + conflicts()
-                + " elected=" + electedGrantPasses() + " purges=" + purges();
+        return "plain=" + plainWrites() + " cas=" + casWrites() + " conflicts=" + conflicts() + " elected="
+                + electedGrantPasses() + " purges=" + purges();
     }
 }

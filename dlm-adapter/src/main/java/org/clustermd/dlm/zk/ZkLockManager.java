@@ -201,7 +201,7 @@ public final class ZkLockManager implements LockManager {
                 connected = false;
                 lockSpaces.forEach(ls -> ls.onLost("Curator reports the session lost"));
             }
-            default -> { }
+            default -> {}
         }
         renewer.wake();
     }
@@ -225,7 +225,10 @@ public final class ZkLockManager implements LockManager {
             long session = sessionId();
             lockSpaces.forEach(ls -> ls.onReconnected(session));
         } else {
-            LOG.warn("{}: lease {} ({}), fencing every lockspace", nodeName, renewer.lease(),
+            LOG.warn(
+                    "{}: lease {} ({}), fencing every lockspace",
+                    nodeName,
+                    renewer.lease(),
                     connected ? "connected" : "disconnected");
             lockSpaces.forEach(ZkLockSpace::onSuspended);
         }
@@ -429,8 +432,10 @@ public final class ZkLockManager implements LockManager {
             try {
                 if (!c.blockUntilConnected((int) connectionTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
                     c.close();
-                    throw new DlmException(DlmException.Code.UNAVAILABLE, "could not connect to ZooKeeper at "
-                            + connectString + " within " + connectionTimeout.toMillis() + " ms");
+                    throw new DlmException(
+                            DlmException.Code.UNAVAILABLE,
+                            "could not connect to ZooKeeper at " + connectString + " within "
+                                    + connectionTimeout.toMillis() + " ms");
                 }
             } catch (InterruptedException e) {
                 c.close();

@@ -71,8 +71,8 @@ final class ZkLockPaths {
     /** Validates a cluster, lockspace, resource or node name: 1-128 of [A-Za-z0-9._-], not . or ... */
     static String checkName(String what, String name) {
         if (name == null || !NAME.matcher(name).matches() || name.equals(".") || name.equals("..")) {
-            throw new IllegalArgumentException(what + " name '" + name
-                    + "' must be 1-128 characters of [A-Za-z0-9._-]");
+            throw new IllegalArgumentException(
+                    what + " name '" + name + "' must be 1-128 characters of [A-Za-z0-9._-]");
         }
         return name;
     }
@@ -204,7 +204,17 @@ final class ZkLockPaths {
         return parts.length == 2 ? new Relative(kind, parts[1], null) : new Relative(Kind.OTHER, null, null);
     }
 
-    enum Kind { ROOT, MEMBER, DEPARTED, SLOT, NAME, RECOVERY, RESOURCE, RESOURCE_CHILD, OTHER }
+    enum Kind {
+        ROOT,
+        MEMBER,
+        DEPARTED,
+        SLOT,
+        NAME,
+        RECOVERY,
+        RESOURCE,
+        RESOURCE_CHILD,
+        OTHER
+    }
 
     /**
      * A path relative to the lockspace root.

@@ -45,8 +45,8 @@ final class ZkLockResource implements LockResource {
     private volatile long visibleToken;
     private volatile LockValueBlock visibleValueBlock;
 
-    ZkLockResource(ZkLockSpace space, ResourceState resource, LockKey key, BlockingListener listener,
-            LockValueBlock initial) {
+    ZkLockResource(
+            ZkLockSpace space, ResourceState resource, LockKey key, BlockingListener listener, LockValueBlock initial) {
         this.space = space;
         this.resource = resource;
         this.key = key;
@@ -113,8 +113,10 @@ final class ZkLockResource implements LockResource {
             return await(f, timeout);
         } catch (TimeoutException e) {
             if (cancelQuietly()) {
-                throw new DlmException(DlmException.Code.TIMEOUT, "request for " + mode + " on "
-                        + name() + " not granted within " + timeout.toMillis() + " ms; cancelled");
+                throw new DlmException(
+                        DlmException.Code.TIMEOUT,
+                        "request for " + mode + " on " + name() + " not granted within " + timeout.toMillis()
+                                + " ms; cancelled");
             }
             return awaitDone(f);
         } catch (DlmException e) {
@@ -132,8 +134,10 @@ final class ZkLockResource implements LockResource {
             return await(f, space.requestTimeout());
         } catch (TimeoutException e) {
             cancelQuietly();
-            throw new DlmException(DlmException.Code.TIMEOUT, "NOQUEUE request for " + mode + " on "
-                    + name() + " got no answer within " + space.requestTimeout().toMillis() + " ms");
+            throw new DlmException(
+                    DlmException.Code.TIMEOUT,
+                    "NOQUEUE request for " + mode + " on " + name() + " got no answer within "
+                            + space.requestTimeout().toMillis() + " ms");
         }
     }
 
@@ -142,8 +146,10 @@ final class ZkLockResource implements LockResource {
         try {
             return await(space.engine.cancel(this, DlmException.Code.CANCELLED), space.requestTimeout());
         } catch (TimeoutException e) {
-            throw new DlmException(DlmException.Code.TIMEOUT, "cancel on " + name() + " got no answer within "
-                    + space.requestTimeout().toMillis() + " ms");
+            throw new DlmException(
+                    DlmException.Code.TIMEOUT,
+                    "cancel on " + name() + " got no answer within "
+                            + space.requestTimeout().toMillis() + " ms");
         }
     }
 
@@ -161,8 +167,10 @@ final class ZkLockResource implements LockResource {
         try {
             await(space.engine.unlock(this), space.requestTimeout());
         } catch (TimeoutException e) {
-            throw new DlmException(DlmException.Code.TIMEOUT, "unlock of " + name() + " got no answer within "
-                    + space.requestTimeout().toMillis() + " ms");
+            throw new DlmException(
+                    DlmException.Code.TIMEOUT,
+                    "unlock of " + name() + " got no answer within "
+                            + space.requestTimeout().toMillis() + " ms");
         }
     }
 
@@ -194,7 +202,8 @@ final class ZkLockResource implements LockResource {
             throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while waiting for the lock manager");
         } catch (ExecutionException e) {
             if (e.getCause() instanceof DlmException d) {
-                throw new DlmException(d.code(), d.getMessage().substring(d.code().name().length() + 2), d);
+                throw new DlmException(
+                        d.code(), d.getMessage().substring(d.code().name().length() + 2), d);
             }
             throw new DlmException(DlmException.Code.UNAVAILABLE, String.valueOf(e.getCause()), e.getCause());
         }

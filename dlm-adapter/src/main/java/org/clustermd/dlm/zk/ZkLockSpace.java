@@ -85,6 +85,7 @@ final class ZkLockSpace implements LockSpace {
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
     /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
     private volatile long suspensions;
+
     private final Object leaseMonitor = new Object();
 
     ZkLockSpace(ZkLockManager manager, ZooKeeper zk, String name, LockSpaceOptions options) {
@@ -111,8 +112,15 @@ final class ZkLockSpace implements LockSpace {
     void join() throws DlmException {
         long deadline = System.nanoTime() + options.requestTimeout().toNanos();
         try {
-            for (String p : List.of(paths.root(), paths.members(), paths.slots(), paths.departed(),
-                    paths.names(), paths.recoveries(), paths.resources(), paths.versions())) {
+            for (String p : List.of(
+                    paths.root(),
+                    paths.members(),
+                    paths.slots(),
+                    paths.departed(),
+                    paths.names(),
+                    paths.recoveries(),
+                    paths.resources(),
+                    paths.versions())) {
                 manager.ensurePath(p);
             }
             zk.addWatch(paths.root(), watcher, AddWatchMode.PERSISTENT_RECURSIVE);
@@ -156,8 +164,8 @@ final class ZkLockSpace implements LockSpace {
         boolean unlocked = false;
         try {
             if (state == LockSpaceState.CLOSED || state == LockSpaceState.LOST || !member()) {
-                boolean changed = finishClose(out, state == LockSpaceState.LOST ? LockSpaceState.LOST
-                        : LockSpaceState.CLOSED);
+                boolean changed =
+                        finishClose(out, state == LockSpaceState.LOST ? LockSpaceState.LOST : LockSpaceState.CLOSED);
                 lock.unlock();
                 unlocked = true;
                 out.run(callbacks);
@@ -213,8 +221,8 @@ final class ZkLockSpace implements LockSpace {
         callbacks.close();
         manager.forget(this);
         if (rc != Code.OK) {
-            throw new DlmException(DlmException.Code.UNAVAILABLE, "could not remove membership of "
-                    + lockSpaceName + ": " + rc);
+            throw new DlmException(
+                    DlmException.Code.UNAVAILABLE, "could not remove membership of " + lockSpaceName + ": " + rc);
         }
         LOG.info("left lockspace {} ({})", lockSpaceName, new NodeSlot(members.slot()));
     }
@@ -333,11 +341,14 @@ final class ZkLockSpace implements LockSpace {
             f.complete(grant);
             return;
         }
-        DlmException.Code code = s == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
+        DlmException.Code code = s == LockSpaceState.LOST
+                ? DlmException.Code.LOCKSPACE_LOST
                 : s == LockSpaceState.CLOSED ? DlmException.Code.CLOSED : DlmException.Code.SUSPENDED;
-        f.completeExceptionally(new DlmException(code, grant.mode() + " on " + resource + " was granted, but lockspace "
-                + lockSpaceName + " was suspended before the grant could be delivered: not usable; after the"
-                + " lockspace is ACTIVE again, grantedMode() tells whether it is still held"));
+        f.completeExceptionally(new DlmException(
+                code,
+                grant.mode() + " on " + resource + " was granted, but lockspace "
+                        + lockSpaceName + " was suspended before the grant could be delivered: not usable; after the"
+                        + " lockspace is ACTIVE again, grantedMode() tells whether it is still held"));
     }
 
     /** What {@link #deliverGrant} needs to know about the moment of the decision; under the lock. */
@@ -361,40 +372,56 @@ final class ZkLockSpace implements LockSpace {
     /** Reads members, departures and every resource again; decisions wait until it is done. */
     private void startResync() {
         replica.start(members.live(), 4);
-        zk.getChildren(paths.members(), false, (rc, path, ctx, children, stat) -> {
-            underLock(out -> {
-                if (rc == Code.OK.intValue()) {
-                    members.membersRead(stat.getVersion(), children);
-                }
-                resyncStep(rc, out);
-            });
-        }, null);
-        zk.getChildren(paths.departed(), false, (rc, path, ctx, children) -> {
-            underLock(out -> {
-                if (rc == Code.OK.intValue()) {
-                    members.departedRead(children);
-                }
-                resyncStep(rc, out);
-            });
-        }, null);
-        zk.getChildren(paths.recoveries(), false, (rc, path, ctx, children) -> {
-            underLock(out -> {
-                if (rc == Code.OK.intValue()) {
-                    members.marksRead(children);
-                }
-                resyncStep(rc, out);
-            });
-        }, null);
-        zk.getChildren(paths.resources(), false, (rc, path, ctx, children) -> {
-            underLock(out -> {
-                if (rc == Code.OK.intValue()) {
-                    for (String name : children) {
-                        resources.readResource(name);
-                    }
-                }
-                resyncStep(rc, out);
-            });
-        }, null);
+        zk.getChildren(
+                paths.members(),
+                false,
+                (rc, path, ctx, children, stat) -> {
+                    underLock(out -> {
+                        if (rc == Code.OK.intValue()) {
+                            members.membersRead(stat.getVersion(), children);
+                        }
+                        resyncStep(rc, out);
+                    });
+                },
+                null);
+        zk.getChildren(
+                paths.departed(),
+                false,
+                (rc, path, ctx, children) -> {
+                    underLock(out -> {
+                        if (rc == Code.OK.intValue()) {
+                            members.departedRead(children);
+                        }
+                        resyncStep(rc, out);
+                    });
+                },
+                null);
+        zk.getChildren(
+                paths.recoveries(),
+                false,
+                (rc, path, ctx, children) -> {
+                    underLock(out -> {
+                        if (rc == Code.OK.intValue()) {
+                            members.marksRead(children);
+                        }
+                        resyncStep(rc, out);
+                    });
+                },
+                null);
+        zk.getChildren(
+                paths.resources(),
+                false,
+                (rc, path, ctx, children) -> {
+                    underLock(out -> {
+                        if (rc == Code.OK.intValue()) {
+                            for (String name : children) {
+                                resources.readResource(name);
+                            }
+                        }
+                        resyncStep(rc, out);
+                    });
+                },
+                null);
     }
 
     /** One answer of the re-read came (under the lock); the last one of a good read ends it. */
@@ -432,7 +459,7 @@ final class ZkLockSpace implements LockSpace {
                 case RECOVERY -> members.onRecoveryEvent(e.getType(), rel.name(), out);
                 case DEPARTED -> members.onDepartedEvent(e.getType(), rel.name());
                 case RESOURCE, RESOURCE_CHILD -> resources.onResourceEvent(rel, e, out);
-                default -> { }
+                default -> {}
             }
             if (member()) {
                 members.maybeFinishEpisode(out);
@@ -515,8 +542,9 @@ final class ZkLockSpace implements LockSpace {
         lock.lock();
         try {
             if (state == LockSpaceState.LOST || state == LockSpaceState.CLOSED) {
-                throw new DlmException(state == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST
-                        : DlmException.Code.CLOSED, "lockspace " + lockSpaceName + " is " + state);
+                throw new DlmException(
+                        state == LockSpaceState.LOST ? DlmException.Code.LOCKSPACE_LOST : DlmException.Code.CLOSED,
+                        "lockspace " + lockSpaceName + " is " + state);
             }
             known = resources.known(name);
         } finally {
@@ -549,10 +577,13 @@ final class ZkLockSpace implements LockSpace {
     Code multiAndWait(List<Op> ops, long deadline, String what) throws DlmException {
         CountDownLatch done = new CountDownLatch(1);
         AtomicReference<Code> result = new AtomicReference<>();
-        zk.multi(ops, (rc, path, ctx, results) -> {
-            result.set(Code.get(rc));
-            done.countDown();
-        }, null);
+        zk.multi(
+                ops,
+                (rc, path, ctx, results) -> {
+                    result.set(Code.get(rc));
+                    done.countDown();
+                },
+                null);
         awaitLatch(done, deadline, what);
         Code rc = result.get();
         if (rc == Code.NOAUTH) {
@@ -564,8 +595,9 @@ final class ZkLockSpace implements LockSpace {
     void awaitLatch(CountDownLatch latch, long deadline, String what) throws DlmException {
         try {
             if (!latch.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                throw new DlmException(DlmException.Code.TIMEOUT, what + " took longer than "
-                        + options.requestTimeout().toMillis() + " ms");
+                throw new DlmException(
+                        DlmException.Code.TIMEOUT,
+                        what + " took longer than " + options.requestTimeout().toMillis() + " ms");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -607,8 +639,8 @@ final class ZkLockSpace implements LockSpace {
             throw new IllegalStateException("lockspace " + lockSpaceName + " stage changed without the lock");
         }
         if (!from.contains(stage)) {
-            throw new IllegalStateException("lockspace " + lockSpaceName + " " + stage + ", expected one of " + from
-                    + " -> " + to);
+            throw new IllegalStateException(
+                    "lockspace " + lockSpaceName + " " + stage + ", expected one of " + from + " -> " + to);
         }
         stage = to;
     }
@@ -656,5 +688,4 @@ final class ZkLockSpace implements LockSpace {
             q.drain();
         }
     }
-
 }

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 @SuppressWarnings("try")
 class EmbeddedZooKeeperEnsembleTest {
     private final Timing timing = new Timing(Duration.ofSeconds(30));
+
     @TempDir
     Path dir;
 
@@ -30,7 +31,11 @@ class EmbeddedZooKeeperEnsembleTest {
             assertThat(ensemble.roles()).filteredOn("leading"::equals).hasSize(1);
 
             try (ZooKeeper zk = ZooKeeperClients.connect(ensemble.connectString(), 15_000, timing)) {
-                zk.create("/before", "1".getBytes(StandardCharsets.UTF_8), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+                zk.create(
+                        "/before",
+                        "1".getBytes(StandardCharsets.UTF_8),
+                        ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                        CreateMode.PERSISTENT);
 
                 ensemble.killServer(leader);
                 assertThat(ensemble.isRunning(leader)).isFalse();
@@ -40,13 +45,17 @@ class EmbeddedZooKeeperEnsembleTest {
                 assertThat(ensemble.leaderIndex()).isNotEqualTo(leader);
 
                 ensemble.restartServer(leader);
-                timing.waitFor("the old leader follows", () -> "following".equals(ensemble.roles().get(leader)));
+                timing.waitFor(
+                        "the old leader follows",
+                        () -> "following".equals(ensemble.roles().get(leader)));
             }
             // the restarted server has every znode, read through it alone
             try (ZooKeeper direct = ZooKeeperClients.connect(ensemble.connectString(leader), timing)) {
-                direct.sync("/", (rc, path, ctx) -> { }, null);
-                timing.waitFor("/after replicated to the restarted server", () -> direct.exists("/after", false) != null);
-                assertThat(new String(direct.getData("/before", false, null), StandardCharsets.UTF_8)).isEqualTo("1");
+                direct.sync("/", (rc, path, ctx) -> {}, null);
+                timing.waitFor(
+                        "/after replicated to the restarted server", () -> direct.exists("/after", false) != null);
+                assertThat(new String(direct.getData("/before", false, null), StandardCharsets.UTF_8))
+                        .isEqualTo("1");
             }
         }
         assertThat(threads.newServerThreads()).as("threads left after close").isEmpty();
@@ -58,8 +67,8 @@ class EmbeddedZooKeeperEnsembleTest {
             ensemble.start(timing.duration());
             ensemble.killServer(0);
             ensemble.killServer(1);
-            EmbeddedServerException noQuorum = org.junit.jupiter.api.Assertions.assertThrows(EmbeddedServerException.class,
-                    () -> ensemble.awaitQuorum(Duration.ofSeconds(2)));
+            EmbeddedServerException noQuorum = org.junit.jupiter.api.Assertions.assertThrows(
+                    EmbeddedServerException.class, () -> ensemble.awaitQuorum(Duration.ofSeconds(2)));
             assertThat(noQuorum.code()).isEqualTo(EmbeddedServerException.Code.NOT_SERVING);
             ensemble.restartServer(1);
             ensemble.awaitQuorum(timing.duration());

@@ -23,7 +23,8 @@ final class LiveThreads {
     List<String> newServerThreads() {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.isAlive() && !before.contains(t))
-                .map(t -> t.getName() + (t.isDaemon() ? " (daemon)" : "") + " in " + (t.getThreadGroup() == null ? "-" : t.getThreadGroup().getName()))
+                .map(t -> t.getName() + (t.isDaemon() ? " (daemon)" : "") + " in "
+                        + (t.getThreadGroup() == null ? "-" : t.getThreadGroup().getName()))
                 .filter(name -> !name.contains("-SendThread(") && !name.contains("-EventThread"))
                 .sorted()
                 .collect(Collectors.toList());

@@ -25,7 +25,8 @@ class ServerThreadGroupTest {
         assertThat(started.get().isDaemon()).isTrue();
         assertThat(group.liveThreads()).containsExactly(started.get());
         release.countDown();
-        assertThat(group.awaitTermination(Duration.ofSeconds(10), Duration.ofSeconds(5))).isEmpty();
+        assertThat(group.awaitTermination(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                .isEmpty();
     }
 
     @Test
@@ -35,11 +36,14 @@ class ServerThreadGroupTest {
             // like a LearnerHandler's Sender: waits on a queue nobody will feed
             new Thread(ServerThreadGroupTest::takeQuietly, "Sender-/127.0.0.1:1").start();
             // the JDK's default thread factory (executors use it) makes non-daemon threads
-            Executors.defaultThreadFactory().newThread(ServerThreadGroupTest::takeQuietly).start();
+            Executors.defaultThreadFactory()
+                    .newThread(ServerThreadGroupTest::takeQuietly)
+                    .start();
             return null;
         });
         assertThat(group.liveThreads()).hasSize(2).anyMatch(t -> !t.isDaemon());
-        assertThat(group.awaitTermination(Duration.ofSeconds(10), Duration.ofMillis(100))).isEmpty();
+        assertThat(group.awaitTermination(Duration.ofSeconds(10), Duration.ofMillis(100)))
+                .isEmpty();
     }
 
     @Test
@@ -47,25 +51,35 @@ class ServerThreadGroupTest {
         ServerThreadGroup group = new ServerThreadGroup("test-stubborn");
         AtomicBoolean stop = new AtomicBoolean();
         group.run("starting", EmbeddedServerException.Code.START, () -> {
-            new Thread(() -> {
-                while (!stop.get()) {
-                    Thread.onSpinWait();
-                }
-            }, "stubborn").start();
+            new Thread(
+                            () -> {
+                                while (!stop.get()) {
+                                    Thread.onSpinWait();
+                                }
+                            },
+                            "stubborn")
+                    .start();
             return null;
         });
-        assertThat(group.awaitTermination(Duration.ofMillis(300), Duration.ofMillis(50))).containsExactly("stubborn");
+        assertThat(group.awaitTermination(Duration.ofMillis(300), Duration.ofMillis(50)))
+                .containsExactly("stubborn");
         stop.set(true);
-        assertThat(group.awaitTermination(Duration.ofSeconds(10), Duration.ofSeconds(5))).isEmpty();
+        assertThat(group.awaitTermination(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                .isEmpty();
     }
 
     @Test
     void aFailingTaskIsReportedWithItsCode() {
         ServerThreadGroup group = new ServerThreadGroup("test-failure");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> group.run("starting X", EmbeddedServerException.Code.START, () -> {
-            throw new java.io.IOException("disk on fire");
-        })).isInstanceOfSatisfying(EmbeddedServerException.class, e -> assertThat(e.code()).isEqualTo(EmbeddedServerException.Code.START))
-                .hasMessageContaining("starting X").hasMessageContaining("disk on fire");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> group.run("starting X", EmbeddedServerException.Code.START, () -> {
+                            throw new java.io.IOException("disk on fire");
+                        }))
+                .isInstanceOfSatisfying(
+                        EmbeddedServerException.class,
+                        e -> assertThat(e.code()).isEqualTo(EmbeddedServerException.Code.START))
+                .hasMessageContaining("starting X")
+                .hasMessageContaining("disk on fire");
     }
 
     private static void takeQuietly() {

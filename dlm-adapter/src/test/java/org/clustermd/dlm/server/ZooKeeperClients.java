@@ -16,7 +16,8 @@ final class ZooKeeperClients {
     private ZooKeeperClients() {}
 
     /** A client connected to {@code connectString}, or an AssertionError after the timing's duration. */
-    static ZooKeeper connect(String connectString, int sessionTimeoutMs, Timing timing) throws IOException, InterruptedException {
+    static ZooKeeper connect(String connectString, int sessionTimeoutMs, Timing timing)
+            throws IOException, InterruptedException {
         CountDownLatch connected = new CountDownLatch(1);
         ZooKeeper zk = new ZooKeeper(connectString, sessionTimeoutMs, e -> {
             if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {

@@ -229,7 +229,8 @@ public final class TcpProxy implements AutoCloseable {
                     close();
                     return;
                 }
-                Thread down = new Thread(() -> pump(up, client, false), "tcp-proxy-" + port() + "-conn" + number + "-down");
+                Thread down =
+                        new Thread(() -> pump(up, client, false), "tcp-proxy-" + port() + "-conn" + number + "-down");
                 down.setDaemon(true);
                 down.start();
                 pump(client, up, true);
@@ -294,7 +295,7 @@ public final class TcpProxy implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "TcpProxy[" + connectString() + " -> " + target + ", " + link + (upstreamCut ? " (client to server cut)" : "")
-                + "]";
+        return "TcpProxy[" + connectString() + " -> " + target + ", " + link
+                + (upstreamCut ? " (client to server cut)" : "") + "]";
     }
 }

@@ -16,13 +16,14 @@ import org.junit.jupiter.api.io.TempDir;
 /** A ZooKeeper client behind the proxy sees a cut as a silent partition and a drop as a closed socket. */
 class TcpProxyPartitionTest {
     private final Timing timing = new Timing();
+
     @TempDir
     Path dir;
 
     @Test
     void aCutLinkDisconnectsTheClientByTimeoutAndRestoreResumesTheSameSession() throws Exception {
         try (EmbeddedZooKeeper server = EmbeddedZooKeeper.start(dir, 0, ZooKeeperSettings.forTests());
-             TcpProxy proxy = TcpProxy.start(server.clientPort())) {
+                TcpProxy proxy = TcpProxy.start(server.clientPort())) {
             List<KeeperState> states = new CopyOnWriteArrayList<>();
             ZooKeeper zk = new ZooKeeper(proxy.connectString(), 6_000, e -> states.add(e.getState()));
             try {

@@ -66,8 +66,8 @@ class TcpProxyTest {
     @Test
     void aOneWayCutHoldsWhatTheClientSendsWhileTheServersBytesStillArrive() throws Exception {
         try (ServerSocket target = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-             TcpProxy oneWay = TcpProxy.start(target.getLocalPort());
-             Socket client = new Socket(InetAddress.getLoopbackAddress(), oneWay.port())) {
+                TcpProxy oneWay = TcpProxy.start(target.getLocalPort());
+                Socket client = new Socket(InetAddress.getLoopbackAddress(), oneWay.port())) {
             target.setSoTimeout((int) timing.milliseconds());
             try (Socket server = target.accept()) {
                 server.setSoTimeout((int) timing.milliseconds());
@@ -143,9 +143,12 @@ class TcpProxyTest {
         open.setSoTimeout((int) timing.milliseconds());
         assertThat(readOrClosed(open)).isEqualTo(-1);
         open.close();
-        assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), port).close()).isInstanceOf(ConnectException.class);
-        timing.waitFor("no proxy thread is left", () -> Thread.getAllStackTraces().keySet().stream()
-                .noneMatch(t -> t.getName().startsWith("tcp-proxy-" + port + "-")));
+        assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), port).close())
+                .isInstanceOf(ConnectException.class);
+        timing.waitFor(
+                "no proxy thread is left",
+                () -> Thread.getAllStackTraces().keySet().stream()
+                        .noneMatch(t -> t.getName().startsWith("tcp-proxy-" + port + "-")));
     }
 
     private Socket connect() throws IOException {
@@ -212,7 +215,9 @@ class TcpProxyTest {
         }
 
         private static void echo(Socket s) {
-            try (s; InputStream in = s.getInputStream(); OutputStream out = s.getOutputStream()) {
+            try (s;
+                    InputStream in = s.getInputStream();
+                    OutputStream out = s.getOutputStream()) {
                 byte[] b = new byte[4096];
                 for (int n = in.read(b); n >= 0; n = in.read(b)) {
                     out.write(b, 0, n);

@@ -27,7 +27,7 @@ class AclTest {
     @Test
     void anUnauthenticatedClientGetsNoAuthOnEveryZnode() throws Exception {
         try (TestingServer server = new TestingServer();
-             ZkTestSupport nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10))) {
+                ZkTestSupport nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10))) {
             DlmCredentials creds = DlmCredentials.digest("clustermd", "s3cret");
             ZkLockManager m = nodes.manager("a", "secure", creds);
             LockSpace ls = m.join("md0", LockSpaceOptions.of(4));
@@ -48,14 +48,18 @@ class AclTest {
             ZooKeeper anon = connect(server.getConnectString());
             try {
                 for (String p : all) {
-                    assertThatThrownBy(() -> anon.getData(p, false, null)).as("read " + p)
+                    assertThatThrownBy(() -> anon.getData(p, false, null))
+                            .as("read " + p)
                             .isInstanceOf(KeeperException.NoAuthException.class);
-                    assertThatThrownBy(() -> anon.getChildren(p, false)).as("list " + p)
+                    assertThatThrownBy(() -> anon.getChildren(p, false))
+                            .as("list " + p)
                             .isInstanceOf(KeeperException.NoAuthException.class);
-                    assertThatThrownBy(() -> anon.setData(p, new byte[1], -1)).as("write " + p)
+                    assertThatThrownBy(() -> anon.setData(p, new byte[1], -1))
+                            .as("write " + p)
                             .isInstanceOf(KeeperException.NoAuthException.class);
-                    assertThatThrownBy(() -> anon.create(p + "/x", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE,
-                            CreateMode.PERSISTENT)).as("create under " + p)
+                    assertThatThrownBy(() -> anon.create(
+                                    p + "/x", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT))
+                            .as("create under " + p)
                             .isInstanceOf(KeeperException.NoAuthException.class);
                 }
             } finally {
@@ -65,7 +69,8 @@ class AclTest {
             // a node with the wrong password cannot join either
             ZkLockManager wrong = nodes.manager("b", "secure", DlmCredentials.digest("clustermd", "guess"));
             assertThatThrownBy(() -> wrong.join("md0", LockSpaceOptions.of(4)))
-                    .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NO_AUTH));
+                    .isInstanceOfSatisfying(
+                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NO_AUTH));
         }
     }
 
@@ -83,7 +88,8 @@ class AclTest {
                 l.countDown();
             }
         });
-        assertThat(l.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        assertThat(l.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
+                .isTrue();
         return zk;
     }
 }

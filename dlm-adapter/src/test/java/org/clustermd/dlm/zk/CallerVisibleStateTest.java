@@ -43,15 +43,17 @@ class CallerVisibleStateTest {
         nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10));
         loaded.set(true);
         for (int i = 0; i < Runtime.getRuntime().availableProcessors() * 2; i++) {
-            Thread t = new Thread(() -> {
-                long x = 0;
-                while (loaded.get()) {
-                    x += System.nanoTime() % 7;
-                }
-                if (x == 42) {
-                    System.out.print("");
-                }
-            }, "cpu-burner-" + i);
+            Thread t = new Thread(
+                    () -> {
+                        long x = 0;
+                        while (loaded.get()) {
+                            x += System.nanoTime() % 7;
+                        }
+                        if (x == 42) {
+                            System.out.print("");
+                        }
+                    },
+                    "cpu-burner-" + i);
             t.setDaemon(true);
             t.start();
             burners.add(t);
@@ -83,8 +85,9 @@ class CallerVisibleStateTest {
             Optional<LockMode> requested = r.requestedMode();
             Optional<LockMode> granted = r.grantedMode();
             if (requested.isPresent() || !granted.equals(Optional.of(mode))) {
-                fail("iteration %d: convert(%s) returned, but the handle shows granted %s requested %s", i, mode,
-                        granted, requested);
+                fail(
+                        "iteration %d: convert(%s) returned, but the handle shows granted %s requested %s",
+                        i, mode, granted, requested);
             }
         }
     }
@@ -105,8 +108,9 @@ class CallerVisibleStateTest {
             Optional<LockMode> requested = r.requestedMode();
             Optional<LockMode> granted = r.grantedMode();
             if (requested.isPresent() || !granted.equals(Optional.of(LockMode.NL))) {
-                fail("iteration %d: tryConvert(CR) failed, but the handle shows granted %s requested %s", i,
-                        granted, requested);
+                fail(
+                        "iteration %d: tryConvert(CR) failed, but the handle shows granted %s requested %s",
+                        i, granted, requested);
             }
         }
     }
@@ -133,11 +137,17 @@ class CallerVisibleStateTest {
                 go.await(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
                 done.await(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
                 assertThat(errors).isEmpty();
-                LockMode held = ((ZkLockSpace) r.space).tables().get("res").stream()
-                        .filter(e -> e.key().equals(r.key)).findFirst().orElseThrow().granted();
-                if (!r.grantedMode().equals(Optional.of(held)) || r.requestedMode().isPresent()) {
-                    fail("iteration %d: the table holds %s, the handle shows granted %s requested %s", i, held,
-                            r.grantedMode(), r.requestedMode());
+                LockMode held = ((ZkLockSpace) r.space)
+                        .tables().get("res").stream()
+                                .filter(e -> e.key().equals(r.key))
+                                .findFirst()
+                                .orElseThrow()
+                                .granted();
+                if (!r.grantedMode().equals(Optional.of(held))
+                        || r.requestedMode().isPresent()) {
+                    fail(
+                            "iteration %d: the table holds %s, the handle shows granted %s requested %s",
+                            i, held, r.grantedMode(), r.requestedMode());
                 }
             }
         } finally {
@@ -152,27 +162,34 @@ class CallerVisibleStateTest {
         void run() throws Exception;
     }
 
-    private static Thread worker(String name, CyclicBarrier go, CyclicBarrier done, AtomicBoolean running,
-            List<Throwable> errors, Call call) {
-        Thread t = new Thread(() -> {
-            try {
-                while (running.get()) {
-                    go.await();
+    private static Thread worker(
+            String name,
+            CyclicBarrier go,
+            CyclicBarrier done,
+            AtomicBoolean running,
+            List<Throwable> errors,
+            Call call) {
+        Thread t = new Thread(
+                () -> {
                     try {
-                        call.run();
-                    } catch (DlmException e) {
-                        if (e.code() != DlmException.Code.INVALID_REQUEST) {
-                            errors.add(e); // the other thread's request was pending: refused, fine
+                        while (running.get()) {
+                            go.await();
+                            try {
+                                call.run();
+                            } catch (DlmException e) {
+                                if (e.code() != DlmException.Code.INVALID_REQUEST) {
+                                    errors.add(e); // the other thread's request was pending: refused, fine
+                                }
+                            }
+                            done.await();
                         }
+                    } catch (java.util.concurrent.BrokenBarrierException | InterruptedException e) {
+                        // the test is over
+                    } catch (Exception | Error e) {
+                        errors.add(e);
                     }
-                    done.await();
-                }
-            } catch (java.util.concurrent.BrokenBarrierException | InterruptedException e) {
-                // the test is over
-            } catch (Exception | Error e) {
-                errors.add(e);
-            }
-        }, name);
+                },
+                name);
         t.setDaemon(true);
         t.start();
         return t;

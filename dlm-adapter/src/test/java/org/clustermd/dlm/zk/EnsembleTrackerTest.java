@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 class EnsembleTrackerTest {
     private static final Duration SESSION = Duration.ofSeconds(6);
     private final Timing timing = new Timing();
+
     @TempDir
     Path dir;
 
@@ -31,19 +32,30 @@ class EnsembleTrackerTest {
             ensemble.start(timing.multiple(6).duration());
             try (TcpProxy proxy = TcpProxy.start(ensemble.clientPort(0))) {
                 String viaProxy = proxy.connectString();
-                ZkLockManager untracked = ZkLockManager.builder().connectString(viaProxy).cluster("c").nodeName("off")
-                        .sessionTimeout(SESSION).ensembleTracker(false).build();
-                ZkLockManager tracked = ZkLockManager.builder().connectString(viaProxy).cluster("c").nodeName("on")
-                        .sessionTimeout(SESSION).build();
+                ZkLockManager untracked = ZkLockManager.builder()
+                        .connectString(viaProxy)
+                        .cluster("c")
+                        .nodeName("off")
+                        .sessionTimeout(SESSION)
+                        .ensembleTracker(false)
+                        .build();
+                ZkLockManager tracked = ZkLockManager.builder()
+                        .connectString(viaProxy)
+                        .cluster("c")
+                        .nodeName("on")
+                        .sessionTimeout(SESSION)
+                        .build();
                 try {
                     // the tracker works here: the default client takes the servers' own addresses
-                    timing.waitFor("the tracking client follows the ensemble's configuration",
+                    timing.waitFor(
+                            "the tracking client follows the ensemble's configuration",
                             () -> !current(tracked).equals(viaProxy));
                     assertThat(current(tracked)).contains(ensemble.connectString(1));
 
                     assertThat(current(untracked)).isEqualTo(viaProxy);
                     // and it still works through the proxy
-                    LockResource r = untracked.join("md0", LockSpaceOptions.of(4)).resource("token");
+                    LockResource r =
+                            untracked.join("md0", LockSpaceOptions.of(4)).resource("token");
                     r.convert(LockMode.EX);
                     assertThat(current(untracked)).isEqualTo(viaProxy);
                 } finally {

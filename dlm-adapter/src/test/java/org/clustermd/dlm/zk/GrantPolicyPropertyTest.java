@@ -45,21 +45,27 @@ class GrantPolicyPropertyTest {
         for (int i = 0; i < hs.size(); i++) {
             for (int j = i + 1; j < hs.size(); j++) {
                 assertThat(hs.get(i).getValue().isCompatibleWith(hs.get(j).getValue()))
-                        .as("incompatible %s and %s; %s", hs.get(i), hs.get(j), ctx).isTrue();
+                        .as("incompatible %s and %s; %s", hs.get(i), hs.get(j), ctx)
+                        .isTrue();
             }
         }
-        List<LockEntry> conversions = table.stream().filter(LockEntry::isConversion).toList();
-        List<LockEntry> requests = new ArrayList<>(table.stream().filter(LockEntry::isNewRequest).toList());
+        List<LockEntry> conversions =
+                table.stream().filter(LockEntry::isConversion).toList();
+        List<LockEntry> requests =
+                new ArrayList<>(table.stream().filter(LockEntry::isNewRequest).toList());
         requests.sort(LockEntry.QUEUE_ORDER);
         boolean conversionWaits = conversions.stream().anyMatch(c -> !d.grants().containsKey(c.key()));
         for (LockEntry r : requests) {
             if (d.grants().containsKey(r.key()) && r.requested() != LockMode.NL) {
                 // conversions first
-                assertThat(conversionWaits).as("new request granted while a conversion waits; " + ctx).isFalse();
+                assertThat(conversionWaits)
+                        .as("new request granted while a conversion waits; " + ctx)
+                        .isFalse();
                 // FIFO: nothing ahead of it (other than NL) still waits
                 for (LockEntry ahead : requests) {
                     if (ahead.seq() < r.seq() && ahead.requested() != LockMode.NL) {
-                        assertThat(d.grants()).as("FIFO: %s granted before %s; %s", r, ahead, ctx)
+                        assertThat(d.grants())
+                                .as("FIFO: %s granted before %s; %s", r, ahead, ctx)
                                 .containsKey(ahead.key());
                     }
                 }
@@ -74,17 +80,23 @@ class GrantPolicyPropertyTest {
             if (!d.grants().containsKey(c.key())) {
                 if (firstWaiting == null) {
                     firstWaiting = c;
-                    assertThat(blocked(c, held)).as("grantable conversion %s left waiting; %s", c, ctx).isTrue();
+                    assertThat(blocked(c, held))
+                            .as("grantable conversion %s left waiting; %s", c, ctx)
+                            .isTrue();
                 }
             } else {
-                assertThat(firstWaiting).as("FIFO: conversion %s granted past %s; %s", c, firstWaiting, ctx).isNull();
+                assertThat(firstWaiting)
+                        .as("FIFO: conversion %s granted past %s; %s", c, firstWaiting, ctx)
+                        .isNull();
             }
         }
         // maximal: the first waiting new request is blocked by a conversion or a held mode
         if (!conversionWaits) {
             for (LockEntry r : requests) {
                 if (!d.grants().containsKey(r.key())) {
-                    assertThat(blocked(r, held)).as("grantable request %s left waiting; %s", r, ctx).isTrue();
+                    assertThat(blocked(r, held))
+                            .as("grantable request %s left waiting; %s", r, ctx)
+                            .isTrue();
                     break;
                 }
             }
@@ -96,12 +108,16 @@ class GrantPolicyPropertyTest {
         }
         for (LockEntry v : d.victims()) {
             assertThat(waiting).as(ctx).contains(v.key());
-            assertThat(onCycle(v, table, waiting)).as("victim %s is not on a cycle; %s", v, ctx).isTrue();
+            assertThat(onCycle(v, table, waiting))
+                    .as("victim %s is not on a cycle; %s", v, ctx)
+                    .isTrue();
         }
         // and every cycle has a victim
         for (LockEntry c : conversions) {
             if (waiting.contains(c.key()) && onCycle(c, table, waiting)) {
-                assertThat(d.victims()).as("deadlock through %s not reported; %s", c, ctx).isNotEmpty();
+                assertThat(d.victims())
+                        .as("deadlock through %s not reported; %s", c, ctx)
+                        .isNotEmpty();
             }
         }
         // a pure function of the table, not of its order

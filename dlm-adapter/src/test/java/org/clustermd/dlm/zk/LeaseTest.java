@@ -72,7 +72,9 @@ class LeaseTest {
         assertThat(lease.valid()).isFalse();
         assertThat(answered(12_400, true)).isTrue();
         assertThat(lease.deadline()).isEqualTo(at(11_000));
-        assertThat(lease.valid()).as("a confirmation that comes too late leaves the lease lapsed").isFalse();
+        assertThat(lease.valid())
+                .as("a confirmation that comes too late leaves the lease lapsed")
+                .isFalse();
         moveTo(16_600);
         assertThat(answered(16_500, true)).isTrue();
         assertThat(lease.deadline()).isEqualTo(at(22_400));

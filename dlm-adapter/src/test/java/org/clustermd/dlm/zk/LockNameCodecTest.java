@@ -30,7 +30,8 @@ class LockNameCodecTest {
         long seq = Math.abs(rnd.nextInt());
         String name = LockEntry.prefix(key, g, r, gen, casVersion) + String.format("%010d", seq);
         LockEntry e = LockEntry.parse(name);
-        assertThat(e).as("seed " + seed + " name " + name)
+        assertThat(e)
+                .as("seed " + seed + " name " + name)
                 .isEqualTo(new LockEntry(key, g, r, gen, casVersion, seq, name));
     }
 
@@ -41,7 +42,8 @@ class LockNameCodecTest {
         byte[] b = new byte[64];
         int used = rnd.nextInt(65);
         for (int i = 0; i < used; i++) b[i] = (byte) rnd.nextInt();
-        LockValueBlock lvb = rnd.nextBoolean() ? LockValueBlock.of(b) : LockValueBlock.of(b).invalidated();
+        LockValueBlock lvb =
+                rnd.nextBoolean() ? LockValueBlock.of(b) : LockValueBlock.of(b).invalidated();
         String name = ValueBlockEntry.prefix(lvb) + "0000000042";
         ValueBlockEntry v = ValueBlockEntry.parse(name, 64);
         assertThat(v.valueBlock()).as("seed " + seed + " " + name).isEqualTo(lvb);
@@ -60,10 +62,13 @@ class LockNameCodecTest {
         assertThatThrownBy(() -> LockEntry.parse(good.replace("_PR_", "_XX_"))).hasMessageContaining("granted mode");
         assertThatThrownBy(() -> LockEntry.parse(good.replace("_EX_", "_QQ_"))).hasMessageContaining("requested mode");
         assertThatThrownBy(() -> LockEntry.parse(good.replace("_2_c", "_x_c"))).hasMessageContaining("generation");
-        assertThatThrownBy(() -> LockEntry.parse(good.replace("_c17_", "_z_"))).hasMessageContaining("transaction kind");
-        assertThatThrownBy(() -> LockEntry.parse(good.replace("_c17_", "_c_"))).hasMessageContaining("transaction kind");
+        assertThatThrownBy(() -> LockEntry.parse(good.replace("_c17_", "_z_")))
+                .hasMessageContaining("transaction kind");
+        assertThatThrownBy(() -> LockEntry.parse(good.replace("_c17_", "_c_")))
+                .hasMessageContaining("transaction kind");
         assertThat(LockEntry.parse(good).casVersion()).isEqualTo(17);
-        assertThatThrownBy(() -> LockEntry.parse(good.replace("0000000012", "12"))).hasMessageContaining("sequence");
+        assertThatThrownBy(() -> LockEntry.parse(good.replace("0000000012", "12")))
+                .hasMessageContaining("sequence");
         assertThatThrownBy(() -> LockEntry.parse("L_0003_00000000000000ab_7_UN_--_2_p_0000000012"))
                 .hasMessageContaining("neither granted nor requested");
     }
@@ -71,7 +76,8 @@ class LockNameCodecTest {
     @Test
     void corruptValueBlockNamesAreRefused() {
         assertThatThrownBy(() -> ValueBlockEntry.parse("V_vzz_0000000001", 64)).hasMessageContaining("not hex");
-        assertThatThrownBy(() -> ValueBlockEntry.parse("V_x00_0000000001", 64)).hasMessageContaining("not a value block");
+        assertThatThrownBy(() -> ValueBlockEntry.parse("V_x00_0000000001", 64))
+                .hasMessageContaining("not a value block");
         assertThatThrownBy(() -> ValueBlockEntry.parse("V_v" + "00".repeat(65) + "_0000000001", 64))
                 .hasMessageContaining("larger than");
     }

@@ -72,7 +72,14 @@ class LockSafetyCheckerTest {
      * A belief: client c held mode m on resource r from start to end (nanoTime); {@code killed}
      * when the test's kill ended it.
      */
-    record Belief(int client, long incarnation, String resource, LockMode mode, long token, long start, long end,
+    record Belief(
+            int client,
+            long incarnation,
+            String resource,
+            LockMode mode,
+            long token,
+            long start,
+            long end,
             boolean killed) {}
 
     /** The session timeout of every client. */
@@ -113,8 +120,8 @@ class LockSafetyCheckerTest {
 
     /** True for the short budget. */
     private static boolean budget() {
-        String budget = System.getProperty("clustermd.faults.budget",
-                System.getenv().getOrDefault("CLUSTERMD_FAULTS_BUDGET", "long"));
+        String budget = System.getProperty(
+                "clustermd.faults.budget", System.getenv().getOrDefault("CLUSTERMD_FAULTS_BUDGET", "long"));
         return budget.equals("short");
     }
 
@@ -142,12 +149,35 @@ class LockSafetyCheckerTest {
             server = EmbeddedZooKeeper.start(dir.toPath(), 0, ZooKeeperSettings.forTests());
         }
 
-        @Override public List<Integer> clientPorts() { return List.of(server.clientPort()); }
-        @Override public String connectString() { return server.connectString(); }
-        @Override public boolean restartLeader() { return false; }
-        @Override public File survivorData() { return dir; }
-        @Override public void stop() { server.close(); }
-        @Override public void close() { server.close(); }
+        @Override
+        public List<Integer> clientPorts() {
+            return List.of(server.clientPort());
+        }
+
+        @Override
+        public String connectString() {
+            return server.connectString();
+        }
+
+        @Override
+        public boolean restartLeader() {
+            return false;
+        }
+
+        @Override
+        public File survivorData() {
+            return dir;
+        }
+
+        @Override
+        public void stop() {
+            server.close();
+        }
+
+        @Override
+        public void close() {
+            server.close();
+        }
     }
 
     private static final class Ensemble implements Servers {
@@ -170,7 +200,10 @@ class LockSafetyCheckerTest {
             return cluster.getInstances().stream().map(InstanceSpec::getPort).toList();
         }
 
-        @Override public String connectString() { return cluster.getConnectString(); }
+        @Override
+        public String connectString() {
+            return cluster.getConnectString();
+        }
 
         @Override
         public boolean restartLeader() throws Exception {
@@ -194,8 +227,15 @@ class LockSafetyCheckerTest {
             return survivor.getDataDirectory();
         }
 
-        @Override public void stop() throws Exception { cluster.stop(); }
-        @Override public void close() throws Exception { cluster.close(); }
+        @Override
+        public void stop() throws Exception {
+            cluster.stop();
+        }
+
+        @Override
+        public void close() throws Exception {
+            cluster.close();
+        }
     }
 
     private void campaign(int serverCount, int clientCount, int defaultSeconds) throws Exception {
@@ -230,7 +270,8 @@ class LockSafetyCheckerTest {
                 } else {
                     // the first one surely outlasts the session (timeout, tick rounding, the
                     // expiry's own round), the others may or may not
-                    long ms = longPartition ? SESSION.toMillis() * (4 + chaos.nextInt(21)) / 10
+                    long ms = longPartition
+                            ? SESSION.toMillis() * (4 + chaos.nextInt(21)) / 10
                             : SESSION.toMillis() * 5 / 2;
                     if (victim.partition(chaos.nextBoolean(), ms, healer)) {
                         longPartition = true;
@@ -249,16 +290,31 @@ class LockSafetyCheckerTest {
         }
         try {
             TxnLogReplay.Result r = TxnLogReplay.replay(servers.survivorData());
-            System.out.printf("seed=%d: %d grants observed (%d refused as delivered after SUSPENDED), %d kills,"
-                    + " %d partitions (%d expired a session), %d conversion deadlocks; replayed %d txns"
-                    + " (%d on locks), checked %d resource states%n", seed, grants.get(), refusedGrants.get(),
-                    expiries.get(), partitions.get(), partitionExpiries.get(), deadlocks.get(), r.txns(),
-                    r.lockTxns(), r.statesChecked());
-            assertThat(r.gaps()).as("seed " + seed + ": the log must be complete").isEmpty();
-            assertThat(r.violations()).as("seed " + seed + ": incompatible modes in a committed state").isEmpty();
+            System.out.printf(
+                    "seed=%d: %d grants observed (%d refused as delivered after SUSPENDED), %d kills,"
+                            + " %d partitions (%d expired a session), %d conversion deadlocks; replayed %d txns"
+                            + " (%d on locks), checked %d resource states%n",
+                    seed,
+                    grants.get(),
+                    refusedGrants.get(),
+                    expiries.get(),
+                    partitions.get(),
+                    partitionExpiries.get(),
+                    deadlocks.get(),
+                    r.txns(),
+                    r.lockTxns(),
+                    r.statesChecked());
+            assertThat(r.gaps())
+                    .as("seed " + seed + ": the log must be complete")
+                    .isEmpty();
+            assertThat(r.violations())
+                    .as("seed " + seed + ": incompatible modes in a committed state")
+                    .isEmpty();
             assertThat(r.lockTxns()).as("seed " + seed).isGreaterThan(200);
             assertThat(grants.get()).isGreaterThan(100);
-            assertThat(partitionExpiries.get()).as("seed " + seed + ": a partition expired a session").isPositive();
+            assertThat(partitionExpiries.get())
+                    .as("seed " + seed + ": a partition expired a session")
+                    .isPositive();
             if (kills) {
                 assertThat(expiries.get() + partitionExpiries.get()).isGreaterThan(1);
             }
@@ -304,9 +360,13 @@ class LockSafetyCheckerTest {
         for (List<Belief> list : byResource.values()) {
             for (Belief x : list) {
                 for (Belief y : list) {
-                    if (x.mode().isWriteMode() && y.mode().isWriteMode() && x.end() < y.start() && x.token() != y.token()) {
+                    if (x.mode().isWriteMode()
+                            && y.mode().isWriteMode()
+                            && x.end() < y.start()
+                            && x.token() != y.token()) {
                         ordered++;
-                        assertThat(x.token()).as("seed %d: token of %s not below the later %s", seed, x, y)
+                        assertThat(x.token())
+                                .as("seed %d: token of %s not below the later %s", seed, x, y)
                                 .isLessThan(y.token());
                     }
                 }
@@ -323,7 +383,8 @@ class LockSafetyCheckerTest {
                     OutputStream o = sock.getOutputStream();
                     o.write("srvr".getBytes(StandardCharsets.US_ASCII));
                     o.flush();
-                    BufferedReader in = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII));
+                    BufferedReader in =
+                            new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII));
                     for (String line; (line = in.readLine()) != null; ) {
                         if (line.equals("Mode: leader")) {
                             return s;
@@ -354,6 +415,7 @@ class LockSafetyCheckerTest {
         final String connectString;
         /** One per server: the client reaches the servers only through them. */
         final List<TcpProxy> proxies = new ArrayList<>();
+
         final Random rnd;
         final AtomicBoolean running = new AtomicBoolean(true);
         final Thread thread;
@@ -368,6 +430,7 @@ class LockSafetyCheckerTest {
         private final java.util.Set<String> busy = new java.util.HashSet<>();
         /** Sessions a partition was started on (guarded by this). */
         private final java.util.Set<Long> partitioned = new java.util.HashSet<>();
+
         private volatile boolean cut;
 
         Client(int id, List<Integer> serverPorts, Random rnd) throws java.io.IOException {
@@ -375,7 +438,8 @@ class LockSafetyCheckerTest {
             for (int port : serverPorts) {
                 proxies.add(TcpProxy.start(port));
             }
-            this.connectString = String.join(",", proxies.stream().map(TcpProxy::connectString).toList());
+            this.connectString = String.join(
+                    ",", proxies.stream().map(TcpProxy::connectString).toList());
             this.rnd = rnd;
             this.thread = new Thread(this::run, "safety-client-" + id);
             this.thread.setDaemon(true);
@@ -427,10 +491,13 @@ class LockSafetyCheckerTest {
                     p.cut();
                 }
             }
-            healer.schedule(() -> {
-                proxies.forEach(TcpProxy::restore);
-                cut = false;
-            }, ms, TimeUnit.MILLISECONDS);
+            healer.schedule(
+                    () -> {
+                        proxies.forEach(TcpProxy::restore);
+                        cut = false;
+                    },
+                    ms,
+                    TimeUnit.MILLISECONDS);
             return true;
         }
 
@@ -468,7 +535,8 @@ class LockSafetyCheckerTest {
                 } catch (DlmException e) {
                     if (e.code() == DlmException.Code.CONVERSION_DEADLOCK) {
                         deadlocks.incrementAndGet();
-                    } else if (e.code() == DlmException.Code.SUSPENDED && e.getMessage().contains("was granted")) {
+                    } else if (e.code() == DlmException.Code.SUSPENDED
+                            && e.getMessage().contains("was granted")) {
                         refusedGrants.incrementAndGet();
                     }
                 } catch (RuntimeException e) {
@@ -485,9 +553,16 @@ class LockSafetyCheckerTest {
             closeAll(true);
             handles.clear();
             try {
-                manager = ZkLockManager.builder().connectString(connectString).cluster("safety").nodeName("n" + id)
-                        .sessionTimeout(SESSION).connectionTimeout(Duration.ofSeconds(20)).ensembleTracker(false).build();
-                ls = manager.join("ls", LockSpaceOptions.of(16).withListener(this).withRequestTimeout(Duration.ofSeconds(10)));
+                manager = ZkLockManager.builder()
+                        .connectString(connectString)
+                        .cluster("safety")
+                        .nodeName("n" + id)
+                        .sessionTimeout(SESSION)
+                        .connectionTimeout(Duration.ofSeconds(20))
+                        .ensembleTracker(false)
+                        .build();
+                ls = manager.join(
+                        "ls", LockSpaceOptions.of(16).withListener(this).withRequestTimeout(Duration.ofSeconds(10)));
                 for (String r : RESOURCES) {
                     handles.put(r, ls.resource(r));
                 }
@@ -559,7 +634,8 @@ class LockSafetyCheckerTest {
             if (!ls.leaseValid()) {
                 return;
             }
-            open.put(r, new Belief(id, manager.sessionId(), r, g.mode(), g.fencingToken(), System.nanoTime(), 0, false));
+            open.put(
+                    r, new Belief(id, manager.sessionId(), r, g.mode(), g.fencingToken(), System.nanoTime(), 0, false));
         }
 
         /** The mode held before a request stops counting when the request is sent (conservative). */
@@ -570,8 +646,11 @@ class LockSafetyCheckerTest {
         /** A request that failed leaves the old mode held: count it again from now. */
         private synchronized void resumeIfHeld(String r, LockResource h) {
             if (!open.containsKey(r) && ls.leaseValid() && manager.sessionId() != killed) {
-                h.grantedMode().ifPresent(m -> open.put(r,
-                        new Belief(id, manager.sessionId(), r, m, h.fencingToken(), System.nanoTime(), 0, false)));
+                h.grantedMode()
+                        .ifPresent(m -> open.put(
+                                r,
+                                new Belief(
+                                        id, manager.sessionId(), r, m, h.fencingToken(), System.nanoTime(), 0, false)));
             }
         }
 
@@ -587,8 +666,8 @@ class LockSafetyCheckerTest {
                         end = deadline;
                     }
                 }
-                beliefs.add(new Belief(b.client(), b.incarnation(), b.resource(), b.mode(), b.token(), b.start(),
-                        end, byKill));
+                beliefs.add(new Belief(
+                        b.client(), b.incarnation(), b.resource(), b.mode(), b.token(), b.start(), end, byKill));
             }
         }
 
@@ -605,7 +684,9 @@ class LockSafetyCheckerTest {
                 if (s == LockSpaceState.LOST) {
                     synchronized (this) {
                         LockSpace l = ls;
-                        if (l instanceof ZkLockSpace z && partitioned.remove(z.incarnation()) && z.incarnation() != killed) {
+                        if (l instanceof ZkLockSpace z
+                                && partitioned.remove(z.incarnation())
+                                && z.incarnation() != killed) {
                             partitionExpiries.incrementAndGet();
                         }
                     }

@@ -21,7 +21,7 @@ class LockSpaceDumpTest {
     @Test
     void dumpShowsMembersGrantedWaitingAndTheValueBlockAndRefusesForeignZnodes() throws Exception {
         try (TestingServer server = new TestingServer();
-             ZkTestSupport nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10))) {
+                ZkTestSupport nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10))) {
             ZkLockManager am = nodes.manager("alpha");
             LockSpace a = am.join("md0", LockSpaceOptions.of(4));
             LockSpace b = nodes.manager("beta").join("md0", LockSpaceOptions.of(4));
@@ -34,8 +34,15 @@ class LockSpaceDumpTest {
             LockResource rb = b.resource("token");
             CompletableFuture<?> waiting = rb.convertAsync(LockMode.EX);
             ZooKeeper zk = am.curator().getZookeeperClient().getZooKeeper();
-            org.awaitility.Awaitility.await().until(() ->
-                    LockSpaceDump.read(zk, "/clustermd", "c").lockSpaces().get(0).resources().get(0).waiting().size() == 1);
+            org.awaitility.Awaitility.await()
+                    .until(() -> LockSpaceDump.read(zk, "/clustermd", "c")
+                                    .lockSpaces()
+                                    .get(0)
+                                    .resources()
+                                    .get(0)
+                                    .waiting()
+                                    .size()
+                            == 1);
 
             LockSpaceDump.Dump d = LockSpaceDump.read(zk, "/clustermd", "c");
             LockSpaceDump.LockSpaceInfo ls = d.lockSpaces().get(0);
@@ -48,17 +55,25 @@ class LockSpaceDumpTest {
                 assertThat(l.slot()).isZero();
                 assertThat(l.granted()).isEqualTo("PR");
             });
-            assertThat(token.waiting()).singleElement().satisfies(l -> assertThat(l.requested()).isEqualTo("EX"));
+            assertThat(token.waiting())
+                    .singleElement()
+                    .satisfies(l -> assertThat(l.requested()).isEqualTo("EX"));
             assertThat(token.valueBlock()).isEqualTo("ab");
             assertThat(token.valueBlockValid()).isTrue();
             waiting.cancel(true);
 
-            zk.create("/clustermd/c/ls/md0/res/token/stray", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            zk.create(
+                    "/clustermd/c/ls/md0/res/token/stray",
+                    new byte[0],
+                    ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                    CreateMode.PERSISTENT);
             assertThatThrownBy(() -> LockSpaceDump.read(zk, "/clustermd", "c"))
-                    .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.CORRUPT_STATE))
+                    .isInstanceOfSatisfying(
+                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.CORRUPT_STATE))
                     .hasMessageContaining("/clustermd/c/ls/md0/res/token/stray");
             assertThatThrownBy(() -> LockSpaceDump.read(zk, "/clustermd", "nosuch"))
-                    .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_FOUND))
+                    .isInstanceOfSatisfying(
+                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_FOUND))
                     .hasMessageContaining("no cluster 'nosuch'");
         }
     }

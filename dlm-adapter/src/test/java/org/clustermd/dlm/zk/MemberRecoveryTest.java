@@ -48,12 +48,29 @@ class MemberRecoveryTest {
     static final class Recorder implements LockSpaceListener {
         final List<String> events = new CopyOnWriteArrayList<>();
 
-        @Override public void recoveryStarted() { events.add("prep"); }
-        @Override public void memberLost(NodeSlot slot) { events.add("lost" + slot.number()); }
-        @Override public void recoveryFinished(NodeSlot ours, Set<NodeSlot> members) {
-            events.add("done" + members.stream().map(s -> Integer.toString(s.number())).sorted().toList());
+        @Override
+        public void recoveryStarted() {
+            events.add("prep");
         }
-        @Override public void stateChanged(LockSpaceState s) { events.add("state:" + s); }
+
+        @Override
+        public void memberLost(NodeSlot slot) {
+            events.add("lost" + slot.number());
+        }
+
+        @Override
+        public void recoveryFinished(NodeSlot ours, Set<NodeSlot> members) {
+            events.add("done"
+                    + members.stream()
+                            .map(s -> Integer.toString(s.number()))
+                            .sorted()
+                            .toList());
+        }
+
+        @Override
+        public void stateChanged(LockSpaceState s) {
+            events.add("state:" + s);
+        }
     }
 
     private LockSpace join(ZkLockManager m, Recorder r) throws DlmException {
@@ -96,7 +113,11 @@ class MemberRecoveryTest {
         // the next PW holder's write makes it valid again
         aWait.setValueBlock(LockValueBlock.zeros(64));
         aWait.convert(LockMode.CR);
-        assertThat(b.resource(c.slot().bitmapLockName()).convert(LockMode.CR).valueBlock().isValid()).isTrue();
+        assertThat(b.resource(c.slot().bitmapLockName())
+                        .convert(LockMode.CR)
+                        .valueBlock()
+                        .isValid())
+                .isTrue();
     }
 
     /**
@@ -127,7 +148,9 @@ class MemberRecoveryTest {
         unlock.unlock();
 
         LockValueBlock afterDown = b.resource("down").convert(LockMode.CR).valueBlock();
-        assertThat(afterDown.isValid()).as("LVB after a PW holder's down-conversion").isTrue();
+        assertThat(afterDown.isValid())
+                .as("LVB after a PW holder's down-conversion")
+                .isTrue();
         assertThat(afterDown.toByteArray()[0]).isEqualTo((byte) 4);
         LockValueBlock afterUnlock = a.resource("unlock").convert(LockMode.CR).valueBlock();
         assertThat(afterUnlock.isValid()).as("LVB after a PW holder's unlock").isTrue();
@@ -150,11 +173,14 @@ class MemberRecoveryTest {
         await().atMost(WAIT).until(() -> b.state() == LockSpaceState.LOST);
         assertThat(ra.events).contains("state:LOST");
         assertThat(ra.events.indexOf("state:SUSPENDED")).isLessThan(ra.events.indexOf("state:LOST"));
-        assertThatThrownBy(() -> pending.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).cause()
-                .isInstanceOfSatisfying(DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.LOCKSPACE_LOST));
+        assertThatThrownBy(() -> pending.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                .cause()
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.LOCKSPACE_LOST));
         await().atMost(WAIT).until(() -> held.grantedMode().isEmpty());
-        assertThatThrownBy(() -> held.convert(LockMode.EX)).isInstanceOfSatisfying(DlmException.class,
-                e -> assertThat(e.code()).isEqualTo(DlmException.Code.LOCKSPACE_LOST));
+        assertThatThrownBy(() -> held.convert(LockMode.EX))
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.LOCKSPACE_LOST));
         // the survivor gets the lost node's lock
         assertThat(a.resource("held").convert(LockMode.EX).mode()).isEqualTo(LockMode.EX);
     }
@@ -165,7 +191,8 @@ class MemberRecoveryTest {
         ZkLockManager bm = nodes.manager("b");
         LockSpace b = join(bm, new Recorder());
         LockSpace c = join(nodes.manager("c"), new Recorder());
-        assertThat(List.of(a.slot(), b.slot(), c.slot())).containsExactly(new NodeSlot(0), new NodeSlot(1), new NodeSlot(2));
+        assertThat(List.of(a.slot(), b.slot(), c.slot()))
+                .containsExactly(new NodeSlot(0), new NodeSlot(1), new NodeSlot(2));
         ZkTestSupport.expire(bm, nodes.connectString);
         await().atMost(WAIT).until(() -> a.members().size() == 2);
         assertThat(a.slot()).isEqualTo(new NodeSlot(0));
@@ -175,8 +202,9 @@ class MemberRecoveryTest {
         // a newcomer takes the lowest free slot, and the fifth member finds none
         LockSpace d = join(nodes.manager("d"), new Recorder());
         assertThat(d.slot()).isEqualTo(new NodeSlot(3));
-        assertThatThrownBy(() -> join(nodes.manager("e"), new Recorder())).isInstanceOfSatisfying(DlmException.class,
-                e -> assertThat(e.code()).isEqualTo(DlmException.Code.SLOTS_EXHAUSTED));
+        assertThatThrownBy(() -> join(nodes.manager("e"), new Recorder()))
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.SLOTS_EXHAUSTED));
     }
 
     /** The node name is the node's identity: one member per name, and a restart keeps its slot. */
@@ -186,8 +214,8 @@ class MemberRecoveryTest {
         ZkLockManager first = nodes.manager("a");
         LockSpace a = join(first, new Recorder());
         assertThat(a.slot()).isEqualTo(new NodeSlot(1));
-        assertThatThrownBy(() -> join(nodes.manager("a"), new Recorder())).isInstanceOfSatisfying(DlmException.class,
-                e -> {
+        assertThatThrownBy(() -> join(nodes.manager("a"), new Recorder()))
+                .isInstanceOfSatisfying(DlmException.class, e -> {
                     assertThat(e.code()).isEqualTo(DlmException.Code.NODE_NAME_IN_USE);
                     assertThat(e.getMessage()).contains("'a'").contains("slot1");
                 });
@@ -211,6 +239,9 @@ class MemberRecoveryTest {
         ZkTestSupport.expire(am, nodes.connectString);
         await().atMost(WAIT).until(() -> a.state() == LockSpaceState.LOST);
         LockSpace b = join(nodes.manager("b"), new Recorder());
-        assertThat(b.resource("resync").convert(LockMode.EX, Duration.ofSeconds(10)).mode()).isEqualTo(LockMode.EX);
+        assertThat(b.resource("resync")
+                        .convert(LockMode.EX, Duration.ofSeconds(10))
+                        .mode())
+                .isEqualTo(LockMode.EX);
     }
 }

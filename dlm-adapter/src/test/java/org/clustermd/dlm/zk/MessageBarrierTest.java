@@ -167,10 +167,10 @@ class MessageBarrierTest {
         sender.setDaemon(true);
         threads.add(sender);
         sender.start();
-        org.awaitility.Awaitility.await().atMost(WAIT)
-                .until(() -> b.failure.get() != null || c.failure.get() != null);
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> b.failure.get() != null || c.failure.get() != null);
         Throwable f = b.failure.get() != null ? b.failure.get() : c.failure.get();
-        assertThat(f).isInstanceOfSatisfying(DlmException.class,
-                e -> assertThat(e.code()).isEqualTo(DlmException.Code.CONVERSION_DEADLOCK));
+        assertThat(f)
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.CONVERSION_DEADLOCK));
     }
 }

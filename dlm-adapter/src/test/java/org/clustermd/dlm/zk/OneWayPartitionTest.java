@@ -44,13 +44,14 @@ import org.junit.jupiter.api.io.TempDir;
 class OneWayPartitionTest {
     private static final Duration SESSION = Duration.ofSeconds(4);
     private final Timing timing = new Timing();
+
     @TempDir
     Path dir;
 
     @Test
     void aOneWayCutUnderLoadFencesTheHolderAtItsLeaseBeforeTheServerExpiresIt() throws Exception {
         try (EmbeddedZooKeeper server = EmbeddedZooKeeper.start(dir, 0, ZooKeeperSettings.forTests());
-             TcpProxy proxy = TcpProxy.start(server.clientPort())) {
+                TcpProxy proxy = TcpProxy.start(server.clientPort())) {
             run(proxy, server.connectString());
         }
     }
@@ -58,8 +59,10 @@ class OneWayPartitionTest {
     @Test
     void theSameAtTheWorstTickOnAnEnsembleWithTheHolderOnAFollower() throws Exception {
         int tick = (int) SESSION.toMillis() / 2;
-        ZooKeeperSettings worst = ZooKeeperSettings.forTests().toBuilder().tickTimeMs(tick)
-                .sessionTimeoutRangeMs(2 * tick, 60_000).build();
+        ZooKeeperSettings worst = ZooKeeperSettings.forTests().toBuilder()
+                .tickTimeMs(tick)
+                .sessionTimeoutRangeMs(2 * tick, 60_000)
+                .build();
         try (EmbeddedZooKeeperEnsemble ensemble = new EmbeddedZooKeeperEnsemble(dir, 3, worst)) {
             ensemble.start(timing.multiple(6).duration());
             timing.multiple(3).waitFor("a leader", () -> ensemble.leaderIndex() >= 0);
@@ -101,9 +104,10 @@ class OneWayPartitionTest {
                 events.add("b:memberLost");
             }
         };
-        LockSpaceOptions options = LockSpaceOptions.of(4).withRequestTimeout(timing.forWaiting().duration());
+        LockSpaceOptions options =
+                LockSpaceOptions.of(4).withRequestTimeout(timing.forWaiting().duration());
         try (ZkTestSupport victim = new ZkTestSupport(proxy.connectString(), SESSION).withoutEnsembleTracker();
-             ZkTestSupport others = new ZkTestSupport(othersConnect, SESSION)) {
+                ZkTestSupport others = new ZkTestSupport(othersConnect, SESSION)) {
             LockSpace a = victim.manager("a").join("md0", options.withListener(holderListener));
             holderRef.set(a);
             LockSpace b = others.manager("b").join("md0", options.withListener(waiterListener));
@@ -147,25 +151,34 @@ class OneWayPartitionTest {
             long cutAt = System.nanoTime();
             cut.set(true);
             proxy.cutClientToServer();
-            LockGrant g = waiting.get(timing.forWaiting().milliseconds() + SESSION.toMillis() * 3, TimeUnit.MILLISECONDS);
+            LockGrant g =
+                    waiting.get(timing.forWaiting().milliseconds() + SESSION.toMillis() * 3, TimeUnit.MILLISECONDS);
             timing.waitFor("b saw a's session expire", () -> expirySeenAt.get() != 0);
             running.set(false);
             for (Thread t : threads) {
                 t.join(timing.milliseconds());
             }
-            System.out.printf("one-way cut: a SUSPENDED at %.3f T (deadline %.3f T, last valid %.3f T),"
-                    + " b saw the expiry at %.3f T, b granted at %.3f T%n", frac(suspendedAt.get() - cutAt),
-                    frac(deadlineAtSuspended.get() - cutAt), frac(lastValid.get() - cutAt),
-                    frac(expirySeenAt.get() - cutAt), frac(grantedAt.get() - cutAt));
+            System.out.printf(
+                    "one-way cut: a SUSPENDED at %.3f T (deadline %.3f T, last valid %.3f T),"
+                            + " b saw the expiry at %.3f T, b granted at %.3f T%n",
+                    frac(suspendedAt.get() - cutAt),
+                    frac(deadlineAtSuspended.get() - cutAt),
+                    frac(lastValid.get() - cutAt),
+                    frac(expirySeenAt.get() - cutAt),
+                    frac(grantedAt.get() - cutAt));
 
             assertThat(g.mode()).isEqualTo(LockMode.EX);
             assertThat(suspendedAt.get()).as("a was told SUSPENDED").isNotZero();
             assertThat(events).containsSubsequence("cut", "a:SUSPENDED", "b:memberLost", "b:granted");
-            assertThat(suspendedAt.get() - deadlineAtSuspended.get()).as("SUSPENDED no later than the lease deadline")
+            assertThat(suspendedAt.get() - deadlineAtSuspended.get())
+                    .as("SUSPENDED no later than the lease deadline")
                     .isLessThanOrEqualTo(0);
-            assertThat(deadlineAtSuspended.get() - expirySeenAt.get()).as("the lease ends before the server expires a")
+            assertThat(deadlineAtSuspended.get() - expirySeenAt.get())
+                    .as("the lease ends before the server expires a")
                     .isNegative();
-            assertThat(lastValid.get() - grantedAt.get()).as("a's belief ends before b's begins").isNegative();
+            assertThat(lastValid.get() - grantedAt.get())
+                    .as("a's belief ends before b's begins")
+                    .isNegative();
             assertThat(lastValid.get() - expirySeenAt.get()).isNegative();
             assertThat(a.leaseValid()).isFalse();
             assertThat(g.fencingToken()).isGreaterThan(token.fencingToken());

@@ -26,7 +26,8 @@ class PendingTest {
         Pending p = new Pending(Kind.UNLOCK, null, false, "L_x", LockMode.PR);
         p.to(Phase.WRITING);
         p.to(Phase.QUEUED);
-        assertThatThrownBy(() -> p.to(Phase.SYNCING)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> p.to(Phase.SYNCING))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("QUEUED -> SYNCING");
         assertThat(p.phase()).isEqualTo(Phase.QUEUED);
         for (Phase from : Phase.values()) {

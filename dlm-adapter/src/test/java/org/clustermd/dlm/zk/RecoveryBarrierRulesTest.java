@@ -55,18 +55,22 @@ class RecoveryBarrierRulesTest {
         Plan guarded = barrier.guarded(purge);
         assertThat(guarded.ops()).hasSize(2);
         assertThat(guarded.ops().get(1)).isEqualTo(Op.check(paths.members(), 8));
-        assertThat(barrier.guarded(new Plan(List.of(), false, null, Map.of())).isEmpty()).isTrue();
+        assertThat(barrier.guarded(new Plan(List.of(), false, null, Map.of())).isEmpty())
+                .isTrue();
     }
 
     @Test
     void eachDeathIsMarkedOnceAfterRecoverPrepReturned() {
         assertThat(barrier.acksToWrite(Set.of(DEAD), Set.of(), A)).isEmpty();
-        assertThat(barrier.acksToWrite(Set.of(DEAD), Set.of(DEAD.incarnation()), A)).containsExactly(DEAD);
+        assertThat(barrier.acksToWrite(Set.of(DEAD), Set.of(DEAD.incarnation()), A))
+                .containsExactly(DEAD);
         // in flight: not again
-        assertThat(barrier.acksToWrite(Set.of(DEAD), Set.of(DEAD.incarnation()), A)).isEmpty();
+        assertThat(barrier.acksToWrite(Set.of(DEAD), Set.of(DEAD.incarnation()), A))
+                .isEmpty();
         barrier.ackWritten(DEAD);
         barrier.ackCreated(mark(DEAD, A));
-        assertThat(barrier.acksToWrite(Set.of(DEAD), Set.of(DEAD.incarnation()), A)).isEmpty();
+        assertThat(barrier.acksToWrite(Set.of(DEAD), Set.of(DEAD.incarnation()), A))
+                .isEmpty();
         assertThat(barrier.ackPath(DEAD, A)).isEqualTo(paths.recoveries() + "/" + mark(DEAD, A));
     }
 
@@ -76,8 +80,10 @@ class RecoveryBarrierRulesTest {
         barrier.ackCreated(mark(DEAD, B));
         assertThat(barrier.cleanup(Set.of(DEAD), members(A, B))).isEmpty();
         List<Op> ops = barrier.cleanup(Set.of(), members(A, B));
-        assertThat(ops).containsExactlyInAnyOrder(Op.delete(paths.recoveryAck(3, 0xd, 0, 0xa), -1),
-                Op.delete(paths.recoveryAck(3, 0xd, 1, 0xb), -1));
+        assertThat(ops)
+                .containsExactlyInAnyOrder(
+                        Op.delete(paths.recoveryAck(3, 0xd, 0, 0xa), -1),
+                        Op.delete(paths.recoveryAck(3, 0xd, 1, 0xb), -1));
         // one cleanup at a time
         assertThat(barrier.cleanup(Set.of(), members(A, B))).isEmpty();
         barrier.cleaned();

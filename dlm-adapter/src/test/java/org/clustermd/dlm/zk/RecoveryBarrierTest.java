@@ -85,12 +85,17 @@ class RecoveryBarrierTest {
 
         @Override
         public void recoveryFinished(NodeSlot ours, Set<NodeSlot> members) {
-            events.add("done" + members.stream().map(s -> Integer.toString(s.number())).sorted().toList());
+            events.add("done"
+                    + members.stream()
+                            .map(s -> Integer.toString(s.number()))
+                            .sorted()
+                            .toList());
         }
     }
 
     private LockSpace join(Node n) throws Exception {
-        return nodes.manager(n.name).join("md0", LockSpaceOptions.of(8).withListener(n).withRequestTimeout(WAIT));
+        return nodes.manager(n.name)
+                .join("md0", LockSpaceOptions.of(8).withListener(n).withRequestTimeout(WAIT));
     }
 
     @Test
@@ -107,8 +112,8 @@ class RecoveryBarrierTest {
         LockSpace ld = dm.join("md0", LockSpaceOptions.of(8).withListener(d).withRequestTimeout(WAIT));
         // e was a member before and left: it comes back to its old slot 4 while d's slot 3 is recovered
         join(e).close();
-        assertThat(List.of(la.slot(), lb.slot(), lc.slot(), ld.slot())).containsExactly(new NodeSlot(0),
-                new NodeSlot(1), new NodeSlot(2), new NodeSlot(3));
+        assertThat(List.of(la.slot(), lb.slot(), lc.slot(), ld.slot()))
+                .containsExactly(new NodeSlot(0), new NodeSlot(1), new NodeSlot(2), new NodeSlot(3));
         ld.resource("r").convert(LockMode.EX);
         CompletableFuture<LockGrant> grant = la.resource("r").convertAsync(LockMode.EX);
         // whoever gets d's lock checks, at the moment the grant reaches it, who has returned from recover_prep
@@ -118,8 +123,10 @@ class RecoveryBarrierTest {
                 returnedAtGrant.put(n.name, n.prepReturned.get() && n.events.contains("prep"));
             }
         });
-        await().atMost(WAIT).until(() -> a.events.contains("done[0, 1, 2, 3]") && b.events.contains("done[0, 1, 2, 3]")
-                && c.events.contains("done[0, 1, 2, 3]"));
+        await().atMost(WAIT)
+                .until(() -> a.events.contains("done[0, 1, 2, 3]")
+                        && b.events.contains("done[0, 1, 2, 3]")
+                        && c.events.contains("done[0, 1, 2, 3]"));
         for (Node n : List.of(a, b, c)) {
             n.events.clear();
         }
@@ -137,14 +144,22 @@ class RecoveryBarrierTest {
 
         assertThat(grant.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
         await().atMost(WAIT).until(() -> returnedAtGrant.size() == 4);
-        assertThat(returnedAtGrant).as("recover_prep returned on each member when d's lock was granted")
-                .containsEntry("a", true).containsEntry("b", true).containsEntry("c", true).containsEntry("e", true);
+        assertThat(returnedAtGrant)
+                .as("recover_prep returned on each member when d's lock was granted")
+                .containsEntry("a", true)
+                .containsEntry("b", true)
+                .containsEntry("c", true)
+                .containsEntry("e", true);
         await().atMost(WAIT).until(() -> e.events.stream().anyMatch(s -> s.startsWith("done")));
         assertThat(e.events).containsSubsequence("prep", "lost3", "done[0, 1, 2, 4]");
         assertThat(c.events).containsSubsequence("prep", "lost3").doesNotContain("prep-not-released");
         // the barrier's marks are gone once the death is recovered
-        await().atMost(WAIT).until(() -> nodes.manager("observer").curator().getChildren()
-                .forPath(new ZkLockPaths(ZkLockPaths.DEFAULT_ROOT, "c", "md0").recoveries()).isEmpty());
+        await().atMost(WAIT)
+                .until(() -> nodes.manager("observer")
+                        .curator()
+                        .getChildren()
+                        .forPath(new ZkLockPaths(ZkLockPaths.DEFAULT_ROOT, "c", "md0").recoveries())
+                        .isEmpty());
     }
 
     @Test
@@ -163,7 +178,8 @@ class RecoveryBarrierTest {
         CompletableFuture<LockGrant> grant = la.resource("r").convertAsync(LockMode.EX);
         List<Set<NodeSlot>> membersAtGrant = new CopyOnWriteArrayList<>();
         grant.thenRun(() -> membersAtGrant.add(la.members()));
-        await().atMost(WAIT).until(() -> a.events.contains("done[0, 1, 2, 3]") && c.events.contains("done[0, 1, 2, 3]"));
+        await().atMost(WAIT)
+                .until(() -> a.events.contains("done[0, 1, 2, 3]") && c.events.contains("done[0, 1, 2, 3]"));
         c.slow.set(true);
         try {
             ZkTestSupport.expire(dm, nodes.connectString);
@@ -173,7 +189,9 @@ class RecoveryBarrierTest {
             ZkTestSupport.expire(cm, nodes.connectString);
             assertThat(grant.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
             await().atMost(WAIT).until(() -> !membersAtGrant.isEmpty());
-            assertThat(membersAtGrant.get(0)).as("members when d's lock reached a").doesNotContain(lc.slot());
+            assertThat(membersAtGrant.get(0))
+                    .as("members when d's lock reached a")
+                    .doesNotContain(lc.slot());
         } finally {
             c.release.countDown();
         }
@@ -210,7 +228,8 @@ class RecoveryBarrierTest {
         try {
             ZkTestSupport.expire(dm, nodes.connectString);
             assertThat(c.inPrep.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
-            await().atMost(WAIT).until(() -> observer.curator().getChildren().forPath(marks).size() == 1); // a's
+            await().atMost(WAIT)
+                    .until(() -> observer.curator().getChildren().forPath(marks).size() == 1); // a's
 
             holdEventThread(am, observer, "/hold-a", unblock).await(WAIT.toMillis(), TimeUnit.MILLISECONDS);
             // c's event thread runs c's recover_prep (callbacks run on the thread that produced them
@@ -218,7 +237,8 @@ class RecoveryBarrierTest {
             CountDownLatch cHeld = holdEventThread(cm, observer, "/hold-c", unblock);
             c.release.countDown(); // c marks the death: a and c hold every mark of their view
             assertThat(cHeld.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
-            await().atMost(WAIT).until(() -> observer.curator().getChildren().forPath(marks).size() == 2);
+            await().atMost(WAIT)
+                    .until(() -> observer.curator().getChildren().forPath(marks).size() == 2);
             // e joins, and its recover_prep does not return yet (it runs on the joining thread)
             CompletableFuture<LockSpace> joining = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -231,14 +251,17 @@ class RecoveryBarrierTest {
             unblock.countDown();
 
             // a write of each survivor's after it has seen e: any purge they sent before is settled
-            await().atMost(WAIT).until(() -> lc.members().size() == 3 && la.members().size() == 3);
+            await().atMost(WAIT)
+                    .until(() -> lc.members().size() == 3 && la.members().size() == 3);
             lc.resource("settle-c").convert(LockMode.NL);
             la.resource("settle-a").convert(LockMode.NL);
             e.release.countDown();
-            assertThat(joining.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).members()).hasSize(3);
+            assertThat(joining.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).members())
+                    .hasSize(3);
             assertThat(grant.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
             await().atMost(WAIT).until(() -> !returnedAtGrant.isEmpty());
-            assertThat(returnedAtGrant).as("the joiner's recover_prep had returned when d's lock was granted")
+            assertThat(returnedAtGrant)
+                    .as("the joiner's recover_prep had returned when d's lock was granted")
                     .containsEntry("e", true);
         } finally {
             unblock.countDown();
@@ -251,8 +274,8 @@ class RecoveryBarrierTest {
      * Holds {@code m}'s ZooKeeper event thread (which applies its lockspace events) from its next
      * event on until {@code unblock}; the latch returned says it is held.
      */
-    private static CountDownLatch holdEventThread(ZkLockManager m, ZkLockManager observer, String path,
-            CountDownLatch unblock) throws Exception {
+    private static CountDownLatch holdEventThread(
+            ZkLockManager m, ZkLockManager observer, String path, CountDownLatch unblock) throws Exception {
         CountDownLatch held = new CountDownLatch(1);
         m.curator().getZookeeperClient().getZooKeeper().exists(path, event -> {
             held.countDown();

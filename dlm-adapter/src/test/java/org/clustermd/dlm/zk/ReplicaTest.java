@@ -40,7 +40,9 @@ class ReplicaTest {
         assertThat(r.answered(true)).isFalse();
         assertThat(r.answered(true)).isFalse();
         assertThat(r.answered(true)).isFalse();
-        assertThat(r.current()).as("an abandoned read never makes the replica current").isFalse();
+        assertThat(r.current())
+                .as("an abandoned read never makes the replica current")
+                .isFalse();
         r.start(Map.of(), 1);
         assertThat(r.answered(true)).isTrue();
         assertThat(r.current()).isTrue();

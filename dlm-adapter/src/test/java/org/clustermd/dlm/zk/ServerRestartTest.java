@@ -34,9 +34,9 @@ class ServerRestartTest {
     void locksAndQueuedRequestsSurviveAServerRestart(@TempDir Path dir) throws Exception {
         Timing timing = new Timing();
         List<String> events = new CopyOnWriteArrayList<>();
-        try (EmbeddedZooKeeper server = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0,
-                ZooKeeperSettings.forTests());
-             ZkTestSupport nodes = new ZkTestSupport(server.connectString(), Duration.ofSeconds(20))) {
+        try (EmbeddedZooKeeper server = EmbeddedZooKeeper.start(
+                        Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
+                ZkTestSupport nodes = new ZkTestSupport(server.connectString(), Duration.ofSeconds(20))) {
             LockSpace a = nodes.manager("a").join("md0", LockSpaceOptions.of(4).withListener(listener("a", events)));
             LockSpace b = nodes.manager("b").join("md0", LockSpaceOptions.of(4).withListener(listener("b", events)));
             LockResource ra = a.resource("bitmap0000");
@@ -47,8 +47,11 @@ class ServerRestartTest {
             ra.convert(LockMode.PW);
             long token = ra.fencingToken();
             CompletableFuture<LockGrant> bWaits = b.resource("bitmap0000").convertAsync(LockMode.PW);
-            timing.waitFor("b queued", () -> ((ZkLockSpace) b).tables().getOrDefault("bitmap0000", List.of())
-                    .stream().anyMatch(LockEntry::isPending));
+            timing.waitFor(
+                    "b queued",
+                    () -> ((ZkLockSpace) b)
+                            .tables().getOrDefault("bitmap0000", List.of()).stream()
+                                    .anyMatch(LockEntry::isPending));
 
             server.stop();
             timing.waitFor("both suspended", () -> events.contains("a:SUSPENDED") && events.contains("b:SUSPENDED"));

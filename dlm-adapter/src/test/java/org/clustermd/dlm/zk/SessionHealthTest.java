@@ -35,6 +35,7 @@ class SessionHealthTest {
     private static final Duration SESSION = Duration.ofSeconds(4);
     /** Longer, so a loaded machine restores the link well before the session could expire. */
     private static final Duration LONG_SESSION = Duration.ofSeconds(8);
+
     private final Timing timing = new Timing();
     private Path dir;
     private EmbeddedZooKeeper server;
@@ -44,6 +45,7 @@ class SessionHealthTest {
     private ZkTestSupport proxiedLong;
     /** Everything both nodes saw, in the order they saw it. */
     private final List<String> events = new CopyOnWriteArrayList<>();
+
     private long cutAt;
 
     @BeforeEach
@@ -64,7 +66,8 @@ class SessionHealthTest {
         proxy.close();
         server.close();
         try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            s.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
         }
     }
 
@@ -79,8 +82,13 @@ class SessionHealthTest {
     }
 
     private LockSpace join(ZkTestSupport via, String node) throws Exception {
-        return via.manager(node).join("md0", LockSpaceOptions.of(4).withListener(recorder(node))
-                .withRequestTimeout(timing.forWaiting().duration().plusSeconds(20)));
+        return via.manager(node)
+                .join(
+                        "md0",
+                        LockSpaceOptions.of(4)
+                                .withListener(recorder(node))
+                                .withRequestTimeout(
+                                        timing.forWaiting().duration().plusSeconds(20)));
     }
 
     @Test
@@ -107,7 +115,8 @@ class SessionHealthTest {
         // docs/lessons.md §33: Curator's retry opened a new session under the same client; the old handles
         // must not go on in it as if nothing happened
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ra.convert(LockMode.EX))
-                .isInstanceOfSatisfying(org.clustermd.dlm.DlmException.class,
+                .isInstanceOfSatisfying(
+                        org.clustermd.dlm.DlmException.class,
                         e -> assertThat(e.code()).isEqualTo(org.clustermd.dlm.DlmException.Code.LOCKSPACE_LOST));
     }
 
@@ -133,7 +142,9 @@ class SessionHealthTest {
         assertThat(bWaits).isNotDone();
         // the lock still works after the resync that followed the reconnect
         ra.unlock();
-        assertThat(bWaits.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(bWaits.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)
+                        .mode())
+                .isEqualTo(LockMode.EX);
         assertThat(events).doesNotContain("a:LOST");
     }
 
@@ -157,16 +168,18 @@ class SessionHealthTest {
         // connection stays up and only its lease can suspend it
         java.util.concurrent.atomic.AtomicBoolean loading = new java.util.concurrent.atomic.AtomicBoolean(true);
         LockResource load = b.resource("load");
-        Thread loader = new Thread(() -> {
-            while (loading.get()) {
-                try {
-                    load.convert(LockMode.EX);
-                    load.unlock();
-                } catch (org.clustermd.dlm.DlmException e) {
-                    return;
-                }
-            }
-        }, "b-load");
+        Thread loader = new Thread(
+                () -> {
+                    while (loading.get()) {
+                        try {
+                            load.convert(LockMode.EX);
+                            load.unlock();
+                        } catch (org.clustermd.dlm.DlmException e) {
+                            return;
+                        }
+                    }
+                },
+                "b-load");
         loader.setDaemon(true);
         loader.start();
         try {
@@ -182,19 +195,25 @@ class SessionHealthTest {
             loader.join(timing.milliseconds());
         }
 
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> aWaits.get(timing.milliseconds(), TimeUnit.MILLISECONDS))
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> aWaits.get(timing.milliseconds(), TimeUnit.MILLISECONDS))
                 .hasCauseInstanceOf(org.clustermd.dlm.DlmException.class)
-                .cause().satisfies(e -> assertThat(((org.clustermd.dlm.DlmException) e).code())
+                .cause()
+                .satisfies(e -> assertThat(((org.clustermd.dlm.DlmException) e).code())
                         .isEqualTo(org.clustermd.dlm.DlmException.Code.SUSPENDED));
         assertThat(a.state()).isEqualTo(LockSpaceState.SUSPENDED);
         assertThat(a.leaseValid()).isFalse();
 
         proxy.restore();
         timing.waitFor("a active again", () -> events.lastIndexOf("a:ACTIVE") > events.indexOf("a:SUSPENDED"));
-        assertThat(ra.grantedMode()).as("granted in the same session, so still held").contains(LockMode.EX);
+        assertThat(ra.grantedMode())
+                .as("granted in the same session, so still held")
+                .contains(LockMode.EX);
         CompletableFuture<LockGrant> bAgain = rb.convertAsync(LockMode.EX);
         ra.unlock();
-        assertThat(bAgain.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(bAgain.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)
+                        .mode())
+                .isEqualTo(LockMode.EX);
         assertThat(events).doesNotContain("a:LOST");
     }
 
@@ -224,7 +243,9 @@ class SessionHealthTest {
         timing.waitFor("a suspended", () -> a.state() == LockSpaceState.SUSPENDED);
         // while suspended, nothing new is sent: an unlock is refused and the lock stays counted
         if (!unlock.isDone()) {
-            assertThat(ra.grantedMode()).as("a lock whose unlock is in doubt is not forgotten").isPresent();
+            assertThat(ra.grantedMode())
+                    .as("a lock whose unlock is in doubt is not forgotten")
+                    .isPresent();
         }
         proxy.restore();
         timing.waitFor("a active again", () -> a.state() == LockSpaceState.ACTIVE);
@@ -234,10 +255,14 @@ class SessionHealthTest {
         } catch (java.util.concurrent.ExecutionException failed) {
             // the unlock did not happen: the lock must still be there to unlock now
             System.out.println("first unlock failed: " + failed.getCause() + "; handle " + ra);
-            assertThat(ra.grantedMode()).as("unlock failed with " + failed.getCause()).contains(LockMode.EX);
+            assertThat(ra.grantedMode())
+                    .as("unlock failed with " + failed.getCause())
+                    .contains(LockMode.EX);
             ra.unlock();
         }
-        assertThat(bWaits.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS).mode()).isEqualTo(LockMode.EX);
+        assertThat(bWaits.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)
+                        .mode())
+                .isEqualTo(LockMode.EX);
         assertThat(ra.grantedMode()).isEmpty();
         assertThat(events).doesNotContain("a:LOST");
     }

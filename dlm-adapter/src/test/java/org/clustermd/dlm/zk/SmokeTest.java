@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.test.TestingServer;
-import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
@@ -20,8 +19,16 @@ class SmokeTest {
     @Test
     void twoNodesContendForEx() throws Exception {
         try (TestingServer zk = new TestingServer();
-             ZkLockManager a = ZkLockManager.builder().connectString(zk.getConnectString()).cluster("c").nodeName("a").build();
-             ZkLockManager b = ZkLockManager.builder().connectString(zk.getConnectString()).cluster("c").nodeName("b").build()) {
+                ZkLockManager a = ZkLockManager.builder()
+                        .connectString(zk.getConnectString())
+                        .cluster("c")
+                        .nodeName("a")
+                        .build();
+                ZkLockManager b = ZkLockManager.builder()
+                        .connectString(zk.getConnectString())
+                        .cluster("c")
+                        .nodeName("b")
+                        .build()) {
             LockSpace la = a.join("ls", LockSpaceOptions.of(4).withRequestTimeout(Duration.ofSeconds(5)));
             LockSpace lb = b.join("ls", LockSpaceOptions.of(4).withRequestTimeout(Duration.ofSeconds(5)));
             assertThat(la.slot().number()).isEqualTo(0);

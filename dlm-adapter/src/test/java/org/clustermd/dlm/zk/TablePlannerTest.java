@@ -64,13 +64,15 @@ class TablePlannerTest {
         assertThat(p.grants()).containsEntry(B, LockMode.PR);
         // creates, then deletes, then the version bump
         List<Integer> types = p.ops().stream().map(Op::getType).toList();
-        assertThat(types).containsExactly(ZooDefs.OpCode.create, ZooDefs.OpCode.delete, ZooDefs.OpCode.delete,
-                ZooDefs.OpCode.setData);
+        assertThat(types)
+                .containsExactly(
+                        ZooDefs.OpCode.create, ZooDefs.OpCode.delete, ZooDefs.OpCode.delete, ZooDefs.OpCode.setData);
     }
 
     @Test
     void aQueuedConversionIsCompareAndSetSoEveryGranterSeesIt() {
-        Plan p = plan(view(name(A, LockMode.PR, null, 1), name(B, LockMode.PR, null, 2)),
+        Plan p = plan(
+                view(name(A, LockMode.PR, null, 1), name(B, LockMode.PR, null, 2)),
                 new TablePlanner.Request(A, LockMode.EX));
         assertThat(p.ownGranted()).isFalse();
         assertThat(p.cas()).isTrue();
@@ -85,7 +87,8 @@ class TablePlannerTest {
 
     @Test
     void purgeOfADeadWriteHolderInvalidatesTheValueBlock() {
-        Plan p = plan(view(name(A, LockMode.PW, null, 1), name(B, null, LockMode.PW, 2)),
+        Plan p = plan(
+                view(name(A, LockMode.PW, null, 1), name(B, null, LockMode.PW, 2)),
                 new TablePlanner.Purge(Set.of(new TablePlanner.Owner(0, 0xa)), true));
         assertThat(p.grants()).containsEntry(B, LockMode.PW);
         assertThat(p.ops()).anySatisfy(o -> assertThat(o.getPath()).startsWith("/r/V_n"));
@@ -102,7 +105,9 @@ class TablePlannerTest {
                     for (LockMode other : m) {
                         // whatever was compatible with the old mode stays compatible
                         if (from.isCompatibleWith(other)) {
-                            assertThat(to.isCompatibleWith(other)).as(from + "->" + to + " vs " + other).isTrue();
+                            assertThat(to.isCompatibleWith(other))
+                                    .as(from + "->" + to + " vs " + other)
+                                    .isTrue();
                         }
                     }
                 }

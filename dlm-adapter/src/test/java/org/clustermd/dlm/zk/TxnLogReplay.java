@@ -38,7 +38,8 @@ final class TxnLogReplay {
         long states = 0;
         long lockTxns = 0;
         long lastZxid = 0;
-        try (FileTxnLog log = new FileTxnLog(logDir); TxnLog.TxnIterator it = log.read(1)) {
+        try (FileTxnLog log = new FileTxnLog(logDir);
+                TxnLog.TxnIterator it = log.read(1)) {
             while (it.getHeader() != null) {
                 TxnHeader h = it.getHeader();
                 long zxid = h.getZxid();
@@ -82,9 +83,12 @@ final class TxnLogReplay {
                     }
                     for (int i = 0; i < held.size(); i++) {
                         for (int j = i + 1; j < held.size(); j++) {
-                            if (!held.get(i).granted().isCompatibleWith(held.get(j).granted())) {
+                            if (!held.get(i)
+                                    .granted()
+                                    .isCompatibleWith(held.get(j).granted())) {
                                 violations.add("zxid " + Long.toHexString(zxid) + " " + res + ": "
-                                        + held.get(i).znode() + " and " + held.get(j).znode());
+                                        + held.get(i).znode() + " and "
+                                        + held.get(j).znode());
                             }
                         }
                     }
@@ -111,7 +115,8 @@ final class TxnLogReplay {
                 }
             }
             for (Txn sub : m.getTxns()) {
-                if (sub.getType() == OpCode.create || sub.getType() == OpCode.create2
+                if (sub.getType() == OpCode.create
+                        || sub.getType() == OpCode.create2
                         || sub.getType() == OpCode.createContainer) {
                     CreateTxn c = new CreateTxn();
                     ByteBufferInputStream.byteBuffer2Record(ByteBuffer.wrap(sub.getData()), c);

@@ -21,7 +21,7 @@ class WriteCountTest {
     @Test
     void uncontendedRequestsConversionsAndUnlocksAreOneWriteEach() throws Exception {
         try (TestingServer server = new TestingServer();
-             ZkTestSupport nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10))) {
+                ZkTestSupport nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10))) {
             ZkLockManager m = nodes.manager("a");
             LockSpace ls = m.join("md0", LockSpaceOptions.of(4));
             LockResource r = ls.resource("token");
@@ -29,13 +29,21 @@ class WriteCountTest {
             zk.create("/marker", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT_SEQUENTIAL);
 
             assertThat(writes(zk, () -> r.convert(LockMode.EX))).as("lock EX").isEqualTo(1);
-            assertThat(writes(zk, () -> r.convert(LockMode.PR))).as("down-convert").isEqualTo(1);
-            assertThat(writes(zk, () -> r.convert(LockMode.PW))).as("up-convert").isEqualTo(1);
-            assertThat(writes(zk, () -> r.convert(LockMode.PW))).as("PW->PW republish").isEqualTo(1);
+            assertThat(writes(zk, () -> r.convert(LockMode.PR)))
+                    .as("down-convert")
+                    .isEqualTo(1);
+            assertThat(writes(zk, () -> r.convert(LockMode.PW)))
+                    .as("up-convert")
+                    .isEqualTo(1);
+            assertThat(writes(zk, () -> r.convert(LockMode.PW)))
+                    .as("PW->PW republish")
+                    .isEqualTo(1);
             assertThat(writes(zk, () -> r.convert(LockMode.PW))).as("republish").isEqualTo(1);
             assertThat(writes(zk, r::unlock)).as("unlock").isEqualTo(1);
             assertThat(writes(zk, () -> r.convert(LockMode.CR))).as("lock CR").isEqualTo(1);
-            assertThat(writes(zk, () -> r.convert(LockMode.CR))).as("CR->CR reads only").isEqualTo(0);
+            assertThat(writes(zk, () -> r.convert(LockMode.CR)))
+                    .as("CR->CR reads only")
+                    .isEqualTo(0);
         }
     }
 

@@ -34,8 +34,11 @@ class ZkLockSpaceContractTest extends LockSpaceContractTest {
             nodes.close();
         }
         // clean state (Curator's TestCleanState idea): no callback thread outlives its lockspace
-        org.clustermd.testkit.Timing.waitFor("no dlm-ast threads left", () -> Thread.getAllStackTraces().keySet()
-                .stream().noneMatch(t -> t.isAlive() && t.getName().startsWith("dlm-ast-")), Duration.ofSeconds(10));
+        org.clustermd.testkit.Timing.waitFor(
+                "no dlm-ast threads left",
+                () -> Thread.getAllStackTraces().keySet().stream()
+                        .noneMatch(t -> t.isAlive() && t.getName().startsWith("dlm-ast-")),
+                Duration.ofSeconds(10));
     }
 
     @Override

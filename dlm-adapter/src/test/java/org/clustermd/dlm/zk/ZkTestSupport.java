@@ -37,9 +37,15 @@ final class ZkTestSupport implements AutoCloseable {
     }
 
     ZkLockManager manager(String node, String cluster, DlmCredentials creds) throws DlmException {
-        ZkLockManager m = ZkLockManager.builder().connectString(connectString).cluster(cluster).nodeName(node)
-                .sessionTimeout(sessionTimeout).connectionTimeout(Duration.ofSeconds(20)).credentials(creds)
-                .ensembleTracker(ensembleTracker).build();
+        ZkLockManager m = ZkLockManager.builder()
+                .connectString(connectString)
+                .cluster(cluster)
+                .nodeName(node)
+                .sessionTimeout(sessionTimeout)
+                .connectionTimeout(Duration.ofSeconds(20))
+                .credentials(creds)
+                .ensembleTracker(ensembleTracker)
+                .build();
         managers.add(m);
         return m;
     }
@@ -52,11 +58,16 @@ final class ZkTestSupport implements AutoCloseable {
     static void expire(ZkLockManager m, String connectString) throws Exception {
         ZooKeeper zk = m.curator().getZookeeperClient().getZooKeeper();
         CountDownLatch connected = new CountDownLatch(1);
-        ZooKeeper dup = new ZooKeeper(connectString, 10_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                connected.countDown();
-            }
-        }, zk.getSessionId(), zk.getSessionPasswd());
+        ZooKeeper dup = new ZooKeeper(
+                connectString,
+                10_000,
+                e -> {
+                    if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
+                        connected.countDown();
+                    }
+                },
+                zk.getSessionId(),
+                zk.getSessionPasswd());
         try {
             if (!connected.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new IllegalStateException("could not attach to session " + Long.toHexString(zk.getSessionId()));

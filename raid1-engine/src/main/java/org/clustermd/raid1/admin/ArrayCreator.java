@@ -74,11 +74,14 @@ public final class ArrayCreator {
     public static CreateResult createOn(CreateOptions o, List<BlockDevice> legs) throws IOException {
         int raidDisks = o.raidDevices() > 0 ? o.raidDevices() : legs.size() - o.spareDevices();
         if (raidDisks < 1) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, o.name() + ": no raid devices among " + legs.size() + " legs");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID, o.name() + ": no raid devices among " + legs.size() + " legs");
         }
         if (raidDisks + o.spareDevices() != legs.size()) {
-            throw new Raid1Exception(Raid1Exception.Code.INVALID, o.name() + ": --raid-devices " + raidDisks
-                    + " + --spare-devices " + o.spareDevices() + " != " + legs.size() + " legs given");
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID,
+                    o.name() + ": --raid-devices " + raidDisks + " + --spare-devices " + o.spareDevices() + " != "
+                            + legs.size() + " legs given");
         }
         if (legs.size() > Superblock.DEFAULT_MAX_DEV) {
             throw new Raid1Exception(Raid1Exception.Code.INVALID, o.name() + ": too many legs: " + legs.size());
@@ -87,23 +90,28 @@ public final class ArrayCreator {
         long dataOffset = 0;
         for (BlockDevice leg : legs) {
             if (leg.logicalBlockSize() > 4096) {
-                throw new Raid1Exception(Raid1Exception.Code.INVALID, leg.name() + ": logical block size "
-                        + leg.logicalBlockSize() + " is larger than 4096");
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        leg.name() + ": logical block size " + leg.logicalBlockSize() + " is larger than 4096");
             }
-            dataOffset = Math.max(dataOffset, layout(leg, nodes, o.bitmapChunk()).dataOffset());
+            dataOffset =
+                    Math.max(dataOffset, layout(leg, nodes, o.bitmapChunk()).dataOffset());
         }
         long size = o.sizeSectors();
         for (BlockDevice leg : legs) {
             long room = leg.size() / 512 - dataOffset;
             room -= room % 8;
             if (o.sizeSectors() > 0 && room < o.sizeSectors()) {
-                throw new Raid1Exception(Raid1Exception.Code.INVALID, leg.name() + ": leg of " + leg.size()
-                        + " bytes leaves " + room + " data sectors after data_offset " + dataOffset
-                        + ", less than --size " + o.sizeSectors());
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        leg.name() + ": leg of " + leg.size()
+                                + " bytes leaves " + room + " data sectors after data_offset " + dataOffset
+                                + ", less than --size " + o.sizeSectors());
             }
             if (room < 8) {
-                throw new Raid1Exception(Raid1Exception.Code.INVALID, leg.name() + ": leg of " + leg.size()
-                        + " bytes is too small for data_offset " + dataOffset);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        leg.name() + ": leg of " + leg.size() + " bytes is too small for data_offset " + dataOffset);
             }
             if (o.sizeSectors() == 0) size = size == 0 ? room : Math.min(size, room);
         }
@@ -159,8 +167,10 @@ public final class ArrayCreator {
                 if (withBitmap) BitmapArea.create(DeviceBitmapStorage.of(leg, sb), template, o.assumeClean());
                 SuperblockCodec.write(leg, sb);
             } catch (BitmapException | BlockDeviceException e) {
-                throw new Raid1Exception(Raid1Exception.Code.METADATA, leg.name() + ": writing the metadata failed: "
-                        + e.getMessage(), e);
+                throw new Raid1Exception(
+                        Raid1Exception.Code.METADATA,
+                        leg.name() + ": writing the metadata failed: " + e.getMessage(),
+                        e);
             }
         }
         return new CreateResult(uuid, size, dataOffset, written);
@@ -174,7 +184,8 @@ public final class ArrayCreator {
         }
     }
 
-    private static BitmapSuperblock bitmapTemplate(CreateOptions o, UUID uuid, long size, int nodes) throws BitmapException {
+    private static BitmapSuperblock bitmapTemplate(CreateOptions o, UUID uuid, long size, int nodes)
+            throws BitmapException {
         return o.bitmap() == BitmapMode.CLUSTERED
                 ? BitmapSuperblock.clustered(uuid, size, o.bitmapChunk(), nodes, o.clusterName())
                 : BitmapSuperblock.unclustered(uuid, size, o.bitmapChunk());
@@ -192,8 +203,10 @@ public final class ArrayCreator {
             block.clear(); // the whole block, whether or not the read moved the position
             leg.write(SuperblockCodec.byteOffset(), block, true);
         } catch (IOException e) {
-            throw new Raid1Exception(Raid1Exception.Code.METADATA, leg.name() + ": cannot be written, so nothing was "
-                    + "written to any leg: " + e.getMessage(), e);
+            throw new Raid1Exception(
+                    Raid1Exception.Code.METADATA,
+                    leg.name() + ": cannot be written, so nothing was " + "written to any leg: " + e.getMessage(),
+                    e);
         }
     }
 

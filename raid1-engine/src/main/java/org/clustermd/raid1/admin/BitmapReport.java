@@ -20,8 +20,18 @@ import java.util.UUID;
  * @param slots every slot that could be examined, in order (none when slot 0 is unusable)
  * @param problem why md would ignore this bitmap, or null when it would use it
  */
-public record BitmapReport(int version, UUID uuid, long chunksize, long syncSize, long daemonSleep, long writeBehind,
-        long sectorsReserved, int nodes, String clusterName, List<SlotReport> slots, String problem) {
+public record BitmapReport(
+        int version,
+        UUID uuid,
+        long chunksize,
+        long syncSize,
+        long daemonSleep,
+        long writeBehind,
+        long sectorsReserved,
+        int nodes,
+        String clusterName,
+        List<SlotReport> slots,
+        String problem) {
     public BitmapReport {
         slots = List.copyOf(slots);
     }

@@ -163,8 +163,8 @@ public final class CreateOptions {
                 throw new IllegalArgumentException("--bitmap-chunk must be a power of two >= 4096 bytes: " + bytes);
             }
             if (bytes > MAX_BITMAP_CHUNK) {
-                throw new IllegalArgumentException("--bitmap-chunk " + bytes + " is larger than md's 32-bit chunksize field "
-                        + "allows (at most 1G)");
+                throw new IllegalArgumentException("--bitmap-chunk " + bytes
+                        + " is larger than md's 32-bit chunksize field " + "allows (at most 1G)");
             }
             this.bitmapChunk = bytes;
             return this;
@@ -172,7 +172,8 @@ public final class CreateOptions {
 
         /** Array size in bytes, a multiple of 4 KiB (0: as large as the legs allow). */
         public Builder sizeBytes(long bytes) {
-            if (bytes < 0 || bytes % 4096 != 0) throw new IllegalArgumentException("--size must be a multiple of 4 KiB: " + bytes);
+            if (bytes < 0 || bytes % 4096 != 0)
+                throw new IllegalArgumentException("--size must be a multiple of 4 KiB: " + bytes);
             this.sizeSectors = bytes / 512;
             return this;
         }

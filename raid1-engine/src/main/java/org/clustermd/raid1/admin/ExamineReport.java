@@ -33,8 +33,14 @@ import org.clustermd.raid1.sb.SuperblockCodec;
  * @param deviceSectors the leg's size in sectors
  * @param problems what md would refuse or ignore, one sentence each (empty when all is well)
  */
-public record ExamineReport(String device, Superblock superblock, Optional<BitmapReport> bitmap, int storedChecksum,
-        int computedChecksum, long deviceSectors, List<String> problems) {
+public record ExamineReport(
+        String device,
+        Superblock superblock,
+        Optional<BitmapReport> bitmap,
+        int storedChecksum,
+        int computedChecksum,
+        long deviceSectors,
+        List<String> problems) {
     public ExamineReport {
         problems = List.copyOf(problems);
     }
@@ -167,23 +173,31 @@ public record ExamineReport(String device, Superblock superblock, Optional<Bitma
             BitmapReport b = bitmap.get();
             List<Object> slots = new ArrayList<>();
             for (SlotReport r : b.slots()) {
-                slots.add(new Fields().with("slot", r.slot()).with("uuid", r.uuid() == null ? null : SuperblockCodec.mdadmUuid(r.uuid()))
-                        .with("events", r.events()).with("events_cleared", r.eventsCleared())
-                        .with("state", r.state()).with("state_text", r.stateText()).with("chunks", r.chunks()).with("dirty", r.dirty())
+                slots.add(new Fields()
+                        .with("slot", r.slot())
+                        .with("uuid", r.uuid() == null ? null : SuperblockCodec.mdadmUuid(r.uuid()))
+                        .with("events", r.events())
+                        .with("events_cleared", r.eventsCleared())
+                        .with("state", r.state())
+                        .with("state_text", r.stateText())
+                        .with("chunks", r.chunks())
+                        .with("dirty", r.dirty())
                         .with("problem", r.problem()));
             }
-            j.with("bitmap", new Fields()
-                    .with("version", b.version())
-                    .with("uuid", SuperblockCodec.mdadmUuid(b.uuid()))
-                    .with("nodes", b.nodes())
-                    .with("cluster_name", b.clusterName())
-                    .with("chunksize", b.chunksize())
-                    .with("sync_size", b.syncSize())
-                    .with("daemon_sleep", b.daemonSleep())
-                    .with("write_behind", b.writeBehind())
-                    .with("sectors_reserved", b.sectorsReserved())
-                    .with("problem", b.problem())
-                    .with("slots", slots));
+            j.with(
+                    "bitmap",
+                    new Fields()
+                            .with("version", b.version())
+                            .with("uuid", SuperblockCodec.mdadmUuid(b.uuid()))
+                            .with("nodes", b.nodes())
+                            .with("cluster_name", b.clusterName())
+                            .with("chunksize", b.chunksize())
+                            .with("sync_size", b.syncSize())
+                            .with("daemon_sleep", b.daemonSleep())
+                            .with("write_behind", b.writeBehind())
+                            .with("sectors_reserved", b.sectorsReserved())
+                            .with("problem", b.problem())
+                            .with("slots", slots));
         } else {
             j.with("bitmap", null);
         }
@@ -220,19 +234,27 @@ public record ExamineReport(String device, Superblock superblock, Optional<Bitma
         if (s.size() != s.dataSize()) line(t, "Used Dev Size", s.size() + " sectors" + human(s.size() * 512));
         line(t, "Data Offset", s.dataOffset() + " sectors");
         line(t, "Super Offset", s.superOffset() + " sectors");
-        if (s.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET)) line(t, "Recovery Offset", s.recoveryOffset() + " sectors");
+        if (s.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET))
+            line(t, "Recovery Offset", s.recoveryOffset() + " sectors");
         long[] unused = unusedSpace();
         if (unused[0] != 0 || unused[1] != 0) {
-            line(t, "Unused Space", "before=" + unused[0] + " sectors, after="
-                    + (unused[1] < 0 ? unused[1] + " sectors DEVICE TOO SMALL" : unused[1] + " sectors"));
+            line(
+                    t,
+                    "Unused Space",
+                    "before=" + unused[0] + " sectors, after="
+                            + (unused[1] < 0 ? unused[1] + " sectors DEVICE TOO SMALL" : unused[1] + " sectors"));
         }
         if (s.resyncOffset() != Superblock.MAX_SECTOR) line(t, "Resync Offset", s.resyncOffset() + " sectors");
         line(t, "State", s.resyncOffset() == Superblock.MAX_SECTOR ? "clean" : "active");
         line(t, "Device UUID", SuperblockCodec.mdadmUuid(s.deviceUuid()));
-        if (s.hasFeature(Superblock.FEATURE_BITMAP_OFFSET)) line(t, "Internal Bitmap", s.bitmapOffset() + " sectors from superblock");
+        if (s.hasFeature(Superblock.FEATURE_BITMAP_OFFSET))
+            line(t, "Internal Bitmap", s.bitmapOffset() + " sectors from superblock");
         line(t, "Update Time", Superblock.instantOf(s.utime()).toString());
-        line(t, "Checksum", String.format("%x - ", storedChecksum)
-                + (checksumCorrect() ? "correct" : String.format("expected %x", computedChecksum)));
+        line(
+                t,
+                "Checksum",
+                String.format("%x - ", storedChecksum)
+                        + (checksumCorrect() ? "correct" : String.format("expected %x", computedChecksum)));
         line(t, "Events", String.valueOf(s.events()));
         line(t, "Device Role", deviceRole());
         line(t, "Array State", arrayState());
@@ -252,12 +274,16 @@ public record ExamineReport(String device, Superblock superblock, Optional<Bitma
             if (b.nodes() > 0) line(t, "Nodes", String.valueOf(b.nodes()));
             for (SlotReport r : b.slots()) {
                 if (b.nodes() > 0) line(t, "Node Slot", String.valueOf(r.slot()));
-                if (r.uuid() != null && !r.uuid().equals(b.uuid())) line(t, "UUID", SuperblockCodec.mdadmUuid(r.uuid()));
+                if (r.uuid() != null && !r.uuid().equals(b.uuid()))
+                    line(t, "UUID", SuperblockCodec.mdadmUuid(r.uuid()));
                 line(t, "Events", String.valueOf(r.events()));
                 line(t, "Events Cleared", String.valueOf(r.eventsCleared()));
                 line(t, "State", r.stateText());
-                line(t, "Bitmap", r.chunks() + " bits (chunks), " + r.dirty() + " dirty ("
-                        + String.format("%.1f", r.chunks() == 0 ? 0.0 : 100.0 * r.dirty() / r.chunks()) + "%)");
+                line(
+                        t,
+                        "Bitmap",
+                        r.chunks() + " bits (chunks), " + r.dirty() + " dirty ("
+                                + String.format("%.1f", r.chunks() == 0 ? 0.0 : 100.0 * r.dirty() / r.chunks()) + "%)");
             }
         });
         if (!problems.isEmpty()) {

@@ -41,7 +41,8 @@ public final class Examiner {
      * @throws IOException the leg cannot be opened or read
      */
     public static ExamineReport examine(Path leg) throws IOException {
-        try (BlockDevice d = BlockDevices.open(leg, BlockDeviceOptions.defaults().withReadOnly(true))) {
+        try (BlockDevice d =
+                BlockDevices.open(leg, BlockDeviceOptions.defaults().withReadOnly(true))) {
             return examine(d);
         }
     }
@@ -55,8 +56,8 @@ public final class Examiner {
         int computed = SuperblockCodec.checksum(block);
         List<String> problems = new ArrayList<>();
         if (stored != computed) {
-            problems.add(String.format("sb_csum %x does not match the computed %x: md will not use this superblock",
-                    stored, computed));
+            problems.add(String.format(
+                    "sb_csum %x does not match the computed %x: md will not use this superblock", stored, computed));
         }
         Optional<BitmapReport> bitmap = Optional.empty();
         if (sb.hasFeature(Superblock.FEATURE_BITMAP_OFFSET)) {
@@ -92,8 +93,18 @@ public final class Examiner {
         if (!syncSizeWrong) {
             for (int i = 0; i < area.slots(); i++) slots.add(slot(area, first, i));
         }
-        return new BitmapReport(first.version(), first.uuid(), first.chunkSize(), first.syncSize(), first.daemonSleep(),
-                first.writeBehind(), first.sectorsReserved(), first.nodes(), first.clusterName(), slots, problem);
+        return new BitmapReport(
+                first.version(),
+                first.uuid(),
+                first.chunkSize(),
+                first.syncSize(),
+                first.daemonSleep(),
+                first.writeBehind(),
+                first.sectorsReserved(),
+                first.nodes(),
+                first.clusterName(),
+                slots,
+                problem);
     }
 
     private static SlotReport slot(BitmapArea area, BitmapSuperblock first, int i) {
@@ -106,10 +117,12 @@ public final class Examiner {
         BitmapSuperblock b = s.superblock();
         String problem = null;
         if (!b.uuid().equals(first.uuid())) {
-            problem = "uuid " + SuperblockCodec.mdadmUuid(b.uuid()) + " differs from slot 0's " + SuperblockCodec.mdadmUuid(first.uuid());
+            problem = "uuid " + SuperblockCodec.mdadmUuid(b.uuid()) + " differs from slot 0's "
+                    + SuperblockCodec.mdadmUuid(first.uuid());
         } else if (b.chunkSize() != first.chunkSize()) {
             problem = "chunksize " + b.chunkSize() + " differs from slot 0's " + first.chunkSize();
         }
-        return new SlotReport(i, b.uuid(), b.events(), b.eventsCleared(), b.state(), s.chunks(), s.dirtyChunks(), problem);
+        return new SlotReport(
+                i, b.uuid(), b.events(), b.eventsCleared(), b.state(), s.chunks(), s.dirtyChunks(), problem);
     }
 }

@@ -69,8 +69,10 @@ public record LegIdentity(Path path, Set<String> keys, String description) {
             for (LegIdentity earlier : seen) {
                 for (String k : id.keys()) {
                     if (earlier.keys().contains(k)) {
-                        throw new Raid1Exception(Raid1Exception.Code.INVALID, earlier.path() + " and " + p
-                                + " are the same leg (" + sameBecause(earlier, id, k) + "): give each device once");
+                        throw new Raid1Exception(
+                                Raid1Exception.Code.INVALID,
+                                earlier.path() + " and " + p + " are the same leg (" + sameBecause(earlier, id, k)
+                                        + "): give each device once");
                     }
                 }
             }
@@ -110,7 +112,8 @@ public record LegIdentity(Path path, Set<String> keys, String description) {
         } else {
             long dev = (Long) a.get("dev");
             long ino = (Long) a.get("ino");
-            String key = ((mode & S_IFMT) == S_IFREG ? "file " : "inode ") + major(dev) + ":" + minor(dev) + " inode " + ino;
+            String key =
+                    ((mode & S_IFMT) == S_IFREG ? "file " : "inode ") + major(dev) + ":" + minor(dev) + " inode " + ino;
             keys.add(key);
             if (what.length() == 0) what.append(key);
         }

@@ -17,8 +17,8 @@ import org.clustermd.bitmap.BitmapSuperblock;
  * @param dirty bits set ("M dirty")
  * @param problem why md would not use this slot, or null when it would
  */
-public record SlotReport(int slot, UUID uuid, long events, long eventsCleared, int state, long chunks, long dirty,
-        String problem) {
+public record SlotReport(
+        int slot, UUID uuid, long events, long eventsCleared, int state, long chunks, long dirty, String problem) {
 
     /** mdadm's "State" of a slot ("OK", "Out of date"), or "invalid: why". */
     public String stateText() {

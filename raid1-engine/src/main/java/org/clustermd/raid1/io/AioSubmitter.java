@@ -47,6 +47,7 @@ final class AioSubmitter implements IoSubmitter {
     private static final short IOCB_CMD_FDSYNC = 3;
     /** RWF_DSYNC: per-write O_DSYNC, i.e. FUA (include/uapi/linux/fs.h). */
     private static final int RWF_DSYNC = 0x2;
+
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
     private static final int EINVAL = 22;
@@ -150,15 +151,19 @@ final class AioSubmitter implements IoSubmitter {
     static AioSubmitter create(PosixBlockDevice device, int fd, int depth) throws BlockDeviceException {
         LibAio l = library();
         if (l == null) {
-            throw new BlockDeviceException(BlockDeviceException.Code.OPEN_FAILED, device.name(), 0,
-                    "libaio not available", loadFailure);
+            throw new BlockDeviceException(
+                    BlockDeviceException.Code.OPEN_FAILED, device.name(), 0, "libaio not available", loadFailure);
         }
         Pointer ctxp = Memory.allocateDirect(Runtime.getSystemRuntime(), 8);
         ctxp.putLongLong(0, 0);
         int rc = l.io_setup(depth, ctxp);
         if (rc < 0) {
-            throw new BlockDeviceException(BlockDeviceException.Code.OPEN_FAILED, device.name(), -rc,
-                    "io_setup(" + depth + ") failed: " + NativeIo.strerror(-rc), null);
+            throw new BlockDeviceException(
+                    BlockDeviceException.Code.OPEN_FAILED,
+                    device.name(),
+                    -rc,
+                    "io_setup(" + depth + ") failed: " + NativeIo.strerror(-rc),
+                    null);
         }
         return new AioSubmitter(device, fd, depth, ctxp.getLongLong(0));
     }
@@ -174,12 +179,18 @@ final class AioSubmitter implements IoSubmitter {
             slot = takeSlot();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            device.finish(r, new BlockDeviceException(BlockDeviceException.Code.IO_ERROR, device.name(),
-                    "interrupted while waiting for a free AIO slot"));
+            device.finish(
+                    r,
+                    new BlockDeviceException(
+                            BlockDeviceException.Code.IO_ERROR,
+                            device.name(),
+                            "interrupted while waiting for a free AIO slot"));
             return;
         }
         int base = slot * SLOT;
-        long bufAddress = r.buf == null || r.length == 0 ? 0 : Pointer.wrap(Runtime.getSystemRuntime(), r.buf).address();
+        long bufAddress = r.buf == null || r.length == 0
+                ? 0
+                : Pointer.wrap(Runtime.getSystemRuntime(), r.buf).address();
         short opcode = switch (r.op) {
             case READ -> IOCB_CMD_PREAD;
             case WRITE -> IOCB_CMD_PWRITE;
@@ -213,8 +224,14 @@ final class AioSubmitter implements IoSubmitter {
                 return;
             }
             int errno = rc < 0 ? -rc : 0;
-            device.finish(r, new BlockDeviceException(BlockDeviceException.Code.IO_ERROR, device.name(), errno,
-                    "io_submit failed: " + (errno == 0 ? "returned " + rc : NativeIo.strerror(errno)), null));
+            device.finish(
+                    r,
+                    new BlockDeviceException(
+                            BlockDeviceException.Code.IO_ERROR,
+                            device.name(),
+                            errno,
+                            "io_submit failed: " + (errno == 0 ? "returned " + rc : NativeIo.strerror(errno)),
+                            null));
         }
     }
 
@@ -252,14 +269,20 @@ final class AioSubmitter implements IoSubmitter {
     private BlockDeviceException outcome(IoRequest r, long res) {
         if (res < 0) {
             int errno = (int) -res;
-            return new BlockDeviceException(BlockDeviceException.Code.IO_ERROR, device.name(), errno,
+            return new BlockDeviceException(
+                    BlockDeviceException.Code.IO_ERROR,
+                    device.name(),
+                    errno,
                     r.op.name().toLowerCase() + " at offset " + r.offset + " length " + r.length + ": "
-                            + NativeIo.strerror(errno), null);
+                            + NativeIo.strerror(errno),
+                    null);
         }
         if (r.op != IoRequest.Op.FLUSH && res != r.length) {
-            return new BlockDeviceException(BlockDeviceException.Code.IO_ERROR, device.name(),
-                    "short " + r.op.name().toLowerCase() + " at offset " + r.offset + ": " + res + " of "
-                            + r.length + " bytes");
+            return new BlockDeviceException(
+                    BlockDeviceException.Code.IO_ERROR,
+                    device.name(),
+                    "short " + r.op.name().toLowerCase() + " at offset " + r.offset + ": " + res + " of " + r.length
+                            + " bytes");
         }
         return null;
     }
@@ -295,7 +318,9 @@ final class AioSubmitter implements IoSubmitter {
             Thread.currentThread().interrupt();
         }
         if (reaper.isAlive()) {
-            LOG.error("{}: AIO reaper did not stop; leaking its context rather than destroying it under it", device.name());
+            LOG.error(
+                    "{}: AIO reaper did not stop; leaking its context rather than destroying it under it",
+                    device.name());
             return;
         }
         int rc = lib.io_destroy(ctx);

@@ -16,8 +16,7 @@ package org.clustermd.raid1.io;
  *     with {@link BlockDeviceException.Code#DEVICE_TOO_SMALL}
  * @param readOnly open O_RDONLY; writes and flushes fail with {@link BlockDeviceException.Code#READ_ONLY}
  */
-public record BlockDeviceOptions(
-        boolean direct, IoEngine engine, int queueDepth, long minimumSize, boolean readOnly) {
+public record BlockDeviceOptions(boolean direct, IoEngine engine, int queueDepth, long minimumSize, boolean readOnly) {
 
     /** Default queue depth: matches the fio peer's iodepth=32 with room for resync traffic. */
     public static final int DEFAULT_QUEUE_DEPTH = 64;

@@ -26,7 +26,13 @@ final class IoRequest {
     final long startNanos;
     final CompletableFuture<Void> future;
 
-    IoRequest(Op op, long offset, ByteBuffer buf, int length, boolean fua, long startNanos,
+    IoRequest(
+            Op op,
+            long offset,
+            ByteBuffer buf,
+            int length,
+            boolean fua,
+            long startNanos,
             CompletableFuture<Void> future) {
         this.op = op;
         this.offset = offset;

@@ -22,12 +22,14 @@ final class NativeIo {
     static final int O_CLOEXEC = 02000000;
     /** On a block device without O_CREAT: open exclusively, EBUSY while mounted or held by md or device-mapper. */
     static final int O_EXCL = 0200;
+
     static final int EBUSY = 16;
 
     /** _IO(0x12,104): logical block size, int. */
     private static final long BLKSSZGET = 0x1268L;
     /** _IOR(0x12,114,size_t): device size in bytes, u64. */
     private static final long BLKGETSIZE64 = 0x80081272L;
+
     private static final int SEEK_END = 2;
 
     static final POSIX POSIX = POSIXFactory.getNativePOSIX();

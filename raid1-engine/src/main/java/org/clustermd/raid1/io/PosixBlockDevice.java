@@ -24,6 +24,7 @@ final class PosixBlockDevice implements BlockDevice {
     private static final int EINTR = 4;
     /** Regular files: the page size, the strictest O_DIRECT alignment any file system here asks. */
     private static final int FILE_BLOCK_SIZE = 4096;
+
     private static final long CLOSE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(60);
 
     private final String name;
@@ -36,12 +37,14 @@ final class PosixBlockDevice implements BlockDevice {
     private final IoAccounting accounting = new IoAccounting();
     /** Requests admitted and not finished, whether blocking or async: close waits for 0. */
     private final AtomicInteger active = new AtomicInteger();
+
     private final IoSubmitter submitter;
     private final IoEngine engine;
     private volatile boolean closed;
 
-    private PosixBlockDevice(Path path, int fd, long size, int blockSize, boolean blockDevice,
-            BlockDeviceOptions o, IoEngine engine) throws BlockDeviceException {
+    private PosixBlockDevice(
+            Path path, int fd, long size, int blockSize, boolean blockDevice, BlockDeviceOptions o, IoEngine engine)
+            throws BlockDeviceException {
         this.name = path.toString();
         Path fn = path.getFileName();
         this.shortName = fn == null ? name : fn.toString();
@@ -73,7 +76,8 @@ final class PosixBlockDevice implements BlockDevice {
         if (fd < 0) {
             int errno = NativeIo.errno();
             String hint = o.direct() && errno == 22 ? " (the file system may refuse O_DIRECT: open it buffered)" : "";
-            throw new BlockDeviceException(Code.OPEN_FAILED, name, errno, "open failed: " + NativeIo.strerror(errno) + hint, null);
+            throw new BlockDeviceException(
+                    Code.OPEN_FAILED, name, errno, "open failed: " + NativeIo.strerror(errno) + hint, null);
         }
         try {
             FileStat st = NativeIo.fstat(fd);
@@ -98,7 +102,9 @@ final class PosixBlockDevice implements BlockDevice {
             // a partial last block can never be addressed with O_DIRECT
             size -= size % bs;
             if (size < o.minimumSize()) {
-                throw new BlockDeviceException(Code.DEVICE_TOO_SMALL, name,
+                throw new BlockDeviceException(
+                        Code.DEVICE_TOO_SMALL,
+                        name,
                         "device too small: " + size + " bytes usable, at least " + o.minimumSize() + " needed");
             }
             IoEngine engine = o.engine();
@@ -106,8 +112,14 @@ final class PosixBlockDevice implements BlockDevice {
                 engine = o.direct() && AioSubmitter.available() ? IoEngine.AIO : IoEngine.THREADS;
             }
             PosixBlockDevice d = new PosixBlockDevice(path, fd, size, bs, isBlk, o, engine);
-            LOG.debug("opened {} ({}, {} bytes, logical block {}, {}, engine {}, depth {})", name,
-                    isBlk ? "block device" : "file", size, bs, o.direct() ? "O_DIRECT" : "buffered", engine,
+            LOG.debug(
+                    "opened {} ({}, {} bytes, logical block {}, {}, engine {}, depth {})",
+                    name,
+                    isBlk ? "block device" : "file",
+                    size,
+                    bs,
+                    o.direct() ? "O_DIRECT" : "buffered",
+                    engine,
                     o.queueDepth());
             return d;
         } catch (BlockDeviceException | RuntimeException e) {
@@ -134,8 +146,13 @@ final class PosixBlockDevice implements BlockDevice {
         }
         int errno = NativeIo.errno();
         if (errno == NativeIo.EBUSY) {
-            throw new BlockDeviceException(Code.OPEN_FAILED, path.toString(), errno, "is in use (mounted, or held by md, "
-                    + "device-mapper or another program that opened it exclusively)", null);
+            throw new BlockDeviceException(
+                    Code.OPEN_FAILED,
+                    path.toString(),
+                    errno,
+                    "is in use (mounted, or held by md, "
+                            + "device-mapper or another program that opened it exclusively)",
+                    null);
         }
     }
 
@@ -255,7 +272,8 @@ final class PosixBlockDevice implements BlockDevice {
     /** Argument checks, before anything is counted or transferred. */
     private BlockDeviceException check(IoRequest.Op op, long offset, ByteBuffer buf) {
         if (op != IoRequest.Op.READ && readOnly) {
-            return new BlockDeviceException(Code.READ_ONLY, name, op.name().toLowerCase() + " on a device opened read-only");
+            return new BlockDeviceException(
+                    Code.READ_ONLY, name, op.name().toLowerCase() + " on a device opened read-only");
         }
         if (op == IoRequest.Op.FLUSH) {
             return null;
@@ -267,21 +285,32 @@ final class PosixBlockDevice implements BlockDevice {
             return new BlockDeviceException(Code.BAD_BUFFER, name, "cannot read into a read-only buffer");
         }
         if (!buf.isDirect()) {
-            return new BlockDeviceException(Code.BAD_BUFFER, name,
+            return new BlockDeviceException(
+                    Code.BAD_BUFFER,
+                    name,
                     "heap buffer: O_DIRECT needs an aligned direct buffer (AlignedBuffers.allocate)");
         }
         int len = buf.remaining();
         if (offset % blockSize != 0 || len % blockSize != 0) {
-            return new BlockDeviceException(Code.UNALIGNED, name, "unaligned " + op.name().toLowerCase() + ": offset "
-                    + offset + " length " + len + " (must be multiples of the logical block size " + blockSize + ")");
+            return new BlockDeviceException(
+                    Code.UNALIGNED,
+                    name,
+                    "unaligned " + op.name().toLowerCase() + ": offset " + offset + " length " + len
+                            + " (must be multiples of the logical block size " + blockSize + ")");
         }
         if (len > 0 && !AlignedBuffers.isAligned(buf, blockSize)) {
-            return new BlockDeviceException(Code.UNALIGNED, name, "unaligned buffer address for "
-                    + op.name().toLowerCase() + " at offset " + offset + " (must be a multiple of " + blockSize + ")");
+            return new BlockDeviceException(
+                    Code.UNALIGNED,
+                    name,
+                    "unaligned buffer address for " + op.name().toLowerCase() + " at offset " + offset
+                            + " (must be a multiple of " + blockSize + ")");
         }
         if (offset < 0 || offset > size - len) {
-            return new BlockDeviceException(Code.OUT_OF_RANGE, name, op.name().toLowerCase() + " of " + len
-                    + " bytes at offset " + offset + " is outside the device (" + size + " bytes)");
+            return new BlockDeviceException(
+                    Code.OUT_OF_RANGE,
+                    name,
+                    op.name().toLowerCase() + " of " + len + " bytes at offset " + offset + " is outside the device ("
+                            + size + " bytes)");
         }
         return null;
     }
@@ -303,12 +332,20 @@ final class PosixBlockDevice implements BlockDevice {
                 if (errno == EINTR) {
                     continue;
                 }
-                return new BlockDeviceException(Code.IO_ERROR, name, errno, r.op.name().toLowerCase() + " at offset "
-                        + (r.offset + done) + " length " + (r.length - done) + ": " + NativeIo.strerror(errno), null);
+                return new BlockDeviceException(
+                        Code.IO_ERROR,
+                        name,
+                        errno,
+                        r.op.name().toLowerCase() + " at offset " + (r.offset + done) + " length " + (r.length - done)
+                                + ": " + NativeIo.strerror(errno),
+                        null);
             }
             if (n == 0) {
-                return new BlockDeviceException(Code.IO_ERROR, name, "short " + r.op.name().toLowerCase()
-                        + " at offset " + (r.offset + done) + ": device ended early");
+                return new BlockDeviceException(
+                        Code.IO_ERROR,
+                        name,
+                        "short " + r.op.name().toLowerCase() + " at offset " + (r.offset + done)
+                                + ": device ended early");
             }
             done += n;
             if (done < r.length) {

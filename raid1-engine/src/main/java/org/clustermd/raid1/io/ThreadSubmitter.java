@@ -34,7 +34,8 @@ final class ThreadSubmitter implements IoSubmitter {
         try {
             pool.execute(() -> device.finish(r, device.execute(r)));
         } catch (RejectedExecutionException e) {
-            device.finish(r, new BlockDeviceException(BlockDeviceException.Code.CLOSED, device.name(), "device is closing"));
+            device.finish(
+                    r, new BlockDeviceException(BlockDeviceException.Code.CLOSED, device.name(), "device is closing"));
         }
     }
 

@@ -80,7 +80,8 @@ public final class ResyncBarrier {
      * @throws TimeoutException if the barrier stayed up for {@code timeoutNanos} (nothing is counted)
      * @throws InterruptedException if interrupted while waiting (nothing is counted)
      */
-    public void waitBarrier(long sector, long sectors, long timeoutNanos) throws TimeoutException, InterruptedException {
+    public void waitBarrier(long sector, long sectors, long timeoutNanos)
+            throws TimeoutException, InterruptedException {
         int[] buckets = buckets(sector, sectors);
         for (int b : buckets) nrPending.incrementAndGet(b);
         if (frozen == 0 && noBarrier(buckets)) return;
@@ -132,14 +133,15 @@ public final class ResyncBarrier {
         wake();
     }
 
-    private void slowWait(int[] buckets, long timeoutNanos, boolean read) throws TimeoutException, InterruptedException {
+    private void slowWait(int[] buckets, long timeoutNanos, boolean read)
+            throws TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + timeoutNanos;
         lock.lock();
         sleepers.incrementAndGet();
         try {
             for (int b : buckets) nrWaiting.incrementAndGet(b);
             try {
-                for (;;) {
+                for (; ; ) {
                     if (frozen == 0 && (read || noBarrier(buckets))) {
                         for (int b : buckets) nrPending.incrementAndGet(b);
                         // Dekker with raiseBarrier: a barrier raised after our check sees our count
@@ -149,8 +151,9 @@ public final class ResyncBarrier {
                     }
                     long left = deadline - System.nanoTime();
                     if (left <= 0) {
-                        throw new TimeoutException("I/O barrier still raised after "
-                                + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms" + (frozen > 0 ? " (array frozen)" : ""));
+                        throw new TimeoutException(
+                                "I/O barrier still raised after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms"
+                                        + (frozen > 0 ? " (array frozen)" : ""));
                     }
                     changed.awaitNanos(left);
                 }

@@ -30,6 +30,7 @@ public final class SyncThrottle {
     public static final long DEFAULT_SPEED_MAX = 200_000;
     /** The longest single sleep above the maximum speed (md sleeps 500 ms). */
     public static final long MAX_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+
     private static final long MIN_ELAPSED_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     /** What the sync thread should do before issuing its next request. */

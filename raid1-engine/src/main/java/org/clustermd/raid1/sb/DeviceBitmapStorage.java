@@ -23,7 +23,10 @@ public final class DeviceBitmapStorage implements BitmapStorage {
      * @param areaSize a multiple of 4096, ending inside the device
      */
     public DeviceBitmapStorage(BlockDevice device, long areaOffset, long areaSize) {
-        if (areaOffset < 0 || areaOffset % BLOCK_SIZE != 0 || areaSize <= 0 || areaSize % BLOCK_SIZE != 0
+        if (areaOffset < 0
+                || areaOffset % BLOCK_SIZE != 0
+                || areaSize <= 0
+                || areaSize % BLOCK_SIZE != 0
                 || areaOffset + areaSize > device.size()) {
             throw new IllegalArgumentException(device.name() + ": bitmap area [" + areaOffset + ", +" + areaSize
                     + ") is not 4 KiB-aligned inside the device");

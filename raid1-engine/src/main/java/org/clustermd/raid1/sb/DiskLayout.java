@@ -83,7 +83,8 @@ public record DiskLayout(
             throw new IllegalArgumentException("nodes must be 1.." + MAX_NODES + ": " + nodes);
         }
         if (bitmapChunkBytes < PAGE || Long.bitCount(bitmapChunkBytes) != 1) {
-            throw new IllegalArgumentException("bitmap chunk must be a power of two >= 4096 bytes: " + bitmapChunkBytes);
+            throw new IllegalArgumentException(
+                    "bitmap chunk must be a power of two >= 4096 bytes: " + bitmapChunkBytes);
         }
         if (requestedSize < 0) {
             throw new IllegalArgumentException("requested size must be >= 0: " + requestedSize);
@@ -99,15 +100,28 @@ public record DiskLayout(
         long minimum = requestedSize > 0 ? requestedSize : PAGE / SECTOR;
         if (dataSize < minimum) {
             long need = (dataOffset + roundUp(minimum, PAGE / SECTOR)) * SECTOR;
-            throw new BlockDeviceException(BlockDeviceException.Code.DEVICE_TOO_SMALL, leg, "leg of " + legBytes
-                    + " bytes is too small for " + nodes + " bitmap slots and "
-                    + (requestedSize > 0 ? requestedSize + " data sectors" : "any data") + ": at least " + need
-                    + " bytes needed (data_offset " + dataOffset + " sectors)");
+            throw new BlockDeviceException(
+                    BlockDeviceException.Code.DEVICE_TOO_SMALL,
+                    leg,
+                    "leg of " + legBytes
+                            + " bytes is too small for " + nodes + " bitmap slots and "
+                            + (requestedSize > 0 ? requestedSize + " data sectors" : "any data") + ": at least " + need
+                            + " bytes needed (data_offset " + dataOffset + " sectors)");
         }
         long size = requestedSize > 0 ? requestedSize : dataSize - dataSize % (PAGE / SECTOR);
         long chunks = chunks(size, bitmapChunkBytes);
-        return new DiskLayout(legSectors, nodes, bitmapChunkBytes, superOffset, BITMAP_OFFSET, area,
-                slotBytes(size, bitmapChunkBytes), dataOffset, dataSize, size, chunks);
+        return new DiskLayout(
+                legSectors,
+                nodes,
+                bitmapChunkBytes,
+                superOffset,
+                BITMAP_OFFSET,
+                area,
+                slotBytes(size, bitmapChunkBytes),
+                dataOffset,
+                dataSize,
+                size,
+                chunks);
     }
 
     /** Bitmap bits for an array of {@code sizeSectors}: mdadm's bitmap_bits, ceil(size*512/chunk). */

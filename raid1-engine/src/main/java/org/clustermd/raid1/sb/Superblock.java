@@ -45,6 +45,7 @@ public record Superblock(ArrayInfo array, DeviceInfo device, StateInfo state, De
     public static final int FEATURE_RECOVERY_BITMAP = 128;
     /** MD_FEATURE_CLUSTERED (mdadm calls the same bit MD_FEATURE_BITMAP_VERSIONED). */
     public static final int FEATURE_CLUSTERED = 256;
+
     public static final int FEATURE_JOURNAL = 512;
     public static final int FEATURE_PPL = 1024;
     public static final int FEATURE_MULTIPLE_PPLS = 2048;
@@ -78,13 +79,37 @@ public record Superblock(ArrayInfo array, DeviceInfo device, StateInfo state, De
      * Constant array information (bytes 0-127 after magic and major_version; pad0 is zero).
      * The fields are documented on {@link Superblock}'s accessors of the same names.
      */
-    public record ArrayInfo(int featureMap, UUID setUuid, String setName, long ctime, int level, int layout, long size,
-            int chunksize, int raidDisks, int bitmapOffset, int newLevel, long reshapePosition, int deltaDisks,
-            int newLayout, int newChunk, int newOffset) {}
+    public record ArrayInfo(
+            int featureMap,
+            UUID setUuid,
+            String setName,
+            long ctime,
+            int level,
+            int layout,
+            long size,
+            int chunksize,
+            int raidDisks,
+            int bitmapOffset,
+            int newLevel,
+            long reshapePosition,
+            int deltaDisks,
+            int newLayout,
+            int newChunk,
+            int newOffset) {}
 
     /** Constant this-device information (bytes 128-191); documented as {@link ArrayInfo}. */
-    public record DeviceInfo(long dataOffset, long dataSize, long superOffset, long recoveryOffset, int devNumber,
-            int cntCorrectedRead, UUID deviceUuid, int devflags, int bblogShift, int bblogSize, int bblogOffset) {}
+    public record DeviceInfo(
+            long dataOffset,
+            long dataSize,
+            long superOffset,
+            long recoveryOffset,
+            int devNumber,
+            int cntCorrectedRead,
+            UUID deviceUuid,
+            int devflags,
+            int bblogShift,
+            int bblogSize,
+            int bblogOffset) {}
 
     /**
      * Array state information (bytes 192-255): sb_csum is the codec's, max_dev is the length of
@@ -348,7 +373,8 @@ public record Superblock(ArrayInfo array, DeviceInfo device, StateInfo state, De
     @Override
     public String toString() {
         return "Superblock[set_uuid=" + setUuid() + ", set_name=" + setName() + ", level=" + level() + ", raid_disks="
-                + raidDisks() + ", dev_number=" + devNumber() + ", role=" + role() + ", events=" + events() + ", size=" + size()
+                + raidDisks() + ", dev_number=" + devNumber() + ", role=" + role() + ", events=" + events() + ", size="
+                + size()
                 + ", data_offset=" + dataOffset() + ", feature_map=0x" + Integer.toHexString(featureMap()) + "]";
     }
 }

@@ -279,10 +279,35 @@ public final class SuperblockBuilder {
 
     public Superblock build() {
         return new Superblock(
-                new Superblock.ArrayInfo(featureMap, setUuid, setName, ctime, level, layout, size, chunksize, raidDisks,
-                        bitmapOffset, newLevel, reshapePosition, deltaDisks, newLayout, newChunk, newOffset),
-                new Superblock.DeviceInfo(dataOffset, dataSize, superOffset, recoveryOffset, devNumber, cntCorrectedRead,
-                        deviceUuid, devflags, bblogShift, bblogSize, bblogOffset),
+                new Superblock.ArrayInfo(
+                        featureMap,
+                        setUuid,
+                        setName,
+                        ctime,
+                        level,
+                        layout,
+                        size,
+                        chunksize,
+                        raidDisks,
+                        bitmapOffset,
+                        newLevel,
+                        reshapePosition,
+                        deltaDisks,
+                        newLayout,
+                        newChunk,
+                        newOffset),
+                new Superblock.DeviceInfo(
+                        dataOffset,
+                        dataSize,
+                        superOffset,
+                        recoveryOffset,
+                        devNumber,
+                        cntCorrectedRead,
+                        deviceUuid,
+                        devflags,
+                        bblogShift,
+                        bblogSize,
+                        bblogOffset),
                 new Superblock.StateInfo(utime, events, resyncOffset),
                 new Superblock.DevRoles(devRoles));
     }

@@ -168,7 +168,9 @@ public final class SuperblockCodec {
     /** Reads the raw 4 KiB superblock block of {@code leg}. */
     public static ByteBuffer readBlock(BlockDevice leg) throws IOException {
         if (leg.size() < byteOffset() + BLOCK_SIZE) {
-            throw new SuperblockFormatException(leg.name(), Field.DEVICE,
+            throw new SuperblockFormatException(
+                    leg.name(),
+                    Field.DEVICE,
                     "device of " + leg.size() + " bytes is too small to hold a v1.2 superblock");
         }
         ByteBuffer b = AlignedBuffers.allocate(BLOCK_SIZE);
@@ -179,33 +181,40 @@ public final class SuperblockCodec {
     private static Superblock decode(String leg, ByteBuffer block, long deviceSectors, boolean checkCsum)
             throws SuperblockFormatException {
         if (block.capacity() < BLOCK_SIZE) {
-            throw new SuperblockFormatException(leg, Field.DEVICE, "superblock block shorter than " + BLOCK_SIZE + " bytes");
+            throw new SuperblockFormatException(
+                    leg, Field.DEVICE, "superblock block shorter than " + BLOCK_SIZE + " bytes");
         }
         ByteBuffer b = block.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int magic = b.getInt(0);
         if (magic != Superblock.MD_SB_MAGIC) {
-            throw new SuperblockFormatException(leg, Field.MAGIC, String.format(
-                    "0x%08x is not the md superblock magic 0x%08x (no md v1.2 superblock at sector 8)",
-                    magic, Superblock.MD_SB_MAGIC));
+            throw new SuperblockFormatException(
+                    leg,
+                    Field.MAGIC,
+                    String.format(
+                            "0x%08x is not the md superblock magic 0x%08x (no md v1.2 superblock at sector 8)",
+                            magic, Superblock.MD_SB_MAGIC));
         }
         int major = b.getInt(4);
         if (major != Superblock.MAJOR_VERSION) {
-            throw new SuperblockFormatException(leg, Field.MAJOR_VERSION, "version " + Integer.toUnsignedString(major)
-                    + " is not 1");
+            throw new SuperblockFormatException(
+                    leg, Field.MAJOR_VERSION, "version " + Integer.toUnsignedString(major) + " is not 1");
         }
         int maxDev = b.getInt(220);
         if (maxDev < 1 || maxDev > Superblock.MAX_MAX_DEV) {
-            throw new SuperblockFormatException(leg, Field.MAX_DEV, Integer.toUnsignedString(maxDev)
-                    + " is outside 1.." + Superblock.MAX_MAX_DEV);
+            throw new SuperblockFormatException(
+                    leg, Field.MAX_DEV, Integer.toUnsignedString(maxDev) + " is outside 1.." + Superblock.MAX_MAX_DEV);
         }
         int stored = b.getInt(CSUM_OFFSET);
         int computed = checksum(b);
         if (checkCsum && stored != computed) {
-            throw new SuperblockFormatException(leg, Field.SB_CSUM, String.format(
-                    "checksum 0x%08x does not match the computed 0x%08x", stored, computed));
+            throw new SuperblockFormatException(
+                    leg,
+                    Field.SB_CSUM,
+                    String.format("checksum 0x%08x does not match the computed 0x%08x", stored, computed));
         }
         if (b.getInt(12) != 0) {
-            throw new SuperblockFormatException(leg, Field.PAD0, "padding is not zero (a feature this code does not know?)");
+            throw new SuperblockFormatException(
+                    leg, Field.PAD0, "padding is not zero (a feature this code does not know?)");
         }
         for (int i = 224; i < 256; i++) {
             if (b.get(i) != 0) {
@@ -214,8 +223,10 @@ public final class SuperblockCodec {
         }
         int features = b.getInt(8);
         if ((features & ~Superblock.FEATURE_ALL) != 0) {
-            throw new SuperblockFormatException(leg, Field.FEATURE_MAP, String.format(
-                    "unknown feature bits 0x%x in 0x%x", features & ~Superblock.FEATURE_ALL, features));
+            throw new SuperblockFormatException(
+                    leg,
+                    Field.FEATURE_MAP,
+                    String.format("unknown feature bits 0x%x in 0x%x", features & ~Superblock.FEATURE_ALL, features));
         }
         Superblock sb = Superblock.builder()
                 .featureMap(features)
@@ -293,7 +304,8 @@ public final class SuperblockCodec {
         }
         for (int i = n; i < raw.length; i++) {
             if (raw[i] != 0) {
-                throw new SuperblockFormatException(leg, Field.SET_NAME, "bytes after the terminating NUL are not zero");
+                throw new SuperblockFormatException(
+                        leg, Field.SET_NAME, "bytes after the terminating NUL are not zero");
             }
         }
         String s = new String(raw, 0, n, StandardCharsets.UTF_8);

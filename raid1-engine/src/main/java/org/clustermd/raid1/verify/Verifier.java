@@ -66,8 +66,15 @@ public final class Verifier {
         return new Report(checked, zeros, List.copyOf(problems));
     }
 
-    private static long[] check(BlockTarget target, WriteLedger ledger, boolean crashed, List<Long> batch,
-            List<ByteBuffer> bufs, List<CompletableFuture<Void>> fs, List<String> problems) throws IOException {
+    private static long[] check(
+            BlockTarget target,
+            WriteLedger ledger,
+            boolean crashed,
+            List<Long> batch,
+            List<ByteBuffer> bufs,
+            List<CompletableFuture<Void>> fs,
+            List<String> problems)
+            throws IOException {
         bufs.clear();
         fs.clear();
         for (long b : batch) {
@@ -81,7 +88,9 @@ public final class Verifier {
             try {
                 fs.get(i).get();
             } catch (ExecutionException e) {
-                add(problems, "block " + block + " (byte " + block * StampedBlock.SIZE + "): read failed: " + e.getCause());
+                add(
+                        problems,
+                        "block " + block + " (byte " + block * StampedBlock.SIZE + "): read failed: " + e.getCause());
                 continue;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -98,8 +107,10 @@ public final class Verifier {
             }
             if (found == -1) zeros++;
             if (!allowed.contains(found)) {
-                add(problems, "block " + block + " (byte " + block * StampedBlock.SIZE + ") holds write "
-                        + (found == -1 ? "none (zeros)" : found) + " but the ledger allows only " + allowed);
+                add(
+                        problems,
+                        "block " + block + " (byte " + block * StampedBlock.SIZE + ") holds write "
+                                + (found == -1 ? "none (zeros)" : found) + " but the ledger allows only " + allowed);
             }
         }
         return new long[] {batch.size(), zeros};
@@ -119,7 +130,8 @@ public final class Verifier {
             long size = -1;
             List<Long> offsets = new ArrayList<>();
             for (Path p : legs) {
-                BlockDevice d = BlockDevices.open(p, BlockDeviceOptions.defaults().withReadOnly(true));
+                BlockDevice d =
+                        BlockDevices.open(p, BlockDeviceOptions.defaults().withReadOnly(true));
                 open.add(d);
                 Superblock sb = SuperblockCodec.read(d);
                 offsets.add(sb.dataOffset() * BlockDevice.SECTOR_SIZE);
@@ -132,7 +144,8 @@ public final class Verifier {
     }
 
     /** Compares {@code bytes} bytes from {@code dataOffsetBytes} of every device. */
-    public static LegComparison compareLegs(List<BlockDevice> legs, long dataOffsetBytes, long bytes) throws IOException {
+    public static LegComparison compareLegs(List<BlockDevice> legs, long dataOffsetBytes, long bytes)
+            throws IOException {
         List<Long> offsets = new ArrayList<>();
         for (int i = 0; i < legs.size(); i++) offsets.add(dataOffsetBytes);
         return compare(legs, offsets, bytes);
@@ -146,7 +159,8 @@ public final class Verifier {
         long first = -1;
         for (long at = 0; at < bytes; at += chunk) {
             int n = (int) Math.min(chunk, bytes - at);
-            for (int i = 0; i < legs.size(); i++) legs.get(i).read(offsets.get(i) + at, bufs.get(i).clear().limit(n));
+            for (int i = 0; i < legs.size(); i++)
+                legs.get(i).read(offsets.get(i) + at, bufs.get(i).clear().limit(n));
             ByteBuffer ref = bufs.get(0);
             for (int blk = 0; blk < n; blk += StampedBlock.SIZE) {
                 int len = Math.min(StampedBlock.SIZE, n - blk);

@@ -46,7 +46,8 @@ public final class Workload {
     private volatile boolean stopping;
 
     /** What a run did. */
-    public record Result(long issued, long acknowledged, long failed, long flushes, long bytes, List<Throwable> errors) {}
+    public record Result(
+            long issued, long acknowledged, long failed, long flushes, long bytes, List<Throwable> errors) {}
 
     private Workload(Builder b) {
         this.target = b.target;
@@ -148,7 +149,8 @@ public final class Workload {
     }
 
     public Result result() {
-        return new Result(issued.get(), acknowledged.get(), failed.get(), flushes.get(), bytes.get(), List.copyOf(errors));
+        return new Result(
+                issued.get(), acknowledged.get(), failed.get(), flushes.get(), bytes.get(), List.copyOf(errors));
     }
 
     /** A background run. */
@@ -157,15 +159,17 @@ public final class Workload {
         private volatile Throwable failure;
 
         private Handle() {
-            thread = new Thread(() -> {
-                try {
-                    run(Long.MAX_VALUE);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (RuntimeException e) {
-                    failure = e;
-                }
-            }, "workload-" + writer);
+            thread = new Thread(
+                    () -> {
+                        try {
+                            run(Long.MAX_VALUE);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        } catch (RuntimeException e) {
+                            failure = e;
+                        }
+                    },
+                    "workload-" + writer);
             thread.setDaemon(true);
         }
 

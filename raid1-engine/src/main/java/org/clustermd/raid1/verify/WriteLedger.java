@@ -172,7 +172,8 @@ public final class WriteLedger {
         History h = blocks.get(block);
         if (h == null) return -1;
         synchronized (h) {
-            for (int i = h.entries.size() - 1; i >= 0; i--) if (h.entries.get(i).state == State.ACKED) return h.entries.get(i).writeId;
+            for (int i = h.entries.size() - 1; i >= 0; i--)
+                if (h.entries.get(i).state == State.ACKED) return h.entries.get(i).writeId;
         }
         return -1;
     }

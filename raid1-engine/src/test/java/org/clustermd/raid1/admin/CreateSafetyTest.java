@@ -34,7 +34,12 @@ class CreateSafetyTest {
     }
 
     private static CreateOptions options() {
-        return CreateOptions.builder("md0").clusterName("c1").nodes(2).bitmapChunk(1 << 20).assumeClean(true).build();
+        return CreateOptions.builder("md0")
+                .clusterName("c1")
+                .nodes(2)
+                .bitmapChunk(1 << 20)
+                .assumeClean(true)
+                .build();
     }
 
     @Test
@@ -51,11 +56,15 @@ class CreateSafetyTest {
             readOnly.failAllWrites(true);
             legs.add(readOnly);
             assertThatThrownBy(() -> ArrayCreator.createOn(options(), legs))
-                    .isInstanceOfSatisfying(Raid1Exception.class, e -> assertThat(e.getMessage()).contains("nothing was written"));
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class,
+                            e -> assertThat(e.getMessage()).contains("nothing was written"));
         } finally {
             for (BlockDevice d : legs) d.close();
         }
-        assertThat(Files.readAllBytes(p0)).as("the first leg keeps its old array, byte for byte").isEqualTo(before);
+        assertThat(Files.readAllBytes(p0))
+                .as("the first leg keeps its old array, byte for byte")
+                .isEqualTo(before);
         assertThat(Examiner.examine(p0).superblock().setUuid()).isEqualTo(old);
         assertThatThrownBy(() -> Examiner.examine(p1)).isInstanceOf(SuperblockFormatException.class);
     }
@@ -66,13 +75,20 @@ class CreateSafetyTest {
         Path l1 = file("l1");
         Path link = Files.createSymbolicLink(dir.resolve("link"), l0);
         Path hard = Files.createLink(dir.resolve("hard"), l0);
-        for (List<Path> same : List.of(List.of(l0, l0), List.of(l0, dir.resolve(".").resolve("l0")), List.of(link, l1, l0),
+        for (List<Path> same : List.of(
+                List.of(l0, l0),
+                List.of(l0, dir.resolve(".").resolve("l0")),
+                List.of(link, l1, l0),
                 List.of(l0, hard))) {
-            assertThatThrownBy(() -> LegIdentity.requireDistinct(same)).as(same.toString())
-                    .isInstanceOf(Raid1Exception.class).hasMessageContaining("are the same leg");
+            assertThatThrownBy(() -> LegIdentity.requireDistinct(same))
+                    .as(same.toString())
+                    .isInstanceOf(Raid1Exception.class)
+                    .hasMessageContaining("are the same leg");
             assertThatThrownBy(() -> ArrayCreator.create(options(), same)).isInstanceOf(Raid1Exception.class);
         }
         LegIdentity.requireDistinct(List.of(l0, l1, dir.resolve("missing")));
-        assertThatThrownBy(() -> Examiner.examine(l0)).as("no create reached the disk").isInstanceOf(SuperblockFormatException.class);
+        assertThatThrownBy(() -> Examiner.examine(l0))
+                .as("no create reached the disk")
+                .isInstanceOf(SuperblockFormatException.class);
     }
 }

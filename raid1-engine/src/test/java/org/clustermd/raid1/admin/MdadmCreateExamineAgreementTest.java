@@ -48,14 +48,22 @@ class MdadmCreateExamineAgreementTest {
         Map<String, String> f = Mdadm.fields(out);
         assertThat(f.get("Magic")).as(out).isEqualTo("a92b4efc");
         assertThat(f.get("Version")).as(out).isEqualTo("1.2");
-        assertThat(f.get("Array UUID")).as(out).isEqualTo(SuperblockCodec.mdadmUuid(r.superblock().setUuid()));
+        assertThat(f.get("Array UUID"))
+                .as(out)
+                .isEqualTo(SuperblockCodec.mdadmUuid(r.superblock().setUuid()));
         assertThat(f.get("Name")).as(out).startsWith(r.superblock().setName());
         assertThat(f.get("Raid Level")).as(out).isEqualTo("raid1");
-        assertThat(f.get("Raid Devices")).as(out).isEqualTo(String.valueOf(r.superblock().raidDisks()));
-        assertThat(f.get("Events")).as(out).isEqualTo(String.valueOf(r.superblock().events()));
+        assertThat(f.get("Raid Devices"))
+                .as(out)
+                .isEqualTo(String.valueOf(r.superblock().raidDisks()));
+        assertThat(f.get("Events"))
+                .as(out)
+                .isEqualTo(String.valueOf(r.superblock().events()));
         assertThat(f.get("Device Role")).as(out).isEqualTo(r.deviceRole().equals("spare") ? "spare" : r.deviceRole());
         assertThat(f.get("Array State")).as(out).startsWith(r.arrayState() + " ");
-        assertThat(f.get("Device UUID")).as(out).isEqualTo(SuperblockCodec.mdadmUuid(r.superblock().deviceUuid()));
+        assertThat(f.get("Device UUID"))
+                .as(out)
+                .isEqualTo(SuperblockCodec.mdadmUuid(r.superblock().deviceUuid()));
         assertThat(f.get("Data Offset")).as(out).isEqualTo(r.superblock().dataOffset() + " sectors");
         assertThat(f.get("Checksum")).as(out).endsWith("correct");
         assertThat(f.get("State")).as(out).isEqualTo(r.superblock().resyncOffset() == -1 ? "clean" : "active");
@@ -83,12 +91,16 @@ class MdadmCreateExamineAgreementTest {
                     Map<String, String> m = slots.get(s.slot());
                     assertThat(m.get("Node Slot")).as(out).isEqualTo(String.valueOf(s.slot()));
                     assertThat(m.get("Events")).as(out).isEqualTo(String.valueOf(s.events()));
-                    assertThat(m.get("Bitmap")).as(out).startsWith(s.chunks() + " bits (chunks), " + s.dirty() + " dirty");
+                    assertThat(m.get("Bitmap"))
+                            .as(out)
+                            .startsWith(s.chunks() + " bits (chunks), " + s.dirty() + " dirty");
                 }
             } else {
                 SlotReport s = b.slots().get(0);
                 assertThat(top.get("Events")).as(out).isEqualTo(String.valueOf(s.events()));
-                assertThat(top.get("Bitmap")).as(out).startsWith(s.chunks() + " bits (chunks), " + s.dirty() + " dirty");
+                assertThat(top.get("Bitmap"))
+                        .as(out)
+                        .startsWith(s.chunks() + " bits (chunks), " + s.dirty() + " dirty");
             }
         }
     }
@@ -105,25 +117,38 @@ class MdadmCreateExamineAgreementTest {
     }
 
     private static void jsonAgrees(ExamineReport r) throws Exception {
-        assertThat(Tools.have("jq")).as("jq is not installed: apt-get install jq (bin/test installs it)").isTrue();
+        assertThat(Tools.have("jq"))
+                .as("jq is not installed: apt-get install jq (bin/test installs it)")
+                .isTrue();
         String json = new ObjectMapper().writeValueAsString(r.fields());
-        assertThat(Tools.run(json, "jq", "-r", ".set_uuid").trim()).isEqualTo(SuperblockCodec.mdadmUuid(r.superblock().setUuid()));
-        assertThat(Tools.run(json, "jq", "-r", ".raid_disks").trim()).isEqualTo(String.valueOf(r.superblock().raidDisks()));
-        assertThat(Tools.run(json, "jq", "-r", ".events").trim()).isEqualTo(String.valueOf(r.superblock().events()));
+        assertThat(Tools.run(json, "jq", "-r", ".set_uuid").trim())
+                .isEqualTo(SuperblockCodec.mdadmUuid(r.superblock().setUuid()));
+        assertThat(Tools.run(json, "jq", "-r", ".raid_disks").trim())
+                .isEqualTo(String.valueOf(r.superblock().raidDisks()));
+        assertThat(Tools.run(json, "jq", "-r", ".events").trim())
+                .isEqualTo(String.valueOf(r.superblock().events()));
         if (r.bitmap().isPresent()) {
             BitmapReport b = r.bitmap().get();
             assertThat(Tools.run(json, "jq", "-r", ".bitmap.nodes").trim()).isEqualTo(String.valueOf(b.nodes()));
-            assertThat(Tools.run(json, "jq", "-r", ".bitmap.cluster_name").trim()).isEqualTo(b.clusterName());
-            assertThat(Tools.run(json, "jq", "-r", "[.bitmap.slots[].dirty] | add").trim())
-                    .isEqualTo(String.valueOf(b.slots().stream().mapToLong(SlotReport::dirty).sum()));
+            assertThat(Tools.run(json, "jq", "-r", ".bitmap.cluster_name").trim())
+                    .isEqualTo(b.clusterName());
+            assertThat(Tools.run(json, "jq", "-r", "[.bitmap.slots[].dirty] | add")
+                            .trim())
+                    .isEqualTo(String.valueOf(
+                            b.slots().stream().mapToLong(SlotReport::dirty).sum()));
         }
     }
 
     @Test
     void clusteredBitmapWithFourSlotsAndAnInitialResync() throws Exception {
         List<Path> legs = legs(2, 96L << 20);
-        CreateResult c = ArrayCreator.create(CreateOptions.builder("md-four").clusterName("alpha").nodes(4)
-                .bitmapChunk(1 << 20).build(), legs);
+        CreateResult c = ArrayCreator.create(
+                CreateOptions.builder("md-four")
+                        .clusterName("alpha")
+                        .nodes(4)
+                        .bitmapChunk(1 << 20)
+                        .build(),
+                legs);
         for (int i = 0; i < 2; i++) {
             ExamineReport r = Examiner.examine(legs.get(i));
             assertThat(r.superblock()).isEqualTo(c.superblocks().get(i));
@@ -132,7 +157,9 @@ class MdadmCreateExamineAgreementTest {
             BitmapReport b = r.bitmap().orElseThrow();
             assertThat(b.nodes()).isEqualTo(4);
             assertThat(b.slots()).hasSize(4);
-            assertThat(b.slots().get(0).dirty()).as("slot 0 makes the first assembler resync").isEqualTo(b.slots().get(0).chunks());
+            assertThat(b.slots().get(0).dirty())
+                    .as("slot 0 makes the first assembler resync")
+                    .isEqualTo(b.slots().get(0).chunks());
             assertThat(b.slots().get(1).dirty()).isZero();
             agreeWithMdadmExamine(r, legs.get(i));
             jsonAgrees(r);
@@ -143,12 +170,22 @@ class MdadmCreateExamineAgreementTest {
     @Test
     void clusteredBitmapWithOneSlotAssumeCleanAndASpare() throws Exception {
         List<Path> legs = legs(3, 64L << 20);
-        ArrayCreator.create(CreateOptions.builder("md-one").clusterName("beta").nodes(1).raidDevices(2).spareDevices(1)
-                .assumeClean(true).bitmapChunk(64 << 10).build(), legs);
+        ArrayCreator.create(
+                CreateOptions.builder("md-one")
+                        .clusterName("beta")
+                        .nodes(1)
+                        .raidDevices(2)
+                        .spareDevices(1)
+                        .assumeClean(true)
+                        .bitmapChunk(64 << 10)
+                        .build(),
+                legs);
         ExamineReport spare = Examiner.examine(legs.get(2));
         assertThat(spare.deviceRole()).isEqualTo("spare");
         assertThat(spare.arrayState()).isEqualTo("AA");
-        assertThat(spare.bitmap().orElseThrow().slots()).singleElement().satisfies(s -> assertThat(s.dirty()).isZero());
+        assertThat(spare.bitmap().orElseThrow().slots())
+                .singleElement()
+                .satisfies(s -> assertThat(s.dirty()).isZero());
         for (Path leg : legs) agreeWithMdadmExamine(Examiner.examine(leg), leg);
         agreeWithMdadmExamineBitmap(Examiner.examine(legs.get(0)), legs.get(0));
         jsonAgrees(spare);
@@ -157,7 +194,12 @@ class MdadmCreateExamineAgreementTest {
     @Test
     void internalBitmap() throws Exception {
         List<Path> legs = legs(2, 64L << 20);
-        ArrayCreator.create(CreateOptions.builder("md-int").bitmap(BitmapMode.INTERNAL).bitmapChunk(4 << 20).build(), legs);
+        ArrayCreator.create(
+                CreateOptions.builder("md-int")
+                        .bitmap(BitmapMode.INTERNAL)
+                        .bitmapChunk(4 << 20)
+                        .build(),
+                legs);
         ExamineReport r = Examiner.examine(legs.get(0));
         assertThat(r.bitmap().orElseThrow().nodes()).isZero();
         agreeWithMdadmExamine(r, legs.get(0));
@@ -168,7 +210,12 @@ class MdadmCreateExamineAgreementTest {
     @Test
     void noBitmap() throws Exception {
         List<Path> legs = legs(2, 16L << 20);
-        ArrayCreator.create(CreateOptions.builder("md-none").bitmap(BitmapMode.NONE).assumeClean(true).build(), legs);
+        ArrayCreator.create(
+                CreateOptions.builder("md-none")
+                        .bitmap(BitmapMode.NONE)
+                        .assumeClean(true)
+                        .build(),
+                legs);
         ExamineReport r = Examiner.examine(legs.get(1));
         assertThat(r.bitmap()).isEmpty();
         agreeWithMdadmExamine(r, legs.get(1));

@@ -114,7 +114,8 @@ public abstract class BlockDeviceContractTest {
             srcs.add(src);
             fs.add(dev.writeAsync((long) i * 8192, src));
         }
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new))
+                .get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         List<CompletableFuture<Void>> rs = new ArrayList<>();
         List<ByteBuffer> dsts = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -122,7 +123,8 @@ public abstract class BlockDeviceContractTest {
             dsts.add(dst);
             rs.add(dev.readAsync((long) i * 8192, dst));
         }
-        CompletableFuture.allOf(rs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+        CompletableFuture.allOf(rs.toArray(CompletableFuture[]::new))
+                .get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         for (int i = 0; i < n; i++) {
             assertThat(bytes(dsts.get(i))).as("block %d", i).isEqualTo(bytes(srcs.get(i)));
         }
@@ -152,7 +154,8 @@ public abstract class BlockDeviceContractTest {
         for (int i = 0; i < 8; i++) {
             fs.add(dev.writeAsync((long) i * 65536, src));
         }
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new))
+                .get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         for (int i = 0; i < 8; i++) {
             assertThat(readBytes((long) i * 65536, 65536)).isEqualTo(bytes(src));
         }
@@ -163,7 +166,8 @@ public abstract class BlockDeviceContractTest {
         ByteBuffer src = random(bs, 1);
         assertThat(codeOf(dev.writeAsync(bs / 2, src))).isEqualTo(Code.UNALIGNED);
         assertThatThrownBy(() -> dev.write(bs / 2, src))
-                .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.UNALIGNED))
+                .isInstanceOfSatisfying(
+                        BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.UNALIGNED))
                 .hasMessageContaining(dev.name())
                 .hasMessageContaining("offset " + bs / 2);
         assertThat(readBytes(0, 2 * bs)).containsOnly(0);
@@ -178,7 +182,8 @@ public abstract class BlockDeviceContractTest {
         ByteBuffer dst = AlignedBuffers.allocate(2 * bs);
         dst.limit(bs / 2);
         assertThatThrownBy(() -> dev.read(0, dst))
-                .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.UNALIGNED));
+                .isInstanceOfSatisfying(
+                        BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.UNALIGNED));
         assertThat(readBytes(0, 2 * bs)).containsOnly(0);
     }
 
@@ -188,7 +193,8 @@ public abstract class BlockDeviceContractTest {
         src.position(bs / 2).limit(bs / 2 + bs);
         assertThat(codeOf(dev.writeAsync(0, src))).isEqualTo(Code.UNALIGNED);
         assertThatThrownBy(() -> dev.write(0, src))
-                .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.UNALIGNED))
+                .isInstanceOfSatisfying(
+                        BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.UNALIGNED))
                 .hasMessageContaining("buffer address");
         assertThat(readBytes(0, bs)).containsOnly(0);
     }
@@ -198,7 +204,8 @@ public abstract class BlockDeviceContractTest {
         ByteBuffer heap = ByteBuffer.allocate(bs);
         assertThat(codeOf(dev.writeAsync(0, heap))).isEqualTo(Code.BAD_BUFFER);
         assertThatThrownBy(() -> dev.read(0, heap))
-                .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.BAD_BUFFER));
+                .isInstanceOfSatisfying(
+                        BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.BAD_BUFFER));
     }
 
     @Test
@@ -207,8 +214,7 @@ public abstract class BlockDeviceContractTest {
         assertThat(codeOf(dev.readAsync(SIZE, b.duplicate().limit(bs)))).isEqualTo(Code.OUT_OF_RANGE);
         assertThat(codeOf(dev.writeAsync(SIZE - bs, b))).isEqualTo(Code.OUT_OF_RANGE);
         assertThat(codeOf(dev.readAsync(-bs, b))).isEqualTo(Code.OUT_OF_RANGE);
-        assertThatThrownBy(() -> dev.write(Long.MAX_VALUE - bs + 1, b))
-                .isInstanceOf(BlockDeviceException.class);
+        assertThatThrownBy(() -> dev.write(Long.MAX_VALUE - bs + 1, b)).isInstanceOf(BlockDeviceException.class);
         assertThat(dev.stats().inFlight()).isZero();
     }
 
@@ -242,7 +248,8 @@ public abstract class BlockDeviceContractTest {
         for (int i = 0; i < 3; i++) {
             fs.add(dev.readAsync((long) i * 8192, AlignedBuffers.allocate(4096)));
         }
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new))
+                .get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
         dev.flush();
         DiskStats s = dev.stats();
         assertThat(s.writesCompleted() - before.writesCompleted()).isEqualTo(5);
@@ -260,10 +267,14 @@ public abstract class BlockDeviceContractTest {
         List<CompletableFuture<Void>> fs = new ArrayList<>();
         for (int i = 0; i < 200; i++) {
             long off = (long) (i % 500) * 4096;
-            fs.add(i % 3 == 0 ? dev.readAsync(off, AlignedBuffers.allocate(4096)) : dev.writeAsync(off + 4096L * 500, src));
+            fs.add(
+                    i % 3 == 0
+                            ? dev.readAsync(off, AlignedBuffers.allocate(4096))
+                            : dev.writeAsync(off + 4096L * 500, src));
         }
         fs.add(dev.flushAsync());
-        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+        CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new))
+                .get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
         DiskStats s = dev.stats();
         assertThat(s.inFlight()).isZero();
         assertThat(s.readsCompleted() + s.writesCompleted()).isEqualTo(200);
@@ -275,7 +286,8 @@ public abstract class BlockDeviceContractTest {
         dev.close();
         assertThat(codeOf(dev.readAsync(0, AlignedBuffers.allocate(bs)))).isEqualTo(Code.CLOSED);
         assertThatThrownBy(() -> dev.flush())
-                .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.CLOSED));
+                .isInstanceOfSatisfying(
+                        BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.CLOSED));
         dev.close();
     }
 

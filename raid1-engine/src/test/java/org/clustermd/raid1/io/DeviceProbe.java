@@ -50,8 +50,11 @@ public final class DeviceProbe {
                 }
             }
             Arrays.sort(t);
-            System.out.printf("{\"probe\":\"4k O_DIRECT pwrite+fdatasync\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f}%n",
-                    t[n / 2] / 1000.0, t[n * 99 / 100] / 1000.0, Arrays.stream(t).average().orElse(0) / 1000.0);
+            System.out.printf(
+                    "{\"probe\":\"4k O_DIRECT pwrite+fdatasync\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f}%n",
+                    t[n / 2] / 1000.0,
+                    t[n * 99 / 100] / 1000.0,
+                    Arrays.stream(t).average().orElse(0) / 1000.0);
         }
     }
 
@@ -71,25 +74,33 @@ public final class DeviceProbe {
                 lane(l0, l1, buf, blocks, end, done, lane);
             }
             CompletableFuture.allOf(lanes).get();
-            System.out.printf("{\"probe\":\"mirror 4k randwrite qd32\",\"engine\":\"%s\",\"iops\":%.0f}%n", engine,
-                    done.get() / (double) secs);
+            System.out.printf(
+                    "{\"probe\":\"mirror 4k randwrite qd32\",\"engine\":\"%s\",\"iops\":%.0f}%n",
+                    engine, done.get() / (double) secs);
         }
     }
 
-    private static void lane(BlockDevice l0, BlockDevice l1, ByteBuffer buf, long blocks, long end, AtomicLong done,
+    private static void lane(
+            BlockDevice l0,
+            BlockDevice l1,
+            ByteBuffer buf,
+            long blocks,
+            long end,
+            AtomicLong done,
             CompletableFuture<Void> finished) {
         if (System.nanoTime() >= end) {
             finished.complete(null);
             return;
         }
         long off = ThreadLocalRandom.current().nextLong(blocks) * 4096;
-        CompletableFuture.allOf(l0.writeAsync(off, buf), l1.writeAsync(off, buf)).whenComplete((v, t) -> {
-            if (t != null) {
-                finished.completeExceptionally(t);
-                return;
-            }
-            done.incrementAndGet();
-            lane(l0, l1, buf, blocks, end, done, finished);
-        });
+        CompletableFuture.allOf(l0.writeAsync(off, buf), l1.writeAsync(off, buf))
+                .whenComplete((v, t) -> {
+                    if (t != null) {
+                        finished.completeExceptionally(t);
+                        return;
+                    }
+                    done.incrementAndGet();
+                    lane(l0, l1, buf, blocks, end, done, finished);
+                });
     }
 }

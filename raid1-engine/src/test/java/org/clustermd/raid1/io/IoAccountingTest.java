@@ -80,7 +80,8 @@ class IoAccountingTest {
         }
         IoEngine e = IoEngine.valueOf(engine);
         org.junit.jupiter.api.Assumptions.assumeTrue(e != IoEngine.AIO || BlockDevices.aioAvailable(), "no libaio");
-        BlockDevice leg = BlockDevices.open(f, BlockDeviceOptions.defaults().withEngine(e).withQueueDepth(16));
+        BlockDevice leg =
+                BlockDevices.open(f, BlockDeviceOptions.defaults().withEngine(e).withQueueDepth(16));
         ExecutorService pool = Executors.newFixedThreadPool(4);
         try (FaultInjectingBlockDevice dev = new FaultInjectingBlockDevice(leg)) {
             dev.failNextWrites(25);
@@ -96,7 +97,9 @@ class IoAccountingTest {
                     for (int i = 0; i < 150; i++) {
                         long off = (long) r.nextInt(2000) * 4096;
                         switch (r.nextInt(10)) {
-                            case 0 -> all.add(dev.writeAsync(off + 512, buf.duplicate().limit(4096))); // rejected
+                            case 0 ->
+                                all.add(dev.writeAsync(
+                                        off + 512, buf.duplicate().limit(4096))); // rejected
                             case 1 -> {
                                 all.add(dev.flushAsync());
                             }

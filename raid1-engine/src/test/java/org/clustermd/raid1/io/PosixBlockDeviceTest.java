@@ -40,14 +40,16 @@ class PosixBlockDeviceTest {
 
     @Test
     void directoryIsNotADevice() {
-        assertThatThrownBy(() -> BlockDevices.open(dir, BlockDeviceOptions.defaults().withReadOnly(true)))
+        assertThatThrownBy(() ->
+                        BlockDevices.open(dir, BlockDeviceOptions.defaults().withReadOnly(true)))
                 .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertCode(e, Code.OPEN_FAILED));
     }
 
     @Test
     void deviceSmallerThanRequiredIsRefused() throws Exception {
         Path f = file("small", 1 << 20);
-        assertThatThrownBy(() -> BlockDevices.open(f, BlockDeviceOptions.defaults().withMinimumSize(2 << 20)))
+        assertThatThrownBy(
+                        () -> BlockDevices.open(f, BlockDeviceOptions.defaults().withMinimumSize(2 << 20)))
                 .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertCode(e, Code.DEVICE_TOO_SMALL))
                 .hasMessageContaining(f.toString())
                 .hasMessageContaining("1048576 bytes usable, at least 2097152 needed");
@@ -98,7 +100,8 @@ class PosixBlockDeviceTest {
             try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
                 raf.setLength(1 << 20);
             }
-            try (BlockDevice d = BlockDevices.open(f, BlockDeviceOptions.defaults().withDirect(false))) {
+            try (BlockDevice d =
+                    BlockDevices.open(f, BlockDeviceOptions.defaults().withDirect(false))) {
                 ByteBuffer b = AlignedBuffers.allocate(4096);
                 b.put(0, (byte) 7);
                 d.write(4096, b);

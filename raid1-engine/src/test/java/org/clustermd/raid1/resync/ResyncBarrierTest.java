@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -56,7 +55,8 @@ class ResyncBarrierTest {
         settle();
         assertThat(raise).isNotDone();
         barrier.allowBarrier(10, 8);
-        assertThat(raise.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        assertThat(raise.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS))
+                .isTrue();
         barrier.lowerBarrier(0);
     }
 
@@ -65,7 +65,9 @@ class ResyncBarrierTest {
         assertThat(barrier.raiseBarrier(U + 5)).isTrue();
         assertThatThrownBy(() -> barrier.waitBarrier(U, 8, TimeUnit.MILLISECONDS.toNanos(50)))
                 .isInstanceOf(TimeoutException.class);
-        assertThat(barrier.pending()).as("a timed-out wait leaves nothing counted").isZero();
+        assertThat(barrier.pending())
+                .as("a timed-out wait leaves nothing counted")
+                .isZero();
         Future<?> w = pool.submit(() -> {
             barrier.waitBarrier(U, 8, LONG);
             return null;
@@ -121,7 +123,8 @@ class ResyncBarrierTest {
     void freezeWaitsForUnparkedRequestsOnly() throws Exception {
         barrier.waitBarrier(0, 8, LONG);
         barrier.waitBarrier(U, 8, LONG);
-        assertThatThrownBy(() -> barrier.freeze(1, TimeUnit.MILLISECONDS.toNanos(50))).isInstanceOf(TimeoutException.class);
+        assertThatThrownBy(() -> barrier.freeze(1, TimeUnit.MILLISECONDS.toNanos(50)))
+                .isInstanceOf(TimeoutException.class);
         barrier.unfreeze();
         barrier.queued(U, 8, +1);
         barrier.freeze(1, LONG); // the caller's own request is the one left
@@ -142,7 +145,8 @@ class ResyncBarrierTest {
         Future<Boolean> raise = pool.submit(() -> barrier.raiseBarrier(0));
         settle();
         barrier.interruptResync();
-        assertThat(raise.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS)).isFalse();
+        assertThat(raise.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS))
+                .isFalse();
         barrier.allowBarrier(0, 8);
         barrier.resetResyncInterrupt();
         assertThat(barrier.raiseBarrier(0)).isTrue();

@@ -53,7 +53,8 @@ class DiskLayoutTest {
     @Test
     void legTooSmallIsAClearError() {
         assertThatThrownBy(() -> DiskLayout.compute("/dev/sdz", 1L << 20, 4, 65536))
-                .isInstanceOfSatisfying(BlockDeviceException.class,
+                .isInstanceOfSatisfying(
+                        BlockDeviceException.class,
                         e -> assertThat(e.code()).isEqualTo(BlockDeviceException.Code.DEVICE_TOO_SMALL))
                 .hasMessageContaining("/dev/sdz")
                 .hasMessageContaining("too small");
@@ -64,10 +65,14 @@ class DiskLayoutTest {
 
     @Test
     void badArgumentsAreRefused() {
-        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 0, 4096)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 65, 4096)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 2, 2048)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 2, 12288)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 0, 4096))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 65, 4096))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 2, 2048))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> DiskLayout.compute("leg", 1L << 30, 2, 12288))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     static LongStream seeds() {

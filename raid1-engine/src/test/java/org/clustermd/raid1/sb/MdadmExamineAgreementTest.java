@@ -83,7 +83,9 @@ class MdadmExamineAgreementTest {
         DiskLayout layout;
         try (BlockDevice leg = BlockDevices.open(f)) {
             layout = DiskLayout.compute(leg.name(), leg.size(), 4, 4096);
-            assertThat(layout.slotBytes()).as("a stride over one page exercises the formula").isEqualTo(12288);
+            assertThat(layout.slotBytes())
+                    .as("a stride over one page exercises the formula")
+                    .isEqualTo(12288);
             sb = Superblocks.raid1Member(layout, 0, true);
             SuperblockCodec.write(leg, sb);
             writeBitmapSlots(leg, layout, sb);
@@ -104,7 +106,9 @@ class MdadmExamineAgreementTest {
                 Map<String, String> s = slots.get(i);
                 assertThat(s.get("Node Slot")).as(x).isEqualTo(String.valueOf(i));
                 assertThat(s.get("Events")).as(x).isEqualTo(String.valueOf(100 + i));
-                assertThat(s.get("Bitmap")).as(x).startsWith(layout.chunks() + " bits (chunks), " + (3 * i + 1) + " dirty");
+                assertThat(s.get("Bitmap"))
+                        .as(x)
+                        .startsWith(layout.chunks() + " bits (chunks), " + (3 * i + 1) + " dirty");
             }
             assertThat(x).doesNotContain("invalid bitmap magic");
         }
@@ -114,8 +118,17 @@ class MdadmExamineAgreementTest {
         int stride = (int) layout.slotBytes();
         for (int i = 0; i < layout.nodes(); i++) {
             ByteBuffer b = AlignedBuffers.allocate(stride);
-            TestBitmapSuperblocks.put(b, 0, sb.setUuid(), 100 + i, 0, layout.size(), (int) layout.bitmapChunkBytes(),
-                    layout.nodes(), CLUSTER, 3 * i + 1);
+            TestBitmapSuperblocks.put(
+                    b,
+                    0,
+                    sb.setUuid(),
+                    100 + i,
+                    0,
+                    layout.size(),
+                    (int) layout.bitmapChunkBytes(),
+                    layout.nodes(),
+                    CLUSTER,
+                    3 * i + 1);
             leg.write(layout.slotOffsetBytes(i), b);
         }
     }

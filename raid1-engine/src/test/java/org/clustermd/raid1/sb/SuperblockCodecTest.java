@@ -32,7 +32,9 @@ class SuperblockCodecTest {
         assertThat(b.remaining()).isEqualTo(4096);
         Superblock back = SuperblockCodec.decode(LEG, b, Superblocks.deviceSectors(sb));
         assertThat(back).as("seed %d", seed).isEqualTo(sb);
-        assertThat(SuperblockCodec.encode(back)).as("seed %d: re-encoding is byte-identical", seed).isEqualTo(b);
+        assertThat(SuperblockCodec.encode(back))
+                .as("seed %d: re-encoding is byte-identical", seed)
+                .isEqualTo(b);
         // everything after dev_roles is zero
         for (int i = sb.byteSize(); i < 4096; i++) {
             assertThat(b.get(i)).as("seed %d byte %d", seed, i).isZero();
@@ -41,8 +43,12 @@ class SuperblockCodecTest {
 
     @Test
     void checksumIsTheKernelsFoldedWordSum() {
-        Superblock sb = Superblocks.random(7).toBuilder().maxDev(3).devRoles(new int[] {0, 0xffff, 0xfffe}).raidDisks(1)
-                .devNumber(0).build();
+        Superblock sb = Superblocks.random(7).toBuilder()
+                .maxDev(3)
+                .devRoles(new int[] {0, 0xffff, 0xfffe})
+                .raidDisks(1)
+                .devNumber(0)
+                .build();
         ByteBuffer b = SuperblockCodec.encode(sb).order(ByteOrder.LITTLE_ENDIAN);
         // independent reference: 256 + 6 bytes = 65 words + one trailing u16, csum as zero
         long sum = 0;
@@ -59,14 +65,17 @@ class SuperblockCodecTest {
     void uuidsAreStoredAsRawBytesInOrder() {
         Superblock sb = Superblocks.random(3);
         ByteBuffer b = SuperblockCodec.encode(sb);
-        String hex = String.format("%016x%016x", sb.setUuid().getMostSignificantBits(), sb.setUuid().getLeastSignificantBits());
+        String hex = String.format(
+                "%016x%016x",
+                sb.setUuid().getMostSignificantBits(), sb.setUuid().getLeastSignificantBits());
         StringBuilder onDisk = new StringBuilder();
         for (int i = 16; i < 32; i++) {
             onDisk.append(String.format("%02x", b.get(i)));
         }
         assertThat(onDisk.toString()).isEqualTo(hex);
-        assertThat(SuperblockCodec.mdadmUuid(sb.setUuid())).isEqualTo(
-                hex.substring(0, 8) + ":" + hex.substring(8, 16) + ":" + hex.substring(16, 24) + ":" + hex.substring(24));
+        assertThat(SuperblockCodec.mdadmUuid(sb.setUuid()))
+                .isEqualTo(hex.substring(0, 8) + ":" + hex.substring(8, 16) + ":" + hex.substring(16, 24) + ":"
+                        + hex.substring(24));
     }
 
     // ---- corrupt input: each validated field, the error names leg and field ---------------------
@@ -101,7 +110,8 @@ class SuperblockCodecTest {
 
     @Test
     void baseIsValid() throws Exception {
-        assertThat(SuperblockCodec.decode(LEG, SuperblockCodec.encode(base()), baseSectors())).isEqualTo(base());
+        assertThat(SuperblockCodec.decode(LEG, SuperblockCodec.encode(base()), baseSectors()))
+                .isEqualTo(base());
     }
 
     @Test
@@ -163,7 +173,9 @@ class SuperblockCodecTest {
         assertRejected(Field.DATA_SIZE, b -> b.putLong(136, 9));
         assertRejected(Field.DATA_SIZE, b -> b.putLong(136, b.getLong(136) + 1));
         assertThatThrownBy(() -> SuperblockCodec.decode(LEG, SuperblockCodec.encode(base()), baseSectors() - 8))
-                .isInstanceOfSatisfying(SuperblockFormatException.class, e -> assertThat(e.field()).isEqualTo(Field.DATA_SIZE))
+                .isInstanceOfSatisfying(
+                        SuperblockFormatException.class,
+                        e -> assertThat(e.field()).isEqualTo(Field.DATA_SIZE))
                 .hasMessageContaining("device too small");
     }
 
@@ -260,7 +272,9 @@ class SuperblockCodecTest {
     void blankLegHasNoSuperblock() throws Exception {
         try (BlockDevice leg = leg(1L << 20)) {
             assertThatThrownBy(() -> SuperblockCodec.read(leg))
-                    .isInstanceOfSatisfying(SuperblockFormatException.class, e -> assertThat(e.field()).isEqualTo(Field.MAGIC))
+                    .isInstanceOfSatisfying(
+                            SuperblockFormatException.class,
+                            e -> assertThat(e.field()).isEqualTo(Field.MAGIC))
                     .hasMessageContaining(leg.name());
         }
     }
@@ -269,7 +283,9 @@ class SuperblockCodecTest {
     void writeRefusesASuperblockThatDoesNotFitTheLeg() throws Exception {
         try (BlockDevice leg = leg(32L << 20)) {
             assertThatThrownBy(() -> SuperblockCodec.write(leg, base()))
-                    .isInstanceOfSatisfying(SuperblockFormatException.class, e -> assertThat(e.field()).isEqualTo(Field.DATA_SIZE))
+                    .isInstanceOfSatisfying(
+                            SuperblockFormatException.class,
+                            e -> assertThat(e.field()).isEqualTo(Field.DATA_SIZE))
                     .hasMessageContaining("device too small");
         }
     }
@@ -278,7 +294,9 @@ class SuperblockCodecTest {
     void tinyLegIsRefusedClearly() throws Exception {
         try (BlockDevice leg = leg(4096)) {
             assertThatThrownBy(() -> SuperblockCodec.read(leg))
-                    .isInstanceOfSatisfying(SuperblockFormatException.class, e -> assertThat(e.field()).isEqualTo(Field.DEVICE))
+                    .isInstanceOfSatisfying(
+                            SuperblockFormatException.class,
+                            e -> assertThat(e.field()).isEqualTo(Field.DEVICE))
                     .hasMessageContaining("too small");
         }
     }

@@ -16,10 +16,9 @@ final class Superblocks {
         int[] roles = new int[maxDev];
         for (int i = 0; i < maxDev; i++) {
             int k = r.nextInt(10);
-            roles[i] = k < 5 && i < raidDisks ? i
-                    : k < 7 ? Superblock.ROLE_SPARE
-                    : k < 9 ? Superblock.ROLE_FAULTY
-                    : Superblock.ROLE_JOURNAL;
+            roles[i] = k < 5 && i < raidDisks
+                    ? i
+                    : k < 7 ? Superblock.ROLE_SPARE : k < 9 ? Superblock.ROLE_FAULTY : Superblock.ROLE_JOURNAL;
         }
         long sbSectors = (256 + 2L * maxDev + 511) / 512;
         long dataOffset = 16 + r.nextInt(1 << 20);
@@ -49,7 +48,8 @@ final class Superblocks {
                 .featureMap(features)
                 .setUuid(new UUID(r.nextLong(), r.nextLong()))
                 .setName(name.toString())
-                .ctime(Superblock.mdTime(Instant.ofEpochSecond(r.nextInt(Integer.MAX_VALUE), r.nextInt(1_000_000) * 1000L)))
+                .ctime(Superblock.mdTime(
+                        Instant.ofEpochSecond(r.nextInt(Integer.MAX_VALUE), r.nextInt(1_000_000) * 1000L)))
                 .level(r.nextInt(12) - 1)
                 .layout(r.nextInt())
                 .size(size)
@@ -102,7 +102,8 @@ final class Superblocks {
                 .devRole(0, 0)
                 .devRole(1, 1);
         if (clustered) {
-            b.withFeature(Superblock.FEATURE_BITMAP_OFFSET | Superblock.FEATURE_CLUSTERED).bitmapOffset(layout.bitmapOffset());
+            b.withFeature(Superblock.FEATURE_BITMAP_OFFSET | Superblock.FEATURE_CLUSTERED)
+                    .bitmapOffset(layout.bitmapOffset());
         }
         return b.build();
     }

@@ -16,8 +16,17 @@ final class TestBitmapSuperblocks {
     private TestBitmapSuperblocks() {}
 
     /** Writes a bitmap superblock at {@code at} in {@code b}, followed by {@code dirtyBits} leading one bits. */
-    static void put(ByteBuffer b, int at, UUID uuid, long events, long eventsCleared, long syncSizeSectors,
-            int chunkBytes, int nodes, String clusterName, int dirtyBits) {
+    static void put(
+            ByteBuffer b,
+            int at,
+            UUID uuid,
+            long events,
+            long eventsCleared,
+            long syncSizeSectors,
+            int chunkBytes,
+            int nodes,
+            String clusterName,
+            int dirtyBits) {
         ByteBuffer le = b.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         le.putInt(at, BITMAP_MAGIC);
         le.putInt(at + 4, BITMAP_MAJOR_CLUSTERED);

@@ -71,6 +71,7 @@ public final class FaultInjectingBlockDevice extends ForwardingBlockDevice imple
 
     /** Writes hold it shared while armed; flush and power cut take it exclusively. */
     private final StampedLock barrier = new StampedLock();
+
     private volatile boolean armed;
     private volatile boolean cut;
     private volatile boolean closed;
@@ -81,7 +82,8 @@ public final class FaultInjectingBlockDevice extends ForwardingBlockDevice imple
     public FaultInjectingBlockDevice(BlockDevice inner) {
         super(inner);
         this.bs = inner.logicalBlockSize();
-        ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1, r -> new EngineThread(r, "fault-" + inner.name()));
+        ScheduledThreadPoolExecutor ex =
+                new ScheduledThreadPoolExecutor(1, r -> new EngineThread(r, "fault-" + inner.name()));
         ex.setRemoveOnCancelPolicy(true);
         this.control = ex;
     }
@@ -163,17 +165,21 @@ public final class FaultInjectingBlockDevice extends ForwardingBlockDevice imple
         }
         CompletableFuture<Void> result = new CompletableFuture<>();
         try {
-            control.schedule(() -> {
-                op.get().whenComplete((v, t) -> {
-                    if (t == null) {
-                        result.complete(null);
-                    } else {
-                        result.completeExceptionally(t);
-                    }
-                });
-            }, delayNanos, TimeUnit.NANOSECONDS);
+            control.schedule(
+                    () -> {
+                        op.get().whenComplete((v, t) -> {
+                            if (t == null) {
+                                result.complete(null);
+                            } else {
+                                result.completeExceptionally(t);
+                            }
+                        });
+                    },
+                    delayNanos,
+                    TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.RejectedExecutionException e) {
-            result.completeExceptionally(new BlockDeviceException(BlockDeviceException.Code.CLOSED, name(), "device is closed"));
+            result.completeExceptionally(
+                    new BlockDeviceException(BlockDeviceException.Code.CLOSED, name(), "device is closed"));
         }
         return result;
     }
@@ -298,8 +304,12 @@ public final class FaultInjectingBlockDevice extends ForwardingBlockDevice imple
         injected.incrementAndGet();
         String where = offset < 0 ? "" : " at sector " + offset / SECTOR_SIZE + " (+" + len / SECTOR_SIZE + ")";
         String why = cut ? "power is cut" : "injected fault";
-        return new BlockDeviceException(BlockDeviceException.Code.IO_ERROR, name(), EIO,
-                op + where + ": Input/output error (" + why + ")", null);
+        return new BlockDeviceException(
+                BlockDeviceException.Code.IO_ERROR,
+                name(),
+                EIO,
+                op + where + ": Input/output error (" + why + ")",
+                null);
     }
 
     // ---- FaultControl -----------------------------------------------------------------------
@@ -406,7 +416,12 @@ public final class FaultInjectingBlockDevice extends ForwardingBlockDevice imple
                 }
             }
             inner().flush();
-            LOG.info("{}: power cut ({}, seed {}): {} of {} unflushed blocks lost", name(), mode, seed, lost.size(),
+            LOG.info(
+                    "{}: power cut ({}, seed {}): {} of {} unflushed blocks lost",
+                    name(),
+                    mode,
+                    seed,
+                    lost.size(),
                     saved.size());
         } catch (IOException e) {
             throw new UncheckedIOException(name() + ": power cut rollback failed", e);

@@ -217,8 +217,11 @@ class FaultInjectingBlockDeviceTest {
         }
         int kept = 0;
         for (byte[] b : first) {
-            assertThat(b).as("seed %d: each block is entirely old or entirely new", seed).satisfiesAnyOf(
-                    x -> assertThat(x).isEqualTo(block(1)), x -> assertThat(x).isEqualTo(block(2)));
+            assertThat(b)
+                    .as("seed %d: each block is entirely old or entirely new", seed)
+                    .satisfiesAnyOf(
+                            x -> assertThat(x).isEqualTo(block(1)),
+                            x -> assertThat(x).isEqualTo(block(2)));
             kept += Arrays.equals(b, block(2)) ? 1 : 0;
         }
         assertThat(kept).as("seed %d: 32 blocks, some kept and some lost", seed).isBetween(1, 31);
