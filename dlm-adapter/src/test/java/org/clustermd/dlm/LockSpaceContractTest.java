@@ -193,15 +193,15 @@ public abstract class LockSpaceContractTest {
         List<String> order = new CopyOnWriteArrayList<>();
         LockResource rb = b.resource("res");
         CompletableFuture<LockGrant> fb = rb.convertAsync(LockMode.EX);
-        fb.thenRun(() -> order.add("b"));
+        CompletableFuture<Void> addedB = fb.thenRun(() -> order.add("b"));
         awaitQueued(rb);
         LockResource rc = c.resource("res");
         CompletableFuture<LockGrant> fc = rc.convertAsync(LockMode.PR);
-        fc.thenRun(() -> order.add("c"));
+        CompletableFuture<Void> addedC = fc.thenRun(() -> order.add("c"));
         awaitQueued(rc);
         LockResource rd = d.resource("res");
         CompletableFuture<LockGrant> fd = rd.convertAsync(LockMode.PR);
-        fd.thenRun(() -> order.add("d"));
+        CompletableFuture<Void> addedD = fd.thenRun(() -> order.add("d"));
         awaitQueued(rd);
         ra.unlock();
         get(fb);
@@ -210,6 +210,10 @@ public abstract class LockSpaceContractTest {
         rb.unlock();
         get(fc);
         get(fd);
+        // the order is recorded by dependent actions, which may still be running when get returns
+        addedB.get(30, TimeUnit.SECONDS);
+        addedC.get(30, TimeUnit.SECONDS);
+        addedD.get(30, TimeUnit.SECONDS);
         assertThat(order.get(0)).isEqualTo("b");
         assertThat(order).containsExactlyInAnyOrder("b", "c", "d");
     }
