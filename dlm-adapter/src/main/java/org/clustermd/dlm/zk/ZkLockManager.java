@@ -357,8 +357,8 @@ public final class ZkLockManager implements LockManager {
         /**
          * The ZooKeeper session timeout asked for (the server may clamp it; the lease uses the
          * negotiated one). A node whose requests stop reaching ZooKeeper is told SUSPENDED when
-         * its lease ends, at most three quarters of the timeout after the send of its last
-         * confirmed renewal (about half of it after the link failed); its locks go to others no
+         * its lease ends, five sixths of the timeout after the send of its last confirmed probe
+         * (5/12 to 1/2 of it after the link failed); its locks go to others no
          * earlier than the whole timeout after the server last heard from it.
          */
         public Builder sessionTimeout(Duration t) {
