@@ -6,11 +6,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.clustermd.bitmap.BitmapException;
-import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.cluster.message.ChannelBounds;
-import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockManager;
@@ -67,7 +64,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>This class owns the membership, the lock manager, the lockspace and what join creates on
  * it, and the order of leave. Its parts: {@link JoinSteps}, {@link LockSpaceCallbacks},
- * {@link MessageReceiver}, {@link ResyncLock} and {@link TokenPermits} (the token held across calls).
+ * {@link MessageReceiver}, {@link ResyncLock}, {@link TokenPermits} (the token held across calls)
+ * and {@link DeviceMessages} (the device changes' send sides).
  *
  * <p>Thread-safe. One instance serves one array once: join, then leave.
  */
@@ -91,6 +89,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private final ResyncLock resync = new ResyncLock(this);
     private volatile MessageChannel channel;
     private final TokenPermits permits = new TokenPermits(this);
+    private final DeviceMessages devices = new DeviceMessages(this, () -> channel, () -> array);
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
     private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
@@ -204,23 +203,11 @@ public final class ClusterCoordinator implements ClusterOperations {
             return r != null && r.hasPending();
         });
         membership = m;
+        JoinSteps steps = new JoinSteps(config, mddev.name());
         String clusterName = mddev.clusterName();
-        if (clusterName == null || clusterName.isEmpty()) {
-            m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
-            throw cluster("the array has no clustered bitmap (no cluster_name): it cannot join a cluster", null);
-        }
-        LockManager given = config.given();
-        if (given != null && !given.cluster().equals(clusterName)) {
-            // as the DLM refuses a lockspace of a cluster it does not serve
-            m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
-            throw cluster(
-                    "the lock manager serves cluster " + given.cluster() + ", but the array's bitmap names cluster "
-                            + clusterName,
-                    null);
-        }
+        steps.checkCluster(this, m, clusterName);
         UUID uuid = mddev.uuid();
         ChannelBounds bounds = ChannelBounds.fromTokenWait(config.requestTimeout());
-        JoinSteps steps = new JoinSteps(config, mddev.name());
         steps.warnAboutBounds(mddev, bounds);
         try {
             manager = steps.lockManagerFor(clusterName);
@@ -246,14 +233,7 @@ public final class ClusterCoordinator implements ClusterOperations {
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
             channel = MessageChannel.open(
                     mddev.name(), ls, bounds, new MessageReceiver(mddev, () -> channel), mddev::reloadSuperblock);
-            log.info(
-                    "{}: joined cluster {} lockspace {} as {} of {} (node {})",
-                    mddev.name(),
-                    clusterName,
-                    uuid,
-                    slot,
-                    nodes,
-                    config.nodeName());
+            steps.logJoined(clusterName, uuid, slot, nodes);
         } catch (Raid1Exception e) {
             abandon();
             throw e;
@@ -464,14 +444,14 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void newDiskAck(boolean ack) throws Raid1Exception {
         member();
-        channel.answerNewDisk(ack);
+        devices.newDiskAck(ack);
     }
 
     /** md's {@code remove_disk}: REMOVE, acknowledged by every peer (receivers of this build refuse it). */
     @Override
     public void removeDisk(int devNumber) throws Raid1Exception {
         member();
-        channel.broadcast(new ClusterMessage.Remove(devNumber));
+        devices.removeDisk(devNumber);
     }
 
     /**
@@ -480,21 +460,7 @@ public final class ClusterCoordinator implements ClusterOperations {
      */
     @Override
     public void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
-        LockSpace ls = member();
-        channel.broadcast(new ClusterMessage.ReAdd(devNumber));
-        if (bitmap == null) return;
-        for (int other = 0; other < ls.slotCount(); other++) {
-            if (other == bitmap.slot()) continue;
-            try {
-                SlotCopy copy = bitmap.copyFromSlot(other, false);
-                if (copy.foundDirty()) array.lowerRecoveryCp(copy.dirtyRange().start());
-            } catch (BitmapException e) {
-                throw new Raid1Exception(
-                        Raid1Exception.Code.METADATA,
-                        arrayName() + ": reading bitmap slot " + other + " failed: " + e.getMessage(),
-                        e);
-            }
-        }
+        devices.gatherBitmaps(member(), devNumber, bitmap);
     }
 
     // ------------------------------------------------------------------ helpers
@@ -512,7 +478,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         return new Raid1Exception(Raid1Exception.Code.CLUSTER, arrayName() + ": " + message, cause);
     }
 
-    private String arrayName() {
+    String arrayName() {
         Mddev a = array;
         return a == null ? "(array)" : a.name();
     }

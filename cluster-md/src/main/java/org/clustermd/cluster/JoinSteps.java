@@ -1,21 +1,26 @@
 package org.clustermd.cluster;
 
 import java.time.Duration;
+import java.util.Set;
+import java.util.UUID;
 import org.clustermd.cluster.message.ChannelBounds;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockManager;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.NodeSlot;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.Mddev;
+import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The steps of a {@link ClusterCoordinator}'s join (docs/md-cluster-protocol.md §c.2) that
- * depend only on its configuration: which lock manager to join through, the warnings about
- * bounds that do not nest, and the join-time lock conversions that wait out a lapsed lease.
+ * depend only on its configuration: whether the array can join the lock manager's cluster, which
+ * lock manager to join through, the warnings about bounds that do not nest, the join-time lock
+ * conversions that wait out a lapsed lease, and the line that says the join succeeded.
  * Owns nothing; the coordinator keeps what join creates.
  *
  * <p>Thread-safety: used by the one thread that joins, one instance per join; immutable.
@@ -30,6 +35,38 @@ final class JoinSteps {
     JoinSteps(ClusterCoordinator.Config config, String arrayName) {
         this.config = config;
         this.arrayName = arrayName;
+    }
+
+    /**
+     * The array must name a cluster, and a given lock manager must serve it; otherwise the join
+     * ends here and the membership is LEFT.
+     */
+    void checkCluster(ClusterCoordinator owner, Membership m, String clusterName) throws Raid1Exception {
+        if (clusterName == null || clusterName.isEmpty()) {
+            m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
+            throw owner.cluster("the array has no clustered bitmap (no cluster_name): it cannot join a cluster", null);
+        }
+        LockManager given = config.given();
+        if (given != null && !given.cluster().equals(clusterName)) {
+            // as the DLM refuses a lockspace of a cluster it does not serve
+            m.transition(Set.of(MembershipState.JOINING), MembershipState.LEFT);
+            throw owner.cluster(
+                    "the lock manager serves cluster " + given.cluster() + ", but the array's bitmap names cluster "
+                            + clusterName,
+                    null);
+        }
+    }
+
+    /** The line that says the join succeeded. */
+    void logJoined(String clusterName, UUID uuid, NodeSlot slot, int nodes) {
+        log.info(
+                "{}: joined cluster {} lockspace {} as {} of {} (node {})",
+                arrayName,
+                clusterName,
+                uuid,
+                slot,
+                nodes,
+                config.nodeName());
     }
 
     /** Bounds that do not nest are warned about, not refused: the join goes on. */

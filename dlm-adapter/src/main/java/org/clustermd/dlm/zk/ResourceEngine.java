@@ -1,16 +1,13 @@
 package org.clustermd.dlm.zk;
 
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.zookeeper.KeeperException.Code;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.ACL;
-import org.clustermd.dlm.BlockingListener;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockMode;
@@ -19,7 +16,6 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.LockValueBlock;
 import org.clustermd.dlm.zk.Pending.Kind;
 import org.clustermd.dlm.zk.Pending.Phase;
-import org.clustermd.dlm.zk.TablePlanner.Owner;
 import org.clustermd.dlm.zk.TablePlanner.Plan;
 import org.clustermd.dlm.zk.ZkLockSpace.Actions;
 import org.slf4j.Logger;
@@ -32,7 +28,9 @@ import org.slf4j.LoggerFactory;
  * callbacks, writes the purge of dead members' locks that {@link Members} allows, and the
  * elected grant pass). A pending operation moves only by {@link Pending#to}, which refuses a move
  * the engine never makes; a cancel is settled only by {@code finishCancelled}. The resources
- * themselves are {@link Resources}'.
+ * themselves are {@link Resources}'; what is decided for a resource as a whole (blocking
+ * callbacks, the purge, the elected grant pass and their system writes) is {@link
+ * ResourceDecisions}'.
  *
  * <p>Threads: user threads submit requests, cancels and unlocks; ZooKeeper's event thread
  * applies write results and hands over changed resources; the re-read, session health and
@@ -56,6 +54,7 @@ final class ResourceEngine {
     private final String lockSpaceName;
     private final long incarnation;
     private final WriteStats stats;
+    private final ResourceDecisions decisions;
 
     ResourceEngine(ZkLockSpace space) {
         this.space = space;
@@ -67,6 +66,7 @@ final class ResourceEngine {
         this.lockSpaceName = space.lockSpaceName;
         this.incarnation = space.incarnation();
         this.stats = space.writeStats();
+        this.decisions = new ResourceDecisions(space, this);
     }
 
     /** Brings every resource forward ({@link #evaluate}); under the lock. */
@@ -252,9 +252,9 @@ final class ResourceEngine {
         if (!canDecide(rs)) {
             return;
         }
-        deliverBasts(rs, out);
-        purgeOrphans(rs, out);
-        electedGrantPass(rs, out);
+        decisions.deliverBasts(rs, out);
+        decisions.purgeOrphans(rs, out);
+        decisions.electedGrantPass(rs, out);
     }
 
     private boolean canDecide(ResourceState rs) {
@@ -575,126 +575,7 @@ final class ResourceEngine {
         }
     }
 
-    private void deliverBasts(ResourceState rs, Actions out) {
-        Set<String> pendingNow = null;
-        for (ZkLockResource h : rs.handles) {
-            if (h.blockingListener == null) {
-                continue;
-            }
-            LockEntry mine = rs.view.find(h.key);
-            if (mine == null || mine.granted() == null) {
-                h.basted.clear();
-                continue;
-            }
-            if (pendingNow == null) {
-                pendingNow = new HashSet<>();
-                for (LockEntry x : rs.view.entries()) {
-                    if (x.isPending()) {
-                        pendingNow.add(x.znode());
-                    }
-                }
-            }
-            h.basted.retainAll(pendingNow);
-            for (LockEntry x : rs.view.entries()) {
-                if (x.isPending()
-                        && !x.key().equals(h.key)
-                        && !x.requested().isCompatibleWith(mine.granted())
-                        && h.basted.add(x.znode())) {
-                    LockMode requested = x.requested();
-                    BlockingListener bl = h.blockingListener;
-                    out.add(() -> bl.onBlocking(h, requested));
-                }
-            }
-        }
-    }
-
-    /**
-     * Purges locks of members that are gone, once {@link Members#purgeable} allows it (recover_prep
-     * has returned for them here and on every live member, {@link RecoveryBarrier}).
-     */
-    private void purgeOrphans(ResourceState rs, Actions out) {
-        if (rs.systemWriteInFlight) {
-            return;
-        }
-        Set<Owner> orphans = space.members.purgeable(rs, out);
-        if (orphans.isEmpty()) {
-            return;
-        }
-        Plan plan = space.members.guarded(
-                TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.Purge(orphans, true), null, acl));
-        if (!plan.isEmpty()) {
-            stats.purges.increment();
-        }
-        systemWrite(rs, plan);
-    }
-
-    /**
-     * If some waiting request is grantable and the first such one (in queue order) is ours, we
-     * write the grant pass for everyone. Releasers normally grant in their own transaction; this
-     * covers releases decided on a view that did not yet show the waiter.
-     */
-    private void electedGrantPass(ResourceState rs, Actions out) {
-        if (rs.systemWriteInFlight) {
-            return;
-        }
-        for (ZkLockResource h : rs.handles) {
-            if (h.pending != null && h.pending.phase() != Phase.QUEUED) {
-                return; // our own write will carry the grant pass
-            }
-        }
-        GrantPolicy.Decision d = GrantPolicy.evaluate(rs.view.entries());
-        if (d.grants().isEmpty()) {
-            return;
-        }
-        LockEntry first = null;
-        for (LockEntry e : rs.view.entries()) {
-            if (d.grants().containsKey(e.key()) && (first == null || LockEntry.QUEUE_ORDER.compare(e, first) < 0)) {
-                first = e;
-            }
-        }
-        if (first.key().slot() != space.members.slot() || first.key().incarnation() != incarnation) {
-            return;
-        }
-        Plan plan = TablePlanner.plan(rs.view, rs.path, rs.versionPath, new TablePlanner.GrantPending(), null, acl);
-        if (!plan.isEmpty()) {
-            stats.electedPasses.increment();
-        }
-        systemWrite(rs, plan);
-    }
-
-    private void systemWrite(ResourceState rs, Plan plan) {
-        if (plan.isEmpty()) {
-            return;
-        }
-        rs.systemWriteInFlight = true;
-        count(plan);
-        zk.multi(
-                plan.ops(),
-                (rc, path, ctx, results) -> {
-                    space.underLock(out -> {
-                        rs.systemWriteInFlight = false;
-                        Code code = Code.get(rc);
-                        if (code == Code.BADVERSION || code == Code.NONODE || code == Code.NODEEXISTS) {
-                            stats.conflicts.increment();
-                            LOG.trace("{} system write lost: {}", lockSpaceName, code);
-                        }
-                        if (code == Code.SESSIONEXPIRED) {
-                            out.add(() -> space.onLost("session expired"));
-                        } else if (code != Code.OK
-                                && code != Code.BADVERSION
-                                && code != Code.NONODE
-                                && code != Code.NODEEXISTS
-                                && code != Code.CONNECTIONLOSS) {
-                            LOG.warn("lockspace {}: write to {} failed: {}", lockSpaceName, rs.path, code);
-                        }
-                        evaluate(rs, out);
-                        space.members.maybeFinishEpisode(out);
-                    });
-                },
-                null);
-    }
-
-    private void count(Plan plan) {
+    void count(Plan plan) {
         (plan.cas() ? stats.cas : stats.plain).increment();
         if (LOG.isTraceEnabled()) {
             LOG.trace(

@@ -200,7 +200,7 @@ final class Resources {
                         } else if (rc == Code.NONODE.intValue()) {
                             code = Code.OK.intValue();
                         }
-                        space.resyncStep(code, out);
+                        space.feed.resyncStep(code, out);
                     });
                 },
                 null);

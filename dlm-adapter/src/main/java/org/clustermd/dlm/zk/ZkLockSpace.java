@@ -18,7 +18,6 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.KeeperException.Code;
 import org.apache.zookeeper.Op;
-import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.Watcher.WatcherType;
 import org.apache.zookeeper.ZooKeeper;
@@ -41,10 +40,11 @@ import org.slf4j.LoggerFactory;
  * replica, and writes each decision as one ZooKeeper transaction planned by
  * {@link TablePlanner}. See the package documentation for the protocol and its safety argument.
  *
- * <p>This class is the public API, joining and leaving, session health, the full re-read and the
- * watch's dispatch. Membership and recovery episodes are {@link Members}'; the resources and
- * this node's handles on them are {@link Resources}'; the requests on them and the decisions
- * are {@link ResourceEngine}'s; the re-read's bookkeeping is {@link Replica}'s;
+ * <p>This class is the public API, joining and leaving and session health. Membership and
+ * recovery episodes are {@link Members}'; the resources and this node's handles on them are
+ * {@link Resources}'; the requests on them and the decisions are {@link ResourceEngine}'s; the
+ * full re-read and the watch's dispatch are {@link ReplicaFeed}'s, the re-read's bookkeeping
+ * {@link Replica}'s;
  * znode names are {@link ZkLockPaths}'. All of them share this lockspace's one {@link #lock}: a
  * grant decision reads membership, session health and the lock table as one state.
  *
@@ -61,7 +61,7 @@ import org.slf4j.LoggerFactory;
 final class ZkLockSpace implements LockSpace {
     private static final Logger LOG = LoggerFactory.getLogger(ZkLockSpace.class);
 
-    // what Members, Resources and ResourceEngine share, set before they are built
+    // what Members, Resources, ResourceEngine and ReplicaFeed share, set before they are built
     final ZkLockManager manager;
     final ZooKeeper zk;
     private final long incarnation;
@@ -71,15 +71,16 @@ final class ZkLockSpace implements LockSpace {
     final LockSpaceListener listener;
     final List<ACL> acl;
     private final CallbackQueue callbacks;
-    private final Watcher watcher = this::onEvent;
+    private final Watcher watcher;
     private final WriteStats stats = new WriteStats();
 
-    /** The one lock of this lockspace: {@link Members}, {@link Resources} and {@link ResourceEngine} are guarded by it too. */
+    /** The one lock of this lockspace: {@link Members}, {@link Resources}, {@link ResourceEngine} and {@link ReplicaFeed} are guarded by it too. */
     final ReentrantLock lock = new ReentrantLock();
     // everything below is guarded by lock
     final Members members;
     final Resources resources;
     final ResourceEngine engine;
+    final ReplicaFeed feed;
     private Stage stage = Stage.JOINING;
     final Replica replica = new Replica();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
@@ -101,6 +102,8 @@ final class ZkLockSpace implements LockSpace {
         this.members = new Members(this);
         this.resources = new Resources(this);
         this.engine = new ResourceEngine(this);
+        this.feed = new ReplicaFeed(this);
+        this.watcher = feed::onEvent;
     }
 
     // ------------------------------------------------------------------ join and leave
@@ -134,7 +137,7 @@ final class ZkLockSpace implements LockSpace {
         lock.lock();
         try {
             replica.afterRead(synced::countDown);
-            startResync();
+            feed.startResync();
         } finally {
             lock.unlock();
         }
@@ -296,7 +299,7 @@ final class ZkLockSpace implements LockSpace {
             if (!replica.reading()) {
                 // a read already under way (the lease lapsed and came back while the connection
                 // held) ends with the resume just queued
-                startResync();
+                feed.startResync();
             }
         } finally {
             lock.unlock();
@@ -365,107 +368,6 @@ final class ZkLockSpace implements LockSpace {
         } catch (RuntimeException e) {
             LOG.error("lockspace listener threw on {}", s, e);
         }
-    }
-
-    // ------------------------------------------------------------------ reading everything
-
-    /** Reads members, departures and every resource again; decisions wait until it is done. */
-    private void startResync() {
-        replica.start(members.live(), 4);
-        zk.getChildren(
-                paths.members(),
-                false,
-                (rc, path, ctx, children, stat) -> {
-                    underLock(out -> {
-                        if (rc == Code.OK.intValue()) {
-                            members.membersRead(stat.getVersion(), children);
-                        }
-                        resyncStep(rc, out);
-                    });
-                },
-                null);
-        zk.getChildren(
-                paths.departed(),
-                false,
-                (rc, path, ctx, children) -> {
-                    underLock(out -> {
-                        if (rc == Code.OK.intValue()) {
-                            members.departedRead(children);
-                        }
-                        resyncStep(rc, out);
-                    });
-                },
-                null);
-        zk.getChildren(
-                paths.recoveries(),
-                false,
-                (rc, path, ctx, children) -> {
-                    underLock(out -> {
-                        if (rc == Code.OK.intValue()) {
-                            members.marksRead(children);
-                        }
-                        resyncStep(rc, out);
-                    });
-                },
-                null);
-        zk.getChildren(
-                paths.resources(),
-                false,
-                (rc, path, ctx, children) -> {
-                    underLock(out -> {
-                        if (rc == Code.OK.intValue()) {
-                            for (String name : children) {
-                                resources.readResource(name);
-                            }
-                        }
-                        resyncStep(rc, out);
-                    });
-                },
-                null);
-    }
-
-    /** One answer of the re-read came (under the lock); the last one of a good read ends it. */
-    void resyncStep(int rc, Actions out) {
-        boolean ok = rc == Code.OK.intValue();
-        if (!ok && replica.phase() == Replica.Phase.READING) {
-            // the connection dropped again (a new resync follows the reconnect) or the
-            // session is gone (LOST follows); either way this one is abandoned
-            LOG.debug("lockspace {}: resync read failed: {}", lockSpaceName, Code.get(rc));
-        }
-        if (!replica.answered(ok)) {
-            return;
-        }
-        if (member()) {
-            members.afterRead(replica.membersBefore(), out);
-            engine.afterRead(out);
-            members.barrierStep();
-        }
-        out.addAll(replica.takeAfterRead());
-    }
-
-    // ------------------------------------------------------------------ events
-
-    private void onEvent(WatchedEvent e) {
-        if (e.getType() == Watcher.Event.EventType.None) {
-            return; // session health comes from Curator's connection states
-        }
-        ZkLockPaths.Relative rel = paths.relativize(e.getPath());
-        if (rel == null) {
-            return;
-        }
-        underLock(out -> {
-            switch (rel.kind()) {
-                case MEMBER -> members.onMembersEvent(e.getType(), rel.name(), out);
-                case RECOVERY -> members.onRecoveryEvent(e.getType(), rel.name(), out);
-                case DEPARTED -> members.onDepartedEvent(e.getType(), rel.name());
-                case RESOURCE, RESOURCE_CHILD -> resources.onResourceEvent(rel, e, out);
-                default -> {}
-            }
-            if (member()) {
-                members.maybeFinishEpisode(out);
-                members.barrierStep();
-            }
-        });
     }
 
     // ------------------------------------------------------------------ LockSpace
