@@ -170,8 +170,10 @@ class Raid1ArrayTest {
                         .bitmap(org.clustermd.raid1.admin.BitmapMode.INTERNAL)
                         .build());
         List<AttributeChange> changes = new CopyOnWriteArrayList<>();
+        // long enough that the array is still active when the test reads the superblock (with
+        // 100 ms a loaded machine had already written it clean again: resync_offset -1, not 0)
         Raid1Array a = legs.assemble(
-                ArrayOptions.builder().safemodeDelay(Duration.ofMillis(100)).build());
+                ArrayOptions.builder().safemodeDelay(Duration.ofSeconds(3)).build());
         a.addListener(new ArrayListener() {
             @Override
             public void attributeChanged(AttributeChange c) {
