@@ -50,19 +50,7 @@ class ClearErrorsTest {
     private List<Path> array() throws Exception {
         Path l0 = file("l0");
         Path l1 = file("l1");
-        Result c = run(
-                "create",
-                "--name",
-                "md0",
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M",
-                l0.toString(),
-                l1.toString());
+        Result c = run(CliHarness.create("md0", l0.toString(), l1.toString()));
         assertThat(c.code()).as(c.err()).isZero();
         return List.of(l0, l1);
     }

@@ -37,6 +37,26 @@ final class CliHarness {
         return new Result(code, out.toString(), err.toString());
     }
 
+    /**
+     * The arguments of {@code create} for array {@code name} in cluster c1 of 2 nodes, assumed
+     * clean, with 1 MiB bitmap chunks; {@code tail} (more options, then the legs) after them.
+     */
+    static String[] create(String name, String... tail) {
+        List<String> a = new ArrayList<>(List.of(
+                "create",
+                "--name",
+                name,
+                "--cluster-name",
+                "c1",
+                "--nodes",
+                "2",
+                "--assume-clean",
+                "--bitmap-chunk",
+                "1M"));
+        a.addAll(List.of(tail));
+        return a.toArray(String[]::new);
+    }
+
     /** Creates (or resizes) {@code f} as a sparse file of {@code bytes}; returns it. */
     static Path file(Path f, long bytes) throws IOException {
         try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {

@@ -35,19 +35,8 @@ class NodeCommandTest {
 
     private List<Path> array(String name) throws Exception {
         List<Path> legs = CliHarness.legs(dir, name + "-leg", 2, 24L << 20);
-        Result c = run(
-                "create",
-                "--name",
-                name,
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M",
-                legs.get(0).toString(),
-                legs.get(1).toString());
+        Result c =
+                run(CliHarness.create(name, legs.get(0).toString(), legs.get(1).toString()));
         assertThat(c.code()).as(c.err()).isZero();
         return legs;
     }

@@ -48,18 +48,8 @@ class NodeNbdTest {
         StringWriter err = new StringWriter();
         assertThat(run(
                         err,
-                        "create",
-                        "--name",
-                        "md0",
-                        "--cluster-name",
-                        "c1",
-                        "--nodes",
-                        "2",
-                        "--assume-clean",
-                        "--bitmap-chunk",
-                        "1M",
-                        legs.get(0).toString(),
-                        legs.get(1).toString()))
+                        CliHarness.create(
+                                "md0", legs.get(0).toString(), legs.get(1).toString())))
                 .as(err.toString())
                 .isZero();
         return legs;

@@ -1,6 +1,7 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.clustermd.cluster.cli.CliHarness.create;
 import static org.clustermd.cluster.cli.CliHarness.run;
 
 import java.io.RandomAccessFile;
@@ -36,22 +37,6 @@ class OperatorMistakesTest {
 
     private Path file(String name) throws Exception {
         return CliHarness.file(dir.resolve(name), 24L << 20);
-    }
-
-    private static String[] create(String name, String... tail) {
-        List<String> a = new ArrayList<>(List.of(
-                "create",
-                "--name",
-                name,
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M"));
-        a.addAll(List.of(tail));
-        return a.toArray(String[]::new);
     }
 
     private static UUID uuid(Path leg) throws Exception {

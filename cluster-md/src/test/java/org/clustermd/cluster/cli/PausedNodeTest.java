@@ -188,19 +188,7 @@ class PausedNodeTest {
     @Test
     void aNodePausedPastItsSessionTimeoutIssuesNoLegWriteAfterItsLeaseRanOut() throws Exception {
         List<Path> legs = CliHarness.legs(dir, 2, 24L << 20);
-        run(
-                "create",
-                "--name",
-                "md0",
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M",
-                legs.get(0).toString(),
-                legs.get(1).toString());
+        run(CliHarness.create("md0", legs.get(0).toString(), legs.get(1).toString()));
         Path acks = dir.resolve("acks-paused");
         try (EmbeddedZooKeeper zk =
                 EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
