@@ -1,22 +1,20 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.clustermd.cluster.cli.CliHarness.run;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.clustermd.cluster.cli.CliHarness.Result;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.testkit.LoopDevice;
@@ -34,8 +32,6 @@ import picocli.CommandLine;
  * prints, a damaged leg included; --help wraps at word boundaries with every verb whole.
  */
 class ClearErrorsTest {
-    record Result(int code, String out, String err) {}
-
     @TempDir
     Path dir;
 
@@ -43,44 +39,18 @@ class ClearErrorsTest {
 
     @AfterEach
     void killLeftover() throws InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroyForcibly();
-            process.waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
+        CliHarness.killLeftover(process);
     }
 
     private Path file(String name) throws Exception {
-        Path f = dir.resolve(name);
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-            raf.setLength(24L << 20);
-        }
-        return f;
+        return CliHarness.file(dir.resolve(name), 24L << 20);
     }
 
     /** A fresh 2-leg array md0 in cluster c1 with 1 MiB chunks; its legs. */
     private List<Path> array() throws Exception {
         Path l0 = file("l0");
         Path l1 = file("l1");
-        Result c = run(
-                "create",
-                "--name",
-                "md0",
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M",
-                l0.toString(),
-                l1.toString());
+        Result c = run(CliHarness.create("md0", l0.toString(), l1.toString()));
         assertThat(c.code()).as(c.err()).isZero();
         return List.of(l0, l1);
     }
@@ -328,13 +298,8 @@ class ClearErrorsTest {
 
     /** The node as an operator runs it: its own JVM, so its stderr (logs included) is what an operator sees. */
     private Process node(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(
-                Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         // the CLI's own logging, as bin/clustermd runs it, not the logback-test.xml a test jar brings along
-        cmd.add("-Dlogback.configurationFile=logback.xml");
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node"));
-        cmd.addAll(List.of(args));
+        List<String> cmd = CliHarness.nodeCommand(List.of("-Dlogback.configurationFile=logback.xml"), List.of(args));
         process = new ProcessBuilder(cmd)
                 .redirectError(dir.resolve("node.err").toFile())
                 .start();
@@ -391,21 +356,9 @@ class ClearErrorsTest {
                     legs.get(0).toString(),
                     legs.get(1).toString());
             List<String> lines = new CopyOnWriteArrayList<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in =
-                        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String l; (l = in.readLine()) != null; ) lines.add(l);
-                } catch (java.io.IOException e) {
-                    // gone
-                }
-            });
+            Thread reader = CliHarness.lineReader(p, lines);
             reader.start();
-            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
-            while (lines.stream().noneMatch(l -> l.startsWith("ZooKeeper granted"))
-                    && System.nanoTime() < deadline
-                    && p.isAlive()) {
-                Thread.sleep(50);
-            }
+            CliHarness.waitForLine(p, lines, l -> l.startsWith("ZooKeeper granted"), Timing.seconds(60));
             p.toHandle().destroy();
             assertThat(p.waitFor(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS))
                     .isTrue();

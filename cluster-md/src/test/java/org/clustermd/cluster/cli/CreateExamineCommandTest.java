@@ -1,14 +1,13 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.clustermd.cluster.cli.CliHarness.run;
 
-import java.io.PrintWriter;
-import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.clustermd.cluster.cli.CliHarness.Result;
 import org.clustermd.testkit.LoopDevice;
 import org.clustermd.testkit.Mdadm;
 import org.clustermd.testkit.Tools;
@@ -22,28 +21,11 @@ import org.junit.jupiter.api.io.TempDir;
  * roles, cluster name, nodes, chunk size and every slot's events and dirty count.
  */
 class CreateExamineCommandTest {
-    record Result(int code, String out, String err) {}
-
     @TempDir
     Path dir;
 
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
-    }
-
     private List<Path> legs(int n, long bytes) throws Exception {
-        List<Path> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            Path f = dir.resolve("leg" + i);
-            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-                raf.setLength(bytes);
-            }
-            out.add(f);
-        }
-        return out;
+        return CliHarness.legs(dir, n, bytes);
     }
 
     private static String[] args(List<Path> legs, String... options) {

@@ -1,11 +1,11 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.clustermd.cluster.cli.CliHarness.run;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.clustermd.cluster.cli.CliHarness.Result;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
@@ -16,15 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class DlmDumpCommandTest {
-    record Result(int code, String out, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
-    }
-
     @Test
     void dumpListsMembersAndLocksAsTextAndJson(@TempDir Path dir) throws Exception {
         try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(

@@ -1,20 +1,14 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.clustermd.cluster.cli.CliHarness.run;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.io.RandomAccessFile;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.clustermd.cluster.cli.CliHarness.Result;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.raid1.ArrayOptions;
@@ -29,8 +23,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code clustermd node} as an operator runs it: a separate process on a real ZooKeeper, stopped by SIGTERM. */
 class NodeCommandTest {
-    record Result(int code, String out, String err) {}
-
     @TempDir
     Path dir;
 
@@ -38,41 +30,13 @@ class NodeCommandTest {
 
     @AfterEach
     void killLeftover() throws InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroyForcibly();
-            process.waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
+        CliHarness.killLeftover(process);
     }
 
     private List<Path> array(String name) throws Exception {
-        List<Path> legs = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            Path f = dir.resolve(name + "-leg" + i);
-            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-                raf.setLength(24L << 20);
-            }
-            legs.add(f);
-        }
-        Result c = run(
-                "create",
-                "--name",
-                name,
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M",
-                legs.get(0).toString(),
-                legs.get(1).toString());
+        List<Path> legs = CliHarness.legs(dir, name + "-leg", 2, 24L << 20);
+        Result c =
+                run(CliHarness.create(name, legs.get(0).toString(), legs.get(1).toString()));
         assertThat(c.code()).as(c.err()).isZero();
         return legs;
     }
@@ -146,47 +110,30 @@ class NodeCommandTest {
         Path acks = dir.resolve("acks");
         try (EmbeddedZooKeeper zk =
                 EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
-            List<String> cmd = new ArrayList<>(List.of(
-                    Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
-            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-            cmd.addAll(List.of(
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    ClusterMdMain.class.getName(),
-                    "node",
-                    "--name",
-                    "md0",
-                    "--zk",
-                    zk.connectString(),
-                    "--node-name",
-                    "solo",
-                    "--session-timeout",
-                    "4000",
-                    "--workload",
-                    "4M:8M",
-                    "--ack-log",
-                    acks.toString(),
-                    legs.get(0).toString(),
-                    legs.get(1).toString()));
+            List<String> cmd = CliHarness.nodeCommand(
+                    List.of(),
+                    List.of(
+                            "--name",
+                            "md0",
+                            "--zk",
+                            zk.connectString(),
+                            "--node-name",
+                            "solo",
+                            "--session-timeout",
+                            "4000",
+                            "--workload",
+                            "4M:8M",
+                            "--ack-log",
+                            acks.toString(),
+                            legs.get(0).toString(),
+                            legs.get(1).toString()));
             process = new ProcessBuilder(cmd)
                     .redirectError(dir.resolve("node.log").toFile())
                     .start();
             List<String> lines = new CopyOnWriteArrayList<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in =
-                        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String l; (l = in.readLine()) != null; ) lines.add(l);
-                } catch (java.io.IOException e) {
-                    // gone
-                }
-            });
+            Thread reader = CliHarness.lineReader(process, lines);
             reader.start();
-            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
-            while (lines.stream().noneMatch(l -> l.startsWith("writing ["))
-                    && System.nanoTime() < deadline
-                    && process.isAlive()) {
-                Thread.sleep(50);
-            }
+            CliHarness.waitForLine(process, lines, l -> l.startsWith("writing ["), Timing.seconds(60));
             assertThat(lines)
                     .as("stdout; log: %s", Files.readString(dir.resolve("node.log")))
                     .anyMatch(l -> l.startsWith("joined slot 0 of 2 as solo (cluster c1); md0: 2 legs"))

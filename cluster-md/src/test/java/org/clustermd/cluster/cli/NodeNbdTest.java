@@ -2,18 +2,13 @@ package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -41,10 +36,7 @@ class NodeNbdTest {
 
     @AfterEach
     void killLeftover() throws InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroyForcibly();
-            process.waitFor(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS);
-        }
+        CliHarness.killLeftover(process);
     }
 
     private static int run(StringWriter err, String... args) {
@@ -52,29 +44,12 @@ class NodeNbdTest {
     }
 
     private List<Path> array() throws IOException {
-        List<Path> legs = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            Path f = dir.resolve("leg" + i);
-            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-                raf.setLength(24L << 20);
-            }
-            legs.add(f);
-        }
+        List<Path> legs = CliHarness.legs(dir, 2, 24L << 20);
         StringWriter err = new StringWriter();
         assertThat(run(
                         err,
-                        "create",
-                        "--name",
-                        "md0",
-                        "--cluster-name",
-                        "c1",
-                        "--nodes",
-                        "2",
-                        "--assume-clean",
-                        "--bitmap-chunk",
-                        "1M",
-                        legs.get(0).toString(),
-                        legs.get(1).toString()))
+                        CliHarness.create(
+                                "md0", legs.get(0).toString(), legs.get(1).toString())))
                 .as(err.toString())
                 .isZero();
         return legs;
@@ -117,44 +92,27 @@ class NodeNbdTest {
         List<Path> legs = array();
         try (EmbeddedZooKeeper zk =
                 EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
-            List<String> cmd = new ArrayList<>(List.of(
-                    Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
-            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-            cmd.addAll(List.of(
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    ClusterMdMain.class.getName(),
-                    "node",
-                    "--name",
-                    "md0",
-                    "--zk",
-                    zk.connectString(),
-                    "--node-name",
-                    "solo",
-                    "--session-timeout",
-                    "4000",
-                    "--nbd-port",
-                    "0",
-                    legs.get(0).toString(),
-                    legs.get(1).toString()));
+            List<String> cmd = CliHarness.nodeCommand(
+                    List.of(),
+                    List.of(
+                            "--name",
+                            "md0",
+                            "--zk",
+                            zk.connectString(),
+                            "--node-name",
+                            "solo",
+                            "--session-timeout",
+                            "4000",
+                            "--nbd-port",
+                            "0",
+                            legs.get(0).toString(),
+                            legs.get(1).toString()));
             Path log = dir.resolve("node.log");
             process = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
             List<String> lines = new CopyOnWriteArrayList<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in =
-                        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String l; (l = in.readLine()) != null; ) lines.add(l);
-                } catch (IOException e) {
-                    // gone
-                }
-            });
+            Thread reader = CliHarness.lineReader(process, lines);
             reader.start();
-            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
-            while (lines.stream().noneMatch(l -> EXPORT_LINE.matcher(l).find())
-                    && System.nanoTime() < deadline
-                    && process.isAlive()) {
-                Thread.sleep(50);
-            }
+            CliHarness.waitForLine(process, lines, l -> EXPORT_LINE.matcher(l).find(), Timing.seconds(60));
             String nodeLog = read(log);
             String line = lines.stream()
                     .filter(l -> EXPORT_LINE.matcher(l).find())

@@ -1,15 +1,9 @@
 package org.clustermd.cluster.cli;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.lang.management.ManagementFactory;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -25,23 +19,12 @@ final class NodeProcess implements AutoCloseable {
     private NodeProcess(Process process, Path log) {
         this.process = process;
         this.log = log;
-        this.reader = new Thread(() -> {
-            try (BufferedReader in =
-                    new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String l; (l = in.readLine()) != null; ) lines.add(l);
-            } catch (IOException e) {
-                // the process is gone
-            }
-        });
+        this.reader = CliHarness.lineReader(process, lines);
         reader.start();
     }
 
     static NodeProcess start(Path log, String... nodeArgs) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(
-                Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ClusterMdMain.class.getName(), "node"));
-        cmd.addAll(List.of(nodeArgs));
+        List<String> cmd = CliHarness.nodeCommand(List.of(), List.of(nodeArgs));
         return new NodeProcess(
                 new ProcessBuilder(cmd).redirectError(log.toFile()).start(), log);
     }

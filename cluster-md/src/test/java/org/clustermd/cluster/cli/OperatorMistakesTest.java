@@ -1,16 +1,17 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.clustermd.cluster.cli.CliHarness.create;
+import static org.clustermd.cluster.cli.CliHarness.run;
 
-import java.io.PrintWriter;
 import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import org.clustermd.cluster.cli.CliHarness.Result;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
@@ -31,40 +32,11 @@ import org.junit.jupiter.api.io.TempDir;
  * node started on a wrong leg).
  */
 class OperatorMistakesTest {
-    record Result(int code, String out, String err) {}
-
     @TempDir
     Path dir;
 
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
-    }
-
     private Path file(String name) throws Exception {
-        Path f = dir.resolve(name);
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-            raf.setLength(24L << 20);
-        }
-        return f;
-    }
-
-    private static String[] create(String name, String... tail) {
-        List<String> a = new ArrayList<>(List.of(
-                "create",
-                "--name",
-                name,
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M"));
-        a.addAll(List.of(tail));
-        return a.toArray(String[]::new);
+        return CliHarness.file(dir.resolve(name), 24L << 20);
     }
 
     private static UUID uuid(Path leg) throws Exception {
@@ -260,28 +232,23 @@ class OperatorMistakesTest {
         Process p = null;
         try (EmbeddedZooKeeper zk =
                 EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
-            List<String> cmd = new ArrayList<>(List.of(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-            cmd.addAll(List.of(
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    ClusterMdMain.class.getName(),
-                    "node",
-                    "--name",
-                    "md0",
-                    "--zk",
-                    zk.connectString(),
-                    "--node-name",
-                    "a",
-                    "--session-timeout",
-                    "4000",
-                    "--run",
-                    "--workload",
-                    "0:4M",
-                    "--ack-log",
-                    dir.resolve("acks").toString(),
-                    n0.toString()));
+            List<String> cmd = CliHarness.nodeCommand(
+                    List.of(),
+                    List.of(
+                            "--name",
+                            "md0",
+                            "--zk",
+                            zk.connectString(),
+                            "--node-name",
+                            "a",
+                            "--session-timeout",
+                            "4000",
+                            "--run",
+                            "--workload",
+                            "0:4M",
+                            "--ack-log",
+                            dir.resolve("acks").toString(),
+                            n0.toString()));
             p = new ProcessBuilder(cmd)
                     .redirectError(dir.resolve("node.err").toFile())
                     .start();

@@ -1,15 +1,14 @@
 package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.clustermd.cluster.cli.CliHarness.run;
 
-import java.io.PrintWriter;
-import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.clustermd.cluster.cli.CliHarness.Result;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.testkit.Timing;
@@ -19,27 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** detail, status and manage against node processes (separate JVMs, a real ZooKeeper, temp leg files), with --json and exit codes. */
 class OperatorVerbsTest {
-    record Result(int code, String out, String err) {}
-
     @TempDir
     Path dir;
 
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = ClusterMdMain.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
-    }
-
     private List<Path> array(int files, int raidDevices) throws Exception {
-        List<Path> legs = new ArrayList<>();
-        for (int i = 0; i < files; i++) {
-            Path f = dir.resolve("leg" + i);
-            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-                raf.setLength(24L << 20);
-            }
-            legs.add(f);
-        }
+        List<Path> legs = CliHarness.legs(dir, files, 24L << 20);
         List<String> args = new ArrayList<>(List.of(
                 "create",
                 "--name",

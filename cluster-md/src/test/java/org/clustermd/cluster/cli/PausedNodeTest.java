@@ -2,9 +2,7 @@ package org.clustermd.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.StringWriter;
@@ -68,16 +66,8 @@ class PausedNodeTest {
             this.name = name;
             this.process = process;
             this.log = log;
-            Thread reader = new Thread(
-                    () -> {
-                        try (BufferedReader in = new BufferedReader(
-                                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                            for (String l; (l = in.readLine()) != null; ) lines.add(l);
-                        } catch (IOException e) {
-                            // the process is gone
-                        }
-                    },
-                    "stdout-" + name);
+            Thread reader = CliHarness.lineReader(process, lines);
+            reader.setName("stdout-" + name);
             reader.setDaemon(true);
             reader.start();
         }
@@ -131,24 +121,11 @@ class PausedNodeTest {
     }
 
     private Node start(String name, String zk, List<Path> legs, String... extra) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(
-                Paths.get(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-        cmd.addAll(List.of(
-                "-cp",
-                System.getProperty("java.class.path"),
-                ClusterMdMain.class.getName(),
-                "node",
-                "--name",
-                "md0",
-                "--zk",
-                zk,
-                "--node-name",
-                name,
-                "--session-timeout",
-                Long.toString(SESSION_MS)));
-        cmd.addAll(List.of(extra));
-        for (Path l : legs) cmd.add(l.toString());
+        List<String> nodeArgs = new ArrayList<>(List.of(
+                "--name", "md0", "--zk", zk, "--node-name", name, "--session-timeout", Long.toString(SESSION_MS)));
+        nodeArgs.addAll(List.of(extra));
+        for (Path l : legs) nodeArgs.add(l.toString());
+        List<String> cmd = CliHarness.nodeCommand(List.of(), nodeArgs);
         Path log = dir.resolve(name + ".log");
         Node n = new Node(
                 name, new ProcessBuilder(cmd).redirectError(log.toFile()).start(), log);
@@ -210,27 +187,8 @@ class PausedNodeTest {
 
     @Test
     void aNodePausedPastItsSessionTimeoutIssuesNoLegWriteAfterItsLeaseRanOut() throws Exception {
-        List<Path> legs = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            Path f = dir.resolve("leg" + i);
-            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-                raf.setLength(24L << 20);
-            }
-            legs.add(f);
-        }
-        run(
-                "create",
-                "--name",
-                "md0",
-                "--cluster-name",
-                "c1",
-                "--nodes",
-                "2",
-                "--assume-clean",
-                "--bitmap-chunk",
-                "1M",
-                legs.get(0).toString(),
-                legs.get(1).toString());
+        List<Path> legs = CliHarness.legs(dir, 2, 24L << 20);
+        run(CliHarness.create("md0", legs.get(0).toString(), legs.get(1).toString()));
         Path acks = dir.resolve("acks-paused");
         try (EmbeddedZooKeeper zk =
                 EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests())) {
