@@ -4,6 +4,7 @@ import java.util.Set;
 import java.util.function.Supplier;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,11 +51,11 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     }
 
     @Override
-    public void memberLost(NodeSlot slot) {
-        log.warn("{}: node in {} died; recovering its bitmap", arrayName, slot);
-        listener.recoverSlot(slot);
+    public void memberLost(MemberId dead) {
+        log.warn("{}: node in {} died; recovering its bitmap", arrayName, dead);
+        listener.recoverSlot(dead.slot());
         RecoveryThread r = recovery.get();
-        if (r != null) r.add(slot);
+        if (r != null) r.add(dead);
     }
 
     @Override

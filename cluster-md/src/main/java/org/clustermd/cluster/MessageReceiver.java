@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * md's {@code process_recvd_msg} for a {@link ClusterCoordinator}: what this build does with
- * each message a peer broadcasts. Only METADATA_UPDATED is handled (the superblock is
- * reloaded); NEWDISK is answered "not found"; the other types are refused (not acknowledged),
+ * each message a peer broadcasts. METADATA_UPDATED is handled (the superblock is reloaded),
+ * BITMAP_NEEDS_SYNC by {@link HandOver}; NEWDISK is answered "not found"; the other types are refused (not acknowledged),
  * so a sender of a later build learns that this node did not act on them. Owns nothing.
  *
  * <p>Thread-safety: called on the channel's receive thread only, one message at a time. The
@@ -27,10 +27,12 @@ final class MessageReceiver implements MessageHandler {
 
     private final Mddev array;
     private final Supplier<MessageChannel> channel;
+    private final HandOver handOver;
 
-    MessageReceiver(Mddev array, Supplier<MessageChannel> channel) {
+    MessageReceiver(Mddev array, Supplier<MessageChannel> channel, HandOver handOver) {
         this.array = array;
         this.channel = channel;
+        this.handOver = handOver;
     }
 
     @Override
@@ -40,6 +42,7 @@ final class MessageReceiver implements MessageHandler {
             array.reloadSuperblock(m.devNumber());
             return Disposition.PROCESSED;
         }
+        if (e.message() instanceof ClusterMessage.BitmapNeedsSync) return handOver.received(e);
         if (e.message() instanceof ClusterMessage.NewDisk n) {
             // md's "--cluster-confirm N:missing": no device locator yet, so this node cannot find it
             log.warn(
