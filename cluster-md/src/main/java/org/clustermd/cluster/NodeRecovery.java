@@ -39,8 +39,8 @@ import org.slf4j.LoggerFactory;
  * them, the others find the slot clean and do nothing. The episode is for one life of the slot's
  * member ({@link MemberId}): a node leaving with BITMAP_NEEDS_SYNC is still a member in that slot
  * while we wait, and is waited for (docs/md-cluster-protocol.md §d.3); a member with another
- * incarnation in the slot, when we look or when PW is granted, is a new owner, which loads the
- * bits as its own, so we stop without touching them.
+ * incarnation in the slot while we wait is a new owner, which loads the bits as its own once it
+ * has the lock, so we stop waiting without touching them.
  *
  * <p>Not thread-safe: run by one thread ({@code cluster-recover-<array>}).
  */
@@ -87,7 +87,8 @@ final class NodeRecovery {
      */
     Outcome run() throws InterruptedException, DlmException, BitmapException {
         try (LockResource lock = lockSpace.resource(dead.bitmapLockName())) {
-            if (!acquire(lock) || newOwner()) {
+            // once granted, the slot is ours alone: a new member queued behind us has loaded nothing yet
+            if (!acquire(lock)) {
                 log.info("{}: {} has a new owner, which recovers its bits itself", array.name(), gone);
                 return new Outcome(dead, null, true);
             }
