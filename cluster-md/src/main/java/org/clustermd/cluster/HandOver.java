@@ -86,6 +86,14 @@ final class HandOver {
                     owner.arrayName());
             return;
         }
+        LockSpace ls = lockSpace.get();
+        if (ls != null && ls.members().size() < 2) {
+            // md sends it all the same and nobody hears it; say what really happens
+            log.info(
+                    "{}: stopping with resync work left and no peer: the bits stay in our slot for the next node",
+                    owner.arrayName());
+            return;
+        }
         try {
             c.broadcast(new ClusterMessage.BitmapNeedsSync());
             log.info(
