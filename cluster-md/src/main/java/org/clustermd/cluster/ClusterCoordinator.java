@@ -63,7 +63,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>This class owns the membership, the lock manager, the lockspace and what join creates on
  * it, and the order of leave. Its parts: {@link JoinSteps}, {@link LockSpaceCallbacks},
- * {@link MessageReceiver}, {@link ResyncLock}, {@link TokenPermits} (the token held across calls)
+ * {@link MessageReceiver}, {@link HandOver} (leave's first half, BITMAP_NEEDS_SYNC), {@link ResyncLock}, {@link TokenPermits} (the token held across calls)
  * and {@link DeviceMessages} (the device changes' send sides).
  *
  * <p>Thread-safe. One instance serves one array once: join, then leave.
@@ -94,6 +94,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
     private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
+    private final HandOver handOver;
 
     /**
      * The builder's values, copied: a builder used again later changes nothing here. Either
@@ -123,6 +124,7 @@ public final class ClusterCoordinator implements ClusterOperations {
                 b.recoveryLockWait,
                 b.credentials);
         this.listener = b.listener;
+        this.handOver = new HandOver(this, listener, () -> membership, () -> lockSpace, () -> channel, () -> recovery);
     }
 
     public static Builder builder() {
@@ -234,7 +236,7 @@ public final class ClusterCoordinator implements ClusterOperations {
             steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
             // ack is armed under token EX, then the superblock re-read: a message sent before that was
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
-            MessageReceiver receiver = new MessageReceiver(mddev, () -> channel, peers);
+            MessageReceiver receiver = new MessageReceiver(mddev, () -> channel, peers, handOver);
             channel = MessageChannel.open(mddev.name(), ls, bounds, receiver, mddev::reloadSuperblock);
             steps.logJoined(clusterName, uuid, slot, nodes);
         } catch (Raid1Exception e) {
@@ -279,31 +281,23 @@ public final class ClusterCoordinator implements ClusterOperations {
         channel.startHandling();
     }
 
+    /** md's leave, first half, before the engine closes the bitmap: {@link HandOver#leaving}. */
+    @Override
+    public void handOver(boolean arrayInSync) {
+        handOver.leaving(arrayInSync);
+    }
+
     /**
-     * Leaves gracefully: stops the recovery thread, releases every lock (our bitmap lock last
-     * of all, with the lockspace) and closes the session. md would first send BITMAP_NEEDS_SYNC
-     * when {@code arrayInSync} is false; that message does not exist yet, so the bits stay in our
-     * slot for whoever joins into it or gathers it. Never throws; idempotent.
+     * md's leave: the hand-over if the engine did not ask for it first ({@link #handOver}), then
+     * every lock released (our bitmap lock last of all, with the lockspace) and the session
+     * closed. Never throws; idempotent.
      */
     @Override
     public void leave(boolean arrayInSync) {
         if (!leaveCalled.compareAndSet(false, true)) return;
-        Membership m = membership;
-        if (m != null) m.transition(Membership.MEMBER, MembershipState.LEAVING);
-        if (!arrayInSync) {
-            log.warn(
-                    "{}: leaving with resync work left; the bits stay in our bitmap slot (BITMAP_NEEDS_SYNC is not sent yet)",
-                    arrayName());
-        }
-        // a permit left by a failed update or add must not keep the token from the peers
-        addNewDiskCancel();
-        metadataUpdateCancel();
-        // stop receiving first: nothing handled after this point touches the closing array
-        MessageChannel c = channel;
-        if (c != null) c.close();
-        RecoveryThread r = recovery;
-        if (r != null) r.stop();
+        handOver.leaving(arrayInSync);
         abandon();
+        Membership m = membership;
         if (m != null) m.transition(Membership.NOT_LEFT, MembershipState.LEFT);
     }
 

@@ -6,11 +6,11 @@ import org.clustermd.dlm.NodeSlot;
 
 /**
  * Told what a {@link ClusterCoordinator} does about membership and node recovery: the events md
- * logs as {@code recover_prep}, {@code recover_slot}, the bitmap copy of a dead node's slot and
- * {@code recover_done}. The {@code node} verb prints them; JMX notifications will follow.
+ * logs as {@code recover_prep}, {@code recover_slot}, a peer's hand-over (BITMAP_NEEDS_SYNC), the
+ * bitmap copy of a dead or leaving node's slot and {@code recover_done}. The {@code node} verb prints them; JMX notifications will follow.
  *
  * <p>Calls come from the lockspace's callback thread (membership) and from the
- * {@code cluster-recover-<array>} thread (slot recovery), never while the coordinator holds a
+ * {@code cluster-recover-<array>} thread (slot recovery) and the receive thread (hand-over), never while the coordinator holds a
  * lock; a listener must return quickly and must not call back into the coordinator's blocking
  * methods. Implementations must be thread-safe.
  */
@@ -24,6 +24,13 @@ public interface ClusterListener {
 
     /** recover_slot: the member in {@code dead} died; its bitmap will be recovered. */
     default void recoverSlot(NodeSlot dead) {}
+
+    /**
+     * BITMAP_NEEDS_SYNC: the member in {@code leaving} stops with resync work left and hands its
+     * slot over; it will be recovered here as a dead node's is, once that member released its
+     * bitmap lock. Called on the message receive thread, before the message is acknowledged.
+     */
+    default void slotHandedOver(NodeSlot leaving) {}
 
     /**
      * The dead node's slot was recovered here: {@code copy} says how many dirty chunks were

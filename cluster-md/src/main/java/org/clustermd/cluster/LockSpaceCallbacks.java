@@ -5,6 +5,7 @@ import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,12 +55,12 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     }
 
     @Override
-    public void memberLost(NodeSlot slot) {
-        log.warn("{}: node in {} died; recovering its bitmap", arrayName, slot);
-        listener.recoverSlot(slot);
-        slotDied.accept(slot.number());
+    public void memberLost(MemberId dead) {
+        log.warn("{}: node in {} died; recovering its bitmap", arrayName, dead);
+        listener.recoverSlot(dead.slot());
+        slotDied.accept(dead.slot().number());
         RecoveryThread r = recovery.get();
-        if (r != null) r.add(slot);
+        if (r != null) r.add(dead);
     }
 
     @Override

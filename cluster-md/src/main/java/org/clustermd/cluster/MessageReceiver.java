@@ -13,8 +13,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * md's {@code process_recvd_msg} for a {@link ClusterCoordinator}: what this build does with
- * each message a peer broadcasts. METADATA_UPDATED (the superblock is
- * reloaded) and RESYNCING ({@link PeerResyncs}) are handled; NEWDISK is answered "not found"; the other types are refused (not acknowledged),
+ * each message a peer broadcasts. METADATA_UPDATED (the superblock is reloaded), RESYNCING
+ * ({@link PeerResyncs}) and BITMAP_NEEDS_SYNC ({@link HandOver}) are handled; NEWDISK is answered
+ * "not found"; the other types are refused (not acknowledged),
  * so a sender of a later build learns that this node did not act on them. Owns nothing.
  *
  * <p>Thread-safety: called on the channel's receive thread only, one message at a time. The
@@ -28,11 +29,13 @@ final class MessageReceiver implements MessageHandler {
     private final Mddev array;
     private final Supplier<MessageChannel> channel;
     private final PeerResyncs peers;
+    private final HandOver handOver;
 
-    MessageReceiver(Mddev array, Supplier<MessageChannel> channel, PeerResyncs peers) {
+    MessageReceiver(Mddev array, Supplier<MessageChannel> channel, PeerResyncs peers, HandOver handOver) {
         this.array = array;
         this.channel = channel;
         this.peers = peers;
+        this.handOver = handOver;
     }
 
     @Override
@@ -46,6 +49,7 @@ final class MessageReceiver implements MessageHandler {
             peers.resyncing(e.senderSlot(), r.lo(), r.hi());
             return Disposition.PROCESSED;
         }
+        if (e.message() instanceof ClusterMessage.BitmapNeedsSync) return handOver.received(e);
         if (e.message() instanceof ClusterMessage.NewDisk n) {
             // md's "--cluster-confirm N:missing": no device locator yet, so this node cannot find it
             log.warn(

@@ -1,6 +1,7 @@
 package org.clustermd.cluster;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +15,7 @@ import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.raid1.Mddev;
 import org.slf4j.Logger;
@@ -34,8 +36,11 @@ import org.slf4j.LoggerFactory;
  *   <li>release the lock.</li>
  * </ol>
  * Every survivor runs this for the same slot; the first to get PW moves the bits and resyncs
- * them, the others find the slot clean and do nothing. If the slot got a new owner while we
- * waited (a node joined into it), that owner loads the bits as its own and we stop waiting.
+ * them, the others find the slot clean and do nothing. The episode is for one life of the slot's
+ * member ({@link MemberId}): a node leaving with BITMAP_NEEDS_SYNC is still a member in that slot
+ * while we wait, and is waited for (docs/md-cluster-protocol.md §d.3); a member with another
+ * incarnation in the slot while we wait is a new owner, which loads the bits as its own once it
+ * has the lock, so we stop waiting without touching them.
  *
  * <p>Not thread-safe: run by one thread ({@code cluster-recover-<array>}).
  */
@@ -47,6 +52,7 @@ final class NodeRecovery {
     /** What one episode ended with. */
     record Outcome(NodeSlot slot, SlotCopy copy, boolean reclaimed) {}
 
+    private final MemberId gone;
     private final NodeSlot dead;
     private final LockSpace lockSpace;
     private final WriteIntentBitmap bitmap;
@@ -56,13 +62,14 @@ final class NodeRecovery {
 
     /** @param copied told of the copy as soon as it is durable, before the resync is asked for */
     NodeRecovery(
-            NodeSlot dead,
+            MemberId gone,
             LockSpace lockSpace,
             WriteIntentBitmap bitmap,
             Mddev array,
             Duration lockWait,
             Consumer<SlotCopy> copied) {
-        this.dead = dead;
+        this.gone = gone;
+        this.dead = gone.slot();
         this.lockSpace = lockSpace;
         this.bitmap = bitmap;
         this.array = array;
@@ -80,8 +87,9 @@ final class NodeRecovery {
      */
     Outcome run() throws InterruptedException, DlmException, BitmapException {
         try (LockResource lock = lockSpace.resource(dead.bitmapLockName())) {
+            // once granted, the slot is ours alone: a new member queued behind us has loaded nothing yet
             if (!acquire(lock)) {
-                log.info("{}: {} has a new owner, which recovers its bits itself", array.name(), dead);
+                log.info("{}: {} has a new owner, which recovers its bits itself", array.name(), gone);
                 return new Outcome(dead, null, true);
             }
             ResyncInfo.clearIn(lock); // the dead node's window, if any, is over
@@ -114,7 +122,7 @@ final class NodeRecovery {
                     done = true;
                     return true;
                 } catch (TimeoutException e) {
-                    if (lockSpace.members().contains(dead)) return false;
+                    if (newOwner()) return false;
                     if (System.nanoTime() - deadline > 0) {
                         throw new DlmException(
                                 DlmException.Code.TIMEOUT,
@@ -133,6 +141,12 @@ final class NodeRecovery {
         } finally {
             if (!done) withdraw(lock);
         }
+    }
+
+    /** Whether a member other than the one we recover holds the slot now (the same one may still be leaving). */
+    private boolean newOwner() {
+        Optional<MemberId> now = lockSpace.memberIn(dead);
+        return now.isPresent() && !now.get().equals(gone);
     }
 
     /** Cancels the pending request; a grant that won the race is released by the caller's close. */

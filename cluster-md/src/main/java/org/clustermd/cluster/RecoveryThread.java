@@ -1,14 +1,16 @@
 package org.clustermd.cluster;
 
 import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.Mddev;
@@ -18,7 +20,9 @@ import org.slf4j.LoggerFactory;
 /**
  * md-cluster's recovery thread ({@code <md>_recover} running {@code recover_bitmaps}) and its
  * {@code recovery_map}: dead slots are {@link #add}ed from the lockspace's recover_slot callback
- * (which must not block); this thread takes the highest pending slot, runs a
+ * (which must not block), and a leaver's slot from its BITMAP_NEEDS_SYNC ({@link HandOver}); each
+ * with the incarnation of the member whose bits are to be taken, so a new member in that slot is
+ * left alone (docs/md-cluster-protocol.md §d.3). This thread takes the highest pending slot, runs a
  * {@link NodeRecovery} for it and removes it once the episode succeeded. Slots reported before
  * the bitmap exists wait until {@link #start} (md defers until {@code load_bitmaps}, docs/lessons.md §8).
  * A failed episode (lock timeout, bitmap I/O error) keeps the slot pending and is retried after
@@ -36,8 +40,8 @@ final class RecoveryThread {
     private final ClusterListener listener;
     private final Runnable changed;
     private final Object monitor = new Object();
-    /** Guarded by monitor. */
-    private final TreeSet<Integer> map = new TreeSet<>();
+    /** Guarded by monitor: slot number to the incarnation whose bits are to be recovered (the latest one reported). */
+    private final TreeMap<Integer, Long> map = new TreeMap<>();
     /** Guarded by monitor. */
     private Thread thread;
     /** Guarded by monitor. */
@@ -61,11 +65,11 @@ final class RecoveryThread {
         this.changed = changed;
     }
 
-    /** recover_slot: {@code slot} died; recover it (now, or once the bitmap exists). */
-    void add(NodeSlot slot) {
+    /** recover_slot: {@code gone} died (or left handing its work over); recover its slot (now, or once the bitmap exists). */
+    void add(MemberId gone) {
         synchronized (monitor) {
             if (stopped) return;
-            map.add(slot.number());
+            map.put(gone.slot().number(), gone.incarnation());
             monitor.notifyAll();
         }
         changed.run();
@@ -74,7 +78,7 @@ final class RecoveryThread {
     /** Slots still to recover. */
     Set<Integer> pending() {
         synchronized (monitor) {
-            return Set.copyOf(map);
+            return Set.copyOf(map.keySet());
         }
     }
 
@@ -128,15 +132,17 @@ final class RecoveryThread {
     private void loop() {
         try {
             while (true) {
-                int slot;
+                MemberId gone;
                 synchronized (monitor) {
                     while (!stopped && map.isEmpty()) monitor.wait();
                     if (stopped) return;
-                    slot = map.last(); // md takes the highest set bit first
+                    Map.Entry<Integer, Long> last = map.lastEntry(); // md takes the highest set bit first
+                    gone = new MemberId(new NodeSlot(last.getKey()), last.getValue());
                 }
-                if (runOne(new NodeSlot(slot))) {
+                if (runOne(gone)) {
                     synchronized (monitor) {
-                        map.remove(slot);
+                        // a later report for the same slot (a newer incarnation) stays pending
+                        map.remove(gone.slot().number(), gone.incarnation());
                     }
                     changed.run();
                 } else {
@@ -149,8 +155,9 @@ final class RecoveryThread {
     }
 
     /** One episode; true when the slot is done with. */
-    private boolean runOne(NodeSlot slot) throws InterruptedException {
-        NodeRecovery r = new NodeRecovery(slot, lockSpace.get(), bitmap, array, lockWait, copy -> {
+    private boolean runOne(MemberId gone) throws InterruptedException {
+        NodeSlot slot = gone.slot();
+        NodeRecovery r = new NodeRecovery(gone, lockSpace.get(), bitmap, array, lockWait, copy -> {
             dirtyChunksMoved += copy.dirtyChunks();
             listener.slotRecovered(slot, copy);
         });

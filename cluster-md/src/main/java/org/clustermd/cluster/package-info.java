@@ -47,7 +47,12 @@
  *       its I/O there; receivers hold writes in the window (as long as it lasts), read it from the
  *       first in-sync leg, drain only that range before they acknowledge; (0, 0) or the
  *       sender's death clears it; a joiner reads live slots' windows from their LVBs.</li>
- *   <li><b>Leave</b>: graceful; every lock released with the lockspace.</li>
+ *   <li><b>Leave</b> (docs/md-cluster-protocol.md §c.5): md's close order, in two engine calls:
+ *       {@code handOver} stops receiving (ack to NL) and recovering, and, when the array stops
+ *       with resync work left, sends BITMAP_NEEDS_SYNC; the engine closes the bitmap; then
+ *       {@code leave} releases every lock with the lockspace. A receiver of BITMAP_NEEDS_SYNC
+ *       recovers the sender's slot as a dead node's, for the sender's incarnation
+ *       ({@code HandOver}, docs/md-cluster-protocol.md §d.3).</li>
  * </ul>
  * The data path calls only {@code areaResyncing}, one volatile read: no ZooKeeper call, no lock.
  *
@@ -55,7 +60,6 @@
  * No RESYNCING_START (a spare's activation is not gated by a peer's resync); NEWDISK, REMOVE and RE_ADD are sent
  * but not handled by receivers (adding a leg with a peer present fails: no node can look the
  * device up yet; removing or re-adding one fails when the ack wait runs out); no
- * BITMAP_NEEDS_SYNC (a node that leaves gracefully with resync work left keeps its bits in its
- * slot until someone joins into it or gathers it), CHANGE_CAPACITY or BITMAP_RESIZE handling.
+ * CHANGE_CAPACITY or BITMAP_RESIZE handling.
  */
 package org.clustermd.cluster;

@@ -53,6 +53,10 @@ final class ClusterFixture implements AutoCloseable {
         Raid1Array array;
         final List<String> events = new CopyOnWriteArrayList<>();
         final List<SlotCopy> copies = new CopyOnWriteArrayList<>();
+        /** Run when this node starts leaving (on the closing thread, before it stops receiving). */
+        volatile Runnable onLeaving;
+        /** Run when a peer's BITMAP_NEEDS_SYNC arrives, before it is acknowledged (on the receive thread). */
+        volatile Runnable onHandOver;
         /** areaResyncing(READ) as seen from inside recover_prep and recover_slot. */
         final List<Boolean> readsUnbalancedDuringRecovery = new CopyOnWriteArrayList<>();
 
@@ -67,6 +71,8 @@ final class ClusterFixture implements AutoCloseable {
         @Override
         public void membershipChanged(MembershipState from, MembershipState to) {
             events.add(from + "->" + to);
+            Runnable r = onLeaving;
+            if (to == MembershipState.LEAVING && r != null) r.run();
         }
 
         @Override
@@ -87,6 +93,13 @@ final class ClusterFixture implements AutoCloseable {
         public void slotRecovered(NodeSlot dead, SlotCopy copy) {
             events.add("copied" + dead.number() + ":" + copy.dirtyChunks());
             copies.add(copy);
+        }
+
+        @Override
+        public void slotHandedOver(NodeSlot leaving) {
+            events.add("handover" + leaving.number());
+            Runnable r = onHandOver;
+            if (r != null) r.run();
         }
 
         @Override

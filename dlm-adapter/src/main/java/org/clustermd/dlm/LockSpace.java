@@ -1,6 +1,7 @@
 package org.clustermd.dlm;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -28,6 +29,16 @@ public interface LockSpace extends AutoCloseable {
 
     /** The slots of the live members as this node last saw them, including its own. */
     Set<NodeSlot> members();
+
+    /** This member's own identity: its slot and the incarnation of this join. */
+    MemberId self();
+
+    /**
+     * The live member in {@code slot} as this node last saw it, with its incarnation; empty when
+     * the slot is free. Recovery compares the incarnation with the one it was asked to recover, so
+     * a new member that took the slot since is never mistaken for the one that left or died.
+     */
+    Optional<MemberId> memberIn(NodeSlot slot);
 
     /** The session health; see {@link LockSpaceState}. */
     LockSpaceState state();

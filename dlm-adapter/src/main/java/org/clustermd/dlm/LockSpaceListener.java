@@ -33,6 +33,16 @@ public interface LockSpaceListener {
     default void memberLost(NodeSlot slot) {}
 
     /**
+     * recover_slot with the dead member's incarnation, which the lock manager calls instead of
+     * {@link #memberLost(NodeSlot)}: by default it calls that. A listener that recovers later (not
+     * inside the callback) keeps the incarnation, so that it never acts on a new member that took
+     * the slot meanwhile ({@link LockSpace#memberIn}).
+     */
+    default void memberLost(MemberId dead) {
+        memberLost(dead.slot());
+    }
+
+    /**
      * recover_done: the change is complete; {@code ourSlot} is this node's slot (also delivered
      * once when this node has joined) and {@code members} the slots of all live members,
      * including ours.

@@ -99,9 +99,19 @@ public interface ClusterOperations {
     void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception;
 
     /**
+     * The first half of md's {@code leave}, called while the bitmap is still open: stop receiving
+     * messages and recovering other slots (nothing the cluster does touches the bitmap after
+     * this), and when {@code arrayInSync} is false hand this node's unfinished resync over
+     * (BITMAP_NEEDS_SYNC: a peer takes our bitmap slot over once {@link #leave} released our
+     * bitmap lock). The engine then closes the bitmap and calls {@link #leave}. Never throws;
+     * idempotent; {@link #leave} does it first if it was not called.
+     */
+    default void handOver(boolean arrayInSync) {}
+
+    /**
      * md's {@code leave}. {@code arrayInSync} false means this node stops with resync work left
-     * (md then sends BITMAP_NEEDS_SYNC so another node takes it over). Never throws; failures
-     * are logged. Idempotent.
+     * (md then sends BITMAP_NEEDS_SYNC so another node takes it over, {@link #handOver}). Never
+     * throws; failures are logged. Idempotent.
      */
     void leave(boolean arrayInSync);
 

@@ -27,8 +27,8 @@ final class MdStop {
 
     /**
      * Refuses new requests, stops and reaps the sync thread (its progress is checkpointed), lets
-     * requests in flight finish, marks the array clean, closes the bitmap (idle bits cleared),
-     * leaves the cluster and closes the legs. Idempotent.
+     * requests in flight finish, marks the array clean, hands unfinished work over to the cluster,
+     * closes the bitmap (idle bits cleared), leaves the cluster and closes the legs. Idempotent.
      */
     void stop() {
         MddevCore c = core;
@@ -50,6 +50,10 @@ final class MdStop {
             c.state.markClean("stop");
             c.updater.runPending();
         }
+        boolean inSync = c.metadata.recoveryCp() == Mddev.MAX_SECTOR;
+        // md's close order: the cluster stops receiving and hands over while the bitmap is open,
+        // then the bitmap closes, then the locks go (docs/md-cluster-protocol.md §c.5)
+        c.cluster.handOver(inSync);
         WriteIntentBitmap b = c.bitmapOrNull();
         if (b != null && !c.isFenced()) {
             try {
@@ -58,7 +62,7 @@ final class MdStop {
                 log.warn("{}: closing the bitmap: {}", c.name, e.getMessage());
             }
         }
-        c.cluster.leave(c.metadata.recoveryCp() == Mddev.MAX_SECTOR);
+        c.cluster.leave(inSync);
         c.raid1d.shutdown();
         try {
             c.raid1d.awaitTermination(10, TimeUnit.SECONDS);

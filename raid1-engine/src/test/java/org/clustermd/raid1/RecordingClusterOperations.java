@@ -128,6 +128,12 @@ public final class RecordingClusterOperations implements ClusterOperations {
     }
 
     @Override
+    public void handOver(boolean arrayInSync) {
+        calls.add(new Call(seq.incrementAndGet(), "handOver", arrayInSync ? 1 : 0, 0));
+        inner.handOver(arrayInSync);
+    }
+
+    @Override
     public void leave(boolean arrayInSync) {
         calls.add(new Call(seq.incrementAndGet(), "leave", arrayInSync ? 1 : 0, 0));
         inner.leave(arrayInSync);

@@ -58,6 +58,11 @@ final class NodeProgress implements ClusteredArrayListener {
     }
 
     @Override
+    public void slotHandedOver(NodeSlot leaving) {
+        say("bitmap_needs_sync from slot " + leaving.number() + ": taking its resync over");
+    }
+
+    @Override
     public void slotRecovered(NodeSlot dead, SlotCopy copy) {
         if (copy.foundDirty()) say("copied " + copy.dirtyChunks() + " dirty chunks from slot " + dead.number());
         else say("slot " + dead.number() + " was clean: nothing to copy");

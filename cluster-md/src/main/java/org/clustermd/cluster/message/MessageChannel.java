@@ -59,6 +59,8 @@ public final class MessageChannel implements AutoCloseable {
     private boolean handling;
     /** Guarded by wakeLock. */
     private boolean stopping;
+    /** Set under wakeLock: the receive side is stopped (leaving), the send side still works. */
+    private volatile boolean deaf;
 
     private final Thread receiver;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -260,7 +262,8 @@ public final class MessageChannel implements AutoCloseable {
         DlmException notAcked = null;
         try {
             convert(ack, LockMode.EX, bounds.ack());
-            convert(ack, LockMode.CR, bounds.token());
+            // a node that stopped receiving keeps no CR that peers' broadcasts would wait for
+            convert(ack, deaf ? LockMode.NL : LockMode.CR, bounds.token());
         } catch (DlmException e) {
             notAcked = e;
         }
@@ -312,8 +315,8 @@ public final class MessageChannel implements AutoCloseable {
     private boolean awaitWork() throws InterruptedException {
         wakeLock.lock();
         try {
-            while (!stopping && !(handling && bastPending)) wakeUp.await();
-            if (stopping) return false;
+            while (!stopping && !deaf && !(handling && bastPending)) wakeUp.await();
+            if (stopping || deaf) return false;
             bastPending = false;
             return true;
         } finally {
@@ -449,6 +452,40 @@ public final class MessageChannel implements AutoCloseable {
     // ------------------------------------------------------------------ close
 
     /**
+     * The first step of leaving (docs/md-cluster-protocol.md §c.5): the receive thread finishes
+     * the message in progress (bounded) and stops, and {@code ack} drops to NL, so a peer's
+     * broadcast no longer waits for this node and nothing is handled here any more. Sending
+     * still works: a leaver's BITMAP_NEEDS_SYNC comes after this. Idempotent.
+     */
+    public void stopReceiving() {
+        wakeLock.lock();
+        try {
+            deaf = true;
+            wakeUp.signalAll();
+        } finally {
+            wakeLock.unlock();
+        }
+        awaitReceiver();
+        try {
+            // a send of ours converts ack too: wait until it is over (bounded like any sender)
+            if (!recvMutex.tryAcquire(bounds.token().toMillis(), TimeUnit.MILLISECONDS)) {
+                log.warn("{}: a local send did not end; ack stays armed until the channel closes", arrayName);
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        try {
+            convert(ack, LockMode.NL, bounds.token());
+        } catch (DlmException e) {
+            if (alive()) log.warn("{}: dropping ack while leaving: {}", arrayName, e.getMessage());
+        } finally {
+            recvMutex.release();
+        }
+    }
+
+    /**
      * Stops the receive thread (waiting for a message in progress, bounded) and releases the
      * channel's locks. A broadcast from a peer then no longer waits for this node. Idempotent.
      */
@@ -462,6 +499,11 @@ public final class MessageChannel implements AutoCloseable {
         } finally {
             wakeLock.unlock();
         }
+        awaitReceiver();
+        closeLocks();
+    }
+
+    private void awaitReceiver() {
         if (Thread.currentThread() != receiver && receiver.isAlive()) {
             try {
                 receiver.join(bounds.token().toMillis() * 2);
@@ -473,7 +515,6 @@ public final class MessageChannel implements AutoCloseable {
                 receiver.interrupt();
             }
         }
-        closeLocks();
     }
 
     private void closeLocks() {

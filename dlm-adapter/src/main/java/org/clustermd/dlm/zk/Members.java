@@ -7,6 +7,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -21,6 +22,7 @@ import org.apache.zookeeper.data.ACL;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.dlm.zk.TablePlanner.Owner;
 import org.clustermd.dlm.zk.TablePlanner.Plan;
@@ -371,7 +373,7 @@ final class Members {
             preparedDeaths.add(inc);
         }
         if (!graceful) {
-            NodeSlot lost = new NodeSlot(deadSlot);
+            MemberId lost = new MemberId(new NodeSlot(deadSlot), inc);
             out.add(() -> listener.memberLost(lost));
         }
         space.engine.evaluateAll(out);
@@ -400,7 +402,7 @@ final class Members {
         // resync on assembly, as md does on join, and recover_slot would have us wait on our own
         // bitmap lock
         if (!graceful && dead.slot() != slot) {
-            NodeSlot lost = new NodeSlot(dead.slot());
+            MemberId lost = new MemberId(new NodeSlot(dead.slot()), dead.incarnation());
             out.add(() -> listener.memberLost(lost));
         }
     }
@@ -452,6 +454,12 @@ final class Members {
         NodeSlot ours = new NodeSlot(slot);
         Set<NodeSlot> live = memberSlots();
         out.add(() -> listener.recoveryFinished(ours, live));
+    }
+
+    /** The live member in {@code s}, with its incarnation; under the lock. */
+    Optional<MemberId> memberIn(NodeSlot s) {
+        Long inc = members.get(s.number());
+        return inc == null ? Optional.empty() : Optional.of(new MemberId(s, inc));
     }
 
     Set<NodeSlot> memberSlots() {

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -30,6 +31,7 @@ import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * only under {@link #lock}, through {@link #underLock} where they produce completions or
  * callbacks: those are handed to the {@link CallbackQueue} under the lock, in the order it
  * serialised them, and run after it is released. This node's place in the lockspace (joining,
- * member, leaving, gone) is one {@link Stage}, changed only by {@link #transition}; the session's
+ * member, leaving, gone) is one {@link LockSpaceStage}, changed only by {@link #transition}; the session's
  * health is the {@link LockSpaceState} that {@link #state()} reports.
  *
  * <p>Thread-safe.
@@ -81,7 +83,7 @@ final class ZkLockSpace implements LockSpace {
     final Resources resources;
     final ResourceEngine engine;
     final ReplicaFeed feed;
-    private Stage stage = Stage.JOINING;
+    private LockSpaceStage stage = LockSpaceStage.JOINING;
     final Replica replica = new Replica();
     private volatile LockSpaceState state = LockSpaceState.SUSPENDED;
     /** Counts the moves from ACTIVE to SUSPENDED: a grant decided before one is not delivered after it. */
@@ -150,7 +152,7 @@ final class ZkLockSpace implements LockSpace {
             members.claimed(claimed);
             // from GONE too, as before: a session lost between the claim's reply and here is not
             // noticed yet (a known gap: the join should fail with LOCKSPACE_LOST instead)
-            transition(EnumSet.of(Stage.JOINING, Stage.GONE), Stage.MEMBER);
+            transition(EnumSet.of(LockSpaceStage.JOINING, LockSpaceStage.GONE), LockSpaceStage.MEMBER);
             members.addSelf();
             // the lease may have lapsed while joining: then the manager's resume makes us ACTIVE
             state = manager.healthy() ? LockSpaceState.ACTIVE : LockSpaceState.SUSPENDED;
@@ -178,7 +180,9 @@ final class ZkLockSpace implements LockSpace {
                 callbacks.close();
                 return;
             }
-            transition(EnumSet.of(Stage.MEMBER), Stage.LEAVING); // no new decisions; requests now fail with CLOSED
+            transition(
+                    EnumSet.of(LockSpaceStage.MEMBER),
+                    LockSpaceStage.LEAVING); // no new decisions; requests now fail with CLOSED
             resources.releaseAll(deadline, releases, out);
         } finally {
             if (!unlocked) {
@@ -233,7 +237,7 @@ final class ZkLockSpace implements LockSpace {
     /** Fails everything and moves to a final state; returns true if the state changed. */
     private boolean finishClose(Actions out, LockSpaceState finalState) {
         resources.failAll(finalState, out);
-        transition(EnumSet.allOf(Stage.class), Stage.GONE);
+        transition(EnumSet.allOf(LockSpaceStage.class), LockSpaceStage.GONE);
         if (state == finalState) {
             return false;
         }
@@ -403,6 +407,21 @@ final class ZkLockSpace implements LockSpace {
     }
 
     @Override
+    public MemberId self() {
+        return new MemberId(slot(), incarnation);
+    }
+
+    @Override
+    public Optional<MemberId> memberIn(NodeSlot s) {
+        lock.lock();
+        try {
+            return members.memberIn(s);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
     public LockSpaceState state() {
         return state;
     }
@@ -518,25 +537,13 @@ final class ZkLockSpace implements LockSpace {
         return resources.tables();
     }
 
-    /** This node's place in the lockspace, apart from the session's health ({@link #state}). */
-    private enum Stage {
-        /** Reading the lockspace and claiming a slot: nothing is decided yet. */
-        JOINING,
-        /** A member: requests are decided (while ACTIVE) and membership changes reported. */
-        MEMBER,
-        /** {@link #close} releases this node's locks: no new decisions, requests fail with CLOSED. */
-        LEAVING,
-        /** CLOSED or LOST: every request failed, nothing held. */
-        GONE
-    }
-
     /** Whether this node is a member (joined, not leaving); under the lock. */
     boolean member() {
-        return stage == Stage.MEMBER;
+        return stage == LockSpaceStage.MEMBER;
     }
 
     /** The one way {@link #stage} changes: under the lock, and only from one of {@code from}. */
-    private void transition(Set<Stage> from, Stage to) {
+    private void transition(Set<LockSpaceStage> from, LockSpaceStage to) {
         if (!lock.isHeldByCurrentThread()) {
             throw new IllegalStateException("lockspace " + lockSpaceName + " stage changed without the lock");
         }

@@ -23,7 +23,11 @@
  *       member already has the node's name) that also sets the members directory's data, so its
  *       version counts joins; deleted by the node when it leaves (together with a departed/
  *       tombstone, which is how survivors tell a departure from a death) or by ZooKeeper when its
- *       session expires.</li>
+ *       session expires. A member znode's name carries the member's incarnation, its session id:
+ *       ZooKeeper never hands out a session id twice, so a slot's next member always has another
+ *       one, which the API reports ({@link org.clustermd.dlm.MemberId}, {@code memberIn}, and
+ *       recover_slot), so that a recovery queued for one life of a slot never acts on the
+ *       next.</li>
  *   <li><b>recovery/&lt;dead&gt;+&lt;member&gt;</b> (persistent): created by a member for itself
  *       once its recover_prep has returned for that death; deleted, once the dead member's locks
  *       are gone, by the live member in the lowest slot.</li>
