@@ -21,12 +21,10 @@ import org.clustermd.raid1.Raid1Exception;
  * channel is itself thread-safe.
  */
 final class DeviceMessages {
-    private final ClusterCoordinator owner;
     private final Supplier<MessageChannel> channel;
     private final Supplier<Mddev> array;
 
-    DeviceMessages(ClusterCoordinator owner, Supplier<MessageChannel> channel, Supplier<Mddev> array) {
-        this.owner = owner;
+    DeviceMessages(Supplier<MessageChannel> channel, Supplier<Mddev> array) {
         this.channel = channel;
         this.array = array;
     }
@@ -44,17 +42,23 @@ final class DeviceMessages {
     /** See {@link ClusterCoordinator#gatherBitmaps}; {@code ls} is the member's lockspace. */
     void gatherBitmaps(LockSpace ls, int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
         channel.get().broadcast(new ClusterMessage.ReAdd(devNumber));
-        if (bitmap == null) return;
-        for (int other = 0; other < ls.slotCount(); other++) {
+        if (bitmap != null) mergeOtherSlots(array.get(), bitmap, ls.slotCount());
+    }
+
+    /**
+     * gather_bitmaps' merge: every other slot's bits into ours, not cleared there, and
+     * recovery_cp lowered to the first, so a recovery here copies every chunk any node changed.
+     */
+    static void mergeOtherSlots(Mddev array, WriteIntentBitmap bitmap, int slots) throws Raid1Exception {
+        for (int other = 0; other < slots; other++) {
             if (other == bitmap.slot()) continue;
             try {
                 SlotCopy copy = bitmap.copyFromSlot(other, false);
-                if (copy.foundDirty())
-                    array.get().lowerRecoveryCp(copy.dirtyRange().start());
+                if (copy.foundDirty()) array.lowerRecoveryCp(copy.dirtyRange().start());
             } catch (BitmapException e) {
                 throw new Raid1Exception(
                         Raid1Exception.Code.METADATA,
-                        owner.arrayName() + ": reading bitmap slot " + other + " failed: " + e.getMessage(),
+                        array.name() + ": reading bitmap slot " + other + " failed: " + e.getMessage(),
                         e);
             }
         }

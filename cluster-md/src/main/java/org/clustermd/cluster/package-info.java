@@ -46,12 +46,16 @@
  * </ul>
  * The data path calls only {@code areaResyncing}, one volatile read: no ZooKeeper call, no lock.
  *
+ * <h2>Devices across nodes</h2>
+ * NEWDISK, REMOVE and RE_ADD are sent and handled ({@code DeviceChanges}):
+ * a peer finds an added device through the embedder's
+ * {@link org.clustermd.cluster.DeviceLocator} and holds it as a candidate until the add commits
+ * (docs/md-cluster-protocol.md §f.1, §f.3, §f.4).
+ *
  * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
  * No RESYNCING (peers do not suspend writes in the window being resynced, nor read it from the
  * first leg, and the window is not published in the bitmap lock's LVB; so nodes must keep to
- * their own regions, as the demo's do), no RESYNCING_START; NEWDISK, REMOVE and RE_ADD are sent
- * but not handled by receivers (adding a leg with a peer present fails: no node can look the
- * device up yet; removing or re-adding one fails when the ack wait runs out); no
+ * their own regions, as the demo's do), no RESYNCING_START; no grow (raid_disks or size); no
  * BITMAP_NEEDS_SYNC (a node that leaves gracefully with resync work left keeps its bits in its
  * slot until someone joins into it or gathers it), CHANGE_CAPACITY or BITMAP_RESIZE handling.
  * {@code resyncingRemote} is always false.

@@ -53,6 +53,8 @@ final class ClusterFixture implements AutoCloseable {
         Raid1Array array;
         final List<String> events = new CopyOnWriteArrayList<>();
         final List<SlotCopy> copies = new CopyOnWriteArrayList<>();
+        /** deviceCandidate calls as STATE:devNumber. */
+        final List<String> candidates = new CopyOnWriteArrayList<>();
         /** areaResyncing(READ) as seen from inside recover_prep and recover_slot. */
         final List<Boolean> readsUnbalancedDuringRecovery = new CopyOnWriteArrayList<>();
 
@@ -87,6 +89,11 @@ final class ClusterFixture implements AutoCloseable {
         public void slotRecovered(NodeSlot dead, SlotCopy copy) {
             events.add("copied" + dead.number() + ":" + copy.dirtyChunks());
             copies.add(copy);
+        }
+
+        @Override
+        public void deviceCandidate(java.util.UUID deviceUuid, int devNumber, CandidateState state, String why) {
+            candidates.add(state + ":" + devNumber);
         }
 
         @Override
@@ -147,8 +154,21 @@ final class ClusterFixture implements AutoCloseable {
             Duration ioWait,
             UnaryOperator<BlockDevice> wrap)
             throws Exception {
+        return start(name, bitmapDaemon, connectString, session, ioWait, wrap, DeviceLocator.NONE);
+    }
+
+    private Node start(
+            String name,
+            boolean bitmapDaemon,
+            String connectString,
+            Duration session,
+            Duration ioWait,
+            UnaryOperator<BlockDevice> wrap,
+            DeviceLocator locator)
+            throws Exception {
         Node n = new Node(name);
         n.cluster = ClusterCoordinator.builder()
+                .deviceLocator(locator)
                 .connectString(connectString)
                 .nodeName(name)
                 .sessionTimeout(session)
@@ -168,6 +188,18 @@ final class ClusterFixture implements AutoCloseable {
         nodes.add(n);
         n.array.awaitSyncIdle(Timing.seconds(60));
         return n;
+    }
+
+    /** As {@link #start(String, boolean)}, finding the devices peers add with {@code locator}. */
+    Node start(String name, DeviceLocator locator) throws Exception {
+        return start(
+                name,
+                true,
+                zk.connectString(),
+                SESSION,
+                ArrayOptions.DEFAULT_IO_WAIT,
+                UnaryOperator.identity(),
+                locator);
     }
 
     /** The byte offset of chunk {@code c} in the array. */

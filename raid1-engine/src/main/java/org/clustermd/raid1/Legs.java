@@ -180,17 +180,10 @@ final class Legs {
 
     /** Adds a new member as a SPARE through the cluster's add protocol and a superblock update. */
     private void join(Leg leg, Mirror spare, Superblock own) throws Raid1Exception {
+        Superblock base = own != null ? own : writeNewSuperblock(leg);
         array.cluster().addNewDisk(leg.deviceUuid, leg.devNumber);
         boolean ok = false;
         try {
-            Superblock base = own != null
-                    ? own
-                    : array.metadata().template().toBuilder()
-                            .devNumber(leg.devNumber)
-                            .deviceUuid(leg.deviceUuid)
-                            .dataSize(leg.device.size() / BlockDevice.SECTOR_SIZE
-                                    - array.metadata().template().dataOffset())
-                            .build();
             array.metadata().remember(leg.devNumber, base);
             array.publish(set -> set.plus(spare));
             CompletableFuture<Void> f = array.updater().request("added " + leg.name());
@@ -200,6 +193,34 @@ final class Legs {
             if (!ok) array.cluster().addNewDiskCancel();
         }
         array.syncControl().enableSync();
+    }
+
+    /**
+     * mdadm writes a new device's superblock before ADD_NEW_DISK: peers find the device by the
+     * device UUID in it when NEWDISK names it (docs/md-cluster-protocol.md §f.1). Its events are
+     * the array's now, so a peer tells the update that commits the add (newer events on the
+     * device) from a refusal (none written).
+     */
+    private Superblock writeNewSuperblock(Leg leg) throws Raid1Exception {
+        Superblock sb = array.metadata().template().toBuilder()
+                .devNumber(leg.devNumber)
+                .deviceUuid(leg.deviceUuid)
+                .events(array.metadata().events())
+                .devRoles(array.mirrors().devRoles(array.metadata().template().maxDev()))
+                .dataSize(leg.device.size() / BlockDevice.SECTOR_SIZE
+                        - array.metadata().template().dataOffset())
+                .build();
+        try {
+            SuperblockCodec.write(leg.device, sb);
+            leg.device.flush();
+        } catch (IOException e) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.METADATA,
+                    array.name() + ": writing the superblock of new device " + leg.name() + " failed: "
+                            + e.getMessage(),
+                    e);
+        }
+        return sb;
     }
 
     private void checkFits(BlockDevice device) throws Raid1Exception {
@@ -448,8 +469,8 @@ final class Legs {
             int role = sb.devRole(d);
             if (role < Superblock.ROLE_MAX && set.byDevNumber(d).isEmpty()) {
                 log.warn(
-                        "{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (a new device "
-                                + "joins a node through NEWDISK, not built yet)",
+                        "{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (its NEWDISK "
+                                + "was not confirmed here)",
                         array.name(),
                         d,
                         role);
@@ -484,6 +505,38 @@ final class Legs {
             array.markFaultyLocally(m.get(), "removed by a peer");
         }
         drop(m.get());
+    }
+
+    /**
+     * A peer's add of {@code given} was committed (docs/md-cluster-protocol.md §f.1): the device
+     * joins this node as a SPARE (no writes) from its own superblock; the reload that follows
+     * gives it the role the peer's superblock names.
+     */
+    void clusterAdd(BlockDevice given) throws Raid1Exception {
+        BlockDevice device = array.leaseHold().guard(given);
+        Superblock own = readOwn(device);
+        if (!own.setUuid().equals(array.uuid())) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID,
+                    array.name() + ": " + device.name() + " belongs to array " + own.setUuid());
+        }
+        Optional<Mirror> clash = array.mirrors().byDevNumber(own.devNumber());
+        if (clash.isPresent()) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.BUSY,
+                    array.name() + ": dev_number " + own.devNumber() + " is in use by "
+                            + clash.get().name());
+        }
+        Leg leg = new Leg(
+                device,
+                own.devNumber(),
+                own.deviceUuid(),
+                own.dataOffset() * BlockDevice.SECTOR_SIZE,
+                own.cntCorrectedRead());
+        boolean writeMostly = (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0;
+        array.metadata().remember(leg.devNumber, own);
+        array.publish(set -> set.plus(Mirror.readded(leg, writeMostly, Mirror.NO_ROLE, 0)));
+        log.info("{}: {} added by a peer as dev_number {} (a spare)", array.name(), leg.name(), leg.devNumber);
     }
 
     /** RE_ADD from a peer: write to the leg again (it recovers through the bitmap). */

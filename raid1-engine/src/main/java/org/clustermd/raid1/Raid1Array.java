@@ -491,6 +491,18 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     }
 
     @Override
+    public boolean deviceInUse(int devNumber, UUID deviceUuid) {
+        MirrorSet set = core.mirrors();
+        return set.byDevNumber(devNumber).isPresent()
+                || set.mirrors().stream().anyMatch(m -> m.deviceUuid().equals(deviceUuid));
+    }
+
+    @Override
+    public void clusterAdd(BlockDevice device) throws Raid1Exception {
+        core.legs.clusterAdd(device);
+    }
+
+    @Override
     public void clusterReAdd(int devNumber) {
         core.legs.clusterReAdd(devNumber);
     }

@@ -66,9 +66,8 @@
  *
  * <h2>Built now, and not yet</h2>
  * Built: the channel, the codec of every type, METADATA_UPDATED (sent after every superblock
- * write, handled by a reload), the NEWDISK send side with the {@code no-new-dev} vote (receivers
- * answer "not found": no device locator yet), the REMOVE and RE_ADD send sides. Not yet:
- * handling RESYNCING, RESYNCING_START, REMOVE, RE_ADD, BITMAP_NEEDS_SYNC, CHANGE_CAPACITY and
- * BITMAP_RESIZE (refused: not acknowledged).
+ * write, handled by a reload), NEWDISK with the {@code no-new-dev} vote, REMOVE and RE_ADD (sent
+ * and handled). Not yet: handling RESYNCING, RESYNCING_START, BITMAP_NEEDS_SYNC, CHANGE_CAPACITY
+ * and BITMAP_RESIZE (refused: not acknowledged).
  */
 package org.clustermd.cluster.message;
