@@ -172,6 +172,25 @@ class DeviceChangesTest {
     }
 
     @Test
+    void removingALegThatStillTakesWritesIsRefusedBeforeAnyMessage() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 2, LEG)) {
+            ClusterFixture.Node a = c.start("node-a", DeviceLocator.NONE);
+            ClusterFixture.Node b = c.start("node-b", DeviceLocator.NONE);
+            long sent = a.cluster.messagesSent();
+            String leg1 = a.array.mirrors().byDevNumber(1).orElseThrow().name();
+            assertThatThrownBy(() -> a.array.removeDevice(leg1))
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY))
+                    .hasMessageContaining("fail it before removing it");
+            assertThat(a.cluster.messagesSent()).isEqualTo(sent);
+            for (ClusterFixture.Node n : List.of(a, b))
+                assertThat(n.array.mirrors().byDevNumber(1).orElseThrow().state())
+                        .as(n.name)
+                        .isEqualTo(MirrorState.IN_SYNC);
+        }
+    }
+
+    @Test
     void aReAddAfterWritesOnOtherNodesRecoversOnlyTheChangedChunks() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 3, LEG)) {
             ClusterFixture.Node a = c.start("node-a", DeviceLocator.NONE);
