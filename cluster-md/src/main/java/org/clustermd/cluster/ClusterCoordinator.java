@@ -233,8 +233,7 @@ public final class ClusterCoordinator implements ClusterOperations {
             steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
             // ack is armed under token EX, then the superblock re-read: a message sent before that was
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
-            var receiver =
-                    new MessageReceiver(mddev, new DeviceChanges(mddev, () -> channel, config.locator(), listener));
+            var receiver = new MessageReceiver(mddev, () -> channel, config.locator(), listener);
             channel = MessageChannel.open(mddev.name(), ls, bounds, receiver, mddev::reloadSuperblock);
             steps.logJoined(clusterName, uuid, slot, nodes);
         } catch (Raid1Exception e) {
@@ -257,6 +256,11 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public WriteLease writeLease() {
         return lease;
+    }
+
+    @Override
+    public Set<Integer> peerSlots() {
+        return DeviceMessages.peerSlots(members(), lockSpace);
     }
 
     @Override
@@ -439,12 +443,6 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void addNewDiskCancel() {
         permits.addNewDiskCancel();
-    }
-
-    @Override
-    public void newDiskAck(boolean ack) throws Raid1Exception {
-        member();
-        devices.newDiskAck(ack);
     }
 
     /** md's {@code remove_disk}: REMOVE, acknowledged by every peer. */

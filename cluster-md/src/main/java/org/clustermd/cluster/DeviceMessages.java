@@ -1,19 +1,23 @@
 package org.clustermd.cluster;
 
+import java.util.Set;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.NodeSlot;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
 
 /**
- * The send sides of md's device changes for a {@link ClusterCoordinator}: the answer to a peer's
- * NEWDISK ({@code new_disk_ack}), REMOVE ({@code remove_disk}) and RE_ADD with the merge of every
- * other slot's bits into ours ({@code gather_bitmaps}). NEWDISK itself goes with the token held
+ * The send sides of md's device changes for a {@link ClusterCoordinator}: REMOVE
+ * ({@code remove_disk}) and RE_ADD with the merge of every other slot's bits into ours
+ * ({@code gather_bitmaps}); the answer to a peer's NEWDISK ({@code new_disk_ack}) is
+ * {@link DeviceChanges}'. NEWDISK itself goes with the token held
  * across calls, {@link TokenPermits}'. Owns nothing: the channel and the array are the
  * coordinator's, read through its volatile fields when a call comes (after join).
  *
@@ -29,11 +33,6 @@ final class DeviceMessages {
         this.array = array;
     }
 
-    /** See {@link ClusterCoordinator#newDiskAck}. */
-    void newDiskAck(boolean ack) throws Raid1Exception {
-        channel.get().answerNewDisk(ack);
-    }
-
     /** See {@link ClusterCoordinator#removeDisk}. */
     void removeDisk(int devNumber) throws Raid1Exception {
         channel.get().broadcast(new ClusterMessage.Remove(devNumber));
@@ -43,6 +42,13 @@ final class DeviceMessages {
     void gatherBitmaps(LockSpace ls, int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
         channel.get().broadcast(new ClusterMessage.ReAdd(devNumber));
         if (bitmap != null) mergeOtherSlots(array.get(), bitmap, ls.slotCount());
+    }
+
+    /** The slots of the live members other than this node ({@code ls} null before join). */
+    static Set<Integer> peerSlots(Set<NodeSlot> members, LockSpace ls) {
+        if (ls == null) return Set.of();
+        int own = ls.slot().number();
+        return members.stream().map(NodeSlot::number).filter(n -> n != own).collect(Collectors.toUnmodifiableSet());
     }
 
     /**

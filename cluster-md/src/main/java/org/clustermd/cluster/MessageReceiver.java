@@ -1,8 +1,10 @@
 package org.clustermd.cluster;
 
+import java.util.function.Supplier;
 import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.cluster.message.Disposition;
 import org.clustermd.cluster.message.Envelope;
+import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.cluster.message.MessageHandler;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
@@ -24,9 +26,9 @@ final class MessageReceiver implements MessageHandler {
     private final Mddev array;
     private final DeviceChanges devices;
 
-    MessageReceiver(Mddev array, DeviceChanges devices) {
+    MessageReceiver(Mddev array, Supplier<MessageChannel> channel, DeviceLocator locator, ClusterListener listener) {
         this.array = array;
-        this.devices = devices;
+        this.devices = new DeviceChanges(array, channel, locator, listener);
     }
 
     @Override

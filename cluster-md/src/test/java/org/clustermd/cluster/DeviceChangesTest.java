@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +12,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -22,6 +24,8 @@ import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.Raid1Exception;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
+import org.clustermd.raid1.io.ForwardingBlockDevice;
+import org.clustermd.raid1.sb.Superblock;
 import org.clustermd.raid1.sb.SuperblockCodec;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.testkit.Timing;
@@ -77,6 +81,56 @@ class DeviceChangesTest {
             assertThat(Verifier.compareLegs(List.of(c.legs.get(0), fresh)).identical())
                     .isTrue();
             assertThat(all).allMatch(n -> n.cluster.messagesRefused() == 0);
+        }
+    }
+
+    @Test
+    void anAddedLegGetsALivePeersSlotFromThatPeerOnlyAndTheFreeSlotsFromTheAdder() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG)) {
+            DeviceLocator scan = scan();
+            ClusterFixture.Node a = c.start("node-a", scan);
+            ClusterFixture.Node b = c.start("node-b", scan);
+            String leg1 = a.array.mirrors().byDevNumber(1).orElseThrow().name();
+            a.array.failDevice(leg1);
+            a.array.removeDevice(leg1);
+            // bits in both live slots: they stay set while the array is degraded
+            a.writeBlock(ClusterFixture.chunk(1), 1);
+            b.writeBlock(ClusterFixture.chunk(4), 2);
+
+            Path fresh = newLeg("new0");
+            List<long[]> writes = new CopyOnWriteArrayList<>();
+            a.array.addDevice(new RecordingWrites(BlockDevices.open(fresh), writes));
+            int dev = devNumberOf(a.array, fresh);
+            for (ClusterFixture.Node n : List.of(a, b)) {
+                Timing.waitFor(
+                        n.name + " has the new leg in sync",
+                        () -> n.array
+                                .mirrors()
+                                .byDevNumber(dev)
+                                .map(m -> m.state() == MirrorState.IN_SYNC)
+                                .orElse(false),
+                        Timing.seconds(60));
+                n.array.awaitSyncIdle(Timing.seconds(60));
+            }
+
+            Superblock sb = read(c.legs.get(0));
+            long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
+            long stride = a.array.bitmap().orElseThrow().geometry().stride();
+            long bFrom = area + b.slot() * stride;
+            assertThat(writes)
+                    .as("a never wrote b's slot [%d, %d) on the new leg", bFrom, bFrom + stride)
+                    .noneMatch(w -> w[0] < bFrom + stride && w[0] + w[1] > bFrom);
+            assertThat(writes)
+                    .as("a copied the free slot")
+                    .anyMatch(w -> w[0] <= area + 2 * stride && w[0] + w[1] >= area + 3 * stride);
+            for (int slot = 0; slot < 3; slot++) {
+                long from = area + slot * stride;
+                Timing.waitFor(
+                        "slot " + slot + " is the same on leg0 and the new leg",
+                        () -> java.util.Arrays.equals(
+                                bytes(c.legs.get(0), from, (int) stride), bytes(fresh, from, (int) stride)),
+                        Timing.seconds(30));
+            }
         }
     }
 
@@ -286,6 +340,37 @@ class DeviceChangesTest {
                 }
             }
         };
+    }
+
+    private static Superblock read(Path leg) throws Exception {
+        try (BlockDevice d = BlockDevices.open(leg)) {
+            return SuperblockCodec.read(d);
+        }
+    }
+
+    private static byte[] bytes(Path file, long offset, int length) throws Exception {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+            byte[] b = new byte[length];
+            raf.seek(offset);
+            raf.readFully(b);
+            return b;
+        }
+    }
+
+    /** Records the byte range of every write ({offset, length}); passes everything on. */
+    private static final class RecordingWrites extends ForwardingBlockDevice {
+        private final List<long[]> writes;
+
+        RecordingWrites(BlockDevice inner, List<long[]> writes) {
+            super(inner);
+            this.writes = writes;
+        }
+
+        @Override
+        public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
+            writes.add(new long[] {offset, src.remaining()});
+            return super.writeAsync(offset, src, fua);
+        }
     }
 
     private static void closeQuietly(BlockDevice d) {

@@ -1,5 +1,6 @@
 package org.clustermd.raid1;
 
+import java.util.Set;
 import java.util.UUID;
 import org.clustermd.bitmap.WriteIntentBitmap;
 
@@ -27,7 +28,7 @@ import org.clustermd.bitmap.WriteIntentBitmap;
  *   <tr><td>{@link #metadataUpdateStart}, {@link #metadataUpdateFinish},
  *       {@link #metadataUpdateCancel}</td><td>{@code md-<array>}, the only writer of
  *       superblocks; start is always followed by exactly one finish or cancel</td><td>bounded</td></tr>
- *   <tr><td>{@link #addNewDisk}, {@link #addNewDiskCancel}, {@link #newDiskAck},
+ *   <tr><td>{@link #addNewDisk}, {@link #addNewDiskCancel},
  *       {@link #removeDisk}, {@link #gatherBitmaps}</td><td>the administrator's thread (an
  *       embedding API or JMX call)</td><td>bounded</td></tr>
  *   <tr><td>{@link #slotNumber}, {@link #isClustered}, {@link #resyncingRemote}</td><td>any</td>
@@ -89,6 +90,15 @@ public interface ClusterOperations {
 
     /** This node's bitmap slot, {@code 0 <= slot < nodes}; valid after {@link #join}. */
     int slotNumber();
+
+    /**
+     * The bitmap slots of the other live members, as this node last saw them: each writes its
+     * own slot, so a leg this node admits gets every slot copied but these (docs/lessons.md §40).
+     * Empty for a node alone.
+     */
+    default Set<Integer> peerSlots() {
+        return Set.of();
+    }
 
     /**
      * md's {@code load_bitmaps}: the array's bitmap exists now. Gather what other slots say (a
@@ -180,9 +190,6 @@ public interface ClusterOperations {
 
     /** md's {@code add_new_disk_cancel}: the add failed locally after {@link #addNewDisk}; release. */
     void addNewDiskCancel();
-
-    /** md's {@code new_disk_ack}: answer a peer's NEWDISK (true: this node sees the device). */
-    void newDiskAck(boolean ack) throws Raid1Exception;
 
     /** md's {@code remove_disk}: tell every peer to drop device {@code devNumber} (REMOVE). */
     void removeDisk(int devNumber) throws Raid1Exception;

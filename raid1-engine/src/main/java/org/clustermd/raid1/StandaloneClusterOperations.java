@@ -144,11 +144,6 @@ public final class StandaloneClusterOperations implements ClusterOperations {
     public void addNewDiskCancel() {}
 
     @Override
-    public void newDiskAck(boolean ack) throws Raid1Exception {
-        checkMember();
-    }
-
-    @Override
     public void removeDisk(int devNumber) throws Raid1Exception {
         checkMember();
     }

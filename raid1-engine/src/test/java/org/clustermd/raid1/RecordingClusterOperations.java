@@ -201,11 +201,6 @@ public final class RecordingClusterOperations implements ClusterOperations {
     }
 
     @Override
-    public void newDiskAck(boolean ack) throws Raid1Exception {
-        record("newDiskAck", ack ? 1 : 0, 0);
-    }
-
-    @Override
     public void removeDisk(int devNumber) throws Raid1Exception {
         record("removeDisk", devNumber, 0);
     }
