@@ -435,9 +435,9 @@ public final class ClusterCoordinator implements ClusterOperations {
      * token stays held (md's SEND_LOCKED_ALREADY) for the update that commits the add.
      */
     @Override
-    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    public int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception {
         member();
-        permits.addNewDisk(deviceUuid, devNumber);
+        return permits.addNewDisk(deviceUuid, label);
     }
 
     @Override

@@ -4,6 +4,7 @@ import java.util.UUID;
 import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.cluster.message.SendPermit;
+import org.clustermd.raid1.ClusterOperations;
 import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.LoggerFactory;
 
@@ -63,10 +64,12 @@ final class TokenPermits {
     }
 
     /** See {@link ClusterCoordinator#addNewDisk}. */
-    void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    int addNewDisk(UUID deviceUuid, ClusterOperations.NewDiskLabel label) throws Raid1Exception {
         MessageChannel channel = owner.channel();
         SendPermit p = channel.lockComm();
         try {
+            // every earlier add's commit was processed here before this token grant
+            int devNumber = label.write();
             channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
             if (!channel.everyPeerConfirmedNewDisk()) {
                 cancelVisibly(p, devNumber);
@@ -80,6 +83,7 @@ final class TokenPermits {
             addPermit = p;
             p = null;
             if (previous != null) previous.close();
+            return devNumber;
         } finally {
             if (p != null) p.close();
         }

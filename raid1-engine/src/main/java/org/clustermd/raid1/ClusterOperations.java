@@ -180,13 +180,28 @@ public interface ClusterOperations {
     // ------------------------------------------------------------------ devices
 
     /**
-     * md's {@code add_new_disk}: ask every peer to find the device (NEWDISK) and confirm it. On
-     * success the metadata lock stays held and the engine's next superblock update (ending
-     * with {@link #metadataUpdateFinish}) commits the add; on failure nothing is held.
-     *
-     * @throws Raid1Exception CLUSTER when a peer does not see the device (md's ENOENT)
+     * mdadm's step before {@link #addNewDisk}: picks a new device's desc_nr and writes its
+     * superblock (with {@code deviceUuid}), or checks that a returning device's own desc_nr is
+     * free. Runs under the metadata lock, so the number is chosen from a view that holds every
+     * earlier add of every node.
      */
-    void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception;
+    @FunctionalInterface
+    interface NewDiskLabel {
+        /** @return the desc_nr the device carries */
+        int write() throws Raid1Exception;
+    }
+
+    /**
+     * md's {@code add_new_disk}: takes the metadata lock, runs {@code label} under it, then asks
+     * every peer to find the device (NEWDISK) and confirm it. On success the metadata lock stays
+     * held and the engine's next superblock update (ending with {@link #metadataUpdateFinish})
+     * commits the add; on failure nothing is held.
+     *
+     * @return the desc_nr {@code label} gave the device
+     * @throws Raid1Exception CLUSTER when a peer does not see the device (md's ENOENT); whatever
+     *     {@code label} threw
+     */
+    int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception;
 
     /** md's {@code add_new_disk_cancel}: the add failed locally after {@link #addNewDisk}; release. */
     void addNewDiskCancel();

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.sb.Superblock;
@@ -112,10 +113,14 @@ final class Legs {
                 throw new Raid1Exception(
                         Raid1Exception.Code.BUSY, array.name() + ": " + device.name() + " is already a member");
             }
-            int dev = array.mirrors().freeDevNumber();
             UUID uuid = UUID.randomUUID();
+            AtomicReference<Superblock> written = new AtomicReference<>();
+            int dev = array.cluster().addNewDisk(uuid, () -> {
+                written.set(writeNewSuperblock(device, array.mirrors().freeDevNumber(), uuid));
+                return written.get().devNumber();
+            });
             Leg leg = new Leg(device, dev, uuid, array.metadata().template().dataOffset() * BlockDevice.SECTOR_SIZE, 0);
-            join(leg, Mirror.readded(leg, false, Mirror.NO_ROLE, 0), null);
+            join(leg, Mirror.readded(leg, false, Mirror.NO_ROLE, 0), written.get());
         } finally {
             array.reconfigLock().unlock();
         }
@@ -171,6 +176,17 @@ final class Legs {
                     own.dataOffset() * BlockDevice.SECTOR_SIZE,
                     own.cntCorrectedRead());
             Mirror spare = returning(leg, own, (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0);
+            array.cluster().addNewDisk(own.deviceUuid(), () -> {
+                // again under the token: a peer's add may have taken the number meanwhile
+                Optional<Mirror> taken = array.mirrors().byDevNumber(own.devNumber());
+                if (taken.isPresent()) {
+                    throw new Raid1Exception(
+                            Raid1Exception.Code.BUSY,
+                            array.name() + ": dev_number " + own.devNumber() + " of " + device.name() + " was taken by "
+                                    + taken.get().name());
+                }
+                return own.devNumber();
+            });
             join(leg, spare, own);
             log.info("{}: {} re-added ({})", array.name(), device.name(), describe(spare));
         } finally {
@@ -178,10 +194,11 @@ final class Legs {
         }
     }
 
-    /** Adds a new member as a SPARE through the cluster's add protocol and a superblock update. */
-    private void join(Leg leg, Mirror spare, Superblock own) throws Raid1Exception {
-        Superblock base = own != null ? own : writeNewSuperblock(leg);
-        array.cluster().addNewDisk(leg.deviceUuid, leg.devNumber);
+    /**
+     * Adds a new member as a SPARE through a superblock update, once the cluster's add protocol
+     * confirmed it ({@code addNewDisk} returned, its permit held for this update).
+     */
+    private void join(Leg leg, Mirror spare, Superblock base) throws Raid1Exception {
         boolean ok = false;
         try {
             array.metadata().remember(leg.devNumber, base);
@@ -199,24 +216,24 @@ final class Legs {
      * mdadm writes a new device's superblock before ADD_NEW_DISK: peers find the device by the
      * device UUID in it when NEWDISK names it (docs/md-cluster-protocol.md §f.1). Its events are
      * the array's now, so a peer tells the update that commits the add (newer events on the
-     * device) from a refusal (none written).
+     * device) from a refusal (none written). Called under the cluster's token.
      */
-    private Superblock writeNewSuperblock(Leg leg) throws Raid1Exception {
+    private Superblock writeNewSuperblock(BlockDevice device, int devNumber, UUID deviceUuid) throws Raid1Exception {
         Superblock sb = array.metadata().template().toBuilder()
-                .devNumber(leg.devNumber)
-                .deviceUuid(leg.deviceUuid)
+                .devNumber(devNumber)
+                .deviceUuid(deviceUuid)
                 .events(array.metadata().events())
                 .devRoles(array.mirrors().devRoles(array.metadata().template().maxDev()))
-                .dataSize(leg.device.size() / BlockDevice.SECTOR_SIZE
+                .dataSize(device.size() / BlockDevice.SECTOR_SIZE
                         - array.metadata().template().dataOffset())
                 .build();
         try {
-            SuperblockCodec.write(leg.device, sb);
-            leg.device.flush();
+            SuperblockCodec.write(device, sb);
+            device.flush();
         } catch (IOException e) {
             throw new Raid1Exception(
                     Raid1Exception.Code.METADATA,
-                    array.name() + ": writing the superblock of new device " + leg.name() + " failed: "
+                    array.name() + ": writing the superblock of new device " + device.name() + " failed: "
                             + e.getMessage(),
                     e);
         }

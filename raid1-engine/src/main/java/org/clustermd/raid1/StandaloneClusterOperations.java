@@ -136,8 +136,9 @@ public final class StandaloneClusterOperations implements ClusterOperations {
     public void metadataUpdateCancel() {}
 
     @Override
-    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    public int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception {
         checkMember();
+        return label.write();
     }
 
     @Override

@@ -191,8 +191,10 @@ public final class RecordingClusterOperations implements ClusterOperations {
     }
 
     @Override
-    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    public int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception {
+        int devNumber = label.write();
         record("addNewDisk", devNumber, 0);
+        return devNumber;
     }
 
     @Override
