@@ -85,7 +85,12 @@ final class DeviceChanges {
 
     /** md's process_add_new_disk with udev's confirm rule: found (no-new-dev to NL) or not (stays CR). */
     Disposition newDisk(int sender, ClusterMessage.NewDisk n) throws Raid1Exception {
-        if (candidate != null) cancel(candidate, "a newer NEWDISK came before this one was settled");
+        if (candidate != null) {
+            // its adder never settled it (it died): back to CR first, or this node could not veto
+            // the add announced now (docs/lessons.md §41)
+            channel.get().rearmNoNewDev();
+            cancel(candidate, "a newer NEWDISK came before this one was settled");
+        }
         announced = n.devNumber();
         String refusal;
         BlockDevice device = null;

@@ -16,6 +16,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.raid1.ArrayListener;
 import org.clustermd.raid1.AttributeChange;
 import org.clustermd.raid1.Mirror;
@@ -196,6 +197,41 @@ class DeviceChangesTest {
                 assertThat(n.array.mirrors().byDevNumber(2)).as(n.name).isPresent();
         } finally {
             release.countDown();
+        }
+    }
+
+    @Test
+    void aNodeThatConfirmedAnAddItsAdderNeverSettledStillVetoesTheNextOne() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 2, LEG)) {
+            ClusterFixture.Node a = c.start("node-a", scan());
+            ClusterFixture.Node b = c.start("node-b", scan());
+            // an adder that dies after NEWDISK: the device is announced, found, and never committed
+            Path orphan = newLeg("new-orphan");
+            UUID orphanUuid = UUID.randomUUID();
+            try (BlockDevice d = BlockDevices.open(orphan)) {
+                SuperblockCodec.write(
+                        d,
+                        read(c.legs.get(0)).toBuilder()
+                                .deviceUuid(orphanUuid)
+                                .devNumber(2)
+                                .build());
+            }
+            a.cluster.channel().broadcast(new ClusterMessage.NewDisk(orphanUuid, 2));
+            assertThat(b.candidates).containsExactly("PENDING:2");
+
+            // the next add names a device b cannot find: b's veto must count again
+            Path hidden = newLeg("hidden0");
+            BlockDevice device = BlockDevices.open(hidden);
+            try {
+                assertThatThrownBy(() -> a.array.addDevice(device))
+                        .isInstanceOf(Raid1Exception.class)
+                        .hasMessageContaining("not every node found device");
+            } finally {
+                device.close();
+            }
+            assertThat(b.candidates).containsExactly("PENDING:2", "CANCELLED:2", "NOT_FOUND:2");
+            for (ClusterFixture.Node n : List.of(a, b))
+                assertThat(n.array.mirrors().mirrors()).as(n.name).hasSize(2);
         }
     }
 
