@@ -192,6 +192,11 @@ public final class ClusteredArray implements AutoCloseable {
         }
     }
 
+    /** mdadm --grow --raid-devices: {@code n} roles; every node follows ({@link Raid1Array#growRaidDisks}). */
+    public void growRaidDisks(int n) throws Raid1Exception {
+        array.growRaidDisks(n);
+    }
+
     public SyncAction syncAction() {
         return array.syncAction();
     }

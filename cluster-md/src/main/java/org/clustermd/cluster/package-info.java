@@ -55,7 +55,7 @@
  * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
  * No RESYNCING (peers do not suspend writes in the window being resynced, nor read it from the
  * first leg, and the window is not published in the bitmap lock's LVB; so nodes must keep to
- * their own regions, as the demo's do), no RESYNCING_START; no grow (raid_disks or size); no
+ * their own regions, as the demo's do), no RESYNCING_START; no size grow; no
  * BITMAP_NEEDS_SYNC (a node that leaves gracefully with resync work left keeps its bits in its
  * slot until someone joins into it or gathers it), CHANGE_CAPACITY or BITMAP_RESIZE handling.
  * {@code resyncingRemote} is always false.

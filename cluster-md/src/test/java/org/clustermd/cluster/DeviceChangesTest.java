@@ -136,6 +136,44 @@ class DeviceChangesTest {
     }
 
     @Test
+    void raidDisksGrownOnOneNodeGiveEveryNodeTheNewRoleRecoveredOntoTheSpare() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG)) {
+            DeviceLocator scan = scan();
+            ClusterFixture.Node a = c.start("node-a", scan);
+            ClusterFixture.Node b = c.start("node-b", scan);
+            a.writeBlock(ClusterFixture.chunk(3), 1);
+            Path fresh = newLeg("new0");
+            a.array.addDevice(BlockDevices.open(fresh));
+            int dev = devNumberOf(a.array, fresh);
+            assertThat(b.array.mirrors().byDevNumber(dev).orElseThrow().state()).isEqualTo(MirrorState.SPARE);
+
+            b.array.growRaidDisks(3);
+            for (ClusterFixture.Node n : List.of(a, b)) {
+                assertThat(n.array.raidDisks()).as(n.name).isEqualTo(3);
+                Timing.waitFor(
+                        n.name + " has the spare in sync in role 2",
+                        () -> n.array
+                                .mirrors()
+                                .byDevNumber(dev)
+                                .map(m -> m.state() == MirrorState.IN_SYNC && m.role() == 2)
+                                .orElse(false),
+                        Timing.seconds(60));
+                n.array.awaitSyncIdle(Timing.seconds(60));
+            }
+            assertThat(read(c.legs.get(0)).raidDisks()).isEqualTo(3);
+            assertThat(Verifier.compareLegs(List.of(c.legs.get(0), c.legs.get(1), fresh))
+                            .identical())
+                    .isTrue();
+            assertThatThrownBy(() -> a.array.growRaidDisks(2))
+                    .isInstanceOfSatisfying(
+                            Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY))
+                    .hasMessageContaining("holds role 2");
+            for (ClusterFixture.Node n : List.of(a, b))
+                assertThat(n.array.raidDisks()).as(n.name).isEqualTo(3);
+        }
+    }
+
+    @Test
     void aPeerThatCannotFindTheDeviceRefusesTheAddAndNothingChanges() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 2, LEG)) {
             ClusterFixture.Node a = c.start("node-a", scan());

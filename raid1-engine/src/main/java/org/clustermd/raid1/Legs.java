@@ -303,6 +303,54 @@ final class Legs {
                 + (spare.fullSyncFrom() < Long.MAX_VALUE ? ", full from sector " + spare.fullSyncFrom() : "");
     }
 
+    /**
+     * md's update_raid_disks for raid1 (mdadm --grow --raid-devices): more roles, which spares
+     * take and recover, or fewer, when no leg holds the roles given up. Refused while a sync runs
+     * (md's EBUSY). The superblock update carries the new raid_disks to every peer.
+     */
+    void growRaidDisks(int n) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            MirrorSet set = array.mirrors();
+            if (n == set.raidDisks()) return;
+            if (n < 1 || n > array.metadata().template().maxDev()) {
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        array.name() + ": raid_disks " + n + " is outside [1, "
+                                + array.metadata().template().maxDev() + "]");
+            }
+            SyncAction running = array.syncControl().action();
+            if (running != SyncAction.IDLE) {
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY, array.name() + ": " + running + " is running; raid_disks stays");
+            }
+            Optional<Mirror> beyond = heldBeyond(set, n);
+            if (beyond.isPresent()) {
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY,
+                        array.name() + ": " + beyond.get().name() + " holds role "
+                                + beyond.get().role() + "; fail and remove it before shrinking to " + n);
+            }
+            array.publish(s -> s.withRaidDisks(n));
+            array.metadata().raidDisks(n);
+            MetadataUpdater.awaitUpdate(
+                    array.name(),
+                    array.updater().request("raid_disks " + n),
+                    array.ioWaitNanos(),
+                    "recording raid_disks " + n);
+            log.info("{}: raid_disks {} -> {}", array.name(), set.raidDisks(), n);
+        } finally {
+            array.reconfigLock().unlock();
+        }
+        array.syncControl().requestRecovery();
+    }
+
+    private static Optional<Mirror> heldBeyond(MirrorSet set, int n) {
+        return set.mirrors().stream()
+                .filter(m -> m.state().takesWrites() && m.role() >= n)
+                .findFirst();
+    }
+
     void writeMostly(String name, boolean on) throws Raid1Exception {
         array.reconfigLock().lock();
         try {
@@ -438,6 +486,7 @@ final class Legs {
             return;
         }
         array.metadata().adoptEvents(sb.events());
+        if (sb.raidDisks() != array.mirrors().raidDisks()) followRaidDisks(sb.raidDisks());
         for (Mirror m : array.mirrors().mirrors()) {
             int role = m.devNumber() < sb.maxDev() ? sb.devRole(m.devNumber()) : Superblock.ROLE_SPARE;
             if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
@@ -479,6 +528,25 @@ final class Legs {
         }
     }
 
+    /** check_sb_changes' update_raid_disks: a peer grew or shrank the array. */
+    private void followRaidDisks(int n) {
+        Optional<Mirror> beyond = heldBeyond(array.mirrors(), n);
+        if (beyond.isPresent()) {
+            log.warn(
+                    "{}: a peer wrote raid_disks {} but {} holds role {} here; not applied",
+                    array.name(),
+                    n,
+                    beyond.get().name(),
+                    beyond.get().role());
+            return;
+        }
+        int before = array.mirrors().raidDisks();
+        array.publish(s -> s.withRaidDisks(n));
+        array.metadata().raidDisks(n);
+        array.syncControl().requestRecovery();
+        log.info("{}: raid_disks {} -> {} (a peer grew the array)", array.name(), before, n);
+    }
+
     /** What check_sb_changes would apply and this engine cannot yet: said, not hidden. */
     private void logUnapplied(Superblock sb) {
         MirrorSet set = array.mirrors();
@@ -492,13 +560,6 @@ final class Legs {
                         d,
                         role);
             }
-        }
-        if (sb.raidDisks() != array.metadata().raidDisks()) {
-            log.warn(
-                    "{}: a peer wrote raid_disks {} (ours {}): changing raid_disks is not supported; not applied",
-                    array.name(),
-                    sb.raidDisks(),
-                    array.metadata().raidDisks());
         }
         if (sb.size() != array.metadata().size()) {
             log.warn(

@@ -409,6 +409,17 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         core.legs.add(device);
     }
 
+    /**
+     * mdadm --grow --raid-devices: {@code n} roles. More roles are taken by spares (recovered);
+     * fewer only when no leg holds the roles given up. In a cluster every peer follows.
+     *
+     * @throws Raid1Exception INVALID for a count out of range, BUSY while a sync runs or a leg
+     *     holds a role given up
+     */
+    public void growRaidDisks(int n) throws Raid1Exception {
+        core.legs.growRaidDisks(n);
+    }
+
     /** {@link DeviceAttributes#reAdd()}. */
     public void reAddDevice(String leg) throws Raid1Exception {
         device(leg).reAdd();

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code manage --add / --fail / --remove / --re-add} on a clustered array whose nodes run with
+ * {@code manage --add / --grow --raid-devices / --fail / --remove / --re-add} on a clustered array whose nodes run with
  * {@code node --scan GLOB} (separate JVMs, a real ZooKeeper, temp leg files): every node ends
  * with the same legs, and the legs end identical.
  */
@@ -27,7 +27,7 @@ class DeviceVerbsTest {
     Path dir;
 
     @Test
-    void addFailRemoveAndReAddThroughManageReachEveryNode() throws Exception {
+    void addGrowFailRemoveAndReAddThroughManageReachEveryNode() throws Exception {
         Tools.require("jq", "jq"); // reads --json
         List<Path> legs = CliHarness.legs(dir, 3, 24L << 20);
         Result c =
@@ -48,6 +48,11 @@ class DeviceVerbsTest {
                     .isTrue();
             awaitStates(b, "in_sync,in_sync,spare");
 
+            Result grow = run("manage", "--jmx", b, "--grow", "--raid-devices", "3");
+            assertThat(grow.code()).as(grow.err()).isZero();
+            awaitStates(a, "in_sync,in_sync,in_sync");
+            awaitStates(b, "in_sync,in_sync,in_sync");
+
             assertThat(run("manage", "--jmx", a, "--fail", legs.get(1).toString())
                             .code())
                     .isZero();
@@ -58,14 +63,13 @@ class DeviceVerbsTest {
 
             Result reAdd = run("manage", "--jmx", b, "--re-add", legs.get(1).toString());
             assertThat(reAdd.code()).as(reAdd.err()).isZero();
-            awaitStates(a, "in_sync,in_sync,spare");
-            awaitStates(b, "in_sync,in_sync,spare");
+            awaitStates(a, "in_sync,in_sync,in_sync");
+            awaitStates(b, "in_sync,in_sync,in_sync");
 
             assertThat(na.stop()).as(na.stderr()).isZero();
             assertThat(nb.stop()).as(nb.stderr()).isZero();
         }
-        assertThat(Verifier.compareLegs(List.of(legs.get(0), legs.get(2))).identical())
-                .isTrue();
+        assertThat(Verifier.compareLegs(legs).identical()).isTrue();
     }
 
     private void awaitStates(String jmx, String states) throws Exception {
