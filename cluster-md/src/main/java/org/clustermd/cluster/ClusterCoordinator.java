@@ -90,7 +90,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile MessageChannel channel;
     private final ResyncAnnouncer announcer = new ResyncAnnouncer(this, () -> bitmapLock, () -> channel);
     private final TokenPermits permits = new TokenPermits(this);
-    private final DeviceMessages devices = new DeviceMessages(this, () -> channel, () -> array);
+    private final DeviceMessages devices = new DeviceMessages(() -> channel, () -> array);
     private volatile RecoveryThread recovery;
     private volatile SessionFence session;
     private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
@@ -110,7 +110,8 @@ public final class ClusterCoordinator implements ClusterOperations {
             Duration connectionTimeout,
             Duration requestTimeout,
             Duration recoveryLockWait,
-            DlmCredentials credentials) {}
+            DlmCredentials credentials,
+            DeviceLocator locator) {}
 
     private ClusterCoordinator(Builder b) {
         this.config = new Config(
@@ -122,7 +123,8 @@ public final class ClusterCoordinator implements ClusterOperations {
                 b.connectionTimeout,
                 b.requestTimeout,
                 b.recoveryLockWait,
-                b.credentials);
+                b.credentials,
+                b.locator);
         this.listener = b.listener;
         this.handOver = new HandOver(this, listener, () -> membership, () -> lockSpace, () -> channel, () -> recovery);
     }
@@ -236,7 +238,7 @@ public final class ClusterCoordinator implements ClusterOperations {
             steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
             // ack is armed under token EX, then the superblock re-read: a message sent before that was
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
-            MessageReceiver receiver = new MessageReceiver(mddev, () -> channel, peers, handOver);
+            var receiver = new MessageReceiver(mddev, () -> channel, config.locator(), listener, peers, handOver);
             channel = MessageChannel.open(mddev.name(), ls, bounds, receiver, mddev::reloadSuperblock);
             steps.logJoined(clusterName, uuid, slot, nodes);
         } catch (Raid1Exception e) {
@@ -259,6 +261,11 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public WriteLease writeLease() {
         return lease;
+    }
+
+    @Override
+    public Set<Integer> peerSlots() {
+        return DeviceMessages.peerSlots(members(), lockSpace);
     }
 
     @Override
@@ -422,16 +429,13 @@ public final class ClusterCoordinator implements ClusterOperations {
     // ------------------------------------------------------------------ devices (send sides)
 
     /**
-     * md's {@code add_new_disk}: NEWDISK under the token, then the {@code no-new-dev} vote. On
-     * success the token stays held (md's SEND_LOCKED_ALREADY) for the superblock update that
-     * commits the add, which may run on another thread. Receivers of this build cannot look a
-     * device up yet (the locator comes with disk management), so they answer "not found" and a
-     * peer's presence makes the add fail here, cleanly; a lone node adds.
+     * md's {@code add_new_disk}: NEWDISK under the token, then the {@code no-new-dev} vote; the
+     * token stays held (md's SEND_LOCKED_ALREADY) for the update that commits the add.
      */
     @Override
-    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    public int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception {
         member();
-        permits.addNewDisk(deviceUuid, devNumber);
+        return permits.addNewDisk(deviceUuid, label);
     }
 
     @Override
@@ -439,23 +443,14 @@ public final class ClusterCoordinator implements ClusterOperations {
         permits.addNewDiskCancel();
     }
 
-    @Override
-    public void newDiskAck(boolean ack) throws Raid1Exception {
-        member();
-        devices.newDiskAck(ack);
-    }
-
-    /** md's {@code remove_disk}: REMOVE, acknowledged by every peer (receivers of this build refuse it). */
+    /** md's {@code remove_disk}: REMOVE, acknowledged by every peer. */
     @Override
     public void removeDisk(int devNumber) throws Raid1Exception {
         member();
         devices.removeDisk(devNumber);
     }
 
-    /**
-     * md's {@code gather_bitmaps}: RE_ADD, then every other slot's bits merged into ours without
-     * clearing them (receivers of this build refuse RE_ADD).
-     */
+    /** md's {@code gather_bitmaps}: RE_ADD, then every other slot's bits merged into ours, not cleared. */
     @Override
     public void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
         devices.gatherBitmaps(member(), devNumber, bitmap);
@@ -499,6 +494,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         private DlmCredentials credentials = DlmCredentials.none();
         private ClusterListener listener = new ClusterListener() {};
         private LockManager lockManager;
+        private DeviceLocator locator = DeviceLocator.NONE;
 
         private Builder() {}
 
@@ -559,6 +555,12 @@ public final class ClusterCoordinator implements ClusterOperations {
         }
 
         /** How long one recovery episode waits for a dead slot's bitmap lock before it retries. */
+        /** Finds the devices peers add (NEWDISK); default {@link DeviceLocator#NONE}: every add is refused. */
+        public Builder deviceLocator(DeviceLocator v) {
+            this.locator = Objects.requireNonNull(v, "deviceLocator");
+            return this;
+        }
+
         public Builder recoveryLockWait(Duration v) {
             this.recoveryLockWait = positive(v, "recoveryLockWait");
             return this;

@@ -1,6 +1,7 @@
 package org.clustermd.cluster;
 
 import java.util.Set;
+import java.util.UUID;
 import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.dlm.NodeSlot;
 
@@ -46,4 +47,10 @@ public interface ClusterListener {
 
     /** recover_done: the membership change is complete; {@code members} are the live slots. */
     default void recoverDone(Set<NodeSlot> members) {}
+
+    /**
+     * A device a peer announced with NEWDISK ({@code deviceUuid}, {@code devNumber}) reached
+     * {@code state} on this node; {@code why} says what decided it. Called on the receive thread.
+     */
+    default void deviceCandidate(UUID deviceUuid, int devNumber, CandidateState state, String why) {}
 }

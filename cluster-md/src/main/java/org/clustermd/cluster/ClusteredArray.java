@@ -45,9 +45,9 @@ import org.clustermd.raid1.io.BlockDevices;
  * <p>Every offset and length is a multiple of {@link #logicalBlockSize()} and lies inside
  * {@link #size()}; anything else fails with {@link Raid1Exception} (UNALIGNED, OUT_OF_RANGE)
  * before a byte is written. The administrative operations are the JMX MBeans' (fail, add,
- * remove, re-add, sync actions and speeds); what the cluster cannot do yet (md-cluster's
- * NEWDISK, REMOVE and RE_ADD messages in a clustered array) fails with CLUSTER and changes
- * nothing.
+ * remove, re-add, sync actions and speeds). An add in a clustered array goes through md's
+ * NEWDISK: every peer must find the device through its {@link Builder#deviceLocator}, else the
+ * add fails with CLUSTER and changes nothing.
  *
  * <p>Thread-safe: every method may be called from any thread.
  */
@@ -192,6 +192,11 @@ public final class ClusteredArray implements AutoCloseable {
         }
     }
 
+    /** mdadm --grow --raid-devices: {@code n} roles; every node follows ({@link Raid1Array#growRaidDisks}). */
+    public void growRaidDisks(int n) throws Raid1Exception {
+        array.growRaidDisks(n);
+    }
+
     public SyncAction syncAction() {
         return array.syncAction();
     }
@@ -276,6 +281,7 @@ public final class ClusteredArray implements AutoCloseable {
         private Long syncSpeedMin;
         private Long syncSpeedMax;
         private ClusteredArrayListener listener = new ClusteredArrayListener() {};
+        private DeviceLocator locator = DeviceLocator.NONE;
 
         private Builder() {}
 
@@ -359,6 +365,15 @@ public final class ClusteredArray implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Finds on this node the devices peers add (md's NEWDISK), e.g. a {@link GlobDeviceLocator}.
+         * Default {@link DeviceLocator#NONE}: this node refuses every add while it is a member.
+         */
+        public Builder deviceLocator(DeviceLocator v) {
+            this.locator = Objects.requireNonNull(v, "deviceLocator");
+            return this;
+        }
+
         public Builder listener(ClusteredArrayListener v) {
             this.listener = Objects.requireNonNull(v, "listener");
             return this;
@@ -404,6 +419,7 @@ public final class ClusteredArray implements AutoCloseable {
                         .connectionTimeout(connect)
                         .requestTimeout(requestTimeout)
                         .listener(listener)
+                        .deviceLocator(locator)
                         .build();
                 ops = coordinator;
             }

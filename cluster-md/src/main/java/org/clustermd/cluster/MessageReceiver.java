@@ -13,27 +13,31 @@ import org.slf4j.LoggerFactory;
 
 /**
  * md's {@code process_recvd_msg} for a {@link ClusterCoordinator}: what this build does with
- * each message a peer broadcasts. METADATA_UPDATED (the superblock is reloaded), RESYNCING
- * ({@link PeerResyncs}) and BITMAP_NEEDS_SYNC ({@link HandOver}) are handled; NEWDISK is answered
- * "not found"; the other types are refused (not acknowledged),
- * so a sender of a later build learns that this node did not act on them. Owns nothing.
+ * each message a peer broadcasts. METADATA_UPDATED, NEWDISK, REMOVE and RE_ADD go to
+ * {@link DeviceChanges}, RESYNCING to {@link PeerResyncs}, BITMAP_NEEDS_SYNC to {@link HandOver};
+ * the other types are refused (not acknowledged), so a sender of a later build learns that this
+ * node did not act on them. Owns nothing.
  *
- * <p>Thread-safety: called on the channel's receive thread only, one message at a time. The
- * channel is read through the coordinator's volatile field, since it is created with this
- * handler.
+ * <p>Thread-safety: called on the channel's receive thread only, one message at a time.
  */
 final class MessageReceiver implements MessageHandler {
     /** The coordinator's category: these lines are about the same array and node. */
     private static final Logger log = LoggerFactory.getLogger(ClusterCoordinator.class);
 
     private final Mddev array;
-    private final Supplier<MessageChannel> channel;
+    private final DeviceChanges devices;
     private final PeerResyncs peers;
     private final HandOver handOver;
 
-    MessageReceiver(Mddev array, Supplier<MessageChannel> channel, PeerResyncs peers, HandOver handOver) {
+    MessageReceiver(
+            Mddev array,
+            Supplier<MessageChannel> channel,
+            DeviceLocator locator,
+            ClusterListener listener,
+            PeerResyncs peers,
+            HandOver handOver) {
         this.array = array;
-        this.channel = channel;
+        this.devices = new DeviceChanges(array, channel, locator, listener);
         this.peers = peers;
         this.handOver = handOver;
     }
@@ -41,8 +45,7 @@ final class MessageReceiver implements MessageHandler {
     @Override
     public Disposition handle(Envelope e) throws Raid1Exception {
         if (e.message() instanceof ClusterMessage.MetadataUpdated m) {
-            channel.get().rearmNoNewDev();
-            array.reloadSuperblock(m.devNumber());
+            devices.metadataUpdated(m.devNumber());
             return Disposition.PROCESSED;
         }
         if (e.message() instanceof ClusterMessage.Resyncing r) {
@@ -50,17 +53,9 @@ final class MessageReceiver implements MessageHandler {
             return Disposition.PROCESSED;
         }
         if (e.message() instanceof ClusterMessage.BitmapNeedsSync) return handOver.received(e);
-        if (e.message() instanceof ClusterMessage.NewDisk n) {
-            // md's "--cluster-confirm N:missing": no device locator yet, so this node cannot find it
-            log.warn(
-                    "{}: slot {} adds device {} (dev_number {}); this build cannot look devices up, so it answers not found",
-                    array.name(),
-                    e.senderSlot(),
-                    n.deviceUuid(),
-                    n.devNumber());
-            channel.get().answerNewDisk(false);
-            return Disposition.PROCESSED;
-        }
+        if (e.message() instanceof ClusterMessage.NewDisk n) return devices.newDisk(e.senderSlot(), n);
+        if (e.message() instanceof ClusterMessage.Remove r) return devices.remove(r);
+        if (e.message() instanceof ClusterMessage.ReAdd r) return devices.reAdd(r);
         log.warn(
                 "{}: {} from slot {} is not handled by this build",
                 array.name(),

@@ -4,7 +4,9 @@ import java.util.UUID;
 import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.cluster.message.SendPermit;
+import org.clustermd.raid1.ClusterOperations;
 import org.clustermd.raid1.Raid1Exception;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code token} permits a {@link ClusterCoordinator} holds across engine calls: the one of
@@ -24,6 +26,8 @@ final class TokenPermits {
     private volatile SendPermit metadataPermit;
     /** md's SEND_LOCKED_ALREADY: the permit an accepted add keeps for the update that commits it. */
     private volatile SendPermit addPermit;
+    /** The dev_number of the add that holds addPermit; written before addPermit, read after it. */
+    private volatile int addDevNumber;
 
     TokenPermits(ClusterCoordinator owner) {
         this.owner = owner;
@@ -60,29 +64,59 @@ final class TokenPermits {
     }
 
     /** See {@link ClusterCoordinator#addNewDisk}. */
-    void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    int addNewDisk(UUID deviceUuid, ClusterOperations.NewDiskLabel label) throws Raid1Exception {
         MessageChannel channel = owner.channel();
         SendPermit p = channel.lockComm();
         try {
+            // every earlier add's commit was processed here before this token grant
+            int devNumber = label.write();
             channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
             if (!channel.everyPeerConfirmedNewDisk()) {
+                cancelVisibly(p, devNumber);
                 throw owner.cluster(
                         "not every node found device " + deviceUuid + " (dev_number " + devNumber
                                 + ") announced by NEWDISK: the add is refused",
                         null);
             }
             SendPermit previous = addPermit;
+            addDevNumber = devNumber;
             addPermit = p;
             p = null;
             if (previous != null) previous.close();
+            return devNumber;
         } finally {
             if (p != null) p.close();
         }
     }
 
+    /** md's add_new_disk_cancel, made visible: the peers let their candidates go (see cancelVisibly). */
     void addNewDiskCancel() {
         SendPermit p = addPermit;
         addPermit = null;
-        if (p != null) p.close();
+        if (p == null) return;
+        try {
+            cancelVisibly(p, addDevNumber);
+        } finally {
+            p.close();
+        }
+    }
+
+    /**
+     * md only releases the token here, so peers that confirmed keep their candidate and stay
+     * unable to veto the next add until some later update (docs/md-cluster-protocol.md §f.1).
+     * A METADATA_UPDATED naming the device that was not added settles both at once on every
+     * peer: nothing was written, so none reloads from it (docs/lessons.md §42).
+     */
+    private void cancelVisibly(SendPermit p, int devNumber) {
+        try {
+            owner.channel().send(p, new ClusterMessage.MetadataUpdated(devNumber));
+        } catch (Raid1Exception e) {
+            LoggerFactory.getLogger(ClusterCoordinator.class)
+                    .warn(
+                            "{}: announcing the cancelled add of dev_number {}: {}",
+                            owner.arrayName(),
+                            devNumber,
+                            e.getMessage());
+        }
     }
 }

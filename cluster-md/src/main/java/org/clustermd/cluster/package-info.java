@@ -56,10 +56,14 @@
  * </ul>
  * The data path calls only {@code areaResyncing}, one volatile read: no ZooKeeper call, no lock.
  *
+ * <h2>Devices across nodes</h2>
+ * NEWDISK, REMOVE and RE_ADD are sent and handled ({@code DeviceChanges}):
+ * a peer finds an added device through the embedder's
+ * {@link org.clustermd.cluster.DeviceLocator} and holds it as a candidate until the add commits
+ * (docs/md-cluster-protocol.md §f.1, §f.3, §f.4).
+ *
  * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
- * No RESYNCING_START (a spare's activation is not gated by a peer's resync); NEWDISK, REMOVE and RE_ADD are sent
- * but not handled by receivers (adding a leg with a peer present fails: no node can look the
- * device up yet; removing or re-adding one fails when the ack wait runs out); no
- * CHANGE_CAPACITY or BITMAP_RESIZE handling.
+ * No RESYNCING_START (a spare's activation is not gated by a peer's resync); no size grow
+ * (CHANGE_CAPACITY) or BITMAP_RESIZE handling.
  */
 package org.clustermd.cluster;

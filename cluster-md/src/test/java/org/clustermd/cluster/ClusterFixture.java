@@ -57,6 +57,8 @@ final class ClusterFixture implements AutoCloseable {
         volatile Runnable onLeaving;
         /** Run when a peer's BITMAP_NEEDS_SYNC arrives, before it is acknowledged (on the receive thread). */
         volatile Runnable onHandOver;
+        /** deviceCandidate calls as STATE:devNumber. */
+        final List<String> candidates = new CopyOnWriteArrayList<>();
         /** areaResyncing(READ) as seen from inside recover_prep and recover_slot. */
         final List<Boolean> readsUnbalancedDuringRecovery = new CopyOnWriteArrayList<>();
 
@@ -100,6 +102,11 @@ final class ClusterFixture implements AutoCloseable {
             events.add("handover" + leaving.number());
             Runnable r = onHandOver;
             if (r != null) r.run();
+        }
+
+        @Override
+        public void deviceCandidate(java.util.UUID deviceUuid, int devNumber, CandidateState state, String why) {
+            candidates.add(state + ":" + devNumber);
         }
 
         @Override
@@ -165,8 +172,20 @@ final class ClusterFixture implements AutoCloseable {
             Duration ioWait,
             UnaryOperator<BlockDevice> wrap)
             throws Exception {
+        return start(name, bitmapDaemon, connectString, session, ioWait, wrap, DeviceLocator.NONE);
+    }
+
+    private Node start(
+            String name,
+            boolean bitmapDaemon,
+            String connectString,
+            Duration session,
+            Duration ioWait,
+            UnaryOperator<BlockDevice> wrap,
+            DeviceLocator locator)
+            throws Exception {
         Node n = startNoWait(
-                name, connectString, session, o -> o.bitmapDaemon(bitmapDaemon).ioWait(ioWait), wrap);
+                name, connectString, session, o -> o.bitmapDaemon(bitmapDaemon).ioWait(ioWait), wrap, locator);
         n.array.awaitSyncIdle(Timing.seconds(60));
         return n;
     }
@@ -183,8 +202,20 @@ final class ClusterFixture implements AutoCloseable {
             UnaryOperator<ArrayOptions.Builder> options,
             UnaryOperator<BlockDevice> wrap)
             throws Exception {
+        return startNoWait(name, connectString, session, options, wrap, DeviceLocator.NONE);
+    }
+
+    private Node startNoWait(
+            String name,
+            String connectString,
+            Duration session,
+            UnaryOperator<ArrayOptions.Builder> options,
+            UnaryOperator<BlockDevice> wrap,
+            DeviceLocator locator)
+            throws Exception {
         Node n = new Node(name);
         n.cluster = ClusterCoordinator.builder()
+                .deviceLocator(locator)
                 .connectString(connectString)
                 .nodeName(name)
                 .sessionTimeout(session)
@@ -199,6 +230,18 @@ final class ClusterFixture implements AutoCloseable {
                         .build());
         nodes.add(n);
         return n;
+    }
+
+    /** As {@link #start(String, boolean)}, finding the devices peers add with {@code locator}. */
+    Node start(String name, DeviceLocator locator) throws Exception {
+        return start(
+                name,
+                true,
+                zk.connectString(),
+                SESSION,
+                ArrayOptions.DEFAULT_IO_WAIT,
+                UnaryOperator.identity(),
+                locator);
     }
 
     /** The byte offset of chunk {@code c} in the array. */

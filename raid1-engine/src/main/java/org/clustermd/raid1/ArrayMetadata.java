@@ -14,7 +14,9 @@ import org.clustermd.raid1.sb.SuperblockBuilder;
  * <p>Thread-safe: every method is synchronized and does no I/O.
  */
 final class ArrayMetadata {
-    private final Superblock template;
+    /** Replaced only by a change of raid_disks; volatile so the unsynchronized readers see it. */
+    private volatile Superblock template;
+
     private final Map<Integer, Superblock> perLeg = new HashMap<>();
     private long events;
     private long recoveryCp;
@@ -78,6 +80,11 @@ final class ArrayMetadata {
 
     int raidDisks() {
         return template.raidDisks();
+    }
+
+    /** md's update_raid_disks, the superblock's part: later superblocks carry {@code n}. */
+    synchronized void raidDisks(int n) {
+        template = template.toBuilder().raidDisks(n).build();
     }
 
     synchronized Superblock lastFor(int devNumber) {

@@ -1,5 +1,6 @@
 package org.clustermd.raid1;
 
+import java.util.Set;
 import java.util.UUID;
 import org.clustermd.bitmap.WriteIntentBitmap;
 
@@ -27,7 +28,7 @@ import org.clustermd.bitmap.WriteIntentBitmap;
  *   <tr><td>{@link #metadataUpdateStart}, {@link #metadataUpdateFinish},
  *       {@link #metadataUpdateCancel}</td><td>{@code md-<array>}, the only writer of
  *       superblocks; start is always followed by exactly one finish or cancel</td><td>bounded</td></tr>
- *   <tr><td>{@link #addNewDisk}, {@link #addNewDiskCancel}, {@link #newDiskAck},
+ *   <tr><td>{@link #addNewDisk}, {@link #addNewDiskCancel},
  *       {@link #removeDisk}, {@link #gatherBitmaps}</td><td>the administrator's thread (an
  *       embedding API or JMX call)</td><td>bounded</td></tr>
  *   <tr><td>{@link #slotNumber}, {@link #isClustered}, {@link #resyncingRemote}</td><td>any</td>
@@ -89,6 +90,15 @@ public interface ClusterOperations {
 
     /** This node's bitmap slot, {@code 0 <= slot < nodes}; valid after {@link #join}. */
     int slotNumber();
+
+    /**
+     * The bitmap slots of the other live members, as this node last saw them: each writes its
+     * own slot, so a leg this node admits gets every slot copied but these (docs/lessons.md §44).
+     * Empty for a node alone.
+     */
+    default Set<Integer> peerSlots() {
+        return Set.of();
+    }
 
     /**
      * md's {@code load_bitmaps}: the array's bitmap exists now. Gather what other slots say (a
@@ -180,19 +190,31 @@ public interface ClusterOperations {
     // ------------------------------------------------------------------ devices
 
     /**
-     * md's {@code add_new_disk}: ask every peer to find the device (NEWDISK) and confirm it. On
-     * success the metadata lock stays held and the engine's next superblock update (ending
-     * with {@link #metadataUpdateFinish}) commits the add; on failure nothing is held.
-     *
-     * @throws Raid1Exception CLUSTER when a peer does not see the device (md's ENOENT)
+     * mdadm's step before {@link #addNewDisk}: picks a new device's desc_nr and writes its
+     * superblock (with {@code deviceUuid}), or checks that a returning device's own desc_nr is
+     * free. Runs under the metadata lock, so the number is chosen from a view that holds every
+     * earlier add of every node.
      */
-    void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception;
+    @FunctionalInterface
+    interface NewDiskLabel {
+        /** @return the desc_nr the device carries */
+        int write() throws Raid1Exception;
+    }
+
+    /**
+     * md's {@code add_new_disk}: takes the metadata lock, runs {@code label} under it, then asks
+     * every peer to find the device (NEWDISK) and confirm it. On success the metadata lock stays
+     * held and the engine's next superblock update (ending with {@link #metadataUpdateFinish})
+     * commits the add; on failure nothing is held.
+     *
+     * @return the desc_nr {@code label} gave the device
+     * @throws Raid1Exception CLUSTER when a peer does not see the device (md's ENOENT); whatever
+     *     {@code label} threw
+     */
+    int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception;
 
     /** md's {@code add_new_disk_cancel}: the add failed locally after {@link #addNewDisk}; release. */
     void addNewDiskCancel();
-
-    /** md's {@code new_disk_ack}: answer a peer's NEWDISK (true: this node sees the device). */
-    void newDiskAck(boolean ack) throws Raid1Exception;
 
     /** md's {@code remove_disk}: tell every peer to drop device {@code devNumber} (REMOVE). */
     void removeDisk(int devNumber) throws Raid1Exception;

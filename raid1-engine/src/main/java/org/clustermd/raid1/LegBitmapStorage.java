@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
@@ -24,9 +25,10 @@ import org.clustermd.raid1.io.BlockDevice;
  * it.
  *
  * <p>A leg that starts receiving bitmap writes (re-added or recovered) first gets a copy of the
- * whole area from an IN_SYNC leg, with page writes held off meanwhile
- * ({@link #admit(Leg, Runnable)}): otherwise pages nobody rewrites later would keep whatever the
- * leg held before.
+ * area from an IN_SYNC leg, with page writes held off meanwhile
+ * ({@link #admit(Leg, Runnable, long, Set)}): otherwise pages nobody rewrites later would keep
+ * whatever the leg held before. In a cluster each node copies its own slot and the free ones,
+ * never a live peer's.
  *
  * <p>Thread-safe: concurrent reads, writes and flushes; admissions exclude writes.
  */
@@ -129,17 +131,27 @@ final class LegBitmapStorage implements BitmapStorage {
     }
 
     /**
-     * Copies the whole area from an IN_SYNC leg to {@code leg}, then runs {@code makeTarget}
-     * (which publishes the MirrorSet that makes the leg a write target), with page writes held
-     * off throughout, so the leg's copy of the area is exactly the others' from then on.
+     * Copies the area from an IN_SYNC leg to {@code leg}, then runs {@code makeTarget} (which
+     * publishes the MirrorSet that makes the leg a write target), with this node's page writes
+     * held off throughout, so the leg's copy of what this node writes is exactly the others'
+     * from then on. The slots in {@code skipped} (each {@code stride} bytes) are not copied:
+     * their owners are live peers, which write them and admit the leg for them themselves; a
+     * copy from here could land after a peer's newer page and undo it (docs/lessons.md §44).
      */
-    void admit(Leg leg, Runnable makeTarget) throws IOException {
+    void admit(Leg leg, Runnable makeTarget, long stride, Set<Integer> skipped) throws IOException {
         admission.writeLock().lock();
         try {
             ByteBuffer area = BitmapStorage.allocate((int) areaSize);
             read(0, area);
-            area.clear();
-            leg.device.write(areaOffset, area);
+            long from = 0;
+            while (from < areaSize) {
+                int slot = (int) (from / stride);
+                long to = Math.min(areaSize, from + stride);
+                if (!skipped.contains(slot)) {
+                    leg.device.write(areaOffset + from, area.slice((int) from, (int) (to - from)));
+                }
+                from = to;
+            }
             leg.device.flush();
             makeTarget.run();
         } finally {

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.sb.Superblock;
@@ -112,10 +113,14 @@ final class Legs {
                 throw new Raid1Exception(
                         Raid1Exception.Code.BUSY, array.name() + ": " + device.name() + " is already a member");
             }
-            int dev = array.mirrors().freeDevNumber();
             UUID uuid = UUID.randomUUID();
+            AtomicReference<Superblock> written = new AtomicReference<>();
+            int dev = array.cluster().addNewDisk(uuid, () -> {
+                written.set(writeNewSuperblock(device, array.mirrors().freeDevNumber(), uuid));
+                return written.get().devNumber();
+            });
             Leg leg = new Leg(device, dev, uuid, array.metadata().template().dataOffset() * BlockDevice.SECTOR_SIZE, 0);
-            join(leg, Mirror.readded(leg, false, Mirror.NO_ROLE, 0), null);
+            join(leg, Mirror.readded(leg, false, Mirror.NO_ROLE, 0), written.get());
         } finally {
             array.reconfigLock().unlock();
         }
@@ -171,6 +176,17 @@ final class Legs {
                     own.dataOffset() * BlockDevice.SECTOR_SIZE,
                     own.cntCorrectedRead());
             Mirror spare = returning(leg, own, (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0);
+            array.cluster().addNewDisk(own.deviceUuid(), () -> {
+                // again under the token: a peer's add may have taken the number meanwhile
+                Optional<Mirror> taken = array.mirrors().byDevNumber(own.devNumber());
+                if (taken.isPresent()) {
+                    throw new Raid1Exception(
+                            Raid1Exception.Code.BUSY,
+                            array.name() + ": dev_number " + own.devNumber() + " of " + device.name() + " was taken by "
+                                    + taken.get().name());
+                }
+                return own.devNumber();
+            });
             join(leg, spare, own);
             log.info("{}: {} re-added ({})", array.name(), device.name(), describe(spare));
         } finally {
@@ -178,19 +194,13 @@ final class Legs {
         }
     }
 
-    /** Adds a new member as a SPARE through the cluster's add protocol and a superblock update. */
-    private void join(Leg leg, Mirror spare, Superblock own) throws Raid1Exception {
-        array.cluster().addNewDisk(leg.deviceUuid, leg.devNumber);
+    /**
+     * Adds a new member as a SPARE through a superblock update, once the cluster's add protocol
+     * confirmed it ({@code addNewDisk} returned, its permit held for this update).
+     */
+    private void join(Leg leg, Mirror spare, Superblock base) throws Raid1Exception {
         boolean ok = false;
         try {
-            Superblock base = own != null
-                    ? own
-                    : array.metadata().template().toBuilder()
-                            .devNumber(leg.devNumber)
-                            .deviceUuid(leg.deviceUuid)
-                            .dataSize(leg.device.size() / BlockDevice.SECTOR_SIZE
-                                    - array.metadata().template().dataOffset())
-                            .build();
             array.metadata().remember(leg.devNumber, base);
             array.publish(set -> set.plus(spare));
             CompletableFuture<Void> f = array.updater().request("added " + leg.name());
@@ -200,6 +210,34 @@ final class Legs {
             if (!ok) array.cluster().addNewDiskCancel();
         }
         array.syncControl().enableSync();
+    }
+
+    /**
+     * mdadm writes a new device's superblock before ADD_NEW_DISK: peers find the device by the
+     * device UUID in it when NEWDISK names it (docs/md-cluster-protocol.md §f.1). Its events are
+     * the array's now, so a peer tells the update that commits the add (newer events on the
+     * device) from a refusal (none written). Called under the cluster's token.
+     */
+    private Superblock writeNewSuperblock(BlockDevice device, int devNumber, UUID deviceUuid) throws Raid1Exception {
+        Superblock sb = array.metadata().template().toBuilder()
+                .devNumber(devNumber)
+                .deviceUuid(deviceUuid)
+                .events(array.metadata().events())
+                .devRoles(array.mirrors().devRoles(array.metadata().template().maxDev()))
+                .dataSize(device.size() / BlockDevice.SECTOR_SIZE
+                        - array.metadata().template().dataOffset())
+                .build();
+        try {
+            SuperblockCodec.write(device, sb);
+            device.flush();
+        } catch (IOException e) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.METADATA,
+                    array.name() + ": writing the superblock of new device " + device.name() + " failed: "
+                            + e.getMessage(),
+                    e);
+        }
+        return sb;
     }
 
     private void checkFits(BlockDevice device) throws Raid1Exception {
@@ -263,6 +301,54 @@ final class Legs {
         if (spare.savedRole() < 0 || spare.fullSyncFrom() == 0) return "full recovery";
         return "bitmap recovery of role " + spare.savedRole()
                 + (spare.fullSyncFrom() < Long.MAX_VALUE ? ", full from sector " + spare.fullSyncFrom() : "");
+    }
+
+    /**
+     * md's update_raid_disks for raid1 (mdadm --grow --raid-devices): more roles, which spares
+     * take and recover, or fewer, when no leg holds the roles given up. Refused while a sync runs
+     * (md's EBUSY). The superblock update carries the new raid_disks to every peer.
+     */
+    void growRaidDisks(int n) throws Raid1Exception {
+        array.reconfigLock().lock();
+        try {
+            MirrorSet set = array.mirrors();
+            if (n == set.raidDisks()) return;
+            if (n < 1 || n > array.metadata().template().maxDev()) {
+                throw new Raid1Exception(
+                        Raid1Exception.Code.INVALID,
+                        array.name() + ": raid_disks " + n + " is outside [1, "
+                                + array.metadata().template().maxDev() + "]");
+            }
+            SyncAction running = array.syncControl().action();
+            if (running != SyncAction.IDLE) {
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY, array.name() + ": " + running + " is running; raid_disks stays");
+            }
+            Optional<Mirror> beyond = heldBeyond(set, n);
+            if (beyond.isPresent()) {
+                throw new Raid1Exception(
+                        Raid1Exception.Code.BUSY,
+                        array.name() + ": " + beyond.get().name() + " holds role "
+                                + beyond.get().role() + "; fail and remove it before shrinking to " + n);
+            }
+            array.publish(s -> s.withRaidDisks(n));
+            array.metadata().raidDisks(n);
+            MetadataUpdater.awaitUpdate(
+                    array.name(),
+                    array.updater().request("raid_disks " + n),
+                    array.ioWaitNanos(),
+                    "recording raid_disks " + n);
+            log.info("{}: raid_disks {} -> {}", array.name(), set.raidDisks(), n);
+        } finally {
+            array.reconfigLock().unlock();
+        }
+        array.syncControl().requestRecovery();
+    }
+
+    private static Optional<Mirror> heldBeyond(MirrorSet set, int n) {
+        return set.mirrors().stream()
+                .filter(m -> m.state().takesWrites() && m.role() >= n)
+                .findFirst();
     }
 
     void writeMostly(String name, boolean on) throws Raid1Exception {
@@ -400,6 +486,7 @@ final class Legs {
             return;
         }
         array.metadata().adoptEvents(sb.events());
+        if (sb.raidDisks() != array.mirrors().raidDisks()) followRaidDisks(sb.raidDisks());
         for (Mirror m : array.mirrors().mirrors()) {
             int role = m.devNumber() < sb.maxDev() ? sb.devRole(m.devNumber()) : Superblock.ROLE_SPARE;
             if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
@@ -441,6 +528,25 @@ final class Legs {
         }
     }
 
+    /** check_sb_changes' update_raid_disks: a peer grew or shrank the array. */
+    private void followRaidDisks(int n) {
+        Optional<Mirror> beyond = heldBeyond(array.mirrors(), n);
+        if (beyond.isPresent()) {
+            log.warn(
+                    "{}: a peer wrote raid_disks {} but {} holds role {} here; not applied",
+                    array.name(),
+                    n,
+                    beyond.get().name(),
+                    beyond.get().role());
+            return;
+        }
+        int before = array.mirrors().raidDisks();
+        array.publish(s -> s.withRaidDisks(n));
+        array.metadata().raidDisks(n);
+        array.syncControl().requestRecovery();
+        log.info("{}: raid_disks {} -> {} (a peer grew the array)", array.name(), before, n);
+    }
+
     /** What check_sb_changes would apply and this engine cannot yet: said, not hidden. */
     private void logUnapplied(Superblock sb) {
         MirrorSet set = array.mirrors();
@@ -448,19 +554,12 @@ final class Legs {
             int role = sb.devRole(d);
             if (role < Superblock.ROLE_MAX && set.byDevNumber(d).isEmpty()) {
                 log.warn(
-                        "{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (a new device "
-                                + "joins a node through NEWDISK, not built yet)",
+                        "{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (its NEWDISK "
+                                + "was not confirmed here)",
                         array.name(),
                         d,
                         role);
             }
-        }
-        if (sb.raidDisks() != array.metadata().raidDisks()) {
-            log.warn(
-                    "{}: a peer wrote raid_disks {} (ours {}): changing raid_disks is not supported; not applied",
-                    array.name(),
-                    sb.raidDisks(),
-                    array.metadata().raidDisks());
         }
         if (sb.size() != array.metadata().size()) {
             log.warn(
@@ -484,6 +583,38 @@ final class Legs {
             array.markFaultyLocally(m.get(), "removed by a peer");
         }
         drop(m.get());
+    }
+
+    /**
+     * A peer's add of {@code given} was committed (docs/md-cluster-protocol.md §f.1): the device
+     * joins this node as a SPARE (no writes) from its own superblock; the reload that follows
+     * gives it the role the peer's superblock names.
+     */
+    void clusterAdd(BlockDevice given) throws Raid1Exception {
+        BlockDevice device = array.leaseHold().guard(given);
+        Superblock own = readOwn(device);
+        if (!own.setUuid().equals(array.uuid())) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.INVALID,
+                    array.name() + ": " + device.name() + " belongs to array " + own.setUuid());
+        }
+        Optional<Mirror> clash = array.mirrors().byDevNumber(own.devNumber());
+        if (clash.isPresent()) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.BUSY,
+                    array.name() + ": dev_number " + own.devNumber() + " is in use by "
+                            + clash.get().name());
+        }
+        Leg leg = new Leg(
+                device,
+                own.devNumber(),
+                own.deviceUuid(),
+                own.dataOffset() * BlockDevice.SECTOR_SIZE,
+                own.cntCorrectedRead());
+        boolean writeMostly = (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0;
+        array.metadata().remember(leg.devNumber, own);
+        array.publish(set -> set.plus(Mirror.readded(leg, writeMostly, Mirror.NO_ROLE, 0)));
+        log.info("{}: {} added by a peer as dev_number {} (a spare)", array.name(), leg.name(), leg.devNumber);
     }
 
     /** RE_ADD from a peer: write to the leg again (it recovers through the bitmap). */

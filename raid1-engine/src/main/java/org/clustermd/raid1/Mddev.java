@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import org.clustermd.bitmap.WriteIntentBitmap;
+import org.clustermd.raid1.io.BlockDevice;
 
 /**
  * The array as {@link ClusterOperations} sees it: md's {@code struct mddev} and the handful of
@@ -124,6 +125,21 @@ public interface Mddev {
 
     /** A peer removed device {@code devNumber} (REMOVE): drop it once it has no role. */
     void clusterRemove(int devNumber);
+
+    /**
+     * Whether {@code devNumber} or {@code deviceUuid} already names a member here: a NEWDISK for
+     * it is refused (the device is a leg already, or a concurrent add took the number).
+     */
+    boolean deviceInUse(int devNumber, UUID deviceUuid);
+
+    /**
+     * A peer's add of {@code device} was committed: it joins as a SPARE (no writes until a role
+     * is named), from its own superblock. The device is the array's from then on.
+     *
+     * @throws Raid1Exception INVALID when its superblock is unreadable or another array's, BUSY
+     *     when its dev_number is in use here (the caller keeps and closes the device then)
+     */
+    void clusterAdd(BlockDevice device) throws Raid1Exception;
 
     /** A peer re-added device {@code devNumber} (RE_ADD): this node writes to it again. */
     void clusterReAdd(int devNumber);

@@ -302,7 +302,7 @@ final class MddevCore {
     }
 
     void admitToBitmap(Leg leg, Runnable makeTarget) throws IOException {
-        mirrors.admitToBitmap(leg, makeTarget);
+        mirrors.admitToBitmap(leg, makeTarget, cluster().peerSlots());
     }
 
     @Override

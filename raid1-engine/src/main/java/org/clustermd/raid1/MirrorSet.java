@@ -161,6 +161,11 @@ public final class MirrorSet {
         return new MirrorSet(version + 1, raidDisks, next);
     }
 
+    /** The same legs with {@code n} roles (IllegalArgumentException if a writing leg holds a role beyond them). */
+    MirrorSet withRaidDisks(int n) {
+        return new MirrorSet(version + 1, n, mirrors);
+    }
+
     MirrorSet plus(Mirror m) {
         List<Mirror> next = new ArrayList<>(mirrors);
         next.add(m);

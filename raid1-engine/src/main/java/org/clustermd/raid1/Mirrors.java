@@ -3,6 +3,7 @@ package org.clustermd.raid1;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
@@ -189,14 +190,18 @@ final class Mirrors {
         sync.interruptForError();
     }
 
-    /** Makes {@code leg} a bitmap target (area copied first), publishing with {@code makeTarget}. */
-    void admitToBitmap(Leg leg, Runnable makeTarget) throws IOException {
+    /**
+     * Makes {@code leg} a bitmap target (the area copied first, but for the slots in
+     * {@code peerSlots}, which their owners copy), publishing with {@code makeTarget}.
+     */
+    void admitToBitmap(Leg leg, Runnable makeTarget, Set<Integer> peerSlots) throws IOException {
         LegBitmapStorage s = bitmapStorage;
-        if (s == null || bitmap.get() == null) {
+        WriteIntentBitmap b = bitmap.get();
+        if (s == null || b == null) {
             makeTarget.run();
             return;
         }
-        s.admit(leg, makeTarget);
+        s.admit(leg, makeTarget, b.geometry().stride(), peerSlots);
     }
 
     @Override

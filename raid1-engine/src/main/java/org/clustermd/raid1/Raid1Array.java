@@ -409,6 +409,17 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         core.legs.add(device);
     }
 
+    /**
+     * mdadm --grow --raid-devices: {@code n} roles. More roles are taken by spares (recovered);
+     * fewer only when no leg holds the roles given up. In a cluster every peer follows.
+     *
+     * @throws Raid1Exception INVALID for a count out of range, BUSY while a sync runs or a leg
+     *     holds a role given up
+     */
+    public void growRaidDisks(int n) throws Raid1Exception {
+        core.legs.growRaidDisks(n);
+    }
+
     /** {@link DeviceAttributes#reAdd()}. */
     public void reAddDevice(String leg) throws Raid1Exception {
         device(leg).reAdd();
@@ -493,6 +504,18 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     @Override
     public void clusterRemove(int devNumber) {
         core.legs.clusterRemove(devNumber);
+    }
+
+    @Override
+    public boolean deviceInUse(int devNumber, UUID deviceUuid) {
+        MirrorSet set = core.mirrors();
+        return set.byDevNumber(devNumber).isPresent()
+                || set.mirrors().stream().anyMatch(m -> m.deviceUuid().equals(deviceUuid));
+    }
+
+    @Override
+    public void clusterAdd(BlockDevice device) throws Raid1Exception {
+        core.legs.clusterAdd(device);
     }
 
     @Override

@@ -136,17 +136,13 @@ public final class StandaloneClusterOperations implements ClusterOperations {
     public void metadataUpdateCancel() {}
 
     @Override
-    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    public int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception {
         checkMember();
+        return label.write();
     }
 
     @Override
     public void addNewDiskCancel() {}
-
-    @Override
-    public void newDiskAck(boolean ack) throws Raid1Exception {
-        checkMember();
-    }
 
     @Override
     public void removeDisk(int devNumber) throws Raid1Exception {

@@ -148,10 +148,10 @@ public abstract class ClusterOperationsContractTest {
     void aLoneNodeAddsAndRemovesDisks() throws Exception {
         ClusterOperations ops = joined(2, mddev(UUID.randomUUID()));
         assertTimeoutPreemptively(LIVENESS, () -> {
-            ops.addNewDisk(UUID.randomUUID(), 2);
+            assertThat(ops.addNewDisk(UUID.randomUUID(), () -> 2)).isEqualTo(2);
             ops.metadataUpdateStart();
             ops.metadataUpdateFinish(0);
-            ops.addNewDisk(UUID.randomUUID(), 3);
+            assertThat(ops.addNewDisk(UUID.randomUUID(), () -> 3)).isEqualTo(3);
             ops.addNewDiskCancel();
             ops.removeDisk(3);
         });

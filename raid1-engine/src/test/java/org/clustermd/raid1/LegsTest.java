@@ -125,6 +125,37 @@ class LegsTest {
     }
 
     @Test
+    void raidDisksGrowIntoASpareAndShrinkOnlyOverRolesNoLegHolds() throws Exception {
+        legs(3, 2, 1);
+        Raid1Array a = legs.assemble(fast());
+        WriteLedger ledger = write(a, 3, 200);
+        a.growRaidDisks(3);
+        SyncReport r = a.awaitSyncIdle(WAIT).orElseThrow();
+        assertThat(r.action()).isEqualTo(SyncAction.RECOVER);
+        assertThat(a.raidDisks()).isEqualTo(3);
+        assertThat(a.mirrors().byDevNumber(2).orElseThrow().role()).isEqualTo(2);
+        assertThat(a.mirrors().byDevNumber(2).orElseThrow().state()).isEqualTo(MirrorState.IN_SYNC);
+        assertThat(a.degraded()).isZero();
+        assertThatThrownBy(() -> a.growRaidDisks(2))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY))
+                .hasMessageContaining("holds role 2");
+        assertThatThrownBy(() -> a.growRaidDisks(0))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.INVALID));
+        String third = a.mirrors().byDevNumber(2).orElseThrow().name();
+        a.failDevice(third);
+        a.removeDevice(third);
+        a.growRaidDisks(2);
+        assertThat(a.raidDisks()).isEqualTo(2);
+        assertThat(a.degraded()).isZero();
+        assertThat(Verifier.verify(BlockTarget.of(a), ledger, false).problems()).isEmpty();
+        a.close();
+        assertThat(Examiner.examine(legs.paths.get(0)).superblock().raidDisks()).isEqualTo(2);
+        assertThat(Verifier.compareLegs(legs.paths).identical()).isTrue();
+    }
+
+    @Test
     void assemblyKicksEveryUnusableLegWithAReason() throws Exception {
         legs(2, 2, 0);
         Path foreign = TestLegs.file(dir.resolve("foreign"), 32L << 20);

@@ -197,18 +197,15 @@ public final class RecordingClusterOperations implements ClusterOperations {
     }
 
     @Override
-    public void addNewDisk(UUID deviceUuid, int devNumber) throws Raid1Exception {
+    public int addNewDisk(UUID deviceUuid, NewDiskLabel label) throws Raid1Exception {
+        int devNumber = label.write();
         record("addNewDisk", devNumber, 0);
+        return devNumber;
     }
 
     @Override
     public void addNewDiskCancel() {
         calls.add(new Call(seq.incrementAndGet(), "addNewDiskCancel", 0, 0));
-    }
-
-    @Override
-    public void newDiskAck(boolean ack) throws Raid1Exception {
-        record("newDiskAck", ack ? 1 : 0, 0);
     }
 
     @Override

@@ -129,6 +129,16 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public boolean deviceInUse(int devNumber, java.util.UUID deviceUuid) {
+        return false;
+    }
+
+    @Override
+    public void clusterAdd(org.clustermd.raid1.io.BlockDevice device) {
+        calls.add("clusterAdd(" + device.name() + ")");
+    }
+
+    @Override
     public void clusterReAdd(int devNumber) {
         calls.add("clusterReAdd(" + devNumber + ")");
     }

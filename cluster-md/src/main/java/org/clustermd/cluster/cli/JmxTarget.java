@@ -144,6 +144,15 @@ final class JmxTarget implements AutoCloseable {
         }
     }
 
+    void invoke(String operation, int argument) throws IOException {
+        try {
+            conn.invoke(
+                    JmxExport.arrayName(array), operation, new Object[] {argument}, new String[] {int.class.getName()});
+        } catch (JMException | RuntimeException e) {
+            throw refused(e);
+        }
+    }
+
     void invoke(String operation, String argument) throws IOException {
         try {
             conn.invoke(

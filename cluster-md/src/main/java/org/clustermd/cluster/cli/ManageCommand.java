@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
  * {@code clustermd manage --jmx HOST:PORT <one change>}: the mdadm {@code --manage} and
  * {@code --grow} analog, applied through the node's Array MBean. Exactly one change per run;
  * the node's refusal (with md's reason) is printed and exits 1, so a refused change never looks
- * done. What the engine cannot do yet is refused here, clearly: {@code --grow} (no reshape or
+ * done. What the engine cannot do yet is refused here, clearly: {@code --grow --size} (no
  * resize), and {@code --add-spare} on a degraded array (the engine gives every added device the
  * missing role).
  *
@@ -78,7 +78,8 @@ final class ManageCommand implements Callable<Integer> {
 
     @Option(
             names = "--grow",
-            description = "With --raid-devices N or --size max|SIZE (not supported by the engine yet).")
+            description = "With --raid-devices N (spares take the new roles; fewer only when no leg holds the roles "
+                    + "given up) or --size max|SIZE (not supported by the engine yet).")
     boolean grow;
 
     @Option(names = "--raid-devices", paramLabel = "N", description = "With --grow: the new number of raid devices.")
@@ -139,10 +140,12 @@ final class ManageCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (JmxTarget t = options.connect(spec, endpoints.get(0))) {
             String md = t.array;
-            if (grow) {
-                throw new IOException(
-                        md + ": --grow " + (raidDevices != null ? "--raid-devices " + raidDevices : "--size " + size)
-                                + " is refused: the engine cannot reshape or resize an array yet");
+            if (grow && raidDevices != null) {
+                t.invoke("growRaidDevices", raidDevices.intValue());
+                out.println(md + ": raid_devices " + raidDevices);
+            } else if (grow) {
+                throw new IOException(md + ": --grow --size " + size
+                        + " is refused: the engine cannot reshape or resize an array yet");
             } else if (add != null) {
                 t.invoke("addDevice", add);
                 out.println(md + ": added " + add);

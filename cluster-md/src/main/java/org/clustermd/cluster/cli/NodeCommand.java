@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.regex.Pattern;
 import org.clustermd.cluster.ClusterCoordinator;
 import org.clustermd.cluster.ClusteredArray;
+import org.clustermd.cluster.GlobDeviceLocator;
 import org.clustermd.cluster.jmx.JmxExport;
 import org.clustermd.cluster.jmx.JmxRemote;
 import org.clustermd.cluster.jmx.JmxSettings;
@@ -143,6 +144,14 @@ final class NodeCommand implements Callable<Integer> {
             description = "Demo: record every acknowledged write here.")
     Path ackLog;
 
+    @Option(
+            names = "--scan",
+            paramLabel = "GLOB",
+            description = "Where to look for a device another node adds (repeatable, e.g. '/dev/disk/by-id/lun-*'): "
+                    + "each match's md superblock is read for the device UUID the add names. Without it this node "
+                    + "refuses every add while it runs.")
+    List<String> scan;
+
     @Parameters(
             arity = "1..*",
             paramLabel = "LEG",
@@ -164,6 +173,7 @@ final class NodeCommand implements Callable<Integer> {
                 .sessionTimeout(Duration.ofMillis(sessionTimeoutMs))
                 .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs)))
                 .listener(progress);
+        if (scan != null && !scan.isEmpty()) builder.deviceLocator(new GlobDeviceLocator(scan));
         if (syncSpeedMin != null) builder.syncSpeedMin(syncSpeedMin);
         if (syncSpeedMax != null) builder.syncSpeedMax(syncSpeedMax);
         ClusteredArray md = builder.open();

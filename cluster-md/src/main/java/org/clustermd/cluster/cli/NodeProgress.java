@@ -2,9 +2,11 @@ package org.clustermd.cluster.cli;
 
 import java.io.PrintWriter;
 import java.util.Set;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clustermd.bitmap.SlotCopy;
+import org.clustermd.cluster.CandidateState;
 import org.clustermd.cluster.ClusteredArrayListener;
 import org.clustermd.dlm.NodeSlot;
 
@@ -77,6 +79,11 @@ final class NodeProgress implements ClusteredArrayListener {
     public void recoverDone(Set<NodeSlot> members) {
         say("recover_done members "
                 + members.stream().map(NodeSlot::number).sorted().toList());
+    }
+
+    @Override
+    public void deviceCandidate(UUID deviceUuid, int devNumber, CandidateState state, String why) {
+        say("new device " + deviceUuid + " dev_number " + devNumber + ": " + state + " (" + why + ")");
     }
 
     /** The matcher of {@code p} on {@code line}, or null. */

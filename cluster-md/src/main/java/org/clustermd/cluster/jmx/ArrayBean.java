@@ -254,6 +254,15 @@ final class ArrayBean extends NotificationBroadcasterSupport implements ArrayMXB
         }
     }
 
+    @Override
+    public void growRaidDevices(int n) {
+        try {
+            array.growRaidDisks(n);
+        } catch (Raid1Exception e) {
+            throw Refusal.of(e);
+        }
+    }
+
     private Path path(String p) {
         if (p == null || p.isBlank()) throw new IllegalArgumentException(md.name() + ": no device path given");
         try {

@@ -78,4 +78,7 @@ public interface ArrayMXBean {
     void failDevice(String leg);
 
     void reAddDevice(String leg);
+
+    /** mdadm --grow --raid-devices N. */
+    void growRaidDevices(int n);
 }

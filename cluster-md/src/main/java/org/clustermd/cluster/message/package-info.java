@@ -66,12 +66,11 @@
  *
  * <h2>Built now, and not yet</h2>
  * Built: the channel, the codec of every type, METADATA_UPDATED (sent after every superblock
- * write, handled by a reload), the NEWDISK send side with the {@code no-new-dev} vote (receivers
- * answer "not found": no device locator yet), the REMOVE and RE_ADD send sides, RESYNCING (sent
- * before each resync window, handled by holding writes there after a drain of that range),
- * BITMAP_NEEDS_SYNC (sent by a node that stops with resync work left, after {@link
- * org.clustermd.cluster.message.MessageChannel#stopReceiving}; handled by taking the sender's slot
- * over). Not yet: handling RESYNCING_START, REMOVE, RE_ADD, CHANGE_CAPACITY and
- * BITMAP_RESIZE (refused: not acknowledged).
+ * write, handled by a reload), NEWDISK with the {@code no-new-dev} vote, REMOVE and RE_ADD (sent
+ * and handled), RESYNCING (sent before each resync window, handled by holding writes there after
+ * a drain of that range), BITMAP_NEEDS_SYNC (sent by a node that stops with resync work left,
+ * after {@link org.clustermd.cluster.message.MessageChannel#stopReceiving}; handled by taking the
+ * sender's slot over). Not yet: handling RESYNCING_START, CHANGE_CAPACITY and BITMAP_RESIZE
+ * (refused: not acknowledged).
  */
 package org.clustermd.cluster.message;

@@ -115,7 +115,8 @@ class JmxExportTest {
             assertThat(info.getAttributes()).hasSize(types.size());
             assertThat(info.getOperations())
                     .extracting(o -> o.getName())
-                    .containsExactlyInAnyOrder("addDevice", "removeDevice", "failDevice", "reAddDevice");
+                    .containsExactlyInAnyOrder(
+                            "addDevice", "removeDevice", "failDevice", "reAddDevice", "growRaidDevices");
 
             assertThat(mbs.getAttribute(array, "Level")).isEqualTo("raid1");
             assertThat(mbs.getAttribute(array, "RaidDisks")).isEqualTo(2);
