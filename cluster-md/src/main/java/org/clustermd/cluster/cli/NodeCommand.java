@@ -42,7 +42,7 @@ import picocli.CommandLine.Spec;
  * leave, exit 0) or until the array fences itself (exit 1). Progress lines on stdout are
  * {@link NodeProgress}'s.
  *
- * <p>The hidden options drive the demo: {@code --workload OFFSET:LENGTH} writes stamped blocks
+ * <p>The hidden options drive tests: {@code --workload OFFSET:LENGTH} writes stamped blocks
  * into that region without pause, and {@code --ack-log FILE} records every acknowledged write in
  * an fsync'd {@link AckLog}.
  *
@@ -133,14 +133,14 @@ final class NodeCommand implements Callable<Integer> {
             names = "--workload",
             hidden = true,
             paramLabel = "OFFSET:LENGTH",
-            description = "Demo: write stamped blocks into this region of the array without pause.")
+            description = "Tests: write stamped blocks into this region of the array without pause.")
     String workload;
 
     @Option(
             names = "--ack-log",
             hidden = true,
             paramLabel = "FILE",
-            description = "Demo: record every acknowledged write here.")
+            description = "Tests: record every acknowledged write here.")
     Path ackLog;
 
     @Parameters(
@@ -211,8 +211,7 @@ final class NodeCommand implements Callable<Integer> {
                         .port(nbdPort)
                         .export(new ClusteredArrayTarget(md))
                         .start();
-                progress.say("NBD export " + name + " on "
-                        + nbd.address().getAddress().getHostAddress() + ":" + nbd.port());
+                progress.nbdExport(name, nbd.address().getAddress().getHostAddress(), nbd.port());
             }
             if (region != null) {
                 long writer = cluster.slotNumber() + 1L;
