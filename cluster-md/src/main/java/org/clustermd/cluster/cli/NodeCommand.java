@@ -18,6 +18,7 @@ import org.clustermd.cluster.jmx.JmxRemote;
 import org.clustermd.cluster.jmx.JmxSettings;
 import org.clustermd.cluster.nbd.ClusteredArrayTarget;
 import org.clustermd.cluster.nbd.NbdServer;
+import org.clustermd.dlm.zk.DlmCredentials;
 import org.clustermd.raid1.ArrayListener;
 import org.clustermd.raid1.AssemblySurvey;
 import org.clustermd.raid1.FenceReason;
@@ -30,6 +31,7 @@ import org.clustermd.raid1.verify.StampedBlock;
 import org.clustermd.raid1.verify.Workload;
 import org.clustermd.raid1.verify.WriteLedger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -68,6 +70,9 @@ final class NodeCommand implements Callable<Integer> {
 
     @Option(names = "--zk", required = true, paramLabel = "HOST:PORT[,...]", description = "ZooKeeper connect string.")
     String zk;
+
+    @Mixin
+    ZkClientOptions zkClient = new ZkClientOptions();
 
     @Option(
             names = "--node-name",
@@ -152,6 +157,7 @@ final class NodeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
         long[] region = checkOptions();
+        DlmCredentials credentials = zkClient.credentials(spec);
         InetAddress nbdAddress = nbdAddress();
         List<Path> usable = usableLegs();
         NodeProgress progress = new NodeProgress(spec.commandLine().getOut());
@@ -160,6 +166,7 @@ final class NodeCommand implements Callable<Integer> {
                 .name(name)
                 .legs(usable)
                 .zooKeeper(zk)
+                .credentials(credentials)
                 .nodeName(nodeName)
                 .sessionTimeout(Duration.ofMillis(sessionTimeoutMs))
                 .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs)))
