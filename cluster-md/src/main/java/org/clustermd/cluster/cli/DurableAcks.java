@@ -17,6 +17,8 @@ import org.clustermd.raid1.verify.StampedBlock;
  * (the node was killed in between) is never logged: the export promised nothing for it, so the
  * verifier may not demand it (it accepts a later write of the same writer, or this one).
  *
+ * <p>See docs/lessons.md §38.
+ *
  * <p>Thread-safe: writes and flushes from any thread; their completions log. The pending list
  * (replied, not yet covered by a FLUSH) is guarded by this object's lock.
  */
