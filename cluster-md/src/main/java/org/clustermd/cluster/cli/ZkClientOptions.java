@@ -13,8 +13,9 @@ import picocli.CommandLine.ParameterException;
 /**
  * The ZooKeeper credentials options of the verbs that connect to ZooKeeper, after ZooKeeper's
  * own conventions: the digest {@code USER:PASSWORD} read from a file (never from the command
- * line, where {@code ps} would show it), and the client's TLS settings from a ZooKeeper client
- * properties file ({@code zookeeper.ssl.*}, see {@link ZkClientTls}). Both are read and checked
+ * line, where {@code ps} would show it), or the x509 scheme (the TLS client certificate's
+ * subject), and the client's TLS settings from a ZooKeeper client properties file
+ * ({@code zookeeper.ssl.*}, see {@link ZkClientTls}). Both are read and checked
  * before anything connects; a bad file is a usage error naming it.
  *
  * <p>Not thread-safe: picocli fills it once per command line.
@@ -35,17 +36,33 @@ final class ZkClientOptions {
                     + "zookeeper.ssl.trustStore.password, ...; zookeeper.client.secure=true is implied).")
     Path clientConfig;
 
-    /** The credentials these options name: none, digest, either over TLS. */
+    @Option(
+            names = "--zk-x509",
+            description = "The cluster's identity is the TLS client certificate's subject (ZooKeeper's x509 scheme; "
+                    + "needs --zk-client-config with a key store, and the same subject on every node).")
+    boolean x509;
+
+    /** The credentials these options name: none, digest or x509, over TLS when a client config is given. */
     DlmCredentials credentials(CommandSpec spec) {
+        if (x509 && (clientConfig == null || authFile != null))
+            throw new ParameterException(
+                    spec.commandLine(), "--zk-x509 needs --zk-client-config, and no --zk-auth-file");
         DlmCredentials c = authFile == null ? DlmCredentials.none() : digest(spec);
         if (clientConfig == null) return c;
+        ZkClientTls tls;
         try {
-            return c.overTls(ZkClientTls.load(clientConfig));
+            tls = ZkClientTls.load(clientConfig);
         } catch (IOException e) {
             throw new ParameterException(
                     spec.commandLine(), "--zk-client-config: cannot read " + clientConfig + ": " + e.getMessage());
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--zk-client-config: " + e.getMessage());
+        }
+        if (!x509) return c.overTls(tls);
+        try {
+            return DlmCredentials.x509(tls.clientCertificateSubject()).overTls(tls);
+        } catch (IOException e) {
+            throw new ParameterException(spec.commandLine(), "--zk-x509: " + e.getMessage());
         }
     }
 

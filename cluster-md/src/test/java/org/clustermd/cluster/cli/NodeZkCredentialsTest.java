@@ -19,10 +19,12 @@ import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
+import org.apache.zookeeper.client.ZKClientConfig;
 import org.apache.zookeeper.data.ACL;
 import org.apache.zookeeper.server.ZooKeeperServerMain;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.zk.ZkClientTls;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -30,8 +32,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code clustermd node --zk-auth-file} (digest credentials: ACLs on every znode, a wrong
- * password refused clearly) and {@code --zk-client-config} (TLS to a ZooKeeper that serves only a
- * secure client port), with real node processes and real ZooKeeper servers; the TLS server runs
+ * password refused clearly) and {@code --zk-client-config} with {@code --zk-x509} (TLS to a
+ * ZooKeeper that serves only a secure client port, the client certificate as the identity), with
+ * real node processes and real ZooKeeper servers; the TLS server runs
  * in a JVM of its own, so its {@code zookeeper.ssl.*} system properties cannot help the client.
  */
 class NodeZkCredentialsTest {
@@ -67,8 +70,12 @@ class NodeZkCredentialsTest {
     }
 
     private Node node(String name, String zk, List<Path> legs, String... credentials) throws IOException {
+        return node("md0", name, zk, legs, credentials);
+    }
+
+    private Node node(String array, String name, String zk, List<Path> legs, String... credentials) throws IOException {
         List<String> args =
-                new ArrayList<>(List.of("--name", "md0", "--zk", zk, "--node-name", name, "--session-timeout", "4000"));
+                new ArrayList<>(List.of("--name", array, "--zk", zk, "--node-name", name, "--session-timeout", "4000"));
         args.addAll(List.of(credentials));
         legs.forEach(l -> args.add(l.toString()));
         Path log = dir.resolve(name + ".log");
@@ -162,12 +169,18 @@ class NodeZkCredentialsTest {
             assertThat(r.code()).as("%s -> %s", args, r.err()).isEqualTo(2);
             assertThat(r.err()).contains(c[0]);
         }
+        List<String> x509Alone = new ArrayList<>(
+                List.of("node", "--name", "md0", "--zk", "127.0.0.1:1", "--node-name", "n", "--zk-x509"));
+        legs.forEach(l -> x509Alone.add(l.toString()));
+        CliHarness.Result r = CliHarness.run(x509Alone.toArray(String[]::new));
+        assertThat(r.code()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).contains("--zk-x509 needs --zk-client-config");
     }
 
     // ------------------------------------------------------------------ TLS
 
     @Test
-    void withTheClientConfigANodeJoinsOverTlsAndWithoutItItCannot() throws Exception {
+    void withTheClientConfigANodeJoinsOverTlsAsItsCertificateAndWithoutItItCannot() throws Exception {
         List<Path> legs = array();
         Path keyStore = dir.resolve("node.p12");
         Path trustStore = dir.resolve("trust.p12");
@@ -233,10 +246,49 @@ class NodeZkCredentialsTest {
         assertThat(awaitExit(plain)).as("exit; log:%n%s", plain.logText()).isEqualTo(1);
         assertThat(plain.logText()).contains("could not connect to ZooKeeper");
 
-        Node secure = node(
-                "secure", zk, legs, "--zk-client-config", clientConfig.toString(), "--zk-auth-file", auth.toString());
-        awaitJoin(secure);
-        stop(secure);
+        Node x509 = node("x509", zk, legs, "--zk-client-config", clientConfig.toString(), "--zk-x509");
+        awaitJoin(x509);
+        stop(x509);
+
+        // digest over the same TLS, for another array in another cluster
+        List<Path> legs2 = CliHarness.legs(dir, "other", 2, 24L << 20);
+        CliHarness.Result created = CliHarness.run(
+                "create",
+                "--name",
+                "md1",
+                "--cluster-name",
+                "c2",
+                "--nodes",
+                "2",
+                "--assume-clean",
+                legs2.get(0).toString(),
+                legs2.get(1).toString());
+        assertThat(created.code()).as(created.err()).isZero();
+        Node digest = node(
+                "md1",
+                "digest",
+                zk,
+                legs2,
+                "--zk-client-config",
+                clientConfig.toString(),
+                "--zk-auth-file",
+                auth.toString());
+        awaitJoin(digest);
+        stop(digest);
+
+        ZooKeeper tlsClient = connect(zk, ZkClientTls.load(clientConfig).clientConfig());
+        try {
+            tlsClient.addAuthInfo("digest", "clustermd:s3cret".getBytes(StandardCharsets.UTF_8));
+            List<ACL> c1 = tlsClient.getACL("/clustermd/c1", null);
+            assertThat(c1).hasSize(1);
+            assertThat(c1.get(0).getId().getScheme()).isEqualTo("x509");
+            assertThat(c1.get(0).getId().getId()).isEqualTo("CN=clustermd-test");
+            List<ACL> c2 = tlsClient.getACL("/clustermd/c2", null);
+            assertThat(c2).hasSize(1);
+            assertThat(c2.get(0).getId().getScheme()).isEqualTo("digest");
+        } finally {
+            tlsClient.close();
+        }
     }
 
     private void keytool(String... args) throws IOException, InterruptedException {
@@ -301,10 +353,18 @@ class NodeZkCredentialsTest {
     }
 
     private static ZooKeeper connect(String cs) throws Exception {
+        return connect(cs, new ZKClientConfig());
+    }
+
+    private static ZooKeeper connect(String cs, ZKClientConfig config) throws Exception {
         CountDownLatch l = new CountDownLatch(1);
-        ZooKeeper zk = new ZooKeeper(cs, 10_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) l.countDown();
-        });
+        ZooKeeper zk = new ZooKeeper(
+                cs,
+                10_000,
+                e -> {
+                    if (e.getState() == Watcher.Event.KeeperState.SyncConnected) l.countDown();
+                },
+                config);
         assertThat(l.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
                 .isTrue();
         return zk;

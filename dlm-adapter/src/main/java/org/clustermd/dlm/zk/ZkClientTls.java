@@ -1,11 +1,16 @@
 package org.clustermd.dlm.zk;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
 import java.util.Collections;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -105,6 +110,35 @@ public final class ZkClientTls {
         return c;
     }
 
+    /**
+     * The subject of the client certificate in the key store, as ZooKeeper's x509 scheme names the
+     * session ({@code X500Principal.getName()}, e.g. {@code CN=node1,O=example}): the identity for
+     * {@link DlmCredentials#x509}. The store's type is {@code zookeeper.ssl.keyStore.type}, else
+     * told by the file name as ZooKeeper does (.p12/.pfx PKCS12, .jks JKS, .pem PEM is not read here).
+     *
+     * @throws IOException when there is no key store, it cannot be opened, or it holds no key
+     */
+    public String clientCertificateSubject() throws IOException {
+        String path = properties.get(KEY_STORE);
+        if (path == null) throw new IOException("no " + KEY_STORE + ": x509 needs a client certificate");
+        String type = properties.get("zookeeper.ssl.keyStore.type");
+        String lower = path.toLowerCase(Locale.ROOT);
+        if (type == null) type = lower.endsWith(".jks") ? "JKS" : "PKCS12";
+        String password = properties.getOrDefault(KEY_STORE_PASSWORD, "");
+        try (InputStream in = Files.newInputStream(Path.of(path))) {
+            KeyStore ks = KeyStore.getInstance(type);
+            ks.load(in, password.toCharArray());
+            for (String alias : Collections.list(ks.aliases())) {
+                if (ks.isKeyEntry(alias) && ks.getCertificate(alias) instanceof X509Certificate c) {
+                    return c.getSubjectX500Principal().getName();
+                }
+            }
+            throw new IOException(path + " holds no private key with an X.509 certificate");
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot open the key store " + path + " as " + type + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The settings, passwords included. */
     public Map<String, String> properties() {
         return properties;
@@ -113,7 +147,7 @@ public final class ZkClientTls {
     @Override
     public String toString() {
         Map<String, String> shown = new TreeMap<>(properties);
-        shown.replaceAll((k, v) -> k.toLowerCase(java.util.Locale.ROOT).contains("password") ? "***" : v);
+        shown.replaceAll((k, v) -> k.toLowerCase(Locale.ROOT).contains("password") ? "***" : v);
         return "TLS " + shown;
     }
 }
