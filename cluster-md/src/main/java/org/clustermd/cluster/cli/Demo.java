@@ -55,6 +55,9 @@ final class Demo {
     private final long writeMillis;
     private final long sessionTimeoutMs;
     private final DemoLayout layout;
+    /** Whether the array is created without {@code --assume-clean}, so its initial resync runs under the writes. */
+    private final boolean initialResync;
+
     private final List<DemoNode> nodes = new ArrayList<>();
     /** The NBD clients, one per node, in the same order. */
     private final List<DemoClient> clients = new ArrayList<>();
@@ -63,12 +66,19 @@ final class Demo {
     private Path dir;
     private EmbeddedZooKeeper zk;
 
-    Demo(PrintWriter out, long legBytes, long writeMillis, long sessionTimeoutMs, DemoLayout layout) {
+    Demo(
+            PrintWriter out,
+            long legBytes,
+            long writeMillis,
+            long sessionTimeoutMs,
+            DemoLayout layout,
+            boolean initialResync) {
         this.out = out;
         this.legBytes = legBytes;
         this.writeMillis = writeMillis;
         this.sessionTimeoutMs = sessionTimeoutMs;
         this.layout = layout;
+        this.initialResync = initialResync;
     }
 
     /** Runs the demo; 0 only when every acknowledged write was found intact and the legs are identical. */
@@ -120,13 +130,14 @@ final class Demo {
                         .clusterName(CLUSTER)
                         .nodes(NODES)
                         .bitmapChunk(CHUNK)
-                        .assumeClean(true)
+                        .assumeClean(!initialResync)
                         .build(),
                 legs);
         long arrayBytes = created.sizeSectors() * 512;
         say("created " + ARRAY + " (clustermd create --name " + ARRAY + " --cluster-name " + CLUSTER + " --nodes "
                 + NODES
-                + " --assume-clean --bitmap-chunk 1M leg0 leg1): uuid " + SuperblockCodec.mdadmUuid(created.uuid())
+                + (initialResync ? "" : " --assume-clean") + " --bitmap-chunk 1M leg0 leg1): uuid "
+                + SuperblockCodec.mdadmUuid(created.uuid())
                 + ", "
                 + arrayBytes / 1024 + " KiB on 2 x " + Sizes.human(legBytes) + " files");
 
@@ -160,6 +171,8 @@ final class Demo {
             DemoLayout.Assignment share = layout.assign(i, NODES, arrayBytes, CHUNK);
             DemoClient c = DemoClient.connect(n.nbdPort, ARRAY, dir.resolve(n.name + ".acks"), n.slot + 1L, share);
             clients.add(c);
+            // with an initial resync the writes must start while it runs: each writer as soon as its node is in
+            if (initialResync) c.start();
             if (c.exportSize() != arrayBytes)
                 throw new IOException(n.name + " exports " + c.exportSize() + " bytes, not " + arrayBytes);
             say("NBD client -> " + n.name + " (127.0.0.1:" + n.nbdPort + ", export " + ARRAY + "): writer "
@@ -168,7 +181,7 @@ final class Demo {
         }
 
         // the writers start once every node joined: a busy machine then delays no join's lease renewals
-        clients.forEach(DemoClient::start);
+        if (!initialResync) clients.forEach(DemoClient::start);
         say("all " + NODES + " nodes take writes through NBD; letting them run " + writeMillis / 1000.0 + " s");
         List<DemoNode> survivors = nodes.subList(0, NODES - 1);
         List<DemoStatus> status = new ArrayList<>();

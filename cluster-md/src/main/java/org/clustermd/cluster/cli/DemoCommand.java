@@ -44,6 +44,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--layout", hidden = true, defaultValue = "disjoint", paramLabel = "disjoint|interleaved")
     String layout;
 
+    /** Create without --assume-clean: the initial resync runs under the writes (needs RESYNCING windows to be safe). */
+    @Option(names = "--initial-resync", hidden = true)
+    boolean initialResync;
+
     @Override
     public Integer call() {
         if (legSize < (16L << 20)) throw new ParameterException(spec.commandLine(), "--leg-size must be at least 16M");
@@ -58,7 +62,13 @@ final class DemoCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--layout must be disjoint or interleaved: " + layout);
         }
-        return new Demo(spec.commandLine().getOut(), legSize, Math.round(writeSeconds * 1000), sessionTimeoutMs, shares)
+        return new Demo(
+                        spec.commandLine().getOut(),
+                        legSize,
+                        Math.round(writeSeconds * 1000),
+                        sessionTimeoutMs,
+                        shares,
+                        initialResync)
                 .run();
     }
 }

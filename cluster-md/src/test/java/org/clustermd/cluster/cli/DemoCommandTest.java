@@ -68,4 +68,12 @@ class DemoCommandTest {
                 .as("no node process left")
                 .isZero();
     }
+
+    @Test
+    void anUnknownLayoutIsAUsageErrorBeforeAnythingStarts() {
+        CliHarness.Result r = CliHarness.run("demo", "--layout", "diagonal");
+        assertThat(r.code()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).contains("--layout must be disjoint or interleaved");
+        assertThat(r.out()).doesNotContain("working in");
+    }
 }
