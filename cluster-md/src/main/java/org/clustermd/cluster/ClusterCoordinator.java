@@ -283,7 +283,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     public void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception {
         LockSpace ls = member();
         if (bitmap == null) throw cluster("a clustered array needs its bitmap", null);
-        SlotGather.gather(ls, bitmap, array, peers);
+        SlotGather.gather(ls, bitmap, array, peers, config.connectionTimeout());
         recovery.start(bitmap);
         channel.startHandling();
     }

@@ -319,7 +319,10 @@ public final class ClusteredArray implements AutoCloseable {
             return this;
         }
 
-        /** ZooKeeper credentials (digest), the same on every node. */
+        /**
+         * ZooKeeper credentials, the same on every node: digest or x509, either over TLS with
+         * {@link DlmCredentials#overTls} (the ZooKeeper client's {@code zookeeper.ssl.*} settings).
+         */
         public Builder credentials(DlmCredentials v) {
             this.credentials = Objects.requireNonNull(v, "credentials");
             return this;

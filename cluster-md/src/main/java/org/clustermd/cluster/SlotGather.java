@@ -1,5 +1,6 @@
 package org.clustermd.cluster;
 
+import java.time.Duration;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
@@ -27,13 +28,20 @@ final class SlotGather {
 
     private SlotGather() {}
 
-    static void gather(LockSpace ls, WriteIntentBitmap bitmap, Mddev array, PeerResyncs peers) throws Raid1Exception {
+    /**
+     * @param peers where a live owner's resync window, read from its LVB, is recorded
+     * @param leaseWait how long a probe refused because the lease lapsed (SUSPENDED) waits for it
+     *     to be renewed before the probe fails the load (the join's connection timeout)
+     */
+    static void gather(LockSpace ls, WriteIntentBitmap bitmap, Mddev array, PeerResyncs peers, Duration leaseWait)
+            throws Raid1Exception {
+        long deadline = System.nanoTime() + leaseWait.toNanos();
         for (int other = 0; other < ls.slotCount(); other++) {
             if (other == bitmap.slot()) continue;
             NodeSlot slot = new NodeSlot(other);
             try (LockResource probe = ls.resource(slot.bitmapLockName())) {
                 try {
-                    probe.tryConvert(LockMode.PW);
+                    tryPwWhenLeased(ls, probe, deadline, array.name());
                 } catch (DlmException e) {
                     if (e.code() != DlmException.Code.NOT_GRANTED) throw e;
                     peers.readWindow(probe, other); // a live node owns it: its resync window, if any
@@ -60,6 +68,35 @@ final class SlotGather {
                         Raid1Exception.Code.CLUSTER,
                         array.name() + ": reading bitmap " + slot + " failed: " + e.getMessage(),
                         e);
+            }
+        }
+    }
+
+    /**
+     * The probe's PW+NOQUEUE conversion. A refusal because the lease lapsed (SUSPENDED: a busy
+     * machine may miss a renewal while the node starts, and the same session comes back a moment
+     * later) is tried again once the lease is valid, until {@code deadline}, as the join's own
+     * conversions are: nothing of the other slot is held yet, so a later probe is as good.
+     */
+    private static void tryPwWhenLeased(LockSpace ls, LockResource probe, long deadline, String arrayName)
+            throws DlmException {
+        while (true) {
+            try {
+                probe.tryConvert(LockMode.PW);
+                return;
+            } catch (DlmException e) {
+                long left = deadline - System.nanoTime();
+                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
+                log.warn(
+                        "{}: probing {} refused while the lease lapsed; waiting for it to be renewed",
+                        arrayName,
+                        probe.name());
+                try {
+                    if (!ls.awaitLease(Duration.ofNanos(left))) throw e;
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
             }
         }
     }

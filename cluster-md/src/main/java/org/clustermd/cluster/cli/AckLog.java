@@ -13,7 +13,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The acknowledged writes of a node's demo workload, one text line each, made durable in
+ * The acknowledged writes of one writer, one text line each, made durable in
  * batches (group commit: drain, one write, one fsync):
  *
  * <pre>
@@ -21,10 +21,12 @@ import java.util.concurrent.TimeUnit;
  *   OFFSET BLOCKS WRITE_ID          (byte offset in the array, 4 KiB blocks, the stamp's write id)
  * </pre>
  *
- * A line is appended after the array acknowledged the write and before the workload learns of
- * it, so every line names a write the array acknowledged; a node killed with SIGKILL may lose
- * the last lines (never more than what was acknowledged and not yet logged), and a torn last line
- * (no newline) is ignored when read.
+ * A line is appended once the write was acknowledged and before the writer learns of it, so
+ * every line names an acknowledged write: the demo's NBD clients log on the client side, once
+ * the export promised the write durable ({@link DurableAcks}); the {@code node} verb's hidden
+ * workload logs on the node when its array acknowledged it, so a node killed with SIGKILL may
+ * lose the last lines there (never more than what was acknowledged and not yet logged). A torn
+ * last line (no newline) is ignored when read.
  *
  * <p>Thread-safe: {@link #append} from any thread; one {@code ack-log} thread writes.
  */

@@ -10,10 +10,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.StampedBlock;
 
 /**
- * Proves a node's {@link AckLog} against an assembled array: every block a logged write covered
+ * Proves a node's {@link AckLog} against what an array reads back (an NBD export while the
+ * cluster runs, or a freshly assembled array after it stopped): every block a logged write covered
  * holds a valid stamp of that node's writer, and
  * <ul>
  *   <li>for a node that stopped cleanly, exactly the last logged write of the block;</li>
@@ -39,7 +41,12 @@ final class AckVerifier {
         }
     }
 
+    /** {@link #verify(BlockTarget, String, AckLog.Contents, boolean)} through an assembled array's data path. */
     static Result verify(Raid1Array array, String node, AckLog.Contents log, boolean killed) throws IOException {
+        return verify(BlockTarget.of(array), node, log, killed);
+    }
+
+    static Result verify(BlockTarget array, String node, AckLog.Contents log, boolean killed) throws IOException {
         Map<Long, Long> last = new TreeMap<>();
         for (AckLog.Entry e : log.entries()) {
             for (int i = 0; i < e.blocks(); i++) last.merge(e.offset() / StampedBlock.SIZE + i, e.writeId(), Math::max);
@@ -55,7 +62,7 @@ final class AckVerifier {
     }
 
     private static void check(
-            Raid1Array array, long writer, boolean killed, List<Map.Entry<Long, Long>> batch, List<String> problems)
+            BlockTarget array, long writer, boolean killed, List<Map.Entry<Long, Long>> batch, List<String> problems)
             throws IOException {
         List<ByteBuffer> bufs = new ArrayList<>(batch.size());
         List<CompletableFuture<Void>> reads = new ArrayList<>(batch.size());

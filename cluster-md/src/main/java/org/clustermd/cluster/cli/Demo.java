@@ -4,15 +4,20 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
+import org.clustermd.cluster.nbd.NbdClient;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.raid1.ArrayOptions;
@@ -21,15 +26,21 @@ import org.clustermd.raid1.admin.ArrayCreator;
 import org.clustermd.raid1.admin.CreateOptions;
 import org.clustermd.raid1.admin.CreateResult;
 import org.clustermd.raid1.sb.SuperblockCodec;
+import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
 
 /**
  * The demo, step by step: in a temporary directory, an embedded ZooKeeper in this JVM, a
- * clustered 2-leg array on files, three {@code clustermd node} processes each writing its own
- * region; one is killed with SIGKILL, the survivors' recovery and resync are shown live; the
- * survivors stop with SIGTERM; then every acknowledged write is read back through a freshly
- * assembled array and the legs are compared. Everything it started is stopped and the directory
- * removed, whatever happens (a shutdown hook covers an interrupted JVM).
+ * clustered 2-leg array on files, three {@code clustermd node} processes each exporting the
+ * array over NBD on 127.0.0.1, and in this JVM one {@link DemoClient} per node writing its share
+ * of the blocks ({@link DemoLayout}) through that node's export, logging each write once the
+ * export promised it durable. One node is killed with SIGKILL; the survivors' recovery and
+ * resync are shown live, from their own progress lines and from their {@code status} (read
+ * through JMX as {@code clustermd status} reads it); every acknowledged write is read back
+ * through a survivor's export; the survivors stop with SIGTERM; then every acknowledged write is
+ * read again through a freshly assembled array and the legs are compared. Everything it started
+ * is stopped and the directory removed, whatever happens (a shutdown hook covers an interrupted
+ * JVM).
  *
  * <p>Not thread-safe: one run per instance.
  */
@@ -43,16 +54,31 @@ final class Demo {
     private final long legBytes;
     private final long writeMillis;
     private final long sessionTimeoutMs;
+    private final DemoLayout layout;
+    /** Whether the array is created without {@code --assume-clean}, so its initial resync runs under the writes. */
+    private final boolean initialResync;
+
     private final List<DemoNode> nodes = new ArrayList<>();
+    /** The NBD clients, one per node, in the same order. */
+    private final List<DemoClient> clients = new ArrayList<>();
+
     private final long t0 = System.nanoTime();
     private Path dir;
     private EmbeddedZooKeeper zk;
 
-    Demo(PrintWriter out, long legBytes, long writeMillis, long sessionTimeoutMs) {
+    Demo(
+            PrintWriter out,
+            long legBytes,
+            long writeMillis,
+            long sessionTimeoutMs,
+            DemoLayout layout,
+            boolean initialResync) {
         this.out = out;
         this.legBytes = legBytes;
         this.writeMillis = writeMillis;
         this.sessionTimeoutMs = sessionTimeoutMs;
+        this.layout = layout;
+        this.initialResync = initialResync;
     }
 
     /** Runs the demo; 0 only when every acknowledged write was found intact and the legs are identical. */
@@ -80,7 +106,8 @@ final class Demo {
     }
 
     private int steps() throws IOException, InterruptedException {
-        say("== clustermd demo: " + NODES + " nodes share a clustered RAID1 of 2 legs; one is killed with SIGKILL ==");
+        say("== clustermd demo: " + NODES + " nodes share a clustered RAID1 of 2 legs and export it over NBD;"
+                + " one is killed with SIGKILL ==");
         dir = Files.createTempDirectory("clustermd-demo-");
         zk = EmbeddedZooKeeper.start(
                 Files.createDirectories(dir.resolve("zk")),
@@ -103,19 +130,19 @@ final class Demo {
                         .clusterName(CLUSTER)
                         .nodes(NODES)
                         .bitmapChunk(CHUNK)
-                        .assumeClean(true)
+                        .assumeClean(!initialResync)
                         .build(),
                 legs);
         long arrayBytes = created.sizeSectors() * 512;
         say("created " + ARRAY + " (clustermd create --name " + ARRAY + " --cluster-name " + CLUSTER + " --nodes "
                 + NODES
-                + " --assume-clean --bitmap-chunk 1M leg0 leg1): uuid " + SuperblockCodec.mdadmUuid(created.uuid())
+                + (initialResync ? "" : " --assume-clean") + " --bitmap-chunk 1M leg0 leg1): uuid "
+                + SuperblockCodec.mdadmUuid(created.uuid())
                 + ", "
                 + arrayBytes / 1024 + " KiB on 2 x " + Sizes.human(legBytes) + " files");
 
-        long region = arrayBytes / NODES / CHUNK * CHUNK;
         for (int i = 0; i < NODES; i++) {
-            DemoNode n = new DemoNode("node" + (i + 1), dir, this::say);
+            DemoNode n = new DemoNode("node" + (i + 1), dir, freePort(), this::say);
             nodes.add(n);
             List<String> cmd = javaCommand();
             cmd.addAll(List.of(
@@ -128,39 +155,93 @@ final class Demo {
                     n.name,
                     "--session-timeout",
                     Long.toString(sessionTimeoutMs),
-                    "--workload",
-                    (i * region / 1024) + "K:" + (region / 1024) + "K",
-                    "--ack-log",
-                    n.ackLog.toString()));
+                    "--nbd-port",
+                    "0",
+                    "--jmx-port",
+                    Integer.toString(n.jmxPort),
+                    "--jmx-insecure-localhost"));
             legs.forEach(l -> cmd.add(l.toString()));
             say("starting " + n.name + ": clustermd node --name " + ARRAY + " --node-name " + n.name
-                    + " --session-timeout " + sessionTimeoutMs + " ... writing bytes [" + i * region + ", "
-                    + (i + 1) * region + ")");
+                    + " --session-timeout " + sessionTimeoutMs + " --nbd-port 0 --jmx-port " + n.jmxPort
+                    + " --jmx-insecure-localhost leg0 leg1");
             n.start(cmd);
-            if (!waitFor(60_000, () -> n.slot >= 0 || !n.alive()))
-                throw new IOException(n.name + " did not join in 60 s");
-            if (n.slot < 0) throw new IOException(n.name + " exited before it joined");
+            if (!waitFor(60_000, () -> (n.slot >= 0 && n.nbdPort > 0) || !n.alive()))
+                throw new IOException(n.name + " did not join and export " + ARRAY + " in 60 s");
+            if (!n.alive()) throw new IOException(n.name + " exited before it joined");
+            DemoLayout.Assignment share = layout.assign(i, NODES, arrayBytes, CHUNK);
+            DemoClient c = DemoClient.connect(n.nbdPort, ARRAY, dir.resolve(n.name + ".acks"), n.slot + 1L, share);
+            clients.add(c);
+            // with an initial resync the writes must start while it runs: each writer as soon as its node is in
+            if (initialResync) c.start();
+            if (c.exportSize() != arrayBytes)
+                throw new IOException(n.name + " exports " + c.exportSize() + " bytes, not " + arrayBytes);
+            say("NBD client -> " + n.name + " (127.0.0.1:" + n.nbdPort + ", export " + ARRAY + "): writer "
+                    + c.writer + " writes " + share.describe() + "; a write is acknowledged once durable (its FUA"
+                    + " reply, or a FLUSH after it) and then logged here, on the client side");
         }
 
-        say("all " + NODES + " nodes write their regions; letting them run " + writeMillis / 1000.0 + " s");
-        Thread.sleep(writeMillis);
-        DemoNode victim = nodes.get(NODES - 1);
+        // the writers start once every node joined: a busy machine then delays no join's lease renewals
+        if (!initialResync) clients.forEach(DemoClient::start);
+        say("all " + NODES + " nodes take writes through NBD; letting them run " + writeMillis / 1000.0 + " s");
         List<DemoNode> survivors = nodes.subList(0, NODES - 1);
+        List<DemoStatus> status = new ArrayList<>();
+        for (DemoNode n : survivors) status.add(new DemoStatus(n.name, "127.0.0.1", n.jmxPort, this::say));
+        try {
+            return afterStart(legs, survivors, status);
+        } finally {
+            status.forEach(DemoStatus::close);
+        }
+    }
+
+    private int afterStart(List<Path> legs, List<DemoNode> survivors, List<DemoStatus> status)
+            throws IOException, InterruptedException {
+        Thread.sleep(writeMillis);
+        status.forEach(DemoStatus::poll);
+        DemoNode victim = nodes.get(NODES - 1);
+        DemoClient victimClient = clients.get(NODES - 1);
         say("SIGKILL " + victim.name + " (pid " + victim.pid() + ", slot " + victim.slot
                 + "): its bitmap slot keeps its dirty bits;" + " its session expires in " + sessionTimeoutMs
                 + " ms, then the survivors recover the slot");
         long killedAt = System.nanoTime();
         victim.kill();
+        DemoWorkload.Result victimRun = victimClient.stop();
+        say("the NBD client of " + victim.name + " lost its connection ("
+                + (victimRun.error() == null ? "no request failed" : rootMessage(victimRun.error())) + "); "
+                + victimClient.logged() + " of its writes were acknowledged durable before that");
         boolean recovered = waitFor(
                 60_000 + sessionTimeoutMs,
-                () -> survivors.stream().allMatch(n -> n.copiedChunks >= 0)
-                        && survivors.stream().allMatch(n -> n.copiedChunks == 0 || n.resyncDoneAfterRecovery));
+                () -> {
+                    status.forEach(DemoStatus::poll);
+                    return survivors.stream().allMatch(n -> n.copiedChunks >= 0)
+                            && survivors.stream().allMatch(n -> n.copiedChunks == 0 || n.resyncDoneAfterRecovery);
+                },
+                200);
         long recoveryMs = (System.nanoTime() - killedAt) / 1_000_000;
+        status.forEach(DemoStatus::poll);
         if (!recovered)
             say("the survivors did not finish recovering " + victim.name + "'s slot within "
                     + (60_000 + sessionTimeoutMs) / 1000 + " s");
         else say("recovery and resync done " + recoveryMs + " ms after the kill; the survivors keep writing for 2 s");
         Thread.sleep(2000);
+
+        boolean clientsOk = true;
+        for (int i = 0; i < NODES - 1; i++) {
+            DemoWorkload.Result r = clients.get(i).stop();
+            if (r.error() != null) {
+                say("the NBD client of " + nodes.get(i).name + " failed: " + rootMessage(r.error()));
+                clientsOk = false;
+            }
+        }
+        for (DemoClient c : clients) c.close();
+        say("verifying: every acknowledged write read back through " + survivors.get(0).name + "'s NBD export");
+        List<AckVerifier.Result> overNbd = new ArrayList<>();
+        try (NbdClient reader = NbdClient.connect(
+                new InetSocketAddress("127.0.0.1", survivors.get(0).nbdPort), ARRAY, Duration.ofSeconds(20))) {
+            for (int i = 0; i < NODES; i++) {
+                overNbd.add(AckVerifier.verify(
+                        reader, nodes.get(i).name, AckLog.read(clients.get(i).ackLog), nodes.get(i) == victim));
+            }
+        }
 
         say("SIGTERM " + String.join(", ", survivors.stream().map(n -> n.name).toList()) + " (graceful leave)");
         survivors.forEach(DemoNode::signalTerm);
@@ -169,22 +250,27 @@ final class Demo {
         boolean stopped = exits.stream().allMatch(c -> c == 0);
         if (!stopped) say("not every survivor exited 0: " + exits);
 
-        say(
-                "verifying: legs compared byte by byte, then every acknowledged write read back through a freshly assembled array");
+        say("verifying again after the shutdown: legs compared byte by byte, then every acknowledged write read"
+                + " back through a freshly assembled array");
         Verifier.LegComparison legsCompared = Verifier.compareLegs(legs);
         List<AckVerifier.Result> results = new ArrayList<>();
         try (Raid1Array check = Raid1Array.open(
                 legs, ArrayOptions.builder().name("verify").startFrozen(true).build())) {
-            for (DemoNode n : nodes) {
-                results.add(AckVerifier.verify(check, n.name, AckLog.read(n.ackLog), n == victim));
+            for (int i = 0; i < NODES; i++) {
+                DemoNode n = nodes.get(i);
+                AckVerifier.Result fresh = AckVerifier.verify(
+                        BlockTarget.of(check), n.name, AckLog.read(clients.get(i).ackLog), n == victim);
+                List<String> problems = new ArrayList<>(overNbd.get(i).problems());
+                fresh.problems().forEach(p -> problems.add("after the shutdown: " + p));
+                results.add(new AckVerifier.Result(n.name, fresh.writer(), fresh.writes(), fresh.blocks(), problems));
             }
         }
         boolean writesOk = results.stream().allMatch(AckVerifier.Result::ok);
-        for (int i = 0; i < NODES - 1; i++) {
-            // a node that stopped cleanly logged every write it acknowledged
-            writesOk &= nodes.get(i).acknowledged == results.get(i).writes();
+        for (int i = 0; i < NODES; i++) {
+            // the client logged every write it counted: its log must hold them all
+            writesOk &= clients.get(i).logged() == results.get(i).writes();
         }
-        boolean ok = recovered && stopped && legsCompared.identical() && writesOk;
+        boolean ok = recovered && clientsOk && stopped && legsCompared.identical() && writesOk;
         summary(victim, survivors, legsCompared, results, recoveryMs, ok);
         if (!ok) reportLogs();
         return ok ? 0 : 1;
@@ -201,21 +287,22 @@ final class Demo {
         for (int i = 0; i < nodes.size(); i++) {
             DemoNode n = nodes.get(i);
             AckVerifier.Result r = results.get(i);
-            String logged = n == victim
-                    ? ""
-                    : n.acknowledged == r.writes()
-                            ? ", all in its ack log"
-                            : " but " + n.acknowledged + " reported by the node: THE ACK LOG MISSES SOME";
+            long counted = clients.get(i).logged();
+            String logged = counted == r.writes()
+                    ? ", all in its ack log"
+                    : " but " + counted + " counted by its client: THE ACK LOG MISSES SOME";
             say(String.format(
                     Locale.ROOT,
-                    "  %s (slot %d): %d writes acknowledged (%d blocks)%s, %s; %s",
+                    "  %s (slot %d): %d writes acknowledged durable through NBD (%d blocks)%s, %s; %s",
                     n.name,
                     n.slot,
                     r.writes(),
                     r.blocks(),
                     logged,
                     n == victim ? "killed with SIGKILL" : "stopped with SIGTERM",
-                    r.ok() ? "every one intact" : r.problems().size() + "+ PROBLEMS: " + r.problems()));
+                    r.ok()
+                            ? "every one intact, through NBD and after the shutdown"
+                            : r.problems().size() + "+ PROBLEMS: " + r.problems()));
         }
         long chunks =
                 survivors.stream().mapToLong(n -> Math.max(0, n.copiedChunks)).sum();
@@ -266,12 +353,28 @@ final class Demo {
     }
 
     private boolean waitFor(long millis, BooleanSupplier condition) throws InterruptedException {
+        return waitFor(millis, condition, 50);
+    }
+
+    private boolean waitFor(long millis, BooleanSupplier condition, long everyMillis) throws InterruptedException {
         long deadline = System.nanoTime() + millis * 1_000_000;
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() - deadline > 0) return false;
-            Thread.sleep(50);
+            Thread.sleep(everyMillis);
         }
         return true;
+    }
+
+    /** A port free on 127.0.0.1 now, for a node's JMX (which cannot pick its own). */
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null) t = t.getCause();
+        return t.getMessage() == null ? t.toString() : t.getMessage();
     }
 
     private void reportLogs() {
@@ -285,6 +388,13 @@ final class Demo {
 
     /** Stops every node and ZooKeeper and removes the directory; idempotent, never throws. */
     private synchronized void cleanUp() {
+        for (DemoClient c : clients) {
+            try {
+                c.close();
+            } catch (IOException | RuntimeException e) {
+                // cleaning up: the node may be gone already
+            }
+        }
         for (DemoNode n : nodes) n.destroy();
         if (zk != null) {
             zk.close();

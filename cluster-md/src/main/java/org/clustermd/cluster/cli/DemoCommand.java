@@ -16,9 +16,11 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "demo",
         description = "Three nodes on a clustered RAID1, one killed with SIGKILL, its writes recovered. Starts an "
-                + "embedded ZooKeeper and three node processes on two temporary files, each writing its own region; "
-                + "kills one with SIGKILL, shows the survivors recover its dirty chunks and resync them live, stops "
-                + "the survivors, then checks every acknowledged write and compares the legs. Exits 0 only if all "
+                + "embedded ZooKeeper and three node processes on two temporary files, each exporting the array over "
+                + "NBD; an NBD client per node writes that node's share of the blocks and logs what the export "
+                + "acknowledged durable. Kills one node with SIGKILL, shows the survivors recover its dirty chunks and "
+                + "resync them live (with their status), reads every acknowledged write back through NBD, stops the "
+                + "survivors, then checks every acknowledged write again and compares the legs. Exits 0 only if all "
                 + "is intact.")
 final class DemoCommand implements Callable<Integer> {
     @Spec
@@ -38,6 +40,14 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--session-timeout", hidden = true, defaultValue = "3000", paramLabel = "MS")
     long sessionTimeoutMs;
 
+    /** How the nodes share the blocks (see {@link DemoLayout}); interleaved waits for RESYNCING windows. */
+    @Option(names = "--layout", hidden = true, defaultValue = "disjoint", paramLabel = "disjoint|interleaved")
+    String layout;
+
+    /** Create without --assume-clean: the initial resync runs under the writes (needs RESYNCING windows to be safe). */
+    @Option(names = "--initial-resync", hidden = true)
+    boolean initialResync;
+
     @Override
     public Integer call() {
         if (legSize < (16L << 20)) throw new ParameterException(spec.commandLine(), "--leg-size must be at least 16M");
@@ -46,6 +56,19 @@ final class DemoCommand implements Callable<Integer> {
         if (sessionTimeoutMs < 1000 || sessionTimeoutMs > 60_000) {
             throw new ParameterException(spec.commandLine(), "--session-timeout must be 1000..60000 ms");
         }
-        return new Demo(spec.commandLine().getOut(), legSize, Math.round(writeSeconds * 1000), sessionTimeoutMs).run();
+        DemoLayout shares;
+        try {
+            shares = DemoLayout.valueOf(layout.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--layout must be disjoint or interleaved: " + layout);
+        }
+        return new Demo(
+                        spec.commandLine().getOut(),
+                        legSize,
+                        Math.round(writeSeconds * 1000),
+                        sessionTimeoutMs,
+                        shares,
+                        initialResync)
+                .run();
     }
 }

@@ -15,31 +15,35 @@ import java.util.regex.Matcher;
 /**
  * One {@code clustermd node} process of the demo: started with the demo's own java, JVM flags
  * and classpath; its stdout relayed line by line with a {@code [nodeN]} prefix and read for the
- * {@link NodeProgress} events the demo waits for; its stderr (logs) kept in a file.
+ * {@link NodeProgress} events the demo waits for (its slot, its NBD export's port, its recovery
+ * of a dead slot); its stderr (logs) kept in a file.
  *
  * <p>Thread-safe: the relay thread writes the event fields, the demo reads them (volatile).
  */
 final class DemoNode {
     final String name;
-    final Path ackLog;
     final Path errLog;
+    /** The port its JMX serves on 127.0.0.1 (the demo picks it). */
+    final int jmxPort;
+
     private final Consumer<String> relay;
     private Process process;
     private Thread reader;
 
     volatile int slot = -1;
+    /** The port of its NBD export, -1 until it said it. */
+    volatile int nbdPort = -1;
     /** The dead slot's recovery result here: dirty chunks copied, or 0 when it was clean; -1 until known. */
     volatile long copiedChunks = -1;
     /** Bytes the sync passes copied after the recovery result above. */
     volatile long resyncedBytes;
 
     volatile boolean resyncDoneAfterRecovery;
-    volatile long acknowledged = -1;
 
-    DemoNode(String name, Path dir, Consumer<String> relay) {
+    DemoNode(String name, Path dir, int jmxPort, Consumer<String> relay) {
         this.name = name;
-        this.ackLog = dir.resolve(name + ".acks");
         this.errLog = dir.resolve(name + ".log");
+        this.jmxPort = jmxPort;
         this.relay = relay;
     }
 
@@ -77,8 +81,8 @@ final class DemoNode {
                 resyncedBytes += Long.parseLong(m.group(1));
                 resyncDoneAfterRecovery = true;
             }
-        } else if ((m = NodeProgress.match(NodeProgress.STOPPING, line)) != null) {
-            acknowledged = Long.parseLong(m.group(2));
+        } else if ((m = NodeProgress.match(NodeProgress.NBD_EXPORT, line)) != null) {
+            nbdPort = Integer.parseInt(m.group(3));
         }
     }
 

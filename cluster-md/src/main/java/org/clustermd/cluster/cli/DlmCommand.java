@@ -8,6 +8,7 @@ import org.clustermd.dlm.zk.DlmCredentials;
 import org.clustermd.dlm.zk.LockSpaceDump;
 import org.clustermd.dlm.zk.ZkLockManager;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -64,8 +65,12 @@ final class DlmCommand implements Runnable {
         @Option(
                 names = "--digest",
                 paramLabel = "USER:PASSWORD",
-                description = "ZooKeeper digest credentials, when the cluster uses them.")
+                description = "ZooKeeper digest credentials, when the cluster uses them (--zk-auth-file keeps them "
+                        + "off the command line).")
         String digest;
+
+        @Mixin
+        ZkClientOptions zkClient = new ZkClientOptions();
 
         @Override
         public Integer call() throws DlmException {
@@ -74,13 +79,17 @@ final class DlmCommand implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new ParameterException(spec.commandLine(), "--zk: " + e.getMessage());
             }
-            DlmCredentials creds = DlmCredentials.none();
+            if (digest != null && zkClient.authFile != null)
+                throw new ParameterException(spec.commandLine(), "give --digest or --zk-auth-file, not both");
+            DlmCredentials creds = zkClient.credentials(spec);
             if (digest != null) {
                 int colon = digest.indexOf(':');
                 if (colon <= 0) {
                     throw new ParameterException(spec.commandLine(), "--digest must be USER:PASSWORD");
                 }
                 creds = DlmCredentials.digest(digest.substring(0, colon), digest.substring(colon + 1));
+                if (zkClient.clientConfig != null)
+                    creds = creds.overTls(zkClient.credentials(spec).tls());
             }
             LockSpaceDump.Dump d;
             try (ZkLockManager m = ZkLockManager.builder()

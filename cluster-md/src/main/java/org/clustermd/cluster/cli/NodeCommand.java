@@ -19,6 +19,7 @@ import org.clustermd.cluster.jmx.JmxRemote;
 import org.clustermd.cluster.jmx.JmxSettings;
 import org.clustermd.cluster.nbd.ClusteredArrayTarget;
 import org.clustermd.cluster.nbd.NbdServer;
+import org.clustermd.dlm.zk.DlmCredentials;
 import org.clustermd.raid1.ArrayListener;
 import org.clustermd.raid1.AssemblySurvey;
 import org.clustermd.raid1.FenceReason;
@@ -31,6 +32,7 @@ import org.clustermd.raid1.verify.StampedBlock;
 import org.clustermd.raid1.verify.Workload;
 import org.clustermd.raid1.verify.WriteLedger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -43,7 +45,7 @@ import picocli.CommandLine.Spec;
  * leave, exit 0) or until the array fences itself (exit 1). Progress lines on stdout are
  * {@link NodeProgress}'s.
  *
- * <p>The hidden options drive the demo: {@code --workload OFFSET:LENGTH} writes stamped blocks
+ * <p>The hidden options drive tests: {@code --workload OFFSET:LENGTH} writes stamped blocks
  * into that region without pause, and {@code --ack-log FILE} records every acknowledged write in
  * an fsync'd {@link AckLog}.
  *
@@ -69,6 +71,9 @@ final class NodeCommand implements Callable<Integer> {
 
     @Option(names = "--zk", required = true, paramLabel = "HOST:PORT[,...]", description = "ZooKeeper connect string.")
     String zk;
+
+    @Mixin
+    ZkClientOptions zkClient = new ZkClientOptions();
 
     @Option(
             names = "--node-name",
@@ -134,14 +139,14 @@ final class NodeCommand implements Callable<Integer> {
             names = "--workload",
             hidden = true,
             paramLabel = "OFFSET:LENGTH",
-            description = "Demo: write stamped blocks into this region of the array without pause.")
+            description = "Tests: write stamped blocks into this region of the array without pause.")
     String workload;
 
     @Option(
             names = "--ack-log",
             hidden = true,
             paramLabel = "FILE",
-            description = "Demo: record every acknowledged write here.")
+            description = "Tests: record every acknowledged write here.")
     Path ackLog;
 
     @Option(
@@ -161,6 +166,7 @@ final class NodeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
         long[] region = checkOptions();
+        DlmCredentials credentials = zkClient.credentials(spec);
         InetAddress nbdAddress = nbdAddress();
         List<Path> usable = usableLegs();
         NodeProgress progress = new NodeProgress(spec.commandLine().getOut());
@@ -169,6 +175,7 @@ final class NodeCommand implements Callable<Integer> {
                 .name(name)
                 .legs(usable)
                 .zooKeeper(zk)
+                .credentials(credentials)
                 .nodeName(nodeName)
                 .sessionTimeout(Duration.ofMillis(sessionTimeoutMs))
                 .connectionTimeout(Duration.ofMillis(Math.min(15_000, sessionTimeoutMs)))
@@ -221,8 +228,7 @@ final class NodeCommand implements Callable<Integer> {
                         .port(nbdPort)
                         .export(new ClusteredArrayTarget(md))
                         .start();
-                progress.say("NBD export " + name + " on "
-                        + nbd.address().getAddress().getHostAddress() + ":" + nbd.port());
+                progress.nbdExport(name, nbd.address().getAddress().getHostAddress(), nbd.port());
             }
             if (region != null) {
                 long writer = cluster.slotNumber() + 1L;

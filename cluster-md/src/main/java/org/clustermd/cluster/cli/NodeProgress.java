@@ -23,6 +23,7 @@ import org.clustermd.dlm.NodeSlot;
  *   resync started
  *   resync 45%
  *   resync done: copied 49283072 bytes in 812 ms
+ *   NBD export md0 on 127.0.0.1:40213
  *   writing [100663296, 150994944) as writer 3
  *   stopping (SIGTERM): 10234 writes acknowledged
  *   left the cluster
@@ -36,6 +37,7 @@ final class NodeProgress implements ClusteredArrayListener {
     static final Pattern COPIED = Pattern.compile("copied (\\d+) dirty chunks from slot (\\d+)");
     static final Pattern CLEAN = Pattern.compile("slot (\\d+) was clean: nothing to copy");
     static final Pattern RESYNC_DONE = Pattern.compile("resync done: copied (\\d+) bytes in (\\d+) ms");
+    static final Pattern NBD_EXPORT = Pattern.compile("NBD export (\\S+) on (\\S+):(\\d+)");
     static final Pattern STOPPING = Pattern.compile("stopping \\((.*)\\): (\\d+) writes acknowledged");
 
     private final PrintWriter out;
@@ -47,6 +49,11 @@ final class NodeProgress implements ClusteredArrayListener {
     synchronized void say(String line) {
         out.println(line);
         out.flush();
+    }
+
+    /** The NBD export is up: the demo's clients connect to the port this line names. */
+    void nbdExport(String export, String host, int port) {
+        say("NBD export " + export + " on " + host + ":" + port);
     }
 
     @Override

@@ -98,64 +98,72 @@ final class StatusCommand implements Callable<Integer> {
         Map<String, Object> n = new LinkedHashMap<>();
         n.put("Jmx", endpoint[0] + ":" + endpoint[1]);
         try (JmxTarget t = options.connect(spec, endpoint)) {
-            Map<String, Object> a = t.arrayAttributes();
-            Map<String, Object> c = t.clusterAttributes();
-            List<Map<String, Object>> devices = t.devices();
-            int raidDisks = (Integer) a.get("RaidDisks");
-            StringBuilder roles = new StringBuilder("[");
-            int inSync = 0;
-            for (int r = 0; r < raidDisks; r++) {
-                String role = Integer.toString(r);
-                boolean up = devices.stream()
-                        .anyMatch(d -> role.equals(d.get("Slot"))
-                                && String.valueOf(d.get("State")).contains("in_sync"));
-                if (up) inSync++;
-                roles.append(up ? 'U' : '_');
-            }
-            roles.append(']');
-            List<Map<String, Object>> legs = new ArrayList<>();
-            for (Map<String, Object> d : devices) {
-                String state = String.valueOf(d.get("State"));
-                Map<String, Object> l = new LinkedHashMap<>();
-                l.put("Name", shortName(String.valueOf(d.get("Path"))));
-                l.put("Slot", d.get("Slot"));
-                l.put(
-                        "Flag",
-                        state.contains("faulty")
-                                ? "F"
-                                : state.contains("spare") ? "S" : state.contains("write_mostly") ? "W" : "");
-                legs.add(l);
-            }
-            n.put("Name", a.get("Name"));
-            n.put("ArrayState", a.get("ArrayState"));
-            n.put("Level", a.get("Level"));
-            n.put("Blocks", a.get("ComponentSize"));
-            n.put("RaidDisks", raidDisks);
-            n.put("InSync", inSync);
-            n.put("Roles", roles.toString());
-            n.put("Devices", legs);
-            n.put("SyncStatus", a.get("SyncStatus"));
-            n.put("SyncCompleted", a.get("SyncCompleted"));
-            n.put("SyncSpeed", a.get("SyncSpeed"));
-            String[] done = String.valueOf(a.get("SyncCompleted")).split(" / ");
-            if (done.length == 2) {
-                long at = Long.parseLong(done[0].trim());
-                long total = Long.parseLong(done[1].trim());
-                long speed = (Long) a.get("SyncSpeed");
-                n.put("PerMille", total == 0 ? 0 : at * 1000 / total);
-                n.put("FinishSeconds", speed <= 0 ? null : (total - at) / 2 / speed);
-            }
-            n.put("BitmapDirtyChunks", a.get("BitmapDirtyChunks"));
-            n.put("BitmapChunkSize", a.get("BitmapChunkSize"));
-            n.put("Slot", c.get("Slot"));
-            n.put("Nodes", c.get("Nodes"));
-            n.put("ClusterName", c.get("ClusterName"));
-            n.put("SessionState", c.get("SessionState"));
-            n.put("Error", null);
+            describe(t, n);
         } catch (IOException | RuntimeException e) {
             n.put("Error", e.getMessage() == null ? e.toString() : e.getMessage());
         }
         return n;
+    }
+
+    /**
+     * Reads one node's status into {@code n} (after its {@code Jmx} key), as {@link #lines} and
+     * {@code --json} show it; the demo reads its nodes through this too.
+     */
+    static void describe(JmxTarget t, Map<String, Object> n) throws IOException {
+        Map<String, Object> a = t.arrayAttributes();
+        Map<String, Object> c = t.clusterAttributes();
+        List<Map<String, Object>> devices = t.devices();
+        int raidDisks = (Integer) a.get("RaidDisks");
+        StringBuilder roles = new StringBuilder("[");
+        int inSync = 0;
+        for (int r = 0; r < raidDisks; r++) {
+            String role = Integer.toString(r);
+            boolean up = devices.stream()
+                    .anyMatch(d -> role.equals(d.get("Slot"))
+                            && String.valueOf(d.get("State")).contains("in_sync"));
+            if (up) inSync++;
+            roles.append(up ? 'U' : '_');
+        }
+        roles.append(']');
+        List<Map<String, Object>> legs = new ArrayList<>();
+        for (Map<String, Object> d : devices) {
+            String state = String.valueOf(d.get("State"));
+            Map<String, Object> l = new LinkedHashMap<>();
+            l.put("Name", shortName(String.valueOf(d.get("Path"))));
+            l.put("Slot", d.get("Slot"));
+            l.put(
+                    "Flag",
+                    state.contains("faulty")
+                            ? "F"
+                            : state.contains("spare") ? "S" : state.contains("write_mostly") ? "W" : "");
+            legs.add(l);
+        }
+        n.put("Name", a.get("Name"));
+        n.put("ArrayState", a.get("ArrayState"));
+        n.put("Level", a.get("Level"));
+        n.put("Blocks", a.get("ComponentSize"));
+        n.put("RaidDisks", raidDisks);
+        n.put("InSync", inSync);
+        n.put("Roles", roles.toString());
+        n.put("Devices", legs);
+        n.put("SyncStatus", a.get("SyncStatus"));
+        n.put("SyncCompleted", a.get("SyncCompleted"));
+        n.put("SyncSpeed", a.get("SyncSpeed"));
+        String[] done = String.valueOf(a.get("SyncCompleted")).split(" / ");
+        if (done.length == 2) {
+            long at = Long.parseLong(done[0].trim());
+            long total = Long.parseLong(done[1].trim());
+            long speed = (Long) a.get("SyncSpeed");
+            n.put("PerMille", total == 0 ? 0 : at * 1000 / total);
+            n.put("FinishSeconds", speed <= 0 ? null : (total - at) / 2 / speed);
+        }
+        n.put("BitmapDirtyChunks", a.get("BitmapDirtyChunks"));
+        n.put("BitmapChunkSize", a.get("BitmapChunkSize"));
+        n.put("Slot", c.get("Slot"));
+        n.put("Nodes", c.get("Nodes"));
+        n.put("ClusterName", c.get("ClusterName"));
+        n.put("SessionState", c.get("SessionState"));
+        n.put("Error", null);
     }
 
     private static String shortName(String path) {

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code clustermd demo} as the README runs it, in this JVM (its nodes are separate processes):
- * exit 0, the kill, the survivors' recovery and resync shown live, a summary, and nothing left
- * running or on disk.
+ * exit 0, the workload through the nodes' NBD exports, the kill, the survivors' recovery and
+ * resync shown live (with their status), a summary, and nothing left running or on disk.
  */
 class DemoCommandTest {
     @Test
@@ -32,6 +32,18 @@ class DemoCommandTest {
                         "[node2] recover_slot 2",
                         "SIGTERM node1, node2",
                         "RESULT: OK");
+        // the workload goes through the nodes' NBD exports, its ack log on the client side
+        assertThat(text)
+                .contains(
+                        "[node1] NBD export md0 on 127.0.0.1:",
+                        "[node3] NBD export md0 on 127.0.0.1:",
+                        "NBD client -> node1 (127.0.0.1:",
+                        "NBD client -> node3 (127.0.0.1:",
+                        "the NBD client of node3 lost its connection",
+                        "every acknowledged write read back through node1's NBD export")
+                .containsPattern("\\[status node[12]\\] md0 : active raid1 .*\\[2/2\\] \\[UU\\]")
+                .containsPattern("node2 \\(slot 1\\): [1-9]\\d* writes acknowledged durable through NBD .*"
+                        + "all in its ack log.*every one intact, through NBD and after the shutdown");
         assertThat(text)
                 .containsPattern("\\[node[12]\\] copied \\d+ dirty chunks from slot 2")
                 .containsPattern("\\[node[12]\\] slot 2 was clean: nothing to copy")
@@ -55,5 +67,13 @@ class DemoCommandTest {
                         .count())
                 .as("no node process left")
                 .isZero();
+    }
+
+    @Test
+    void anUnknownLayoutIsAUsageErrorBeforeAnythingStarts() {
+        CliHarness.Result r = CliHarness.run("demo", "--layout", "diagonal");
+        assertThat(r.code()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).contains("--layout must be disjoint or interleaved");
+        assertThat(r.out()).doesNotContain("working in");
     }
 }

@@ -11,10 +11,13 @@ import org.apache.zookeeper.data.Id;
 import org.apache.zookeeper.server.auth.DigestAuthenticationProvider;
 
 /**
- * The cluster's identity on ZooKeeper. With credentials, every znode the lock manager creates
- * gets an ACL that grants all permissions to that identity and nothing to anyone else (ZooKeeper
- * ACLs are per znode and not inherited, so each create carries it); without, znodes are open,
- * which is only acceptable on the embedded server bound to 127.0.0.1.
+ * The cluster's identity on ZooKeeper, and how the connection that proves it is made. With
+ * credentials, every znode the lock manager creates gets an ACL that grants all permissions to
+ * that identity and nothing to anyone else (ZooKeeper ACLs are per znode and not inherited, so
+ * each create carries it); without, znodes are open, which is only acceptable on the embedded
+ * server bound to 127.0.0.1. Any of them may go {@link #overTls over TLS}: the digest's password
+ * then never crosses the network in the clear, and x509's identity is the TLS client
+ * certificate itself.
  *
  * <p>Immutable and thread-safe.
  */
@@ -29,6 +32,16 @@ public sealed interface DlmCredentials {
     /** The auth bytes for {@link #authScheme()}. */
     byte[] authBytes();
 
+    /** The TLS settings of the connection, or null for a plaintext one. */
+    default ZkClientTls tls() {
+        return null;
+    }
+
+    /** These credentials on a TLS connection made with {@code tls}. */
+    default DlmCredentials overTls(ZkClientTls tls) {
+        return new OverTls(this, tls);
+    }
+
     /** No credentials: open ACLs. */
     static DlmCredentials none() {
         return None.INSTANCE;
@@ -41,7 +54,8 @@ public sealed interface DlmCredentials {
 
     /**
      * ZooKeeper's x509 scheme: the session is authenticated by its TLS client certificate (configure
-     * TLS on the client with {@link ZkLockManager.Builder#tls}); ACLs name the certificate's subject.
+     * TLS with {@link #overTls} or {@link ZkLockManager.Builder#tls}); ACLs name the certificate's
+     * subject.
      *
      * @param subjectDn the client certificate's subject as ZooKeeper reports it, e.g.
      *     {@code CN=clustermd,O=example}
@@ -128,6 +142,35 @@ public sealed interface DlmCredentials {
         @Override
         public byte[] authBytes() {
             return null;
+        }
+    }
+
+    /** An identity on a TLS connection. */
+    record OverTls(DlmCredentials identity, ZkClientTls tls) implements DlmCredentials {
+        public OverTls {
+            Objects.requireNonNull(identity, "identity");
+            Objects.requireNonNull(tls, "tls");
+            if (identity instanceof OverTls) throw new IllegalArgumentException("already over TLS");
+        }
+
+        @Override
+        public List<ACL> acl() {
+            return identity.acl();
+        }
+
+        @Override
+        public String authScheme() {
+            return identity.authScheme();
+        }
+
+        @Override
+        public byte[] authBytes() {
+            return identity.authBytes();
+        }
+
+        @Override
+        public String toString() {
+            return identity + " over " + tls;
         }
     }
 }

@@ -303,7 +303,11 @@ public final class ZkLockManager implements LockManager {
             case SESSIONEXPIRED -> DlmException.Code.LOCKSPACE_LOST;
             default -> DlmException.Code.UNAVAILABLE;
         };
-        return new DlmException(code, what + ": " + e.getMessage(), e);
+        // an ACL refusal says only "NoAuth for PATH": name the likely cause for the operator
+        String hint = code == DlmException.Code.NO_AUTH
+                ? " (wrong or missing ZooKeeper credentials: the cluster's znodes belong to another identity)"
+                : "";
+        return new DlmException(code, what + ": " + e.getMessage() + hint, e);
     }
 
     /** Builds a {@link ZkLockManager}; {@link #build()} connects. Not thread-safe. */
@@ -381,14 +385,9 @@ public final class ZkLockManager implements LockManager {
          * file extension as ZooKeeper decides).
          */
         public Builder tls(String keyStore, String keyStorePassword, String trustStore, String trustStorePassword) {
-            ZKClientConfig cfg = new ZKClientConfig();
-            cfg.setProperty(ZKClientConfig.SECURE_CLIENT, "true");
-            cfg.setProperty(ZKClientConfig.ZOOKEEPER_CLIENT_CNXN_SOCKET, "org.apache.zookeeper.ClientCnxnSocketNetty");
-            cfg.setProperty("zookeeper.ssl.keyStore.location", keyStore);
-            cfg.setProperty("zookeeper.ssl.keyStore.password", keyStorePassword);
-            cfg.setProperty("zookeeper.ssl.trustStore.location", trustStore);
-            cfg.setProperty("zookeeper.ssl.trustStore.password", trustStorePassword);
-            this.clientConfig = cfg;
+            this.clientConfig = ZkClientTls.keyAndTrustStores(
+                            keyStore, keyStorePassword, trustStore, trustStorePassword)
+                    .clientConfig();
             return this;
         }
 
@@ -423,6 +422,8 @@ public final class ZkLockManager implements LockManager {
             }
             if (clientConfig != null) {
                 cb.zkClientConfig(clientConfig);
+            } else if (credentials.tls() != null) {
+                cb.zkClientConfig(credentials.tls().clientConfig());
             }
             CuratorFramework c = cb.build();
             // before the client asks for a session: the server creates it later, so it cannot
