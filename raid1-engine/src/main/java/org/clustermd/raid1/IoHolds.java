@@ -77,6 +77,25 @@ final class IoHolds {
         released.run();
     }
 
+    /** See {@link Mddev#drainRange}. */
+    void drainRange(long lo, long hi, long boundNanos) throws Raid1Exception {
+        if (hi <= lo) return;
+        long bound = Math.min(boundNanos, ioWaitNanos);
+        try {
+            barrier.awaitRangeIdle(lo, hi - lo, bound);
+        } catch (TimeoutException e) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.TIMEOUT,
+                    name + ": writes in [" + lo + ", " + hi + ") did not drain for a peer's resync window: "
+                            + e.getMessage(),
+                    e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Raid1Exception(
+                    Raid1Exception.Code.TIMEOUT, name + ": interrupted while draining [" + lo + ", " + hi + ")", e);
+        }
+    }
+
     /** See {@link Mddev#holdForSession()}. */
     boolean holdForSession() {
         synchronized (this) {

@@ -75,6 +75,19 @@ public interface Mddev {
     /** Ends the session hold (the same session is back, or the array is fenced). Idempotent. */
     void releaseSessionHold();
 
+    /**
+     * The range drain of a peer's resync window (md's receiver quiesces the whole array instead):
+     * call it once {@link ClusterOperations#areaResyncing} answers true for WRITE over
+     * {@code [lo, hi)}. Returns when this node's requests that were in flight there have ended;
+     * new writes there already wait for the window, and I/O elsewhere goes on and is not waited
+     * for (but for requests that share the range's barrier buckets, 1 GiB apart). Bounded by
+     * {@code bound} and by the array's I/O wait, whichever is shorter. Takes no lock a writer
+     * holds while it waits for a window, so it cannot wait for a writer that waits for it.
+     *
+     * @throws Raid1Exception TIMEOUT when they did not end in time (the window stays set)
+     */
+    void drainRange(long lo, long hi, Duration bound) throws Raid1Exception;
+
     /** Wakes writers waiting for {@link ClusterOperations#areaResyncing}: the window moved. */
     void suspendedRangeChanged();
 

@@ -106,16 +106,7 @@ final class MddevCore {
                 sync,
                 updater);
         this.gate = new RequestGate(
-                name,
-                blockSize,
-                size(),
-                ioWaitNanos,
-                closing::get,
-                fence::reasonOrNull,
-                state,
-                cluster,
-                metadata,
-                sync);
+                name, blockSize, size(), closing::get, fence::reasonOrNull, state, cluster, metadata, sync);
         this.holds = new IoHolds(name, barrier, state, fence::isFenced, gate::windowChanged, ioWaitNanos);
         this.syncAttributes = new SyncAttributes(name, sync, cluster, metadata, mirrors, closing::get);
         this.legs = new Legs(this);

@@ -455,6 +455,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     }
 
     @Override
+    public void drainRange(long lo, long hi, Duration bound) throws Raid1Exception {
+        core.holds.drainRange(lo, hi, bound.toNanos());
+    }
+
+    @Override
     public void suspendedRangeChanged() {
         core.gate.windowChanged();
     }

@@ -25,7 +25,6 @@ final class RequestGate {
     private final String name;
     private final int blockSize;
     private final long sizeBytes;
-    private final long ioWaitNanos;
     private final BooleanSupplier closing;
     private final Supplier<FenceReason> fenced;
     private final ArrayStateMachine state;
@@ -46,7 +45,6 @@ final class RequestGate {
             String name,
             int blockSize,
             long sizeBytes,
-            long ioWaitNanos,
             BooleanSupplier closing,
             Supplier<FenceReason> fenced,
             ArrayStateMachine state,
@@ -56,7 +54,6 @@ final class RequestGate {
         this.name = name;
         this.blockSize = blockSize;
         this.sizeBytes = sizeBytes;
-        this.ioWaitNanos = ioWaitNanos;
         this.closing = closing;
         this.fenced = fenced;
         this.state = state;
@@ -151,27 +148,27 @@ final class RequestGate {
         return cluster.areaResyncing(ClusterOperations.Direction.WRITE, sector, sector + sectors);
     }
 
-    /** Waits until {@code deadline} (nanoTime) at most while another node resyncs the range. */
-    void waitWhileResyncing(long sector, long sectors, long deadline) throws Raid1Exception {
+    /**
+     * Waits while another node resyncs some of the range, as long as its window lasts: md's
+     * writer sleeps there without a bound, since the window ends when the peer moves it, ends
+     * its pass, or dies (recovery clears it). Only the array stopping or being fenced ends the
+     * wait early (CLOSED, FENCED), so a writer never outlives the array.
+     */
+    void waitWhileResyncing(long sector, long sectors) throws Raid1Exception {
         if (!windowCovers(sector, sectors)) return;
         windowLock.lock();
         try {
             while (windowCovers(sector, sectors)) {
                 checkNotFenced();
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    throw new Raid1Exception(
-                            Raid1Exception.Code.TIMEOUT,
-                            name + ": sectors [" + sector + ", "
-                                    + (sector + sectors) + ") are being resynced by another node; the write waited "
-                                    + TimeUnit.NANOSECONDS.toMillis(ioWaitNanos) + " ms");
-                }
-                windowChanged.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
+                // the poll bounds a missed wake-up (a window cleared between the check and the await)
+                windowChanged.awaitNanos(TimeUnit.MILLISECONDS.toNanos(50));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Raid1Exception(
-                    Raid1Exception.Code.TIMEOUT, name + ": interrupted while waiting for a resync window");
+                    Raid1Exception.Code.TIMEOUT,
+                    name + ": interrupted while waiting for another node's resync of sectors [" + sector + ", "
+                            + (sector + sectors) + ")");
         } finally {
             windowLock.unlock();
         }

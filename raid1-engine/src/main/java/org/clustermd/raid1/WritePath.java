@@ -16,7 +16,7 @@ import org.clustermd.raid1.resync.ResyncBarrier;
 /**
  * raid1's {@code raid1_write_request} and flush handling, in md's order:
  * {@code md_write_start} (clean to active), wait while another node resyncs the range
- * ({@code areaResyncing(WRITE)}, bounded), {@code wait_barrier} and the window checked again
+ * ({@code areaResyncing(WRITE)}, as long as the window lasts), {@code wait_barrier} and the window checked again
  * (a window that started while the writer waited in the barrier sends it back), bitmap {@code startWrite}
  * (the bits are durable before any leg is written, docs/lessons.md §27), then a {@link MirroredWrite} to
  * every IN_SYNC and REBUILDING leg.
@@ -77,9 +77,8 @@ final class WritePath {
         try {
             state.writeStart(ioWaitNanos);
             stage = 1;
-            long windowDeadline = System.nanoTime() + ioWaitNanos;
             while (true) {
-                gate.waitWhileResyncing(sector, sectors, windowDeadline);
+                gate.waitWhileResyncing(sector, sectors);
                 barrier.waitBarrier(sector, sectors, ioWaitNanos);
                 // a peer quiesces this node before it moves its window, so a writer that passed the
                 // check may have waited in the barrier for exactly that window: look again, now that

@@ -88,6 +88,11 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public void drainRange(long lo, long hi, java.time.Duration bound) {
+        calls.add("drainRange(" + lo + ", " + hi + ")");
+    }
+
+    @Override
     public void suspendedRangeChanged() {
         calls.add("suspendedRangeChanged()");
     }

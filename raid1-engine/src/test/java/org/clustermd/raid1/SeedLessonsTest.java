@@ -188,9 +188,27 @@ class SeedLessonsTest {
         a.write(0, AlignedBuffers.allocate(8192));
         // rejected before counting
         assertCode(() -> a.write(100, AlignedBuffers.allocate(4096)), Raid1Exception.Code.UNALIGNED);
-        // timed out in a window another node resyncs
+        // ended while it waited in a window another node resyncs (the wait lasts as long as the
+        // window, so the writer's thread is interrupted to end it)
         ops.suspendHi = 8;
-        assertCode(() -> a.write(0, AlignedBuffers.allocate(4096)), Raid1Exception.Code.TIMEOUT);
+        long checksBefore = ops.writeChecks.get();
+        CompletableFuture<Throwable> ended = new CompletableFuture<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                a.write(0, AlignedBuffers.allocate(4096));
+                ended.complete(null);
+            } catch (Throwable t) {
+                ended.complete(t);
+            }
+        });
+        waiter.start();
+        Awaitility.await()
+                .atMost(WAIT)
+                .until(() -> ops.writeChecks.get() > checksBefore && waiter.getState() == Thread.State.TIMED_WAITING);
+        waiter.interrupt();
+        assertThat(ended.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                .isInstanceOfSatisfying(
+                        Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.TIMEOUT));
         ops.suspendHi = 0;
         // a read error repaired from the other leg, then one no leg can serve
         a.writeMostly(f1.name(), true);

@@ -307,6 +307,52 @@ public final class ResyncBarrier {
         }
     }
 
+    /**
+     * The range drain of a node that received a peer's resync window: returns once every
+     * unparked normal request that was in flight over {@code [sector, sector + sectors)} when it
+     * was called has ended, i.e. once each bucket the range touches was seen at least once with
+     * none pending. New requests are not held here: the caller has already made writes into the
+     * range wait (they count themselves and then look at the window again, so either they see it
+     * or this sees them). Buckets are shared by units {@link #BUCKETS} MiB apart, so a request
+     * there is waited for too; I/O outside the range's buckets never is. Parked requests are not
+     * waited for, as in {@link #freeze}.
+     *
+     * @throws TimeoutException if some bucket was never seen idle within {@code timeoutNanos}
+     */
+    public void awaitRangeIdle(long sector, long sectors, long timeoutNanos)
+            throws TimeoutException, InterruptedException {
+        int[] buckets = buckets(sector, sectors);
+        boolean[] seenIdle = new boolean[buckets.length];
+        int busy = buckets.length;
+        long deadline = System.nanoTime() + timeoutNanos;
+        lock.lock();
+        // counted before the first look: an allowBarrier after it sees a sleeper and wakes us
+        sleepers.incrementAndGet();
+        try {
+            for (; ; ) {
+                for (int i = 0; i < buckets.length; i++) {
+                    if (seenIdle[i]) continue;
+                    int b = buckets[i];
+                    if (nrPending.get(b) - nrQueued.get(b) <= 0) {
+                        seenIdle[i] = true;
+                        busy--;
+                    }
+                }
+                if (busy == 0) return;
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TimeoutException(busy + " of the range's " + buckets.length
+                            + " barrier buckets still had requests in flight after "
+                            + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms");
+                }
+                changed.awaitNanos(left);
+            }
+        } finally {
+            sleepers.decrementAndGet();
+            lock.unlock();
+        }
+    }
+
     /** md's {@code unfreeze_array}. */
     public void unfreeze() {
         lock.lock();

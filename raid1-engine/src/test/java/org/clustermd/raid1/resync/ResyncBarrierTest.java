@@ -119,6 +119,30 @@ class ResyncBarrierTest {
         assertThat(barrier.pending()).isEqualTo(2);
     }
 
+    /** A receiver's range drain: it waits for requests in flight in the range, never for others. */
+    @Test
+    void aRangeDrainWaitsForRequestsInTheRangeOnly() throws Exception {
+        barrier.waitBarrier(40 * U, 8, LONG); // outside [0, 32 U)
+        barrier.awaitRangeIdle(0, 32 * U, LONG);
+
+        barrier.waitBarrier(5 * U + 8, 8, LONG); // inside
+        assertThatThrownBy(() -> barrier.awaitRangeIdle(0, 32 * U, TimeUnit.MILLISECONDS.toNanos(50)))
+                .isInstanceOf(TimeoutException.class);
+        Future<?> drain = pool.submit(() -> {
+            barrier.awaitRangeIdle(0, 32 * U, LONG);
+            return null;
+        });
+        settle();
+        assertThat(drain).as("the request in the range is still in flight").isNotDone();
+        barrier.allowBarrier(5 * U + 8, 8);
+        drain.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+
+        barrier.waitBarrier(7 * U, 8, LONG);
+        barrier.queued(7 * U, 8, +1);
+        barrier.awaitRangeIdle(0, 32 * U, LONG); // a parked request is not waited for, as in freeze
+        assertThat(barrier.pending()).isEqualTo(2);
+    }
+
     @Test
     void freezeWaitsForUnparkedRequestsOnly() throws Exception {
         barrier.waitBarrier(0, 8, LONG);
