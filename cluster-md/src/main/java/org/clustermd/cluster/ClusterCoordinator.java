@@ -55,12 +55,11 @@ import org.slf4j.LoggerFactory;
  * suspends read balancing ({@link MembershipState#RECOVERING}); recover_slot queues a
  * {@link NodeRecovery} of the dead slot on the {@code cluster-recover-<array>} thread;
  * recover_done resumes balancing once no recovery is pending. <b>Resync</b>: the sync thread takes {@code resync} in EX
- * ({@link #resyncStart}) and releases it after the final superblock update
- * ({@link #resyncFinish}). <b>Metadata</b> (§f.5): every superblock write holds {@code token} in
+ * ({@link #resyncStart}), announces each window ({@link ResyncAnnouncer}; peers hold writes there,
+ * {@link PeerResyncs}) and releases it after the final superblock update. <b>Metadata</b> (§f.5): every superblock write holds {@code token} in
  * EX and ends with METADATA_UPDATED, which every peer processes (reloads the superblock) before
  * it acknowledges. What md-cluster does beyond that is listed in the package documentation.
- *
- * <p>The data path calls only {@link #areaResyncing}, which reads volatile fields and nothing else.
+ * The data path calls only {@link #areaResyncing}, which reads volatile fields and nothing else.
  *
  * <p>This class owns the membership, the lock manager, the lockspace and what join creates on
  * it, and the order of leave. Its parts: {@link JoinSteps}, {@link LockSpaceCallbacks},
@@ -87,7 +86,9 @@ public final class ClusterCoordinator implements ClusterOperations {
     private volatile LockSpace lockSpace;
     private volatile LockResource bitmapLock;
     private final ResyncLock resync = new ResyncLock(this);
+    private volatile PeerResyncs peers;
     private volatile MessageChannel channel;
+    private final ResyncAnnouncer announcer = new ResyncAnnouncer(this, () -> bitmapLock, () -> channel);
     private final TokenPermits permits = new TokenPermits(this);
     private final DeviceMessages devices = new DeviceMessages(this, () -> channel, () -> array);
     private volatile RecoveryThread recovery;
@@ -209,6 +210,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         UUID uuid = mddev.uuid();
         ChannelBounds bounds = ChannelBounds.fromTokenWait(config.requestTimeout());
         steps.warnAboutBounds(mddev, bounds);
+        peers = new PeerResyncs(mddev, bounds.handler());
         try {
             manager = steps.lockManagerFor(clusterName);
             session = new SessionFence(mddev, () -> m.transition(Membership.NOT_LEFT, MembershipState.LEFT));
@@ -219,8 +221,8 @@ public final class ClusterCoordinator implements ClusterOperations {
                     uuid.toString(),
                     LockSpaceOptions.of(nodes)
                             .withRequestTimeout(config.requestTimeout())
-                            .withListener(
-                                    new LockSpaceCallbacks(mddev.name(), m, listener, () -> recovery, () -> session)));
+                            .withListener(new LockSpaceCallbacks(
+                                    mddev.name(), m, listener, () -> recovery, () -> session, peers::slotDied)));
             lockSpace = ls;
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
@@ -231,8 +233,8 @@ public final class ClusterCoordinator implements ClusterOperations {
             steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
             // ack is armed under token EX, then the superblock re-read: a message sent before that was
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
-            channel = MessageChannel.open(
-                    mddev.name(), ls, bounds, new MessageReceiver(mddev, () -> channel), mddev::reloadSuperblock);
+            MessageReceiver receiver = new MessageReceiver(mddev, () -> channel, peers);
+            channel = MessageChannel.open(mddev.name(), ls, bounds, receiver, mddev::reloadSuperblock);
             steps.logJoined(clusterName, uuid, slot, nodes);
         } catch (Raid1Exception e) {
             abandon();
@@ -271,7 +273,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     public void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception {
         LockSpace ls = member();
         if (bitmap == null) throw cluster("a clustered array needs its bitmap", null);
-        SlotGather.gather(ls, bitmap, array);
+        SlotGather.gather(ls, bitmap, array, peers);
         recovery.start(bitmap);
         channel.startHandling();
     }
@@ -338,31 +340,32 @@ public final class ClusterCoordinator implements ClusterOperations {
         member();
     }
 
-    /**
-     * The window is where the sync thread works next. md publishes it in our bitmap lock's LVB
-     * and sends RESYNCING so peers stop writing there; both come with the message channel, so
-     * peers must keep out of a window by themselves for now (each node writes its own region).
-     */
     @Override
     public void resyncInfoUpdate(long lo, long hi) throws Raid1Exception {
         if (lo < 0 || hi < lo) throw new IllegalArgumentException("bad resync window [" + lo + ", " + hi + ")");
         member();
+        announcer.announce(lo, hi);
     }
 
     @Override
     public void resyncFinish(boolean closing) throws Raid1Exception {
-        resync.release();
+        try {
+            announcer.end(); // also when closing: a graceful leave is no death, peers would keep the window
+        } finally {
+            resync.release();
+        }
     }
 
-    /** No RESYNCING message is received yet, so no peer is known to resync. */
     @Override
     public boolean resyncingRemote() {
-        return false;
+        PeerResyncs p = peers;
+        return p != null && p.windows().any();
     }
 
     @Override
     public boolean areaResyncing(Direction direction, long lo, long hi) {
-        // no suspended write windows until RESYNCING messages exist
+        PeerResyncs p = peers;
+        if (p != null && p.windows().overlaps(lo, hi)) return true;
         return direction == Direction.READ && readBalancingSuspended();
     }
 

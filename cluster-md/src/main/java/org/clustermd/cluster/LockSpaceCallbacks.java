@@ -1,6 +1,7 @@
 package org.clustermd.cluster;
 
 import java.util.Set;
+import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceState;
@@ -12,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * A {@link ClusterCoordinator}'s lockspace callbacks (md's {@code recover_prep},
  * {@code recover_slot}, {@code recover_done}, and the session's health): they move the
  * {@link Membership}, tell the {@link ClusterListener}, queue a dead slot on the
- * {@link RecoveryThread} and pass session states to the {@link SessionFence}. Owns nothing;
+ * {@link RecoveryThread}, drop the dead slot's resync window and pass session states to the {@link SessionFence}. Owns nothing;
  * the recovery thread and the fence are the coordinator's.
  *
  * <p>Thread-safety: called on the lockspace's callback thread (session health on its session
@@ -29,18 +30,21 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     private final ClusterListener listener;
     private final Supplier<RecoveryThread> recovery;
     private final Supplier<SessionFence> session;
+    private final IntConsumer slotDied;
 
     LockSpaceCallbacks(
             String arrayName,
             Membership membership,
             ClusterListener listener,
             Supplier<RecoveryThread> recovery,
-            Supplier<SessionFence> session) {
+            Supplier<SessionFence> session,
+            IntConsumer slotDied) {
         this.arrayName = arrayName;
         this.membership = membership;
         this.listener = listener;
         this.recovery = recovery;
         this.session = session;
+        this.slotDied = slotDied;
     }
 
     @Override
@@ -53,6 +57,7 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     public void memberLost(NodeSlot slot) {
         log.warn("{}: node in {} died; recovering its bitmap", arrayName, slot);
         listener.recoverSlot(slot);
+        slotDied.accept(slot.number());
         RecoveryThread r = recovery.get();
         if (r != null) r.add(slot);
     }

@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * md's {@code process_recvd_msg} for a {@link ClusterCoordinator}: what this build does with
- * each message a peer broadcasts. Only METADATA_UPDATED is handled (the superblock is
- * reloaded); NEWDISK is answered "not found"; the other types are refused (not acknowledged),
+ * each message a peer broadcasts. METADATA_UPDATED (the superblock is
+ * reloaded) and RESYNCING ({@link PeerResyncs}) are handled; NEWDISK is answered "not found"; the other types are refused (not acknowledged),
  * so a sender of a later build learns that this node did not act on them. Owns nothing.
  *
  * <p>Thread-safety: called on the channel's receive thread only, one message at a time. The
@@ -27,10 +27,12 @@ final class MessageReceiver implements MessageHandler {
 
     private final Mddev array;
     private final Supplier<MessageChannel> channel;
+    private final PeerResyncs peers;
 
-    MessageReceiver(Mddev array, Supplier<MessageChannel> channel) {
+    MessageReceiver(Mddev array, Supplier<MessageChannel> channel, PeerResyncs peers) {
         this.array = array;
         this.channel = channel;
+        this.peers = peers;
     }
 
     @Override
@@ -38,6 +40,10 @@ final class MessageReceiver implements MessageHandler {
         if (e.message() instanceof ClusterMessage.MetadataUpdated m) {
             channel.get().rearmNoNewDev();
             array.reloadSuperblock(m.devNumber());
+            return Disposition.PROCESSED;
+        }
+        if (e.message() instanceof ClusterMessage.Resyncing r) {
+            peers.resyncing(e.senderSlot(), r.lo(), r.hi());
             return Disposition.PROCESSED;
         }
         if (e.message() instanceof ClusterMessage.NewDisk n) {

@@ -15,8 +15,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * md's {@code gather_all_resync_info} at bitmap load (docs/md-cluster-protocol.md §c.4): every other
- * slot's bitmap lock is probed with PW+NOQUEUE. A live owner's slot is left alone (its resync
- * window, in its LVB, matters only once RESYNCING messages exist). A free slot's bits are merged
+ * slot's bitmap lock is probed with PW+NOQUEUE. A live owner's slot is read in CR for its resync
+ * window, in its LVB ({@link PeerResyncs#readWindow}). A free slot's bits are merged
  * into ours without clearing them, and the array's resync point is lowered to the first of them:
  * whatever a node that is gone left dirty is resynced here.
  *
@@ -27,7 +27,7 @@ final class SlotGather {
 
     private SlotGather() {}
 
-    static void gather(LockSpace ls, WriteIntentBitmap bitmap, Mddev array) throws Raid1Exception {
+    static void gather(LockSpace ls, WriteIntentBitmap bitmap, Mddev array, PeerResyncs peers) throws Raid1Exception {
         for (int other = 0; other < ls.slotCount(); other++) {
             if (other == bitmap.slot()) continue;
             NodeSlot slot = new NodeSlot(other);
@@ -36,7 +36,8 @@ final class SlotGather {
                     probe.tryConvert(LockMode.PW);
                 } catch (DlmException e) {
                     if (e.code() != DlmException.Code.NOT_GRANTED) throw e;
-                    continue; // a live node owns it
+                    peers.readWindow(probe, other); // a live node owns it: its resync window, if any
+                    continue;
                 }
                 SlotCopy copy = bitmap.copyFromSlot(other, false);
                 if (copy.foundDirty()) {

@@ -42,18 +42,20 @@
  *       through the bitmap, whose pages go to the legs through that check). A node paused past
  *       its session timeout therefore issues no leg write when it resumes: its writes are held
  *       until the session is known lost, then fail with the array fenced.</li>
+ *   <li><b>Resync windows</b> (docs/md-cluster-protocol.md §e.3, docs/md-cluster-protocol.md §e.4): the
+ *       resyncer publishes each window in its bitmap lock's LVB and broadcasts RESYNCING before
+ *       its I/O there; receivers hold writes in the window (as long as it lasts), read it from the
+ *       first in-sync leg, drain only that range before they acknowledge; (0, 0) or the
+ *       sender's death clears it; a joiner reads live slots' windows from their LVBs.</li>
  *   <li><b>Leave</b>: graceful; every lock released with the lockspace.</li>
  * </ul>
  * The data path calls only {@code areaResyncing}, one volatile read: no ZooKeeper call, no lock.
  *
  * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
- * No RESYNCING (peers do not suspend writes in the window being resynced, nor read it from the
- * first leg, and the window is not published in the bitmap lock's LVB; so nodes must keep to
- * their own regions, as the demo's do), no RESYNCING_START; NEWDISK, REMOVE and RE_ADD are sent
+ * No RESYNCING_START (a spare's activation is not gated by a peer's resync); NEWDISK, REMOVE and RE_ADD are sent
  * but not handled by receivers (adding a leg with a peer present fails: no node can look the
  * device up yet; removing or re-adding one fails when the ack wait runs out); no
  * BITMAP_NEEDS_SYNC (a node that leaves gracefully with resync work left keeps its bits in its
  * slot until someone joins into it or gathers it), CHANGE_CAPACITY or BITMAP_RESIZE handling.
- * {@code resyncingRemote} is always false.
  */
 package org.clustermd.cluster;

@@ -103,6 +103,11 @@ final class ClusterFixture implements AutoCloseable {
     }
 
     ClusterFixture(Path dir, int nodeSlots, long legBytes) throws Exception {
+        this(dir, nodeSlots, legBytes, true);
+    }
+
+    /** As above; without {@code assumeClean} the array needs a full resync, which the first node to assemble runs. */
+    ClusterFixture(Path dir, int nodeSlots, long legBytes, boolean assumeClean) throws Exception {
         this.dir = dir;
         this.zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
         try {
@@ -118,7 +123,7 @@ final class ClusterFixture implements AutoCloseable {
                             .clusterName("test-cluster")
                             .nodes(nodeSlots)
                             .bitmapChunk(CHUNK)
-                            .assumeClean(true)
+                            .assumeClean(assumeClean)
                             .build(),
                     legs);
         } catch (Exception | Error e) {
@@ -147,6 +152,24 @@ final class ClusterFixture implements AutoCloseable {
             Duration ioWait,
             UnaryOperator<BlockDevice> wrap)
             throws Exception {
+        Node n = startNoWait(
+                name, connectString, session, o -> o.bitmapDaemon(bitmapDaemon).ioWait(ioWait), wrap);
+        n.array.awaitSyncIdle(Timing.seconds(60));
+        return n;
+    }
+
+    /**
+     * Joins a node and assembles the array on it with the options {@code options} sets (besides
+     * the name and the cluster), legs wrapped by {@code wrap}; returns at once, even while a sync
+     * pass runs.
+     */
+    Node startNoWait(
+            String name,
+            String connectString,
+            Duration session,
+            UnaryOperator<ArrayOptions.Builder> options,
+            UnaryOperator<BlockDevice> wrap)
+            throws Exception {
         Node n = new Node(name);
         n.cluster = ClusterCoordinator.builder()
                 .connectString(connectString)
@@ -159,14 +182,9 @@ final class ClusterFixture implements AutoCloseable {
         for (Path p : legs) devices.add(wrap.apply(BlockDevices.open(p)));
         n.array = Raid1Array.assemble(
                 devices,
-                ArrayOptions.builder()
-                        .name("md0-" + name)
-                        .cluster(n.cluster)
-                        .bitmapDaemon(bitmapDaemon)
-                        .ioWait(ioWait)
+                options.apply(ArrayOptions.builder().name("md0-" + name).cluster(n.cluster))
                         .build());
         nodes.add(n);
-        n.array.awaitSyncIdle(Timing.seconds(60));
         return n;
     }
 

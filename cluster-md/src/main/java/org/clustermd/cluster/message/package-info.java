@@ -67,8 +67,9 @@
  * <h2>Built now, and not yet</h2>
  * Built: the channel, the codec of every type, METADATA_UPDATED (sent after every superblock
  * write, handled by a reload), the NEWDISK send side with the {@code no-new-dev} vote (receivers
- * answer "not found": no device locator yet), the REMOVE and RE_ADD send sides. Not yet:
- * handling RESYNCING, RESYNCING_START, REMOVE, RE_ADD, BITMAP_NEEDS_SYNC, CHANGE_CAPACITY and
+ * answer "not found": no device locator yet), the REMOVE and RE_ADD send sides, RESYNCING (sent
+ * before each resync window, handled by holding writes there after a drain of that range). Not
+ * yet: handling RESYNCING_START, REMOVE, RE_ADD, BITMAP_NEEDS_SYNC, CHANGE_CAPACITY and
  * BITMAP_RESIZE (refused: not acknowledged).
  */
 package org.clustermd.cluster.message;
