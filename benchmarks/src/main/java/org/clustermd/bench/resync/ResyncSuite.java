@@ -485,7 +485,7 @@ public final class ResyncSuite implements Suite {
      *
      * @return the sector the pass completed up to; the whole size when the pass ended
      */
-    private static long pause(Raid1Array a) throws IOException, InterruptedException {
+    static long pause(Raid1Array a) throws IOException, InterruptedException {
         long margin = 16_384; // 8 MiB: past the requests in flight, so setting it rarely races the pass
         long limit;
         for (; ; ) {
@@ -508,26 +508,25 @@ public final class ResyncSuite implements Suite {
             still = done == last ? still + 1 : 0;
             last = done;
             if (done >= limit && still >= 5) return done;
-            if (System.nanoTime() > deadline)
-                throw new IOException("P12: the resync did not pause at sync_max " + limit);
+            if (System.nanoTime() > deadline) throw new IOException("the resync did not pause at sync_max " + limit);
             Thread.sleep(10);
         }
         return a.sizeSectors();
     }
 
     /** Sectors the running pass has completed ("done / total" of sync_completed), 0 when none runs. */
-    private static long syncDone(Raid1Array a) {
+    static long syncDone(Raid1Array a) {
         String s = a.syncCompleted();
         int slash = s.indexOf('/');
         return slash < 0 ? 0 : Long.parseLong(s.substring(0, slash).trim());
     }
 
     /** Waits (bounded) until the array's sync status reads {@code status}. */
-    private static void awaitStatus(Raid1Array a, String status) throws IOException, InterruptedException {
+    static void awaitStatus(Raid1Array a, String status) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!a.syncStatus().equals(status)) {
             if (System.nanoTime() > deadline) {
-                throw new IOException("P12: sync status stayed " + a.syncStatus() + ", expected " + status);
+                throw new IOException("sync status stayed " + a.syncStatus() + ", expected " + status);
             }
             Thread.sleep(1);
         }
