@@ -59,8 +59,14 @@ final class SyncControl {
     private SyncReport last;
     private long mismatchCnt;
     private boolean closing;
-    /** How long a pass the lock manager refused waits before the md thread tries again by itself. */
+    /**
+     * How long a pass the lock manager refused waits before the md thread tries again by itself:
+     * doubled at each refusal in a row up to the cap, so a peer that keeps refusing (a RESYNCING
+     * it does not acknowledge, a session in doubt) is not hammered every second.
+     */
     private static final long RETRY_AFTER_REFUSAL_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private static final long RETRY_AFTER_REFUSAL_CAP_NANOS = TimeUnit.SECONDS.toNanos(30);
     /**
      * md's recovery_disabled: a pass failed for want of a readable source; starting it again at
      * once would only fail again (a livelock), so nothing starts by itself until an
@@ -69,6 +75,8 @@ final class SyncControl {
     private String syncDisabled;
     /** When the lock manager refused the last pass (0: it did not); retried a while later. Under the lock. */
     private long refusedAt;
+    /** Passes refused in a row (the backoff's exponent). Under the lock. */
+    private int refusals;
 
     /** The running pass, readable without the lock (interrupt, progress). */
     private volatile SyncPass pass;
@@ -248,7 +256,9 @@ final class SyncControl {
         if (!lock.tryLock()) return;
         try {
             if (state == ThreadState.DONE) reapLocked();
-            if (refusedAt != 0 && System.nanoTime() - refusedAt >= RETRY_AFTER_REFUSAL_NANOS) {
+            long backoff = Math.min(
+                    RETRY_AFTER_REFUSAL_CAP_NANOS, RETRY_AFTER_REFUSAL_NANOS << Math.min(Math.max(0, refusals - 1), 5));
+            if (refusedAt != 0 && System.nanoTime() - refusedAt >= backoff) {
                 refusedAt = 0;
                 needed = true;
             }
@@ -380,11 +390,14 @@ final class SyncControl {
                 TimeUnit.NANOSECONDS.toMillis(r.nanos()),
                 r.failure() != null ? ": " + r.failure() : "");
         if (p.refusedByCluster()) {
-            // tried again a second later (the md thread looks at least that often), or at once
-            // when the session hold ends: not in a loop while the lock manager still refuses
+            // tried again a second later, then 2, 4, ... 30 s (the md thread looks at least every
+            // second), or at once when the session hold ends: not in a loop while the lock manager
+            // still refuses; a failure would stop syncs for good (docs/lessons.md §37)
             refusedAt = Math.max(1, System.nanoTime());
+            refusals++;
             needed = false; // asked for during the pass: the retry covers it
         } else {
+            refusals = 0;
             needed = true;
         }
         // while the pass is still known, so the transition reports "resync -> idle"
