@@ -228,6 +228,7 @@ public final class ClusterCoordinator implements ClusterOperations {
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
             bitmapLock = ls.resource(slot.bitmapLockName());
             steps.convertWhenLeased(ls, bitmapLock, LockMode.PW);
+            announcer.clearLeftOver();
             LockResource resyncLock = ls.resource("resync");
             resync.attach(resyncLock);
             steps.convertWhenLeased(ls, resyncLock, LockMode.NL);

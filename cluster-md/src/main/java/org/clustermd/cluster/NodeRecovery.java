@@ -84,6 +84,7 @@ final class NodeRecovery {
                 log.info("{}: {} has a new owner, which recovers its bits itself", array.name(), dead);
                 return new Outcome(dead, null, true);
             }
+            ResyncInfo.clearIn(lock); // the dead node's window, if any, is over
             SlotCopy copy = bitmap.copyFromSlot(dead.number(), true);
             copied.accept(copy);
             if (copy.foundDirty()) {

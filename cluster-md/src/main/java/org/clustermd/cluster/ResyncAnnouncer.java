@@ -53,6 +53,17 @@ final class ResyncAnnouncer {
         last = next;
     }
 
+    /**
+     * At join, with our bitmap lock just taken in PW: (0, 0) into its value block, since what it
+     * holds was left by the slot's previous owner (docs/lessons.md §39).
+     */
+    synchronized void clearLeftOver() throws DlmException {
+        LockResource r = bitmapLock.get();
+        ResyncInfo.clearIn(r);
+        r.convert(LockMode.PW);
+        last = ResyncInfo.NONE;
+    }
+
     /** The pass is over: (0, 0), unless the peers already know there is no window. */
     void end() throws Raid1Exception {
         announce(0, 0);

@@ -2,6 +2,7 @@ package org.clustermd.cluster;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockValueBlock;
 
 /**
@@ -29,6 +30,16 @@ record ResyncInfo(long lo, long hi) {
         ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, lo).putLong(8, hi);
         return LockValueBlock.of(b.array());
+    }
+
+    /**
+     * Sets (0, 0) as the value {@code held} (a bitmap lock held in PW or EX) writes when it
+     * converts down or unlocks. Whoever takes a slot's lock clears the slot's window this way: a
+     * dead owner's window is over, and the lock manager would otherwise write the bytes it read
+     * back as valid (docs/lessons.md §39).
+     */
+    static void clearIn(LockResource held) {
+        held.setValueBlock(NONE.toValueBlock(held.valueBlock().size()));
     }
 
     /** The window a value block holds; {@link #NONE} when it holds none or cannot be trusted. */

@@ -39,6 +39,7 @@ final class SlotGather {
                     peers.readWindow(probe, other); // a live node owns it: its resync window, if any
                     continue;
                 }
+                ResyncInfo.clearIn(probe); // a window left by a node that is gone is over
                 SlotCopy copy = bitmap.copyFromSlot(other, false);
                 if (copy.foundDirty()) {
                     log.info(

@@ -291,4 +291,37 @@ class ResyncWindowTest {
             assertLegsIdentical(c, size);
         }
     }
+    /**
+     * A resyncer dies with its window in its bitmap lock's LVB, the survivor recovers its slot,
+     * the node comes back into the same slot and another node joins: the joiner sees no window
+     * (the recovery and the rejoin cleared it) and writes there at once.
+     */
+    @Test
+    void aWindowLeftByADeadResyncerIsNotSeenByLaterJoiners() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG_BYTES, false)) {
+            ClusterFixture.Node a = start(c, "node-a", slowResync(16 * 1024));
+            ClusterFixture.Node b = start(c, "node-b", o -> o.startFrozen(true));
+            a.array.syncMax(8L << 11);
+            a.array.syncAction(SyncAction.IDLE);
+            awaitWindow(b, 0, 4096);
+            int slotA = a.slot();
+            c.expire(a);
+            long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
+            while (b.cluster.resyncingRemote() || !b.cluster.pendingRecoveries().isEmpty()) {
+                assertThat(System.nanoTime() - deadline)
+                        .as("b never recovered a's slot")
+                        .isNegative();
+                Thread.sleep(20);
+            }
+            a.array.close();
+            ClusterFixture.Node a2 = start(c, "node-a", o -> o.startFrozen(true));
+            assertThat(a2.slot()).as("a got its slot back").isEqualTo(slotA);
+            ClusterFixture.Node d = start(c, "node-d", o -> o.startFrozen(true));
+            assertThat(d.cluster.resyncingRemote())
+                    .as("no window from a's earlier life")
+                    .isFalse();
+            writeAsync(d, 4L << 20, 1).get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
+            writeAsync(b, (4L << 20) + 4096, 2).get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
 }
