@@ -89,6 +89,7 @@ public final class PeerResyncSuite implements Suite {
         long[] idleN = new long[rounds];
         long[] busyN = new long[rounds];
         long[] busyMax = new long[rounds];
+        long[] idleMax = new long[rounds];
         long[] windows = new long[rounds];
         for (int r = 0; r < rounds; r++) {
             legs.createArray(BitmapMode.CLUSTERED, false);
@@ -119,6 +120,7 @@ public final class PeerResyncSuite implements Suite {
                 idleN[r] = idle.count();
                 busyN[r] = busy.count();
                 busyMax[r] = (long) busy.percentileMicros(100);
+                idleMax[r] = (long) idle.percentileMicros(100);
                 windows[r] = aCluster.messagesSent() - sentBefore;
                 progress(
                         "P13 round %d: B's writes outside the window, A paused p99 %.0f us (p50 %.0f, %d writes),"
@@ -148,6 +150,7 @@ public final class PeerResyncSuite implements Suite {
                 .with("busy_p50_us_per_round", list(busyP50))
                 .with("idle_p50_us_per_round", list(idleP50))
                 .with("busy_max_us_per_round", longs(busyMax))
+                .with("idle_max_us_per_round", longs(idleMax))
                 .with("busy_writes_per_round", longs(busyN))
                 .with("idle_writes_per_round", longs(idleN))
                 .with("messages_sent_by_the_resyncer_per_round", longs(windows))
