@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -153,6 +155,37 @@ class NbdClientTest {
                     .isInstanceOfSatisfying(
                             NbdClientException.class,
                             e -> assertThat(e.code()).isEqualTo(NbdClientException.Code.DISCONNECTED));
+        }
+    }
+
+    @Test
+    void aServerThatIsNotNbdOrSaysNothingIsRefused() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
+            Thread talker = new Thread(() -> {
+                try (Socket http = s.accept()) {
+                    http.getOutputStream().write("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes());
+                    http.getOutputStream().flush();
+                    try (Socket silent = s.accept()) {
+                        // says nothing until the client gives up
+                        silent.getInputStream().read();
+                    }
+                } catch (IOException e) {
+                    // the client closed its end
+                }
+            });
+            talker.start();
+            InetSocketAddress at = new InetSocketAddress("127.0.0.1", s.getLocalPort());
+            assertThatThrownBy(() -> NbdClient.connect(at, "md0", TIMEOUT))
+                    .isInstanceOfSatisfying(NbdClientException.class, e -> {
+                        assertThat(e.code()).isEqualTo(NbdClientException.Code.REFUSED);
+                        assertThat(e.getMessage()).contains("not an NBD server");
+                    });
+            assertThatThrownBy(() -> NbdClient.connect(at, "md0", Duration.ofMillis(300)))
+                    .isInstanceOfSatisfying(NbdClientException.class, e -> {
+                        assertThat(e.code()).isEqualTo(NbdClientException.Code.REFUSED);
+                        assertThat(e.getMessage()).contains("no answer in time");
+                    });
+            talker.join(TIMEOUT.toMillis());
         }
     }
 }
