@@ -14,6 +14,7 @@ import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.verify.Verifier;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,6 +31,13 @@ class NodeHandOverTest {
 
     @TempDir
     Path dir;
+
+    private NodeProcess closeLater;
+
+    @AfterEach
+    void killLeftover() throws InterruptedException {
+        if (closeLater != null) closeLater.close();
+    }
 
     @Test
     void aResyncOwnerStoppedBySigtermHandsItsResyncToTheOtherNode() throws Exception {
@@ -51,11 +59,13 @@ class NodeHandOverTest {
         Path acks = dir.resolve("acks");
         try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(
                         Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
-                NodeProcess a = node(zk, "node-a", "--sync-speed-max", "1024");
-                NodeProcess b = node(zk, "node-b", "--sync-speed-max", "1024")) {
+                NodeProcess a = node(zk, "node-a", "--sync-speed-max", "1024")) {
+            // one JVM starting at a time: on a loaded machine a joiner's lease may lapse otherwise
             assertThat(a.await(l -> l.startsWith("joined slot"))).as(a.stderr()).isTrue();
+            NodeProcess b = node(zk, "node-b", "--sync-speed-max", "1024");
+            closeLater = b;
             assertThat(b.await(l -> l.startsWith("joined slot"))).as(b.stderr()).isTrue();
-            try (NodeProcess victim = node(zk, "node-v", "--workload", "8M:12M", "--ack-log", acks.toString())) {
+            try (NodeProcess victim = node(zk, "node-v", "--workload", "8M:6M", "--ack-log", acks.toString())) {
                 assertThat(victim.await(l -> l.startsWith("writing [")))
                         .as(victim.stderr())
                         .isTrue();
@@ -122,7 +132,7 @@ class NodeHandOverTest {
 
     private NodeProcess node(EmbeddedZooKeeper zk, String name, String... more) throws Exception {
         List<String> args = new java.util.ArrayList<>(
-                List.of("--name", "md0", "--zk", zk.connectString(), "--node-name", name, "--session-timeout", "4000"));
+                List.of("--name", "md0", "--zk", zk.connectString(), "--node-name", name, "--session-timeout", "8000"));
         args.addAll(List.of(more));
         args.add(dir.resolve("leg0").toString());
         args.add(dir.resolve("leg1").toString());
