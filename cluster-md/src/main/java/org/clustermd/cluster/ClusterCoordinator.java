@@ -63,8 +63,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>This class owns the membership, the lock manager, the lockspace and what join creates on
  * it, and the order of leave. Its parts: {@link JoinSteps}, {@link LockSpaceCallbacks},
- * {@link MessageReceiver}, {@link HandOver} (leave's first half, BITMAP_NEEDS_SYNC), {@link ResyncLock}, {@link TokenPermits} (the token held across calls)
- * and {@link DeviceMessages} (the device changes' send sides).
+ * {@link MessageReceiver}, {@link HandOver} (leave's first half, BITMAP_NEEDS_SYNC),
+ * {@link ResyncLock}, {@link TokenPermits} (the token held across calls) and
+ * {@link DeviceMessages} (the device changes' send sides).
  *
  * <p>Thread-safe. One instance serves one array once: join, then leave.
  */

@@ -40,7 +40,7 @@ final class RecoveryThread {
     private final ClusterListener listener;
     private final Runnable changed;
     private final Object monitor = new Object();
-    /** Guarded by monitor: slot number to the incarnation whose bits are to be recovered (the latest one reported). */
+    /** Guarded by monitor: slot number to the incarnation whose bits are to be taken (the latest reported). */
     private final TreeMap<Integer, Long> map = new TreeMap<>();
     /** Guarded by monitor. */
     private Thread thread;
@@ -65,7 +65,10 @@ final class RecoveryThread {
         this.changed = changed;
     }
 
-    /** recover_slot: {@code gone} died (or left handing its work over); recover its slot (now, or once the bitmap exists). */
+    /**
+     * recover_slot, or a BITMAP_NEEDS_SYNC: {@code gone} died or left handing its work over;
+     * recover its slot (now, or once the bitmap exists).
+     */
     void add(MemberId gone) {
         synchronized (monitor) {
             if (stopped) return;
