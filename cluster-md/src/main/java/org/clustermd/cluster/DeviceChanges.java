@@ -266,7 +266,7 @@ final class DeviceChanges {
         return Disposition.PROCESSED;
     }
 
-    /** Lets a pending candidate go (leave). */
+    /** Lets a pending candidate go: the channel closed (leave), nothing is received any more. */
     void close() {
         Candidate c = candidate;
         if (c != null) cancel(c, "this node is leaving");

@@ -47,4 +47,9 @@ final class MessageReceiver implements MessageHandler {
                 e.senderSlot());
         return Disposition.REFUSED;
     }
+
+    @Override
+    public void closed() {
+        devices.close();
+    }
 }

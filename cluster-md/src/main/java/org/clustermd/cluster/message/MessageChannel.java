@@ -473,6 +473,7 @@ public final class MessageChannel implements AutoCloseable {
                 receiver.interrupt();
             }
         }
+        handler.closed();
         closeLocks();
     }
 
