@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * md's {@code process_recvd_msg} for a {@link ClusterCoordinator}: what this build does with
  * each message a peer broadcasts. METADATA_UPDATED, NEWDISK, REMOVE and RE_ADD go to
  * {@link DeviceChanges}; the other types are refused (not acknowledged), so a sender of a later
- * build learns that this node did not act on them. Owns nothing.
+ * build learns that this node did not act on them. Owns its DeviceChanges (made with it).
  *
  * <p>Thread-safety: called on the channel's receive thread only, one message at a time.
  */
