@@ -92,16 +92,16 @@ final class DeviceChanges {
             cancel(candidate, "a newer NEWDISK came before this one was settled");
         }
         announced = n.devNumber();
-        String refusal;
+        Lookup found = locate(n.deviceUuid());
+        String refusal = found.refusal();
         BlockDevice device = null;
-        try {
-            Path path = locate(n.deviceUuid());
-            device = BlockDevices.open(path);
-            refusal = mismatch(device, n);
-        } catch (NotFound e) {
-            refusal = e.getMessage();
-        } catch (IOException e) {
-            refusal = "opening it failed: " + e.getMessage();
+        if (refusal == null) {
+            try {
+                device = BlockDevices.open(found.path());
+                refusal = mismatch(device, n);
+            } catch (IOException e) {
+                refusal = "opening " + found.path() + " failed: " + e.getMessage();
+            }
         }
         if (refusal != null) {
             closeQuietly(device);
@@ -133,14 +133,15 @@ final class DeviceChanges {
         return Disposition.PROCESSED;
     }
 
-    private static final class NotFound extends Exception {
-        NotFound(String why) {
-            super(why, null, false, false);
+    /** The locator's answer: a path, or why there is none ({@code refusal} non-null). */
+    private record Lookup(Path path, String refusal) {
+        static Lookup refused(String why) {
+            return new Lookup(null, why);
         }
     }
 
     /** The locator's answer within NEW_DEV_TIMEOUT. */
-    private Path locate(UUID deviceUuid) throws NotFound {
+    private Lookup locate(UUID deviceUuid) {
         CompletableFuture<Optional<Path>> f = new CompletableFuture<>();
         Thread t = new Thread(
                 () -> {
@@ -155,19 +156,16 @@ final class DeviceChanges {
         t.start();
         try {
             return f.get(NEW_DEV_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
-                    .orElseThrow(() -> new NotFound("not found here"));
+                    .map(p -> new Lookup(p, null))
+                    .orElse(Lookup.refused("not found here"));
         } catch (TimeoutException e) {
-            return notFound("the locator did not answer within " + NEW_DEV_TIMEOUT.toMillis() + " ms");
+            return Lookup.refused("the locator did not answer within " + NEW_DEV_TIMEOUT.toMillis() + " ms");
         } catch (ExecutionException e) {
-            return notFound("the locator failed: " + e.getCause());
+            return Lookup.refused("the locator failed: " + e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return notFound("interrupted while looking for it");
+            return Lookup.refused("interrupted while looking for it");
         }
-    }
-
-    private static Path notFound(String why) throws NotFound {
-        throw new NotFound(why);
     }
 
     /** Why the found device cannot be this NEWDISK's, or null when it can. */
@@ -236,6 +234,7 @@ final class DeviceChanges {
     }
 
     private void settle(Candidate c, CandidateState to, String why) {
+        if (c.state != CandidateState.PENDING) throw new IllegalStateException(c.state + " -> " + to);
         c.state = to;
         if (to == CandidateState.CANCELLED)
             log.warn("{}: candidate {} (dev_number {}) cancelled: {}", array.name(), c.device.name(), c.devNumber, why);
@@ -267,7 +266,7 @@ final class DeviceChanges {
         return Disposition.PROCESSED;
     }
 
-    /** Lets a pending candidate go (leave). */
+    /** Lets a pending candidate go: the channel closed (leave), nothing is received any more. */
     void close() {
         Candidate c = candidate;
         if (c != null) cancel(c, "this node is leaving");

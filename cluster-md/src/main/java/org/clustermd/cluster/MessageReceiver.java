@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * each message a peer broadcasts. METADATA_UPDATED, NEWDISK, REMOVE and RE_ADD go to
  * {@link DeviceChanges}, RESYNCING to {@link PeerResyncs}, BITMAP_NEEDS_SYNC to {@link HandOver};
  * the other types are refused (not acknowledged), so a sender of a later build learns that this
- * node did not act on them. Owns nothing.
+ * node did not act on them. Owns its DeviceChanges (made with it).
  *
  * <p>Thread-safety: called on the channel's receive thread only, one message at a time.
  */
@@ -62,5 +62,10 @@ final class MessageReceiver implements MessageHandler {
                 e.message().type(),
                 e.senderSlot());
         return Disposition.REFUSED;
+    }
+
+    @Override
+    public void closed() {
+        devices.close();
     }
 }

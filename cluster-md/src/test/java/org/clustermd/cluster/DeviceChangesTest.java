@@ -270,6 +270,11 @@ class DeviceChangesTest {
             assertThat(b.candidates).containsExactly("PENDING:2", "CANCELLED:2", "NOT_FOUND:2");
             for (ClusterFixture.Node n : List.of(a, b))
                 assertThat(n.array.mirrors().mirrors()).as(n.name).hasSize(2);
+
+            // a candidate still pending when its node leaves is let go, not left open
+            a.cluster.channel().broadcast(new ClusterMessage.NewDisk(orphanUuid, 2));
+            b.array.close();
+            assertThat(b.candidates).endsWith("PENDING:2", "CANCELLED:2");
         }
     }
 

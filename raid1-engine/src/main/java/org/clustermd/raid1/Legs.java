@@ -34,8 +34,8 @@ import org.slf4j.LoggerFactory;
  * copied onto it first.
  *
  * <p>Administrative methods run on the caller's thread under the reconfig lock and wait
- * (bounded) for the superblock update that records them. Cluster callbacks take no engine lock
- * that is held across I/O.
+ * (bounded) for the superblock update that records them. What peers change is applied by
+ * {@link PeerChanges}.
  *
  * <p>Thread-safe.
  */
@@ -96,7 +96,8 @@ final class Legs {
         }
     }
 
-    private void drop(Mirror m) {
+    /** Drops {@code m} from the set and closes its device. */
+    void drop(Mirror m) {
         array.publish(set -> set.byDevNumber(m.devNumber()).isPresent() ? set.minus(m.devNumber()) : set);
         array.metadata().forget(m.devNumber());
         Assembler.closeQuietly(m.leg().device);
@@ -255,7 +256,7 @@ final class Legs {
         }
     }
 
-    private Superblock readOwn(BlockDevice d) throws Raid1Exception {
+    Superblock readOwn(BlockDevice d) throws Raid1Exception {
         try {
             return SuperblockCodec.read(d);
         } catch (IOException e) {
@@ -345,7 +346,8 @@ final class Legs {
         array.syncControl().requestRecovery();
     }
 
-    private static Optional<Mirror> heldBeyond(MirrorSet set, int n) {
+    /** A leg that takes writes in a role {@code >= n}, if any. */
+    static Optional<Mirror> heldBeyond(MirrorSet set, int n) {
         return set.mirrors().stream()
                 .filter(m -> m.state().takesWrites() && m.role() >= n)
                 .findFirst();
@@ -443,187 +445,5 @@ final class Legs {
             }
             return next;
         });
-    }
-
-    // ------------------------------------------------------------------ cluster callbacks
-
-    /**
-     * METADATA_UPDATED from a peer (md's md_reload_sb and check_sb_changes, as far as this engine
-     * can apply them). Never throws for what it cannot apply: it logs it, and the message is
-     * acknowledged all the same (md logs and returns; docs/md-cluster-protocol.md §f.5).
-     */
-    void reloadSuperblock(int devNumber) {
-        Optional<Mirror> source = array.mirrors().byDevNumber(devNumber);
-        if (source.isEmpty()) {
-            log.warn(
-                    "{}: a peer wrote the superblock and named dev_number {} to reload from, which is not a member here; not reloaded",
-                    array.name(),
-                    devNumber);
-            return;
-        }
-        Mirror src = source.get();
-        Superblock sb;
-        try {
-            sb = SuperblockCodec.read(src.leg().device);
-        } catch (IOException e) {
-            // md keeps the superblock it had when read_rdev fails
-            log.warn(
-                    "{}: reloading the superblock of {} failed; keeping this node's view: {}",
-                    array.name(),
-                    src.name(),
-                    e.getMessage());
-            return;
-        }
-        long ours = array.metadata().events();
-        if (sb.events() < ours) {
-            // one events counter for the array: an older superblock never rolls our view back
-            log.warn(
-                    "{}: the superblock on {} (events {}) is older than this node's view (events {}); not applied",
-                    array.name(),
-                    src.name(),
-                    sb.events(),
-                    ours);
-            return;
-        }
-        array.metadata().adoptEvents(sb.events());
-        if (sb.raidDisks() != array.mirrors().raidDisks()) followRaidDisks(sb.raidDisks());
-        for (Mirror m : array.mirrors().mirrors()) {
-            int role = m.devNumber() < sb.maxDev() ? sb.devRole(m.devNumber()) : Superblock.ROLE_SPARE;
-            if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
-                array.markFaultyLocally(m, "faulty in the superblock another node wrote");
-            } else if (role < Superblock.ROLE_MAX && m.state() == MirrorState.SPARE) {
-                Mirror readded = Mirror.readded(m.leg(), m.writeMostly(), role, m.fullSyncFrom());
-                array.publish(set -> set.with(m.devNumber(), x -> readded));
-                array.syncControl().requestRecovery();
-            } else if (m.state() == MirrorState.REBUILDING) {
-                followRecovery(m);
-            }
-        }
-        logUnapplied(sb);
-    }
-
-    /** The catch-up reload of a joiner: from the in-sync leg with the lowest role. */
-    void reloadSuperblock() {
-        Mirror good = null;
-        for (Mirror m : array.mirrors().inState(MirrorState.IN_SYNC)) {
-            if (good == null || m.role() < good.role()) good = m;
-        }
-        if (good == null) {
-            log.warn("{}: no in-sync leg to re-read the superblock from", array.name());
-            return;
-        }
-        reloadSuperblock(good.devNumber());
-    }
-
-    private void followRecovery(Mirror m) {
-        try {
-            Superblock own = SuperblockCodec.read(m.leg().device);
-            if (!own.hasFeature(Superblock.FEATURE_RECOVERY_OFFSET) && own.role() == m.role()) {
-                array.publish(set -> set.with(m.devNumber(), x -> x.withState(MirrorState.IN_SYNC, x.role())));
-            } else if (own.recoveryOffset() > m.recoveryOffset()) {
-                array.publish(set -> set.with(m.devNumber(), x -> x.withRecoveryOffset(own.recoveryOffset())));
-            }
-        } catch (IOException e) {
-            log.warn("{}: reading {}'s recovery_offset failed: {}", array.name(), m.name(), e.getMessage());
-        }
-    }
-
-    /** check_sb_changes' update_raid_disks: a peer grew or shrank the array. */
-    private void followRaidDisks(int n) {
-        Optional<Mirror> beyond = heldBeyond(array.mirrors(), n);
-        if (beyond.isPresent()) {
-            log.warn(
-                    "{}: a peer wrote raid_disks {} but {} holds role {} here; not applied",
-                    array.name(),
-                    n,
-                    beyond.get().name(),
-                    beyond.get().role());
-            return;
-        }
-        int before = array.mirrors().raidDisks();
-        array.publish(s -> s.withRaidDisks(n));
-        array.metadata().raidDisks(n);
-        array.syncControl().requestRecovery();
-        log.info("{}: raid_disks {} -> {} (a peer grew the array)", array.name(), before, n);
-    }
-
-    /** What check_sb_changes would apply and this engine cannot yet: said, not hidden. */
-    private void logUnapplied(Superblock sb) {
-        MirrorSet set = array.mirrors();
-        for (int d = 0; d < sb.maxDev(); d++) {
-            int role = sb.devRole(d);
-            if (role < Superblock.ROLE_MAX && set.byDevNumber(d).isEmpty()) {
-                log.warn(
-                        "{}: dev_number {} has role {} in the superblock a peer wrote but is not a member here (its NEWDISK "
-                                + "was not confirmed here)",
-                        array.name(),
-                        d,
-                        role);
-            }
-        }
-        if (sb.size() != array.metadata().size()) {
-            log.warn(
-                    "{}: a peer wrote size {} sectors (ours {}): resizing is not supported; not applied",
-                    array.name(),
-                    sb.size(),
-                    array.metadata().size());
-        }
-    }
-
-    /** REMOVE from a peer: drop the leg if it holds no role. */
-    void clusterRemove(int devNumber) {
-        Optional<Mirror> m = array.mirrors().byDevNumber(devNumber);
-        if (m.isEmpty()) return;
-        if (m.get().state().takesWrites()) {
-            log.warn(
-                    "{}: a peer removed {} which still holds role {} here; failing it first",
-                    array.name(),
-                    m.get().name(),
-                    m.get().role());
-            array.markFaultyLocally(m.get(), "removed by a peer");
-        }
-        drop(m.get());
-    }
-
-    /**
-     * A peer's add of {@code given} was committed (docs/md-cluster-protocol.md §f.1): the device
-     * joins this node as a SPARE (no writes) from its own superblock; the reload that follows
-     * gives it the role the peer's superblock names.
-     */
-    void clusterAdd(BlockDevice given) throws Raid1Exception {
-        BlockDevice device = array.leaseHold().guard(given);
-        Superblock own = readOwn(device);
-        if (!own.setUuid().equals(array.uuid())) {
-            throw new Raid1Exception(
-                    Raid1Exception.Code.INVALID,
-                    array.name() + ": " + device.name() + " belongs to array " + own.setUuid());
-        }
-        Optional<Mirror> clash = array.mirrors().byDevNumber(own.devNumber());
-        if (clash.isPresent()) {
-            throw new Raid1Exception(
-                    Raid1Exception.Code.BUSY,
-                    array.name() + ": dev_number " + own.devNumber() + " is in use by "
-                            + clash.get().name());
-        }
-        Leg leg = new Leg(
-                device,
-                own.devNumber(),
-                own.deviceUuid(),
-                own.dataOffset() * BlockDevice.SECTOR_SIZE,
-                own.cntCorrectedRead());
-        boolean writeMostly = (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0;
-        array.metadata().remember(leg.devNumber, own);
-        array.publish(set -> set.plus(Mirror.readded(leg, writeMostly, Mirror.NO_ROLE, 0)));
-        log.info("{}: {} added by a peer as dev_number {} (a spare)", array.name(), leg.name(), leg.devNumber);
-    }
-
-    /** RE_ADD from a peer: write to the leg again (it recovers through the bitmap). */
-    void clusterReAdd(int devNumber) {
-        Optional<Mirror> m = array.mirrors().byDevNumber(devNumber);
-        if (m.isEmpty() || m.get().state() != MirrorState.FAULTY) return;
-        Mirror readded =
-                Mirror.readded(m.get().leg(), m.get().writeMostly(), m.get().role(), array.sizeSectors());
-        array.publish(set -> set.with(devNumber, x -> readded));
-        array.syncControl().requestRecovery();
     }
 }

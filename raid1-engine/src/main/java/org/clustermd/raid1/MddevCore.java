@@ -60,6 +60,7 @@ final class MddevCore {
     final RequestGate gate;
     final SyncAttributes syncAttributes;
     final Legs legs;
+    final PeerChanges peers;
     final WritePath writes;
     final ReadPath reads;
     final MdThread mdThread;
@@ -110,6 +111,7 @@ final class MddevCore {
         this.holds = new IoHolds(name, barrier, state, fence::isFenced, gate::windowChanged, ioWaitNanos);
         this.syncAttributes = new SyncAttributes(name, sync, cluster, metadata, mirrors, closing::get);
         this.legs = new Legs(this);
+        this.peers = new PeerChanges(this, legs);
         this.writes =
                 new WritePath(name, gate, state, barrier, accounting, mirrors, updater, () -> bitmap, ioWaitNanos);
         this.reads = new ReadPath(name, gate, barrier, accounting, mirrors, raid1d, ioWaitNanos);

@@ -477,12 +477,12 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     @Override
     public void reloadSuperblock(int devNumber) throws Raid1Exception {
-        core.legs.reloadSuperblock(devNumber);
+        core.peers.reloadSuperblock(devNumber);
     }
 
     @Override
     public void reloadSuperblock() throws Raid1Exception {
-        core.legs.reloadSuperblock();
+        core.peers.reloadSuperblock();
     }
 
     @Override
@@ -503,7 +503,7 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     @Override
     public void clusterRemove(int devNumber) {
-        core.legs.clusterRemove(devNumber);
+        core.peers.clusterRemove(devNumber);
     }
 
     @Override
@@ -515,12 +515,12 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     @Override
     public void clusterAdd(BlockDevice device) throws Raid1Exception {
-        core.legs.clusterAdd(device);
+        core.peers.clusterAdd(device);
     }
 
     @Override
     public void clusterReAdd(int devNumber) {
-        core.legs.clusterReAdd(devNumber);
+        core.peers.clusterReAdd(devNumber);
     }
 
     /**

@@ -500,6 +500,7 @@ public final class MessageChannel implements AutoCloseable {
             wakeLock.unlock();
         }
         awaitReceiver();
+        handler.closed();
         closeLocks();
     }
 

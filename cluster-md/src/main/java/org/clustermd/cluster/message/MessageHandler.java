@@ -18,4 +18,7 @@ public interface MessageHandler {
      *     logs and returns from a failed reload
      */
     Disposition handle(Envelope envelope) throws Raid1Exception;
+
+    /** The channel closed and its receive thread stopped: release what handling holds. Never throws. */
+    default void closed() {}
 }
