@@ -33,8 +33,11 @@ import org.clustermd.raid1.verify.Verifier;
  * The demo, step by step: in a temporary directory, an embedded ZooKeeper in this JVM, a
  * clustered 2-leg array on files, three {@code clustermd node} processes each exporting the
  * array over NBD on 127.0.0.1, and in this JVM one {@link DemoClient} per node writing its share
- * of the blocks ({@link DemoLayout}) through that node's export, logging each write once the
- * export promised it durable. One node is killed with SIGKILL; the survivors' recovery and
+ * of the blocks ({@link DemoLayout}: interleaved by default, so every chunk has writers on every
+ * node) through that node's export, logging each write once the export promised it durable. The
+ * array is created without {@code --assume-clean} by default, so its initial resync (throttled to
+ * last about {@link #INITIAL_RESYNC_SECONDS} s) runs under those writes: only the RESYNCING
+ * windows keep the legs equal then. Once it is over, one node is killed with SIGKILL; the survivors' recovery and
  * resync are shown live, from their own progress lines and from their {@code status} (read
  * through JMX as {@code clustermd status} reads it); every acknowledged write is read back
  * through a survivor's export; the survivors stop with SIGTERM; then every acknowledged write is
@@ -49,6 +52,8 @@ final class Demo {
     static final String CLUSTER = "demo";
     static final int NODES = 3;
     static final long CHUNK = 1 << 20;
+    /** About how long the throttled initial resync lasts, so it overlaps the joins and the writes. */
+    static final long INITIAL_RESYNC_SECONDS = 8;
 
     private final PrintWriter out;
     private final long legBytes;
@@ -134,12 +139,17 @@ final class Demo {
                         .build(),
                 legs);
         long arrayBytes = created.sizeSectors() * 512;
+        // slow enough that the initial resync lasts while every node joins and writes: about 8 s
+        long syncSpeedMaxKib = Math.max(1000, arrayBytes / 1024 / INITIAL_RESYNC_SECONDS);
         say("created " + ARRAY + " (clustermd create --name " + ARRAY + " --cluster-name " + CLUSTER + " --nodes "
                 + NODES
                 + (initialResync ? "" : " --assume-clean") + " --bitmap-chunk 1M leg0 leg1): uuid "
                 + SuperblockCodec.mdadmUuid(created.uuid())
                 + ", "
                 + arrayBytes / 1024 + " KiB on 2 x " + Sizes.human(legBytes) + " files");
+        if (initialResync)
+            say("no --assume-clean: the legs are not known to be equal, so the first node to join resyncs them,"
+                    + " with the others writing");
 
         for (int i = 0; i < NODES; i++) {
             DemoNode n = new DemoNode("node" + (i + 1), dir, freePort(), this::say);
@@ -160,10 +170,12 @@ final class Demo {
                     "--jmx-port",
                     Integer.toString(n.jmxPort),
                     "--jmx-insecure-localhost"));
+            String throttle = initialResync ? " --sync-speed-max " + syncSpeedMaxKib : "";
+            if (initialResync) cmd.addAll(List.of("--sync-speed-max", Long.toString(syncSpeedMaxKib)));
             legs.forEach(l -> cmd.add(l.toString()));
             say("starting " + n.name + ": clustermd node --name " + ARRAY + " --node-name " + n.name
                     + " --session-timeout " + sessionTimeoutMs + " --nbd-port 0 --jmx-port " + n.jmxPort
-                    + " --jmx-insecure-localhost leg0 leg1");
+                    + " --jmx-insecure-localhost" + throttle + " leg0 leg1");
             n.start(cmd);
             if (!waitFor(60_000, () -> (n.slot >= 0 && n.nbdPort > 0) || !n.alive()))
                 throw new IOException(n.name + " did not join and export " + ARRAY + " in 60 s");
@@ -182,7 +194,11 @@ final class Demo {
 
         // the writers start once every node joined: a busy machine then delays no join's lease renewals
         if (!initialResync) clients.forEach(DemoClient::start);
-        say("all " + NODES + " nodes take writes through NBD; letting them run " + writeMillis / 1000.0 + " s");
+        say("all " + NODES + " nodes take writes through NBD; letting them run " + writeMillis / 1000.0 + " s"
+                + (initialResync
+                        ? ", while the initial resync runs under them: its node announces each window it copies"
+                                + " (RESYNCING) and the peers hold their writes only there"
+                        : ""));
         List<DemoNode> survivors = nodes.subList(0, NODES - 1);
         List<DemoStatus> status = new ArrayList<>();
         for (DemoNode n : survivors) status.add(new DemoStatus(n.name, "127.0.0.1", n.jmxPort, this::say));
@@ -197,6 +213,10 @@ final class Demo {
             throws IOException, InterruptedException {
         Thread.sleep(writeMillis);
         status.forEach(DemoStatus::poll);
+        if (initialResync && !awaitInitialResync(status)) {
+            reportLogs();
+            return 1;
+        }
         DemoNode victim = nodes.get(NODES - 1);
         DemoClient victimClient = clients.get(NODES - 1);
         say("SIGKILL " + victim.name + " (pid " + victim.pid() + ", slot " + victim.slot
@@ -274,6 +294,33 @@ final class Demo {
         summary(victim, survivors, legsCompared, results, recoveryMs, ok);
         if (!ok) reportLogs();
         return ok ? 0 : 1;
+    }
+
+    /**
+     * Waits for the initial resync to end (it runs under the writes; the kill comes after it, so
+     * the recovery's figures are the dead slot's alone) and says how many writes it ran under.
+     */
+    private boolean awaitInitialResync(List<DemoStatus> status) throws InterruptedException {
+        boolean done = waitFor(
+                120_000,
+                () -> {
+                    status.forEach(DemoStatus::poll);
+                    return nodes.stream().anyMatch(n -> n.initialResyncBytes >= 0);
+                },
+                200);
+        if (!done) {
+            say("the initial resync did not end within 120 s");
+            return false;
+        }
+        DemoNode by = nodes.stream()
+                .filter(n -> n.initialResyncBytes >= 0)
+                .findFirst()
+                .orElseThrow();
+        long acked = clients.stream().mapToLong(DemoClient::logged).sum();
+        say("initial resync done by " + by.name + " (" + Sizes.human(by.initialResyncBytes) + " copied) under the"
+                + " writes of all " + NODES + " nodes into every chunk; " + acked
+                + " writes acknowledged durable so far");
+        return true;
     }
 
     private void summary(

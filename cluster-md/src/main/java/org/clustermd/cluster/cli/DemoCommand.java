@@ -40,12 +40,19 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--session-timeout", hidden = true, defaultValue = "3000", paramLabel = "MS")
     long sessionTimeoutMs;
 
-    /** How the nodes share the blocks (see {@link DemoLayout}); interleaved waits for RESYNCING windows. */
-    @Option(names = "--layout", hidden = true, defaultValue = "disjoint", paramLabel = "disjoint|interleaved")
+    /**
+     * How the nodes share the blocks (see {@link DemoLayout}): interleaved by default, so every
+     * chunk has writers on every node and the peers' RESYNCING windows are what keeps the legs equal.
+     */
+    @Option(names = "--layout", hidden = true, defaultValue = "interleaved", paramLabel = "disjoint|interleaved")
     String layout;
 
-    /** Create without --assume-clean: the initial resync runs under the writes (needs RESYNCING windows to be safe). */
-    @Option(names = "--initial-resync", hidden = true)
+    /**
+     * Create without --assume-clean (the default), so the initial resync runs under every node's
+     * writes; {@code --no-initial-resync} creates with --assume-clean and starts the writers once
+     * every node joined.
+     */
+    @Option(names = "--initial-resync", hidden = true, negatable = true, defaultValue = "true", fallbackValue = "true")
     boolean initialResync;
 
     @Override

@@ -40,6 +40,9 @@ final class DemoNode {
 
     volatile boolean resyncDoneAfterRecovery;
 
+    /** Bytes a sync pass copied before any recovery result here (the array's initial resync); -1 until one ended. */
+    volatile long initialResyncBytes = -1;
+
     DemoNode(String name, Path dir, int jmxPort, Consumer<String> relay) {
         this.name = name;
         this.errLog = dir.resolve(name + ".log");
@@ -80,6 +83,8 @@ final class DemoNode {
             if (copiedChunks >= 0) {
                 resyncedBytes += Long.parseLong(m.group(1));
                 resyncDoneAfterRecovery = true;
+            } else {
+                initialResyncBytes = Long.parseLong(m.group(1));
             }
         } else if ((m = NodeProgress.match(NodeProgress.NBD_EXPORT, line)) != null) {
             nbdPort = Integer.parseInt(m.group(3));

@@ -25,6 +25,12 @@ final class DemoStatus implements AutoCloseable {
     private final Consumer<String> say;
     private JmxTarget jmx;
     private String last;
+    /** {@link #last} without its progress bar and figures, and when a line was last said. */
+    private String lastShape;
+
+    private long lastSaidNanos;
+    /** A resync's progress changes at every poll: say it at most this often, every other change at once. */
+    private static final long PROGRESS_EVERY_NANOS = 2_000_000_000L;
 
     DemoStatus(String node, String host, int port, Consumer<String> say) {
         this.node = node;
@@ -46,8 +52,14 @@ final class DemoStatus implements AutoCloseable {
             line = "unreadable: " + e.getMessage();
             close();
         }
-        if (!line.equals(last)) say.accept("[status " + node + "] " + line);
-        last = line;
+        String shape = line.replaceAll("\\[[=>.]+\\].*", "");
+        long now = System.nanoTime();
+        if (!line.equals(last) && (!shape.equals(lastShape) || now - lastSaidNanos >= PROGRESS_EVERY_NANOS)) {
+            say.accept("[status " + node + "] " + line);
+            lastSaidNanos = now;
+            lastShape = shape;
+            last = line;
+        }
     }
 
     /** The mdstat lines but the first (the JMX address) and the bitmap's, on one line. */

@@ -32,6 +32,11 @@ class DemoCommandTest {
                         "[node2] recover_slot 2",
                         "SIGTERM node1, node2",
                         "RESULT: OK");
+        // by default every node writes into every chunk while the initial resync runs (issue 11 item 7)
+        assertThat(text)
+                .contains("no --assume-clean", "--sync-speed-max ", "while the initial resync runs under them")
+                .containsPattern("initial resync done by node\\d \\(\\d+ \\S+ copied\\) under the writes of all 3 nodes"
+                        + " into every chunk; [1-9]\\d* writes acknowledged durable so far");
         // the workload goes through the nodes' NBD exports, its ack log on the client side
         assertThat(text)
                 .contains(
