@@ -97,8 +97,13 @@ class SessionHealthTest {
         LockSpace b = join(direct, "b");
         LockResource ra = a.resource("token");
         ra.convert(LockMode.EX);
-        CompletableFuture<LockGrant> bWaits = b.resource("token").convertAsync(LockMode.EX);
-        bWaits.thenRun(() -> events.add("b:granted"));
+        // the grant is recorded in the future we wait on: with a separate thenRun, get() could return
+        // before the recording ran, and the order check below read a list without it
+        CompletableFuture<LockGrant> bWaits = b.resource("token")
+                .convertAsync(LockMode.EX)
+                .whenComplete((granted, failed) -> {
+                    if (failed == null) events.add("b:granted");
+                });
 
         cutAt = System.nanoTime();
         proxy.cut();
