@@ -1,6 +1,5 @@
 package org.clustermd.cluster;
 
-import java.time.Duration;
 import java.util.Set;
 import java.util.UUID;
 import org.clustermd.cluster.message.ChannelBounds;
@@ -10,6 +9,7 @@ import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.NodeSlot;
+import org.clustermd.dlm.WhenLeased;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
@@ -116,22 +116,11 @@ final class JoinSteps {
      * not come back, fails the join.
      */
     void convertWhenLeased(LockSpace ls, LockResource r, LockMode mode) throws DlmException {
-        long deadline = System.nanoTime() + config.connectionTimeout().toNanos();
-        while (true) {
-            try {
-                r.convert(mode);
-                return;
-            } catch (DlmException e) {
-                long left = deadline - System.nanoTime();
-                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
-                log.warn("{}: {} refused while the lease lapsed; waiting for it to be renewed", arrayName, r.name());
-                try {
-                    if (!ls.awaitLease(Duration.ofNanos(left))) throw e;
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
-            }
-        }
+        WhenLeased.retry(
+                ls,
+                System.nanoTime() + config.connectionTimeout().toNanos(),
+                () -> log.warn(
+                        "{}: {} refused while the lease lapsed; waiting for it to be renewed", arrayName, r.name()),
+                left -> r.convert(mode));
     }
 }

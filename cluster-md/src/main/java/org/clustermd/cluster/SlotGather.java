@@ -9,6 +9,7 @@ import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.NodeSlot;
+import org.clustermd.dlm.WhenLeased;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.Logger;
@@ -80,24 +81,13 @@ final class SlotGather {
      */
     private static void tryPwWhenLeased(LockSpace ls, LockResource probe, long deadline, String arrayName)
             throws DlmException {
-        while (true) {
-            try {
-                probe.tryConvert(LockMode.PW);
-                return;
-            } catch (DlmException e) {
-                long left = deadline - System.nanoTime();
-                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
-                log.warn(
+        WhenLeased.retry(
+                ls,
+                deadline,
+                () -> log.warn(
                         "{}: probing {} refused while the lease lapsed; waiting for it to be renewed",
                         arrayName,
-                        probe.name());
-                try {
-                    if (!ls.awaitLease(Duration.ofNanos(left))) throw e;
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
-            }
-        }
+                        probe.name()),
+                left -> probe.tryConvert(LockMode.PW));
     }
 }

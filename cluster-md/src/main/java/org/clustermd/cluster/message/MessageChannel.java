@@ -14,6 +14,7 @@ import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.dlm.WhenLeased;
 import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -531,21 +532,8 @@ public final class MessageChannel implements AutoCloseable {
      * the lease is valid, within the same bound; LOST or CLOSED ends it.
      */
     private LockGrant convert(LockResource r, LockMode mode, Duration bound) throws DlmException {
-        long deadline = System.nanoTime() + bound.toNanos();
-        while (true) {
-            try {
-                return r.convert(mode, Duration.ofNanos(Math.max(1, remaining(deadline))));
-            } catch (DlmException e) {
-                long left = remaining(deadline);
-                if (e.code() != DlmException.Code.SUSPENDED || left <= 0) throw e;
-                try {
-                    if (!lockSpace.awaitLease(Duration.ofNanos(left))) throw e;
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
-            }
-        }
+        return WhenLeased.retry(
+                lockSpace, System.nanoTime() + bound.toNanos(), () -> {}, left -> r.convert(mode, left));
     }
 
     private boolean alive() {
