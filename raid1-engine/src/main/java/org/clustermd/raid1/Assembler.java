@@ -101,8 +101,7 @@ final class Assembler {
             long lag = freshest.events() - sb.events();
             Mirror m;
             boolean writeMostly = (sb.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0;
-            Leg l = new Leg(
-                    leg, dev, sb.deviceUuid(), sb.dataOffset() * BlockDevice.SECTOR_SIZE, sb.cntCorrectedRead());
+            Leg l = Leg.of(leg, sb);
             if (role < Superblock.ROLE_MAX) {
                 if (lag > 1) {
                     kick(

@@ -4,6 +4,7 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.sb.Superblock;
 
 /**
  * One member device and what the engine counts about it while it belongs to the array: the
@@ -34,6 +35,16 @@ final class Leg {
         this.deviceUuid = deviceUuid;
         this.dataOffsetBytes = dataOffsetBytes;
         this.correctedReads = new AtomicLong(correctedReads);
+    }
+
+    /** The leg {@code device} is, as its own superblock {@code own} describes it. */
+    static Leg of(BlockDevice device, Superblock own) {
+        return new Leg(
+                device,
+                own.devNumber(),
+                own.deviceUuid(),
+                own.dataOffset() * BlockDevice.SECTOR_SIZE,
+                own.cntCorrectedRead());
     }
 
     String name() {

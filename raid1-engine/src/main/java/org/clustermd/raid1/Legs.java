@@ -170,12 +170,7 @@ final class Legs {
                         array.name() + ": dev_number " + own.devNumber() + " of " + device.name() + " is in use by "
                                 + clash.get().name() + " (remove it first)");
             }
-            Leg leg = new Leg(
-                    device,
-                    own.devNumber(),
-                    own.deviceUuid(),
-                    own.dataOffset() * BlockDevice.SECTOR_SIZE,
-                    own.cntCorrectedRead());
+            Leg leg = Leg.of(device, own);
             Mirror spare = returning(leg, own, (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0);
             array.cluster().addNewDisk(own.deviceUuid(), () -> {
                 // again under the token: a peer's add may have taken the number meanwhile

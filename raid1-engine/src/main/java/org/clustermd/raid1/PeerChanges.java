@@ -189,12 +189,7 @@ final class PeerChanges {
                     array.name() + ": dev_number " + own.devNumber() + " is in use by "
                             + clash.get().name());
         }
-        Leg leg = new Leg(
-                device,
-                own.devNumber(),
-                own.deviceUuid(),
-                own.dataOffset() * BlockDevice.SECTOR_SIZE,
-                own.cntCorrectedRead());
+        Leg leg = Leg.of(device, own);
         boolean writeMostly = (own.devflags() & Superblock.DEVFLAG_WRITE_MOSTLY) != 0;
         array.metadata().remember(leg.devNumber, own);
         array.publish(set -> set.plus(Mirror.readded(leg, writeMostly, Mirror.NO_ROLE, 0)));
