@@ -71,14 +71,23 @@ class CallbackQueueTest {
         }
     }
 
-    private static Path queueThreadTask(String comm) throws IOException {
-        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-            for (Path t : tasks.toList()) {
-                if (Files.readString(t.resolve("comm")).trim().equals(comm)) {
-                    return t;
+    /** The queue thread's /proc entry; it names itself only once it runs, after start() returned. */
+    private static Path queueThreadTask(String comm) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        do {
+            try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+                for (Path t : tasks.toList()) {
+                    try {
+                        if (Files.readString(t.resolve("comm")).trim().equals(comm)) {
+                            return t;
+                        }
+                    } catch (IOException gone) {
+                        // a thread that ended while we listed
+                    }
                 }
             }
-        }
+            Thread.sleep(10);
+        } while (System.nanoTime() < deadline);
         throw new AssertionError("no thread named " + comm);
     }
 
