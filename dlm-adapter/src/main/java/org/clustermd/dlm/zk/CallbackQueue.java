@@ -78,7 +78,12 @@ final class CallbackQueue implements AutoCloseable {
             synchronized (this) {
                 running = false;
                 runner = null;
-                notifyAll(); // the queue thread takes what is left, or stops if closed
+                if (closed || !queue.isEmpty()) {
+                    // the queue thread takes what is left, or stops if closed; woken for nothing
+                    // else, it would cost a context switch per completion on the uncontended
+                    // path, next to the caller it completes (docs/lessons.md §56)
+                    notifyAll();
+                }
             }
         }
     }

@@ -21,7 +21,8 @@ import org.clustermd.dlm.zk.LockEntry.LockKey;
  *   <li>A queued conversion is granted when its mode is compatible with the granted mode of
  *       every other lock and every conversion queued before it has been granted: queued
  *       conversions are FIFO among themselves (the DLM's convert queue). A conversion that has
- *       not been queued yet may be granted at once past them ({@link TablePlanner} does that).</li>
+ *       not been queued yet is granted at once past them when its mode is compatible with every
+ *       held mode, whatever else is grantable ({@link TablePlanner} does that).</li>
  *   <li>New requests are granted in strict FIFO order, and only once no conversion is waiting:
  *       a new request is granted when every conversion and every earlier new request has been
  *       granted and its mode is compatible with every granted mode. NL is always granted.</li>

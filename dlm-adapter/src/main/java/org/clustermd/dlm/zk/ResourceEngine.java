@@ -281,6 +281,9 @@ final class ResourceEngine {
                 && !e.isPending()
                 && e.granted() == p.mode
                 && !e.znode().equals(p.baseZnode)) {
+            if (p.phase() == Phase.WRITING) {
+                stats.grantsBeforeReply.increment(); // our own write granted it: its reply is still to come
+            }
             completeGrant(rs, h, p, e, out);
             return;
         }

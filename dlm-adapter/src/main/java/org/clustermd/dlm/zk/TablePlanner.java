@@ -152,6 +152,15 @@ final class TablePlanner {
         }
         Map<LockKey, LockMode> grants = GrantPolicy.evaluate(table).grants();
         if (intent instanceof Request
+                && isFreshConversion(after.get(ownKey))
+                && GrantPolicy.compatibleWithOthers(after.get(ownKey).requested(), ownKey, heldModes(after))) {
+            // Queued conversions are FIFO among themselves, but one not queued yet is granted at
+            // once when the held modes allow it (the DLM's "now" rule), alone, whether or not
+            // others are grantable too (their granter grants them): queueing it behind a waiting
+            // conversion it does not conflict with would only add deadlocks the DLM does not have
+            // (docs/lessons.md §57).
+            grants = Map.of(ownKey, after.get(ownKey).requested());
+        } else if (intent instanceof Request
                 && !isDownConversion(before.get(ownKey), after.get(ownKey))
                 && !(grants.size() == 1 && grants.containsKey(ownKey))
                 && !grants.isEmpty()) {
@@ -160,14 +169,6 @@ final class TablePlanner {
             // Granting here too would only race that writer; granting ourselves alone could pass
             // a waiter ahead of us.
             grants = Map.of();
-        } else if (intent instanceof Request
-                && grants.isEmpty()
-                && isFreshConversion(after.get(ownKey))
-                && GrantPolicy.compatibleWithOthers(after.get(ownKey).requested(), ownKey, heldModes(after))) {
-            // Queued conversions are FIFO among themselves, but one not queued yet is granted at
-            // once when the held modes allow it (the DLM's "now" rule): waiting behind conversions
-            // it does not conflict with would only add deadlocks the DLM does not have.
-            grants = Map.of(ownKey, after.get(ownKey).requested());
         }
         for (Map.Entry<LockKey, LockMode> g : grants.entrySet()) {
             Row row = after.get(g.getKey());

@@ -14,6 +14,7 @@ public final class WriteStats {
     final LongAdder conflicts = new LongAdder();
     final LongAdder electedPasses = new LongAdder();
     final LongAdder purges = new LongAdder();
+    final LongAdder grantsBeforeReply = new LongAdder();
 
     /** Transactions without a version check (they only make the table less restrictive). */
     public long plainWrites() {
@@ -38,6 +39,16 @@ public final class WriteStats {
     /** Transactions that removed a departed member's locks. */
     public long purges() {
         return purges.sum();
+    }
+
+    /**
+     * This node's grants that completed from the watch event of the transaction that granted
+     * them while that transaction's reply was still on its way: ZooKeeper sends a transaction's
+     * notifications before its reply on the same connection, so an uncontended grant never waits
+     * for its reply (docs/lessons.md §56).
+     */
+    public long grantsBeforeReply() {
+        return grantsBeforeReply.sum();
     }
 
     @Override

@@ -85,7 +85,25 @@
  * that a granter did not see was created after everything in the granter's view, so it is behind
  * all of it; conversions are compare-and-set, so every granter sees them before it grants a new
  * request. A request never grants anyone but itself, and only when nobody before it is
- * grantable, so it cannot overtake a waiter it does see.
+ * grantable, so it cannot overtake a waiter it does see; the one exception is the DLM's: a
+ * conversion not queued yet whose mode is compatible with every held mode is granted at once,
+ * past waiting conversions (docs/lessons.md §57). That changes order only, not I: the grant is
+ * compare-and-set and checked against every granted mode in the view, as any other.
+ *
+ * <h2>A grant is learned from its event, which comes before its reply</h2>
+ * A member completes its own request when its view shows the lock granted in the requested mode
+ * under a new name, whoever wrote that grant. When its own compare-and-set transaction wrote it,
+ * the transaction's reply would prove the same grant: the transaction committed, so its version
+ * check held and I held after it, and the names the event reports are the names it created. The
+ * reply is never earlier, though. A ZooKeeper server (the leader or the follower the client talks
+ * to) applies a committed transaction, which sends the notifications it triggers, and only then
+ * sends its reply, on the same connection, in that order; the client hands both to its one event
+ * thread in the order they arrived. So when a writer's reply is handled, its view already holds
+ * every event up to and including its own transaction, and its grant has already completed from
+ * it ({@code WriteStats#grantsBeforeReply}, docs/lessons.md §56). Completing on the reply would
+ * add a second path to the same belief and save nothing; a request granted by somebody else's
+ * transaction has no reply of its own to learn from at all. A lost reply (connection loss) is
+ * settled from the re-read view, as before.
  *
  * <h2>Beliefs and fencing</h2>
  * A member believes it holds a mode from the moment its request's completion is delivered until

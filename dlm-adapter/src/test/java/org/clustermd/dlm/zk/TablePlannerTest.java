@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 class TablePlannerTest {
     private static final LockKey A = new LockKey(0, 0xa, 1);
     private static final LockKey B = new LockKey(1, 0xb, 1);
+    private static final LockKey S = new LockKey(2, 0xc, 1);
 
     private static ResourceView view(String... children) {
         ResourceView v = new ResourceView("r", 64, 5);
@@ -92,6 +93,44 @@ class TablePlannerTest {
                 new TablePlanner.Purge(Set.of(new TablePlanner.Owner(0, 0xa)), true));
         assertThat(p.grants()).containsEntry(B, LockMode.PW);
         assertThat(p.ops()).anySatisfy(o -> assertThat(o.getPath()).startsWith("/r/V_n"));
+    }
+
+    /**
+     * docs/lessons.md §57: md's receiver asks message CR to PR while the sender's next NL to EX is
+     * already queued, behind another receiver's PR that nobody has granted yet. Queued behind the
+     * EX, the receiver's PR would wait for the EX, which waits for the receiver's CR: a conversion
+     * deadlock, and the receiver's PR cancelled. The DLM grants a fresh conversion compatible with
+     * every held mode at once, and so does the planner, alone.
+     */
+    @Test
+    void aFreshConversionCompatibleWithEveryHeldModeIsGrantedAtOnceEvenWhenAnotherWaiterIsGrantable() {
+        ResourceView v = view(
+                name(B, LockMode.CR, LockMode.PR, 1),
+                name(S, LockMode.NL, LockMode.EX, 2),
+                name(A, LockMode.CR, null, 3));
+        assertThat(GrantPolicy.evaluate(v.entries()).grants()).containsOnlyKeys(B);
+
+        Plan p = plan(v, new TablePlanner.Request(A, LockMode.PR));
+
+        assertThat(p.ownGranted()).isTrue();
+        assertThat(p.grants()).containsExactly(java.util.Map.entry(A, LockMode.PR));
+        assertThat(p.cas()).isTrue();
+        assertThat(p.ops().get(p.ops().size() - 1).getPath()).isEqualTo("/v/r");
+    }
+
+    @Test
+    void aFreshConversionThatConflictsWithAHeldModeIsQueuedNotGranted() {
+        for (LockMode held : LockMode.values()) {
+            ResourceView v = view(name(B, held, null, 1), name(A, LockMode.CR, null, 2));
+            Plan p = plan(v, new TablePlanner.Request(A, LockMode.PR));
+            assertThat(p.ownGranted())
+                    .as("CR -> PR next to a granted " + held)
+                    .isEqualTo(LockMode.PR.isCompatibleWith(held));
+            assertThat(p.cas())
+                    .as("a grant or a queued conversion is compare-and-set")
+                    .isTrue();
+            assertThat(p.grants().keySet()).as("a request grants nobody else").isSubsetOf(Set.of(A));
+        }
     }
 
     @Test
