@@ -9,6 +9,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.IoPlug;
 
 /**
  * One array write in flight (md's {@code r1bio}): the same buffer goes to every write target
@@ -59,10 +60,13 @@ final class MirroredWrite {
             return done;
         }
         long byteOffset = sector * BlockDevice.SECTOR_SIZE;
-        for (int i = 0; i < targets.length; i++) {
-            int leg = i;
-            Leg l = targets[i].leg();
-            l.device.writeAsync(l.dataOffsetBytes + byteOffset, data, fua).whenComplete((v, t) -> legDone(leg, t));
+        // every leg's write in one io_submit when the legs share an AIO context (docs/datapath-cost.md)
+        try (IoPlug plug = IoPlug.start()) {
+            for (int i = 0; i < targets.length; i++) {
+                int leg = i;
+                Leg l = targets[i].leg();
+                l.device.writeAsync(l.dataOffsetBytes + byteOffset, data, fua).whenComplete((v, t) -> legDone(leg, t));
+            }
         }
         return done;
     }

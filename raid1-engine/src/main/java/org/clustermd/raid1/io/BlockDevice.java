@@ -39,8 +39,8 @@ import java.util.concurrent.Future;
  * <h2>Asynchrony</h2>
  * The {@code ...Async} methods never block the caller for the duration of the I/O and never
  * throw: every failure, including argument errors, completes the future exceptionally with a
- * {@link BlockDeviceException}. Each device runs its I/O on resources of its own (threads or a
- * kernel AIO context), so a slow leg does not hold up the others; completion stages run on the
+ * {@link BlockDeviceException}. Each device has a queue depth of its own (its own threads, or its
+ * own share of a kernel AIO context), so a slow leg does not hold up the others; completion stages run on the
  * device's completion thread and must not block. The blocking forms are {@code default} wrappers
  * that an implementation may override with a cheaper path (BookKeeper's WriteHandle style).
  *
