@@ -13,10 +13,15 @@ import jnr.ffi.Runtime;
  * call instead of two (docs/datapath-cost.md). Requests to other engines, or any device that is
  * not AIO, are issued at once as without a plug.
  *
+ * <p>A caller that issues several writes back to back may open a {@link #batch} around them:
+ * the plugs of the writes inside then hold their requests until the batch closes, so several
+ * mirrored writes share one {@code io_submit} (fio's {@code iodepth_batch}).
+ *
  * <p>Owns the prepared slots of its thread and a small direct array of iocb pointers; one plug
  * per thread, reused, so plugging allocates nothing. Nested {@link #start} calls share the
- * outer plug; the outermost {@link #close} submits. A submitter about to wait for a free slot
- * flushes the plug first, so a plugged request never waits on one held back by its own plug.
+ * outer plug; the outermost {@link #close} submits (unless a batch is open). A submitter about
+ * to wait for a free slot, and the array's blocking write path, flush what the plug holds first,
+ * so a held request is never waited for by its own thread.
  *
  * <p>Not thread-safe: a plug belongs to the thread that started it.
  */
@@ -33,6 +38,10 @@ public final class IoPlug implements AutoCloseable {
     private final long pointersAddress;
     private int count;
     private int nesting;
+    /** Open {@link #batch} scopes: while any is open, closing a plug section only holds. */
+    private int batches;
+    /** The one scope object {@link #batch} returns on this thread, so a batch allocates nothing. */
+    private final Batch batchScope = this::endBatch;
     /** A refused request's failure runs callbacks here; what they submit goes out unplugged. */
     private boolean flushing;
 
@@ -53,8 +62,35 @@ public final class IoPlug implements AutoCloseable {
         return p;
     }
 
+    /**
+     * Opens a batch on the calling thread (fio's {@code iodepth_batch}): the requests plugged by
+     * mirrored writes issued inside are held until the batch closes, then submitted together, so
+     * several writes share one {@code io_submit} and, above two iocbs, one kernel plug and one
+     * device notification. Only for a caller that issues non-blocking requests inside
+     * ({@code Raid1Array.tryWriteAsync}); it must close the batch, or {@link #flushHeld()},
+     * before anything that may wait, because what waits could be waiting for a held request.
+     * The array's own blocking steps and a wait for an AIO slot flush what is held first.
+     */
+    public static Batch batch() {
+        IoPlug p = start();
+        p.nesting--;
+        p.batches++;
+        return p.batchScope;
+    }
+
+    /** A batch scope; closing it submits what it held. */
+    @FunctionalInterface
+    public interface Batch extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    private void endBatch() {
+        if (--batches == 0 && nesting == 0) flush();
+    }
+
     /** Submits whatever the calling thread's plug holds (before the thread may wait). */
-    static void flushHeld() {
+    public static void flushHeld() {
         IoPlug p = CURRENT.get();
         if (p != null && p.count > 0 && !p.flushing) p.flush();
     }
@@ -77,7 +113,7 @@ public final class IoPlug implements AutoCloseable {
     /** Unplugs (the outermost close submits what was prepared). */
     @Override
     public void close() {
-        if (--nesting == 0) flush();
+        if (--nesting == 0 && batches == 0) flush();
     }
 
     /**

@@ -100,6 +100,48 @@ class SharedAioContextTest {
     }
 
     @Test
+    void aBatchHoldsWhatItsPlugsPreparedUntilItCloses() throws Exception {
+        try (BlockDevice a = open("a", 64);
+                BlockDevice b = open("b", 64)) {
+            List<CompletableFuture<Void>> fs = new ArrayList<>();
+            try (IoPlug.Batch batch = IoPlug.batch()) {
+                for (int i = 0; i < 5; i++) {
+                    // each mirrored write plugs its own legs; the batch keeps them all
+                    try (IoPlug plug = IoPlug.start()) {
+                        fs.add(a.writeAsync((long) i * BLOCK, block(i)));
+                        fs.add(b.writeAsync((long) i * BLOCK, block(i + 10)));
+                    }
+                }
+                for (CompletableFuture<Void> f : fs) assertThat(f).isNotDone();
+            }
+            for (CompletableFuture<Void> f : fs) f.get(WAIT_SECONDS, TimeUnit.SECONDS);
+            for (int i = 0; i < 5; i++) {
+                assertHolds(a, (long) i * BLOCK, i);
+                assertHolds(b, (long) i * BLOCK, i + 10);
+            }
+        }
+    }
+
+    @Test
+    void flushHeldSubmitsWhatABatchHoldsSoItsThreadMayWait() throws Exception {
+        try (BlockDevice a = open("a", 64)) {
+            try (IoPlug.Batch batch = IoPlug.batch()) {
+                CompletableFuture<Void> f;
+                try (IoPlug plug = IoPlug.start()) {
+                    f = a.writeAsync(0, block(6));
+                }
+                assertThat(f).isNotDone();
+                IoPlug.flushHeld();
+                f.get(WAIT_SECONDS, TimeUnit.SECONDS); // would never complete without the flush
+                // a request outside a plug section is not held by the batch
+                a.writeAsync(BLOCK, block(8)).get(WAIT_SECONDS, TimeUnit.SECONDS);
+            }
+            assertHolds(a, 0, 6);
+            assertHolds(a, BLOCK, 8);
+        }
+    }
+
+    @Test
     void theContextOutlivesEveryDeviceButTheLast() throws Exception {
         BlockDevice a = open("a", 64);
         try (BlockDevice b = open("b", 64)) {
