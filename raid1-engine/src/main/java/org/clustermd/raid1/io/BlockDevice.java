@@ -78,6 +78,16 @@ public interface BlockDevice extends Closeable {
      */
     CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua);
 
+    /**
+     * {@link #writeAsync(long, ByteBuffer, boolean)} reporting its end to {@code done} with
+     * {@code tag} instead of through a future. The default goes through the future form, so a
+     * wrapper that overrides that form keeps its behaviour; a device that can report directly
+     * overrides this one.
+     */
+    default void writeAsync(long offset, ByteBuffer src, boolean fua, IoCompletion done, int tag) {
+        writeAsync(offset, src, fua).whenComplete((v, t) -> done.completed(tag, t));
+    }
+
     /** Same as {@code writeAsync(offset, src, false)}. */
     default CompletableFuture<Void> writeAsync(long offset, ByteBuffer src) {
         return writeAsync(offset, src, false);
