@@ -38,8 +38,13 @@ import org.slf4j.LoggerFactory;
 final class AioContext {
     private static final Logger LOG = LoggerFactory.getLogger(AioContext.class);
 
-    /** Slots per context: 16 devices of the default depth 64. */
-    static final int SLOTS = 1024;
+    /**
+     * Slots per context: 4 devices of the default depth 64, an array's legs. Small on purpose:
+     * io_setup charges about twice the slots against the machine-wide {@code fs.aio-max-nr}
+     * (65536 by default), shared by every JVM of a multi-node test; a fifth device gets a
+     * context of its own.
+     */
+    static final int SLOTS = 256;
 
     static final int SLOT = 128;
     private static final int EVENT = 32;

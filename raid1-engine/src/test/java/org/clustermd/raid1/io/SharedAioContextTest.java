@@ -142,6 +142,25 @@ class SharedAioContextTest {
     }
 
     @Test
+    void aPlugSpanningSeveralContextsSubmitsToEachOfThem() throws Exception {
+        // more depth than one context has slots: the devices are spread over two or more contexts
+        int devices = AioContext.SLOTS / 64 + 2;
+        List<BlockDevice> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < devices; i++) open.add(open("m" + i, 64));
+            List<CompletableFuture<Void>> fs = new ArrayList<>();
+            try (IoPlug plug = IoPlug.start()) {
+                for (int i = 0; i < devices; i++) fs.add(open.get(i).writeAsync(0, block(20 + i)));
+                for (CompletableFuture<Void> f : fs) assertThat(f).isNotDone();
+            }
+            for (CompletableFuture<Void> f : fs) f.get(WAIT_SECONDS, TimeUnit.SECONDS);
+            for (int i = 0; i < devices; i++) assertHolds(open.get(i), 0, 20 + i);
+        } finally {
+            for (BlockDevice d : open) d.close();
+        }
+    }
+
+    @Test
     void theContextOutlivesEveryDeviceButTheLast() throws Exception {
         BlockDevice a = open("a", 64);
         try (BlockDevice b = open("b", 64)) {
