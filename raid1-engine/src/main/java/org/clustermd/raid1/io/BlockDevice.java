@@ -129,9 +129,12 @@ public interface BlockDevice extends Closeable {
     /**
      * Waits for a device future and rethrows its failure as the {@link IOException} it carries.
      * An interrupt is turned into {@link InterruptedIOException} with the interrupt flag kept;
-     * the request itself goes on.
+     * the request itself goes on. What the calling thread's {@link IoPlug#batch} holds is
+     * submitted first.
      */
     static void await(Future<?> future) throws IOException {
+        // the future may be a write this thread's batch still holds (docs/lessons.md §54)
+        IoPlug.flushHeld();
         try {
             future.get();
         } catch (InterruptedException e) {
