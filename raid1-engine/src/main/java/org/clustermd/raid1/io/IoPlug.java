@@ -121,6 +121,11 @@ public final class IoPlug implements AutoCloseable {
      * kernel takes part of a batch). A request the kernel refuses fails through its submitter.
      */
     void flush() {
+        if (flushing) {
+            // a plug opened and closed by a callback of a refused request: the outer flush is
+            // still walking the prepared slots, and nothing was added meanwhile (current() is null)
+            return;
+        }
         flushing = true;
         try {
             submitPrepared();
