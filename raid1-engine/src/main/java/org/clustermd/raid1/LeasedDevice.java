@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.ForwardingBlockDevice;
+import org.clustermd.raid1.io.IoCompletion;
 
 /**
  * A leg as the array holds it: writes pass its {@link LeaseHold}'s lease immediately before they
@@ -28,6 +29,15 @@ final class LeasedDevice extends ForwardingBlockDevice {
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
         if (hold.lease().valid()) return inner().writeAsync(offset, src, fua);
         return hold.hold(inner(), offset, src, fua);
+    }
+
+    @Override
+    public void writeAsync(long offset, ByteBuffer src, boolean fua, IoCompletion done, int tag) {
+        if (hold.lease().valid()) {
+            inner().writeAsync(offset, src, fua, done, tag);
+            return;
+        }
+        hold.hold(inner(), offset, src, fua).whenComplete((v, t) -> done.completed(tag, t));
     }
 
     @Override

@@ -9,6 +9,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.IoCompletion;
+import org.clustermd.raid1.io.IoPlug;
 
 /**
  * One array write in flight (md's {@code r1bio}): the same buffer goes to every write target
@@ -26,7 +28,7 @@ import org.clustermd.raid1.io.BlockDevice;
  * <p>Thread-safe: completions arrive on the legs' completion threads; the counter decides who
  * runs the end.
  */
-final class MirroredWrite {
+final class MirroredWrite implements IoCompletion {
     private final WritePath path;
     private final long sector;
     private final long sectors;
@@ -59,15 +61,19 @@ final class MirroredWrite {
             return done;
         }
         long byteOffset = sector * BlockDevice.SECTOR_SIZE;
-        for (int i = 0; i < targets.length; i++) {
-            int leg = i;
-            Leg l = targets[i].leg();
-            l.device.writeAsync(l.dataOffsetBytes + byteOffset, data, fua).whenComplete((v, t) -> legDone(leg, t));
+        // every leg's write in one io_submit when the legs share an AIO context (docs/datapath-cost.md)
+        try (IoPlug plug = IoPlug.start()) {
+            for (int i = 0; i < targets.length; i++) {
+                Leg l = targets[i].leg();
+                // this write is each leg's completion, tagged with the leg: nothing allocated per leg
+                l.device.writeAsync(l.dataOffsetBytes + byteOffset, data, fua, this, i);
+            }
         }
         return done;
     }
 
-    private void legDone(int leg, Throwable t) {
+    @Override
+    public void completed(int leg, Throwable t) {
         errors[leg] = t;
         if (remaining.decrementAndGet() == 0) allDone();
     }

@@ -11,6 +11,7 @@ import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.IoAccounting;
+import org.clustermd.raid1.io.IoPlug;
 import org.clustermd.raid1.resync.ResyncBarrier;
 
 /**
@@ -71,6 +72,8 @@ final class WritePath {
         ByteBuffer data = gate.ioBuffer(src, true);
         long sector = offset / BlockDevice.SECTOR_SIZE;
         long sectors = len / BlockDevice.SECTOR_SIZE;
+        // the steps below may wait, perhaps for writes this thread's batch still holds
+        IoPlug.flushHeld();
         long start = accounting.start();
         gate.started();
         int stage = 0;

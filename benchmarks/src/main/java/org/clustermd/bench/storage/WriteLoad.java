@@ -2,6 +2,7 @@ package org.clustermd.bench.storage;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
@@ -11,6 +12,7 @@ import java.util.function.BooleanSupplier;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.IoPlug;
 
 /**
  * Our side of the storage figures: the same workloads fio runs, issued through the array's
@@ -133,7 +135,8 @@ public final class WriteLoad {
     /**
      * {@code depth} writes kept in flight by one submitting thread (the caller's), like fio's
      * libaio job: a completion returns its buffer and a permit, and the submitter issues the next
-     * write. Completions never submit themselves: the array completes futures on a leg's I/O
+     * write; the lanes freed together are issued together, in one batch ({@link IoPlug#batch}).
+     * Completions never submit themselves: the array completes futures on a leg's I/O
      * thread, and a write submitted there is handed to the array's md-submit thread (it may
      * block on a new bitmap bit's flush, which that I/O thread has to complete), a thread hop
      * that fio's loop does not pay.
@@ -164,19 +167,31 @@ public final class WriteLoad {
         }
 
         void runToEnd() throws IOException, InterruptedException {
-            for (; ; ) {
+            boolean more = true;
+            while (more) {
                 permits.acquire();
-                long off = failure.get() != null || System.nanoTime() >= deadline ? -1 : offsets.next();
-                if (off < 0) {
-                    permits.release();
-                    break;
+                // every lane free by now goes out in one batch: one io_submit for all their legs
+                // (fio's iodepth_batch); inside it only the non-blocking form, a write that would
+                // wait takes the blocking form, which first submits what the batch held
+                int lanes = 1 + permits.drainPermits();
+                try (IoPlug.Batch batch = IoPlug.batch()) {
+                    for (int i = 0; i < lanes; i++) {
+                        long off = failure.get() != null || System.nanoTime() >= deadline ? -1 : offsets.next();
+                        if (off < 0) {
+                            permits.release(lanes - i);
+                            more = false;
+                            break;
+                        }
+                        ByteBuffer b = free.poll();
+                        CompletableFuture<Void> f = array.tryWriteAsync(off, b, false);
+                        if (f == null) f = array.writeAsync(off, b);
+                        f.whenComplete((v, t) -> {
+                            completed(t);
+                            free.add(b);
+                            permits.release();
+                        });
+                    }
                 }
-                ByteBuffer b = free.poll();
-                array.writeAsync(off, b).whenComplete((v, t) -> {
-                    completed(t);
-                    free.add(b);
-                    permits.release();
-                });
             }
             permits.acquire(depth); // drain
             Throwable t = failure.get();

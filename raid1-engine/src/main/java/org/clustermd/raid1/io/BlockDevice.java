@@ -39,8 +39,8 @@ import java.util.concurrent.Future;
  * <h2>Asynchrony</h2>
  * The {@code ...Async} methods never block the caller for the duration of the I/O and never
  * throw: every failure, including argument errors, completes the future exceptionally with a
- * {@link BlockDeviceException}. Each device runs its I/O on resources of its own (threads or a
- * kernel AIO context), so a slow leg does not hold up the others; completion stages run on the
+ * {@link BlockDeviceException}. Each device has a queue depth of its own (its own threads, or its
+ * own share of a kernel AIO context), so a slow leg does not hold up the others; completion stages run on the
  * device's completion thread and must not block. The blocking forms are {@code default} wrappers
  * that an implementation may override with a cheaper path (BookKeeper's WriteHandle style).
  *
@@ -77,6 +77,16 @@ public interface BlockDevice extends Closeable {
      *     it makes no earlier write durable)
      */
     CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua);
+
+    /**
+     * {@link #writeAsync(long, ByteBuffer, boolean)} reporting its end to {@code done} with
+     * {@code tag} instead of through a future. The default goes through the future form, so a
+     * wrapper that overrides that form keeps its behaviour; a device that can report directly
+     * overrides this one.
+     */
+    default void writeAsync(long offset, ByteBuffer src, boolean fua, IoCompletion done, int tag) {
+        writeAsync(offset, src, fua).whenComplete((v, t) -> done.completed(tag, t));
+    }
 
     /** Same as {@code writeAsync(offset, src, false)}. */
     default CompletableFuture<Void> writeAsync(long offset, ByteBuffer src) {
@@ -119,9 +129,12 @@ public interface BlockDevice extends Closeable {
     /**
      * Waits for a device future and rethrows its failure as the {@link IOException} it carries.
      * An interrupt is turned into {@link InterruptedIOException} with the interrupt flag kept;
-     * the request itself goes on.
+     * the request itself goes on. What the calling thread's {@link IoPlug#batch} holds is
+     * submitted first.
      */
     static void await(Future<?> future) throws IOException {
+        // the future may be a write this thread's batch still holds (docs/lessons.md §54)
+        IoPlug.flushHeld();
         try {
             future.get();
         } catch (InterruptedException e) {

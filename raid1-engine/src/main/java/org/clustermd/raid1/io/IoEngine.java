@@ -9,8 +9,9 @@ package org.clustermd.raid1.io;
  */
 public enum IoEngine {
     /**
-     * Linux native AIO through libaio ({@code io_submit} on the caller's thread, one reaper
-     * thread per device running {@code io_getevents}), the engine fio's libaio peer uses. The
+     * Linux native AIO through libaio ({@code io_submit} on the caller's thread, one AIO
+     * context and reaper thread running {@code io_getevents} shared by the devices of the JVM,
+     * each with its own queue depth), the engine fio's libaio peer uses. The
      * default when libaio loads and the device is opened with O_DIRECT.
      */
     AIO,

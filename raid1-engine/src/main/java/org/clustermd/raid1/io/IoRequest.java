@@ -5,7 +5,7 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * One request in flight on a {@link PosixBlockDevice} (the bio of this layer): what to do, where,
- * and the future to complete. Created on the submitting thread, completed exactly once by the
+ * and the future to complete (or the {@link IoCompletion} to tell). Created on the submitting thread, completed exactly once by the
  * engine that ran it.
  *
  * <p>Not thread-safe by itself: the engines publish it through a safe hand-off (executor queue,
@@ -25,6 +25,10 @@ final class IoRequest {
     final boolean fua;
     final long startNanos;
     final CompletableFuture<Void> future;
+    /** Told instead of a future (the callback form); null otherwise. */
+    final IoCompletion completion;
+
+    final int tag;
 
     IoRequest(
             Op op,
@@ -33,7 +37,9 @@ final class IoRequest {
             int length,
             boolean fua,
             long startNanos,
-            CompletableFuture<Void> future) {
+            CompletableFuture<Void> future,
+            IoCompletion completion,
+            int tag) {
         this.op = op;
         this.offset = offset;
         this.buf = buf;
@@ -41,5 +47,7 @@ final class IoRequest {
         this.fua = fua;
         this.startNanos = startNanos;
         this.future = future;
+        this.completion = completion;
+        this.tag = tag;
     }
 }

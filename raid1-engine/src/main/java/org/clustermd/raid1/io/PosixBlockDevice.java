@@ -219,6 +219,25 @@ final class PosixBlockDevice implements BlockDevice {
         runHere(IoRequest.Op.FLUSH, 0, null, false);
     }
 
+    @Override
+    public void writeAsync(long offset, ByteBuffer src, boolean fua, IoCompletion done, int tag) {
+        BlockDeviceException bad = check(IoRequest.Op.WRITE, offset, src);
+        if (bad != null) {
+            done.completed(tag, bad);
+            return;
+        }
+        int len = src.remaining();
+        if (len == 0) {
+            done.completed(tag, null);
+            return;
+        }
+        if (!enter()) {
+            done.completed(tag, closedError());
+            return;
+        }
+        submitter.submit(new IoRequest(IoRequest.Op.WRITE, offset, src, len, fua, accounting.start(), null, done, tag));
+    }
+
     private CompletableFuture<Void> submit(IoRequest.Op op, long offset, ByteBuffer buf, boolean fua) {
         BlockDeviceException bad = check(op, offset, buf);
         if (bad != null) {
@@ -231,7 +250,7 @@ final class PosixBlockDevice implements BlockDevice {
         if (!enter()) {
             return CompletableFuture.failedFuture(closedError());
         }
-        IoRequest r = new IoRequest(op, offset, buf, len, fua, accounting.start(), new CompletableFuture<>());
+        IoRequest r = new IoRequest(op, offset, buf, len, fua, accounting.start(), new CompletableFuture<>(), null, 0);
         submitter.submit(r);
         return r.future;
     }
@@ -248,7 +267,7 @@ final class PosixBlockDevice implements BlockDevice {
         if (!enter()) {
             throw closedError();
         }
-        IoRequest r = new IoRequest(op, offset, buf, len, fua, accounting.start(), null);
+        IoRequest r = new IoRequest(op, offset, buf, len, fua, accounting.start(), null, null, 0);
         BlockDeviceException e = execute(r);
         finish(r, e);
         if (e != null) {
@@ -377,7 +396,14 @@ final class PosixBlockDevice implements BlockDevice {
             case FLUSH -> accounting.endFlush(r.startNanos, ok);
         }
         active.decrementAndGet();
-        if (r.future != null) {
+        if (r.completion != null) {
+            try {
+                r.completion.completed(r.tag, error);
+            } catch (RuntimeException e) {
+                // a future would have swallowed it; here it would end the reaper, which serves every leg
+                LOG.error("{}: completion of a {} threw", name, r.op, e);
+            }
+        } else if (r.future != null) {
             if (ok) {
                 r.future.complete(null);
             } else {

@@ -35,10 +35,12 @@
  * Figure P1 compares a mirrored 4 KiB random write at queue depth 32 with fio's libaio engine
  * writing both legs. The default engine ({@link org.clustermd.raid1.io.IoEngine#AIO}) does what
  * fio does: libaio bound with jnr-ffi (jnr-posix's own FFI layer, so no new dependency; libaio
- * is installed wherever fio is), {@code io_submit} of one iocb from the submitting thread (no
- * hand-off; a mirrored write submits to both legs from the same thread) and one reaper thread
- * per leg that takes completions in batches from {@code io_getevents} (so a leg runs its I/O on
- * its own thread and the caller never blocks); FUA is {@code RWF_DSYNC} in the iocb, flush is
+ * is installed wherever fio is), {@code io_submit} from the submitting thread (no hand-off; a
+ * mirrored write plugs ({@link org.clustermd.raid1.io.IoPlug}) and submits both legs' iocbs in
+ * one call) and one AIO context with one reaper thread shared by the legs of the JVM, which
+ * takes completions in batches from {@code io_getevents} (the caller never blocks; each device
+ * keeps its own queue depth, so a slow leg holds up only itself; docs/datapath-cost.md has
+ * what each of these saves); FUA is {@code RWF_DSYNC} in the iocb, flush is
  * {@code IOCB_CMD_FDSYNC}. The {@link org.clustermd.raid1.io.IoEngine#THREADS} engine keeps
  * the same contract with one blocked pread/pwrite per pool thread: it needs a thread and two
  * context switches per request in flight, and it is the fallback for buffered files (where

@@ -132,6 +132,43 @@ public abstract class BlockDeviceContractTest {
     }
 
     @Test
+    void theCallbackFormReportsEachWriteOnceWithItsTagAndTheDataLands() throws Exception {
+        int n = 16;
+        List<CompletableFuture<Throwable>> ends = new ArrayList<>();
+        for (int i = 0; i < n; i++) ends.add(new CompletableFuture<>());
+        IoCompletion done = (tag, failure) -> {
+            // a second report for one tag turns its result into a failure
+            if (!ends.get(tag).complete(failure)) ends.get(tag).obtrudeValue(new AssertionError("reported twice"));
+        };
+        List<ByteBuffer> srcs = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ByteBuffer src = random(4096, 300 + i);
+            srcs.add(src);
+            dev.writeAsync((long) i * 8192, src, false, done, i);
+        }
+        for (int i = 0; i < n; i++) {
+            assertThat(ends.get(i).get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS))
+                    .as("write %d", i)
+                    .isNull();
+        }
+        for (int i = 0; i < n; i++) {
+            assertThat(readBytes((long) i * 8192, 4096)).as("block %d", i).isEqualTo(bytes(srcs.get(i)));
+        }
+        assertThat(dev.stats().inFlight()).isZero();
+    }
+
+    @Test
+    void theCallbackFormReportsAnUnalignedWriteAsItsFailure() throws Exception {
+        CompletableFuture<Throwable> end = new CompletableFuture<>();
+        dev.writeAsync(bs / 2, random(bs, 1), false, (tag, failure) -> end.complete(failure), 7);
+        Throwable t = end.get(Timing.seconds(30).toMillis(), TimeUnit.MILLISECONDS);
+        while (t instanceof CompletionException && t.getCause() != null) t = t.getCause();
+        assertThat(t)
+                .isInstanceOfSatisfying(
+                        BlockDeviceException.class, e -> assertThat(e.code()).isEqualTo(Code.UNALIGNED));
+    }
+
+    @Test
     void requestCoversPositionToLimitAndLeavesTheBufferAlone() throws Exception {
         ByteBuffer big = random(4 * 4096, 7);
         big.position(4096).limit(3 * 4096);
