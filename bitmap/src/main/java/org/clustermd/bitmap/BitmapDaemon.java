@@ -23,6 +23,8 @@ final class BitmapDaemon {
     private final Consumer<Throwable> failureListener;
     private final Thread thread;
     private volatile boolean stopping;
+    /** Bits were set ahead of a stream: a round is due now, not at the next pass. */
+    private volatile boolean roundWanted;
 
     BitmapDaemon(String name, WriteIntentBitmap bitmap, Consumer<Throwable> failureListener) {
         this.bitmap = bitmap;
@@ -51,6 +53,12 @@ final class BitmapDaemon {
         if (interrupted) Thread.currentThread().interrupt();
     }
 
+    /** Asks for a round soon (bits set ahead of a stream are registered). */
+    void wake() {
+        roundWanted = true;
+        LockSupport.unpark(thread);
+    }
+
     private void tell(Throwable e) {
         try {
             failureListener.accept(e);
@@ -62,12 +70,17 @@ final class BitmapDaemon {
     private void run() {
         while (!stopping) {
             long wait = bitmap.nanosUntilNextPass();
-            if (wait > 0) {
+            if (wait > 0 && !roundWanted) {
                 LockSupport.parkNanos(this, Math.min(wait, MAX_PARK_NANOS));
                 continue;
             }
             try {
-                bitmap.daemonWork();
+                if (roundWanted) {
+                    roundWanted = false;
+                    bitmap.flush();
+                } else {
+                    bitmap.daemonWork();
+                }
             } catch (BitmapException e) {
                 if (e.code() == BitmapException.Code.CLOSED) return;
                 log.warn("{}: bitmap daemon pass failed, bits stay set until the next pass", thread.getName(), e);

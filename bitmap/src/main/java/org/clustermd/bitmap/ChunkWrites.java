@@ -1,9 +1,11 @@
 package org.clustermd.bitmap;
 
 import static org.clustermd.bitmap.ChunkCounters.AGE_MASK;
+import static org.clustermd.bitmap.ChunkCounters.AHEAD;
 import static org.clustermd.bitmap.ChunkCounters.COUNT_MASK;
 import static org.clustermd.bitmap.ChunkCounters.DIRTY;
 import static org.clustermd.bitmap.ChunkCounters.DISK_MASK;
+import static org.clustermd.bitmap.ChunkCounters.NOT_COUNTED;
 import static org.clustermd.bitmap.ChunkCounters.PENDING;
 import static org.clustermd.bitmap.ChunkCounters.count;
 import static org.clustermd.bitmap.ChunkCounters.disk;
@@ -22,17 +24,23 @@ import org.clustermd.bitmap.BitmapException.Code;
  * lock, because a chunk already DIRTY needs no I/O; setting a bit takes the bitmap's lock,
  * which guards the image and the group commit, and rechecks there that the bitmap is neither
  * closed, fenced nor resized, since a fenced bitmap must write nothing.
+ *
+ * <p>Sequential streams: after counting, {@link StreamAhead} may set the bits of the next
+ * chunks too, in the round the writer waits for, or, when a writer enters a chunk set ahead,
+ * in a round the daemon runs (docs/lessons.md §59).
  */
 final class ChunkWrites {
     private final WriteIntentBitmap owner;
     private final ReentrantLock lock;
     private final GroupCommit commit;
+    private final StreamAhead ahead;
     private final String where;
 
-    ChunkWrites(WriteIntentBitmap owner, ReentrantLock lock, GroupCommit commit, String where) {
+    ChunkWrites(WriteIntentBitmap owner, ReentrantLock lock, GroupCommit commit, StreamAhead ahead, String where) {
         this.owner = owner;
         this.lock = lock;
         this.commit = commit;
+        this.ahead = ahead;
         this.where = where;
     }
 
@@ -42,10 +50,27 @@ final class ChunkWrites {
         SlotState s = owner.state();
         int first = firstChunk(s.geometry, sector, sectors);
         int last = s.geometry.chunkOf(sector + sectors - 1);
-        ChunkCounters cc = s.counters;
+        int c = countFast(s.counters, first, last);
+        if (c <= last) {
+            startSlow(s, first, c, last);
+        } else if (c > last + 1) {
+            ahead.refill(s, last);
+        }
+    }
+
+    /**
+     * Counts writes on chunks from {@code first} while their bits are durable. Returns the first
+     * chunk not counted, or {@code last + 2} when all were and one of them had been set ahead.
+     */
+    private static int countFast(ChunkCounters cc, int first, int last) {
+        boolean enteredAhead = false;
         int c = first;
-        while (c <= last && cc.tryStartWrite(c)) c++;
-        if (c <= last) startSlow(s, first, c, last);
+        for (; c <= last; c++) {
+            int v = cc.tryStartWrite(c);
+            if (v == NOT_COUNTED) return c;
+            enteredAhead |= (v & AHEAD) != 0;
+        }
+        return enteredAhead ? last + 2 : last + 1;
     }
 
     /** See {@link WriteIntentBitmap#tryStartWrite(long, long)}. */
@@ -55,8 +80,8 @@ final class ChunkWrites {
         int first = firstChunk(s.geometry, sector, sectors);
         int last = s.geometry.chunkOf(sector + sectors - 1);
         ChunkCounters cc = s.counters;
-        int c = first;
-        while (c <= last && cc.tryStartWrite(c)) c++;
+        int c = countFast(cc, first, last);
+        if (c > last + 1) ahead.refill(s, last);
         if (c > last) return true;
         // the chunks counted so far are given back as writes that ended well: their bits stay set
         for (int u = first; u < c; u++) cc.endWrite(u, false);
@@ -85,7 +110,11 @@ final class ChunkWrites {
             }
             boolean wait = false;
             for (int c = from; c <= last; c++) wait |= countWrite(s, c);
-            if (!wait) return;
+            int added = ahead.extend(s, last, true);
+            if (!wait) {
+                if (added > 0) ahead.roundWanted();
+                return;
+            }
             commit.await(commit.nextRound());
             for (int c = from; c <= last; c++) {
                 if (disk(s.counters.get(c)) != DIRTY) {
@@ -110,11 +139,11 @@ final class ChunkWrites {
             if (count(v) == COUNT_MASK) throw ChunkCounters.overflow(c);
             int d = disk(v);
             if (d == DIRTY || d == PENDING) {
-                if (cc.cas(c, v, v + 1)) return d == PENDING;
+                if (cc.cas(c, v, (v + 1) & ~AHEAD)) return d == PENDING;
                 continue;
             }
             // CLEAN, or CLEARING whose clear is not on disk yet: the bit must be set again
-            int u = ((v + 1) & ~(DISK_MASK | AGE_MASK)) | PENDING;
+            int u = ((v + 1) & ~(DISK_MASK | AGE_MASK | AHEAD)) | PENDING;
             if (cc.cas(c, v, u)) {
                 s.image.setBit(c);
                 commit.registerSet(c);
