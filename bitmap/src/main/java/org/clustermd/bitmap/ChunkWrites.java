@@ -108,14 +108,13 @@ final class ChunkWrites {
                         ? owner.closedException()
                         : new BitmapException(Code.BUSY, where + ": bitmap resized during startWrite");
             }
-            boolean wait = false;
-            for (int c = from; c <= last; c++) wait |= countWrite(s, c);
+            long round = 0;
+            for (int c = from; c <= last; c++) round = Math.max(round, countWrite(s, c));
             int added = ahead.extend(s, last, true);
-            if (!wait) {
-                if (added > 0) ahead.roundWanted();
-                return;
-            }
-            commit.await(commit.nextRound());
+            // bits set ahead ride in the round we wait for when it is the next one; else the daemon's
+            if (added > 0 && round != commit.nextRound()) ahead.roundWanted();
+            if (round == 0) return;
+            commit.await(round);
             for (int c = from; c <= last; c++) {
                 if (disk(s.counters.get(c)) != DIRTY) {
                     undo(s, first, last);
@@ -131,15 +130,18 @@ final class ChunkWrites {
         }
     }
 
-    /** Under the lock: counts one write on chunk c; true if its bit is not durable yet. */
-    private boolean countWrite(SlotState s, int c) {
+    /**
+     * Under the lock: counts one write on chunk c; returns the round that makes its bit durable,
+     * or 0 if it is already.
+     */
+    private long countWrite(SlotState s, int c) {
         ChunkCounters cc = s.counters;
         for (; ; ) {
             int v = cc.get(c);
             if (count(v) == COUNT_MASK) throw ChunkCounters.overflow(c);
             int d = disk(v);
             if (d == DIRTY || d == PENDING) {
-                if (cc.cas(c, v, (v + 1) & ~AHEAD)) return d == PENDING;
+                if (cc.cas(c, v, (v + 1) & ~AHEAD)) return d == PENDING ? commit.roundCarrying(c) : 0;
                 continue;
             }
             // CLEAN, or CLEARING whose clear is not on disk yet: the bit must be set again
@@ -147,7 +149,7 @@ final class ChunkWrites {
             if (cc.cas(c, v, u)) {
                 s.image.setBit(c);
                 commit.registerSet(c);
-                return true;
+                return commit.nextRound();
             }
         }
     }
