@@ -200,7 +200,9 @@ public final class DatapathSuite implements Suite {
                                         legs,
                                         ArrayOptions.builder()
                                                 .bitmapLookAhead(0)
-                                                .build()),
+                                                .build(),
+                                        mdFlushes,
+                                        r),
                                 () -> rawSeq[r] = coupledSequential(legs),
                                 () -> bitSeq[r] = coupledSequentialWithBitFlushes(legs)));
                 progress(
