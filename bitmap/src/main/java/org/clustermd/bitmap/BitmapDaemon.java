@@ -23,8 +23,6 @@ final class BitmapDaemon {
     private final Consumer<Throwable> failureListener;
     private final Thread thread;
     private volatile boolean stopping;
-    /** Bits were set ahead of a stream: a round is due now, not at the next pass. */
-    private volatile boolean roundWanted;
 
     BitmapDaemon(String name, WriteIntentBitmap bitmap, Consumer<Throwable> failureListener) {
         this.bitmap = bitmap;
@@ -53,12 +51,6 @@ final class BitmapDaemon {
         if (interrupted) Thread.currentThread().interrupt();
     }
 
-    /** Asks for a round soon (bits set ahead of a stream are registered). */
-    void wake() {
-        roundWanted = true;
-        LockSupport.unpark(thread);
-    }
-
     private void tell(Throwable e) {
         try {
             failureListener.accept(e);
@@ -70,17 +62,12 @@ final class BitmapDaemon {
     private void run() {
         while (!stopping) {
             long wait = bitmap.nanosUntilNextPass();
-            if (wait > 0 && !roundWanted) {
+            if (wait > 0) {
                 LockSupport.parkNanos(this, Math.min(wait, MAX_PARK_NANOS));
                 continue;
             }
             try {
-                if (roundWanted) {
-                    roundWanted = false;
-                    bitmap.flush();
-                } else {
-                    bitmap.daemonWork();
-                }
+                bitmap.daemonWork();
             } catch (BitmapException e) {
                 if (e.code() == BitmapException.Code.CLOSED) return;
                 log.warn("{}: bitmap daemon pass failed, bits stay set until the next pass", thread.getName(), e);

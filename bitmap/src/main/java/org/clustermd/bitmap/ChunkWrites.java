@@ -26,8 +26,7 @@ import org.clustermd.bitmap.BitmapException.Code;
  * closed, fenced nor resized, since a fenced bitmap must write nothing.
  *
  * <p>Sequential streams: after counting, {@link StreamAhead} may set the bits of the next
- * chunks too, in the round the writer waits for, or, when a writer enters a chunk set ahead,
- * in a round the daemon runs (docs/lessons.md §59).
+ * chunks too, in the round the writer waits for (docs/lessons.md §59).
  */
 final class ChunkWrites {
     private final WriteIntentBitmap owner;
@@ -50,27 +49,10 @@ final class ChunkWrites {
         SlotState s = owner.state();
         int first = firstChunk(s.geometry, sector, sectors);
         int last = s.geometry.chunkOf(sector + sectors - 1);
-        int c = countFast(s.counters, first, last);
-        if (c <= last) {
-            startSlow(s, first, c, last);
-        } else if (c > last + 1) {
-            ahead.refill(s, last);
-        }
-    }
-
-    /**
-     * Counts writes on chunks from {@code first} while their bits are durable. Returns the first
-     * chunk not counted, or {@code last + 2} when all were and one of them had been set ahead.
-     */
-    private static int countFast(ChunkCounters cc, int first, int last) {
-        boolean enteredAhead = false;
+        ChunkCounters cc = s.counters;
         int c = first;
-        for (; c <= last; c++) {
-            int v = cc.tryStartWrite(c);
-            if (v == NOT_COUNTED) return c;
-            enteredAhead |= (v & AHEAD) != 0;
-        }
-        return enteredAhead ? last + 2 : last + 1;
+        while (c <= last && cc.tryStartWrite(c) != NOT_COUNTED) c++;
+        if (c <= last) startSlow(s, first, c, last);
     }
 
     /** See {@link WriteIntentBitmap#tryStartWrite(long, long)}. */
@@ -80,8 +62,8 @@ final class ChunkWrites {
         int first = firstChunk(s.geometry, sector, sectors);
         int last = s.geometry.chunkOf(sector + sectors - 1);
         ChunkCounters cc = s.counters;
-        int c = countFast(cc, first, last);
-        if (c > last + 1) ahead.refill(s, last);
+        int c = first;
+        while (c <= last && cc.tryStartWrite(c) != NOT_COUNTED) c++;
         if (c > last) return true;
         // the chunks counted so far are given back as writes that ended well: their bits stay set
         for (int u = first; u < c; u++) cc.endWrite(u, false);
@@ -110,9 +92,9 @@ final class ChunkWrites {
             }
             long round = 0;
             for (int c = from; c <= last; c++) round = Math.max(round, countWrite(s, c));
-            int added = ahead.extend(s, last, true);
-            // bits set ahead ride in the round we wait for when it is the next one; else the daemon's
-            if (added > 0 && round != commit.nextRound()) ahead.roundWanted();
+            // bits set ahead ride in the round we wait for when it is the next one; else in the
+            // round of the writer that reaches them first
+            ahead.extend(s, last);
             if (round == 0) return;
             commit.await(round);
             for (int c = from; c <= last; c++) {

@@ -4,8 +4,6 @@ import static org.clustermd.bitmap.ChunkCounters.AGE_ONE;
 import static org.clustermd.bitmap.ChunkCounters.AHEAD;
 import static org.clustermd.bitmap.ChunkCounters.PENDING;
 
-import java.util.concurrent.locks.ReentrantLock;
-
 /**
  * Sets the bits of the next chunks of a sequential stream before its writer reaches them, so
  * that the stream rarely waits for a flushed bitmap page (docs/design.md §4, docs/lessons.md
@@ -20,52 +18,45 @@ import java.util.concurrent.locks.ReentrantLock;
  * written: after a crash the extra chunks resynced are at most {@code min(limit, written)} per
  * stream (docs/design.md §4 states the bound). A bit set ahead and never written starts at
  * age 2, so the daemon clears it 1 to 2 {@code daemon_sleep} periods later, before the written
- * chunks behind it (2 to 3 periods).
+ * chunks behind it (2 to 3 periods). Nothing is set ahead while the array is degraded: then
+ * every dirty chunk is copied at the re-add for certain, not only after a crash.
  *
- * <p>Two callers: a writer that waits for a round anyway tops the window up fully and its round
- * carries the new bits; a writer entering a chunk set ahead (no wait) tops it up only when less
- * than half of the window is left, and asks for a round it does not wait for (the bitmap's
- * daemon runs it), so a long stream costs one flushed round per {@code limit / 2} chunks.
+ * <p>Only a writer that waits for a round anyway (its chunk needed a bit) sets bits ahead, and
+ * its round carries them: a long stream waits for one round per {@code limit + 1} chunks
+ * instead of one per chunk. No round is run that no writer waits for: a background round (the
+ * daemon's, say) could be blocked in a leg write the lease holds, and the fence joins the daemon
+ * before held writes fail, so it would never return.
  *
  * <p>Owns the look-ahead limit only; the counters, image and group commit are the bitmap's.
- * Thread-safety: {@link #extend} runs under the bitmap's lock; {@link #refill} takes it.
+ * Thread-safety: {@link #extend} runs under the bitmap's lock.
  */
 final class StreamAhead {
     /** The age a bit set ahead starts with: one daemon pass less than a written chunk's. */
     private static final int AGE_AHEAD = 2 * AGE_ONE;
 
     private final WriteIntentBitmap owner;
-    private final ReentrantLock lock;
     private final GroupCommit commit;
     private final int limit;
-    private final Runnable roundWanted;
 
-    StreamAhead(WriteIntentBitmap owner, ReentrantLock lock, GroupCommit commit, int limit, Runnable roundWanted) {
+    StreamAhead(WriteIntentBitmap owner, GroupCommit commit, int limit) {
         this.owner = owner;
-        this.lock = lock;
         this.commit = commit;
         this.limit = limit;
-        this.roundWanted = roundWanted;
     }
 
     /**
      * Under the lock, after a write on chunk {@code c} was counted: sets ahead the idle clean
-     * chunks of the window after {@code c}. With {@code full} false it does so only when less
-     * than half of the window is set. Returns how many bits it set (registered for the next
-     * round; the caller runs or asks for it).
+     * chunks of the window after {@code c}. Returns how many bits it set (registered for the
+     * next round).
      */
-    int extend(SlotState s, int c, boolean full) {
-        if (limit == 0) return 0;
+    int extend(SlotState s, int c) {
+        // degraded, every dirty chunk is copied at the re-add for sure, not only after a crash
+        if (limit == 0 || owner.degraded()) return 0;
         ChunkCounters cc = s.counters;
         int run = 1;
         while (run < limit && c - run >= 0 && written(cc.get(c - run))) run++;
         if (run < 2) return 0; // a lone chunk is no stream
         int end = Math.min(cc.chunks() - 1, c + run);
-        if (!full) {
-            int set = c + 1;
-            while (set <= end && ChunkCounters.bitSet(cc.get(set))) set++;
-            if (end - set + 1 <= run / 2) return 0;
-        }
         int added = 0;
         for (int d = c + 1; d <= end; d++) {
             // only a chunk with nothing going on: state 0 is CLEAN, no count, no flag, no age
@@ -75,26 +66,6 @@ final class StreamAhead {
             added++;
         }
         return added;
-    }
-
-    /**
-     * A writer entered chunk {@code c}, set ahead, without waiting: tops the window up if it
-     * runs low and asks for a round. Skipped if the lock is busy (the next chunk tries again),
-     * so the fast path never blocks here.
-     */
-    void refill(SlotState s, int c) {
-        if (limit == 0 || !lock.tryLock()) return;
-        try {
-            if (owner.isClosed() || s != owner.state()) return;
-            if (extend(s, c, false) > 0) roundWanted();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Bits were set and nobody waits for their round: asks the daemon to run one. */
-    void roundWanted() {
-        roundWanted.run();
     }
 
     /** Set on disk (or about to be) because a write started on it, not set ahead. */

@@ -87,9 +87,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
         this.commit = new GroupCommit(lock, storage, where, io, state);
         this.daemon =
                 options.startDaemon() ? new BitmapDaemon(options.name(), this, options.daemonFailureListener()) : null;
-        // bits set ahead of a stream go out in a round no writer waits for: the daemon runs it
-        Runnable roundWanted = daemon == null ? () -> {} : daemon::wake;
-        StreamAhead ahead = new StreamAhead(this, lock, commit, options.lookAheadChunks(), roundWanted);
+        StreamAhead ahead = new StreamAhead(this, commit, options.lookAheadChunks());
         this.writes = new ChunkWrites(this, lock, commit, ahead, where);
         long now = clock.nanoTime();
         this.nextPassAt = now + daemonSleepNanos;

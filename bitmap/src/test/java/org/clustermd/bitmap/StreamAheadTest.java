@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
  * Bits set ahead of a sequential stream (docs/lessons.md §59): a power cut at any storage
  * operation of the stream leaves every chunk a write was started on dirty on disk, and at most
  * {@code min(K, chunks started)} chunks more; a long stream takes far fewer rounds than chunks;
- * writes that are not a stream set nothing ahead; bits set ahead and never written decay
- * before the written ones.
+ * writes that are not a stream set nothing ahead, nor does a degraded array; bits set ahead and
+ * never written decay before the written ones.
  */
 class StreamAheadTest {
     private static final int K = 8;
@@ -147,7 +147,7 @@ class StreamAheadTest {
                 b.startWrite(at, WRITE_SECTORS);
                 b.endWrite(at, WRITE_SECTORS, true);
             }
-            b.flush(); // the round the daemon runs when a refill asks for one
+            b.flush(); // bits set ahead that no round carried yet become durable
             long ahead = b.state().counters.countAhead();
             assertThat(ahead).isPositive();
             assertThat(b.dirtyChunks()).isEqualTo(20 + ahead);
@@ -162,6 +162,22 @@ class StreamAheadTest {
             b.startWrite(sector(20), WRITE_SECTORS);
             assertThat(b.chunk(20).durable()).isTrue();
             b.endWrite(sector(20), WRITE_SECTORS, true);
+        }
+    }
+
+    @Test
+    void aDegradedArraySetsNothingAhead() throws Exception {
+        MemoryBitmapStorage storage = new MemoryBitmapStorage("leg0", 16 * 1024);
+        Fixtures.cleanArea(storage);
+        try (WriteIntentBitmap b = WriteIntentBitmap.open(storage, 0, options(K))) {
+            b.setDegraded(true);
+            for (long at = 0; at < sector(20); at += WRITE_SECTORS) {
+                b.startWrite(at, WRITE_SECTORS);
+                b.endWrite(at, WRITE_SECTORS, true);
+            }
+            // every dirty chunk of a degraded array is copied at the re-add: only the written ones
+            assertThat(b.dirtyChunks()).isEqualTo(20);
+            assertThat(b.state().counters.countAhead()).isZero();
         }
     }
 
