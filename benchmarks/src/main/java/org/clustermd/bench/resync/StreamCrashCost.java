@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.clustermd.bench.Figure;
 import org.clustermd.bench.storage.LegFiles;
 import org.clustermd.raid1.ArrayOptions;
@@ -73,8 +74,9 @@ final class StreamCrashCost {
                         ratio[last],
                         Double.NaN,
                         ratio[last],
-                        "<=" + String.format("%.3f", bound[last]) + " (min(K,N)/N)",
+                        "<=" + String.format(Locale.ROOT, "%.3f", bound[last]),
                         "ratio")
+                .with("goal_is", "min(K, N) / N for the longest stream (K the look-ahead, N its chunks)")
                 .with("look_ahead_chunks", k)
                 .with("stream_chunks_per_round", lengths)
                 .with("extra_chunks_per_round", longs(extra))
