@@ -16,6 +16,7 @@ public final class BitmapOptions {
     private final boolean startDaemon;
     private final long recoveryCp;
     private final Consumer<Throwable> daemonFailureListener;
+    private final int lookAheadChunks;
 
     private BitmapOptions(Builder b) {
         this.name = b.name;
@@ -23,6 +24,7 @@ public final class BitmapOptions {
         this.startDaemon = b.startDaemon;
         this.recoveryCp = b.recoveryCp;
         this.daemonFailureListener = b.daemonFailureListener;
+        this.lookAheadChunks = b.lookAheadChunks;
     }
 
     public static Builder builder() {
@@ -71,6 +73,17 @@ public final class BitmapOptions {
         return daemonFailureListener;
     }
 
+    /**
+     * How many chunks a sequential stream may have set ahead of its writer, at most (and at most
+     * as many as it has written): what a crash may cost in extra chunks resynced per stream, for
+     * one flushed round per half of it instead of one per chunk (docs/design.md §4). 0 sets
+     * nothing ahead, md's behaviour and the default here; the array sets its own
+     * ({@code ArrayOptions.bitmapLookAhead}).
+     */
+    public int lookAheadChunks() {
+        return lookAheadChunks;
+    }
+
     /** Builder for {@link BitmapOptions}. Not thread-safe. */
     public static final class Builder {
         private String name = "md";
@@ -78,6 +91,7 @@ public final class BitmapOptions {
         private boolean startDaemon = true;
         private long recoveryCp = 0;
         private Consumer<Throwable> daemonFailureListener = e -> {};
+        private int lookAheadChunks = 0;
 
         private Builder() {}
 
@@ -104,6 +118,12 @@ public final class BitmapOptions {
 
         public Builder daemonFailureListener(Consumer<Throwable> value) {
             this.daemonFailureListener = Objects.requireNonNull(value, "daemonFailureListener");
+            return this;
+        }
+
+        public Builder lookAheadChunks(int chunks) {
+            if (chunks < 0) throw new IllegalArgumentException("negative look-ahead " + chunks);
+            this.lookAheadChunks = chunks;
             return this;
         }
 

@@ -17,6 +17,8 @@ import java.lang.invoke.VarHandle;
  *                       CLEARING  bit cleared in memory, its write not yet flushed
  * bit  28     NEEDED    the chunk needs a resync (md's NEEDED_MASK)
  * bit  29     RESYNC    a resync of the chunk is running (md's RESYNC_MASK)
+ * bit  30     AHEAD     the bit was set ahead of a sequential stream and no write has
+ *                       started on the chunk since ({@link StreamAhead}; not in md)
  * </pre>
  *
  * <p>Who may change what: the hot path (startWrite on a DIRTY chunk, endWrite) changes COUNT,
@@ -40,6 +42,9 @@ final class ChunkCounters {
     static final int CLEARING = 3 << 26;
     static final int NEEDED = 1 << 28;
     static final int RESYNC = 1 << 29;
+    static final int AHEAD = 1 << 30;
+    /** What {@link #tryStartWrite} answers when the slow path is needed (states are never negative). */
+    static final int NOT_COUNTED = -1;
 
     private static final VarHandle STATES = MethodHandles.arrayElementVarHandle(int[].class);
 
@@ -66,13 +71,17 @@ final class ChunkCounters {
         return STATES.compareAndSet(states, chunk, expect, update);
     }
 
-    /** Counts a write on a chunk whose bit is durable; false when the slow path is needed. */
-    boolean tryStartWrite(int chunk) {
+    /**
+     * Counts a write on a chunk whose bit is durable and returns the state it found (AHEAD in it
+     * means this is the first write into a chunk set ahead of a stream; the flag is gone now);
+     * {@link #NOT_COUNTED} when the slow path is needed.
+     */
+    int tryStartWrite(int chunk) {
         for (; ; ) {
             int s = get(chunk);
-            if ((s & DISK_MASK) != DIRTY) return false;
+            if ((s & DISK_MASK) != DIRTY) return NOT_COUNTED;
             if ((s & COUNT_MASK) == COUNT_MASK) throw overflow(chunk);
-            if (cas(chunk, s, s + 1)) return true;
+            if (cas(chunk, s, (s + 1) & ~AHEAD)) return s;
         }
     }
 
@@ -147,6 +156,12 @@ final class ChunkCounters {
     long countFlagged() {
         long n = 0;
         for (int c = 0; c < states.length; c++) if ((get(c) & (NEEDED | RESYNC)) != 0) n++;
+        return n;
+    }
+
+    long countAhead() {
+        long n = 0;
+        for (int c = 0; c < states.length; c++) if ((get(c) & AHEAD) != 0) n++;
         return n;
     }
 

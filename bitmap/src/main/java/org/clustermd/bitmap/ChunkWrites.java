@@ -1,9 +1,11 @@
 package org.clustermd.bitmap;
 
 import static org.clustermd.bitmap.ChunkCounters.AGE_MASK;
+import static org.clustermd.bitmap.ChunkCounters.AHEAD;
 import static org.clustermd.bitmap.ChunkCounters.COUNT_MASK;
 import static org.clustermd.bitmap.ChunkCounters.DIRTY;
 import static org.clustermd.bitmap.ChunkCounters.DISK_MASK;
+import static org.clustermd.bitmap.ChunkCounters.NOT_COUNTED;
 import static org.clustermd.bitmap.ChunkCounters.PENDING;
 import static org.clustermd.bitmap.ChunkCounters.count;
 import static org.clustermd.bitmap.ChunkCounters.disk;
@@ -22,17 +24,22 @@ import org.clustermd.bitmap.BitmapException.Code;
  * lock, because a chunk already DIRTY needs no I/O; setting a bit takes the bitmap's lock,
  * which guards the image and the group commit, and rechecks there that the bitmap is neither
  * closed, fenced nor resized, since a fenced bitmap must write nothing.
+ *
+ * <p>Sequential streams: after counting, {@link StreamAhead} may set the bits of the next
+ * chunks too, in the round the writer waits for (docs/lessons.md §59).
  */
 final class ChunkWrites {
     private final WriteIntentBitmap owner;
     private final ReentrantLock lock;
     private final GroupCommit commit;
+    private final StreamAhead ahead;
     private final String where;
 
-    ChunkWrites(WriteIntentBitmap owner, ReentrantLock lock, GroupCommit commit, String where) {
+    ChunkWrites(WriteIntentBitmap owner, ReentrantLock lock, GroupCommit commit, StreamAhead ahead, String where) {
         this.owner = owner;
         this.lock = lock;
         this.commit = commit;
+        this.ahead = ahead;
         this.where = where;
     }
 
@@ -44,7 +51,7 @@ final class ChunkWrites {
         int last = s.geometry.chunkOf(sector + sectors - 1);
         ChunkCounters cc = s.counters;
         int c = first;
-        while (c <= last && cc.tryStartWrite(c)) c++;
+        while (c <= last && cc.tryStartWrite(c) != NOT_COUNTED) c++;
         if (c <= last) startSlow(s, first, c, last);
     }
 
@@ -56,7 +63,7 @@ final class ChunkWrites {
         int last = s.geometry.chunkOf(sector + sectors - 1);
         ChunkCounters cc = s.counters;
         int c = first;
-        while (c <= last && cc.tryStartWrite(c)) c++;
+        while (c <= last && cc.tryStartWrite(c) != NOT_COUNTED) c++;
         if (c > last) return true;
         // the chunks counted so far are given back as writes that ended well: their bits stay set
         for (int u = first; u < c; u++) cc.endWrite(u, false);
@@ -83,10 +90,13 @@ final class ChunkWrites {
                         ? owner.closedException()
                         : new BitmapException(Code.BUSY, where + ": bitmap resized during startWrite");
             }
-            boolean wait = false;
-            for (int c = from; c <= last; c++) wait |= countWrite(s, c);
-            if (!wait) return;
-            commit.await(commit.nextRound());
+            long round = 0;
+            for (int c = from; c <= last; c++) round = Math.max(round, countWrite(s, c));
+            // bits set ahead ride in the round we wait for when it is the next one; else in the
+            // round of the writer that reaches them first
+            ahead.extend(s, last);
+            if (round == 0) return;
+            commit.await(round);
             for (int c = from; c <= last; c++) {
                 if (disk(s.counters.get(c)) != DIRTY) {
                     undo(s, first, last);
@@ -102,23 +112,26 @@ final class ChunkWrites {
         }
     }
 
-    /** Under the lock: counts one write on chunk c; true if its bit is not durable yet. */
-    private boolean countWrite(SlotState s, int c) {
+    /**
+     * Under the lock: counts one write on chunk c; returns the round that makes its bit durable,
+     * or 0 if it is already.
+     */
+    private long countWrite(SlotState s, int c) {
         ChunkCounters cc = s.counters;
         for (; ; ) {
             int v = cc.get(c);
             if (count(v) == COUNT_MASK) throw ChunkCounters.overflow(c);
             int d = disk(v);
             if (d == DIRTY || d == PENDING) {
-                if (cc.cas(c, v, v + 1)) return d == PENDING;
+                if (cc.cas(c, v, (v + 1) & ~AHEAD)) return d == PENDING ? commit.roundCarrying(c) : 0;
                 continue;
             }
             // CLEAN, or CLEARING whose clear is not on disk yet: the bit must be set again
-            int u = ((v + 1) & ~(DISK_MASK | AGE_MASK)) | PENDING;
+            int u = ((v + 1) & ~(DISK_MASK | AGE_MASK | AHEAD)) | PENDING;
             if (cc.cas(c, v, u)) {
                 s.image.setBit(c);
                 commit.registerSet(c);
-                return true;
+                return commit.nextRound();
             }
         }
     }

@@ -16,6 +16,11 @@ final class IntList {
         for (int v : vs) add(v);
     }
 
+    boolean contains(int v) {
+        for (int i = 0; i < size; i++) if (values[i] == v) return true;
+        return false;
+    }
+
     int size() {
         return size;
     }

@@ -2,6 +2,7 @@ package org.clustermd.bitmap;
 
 import static org.clustermd.bitmap.ChunkCounters.AGE_MASK;
 import static org.clustermd.bitmap.ChunkCounters.AGE_ONE;
+import static org.clustermd.bitmap.ChunkCounters.AHEAD;
 import static org.clustermd.bitmap.ChunkCounters.CLEARING;
 import static org.clustermd.bitmap.ChunkCounters.COUNT_MASK;
 import static org.clustermd.bitmap.ChunkCounters.DIRTY;
@@ -16,7 +17,8 @@ import static org.clustermd.bitmap.ChunkCounters.disk;
  * the idle chunks of a slot and, once a chunk has been idle for three passes (or at once on a
  * clean close), moves it to CLEARING, clears its bit in the slot's image and registers it for
  * the next group-commit round. Only a DIRTY chunk with no write pending, not NEEDED and not
- * RESYNC is touched. Owns no state; the caller runs the round that writes the clears.
+ * RESYNC is touched; a chunk set ahead of a stream and never written ages and clears like any
+ * other (its AHEAD flag goes with the bit). Owns no state; the caller runs the round that writes the clears.
  *
  * <p>Thread-safety: called with the bitmap's lock held, which guards the image and the group
  * commit. Writers count on the fast path without that lock, so every counter change here is a
@@ -39,7 +41,7 @@ final class LazyClear {
                 cc.cas(c, v, v - AGE_ONE); // a failed CAS means a write started: skip it this pass
                 continue;
             }
-            if (cc.cas(c, v, (v & ~(DISK_MASK | AGE_MASK)) | CLEARING)) {
+            if (cc.cas(c, v, (v & ~(DISK_MASK | AGE_MASK | AHEAD)) | CLEARING)) {
                 s.image.clearBit(c);
                 commit.registerClear(c);
                 clears++;

@@ -59,7 +59,7 @@ final class SlotMerge {
                 markNeeded(s, c);
             }
             if (found > 0) {
-                owner.durable("merging " + found + " bits of slot " + other);
+                owner.awaitDurable("merging " + found + " bits of slot " + other);
                 for (int c = (int) firstDirty; c <= lastDirty; c++) {
                     if (BitmapArea.testBit(src, c) && disk(s.counters.get(c)) != DIRTY) {
                         throw new BitmapException(

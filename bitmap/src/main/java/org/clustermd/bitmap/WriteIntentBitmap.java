@@ -85,12 +85,13 @@ public final class WriteIntentBitmap implements AutoCloseable {
         BitmapGeometry g = BitmapGeometry.of(sb);
         this.state = new SlotState(g, new ChunkCounters(g.chunks()), new SlotImage(g, slotBytes), g.slotOffset(slot));
         this.commit = new GroupCommit(lock, storage, where, io, state);
-        this.writes = new ChunkWrites(this, lock, commit, where);
+        this.daemon =
+                options.startDaemon() ? new BitmapDaemon(options.name(), this, options.daemonFailureListener()) : null;
+        StreamAhead ahead = new StreamAhead(this, commit, options.lookAheadChunks());
+        this.writes = new ChunkWrites(this, lock, commit, ahead, where);
         long now = clock.nanoTime();
         this.nextPassAt = now + daemonSleepNanos;
         this.sync = new SyncBookkeeping(this, lock, clock, daemonSleepNanos, now);
-        this.daemon =
-                options.startDaemon() ? new BitmapDaemon(options.name(), this, options.daemonFailureListener()) : null;
     }
 
     /**
@@ -279,7 +280,7 @@ public final class WriteIntentBitmap implements AutoCloseable {
     }
 
     /** Under the lock: runs a round for everything changed so far; throws if it failed. */
-    private void awaitDurable(String what) throws BitmapException {
+    void awaitDurable(String what) throws BitmapException {
         long r = commit.nextRound();
         commit.await(r);
         if (commit.failed(r)) {
@@ -570,11 +571,6 @@ public final class WriteIntentBitmap implements AutoCloseable {
     /** Closed or fenced: nothing more is written. */
     boolean isClosed() {
         return lifecycle.get() != Lifecycle.OPEN;
-    }
-
-    /** Under the lock: runs a round for everything changed so far; throws if it failed. */
-    void durable(String what) throws BitmapException {
-        awaitDurable(what);
     }
 
     BitmapException closedException() {

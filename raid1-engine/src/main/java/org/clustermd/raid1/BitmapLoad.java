@@ -96,6 +96,7 @@ final class BitmapLoad {
                             .name(name)
                             .clock(options.bitmapClock())
                             .startDaemon(options.bitmapDaemon())
+                            .lookAheadChunks(options.bitmapLookAhead())
                             .recoveryCp(load)
                             .daemonFailureListener(e -> log.warn("{}: bitmap daemon: {}", name, e.toString()))
                             .build());

@@ -2,6 +2,7 @@ package org.clustermd.bench.datapath;
 
 import static org.clustermd.bench.storage.Percentiles.list;
 import static org.clustermd.bench.storage.Percentiles.median;
+import static org.clustermd.bench.storage.Rounds.longs;
 import static org.clustermd.bench.storage.Rounds.wanted;
 import static org.clustermd.bench.storage.Rounds.with;
 
@@ -149,6 +150,9 @@ public final class DatapathSuite implements Suite {
         double[] onSeq = new double[rounds];
         double[] rawSeq = new double[rounds];
         double[] bitSeq = new double[rounds];
+        double[] mdSeq = new double[rounds];
+        long[] onFlushes = new long[rounds];
+        long[] mdFlushes = new long[rounds];
         double[] onQd1 = new double[rounds];
         double[] offQd1 = new double[rounds];
         double[] onQd1P50 = new double[rounds];
@@ -191,14 +195,30 @@ public final class DatapathSuite implements Suite {
                                     commands[2] = f.command();
                                     peerSeqFlushed[r] = f.minWriteMibPerSecond();
                                 },
-                                () -> onSeq[r] = oursSequential(legs),
+                                () -> onSeq[r] = oursSequential(legs, ArrayOptions.defaults(), onFlushes, r),
+                                () -> mdSeq[r] = oursSequential(
+                                        legs,
+                                        ArrayOptions.builder()
+                                                .bitmapLookAhead(0)
+                                                .build(),
+                                        mdFlushes,
+                                        r),
                                 () -> rawSeq[r] = coupledSequential(legs),
                                 () -> bitSeq[r] = coupledSequentialWithBitFlushes(legs)));
                 progress(
                         "round %d seqwrite 1 MiB qd8: fio with an fdatasync per bitmap chunk %.1f MiB/s, ours %.1f"
                                 + " MiB/s, fio without flushes %.1f MiB/s (legs coupled, no array: %.1f; the same with a flushed"
-                                + " bitmap page per chunk: %.1f)",
-                        r + 1, peerSeqFlushed[r], onSeq[r], peerSeq[r], rawSeq[r], bitSeq[r]);
+                                + " bitmap page per chunk: %.1f; ours without bits set ahead: %.1f; bitmap flushes per pass %d, %d"
+                                + " without)",
+                        r + 1,
+                        peerSeqFlushed[r],
+                        onSeq[r],
+                        peerSeq[r],
+                        rawSeq[r],
+                        bitSeq[r],
+                        mdSeq[r],
+                        onFlushes[r],
+                        mdFlushes[r]);
             }
             if (qd1) {
                 LatencySamples onLat = new LatencySamples();
@@ -278,6 +298,14 @@ public final class DatapathSuite implements Suite {
                                     "floor_coupled_legs",
                                     "the same 1 MiB qd8 pass written to both legs' BlockDevices with each"
                                             + " slot freed when both legs completed: a mirrored write without the array or bitmap")
+                            .with("ours_bitmap_flushes_per_pass_per_round", longs(onFlushes))
+                            .with("ours_without_look_ahead_bitmap_flushes_per_pass_per_round", longs(mdFlushes))
+                            .with("ours_without_look_ahead_per_round", list(mdSeq))
+                            .with("ours_without_look_ahead_median", median(mdSeq))
+                            .with(
+                                    "ours_without_look_ahead",
+                                    "the same pass with bitmapLookAhead 0: one flushed bitmap round per chunk, md's"
+                                            + " behaviour (docs/design.md §4)")
                             .with("floor_bit_flushes_per_round", list(bitSeq))
                             .with("floor_bit_flushes_median", median(bitSeq))
                             .with(
@@ -384,10 +412,20 @@ public final class DatapathSuite implements Suite {
         }
     }
 
-    private static double oursSequential(LegFiles legs) throws IOException, InterruptedException {
-        try (Raid1Array a = legs.array(BitmapMode.CLUSTERED, true, ArrayOptions.defaults())) {
-            return WriteLoad.sequentialQueued(a, SEQ_DEPTH, SEQ_BLOCK, a.size()).mibPerSecond();
+    /** One pass; {@code flushes[round]} gets the bitmap flushes it cost (a count the machine's load does not move). */
+    private static double oursSequential(LegFiles legs, ArrayOptions options, long[] flushes, int round)
+            throws IOException, InterruptedException {
+        try (Raid1Array a = legs.array(BitmapMode.CLUSTERED, true, options)) {
+            long before = bitmapFlushes(a);
+            double mib = WriteLoad.sequentialQueued(a, SEQ_DEPTH, SEQ_BLOCK, a.size())
+                    .mibPerSecond();
+            flushes[round] = bitmapFlushes(a) - before;
+            return mib;
         }
+    }
+
+    private static long bitmapFlushes(Raid1Array a) {
+        return a.bitmap().map(b -> b.stats().storageFlushes()).orElse(0L);
     }
 
     private static double coupledSequential(LegFiles legs) throws IOException, InterruptedException {

@@ -61,6 +61,8 @@ import org.clustermd.raid1.resync.SyncThrottle;
  *       on-disk bitmap after the crash × chunk size).</li>
  *   <li>P10 after a re-add: a leg failed, the same kind of writes, the leg re-added: bytes the
  *       recovery wrote ÷ (dirty bits × chunk size).</li>
+ *   <li>P10ahead (with P10): the extra chunks bits set ahead of a sequential stream leave dirty
+ *       after a crash, ÷ the chunks the stream wrote ({@link StreamCrashCost}).</li>
  *   <li>P12: one blocking 4 KiB random write at a time; p99 latency while a full resync runs ÷
  *       p99 on the same array with no sync running, md's default speed limits. Each round is a
  *       new array needing a full resync; its {@code --seconds} per side are cut into 1-second
@@ -102,6 +104,7 @@ public final class ResyncSuite implements Suite {
             if (wanted(o, "P10")) {
                 out.add(p10Crash(legs, rounds, speedMax, random, seed));
                 out.add(p10ReAdd(legs, rounds, speedMax, random, seed));
+                out.add(StreamCrashCost.measure(legs));
             }
             if (wanted(o, "P12")) out.add(p12(legs, rounds, seconds, syncDepth, syncBlock, syncYield));
             return out;
@@ -355,7 +358,7 @@ public final class ResyncSuite implements Suite {
         }
     }
 
-    private static long dirtyOnDisk(LegFiles legs, int leg) throws IOException {
+    static long dirtyOnDisk(LegFiles legs, int leg) throws IOException {
         BitmapReport b = Examiner.examine(legs.leg(leg))
                 .bitmap()
                 .orElseThrow(() -> new IOException(legs.leg(leg) + ": no bitmap after the crash"));
@@ -534,7 +537,7 @@ public final class ResyncSuite implements Suite {
 
     // ------------------------------------------------------------------ helpers
 
-    private static void progress(String fmt, Object... args) {
+    static void progress(String fmt, Object... args) {
         System.err.printf(fmt + "%n", args);
     }
 }
