@@ -76,6 +76,16 @@ final class PeerChanges {
             if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
                 array.markFaultyLocally(m, "faulty in the superblock another node wrote");
             } else if (role < Superblock.ROLE_MAX && m.state() == MirrorState.SPARE) {
+                if (array.cluster().waitingForSync()) {
+                    // md's check_sb_changes under MD_CLUSTER_WAITING_FOR_SYNC: the adder's pass
+                    // recovers it; activated here once that pass started (docs/lessons.md §14)
+                    log.info(
+                            "{}: {} has role {} in a peer's superblock; held as a spare until the adder's sync starts",
+                            array.name(),
+                            m.name(),
+                            role);
+                    continue;
+                }
                 Mirror readded = Mirror.readded(m.leg(), m.writeMostly(), role, m.fullSyncFrom());
                 array.publish(set -> set.with(m.devNumber(), x -> readded));
                 array.syncControl().requestRecovery();
