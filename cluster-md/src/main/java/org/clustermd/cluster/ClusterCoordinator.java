@@ -339,8 +339,7 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     @Override
     public void resyncStartNotify() throws Raid1Exception {
-        member();
-        announcer.started();
+        announcer.started(); // after resyncStart, which checked membership
     }
 
     @Override
