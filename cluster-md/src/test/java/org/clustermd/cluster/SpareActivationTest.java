@@ -31,9 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A new leg added on one node while the others write (docs/md-cluster-protocol.md §e.8,
- * docs/lessons.md §14): the peers hold the spare back until the adder's recovery started
- * (NEWDISK sets WAITING_FOR_SYNC, RESYNCING_START clears it), every node ends with the leg in
- * sync and the legs identical. Real ZooKeeper, real leg files, nodes in this JVM.
+ * docs/lessons.md §14, docs/lessons.md §47): the peers hold the spare back until the adder's
+ * recovery started (NEWDISK sets WAITING_FOR_SYNC, RESYNCING_START clears it) and then write to
+ * it before the first chunk is copied, even with their own sync frozen; every node ends with the
+ * leg in sync and the legs identical. Real ZooKeeper, real leg files, nodes in this JVM.
  */
 class SpareActivationTest {
     private static final long LEG = 24L << 20;
@@ -112,6 +113,67 @@ class SpareActivationTest {
             assertThat(Verifier.compareLegs(List.of(c.legs.get(0), fresh)).identical())
                     .isTrue();
             assertThat(all).allMatch(n -> n.cluster.messagesRefused() == 0);
+        }
+    }
+
+    /**
+     * A peer whose sync is frozen (an administrator's sync_action) still writes to the new leg
+     * once the adder's recovery starts: md activates a spare a peer's superblock gives a role
+     * inside the reload, before the peer acknowledges, whatever its own sync does
+     * (docs/lessons.md §47). Activated later by its md thread (here: never, frozen), its writes
+     * after the recovery copied their chunks miss the leg and the legs differ.
+     */
+    @Test
+    void aPeerWithItsSyncFrozenWritesToTheNewLegFromTheAddersRecoveryOn() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG)) {
+            DeviceLocator scan =
+                    new GlobDeviceLocator(List.of(dir.resolve("new*").toString()));
+            ClusterFixture.Node a = c.start("node-a", scan);
+            ClusterFixture.Node b = c.start("node-b", scan);
+            List<ClusterFixture.Node> all = List.of(a, b);
+            String leg1 = a.array.mirrors().byDevNumber(1).orElseThrow().name();
+            a.array.failDevice(leg1);
+            a.array.removeDevice(leg1);
+            b.array.syncAction(SyncAction.FROZEN);
+
+            AtomicBoolean stop = new AtomicBoolean();
+            List<Future<?>> writers = new ArrayList<>();
+            long blocks = a.array.sizeSectors() / 8;
+            for (int i = 0; i < all.size(); i++) {
+                ClusterFixture.Node n = all.get(i);
+                int owner = i;
+                writers.add(pool.submit(() -> write(n.array, owner, all.size(), blocks, stop)));
+            }
+            Thread.sleep(300);
+            Path fresh = dir.resolve("new0");
+            try (RandomAccessFile raf = new RandomAccessFile(fresh.toFile(), "rw")) {
+                raf.setLength(LEG);
+            }
+            a.array.addDevice(BlockDevices.open(fresh));
+            int dev = a.array.mirrors().mirrors().stream()
+                    .filter(m -> m.name().equals(fresh.toString()))
+                    .findFirst()
+                    .orElseThrow()
+                    .devNumber();
+            Timing.waitFor(
+                    "a has the new leg in sync",
+                    () -> a.array
+                            .mirrors()
+                            .byDevNumber(dev)
+                            .map(m -> m.state() == MirrorState.IN_SYNC)
+                            .orElse(false),
+                    Timing.seconds(90));
+            a.array.awaitSyncIdle(Timing.seconds(60));
+            Thread.sleep(500); // b writes on after the recovery
+            stop.set(true);
+            for (Future<?> w : writers) w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
+
+            assertThat(Verifier.compareLegs(List.of(c.legs.get(0), fresh)).identical())
+                    .as("the legs after b's writes")
+                    .isTrue();
+            assertThat(b.array.mirrors().byDevNumber(dev).orElseThrow().state().takesWrites())
+                    .as("b writes to the new leg")
+                    .isTrue();
         }
     }
 
