@@ -337,10 +337,14 @@ public final class ClusterCoordinator implements ClusterOperations {
         resync.take();
     }
 
-    /** RESYNCING_START is not sent yet: nobody waits for it. */
     @Override
     public void resyncStartNotify() throws Raid1Exception {
-        member();
+        announcer.started(); // after resyncStart, which checked membership
+    }
+
+    @Override
+    public boolean waitingForSync() {
+        return peers != null && peers.waiting().waiting(); // set once, at join
     }
 
     @Override
@@ -361,8 +365,7 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     @Override
     public boolean resyncingRemote() {
-        PeerResyncs p = peers;
-        return p != null && p.windows().any();
+        return peers != null && peers.windows().any();
     }
 
     @Override

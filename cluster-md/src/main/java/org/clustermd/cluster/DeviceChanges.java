@@ -52,6 +52,7 @@ final class DeviceChanges {
     private final Supplier<MessageChannel> channel;
     private final DeviceLocator locator;
     private final ClusterListener listener;
+    private final WaitingForSync waiting;
 
     /** The number the last NEWDISK announced until a METADATA_UPDATED settles it; -1 for none. */
     private int announced = -1;
@@ -74,8 +75,14 @@ final class DeviceChanges {
         }
     }
 
-    DeviceChanges(Mddev array, Supplier<MessageChannel> channel, DeviceLocator locator, ClusterListener listener) {
+    DeviceChanges(
+            Mddev array,
+            Supplier<MessageChannel> channel,
+            DeviceLocator locator,
+            ClusterListener listener,
+            WaitingForSync waiting) {
         this.array = array;
+        this.waiting = waiting;
         this.channel = channel;
         this.locator = locator;
         this.listener = listener;
@@ -123,6 +130,8 @@ final class DeviceChanges {
             throw e;
         }
         candidate = c;
+        // md's process_add_new_disk: no spare is activated here until a sync starts (docs/lessons.md §14)
+        waiting.newDiskConfirmed(sender);
         log.info(
                 "{}: slot {} adds {} as dev_number {}: found, held as a candidate",
                 array.name(),
@@ -198,6 +207,7 @@ final class DeviceChanges {
                 else cancel(c, "the adder cancelled the add");
             }
             cancelOfAnnounced = !committed && devNumber == announced;
+            if (cancelOfAnnounced) waiting.addCancelled();
             announced = -1;
         }
         if (!cancelOfAnnounced) array.reloadSuperblock(devNumber);

@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
 /**
  * md's {@code process_recvd_msg} for a {@link ClusterCoordinator}: what this build does with
  * each message a peer broadcasts. METADATA_UPDATED, NEWDISK, REMOVE and RE_ADD go to
- * {@link DeviceChanges}, RESYNCING to {@link PeerResyncs}, BITMAP_NEEDS_SYNC to {@link HandOver};
+ * {@link DeviceChanges}, RESYNCING and RESYNCING_START to {@link PeerResyncs}, BITMAP_NEEDS_SYNC to {@link HandOver};
  * the other types are refused (not acknowledged), so a sender of a later build learns that this
  * node did not act on them. Owns its DeviceChanges (made with it).
  *
@@ -37,7 +37,7 @@ final class MessageReceiver implements MessageHandler {
             PeerResyncs peers,
             HandOver handOver) {
         this.array = array;
-        this.devices = new DeviceChanges(array, channel, locator, listener);
+        this.devices = new DeviceChanges(array, channel, locator, listener, peers.waiting());
         this.peers = peers;
         this.handOver = handOver;
     }
@@ -50,6 +50,10 @@ final class MessageReceiver implements MessageHandler {
         }
         if (e.message() instanceof ClusterMessage.Resyncing r) {
             peers.resyncing(e.senderSlot(), r.lo(), r.hi());
+            return Disposition.PROCESSED;
+        }
+        if (e.message() instanceof ClusterMessage.ResyncingStart) {
+            peers.resyncStarted(e.senderSlot());
             return Disposition.PROCESSED;
         }
         if (e.message() instanceof ClusterMessage.BitmapNeedsSync) return handOver.received(e);

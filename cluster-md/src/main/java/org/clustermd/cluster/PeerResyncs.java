@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * as peers announce a window, end their pass or die, and drains this node's writes out of a new
  * window before its RESYNCING is acknowledged (docs/md-cluster-protocol.md §e.4). md quiesces
  * the whole array there; this drains only the window's range, so writes elsewhere never wait
- * (docs/lessons.md §38). Owns the {@link ResyncWindows} (the drain is the engine's).
+ * (docs/lessons.md §38). Owns the {@link ResyncWindows} (the drain is the engine's) and the
+ * {@link WaitingForSync} flag, which RESYNCING_START, RESYNCING(0, 0) and a slot's death clear.
  *
  * <p>Thread-safety: {@link #resyncing} runs on the receive thread, {@link #slotDied} on the
  * lockspace's callback thread (it never blocks), {@link #readWindow} on the assembling thread;
@@ -28,18 +29,30 @@ final class PeerResyncs {
 
     private final Mddev array;
     private final ResyncWindows windows;
+    private final WaitingForSync waiting;
     private final Duration drainBound;
 
     /** @param drainBound the channel's handler bound: the drain ends before the sender's ack wait */
     PeerResyncs(Mddev array, Duration drainBound) {
         this.array = array;
         this.windows = new ResyncWindows(array::suspendedRangeChanged);
+        this.waiting = new WaitingForSync(array);
         this.drainBound = drainBound;
     }
 
     /** The peers' windows, for the data path's {@code areaResyncing}. */
     ResyncWindows windows() {
         return windows;
+    }
+
+    /** Whether a peer's new spare waits for a sync to start (md's MD_CLUSTER_WAITING_FOR_SYNC). */
+    WaitingForSync waiting() {
+        return waiting;
+    }
+
+    /** RESYNCING_START from {@code slot}: a pass started there (md's process_recvd_msg clears the wait). */
+    void resyncStarted(int slot) {
+        waiting.syncStarted(slot, "RESYNCING_START");
     }
 
     /**
@@ -51,6 +64,7 @@ final class PeerResyncs {
     void resyncing(int slot, long lo, long hi) throws Raid1Exception {
         boolean changed = windows.set(slot, lo, Math.max(lo, hi));
         if (hi <= lo) {
+            waiting.syncStarted(slot, "RESYNCING(0, 0)"); // md's process_suspend_info with hi == 0
             if (changed) {
                 log.info("{}: slot {} ended its resync", array.name(), slot);
                 // md sets MD_RECOVERY_NEEDED: what waited for the peer's pass may start now
@@ -68,6 +82,7 @@ final class PeerResyncs {
      * node's dirty bits are resynced by whoever recovers its slot, under a window of its own.
      */
     void slotDied(int slot) {
+        waiting.slotDied(slot);
         if (windows.clear(slot))
             log.info("{}: slot {} died while resyncing: its window is cleared", array.name(), slot);
     }

@@ -12,7 +12,7 @@ import org.clustermd.raid1.Raid1Exception;
  * The send side of resync coordination (md's {@code resync_info_update}): this node's resync
  * window, published in its own bitmap lock's value block (PW to PW, for a node that joins later)
  * and then broadcast as RESYNCING, which every peer acknowledges only after it drained its writes
- * there (docs/md-cluster-protocol.md §e.3). It owns the window last announced, so that an
+ * there (docs/md-cluster-protocol.md §e.3), and RESYNCING_START when a pass starts. It owns the window last announced, so that an
  * unchanged one is not sent again and the pass ends with one (0, 0).
  *
  * <p>Thread-safe: the sync thread announces, the md thread ends the pass; this object's monitor
@@ -62,6 +62,14 @@ final class ResyncAnnouncer {
         ResyncInfo.clearIn(r);
         r.convert(LockMode.PW);
         last = ResyncInfo.NONE;
+    }
+
+    /**
+     * md's resync_start_notify: a pass starts here, with the resync lock held; RESYNCING_START
+     * lets peers holding a new spare back activate it (docs/md-cluster-protocol.md §e.8).
+     */
+    void started() throws Raid1Exception {
+        channel.get().broadcast(new ClusterMessage.ResyncingStart());
     }
 
     /** The pass is over: (0, 0), unless the peers already know there is no window. */

@@ -60,10 +60,12 @@
  * NEWDISK, REMOVE and RE_ADD are sent and handled ({@code DeviceChanges}):
  * a peer finds an added device through the embedder's
  * {@link org.clustermd.cluster.DeviceLocator} and holds it as a candidate until the add commits
- * (docs/md-cluster-protocol.md §f.1, §f.3, §f.4).
+ * (docs/md-cluster-protocol.md §f.1, §f.3, §f.4). A node that confirmed a NEWDISK activates no
+ * spare until a sync pass starts somewhere (RESYNCING_START, sent by every pass once it holds the
+ * resync lock), one ends, the add is cancelled or its adder dies ({@code WaitingForSync},
+ * docs/md-cluster-protocol.md §e.8): the adder's pass recovers the new leg.
  *
  * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
- * No RESYNCING_START (a spare's activation is not gated by a peer's resync); no size grow
- * (CHANGE_CAPACITY) or BITMAP_RESIZE handling.
+ * No size grow (CHANGE_CAPACITY) or BITMAP_RESIZE handling.
  */
 package org.clustermd.cluster;

@@ -244,6 +244,42 @@ class ResyncWindowTest {
         }
     }
 
+    /**
+     * A resyncer that stops its array mid-pass leaves gracefully, which is no death: no
+     * recover_slot clears its window, only the (0, 0) it sends while it closes. Every peer has
+     * dropped the window by the time the resyncer's close returns, and a write that waited in
+     * it goes on (docs/lessons.md §16).
+     */
+    @Test
+    void aResyncerThatStopsMidPassHasClearedItsWindowOnEveryPeerWhenItsCloseReturns() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG_BYTES, false)) {
+            ClusterFixture.Node a = start(c, "node-a", slowResync(16 * 1024));
+            a.array.syncMax(8L << 11); // 8 MiB: the pass stops there, its first window held
+            a.array.syncAction(SyncAction.IDLE);
+            awaitPosition(a, 8L << 20);
+            ClusterFixture.Node b = start(c, "node-b", o -> o.startFrozen(true));
+            ClusterFixture.Node d = start(c, "node-d", o -> o.startFrozen(true));
+            for (ClusterFixture.Node n : List.of(b, d))
+                assertThat(n.cluster.resyncingRemote())
+                        .as("%s holds a's window", n.name)
+                        .isTrue();
+            CompletableFuture<Void> inside = writeAsync(b, 4L << 20, 1);
+            Thread.sleep(300);
+            assertThat(inside).as("a write into a's window waits").isNotDone();
+
+            a.array.close();
+            for (ClusterFixture.Node n : List.of(b, d)) {
+                assertThat(n.cluster.resyncingRemote())
+                        .as("%s dropped a's window before a's close returned", n.name)
+                        .isFalse();
+                assertThat(n.cluster.areaResyncing(Direction.WRITE, 0, 16L << 11))
+                        .as(n.name)
+                        .isFalse();
+            }
+            inside.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
     private static void awaitPosition(ClusterFixture.Node n, long bytes) throws InterruptedException {
         long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
         while (resyncPosition(n) < bytes) {

@@ -31,7 +31,8 @@ import org.clustermd.bitmap.WriteIntentBitmap;
  *   <tr><td>{@link #addNewDisk}, {@link #addNewDiskCancel},
  *       {@link #removeDisk}, {@link #gatherBitmaps}</td><td>the administrator's thread (an
  *       embedding API or JMX call)</td><td>bounded</td></tr>
- *   <tr><td>{@link #slotNumber}, {@link #isClustered}, {@link #resyncingRemote}</td><td>any</td>
+ *   <tr><td>{@link #slotNumber}, {@link #isClustered}, {@link #resyncingRemote},
+ *       {@link #waitingForSync}</td><td>any</td>
  *       <td>never</td></tr>
  *   <tr><td>{@link #writeLease} and its {@link WriteLease#valid}</td><td>any thread issuing a leg
  *       write, immediately before it; the {@code lease-hold-<array>} thread</td><td><b>never</b>
@@ -137,8 +138,22 @@ public interface ClusterOperations {
      */
     void resyncStart() throws Raid1Exception, InterruptedException;
 
-    /** md's {@code resync_start_notify} (RESYNCING_START): peers stop waiting for a sync. */
+    /**
+     * md's {@code resync_start_notify}: this node holds the resync lock and starts a pass; peers
+     * that hold a new spare back until its adder's sync starts activate it now (RESYNCING_START,
+     * docs/md-cluster-protocol.md §e.8).
+     */
     void resyncStartNotify() throws Raid1Exception;
+
+    /**
+     * md's {@code resync_status_get} (MD_CLUSTER_WAITING_FOR_SYNC): a peer announced a new device
+     * (NEWDISK) and has not started a sync pass since. While true the engine activates no spare:
+     * neither one a peer's superblock gives a role nor one its md thread would pick, so the adder's
+     * pass is the one that recovers it (docs/lessons.md §14). Never blocks. False for a node alone.
+     */
+    default boolean waitingForSync() {
+        return false;
+    }
 
     /**
      * md's {@code resync_info_update}: this node is about to resync {@code [lo, hi)}; returns

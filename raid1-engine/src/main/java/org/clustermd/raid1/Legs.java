@@ -371,6 +371,8 @@ final class Legs {
      * the role first (bitmap recovery), else any (full recovery). Md thread, reconfig lock held.
      */
     void activateSpares() {
+        // a peer's new leg is recovered by the adder's pass, not picked here first (docs/lessons.md §14)
+        if (array.cluster().waitingForSync()) return;
         for (; ; ) {
             MirrorSet set = array.mirrors();
             int role = set.firstVacantRole();

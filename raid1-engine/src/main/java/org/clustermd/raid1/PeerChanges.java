@@ -76,14 +76,48 @@ final class PeerChanges {
             if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
                 array.markFaultyLocally(m, "faulty in the superblock another node wrote");
             } else if (role < Superblock.ROLE_MAX && m.state() == MirrorState.SPARE) {
-                Mirror readded = Mirror.readded(m.leg(), m.writeMostly(), role, m.fullSyncFrom());
-                array.publish(set -> set.with(m.devNumber(), x -> readded));
-                array.syncControl().requestRecovery();
+                if (array.cluster().waitingForSync()) {
+                    // md's check_sb_changes under MD_CLUSTER_WAITING_FOR_SYNC: the adder's pass
+                    // recovers it; activated here once that pass started (docs/lessons.md §14)
+                    log.info(
+                            "{}: {} has role {} in a peer's superblock; held as a spare until the adder's sync starts",
+                            array.name(),
+                            m.name(),
+                            role);
+                    continue;
+                }
+                activate(m, role);
             } else if (m.state() == MirrorState.REBUILDING) {
                 followRecovery(m);
             }
         }
         logUnapplied(sb);
+    }
+
+    /**
+     * md's check_sb_changes activates the spare inside the reload (remove_and_add_spares), not
+     * later on its md thread: this node writes to the leg before it acknowledges. The adder's
+     * recovery copies only after every peer acknowledged; a peer still writing around the leg
+     * after that (its md thread late, or its sync frozen) would leave stale on the leg the chunks
+     * the recovery had copied already (docs/lessons.md §47). The superblock's recovery_offset is
+     * followed at once.
+     */
+    private void activate(Mirror spare, int role) {
+        Mirror rebuilding = spare.rebuilding(role, 0, spare.fullSyncFrom());
+        try {
+            array.admitToBitmap(spare.leg(), () -> array.publish(set -> set.with(spare.devNumber(), x -> rebuilding)));
+        } catch (IOException e) {
+            log.warn("{}: {} could not take the bitmap area: {}", array.name(), spare.name(), e.getMessage());
+            array.legFailed(spare, e);
+            return;
+        }
+        log.info(
+                "{}: {} activated as role {} (a peer's superblock gives it the role)",
+                array.name(),
+                spare.name(),
+                role);
+        array.mirrors().byDevNumber(spare.devNumber()).ifPresent(this::followRecovery);
+        array.syncControl().requestRecovery();
     }
 
     /** The catch-up reload of a joiner: from the in-sync leg with the lowest role. */

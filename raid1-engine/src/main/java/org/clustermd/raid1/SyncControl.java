@@ -75,8 +75,8 @@ final class SyncControl {
     private String syncDisabled;
     /** When the lock manager refused the last pass (0: it did not); retried a while later. Under the lock. */
     private long refusedAt;
-    /** Passes refused in a row (the backoff's exponent). Under the lock. */
-    private int refusals;
+    /** Passes refused in a row (the backoff's exponent). Written under the lock; volatile for tests' reads. */
+    private volatile int refusals;
 
     /** The running pass, readable without the lock (interrupt, progress). */
     private volatile SyncPass pass;
@@ -247,6 +247,17 @@ final class SyncControl {
         }
     }
 
+    /** The wait before the md thread retries after {@code inARow} refused passes: 1 s, doubled, at most 30 s. */
+    static long retryAfterRefusal(int inARow) {
+        return Math.min(
+                RETRY_AFTER_REFUSAL_CAP_NANOS, RETRY_AFTER_REFUSAL_NANOS << Math.min(Math.max(0, inARow - 1), 5));
+    }
+
+    /** Passes the lock manager refused in a row (0 once a pass ran). */
+    int refusalsInARow() {
+        return refusals;
+    }
+
     /**
      * md_check_recovery's sync part, on the md thread, only when the lock is free (md uses
      * mddev_trylock: an administrator holding it may be waiting for this thread's superblock
@@ -256,9 +267,7 @@ final class SyncControl {
         if (!lock.tryLock()) return;
         try {
             if (state == ThreadState.DONE) reapLocked();
-            long backoff = Math.min(
-                    RETRY_AFTER_REFUSAL_CAP_NANOS, RETRY_AFTER_REFUSAL_NANOS << Math.min(Math.max(0, refusals - 1), 5));
-            if (refusedAt != 0 && System.nanoTime() - refusedAt >= backoff) {
+            if (refusedAt != 0 && System.nanoTime() - refusedAt >= retryAfterRefusal(refusals)) {
                 refusedAt = 0;
                 needed = true;
             }

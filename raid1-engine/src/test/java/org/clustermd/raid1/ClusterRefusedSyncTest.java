@@ -66,6 +66,45 @@ class ClusterRefusedSyncTest {
         assertThat(legs.compare().identical()).isTrue();
     }
 
+    /**
+     * The retry after refusals in a row waits 1 s, doubled at each one, at most 30 s
+     * (docs/lessons.md §37): a peer that keeps refusing is not asked every second.
+     */
+    @Test
+    void theRetryAfterRefusalsInARowWaitsOneSecondDoubledUpToThirtySeconds() {
+        long[] seconds = new long[9];
+        for (int n = 1; n <= 8; n++) seconds[n] = TimeUnit.NANOSECONDS.toSeconds(SyncControl.retryAfterRefusal(n));
+        assertThat(seconds).containsExactly(0, 1, 2, 4, 8, 16, 30, 30, 30);
+        assertThat(SyncControl.retryAfterRefusal(Integer.MAX_VALUE)).isEqualTo(TimeUnit.SECONDS.toNanos(30));
+    }
+
+    /** Refusals in a row count up (the backoff's exponent) and a pass that ran resets them. */
+    @Test
+    void refusalsInARowCountUpAndAPassThatRanResetsThem() throws Exception {
+        legs = new TestLegs(dir, 2, 16L << 20)
+                .create(CreateOptions.builder("md-refused2")
+                        .bitmapChunk(1 << 20)
+                        .build());
+        RecordingClusterOperations ops = new RecordingClusterOperations(new AtomicLong());
+        ops.refuseResyncStarts.set(2);
+        Raid1Array a = legs.track(Raid1Array.assemble(
+                legs.open(), ArrayOptions.builder().cluster(ops).build()));
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        int seen = 0;
+        while (System.nanoTime() - deadline < 0 && seen < 2) {
+            seen = Math.max(seen, a.syncControl().refusalsInARow());
+            Thread.sleep(5);
+        }
+        assertThat(seen).as("two refusals in a row").isEqualTo(2);
+        SyncReport done = awaitCompleted(a);
+        assertThat(done.completed()).isTrue();
+        assertThat(a.syncControl().refusalsInARow())
+                .as("reset by the pass that ran")
+                .isZero();
+        a.close();
+        assertThat(legs.compare().identical()).isTrue();
+    }
+
     private static SyncReport awaitCompleted(Raid1Array a) throws Exception {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (System.nanoTime() - deadline < 0) {

@@ -70,7 +70,8 @@
  * and handled), RESYNCING (sent before each resync window, handled by holding writes there after
  * a drain of that range), BITMAP_NEEDS_SYNC (sent by a node that stops with resync work left,
  * after {@link org.clustermd.cluster.message.MessageChannel#stopReceiving}; handled by taking the
- * sender's slot over). Not yet: handling RESYNCING_START, CHANGE_CAPACITY and BITMAP_RESIZE
- * (refused: not acknowledged).
+ * sender's slot over), RESYNCING_START (sent when a pass starts, with the resync lock held;
+ * handled by activating a new spare held back since its NEWDISK). Not yet: handling
+ * CHANGE_CAPACITY and BITMAP_RESIZE (refused: not acknowledged).
  */
 package org.clustermd.cluster.message;
