@@ -1,7 +1,9 @@
 package org.clustermd.cluster;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.SlotSizes;
 import org.clustermd.bitmap.WriteIntentBitmap;
@@ -35,12 +37,16 @@ final class CapacityChange {
     private CapacityChange() {}
 
     /** See {@link ClusterCoordinator#updateSize}. */
-    static void update(Mddev array, LockSpace ls, MessageChannel channel, WriteIntentBitmap bitmap, long sectors)
+    static void update(
+            Mddev array, LockSpace ls, MessageChannel channel, WriteIntentBitmap bitmap, long oldSectors, long sectors)
             throws Raid1Exception {
         if (bitmap == null) throw refused(array, "a clustered array needs its bitmap");
+        Map<Integer, LockResource> free = new LinkedHashMap<>();
         try (SendPermit p = channel.lockComm()) {
-            List<String> behind = slotsBehind(array, ls, bitmap, sectors);
+            List<String> behind = slotsBehind(array, ls, bitmap, sectors, free);
             if (!behind.isEmpty()) {
+                // the free slots go back too: a refused grow leaves every slot as it was
+                for (int slot : free.keySet()) resizeFree(array, bitmap, slot, oldSectors);
                 throw refused(
                         array,
                         "growing to " + sectors + " sectors refused: " + String.join("; ", behind)
@@ -52,42 +58,67 @@ final class CapacityChange {
                 // every slot covers the new size by now: md logs this and sets its capacity all the same
                 log.error("{}: CHANGE_CAPACITY for {} sectors failed: {}", array.name(), sectors, e.getMessage());
             }
+        } finally {
+            for (LockResource f : free.values()) f.close();
         }
     }
 
-    /** What each slot that does not record {@code sectors} says, free slots resized first. */
-    private static List<String> slotsBehind(Mddev array, LockSpace ls, WriteIntentBitmap bitmap, long sectors)
+    /**
+     * What each slot that does not record {@code sectors} says. A free slot is resized here and
+     * its bitmap lock, held in PW, added to {@code free}, for the caller to release.
+     */
+    private static List<String> slotsBehind(
+            Mddev array, LockSpace ls, WriteIntentBitmap bitmap, long sectors, Map<Integer, LockResource> free)
             throws Raid1Exception {
         List<String> behind = new ArrayList<>();
         long own = bitmap.geometry().syncSize();
-        if (own != sectors) behind.add("our " + new NodeSlot(bitmap.slot()) + " records " + own + " sectors");
+        if (own != sectors) behind.add("our slot " + bitmap.slot() + " records " + own + " sectors");
         for (int other = 0; other < ls.slotCount(); other++) {
             if (other == bitmap.slot()) continue;
-            NodeSlot slot = new NodeSlot(other);
-            try (LockResource probe = ls.resource(slot.bitmapLockName())) {
-                boolean free;
+            String lock = new NodeSlot(other).bitmapLockName();
+            LockResource probe = null;
+            try {
+                probe = ls.resource(lock);
+                boolean isFree;
                 try {
                     probe.tryConvert(LockMode.PW);
-                    free = true;
+                    isFree = true;
                 } catch (DlmException e) {
                     if (e.code() != DlmException.Code.NOT_GRANTED) throw e;
-                    free = false; // a live node owns it and resized it itself, or could not
+                    isFree = false; // a live node owns it and resized it itself, or could not
                 }
-                if (free) {
+                if (isFree) {
                     ResyncInfo.clearIn(probe); // docs/lessons.md §39: released with (0, 0)
+                    free.put(other, probe);
+                    probe = null; // held until the check is over, released by the caller
                     SlotSizes.resizeFree(bitmap, other, sectors);
                 }
                 long theirs = SlotSizes.syncSize(bitmap, other);
                 if (theirs != sectors) {
-                    behind.add((free ? "free " : "live ") + slot + " records " + theirs + " sectors");
+                    behind.add((isFree ? "free slot " : "live slot ") + other + " records " + theirs + " sectors");
                 }
             } catch (DlmException e) {
-                behind.add("probing " + slot.bitmapLockName() + " failed: " + e.getMessage());
+                behind.add("probing " + lock + " failed: " + e.getMessage());
             } catch (BitmapException e) {
-                behind.add(slot + ": " + e.getMessage());
+                behind.add("slot " + other + ": " + e.getMessage());
+            } finally {
+                if (probe != null) probe.close();
             }
         }
         return behind;
+    }
+
+    private static void resizeFree(Mddev array, WriteIntentBitmap bitmap, int slot, long sectors) {
+        try {
+            SlotSizes.resizeFree(bitmap, slot, sectors);
+        } catch (BitmapException e) {
+            log.error(
+                    "{}: putting free slot {} back to {} sectors failed: {}",
+                    array.name(),
+                    slot,
+                    sectors,
+                    e.getMessage());
+        }
     }
 
     private static Raid1Exception refused(Mddev array, String message) {

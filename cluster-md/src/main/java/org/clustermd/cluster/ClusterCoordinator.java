@@ -401,7 +401,7 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     @Override // md's update_size, once the superblocks carry the new size: CapacityChange
     public void updateSize(long oldSectors, long newSectors, WriteIntentBitmap bitmap) throws Raid1Exception {
-        CapacityChange.update(array, member(), channel, bitmap, newSectors);
+        CapacityChange.update(array, member(), channel, bitmap, oldSectors, newSectors);
     }
 
     // ------------------------------------------------------------------ receive
