@@ -161,6 +161,18 @@ final class ArrayBean extends NotificationBroadcasterSupport implements ArrayMXB
         return md.sizeSectors() / 2;
     }
 
+    /** A refused size is an exception, never a silent no-op (docs/lessons.md §23). */
+    @Override
+    public void setComponentSize(long kib) {
+        try {
+            array.growSize(kib == 0 ? array.maxSizeSectors() : Math.multiplyExact(kib, 2));
+        } catch (Raid1Exception e) {
+            throw Refusal.of(e);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(md.name() + ": component size " + kib + " KiB is too large");
+        }
+    }
+
     @Override
     public int getSpares() {
         int n = 0;
