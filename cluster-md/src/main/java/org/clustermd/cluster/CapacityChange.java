@@ -45,7 +45,7 @@ final class CapacityChange {
         try (SendPermit p = channel.lockComm()) {
             List<String> behind = slotsBehind(array, ls, bitmap, sectors, free);
             if (!behind.isEmpty()) {
-                // the free slots go back too: a refused grow leaves every slot as it was
+                // the free slots go back too: a refused grow leaves every slot as it was (docs/lessons.md §50)
                 for (int slot : free.keySet()) resizeFree(array, bitmap, slot, oldSectors);
                 throw refused(
                         array,

@@ -63,7 +63,8 @@
  * (docs/md-cluster-protocol.md §f.1, §f.3, §f.4).
  *
  * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
- * No RESYNCING_START (a spare's activation is not gated by a peer's resync); no size grow
- * (CHANGE_CAPACITY) or BITMAP_RESIZE handling.
+ * No RESYNCING_START (a spare's activation is not gated by a peer's resync); no BITMAP_RESIZE
+ * handling (RAID10 only). A size grow is built: {@code CapacityChange} checks every slot and
+ * sends CHANGE_CAPACITY (docs/md-cluster-protocol.md §f.7).
  */
 package org.clustermd.cluster;

@@ -39,7 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Growing a clustered array's size (docs/md-cluster-protocol.md §f.7, docs/lessons.md §13) on a
  * real ZooKeeper and shared leg files: every slot's bitmap covers the new size before any node
  * lets a request reach it, then every node grows at once; the region grown is resynced; a grow
- * that a slot cannot follow is refused and leaves every node, slot and superblock at the old size.
+ * that a slot cannot follow is refused and leaves every node, slot and superblock at the old size
+ * (docs/lessons.md §13).
  */
 class SizeGrowClusterTest {
     private static final long MIB = 1 << 20;
@@ -172,8 +173,8 @@ class SizeGrowClusterTest {
                         .as(n.name)
                         .isEqualTo(old);
             }
-            assertThat(SlotSizes.syncSize(a.array.bitmap().orElseThrow(), 2))
-                    .as("the free slot")
+            assertThat(SlotSizes.syncSize(a.array.bitmap().orElseThrow(), 2)) // docs/lessons.md §50
+                    .as("the free slot, resized by the check and put back")
                     .isEqualTo(old);
             ByteBuffer block = AlignedBuffers.allocate(4096);
             assertThatThrownBy(() -> b.array.write(old * 512, block))

@@ -310,7 +310,8 @@ final class SyncControl {
 
     /**
      * NEEDED chunks a pass can reach: a peer's grow marks the new region in our bitmap before the
-     * size grows here (SizeChange), and a pass that stops at the old end would find it again at once.
+     * size grows here (SizeChange), and a pass that stops at the old end would find it again at
+     * once (docs/lessons.md §51).
      */
     private boolean neededBelowSize(WriteIntentBitmap bitmap) {
         long n = bitmap.nextNeeded(0);

@@ -126,6 +126,26 @@ class SizeGrowTest {
         assertThat(Verifier.compareLegs(legs.paths).identical()).isTrue();
     }
 
+    /**
+     * docs/lessons.md §51: a peer between METADATA_UPDATED and CHANGE_CAPACITY has the new
+     * region NEEDED in its slot but not its size; no pass may start for chunks it cannot reach.
+     */
+    @Test
+    void neededChunksBeyondTheSizeStartNoPass() throws Exception {
+        Raid1Array a = assemble(16 * MIB);
+        a.quiesce();
+        try {
+            a.bitmap().orElseThrow().resize(a.sizeSectors() + 8 * MIB / 512); // as a peer's reload prepares it
+        } finally {
+            a.unquiesce();
+        }
+        assertThat(a.bitmap().orElseThrow().neededChunks()).isEqualTo(8);
+        a.requestRecovery();
+        Thread.sleep(Timing.scaled(Duration.ofSeconds(1)).toMillis()); // a pass would have started and ended by now
+        assertThat(a.lastSync()).as("no pass ran").isEmpty();
+        assertThat(a.syncAction()).isEqualTo(SyncAction.IDLE);
+    }
+
     private static void write(Raid1Array a, WriteLedger ledger, long seed, int n) throws Exception {
         Workload.builder(BlockTarget.of(a), ledger)
                 .seed(seed)

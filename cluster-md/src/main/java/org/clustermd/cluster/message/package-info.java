@@ -70,7 +70,8 @@
  * and handled), RESYNCING (sent before each resync window, handled by holding writes there after
  * a drain of that range), BITMAP_NEEDS_SYNC (sent by a node that stops with resync work left,
  * after {@link org.clustermd.cluster.message.MessageChannel#stopReceiving}; handled by taking the
- * sender's slot over). Not yet: handling RESYNCING_START, CHANGE_CAPACITY and BITMAP_RESIZE
- * (refused: not acknowledged).
+ * sender's slot over), CHANGE_CAPACITY (sent by a node that grows the array once every slot
+ * covers the new size, handled by growing the size requests may reach). Not yet: handling
+ * RESYNCING_START and BITMAP_RESIZE (refused: not acknowledged).
  */
 package org.clustermd.cluster.message;
