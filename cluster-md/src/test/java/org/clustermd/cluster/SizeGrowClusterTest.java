@@ -96,19 +96,40 @@ class SizeGrowClusterTest {
                     .atMost(Timing.seconds(60))
                     .until(() -> acked.keySet().stream()
                             .anyMatch(o -> o >= old * 512 && (o / StampedBlock.SIZE) % owners / 2 == 1));
-            for (ClusterFixture.Node n : nodes) {
-                Awaitility.await(n.name + " resynced the region grown")
-                        .atMost(Timing.seconds(120))
-                        .until(() -> n.array.syncAction() == SyncAction.IDLE
-                                && n.array.recoveryCp() == Mddev.MAX_SECTOR
-                                && n.array.bitmap().orElseThrow().neededChunks() == 0);
-            }
+            for (ClusterFixture.Node n : nodes) awaitResynced(n);
             writing.set(false);
             for (Future<?> w : writers) w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
             for (ClusterFixture.Node n : nodes) assertReadsBack(n, acked);
             for (ClusterFixture.Node n : nodes) n.array.close();
             ResyncWindowTest.assertLegsIdentical(c, grown * 512);
             assertOnDisk(c, grown);
+        }
+    }
+
+    /** docs/lessons.md §52: a peer's superblock written before the grower's update does not undo the grow. */
+    @Test
+    void aPeersSuperblockUpdatesDuringTheGrowDoNotUndoIt() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 2, 48 * MIB, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            ClusterFixture.Node a = c.start("node-a", true);
+            ClusterFixture.Node b = c.start("node-b", true);
+            String leg = b.array.mirrors().byDevNumber(1).orElseThrow().name();
+            AtomicBoolean toggling = new AtomicBoolean(true);
+            Future<?> toggler = pool.submit(() -> {
+                for (boolean on = true; toggling.get(); on = !on) b.array.writeMostly(leg, on);
+                return null;
+            });
+            long size = a.array.sizeSectors();
+            for (int step = 0; step < 4; step++) {
+                size += 4 * MIB / 512;
+                a.array.growSize(size);
+                assertThat(b.array.sizeSectors()).as("step " + step).isEqualTo(size);
+                for (ClusterFixture.Node n : List.of(a, b)) awaitResynced(n); // a grow waits for no sync
+            }
+            toggling.set(false);
+            toggler.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
+            a.array.close();
+            b.array.close();
+            assertOnDisk(c, size);
         }
     }
 
@@ -189,6 +210,15 @@ class SizeGrowClusterTest {
             b.array.close();
             assertOnDisk(c, grown);
         }
+    }
+
+    private static void awaitResynced(ClusterFixture.Node n) {
+        Awaitility.await(n.name + " resynced the region grown")
+                .atMost(Timing.seconds(120))
+                .until(() -> n.array.syncAction() == SyncAction.IDLE
+                        && n.array.recoveryCp() == Mddev.MAX_SECTOR
+                        && n.array.bitmap().orElseThrow().neededChunks() == 0
+                        && !n.cluster.resyncingRemote());
     }
 
     /** Both legs' superblocks and every bitmap slot say {@code sectors}; so does mdadm. */

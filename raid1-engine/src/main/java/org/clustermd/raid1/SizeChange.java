@@ -38,6 +38,11 @@ final class SizeChange {
     static final long UNIT_SECTORS = 8;
 
     private final MddevCore array;
+    /**
+     * True while this node grows (or puts the size back): a superblock a peer wrote before our
+     * own update carries the size it had, which is not a change to follow (docs/lessons.md §52).
+     */
+    private volatile boolean growing;
 
     SizeChange(MddevCore array) {
         this.array = array;
@@ -78,22 +83,19 @@ final class SizeChange {
             long old = array.sizeSectors();
             if (sectors == old && array.metadata().size() == old) return;
             check(old, sectors);
+            growing = true;
             prepare(sectors, "growing to " + sectors + " sectors");
             try {
                 array.cluster().updateSize(old, sectors, array.bitmapOrNull());
             } catch (Raid1Exception | RuntimeException e) {
-                log.warn(
-                        "{}: growing to {} sectors refused: {}; back to {}",
-                        array.name(),
-                        sectors,
-                        e.getMessage(),
-                        old);
+                log.warn("{}: putting size {} back: {}", array.name(), old, e.getMessage());
                 undo(old, e);
                 throw e;
             }
             expose(old, sectors);
             log.info("{}: size {} -> {} sectors; the new region is resynced", array.name(), old, sectors);
         } finally {
+            growing = false;
             array.reconfigLock().unlock();
         }
         array.syncControl().requestRecovery();
@@ -194,6 +196,14 @@ final class SizeChange {
     void peerWrote(long sectors) {
         long prepared = array.metadata().size();
         if (sectors == prepared) return;
+        if (growing) {
+            log.info(
+                    "{}: a peer's superblock says size {} sectors, written before our grow reached it; ours stays {}",
+                    array.name(),
+                    sectors,
+                    prepared);
+            return;
+        }
         long exposed = array.sizeSectors();
         if (sectors < exposed) {
             log.warn(

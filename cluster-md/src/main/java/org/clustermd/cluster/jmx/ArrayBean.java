@@ -27,7 +27,7 @@ final class ArrayBean extends NotificationBroadcasterSupport implements ArrayMXB
         super(new MBeanNotificationInfo(
                 new String[] {AttributeChangeNotification.ATTRIBUTE_CHANGE},
                 AttributeChangeNotification.class.getName(),
-                "ArrayState, SyncAction and Degraded changes"));
+                "ArrayState, SyncAction, Degraded and ComponentSize changes"));
         this.array = array;
         this.md = array.engine();
         this.objectName = objectName;

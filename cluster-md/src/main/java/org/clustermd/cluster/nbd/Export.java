@@ -62,7 +62,7 @@ final class Export {
      * The target's size now: a grown array (mdadm --grow --size) is advertised at the next
      * handshake; a client connected before keeps the size it was told, as an open block device
      * does until it is re-read (the grow only adds space, so its requests stay inside;
-     * docs/lessons.md §52).
+     * docs/md-cluster-protocol.md §f.7).
      */
     long size() {
         return target.size();

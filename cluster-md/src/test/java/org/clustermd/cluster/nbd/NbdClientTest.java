@@ -46,7 +46,7 @@ class NbdClientTest {
         return ByteBuffer.wrap(b);
     }
 
-    /** docs/lessons.md §52: the export reads the array's size at each handshake. */
+    /** docs/md-cluster-protocol.md §f.7: the export reads the array's size at each handshake. */
     @Test
     void aGrownArrayIsAdvertisedToNewConnectionsAndAClientConnectedBeforeKeepsItsSize() throws Exception {
         export = TestExport.start(dir, 2, ARRAY);
