@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.awaitility.Awaitility;
 import org.clustermd.raid1.admin.CreateOptions;
 import org.clustermd.raid1.admin.Examiner;
 import org.clustermd.raid1.io.AlignedBuffers;
@@ -102,7 +103,7 @@ class SizeGrowTest {
 
         a.syncMax(8); // a check that pauses at sector 8 for as long as the test needs it
         a.syncAction(SyncAction.CHECK);
-        assertThat(a.syncAction()).isEqualTo(SyncAction.CHECK);
+        Awaitility.await("the check runs").atMost(WAIT).until(() -> a.syncAction() == SyncAction.CHECK);
         assertThatThrownBy(() -> a.growSize(old + 8))
                 .isInstanceOfSatisfying(
                         Raid1Exception.class, e -> assertThat(e.code()).isEqualTo(Raid1Exception.Code.BUSY));
