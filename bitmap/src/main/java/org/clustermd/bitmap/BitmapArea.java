@@ -154,7 +154,8 @@ public final class BitmapArea {
         String where = where(slot);
         ByteBuffer bytes = readSlot(slot);
         BitmapSuperblock sb = SuperblockCodec.decode(bytes, 0, where);
-        checkMatches(sb, slot);
+        // its sync_size may differ from slot 0's: slots are resized one by one
+        checkSameArray(sb, slot);
         BitmapSuperblock resized = sb.withSyncSize(newSyncSize);
         BitmapGeometry g = checkGeometry(resized, storage.size(), where);
         if (g.stride() != geometry.stride()) {
@@ -203,6 +204,16 @@ public final class BitmapArea {
 
     /** A slot's superblock must describe the same array and layout as slot 0's. */
     void checkMatches(BitmapSuperblock sb, int slot) throws BitmapException {
+        checkSameArray(sb, slot);
+        if (sb.syncSize() != first.syncSize()) {
+            throw BitmapException.format(
+                    Field.SYNC_SIZE,
+                    where(slot) + ": sync_size " + sb.syncSize() + " differs from slot 0's " + first.syncSize());
+        }
+    }
+
+    /** {@link #checkMatches} but for sync_size, which differs while the slots are resized. */
+    private void checkSameArray(BitmapSuperblock sb, int slot) throws BitmapException {
         String where = where(slot);
         if (sb.version() != first.version()) {
             throw BitmapException.format(
@@ -216,11 +227,6 @@ public final class BitmapArea {
             throw BitmapException.format(
                     Field.CHUNKSIZE,
                     where + ": chunksize " + sb.chunkSize() + " differs from slot 0's " + first.chunkSize());
-        }
-        if (sb.syncSize() != first.syncSize()) {
-            throw BitmapException.format(
-                    Field.SYNC_SIZE,
-                    where + ": sync_size " + sb.syncSize() + " differs from slot 0's " + first.syncSize());
         }
         if (sb.nodes() != first.nodes()) {
             throw BitmapException.format(

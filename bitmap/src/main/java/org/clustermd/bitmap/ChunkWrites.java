@@ -26,7 +26,7 @@ import org.clustermd.bitmap.BitmapException.Code;
  * closed, fenced nor resized, since a fenced bitmap must write nothing.
  *
  * <p>Sequential streams: after counting, {@link StreamAhead} may set the bits of the next
- * chunks too, in the round the writer waits for (docs/lessons.md §59).
+ * chunks too, in the round the writer waits for (docs/lessons.md §55).
  */
 final class ChunkWrites {
     private final WriteIntentBitmap owner;

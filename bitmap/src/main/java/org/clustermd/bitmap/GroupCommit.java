@@ -83,7 +83,7 @@ final class GroupCommit {
     /**
      * The round that carries the bit of PENDING chunk {@code c}: the one writing now if it took
      * the chunk, else the next. A writer that meets a bit set ahead, already on its way, waits
-     * for that round only, not for one more behind it (docs/lessons.md §59).
+     * for that round only, not for one more behind it (docs/lessons.md §55).
      */
     long roundCarrying(int c) {
         return inProgress && !pendingSet.contains(c) ? started : started + 1;

@@ -7,7 +7,7 @@ import static org.clustermd.bitmap.ChunkCounters.PENDING;
 /**
  * Sets the bits of the next chunks of a sequential stream before its writer reaches them, so
  * that the stream rarely waits for a flushed bitmap page (docs/design.md §4, docs/lessons.md
- * §59). md's rule is kept: a leg is written only once its chunk's bit is durable; the bits are
+ * §55). md's rule is kept: a leg is written only once its chunk's bit is durable; the bits are
  * just made durable earlier, several in one round.
  *
  * <p>A stream is recognised from the counters alone, with no per-stream table: the chunk just

@@ -14,7 +14,7 @@ import org.clustermd.bitmap.testing.MemoryBitmapStorage;
 import org.junit.jupiter.api.Test;
 
 /**
- * Bits set ahead of a sequential stream (docs/lessons.md §59): a power cut at any storage
+ * Bits set ahead of a sequential stream (docs/lessons.md §55): a power cut at any storage
  * operation of the stream leaves every chunk a write was started on dirty on disk, and at most
  * {@code min(K, chunks started)} chunks more; a long stream takes far fewer rounds than chunks;
  * writes that are not a stream set nothing ahead, nor does a degraded array; bits set ahead and

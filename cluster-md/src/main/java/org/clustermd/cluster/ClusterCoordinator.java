@@ -64,8 +64,8 @@ import org.slf4j.LoggerFactory;
  * <p>This class owns the membership, the lock manager, the lockspace and what join creates on
  * it, and the order of leave. Its parts: {@link JoinSteps}, {@link LockSpaceCallbacks},
  * {@link MessageReceiver}, {@link HandOver} (leave's first half, BITMAP_NEEDS_SYNC),
- * {@link ResyncLock}, {@link TokenPermits} (the token held across calls) and
- * {@link DeviceMessages} (the device changes' send sides).
+ * {@link ResyncLock}, {@link TokenPermits} (the token held across calls), {@link DeviceMessages}
+ * (the device changes' send sides) and {@link CapacityChange} (a size grow).
  *
  * <p>Thread-safe. One instance serves one array once: join, then leave.
  */
@@ -276,10 +276,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         return ls.slot().number();
     }
 
-    /**
-     * md's {@code load_bitmaps}: gather what the other slots hold ({@link SlotGather}), then
-     * start recovering the dead slots reported meanwhile.
-     */
+    /** md's {@code load_bitmaps}: the other slots gathered ({@link SlotGather}), then recovery and messages start. */
     @Override
     public void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception {
         LockSpace ls = member();
@@ -403,6 +400,11 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void metadataUpdateCancel() {
         permits.updateCancel();
+    }
+
+    @Override // md's update_size, once the superblocks carry the new size: CapacityChange
+    public void updateSize(long oldSectors, long newSectors, WriteIntentBitmap bitmap) throws Raid1Exception {
+        CapacityChange.update(array, member(), channel, bitmap, oldSectors, newSectors);
     }
 
     // ------------------------------------------------------------------ receive
@@ -558,7 +560,6 @@ public final class ClusterCoordinator implements ClusterOperations {
             return this;
         }
 
-        /** How long one recovery episode waits for a dead slot's bitmap lock before it retries. */
         /** Finds the devices peers add (NEWDISK); default {@link DeviceLocator#NONE}: every add is refused. */
         public Builder deviceLocator(DeviceLocator v) {
             this.locator = Objects.requireNonNull(v, "deviceLocator");

@@ -192,6 +192,21 @@ public final class ClusteredArray implements AutoCloseable {
         }
     }
 
+    /**
+     * mdadm --grow --size: the array grows to {@code sectors} on every node at once, once every
+     * node's bitmap slot covers it ({@link Raid1Array#growSize}); the new region is resynced. An
+     * NBD client connected before keeps the size it was told at its handshake, as an open block
+     * device does until it is re-read; new connections see the new size.
+     */
+    public void growSize(long sectors) throws Raid1Exception {
+        array.growSize(sectors);
+    }
+
+    /** The largest size the smallest leg allows (mdadm's {@code --size max}), sectors. */
+    public long maxSizeSectors() {
+        return array.maxSizeSectors();
+    }
+
     /** mdadm --grow --raid-devices: {@code n} roles; every node follows ({@link Raid1Array#growRaidDisks}). */
     public void growRaidDisks(int n) throws Raid1Exception {
         array.growRaidDisks(n);

@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 /**
  * md's {@code process_recvd_msg} for a {@link ClusterCoordinator}: what this build does with
  * each message a peer broadcasts. METADATA_UPDATED, NEWDISK, REMOVE and RE_ADD go to
- * {@link DeviceChanges}, RESYNCING and RESYNCING_START to {@link PeerResyncs}, BITMAP_NEEDS_SYNC to {@link HandOver};
+ * {@link DeviceChanges}, RESYNCING and RESYNCING_START to {@link PeerResyncs}, BITMAP_NEEDS_SYNC to {@link HandOver},
+ * CHANGE_CAPACITY to the array;
  * the other types are refused (not acknowledged), so a sender of a later build learns that this
  * node did not act on them. Owns its DeviceChanges (made with it).
  *
@@ -57,6 +58,10 @@ final class MessageReceiver implements MessageHandler {
             return Disposition.PROCESSED;
         }
         if (e.message() instanceof ClusterMessage.BitmapNeedsSync) return handOver.received(e);
+        if (e.message() instanceof ClusterMessage.ChangeCapacity) {
+            array.changeCapacity(); // the size the last METADATA_UPDATED prepared (docs/md-cluster-protocol.md §f.7)
+            return Disposition.PROCESSED;
+        }
         if (e.message() instanceof ClusterMessage.NewDisk n) return devices.newDisk(e.senderSlot(), n);
         if (e.message() instanceof ClusterMessage.Remove r) return devices.remove(r);
         if (e.message() instanceof ClusterMessage.ReAdd r) return devices.reAdd(r);

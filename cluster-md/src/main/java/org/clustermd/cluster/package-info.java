@@ -66,6 +66,7 @@
  * docs/md-cluster-protocol.md §e.8): the adder's pass recovers the new leg.
  *
  * <h2>What is not done yet (the rest of md-cluster's messages)</h2>
- * No size grow (CHANGE_CAPACITY) or BITMAP_RESIZE handling.
+ * No BITMAP_RESIZE handling (RAID10 only). A size grow is built: {@code CapacityChange} checks
+ * every slot and sends CHANGE_CAPACITY (docs/md-cluster-protocol.md §f.7).
  */
 package org.clustermd.cluster;

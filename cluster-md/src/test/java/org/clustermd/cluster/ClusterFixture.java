@@ -128,6 +128,12 @@ final class ClusterFixture implements AutoCloseable {
 
     /** As above; without {@code assumeClean} the array needs a full resync, which the first node to assemble runs. */
     ClusterFixture(Path dir, int nodeSlots, long legBytes, boolean assumeClean) throws Exception {
+        this(dir, nodeSlots, legBytes, assumeClean, 0, CHUNK);
+    }
+
+    /** As above, the array {@code sizeBytes} (0: all the legs hold) with bitmap chunks of {@code bitmapChunk} bytes. */
+    ClusterFixture(Path dir, int nodeSlots, long legBytes, boolean assumeClean, long sizeBytes, long bitmapChunk)
+            throws Exception {
         this.dir = dir;
         this.zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
         try {
@@ -142,8 +148,9 @@ final class ClusterFixture implements AutoCloseable {
                     CreateOptions.builder("md0")
                             .clusterName("test-cluster")
                             .nodes(nodeSlots)
-                            .bitmapChunk(CHUNK)
+                            .bitmapChunk(bitmapChunk)
                             .assumeClean(assumeClean)
+                            .sizeBytes(sizeBytes)
                             .build(),
                     legs);
         } catch (Exception | Error e) {

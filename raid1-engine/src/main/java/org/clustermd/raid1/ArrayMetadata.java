@@ -14,7 +14,7 @@ import org.clustermd.raid1.sb.SuperblockBuilder;
  * <p>Thread-safe: every method is synchronized and does no I/O.
  */
 final class ArrayMetadata {
-    /** Replaced only by a change of raid_disks; volatile so the unsynchronized readers see it. */
+    /** Replaced only by a change of raid_disks or size; volatile so the unsynchronized readers see it. */
     private volatile Superblock template;
 
     private final Map<Integer, Superblock> perLeg = new HashMap<>();
@@ -76,6 +76,11 @@ final class ArrayMetadata {
     /** The array size in sectors. */
     long size() {
         return template.size();
+    }
+
+    /** md's dev_sectors, the superblock's part: later superblocks carry {@code sectors}. */
+    synchronized void size(long sectors) {
+        template = template.toBuilder().size(sectors).build();
     }
 
     int raidDisks() {

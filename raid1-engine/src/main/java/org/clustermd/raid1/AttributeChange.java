@@ -7,7 +7,8 @@ import java.util.Optional;
  * AttributeChangeNotification): the attribute, in the JMX attribute names cluster-md publishes,
  * with its old and new value as md prints them.
  *
- * <p>Attributes: {@value #ARRAY_STATE}, {@value #SYNC_ACTION}, {@value #DEGRADED} on the array,
+ * <p>Attributes: {@value #ARRAY_STATE}, {@value #SYNC_ACTION}, {@value #DEGRADED},
+ * {@value #COMPONENT_SIZE} (KiB, as md's component_size) on the array,
  * {@value #DEVICE_STATE} on a device (then {@link #device()} names the leg).
  *
  * <p>Immutable; thread-safe.
@@ -21,6 +22,7 @@ public record AttributeChange(String attribute, String oldValue, String newValue
     public static final String ARRAY_STATE = "ArrayState";
     public static final String SYNC_ACTION = "SyncAction";
     public static final String DEGRADED = "Degraded";
+    public static final String COMPONENT_SIZE = "ComponentSize";
     public static final String DEVICE_STATE = "State";
 
     static AttributeChange array(String attribute, Object oldValue, Object newValue) {

@@ -202,6 +202,20 @@ public interface ClusterOperations {
     /** md's {@code metadata_update_cancel}: release the lock, nothing was written. Never throws. */
     void metadataUpdateCancel();
 
+    /**
+     * md's {@code update_size}, after the superblocks carrying {@code newSectors} were written
+     * (their METADATA_UPDATED made each peer resize its own bitmap slot) and {@code bitmap}, this
+     * node's, was resized to it: under the metadata lock,
+     * every other slot's bitmap must cover {@code newSectors} (md's {@code cluster_check_sync_size};
+     * a free slot is resized here, holding its bitmap lock), and then every peer is told to grow
+     * its capacity (CHANGE_CAPACITY). Returns once that was sent; a failure to send it is logged,
+     * not thrown (the sizes are agreed by then). Nothing to do for a node alone.
+     *
+     * @throws Raid1Exception CLUSTER naming a slot whose bitmap does not cover the new size; no
+     *     CHANGE_CAPACITY was sent then, and the engine puts the old size back
+     */
+    default void updateSize(long oldSectors, long newSectors, WriteIntentBitmap bitmap) throws Raid1Exception {}
+
     // ------------------------------------------------------------------ devices
 
     /**

@@ -144,6 +144,13 @@ public interface Mddev {
     /** A peer re-added device {@code devNumber} (RE_ADD): this node writes to it again. */
     void clusterReAdd(int devNumber);
 
+    /**
+     * CHANGE_CAPACITY from a peer: every bitmap slot covers the size the last reloaded superblock
+     * prepared, so requests and syncs may reach it now (md's {@code set_capacity}); the region
+     * grown is resynced. Short, no I/O; may be called from any thread.
+     */
+    void changeCapacity();
+
     /** Stops all I/O for good: new requests fail with FENCED (see {@link FenceReason}). */
     void fence(FenceReason reason, Throwable cause);
 }

@@ -44,7 +44,9 @@ final class MddevCore {
     final LeaseHold leaseHold;
     final long ioWaitNanos;
     final int blockSize;
-    final long sizeSectors;
+    /** md's array_sectors: what requests and syncs may reach; changed only by {@link SizeChange}. */
+    private volatile long sizeSectors;
+
     final ArrayMetadata metadata;
     final List<KickedLeg> kicked;
     final Mirrors mirrors;
@@ -61,6 +63,7 @@ final class MddevCore {
     final SyncAttributes syncAttributes;
     final Legs legs;
     final PeerChanges peers;
+    final SizeChange sizes;
     final WritePath writes;
     final ReadPath reads;
     final MdThread mdThread;
@@ -107,11 +110,12 @@ final class MddevCore {
                 sync,
                 updater);
         this.gate = new RequestGate(
-                name, blockSize, size(), closing::get, fence::reasonOrNull, state, cluster, metadata, sync);
+                name, blockSize, this::size, closing::get, fence::reasonOrNull, state, cluster, metadata, sync);
         this.holds = new IoHolds(name, barrier, state, fence::isFenced, gate::windowChanged, ioWaitNanos);
         this.syncAttributes = new SyncAttributes(name, sync, cluster, metadata, mirrors, closing::get);
         this.legs = new Legs(this);
-        this.peers = new PeerChanges(this, legs);
+        this.sizes = new SizeChange(this);
+        this.peers = new PeerChanges(this, legs, sizes);
         this.writes =
                 new WritePath(name, gate, state, barrier, accounting, mirrors, updater, () -> bitmap, ioWaitNanos);
         this.reads = new ReadPath(name, gate, barrier, accounting, mirrors, raid1d, ioWaitNanos);
@@ -190,6 +194,11 @@ final class MddevCore {
 
     long sizeSectors() {
         return sizeSectors;
+    }
+
+    /** Sets array_sectors (SizeChange only, once every node's bitmap covers it). */
+    void sizeSectors(long sectors) {
+        this.sizeSectors = sectors;
     }
 
     int logicalBlockSize() {

@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory;
 /**
  * What a peer changed, applied on this node: md's {@code md_reload_sb} and
  * {@code check_sb_changes} after METADATA_UPDATED (events, failed legs, activated spares,
- * recovery offsets, raid_disks), REMOVE, RE_ADD, and a device whose NEWDISK was committed
+ * recovery offsets, raid_disks, size through {@link SizeChange}), REMOVE, RE_ADD, and a device whose NEWDISK was committed
  * (docs/md-cluster-protocol.md §f). Owns nothing: it changes the array's mirror set through
  * {@link MddevCore#publish} and its metadata.
  *
@@ -25,10 +25,12 @@ final class PeerChanges {
 
     private final MddevCore array;
     private final Legs legs;
+    private final SizeChange sizes;
 
-    PeerChanges(MddevCore array, Legs legs) {
+    PeerChanges(MddevCore array, Legs legs, SizeChange sizes) {
         this.array = array;
         this.legs = legs;
+        this.sizes = sizes;
     }
 
     /**
@@ -71,6 +73,7 @@ final class PeerChanges {
         }
         array.metadata().adoptEvents(sb.events());
         if (sb.raidDisks() != array.mirrors().raidDisks()) followRaidDisks(sb.raidDisks());
+        if (sb.size() != array.metadata().size()) sizes.peerWrote(sb.size());
         for (Mirror m : array.mirrors().mirrors()) {
             int role = m.devNumber() < sb.maxDev() ? sb.devRole(m.devNumber()) : Superblock.ROLE_SPARE;
             if (role == Superblock.ROLE_FAULTY && m.state() != MirrorState.FAULTY) {
@@ -178,13 +181,6 @@ final class PeerChanges {
                         d,
                         role);
             }
-        }
-        if (sb.size() != array.metadata().size()) {
-            log.warn(
-                    "{}: a peer wrote size {} sectors (ours {}): resizing is not supported; not applied",
-                    array.name(),
-                    sb.size(),
-                    array.metadata().size());
         }
     }
 

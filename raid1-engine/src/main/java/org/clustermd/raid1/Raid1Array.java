@@ -150,12 +150,12 @@ public final class Raid1Array implements Mddev, AutoCloseable {
 
     /** The array size in bytes. */
     public long size() {
-        return core.sizeSectors * BlockDevice.SECTOR_SIZE;
+        return core.sizeSectors() * BlockDevice.SECTOR_SIZE;
     }
 
     /** md's component size, sectors. */
     public long sizeSectors() {
-        return core.sizeSectors;
+        return core.sizeSectors();
     }
 
     /** The unit of every offset and length: the largest logical block size of the legs. */
@@ -420,6 +420,26 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         core.legs.growRaidDisks(n);
     }
 
+    /**
+     * mdadm --grow --size: the array grows to {@code sectors} (a multiple of 8, 4 KiB); the new
+     * region is resynced. In a cluster every node's bitmap slot must cover the new size first,
+     * and every node grows at once (docs/md-cluster-protocol.md §f.7). A refused grow leaves the
+     * size, the superblocks and every node as they were.
+     *
+     * @throws Raid1Exception INVALID for a shrink, a size the smallest leg or the bitmap's slots
+     *     cannot hold ({@link #maxSizeSectors()}), BUSY while a sync runs here or on a peer,
+     *     CLUSTER when a peer's slot does not cover the new size
+     */
+    public void growSize(long sectors) throws Raid1Exception {
+        checkOpen();
+        core.sizes.grow(sectors);
+    }
+
+    /** The largest size the smallest leg's data area allows (mdadm's {@code --size max}), sectors. */
+    public long maxSizeSectors() {
+        return core.sizes.maxSectors();
+    }
+
     /** {@link DeviceAttributes#reAdd()}. */
     public void reAddDevice(String leg) throws Raid1Exception {
         device(leg).reAdd();
@@ -521,6 +541,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     @Override
     public void clusterReAdd(int devNumber) {
         core.peers.clusterReAdd(devNumber);
+    }
+
+    @Override
+    public void changeCapacity() {
+        core.sizes.capacityChanged();
     }
 
     /**

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.raid1.io.AlignedBuffers;
@@ -24,7 +25,7 @@ import org.clustermd.raid1.io.AlignedBuffers;
 final class RequestGate {
     private final String name;
     private final int blockSize;
-    private final long sizeBytes;
+    private final LongSupplier sizeBytes;
     private final BooleanSupplier closing;
     private final Supplier<FenceReason> fenced;
     private final ArrayStateMachine state;
@@ -44,7 +45,7 @@ final class RequestGate {
     RequestGate(
             String name,
             int blockSize,
-            long sizeBytes,
+            LongSupplier sizeBytes,
             BooleanSupplier closing,
             Supplier<FenceReason> fenced,
             ArrayStateMachine state,
@@ -75,10 +76,11 @@ final class RequestGate {
     Raid1Exception checkRange(long offset, long length, boolean write) {
         Raid1Exception s = checkState(write);
         if (s != null) return s;
-        if (offset < 0 || length < 0 || offset > sizeBytes - length) {
+        long size = sizeBytes.getAsLong(); // grows while the array runs (SizeChange)
+        if (offset < 0 || length < 0 || offset > size - length) {
             return new Raid1Exception(
                     Raid1Exception.Code.OUT_OF_RANGE,
-                    name + ": [" + offset + ", +" + length + ") is outside the array's " + sizeBytes + " bytes");
+                    name + ": [" + offset + ", +" + length + ") is outside the array's " + size + " bytes");
         }
         if (offset % blockSize != 0 || length % blockSize != 0) {
             return new Raid1Exception(

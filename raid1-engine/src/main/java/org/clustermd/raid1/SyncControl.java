@@ -306,7 +306,7 @@ final class SyncControl {
         ArrayMetadata md = array.metadata();
         boolean dirty = md.recoveryCp() < Mddev.MAX_SECTOR;
         WriteIntentBitmap bitmap = array.bitmapOrNull();
-        if (!dirty && bitmap != null && set.missingRoles() == 0 && bitmap.neededChunks() > 0) dirty = true;
+        if (!dirty && bitmap != null && set.missingRoles() == 0 && neededBelowSize(bitmap)) dirty = true;
         if (!dirty) return null;
         if (set.inSyncArray().length >= 2) return SyncAction.RESYNC;
         if (set.missingRoles() > 0 || set.raidDisks() == 1) {
@@ -315,6 +315,16 @@ final class SyncControl {
             array.updater().request("nothing to resync with one leg");
         }
         return null;
+    }
+
+    /**
+     * NEEDED chunks a pass can reach: a peer's grow marks the new region in our bitmap before the
+     * size grows here (SizeChange), and a pass that stops at the old end would find it again at
+     * once (docs/lessons.md §49).
+     */
+    private boolean neededBelowSize(WriteIntentBitmap bitmap) {
+        long n = bitmap.nextNeeded(0);
+        return n >= 0 && n < array.sizeSectors();
     }
 
     private void startLocked(SyncAction a) {

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Mirrored writes issued inside an {@link IoPlug#batch}: held until the batch closes, then all
  * on every leg; and a blocking write inside the batch first submits what the batch holds, so a
- * thread never waits with its own writes held back (docs/lessons.md §54). A regression hangs
+ * thread never waits with its own writes held back (docs/lessons.md §52). A regression hangs
  * rather than fails, so the tests carry a timeout that abandons the stuck thread.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)

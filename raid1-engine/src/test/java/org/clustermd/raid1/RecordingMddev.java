@@ -144,6 +144,11 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public void changeCapacity() {
+        calls.add("changeCapacity");
+    }
+
+    @Override
     public void fence(FenceReason reason, Throwable cause) {
         calls.add("fence(" + reason + ")");
     }

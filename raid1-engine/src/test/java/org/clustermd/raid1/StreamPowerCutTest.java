@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * A power cut in the middle of a sequential stream through the array, with bits set ahead of
- * it (docs/lessons.md §59): after reassembly every chunk the stream wrote is dirty on disk (the
+ * it (docs/lessons.md §55): after reassembly every chunk the stream wrote is dirty on disk (the
  * durable-bit rule, docs/lessons.md §27), and the chunks dirty that it never wrote are at most
  * {@code min(K, written)} (docs/design.md §4).
  */

@@ -17,9 +17,9 @@ import picocli.CommandLine.Spec;
  * {@code clustermd manage --jmx HOST:PORT <one change>}: the mdadm {@code --manage} and
  * {@code --grow} analog, applied through the node's Array MBean. Exactly one change per run;
  * the node's refusal (with md's reason) is printed and exits 1, so a refused change never looks
- * done. What the engine cannot do yet is refused here, clearly: {@code --grow --size} (no
- * resize), and {@code --add-spare} on a degraded array (the engine gives every added device the
- * missing role).
+ * done. {@code --grow --size} only grows (a shrink is refused by the node). What the engine
+ * cannot do yet is refused here, clearly: {@code --add-spare} on a degraded array (the engine
+ * gives every added device the missing role).
  *
  * <p>Not thread-safe: picocli fills one instance per command line.
  */
@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
             "Examples:",
             "  clustermd manage --jmx 127.0.0.1:9010 --fail /dev/disk/by-id/lun-b",
             "  clustermd manage --jmx 127.0.0.1:9010 --sync-action check",
-            "  clustermd manage --jmx 127.0.0.1:9010 --sync-speed-max 50000"
+            "  clustermd manage --jmx 127.0.0.1:9010 --sync-speed-max 50000",
+            "  clustermd manage --jmx 127.0.0.1:9010 --grow --size max"
         })
 final class ManageCommand implements Callable<Integer> {
     @Spec
@@ -79,13 +80,16 @@ final class ManageCommand implements Callable<Integer> {
     @Option(
             names = "--grow",
             description = "With --raid-devices N (spares take the new roles; fewer only when no leg holds the roles "
-                    + "given up) or --size max|SIZE (not supported by the engine yet).")
+                    + "given up) or --size max|SIZE (grows only; every node follows, the new region is resynced).")
     boolean grow;
 
     @Option(names = "--raid-devices", paramLabel = "N", description = "With --grow: the new number of raid devices.")
     Integer raidDevices;
 
-    @Option(names = "--size", paramLabel = "max|SIZE", description = "With --grow: the new component size.")
+    @Option(
+            names = "--size",
+            paramLabel = "max|SIZE",
+            description = "With --grow: the new component size (KiB, or with K, M, G, T), or max (the smallest leg's).")
     String size;
 
     @Mixin
@@ -144,8 +148,10 @@ final class ManageCommand implements Callable<Integer> {
                 t.invoke("growRaidDevices", raidDevices.intValue());
                 out.println(md + ": raid_devices " + raidDevices);
             } else if (grow) {
-                throw new IOException(md + ": --grow --size " + size
-                        + " is refused: the engine cannot reshape or resize an array yet");
+                // component_size in KiB, 0 for max (mdadm writes the same); every node follows
+                t.setArrayAttribute("ComponentSize", size.equals("max") ? 0L : Sizes.parse(size) / 1024);
+                out.println(
+                        md + ": component size set to " + t.arrayAttributes().get("ComponentSize") + "K");
             } else if (add != null) {
                 t.invoke("addDevice", add);
                 out.println(md + ": added " + add);

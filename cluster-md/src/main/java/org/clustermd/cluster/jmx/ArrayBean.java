@@ -27,7 +27,7 @@ final class ArrayBean extends NotificationBroadcasterSupport implements ArrayMXB
         super(new MBeanNotificationInfo(
                 new String[] {AttributeChangeNotification.ATTRIBUTE_CHANGE},
                 AttributeChangeNotification.class.getName(),
-                "ArrayState, SyncAction and Degraded changes"));
+                "ArrayState, SyncAction, Degraded and ComponentSize changes"));
         this.array = array;
         this.md = array.engine();
         this.objectName = objectName;
@@ -159,6 +159,18 @@ final class ArrayBean extends NotificationBroadcasterSupport implements ArrayMXB
     @Override
     public long getComponentSize() {
         return md.sizeSectors() / 2;
+    }
+
+    /** A refused size is an exception, never a silent no-op (docs/lessons.md §23). */
+    @Override
+    public void setComponentSize(long kib) {
+        try {
+            array.growSize(kib == 0 ? array.maxSizeSectors() : Math.multiplyExact(kib, 2));
+        } catch (Raid1Exception e) {
+            throw Refusal.of(e);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(md.name() + ": component size " + kib + " KiB is too large");
+        }
     }
 
     @Override

@@ -51,6 +51,9 @@ public interface ArrayMXBean {
 
     long getComponentSize();
 
+    /** md's component_size store (mdadm --grow --size), KiB; 0 for the largest the legs allow. Only grows. */
+    void setComponentSize(long kib);
+
     int getSpares();
 
     long getBitmapChunkSize();

@@ -123,6 +123,8 @@ public final class JmxExport implements AutoCloseable {
                 arrayBean.changed(c.attribute(), String.class.getName(), c.oldValue(), c.newValue());
             case AttributeChange.DEGRADED ->
                 arrayBean.changed(c.attribute(), "int", toInt(c.oldValue()), toInt(c.newValue()));
+            case AttributeChange.COMPONENT_SIZE ->
+                arrayBean.changed(c.attribute(), "long", toLong(c.oldValue()), toLong(c.newValue()));
             case AttributeChange.DEVICE_STATE -> {
                 DeviceBean d;
                 synchronized (OWNERS) {
@@ -137,6 +139,14 @@ public final class JmxExport implements AutoCloseable {
             synchronized (OWNERS) {
                 syncDevices();
             }
+        }
+    }
+
+    private static Long toLong(String v) {
+        try {
+            return Long.valueOf(v);
+        } catch (NumberFormatException e) {
+            return null;
         }
     }
 

@@ -71,7 +71,8 @@
  * a drain of that range), BITMAP_NEEDS_SYNC (sent by a node that stops with resync work left,
  * after {@link org.clustermd.cluster.message.MessageChannel#stopReceiving}; handled by taking the
  * sender's slot over), RESYNCING_START (sent when a pass starts, with the resync lock held;
- * handled by activating a new spare held back since its NEWDISK). Not yet: handling
- * CHANGE_CAPACITY and BITMAP_RESIZE (refused: not acknowledged).
+ * handled by activating a new spare held back since its NEWDISK), CHANGE_CAPACITY (sent by a node
+ * that grows the array once every slot covers the new size, handled by growing the size requests
+ * may reach). Not yet: handling BITMAP_RESIZE (refused: not acknowledged).
  */
 package org.clustermd.cluster.message;

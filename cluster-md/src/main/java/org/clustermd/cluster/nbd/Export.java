@@ -11,7 +11,7 @@ import static org.clustermd.cluster.nbd.NbdProtocol.CMD_WRITE;
  * (transmission flags, NBD_INFO_BLOCK_SIZE) and the check every request passes before it may
  * touch the target.
  *
- * <p>Immutable; thread-safe.
+ * <p>Immutable but for the target's size, which only grows; thread-safe.
  */
 final class Export {
     /** HAS_FLAGS, SEND_FLUSH, SEND_FUA, SEND_TRIM, and CAN_MULTI_CONN (see {@link NbdTarget}'s durability contract). */
@@ -23,7 +23,6 @@ final class Export {
 
     private final NbdTarget target;
     private final String name;
-    private final long size;
     private final int minBlock;
     private final int maxPayload;
 
@@ -34,7 +33,7 @@ final class Export {
     Export(NbdTarget target, int maxPayload) {
         this.target = target;
         this.name = target.name();
-        this.size = target.size();
+        long size = target.size();
         this.minBlock = target.logicalBlockSize();
         if (minBlock < 512 || minBlock > 65536 || Integer.bitCount(minBlock) != 1) {
             throw new IllegalArgumentException(
@@ -59,8 +58,14 @@ final class Export {
         return name;
     }
 
+    /**
+     * The target's size now: a grown array (mdadm --grow --size) is advertised at the next
+     * handshake; a client connected before keeps the size it was told, as an open block device
+     * does until it is re-read (the grow only adds space, so its requests stay inside;
+     * docs/md-cluster-protocol.md §f.7).
+     */
     long size() {
-        return size;
+        return target.size();
     }
 
     int minBlock() {
@@ -90,6 +95,7 @@ final class Export {
                 if (length == 0 || offset % minBlock != 0 || length % minBlock != 0) return NbdError.EINVAL;
                 if ((type == CMD_READ || type == CMD_WRITE) && length > maxPayload) return NbdError.EINVAL;
                 // offset is unsigned on the wire: a negative long is past any export
+                long size = target.size();
                 boolean inside = offset >= 0 && offset <= size && length <= size - offset;
                 if (!inside) return type == CMD_WRITE ? NbdError.ENOSPC : NbdError.EINVAL;
                 return null;

@@ -156,9 +156,19 @@ class OperatorVerbsTest {
             assertThat(run("manage", "--jmx", "nohostport", "--fail", "x").code())
                     .isEqualTo(2);
             assertThat(run("manage", "--jmx", a, "--grow").code()).isEqualTo(2);
+            // the array already uses whole legs: max changes nothing; a shrink and more than the legs hold are refused
+            String kib = Tools.jq(run("detail", "--jmx", a, "--json").out(), ".ComponentSize");
             Result grow = run("manage", "--jmx", a, "--grow", "--size", "max");
-            assertThat(grow.code()).isEqualTo(1);
-            assertThat(grow.err()).contains("cannot reshape or resize");
+            assertThat(grow.code()).as(grow.err()).isZero();
+            assertThat(grow.out()).contains("md0: component size set to " + kib + "K");
+            Result shrink = run("manage", "--jmx", a, "--grow", "--size", "4M");
+            assertThat(shrink.code()).isEqualTo(1);
+            assertThat(shrink.err()).contains("shrinking").contains("refused");
+            Result tooBig = run("manage", "--jmx", b, "--grow", "--size", "1G");
+            assertThat(tooBig.code()).isEqualTo(1);
+            assertThat(tooBig.err()).contains("smallest leg");
+            assertThat(Tools.jq(run("detail", "--jmx", b, "--json").out(), ".ComponentSize"))
+                    .isEqualTo(kib);
             Result noLeg =
                     run("manage", "--jmx", a, "--fail", dir.resolve("nope").toString());
             assertThat(noLeg.code()).isEqualTo(1);

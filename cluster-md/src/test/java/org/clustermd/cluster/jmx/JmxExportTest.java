@@ -108,8 +108,8 @@ class JmxExportTest {
             for (Map.Entry<String, String> e : types.entrySet()) {
                 MBeanAttributeInfo a = find(info, e.getKey());
                 assertThat(a.getType()).as(e.getKey()).isEqualTo(e.getValue());
-                boolean writable =
-                        Set.of("SyncAction", "SyncSpeedMin", "SyncSpeedMax").contains(e.getKey());
+                boolean writable = Set.of("SyncAction", "SyncSpeedMin", "SyncSpeedMax", "ComponentSize")
+                        .contains(e.getKey());
                 assertThat(a.isWritable()).as(e.getKey() + " writable").isEqualTo(writable);
             }
             assertThat(info.getAttributes()).hasSize(types.size());

@@ -46,6 +46,24 @@ class NbdClientTest {
         return ByteBuffer.wrap(b);
     }
 
+    /** docs/md-cluster-protocol.md §f.7: the export reads the array's size at each handshake. */
+    @Test
+    void aGrownArrayIsAdvertisedToNewConnectionsAndAClientConnectedBeforeKeepsItsSize() throws Exception {
+        export = TestExport.start(dir, 2, ARRAY);
+        try (NbdClient before = connect()) {
+            export.array.growSize((ARRAY + (4L << 20)) / 512);
+            assertThat(before.size()).isEqualTo(ARRAY);
+            before.writeAsync(ARRAY - 4096, pattern(4096, 3), true).join();
+            try (NbdClient after = connect()) {
+                assertThat(after.size()).isEqualTo(ARRAY + (4L << 20));
+                after.writeAsync(ARRAY + 4096, pattern(4096, 4), true).join();
+                ByteBuffer back = ByteBuffer.allocate(4096);
+                after.readAsync(ARRAY + 4096, back).join();
+                assertThat(back).isEqualTo(pattern(4096, 4));
+            }
+        }
+    }
+
     @Test
     void negotiatesTheExportAndItsWritesReachEveryLeg() throws IOException {
         export = TestExport.start(dir, 2, ARRAY);

@@ -81,7 +81,7 @@ final class CallbackQueue implements AutoCloseable {
                 if (closed || !queue.isEmpty()) {
                     // the queue thread takes what is left, or stops if closed; woken for nothing
                     // else, it would cost a context switch per completion on the uncontended
-                    // path, next to the caller it completes (docs/lessons.md §56)
+                    // path, next to the caller it completes (docs/lessons.md §53)
                     notifyAll();
                 }
             }

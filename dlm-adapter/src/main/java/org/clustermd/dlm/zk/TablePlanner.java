@@ -158,7 +158,7 @@ final class TablePlanner {
             // once when the held modes allow it (the DLM's "now" rule), alone, whether or not
             // others are grantable too (their granter grants them): queueing it behind a waiting
             // conversion it does not conflict with would only add deadlocks the DLM does not have
-            // (docs/lessons.md §57).
+            // (docs/lessons.md §54).
             grants = Map.of(ownKey, after.get(ownKey).requested());
         } else if (intent instanceof Request
                 && !isDownConversion(before.get(ownKey), after.get(ownKey))

@@ -45,7 +45,7 @@ public final class WriteStats {
      * This node's grants that completed from the watch event of the transaction that granted
      * them while that transaction's reply was still on its way: ZooKeeper sends a transaction's
      * notifications before its reply on the same connection, so an uncontended grant never waits
-     * for its reply (docs/lessons.md §56).
+     * for its reply (docs/lessons.md §53).
      */
     public long grantsBeforeReply() {
         return grantsBeforeReply.sum();

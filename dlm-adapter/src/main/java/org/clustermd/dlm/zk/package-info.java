@@ -87,7 +87,7 @@
  * request. A request never grants anyone but itself, and only when nobody before it is
  * grantable, so it cannot overtake a waiter it does see; the one exception is the DLM's: a
  * conversion not queued yet whose mode is compatible with every held mode is granted at once,
- * past waiting conversions (docs/lessons.md §57). That changes order only, not I: the grant is
+ * past waiting conversions (docs/lessons.md §54). That changes order only, not I: the grant is
  * compare-and-set and checked against every granted mode in the view, as any other.
  *
  * <h2>A grant is learned from its event, which comes before its reply</h2>
@@ -100,7 +100,7 @@
  * sends its reply, on the same connection, in that order; the client hands both to its one event
  * thread in the order they arrived. So when a writer's reply is handled, its view already holds
  * every event up to and including its own transaction, and its grant has already completed from
- * it ({@code WriteStats#grantsBeforeReply}, docs/lessons.md §56). Completing on the reply would
+ * it ({@code WriteStats#grantsBeforeReply}, docs/lessons.md §53). Completing on the reply would
  * add a second path to the same belief and save nothing; a request granted by somebody else's
  * transaction has no reply of its own to learn from at all. A lost reply (connection loss) is
  * settled from the re-read view, as before.

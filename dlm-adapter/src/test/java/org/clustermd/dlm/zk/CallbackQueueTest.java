@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link CallbackQueue}: tasks keep their order whoever runs them, and a caller that drains its
- * own completions on the uncontended path wakes no other thread (docs/lessons.md §56).
+ * own completions on the uncontended path wakes no other thread (docs/lessons.md §53).
  */
 class CallbackQueueTest {
     @Test

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * docs/lessons.md §56: an uncontended grant completes from the watch event of the transaction
+ * docs/lessons.md §53: an uncontended grant completes from the watch event of the transaction
  * that granted it, before that transaction's reply is handled, on a single server and on a
  * follower of three. The reply could prove the grant only later than the event already does, so
  * there is no round trip left to save by completing on the reply.

@@ -96,7 +96,7 @@ class TablePlannerTest {
     }
 
     /**
-     * docs/lessons.md §57: md's receiver asks message CR to PR while the sender's next NL to EX is
+     * docs/lessons.md §54: md's receiver asks message CR to PR while the sender's next NL to EX is
      * already queued, behind another receiver's PR that nobody has granted yet. Queued behind the
      * EX, the receiver's PR would wait for the EX, which waits for the receiver's CR: a conversion
      * deadlock, and the receiver's PR cancelled. The DLM grants a fresh conversion compatible with

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * <p>Lifetime: a process-wide pool hands out contexts with room; the last {@link #release}
  * stops the reaper and destroys the context only after the reaper left libaio and every slot
  * came back, because libaio's {@code io_getevents} reads the ring in user space and the slots'
- * memory is what the kernel writes results against (docs/lessons.md §53).
+ * memory is what the kernel writes results against (docs/lessons.md §51).
  *
  * <p>Thread-safe: slots are taken and returned under the stack's lock; a slot's owner is written
  * before its request is set (a volatile store) and read after the reaper's {@code getAndSet}.
@@ -251,7 +251,7 @@ final class AioContext {
         if (running) {
             return; // io_getevents failed: the context is unusable, and leaked rather than freed under a user
         }
-        // only the reaper destroys the context, once it is out of libaio for good (docs/lessons.md §53)
+        // only the reaper destroys the context, once it is out of libaio for good (docs/lessons.md §51)
         int rc = lib.io_destroy(ctx);
         if (rc < 0) {
             LOG.warn("{}: io_destroy failed: {}", reaper.getName(), NativeIo.strerror(-rc));

@@ -133,7 +133,7 @@ public interface BlockDevice extends Closeable {
      * submitted first.
      */
     static void await(Future<?> future) throws IOException {
-        // the future may be a write this thread's batch still holds (docs/lessons.md §54)
+        // the future may be a write this thread's batch still holds (docs/lessons.md §52)
         IoPlug.flushHeld();
         try {
             future.get();
