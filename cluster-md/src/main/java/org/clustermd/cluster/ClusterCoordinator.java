@@ -255,10 +255,7 @@ public final class ClusterCoordinator implements ClusterOperations {
         if (!m.joined()) throw cluster("the lock manager session was lost while joining", null);
     }
 
-    /**
-     * The lockspace's lease (docs/design.md, the fence): valid while the session is ACTIVE and
-     * before the lease deadline, never before join. Reads two volatile fields and the clock.
-     */
+    /** The lease (docs/design.md, the fence): valid while ACTIVE and before its deadline, never before join. */
     @Override
     public WriteLease writeLease() {
         return lease;

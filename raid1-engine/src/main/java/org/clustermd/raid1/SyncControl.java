@@ -60,23 +60,13 @@ final class SyncControl {
     private long mismatchCnt;
     private boolean closing;
     /**
-     * How long a pass the lock manager refused waits before the md thread tries again by itself:
-     * doubled at each refusal in a row up to the cap, so a peer that keeps refusing (a RESYNCING
-     * it does not acknowledge, a session in doubt) is not hammered every second.
-     */
-    private static final long RETRY_AFTER_REFUSAL_NANOS = TimeUnit.SECONDS.toNanos(1);
-
-    private static final long RETRY_AFTER_REFUSAL_CAP_NANOS = TimeUnit.SECONDS.toNanos(30);
-    /**
      * md's recovery_disabled: a pass failed for want of a readable source; starting it again at
      * once would only fail again (a livelock), so nothing starts by itself until an
      * administrator writes an action or a leg is added or re-added.
      */
     private String syncDisabled;
-    /** When the lock manager refused the last pass (0: it did not); retried a while later. Under the lock. */
-    private long refusedAt;
-    /** Passes refused in a row (the backoff's exponent). Written under the lock; volatile for tests' reads. */
-    private volatile int refusals;
+    /** When a pass the lock manager refused is tried again. Under the lock. */
+    private final RefusalBackoff refusals = new RefusalBackoff();
 
     /** The running pass, readable without the lock (interrupt, progress). */
     private volatile SyncPass pass;
@@ -247,15 +237,9 @@ final class SyncControl {
         }
     }
 
-    /** The wait before the md thread retries after {@code inARow} refused passes: 1 s, doubled, at most 30 s. */
-    static long retryAfterRefusal(int inARow) {
-        return Math.min(
-                RETRY_AFTER_REFUSAL_CAP_NANOS, RETRY_AFTER_REFUSAL_NANOS << Math.min(Math.max(0, inARow - 1), 5));
-    }
-
     /** Passes the lock manager refused in a row (0 once a pass ran). */
     int refusalsInARow() {
-        return refusals;
+        return refusals.inARow();
     }
 
     /**
@@ -267,10 +251,7 @@ final class SyncControl {
         if (!lock.tryLock()) return;
         try {
             if (state == ThreadState.DONE) reapLocked();
-            if (refusedAt != 0 && System.nanoTime() - refusedAt >= retryAfterRefusal(refusals)) {
-                refusedAt = 0;
-                needed = true;
-            }
+            if (refusals.due(System.nanoTime())) needed = true;
             // held for the cluster session (md: a suspended mddev starts no sync): a pass now could
             // only be refused its resync lock; releasing the hold asks again
             if (closing || frozen || state != ThreadState.IDLE || array.isFenced() || array.sessionHeld()) return;
@@ -328,7 +309,7 @@ final class SyncControl {
     }
 
     private void startLocked(SyncAction a) {
-        refusedAt = 0;
+        refusals.cancel();
         SyncPass p = new SyncPass(array, this, a);
         Thread t = new Thread(() -> runPass(p), "resync-" + array.name());
         t.setDaemon(true);
@@ -409,14 +390,12 @@ final class SyncControl {
                 TimeUnit.NANOSECONDS.toMillis(r.nanos()),
                 r.failure() != null ? ": " + r.failure() : "");
         if (p.refusedByCluster()) {
-            // tried again a second later, then 2, 4, ... 30 s (the md thread looks at least every
-            // second), or at once when the session hold ends: not in a loop while the lock manager
-            // still refuses; a failure would stop syncs for good (docs/lessons.md §37)
-            refusedAt = Math.max(1, System.nanoTime());
-            refusals++;
+            // tried again after the backoff (the md thread looks at least every second), or at
+            // once when the session hold ends; never in a loop while the lock manager refuses
+            refusals.refused(System.nanoTime());
             needed = false; // asked for during the pass: the retry covers it
         } else {
-            refusals = 0;
+            refusals.ran();
             needed = true;
         }
         // while the pass is still known, so the transition reports "resync -> idle"

@@ -73,9 +73,9 @@ class ClusterRefusedSyncTest {
     @Test
     void theRetryAfterRefusalsInARowWaitsOneSecondDoubledUpToThirtySeconds() {
         long[] seconds = new long[9];
-        for (int n = 1; n <= 8; n++) seconds[n] = TimeUnit.NANOSECONDS.toSeconds(SyncControl.retryAfterRefusal(n));
+        for (int n = 1; n <= 8; n++) seconds[n] = TimeUnit.NANOSECONDS.toSeconds(RefusalBackoff.retryAfter(n));
         assertThat(seconds).containsExactly(0, 1, 2, 4, 8, 16, 30, 30, 30);
-        assertThat(SyncControl.retryAfterRefusal(Integer.MAX_VALUE)).isEqualTo(TimeUnit.SECONDS.toNanos(30));
+        assertThat(RefusalBackoff.retryAfter(Integer.MAX_VALUE)).isEqualTo(TimeUnit.SECONDS.toNanos(30));
     }
 
     /** Refusals in a row count up (the backoff's exponent) and a pass that ran resets them. */
