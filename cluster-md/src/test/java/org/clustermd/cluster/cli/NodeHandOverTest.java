@@ -100,8 +100,9 @@ class NodeHandOverTest {
             assertThat(owner.lines).as("stopped in the middle").noneMatch(l -> l.startsWith("resync done"));
 
             NodeProcess taker = peer;
+            NodeProcess stopped = owner;
             assertThat(taker.await(l -> l.startsWith("bitmap_needs_sync from slot")))
-                    .as(taker.stderr())
+                    .as(() -> taker.stderr() + "\n--- the stopped owner's log ---\n" + stopped.stderr())
                     .isTrue();
             assertThat(taker.await(l -> COPIED.matcher(l).find())).isTrue();
             long handed = Long.parseLong(copied(taker).orElseThrow().group(1));
