@@ -64,7 +64,11 @@ public interface LockResource extends AutoCloseable {
     /**
      * Requests {@code mode} and waits at most {@code timeout}. On timeout the request is
      * cancelled and {@link DlmException.Code#TIMEOUT} thrown; if the grant won the race with the
-     * cancel, the grant is returned instead.
+     * cancel, the grant is returned instead. An interrupt ends the wait the same way: the request
+     * is cancelled and {@link DlmException.Code#INTERRUPTED} thrown, or the grant returned if it
+     * came first, with the thread's interrupt status kept. So an interrupted thread still
+     * releases what it holds (a down-conversion is granted at once), and no request it gave up
+     * on is granted behind its back.
      */
     LockGrant convert(LockMode mode, Duration timeout) throws DlmException;
 

@@ -121,7 +121,16 @@ final class ZkLockResource implements LockResource {
             return awaitDone(f);
         } catch (DlmException e) {
             if (e.code() == DlmException.Code.INTERRUPTED) {
-                cancelQuietly();
+                // The request is still in the lock manager. Cancel it and learn the outcome with the
+                // interrupt set aside (restored below): waits that fail at once on the interrupt
+                // would leave a conversion queued that is granted later to a caller that believes it
+                // failed, and an interrupted thread could not release what it holds (docs/lessons.md §56).
+                boolean interrupted = Thread.interrupted();
+                try {
+                    if (!cancelQuietly()) return awaitDone(f); // granted before the cancel: the caller holds it
+                } finally {
+                    if (interrupted) Thread.currentThread().interrupt();
+                }
             }
             throw e;
         }
