@@ -74,8 +74,10 @@ class NodeZkCredentialsTest {
     }
 
     private Node node(String array, String name, String zk, List<Path> legs, String... credentials) throws IOException {
-        List<String> args =
-                new ArrayList<>(List.of("--name", array, "--zk", zk, "--node-name", name, "--session-timeout", "4000"));
+        // the connection timeout follows the session timeout: on a loaded CI machine a fresh JVM's
+        // first TLS handshake once took longer than 4 s ("could not connect ... within 4000 ms")
+        List<String> args = new ArrayList<>(
+                List.of("--name", array, "--zk", zk, "--node-name", name, "--session-timeout", "10000"));
         args.addAll(List.of(credentials));
         legs.forEach(l -> args.add(l.toString()));
         Path log = dir.resolve(name + ".log");
