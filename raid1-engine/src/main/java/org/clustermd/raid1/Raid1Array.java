@@ -548,6 +548,19 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         core.sizes.capacityChanged();
     }
 
+    @Override
+    public void fillSkippedSlot(int slot) throws Raid1Exception {
+        try {
+            core.mirrors.fillSkippedSlot(slot);
+        } catch (IOException e) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.IO_ERROR,
+                    core.name + ": copying bitmap slot " + slot + " onto the legs that lack it failed: "
+                            + e.getMessage(),
+                    e);
+        }
+    }
+
     /**
      * Stops all I/O for good (see {@link FenceReason}): every new request fails with FENCED,
      * nothing more is written to the legs by this array. The first reason sticks.
