@@ -227,7 +227,13 @@ public final class ClusterCoordinator implements ClusterOperations {
                     LockSpaceOptions.of(nodes)
                             .withRequestTimeout(config.requestTimeout())
                             .withListener(new LockSpaceCallbacks(
-                                    mddev.name(), m, listener, () -> recovery, () -> session, peers::slotDied)));
+                                    mddev.name(),
+                                    m,
+                                    listener,
+                                    () -> recovery,
+                                    () -> session,
+                                    peers::slotDied,
+                                    peers::slotLeft)));
             lockSpace = ls;
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live

@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * A {@link ClusterCoordinator}'s lockspace callbacks (md's {@code recover_prep},
  * {@code recover_slot}, {@code recover_done}, and the session's health): they move the
  * {@link Membership}, tell the {@link ClusterListener}, queue a dead slot on the
- * {@link RecoveryThread}, drop the dead slot's resync window and pass session states to the {@link SessionFence}. Owns nothing;
+ * {@link RecoveryThread}, drop the dead slot's resync window, tell the peers' resync state of a
+ * graceful leave and pass session states to the {@link SessionFence}. Owns nothing;
  * the recovery thread and the fence are the coordinator's.
  *
  * <p>Thread-safety: called on the lockspace's callback thread (session health on its session
@@ -32,6 +33,7 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     private final Supplier<RecoveryThread> recovery;
     private final Supplier<SessionFence> session;
     private final IntConsumer slotDied;
+    private final IntConsumer slotLeft;
 
     LockSpaceCallbacks(
             String arrayName,
@@ -39,13 +41,15 @@ final class LockSpaceCallbacks implements LockSpaceListener {
             ClusterListener listener,
             Supplier<RecoveryThread> recovery,
             Supplier<SessionFence> session,
-            IntConsumer slotDied) {
+            IntConsumer slotDied,
+            IntConsumer slotLeft) {
         this.arrayName = arrayName;
         this.membership = membership;
         this.listener = listener;
         this.recovery = recovery;
         this.session = session;
         this.slotDied = slotDied;
+        this.slotLeft = slotLeft;
     }
 
     @Override
@@ -61,6 +65,11 @@ final class LockSpaceCallbacks implements LockSpaceListener {
         slotDied.accept(dead.slot().number());
         RecoveryThread r = recovery.get();
         if (r != null) r.add(dead);
+    }
+
+    @Override
+    public void memberLeft(MemberId gone) {
+        slotLeft.accept(gone.slot().number());
     }
 
     @Override
