@@ -227,7 +227,7 @@ public final class ClusterCoordinator implements ClusterOperations {
                     LockSpaceOptions.of(nodes)
                             .withRequestTimeout(config.requestTimeout())
                             .withListener(new LockSpaceCallbacks(
-                                    mddev.name(), m, listener, () -> recovery, () -> session, peers::slotDied)));
+                                    mddev.name(), m, listener, () -> recovery, () -> session, peers)));
             lockSpace = ls;
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live

@@ -1,7 +1,6 @@
 package org.clustermd.cluster;
 
 import java.util.Set;
-import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceState;
@@ -14,7 +13,8 @@ import org.slf4j.LoggerFactory;
  * A {@link ClusterCoordinator}'s lockspace callbacks (md's {@code recover_prep},
  * {@code recover_slot}, {@code recover_done}, and the session's health): they move the
  * {@link Membership}, tell the {@link ClusterListener}, queue a dead slot on the
- * {@link RecoveryThread}, drop the dead slot's resync window and pass session states to the {@link SessionFence}. Owns nothing;
+ * {@link RecoveryThread}, drop the dead slot's resync window, tell the peers' resync state of a
+ * graceful leave and pass session states to the {@link SessionFence}. Owns nothing;
  * the recovery thread and the fence are the coordinator's.
  *
  * <p>Thread-safety: called on the lockspace's callback thread (session health on its session
@@ -31,7 +31,8 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     private final ClusterListener listener;
     private final Supplier<RecoveryThread> recovery;
     private final Supplier<SessionFence> session;
-    private final IntConsumer slotDied;
+    /** Told of a slot's death or graceful leave (its resync window, a wait for its sync). */
+    private final PeerResyncs peers;
 
     LockSpaceCallbacks(
             String arrayName,
@@ -39,13 +40,13 @@ final class LockSpaceCallbacks implements LockSpaceListener {
             ClusterListener listener,
             Supplier<RecoveryThread> recovery,
             Supplier<SessionFence> session,
-            IntConsumer slotDied) {
+            PeerResyncs peers) {
         this.arrayName = arrayName;
         this.membership = membership;
         this.listener = listener;
         this.recovery = recovery;
         this.session = session;
-        this.slotDied = slotDied;
+        this.peers = peers;
     }
 
     @Override
@@ -58,9 +59,14 @@ final class LockSpaceCallbacks implements LockSpaceListener {
     public void memberLost(MemberId dead) {
         log.warn("{}: node in {} died; recovering its bitmap", arrayName, dead);
         listener.recoverSlot(dead.slot());
-        slotDied.accept(dead.slot().number());
+        peers.slotDied(dead.slot().number());
         RecoveryThread r = recovery.get();
         if (r != null) r.add(dead);
+    }
+
+    @Override
+    public void memberLeft(MemberId gone) {
+        peers.slotLeft(gone.slot().number());
     }
 
     @Override

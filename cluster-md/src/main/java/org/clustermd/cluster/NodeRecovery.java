@@ -18,6 +18,7 @@ import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.raid1.Mddev;
+import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +29,9 @@ import org.slf4j.LoggerFactory;
  *   <li>request the dead slot's {@code bitmapNNNN} lock in PW and wait for it, interruptibly
  *       and in bounded slices: it is granted once the lock manager purged the dead node's PW,
  *       and to one survivor at a time;</li>
+ *   <li>copy the slot onto the legs this node admitted while the dead node lived, which it was
+ *       to copy itself and may have died first ({@link Mddev#fillSkippedSlot},
+ *       docs/lessons.md §57);</li>
  *   <li>{@code copyFromSlot(dead, clearSource = true)}: every set bit becomes a NEEDED chunk of
  *       this node's bitmap, durable in our slot before the dead slot is cleared;</li>
  *   <li>if anything was found dirty (the explicit flag, never {@code hi > 0}: docs/lessons.md §17), lower
@@ -84,8 +88,10 @@ final class NodeRecovery {
      * @throws DlmException the lock could not be taken within the bound (the caller retries)
      * @throws BitmapException the dead slot could not be read or ours written (the source is
      *     left as it was; the caller retries)
+     * @throws Raid1Exception the slot could not be copied onto a leg that lacks it (the caller
+     *     retries)
      */
-    Outcome run() throws InterruptedException, DlmException, BitmapException {
+    Outcome run() throws InterruptedException, DlmException, BitmapException, Raid1Exception {
         try (LockResource lock = lockSpace.resource(dead.bitmapLockName())) {
             // once granted, the slot is ours alone: a new member queued behind us has loaded nothing yet
             if (!acquire(lock)) {
@@ -93,6 +99,8 @@ final class NodeRecovery {
                 return new Outcome(dead, null, true);
             }
             ResyncInfo.clearIn(lock); // the dead node's window, if any, is over
+            // before the slot is read here, or freed for the next node that joins into it
+            array.fillSkippedSlot(dead.number());
             SlotCopy copy = bitmap.copyFromSlot(dead.number(), true);
             copied.accept(copy);
             if (copy.foundDirty()) {

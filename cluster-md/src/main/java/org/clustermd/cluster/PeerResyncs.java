@@ -17,10 +17,11 @@ import org.slf4j.LoggerFactory;
  * window before its RESYNCING is acknowledged (docs/md-cluster-protocol.md §e.4). md quiesces
  * the whole array there; this drains only the window's range, so writes elsewhere never wait
  * (docs/lessons.md §38). Owns the {@link ResyncWindows} (the drain is the engine's) and the
- * {@link WaitingForSync} flag, which RESYNCING_START, RESYNCING(0, 0) and a slot's death clear.
+ * {@link WaitingForSync} flag, which RESYNCING_START, RESYNCING(0, 0) and a slot's death or
+ * graceful leave clear.
  *
- * <p>Thread-safety: {@link #resyncing} runs on the receive thread, {@link #slotDied} on the
- * lockspace's callback thread (it never blocks), {@link #readWindow} on the assembling thread;
+ * <p>Thread-safety: {@link #resyncing} runs on the receive thread, {@link #slotDied} and
+ * {@link #slotLeft} on the lockspace's callback thread (they never block), {@link #readWindow} on the assembling thread;
  * they meet only in {@link ResyncWindows}, which is thread-safe.
  */
 final class PeerResyncs {
@@ -85,6 +86,14 @@ final class PeerResyncs {
         waiting.slotDied(slot);
         if (windows.clear(slot))
             log.info("{}: slot {} died while resyncing: its window is cleared", array.name(), slot);
+    }
+
+    /**
+     * {@code slot}'s member left gracefully (its lockspace closed): a peer whose NEWDISK held
+     * spares back starts no sync now. Its window, if any, was ended by its (0, 0) at close.
+     */
+    void slotLeft(int slot) {
+        waiting.slotLeft(slot);
     }
 
     /**

@@ -14,6 +14,7 @@ import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.raid1.FenceReason;
 import org.clustermd.raid1.Mddev;
+import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * left alone (docs/md-cluster-protocol.md §d.3). This thread takes the highest pending slot, runs a
  * {@link NodeRecovery} for it and removes it once the episode succeeded. Slots reported before
  * the bitmap exists wait until {@link #start} (md defers until {@code load_bitmaps}, docs/lessons.md §8).
- * A failed episode (lock timeout, bitmap I/O error) keeps the slot pending and is retried after
+ * A failed episode (lock timeout, bitmap I/O error, a slot that could not be copied onto a leg
+ * that lacks it) keeps the slot pending and is retried after
  * a pause, so a dead node's bits are never dropped.
  *
  * <p>Thread-safe: {@link #add}, {@link #pending} and {@link #stop} from any thread.
@@ -174,7 +176,7 @@ final class RecoveryThread {
                 return true; // no longer a member: a remaining node recovers it
             }
             failed(slot, e.getMessage());
-        } catch (BitmapException e) {
+        } catch (BitmapException | Raid1Exception e) {
             failed(slot, e.getMessage());
         } catch (RuntimeException e) {
             log.error("{}: recovery of {} failed", array.name(), slot, e);

@@ -8,15 +8,15 @@ import org.slf4j.LoggerFactory;
 /**
  * md's MD_CLUSTER_WAITING_FOR_SYNC: set when this node confirmed a peer's NEWDISK, cleared when
  * a sync pass starts somewhere (RESYNCING_START), one ends (RESYNCING(0, 0)), the add is
- * cancelled or its adder dies. While it is set the engine activates no spare
+ * cancelled or its adder dies or leaves. While it is set the engine activates no spare
  * ({@code ClusterOperations.waitingForSync}), so the new leg is recovered by the adder's pass
  * and not first by a peer that activated it on its own (docs/lessons.md §14,
  * docs/md-cluster-protocol.md §e.8). When it clears, activation is checked again: the superblock
  * is re-read (the adder's gives the leg its role) and the md thread woken. Owns the flag and the
  * slot whose NEWDISK set it.
  *
- * <p>Thread-safety: set and cleared on the receive thread; {@link #slotDied} on the lockspace's
- * callback thread, where it never blocks (no re-read there, the md thread activates); read from
+ * <p>Thread-safety: set and cleared on the receive thread; {@link #slotDied} and {@link #slotLeft}
+ * on the lockspace's callback thread, where it never blocks (no re-read there, the md thread activates); read from
  * any thread. The slot is one volatile int: -1 when not waiting.
  */
 final class WaitingForSync {
@@ -63,8 +63,20 @@ final class WaitingForSync {
 
     /** md's recover_slot: an adder that died starts no sync; the md thread activates what it must. */
     void slotDied(int slot) {
+        slotGone(slot, "died");
+    }
+
+    /**
+     * The adder left gracefully: it starts no sync either. A pure spare's add starts none at
+     * all, and without this the flag stayed set until some other node's pass.
+     */
+    void slotLeft(int slot) {
+        slotGone(slot, "left");
+    }
+
+    private void slotGone(int slot, String how) {
         if (adder != slot || !clear()) return;
-        log.info("{}: slot {} died before its sync started: spares may be activated again", array.name(), slot);
+        log.info("{}: slot {} {} before its sync started: spares may be activated again", array.name(), slot, how);
         array.requestRecovery();
     }
 

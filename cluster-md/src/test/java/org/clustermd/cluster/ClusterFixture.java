@@ -251,6 +251,11 @@ final class ClusterFixture implements AutoCloseable {
                 locator);
     }
 
+    /** As {@link #start(String, DeviceLocator)}, every leg opened at assembly wrapped by {@code wrap}. */
+    Node start(String name, DeviceLocator locator, UnaryOperator<BlockDevice> wrap) throws Exception {
+        return start(name, true, zk.connectString(), SESSION, ArrayOptions.DEFAULT_IO_WAIT, wrap, locator);
+    }
+
     /** The byte offset of chunk {@code c} in the array. */
     static long chunk(long c) {
         return c * CHUNK;

@@ -177,6 +177,50 @@ class SpareActivationTest {
         }
     }
 
+    /**
+     * A pure spare's add starts no sync, so no RESYNCING_START ever clears the peer's
+     * WAITING_FOR_SYNC; when the adder then leaves gracefully (no death, no recover_slot), its
+     * departure must clear it (docs/lessons.md §58). Otherwise the peer never activates a spare
+     * again: a leg failing there leaves the array degraded with the spare idle.
+     */
+    @Test
+    void aPeerActivatesTheSpareOfAnAdderThatLeftWhenOneOfItsLegsFails() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG)) {
+            DeviceLocator scan =
+                    new GlobDeviceLocator(List.of(dir.resolve("new*").toString()));
+            ClusterFixture.Node a = c.start("node-a", scan);
+            ClusterFixture.Node b = c.start("node-b", scan);
+            Path fresh = dir.resolve("new0");
+            try (RandomAccessFile raf = new RandomAccessFile(fresh.toFile(), "rw")) {
+                raf.setLength(LEG);
+            }
+            a.array.addDevice(BlockDevices.open(fresh));
+            int dev = a.array.mirrors().mirrors().stream()
+                    .filter(m -> m.name().equals(fresh.toString()))
+                    .findFirst()
+                    .orElseThrow()
+                    .devNumber();
+            assertThat(b.array.mirrors().byDevNumber(dev).orElseThrow().state()).isEqualTo(MirrorState.SPARE);
+            assertThat(b.cluster.waitingForSync()).as("b confirmed the NEWDISK").isTrue();
+
+            a.array.close(); // in sync: a plain leave, no BITMAP_NEEDS_SYNC
+            String leg1 = b.array.mirrors().byDevNumber(1).orElseThrow().name();
+            b.array.failDevice(leg1);
+            Timing.waitFor(
+                    "b recovered the spare into the failed leg's role",
+                    () -> b.array
+                            .mirrors()
+                            .byDevNumber(dev)
+                            .map(m -> m.state() == MirrorState.IN_SYNC)
+                            .orElse(false),
+                    Timing.seconds(60));
+            b.array.awaitSyncIdle(Timing.seconds(60));
+            assertThat(b.cluster.waitingForSync()).isFalse();
+            assertThat(Verifier.compareLegs(List.of(c.legs.get(0), fresh)).identical())
+                    .isTrue();
+        }
+    }
+
     /** Waits a while for a peer to take the spare into a role; that it does not is what the caller checks. */
     private static void peerActivates(List<ClusterFixture.Node> peers, int dev) throws InterruptedException {
         long end = System.nanoTime() + Timing.seconds(3).toNanos();

@@ -7,8 +7,8 @@ import java.util.Set;
  * recover_prep / recover_slot / recover_done, plus the session state.
  *
  * <p>For every membership change, survivors get {@link #recoveryStarted()} first, then
- * {@link #memberLost} once for every member that died (not for one that left gracefully), then
- * {@link #recoveryFinished}. Recovery is cluster-wide, as in the Linux DLM: a dead member's locks
+ * {@link #memberLost} once for every member that died and {@link #memberLeft} once for every one
+ * that left gracefully, then {@link #recoveryFinished}. Recovery is cluster-wide, as in the Linux DLM: a dead member's locks
  * are purged, and so granted to anyone, only after recoveryStarted for that death has returned on
  * <em>every</em> live member, this one included. A member that joins while a dead member's locks
  * are still held gets the same sequence for that death (recoveryStarted, memberLost unless the
@@ -41,6 +41,12 @@ public interface LockSpaceListener {
     default void memberLost(MemberId dead) {
         memberLost(dead.slot());
     }
+
+    /**
+     * The member {@code gone} left gracefully (it closed its lockspace; its locks are released,
+     * none is purged): no recover_slot comes for it. Not for this node's own slot.
+     */
+    default void memberLeft(MemberId gone) {}
 
     /**
      * recover_done: the change is complete; {@code ourSlot} is this node's slot (also delivered

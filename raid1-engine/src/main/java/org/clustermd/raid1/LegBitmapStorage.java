@@ -3,9 +3,13 @@ package org.clustermd.raid1;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
 import java.util.function.Supplier;
@@ -28,9 +32,11 @@ import org.clustermd.raid1.io.BlockDevice;
  * area from an IN_SYNC leg, with page writes held off meanwhile
  * ({@link #admit(Leg, Runnable, long, Set)}): otherwise pages nobody rewrites later would keep
  * whatever the leg held before. In a cluster each node copies its own slot and the free ones,
- * never a live peer's.
+ * never a live peer's. A peer may die before it copied its own: the storage remembers which slots
+ * each leg it admitted was given without, reads those slots from another in-sync leg while it
+ * can, and fills them in once their owner is gone ({@link #fillSkipped}, docs/lessons.md §57).
  *
- * <p>Thread-safe: concurrent reads, writes and flushes; admissions exclude writes.
+ * <p>Thread-safe: concurrent reads, writes and flushes; admissions and fills exclude writes.
  */
 final class LegBitmapStorage implements BitmapStorage {
     private final String name;
@@ -39,6 +45,14 @@ final class LegBitmapStorage implements BitmapStorage {
     private final Supplier<MirrorSet> mirrors;
     private final BiConsumer<Mirror, IOException> legFailed;
     private final ReentrantReadWriteLock admission = new ReentrantReadWriteLock();
+    /**
+     * Per leg admitted here, the slots it was not given (their owners were live peers, which copy
+     * them themselves, or no in-sync leg had them): changed under the admission write lock, read
+     * by any reader. Sets are immutable.
+     */
+    private final Map<Leg, Set<Integer>> lacking = new ConcurrentHashMap<>();
+    /** The slot stride of the admissions (fixed for a clustered area). */
+    private volatile long stride;
 
     /**
      * @param areaOffset byte offset of the area on every leg (super_offset + bitmap_offset)
@@ -75,7 +89,7 @@ final class LegBitmapStorage implements BitmapStorage {
     public void read(long offset, ByteBuffer dst) throws IOException {
         check(offset, dst.remaining());
         IOException last = null;
-        for (Mirror m : mirrors.get().inSyncArray()) {
+        for (Mirror m : readOrder(offset, dst.remaining())) {
             try {
                 m.leg().device.read(areaOffset + offset, dst);
                 return;
@@ -86,6 +100,36 @@ final class LegBitmapStorage implements BitmapStorage {
         }
         throw new IOException(
                 name + ": no in-sync leg could read bitmap bytes [" + offset + ", +" + dst.remaining() + ")", last);
+    }
+
+    /**
+     * The in-sync legs, lowest role first, but a leg that may lack a slot of the range after every
+     * leg that has them: it is read only when no other in-sync leg answers (then the slot's owner
+     * is alive and admitted it itself, or what the slot held is lost with the other legs).
+     */
+    private Mirror[] readOrder(long offset, int length) {
+        Mirror[] inSync = mirrors.get().inSyncArray();
+        if (lacking.isEmpty() || length == 0) return inSync;
+        int first = (int) (offset / stride);
+        int last = (int) ((offset + length - 1) / stride);
+        Mirror[] out = new Mirror[inSync.length];
+        int i = 0;
+        for (Mirror m : inSync) if (!lacksAny(m.leg(), first, last)) out[i++] = m;
+        for (Mirror m : inSync) if (lacksAny(m.leg(), first, last)) out[i++] = m;
+        return out;
+    }
+
+    private boolean lacksAny(Leg leg, int firstSlot, int lastSlot) {
+        Set<Integer> slots = lacking.get(leg);
+        if (slots == null) return false;
+        for (int s : slots) if (s >= firstSlot && s <= lastSlot) return true;
+        return false;
+    }
+
+    /** Whether some in-sync leg holds {@code slot} for sure. */
+    private boolean held(int slot) {
+        for (Mirror m : mirrors.get().inSyncArray()) if (!lacksAny(m.leg(), slot, slot)) return true;
+        return false;
     }
 
     @Override
@@ -137,26 +181,125 @@ final class LegBitmapStorage implements BitmapStorage {
      * from then on. The slots in {@code skipped} (each {@code stride} bytes) are not copied:
      * their owners are live peers, which write them and admit the leg for them themselves; a
      * copy from here could land after a peer's newer page and undo it (docs/lessons.md §44).
+     * The leg is remembered as lacking them until {@link #fillSkipped} (docs/lessons.md §57).
      */
     void admit(Leg leg, Runnable makeTarget, long stride, Set<Integer> skipped) throws IOException {
         admission.writeLock().lock();
         try {
+            this.stride = stride;
             ByteBuffer area = BitmapStorage.allocate((int) areaSize);
-            read(0, area);
+            Set<Integer> without = new TreeSet<>();
             long from = 0;
             while (from < areaSize) {
                 int slot = (int) (from / stride);
                 long to = Math.min(areaSize, from + stride);
-                if (!skipped.contains(slot)) {
-                    leg.device.write(areaOffset + from, area.slice((int) from, (int) (to - from)));
+                if (skipped.contains(slot)) {
+                    without.add(slot);
+                } else {
+                    // slot by slot: each from a leg that holds it, if another leg lacks it
+                    ByteBuffer part = area.slice((int) from, (int) (to - from));
+                    read(from, part.duplicate());
+                    leg.device.write(areaOffset + from, part);
+                    if (!held(slot)) without.add(slot); // a copy of a gap is a gap
                 }
                 from = to;
             }
             leg.device.flush();
+            forgetLegsGone();
+            if (without.isEmpty()) lacking.remove(leg);
+            else lacking.put(leg, Set.copyOf(without));
             makeTarget.run();
         } finally {
             admission.writeLock().unlock();
         }
+    }
+
+    /**
+     * {@code slot}'s owner is gone and the caller holds the slot's bitmap lock, so nobody writes
+     * the slot now: copies it from an in-sync leg that holds it onto every write target admitted
+     * here without it (flushed), and forgets those gaps. The owner was alive when those legs were
+     * admitted, so it was to copy its slot itself, and may have died first (docs/lessons.md §57).
+     * A target that fails the write is reported failed, as a page write's would be.
+     *
+     * @return the names of the legs written (none when no leg lacked the slot)
+     * @throws IOException when no in-sync leg that holds the slot could be read: the gaps stay
+     */
+    List<String> fillSkipped(int slot) throws IOException {
+        if (lacking.isEmpty()) return List.of();
+        admission.writeLock().lock();
+        try {
+            forgetLegsGone();
+            MirrorSet set = mirrors.get();
+            List<Mirror> targets = new ArrayList<>();
+            for (Mirror m : set.writeTargetArray()) if (lacksAny(m.leg(), slot, slot)) targets.add(m);
+            if (targets.isEmpty()) {
+                forget(slot);
+                return List.of();
+            }
+            long from = slot * stride;
+            if (from >= areaSize) throw new IllegalArgumentException(name + ": no bitmap slot " + slot);
+            ByteBuffer bytes = BitmapStorage.allocate((int) Math.min(stride, areaSize - from));
+            readHolding(set, slot, from, bytes, targets);
+            List<CompletableFuture<Void>> fs = new ArrayList<>(targets.size());
+            for (Mirror m : targets)
+                fs.add(m.leg()
+                        .device
+                        .writeAsync(areaOffset + from, bytes.duplicate().clear()));
+            List<String> written = new ArrayList<>();
+            for (int i = 0; i < targets.size(); i++) {
+                Mirror m = targets.get(i);
+                try {
+                    BlockDevice.await(fs.get(i));
+                    m.leg().device.flush();
+                    written.add(m.name());
+                } catch (IOException e) {
+                    m.leg().errors.incrementAndGet();
+                    legFailed.accept(m, e);
+                }
+            }
+            forget(slot);
+            return written;
+        } finally {
+            admission.writeLock().unlock();
+        }
+    }
+
+    /** Reads {@code slot} into {@code dst} from the first in-sync leg that holds it. */
+    private void readHolding(MirrorSet set, int slot, long from, ByteBuffer dst, List<Mirror> targets)
+            throws IOException {
+        IOException last = null;
+        for (Mirror m : set.inSyncArray()) {
+            if (lacksAny(m.leg(), slot, slot)) continue;
+            try {
+                m.leg().device.read(areaOffset + from, dst.clear());
+                return;
+            } catch (IOException e) {
+                m.leg().errors.incrementAndGet();
+                last = e;
+            }
+        }
+        throw new IOException(
+                name + ": no in-sync leg holding bitmap slot " + slot + " could be read to copy it onto "
+                        + targets.stream().map(Mirror::name).toList(),
+                last);
+    }
+
+    /** Under the admission write lock. */
+    private void forget(int slot) {
+        for (Map.Entry<Leg, Set<Integer>> e : lacking.entrySet()) {
+            if (!e.getValue().contains(slot)) continue;
+            Set<Integer> rest = new TreeSet<>(e.getValue());
+            rest.remove(slot);
+            if (rest.isEmpty()) lacking.remove(e.getKey());
+            else lacking.put(e.getKey(), Set.copyOf(rest));
+        }
+    }
+
+    /** Under the admission write lock: a leg that takes no bitmap writes is admitted afresh if it ever does again. */
+    private void forgetLegsGone() {
+        Set<Leg> targets = new HashSet<>();
+        for (Mirror m : mirrors.get().writeTargetArray()) targets.add(m.leg());
+        lacking.keySet().retainAll(targets);
     }
 
     @Override

@@ -393,7 +393,9 @@ final class Legs {
                 array.admitToBitmap(spare.leg(), () -> array.publish(s -> s.with(spare.devNumber(), x -> rebuilding)));
             } catch (IOException e) {
                 log.warn("{}: {} could not take the bitmap area: {}", array.name(), spare.name(), e.getMessage());
-                array.legFailed(spare, e);
+                // a fenced array fails no leg, nor does a write the lease hold never issued: the
+                // same spare would be picked again at once, for ever, with the reconfig lock held
+                if (array.legFailed(spare, e) == null) return;
                 continue;
             }
             log.info(

@@ -151,6 +151,19 @@ public interface Mddev {
      */
     void changeCapacity();
 
+    /**
+     * Bitmap slot {@code slot}'s owner is gone (it died, or left handing its slot over) and the
+     * caller holds that slot's bitmap lock, so nobody writes the slot: every leg this node
+     * admitted while the owner lived was given the area without that slot, which the owner was
+     * to copy itself (docs/lessons.md §44) and may have died first. Copies the slot onto those legs
+     * from an in-sync leg that holds it, before the caller reads or frees it (docs/lessons.md §57).
+     * Reads one slot and writes it to each such leg; nothing to do when there is none.
+     *
+     * @throws Raid1Exception IO_ERROR when no in-sync leg holding the slot could be read (the
+     *     caller keeps the slot and tries again)
+     */
+    void fillSkippedSlot(int slot) throws Raid1Exception;
+
     /** Stops all I/O for good: new requests fail with FENCED (see {@link FenceReason}). */
     void fence(FenceReason reason, Throwable cause);
 }

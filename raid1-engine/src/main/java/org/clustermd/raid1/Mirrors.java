@@ -2,6 +2,7 @@ package org.clustermd.raid1;
 
 import java.io.IOException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -202,6 +203,31 @@ final class Mirrors {
             return;
         }
         s.admit(leg, makeTarget, b.geometry().stride(), peerSlots);
+    }
+
+    /**
+     * {@code slot}'s owner is gone and this node holds the slot's bitmap lock: the legs admitted
+     * here while that owner lived get the slot now ({@link LegBitmapStorage#fillSkipped}).
+     */
+    void fillSkippedSlot(int slot) throws Raid1Exception {
+        LegBitmapStorage s = bitmapStorage;
+        if (s == null) return;
+        List<String> filled;
+        try {
+            filled = s.fillSkipped(slot);
+        } catch (IOException e) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.IO_ERROR,
+                    name + ": copying bitmap slot " + slot + " onto the legs that lack it failed: " + e.getMessage(),
+                    e);
+        }
+        if (!filled.isEmpty()) {
+            log.info(
+                    "{}: bitmap slot {} copied onto {}: admitted while the slot's owner lived, which may never have copied it",
+                    name,
+                    slot,
+                    filled);
+        }
     }
 
     @Override

@@ -548,6 +548,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
         core.sizes.capacityChanged();
     }
 
+    @Override
+    public void fillSkippedSlot(int slot) throws Raid1Exception {
+        core.mirrors.fillSkippedSlot(slot);
+    }
+
     /**
      * Stops all I/O for good (see {@link FenceReason}): every new request fails with FENCED,
      * nothing more is written to the legs by this array. The first reason sticks.

@@ -18,7 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The array's bitmap storage over two in-sync legs keeps the bitmap module's storage contract,
- * and never reads a page from a leg that is still being recovered (docs/lessons.md §12).
+ * never reads a page from a leg that is still being recovered (docs/lessons.md §12), and reads a
+ * slot a leg was admitted without from a leg that holds it until it is filled in
+ * (docs/lessons.md §57).
  */
 class LegBitmapStorageContractTest extends BitmapStorageContractTest {
     @TempDir
@@ -93,5 +95,71 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
         ByteBuffer again = AlignedBuffers.allocate((int) size);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> storage.read(0, again))
                 .isInstanceOf(IOException.class);
+    }
+
+    /**
+     * docs/lessons.md §57: a leg admitted without a live peer's slot lacks it until that peer
+     * copies it, which this node cannot see. Once the leg is in sync with the lowest role, reads
+     * of that slot still come from a leg that holds it; when the slot's owner is gone the slot is
+     * copied onto the leg, once.
+     */
+    @Test
+    void aSlotSkippedAtAdmissionIsReadFromALegThatHoldsItUntilItIsFilledIn() throws Exception {
+        long stride = 4096;
+        long size = 3 * stride;
+        Path oldFile = dir.resolve("lesson56-old");
+        try (RandomAccessFile raf = new RandomAccessFile(oldFile.toFile(), "rw")) {
+            raf.setLength(8192 + size);
+            raf.seek(8192);
+            byte[] area = new byte[(int) size];
+            java.util.Arrays.fill(area, (byte) 0xAA);
+            raf.write(area);
+        }
+        Path newFile = dir.resolve("lesson56-new");
+        try (RandomAccessFile raf = new RandomAccessFile(newFile.toFile(), "rw")) {
+            raf.setLength(8192 + size);
+        }
+        BlockDevice oldDev = BlockDevices.open(oldFile);
+        BlockDevice newDev = BlockDevices.open(newFile);
+        devices.add(oldDev);
+        devices.add(newDev);
+        Mirror old = new Mirror(
+                new Leg(oldDev, 0, UUID.randomUUID(), 0, 0), 1, MirrorState.IN_SYNC, false, Long.MAX_VALUE, 0);
+        Leg fresh = new Leg(newDev, 1, UUID.randomUUID(), 0, 0);
+        java.util.concurrent.atomic.AtomicReference<MirrorSet> set =
+                new java.util.concurrent.atomic.AtomicReference<>(new MirrorSet(1, 2, List.of(old)));
+        LegBitmapStorage storage = new LegBitmapStorage("lesson56", 8192, size, set::get, (m, e) -> {
+            throw new AssertionError("no leg should fail here: " + m, e);
+        });
+
+        storage.admit(
+                fresh,
+                () -> set.set(new MirrorSet(
+                        2, 2, List.of(old, new Mirror(fresh, 0, MirrorState.IN_SYNC, false, Long.MAX_VALUE, 0)))),
+                stride,
+                java.util.Set.of(1));
+        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride))
+                .as("the skipped slot is not copied")
+                .isZero();
+        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + 2 * stride))
+                .isEqualTo((byte) 0xAA);
+
+        ByteBuffer slot1 = AlignedBuffers.allocate((int) stride);
+        storage.read(stride, slot1);
+        org.assertj.core.api.Assertions.assertThat(slot1.get(0))
+                .as("slot 1 is read from the leg that holds it, not the lowest role")
+                .isEqualTo((byte) 0xAA);
+
+        org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(1)).containsExactly(newDev.name());
+        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride))
+                .isEqualTo((byte) 0xAA);
+        org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(1)).isEmpty();
+    }
+
+    private static byte fileByte(Path f, long offset) throws IOException {
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r")) {
+            raf.seek(offset);
+            return raf.readByte();
+        }
     }
 }

@@ -8,14 +8,20 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.clustermd.raid1.admin.ArrayCreator;
 import org.clustermd.raid1.admin.CreateOptions;
 import org.clustermd.raid1.admin.Examiner;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.BlockDeviceException;
 import org.clustermd.raid1.io.BlockDevices;
+import org.clustermd.raid1.io.ForwardingBlockDevice;
 import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockCodec;
 import org.clustermd.raid1.verify.BlockTarget;
 import org.clustermd.raid1.verify.Verifier;
 import org.clustermd.raid1.verify.Workload;
@@ -122,6 +128,43 @@ class LegsTest {
         assertThat(Verifier.compareLegs(List.of(legs.paths.get(0), extra)).identical())
                 .isTrue();
         assertThat(Examiner.examine(extra).deviceRole()).isEqualTo("Active device 1");
+    }
+
+    /**
+     * A spare whose bitmap area cannot be written and that is not failed for it (the lease hold
+     * refuses every write of a fenced array, NOT_ISSUED, and a fenced array fails no leg) is not
+     * picked again at once: the md thread spun on it with the reconfig lock held, and the
+     * array's close never returned (seen on a cluster node fenced while it admitted a leg).
+     */
+    @Test
+    void aSpareThatCannotTakeTheBitmapAreaAndStaysASpareDoesNotHoldTheMdThread() throws Exception {
+        legs(2, 2, 0);
+        Raid1Array a = legs.assemble(fast());
+        String gone = a.mirrors().byDevNumber(1).orElseThrow().name();
+        a.failDevice(gone);
+        a.removeDevice(gone);
+        Superblock sb;
+        try (BlockDevice d = BlockDevices.open(legs.paths.get(0))) {
+            sb = SuperblockCodec.read(d);
+        }
+        long area = (sb.superOffset() + sb.bitmapOffset()) * BlockDevice.SECTOR_SIZE;
+        long data = sb.dataOffset() * BlockDevice.SECTOR_SIZE;
+        Path extra = TestLegs.file(dir.resolve("extra"), 32L << 20);
+        AtomicInteger refused = new AtomicInteger();
+        a.addDevice(new ForwardingBlockDevice(BlockDevices.open(extra)) {
+            @Override
+            public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
+                if (offset < area || offset >= data) return inner().writeAsync(offset, src, fua);
+                refused.incrementAndGet();
+                return CompletableFuture.failedFuture(new BlockDeviceException(
+                        BlockDeviceException.Code.NOT_ISSUED, name(), "not issued: the array is fenced"));
+            }
+        });
+        Timing.waitFor("the md thread tried to admit the spare", () -> refused.get() > 0, WAIT);
+
+        CompletableFuture<Void> closed = CompletableFuture.runAsync(a::close);
+        closed.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(a.mirrors().byName(extra.toString()).orElseThrow().state()).isEqualTo(MirrorState.SPARE);
     }
 
     @Test

@@ -149,6 +149,11 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public void fillSkippedSlot(int slot) {
+        calls.add("fillSkippedSlot(" + slot + ")");
+    }
+
+    @Override
     public void fence(FenceReason reason, Throwable cause) {
         calls.add("fence(" + reason + ")");
     }

@@ -372,10 +372,9 @@ final class Members {
         if (ep.prepDelivered) {
             preparedDeaths.add(inc);
         }
-        if (!graceful) {
-            MemberId lost = new MemberId(new NodeSlot(deadSlot), inc);
-            out.add(() -> listener.memberLost(lost));
-        }
+        MemberId gone = new MemberId(new NodeSlot(deadSlot), inc);
+        if (graceful) out.add(() -> listener.memberLeft(gone));
+        else out.add(() -> listener.memberLost(gone));
         space.engine.evaluateAll(out);
     }
 
@@ -401,9 +400,10 @@ final class Members {
         // our own slot's previous holder is our own earlier life: its dirty bits are ours to
         // resync on assembly, as md does on join, and recover_slot would have us wait on our own
         // bitmap lock
-        if (!graceful && dead.slot() != slot) {
-            MemberId lost = new MemberId(new NodeSlot(dead.slot()), dead.incarnation());
-            out.add(() -> listener.memberLost(lost));
+        if (dead.slot() != slot) {
+            MemberId gone = new MemberId(new NodeSlot(dead.slot()), dead.incarnation());
+            if (graceful) out.add(() -> listener.memberLeft(gone));
+            else out.add(() -> listener.memberLost(gone));
         }
     }
 

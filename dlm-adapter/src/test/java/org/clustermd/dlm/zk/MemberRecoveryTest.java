@@ -20,6 +20,7 @@ import org.clustermd.dlm.LockSpaceListener;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.dlm.MemberId;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
@@ -56,6 +57,11 @@ class MemberRecoveryTest {
         @Override
         public void memberLost(NodeSlot slot) {
             events.add("lost" + slot.number());
+        }
+
+        @Override
+        public void memberLeft(MemberId gone) {
+            events.add("left" + gone.slot().number());
         }
 
         @Override
@@ -118,6 +124,22 @@ class MemberRecoveryTest {
                         .valueBlock()
                         .isValid())
                 .isTrue();
+    }
+
+    /** A graceful leave is no death: survivors are told who left, and no recover_slot comes. */
+    @Test
+    void survivorsAreToldOfAGracefulLeaveWithoutARecoverSlot() throws Exception {
+        Recorder ra = new Recorder();
+        LockSpace a = join(nodes.manager("a"), ra);
+        LockSpace b = join(nodes.manager("b"), new Recorder());
+        await().atMost(WAIT).until(() -> ra.events.contains("done[0, 1]"));
+        ra.events.clear();
+
+        b.close();
+
+        await().atMost(WAIT).until(() -> ra.events.contains("done[0]"));
+        assertThat(ra.events).containsExactly("prep", "left1", "done[0]");
+        assertThat(a.members()).containsExactly(new NodeSlot(0));
     }
 
     /**
