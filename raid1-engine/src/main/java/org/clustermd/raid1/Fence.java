@@ -9,8 +9,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The array's fence (md's {@code MD_BROKEN} taken further, see {@link FenceReason}): once set,
  * every new request fails with FENCED and nothing more is written to the legs. Owns the reason and
- * the fence sequence: the bitmap first (its lazy clearing must stop before anything else), then
- * the I/O stop the array wires in, then the listeners.
+ * the fence sequence: the leg writes the lease hold still holds fail first (never issued now),
+ * then the bitmap (its lazy clearing must stop before anything else), then the I/O stop the
+ * array wires in, then the listeners.
  *
  * <p>Thread-safe: {@link #fence} may race from any thread (a lease hold, a dying engine thread,
  * the cluster session); the first reason sticks and only its caller runs the sequence.
@@ -24,6 +25,8 @@ final class Fence {
     private final Runnable stopIo;
     private final Notifier notifier;
     private volatile FenceReason fenced;
+    /** Fails the writes the lease hold queued; set once by {@link LeaseHold#attach}. */
+    private volatile Runnable failHeldWrites = () -> {};
 
     /**
      * @param bitmap the bitmap or null: read when fencing, since it is opened only at start
@@ -40,6 +43,11 @@ final class Fence {
         return name;
     }
 
+    /** {@code fail} ends the lease hold's held writes; run as soon as the fence is set. */
+    void failHeldWritesWith(Runnable fail) {
+        this.failHeldWrites = fail;
+    }
+
     /** Stops all I/O for good; the first reason sticks. */
     void fence(FenceReason reason, Throwable cause) {
         synchronized (this) {
@@ -47,6 +55,10 @@ final class Fence {
             fenced = reason;
         }
         log.error("{}: fenced: {}", name, reason, cause);
+        // Held writes fail now that the fence is set (so none is taken for a broken leg), before
+        // the bitmap's fence waits for its daemon: the daemon may be waiting for a page write the
+        // lease holds, and the lease hold's thread may be the one fencing (docs/lessons.md §60).
+        failHeldWrites.run();
         WriteIntentBitmap b = bitmap.get();
         if (b != null) {
             // not even the lazy clearing may write on: another node may be recovering our slot

@@ -66,6 +66,7 @@ final class LeaseHold {
     void attach(Fence a) {
         this.fence = a;
         this.name = a.name();
+        a.failHeldWritesWith(() -> failAll("the array is fenced (" + a.reason().orElseThrow() + ")"));
     }
 
     /** {@code device} as a leg of this array: its writes pass the lease. */

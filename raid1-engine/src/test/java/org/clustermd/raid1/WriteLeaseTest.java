@@ -126,6 +126,59 @@ class WriteLeaseTest {
                 .hasSize(2);
     }
 
+    /**
+     * docs/lessons.md §60: the bitmap daemon waits for its clearing page write, which the lease
+     * holds, when the lease hold's own thread fences the array; the fence waits for the daemon.
+     * Held writes must fail before that wait, or neither the fence nor the array's close ends.
+     */
+    @Test
+    void aFenceFromTheHoldThreadWhileTheBitmapDaemonWaitsForAHeldPageWriteEnds() throws Exception {
+        Raid1Array a = array(Duration.ofSeconds(120));
+        a.write(0, block(1)); // chunk 0's bit: the daemon clears it 2-3 daemon_sleep periods later
+        ops.lease.expire();
+        int before = legWrites();
+        Thread daemon = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("bitmap-flush-md-lease"))
+                .findFirst()
+                .orElseThrow();
+        long deadline = System.nanoTime() + Timing.seconds(60).toNanos();
+        while (!waitsInAClearingPass(daemon) && System.nanoTime() < deadline) Thread.sleep(50);
+        assertThat(waitsInAClearingPass(daemon))
+                .as("the daemon waits for its page write")
+                .isTrue();
+        java.util.concurrent.CountDownLatch told = new java.util.concurrent.CountDownLatch(1);
+        a.addListener(new ArrayListener() {
+            @Override
+            public void fenced(FenceReason reason, Throwable cause) {
+                told.countDown(); // the fence sequence's last step
+            }
+        });
+        ops.lease.revoke(); // the hold thread fences the array itself
+        assertThat(told.await(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS))
+                .as("the fence ran to its end without a close to break it")
+                .isTrue();
+        Thread closer = new Thread(a::close, "closer");
+        closer.start();
+        closer.join(Timing.seconds(60).toMillis());
+        assertThat(closer.isAlive()).as("the fence and the close ended").isFalse();
+        assertThat(a.fenceReason()).contains(FenceReason.CLUSTER_SESSION_LOST);
+        assertThat(legWrites())
+                .as("nothing reached a leg after the lease ran out")
+                .isEqualTo(before);
+    }
+
+    private static boolean waitsInAClearingPass(Thread daemon) {
+        boolean inPass = false;
+        boolean inCommit = false;
+        for (StackTraceElement e : daemon.getStackTrace()) {
+            inPass |= e.getClassName().endsWith("WriteIntentBitmap")
+                    && e.getMethodName().equals("pass");
+            inCommit |= e.getClassName().endsWith("GroupCommit")
+                    && e.getMethodName().equals("await");
+        }
+        return inPass && inCommit;
+    }
+
     @Test
     void aLeaseInvalidForTheWholeIoBoundFencesTheArray() throws Exception {
         Raid1Array a = array(Duration.ofMillis(700));
