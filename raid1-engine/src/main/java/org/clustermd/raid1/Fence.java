@@ -9,8 +9,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The array's fence (md's {@code MD_BROKEN} taken further, see {@link FenceReason}): once set,
  * every new request fails with FENCED and nothing more is written to the legs. Owns the reason and
- * the fence sequence: the leg writes the lease hold still holds fail first (never issued now),
- * then the bitmap (its lazy clearing must stop before anything else), then the I/O stop the
+ * the fence sequence: the leg writes the lease hold still holds are failed first (never issued
+ * now), then the bitmap (its lazy clearing must stop before anything else), then the I/O stop the
  * array wires in, then the listeners.
  *
  * <p>Thread-safe: {@link #fence} may race from any thread (a lease hold, a dying engine thread,
@@ -57,7 +57,8 @@ final class Fence {
         log.error("{}: fenced: {}", name, reason, cause);
         // Held writes fail now that the fence is set (so none is taken for a broken leg), before
         // the bitmap's fence waits for its daemon: the daemon may be waiting for a page write the
-        // lease holds, and the lease hold's thread may be the one fencing (docs/lessons.md §60).
+        // lease holds, and the lease hold's thread, which fails them, may be the one fencing
+        // (docs/lessons.md §60).
         failHeldWrites.run();
         WriteIntentBitmap b = bitmap.get();
         if (b != null) {

@@ -66,7 +66,23 @@ final class LeaseHold {
     void attach(Fence a) {
         this.fence = a;
         this.name = a.name();
-        a.failHeldWritesWith(() -> failAll("the array is fenced (" + a.reason().orElseThrow() + ")"));
+        a.failHeldWritesWith(this::failHeldForFence);
+    }
+
+    /**
+     * The fence's first step. On the hold thread (it fences the array itself) the held writes fail
+     * here, their completions on an engine thread as always; any other fencer only wakes the hold
+     * thread, which fails them, so no completion runs on a thread that may not block.
+     */
+    private void failHeldForFence() {
+        synchronized (monitor) {
+            if (Thread.currentThread() != thread) {
+                monitor.notifyAll();
+                return;
+            }
+        }
+        Fence a = fence;
+        failAll("the array is fenced (" + (a == null ? "?" : a.reason().orElseThrow()) + ")");
     }
 
     /** {@code device} as a leg of this array: its writes pass the lease. */
