@@ -2,7 +2,6 @@ package org.clustermd.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -13,12 +12,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.clustermd.raid1.MirrorState;
-import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
 import org.clustermd.raid1.io.ForwardingBlockDevice;
 import org.clustermd.raid1.sb.Superblock;
-import org.clustermd.raid1.sb.SuperblockCodec;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,7 +43,7 @@ class AdmissionDeathTest {
         try (ClusterFixture c = new ClusterFixture(dir, 3, LEG)) {
             DeviceLocator scan =
                     new GlobDeviceLocator(List.of(dir.resolve("new*").toString()));
-            Superblock sb = read(c.legs.get(1));
+            Superblock sb = ClusterFixture.superblock(c.legs.get(1));
             long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
             long data = sb.dataOffset() * 512L;
             List<HeldAreaReads> held = new CopyOnWriteArrayList<>();
@@ -62,13 +59,10 @@ class AdmissionDeathTest {
                 a.array.failDevice(leg0);
                 a.array.removeDevice(leg0);
 
-                Path fresh = dir.resolve("new0");
-                try (RandomAccessFile raf = new RandomAccessFile(fresh.toFile(), "rw")) {
-                    raf.setLength(LEG);
-                }
+                Path fresh = c.newLeg("new0");
                 held.forEach(HeldAreaReads::arm);
                 a.array.addDevice(BlockDevices.open(fresh));
-                int dev = devNumberOf(a.array, fresh);
+                int dev = ClusterFixture.devNumberOf(a.array, fresh);
                 // p admits the leg at the adder's RESYNCING_START: its copy of the area is held there
                 Timing.waitFor(
                         "p is admitting the new leg",
@@ -81,14 +75,7 @@ class AdmissionDeathTest {
                         .isZero();
                 c.expire(p);
 
-                Timing.waitFor(
-                        "a has the new leg in sync",
-                        () -> a.array
-                                .mirrors()
-                                .byDevNumber(dev)
-                                .map(m -> m.state() == MirrorState.IN_SYNC)
-                                .orElse(false),
-                        Timing.seconds(60));
+                ClusterFixture.awaitInSync(a, dev, "a has the new leg in sync", Timing.seconds(60));
                 Timing.waitFor(
                         "a recovered p's slot",
                         () -> a.events.stream().anyMatch(e -> e.startsWith("copied" + slot + ":"))
@@ -98,8 +85,8 @@ class AdmissionDeathTest {
 
                 long stride = a.array.bitmap().orElseThrow().geometry().stride();
                 long from = area + slot * stride;
-                byte[] onNew = bytes(fresh, from, (int) stride);
-                byte[] onOld = bytes(c.legs.get(1), from, (int) stride);
+                byte[] onNew = ClusterFixture.bytes(fresh, from, (int) stride);
+                byte[] onOld = ClusterFixture.bytes(c.legs.get(1), from, (int) stride);
                 assertThat(Arrays.equals(onNew, onOld))
                         .as(
                                 "p's slot is the same on the new leg (starts %s) as on the in-sync one (starts %s)",
@@ -116,29 +103,6 @@ class AdmissionDeathTest {
             } finally {
                 held.forEach(HeldAreaReads::release);
             }
-        }
-    }
-
-    private static int devNumberOf(Raid1Array array, Path leg) {
-        return array.mirrors().mirrors().stream()
-                .filter(m -> m.name().equals(leg.toString()))
-                .findFirst()
-                .orElseThrow()
-                .devNumber();
-    }
-
-    private static Superblock read(Path leg) throws Exception {
-        try (BlockDevice d = BlockDevices.open(leg)) {
-            return SuperblockCodec.read(d);
-        }
-    }
-
-    private static byte[] bytes(Path file, long offset, int length) throws Exception {
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
-            byte[] b = new byte[length];
-            raf.seek(offset);
-            raf.readFully(b);
-            return b;
         }
     }
 

@@ -21,6 +21,7 @@ import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.MirrorState;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.admin.ArrayCreator;
 import org.clustermd.raid1.admin.CreateOptions;
@@ -28,6 +29,8 @@ import org.clustermd.raid1.admin.CreateResult;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
+import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.raid1.sb.SuperblockCodec;
 import org.clustermd.raid1.verify.StampedBlock;
 import org.clustermd.testkit.Timing;
 
@@ -41,6 +44,9 @@ final class ClusterFixture implements AutoCloseable {
     static final Duration SESSION = Duration.ofSeconds(2);
 
     final Path dir;
+    /** The size of every leg file, the array's and those {@link #newLeg} makes. */
+    final long legBytes;
+
     final EmbeddedZooKeeper zk;
     final List<Path> legs = new ArrayList<>();
     final CreateResult created;
@@ -135,6 +141,7 @@ final class ClusterFixture implements AutoCloseable {
     ClusterFixture(Path dir, int nodeSlots, long legBytes, boolean assumeClean, long sizeBytes, long bitmapChunk)
             throws Exception {
         this.dir = dir;
+        this.legBytes = legBytes;
         this.zk = EmbeddedZooKeeper.start(Files.createDirectories(dir.resolve("zk")), 0, ZooKeeperSettings.forTests());
         try {
             for (int i = 0; i < 2; i++) {
@@ -254,6 +261,53 @@ final class ClusterFixture implements AutoCloseable {
     /** As {@link #start(String, DeviceLocator)}, every leg opened at assembly wrapped by {@code wrap}. */
     Node start(String name, DeviceLocator locator, UnaryOperator<BlockDevice> wrap) throws Exception {
         return start(name, true, zk.connectString(), SESSION, ArrayOptions.DEFAULT_IO_WAIT, wrap, locator);
+    }
+
+    /** An empty leg file {@code name} in the fixture's directory, as large as the array's legs. */
+    Path newLeg(String name) throws IOException {
+        Path f = dir.resolve(name);
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(legBytes);
+        }
+        return f;
+    }
+
+    /** The dev_number {@code array} gave the leg at {@code leg}. */
+    static int devNumberOf(Raid1Array array, Path leg) {
+        return array.mirrors().mirrors().stream()
+                .filter(m -> m.name().equals(leg.toString()))
+                .findFirst()
+                .orElseThrow()
+                .devNumber();
+    }
+
+    /** Waits until {@code n} has the leg numbered {@code dev} in sync. */
+    static void awaitInSync(Node n, int dev, String what, Duration bound) throws Exception {
+        Timing.waitFor(
+                what,
+                () -> n.array
+                        .mirrors()
+                        .byDevNumber(dev)
+                        .map(m -> m.state() == MirrorState.IN_SYNC)
+                        .orElse(false),
+                bound);
+    }
+
+    /** The md superblock on the leg file {@code leg}. */
+    static Superblock superblock(Path leg) throws Exception {
+        try (BlockDevice d = BlockDevices.open(leg)) {
+            return SuperblockCodec.read(d);
+        }
+    }
+
+    /** {@code length} bytes of {@code file} from {@code offset}. */
+    static byte[] bytes(Path file, long offset, int length) throws IOException {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+            byte[] b = new byte[length];
+            raf.seek(offset);
+            raf.readFully(b);
+            return b;
+        }
     }
 
     /** The byte offset of chunk {@code c} in the array. */

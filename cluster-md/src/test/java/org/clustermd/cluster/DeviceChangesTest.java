@@ -3,7 +3,6 @@ package org.clustermd.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -63,18 +62,11 @@ class DeviceChangesTest {
             for (ClusterFixture.Node n : all)
                 assertThat(n.array.mirrors().byDevNumber(1)).as(n.name).isEmpty();
 
-            Path fresh = newLeg("new0");
+            Path fresh = c.newLeg("new0");
             a.array.addDevice(BlockDevices.open(fresh));
-            int dev = devNumberOf(a.array, fresh);
+            int dev = ClusterFixture.devNumberOf(a.array, fresh);
             for (ClusterFixture.Node n : all) {
-                Timing.waitFor(
-                        n.name + " has the new leg in sync",
-                        () -> n.array
-                                .mirrors()
-                                .byDevNumber(dev)
-                                .map(m -> m.state() == MirrorState.IN_SYNC)
-                                .orElse(false),
-                        Timing.seconds(60));
+                ClusterFixture.awaitInSync(n, dev, n.name + " has the new leg in sync", Timing.seconds(60));
             }
             for (ClusterFixture.Node n : List.of(b, d))
                 assertThat(n.candidates).as(n.name).containsExactly("PENDING:" + dev, "CONFIRMED:" + dev);
@@ -98,23 +90,16 @@ class DeviceChangesTest {
             a.writeBlock(ClusterFixture.chunk(1), 1);
             b.writeBlock(ClusterFixture.chunk(4), 2);
 
-            Path fresh = newLeg("new0");
+            Path fresh = c.newLeg("new0");
             List<long[]> writes = new CopyOnWriteArrayList<>();
             a.array.addDevice(new RecordingWrites(BlockDevices.open(fresh), writes));
-            int dev = devNumberOf(a.array, fresh);
+            int dev = ClusterFixture.devNumberOf(a.array, fresh);
             for (ClusterFixture.Node n : List.of(a, b)) {
-                Timing.waitFor(
-                        n.name + " has the new leg in sync",
-                        () -> n.array
-                                .mirrors()
-                                .byDevNumber(dev)
-                                .map(m -> m.state() == MirrorState.IN_SYNC)
-                                .orElse(false),
-                        Timing.seconds(60));
+                ClusterFixture.awaitInSync(n, dev, n.name + " has the new leg in sync", Timing.seconds(60));
                 n.array.awaitSyncIdle(Timing.seconds(60));
             }
 
-            Superblock sb = read(c.legs.get(0));
+            Superblock sb = ClusterFixture.superblock(c.legs.get(0));
             long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
             long stride = a.array.bitmap().orElseThrow().geometry().stride();
             long bFrom = area + b.slot() * stride;
@@ -129,7 +114,8 @@ class DeviceChangesTest {
                 Timing.waitFor(
                         "slot " + slot + " is the same on leg0 and the new leg",
                         () -> java.util.Arrays.equals(
-                                bytes(c.legs.get(0), from, (int) stride), bytes(fresh, from, (int) stride)),
+                                ClusterFixture.bytes(c.legs.get(0), from, (int) stride),
+                                ClusterFixture.bytes(fresh, from, (int) stride)),
                         Timing.seconds(30));
             }
         }
@@ -142,9 +128,9 @@ class DeviceChangesTest {
             ClusterFixture.Node a = c.start("node-a", scan);
             ClusterFixture.Node b = c.start("node-b", scan);
             a.writeBlock(ClusterFixture.chunk(3), 1);
-            Path fresh = newLeg("new0");
+            Path fresh = c.newLeg("new0");
             a.array.addDevice(BlockDevices.open(fresh));
-            int dev = devNumberOf(a.array, fresh);
+            int dev = ClusterFixture.devNumberOf(a.array, fresh);
             assertThat(b.array.mirrors().byDevNumber(dev).orElseThrow().state()).isEqualTo(MirrorState.SPARE);
 
             b.array.growRaidDisks(3);
@@ -160,7 +146,7 @@ class DeviceChangesTest {
                         Timing.seconds(60));
                 n.array.awaitSyncIdle(Timing.seconds(60));
             }
-            assertThat(read(c.legs.get(0)).raidDisks()).isEqualTo(3);
+            assertThat(ClusterFixture.superblock(c.legs.get(0)).raidDisks()).isEqualTo(3);
             assertThat(Verifier.compareLegs(List.of(c.legs.get(0), c.legs.get(1), fresh))
                             .identical())
                     .isTrue();
@@ -179,7 +165,7 @@ class DeviceChangesTest {
             ClusterFixture.Node a = c.start("node-a", scan());
             ClusterFixture.Node b = c.start("node-b", DeviceLocator.NONE);
             long events = onDiskEvents(c.legs.get(0));
-            Path fresh = newLeg("new0");
+            Path fresh = c.newLeg("new0");
             BlockDevice device = BlockDevices.open(fresh);
             try {
                 assertThatThrownBy(() -> a.array.addDevice(device))
@@ -214,7 +200,7 @@ class DeviceChangesTest {
             ClusterFixture.Node a = c.start("node-a", scan);
             ClusterFixture.Node b = c.start("node-b", scan);
             ClusterFixture.Node d = c.start("node-d", hangsFirst);
-            Path fresh = newLeg("new0");
+            Path fresh = c.newLeg("new0");
             BlockDevice device = BlockDevices.open(fresh);
             try {
                 assertThatThrownBy(() -> a.array.addDevice(device))
@@ -244,12 +230,12 @@ class DeviceChangesTest {
             ClusterFixture.Node a = c.start("node-a", scan());
             ClusterFixture.Node b = c.start("node-b", scan());
             // an adder that dies after NEWDISK: the device is announced, found, and never committed
-            Path orphan = newLeg("new-orphan");
+            Path orphan = c.newLeg("new-orphan");
             UUID orphanUuid = UUID.randomUUID();
             try (BlockDevice d = BlockDevices.open(orphan)) {
                 SuperblockCodec.write(
                         d,
-                        read(c.legs.get(0)).toBuilder()
+                        ClusterFixture.superblock(c.legs.get(0)).toBuilder()
                                 .deviceUuid(orphanUuid)
                                 .devNumber(2)
                                 .build());
@@ -258,7 +244,7 @@ class DeviceChangesTest {
             assertThat(b.candidates).containsExactly("PENDING:2");
 
             // the next add names a device b cannot find: b's veto must count again
-            Path hidden = newLeg("hidden0");
+            Path hidden = c.newLeg("hidden0");
             BlockDevice device = BlockDevices.open(hidden);
             try {
                 assertThatThrownBy(() -> a.array.addDevice(device))
@@ -284,8 +270,8 @@ class DeviceChangesTest {
             DeviceLocator scan = scan();
             ClusterFixture.Node a = c.start("node-a", scan);
             ClusterFixture.Node b = c.start("node-b", scan);
-            BlockDevice forA = BlockDevices.open(newLeg("new-a"));
-            BlockDevice forB = BlockDevices.open(newLeg("new-b"));
+            BlockDevice forA = BlockDevices.open(c.newLeg("new-a"));
+            BlockDevice forB = BlockDevices.open(c.newLeg("new-b"));
             CountDownLatch go = new CountDownLatch(1);
             CompletableFuture<Optional<Raid1Exception>> addA = addAsync(a.array, forA, go);
             CompletableFuture<Optional<Raid1Exception>> addB = addAsync(b.array, forB, go);
@@ -358,22 +344,6 @@ class DeviceChangesTest {
         return new GlobDeviceLocator(List.of(dir.resolve("new*").toString()));
     }
 
-    private Path newLeg(String name) throws Exception {
-        Path f = dir.resolve(name);
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-            raf.setLength(LEG);
-        }
-        return f;
-    }
-
-    private static int devNumberOf(Raid1Array array, Path leg) {
-        return array.mirrors().mirrors().stream()
-                .filter(m -> m.name().equals(leg.toString()))
-                .findFirst()
-                .orElseThrow()
-                .devNumber();
-    }
-
     private static UUID uuidOf(BlockDevice d) throws Exception {
         try (BlockDevice r = BlockDevices.open(Path.of(d.name()))) {
             return SuperblockCodec.read(r).deviceUuid();
@@ -423,21 +393,6 @@ class DeviceChangesTest {
                 }
             }
         };
-    }
-
-    private static Superblock read(Path leg) throws Exception {
-        try (BlockDevice d = BlockDevices.open(leg)) {
-            return SuperblockCodec.read(d);
-        }
-    }
-
-    private static byte[] bytes(Path file, long offset, int length) throws Exception {
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
-            byte[] b = new byte[length];
-            raf.seek(offset);
-            raf.readFully(b);
-            return b;
-        }
     }
 
     /** Records the byte range of every write ({offset, length}); passes everything on. */

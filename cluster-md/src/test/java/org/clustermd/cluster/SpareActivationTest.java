@@ -2,7 +2,6 @@ package org.clustermd.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,27 +64,14 @@ class SpareActivationTest {
             a.array.removeDevice(leg1);
 
             AtomicBoolean stop = new AtomicBoolean();
-            List<Future<?>> writers = new ArrayList<>();
-            long blocks = a.array.sizeSectors() / 8;
-            for (int i = 0; i < all.size(); i++) {
-                ClusterFixture.Node n = all.get(i);
-                int owner = i;
-                writers.add(pool.submit(() -> write(n.array, owner, all.size(), blocks, stop)));
-            }
+            List<Future<?>> writers = startWriters(all, stop);
             Thread.sleep(300);
 
-            Path fresh = dir.resolve("new0");
-            try (RandomAccessFile raf = new RandomAccessFile(fresh.toFile(), "rw")) {
-                raf.setLength(LEG);
-            }
+            Path fresh = c.newLeg("new0");
             // the adder's sync starts late (md's db5e653d7c9f delayed it): frozen over the add
             a.array.syncAction(SyncAction.FROZEN);
             a.array.addDevice(BlockDevices.open(fresh));
-            int dev = a.array.mirrors().mirrors().stream()
-                    .filter(m -> m.name().equals(fresh.toString()))
-                    .findFirst()
-                    .orElseThrow()
-                    .devNumber();
+            int dev = ClusterFixture.devNumberOf(a.array, fresh);
             // a peer that activated the spare on its own would recover it now; give it the time
             peerActivates(List.of(b, d), dev);
             assertThat(List.of(b, d))
@@ -94,14 +80,7 @@ class SpareActivationTest {
                             n.array.mirrors().byDevNumber(dev).orElseThrow().state() == MirrorState.SPARE);
             a.array.syncAction(SyncAction.IDLE);
             for (ClusterFixture.Node n : all) {
-                Timing.waitFor(
-                        n.name + " has the new leg in sync",
-                        () -> n.array
-                                .mirrors()
-                                .byDevNumber(dev)
-                                .map(m -> m.state() == MirrorState.IN_SYNC)
-                                .orElse(false),
-                        Timing.seconds(90));
+                ClusterFixture.awaitInSync(n, dev, n.name + " has the new leg in sync", Timing.seconds(90));
             }
             stop.set(true);
             for (Future<?> w : writers) w.get(Timing.seconds(60).toMillis(), TimeUnit.MILLISECONDS);
@@ -137,32 +116,12 @@ class SpareActivationTest {
             b.array.syncAction(SyncAction.FROZEN);
 
             AtomicBoolean stop = new AtomicBoolean();
-            List<Future<?>> writers = new ArrayList<>();
-            long blocks = a.array.sizeSectors() / 8;
-            for (int i = 0; i < all.size(); i++) {
-                ClusterFixture.Node n = all.get(i);
-                int owner = i;
-                writers.add(pool.submit(() -> write(n.array, owner, all.size(), blocks, stop)));
-            }
+            List<Future<?>> writers = startWriters(all, stop);
             Thread.sleep(300);
-            Path fresh = dir.resolve("new0");
-            try (RandomAccessFile raf = new RandomAccessFile(fresh.toFile(), "rw")) {
-                raf.setLength(LEG);
-            }
+            Path fresh = c.newLeg("new0");
             a.array.addDevice(BlockDevices.open(fresh));
-            int dev = a.array.mirrors().mirrors().stream()
-                    .filter(m -> m.name().equals(fresh.toString()))
-                    .findFirst()
-                    .orElseThrow()
-                    .devNumber();
-            Timing.waitFor(
-                    "a has the new leg in sync",
-                    () -> a.array
-                            .mirrors()
-                            .byDevNumber(dev)
-                            .map(m -> m.state() == MirrorState.IN_SYNC)
-                            .orElse(false),
-                    Timing.seconds(90));
+            int dev = ClusterFixture.devNumberOf(a.array, fresh);
+            ClusterFixture.awaitInSync(a, dev, "a has the new leg in sync", Timing.seconds(90));
             a.array.awaitSyncIdle(Timing.seconds(60));
             Thread.sleep(500); // b writes on after the recovery
             stop.set(true);
@@ -190,30 +149,16 @@ class SpareActivationTest {
                     new GlobDeviceLocator(List.of(dir.resolve("new*").toString()));
             ClusterFixture.Node a = c.start("node-a", scan);
             ClusterFixture.Node b = c.start("node-b", scan);
-            Path fresh = dir.resolve("new0");
-            try (RandomAccessFile raf = new RandomAccessFile(fresh.toFile(), "rw")) {
-                raf.setLength(LEG);
-            }
+            Path fresh = c.newLeg("new0");
             a.array.addDevice(BlockDevices.open(fresh));
-            int dev = a.array.mirrors().mirrors().stream()
-                    .filter(m -> m.name().equals(fresh.toString()))
-                    .findFirst()
-                    .orElseThrow()
-                    .devNumber();
+            int dev = ClusterFixture.devNumberOf(a.array, fresh);
             assertThat(b.array.mirrors().byDevNumber(dev).orElseThrow().state()).isEqualTo(MirrorState.SPARE);
             assertThat(b.cluster.waitingForSync()).as("b confirmed the NEWDISK").isTrue();
 
             a.array.close(); // in sync: a plain leave, no BITMAP_NEEDS_SYNC
             String leg1 = b.array.mirrors().byDevNumber(1).orElseThrow().name();
             b.array.failDevice(leg1);
-            Timing.waitFor(
-                    "b recovered the spare into the failed leg's role",
-                    () -> b.array
-                            .mirrors()
-                            .byDevNumber(dev)
-                            .map(m -> m.state() == MirrorState.IN_SYNC)
-                            .orElse(false),
-                    Timing.seconds(60));
+            ClusterFixture.awaitInSync(b, dev, "b recovered the spare into the failed leg's role", Timing.seconds(60));
             b.array.awaitSyncIdle(Timing.seconds(60));
             assertThat(b.cluster.waitingForSync()).isFalse();
             assertThat(Verifier.compareLegs(List.of(c.legs.get(0), fresh)).identical())
@@ -234,6 +179,18 @@ class SpareActivationTest {
             }
             Thread.sleep(50);
         }
+    }
+
+    /** One writer per node, each on the blocks it owns, until {@code stop}. */
+    private List<Future<?>> startWriters(List<ClusterFixture.Node> all, AtomicBoolean stop) {
+        List<Future<?>> writers = new ArrayList<>();
+        long blocks = all.get(0).array.sizeSectors() / 8;
+        for (int i = 0; i < all.size(); i++) {
+            ClusterFixture.Node n = all.get(i);
+            int owner = i;
+            writers.add(pool.submit(() -> write(n.array, owner, all.size(), blocks, stop)));
+        }
+        return writers;
     }
 
     /** Stamped 4 KiB blocks this writer owns ({@code block % owners == owner}), anywhere, until told to stop. */
