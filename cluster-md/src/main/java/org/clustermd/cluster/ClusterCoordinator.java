@@ -43,13 +43,12 @@ import org.slf4j.LoggerFactory;
  * }                               // graceful leave
  * }</pre>
  *
- * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the
- * cluster named by the bitmap's {@code cluster_name} (a given lock manager must serve that
- * cluster); join the lockspace named by the array UUID with as many slots as the bitmap has
- * {@code nodes} (one node more is refused with CLUSTER); take this slot's {@code bitmapNNNN}
- * lock in PW and hold it for the whole membership; create {@code resync} at NL; open the
- * {@link MessageChannel} ({@code ack} armed in CR under {@code token} EX, then the superblock
- * re-read). At {@link #loadBitmaps} every other slot is probed with PW+NOQUEUE: a free slot's
+ * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the cluster
+ * the bitmap's {@code cluster_name} names (a given lock manager must serve it); join the lockspace
+ * named by the array UUID with as many slots as the bitmap has {@code nodes} (one more is refused
+ * with CLUSTER); take this slot's {@code bitmapNNNN} lock in PW for the whole membership; create
+ * {@code resync} and {@code foreground} ({@link PeerActivity}) at NL; open the {@link
+ * MessageChannel} ({@code ack} armed in CR under {@code token} EX, then the superblock re-read). At {@link #loadBitmaps} every other slot is probed with PW+NOQUEUE: a free slot's
  * dirty bits are merged into ours without clearing them (docs/md-cluster-protocol.md §c.4);
  * then messages are handled. <b>Node failure</b> (docs/md-cluster-protocol.md §d): recover_prep
  * suspends read balancing ({@link MembershipState#RECOVERING}); recover_slot queues a
@@ -93,6 +92,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private final TokenPermits permits = new TokenPermits(this);
     private final DeviceMessages devices = new DeviceMessages(() -> channel, () -> array);
     private volatile RecoveryThread recovery;
+    private volatile PeerActivity activity;
     private volatile SessionFence session;
     private final WriteLease lease = new LockSpaceLease(() -> lockSpace);
     private final HandOver handOver;
@@ -237,6 +237,7 @@ public final class ClusterCoordinator implements ClusterOperations {
             LockResource resyncLock = ls.resource("resync");
             resync.attach(resyncLock);
             steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
+            activity = PeerActivity.start(mddev.name(), ls.resource(PeerActivity.RESOURCE), mddev::foregroundRequests);
             // ack is armed under token EX, then the superblock re-read: a message sent before that was
             // missed, every later one is ours to acknowledge (docs/lessons.md §7)
             var receiver = new MessageReceiver(mddev, () -> channel, config.locator(), listener, peers, handOver);
@@ -290,9 +291,8 @@ public final class ClusterCoordinator implements ClusterOperations {
     }
 
     /**
-     * md's leave: the hand-over if the engine did not ask for it first ({@link #handOver}), then
-     * every lock released (our bitmap lock last of all, with the lockspace) and the session
-     * closed. Never throws; idempotent.
+     * md's leave: the hand-over unless the engine asked for it first ({@link #handOver}), then every
+     * lock released (our bitmap lock last, with the lockspace), the session closed; never throws.
      */
     @Override
     public void leave(boolean arrayInSync) {
@@ -305,6 +305,8 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     /** Closes the lockspace, the session and the session thread, whatever state they are in. */
     private void abandon() {
+        PeerActivity a = activity;
+        if (a != null) a.close();
         MessageChannel c = channel;
         if (c != null) c.close();
         LockSpace ls = lockSpace;
@@ -362,6 +364,12 @@ public final class ClusterCoordinator implements ClusterOperations {
         return peers != null && peers.windows().any();
     }
 
+    @Override // the foreground lock's answer, PeerActivity
+    public boolean peersBusy() {
+        PeerActivity a = activity;
+        return a != null && a.peersBusy();
+    }
+
     @Override
     public boolean areaResyncing(Direction direction, long lo, long hi) {
         PeerResyncs p = peers;
@@ -408,20 +416,17 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     /** Messages this node broadcast and every peer acknowledged. */
     public long messagesSent() {
-        MessageChannel c = channel;
-        return c == null ? 0 : c.messagesSent();
+        return channel == null ? 0 : channel.messagesSent(); // set once, at join
     }
 
     /** Messages this node processed and acknowledged. */
     public long messagesReceived() {
-        MessageChannel c = channel;
-        return c == null ? 0 : c.messagesReceived();
+        return channel == null ? 0 : channel.messagesReceived(); // set once, at join
     }
 
     /** Messages this node refused to acknowledge (unknown, malformed, not handled by this build). */
     public long messagesRefused() {
-        MessageChannel c = channel;
-        return c == null ? 0 : c.messagesRefused();
+        return channel == null ? 0 : channel.messagesRefused(); // set once, at join
     }
 
     /** The channel, for tests that broadcast without an engine update. */
@@ -464,8 +469,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     private LockSpace member() throws Raid1Exception {
         LockSpace ls = lockSpace;
         if (ls == null) throw new IllegalStateException("not joined");
-        MembershipState s = state();
-        if (s == MembershipState.LEFT)
+        if (state() == MembershipState.LEFT)
             throw new Raid1Exception(Raid1Exception.Code.CLOSED, arrayName() + ": not a cluster member");
         return ls;
     }
@@ -502,10 +506,9 @@ public final class ClusterCoordinator implements ClusterOperations {
         private Builder() {}
 
         /**
-         * The lock manager to join through, connected and owned by the caller (the coordinator
-         * leaves its lockspace at leave but does not close the manager). It must serve the
-         * cluster the array's bitmap names. Instead of {@link #connectString}; the node name is
-         * the manager's, and root, session and connection timeouts and credentials do not apply.
+         * The lock manager to join through, connected and owned by the caller (leave does not close
+         * it); it must serve the array's cluster. Instead of {@link #connectString}: the node name
+         * is the manager's, and root, session and connection timeouts and credentials do not apply.
          */
         public Builder lockManager(LockManager v) {
             this.lockManager = Objects.requireNonNull(v, "lockManager");
@@ -546,11 +549,10 @@ public final class ClusterCoordinator implements ClusterOperations {
         }
 
         /**
-         * The bound of every lock request but the resync lock (md: 30 s), and the token wait of
-         * the message channel: the ack wait is 2/3 of it, a handler's bound 1/3
-         * ({@link ChannelBounds#fromTokenWait}). It should be below the array's I/O wait
-         * ({@code ArrayOptions.ioWait}, 30 s by default), which covers a superblock update with
-         * its broadcast (join warns otherwise); default 20 s.
+         * The bound of every lock request but the resync lock (md: 30 s), and the channel's token
+         * wait: the ack wait is 2/3 of it, a handler's bound 1/3 ({@link ChannelBounds#fromTokenWait}).
+         * Below the array's I/O wait ({@code ArrayOptions.ioWait}, 30 s), which covers a superblock
+         * update with its broadcast (join warns otherwise); default 20 s.
          */
         public Builder requestTimeout(Duration v) {
             this.requestTimeout = positive(v, "requestTimeout");

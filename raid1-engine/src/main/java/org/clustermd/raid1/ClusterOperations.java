@@ -173,6 +173,16 @@ public interface ClusterOperations {
     /** md's {@code resync_status_get}: another node is resyncing this array now. */
     boolean resyncingRemote();
 
+    /**
+     * Whether another node did foreground I/O on this array in the last few seconds (md has no
+     * such thing: its idle check sees only this host's I/O). While true a sync pass here keeps to
+     * sync_speed_min. Called by the sync thread only; may make one lock-manager call, at most a
+     * few times a second, and answers false when it cannot tell. False for a node alone.
+     */
+    default boolean peersBusy() {
+        return false;
+    }
+
     // ------------------------------------------------------------------ the data path
 
     /**

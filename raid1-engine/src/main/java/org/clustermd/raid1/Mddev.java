@@ -117,6 +117,12 @@ public interface Mddev {
      */
     Duration ioWait();
 
+    /**
+     * How many foreground requests (reads, writes, flushes) this node started since assembly; a
+     * change means it is busy. Never blocks.
+     */
+    long foregroundRequests();
+
     /** Sets md's MD_RECOVERY_NEEDED and wakes the md thread: maybe a sync should start. */
     void requestRecovery();
 

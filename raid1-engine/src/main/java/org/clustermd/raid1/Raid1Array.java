@@ -45,25 +45,20 @@ import org.clustermd.raid1.sb.Superblock;
  * earlier writes durable.
  *
  * <h2>Threads</h2>
- * {@code md-<array>} (superblock updates, safemode, starting and reaping syncs),
- * {@code resync-<array>} (one sync pass), {@code raid1d-<array>} (read error repair),
- * {@code md-events-<array>} (listener calls), {@code bitmap-flush-<array>} (lazy bit clearing),
- * {@code md-submit-<array>} (requests submitted on engine threads; started when first needed),
- * plus the legs' own I/O threads. A critical thread that dies of an unexpected failure fences the
- * array and tells the listeners.
+ * {@code md-<array>} (superblock updates, safemode, starting and reaping syncs), {@code
+ * resync-<array>} (one sync pass), {@code raid1d-<array>} (read error repair), {@code
+ * md-events-<array>} (listener calls), {@code bitmap-flush-<array>} (lazy bit clearing), {@code
+ * md-submit-<array>} (requests submitted on engine threads; started when first needed), plus the
+ * legs' own I/O threads. A critical thread that dies unexpectedly fences the array and says so.
  *
  * <h2>Parts</h2>
- * The array is a facade over {@code MddevCore} (md's {@code mddev} and {@code r1conf}), whose
- * constructor is the wiring: each part gets the parts it uses:
- * {@code RequestGate} (request checks, the wait on a peer's window, first-leg reads),
- * {@code WritePath} and {@code ReadPath} (the data path), {@code Mirrors} (the mirror set, leg
- * failure, bitmap admission), {@code IoHolds} (quiesce and the session hold),
- * {@code ArrayStateMachine} (array_state), {@link SyncAttributes} and {@link DeviceAttributes}
- * (md's sysfs groups, {@link #sync()} and {@link #device(String)}), {@code MdThread},
- * {@code Fence} (the fence sequence), {@code Submitter} ({@code md-submit}), {@code BitmapLoad}
- * (the bitmap at assembly) and {@code MdStop} (md's stop). {@code Legs}, {@code SyncControl},
- * {@code SyncPass} and {@code MetadataUpdater} still take the core itself and reach the rest
- * through its package methods.
+ * A facade over {@code MddevCore} (md's {@code mddev} and {@code r1conf}), whose constructor is
+ * the wiring: {@code RequestGate} (request checks, peers' windows, first-leg reads), {@code
+ * WritePath}, {@code ReadPath}, {@code Mirrors} (mirror set, leg failure, bitmap admission),
+ * {@code IoHolds} (quiesce, session hold), {@code ArrayStateMachine}, {@link SyncAttributes} and
+ * {@link DeviceAttributes} (md's sysfs groups), {@code MdThread}, {@code Fence}, {@code
+ * Submitter}, {@code BitmapLoad} and {@code MdStop}. {@code Legs}, {@code SyncControl}, {@code
+ * SyncPass} and {@code MetadataUpdater} reach the rest through the core's package methods.
  *
  * <p>Thread-safe: every public method may be called from any thread.
  */
@@ -508,6 +503,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     @Override
     public Duration ioWait() {
         return Duration.ofNanos(core.ioWaitNanos);
+    }
+
+    @Override
+    public long foregroundRequests() {
+        return core.requestsStarted();
     }
 
     @Override

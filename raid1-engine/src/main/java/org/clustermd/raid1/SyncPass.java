@@ -367,7 +367,7 @@ final class SyncPass implements Runnable {
             long started = array.requestsStarted();
             boolean idle = started == lastForeground && array.accounting().inFlight() == 0;
             lastForeground = started;
-            switch (throttle.decide(idle)) {
+            switch (throttle.decide(idle, array.cluster().peersBusy())) {
                 case GO -> {
                     return;
                 }

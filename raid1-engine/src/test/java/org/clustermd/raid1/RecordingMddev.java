@@ -113,6 +113,11 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public long foregroundRequests() {
+        return 0;
+    }
+
+    @Override
     public void requestRecovery() {
         calls.add("requestRecovery()");
     }

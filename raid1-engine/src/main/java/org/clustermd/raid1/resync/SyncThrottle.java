@@ -12,6 +12,10 @@ import java.util.function.LongSupplier;
  * pending requests it also lets {@code syncYieldRequests} foreground requests through (see
  * {@code SyncPass.yieldToForeground}), which keeps the resync out of a busy writer's p99.
  *
+ * <p>Another node's foreground I/O cannot be counted here, only known to exist (the cluster's
+ * {@code peersBusy}). While it does, the sync keeps to {@code sync_speed_min}, md's rule before
+ * the 2015 change (docs/md-cluster-protocol.md §e.9).
+ *
  * <p>Speed is measured over a sliding window of {@link #MARKS} marks taken every
  * {@link #MARK_STEP_NANOS} (md: 10 marks, 3 s apart), from the sectors the sync has handled
  * (skipped chunks do not count, as md counts {@code sync_io}, not progress).
@@ -37,7 +41,10 @@ public final class SyncThrottle {
     public enum Decision {
         /** Go on at full speed. */
         GO,
-        /** Above sync_speed_max: sleep {@link #sleepNanos()} and ask again. */
+        /**
+         * Above sync_speed_max, or above sync_speed_min while a peer is busy: sleep
+         * {@link #sleepNanos()} and ask again.
+         */
         SLEEP,
         /** Foreground I/O is active and the minimum is met: wait for requests in flight to complete. */
         YIELD
@@ -76,13 +83,20 @@ public final class SyncThrottle {
         ioSectors += sectors;
     }
 
+    /** {@link #decide(boolean, boolean)} with no peer busy (an array alone). */
+    public Decision decide(boolean foregroundIdle) {
+        return decide(foregroundIdle, false);
+    }
+
     /**
      * Decides what to do next.
      *
      * @param foregroundIdle true when no foreground request started since the last call and none
      *     is in flight (md's {@code is_mddev_idle})
+     * @param peersBusy true when another node of a clustered array does foreground I/O on the
+     *     legs: the sync then sleeps down to sync_speed_min
      */
-    public Decision decide(boolean foregroundIdle) {
+    public Decision decide(boolean foregroundIdle, boolean peersBusy) {
         long now = clock.getAsLong();
         if (now - markTime[lastMark] >= MARK_STEP_NANOS) {
             // step the window: the oldest mark is replaced by now
@@ -97,10 +111,12 @@ public final class SyncThrottle {
         long kib = sectors / 2;
         long speed = kib * 1_000_000_000L / elapsed;
         speedNow = speed;
-        if (speed <= speedMin) return Decision.GO;
-        long max = speedMax;
-        if (speed > max) {
-            long needed = max <= 0 ? MAX_SLEEP_NANOS : kib * 1_000_000_000L / max - elapsed;
+        long min = speedMin;
+        if (speed <= min) return Decision.GO;
+        // a peer's requests cannot be waited for one by one as local ones are: slow to the minimum
+        long limit = peersBusy ? min : speedMax;
+        if (speed > limit) {
+            long needed = limit <= 0 ? MAX_SLEEP_NANOS : kib * 1_000_000_000L / limit - elapsed;
             sleepNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(1), Math.min(needed, MAX_SLEEP_NANOS));
             return Decision.SLEEP;
         }

@@ -45,6 +45,28 @@ class SyncThrottleTest {
     }
 
     @Test
+    void whileAPeerIsBusyItSleepsDownToTheMinimumEvenWhenThisNodeIsIdle() {
+        throttle.speedMin(1_000);
+        throttle.speedMax(100_000);
+        advanceMillis(1000);
+        throttle.account(2 * 1_500); // 1500 KiB in 1 s: between the limits, 500 ms above the minimum
+        assertThat(throttle.decide(true, false)).isEqualTo(SyncThrottle.Decision.GO);
+        assertThat(throttle.decide(true, true)).isEqualTo(SyncThrottle.Decision.SLEEP);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(throttle.sleepNanos())).isBetween(450L, 500L);
+        advanceMillis(TimeUnit.NANOSECONDS.toMillis(throttle.sleepNanos()) + 5);
+        assertThat(throttle.decide(true, true)).isEqualTo(SyncThrottle.Decision.GO);
+    }
+
+    @Test
+    void aPeerBusyWithAZeroMinimumStopsTheSyncInBoundedSleeps() {
+        throttle.speedMin(0);
+        advanceMillis(1000);
+        throttle.account(2);
+        assertThat(throttle.decide(true, true)).isEqualTo(SyncThrottle.Decision.SLEEP);
+        assertThat(throttle.sleepNanos()).isEqualTo(SyncThrottle.MAX_SLEEP_NANOS);
+    }
+
+    @Test
     void theWindowForgetsOldProgress() {
         throttle.speedMax(1_000);
         advanceMillis(100);
