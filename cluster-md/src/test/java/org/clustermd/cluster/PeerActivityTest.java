@@ -66,6 +66,26 @@ class PeerActivityTest {
         }
     }
 
+    /** A busy peer that dies holds its CR only until its locks are purged: the pass is not slowed for good. */
+    @Test
+    void aBusyPeerThatDiesIsForgottenOnceItsLocksArePurged() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG_BYTES)) {
+            ClusterFixture.Node a = c.start("node-a", true);
+            ClusterFixture.Node b = c.start("node-b", true);
+            AtomicBoolean writing = new AtomicBoolean(true);
+            Future<Long> writer = pool.submit(() -> writeUntilStopped(b, writing));
+            await(a.cluster::peersBusy, "a sees b's writes");
+            c.expire(b); // b keeps writing until its fence fails its writes
+            await(() -> !a.cluster.peersBusy(), "a forgets b once b's locks are purged");
+            writing.set(false);
+            try {
+                writer.get(AWAIT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.ExecutionException expected) {
+                // b's writes fail once it fenced itself
+            }
+        }
+    }
+
     /**
      * The pass runs while b writes for a while: with the default sync_speed_min (1000 KiB/s) it
      * gets a few MiB far, at full speed (here a few hundred MiB/s) it would be done or nearly. Once
