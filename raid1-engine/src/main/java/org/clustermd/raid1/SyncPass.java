@@ -360,6 +360,11 @@ final class SyncPass implements Runnable {
     }
 
     private void throttle() throws InterruptedException {
+        boolean peersBusy = array.cluster().peersBusy();
+        // under a busy peer one request at a time, each counted before the next is decided: I/O is
+        // counted at completion, so a whole pipeline would pass before the speed showed it
+        // (docs/md-cluster-protocol.md §e.9)
+        if (peersBusy) drain();
         long done = ioSectors.get();
         throttle.account(done - accounted);
         accounted = done;
@@ -367,11 +372,14 @@ final class SyncPass implements Runnable {
             long started = array.requestsStarted();
             boolean idle = started == lastForeground && array.accounting().inFlight() == 0;
             lastForeground = started;
-            switch (throttle.decide(idle, array.cluster().peersBusy())) {
+            switch (throttle.decide(idle, peersBusy)) {
                 case GO -> {
                     return;
                 }
-                case SLEEP -> sleep(throttle.sleepNanos());
+                case SLEEP -> {
+                    sleep(throttle.sleepNanos());
+                    peersBusy = peersBusy && array.cluster().peersBusy(); // drained already
+                }
                 case YIELD -> {
                     // md's throttling rule (docs/lessons.md §24): wait for what is pending, not for a target speed
                     drain();

@@ -13,6 +13,8 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import org.clustermd.bench.BenchException;
 import org.clustermd.bench.BenchOptions;
@@ -28,6 +30,7 @@ import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.ClusterOperations.Direction;
 import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.Raid1Exception;
 import org.clustermd.raid1.SyncAction;
 import org.clustermd.raid1.admin.BitmapMode;
 import org.clustermd.raid1.io.AlignedBuffers;
@@ -42,8 +45,11 @@ import org.clustermd.raid1.resync.SyncThrottle;
  * at a time, each at an offset outside every window it holds for A
  * ({@code areaResyncing(WRITE)} false when it is picked). The figure: B's p99 while A's pass
  * runs ÷ B's p99 while A's pass is paused with sync_max (the same array, the same disk, the
- * window still held), in alternating 1-second slices as P12 does. md's receiver freezes the
- * whole array at every window move; here only writes into the new window wait.
+ * window still held), in alternating 1-second slices as P12 does. B writes all along, between
+ * slices too, as a peer that is busy the whole time. md's receiver freezes the whole array at
+ * every window move, and md's resync never slows for another host's writes; here only writes into
+ * the new window wait, and A's pass keeps to sync_speed_min while B is busy
+ * (docs/md-cluster-protocol.md §e.9; how far it got is {@code resync_reached_bytes_per_round}).
  *
  * <p>Not thread-safe; run once.
  */
@@ -91,6 +97,7 @@ public final class PeerResyncSuite implements Suite {
         long[] busyMax = new long[rounds];
         long[] idleMax = new long[rounds];
         long[] windows = new long[rounds];
+        long[] reached = new long[rounds];
         for (int r = 0; r < rounds; r++) {
             legs.createArray(BitmapMode.CLUSTERED, false);
             ClusterCoordinator aCluster = coordinator(zk, "a");
@@ -104,15 +111,24 @@ public final class PeerResyncSuite implements Suite {
                 a.syncMax(0); // the pass starts paused at sector 0
                 a.syncAction(SyncAction.RESYNC);
                 ResyncSuite.awaitStatus(a, "resync");
-                for (int slice = 0; slice < seconds && a.syncStatus().equals("resync"); slice++) {
-                    boolean idleFirst = (r + slice) % 2 == 0;
-                    if (idleFirst) outsideWindows(b, bCluster, idle, () -> true);
-                    a.syncMax(Long.MAX_VALUE);
-                    outsideWindows(b, bCluster, busy, () -> a.syncStatus().equals("resync"));
-                    ResyncSuite.pause(a);
-                    if (!idleFirst) outsideWindows(b, bCluster, idle, () -> true);
+                // B never stops writing, between slices and while A pauses included, as a peer that
+                // is busy all along; only the slices' writes are counted
+                BWriter writer = new BWriter(b, bCluster);
+                writer.start();
+                try {
+                    for (int slice = 0; slice < seconds && a.syncStatus().equals("resync"); slice++) {
+                        boolean idleFirst = (r + slice) % 2 == 0;
+                        if (idleFirst) writer.measure(idle, () -> true);
+                        a.syncMax(Long.MAX_VALUE);
+                        writer.measure(busy, () -> a.syncStatus().equals("resync"));
+                        pauseAtCompleted(a);
+                        if (!idleFirst) writer.measure(idle, () -> true);
+                    }
+                } finally {
+                    writer.finish();
                 }
                 if (busy.count() == 0) throw new IOException("P13: the resync ended before any write of B ran");
+                reached[r] = reachedBytes(a);
                 idleP99[r] = idle.percentileMicros(99);
                 busyP99[r] = busy.percentileMicros(99);
                 idleP50[r] = idle.percentileMicros(50);
@@ -124,7 +140,8 @@ public final class PeerResyncSuite implements Suite {
                 windows[r] = aCluster.messagesSent() - sentBefore;
                 progress(
                         "P13 round %d: B's writes outside the window, A paused p99 %.0f us (p50 %.0f, %d writes),"
-                                + " A resyncing p99 %.0f us (p50 %.0f, max %d, %d writes); A sent %d messages",
+                                + " A resyncing p99 %.0f us (p50 %.0f, max %d, %d writes); A sent %d messages,"
+                                + " its pass reached %d MiB",
                         r + 1,
                         idleP99[r],
                         idleP50[r],
@@ -133,7 +150,8 @@ public final class PeerResyncSuite implements Suite {
                         busyP50[r],
                         busyMax[r],
                         busyN[r],
-                        windows[r]);
+                        windows[r],
+                        reached[r] >> 20);
             }
         }
         return Rounds.paired(
@@ -154,6 +172,7 @@ public final class PeerResyncSuite implements Suite {
                 .with("busy_writes_per_round", longs(busyN))
                 .with("idle_writes_per_round", longs(idleN))
                 .with("messages_sent_by_the_resyncer_per_round", longs(windows))
+                .with("resync_reached_bytes_per_round", longs(reached))
                 .with(
                         "config",
                         with(
@@ -174,6 +193,13 @@ public final class PeerResyncSuite implements Suite {
                                 speedMax,
                                 "idle",
                                 "same array, A's pass paused with sync_max between busy slices"));
+    }
+
+    /** How far A's pass got: the array's size once it ended (the cost side of P13: what a peer's writes slow). */
+    private static long reachedBytes(Raid1Array a) {
+        String s = a.syncCompleted();
+        if (!s.contains("/")) return a.size();
+        return Long.parseLong(s.substring(0, s.indexOf('/')).trim()) * 512;
     }
 
     /** A node's coordinator: its own ZooKeeper session, connected when its array joins. */
@@ -198,25 +224,84 @@ public final class PeerResyncSuite implements Suite {
     }
 
     /**
-     * B's load for one 1-second slice: blocking random 4 KiB writes, each at an offset that no
-     * window held here covers when it is picked (a window that moves onto it meanwhile makes it
-     * wait, which is counted).
+     * Pauses A's pass with sync_max at what it completed (a pass under a busy peer issues one
+     * request at a time and slowly, so a margin past it, as {@link ResyncSuite#pause} takes, would
+     * take seconds to reach), then waits until it made no progress for 50 ms.
      */
-    private static void outsideWindows(
-            Raid1Array b, ClusterCoordinator cluster, LatencySamples samples, BooleanSupplier keepGoing)
-            throws IOException {
-        ByteBuffer buf = AlignedBuffers.allocate(BLOCK);
-        long blocks = b.size() / BLOCK;
-        ThreadLocalRandom rnd = ThreadLocalRandom.current();
-        long deadline = System.nanoTime() + 1_000_000_000L;
-        long now = System.nanoTime();
-        while (now < deadline && keepGoing.getAsBoolean()) {
-            long sector = rnd.nextLong(blocks) * (BLOCK / 512);
-            if (cluster.areaResyncing(Direction.WRITE, sector, sector + BLOCK / 512)) continue;
-            long t0 = System.nanoTime();
-            b.write(sector * 512, buf.clear());
-            now = System.nanoTime();
-            samples.add(now - t0);
+    private static void pauseAtCompleted(Raid1Array a) throws IOException, InterruptedException {
+        for (; ; ) {
+            if (!a.syncStatus().equals("resync")) return;
+            try {
+                a.syncMax(ResyncSuite.syncDone(a));
+                break;
+            } catch (Raid1Exception e) {
+                if (e.code() != Raid1Exception.Code.BUSY) throw e; // the pass moved on meanwhile: retry
+            }
+        }
+        long last = -1;
+        for (int still = 0; still < 5 && a.syncStatus().equals("resync"); Thread.sleep(10)) {
+            long done = ResyncSuite.syncDone(a);
+            still = done == last ? still + 1 : 0;
+            last = done;
+        }
+    }
+
+    /**
+     * B's load, on its own thread from the first slice to the last: blocking random 4 KiB writes,
+     * each at an offset that no window held here covers when it is picked (a window that moves
+     * onto it meanwhile makes it wait, which is counted). A write is counted in the samples that
+     * were being measured when it started, if they still are when it ends.
+     */
+    private static final class BWriter {
+        private final Raid1Array b;
+        private final ClusterCoordinator cluster;
+        private final AtomicReference<LatencySamples> into = new AtomicReference<>();
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final AtomicReference<Exception> failed = new AtomicReference<>();
+        private final Thread thread;
+
+        BWriter(Raid1Array b, ClusterCoordinator cluster) {
+            this.b = b;
+            this.cluster = cluster;
+            this.thread = new Thread(this::run, "p13-b-writer");
+        }
+
+        void start() {
+            thread.start();
+        }
+
+        /** Counts B's writes into {@code samples} for one second, or until {@code keepGoing} turns false. */
+        void measure(LatencySamples samples, BooleanSupplier keepGoing) throws IOException, InterruptedException {
+            into.set(samples);
+            long deadline = System.nanoTime() + 1_000_000_000L;
+            while (System.nanoTime() < deadline && keepGoing.getAsBoolean() && failed.get() == null) Thread.sleep(5);
+            into.set(null);
+            if (failed.get() != null) throw new IOException("B's writes failed: " + failed.get(), failed.get());
+        }
+
+        /** Stops the thread; the samples it wrote are visible to the caller after it. */
+        void finish() throws InterruptedException {
+            stop.set(true);
+            thread.join();
+        }
+
+        private void run() {
+            ByteBuffer buf = AlignedBuffers.allocate(BLOCK);
+            long blocks = b.size() / BLOCK;
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            try {
+                while (!stop.get()) {
+                    long sector = rnd.nextLong(blocks) * (BLOCK / 512);
+                    if (cluster.areaResyncing(Direction.WRITE, sector, sector + BLOCK / 512)) continue;
+                    LatencySamples samples = into.get();
+                    long t0 = System.nanoTime();
+                    b.write(sector * 512, buf.clear());
+                    long t = System.nanoTime() - t0;
+                    if (samples != null && into.get() == samples) samples.add(t);
+                }
+            } catch (IOException | RuntimeException e) {
+                failed.set(e);
+            }
         }
     }
 

@@ -112,15 +112,26 @@ public final class SyncThrottle {
         long speed = kib * 1_000_000_000L / elapsed;
         speedNow = speed;
         long min = speedMin;
-        if (speed <= min) return Decision.GO;
-        // a peer's requests cannot be waited for one by one as local ones are: slow to the minimum
-        long limit = peersBusy ? min : speedMax;
-        if (speed > limit) {
-            long needed = limit <= 0 ? MAX_SLEEP_NANOS : kib * 1_000_000_000L / limit - elapsed;
-            sleepNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(1), Math.min(needed, MAX_SLEEP_NANOS));
-            return Decision.SLEEP;
+        if (peersBusy) {
+            // a peer's requests cannot be waited for one by one as local ones are: slow to the
+            // minimum, measured since the mark before the last, so that a pass that was paused or
+            // idle has no credit to spend in a burst against the peer's writes
+            int prev = (lastMark + MARKS - 1) % MARKS;
+            long recentElapsed = Math.max(now - markTime[prev], MIN_ELAPSED_NANOS);
+            long recentKib = (ioSectors - markSectors[prev]) / 2;
+            if (recentKib * 1_000_000_000L / recentElapsed <= min) return Decision.GO;
+            return sleepDownTo(min, recentKib, recentElapsed);
         }
+        if (speed <= min) return Decision.GO;
+        if (speed > speedMax) return sleepDownTo(speedMax, kib, elapsed);
         return foregroundIdle ? Decision.GO : Decision.YIELD;
+    }
+
+    /** A SLEEP long enough for {@code kib} over {@code elapsed} to come down to {@code limit} KiB/s. */
+    private Decision sleepDownTo(long limit, long kib, long elapsed) {
+        long needed = limit <= 0 ? MAX_SLEEP_NANOS : kib * 1_000_000_000L / limit - elapsed;
+        sleepNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(1), Math.min(needed, MAX_SLEEP_NANOS));
+        return Decision.SLEEP;
     }
 
     /** How long to sleep after a {@link Decision#SLEEP}. */

@@ -58,6 +58,18 @@ class SyncThrottleTest {
     }
 
     @Test
+    void aPassThatWasPausedHasNoCreditToBurstIntoABusyPeersWrites() {
+        throttle.speedMin(1_000);
+        for (int i = 0; i < 2 * SyncThrottle.MARKS; i++) { // 10 s paused: no I/O, the marks move on
+            advanceMillis(500);
+            throttle.decide(true, true);
+        }
+        throttle.account(2 * 2_048); // then a 2 MiB burst: 2048 KiB over the 5 s window is below the minimum
+        assertThat(throttle.decide(true, false)).isEqualTo(SyncThrottle.Decision.GO);
+        assertThat(throttle.decide(true, true)).isEqualTo(SyncThrottle.Decision.SLEEP);
+    }
+
+    @Test
     void aPeerBusyWithAZeroMinimumStopsTheSyncInBoundedSleeps() {
         throttle.speedMin(0);
         advanceMillis(1000);
