@@ -170,8 +170,11 @@ final class Demo {
                     "--jmx-port",
                     Integer.toString(n.jmxPort),
                     "--jmx-insecure-localhost"));
-            String throttle = initialResync ? " --sync-speed-max " + syncSpeedMaxKib : "";
-            if (initialResync) cmd.addAll(List.of("--sync-speed-max", Long.toString(syncSpeedMaxKib)));
+            // the resync's pace fixed, min = max: it is to run under the peers' writes, not yield to
+            // them as it would at the default minimum (docs/md-cluster-protocol.md §e.9)
+            String kib = Long.toString(syncSpeedMaxKib);
+            String throttle = initialResync ? " --sync-speed-min " + kib + " --sync-speed-max " + kib : "";
+            if (initialResync) cmd.addAll(List.of("--sync-speed-min", kib, "--sync-speed-max", kib));
             legs.forEach(l -> cmd.add(l.toString()));
             say("starting " + n.name + ": clustermd node --name " + ARRAY + " --node-name " + n.name
                     + " --session-timeout " + sessionTimeoutMs + " --nbd-port 0 --jmx-port " + n.jmxPort
