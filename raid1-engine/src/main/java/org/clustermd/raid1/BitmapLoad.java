@@ -1,7 +1,11 @@
 package org.clustermd.raid1;
 
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.Set;
 import org.clustermd.bitmap.BitmapArea;
 import org.clustermd.bitmap.BitmapException;
+import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.bitmap.BitmapOptions;
 import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.WriteIntentBitmap;
@@ -39,7 +43,16 @@ final class BitmapLoad {
         long areaSize = (sb.dataOffset() * BlockDevice.SECTOR_SIZE - areaStart) / 4096 * 4096;
         BitmapArea area;
         try {
-            area = BitmapArea.read(mirrors.openBitmapStorage(areaStart, areaSize));
+            LegBitmapStorage storage = mirrors.openBitmapStorage(areaStart, areaSize);
+            Map<String, Set<Integer>> gaps = storage.learnGaps(BitmapLoad::geometryOf);
+            if (!gaps.isEmpty()) {
+                log.info(
+                        "{}: bitmap slots missing on legs admitted while their owners lived (read from other legs"
+                                + " until copied there): {}",
+                        name,
+                        gaps);
+            }
+            area = BitmapArea.read(storage);
         } catch (BitmapException e) {
             throw new Raid1Exception(
                     Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
@@ -62,6 +75,15 @@ final class BitmapLoad {
                             + " sectors is more than the data_size " + sb.dataSize() + " sectors");
         }
         return area;
+    }
+
+    /** The geometry a slot header page describes; null when it is not a bitmap superblock. */
+    private static BitmapGeometry geometryOf(ByteBuffer page) {
+        try {
+            return BitmapGeometry.of(org.clustermd.bitmap.storage.SuperblockCodec.decode(page, 0, "probe"));
+        } catch (BitmapException | RuntimeException e) {
+            return null;
+        }
     }
 
     /**

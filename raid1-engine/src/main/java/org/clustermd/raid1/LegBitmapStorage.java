@@ -12,7 +12,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
+import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.bitmap.storage.BitmapStorage;
 import org.clustermd.raid1.io.BlockDevice;
 
@@ -35,6 +37,8 @@ import org.clustermd.raid1.io.BlockDevice;
  * never a live peer's. A peer may die before it copied its own: the storage remembers which slots
  * each leg it admitted was given without, reads those slots from another in-sync leg while it
  * can, and fills them in once their owner is gone ({@link #fillSkipped}, docs/lessons.md §57).
+ * The skipped slots' headers are zeroed on the leg, so a node that did not see the admission
+ * learns the same gaps from the disk at assembly ({@link #learnGaps}, docs/lessons.md §57).
  *
  * <p>Thread-safe: concurrent reads, writes and flushes; admissions and fills exclude writes.
  */
@@ -194,6 +198,9 @@ final class LegBitmapStorage implements BitmapStorage {
                 int slot = (int) (from / stride);
                 long to = Math.min(areaSize, from + stride);
                 if (skipped.contains(slot)) {
+                    // a header the leg kept from an earlier life could pass for the slot's: a
+                    // zero one tells every node, this one's peers to come included, the leg lacks it
+                    leg.device.write(areaOffset + from, BitmapStorage.allocate(BitmapGeometry.PAGE_SIZE));
                     without.add(slot);
                 } else {
                     // slot by slot: each from a leg that holds it, if another leg lacks it
@@ -212,6 +219,64 @@ final class LegBitmapStorage implements BitmapStorage {
         } finally {
             admission.writeLock().unlock();
         }
+    }
+
+    /**
+     * At assembly, before the area is read: learns from the legs which slots a write target lacks
+     * (docs/lessons.md §57), as if this node had admitted it. A slot is lacking on a leg whose
+     * slot header {@code geometryOf} cannot decode (it returns null) while an in-sync leg's can:
+     * an admission zeroes the header of every slot it skips, and the slot's owner or recovery
+     * copies it whole. The geometry is the first in-sync leg's slot 0 that decodes; with none,
+     * nothing is learned (reading the area then fails with the reason).
+     *
+     * @return per leg name, the slots it lacks (empty: no gap)
+     */
+    Map<String, Set<Integer>> learnGaps(Function<ByteBuffer, BitmapGeometry> geometryOf) {
+        admission.writeLock().lock();
+        try {
+            MirrorSet set = mirrors.get();
+            BitmapGeometry g = null;
+            for (Mirror m : set.inSyncArray()) {
+                g = header(m, 0, geometryOf);
+                if (g != null) break;
+            }
+            if (g == null || g.slots() < 2 || g.stride() * g.slots() > areaSize) return Map.of();
+            this.stride = g.stride();
+            Map<String, Set<Integer>> found = new java.util.TreeMap<>();
+            for (int slot = 0; slot < g.slots(); slot++) {
+                boolean held = false;
+                List<Mirror> without = new ArrayList<>();
+                for (Mirror m : set.writeTargetArray()) {
+                    if (header(m, slot * g.stride(), geometryOf) != null) {
+                        held |= m.state() == MirrorState.IN_SYNC;
+                    } else {
+                        without.add(m);
+                    }
+                }
+                if (!held) continue; // nobody holds it: nothing better to read it from
+                for (Mirror m : without) {
+                    Set<Integer> gaps = new TreeSet<>(lacking.getOrDefault(m.leg(), Set.of()));
+                    gaps.add(slot);
+                    lacking.put(m.leg(), Set.copyOf(gaps));
+                    found.computeIfAbsent(m.name(), k -> new TreeSet<>()).add(slot);
+                }
+            }
+            return found;
+        } finally {
+            admission.writeLock().unlock();
+        }
+    }
+
+    /** The geometry {@code m}'s slot header at {@code offset} decodes to; null when it does not or cannot be read. */
+    private BitmapGeometry header(Mirror m, long offset, Function<ByteBuffer, BitmapGeometry> geometryOf) {
+        ByteBuffer page = BitmapStorage.allocate(BitmapGeometry.PAGE_SIZE);
+        try {
+            m.leg().device.read(areaOffset + offset, page);
+        } catch (IOException e) {
+            m.leg().errors.incrementAndGet();
+            return null; // not counted as holding it: read from elsewhere first, and rewritten by a fill
+        }
+        return geometryOf.apply(page.clear());
     }
 
     /**

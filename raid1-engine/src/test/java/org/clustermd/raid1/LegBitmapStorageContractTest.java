@@ -156,6 +156,57 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
         org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(1)).isEmpty();
     }
 
+    /**
+     * docs/lessons.md §57: the leg may hold a valid-looking header for a skipped slot from an
+     * earlier life; the admission zeroes it, so that a node that never saw the admission finds
+     * the gap at assembly instead of reading the stale slot.
+     */
+    @Test
+    void anAdmissionZeroesTheHeaderOfASlotItSkipsAndCopiesNothingElseOfIt() throws Exception {
+        long stride = 8192;
+        long size = 3 * stride;
+        Path oldFile = dir.resolve("lesson61-old");
+        Path newFile = dir.resolve("lesson61-new");
+        for (Path f : List.of(oldFile, newFile)) {
+            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                raf.setLength(8192 + size);
+                raf.seek(8192);
+                byte[] area = new byte[(int) size];
+                java.util.Arrays.fill(area, f == oldFile ? (byte) 0xAA : (byte) 0xBB);
+                raf.write(area);
+            }
+        }
+        BlockDevice oldDev = BlockDevices.open(oldFile);
+        BlockDevice newDev = BlockDevices.open(newFile);
+        devices.add(oldDev);
+        devices.add(newDev);
+        Mirror old = new Mirror(
+                new Leg(oldDev, 0, UUID.randomUUID(), 0, 0), 0, MirrorState.IN_SYNC, false, Long.MAX_VALUE, 0);
+        Leg fresh = new Leg(newDev, 1, UUID.randomUUID(), 0, 0);
+        java.util.concurrent.atomic.AtomicReference<MirrorSet> set =
+                new java.util.concurrent.atomic.AtomicReference<>(new MirrorSet(1, 2, List.of(old)));
+        LegBitmapStorage storage = new LegBitmapStorage("lesson61", 8192, size, set::get, (m, e) -> {
+            throw new AssertionError("no leg should fail here: " + m, e);
+        });
+        storage.admit(
+                fresh,
+                () -> set.set(
+                        new MirrorSet(2, 2, List.of(old, new Mirror(fresh, 1, MirrorState.REBUILDING, false, 0, 0)))),
+                stride,
+                java.util.Set.of(1));
+        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride))
+                .as("the skipped slot's header is zeroed")
+                .isZero();
+        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride + 4095))
+                .isZero();
+        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride + 4096))
+                .as("the rest of the skipped slot is not copied")
+                .isEqualTo((byte) 0xBB);
+        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192))
+                .as("the other slots are copied")
+                .isEqualTo((byte) 0xAA);
+    }
+
     private static byte fileByte(Path f, long offset) throws IOException {
         try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r")) {
             raf.seek(offset);
