@@ -46,9 +46,9 @@ final class BitmapLoad {
             LegBitmapStorage storage = mirrors.openBitmapStorage(areaStart, areaSize);
             Map<String, Set<Integer>> gaps = storage.learnGaps(BitmapLoad::geometryOf);
             if (!gaps.isEmpty()) {
-                log.info(
-                        "{}: bitmap slots missing on legs admitted while their owners lived (read from other legs"
-                                + " until copied there): {}",
+                log.warn(
+                        "{}: bitmap slot headers missing (a leg admitted while the slot's owner lived) or damaged,"
+                                + " per leg; read from other legs until copied there: {}",
                         name,
                         gaps);
             }
