@@ -44,11 +44,11 @@ final class BitmapLoad {
         BitmapArea area;
         try {
             LegBitmapStorage storage = mirrors.openBitmapStorage(areaStart, areaSize);
-            Map<String, Set<Integer>> gaps = storage.learnGaps(BitmapLoad::geometryOf);
+            Map<String, Set<Integer>> gaps = storage.learnGaps(page -> slotHeader(page, sb));
             if (!gaps.isEmpty()) {
                 log.warn(
-                        "{}: bitmap slot headers missing (a leg admitted while the slot's owner lived) or damaged,"
-                                + " per leg; read from other legs until copied there: {}",
+                        "{}: bitmap slots missing or out of date on legs (admitted while the slot's owner lived, or"
+                                + " damaged); read from other legs until copied there: {}",
                         name,
                         gaps);
             }
@@ -77,10 +77,12 @@ final class BitmapLoad {
         return area;
     }
 
-    /** The geometry a slot header page describes; null when it is not a bitmap superblock. */
-    private static BitmapGeometry geometryOf(ByteBuffer page) {
+    /** What a slot header page says; null when it is no bitmap superblock of this array. */
+    private static LegBitmapStorage.SlotHeader slotHeader(ByteBuffer page, Superblock sb) {
         try {
-            return BitmapGeometry.of(org.clustermd.bitmap.storage.SuperblockCodec.decode(page, 0, "probe"));
+            BitmapSuperblock h = org.clustermd.bitmap.storage.SuperblockCodec.decode(page, 0, "probe");
+            if (!h.uuid().equals(sb.setUuid())) return null;
+            return new LegBitmapStorage.SlotHeader(BitmapGeometry.of(h), h.events());
         } catch (BitmapException | RuntimeException e) {
             return null;
         }

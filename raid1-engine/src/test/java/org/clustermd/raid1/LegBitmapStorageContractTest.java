@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.bitmap.storage.BitmapStorage;
 import org.clustermd.bitmap.storage.BitmapStorageContractTest;
 import org.clustermd.raid1.io.AlignedBuffers;
@@ -157,54 +158,73 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
     }
 
     /**
-     * docs/lessons.md §57: the leg may hold a valid-looking header for a skipped slot from an
-     * earlier life; the admission zeroes it, so that a node that never saw the admission finds
-     * the gap at assembly instead of reading the stale slot.
+     * docs/lessons.md §57: a node that never saw an admission learns its gaps from the headers.
+     * The role-0 leg holds an older slot 1 (an earlier life's) and no slot 2 at all (zeros);
+     * slot 1 and 2 are then read from the other leg, and a fill copies them over. The headers
+     * here are a stand-in the test decodes itself: the first byte is the events, 0 is no header.
      */
     @Test
-    void anAdmissionZeroesTheHeaderOfASlotItSkipsAndCopiesNothingElseOfIt() throws Exception {
-        long stride = 8192;
+    void gapsAreLearnedFromOlderOrMissingSlotHeadersAndReadAroundUntilFilled() throws Exception {
+        long stride = 4096;
         long size = 3 * stride;
-        Path oldFile = dir.resolve("lesson61-old");
-        Path newFile = dir.resolve("lesson61-new");
-        for (Path f : List.of(oldFile, newFile)) {
-            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
-                raf.setLength(8192 + size);
-                raf.seek(8192);
-                byte[] area = new byte[(int) size];
-                java.util.Arrays.fill(area, f == oldFile ? (byte) 0xAA : (byte) 0xBB);
-                raf.write(area);
-            }
-        }
-        BlockDevice oldDev = BlockDevices.open(oldFile);
-        BlockDevice newDev = BlockDevices.open(newFile);
-        devices.add(oldDev);
-        devices.add(newDev);
-        Mirror old = new Mirror(
-                new Leg(oldDev, 0, UUID.randomUUID(), 0, 0), 0, MirrorState.IN_SYNC, false, Long.MAX_VALUE, 0);
-        Leg fresh = new Leg(newDev, 1, UUID.randomUUID(), 0, 0);
-        java.util.concurrent.atomic.AtomicReference<MirrorSet> set =
-                new java.util.concurrent.atomic.AtomicReference<>(new MirrorSet(1, 2, List.of(old)));
-        LegBitmapStorage storage = new LegBitmapStorage("lesson61", 8192, size, set::get, (m, e) -> {
+        Path stale = dir.resolve("lesson57-stale");
+        Path good = dir.resolve("lesson57-good");
+        writeArea(stale, new byte[] {9, 5, 0});
+        writeArea(good, new byte[] {9, 9, 9});
+        BlockDevice staleDev = BlockDevices.open(stale);
+        BlockDevice goodDev = BlockDevices.open(good);
+        devices.add(staleDev);
+        devices.add(goodDev);
+        List<Mirror> legs = List.of(
+                new Mirror(
+                        new Leg(staleDev, 0, UUID.randomUUID(), 0, 0),
+                        0,
+                        MirrorState.IN_SYNC,
+                        false,
+                        Long.MAX_VALUE,
+                        0),
+                new Mirror(
+                        new Leg(goodDev, 1, UUID.randomUUID(), 0, 0),
+                        1,
+                        MirrorState.IN_SYNC,
+                        false,
+                        Long.MAX_VALUE,
+                        0));
+        MirrorSet set = new MirrorSet(2, 2, legs);
+        LegBitmapStorage storage = new LegBitmapStorage("lesson57", 8192, size, () -> set, (m, e) -> {
             throw new AssertionError("no leg should fail here: " + m, e);
         });
-        storage.admit(
-                fresh,
-                () -> set.set(
-                        new MirrorSet(2, 2, List.of(old, new Mirror(fresh, 1, MirrorState.REBUILDING, false, 0, 0)))),
-                stride,
-                java.util.Set.of(1));
-        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride))
-                .as("the skipped slot's header is zeroed")
-                .isZero();
-        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride + 4095))
-                .isZero();
-        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride + 4096))
-                .as("the rest of the skipped slot is not copied")
-                .isEqualTo((byte) 0xBB);
-        org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192))
-                .as("the other slots are copied")
-                .isEqualTo((byte) 0xAA);
+        BitmapGeometry g = new BitmapGeometry(8, 4096, 3); // one page per slot
+        org.assertj.core.api.Assertions.assertThat(g.stride()).isEqualTo(stride);
+        java.util.Map<String, java.util.Set<Integer>> gaps =
+                storage.learnGaps(page -> page.get(0) == 0 ? null : new LegBitmapStorage.SlotHeader(g, page.get(0)));
+        org.assertj.core.api.Assertions.assertThat(gaps)
+                .isEqualTo(java.util.Map.of(staleDev.name(), java.util.Set.of(1, 2)));
+
+        ByteBuffer slot1 = AlignedBuffers.allocate((int) stride);
+        storage.read(stride, slot1);
+        org.assertj.core.api.Assertions.assertThat(slot1.get(0))
+                .as("slot 1 is read from the leg with the newer header, not the lowest role")
+                .isEqualTo((byte) 9);
+        org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(1)).containsExactly(staleDev.name());
+        org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(2)).containsExactly(staleDev.name());
+        org.assertj.core.api.Assertions.assertThat(fileByte(stale, 8192 + stride))
+                .isEqualTo((byte) 9);
+        org.assertj.core.api.Assertions.assertThat(fileByte(stale, 8192 + 2 * stride))
+                .isEqualTo((byte) 9);
+    }
+
+    /** A 3-slot area at 8192 whose slot {@code i} is filled with {@code first[i]}. */
+    private static void writeArea(Path f, byte[] first) throws IOException {
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(8192 + 3 * 4096L);
+            for (int i = 0; i < first.length; i++) {
+                byte[] page = new byte[4096];
+                java.util.Arrays.fill(page, first[i]);
+                raf.seek(8192 + i * 4096L);
+                raf.write(page);
+            }
+        }
     }
 
     private static byte fileByte(Path f, long offset) throws IOException {
