@@ -58,6 +58,7 @@ final class SlotGather {
                             copy.dirtyChunks());
                     array.lowerRecoveryCp(copy.dirtyRange().start());
                 }
+                fillGaps(array, other); // held in PW: nobody writes the free slot (docs/lessons.md §57)
             } catch (DlmException e) {
                 throw new Raid1Exception(
                         Raid1Exception.Code.CLUSTER,
@@ -70,6 +71,18 @@ final class SlotGather {
                         array.name() + ": reading bitmap " + slot + " failed: " + e.getMessage(),
                         e);
             }
+        }
+    }
+
+    /**
+     * A leg admitted while the free slot's owner lived may lack the slot; copied now. A copy that
+     * fails leaves the gap, still read around, to the slot's next owner: the join goes on.
+     */
+    private static void fillGaps(Mddev array, int slot) {
+        try {
+            array.fillSkippedSlot(slot);
+        } catch (Raid1Exception e) {
+            log.warn("{}: {}", array.name(), e.getMessage());
         }
     }
 

@@ -1,7 +1,11 @@
 package org.clustermd.raid1;
 
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.Set;
 import org.clustermd.bitmap.BitmapArea;
 import org.clustermd.bitmap.BitmapException;
+import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.bitmap.BitmapOptions;
 import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.WriteIntentBitmap;
@@ -39,7 +43,16 @@ final class BitmapLoad {
         long areaSize = (sb.dataOffset() * BlockDevice.SECTOR_SIZE - areaStart) / 4096 * 4096;
         BitmapArea area;
         try {
-            area = BitmapArea.read(mirrors.openBitmapStorage(areaStart, areaSize));
+            LegBitmapStorage storage = mirrors.openBitmapStorage(areaStart, areaSize);
+            Map<String, Set<Integer>> gaps = storage.learnGaps(page -> slotHeader(page, sb));
+            if (!gaps.isEmpty()) {
+                log.warn(
+                        "{}: bitmap slots missing or out of date on legs (admitted while the slot's owner lived, or"
+                                + " damaged); read from other legs until copied there: {}",
+                        name,
+                        gaps);
+            }
+            area = BitmapArea.read(storage);
         } catch (BitmapException e) {
             throw new Raid1Exception(
                     Raid1Exception.Code.METADATA, name + ": the bitmap is unusable: " + e.getMessage(), e);
@@ -62,6 +75,17 @@ final class BitmapLoad {
                             + " sectors is more than the data_size " + sb.dataSize() + " sectors");
         }
         return area;
+    }
+
+    /** What a slot header page says; null when it is no bitmap superblock of this array. */
+    private static LegBitmapStorage.SlotHeader slotHeader(ByteBuffer page, Superblock sb) {
+        try {
+            BitmapSuperblock h = org.clustermd.bitmap.storage.SuperblockCodec.decode(page, 0, "probe");
+            if (!h.uuid().equals(sb.setUuid())) return null;
+            return new LegBitmapStorage.SlotHeader(BitmapGeometry.of(h), h.events());
+        } catch (BitmapException | RuntimeException e) {
+            return null;
+        }
     }
 
     /**

@@ -7,12 +7,15 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
+import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.bitmap.storage.BitmapStorage;
 import org.clustermd.raid1.io.BlockDevice;
 
@@ -35,6 +38,8 @@ import org.clustermd.raid1.io.BlockDevice;
  * never a live peer's. A peer may die before it copied its own: the storage remembers which slots
  * each leg it admitted was given without, reads those slots from another in-sync leg while it
  * can, and fills them in once their owner is gone ({@link #fillSkipped}, docs/lessons.md §57).
+ * A node that did not see the admission learns the same gaps from the slots' headers at assembly
+ * ({@link #learnGaps}, docs/lessons.md §57).
  *
  * <p>Thread-safe: concurrent reads, writes and flushes; admissions and fills exclude writes.
  */
@@ -212,6 +217,76 @@ final class LegBitmapStorage implements BitmapStorage {
         } finally {
             admission.writeLock().unlock();
         }
+    }
+
+    /** What a slot header says, as far as gaps go: the area's geometry and how new the slot is. */
+    record SlotHeader(BitmapGeometry geometry, long events) {}
+
+    /**
+     * At assembly, before the area is read: learns from the legs which slots a write target lacks
+     * (docs/lessons.md §57), as if this node had admitted it. {@code decode} reads a slot header
+     * page (null when it is no header of this array). A target lacks a slot when its header does
+     * not decode or is older (lower events) than the newest an in-sync leg holds: a leg admitted
+     * while the slot's owner lived keeps there what it held before (zeros on a new device, an
+     * earlier life's slot on a returning one) until the owner or its recovery copies the slot.
+     * The geometry is the first in-sync leg's slot 0 that decodes; with none, nothing is learned
+     * (reading the area then fails with the reason). Reads only, so it can run while peers write
+     * their slots: a header read across a peer's page write may look older for a moment, which
+     * costs a read from another leg and one copy by the slot's next holder, nothing else.
+     *
+     * @return per leg name, the slots it lacks (empty: no gap)
+     */
+    Map<String, Set<Integer>> learnGaps(Function<ByteBuffer, SlotHeader> decode) {
+        admission.writeLock().lock();
+        try {
+            MirrorSet set = mirrors.get();
+            BitmapGeometry g = null;
+            for (Mirror m : set.inSyncArray()) {
+                SlotHeader h = header(m, 0, decode);
+                if (h != null) {
+                    g = h.geometry();
+                    break;
+                }
+            }
+            if (g == null || g.slots() < 2 || g.stride() * g.slots() > areaSize) return Map.of();
+            this.stride = g.stride();
+            Map<String, Set<Integer>> found = new TreeMap<>();
+            Mirror[] targets = set.writeTargetArray();
+            for (int slot = 0; slot < g.slots(); slot++) {
+                SlotHeader[] headers = new SlotHeader[targets.length];
+                long newest = -1;
+                for (int i = 0; i < targets.length; i++) {
+                    headers[i] = header(targets[i], slot * g.stride(), decode);
+                    if (headers[i] != null && targets[i].state() == MirrorState.IN_SYNC) {
+                        newest = Math.max(newest, headers[i].events());
+                    }
+                }
+                if (newest < 0) continue; // no in-sync leg holds it: nothing better to read it from
+                for (int i = 0; i < targets.length; i++) {
+                    if (headers[i] != null && headers[i].events() >= newest) continue;
+                    Set<Integer> gaps = new TreeSet<>(lacking.getOrDefault(targets[i].leg(), Set.of()));
+                    gaps.add(slot);
+                    lacking.put(targets[i].leg(), Set.copyOf(gaps));
+                    found.computeIfAbsent(targets[i].name(), k -> new TreeSet<>())
+                            .add(slot);
+                }
+            }
+            return found;
+        } finally {
+            admission.writeLock().unlock();
+        }
+    }
+
+    /** {@code m}'s slot header at {@code offset}, decoded; null when it does not decode or cannot be read. */
+    private SlotHeader header(Mirror m, long offset, Function<ByteBuffer, SlotHeader> decode) {
+        ByteBuffer page = BitmapStorage.allocate(BitmapGeometry.PAGE_SIZE);
+        try {
+            m.leg().device.read(areaOffset + offset, page);
+        } catch (IOException e) {
+            m.leg().errors.incrementAndGet();
+            return null; // not counted as holding it: read from elsewhere first, and rewritten by a fill
+        }
+        return decode.apply(page.clear());
     }
 
     /**

@@ -142,6 +142,8 @@ final class MddevCore {
                     BitmapLoad.open(name, area, cluster.slotNumber(), mirrors.current(), metadata, options);
             bitmapTrusted = loaded.trusted();
             bitmap = loaded.bitmap();
+            // our bitmap lock is held since join: nobody else writes our slot (docs/lessons.md §57)
+            if (cluster.isClustered()) mirrors.fillSkippedSlot(cluster.slotNumber());
         }
         cluster.loadBitmaps(bitmap);
         mdThread.start();

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.bitmap.storage.BitmapStorage;
 import org.clustermd.bitmap.storage.BitmapStorageContractTest;
 import org.clustermd.raid1.io.AlignedBuffers;
@@ -154,6 +155,76 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
         org.assertj.core.api.Assertions.assertThat(fileByte(newFile, 8192 + stride))
                 .isEqualTo((byte) 0xAA);
         org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(1)).isEmpty();
+    }
+
+    /**
+     * docs/lessons.md §57: a node that never saw an admission learns its gaps from the headers.
+     * The role-0 leg holds an older slot 1 (an earlier life's) and no slot 2 at all (zeros);
+     * slot 1 and 2 are then read from the other leg, and a fill copies them over. The headers
+     * here are a stand-in the test decodes itself: the first byte is the events, 0 is no header.
+     */
+    @Test
+    void gapsAreLearnedFromOlderOrMissingSlotHeadersAndReadAroundUntilFilled() throws Exception {
+        long stride = 4096;
+        long size = 3 * stride;
+        Path stale = dir.resolve("lesson57-stale");
+        Path good = dir.resolve("lesson57-good");
+        writeArea(stale, new byte[] {9, 5, 0});
+        writeArea(good, new byte[] {9, 9, 9});
+        BlockDevice staleDev = BlockDevices.open(stale);
+        BlockDevice goodDev = BlockDevices.open(good);
+        devices.add(staleDev);
+        devices.add(goodDev);
+        List<Mirror> legs = List.of(
+                new Mirror(
+                        new Leg(staleDev, 0, UUID.randomUUID(), 0, 0),
+                        0,
+                        MirrorState.IN_SYNC,
+                        false,
+                        Long.MAX_VALUE,
+                        0),
+                new Mirror(
+                        new Leg(goodDev, 1, UUID.randomUUID(), 0, 0),
+                        1,
+                        MirrorState.IN_SYNC,
+                        false,
+                        Long.MAX_VALUE,
+                        0));
+        MirrorSet set = new MirrorSet(2, 2, legs);
+        LegBitmapStorage storage = new LegBitmapStorage("lesson57", 8192, size, () -> set, (m, e) -> {
+            throw new AssertionError("no leg should fail here: " + m, e);
+        });
+        BitmapGeometry g = new BitmapGeometry(8, 4096, 3); // one page per slot
+        org.assertj.core.api.Assertions.assertThat(g.stride()).isEqualTo(stride);
+        java.util.Map<String, java.util.Set<Integer>> gaps =
+                storage.learnGaps(page -> page.get(0) == 0 ? null : new LegBitmapStorage.SlotHeader(g, page.get(0)));
+        org.assertj.core.api.Assertions.assertThat(gaps)
+                .isEqualTo(java.util.Map.of(staleDev.name(), java.util.Set.of(1, 2)));
+
+        ByteBuffer slot1 = AlignedBuffers.allocate((int) stride);
+        storage.read(stride, slot1);
+        org.assertj.core.api.Assertions.assertThat(slot1.get(0))
+                .as("slot 1 is read from the leg with the newer header, not the lowest role")
+                .isEqualTo((byte) 9);
+        org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(1)).containsExactly(staleDev.name());
+        org.assertj.core.api.Assertions.assertThat(storage.fillSkipped(2)).containsExactly(staleDev.name());
+        org.assertj.core.api.Assertions.assertThat(fileByte(stale, 8192 + stride))
+                .isEqualTo((byte) 9);
+        org.assertj.core.api.Assertions.assertThat(fileByte(stale, 8192 + 2 * stride))
+                .isEqualTo((byte) 9);
+    }
+
+    /** A 3-slot area at 8192 whose slot {@code i} is filled with {@code first[i]}. */
+    private static void writeArea(Path f, byte[] first) throws IOException {
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(8192 + 3 * 4096L);
+            for (int i = 0; i < first.length; i++) {
+                byte[] page = new byte[4096];
+                java.util.Arrays.fill(page, first[i]);
+                raf.seek(8192 + i * 4096L);
+                raf.write(page);
+            }
+        }
     }
 
     private static byte fileByte(Path f, long offset) throws IOException {
