@@ -11,7 +11,6 @@ import org.clustermd.cluster.message.ChannelBounds;
 import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockManager;
-import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
@@ -232,15 +231,11 @@ public final class ClusterCoordinator implements ClusterOperations {
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
             bitmapLock = ls.resource(slot.bitmapLockName());
-            steps.convertWhenLeased(ls, bitmapLock, LockMode.PW);
-            announcer.clearLeftOver();
             LockResource resyncLock = ls.resource("resync");
             resync.attach(resyncLock);
-            steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
-            // ack is armed under token EX, then the superblock re-read: a message sent before that was
-            // missed, every later one is ours to acknowledge (docs/lessons.md §7)
             var receiver = new MessageReceiver(mddev, () -> channel, config.locator(), listener, peers, handOver);
-            channel = MessageChannel.open(mddev.name(), ls, bounds, receiver, mddev::reloadSuperblock);
+            channel = steps.openChannel(
+                    this, mddev, ls, bounds, receiver, bitmapLock, resyncLock, announcer::clearLeftOver);
             steps.logJoined(clusterName, uuid, slot, nodes);
         } catch (Raid1Exception e) {
             abandon();
@@ -277,6 +272,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception {
         LockSpace ls = member();
+        channel.endJoin(); // our slot is open at the size the superblock had under the token
         if (bitmap == null) throw cluster("a clustered array needs its bitmap", null);
         SlotGather.gather(ls, bitmap, array, peers, config.connectionTimeout());
         recovery.start(bitmap);
@@ -385,9 +381,8 @@ public final class ClusterCoordinator implements ClusterOperations {
     }
 
     /**
-     * md's {@code metadata_update_finish}: METADATA_UPDATED naming {@code goodDevNumber},
-     * acknowledged by every peer once it reloaded the superblock, then the token is released
-     * (also when the broadcast fails).
+     * md's {@code metadata_update_finish}: METADATA_UPDATED naming {@code goodDevNumber}, acknowledged by
+     * every peer once it reloaded the superblock, then the token is released (also when the broadcast fails).
      */
     @Override
     public void metadataUpdateFinish(int goodDevNumber) throws Raid1Exception {
@@ -401,27 +396,34 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     @Override // md's update_size, once the superblocks carry the new size: CapacityChange
     public void updateSize(long oldSectors, long newSectors, WriteIntentBitmap bitmap) throws Raid1Exception {
-        CapacityChange.update(array, member(), channel, bitmap, oldSectors, newSectors);
+        CapacityChange.update(array, member(), permits, channel, bitmap, oldSectors, newSectors);
+    }
+
+    @Override // token EX from a size change's prepare to its end (docs/lessons.md §61)
+    public void sizeChangeStart() throws Raid1Exception {
+        if (member() != null) permits.sizeChangeStart();
+    }
+
+    @Override
+    public void sizeChangeEnd() {
+        permits.sizeChangeEnd();
     }
 
     // ------------------------------------------------------------------ receive
 
     /** Messages this node broadcast and every peer acknowledged. */
     public long messagesSent() {
-        MessageChannel c = channel;
-        return c == null ? 0 : c.messagesSent();
+        return channel == null ? 0 : channel.messagesSent();
     }
 
     /** Messages this node processed and acknowledged. */
     public long messagesReceived() {
-        MessageChannel c = channel;
-        return c == null ? 0 : c.messagesReceived();
+        return channel == null ? 0 : channel.messagesReceived();
     }
 
     /** Messages this node refused to acknowledge (unknown, malformed, not handled by this build). */
     public long messagesRefused() {
-        MessageChannel c = channel;
-        return c == null ? 0 : c.messagesRefused();
+        return channel == null ? 0 : channel.messagesRefused();
     }
 
     /** The channel, for tests that broadcast without an engine update. */

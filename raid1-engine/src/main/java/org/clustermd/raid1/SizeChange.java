@@ -84,21 +84,32 @@ final class SizeChange {
             if (sectors == old && array.metadata().size() == old) return;
             check(old, sectors);
             growing = true;
-            prepare(sectors, "growing to " + sectors + " sectors");
+            // held from our slot's resize to CHANGE_CAPACITY or the undo: a joiner waits (docs/lessons.md §61)
+            array.cluster().sizeChangeStart();
             try {
-                array.cluster().updateSize(old, sectors, array.bitmapOrNull());
-            } catch (Raid1Exception | RuntimeException e) {
-                log.warn("{}: putting size {} back: {}", array.name(), old, e.getMessage());
-                undo(old, e);
-                throw e;
+                prepare(sectors, "growing to " + sectors + " sectors");
+                commitOrUndo(old, sectors);
+            } finally {
+                array.cluster().sizeChangeEnd();
             }
-            expose(old, sectors);
             log.info("{}: size {} -> {} sectors; the new region is resynced", array.name(), old, sectors);
         } finally {
             growing = false;
             array.reconfigLock().unlock();
         }
         array.syncControl().requestRecovery();
+    }
+
+    /** Steps 4 and 5 of §f.7, this node's slot and the superblocks prepared for {@code sectors}. */
+    private void commitOrUndo(long old, long sectors) throws Raid1Exception {
+        try {
+            array.cluster().updateSize(old, sectors, array.bitmapOrNull());
+        } catch (Raid1Exception | RuntimeException e) {
+            log.warn("{}: putting size {} back: {}", array.name(), old, e.getMessage());
+            undo(old, e);
+            throw e;
+        }
+        expose(old, sectors);
     }
 
     private void check(long old, long sectors) throws Raid1Exception {
@@ -194,6 +205,13 @@ final class SizeChange {
      * failure is logged: the grower reads our slot's sync_size and refuses.
      */
     void peerWrote(long sectors) {
+        if (array.bitmapOrNull() == null) {
+            // our join's catch-up, under the metadata lock, before our slot is opened: no grow is
+            // in flight while we hold it, so the superblock's size is the one every node serves
+            // (docs/lessons.md §61)
+            joinedAt(sectors);
+            return;
+        }
         long prepared = array.metadata().size();
         if (sectors == prepared) return;
         if (growing) {
@@ -223,6 +241,19 @@ final class SizeChange {
                     exposed);
         } catch (Raid1Exception e) {
             log.warn("{}: preparing size {} sectors for a peer failed: {}", array.name(), sectors, e.getMessage());
+        }
+    }
+
+    private void joinedAt(long sectors) {
+        long before = array.sizeSectors();
+        array.metadata().size(sectors);
+        array.sizeSectors(sectors);
+        if (before != sectors) {
+            log.info(
+                    "{}: size {} sectors, as the superblock says at our join ({} when assembly read it)",
+                    array.name(),
+                    sectors,
+                    before);
         }
     }
 

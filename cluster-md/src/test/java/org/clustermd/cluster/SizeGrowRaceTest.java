@@ -1,0 +1,166 @@
+package org.clustermd.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.ForwardingBlockDevice;
+import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.testkit.Timing;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A node that joins while a peer grows the array (docs/md-cluster-protocol.md §f.7,
+ * docs/lessons.md §61). Real ZooKeeper, real leg
+ * files, nodes in this JVM. The grower is held inside its grow by its own reads: step 4 reads
+ * every other slot's {@code sync_size}, and the test holds the read of the live peer's slot, so
+ * the superblocks and the peer already carry the new size and nobody grew yet.
+ */
+class SizeGrowRaceTest {
+    private static final long MIB = 1 << 20;
+    private static final long LEG = 48 * MIB;
+
+    @TempDir
+    Path dir;
+
+    private final ExecutorService pool = Executors.newCachedThreadPool();
+
+    @AfterEach
+    void stopPool() {
+        pool.shutdownNow();
+    }
+
+    /**
+     * docs/lessons.md §61: the joiner waits for the grow's token before it takes its slot's lock,
+     * so the grower finds the slot free and resizes it, and the joiner opens it at the new size.
+     * Without the rule the joiner held its slot's lock while it waited for the token, the grower
+     * found a live slot at the old size and refused the grow.
+     */
+    @Test
+    void aNodeThatJoinsWhileAPeerGrowsJoinsAtTheNewSize() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<HeldSlotReads> held = new CopyOnWriteArrayList<>();
+            ClusterFixture.Node a = startHeld(c, "node-a", held);
+            ClusterFixture.Node b = c.start("node-b", true);
+            try {
+                long old = a.array.sizeSectors();
+                long grown = old + 8 * MIB / 512;
+                aim(held, c, a, b.slot());
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower checks the peer's slot",
+                        () -> held.stream().anyMatch(HeldSlotReads::holding),
+                        Timing.seconds(60));
+                assertThat(ClusterFixture.superblock(c.legs.get(0)).size())
+                        .as("the superblocks carry the new size")
+                        .isEqualTo(grown);
+                assertThat(b.array.sizeSectors()).as("nobody grew yet").isEqualTo(old);
+
+                Future<ClusterFixture.Node> joining = pool.submit(() -> c.start("node-e", true));
+                Timing.waitFor(
+                        "the joiner is in the lockspace",
+                        () -> b.cluster.members().size() == 3,
+                        Timing.seconds(60));
+                Thread.sleep(1000); // the joiner reaches the token (it waits there, or took its slot's lock before)
+                held.forEach(HeldSlotReads::release);
+
+                grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                ClusterFixture.Node e = joining.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                for (ClusterFixture.Node n : List.of(a, b, e)) {
+                    assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(grown);
+                    assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
+                            .as(n.name)
+                            .isEqualTo(grown);
+                }
+                writeAndReadBeyond(e, old);
+            } finally {
+                held.forEach(HeldSlotReads::release);
+            }
+        }
+    }
+
+    private static ClusterFixture.Node startHeld(ClusterFixture c, String name, List<HeldSlotReads> held)
+            throws Exception {
+        return c.start(name, true, c.zk.connectString(), ClusterFixture.SESSION, ArrayOptions.DEFAULT_IO_WAIT, d -> {
+            HeldSlotReads h = new HeldSlotReads(d);
+            held.add(h);
+            return h;
+        });
+    }
+
+    /** From now on {@code a}'s reads of slot {@code slot} of the bitmap area are held until released. */
+    private static void aim(List<HeldSlotReads> held, ClusterFixture c, ClusterFixture.Node a, int slot)
+            throws Exception {
+        Superblock sb = ClusterFixture.superblock(c.legs.get(0));
+        long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
+        long stride = a.array.bitmap().orElseThrow().geometry().stride();
+        for (HeldSlotReads h : held) h.arm(area + slot * stride, area + (slot + 1) * stride);
+    }
+
+    /** A write beyond the old end, read back on {@code n}. */
+    private static void writeAndReadBeyond(ClusterFixture.Node n, long oldSectors) throws Exception {
+        ByteBuffer out = AlignedBuffers.allocate(4096);
+        for (int i = 0; i < 4096; i++) out.put(i, (byte) (i * 7 + 3));
+        n.array.write(oldSectors * 512 + 4096, out.clear());
+        ByteBuffer in = AlignedBuffers.allocate(4096);
+        n.array.read(oldSectors * 512 + 4096, in);
+        assertThat(in.clear()).as(n.name).isEqualTo(out.clear());
+    }
+
+    /** Once armed, holds every read that starts in [from, to) until released. */
+    private static final class HeldSlotReads extends ForwardingBlockDevice {
+        private final CountDownLatch released = new CountDownLatch(1);
+        private volatile long from = -1;
+        private volatile long to = -1;
+        private volatile boolean holding;
+
+        HeldSlotReads(BlockDevice inner) {
+            super(inner);
+        }
+
+        void arm(long from, long to) {
+            this.to = to;
+            this.from = from;
+        }
+
+        boolean holding() {
+            return holding;
+        }
+
+        void release() {
+            released.countDown();
+        }
+
+        @Override
+        public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+            if (offset < from || offset >= to) return inner().readAsync(offset, dst);
+            holding = true;
+            try {
+                // the test releases it in its finally, before the fixture closes the node
+                if (!released.await(Timing.seconds(300).toMillis(), TimeUnit.MILLISECONDS)) {
+                    return CompletableFuture.failedFuture(new java.io.IOException("never released"));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return CompletableFuture.failedFuture(new java.io.IOException("interrupted"));
+            }
+            return inner().readAsync(offset, dst);
+        }
+    }
+}
