@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.clustermd.bitmap.SlotSizes;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
@@ -23,8 +24,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A node that joins while a peer grows the array (docs/md-cluster-protocol.md §f.7,
- * docs/lessons.md §61). Real ZooKeeper, real leg
+ * A node that joins while a peer grows the array, and a grower that dies before every node grew
+ * (docs/md-cluster-protocol.md §f.7, docs/lessons.md §61 and §62). Real ZooKeeper, real leg
  * files, nodes in this JVM. The grower is held inside its grow by its own reads: step 4 reads
  * every other slot's {@code sync_size}, and the test holds the read of the live peer's slot, so
  * the superblocks and the peer already carry the new size and nobody grew yet.
@@ -89,6 +90,65 @@ class SizeGrowRaceTest {
                             .isEqualTo(grown);
                 }
                 writeAndReadBeyond(e, old);
+            } finally {
+                held.forEach(HeldSlotReads::release);
+            }
+        }
+    }
+
+    /**
+     * docs/lessons.md §62: the grower's session expires between its superblock update and
+     * CHANGE_CAPACITY. The survivor that recovers its slot finishes the grow: every slot checked
+     * (the dead one and the free one resized), the survivor grown; a node that joins later
+     * serves the new size too. Without the rule the survivor stayed prepared at the old size.
+     */
+    @Test
+    void aGrowerThatDiesBeforeEveryNodeGrewHasItsGrowFinishedByTheSurvivor() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<HeldSlotReads> held = new CopyOnWriteArrayList<>();
+            ClusterFixture.Node a = startHeld(c, "node-a", held);
+            ClusterFixture.Node b = c.start("node-b", true);
+            try {
+                long old = a.array.sizeSectors();
+                long grown = old + 8 * MIB / 512;
+                int deadSlot = a.slot();
+                aim(held, c, a, b.slot());
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower checks the peer's slot",
+                        () -> held.stream().anyMatch(HeldSlotReads::holding),
+                        Timing.seconds(60));
+                assertThat(b.array.bitmap().orElseThrow().geometry().syncSize())
+                        .as("the peer prepared the new size")
+                        .isEqualTo(grown);
+                assertThat(b.array.sizeSectors()).as("and serves the old one").isEqualTo(old);
+
+                c.expire(a);
+                Timing.waitFor("the survivor grew", () -> b.array.sizeSectors() == grown, Timing.seconds(120));
+                held.forEach(HeldSlotReads::release);
+                try {
+                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.ExecutionException expected) {
+                    // the dead grower's own grow fails once its reads go on: it was fenced
+                }
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), deadSlot))
+                        .as("the dead grower's slot")
+                        .isEqualTo(grown);
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), 2))
+                        .as("the free slot")
+                        .isEqualTo(grown);
+                for (Path leg : c.legs) {
+                    Superblock sb = ClusterFixture.superblock(leg);
+                    assertThat(sb.size()).as(leg.toString()).isEqualTo(grown);
+                }
+                writeAndReadBeyond(b, old);
+
+                ClusterFixture.Node e = c.start("node-e", true);
+                assertThat(e.array.sizeSectors()).isEqualTo(grown);
+                assertThat(e.array.bitmap().orElseThrow().geometry().syncSize()).isEqualTo(grown);
             } finally {
                 held.forEach(HeldSlotReads::release);
             }

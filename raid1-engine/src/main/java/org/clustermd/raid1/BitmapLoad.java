@@ -77,7 +77,7 @@ final class BitmapLoad {
             // read again: slot 0 may have been resized since the area was read, before our join
             BitmapSuperblock own = BitmapArea.read(area.storage()).readSuperblock(slot);
             if (own.clustered() && own.syncSize() != metadata.size()) {
-                // only a grow whose grower died before it finished leaves this (docs/lessons.md §61)
+                // only a grow whose grower died before it finished leaves this (docs/lessons.md §61, §62)
                 throw new Raid1Exception(
                         Raid1Exception.Code.METADATA,
                         name + ": bitmap slot " + slot + " records " + own.syncSize() + " sectors, the superblock "

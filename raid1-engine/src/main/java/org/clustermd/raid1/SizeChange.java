@@ -112,6 +112,47 @@ final class SizeChange {
         expose(old, sectors);
     }
 
+    /**
+     * The grower died between its superblock update and CHANGE_CAPACITY, leaving this node
+     * prepared: the grow is finished from step 4 on as if this node grew, under the same lock, so
+     * it either reaches every node or is put back everywhere (docs/lessons.md §62). Every
+     * survivor calls this after recovering the dead slot; the first one finishes, and its
+     * CHANGE_CAPACITY leaves nothing to do for the others.
+     */
+    void finishInterrupted() throws Raid1Exception {
+        if (array.metadata().size() <= array.sizeSectors()) return;
+        try {
+            // interruptible: leave stops the recovery thread that calls this, maybe under this lock
+            array.reconfigLock().lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        try {
+            array.checkNotFenced();
+            growing = true;
+            array.cluster().sizeChangeStart();
+            try {
+                // another survivor may have finished it while we waited for the lock
+                long old = array.sizeSectors();
+                long sectors = array.metadata().size();
+                if (sectors <= old) return;
+                log.info(
+                        "{}: the node growing to {} sectors died before every node grew; finishing its grow",
+                        array.name(),
+                        sectors);
+                commitOrUndo(old, sectors);
+                log.info("{}: size {} -> {} sectors (a dead peer's grow, finished here)", array.name(), old, sectors);
+            } finally {
+                array.cluster().sizeChangeEnd();
+            }
+        } finally {
+            growing = false;
+            array.reconfigLock().unlock();
+        }
+        array.syncControl().requestRecovery();
+    }
+
     private void check(long old, long sectors) throws Raid1Exception {
         String name = array.name();
         if (sectors % UNIT_SECTORS != 0 || sectors <= 0) {
