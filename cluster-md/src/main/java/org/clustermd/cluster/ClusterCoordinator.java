@@ -45,10 +45,10 @@ import org.slf4j.LoggerFactory;
  * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the
  * cluster named by the bitmap's {@code cluster_name} (a given lock manager must serve that
  * cluster); join the lockspace named by the array UUID with as many slots as the bitmap has
- * {@code nodes} (one node more is refused with CLUSTER); take this slot's {@code bitmapNNNN}
- * lock in PW and hold it for the whole membership; create {@code resync} at NL; open the
- * {@link MessageChannel} ({@code ack} armed in CR under {@code token} EX, then the superblock
- * re-read). At {@link #loadBitmaps} every other slot is probed with PW+NOQUEUE: a free slot's
+ * {@code nodes} (one node more is refused with CLUSTER); under {@code token} EX, kept until our slot is open
+ * (docs/lessons.md §61), take this slot's {@code bitmapNNNN} lock in PW for the whole membership, create
+ * {@code resync} at NL, arm {@code ack} in CR and re-read the superblock ({@link MessageChannel}).
+ * At {@link #loadBitmaps} the token is released and every other slot probed with PW+NOQUEUE: a free slot's
  * dirty bits are merged into ours without clearing them (docs/md-cluster-protocol.md §c.4);
  * then messages are handled. <b>Node failure</b> (docs/md-cluster-protocol.md §d): recover_prep
  * suspends read balancing ({@link MembershipState#RECOVERING}); recover_slot queues a

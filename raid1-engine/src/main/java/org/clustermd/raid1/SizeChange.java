@@ -21,15 +21,19 @@ import org.slf4j.LoggerFactory;
  * makes every peer resize its own slot), then asks the cluster whether every slot covers the new
  * size ({@link ClusterOperations#updateSize}: free slots resized, live ones read), and only then
  * does array_sectors grow, on every node at once (CHANGE_CAPACITY). A refusal puts the old size
- * back the same way, before any node could write beyond it (docs/lessons.md §13).
+ * back the same way, before any node could write beyond it (docs/lessons.md §13). The whole of it
+ * holds the cluster's metadata lock, so no node joins halfway (docs/lessons.md §61); a grow whose
+ * grower died halfway is finished, or put back, by a survivor ({@link #finishInterrupted},
+ * docs/lessons.md §62).
  *
  * <p>Shrinking is refused: md shrinks a raid1 when told, which cuts off whatever lies beyond the
  * new end; mdadm's documentation asks the operator to shrink the file system first. Nothing here
  * can tell whether that was done.
  *
  * <p>Owns nothing but the order of those steps: the sizes live in {@link ArrayMetadata} and
- * {@link MddevCore}, the bitmap in its slot. Thread-safety: {@link #grow} runs under the reconfig
- * lock; {@link #peerWrote} and {@link #capacityChanged} on the cluster's receive thread, which
+ * {@link MddevCore}, the bitmap in its slot. Thread-safety: {@link #grow} and
+ * {@link #finishInterrupted} (on the cluster's recovery thread) run under the reconfig lock;
+ * {@link #peerWrote} and {@link #capacityChanged} on the cluster's receive thread, which
  * takes no reconfig lock (docs/lessons.md §9).
  */
 final class SizeChange {
