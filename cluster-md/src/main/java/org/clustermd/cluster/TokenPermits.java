@@ -16,6 +16,10 @@ import org.slf4j.LoggerFactory;
  * (md's SEND_LOCKED_ALREADY). An update that starts while an add's permit is held takes that
  * permit over instead of asking for the token again, which it could not get.
  *
+ * <p>A size change's permit (docs/lessons.md §61) is held by the grower's admin thread from its
+ * prepare to its end and shared with the md thread's superblock updates in between, one sender
+ * at a time ({@code sizePermitUse}); it is released only by {@link #sizeChangeEnd}.
+ *
  * <p>Thread-safety: a permit is set only by the thread that holds the token through it, and
  * only one thread of this node holds the token at a time, so the fields need no lock; they are
  * volatile because the add's permit is handed from the thread that added to the one that

@@ -2,12 +2,14 @@ package org.clustermd.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -28,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (docs/md-cluster-protocol.md §f.7, docs/lessons.md §61 and §62). Real ZooKeeper, real leg
  * files, nodes in this JVM. The grower is held inside its grow by its own reads: step 4 reads
  * every other slot's {@code sync_size}, and the test holds the read of the live peer's slot, so
- * the superblocks and the peer already carry the new size and nobody grew yet.
+ * the superblocks and the peer already carry the new size and nobody grew yet; or by its
+ * superblock writes, which it loses when it dies, so only its own slot has the new size.
  */
 class SizeGrowRaceTest {
     private static final long MIB = 1 << 20;
@@ -131,7 +134,7 @@ class SizeGrowRaceTest {
                 held.forEach(HeldSlotReads::release);
                 try {
                     grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
-                } catch (java.util.concurrent.ExecutionException expected) {
+                } catch (ExecutionException expected) {
                     // the dead grower's own grow fails once its reads go on: it was fenced
                 }
                 assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), deadSlot))
@@ -151,6 +154,71 @@ class SizeGrowRaceTest {
                 assertThat(e.array.bitmap().orElseThrow().geometry().syncSize()).isEqualTo(grown);
             } finally {
                 held.forEach(HeldSlotReads::release);
+            }
+        }
+    }
+
+    /**
+     * docs/lessons.md §62, the grower's death before its superblock update: only its own slot
+     * records the new size. The survivor makes that slot record its size again before merging
+     * it, so the recovery ends, and a node that joins into the slot opens it. Without the rule the
+     * merge failed on the slot's sync_size and was retried for ever.
+     */
+    @Test
+    void aGrowerThatDiesBeforeItsSuperblockUpdateHasItsSlotPutBackByTheSurvivor() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<LostSuperblockWrites> lost = new CopyOnWriteArrayList<>();
+            Superblock sb = ClusterFixture.superblock(c.legs.get(0));
+            long superblockAt = sb.superOffset() * 512L;
+            ClusterFixture.Node a = c.start(
+                    "node-a", true, c.zk.connectString(), ClusterFixture.SESSION, ArrayOptions.DEFAULT_IO_WAIT, d -> {
+                        LostSuperblockWrites l = new LostSuperblockWrites(d, superblockAt);
+                        lost.add(l);
+                        return l;
+                    });
+            ClusterFixture.Node b = c.start("node-b", true);
+            try {
+                long old = a.array.sizeSectors();
+                long grown = old + 8 * MIB / 512;
+                int deadSlot = a.slot();
+                lost.forEach(LostSuperblockWrites::arm);
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower writes its superblocks",
+                        () -> lost.stream().anyMatch(LostSuperblockWrites::holding),
+                        Timing.seconds(60));
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), deadSlot))
+                        .as("the grower's slot")
+                        .isEqualTo(grown);
+                assertThat(ClusterFixture.superblock(c.legs.get(0)).size()).isEqualTo(old);
+
+                c.expire(a);
+                Timing.waitFor(
+                        "the survivor recovered the grower's slot",
+                        () -> b.events.stream().anyMatch(e -> e.startsWith("copied" + deadSlot + ":"))
+                                && b.cluster.pendingRecoveries().isEmpty(),
+                        Timing.seconds(120));
+                lost.forEach(LostSuperblockWrites::release);
+                try {
+                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException expected) {
+                    // its superblock writes were lost with it
+                }
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), deadSlot))
+                        .as("the grower's slot, put back")
+                        .isEqualTo(old);
+                assertThat(b.array.sizeSectors()).isEqualTo(old);
+
+                ClusterFixture.Node e = c.start("node-e", true);
+                assertThat(e.slot()).as("the joiner takes the grower's slot").isEqualTo(deadSlot);
+                assertThat(e.array.sizeSectors()).isEqualTo(old);
+                b.array.growSize(grown); // and a grow goes through from there
+                assertThat(e.array.sizeSectors()).isEqualTo(grown);
+            } finally {
+                lost.forEach(LostSuperblockWrites::release);
             }
         }
     }
@@ -214,13 +282,51 @@ class SizeGrowRaceTest {
             try {
                 // the test releases it in its finally, before the fixture closes the node
                 if (!released.await(Timing.seconds(300).toMillis(), TimeUnit.MILLISECONDS)) {
-                    return CompletableFuture.failedFuture(new java.io.IOException("never released"));
+                    return CompletableFuture.failedFuture(new IOException("never released"));
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return CompletableFuture.failedFuture(new java.io.IOException("interrupted"));
+                return CompletableFuture.failedFuture(new IOException("interrupted"));
             }
             return inner().readAsync(offset, dst);
+        }
+    }
+
+    /**
+     * Once armed, every write to the md superblock never completes until released, and then
+     * fails without reaching the leg: the writes a node that dies in the middle of them loses.
+     */
+    private static final class LostSuperblockWrites extends ForwardingBlockDevice {
+        private final long at;
+        private final List<CompletableFuture<Void>> pending = new CopyOnWriteArrayList<>();
+        private volatile boolean armed;
+        private volatile boolean released;
+
+        LostSuperblockWrites(BlockDevice inner, long at) {
+            super(inner);
+            this.at = at;
+        }
+
+        void arm() {
+            armed = true;
+        }
+
+        boolean holding() {
+            return !pending.isEmpty();
+        }
+
+        void release() {
+            released = true;
+            for (CompletableFuture<Void> f : pending) f.completeExceptionally(new IOException("lost with its node"));
+        }
+
+        @Override
+        public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
+            if (!armed || offset != at) return inner().writeAsync(offset, src, fua);
+            if (released) return CompletableFuture.failedFuture(new IOException("lost with its node"));
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            pending.add(f);
+            return f;
         }
     }
 }
