@@ -124,7 +124,8 @@ final class SizeChange {
      * CHANGE_CAPACITY leaves nothing to do for the others.
      */
     void finishInterrupted() throws Raid1Exception {
-        if (array.metadata().size() <= array.sizeSectors()) return;
+        // a fenced node serves nothing and writes nothing: a live survivor finishes it
+        if (array.metadata().size() <= array.sizeSectors() || array.isFenced()) return;
         try {
             // interruptible: leave stops the recovery thread that calls this, maybe under this lock
             array.reconfigLock().lockInterruptibly();
@@ -133,7 +134,6 @@ final class SizeChange {
             return;
         }
         try {
-            array.checkNotFenced();
             growing = true;
             array.cluster().sizeChangeStart();
             try {
