@@ -38,11 +38,30 @@ final class CapacityChange {
 
     /** See {@link ClusterCoordinator#updateSize}. */
     static void update(
-            Mddev array, LockSpace ls, MessageChannel channel, WriteIntentBitmap bitmap, long oldSectors, long sectors)
+            Mddev array,
+            LockSpace ls,
+            TokenPermits permits,
+            MessageChannel channel,
+            WriteIntentBitmap bitmap,
+            long oldSectors,
+            long sectors)
             throws Raid1Exception {
         if (bitmap == null) throw refused(array, "a clustered array needs its bitmap");
+        // under the token the grow took for its prepare, so no node joins in between (docs/lessons.md §61)
+        permits.withSizePermit(p -> check(array, ls, channel, p, bitmap, oldSectors, sectors));
+    }
+
+    private static void check(
+            Mddev array,
+            LockSpace ls,
+            MessageChannel channel,
+            SendPermit p,
+            WriteIntentBitmap bitmap,
+            long oldSectors,
+            long sectors)
+            throws Raid1Exception {
         Map<Integer, LockResource> free = new LinkedHashMap<>();
-        try (SendPermit p = channel.lockComm()) {
+        try {
             List<String> behind = slotsBehind(array, ls, bitmap, sectors, free);
             if (!behind.isEmpty()) {
                 // the free slots go back too: a refused grow leaves every slot as it was (docs/lessons.md §48)

@@ -11,7 +11,6 @@ import org.clustermd.cluster.message.ChannelBounds;
 import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockManager;
-import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
@@ -44,20 +43,20 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p><b>Join</b> (docs/md-cluster-protocol.md §c.2): connect as {@code nodeName} to the cluster
- * the bitmap's {@code cluster_name} names (a given lock manager must serve it); join the lockspace
- * named by the array UUID with as many slots as the bitmap has {@code nodes} (one more is refused
- * with CLUSTER); take this slot's {@code bitmapNNNN} lock in PW for the whole membership; create
- * {@code resync} and {@code foreground} ({@link PeerActivity}) at NL; open the {@link
- * MessageChannel} ({@code ack} armed in CR under {@code token} EX, then the superblock re-read). At {@link #loadBitmaps} every other slot is probed with PW+NOQUEUE: a free slot's
- * dirty bits are merged into ours without clearing them (docs/md-cluster-protocol.md §c.4);
- * then messages are handled. <b>Node failure</b> (docs/md-cluster-protocol.md §d): recover_prep
- * suspends read balancing ({@link MembershipState#RECOVERING}); recover_slot queues a
- * {@link NodeRecovery} of the dead slot on the {@code cluster-recover-<array>} thread;
- * recover_done resumes balancing once no recovery is pending. <b>Resync</b>: the sync thread takes {@code resync} in EX
- * ({@link #resyncStart}), announces each window ({@link ResyncAnnouncer}; peers hold writes there,
- * {@link PeerResyncs}) and releases it after the final superblock update. <b>Metadata</b> (§f.5): every superblock write holds {@code token} in
- * EX and ends with METADATA_UPDATED, which every peer processes (reloads the superblock) before
- * it acknowledges. What md-cluster does beyond that is listed in the package documentation.
+ * the bitmap's {@code cluster_name} names; join the lockspace named by the array UUID with the
+ * bitmap's {@code nodes} slots (one more is refused with CLUSTER); under {@code token} EX, kept
+ * until our slot is open (docs/lessons.md §61), take our {@code bitmapNNNN} in PW for the whole
+ * membership, create {@code resync} at NL, arm {@code ack} in CR, re-read the superblock
+ * ({@link MessageChannel}); create {@code foreground} at NL ({@link PeerActivity}). At
+ * {@link #loadBitmaps} the token is released, every other slot probed with PW+NOQUEUE (a free
+ * slot's dirty bits merged into ours, not cleared, §c.4), then messages handled. <b>Node
+ * failure</b> (§d): recover_prep suspends read balancing ({@link MembershipState#RECOVERING});
+ * recover_slot queues a {@link NodeRecovery} on {@code cluster-recover-<array>}; recover_done
+ * resumes balancing once none is pending. <b>Resync</b>: the sync thread takes {@code resync} in
+ * EX ({@link #resyncStart}), announces each window ({@link ResyncAnnouncer}; peers hold writes
+ * there, {@link PeerResyncs}), releases it after the final superblock update. <b>Metadata</b>
+ * (§f.5): every superblock write holds {@code token} EX and ends with METADATA_UPDATED, which
+ * every peer processes before it acknowledges. The rest: the package documentation.
  * The data path calls only {@link #areaResyncing}, which reads volatile fields and nothing else.
  *
  * <p>This class owns the membership, the lock manager, the lockspace and what join creates on
@@ -138,20 +137,18 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     /** This node's membership. */
     public MembershipState state() {
-        Membership m = membership;
-        return m == null ? MembershipState.JOINING : m.state();
+        return Optional.ofNullable(membership).map(Membership::state).orElse(MembershipState.JOINING);
     }
 
     /** Whether reads go to the first in-sync leg only (recover_prep until recover_done and the dead slots are merged). */
     public boolean readBalancingSuspended() {
-        Membership m = membership;
+        Membership m = membership; // on the read path: no allocation
         return m != null && m.readBalancingSuspended();
     }
 
     /** The lockspace name (the array UUID), once joined. */
     public Optional<String> lockSpaceName() {
-        LockSpace ls = lockSpace;
-        return ls == null ? Optional.empty() : Optional.of(ls.name());
+        return Optional.ofNullable(lockSpace).map(LockSpace::name);
     }
 
     /** The live members' slots as this node last saw them (empty before join and after leave). */
@@ -163,14 +160,12 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     /** The lock manager session's health, or empty before join. */
     public Optional<LockSpaceState> sessionState() {
-        LockSpace ls = lockSpace;
-        return ls == null ? Optional.empty() : Optional.of(ls.state());
+        return Optional.ofNullable(lockSpace).map(LockSpace::state);
     }
 
     /** Dead slots whose recovery is still pending here. */
     public Set<Integer> pendingRecoveries() {
-        RecoveryThread r = recovery;
-        return r == null ? Set.of() : r.pending();
+        return Optional.ofNullable(recovery).map(RecoveryThread::pending).orElse(Set.of());
     }
 
     /** Dirty chunks this node moved into its own bitmap from dead nodes' slots. */
@@ -232,16 +227,12 @@ public final class ClusterCoordinator implements ClusterOperations {
             NodeSlot slot = ls.slot();
             // held in PW for the whole membership: our bitmap is ours, and the lock says we live
             bitmapLock = ls.resource(slot.bitmapLockName());
-            steps.convertWhenLeased(ls, bitmapLock, LockMode.PW);
-            announcer.clearLeftOver();
             LockResource resyncLock = ls.resource("resync");
             resync.attach(resyncLock);
-            steps.convertWhenLeased(ls, resyncLock, LockMode.NL);
-            activity = PeerActivity.start(mddev.name(), ls.resource(PeerActivity.RESOURCE), mddev::foregroundRequests);
-            // ack is armed under token EX, then the superblock re-read: a message sent before that was
-            // missed, every later one is ours to acknowledge (docs/lessons.md §7)
             var receiver = new MessageReceiver(mddev, () -> channel, config.locator(), listener, peers, handOver);
-            channel = MessageChannel.open(mddev.name(), ls, bounds, receiver, mddev::reloadSuperblock);
+            channel = steps.openChannel(
+                    this, mddev, ls, bounds, receiver, bitmapLock, resyncLock, announcer::clearLeftOver);
+            activity = PeerActivity.start(mddev.name(), ls.resource(PeerActivity.RESOURCE), mddev::foregroundRequests);
             steps.logJoined(clusterName, uuid, slot, nodes);
         } catch (Raid1Exception e) {
             abandon();
@@ -278,6 +269,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     @Override
     public void loadBitmaps(WriteIntentBitmap bitmap) throws Raid1Exception {
         LockSpace ls = member();
+        channel.endJoin(); // our slot is open at the size the superblock had under the token
         if (bitmap == null) throw cluster("a clustered array needs its bitmap", null);
         SlotGather.gather(ls, bitmap, array, peers, config.connectionTimeout());
         recovery.start(bitmap);
@@ -393,9 +385,8 @@ public final class ClusterCoordinator implements ClusterOperations {
     }
 
     /**
-     * md's {@code metadata_update_finish}: METADATA_UPDATED naming {@code goodDevNumber},
-     * acknowledged by every peer once it reloaded the superblock, then the token is released
-     * (also when the broadcast fails).
+     * md's {@code metadata_update_finish}: METADATA_UPDATED naming {@code goodDevNumber}, acknowledged by
+     * every peer once it reloaded the superblock, then the token is released (also when the broadcast fails).
      */
     @Override
     public void metadataUpdateFinish(int goodDevNumber) throws Raid1Exception {
@@ -409,7 +400,17 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     @Override // md's update_size, once the superblocks carry the new size: CapacityChange
     public void updateSize(long oldSectors, long newSectors, WriteIntentBitmap bitmap) throws Raid1Exception {
-        CapacityChange.update(array, member(), channel, bitmap, oldSectors, newSectors);
+        CapacityChange.update(array, member(), permits, channel, bitmap, oldSectors, newSectors);
+    }
+
+    @Override // token EX from a size change's prepare to its end (docs/lessons.md §61)
+    public void sizeChangeStart() throws Raid1Exception {
+        if (member() != null) permits.sizeChangeStart();
+    }
+
+    @Override
+    public void sizeChangeEnd() {
+        permits.sizeChangeEnd();
     }
 
     // ------------------------------------------------------------------ receive

@@ -72,10 +72,12 @@ final class HandOver {
         if (!done.compareAndSet(false, true)) return;
         Membership m = membership.get();
         boolean member = m != null && m.transition(Membership.MEMBER, MembershipState.LEAVING);
-        // a permit left by a failed update or add must not keep the token from the peers, nor from us
+        MessageChannel c = channel.get();
+        // a permit left by a failed update or add, or an assembly failed after join, must not keep
+        // the token from the peers, nor from us
+        if (c != null) c.endJoin();
         owner.addNewDiskCancel();
         owner.metadataUpdateCancel();
-        MessageChannel c = channel.get();
         if (c != null) c.stopReceiving();
         RecoveryThread r = recovery.get();
         if (r != null) r.stop();

@@ -3,6 +3,7 @@ package org.clustermd.cluster;
 import java.util.Set;
 import java.util.UUID;
 import org.clustermd.cluster.message.ChannelBounds;
+import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockManager;
 import org.clustermd.dlm.LockMode;
@@ -103,6 +104,55 @@ final class JoinSteps {
                 .connectionTimeout(config.connectionTimeout())
                 .credentials(config.credentials())
                 .build();
+    }
+
+    /**
+     * The message channel, opened under token EX (docs/lessons.md §7: ack armed and the
+     * superblock re-read under it, so a message sent before was missed and every later one is ours
+     * to acknowledge), which also covers {@link #lockOwnSlot} and stays held until our slot is
+     * open ({@link MessageChannel#endJoin}, at loadBitmaps; docs/lessons.md §61).
+     */
+    MessageChannel openChannel(
+            ClusterCoordinator owner,
+            Mddev mddev,
+            LockSpace ls,
+            ChannelBounds bounds,
+            MessageReceiver receiver,
+            LockResource bitmapLock,
+            LockResource resync,
+            DlmStep clearLeftOver)
+            throws Raid1Exception {
+        return MessageChannel.openHoldingToken(
+                arrayName,
+                ls,
+                bounds,
+                receiver,
+                () -> lockOwnSlot(owner, ls, bitmapLock, resync, clearLeftOver),
+                mddev::reloadSuperblock);
+    }
+
+    /**
+     * Under the join's token: our slot's bitmap lock in PW (waiting out a survivor that recovers
+     * the slot's last owner), its left-over window cleared, {@code resync} at NL. A size change
+     * holds the token from its prepare on, so it finds our slot free and resizes it as any free
+     * one, instead of finding it live and behind (docs/lessons.md §61).
+     */
+    void lockOwnSlot(
+            ClusterCoordinator owner, LockSpace ls, LockResource bitmapLock, LockResource resync, DlmStep clearLeftOver)
+            throws Raid1Exception {
+        try {
+            convertWhenLeased(ls, bitmapLock, LockMode.PW);
+            clearLeftOver.run();
+            convertWhenLeased(ls, resync, LockMode.NL);
+        } catch (DlmException e) {
+            throw owner.cluster("joining: taking " + bitmapLock.name() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** A join step on the lock manager. */
+    @FunctionalInterface
+    interface DlmStep {
+        void run() throws DlmException;
     }
 
     String where() {

@@ -9,6 +9,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.SlotCopy;
+import org.clustermd.bitmap.SlotSizes;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
@@ -99,6 +100,7 @@ final class NodeRecovery {
                 return new Outcome(dead, null, true);
             }
             ResyncInfo.clearIn(lock); // the dead node's window, if any, is over
+            matchOurSize();
             // before the slot is read here, or freed for the next node that joins into it
             array.fillSkippedSlot(dead.number());
             SlotCopy copy = bitmap.copyFromSlot(dead.number(), true);
@@ -116,6 +118,21 @@ final class NodeRecovery {
             }
             return new Outcome(dead, copy, false);
         }
+    }
+
+    /**
+     * A node that died growing the array resized its own slot before any other (§f.7 step 2): the
+     * slot is made to record our size, so its bits can be merged here, and so a node that joins into
+     * it later finds it at the size of the others (docs/lessons.md §62). Bits beyond our end belong
+     * to a region this node does not serve; if the grow is finished later, that region is resynced
+     * from the NEEDED chunks of every node's own slot.
+     */
+    private void matchOurSize() throws BitmapException {
+        long ours = bitmap.geometry().syncSize();
+        long theirs = SlotSizes.syncSize(bitmap, dead.number());
+        if (theirs == ours) return;
+        log.info("{}: {} records {} sectors, ours {}: resized to ours", array.name(), dead, theirs, ours);
+        SlotSizes.resizeFree(bitmap, dead.number(), ours);
     }
 
     /** PW on the dead slot's lock; false when the slot was taken by a new member meanwhile. */

@@ -169,6 +169,9 @@ final class RecoveryThread {
         try {
             r.run();
             episodes++;
+            // the dead node may have been growing the array: its slot is ours to look at now
+            // (docs/lessons.md §62); a failure runs the episode again, which finds the slot clean
+            array.finishInterruptedGrow();
             return true;
         } catch (DlmException e) {
             if (e.code() == DlmException.Code.CLOSED || e.code() == DlmException.Code.LOCKSPACE_LOST) {

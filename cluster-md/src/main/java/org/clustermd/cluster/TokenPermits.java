@@ -1,6 +1,7 @@
 package org.clustermd.cluster;
 
 import java.util.UUID;
+import java.util.concurrent.Semaphore;
 import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.cluster.message.MessageChannel;
 import org.clustermd.cluster.message.SendPermit;
@@ -15,6 +16,10 @@ import org.slf4j.LoggerFactory;
  * (md's SEND_LOCKED_ALREADY). An update that starts while an add's permit is held takes that
  * permit over instead of asking for the token again, which it could not get.
  *
+ * <p>A size change's permit (docs/lessons.md §61) is held by the grower's admin thread from its
+ * prepare to its end and shared with the md thread's superblock updates in between, one sender
+ * at a time ({@code sizePermitUse}); it is released only by {@link #sizeChangeEnd}.
+ *
  * <p>Thread-safety: a permit is set only by the thread that holds the token through it, and
  * only one thread of this node holds the token at a time, so the fields need no lock; they are
  * volatile because the add's permit is handed from the thread that added to the one that
@@ -28,6 +33,13 @@ final class TokenPermits {
     private volatile SendPermit addPermit;
     /** The dev_number of the add that holds addPermit; written before addPermit, read after it. */
     private volatile int addDevNumber;
+    /**
+     * The permit a size change holds from its prepare to CHANGE_CAPACITY or its undo; the
+     * superblock updates in between send on it without releasing it (docs/lessons.md §61).
+     */
+    private volatile SendPermit sizePermit;
+    /** One sender at a time on sizePermit: the md thread's update and the admin thread's check. */
+    private final Semaphore sizePermitUse = new Semaphore(1);
 
     TokenPermits(ClusterCoordinator owner) {
         this.owner = owner;
@@ -35,6 +47,12 @@ final class TokenPermits {
 
     /** See {@link ClusterCoordinator#metadataUpdateStart}. */
     void updateStart() throws Raid1Exception {
+        SendPermit size = sizePermit;
+        if (size != null) {
+            acquireSizePermit();
+            metadataPermit = size;
+            return;
+        }
         SendPermit held = addPermit;
         addPermit = null;
         metadataPermit = held != null ? held : owner.channel().lockComm();
@@ -46,14 +64,70 @@ final class TokenPermits {
         try {
             owner.channel().send(p, new ClusterMessage.MetadataUpdated(goodDevNumber));
         } finally {
-            p.close();
+            release(p);
         }
     }
 
     void updateCancel() {
         SendPermit p = metadataPermit;
         metadataPermit = null;
+        if (p != null) release(p);
+    }
+
+    /** A size change's own permit is handed back for its next use, any other released. */
+    private void release(SendPermit p) {
+        if (p == sizePermit) sizePermitUse.release();
+        else p.close();
+    }
+
+    /** See {@link ClusterCoordinator#sizeChangeStart}. */
+    void sizeChangeStart() throws Raid1Exception {
+        SendPermit p = owner.channel().lockComm();
+        sizePermitUse.drainPermits();
+        sizePermitUse.release();
+        sizePermit = p;
+    }
+
+    /** See {@link ClusterCoordinator#sizeChangeEnd}. */
+    void sizeChangeEnd() {
+        SendPermit p = sizePermit;
+        sizePermit = null;
         if (p != null) p.close();
+    }
+
+    /**
+     * Runs {@code step} on the size change's permit, or on one taken for it when no size change
+     * holds one (a caller outside {@link #sizeChangeStart}).
+     */
+    void withSizePermit(PermitStep step) throws Raid1Exception {
+        SendPermit size = sizePermit;
+        if (size == null) {
+            try (SendPermit p = owner.channel().lockComm()) {
+                step.run(p);
+            }
+            return;
+        }
+        acquireSizePermit();
+        try {
+            step.run(size);
+        } finally {
+            sizePermitUse.release();
+        }
+    }
+
+    @FunctionalInterface
+    interface PermitStep {
+        void run(SendPermit p) throws Raid1Exception;
+    }
+
+    private void acquireSizePermit() throws Raid1Exception {
+        try {
+            // the other user sends one message at most, each bounded by the channel
+            sizePermitUse.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw owner.cluster("interrupted while waiting for the size change's token", e);
+        }
     }
 
     private SendPermit takeMetadataPermit() {

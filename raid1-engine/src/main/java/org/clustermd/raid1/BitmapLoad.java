@@ -98,7 +98,15 @@ final class BitmapLoad {
             throws Raid1Exception {
         boolean trusted = true;
         try {
-            BitmapSuperblock own = area.readSuperblock(slot);
+            // read again: slot 0 may have been resized since the area was read, before our join
+            BitmapSuperblock own = BitmapArea.read(area.storage()).readSuperblock(slot);
+            if (own.clustered() && own.syncSize() != metadata.size()) {
+                // only a grow whose grower died before it finished leaves this (docs/lessons.md §61, §62)
+                throw new Raid1Exception(
+                        Raid1Exception.Code.METADATA,
+                        name + ": bitmap slot " + slot + " records " + own.syncSize() + " sectors, the superblock "
+                                + metadata.size() + ": a grow is unfinished; join again once it is");
+            }
             long events = metadata.events();
             // md's bitmap_load: while degraded every set bit is kept NEEDED, so a returning leg can
             // be recovered from them, unless nothing was cleared since the array was last whole

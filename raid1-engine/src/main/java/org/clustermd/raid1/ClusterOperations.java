@@ -226,6 +226,20 @@ public interface ClusterOperations {
      */
     default void updateSize(long oldSectors, long newSectors, WriteIntentBitmap bitmap) throws Raid1Exception {}
 
+    /**
+     * The metadata lock taken for a whole size change, from the grower's own slot resize to
+     * CHANGE_CAPACITY or the undo, and held by this node across the superblock updates in
+     * between (they use it instead of asking again). A node that joins takes the same lock
+     * before its bitmap slot's, so it never sees the slots and the superblock at two sizes
+     * (docs/md-cluster-protocol.md §f.7, docs/lessons.md §61). Nothing to do for a node alone.
+     *
+     * @throws Raid1Exception CLUSTER when the lock is not granted in time
+     */
+    default void sizeChangeStart() throws Raid1Exception {}
+
+    /** Releases what {@link #sizeChangeStart} took. Never throws; nothing to do when nothing was taken. */
+    default void sizeChangeEnd() {}
+
     // ------------------------------------------------------------------ devices
 
     /**

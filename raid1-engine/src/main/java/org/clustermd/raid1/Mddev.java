@@ -158,6 +158,18 @@ public interface Mddev {
     void changeCapacity();
 
     /**
+     * A peer that grew the array died after this node prepared the new size and before its
+     * CHANGE_CAPACITY: called once its slot was recovered, this finishes the grow (every slot
+     * checked, CHANGE_CAPACITY sent, this node grown) or, when a slot does not cover the new
+     * size, puts the old size back in the superblocks (docs/lessons.md §62). Nothing to do when
+     * this node's prepared size is the one it serves. Takes the metadata lock; run by the
+     * recovery thread, never the receive thread.
+     *
+     * @throws Raid1Exception when the lock or a step fails; the grow stays unfinished then
+     */
+    void finishInterruptedGrow() throws Raid1Exception;
+
+    /**
      * Bitmap slot {@code slot}'s owner is gone (it died, or left handing its slot over) and the
      * caller holds that slot's bitmap lock, so nobody writes the slot: every leg this node
      * admitted while the owner lived was given the area without that slot, which the owner was

@@ -22,27 +22,22 @@ import org.clustermd.raid1.sb.Superblock;
  * {@code r1conf}): the data path, the sync thread, leg management and md's attributes.
  *
  * <h2>Data path</h2>
- * {@link #readAsync}, {@link #writeAsync}, {@link #flushAsync} and {@link #discardAsync} take
- * byte offsets and lengths that are multiples of {@link #logicalBlockSize()} inside
- * {@link #size()}; anything else fails with {@link Raid1Exception.Code#UNALIGNED} or
- * {@link Raid1Exception.Code#OUT_OF_RANGE} before any leg is touched. A request covers
- * {@code buf.remaining()} bytes from {@code buf.position()}; the array never moves the buffer's
- * position or limit, and the caller must leave the buffer alone until the future completes. Any
- * buffer works; direct buffers aligned to the block size are used as they are, others through a
- * bounce copy. The async forms never throw: failures complete the future with a
- * {@link Raid1Exception}. They may block the submitting thread briefly (a new bitmap bit's
- * flush, a superblock update when the array turns active, a resync barrier or a window another
- * node is resyncing: all bounded by {@link ArrayOptions#ioWait()}), never for the data I/O.
- * Futures complete on the engine's threads ({@link EngineThread}), so a callback chained on one
- * runs there: a request submitted from such a callback is handed to {@code md-submit-<array>},
- * which may block where the callback must not (the flush of a new bitmap bit completes on the
- * very reaper thread that runs the callback), and the blocking forms ({@link #write},
- * {@link #read}, ...) refuse to run there with an {@link IllegalStateException} instead of
- * waiting for themselves.
- * A write completes when every leg answered: successfully when at least one in-sync leg took it
- * (failed legs are failed and that failure is on the remaining legs' superblocks first), with
- * an error otherwise; FUA reaches every leg, and a flush returns when every in-sync leg made
- * earlier writes durable.
+ * {@link #readAsync}, {@link #writeAsync}, {@link #flushAsync} and {@link #discardAsync} take byte offsets and lengths
+ * that are multiples of {@link #logicalBlockSize()} inside {@link #size()}; anything else fails with
+ * {@link Raid1Exception.Code#UNALIGNED} or {@link Raid1Exception.Code#OUT_OF_RANGE} before any leg is touched. A
+ * request covers {@code buf.remaining()} bytes from {@code buf.position()}; the array never moves the buffer's
+ * position or limit, and the caller must leave the buffer alone until the future completes. Any buffer works; direct
+ * buffers aligned to the block size are used as they are, others through a bounce copy. The async forms never throw:
+ * failures complete the future with a {@link Raid1Exception}. They may block the submitting thread briefly (a new
+ * bitmap bit's flush, a superblock update when the array turns active, a resync barrier or a window another node is
+ * resyncing: all bounded by {@link ArrayOptions#ioWait()}), never for the data I/O. Futures complete on the engine's
+ * threads ({@link EngineThread}), so a callback chained on one runs there: a request submitted from such a callback is
+ * handed to {@code md-submit-<array>}, which may block where the callback must not (the flush of a new bitmap bit
+ * completes on the very reaper thread that runs the callback), and the blocking forms ({@link #write}, {@link #read},
+ * ...) refuse to run there with an {@link IllegalStateException} instead of waiting for themselves. A write completes
+ * when every leg answered: successfully when at least one in-sync leg took it (failed legs are failed and that failure
+ * is on the remaining legs' superblocks first), with an error otherwise; FUA reaches every leg, and a flush returns
+ * when every in-sync leg made earlier writes durable.
  *
  * <h2>Threads</h2>
  * {@code md-<array>} (superblock updates, safemode, starting and reaping syncs), {@code
@@ -546,6 +541,11 @@ public final class Raid1Array implements Mddev, AutoCloseable {
     @Override
     public void changeCapacity() {
         core.sizes.capacityChanged();
+    }
+
+    @Override
+    public void finishInterruptedGrow() throws Raid1Exception {
+        core.sizes.finishInterrupted();
     }
 
     @Override

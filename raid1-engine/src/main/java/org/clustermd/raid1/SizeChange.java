@@ -21,15 +21,19 @@ import org.slf4j.LoggerFactory;
  * makes every peer resize its own slot), then asks the cluster whether every slot covers the new
  * size ({@link ClusterOperations#updateSize}: free slots resized, live ones read), and only then
  * does array_sectors grow, on every node at once (CHANGE_CAPACITY). A refusal puts the old size
- * back the same way, before any node could write beyond it (docs/lessons.md §13).
+ * back the same way, before any node could write beyond it (docs/lessons.md §13). The whole of it
+ * holds the cluster's metadata lock, so no node joins halfway (docs/lessons.md §61); a grow whose
+ * grower died halfway is finished, or put back, by a survivor ({@link #finishInterrupted},
+ * docs/lessons.md §62).
  *
  * <p>Shrinking is refused: md shrinks a raid1 when told, which cuts off whatever lies beyond the
  * new end; mdadm's documentation asks the operator to shrink the file system first. Nothing here
  * can tell whether that was done.
  *
  * <p>Owns nothing but the order of those steps: the sizes live in {@link ArrayMetadata} and
- * {@link MddevCore}, the bitmap in its slot. Thread-safety: {@link #grow} runs under the reconfig
- * lock; {@link #peerWrote} and {@link #capacityChanged} on the cluster's receive thread, which
+ * {@link MddevCore}, the bitmap in its slot. Thread-safety: {@link #grow} and
+ * {@link #finishInterrupted} (on the cluster's recovery thread) run under the reconfig lock;
+ * {@link #peerWrote} and {@link #capacityChanged} on the cluster's receive thread, which
  * takes no reconfig lock (docs/lessons.md §9).
  */
 final class SizeChange {
@@ -84,16 +88,68 @@ final class SizeChange {
             if (sectors == old && array.metadata().size() == old) return;
             check(old, sectors);
             growing = true;
-            prepare(sectors, "growing to " + sectors + " sectors");
+            // held from our slot's resize to CHANGE_CAPACITY or the undo: a joiner waits (docs/lessons.md §61)
+            array.cluster().sizeChangeStart();
             try {
-                array.cluster().updateSize(old, sectors, array.bitmapOrNull());
-            } catch (Raid1Exception | RuntimeException e) {
-                log.warn("{}: putting size {} back: {}", array.name(), old, e.getMessage());
-                undo(old, e);
-                throw e;
+                prepare(sectors, "growing to " + sectors + " sectors");
+                commitOrUndo(old, sectors);
+            } finally {
+                array.cluster().sizeChangeEnd();
             }
-            expose(old, sectors);
             log.info("{}: size {} -> {} sectors; the new region is resynced", array.name(), old, sectors);
+        } finally {
+            growing = false;
+            array.reconfigLock().unlock();
+        }
+        array.syncControl().requestRecovery();
+    }
+
+    /** Steps 4 and 5 of §f.7, this node's slot and the superblocks prepared for {@code sectors}. */
+    private void commitOrUndo(long old, long sectors) throws Raid1Exception {
+        try {
+            array.cluster().updateSize(old, sectors, array.bitmapOrNull());
+        } catch (Raid1Exception | RuntimeException e) {
+            log.warn("{}: putting size {} back: {}", array.name(), old, e.getMessage());
+            undo(old, e);
+            throw e;
+        }
+        expose(old, sectors);
+    }
+
+    /**
+     * The grower died between its superblock update and CHANGE_CAPACITY, leaving this node
+     * prepared: the grow is finished from step 4 on as if this node grew, under the same lock, so
+     * it either reaches every node or is put back everywhere (docs/lessons.md §62). Every
+     * survivor calls this after recovering the dead slot; the first one finishes, and its
+     * CHANGE_CAPACITY leaves nothing to do for the others.
+     */
+    void finishInterrupted() throws Raid1Exception {
+        // a fenced node serves nothing and writes nothing: a live survivor finishes it
+        if (array.metadata().size() <= array.sizeSectors() || array.isFenced()) return;
+        try {
+            // interruptible: leave stops the recovery thread that calls this, maybe under this lock
+            array.reconfigLock().lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        try {
+            growing = true;
+            array.cluster().sizeChangeStart();
+            try {
+                // another survivor may have finished it while we waited for the lock
+                long old = array.sizeSectors();
+                long sectors = array.metadata().size();
+                if (sectors <= old) return;
+                log.info(
+                        "{}: the node growing to {} sectors died before every node grew; finishing its grow",
+                        array.name(),
+                        sectors);
+                commitOrUndo(old, sectors);
+                log.info("{}: size {} -> {} sectors (a dead peer's grow, finished here)", array.name(), old, sectors);
+            } finally {
+                array.cluster().sizeChangeEnd();
+            }
         } finally {
             growing = false;
             array.reconfigLock().unlock();
@@ -194,6 +250,13 @@ final class SizeChange {
      * failure is logged: the grower reads our slot's sync_size and refuses.
      */
     void peerWrote(long sectors) {
+        if (array.bitmapOrNull() == null) {
+            // our join's catch-up, under the metadata lock, before our slot is opened: no grow is
+            // in flight while we hold it, so the superblock's size is the one every node serves
+            // (docs/lessons.md §61)
+            joinedAt(sectors);
+            return;
+        }
         long prepared = array.metadata().size();
         if (sectors == prepared) return;
         if (growing) {
@@ -223,6 +286,19 @@ final class SizeChange {
                     exposed);
         } catch (Raid1Exception e) {
             log.warn("{}: preparing size {} sectors for a peer failed: {}", array.name(), sectors, e.getMessage());
+        }
+    }
+
+    private void joinedAt(long sectors) {
+        long before = array.sizeSectors();
+        array.metadata().size(sectors);
+        array.sizeSectors(sectors);
+        if (before != sectors) {
+            log.info(
+                    "{}: size {} sectors, as the superblock says at our join ({} when assembly read it)",
+                    array.name(),
+                    sectors,
+                    before);
         }
     }
 

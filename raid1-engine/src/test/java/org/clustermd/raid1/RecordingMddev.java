@@ -154,6 +154,11 @@ public final class RecordingMddev implements Mddev {
     }
 
     @Override
+    public void finishInterruptedGrow() {
+        calls.add("finishInterruptedGrow");
+    }
+
+    @Override
     public void fillSkippedSlot(int slot) {
         calls.add("fillSkippedSlot(" + slot + ")");
     }

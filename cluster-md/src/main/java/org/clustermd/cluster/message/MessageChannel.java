@@ -65,6 +65,9 @@ public final class MessageChannel implements AutoCloseable {
 
     private final Thread receiver;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** The token kept by {@link #openHoldingToken} until {@link #endJoin}. */
+    private final AtomicBoolean joinToken = new AtomicBoolean();
+
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong received = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
@@ -104,6 +107,36 @@ public final class MessageChannel implements AutoCloseable {
     public static MessageChannel open(
             String arrayName, LockSpace ls, ChannelBounds bounds, MessageHandler handler, JoinCatchUp catchUp)
             throws Raid1Exception {
+        return open(arrayName, ls, bounds, handler, () -> {}, catchUp, false);
+    }
+
+    /**
+     * {@link #open}, but {@code first} runs under {@code token} EX before {@code ack} is armed,
+     * and the token stays held after the catch-up until {@link #endJoin}: a node that joins takes
+     * its bitmap slot's lock and opens its slot under it, so no size change, which holds the
+     * token from its prepare to CHANGE_CAPACITY, is half done meanwhile (docs/lessons.md §61).
+     * Nothing is sent or handled before {@link #endJoin}.
+     */
+    public static MessageChannel openHoldingToken(
+            String arrayName,
+            LockSpace ls,
+            ChannelBounds bounds,
+            MessageHandler handler,
+            JoinCatchUp first,
+            JoinCatchUp catchUp)
+            throws Raid1Exception {
+        return open(arrayName, ls, bounds, handler, first, catchUp, true);
+    }
+
+    private static MessageChannel open(
+            String arrayName,
+            LockSpace ls,
+            ChannelBounds bounds,
+            MessageHandler handler,
+            JoinCatchUp first,
+            JoinCatchUp catchUp,
+            boolean hold)
+            throws Raid1Exception {
         MessageChannel c;
         try {
             c = new MessageChannel(arrayName, ls, bounds, handler);
@@ -117,11 +150,15 @@ public final class MessageChannel implements AutoCloseable {
             c.convert(c.message, LockMode.NL, bounds.token());
             c.convert(c.token, LockMode.NL, bounds.token());
             c.convert(c.token, LockMode.EX, bounds.token());
+            boolean keep = false;
             try {
+                first.run();
                 c.convert(c.ack, LockMode.CR, bounds.token());
                 catchUp.run();
+                keep = hold;
             } finally {
-                c.convert(c.token, LockMode.NL, bounds.token());
+                if (keep) c.joinToken.set(true);
+                else c.convert(c.token, LockMode.NL, bounds.token());
             }
             c.convert(c.noNewDev, LockMode.CR, bounds.token());
         } catch (DlmException e) {
@@ -140,6 +177,11 @@ public final class MessageChannel implements AutoCloseable {
 
     public ChannelBounds bounds() {
         return bounds;
+    }
+
+    /** Releases the token {@link #openHoldingToken} kept; once only, and nothing if it kept none. */
+    public void endJoin() {
+        if (joinToken.compareAndSet(true, false)) releaseToken(true);
     }
 
     /** md's load_bitmaps sets ALREADY_IN_CLUSTER: handle messages from now on, a remembered one first. */

@@ -1,0 +1,354 @@
+package org.clustermd.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.apache.zookeeper.ZooKeeper;
+import org.clustermd.bitmap.SlotSizes;
+import org.clustermd.dlm.zk.LockSpaceDump;
+import org.clustermd.dlm.zk.ZkLockManager;
+import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.ForwardingBlockDevice;
+import org.clustermd.raid1.sb.Superblock;
+import org.clustermd.testkit.Timing;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A node that joins while a peer grows the array, and a grower that dies before every node grew
+ * (docs/md-cluster-protocol.md §f.7, docs/lessons.md §61 and §62). Real ZooKeeper, real leg
+ * files, nodes in this JVM. The grower is held inside its grow by its own reads: step 4 reads
+ * every other slot's {@code sync_size}, and the test holds the read of the live peer's slot, so
+ * the superblocks and the peer already carry the new size and nobody grew yet; or by its
+ * superblock writes, which it loses when it dies, so only its own slot has the new size.
+ */
+class SizeGrowRaceTest {
+    private static final long MIB = 1 << 20;
+    private static final long LEG = 48 * MIB;
+
+    @TempDir
+    Path dir;
+
+    private final ExecutorService pool = Executors.newCachedThreadPool();
+
+    @AfterEach
+    void stopPool() {
+        pool.shutdownNow();
+    }
+
+    /**
+     * docs/lessons.md §61: the joiner waits for the grow's token before it takes its slot's lock,
+     * so the grower finds the slot free and resizes it, and the joiner opens it at the new size.
+     * Without the rule the joiner held its slot's lock while it waited for the token, the grower
+     * found a live slot at the old size and refused the grow.
+     */
+    @Test
+    void aNodeThatJoinsWhileAPeerGrowsJoinsAtTheNewSize() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<HeldSlotReads> held = new CopyOnWriteArrayList<>();
+            ClusterFixture.Node a = startHeld(c, "node-a", held);
+            ClusterFixture.Node b = c.start("node-b", true);
+            try {
+                long old = a.array.sizeSectors();
+                long grown = old + 8 * MIB / 512;
+                aim(held, c, a, b.slot());
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower checks the peer's slot",
+                        () -> held.stream().anyMatch(HeldSlotReads::holding),
+                        Timing.seconds(60));
+                assertThat(ClusterFixture.superblock(c.legs.get(0)).size())
+                        .as("the superblocks carry the new size")
+                        .isEqualTo(grown);
+                assertThat(b.array.sizeSectors()).as("nobody grew yet").isEqualTo(old);
+
+                Future<ClusterFixture.Node> joining = pool.submit(() -> c.start("node-e", true));
+                Timing.waitFor(
+                        "the joiner is in the lockspace",
+                        () -> b.cluster.members().size() == 3,
+                        Timing.seconds(60));
+                // the joiner waits for the token (without the rule, holding its slot's lock already)
+                Timing.waitFor("the joiner waits for the token", () -> waitsForToken(b, 2), Timing.seconds(60));
+                held.forEach(HeldSlotReads::release);
+
+                grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                ClusterFixture.Node e = joining.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                for (ClusterFixture.Node n : List.of(a, b, e)) {
+                    assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(grown);
+                    assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
+                            .as(n.name)
+                            .isEqualTo(grown);
+                }
+                writeAndReadBeyond(e, old);
+            } finally {
+                held.forEach(HeldSlotReads::release);
+            }
+        }
+    }
+
+    /**
+     * docs/lessons.md §62: the grower's session expires between its superblock update and
+     * CHANGE_CAPACITY. The survivor that recovers its slot finishes the grow: every slot checked
+     * (the dead one and the free one resized), the survivor grown; a node that joins later
+     * serves the new size too. Without the rule the survivor stayed prepared at the old size.
+     */
+    @Test
+    void aGrowerThatDiesBeforeEveryNodeGrewHasItsGrowFinishedByTheSurvivor() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<HeldSlotReads> held = new CopyOnWriteArrayList<>();
+            ClusterFixture.Node a = startHeld(c, "node-a", held);
+            ClusterFixture.Node b = c.start("node-b", true);
+            try {
+                long old = a.array.sizeSectors();
+                long grown = old + 8 * MIB / 512;
+                int deadSlot = a.slot();
+                aim(held, c, a, b.slot());
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower checks the peer's slot",
+                        () -> held.stream().anyMatch(HeldSlotReads::holding),
+                        Timing.seconds(60));
+                assertThat(b.array.bitmap().orElseThrow().geometry().syncSize())
+                        .as("the peer prepared the new size")
+                        .isEqualTo(grown);
+                assertThat(b.array.sizeSectors()).as("and serves the old one").isEqualTo(old);
+
+                c.expire(a);
+                Timing.waitFor("the survivor grew", () -> b.array.sizeSectors() == grown, Timing.seconds(120));
+                held.forEach(HeldSlotReads::release);
+                try {
+                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException expected) {
+                    // the dead grower's own grow fails once its reads go on: it was fenced
+                }
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), deadSlot))
+                        .as("the dead grower's slot")
+                        .isEqualTo(grown);
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), 2))
+                        .as("the free slot")
+                        .isEqualTo(grown);
+                for (Path leg : c.legs) {
+                    Superblock sb = ClusterFixture.superblock(leg);
+                    assertThat(sb.size()).as(leg.toString()).isEqualTo(grown);
+                }
+                writeAndReadBeyond(b, old);
+
+                ClusterFixture.Node e = c.start("node-e", true);
+                assertThat(e.array.sizeSectors()).isEqualTo(grown);
+                assertThat(e.array.bitmap().orElseThrow().geometry().syncSize()).isEqualTo(grown);
+            } finally {
+                held.forEach(HeldSlotReads::release);
+            }
+        }
+    }
+
+    /**
+     * docs/lessons.md §62, the grower's death before its superblock update: only its own slot
+     * records the new size. The survivor makes that slot record its size again before merging
+     * it, so the recovery ends, and a node that joins into the slot opens it. Without the rule the
+     * merge failed on the slot's sync_size and was retried for ever.
+     */
+    @Test
+    void aGrowerThatDiesBeforeItsSuperblockUpdateHasItsSlotPutBackByTheSurvivor() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<LostSuperblockWrites> lost = new CopyOnWriteArrayList<>();
+            Superblock sb = ClusterFixture.superblock(c.legs.get(0));
+            long superblockAt = sb.superOffset() * 512L;
+            ClusterFixture.Node a = c.start(
+                    "node-a", true, c.zk.connectString(), ClusterFixture.SESSION, ArrayOptions.DEFAULT_IO_WAIT, d -> {
+                        LostSuperblockWrites l = new LostSuperblockWrites(d, superblockAt);
+                        lost.add(l);
+                        return l;
+                    });
+            ClusterFixture.Node b = c.start("node-b", true);
+            try {
+                long old = a.array.sizeSectors();
+                long grown = old + 8 * MIB / 512;
+                int deadSlot = a.slot();
+                lost.forEach(LostSuperblockWrites::arm);
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower writes its superblocks",
+                        () -> lost.stream().anyMatch(LostSuperblockWrites::holding),
+                        Timing.seconds(60));
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), deadSlot))
+                        .as("the grower's slot")
+                        .isEqualTo(grown);
+                assertThat(ClusterFixture.superblock(c.legs.get(0)).size()).isEqualTo(old);
+
+                c.expire(a);
+                Timing.waitFor(
+                        "the survivor recovered the grower's slot",
+                        () -> b.events.stream().anyMatch(e -> e.startsWith("copied" + deadSlot + ":"))
+                                && b.cluster.pendingRecoveries().isEmpty(),
+                        Timing.seconds(120));
+                lost.forEach(LostSuperblockWrites::release);
+                try {
+                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException expected) {
+                    // its superblock writes were lost with it
+                }
+                assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), deadSlot))
+                        .as("the grower's slot, put back")
+                        .isEqualTo(old);
+                assertThat(b.array.sizeSectors()).isEqualTo(old);
+
+                ClusterFixture.Node e = c.start("node-e", true);
+                assertThat(e.slot()).as("the joiner takes the grower's slot").isEqualTo(deadSlot);
+                assertThat(e.array.sizeSectors()).isEqualTo(old);
+                b.array.growSize(grown); // and a grow goes through from there
+                assertThat(e.array.sizeSectors()).isEqualTo(grown);
+            } finally {
+                lost.forEach(LostSuperblockWrites::release);
+            }
+        }
+    }
+
+    private static ClusterFixture.Node startHeld(ClusterFixture c, String name, List<HeldSlotReads> held)
+            throws Exception {
+        return c.start(name, true, c.zk.connectString(), ClusterFixture.SESSION, ArrayOptions.DEFAULT_IO_WAIT, d -> {
+            HeldSlotReads h = new HeldSlotReads(d);
+            held.add(h);
+            return h;
+        });
+    }
+
+    /** From now on {@code a}'s reads of slot {@code slot} of the bitmap area are held until released. */
+    private static void aim(List<HeldSlotReads> held, ClusterFixture c, ClusterFixture.Node a, int slot)
+            throws Exception {
+        Superblock sb = ClusterFixture.superblock(c.legs.get(0));
+        long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
+        long stride = a.array.bitmap().orElseThrow().geometry().stride();
+        for (HeldSlotReads h : held) h.arm(area + slot * stride, area + (slot + 1) * stride);
+    }
+
+    /** Whether slot {@code slot} asks for {@code token} in EX, as {@code observer}'s ZooKeeper shows it. */
+    private static boolean waitsForToken(ClusterFixture.Node observer, int slot) throws Exception {
+        ZooKeeper zk = ((ZkLockManager) observer.cluster.lockManager())
+                .curator()
+                .getZookeeperClient()
+                .getZooKeeper();
+        for (LockSpaceDump.LockSpaceInfo ls :
+                LockSpaceDump.read(zk, "/clustermd", "test-cluster").lockSpaces()) {
+            for (LockSpaceDump.Resource r : ls.resources()) {
+                if (!r.name().equals("token")) continue;
+                if (Stream.concat(r.converting().stream(), r.waiting().stream())
+                        .anyMatch(l -> l.slot() == slot && l.requested().equals("EX"))) return true;
+            }
+        }
+        return false;
+    }
+
+    /** A write beyond the old end, read back on {@code n}. */
+    private static void writeAndReadBeyond(ClusterFixture.Node n, long oldSectors) throws Exception {
+        ByteBuffer out = AlignedBuffers.allocate(4096);
+        for (int i = 0; i < 4096; i++) out.put(i, (byte) (i * 7 + 3));
+        n.array.write(oldSectors * 512 + 4096, out.clear());
+        ByteBuffer in = AlignedBuffers.allocate(4096);
+        n.array.read(oldSectors * 512 + 4096, in);
+        assertThat(in.clear()).as(n.name).isEqualTo(out.clear());
+    }
+
+    /** Once armed, holds every read that starts in [from, to) until released. */
+    private static final class HeldSlotReads extends ForwardingBlockDevice {
+        private final CountDownLatch released = new CountDownLatch(1);
+        private volatile long from = -1;
+        private volatile long to = -1;
+        private volatile boolean holding;
+
+        HeldSlotReads(BlockDevice inner) {
+            super(inner);
+        }
+
+        void arm(long from, long to) {
+            this.to = to;
+            this.from = from;
+        }
+
+        boolean holding() {
+            return holding;
+        }
+
+        void release() {
+            released.countDown();
+        }
+
+        @Override
+        public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+            if (offset < from || offset >= to) return inner().readAsync(offset, dst);
+            holding = true;
+            try {
+                // the test releases it in its finally, before the fixture closes the node
+                if (!released.await(Timing.seconds(300).toMillis(), TimeUnit.MILLISECONDS)) {
+                    return CompletableFuture.failedFuture(new IOException("never released"));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return CompletableFuture.failedFuture(new IOException("interrupted"));
+            }
+            return inner().readAsync(offset, dst);
+        }
+    }
+
+    /**
+     * Once armed, every write to the md superblock never completes until released, and then
+     * fails without reaching the leg: the writes a node that dies in the middle of them loses.
+     */
+    private static final class LostSuperblockWrites extends ForwardingBlockDevice {
+        private final long at;
+        private final List<CompletableFuture<Void>> pending = new CopyOnWriteArrayList<>();
+        private volatile boolean armed;
+        private volatile boolean released;
+
+        LostSuperblockWrites(BlockDevice inner, long at) {
+            super(inner);
+            this.at = at;
+        }
+
+        void arm() {
+            armed = true;
+        }
+
+        boolean holding() {
+            return !pending.isEmpty();
+        }
+
+        void release() {
+            released = true;
+            for (CompletableFuture<Void> f : pending) f.completeExceptionally(new IOException("lost with its node"));
+        }
+
+        @Override
+        public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
+            if (!armed || offset != at) return inner().writeAsync(offset, src, fua);
+            if (released) return CompletableFuture.failedFuture(new IOException("lost with its node"));
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            pending.add(f);
+            return f;
+        }
+    }
+}
