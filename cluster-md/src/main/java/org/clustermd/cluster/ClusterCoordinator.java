@@ -154,8 +154,7 @@ public final class ClusterCoordinator implements ClusterOperations {
     /** The live members' slots as this node last saw them (empty before join and after leave). */
     public Set<NodeSlot> members() {
         LockSpace ls = lockSpace;
-        MembershipState s = state();
-        return ls == null || s == MembershipState.LEFT ? Set.of() : ls.members();
+        return ls == null || state() == MembershipState.LEFT ? Set.of() : ls.members();
     }
 
     /** The lock manager session's health, or empty before join. */
