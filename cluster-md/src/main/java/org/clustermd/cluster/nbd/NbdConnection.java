@@ -8,24 +8,20 @@ import static org.clustermd.cluster.nbd.NbdProtocol.CMD_TRIM;
 import static org.clustermd.cluster.nbd.NbdProtocol.CMD_WRITE;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.nio.ByteBuffer;
-import java.util.HashSet;
+import java.util.ArrayDeque;
 import java.util.Map;
-import java.util.Queue;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import org.clustermd.raid1.io.IoPlug;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,8 +47,11 @@ import org.slf4j.LoggerFactory;
  *     connections sharing it. A WRITE is first offered to {@link NbdTarget#tryWrite}, which
  *     issues it from the loop only when nothing has to wait; that saves the hop to the
  *     submission thread and its wake-up on the common path (docs/nbd-cost.md).</li>
- * <li>Completions from the target's threads are queued and drained on the loop in batches:
- *     one task and one socket flush for all replies that completed meanwhile.</li>
+ * <li>The requests decoded from one socket read are issued inside one engine submit batch,
+ *     so their writes reach each leg in one {@code io_submit}.</li>
+ * <li>Completions from the target's threads are queued ({@link CompletionQueue}) and drained
+ *     on the loop in batches: one task, and one gathered socket write ({@link Replies}), for
+ *     all replies that completed meanwhile. A write travels as its reused {@link WriteOp}.</li>
  * </ul>
  *
  * <p>Not thread-safe: all state is owned by the channel's event loop, except the completion
@@ -96,15 +95,16 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private long inFlightBytes;
     private boolean paused;
     /** Writes handed to the target and not yet completed there; a FLUSH waits for those before it. */
-    private final Set<CompletableFuture<Void>> unfinishedWrites = new HashSet<>();
+    private final UnfinishedWrites unfinishedWrites = new UnfinishedWrites();
+    /** Finished writes' ops, reused by the next writes (loop only). */
+    private final ArrayDeque<WriteOp> spareOps = new ArrayDeque<>();
     /** The server's count of writes issued from a network thread (bounded, see NbdServer). */
     private final AtomicInteger inlineWrites;
     /** Completions waiting for the loop; filled by the target's threads. */
-    private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
+    private CompletionQueue completions;
 
-    private final AtomicBoolean drainScheduled = new AtomicBoolean();
-    /** True while the loop drains completions: replies are written, and flushed once at the end. */
-    private boolean draining;
+    private Replies replies;
+    private final Consumer<WriteOp> writeDone = this::writeDone;
 
     NbdConnection(
             Map<String, Export> exports, BufferPool pool, NbdServer.Settings settings, AtomicInteger inlineWrites) {
@@ -117,6 +117,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.completions = new CompletionQueue(ctx.executor(), this::drainCompletions);
+        this.replies = new Replies(ctx, this::finished);
         this.id = "nbd client " + ctx.channel().remoteAddress();
         log.debug("{}: connected", id);
         ByteBuf greeting = ctx.alloc().buffer(18);
@@ -134,7 +136,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
         cumulation =
                 cumulation == null ? in : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), cumulation, in);
-        process();
+        processBatched();
         trimCumulation();
     }
 
@@ -245,6 +247,20 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * {@link #process} inside one engine submit batch: the writes decoded from one socket read
+     * go to each leg in one {@code io_submit} when the batch closes, instead of one per request
+     * (docs/nbd-cost.md). Nothing in {@link #process} waits, which a batch requires (a held
+     * request must never be waited for by its own thread); the engine flushes the batch itself
+     * before its rare waits (an AIO slot), so a held write is never stuck. A target that is not
+     * on AIO devices holds nothing.
+     */
+    private void processBatched() {
+        try (IoPlug.Batch batch = IoPlug.batch()) {
+            process();
+        }
+    }
+
     /** Skips up to {@link #skipLeft} bytes; true when all are skipped. */
     private boolean skip() {
         int n = (int) Math.min(cumulation.readableBytes(), skipLeft);
@@ -333,24 +349,22 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             case CMD_READ -> {
                 ByteBuffer buf = pool.acquire((int) r.length());
                 begin(r.length());
-                submit(null, () -> target.read(r.offset(), buf), null, failure -> {
+                submit(() -> target.read(r.offset(), buf), failure -> {
                     if (failure == null) {
-                        replyRead(r, buf);
+                        replies.read(r.handle(), buf, r.length(), () -> pool.release(buf));
                     } else {
                         pool.release(buf);
-                        replyFailure(r, failure, r.length());
+                        replyFailure(r.type(), r.handle(), r.offset(), r.length(), failure, r.length());
                     }
                 });
             }
             case CMD_FLUSH -> {
                 begin(0);
-                CompletableFuture<?> before =
-                        CompletableFuture.allOf(unfinishedWrites.toArray(new CompletableFuture<?>[0]));
-                submit(before, target::flush, null, failure -> reply(r, failure, 0));
+                unfinishedWrites.afterEarlierWrites(() -> submit(target::flush, failure -> reply(r, failure, 0)));
             }
             case CMD_TRIM -> {
                 begin(0);
-                submit(null, () -> target.trim(r.offset(), r.length()), null, failure -> reply(r, failure, 0));
+                submit(() -> target.trim(r.offset(), r.length()), failure -> reply(r, failure, 0));
             }
             default -> throw new IllegalStateException("checked request of unknown type " + r.type());
         }
@@ -363,13 +377,10 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         payload = null;
         NbdTarget target = export.target();
         boolean fua = (r.flags() & CMD_FLAG_FUA) != 0;
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        unfinishedWrites.add(done);
-        Consumer<Throwable> onDone = failure -> {
-            unfinishedWrites.remove(done);
-            pool.release(buf);
-            reply(r, failure, r.length());
-        };
+        WriteOp op = spareOps.poll();
+        if (op == null) op = new WriteOp(this);
+        op.start(r.handle(), r.offset(), r.length(), buf);
+        unfinishedWrites.add(op);
         if (inlineWrites.incrementAndGet() <= NbdServer.MAX_INLINE_WRITES) {
             CompletableFuture<Void> f;
             try {
@@ -378,28 +389,55 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
                 f = null;
             }
             if (f != null) {
-                f.whenComplete((v, t) -> {
-                    inlineWrites.decrementAndGet();
-                    done.complete(null);
-                    onEventLoop(() -> onDone.accept(t));
-                });
+                op.inline = true;
+                f.whenComplete(op); // may run op at once: op is not touched after this
                 return;
             }
         }
         inlineWrites.decrementAndGet();
-        submit(null, () -> target.write(r.offset(), buf, fua), done, onDone);
+        WriteOp queued = op;
+        try {
+            submitter.execute(() -> {
+                CompletableFuture<Void> f;
+                try {
+                    f = target.write(r.offset(), buf, fua);
+                } catch (RuntimeException e) { // the contract says never; keep the promise anyway
+                    f = CompletableFuture.failedFuture(e);
+                }
+                f.whenComplete(queued);
+            });
+        } catch (RejectedExecutionException e) {
+            queued.accept(null, new ShutdownException());
+        }
+    }
+
+    /** The target finished {@code op} (any thread): its reply is written on the loop. */
+    void writeCompleted(WriteOp op) {
+        if (op.inline) inlineWrites.decrementAndGet();
+        if (ctx.executor().inEventLoop()) writeDone(op);
+        else completions.add(op);
+    }
+
+    /** On the loop: the write leaves the unfinished ones (perhaps starting a FLUSH) and is answered. */
+    private void writeDone(WriteOp op) {
+        unfinishedWrites.remove(op);
+        pool.release(op.buf);
+        long handle = op.handle;
+        long offset = op.offset;
+        long length = op.length;
+        Throwable failure = op.failure;
+        op.buf = null;
+        op.failure = null;
+        spareOps.push(op);
+        if (failure == null) replies.simple(handle, null, length);
+        else replyFailure(CMD_WRITE, handle, offset, length, failure, length);
     }
 
     /**
-     * Calls {@code op} on the submission thread (after {@code after} completes, when given),
-     * completes {@code done} (when given) as soon as the target finished, and runs
-     * {@code onDone} with the failure or null on the event loop.
+     * Calls {@code op} on the submission thread and runs {@code onDone} with the failure or null
+     * on the event loop.
      */
-    private void submit(
-            CompletableFuture<?> after,
-            Supplier<CompletableFuture<Void>> op,
-            CompletableFuture<Void> done,
-            Consumer<Throwable> onDone) {
+    private void submit(Supplier<CompletableFuture<Void>> op, Consumer<Throwable> onDone) {
         Runnable call = () -> {
             CompletableFuture<Void> f;
             try {
@@ -407,52 +445,29 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             } catch (RuntimeException e) { // the contract says never; keep the promise anyway
                 f = CompletableFuture.failedFuture(e);
             }
-            f.whenComplete((v, t) -> {
-                if (done != null) done.complete(null);
-                onEventLoop(() -> onDone.accept(t));
-            });
+            f.whenComplete((v, t) -> onEventLoop(() -> onDone.accept(t)));
         };
-        Runnable start = () -> {
-            try {
-                submitter.execute(call);
-            } catch (RejectedExecutionException e) {
-                if (done != null) done.complete(null);
-                onEventLoop(() -> onDone.accept(new ShutdownException()));
-            }
-        };
-        if (after == null || after.isDone()) start.run();
-        else after.whenComplete((v, t) -> start.run());
-    }
-
-    /**
-     * Runs {@code r} on the loop: at once when already there, else queued for the next drain.
-     * Only the completion that finds no drain scheduled wakes the loop; the others ride along.
-     */
-    private void onEventLoop(Runnable r) {
-        if (ctx.executor().inEventLoop()) {
-            r.run();
-            return;
-        }
-        completions.add(r);
-        if (!drainScheduled.compareAndSet(false, true)) return;
         try {
-            ctx.executor().execute(this::drainCompletions);
+            submitter.execute(call);
         } catch (RejectedExecutionException e) {
-            drainCompletions(); // the loop is gone with the server: only buffers are left to give back
+            onEventLoop(() -> onDone.accept(new ShutdownException()));
         }
     }
 
+    /** Runs {@code r} on the loop: at once when already there, else queued for the next drain. */
+    private void onEventLoop(Runnable r) {
+        if (ctx.executor().inEventLoop()) r.run();
+        else completions.add(r);
+    }
+
+    /** One drain of the completion queue: every reply it produces leaves in one gathered write. */
     private void drainCompletions() {
-        // cleared before polling: a completion queued after the last poll schedules a new drain
-        drainScheduled.set(false);
-        draining = true;
+        replies.startGathering();
         try {
-            Runnable r;
-            while ((r = completions.poll()) != null) r.run();
+            completions.drainInto(writeDone);
         } finally {
-            draining = false;
+            replies.endGathering();
         }
-        ctx.flush();
     }
 
     /** Marks the target's server-side refusal of work because the connection is going away. */
@@ -464,39 +479,24 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     // ------------------------------------------------------------------ replies
 
-    private void replyRead(NbdCodec.Request r, ByteBuffer data) {
-        ByteBuf header = ctx.alloc().buffer(NbdProtocol.SIMPLE_REPLY_HEADER);
-        NbdCodec.writeSimpleReply(header, null, r.handle());
-        ctx.write(header);
-        // the wrapper does not own the pooled buffer: it goes back to the pool once it is on the socket
-        ctx.write(Unpooled.wrappedBuffer(data)).addListener(f -> {
-            pool.release(data);
-            finished(r.length());
-        });
-        if (!draining) ctx.flush();
-    }
-
     private void reply(NbdCodec.Request r, Throwable failure, long bytes) {
-        if (failure != null) {
-            replyFailure(r, failure, bytes);
-            return;
-        }
-        send(r, null, bytes);
+        if (failure != null) replyFailure(r.type(), r.handle(), r.offset(), r.length(), failure, bytes);
+        else replies.simple(r.handle(), null, bytes);
     }
 
-    private void replyFailure(NbdCodec.Request r, Throwable failure, long bytes) {
+    private void replyFailure(int type, long handle, long offset, long length, Throwable failure, long bytes) {
         NbdError e = failure instanceof ShutdownException
                 ? NbdError.ESHUTDOWN
                 : export.target().errorOf(failure);
         log.warn(
                 "{}: {} of {} bytes at {} failed ({}): {}",
                 id,
-                NbdProtocol.commandName(r.type()),
-                r.length(),
-                r.offset(),
+                NbdProtocol.commandName(type),
+                length,
+                offset,
                 e,
                 failure.toString());
-        send(r, e, bytes);
+        replies.simple(handle, e, bytes);
     }
 
     /** The reply to a request refused before it reached the target; it holds no in-flight slot. */
@@ -514,13 +514,6 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(header);
     }
 
-    private void send(NbdCodec.Request r, NbdError e, long bytes) {
-        ByteBuf header = ctx.alloc().buffer(NbdProtocol.SIMPLE_REPLY_HEADER);
-        NbdCodec.writeSimpleReply(header, e, r.handle());
-        ctx.write(header).addListener(f -> finished(bytes));
-        if (!draining) ctx.flush();
-    }
-
     // ------------------------------------------------------------------ flow control
 
     private void begin(long bytes) {
@@ -528,8 +521,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         inFlightBytes += bytes;
     }
 
-    private void finished(long bytes) {
-        inFlight--;
+    private void finished(int requests, long bytes) {
+        inFlight -= requests;
         inFlightBytes -= bytes;
         if (phase == Phase.DISCONNECTING && inFlight == 0) {
             phase = Phase.CLOSED;
@@ -554,7 +547,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private void resumeIfAdmissible() {
         if (!paused || phase != Phase.REQUEST_HEADER || !admissible()) return;
         paused = false;
-        process();
+        processBatched();
         trimCumulation();
         if (!paused && phase != Phase.CLOSED && phase != Phase.DISCONNECTING)
             ctx.channel().config().setAutoRead(true);

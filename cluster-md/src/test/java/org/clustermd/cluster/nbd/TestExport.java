@@ -26,15 +26,22 @@ final class TestExport implements AutoCloseable {
 
     final List<Path> legs = new ArrayList<>();
     private final UnaryOperator<NbdServer.Builder> settings;
+    private final UnaryOperator<ArrayOptions.Builder> arrayOptions;
     /** Where the data area starts on each leg, bytes. */
     final long dataOffset;
 
     Raid1Array array;
     NbdServer server;
 
-    private TestExport(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings)
+    private TestExport(
+            Path dir,
+            int legCount,
+            long arrayBytes,
+            UnaryOperator<NbdServer.Builder> settings,
+            UnaryOperator<ArrayOptions.Builder> arrayOptions)
             throws IOException {
         this.settings = settings;
+        this.arrayOptions = arrayOptions;
         for (int i = 0; i < legCount; i++) {
             Path f = dir.resolve("leg" + i);
             try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
@@ -57,7 +64,8 @@ final class TestExport implements AutoCloseable {
     }
 
     private void open() throws IOException {
-        array = Raid1Array.open(legs, ArrayOptions.builder().name("md0").build());
+        array = Raid1Array.open(
+                legs, arrayOptions.apply(ArrayOptions.builder().name("md0")).build());
         try {
             server = settings.apply(NbdServer.builder())
                     .port(0)
@@ -76,12 +84,22 @@ final class TestExport implements AutoCloseable {
     }
 
     static TestExport start(Path dir, int legCount, long arrayBytes) throws IOException {
-        return new TestExport(dir, legCount, arrayBytes, b -> b);
+        return new TestExport(dir, legCount, arrayBytes, b -> b, a -> a);
     }
 
     static TestExport start(Path dir, int legCount, long arrayBytes, UnaryOperator<NbdServer.Builder> settings)
             throws IOException {
-        return new TestExport(dir, legCount, arrayBytes, settings);
+        return new TestExport(dir, legCount, arrayBytes, settings, a -> a);
+    }
+
+    static TestExport start(
+            Path dir,
+            int legCount,
+            long arrayBytes,
+            UnaryOperator<NbdServer.Builder> settings,
+            UnaryOperator<ArrayOptions.Builder> arrayOptions)
+            throws IOException {
+        return new TestExport(dir, legCount, arrayBytes, settings, arrayOptions);
     }
 
     /** The export's URI as libnbd and qemu spell it. */
