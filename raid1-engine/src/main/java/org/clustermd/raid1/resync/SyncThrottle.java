@@ -119,9 +119,8 @@ public final class SyncThrottle {
             int prev = (lastMark + MARKS - 1) % MARKS;
             long recentElapsed = Math.max(now - markTime[prev], MIN_ELAPSED_NANOS);
             long recentKib = (ioSectors - markSectors[prev]) / 2;
-            long limit = Math.min(min, speedMax); // a minimum set above the maximum: the maximum
-            if (recentKib * 1_000_000_000L / recentElapsed <= limit) return Decision.GO;
-            return sleepDownTo(limit, recentKib, recentElapsed);
+            if (recentKib * 1_000_000_000L / recentElapsed <= min) return Decision.GO;
+            return sleepDownTo(min, recentKib, recentElapsed);
         }
         if (speed <= min) return Decision.GO;
         if (speed > speedMax) return sleepDownTo(speedMax, kib, elapsed);

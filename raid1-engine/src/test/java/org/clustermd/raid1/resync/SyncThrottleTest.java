@@ -70,15 +70,6 @@ class SyncThrottleTest {
     }
 
     @Test
-    void aPeerBusyNeverLetsTheSyncPastTheMaximumEvenWithTheMinimumAboveIt() {
-        throttle.speedMin(5_000);
-        throttle.speedMax(1_000);
-        advanceMillis(1000);
-        throttle.account(2 * 2_000); // 2000 KiB/s: below the minimum, above the maximum
-        assertThat(throttle.decide(true, true)).isEqualTo(SyncThrottle.Decision.SLEEP);
-    }
-
-    @Test
     void aPeerBusyWithAZeroMinimumStopsTheSyncInBoundedSleeps() {
         throttle.speedMin(0);
         advanceMillis(1000);
