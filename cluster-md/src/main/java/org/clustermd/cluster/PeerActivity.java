@@ -51,9 +51,7 @@ final class PeerActivity implements AutoCloseable {
     private volatile boolean closed;
     private volatile boolean peersBusy;
     /** When the last probe ran ({@link System#nanoTime()}); guarded by {@code conversions}. */
-    private long lastProbe;
-
-    private boolean probed;
+    private long lastProbe = System.nanoTime() - PROBE_EVERY.toNanos();
 
     private PeerActivity(String arrayName, LockResource lock, LongSupplier foregroundRequests) {
         this.arrayName = arrayName;
@@ -76,8 +74,7 @@ final class PeerActivity implements AutoCloseable {
     boolean peersBusy() {
         synchronized (conversions) {
             long now = System.nanoTime();
-            if (closed || (probed && now - lastProbe < PROBE_EVERY.toNanos())) return peersBusy;
-            probed = true;
+            if (closed || now - lastProbe < PROBE_EVERY.toNanos()) return peersBusy;
             lastProbe = now;
             LockMode own = lock.grantedMode().orElse(LockMode.NL);
             try {

@@ -2,19 +2,13 @@ package org.clustermd.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.clustermd.raid1.MirrorState;
-import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
-import org.clustermd.raid1.io.ForwardingBlockDevice;
 import org.clustermd.raid1.sb.Superblock;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.Test;
@@ -46,10 +40,10 @@ class AdmissionDeathTest {
             Superblock sb = ClusterFixture.superblock(c.legs.get(1));
             long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
             long data = sb.dataOffset() * 512L;
-            List<HeldAreaReads> held = new CopyOnWriteArrayList<>();
+            List<HeldReads> held = new CopyOnWriteArrayList<>();
             ClusterFixture.Node a = c.start("node-a", scan);
             ClusterFixture.Node p = c.start("node-p", scan, d -> {
-                HeldAreaReads h = new HeldAreaReads(d, area, data);
+                HeldReads h = new HeldReads(d);
                 held.add(h);
                 return h;
             });
@@ -60,13 +54,13 @@ class AdmissionDeathTest {
                 a.array.removeDevice(leg0);
 
                 Path fresh = c.newLeg("new0");
-                held.forEach(HeldAreaReads::arm);
+                held.forEach(h -> h.arm(area, data)); // the first area read of an idle node: its admission's copy
                 a.array.addDevice(BlockDevices.open(fresh));
                 int dev = ClusterFixture.devNumberOf(a.array, fresh);
                 // p admits the leg at the adder's RESYNCING_START: its copy of the area is held there
                 Timing.waitFor(
                         "p is admitting the new leg",
-                        () -> held.stream().anyMatch(HeldAreaReads::holding),
+                        () -> held.stream().anyMatch(HeldReads::holding),
                         Timing.seconds(60));
                 assertThat(a.array.mirrors().byDevNumber(dev).orElseThrow().state())
                         .as("the adder admitted the leg before p")
@@ -101,54 +95,8 @@ class AdmissionDeathTest {
                 assertThat(e.slot()).as("the joiner takes p's slot over").isEqualTo(slot);
                 assertThat(e.array.bitmap()).isPresent();
             } finally {
-                held.forEach(HeldAreaReads::release);
+                held.forEach(HeldReads::release);
             }
-        }
-    }
-
-    /**
-     * Once armed, holds every read that starts in the bitmap area until released: the first
-     * such read on an idle node is its copy of the area onto a leg it admits.
-     */
-    private static final class HeldAreaReads extends ForwardingBlockDevice {
-        private final long area;
-        private final long data;
-        private final CountDownLatch released = new CountDownLatch(1);
-        private volatile boolean armed;
-        private volatile boolean holding;
-
-        HeldAreaReads(BlockDevice inner, long area, long data) {
-            super(inner);
-            this.area = area;
-            this.data = data;
-        }
-
-        void arm() {
-            armed = true;
-        }
-
-        boolean holding() {
-            return holding;
-        }
-
-        void release() {
-            released.countDown();
-        }
-
-        @Override
-        public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
-            if (!armed || offset < area || offset >= data) return inner().readAsync(offset, dst);
-            holding = true;
-            try {
-                // the test releases it in its finally, before the fixture closes the node
-                if (!released.await(Timing.seconds(300).toMillis(), TimeUnit.MILLISECONDS)) {
-                    return CompletableFuture.failedFuture(new java.io.IOException("never released"));
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return CompletableFuture.failedFuture(new java.io.IOException("interrupted"));
-            }
-            return inner().readAsync(offset, dst);
         }
     }
 }

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -60,7 +59,7 @@ class SizeGrowRaceTest {
     @Test
     void aNodeThatJoinsWhileAPeerGrowsJoinsAtTheNewSize() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
-            List<HeldSlotReads> held = new CopyOnWriteArrayList<>();
+            List<HeldReads> held = new CopyOnWriteArrayList<>();
             ClusterFixture.Node a = startHeld(c, "node-a", held);
             ClusterFixture.Node b = c.start("node-b", true);
             try {
@@ -73,7 +72,7 @@ class SizeGrowRaceTest {
                 });
                 Timing.waitFor(
                         "the grower checks the peer's slot",
-                        () -> held.stream().anyMatch(HeldSlotReads::holding),
+                        () -> held.stream().anyMatch(HeldReads::holding),
                         Timing.seconds(60));
                 assertThat(ClusterFixture.superblock(c.legs.get(0)).size())
                         .as("the superblocks carry the new size")
@@ -87,7 +86,7 @@ class SizeGrowRaceTest {
                         Timing.seconds(60));
                 // the joiner waits for the token (without the rule, holding its slot's lock already)
                 Timing.waitFor("the joiner waits for the token", () -> waitsForToken(b, 2), Timing.seconds(60));
-                held.forEach(HeldSlotReads::release);
+                held.forEach(HeldReads::release);
 
                 grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
                 ClusterFixture.Node e = joining.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
@@ -99,7 +98,7 @@ class SizeGrowRaceTest {
                 }
                 writeAndReadBeyond(e, old);
             } finally {
-                held.forEach(HeldSlotReads::release);
+                held.forEach(HeldReads::release);
             }
         }
     }
@@ -113,7 +112,7 @@ class SizeGrowRaceTest {
     @Test
     void aGrowerThatDiesBeforeEveryNodeGrewHasItsGrowFinishedByTheSurvivor() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
-            List<HeldSlotReads> held = new CopyOnWriteArrayList<>();
+            List<HeldReads> held = new CopyOnWriteArrayList<>();
             ClusterFixture.Node a = startHeld(c, "node-a", held);
             ClusterFixture.Node b = c.start("node-b", true);
             try {
@@ -127,7 +126,7 @@ class SizeGrowRaceTest {
                 });
                 Timing.waitFor(
                         "the grower checks the peer's slot",
-                        () -> held.stream().anyMatch(HeldSlotReads::holding),
+                        () -> held.stream().anyMatch(HeldReads::holding),
                         Timing.seconds(60));
                 assertThat(b.array.bitmap().orElseThrow().geometry().syncSize())
                         .as("the peer prepared the new size")
@@ -136,7 +135,7 @@ class SizeGrowRaceTest {
 
                 c.expire(a);
                 Timing.waitFor("the survivor grew", () -> b.array.sizeSectors() == grown, Timing.seconds(120));
-                held.forEach(HeldSlotReads::release);
+                held.forEach(HeldReads::release);
                 try {
                     grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
                 } catch (ExecutionException expected) {
@@ -158,7 +157,7 @@ class SizeGrowRaceTest {
                 assertThat(e.array.sizeSectors()).isEqualTo(grown);
                 assertThat(e.array.bitmap().orElseThrow().geometry().syncSize()).isEqualTo(grown);
             } finally {
-                held.forEach(HeldSlotReads::release);
+                held.forEach(HeldReads::release);
             }
         }
     }
@@ -228,22 +227,20 @@ class SizeGrowRaceTest {
         }
     }
 
-    private static ClusterFixture.Node startHeld(ClusterFixture c, String name, List<HeldSlotReads> held)
-            throws Exception {
+    private static ClusterFixture.Node startHeld(ClusterFixture c, String name, List<HeldReads> held) throws Exception {
         return c.start(name, true, c.zk.connectString(), ClusterFixture.SESSION, ArrayOptions.DEFAULT_IO_WAIT, d -> {
-            HeldSlotReads h = new HeldSlotReads(d);
+            HeldReads h = new HeldReads(d);
             held.add(h);
             return h;
         });
     }
 
     /** From now on {@code a}'s reads of slot {@code slot} of the bitmap area are held until released. */
-    private static void aim(List<HeldSlotReads> held, ClusterFixture c, ClusterFixture.Node a, int slot)
-            throws Exception {
+    private static void aim(List<HeldReads> held, ClusterFixture c, ClusterFixture.Node a, int slot) throws Exception {
         Superblock sb = ClusterFixture.superblock(c.legs.get(0));
         long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
         long stride = a.array.bitmap().orElseThrow().geometry().stride();
-        for (HeldSlotReads h : held) h.arm(area + slot * stride, area + (slot + 1) * stride);
+        for (HeldReads h : held) h.arm(area + slot * stride, area + (slot + 1) * stride);
     }
 
     /** Whether slot {@code slot} asks for {@code token} in EX, as {@code observer}'s ZooKeeper shows it. */
@@ -271,47 +268,6 @@ class SizeGrowRaceTest {
         ByteBuffer in = AlignedBuffers.allocate(4096);
         n.array.read(oldSectors * 512 + 4096, in);
         assertThat(in.clear()).as(n.name).isEqualTo(out.clear());
-    }
-
-    /** Once armed, holds every read that starts in [from, to) until released. */
-    private static final class HeldSlotReads extends ForwardingBlockDevice {
-        private final CountDownLatch released = new CountDownLatch(1);
-        private volatile long from = -1;
-        private volatile long to = -1;
-        private volatile boolean holding;
-
-        HeldSlotReads(BlockDevice inner) {
-            super(inner);
-        }
-
-        void arm(long from, long to) {
-            this.to = to;
-            this.from = from;
-        }
-
-        boolean holding() {
-            return holding;
-        }
-
-        void release() {
-            released.countDown();
-        }
-
-        @Override
-        public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
-            if (offset < from || offset >= to) return inner().readAsync(offset, dst);
-            holding = true;
-            try {
-                // the test releases it in its finally, before the fixture closes the node
-                if (!released.await(Timing.seconds(300).toMillis(), TimeUnit.MILLISECONDS)) {
-                    return CompletableFuture.failedFuture(new IOException("never released"));
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return CompletableFuture.failedFuture(new IOException("interrupted"));
-            }
-            return inner().readAsync(offset, dst);
-        }
     }
 
     /**

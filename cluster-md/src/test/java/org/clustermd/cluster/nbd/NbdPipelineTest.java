@@ -40,13 +40,7 @@ class NbdPipelineTest {
         private final DataOutputStream out = new DataOutputStream(bytes);
 
         Burst request(int flags, int type, long handle, long offset, int length, byte[] payload) throws IOException {
-            out.writeInt(NbdProtocol.REQUEST_MAGIC);
-            out.writeShort(flags);
-            out.writeShort(type);
-            out.writeLong(handle);
-            out.writeLong(offset);
-            out.writeInt(length);
-            if (payload != null) out.write(payload);
+            RawNbdClient.writeRequest(out, flags, type, handle, offset, length, payload);
             return this;
         }
 

@@ -88,6 +88,14 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     void request(int flags, int type, long handle, long offset, int length, byte[] payload) throws IOException {
+        writeRequest(out, flags, type, handle, offset, length, payload);
+        out.flush();
+    }
+
+    /** One transmission request, header and payload, as the protocol lays it out. */
+    static void writeRequest(
+            java.io.DataOutput out, int flags, int type, long handle, long offset, int length, byte[] payload)
+            throws IOException {
         out.writeInt(NbdProtocol.REQUEST_MAGIC);
         out.writeShort(flags);
         out.writeShort(type);
@@ -95,7 +103,6 @@ final class RawNbdClient implements AutoCloseable {
         out.writeLong(offset);
         out.writeInt(length);
         if (payload != null) out.write(payload);
-        out.flush();
     }
 
     SimpleReply reply() throws IOException {
