@@ -1,6 +1,7 @@
 package org.clustermd.dlm;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
@@ -79,6 +80,29 @@ public interface LockSpace extends AutoCloseable {
 
     /** As {@link #resource(String)}, with a blocking callback (bast) for this lock. */
     LockResource resource(String name, BlockingListener blockingListener) throws DlmException;
+
+    /**
+     * Converts several locks of this lockspace, each on another resource, in one write: every
+     * conversion takes effect or none does, so the caller saves a round trip per lock. Each is
+     * granted as {@link LockResource#convert} would grant it (down-conversions at once, the same
+     * FIFO and "now" rules, the value block written or read the same way); one that
+     * {@link Conversion#mayQueue} waits in the queue and is granted later. Waits until every
+     * conversion is granted, at most {@code timeout}.
+     *
+     * <p>When a conversion that may not queue cannot be granted at once, nothing is written and
+     * NOT_GRANTED is thrown. That answer is taken on this member's view without the sync
+     * {@link LockResource#tryConvert} does, so it may be stale: it suits a caller that then
+     * converts the locks one at a time, in its own order. On a timeout or an interrupt every
+     * conversion still waiting is cancelled (keeping its granted mode) and TIMEOUT or INTERRUPTED
+     * thrown; those already granted stay granted. Other failures are those of
+     * {@link LockResource#convert}, and the locks' {@link LockResource#grantedMode()} tells what
+     * each one holds.
+     *
+     * @param conversions at least one, each of a lock of this lockspace with no request pending,
+     *     no two on the same resource
+     * @return the grants, in the order of {@code conversions}
+     */
+    List<LockGrant> convertJointly(List<Conversion> conversions, Duration timeout) throws DlmException;
 
     /**
      * Leaves the lockspace: releases every lock of this node (without writing LVBs, like the

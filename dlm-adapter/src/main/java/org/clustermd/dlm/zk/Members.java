@@ -147,7 +147,7 @@ final class Members {
                             ? Op.create(paths.nodeName(nodeName), slotData, acl, CreateMode.PERSISTENT)
                             : Op.setData(paths.nodeName(nodeName), slotData, -1));
             ops.add(Op.create(paths.nodeNameMember(nodeName), slotData, acl, CreateMode.EPHEMERAL));
-            Code rc = space.multiAndWait(ops, deadline, "claiming slot " + candidate);
+            Code rc = space.waits.multiAndWait(ops, deadline, "claiming slot " + candidate);
             if (rc == Code.OK) {
                 return candidate;
             }

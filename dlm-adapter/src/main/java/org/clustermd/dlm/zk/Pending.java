@@ -75,6 +75,8 @@ final class Pending {
     CompletableFuture<Boolean> cancelResult;
     /** NOQUEUE: a sync has been done, so "not grantable" is final. */
     boolean synced;
+    /** The joint request this conversion is written with, or null (written alone). */
+    JointRequest joint;
 
     Pending(Kind kind, LockMode mode, boolean noQueue, String baseZnode, LockMode baseMode) {
         this.kind = kind;

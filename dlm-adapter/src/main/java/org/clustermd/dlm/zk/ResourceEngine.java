@@ -149,8 +149,9 @@ final class ResourceEngine {
         }
         CompletableFuture<Boolean> r = p.cancelResult;
         if (p.phase() == Phase.TO_WRITE || p.phase() == Phase.SYNCING) {
-            // never written: nothing to take back
+            // never written: nothing to take back, for the other locks of a joint request neither
             finishCancelled(h, p, out);
+            if (p.joint != null) p.joint.drive(out);
         } else {
             evaluate(h.resource, out);
         }
@@ -196,7 +197,7 @@ final class ResourceEngine {
     }
 
     /** Why a new operation cannot start now, or null. */
-    private DlmException refuse(ZkLockResource h) {
+    DlmException refuse(ZkLockResource h) {
         if (space.state() == LockSpaceState.LOST) {
             return new DlmException(
                     DlmException.Code.LOCKSPACE_LOST, "lockspace " + lockSpaceName + " lost its session");
@@ -257,7 +258,7 @@ final class ResourceEngine {
         decisions.electedGrantPass(rs, out);
     }
 
-    private boolean canDecide(ResourceState rs) {
+    boolean canDecide(ResourceState rs) {
         return space.member()
                 && space.state() == LockSpaceState.ACTIVE
                 && space.replica.current()
@@ -290,6 +291,10 @@ final class ResourceEngine {
         if (p.phase() != Phase.TO_WRITE && p.phase() != Phase.QUEUED) {
             return; // waiting for a write result, a sync, a token read or a resync
         }
+        if (p.joint != null && p.phase() == Phase.TO_WRITE) {
+            p.joint.drive(out); // written with the other locks of its joint request, or not at all
+            return;
+        }
         if (!canDecide(rs)) {
             return;
         }
@@ -301,8 +306,9 @@ final class ResourceEngine {
                     out.add(() -> p.future.complete(null));
                     return;
                 }
-                LockValueBlock publish =
-                        e.granted() != null && e.granted().isWriteMode() ? written(h.valueBlock) : null;
+                LockValueBlock publish = e.granted() != null && e.granted().isWriteMode()
+                        ? ValueBlockEntry.toPublish(h.valueBlock)
+                        : null;
                 write(
                         rs,
                         h,
@@ -320,7 +326,7 @@ final class ResourceEngine {
                                 rs.path,
                                 rs.versionPath,
                                 new TablePlanner.Republish(h.key),
-                                written(h.valueBlock),
+                                ValueBlockEntry.toPublish(h.valueBlock),
                                 acl),
                         out);
             case CONVERT -> driveConvert(rs, h, p, e, out);
@@ -378,7 +384,7 @@ final class ResourceEngine {
         }
         LockValueBlock publish =
                 e != null && LockMode.transferOnGrant(e.granted(), p.mode) == LockMode.ValueBlockTransfer.WRITE
-                        ? written(h.valueBlock)
+                        ? ValueBlockEntry.toPublish(h.valueBlock)
                         : null;
         Plan plan =
                 TablePlanner.plan(v, rs.path, rs.versionPath, new TablePlanner.Request(h.key, p.mode), publish, acl);
@@ -432,47 +438,53 @@ final class ResourceEngine {
             if (h.pending != p) {
                 return; // completed from the view already (a grant)
             }
-            switch (rc) {
-                case OK -> {
-                    if (p.cancelWriting) {
-                        p.cancelWriting = false;
-                        finishCancelled(h, p, out);
-                    } else if (p.kind == Kind.UNLOCK) {
-                        h.pending = null;
-                        out.add(() -> h.publish(null, 0, h.valueBlock()));
-                        out.add(() -> p.future.complete(null));
-                    } else {
-                        p.to(Phase.QUEUED);
-                    }
-                }
-                case BADVERSION, NONODE, NODEEXISTS, NOTEMPTY -> {
-                    // lost a race: the reply follows the winner's events, so the view is current
-                    stats.conflicts.increment();
-                    LOG.trace("{} write for {} lost: {}", lockSpaceName, p, rc);
-                    if (p.cancelWriting) {
-                        p.cancelWriting = false;
-                        p.to(Phase.QUEUED);
-                    } else {
-                        p.to(Phase.TO_WRITE);
-                    }
-                }
-                case CONNECTIONLOSS, OPERATIONTIMEOUT -> p.to(Phase.UNCERTAIN);
-                case SESSIONEXPIRED, SESSIONMOVED -> out.add(() -> space.onLost("session expired"));
-                case NOAUTH ->
-                    failPending(
-                            h,
-                            DlmException.Code.NO_AUTH,
-                            "ZooKeeper refused the write to " + rs.path + ": wrong or missing credentials",
-                            out);
-                default ->
-                    failPending(
-                            h,
-                            DlmException.Code.UNAVAILABLE,
-                            "ZooKeeper failed the write to " + rs.path + ": " + rc,
-                            out);
-            }
+            if (lostRace(rc)) stats.conflicts.increment();
+            settle(rs, h, p, rc, out);
             evaluate(rs, out);
         });
+    }
+
+    /** What the reply {@code rc} of {@code p}'s write means for it; the caller evaluates after. */
+    void settle(ResourceState rs, ZkLockResource h, Pending p, Code rc, Actions out) {
+        switch (rc) {
+            case OK -> {
+                if (p.cancelWriting) {
+                    p.cancelWriting = false;
+                    finishCancelled(h, p, out);
+                } else if (p.kind == Kind.UNLOCK) {
+                    h.pending = null;
+                    out.add(() -> h.publish(null, 0, h.valueBlock()));
+                    out.add(() -> p.future.complete(null));
+                } else {
+                    p.to(Phase.QUEUED);
+                }
+            }
+            case BADVERSION, NONODE, NODEEXISTS, NOTEMPTY -> {
+                // lost a race: the reply follows the winner's events, so the view is current
+                LOG.trace("{} write for {} lost: {}", lockSpaceName, p, rc);
+                if (p.cancelWriting) {
+                    p.cancelWriting = false;
+                    p.to(Phase.QUEUED);
+                } else {
+                    p.to(Phase.TO_WRITE);
+                }
+            }
+            case CONNECTIONLOSS, OPERATIONTIMEOUT -> p.to(Phase.UNCERTAIN);
+            case SESSIONEXPIRED, SESSIONMOVED -> out.add(() -> space.onLost("session expired"));
+            case NOAUTH ->
+                failPending(
+                        h,
+                        DlmException.Code.NO_AUTH,
+                        "ZooKeeper refused the write to " + rs.path + ": wrong or missing credentials",
+                        out);
+            default ->
+                failPending(
+                        h, DlmException.Code.UNAVAILABLE, "ZooKeeper failed the write to " + rs.path + ": " + rc, out);
+        }
+    }
+
+    static boolean lostRace(Code rc) {
+        return rc == Code.BADVERSION || rc == Code.NONODE || rc == Code.NODEEXISTS || rc == Code.NOTEMPTY;
     }
 
     /** After a resync, decides whether a write whose reply was lost took effect. */
@@ -496,8 +508,9 @@ final class ResourceEngine {
         LockMode.ValueBlockTransfer transfer = p.kind == Kind.REPUBLISH
                 ? LockMode.ValueBlockTransfer.WRITE
                 : LockMode.transferOnGrant(p.baseMode, p.mode);
-        LockValueBlock lvb =
-                transfer == LockMode.ValueBlockTransfer.READ ? rs.view.valueBlock() : written(h.valueBlock);
+        LockValueBlock lvb = transfer == LockMode.ValueBlockTransfer.READ
+                ? rs.view.valueBlock()
+                : ValueBlockEntry.toPublish(h.valueBlock);
         long token = 0;
         if (p.mode.isWriteMode()) {
             token = rs.view.createdZxid(e.znode());
@@ -526,15 +539,6 @@ final class ResourceEngine {
         finishGrant(h, p, lvb, token, out);
     }
 
-    /**
-     * The value a PW/EX holder writes: its LVB, valid. The Linux DLM copies the lock's LVB into the
-     * resource and clears VALNOTVALID on every such down-conversion or unlock, whether or not the
-     * holder changed it; a holder that never called setValueBlock republishes the bytes it read.
-     */
-    private static LockValueBlock written(LockValueBlock lvb) {
-        return lvb.isValid() ? lvb : LockValueBlock.of(lvb.asReadOnlyBuffer());
-    }
-
     private void finishGrant(ZkLockResource h, Pending p, LockValueBlock lvb, long token, Actions out) {
         h.pending = null;
         h.valueBlock = lvb;
@@ -547,7 +551,7 @@ final class ResourceEngine {
         }
     }
 
-    private void finishCancelled(ZkLockResource h, Pending p, Actions out) {
+    void finishCancelled(ZkLockResource h, Pending p, Actions out) {
         h.pending = null;
         DlmException.Code reason = p.cancelReason == null ? DlmException.Code.CANCELLED : p.cancelReason;
         String what = reason == DlmException.Code.CONVERSION_DEADLOCK

@@ -168,7 +168,8 @@ final class Resources {
                     done.countDown();
                 },
                 null);
-        space.awaitLatch(done, System.nanoTime() + options.requestTimeout().toNanos(), "creating resource " + name);
+        space.waits.awaitLatch(
+                done, System.nanoTime() + options.requestTimeout().toNanos(), "creating resource " + name);
         Code rc = result.get();
         if (rc != Code.OK && rc != Code.NODEEXISTS) {
             throw ZkLockManager.translate("creating resource " + paths.resource(name), KeeperException.create(rc));

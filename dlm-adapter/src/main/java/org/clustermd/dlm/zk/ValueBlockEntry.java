@@ -60,4 +60,13 @@ record ValueBlockEntry(LockValueBlock valueBlock, long seq, String znode) {
         LockValueBlock lvb = LockValueBlock.of(Arrays.copyOf(bytes, size));
         return new ValueBlockEntry(f[1].charAt(0) == 'v' ? lvb : lvb.invalidated(), seq, znode);
     }
+
+    /**
+     * The value a PW/EX holder writes: its LVB, valid. The Linux DLM copies the lock's LVB into the
+     * resource and clears VALNOTVALID on every such down-conversion or unlock, whether or not the
+     * holder changed it; a holder that never called setValueBlock republishes the bytes it read.
+     */
+    static LockValueBlock toPublish(LockValueBlock lvb) {
+        return lvb.isValid() ? lvb : LockValueBlock.of(lvb.asReadOnlyBuffer());
+    }
 }

@@ -115,6 +115,12 @@ public final class ZkLockManager implements LockManager {
         return new Builder();
     }
 
+    /** The write counters of a lockspace a {@code ZkLockManager} joined: what benchmarks report per operation. */
+    public static WriteStats writeStats(LockSpace ls) {
+        if (ls instanceof ZkLockSpace z) return z.writeStats();
+        throw new IllegalArgumentException(ls + " is not a ZooKeeper lockspace");
+    }
+
     /**
      * Joins (creating if needed) the lockspace {@code name}: claims a slot, reads the lockspace
      * and returns once this node is a member. Bounded by the options' request timeout.

@@ -162,7 +162,7 @@ final class ZkLockResource implements LockResource {
         }
     }
 
-    private boolean cancelQuietly() {
+    boolean cancelQuietly() {
         try {
             return await(space.engine.cancel(this, DlmException.Code.TIMEOUT), space.requestTimeout());
         } catch (DlmException | TimeoutException e) {

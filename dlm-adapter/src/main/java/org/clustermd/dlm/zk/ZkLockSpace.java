@@ -10,7 +10,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -24,6 +23,7 @@ import org.apache.zookeeper.Watcher.WatcherType;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.ACL;
 import org.clustermd.dlm.BlockingListener;
+import org.clustermd.dlm.Conversion;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockResource;
@@ -82,6 +82,7 @@ final class ZkLockSpace implements LockSpace {
     final Members members;
     final Resources resources;
     final ResourceEngine engine;
+    final BlockingWrites waits;
     final ReplicaFeed feed;
     private LockSpaceStage stage = LockSpaceStage.JOINING;
     final Replica replica = new Replica();
@@ -101,6 +102,7 @@ final class ZkLockSpace implements LockSpace {
         this.listener = options.listener();
         this.acl = manager.acl();
         this.callbacks = new CallbackQueue(name);
+        this.waits = new BlockingWrites(zk, options.requestTimeout());
         this.members = new Members(this);
         this.resources = new Resources(this);
         this.engine = new ResourceEngine(this);
@@ -143,7 +145,7 @@ final class ZkLockSpace implements LockSpace {
         } finally {
             lock.unlock();
         }
-        awaitLatch(synced, deadline, "reading lockspace " + lockSpaceName);
+        waits.awaitLatch(synced, deadline, "reading lockspace " + lockSpaceName);
         finishJoin(members.claimSlot(deadline));
     }
 
@@ -204,7 +206,7 @@ final class ZkLockSpace implements LockSpace {
                 Op.delete(paths.nodeNameMember(manager.nodeName()), -1));
         Code rc = Code.SYSTEMERROR;
         try {
-            rc = multiAndWait(leave, deadline, "leaving");
+            rc = waits.multiAndWait(leave, deadline, "leaving");
         } catch (DlmException e) {
             LOG.warn("leaving {} failed: {}", lockSpaceName, e.getMessage());
         }
@@ -482,6 +484,11 @@ final class ZkLockSpace implements LockSpace {
         }
     }
 
+    @Override
+    public List<LockGrant> convertJointly(List<Conversion> conversions, Duration timeout) throws DlmException {
+        return JointRequest.await(conversions, JointRequest.start(this, conversions), timeout);
+    }
+
     /** This lockspace's write counters. */
     WriteStats writeStats() {
         return stats;
@@ -493,37 +500,6 @@ final class ZkLockSpace implements LockSpace {
 
     long incarnation() {
         return incarnation;
-    }
-
-    Code multiAndWait(List<Op> ops, long deadline, String what) throws DlmException {
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicReference<Code> result = new AtomicReference<>();
-        zk.multi(
-                ops,
-                (rc, path, ctx, results) -> {
-                    result.set(Code.get(rc));
-                    done.countDown();
-                },
-                null);
-        awaitLatch(done, deadline, what);
-        Code rc = result.get();
-        if (rc == Code.NOAUTH) {
-            throw new DlmException(DlmException.Code.NO_AUTH, what + ": ZooKeeper refused access (credentials)");
-        }
-        return rc;
-    }
-
-    void awaitLatch(CountDownLatch latch, long deadline, String what) throws DlmException {
-        try {
-            if (!latch.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                throw new DlmException(
-                        DlmException.Code.TIMEOUT,
-                        what + " took longer than " + options.requestTimeout().toMillis() + " ms");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DlmException(DlmException.Code.INTERRUPTED, "interrupted while " + what);
-        }
     }
 
     @Override

@@ -90,6 +90,23 @@
  * past waiting conversions (docs/lessons.md §54). That changes order only, not I: the grant is
  * compare-and-set and checked against every granted mode in the view, as any other.
  *
+ * <h2>A joint transaction</h2>
+ * {@link org.clustermd.dlm.LockSpace#convertJointly} writes conversions of several resources'
+ * locks as one ZooKeeper multi ({@link org.clustermd.dlm.zk.JointRequest}): each part is planned
+ * on its own resource's view exactly as a single conversion would be, and the transaction is the
+ * concatenation of the parts' operations, each part's version check included. A part's
+ * operations touch only its own resource's znodes and version znode, so for each resource the
+ * transaction is that resource's own plain or compare-and-set transaction, and the induction
+ * above holds resource by resource: a compare-and-set part commits only if no other
+ * compare-and-set transaction on its resource committed since its view, and then the whole
+ * transaction commits, or none of it does. Watchers apply its events resource by resource; a
+ * view that shows one part applied and the next not yet is a state no decision can tell from two
+ * transactions in a row, since decisions are taken per resource. Every grant of a joint
+ * transaction has its zxid as fencing token, which still grows with each resource's grants. What
+ * a joint transaction adds is atomicity across resources, which callers rely on: md-cluster never
+ * holds {@code message} EX without {@code token} EX (docs/lessons.md §66). It never waits as a
+ * whole: once written, each part is granted or waits in its own queue as any request.
+ *
  * <h2>A grant is learned from its event, which comes before its reply</h2>
  * A member completes its own request when its view shows the lock granted in the requested mode
  * under a new name, whoever wrote that grant. When its own compare-and-set transaction wrote it,
@@ -216,7 +233,7 @@
  * <h2>Costs</h2>
  * An uncontended request is one compare-and-set transaction; an unlock with nobody waiting one
  * plain delete; a conversion one transaction. A release that frees waiters grants them in the
- * same transaction. Each transaction sends one notification per created or deleted lock znode
+ * same transaction. A joint request is one transaction for all its parts. Each transaction sends one notification per created or deleted lock znode
  * to every member of the lockspace.
  *
  * <h2>Limits</h2>

@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.curator.test.InstanceSpec;
 import org.apache.curator.test.TestingCluster;
+import org.clustermd.dlm.Conversion;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockMode;
@@ -92,6 +93,8 @@ class LockSafetyCheckerTest {
     private final AtomicInteger partitionExpiries = new AtomicInteger();
     private final AtomicInteger refusedGrants = new AtomicInteger();
     private final AtomicInteger deadlocks = new AtomicInteger();
+    /** Joint requests (LockSpace#convertJointly) that granted all their conversions. */
+    private final AtomicInteger jointGrants = new AtomicInteger();
 
     /** Three servers, a leader restart, kills and partitions. */
     @Test
@@ -292,7 +295,8 @@ class LockSafetyCheckerTest {
             TxnLogReplay.Result r = TxnLogReplay.replay(servers.survivorData());
             System.out.printf(
                     "seed=%d: %d grants observed (%d refused as delivered after SUSPENDED), %d kills,"
-                            + " %d partitions (%d expired a session), %d conversion deadlocks; replayed %d txns"
+                            + " %d partitions (%d expired a session), %d conversion deadlocks, %d joint"
+                            + " requests granted; replayed %d txns"
                             + " (%d on locks), checked %d resource states%n",
                     seed,
                     grants.get(),
@@ -301,6 +305,7 @@ class LockSafetyCheckerTest {
                     partitions.get(),
                     partitionExpiries.get(),
                     deadlocks.get(),
+                    jointGrants.get(),
                     r.txns(),
                     r.lockTxns(),
                     r.statesChecked());
@@ -312,6 +317,9 @@ class LockSafetyCheckerTest {
                     .isEmpty();
             assertThat(r.lockTxns()).as("seed " + seed).isGreaterThan(200);
             assertThat(grants.get()).isGreaterThan(100);
+            assertThat(jointGrants.get())
+                    .as("seed " + seed + ": joint requests granted")
+                    .isPositive();
             assertThat(partitionExpiries.get())
                     .as("seed " + seed + ": a partition expired a session")
                     .isPositive();
@@ -573,6 +581,10 @@ class LockSafetyCheckerTest {
         }
 
         private void step() throws DlmException, InterruptedException {
+            if (rnd.nextInt(100) < 10) {
+                jointStep();
+                return;
+            }
             String r = RESOURCES[rnd.nextInt(RESOURCES.length)];
             synchronized (this) {
                 busy.add(r);
@@ -582,6 +594,36 @@ class LockSafetyCheckerTest {
             } finally {
                 synchronized (this) {
                     busy.remove(r);
+                }
+            }
+        }
+
+        /**
+         * Two or three resources converted in one joint request (LockSpace#convertJointly), each
+         * at once or queued at random: whatever it grants is believed like any other grant.
+         */
+        private void jointStep() throws DlmException {
+            List<String> rs = new ArrayList<>(List.of(RESOURCES));
+            Collections.shuffle(rs, rnd);
+            rs = rs.subList(0, 2 + rnd.nextInt(RESOURCES.length - 1));
+            List<Conversion> cs = new ArrayList<>();
+            for (String r : rs) {
+                LockMode mode = MODES[rnd.nextInt(MODES.length)];
+                LockResource h = handles.get(r);
+                cs.add(rnd.nextBoolean() ? Conversion.now(h, mode) : Conversion.queued(h, mode));
+            }
+            synchronized (this) {
+                busy.addAll(rs);
+            }
+            try {
+                rs.forEach(this::ending);
+                List<LockGrant> grants = ls.convertJointly(cs, Duration.ofMillis(20 + rnd.nextInt(400)));
+                jointGrants.incrementAndGet();
+                for (int i = 0; i < rs.size(); i++) granted(rs.get(i), grants.get(i));
+            } finally {
+                for (String r : rs) resumeIfHeld(r, handles.get(r));
+                synchronized (this) {
+                    busy.removeAll(rs);
                 }
             }
         }

@@ -1,0 +1,202 @@
+package org.clustermd.dlm.zk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.curator.test.TestingServer;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.ZooKeeper;
+import org.clustermd.dlm.Conversion;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockGrant;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceOptions;
+import org.clustermd.dlm.LockValueBlock;
+import org.clustermd.testkit.Timing;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link LockSpace#convertJointly} (docs/md-cluster-protocol.md §b.8): several locks converted in
+ * one ZooKeeper transaction, all or nothing. The zxid distance between two marker creates counts
+ * the transactions in between, as in {@link WriteCountTest}.
+ */
+class JointRequestTest {
+    private TestingServer server;
+    private ZkTestSupport nodes;
+    private LockSpace a;
+    private LockSpace b;
+    private ZooKeeper zk;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = new TestingServer();
+        nodes = new ZkTestSupport(server.getConnectString(), Duration.ofSeconds(10));
+        ZkLockManager ma = nodes.manager("a");
+        a = ma.join("md0", LockSpaceOptions.of(4));
+        b = nodes.manager("b").join("md0", LockSpaceOptions.of(4));
+        zk = ma.curator().getZookeeperClient().getZooKeeper();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        nodes.close();
+        server.close();
+    }
+
+    @Test
+    void freeLocksAreGrantedInOneTransaction() throws Exception {
+        LockResource token = a.resource("token");
+        LockResource message = a.resource("message");
+        long before = marker();
+        List<LockGrant> grants = a.convertJointly(
+                List.of(Conversion.now(token, LockMode.EX), Conversion.now(message, LockMode.EX)),
+                Duration.ofSeconds(10));
+        assertThat(marker() - before - 1).as("transactions").isEqualTo(1);
+        assertThat(grants).extracting(LockGrant::mode).containsExactly(LockMode.EX, LockMode.EX);
+        assertThat(grants.get(0).fencingToken())
+                .as("both granted by the same transaction")
+                .isPositive()
+                .isEqualTo(grants.get(1).fencingToken());
+        assertThat(token.grantedMode()).contains(LockMode.EX);
+        assertThat(message.grantedMode()).contains(LockMode.EX);
+
+        // released together too, the value block written by the EX holder's down-conversion
+        message.setValueBlock(lvb(7));
+        before = marker();
+        a.convertJointly(
+                List.of(Conversion.now(message, LockMode.NL), Conversion.now(token, LockMode.NL)),
+                Duration.ofSeconds(10));
+        assertThat(marker() - before - 1).as("transactions").isEqualTo(1);
+        LockResource peer = b.resource("message");
+        assertThat(peer.convert(LockMode.CR).valueBlock().toByteArray()[0]).isEqualTo((byte) 7);
+    }
+
+    @Test
+    void oneLockNotFreeMeansNothingIsWritten() throws Exception {
+        b.resource("message").convert(LockMode.CR);
+        LockResource token = a.resource("token");
+        LockResource message = a.resource("message");
+        long before = marker();
+        assertThatThrownBy(() -> a.convertJointly(
+                        List.of(Conversion.now(token, LockMode.EX), Conversion.now(message, LockMode.EX)),
+                        Duration.ofSeconds(10)))
+                .isInstanceOf(DlmException.class)
+                .satisfies(e -> assertThat(((DlmException) e).code()).isEqualTo(DlmException.Code.NOT_GRANTED));
+        assertThat(marker() - before - 1).as("transactions").isZero();
+        assertThat(token.grantedMode()).as("the free lock was not taken alone").isEmpty();
+        assertThat(token.requestedMode()).isEmpty();
+        // and both locks are usable afterwards, one by one
+        token.convert(LockMode.EX);
+        assertThat(token.grantedMode()).contains(LockMode.EX);
+    }
+
+    @Test
+    void aQueuedPartWaitsAloneAfterTheJointWrite() throws Exception {
+        LockResource peerAck = b.resource("ack");
+        peerAck.convert(LockMode.CR);
+        LockResource message = a.resource("message");
+        LockResource ack = a.resource("ack");
+        message.convert(LockMode.EX);
+        ack.convert(LockMode.CR);
+        message.setValueBlock(lvb(42));
+        CompletableFuture<List<LockGrant>> joint = CompletableFuture.supplyAsync(() -> {
+            try {
+                return a.convertJointly(
+                        List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
+                        Timing.seconds(20));
+            } catch (DlmException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        // the CW (and the message in the value block) is there while the EX waits for the peer's CR
+        LockResource peerMessage = b.resource("message");
+        assertThat(peerMessage.convert(LockMode.CR).valueBlock().toByteArray()[0])
+                .isEqualTo((byte) 42);
+        assertThat(joint).isNotDone();
+        assertThat(message.grantedMode()).contains(LockMode.CW);
+        peerAck.convert(LockMode.NL);
+        List<LockGrant> grants = joint.get(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(grants).extracting(LockGrant::mode).containsExactly(LockMode.CW, LockMode.EX);
+    }
+
+    @Test
+    void aTimeoutCancelsTheWaitingPartAndKeepsTheGrantedOne() throws Exception {
+        b.resource("ack").convert(LockMode.CR);
+        LockResource message = a.resource("message");
+        LockResource ack = a.resource("ack");
+        message.convert(LockMode.EX);
+        ack.convert(LockMode.CR);
+        assertThatThrownBy(() -> a.convertJointly(
+                        List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
+                        Duration.ofMillis(300)))
+                .isInstanceOf(DlmException.class)
+                .satisfies(e -> assertThat(((DlmException) e).code()).isEqualTo(DlmException.Code.TIMEOUT));
+        assertThat(message.grantedMode()).contains(LockMode.CW);
+        assertThat(ack.grantedMode())
+                .as("the cancelled conversion keeps its mode")
+                .contains(LockMode.CR);
+        assertThat(ack.requestedMode()).isEmpty();
+        ack.convert(LockMode.NL); // no request left pending on it
+    }
+
+    @Test
+    void aReleaseThatFreesWaitersGrantsThemInTheSameTransaction() throws Exception {
+        LockResource token = a.resource("token");
+        LockResource message = a.resource("message");
+        token.convert(LockMode.EX);
+        message.convert(LockMode.CW);
+        LockResource peerMessage = b.resource("message");
+        peerMessage.convert(LockMode.CR);
+        CompletableFuture<LockGrant> pr = peerMessage.convertAsync(LockMode.PR);
+        Thread.sleep(200);
+        assertThat(pr).as("PR waits for the CW").isNotDone();
+        long before = marker();
+        a.convertJointly(
+                List.of(Conversion.now(message, LockMode.NL), Conversion.now(token, LockMode.NL)),
+                Duration.ofSeconds(10));
+        assertThat(pr.get(10, TimeUnit.SECONDS).mode()).isEqualTo(LockMode.PR);
+        assertThat(marker() - before - 1)
+                .as("transactions: the release grants the waiter")
+                .isEqualTo(1);
+    }
+
+    @Test
+    void badRequestsAreRefusedBeforeAnythingIsWritten() throws Exception {
+        LockResource token = a.resource("token");
+        LockResource again = a.resource("token");
+        LockResource foreign = b.resource("message");
+        long before = marker();
+        assertThatThrownBy(() -> a.convertJointly(
+                        List.of(Conversion.now(token, LockMode.EX), Conversion.now(again, LockMode.CR)),
+                        Duration.ofSeconds(5)))
+                .hasMessageContaining("comes twice");
+        assertThatThrownBy(() -> a.convertJointly(
+                        List.of(Conversion.now(token, LockMode.EX), Conversion.now(foreign, LockMode.CR)),
+                        Duration.ofSeconds(5)))
+                .hasMessageContaining("is not a lock of");
+        assertThatThrownBy(() -> a.convertJointly(List.of(), Duration.ofSeconds(5)))
+                .hasMessageContaining("at least one");
+        assertThat(marker() - before - 1).as("transactions").isZero();
+        assertThat(token.grantedMode()).isEmpty();
+    }
+
+    private static LockValueBlock lvb(int first) {
+        byte[] b = new byte[64];
+        b[0] = (byte) first;
+        return LockValueBlock.of(b);
+    }
+
+    private long marker() throws Exception {
+        String p = zk.create("/marker", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT_SEQUENTIAL);
+        return zk.exists(p, false).getCzxid();
+    }
+}
