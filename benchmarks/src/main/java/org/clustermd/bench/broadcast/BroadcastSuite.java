@@ -28,6 +28,7 @@ import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.zk.WriteStats;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.Raid1Exception;
 
@@ -77,6 +78,7 @@ public final class BroadcastSuite implements Suite {
             throws DlmException, IOException, InterruptedException, KeeperException, Raid1Exception {
         List<ZkLockManager> managers = new ArrayList<>();
         List<MessageChannel> channels = new ArrayList<>();
+        List<LockSpace> spaces = new ArrayList<>();
         ZooKeeper raw = connect(cs);
         try {
             ensure(raw, "/bench-p8");
@@ -89,6 +91,7 @@ public final class BroadcastSuite implements Suite {
                 managers.add(m);
                 LockSpace ls =
                         m.join("p8-" + members, LockSpaceOptions.of(members).withRequestTimeout(TOKEN));
+                spaces.add(ls);
                 MessageChannel c = MessageChannel.open(
                         "p8-" + i, ls, ChannelBounds.fromTokenWait(TOKEN), e -> Disposition.PROCESSED, () -> {});
                 c.startHandling();
@@ -98,6 +101,8 @@ public final class BroadcastSuite implements Suite {
             // warm up both paths (class loading, JIT, server caches)
             measureRaw(raw, iterations / 4);
             measureOurs(sender, iterations / 4);
+            long writesBefore = writes(spaces, false);
+            long lostBefore = writes(spaces, true);
             long[] oursRounds = new long[rounds];
             long[] peerRounds = new long[rounds];
             long[] oursMedians = new long[rounds];
@@ -110,6 +115,8 @@ public final class BroadcastSuite implements Suite {
                         "P8 %d members round %d: broadcast p99 %.3f ms, ZooKeeper write p50 %.3f ms",
                         members, r + 1, oursRounds[r] / 1e6, peerRounds[r] / 1e6);
             }
+            double perBroadcast = (writes(spaces, false) - writesBefore) / (double) (rounds * iterations);
+            double lostPerBroadcast = (writes(spaces, true) - lostBefore) / (double) (rounds * iterations);
             double ours = median(oursRounds) / 1e6;
             double peer = median(peerRounds) / 1e6;
             long received = channels.stream()
@@ -133,12 +140,24 @@ public final class BroadcastSuite implements Suite {
                     .with("ours_p50_ms_per_round", ms(oursMedians))
                     .with("peer_p50_ms_per_round", ms(peerRounds))
                     .with("least_received_by_a_member", received)
+                    .with("transactions_per_broadcast", Math.round(perBroadcast * 10) / 10.0)
+                    .with("lost_races_per_broadcast", Math.round(lostPerBroadcast * 10) / 10.0)
                     .with("peer", "ZooKeeper setData of one znode, same server");
         } finally {
             channels.forEach(MessageChannel::close);
             managers.forEach(ZkLockManager::close);
             raw.close();
         }
+    }
+
+    /** Every member's committed transactions (both kinds) or, with {@code lost}, its lost races, summed. */
+    private static long writes(List<LockSpace> spaces, boolean lost) {
+        long n = 0;
+        for (LockSpace ls : spaces) {
+            WriteStats w = ZkLockManager.writeStats(ls);
+            n += lost ? w.conflicts() : w.plainWrites() + w.casWrites() - w.conflicts();
+        }
+        return n;
     }
 
     private static long[] measureOurs(MessageChannel sender, int n) throws Raid1Exception {

@@ -1,12 +1,14 @@
 package org.clustermd.cluster.message;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import org.clustermd.dlm.Conversion;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockMode;
@@ -220,6 +222,15 @@ public final class MessageChannel implements AutoCloseable {
      * @throws Raid1Exception CLUSTER when the token is not granted in time, CLOSED when the channel is closed
      */
     public SendPermit lockComm() throws Raid1Exception {
+        return lockComm(false);
+    }
+
+    /**
+     * {@link #lockComm()}; with {@code withMessage}, {@code message} EX is taken in the same write
+     * as the token when the token is free (md-cluster-protocol §b.8), as the first step of a send
+     * that follows at once.
+     */
+    private SendPermit lockComm(boolean withMessage) throws Raid1Exception {
         long deadline = System.nanoTime() + bounds.token().toNanos();
         try {
             if (!sendSlot.tryAcquire(remaining(deadline), TimeUnit.NANOSECONDS)) {
@@ -235,6 +246,16 @@ public final class MessageChannel implements AutoCloseable {
         boolean tokenHeld = false;
         try {
             checkOpen();
+            // the message lock is the receive thread's too: only with the receive mutex held
+            if (withMessage && recvMutex.tryAcquire()) {
+                boolean taken = false;
+                try {
+                    taken = takeTokenAndMessage(deadline);
+                } finally {
+                    if (!taken) recvMutex.release();
+                }
+                if (taken) return new SendPermit(this, true);
+            }
             convert(token, LockMode.EX, Duration.ofNanos(Math.max(1, remaining(deadline))));
             tokenHeld = true;
             // the receive thread finishes its message before we send (docs/lessons.md §2)
@@ -244,7 +265,7 @@ public final class MessageChannel implements AutoCloseable {
                                 + bounds.token().toMillis() + " ms",
                         null);
             }
-            return new SendPermit(this);
+            return new SendPermit(this, false);
         } catch (DlmException e) {
             sendSlot.release();
             throw cluster("taking the token failed: " + e.getMessage(), e);
@@ -260,10 +281,32 @@ public final class MessageChannel implements AutoCloseable {
         }
     }
 
+    /**
+     * md's steps 1 and 2 in one write when the token is free: {@code token} EX granted at once,
+     * {@code message} EX granted or queued behind the receivers still on the last message, so it
+     * is never queued without the token (docs/lessons.md §66). False (nothing taken) when the
+     * token is not free, or the lock manager would not write it now.
+     */
+    private boolean takeTokenAndMessage(long deadline) throws DlmException {
+        try {
+            lockSpace.convertJointly(
+                    List.of(Conversion.now(token, LockMode.EX), Conversion.queued(message, LockMode.EX)),
+                    Duration.ofNanos(Math.max(1, remaining(deadline))));
+            return true;
+        } catch (DlmException e) {
+            if (wroteNothing(e)) return false;
+            // written, then failed (the message not granted in time): give back what was granted
+            if (message.grantedMode().orElse(null) == LockMode.EX) releaseMessage();
+            releaseToken(token.grantedMode().orElse(null) == LockMode.EX);
+            throw e;
+        }
+    }
+
     /** md's unlock_comm; called once per permit by {@link SendPermit#close()}. */
-    void unlockComm() {
+    void unlockComm(SendPermit permit, boolean tokenReleased) {
+        if (permit.takeMessage()) releaseMessage(); // taken with the token for a send that never came
         recvMutex.release();
-        releaseToken(true);
+        releaseToken(!tokenReleased);
         sendSlot.release();
     }
 
@@ -280,37 +323,47 @@ public final class MessageChannel implements AutoCloseable {
      * md's __sendmsg under a held permit: {@code message} NL to EX, the message written by the
      * EX to CW conversion, {@code ack} CR to EX (granted once every peer processed the message and
      * dropped its CR), {@code ack} back to CR, {@code message} to NL. With no peer the EX is
-     * granted at once: a node never sends to itself.
+     * granted at once: a node never sends to itself. Steps that never wait for a peer go to the
+     * lock manager in one write (md-cluster-protocol §b.8): the publication with the queued
+     * {@code ack} EX, and the two releases.
      *
      * @throws Raid1Exception CLUSTER when a peer did not acknowledge within {@link ChannelBounds#ack()}
      *     or a lock failed; the channel's locks are back at their idle modes either way
      */
     public void send(SendPermit permit, ClusterMessage m) throws Raid1Exception {
+        send(permit, m, false);
+    }
+
+    private void send(SendPermit permit, ClusterMessage m, boolean releaseToken) throws Raid1Exception {
         if (!permit.belongsTo(this) || !permit.held())
             throw new IllegalStateException("send needs this channel's held permit");
         if (!m.type().sendable()) throw new IllegalArgumentException(m.type() + " is never sent by a RAID1 node");
         byte[] bytes = MessageCodec.encode(new Envelope(lockSpace.slot().number(), m));
-        try {
-            convert(message, LockMode.EX, bounds.token());
-        } catch (DlmException e) {
-            throw cluster("taking the message lock for " + m.type() + " failed: " + e.getMessage(), e);
-        }
-        try {
-            message.setValueBlock(LockValueBlock.of(bytes));
-            convert(message, LockMode.CW, bounds.token());
-        } catch (DlmException | RuntimeException e) {
-            releaseMessage();
-            throw cluster("publishing " + m.type() + " failed: " + e.getMessage(), e);
+        if (!permit.takeMessage()) {
+            try {
+                convert(message, LockMode.EX, bounds.token());
+            } catch (DlmException e) {
+                throw cluster("taking the message lock for " + m.type() + " failed: " + e.getMessage(), e);
+            }
         }
         DlmException notAcked = null;
         try {
-            convert(ack, LockMode.EX, bounds.ack());
-            // a node that stopped receiving keeps no CR that peers' broadcasts would wait for
-            convert(ack, deaf ? LockMode.NL : LockMode.CR, bounds.token());
-        } catch (DlmException e) {
-            notAcked = e;
+            message.setValueBlock(LockValueBlock.of(bytes));
+            jointly(bounds.ack(), Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX));
+        } catch (DlmException | RuntimeException e) {
+            if (message.grantedMode().orElse(null) != LockMode.CW) {
+                releaseMessage();
+                throw cluster("publishing " + m.type() + " failed: " + e.getMessage(), e);
+            }
+            if (e instanceof RuntimeException r) throw r;
+            notAcked = (DlmException) e;
         }
-        releaseMessage();
+        if (notAcked == null) {
+            // a node that stopped receiving keeps no CR that peers' broadcasts would wait for
+            releaseAfterAck(deaf ? LockMode.NL : LockMode.CR, releaseToken ? permit : null);
+        } else {
+            releaseMessage();
+        }
         if (notAcked != null) {
             throw cluster(
                     m.type() + " was not acknowledged by every node within "
@@ -320,11 +373,61 @@ public final class MessageChannel implements AutoCloseable {
         sent.incrementAndGet();
     }
 
-    /** md's sendmsg: {@link #lockComm}, {@link #send}, release. */
+    /** md's sendmsg: {@link #lockComm}, {@link #send}, release, in as few writes as the locks allow. */
     public void broadcast(ClusterMessage m) throws Raid1Exception {
-        try (SendPermit p = lockComm()) {
-            send(p, m);
+        try (SendPermit p = lockComm(true)) {
+            send(p, m, true);
         }
+    }
+
+    /**
+     * md's step 7 after the ack: {@code ack} EX to {@code idle}, {@code message} to NL and, for a
+     * broadcast ({@code permit} given), {@code token} to NL: down-conversions, so one write.
+     */
+    private void releaseAfterAck(LockMode idle, SendPermit permit) {
+        try {
+            if (permit != null) {
+                jointly(
+                        bounds.token(),
+                        Conversion.now(ack, idle),
+                        Conversion.now(message, LockMode.NL),
+                        Conversion.now(token, LockMode.NL));
+                permit.tokenReleased();
+            } else {
+                jointly(bounds.token(), Conversion.now(ack, idle), Conversion.now(message, LockMode.NL));
+            }
+            return;
+        } catch (DlmException e) {
+            log.warn("{}: releasing after the ack: {}; one lock at a time", arrayName, e.getMessage());
+        }
+        try {
+            convert(ack, idle, bounds.token());
+        } catch (DlmException e) {
+            log.warn("{}: re-arming ack after a send: {}", arrayName, e.getMessage());
+        }
+        releaseMessage();
+    }
+
+    /**
+     * The conversions in one write ({@link LockSpace#convertJointly}), or one at a time in the
+     * order given when that write was not made: a step refused as not at once, or while the
+     * lease had lapsed, is taken alone, as md takes it.
+     */
+    private void jointly(Duration bound, Conversion... conversions) throws DlmException {
+        try {
+            lockSpace.convertJointly(List.of(conversions), bound);
+            return;
+        } catch (DlmException e) {
+            if (!wroteNothing(e)) throw e;
+        }
+        for (Conversion c : conversions) convert(c.lock(), c.mode(), bound);
+    }
+
+    /** A joint request refused before it wrote: not at once, a lapsed lease, or a lock already in its mode. */
+    private static boolean wroteNothing(DlmException e) {
+        return e.code() == DlmException.Code.NOT_GRANTED
+                || e.code() == DlmException.Code.SUSPENDED
+                || e.code() == DlmException.Code.INVALID_REQUEST;
     }
 
     // the receivers' PR waits for this; md retries it until it succeeds
@@ -389,10 +492,10 @@ public final class MessageChannel implements AutoCloseable {
             LockValueBlock lvb = convert(message, LockMode.CR, bounds.token()).valueBlock();
             Disposition d = process(lvb);
             if (d == Disposition.PROCESSED) {
-                convert(ack, LockMode.NL, bounds.token());
+                // ack dropped and message PR queued in one write; the PR waits until the sender
+                // dropped CW, so ack is re-armed only after its EX is done (docs/lessons.md §1)
                 acked = true;
-                // waits until the sender dropped CW, so ack is re-armed only after its EX is done (docs/lessons.md §1)
-                convert(message, LockMode.PR, bounds.token());
+                jointly(bounds.token(), Conversion.now(ack, LockMode.NL), Conversion.queued(message, LockMode.PR));
                 received.incrementAndGet();
             } else {
                 refused.incrementAndGet();
@@ -400,12 +503,32 @@ public final class MessageChannel implements AutoCloseable {
         } catch (DlmException e) {
             if (alive()) log.error("{}: receiving a message failed: {}", arrayName, e.getMessage());
         } finally {
+            if (acked && rearmAckAndRelease()) return;
             if (acked) rearmAck();
             try {
                 convert(message, LockMode.NL, bounds.token());
             } catch (DlmException e) {
                 if (alive()) log.error("{}: releasing the message lock after a receive: {}", arrayName, e.getMessage());
             }
+        }
+    }
+
+    /**
+     * After a message: {@code ack} NL to CR and {@code message} PR to NL in one write, when the
+     * CR is granted at once (the sender's EX went back to CR in the same write that let our PR
+     * in). False when that write was not made; the caller then takes the steps one at a time.
+     */
+    private boolean rearmAckAndRelease() {
+        if (ack.grantedMode().orElse(null) != LockMode.NL
+                || message.grantedMode().orElse(null) != LockMode.PR) return false;
+        try {
+            lockSpace.convertJointly(
+                    List.of(Conversion.now(ack, LockMode.CR), Conversion.now(message, LockMode.NL)), bounds.token());
+            return true;
+        } catch (DlmException e) {
+            if (!wroteNothing(e) && alive())
+                log.warn("{}: re-arming ack after a message: {}", arrayName, e.getMessage());
+            return false;
         }
     }
 

@@ -12,9 +12,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class SendPermit implements AutoCloseable {
     private final MessageChannel channel;
     private final AtomicBoolean released = new AtomicBoolean();
+    /** {@code message} EX was taken with the token, for the first send. */
+    private final AtomicBoolean messageHeld;
+    /** The token went to NL with a broadcast's last write; close leaves it. */
+    private volatile boolean tokenReleased;
 
-    SendPermit(MessageChannel channel) {
+    SendPermit(MessageChannel channel, boolean messageHeld) {
         this.channel = channel;
+        this.messageHeld = new AtomicBoolean(messageHeld);
+    }
+
+    /** True once, if {@code message} EX came with the token: the send need not take it. */
+    boolean takeMessage() {
+        return messageHeld.getAndSet(false);
+    }
+
+    void tokenReleased() {
+        tokenReleased = true;
     }
 
     boolean held() {
@@ -28,6 +42,6 @@ public final class SendPermit implements AutoCloseable {
     /** Releases the token and the local exclusions (md's unlock_comm). */
     @Override
     public void close() {
-        if (released.compareAndSet(false, true)) channel.unlockComm();
+        if (released.compareAndSet(false, true)) channel.unlockComm(this, tokenReleased);
     }
 }
