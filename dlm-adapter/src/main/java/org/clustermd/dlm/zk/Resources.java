@@ -8,9 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
@@ -155,22 +153,12 @@ final class Resources {
      * sees the resource can use version 0), waiting until the creation event has been applied.
      */
     void createResource(String name) throws DlmException {
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicReference<Code> result = new AtomicReference<>();
         List<Op> ops = List.of(
                 Op.create(paths.version(name), new byte[0], acl, CreateMode.PERSISTENT),
                 Op.create(paths.resource(name), new byte[0], acl, CreateMode.PERSISTENT));
         // async, so the reply is handled on the event thread after the creation's own event
-        zk.multi(
-                ops,
-                (rc, path, ctx, results) -> {
-                    result.set(Code.get(rc));
-                    done.countDown();
-                },
-                null);
-        space.waits.awaitLatch(
-                done, System.nanoTime() + options.requestTimeout().toNanos(), "creating resource " + name);
-        Code rc = result.get();
+        Code rc = space.waits.multiAndWait(
+                ops, System.nanoTime() + options.requestTimeout().toNanos(), "creating resource " + name);
         if (rc != Code.OK && rc != Code.NODEEXISTS) {
             throw ZkLockManager.translate("creating resource " + paths.resource(name), KeeperException.create(rc));
         }
