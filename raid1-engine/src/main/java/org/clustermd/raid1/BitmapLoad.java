@@ -78,7 +78,7 @@ final class BitmapLoad {
     }
 
     /** What a slot header page says; null when it is no bitmap superblock of this array. */
-    private static LegBitmapStorage.SlotHeader slotHeader(ByteBuffer page, Superblock sb) {
+    static LegBitmapStorage.SlotHeader slotHeader(ByteBuffer page, Superblock sb) {
         try {
             BitmapSuperblock h = org.clustermd.bitmap.storage.SuperblockCodec.decode(page, 0, "probe");
             if (!h.uuid().equals(sb.setUuid())) return null;
