@@ -212,6 +212,22 @@ public final class BitmapArea {
         }
     }
 
+    /**
+     * {@link #checkMatches} for a slot of a clustered area whose {@code sync_size} may differ
+     * from slot 0's (a grow whose nodes died before every slot was resized, which the caller
+     * puts right): the same array, at the same stride.
+     */
+    void checkMatchesButSize(BitmapSuperblock sb, int slot) throws BitmapException {
+        checkSameArray(sb, slot);
+        BitmapGeometry g = checkGeometry(sb, storage.size(), where(slot));
+        if (g.stride() != geometry.stride()) {
+            throw BitmapException.format(
+                    Field.SYNC_SIZE,
+                    where(slot) + ": sync_size " + sb.syncSize() + " needs " + g.stride()
+                            + "-byte slots, the area's are " + geometry.stride());
+        }
+    }
+
     /** {@link #checkMatches} but for sync_size, which differs while the slots are resized. */
     private void checkSameArray(BitmapSuperblock sb, int slot) throws BitmapException {
         String where = where(slot);

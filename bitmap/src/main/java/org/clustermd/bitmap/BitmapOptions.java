@@ -17,6 +17,7 @@ public final class BitmapOptions {
     private final long recoveryCp;
     private final Consumer<Throwable> daemonFailureListener;
     private final int lookAheadChunks;
+    private final boolean anySyncSize;
 
     private BitmapOptions(Builder b) {
         this.name = b.name;
@@ -25,6 +26,7 @@ public final class BitmapOptions {
         this.recoveryCp = b.recoveryCp;
         this.daemonFailureListener = b.daemonFailureListener;
         this.lookAheadChunks = b.lookAheadChunks;
+        this.anySyncSize = b.anySyncSize;
     }
 
     public static Builder builder() {
@@ -84,6 +86,16 @@ public final class BitmapOptions {
         return lookAheadChunks;
     }
 
+    /**
+     * Whether a slot of a clustered area opens at a {@code sync_size} other than slot 0's (the
+     * same array at the same stride all the same): what a grow leaves whose nodes died before
+     * every slot was resized, which the owner puts right before it serves a request. False, the
+     * default, refuses it.
+     */
+    public boolean anySyncSize() {
+        return anySyncSize;
+    }
+
     /** Builder for {@link BitmapOptions}. Not thread-safe. */
     public static final class Builder {
         private String name = "md";
@@ -92,6 +104,7 @@ public final class BitmapOptions {
         private long recoveryCp = 0;
         private Consumer<Throwable> daemonFailureListener = e -> {};
         private int lookAheadChunks = 0;
+        private boolean anySyncSize;
 
         private Builder() {}
 
@@ -124,6 +137,11 @@ public final class BitmapOptions {
         public Builder lookAheadChunks(int chunks) {
             if (chunks < 0) throw new IllegalArgumentException("negative look-ahead " + chunks);
             this.lookAheadChunks = chunks;
+            return this;
+        }
+
+        public Builder anySyncSize(boolean allowed) {
+            this.anySyncSize = allowed;
             return this;
         }
 

@@ -109,7 +109,8 @@ public final class WriteIntentBitmap implements AutoCloseable {
         area.checkSlot(slot);
         ByteBuffer bytes = area.readSlot(slot);
         BitmapSuperblock sb = SuperblockCodec.decode(bytes, 0, area.where(slot));
-        area.checkMatches(sb, slot);
+        if (options.anySyncSize() && sb.clustered()) area.checkMatchesButSize(sb, slot);
+        else area.checkMatches(sb, slot);
         WriteIntentBitmap bitmap = new WriteIntentBitmap(area, slot, sb, bytes, options);
         bitmap.load(options.recoveryCp());
         if (bitmap.daemon != null) bitmap.daemon.start();

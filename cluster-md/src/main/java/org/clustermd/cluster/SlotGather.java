@@ -3,6 +3,7 @@ package org.clustermd.cluster;
 import java.time.Duration;
 import org.clustermd.bitmap.BitmapException;
 import org.clustermd.bitmap.SlotCopy;
+import org.clustermd.bitmap.SlotSizes;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
@@ -49,6 +50,7 @@ final class SlotGather {
                     continue;
                 }
                 ResyncInfo.clearIn(probe); // a window left by a node that is gone is over
+                matchOurSize(array, bitmap, other);
                 SlotCopy copy = bitmap.copyFromSlot(other, false);
                 if (copy.foundDirty()) {
                     log.info(
@@ -72,6 +74,27 @@ final class SlotGather {
                         e);
             }
         }
+    }
+
+    /**
+     * A free slot at another size than ours is what a grow left whose nodes died before it was
+     * finished (docs/lessons.md §62, §65): its grower's own slot, or one its step 4 did not reach.
+     * Ours follows the superblock since our join, and no grow gets past its step 3 before we
+     * handle messages, so the free slot is made to record our size, its bits kept up to there.
+     * Otherwise its merge fails on the size and every node that joins is refused, for good.
+     */
+    private static void matchOurSize(Mddev array, WriteIntentBitmap bitmap, int slot) throws BitmapException {
+        long ours = bitmap.geometry().syncSize();
+        long theirs = SlotSizes.syncSize(bitmap, slot);
+        if (theirs == ours) return;
+        log.warn(
+                "{}: free bitmap slot {} records {} sectors, ours {}: a grow did not finish (its node died); resized to"
+                        + " ours",
+                array.name(),
+                slot,
+                theirs,
+                ours);
+        SlotSizes.resizeFree(bitmap, slot, ours);
     }
 
     /**

@@ -5,18 +5,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.ClusterOperations.Direction;
 import org.clustermd.raid1.SyncAction;
 import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.ForwardingBlockDevice;
+import org.clustermd.raid1.io.fault.FaultInjectingBlockDevice;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -119,6 +128,127 @@ class PeerActivityTest {
             a.array.close();
             b.array.close();
             ResyncWindowTest.assertLegsIdentical(c, size);
+        }
+    }
+
+    /**
+     * Under a busy peer the pass drains its pipeline before each request (one in flight at a
+     * time), before the pause at sync_max and after the resume alike: the speed is counted when a
+     * request completes, so with the default depth of 8 a whole pipeline goes out before the
+     * throttle sees any of it, and a pass that resumes with no recent I/O would send a burst into
+     * the peer's writes. The legs' reads complete late here so that such a burst overlaps; a has
+     * no foreground I/O, so every request on its legs' data areas is the pass's.
+     */
+    @Test
+    void aPassUnderABusyPeerHasOneRequestInFlightBeforeAPauseAndAfterItsResume() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 2, LEG_BYTES, false)) {
+            long dataStart = c.created.dataOffset() * 512;
+            List<FaultInjectingBlockDevice> slow = new CopyOnWriteArrayList<>();
+            InFlight before = new InFlight();
+            InFlight after = new InFlight();
+            AtomicReference<InFlight> phase = new AtomicReference<>(before);
+            ClusterFixture.Node a = c.startNoWait(
+                    "node-a", c.zk.connectString(), ClusterFixture.SESSION, o -> o.startFrozen(true), d -> {
+                        FaultInjectingBlockDevice f = new FaultInjectingBlockDevice(d);
+                        slow.add(f);
+                        return new CountingDataIo(f, dataStart, phase);
+                    });
+            ClusterFixture.Node b = start(c, "node-b", o -> o.startFrozen(true));
+            long size = a.array.size();
+            long pauseAt = (4L << 20) / 512;
+            a.array.syncSpeedMin(4_000); // the pass reaches its pause in about 2 s, not 8
+            a.array.syncMax(pauseAt);
+            slow.forEach(f -> f.setReadLatencyMicros(10_000));
+            AtomicBoolean writing = new AtomicBoolean(true);
+            Future<Long> writer = pool.submit(() -> writeUntilStopped(b, writing));
+            try {
+                await(a.cluster::peersBusy, "a sees b's writes");
+                a.array.syncAction(SyncAction.IDLE);
+                await(() -> resyncPosition(a) >= pauseAt * 512 && before.now() == 0, "a's pass pauses at sync_max");
+                assertThat(a.array.syncStatus()).as("paused, not over").isEqualTo("resync");
+                // long enough for the throttle's marks to move on: the pass resumes with no recent I/O
+                Thread.sleep(2_000);
+                phase.set(after);
+                a.array.syncMax(Long.MAX_VALUE);
+                await(() -> resyncPosition(a) >= (pauseAt << 1) * 512, "a's pass goes on after the resume");
+                assertThat(a.cluster.peersBusy()).as("b was busy all along").isTrue();
+                phase.set(new InFlight());
+                assertThat(after.max())
+                        .as("requests in flight under b's writes after the resume (a burst: the whole pipeline)")
+                        .isEqualTo(1);
+                assertThat(before.max())
+                        .as("requests in flight under b's writes before the pause")
+                        .isEqualTo(1);
+            } finally {
+                writing.set(false);
+                slow.forEach(f -> f.setReadLatencyMicros(0));
+            }
+            assertThat(writer.get(AWAIT.toMillis(), TimeUnit.MILLISECONDS)).isPositive();
+            assertThat(a.array.awaitSyncIdle(Timing.seconds(120)))
+                    .hasValueSatisfying(r -> assertThat(r.completed()).isTrue());
+            a.array.close();
+            b.array.close();
+            ResyncWindowTest.assertLegsIdentical(c, size);
+        }
+    }
+
+    /** The most reads and writes in flight at once on a's legs' data areas, over one phase of a test. */
+    private static final class InFlight {
+        private final AtomicInteger now = new AtomicInteger();
+        private final AtomicInteger max = new AtomicInteger();
+
+        void started() {
+            max.accumulateAndGet(now.incrementAndGet(), Math::max);
+        }
+
+        void ended() {
+            now.decrementAndGet();
+        }
+
+        int now() {
+            return now.get();
+        }
+
+        int max() {
+            return max.get();
+        }
+    }
+
+    /** Counts every read and write at or beyond {@code dataStart} into the phase current when it starts. */
+    private static final class CountingDataIo extends ForwardingBlockDevice {
+        private final long dataStart;
+        private final AtomicReference<InFlight> phase;
+
+        CountingDataIo(BlockDevice inner, long dataStart, AtomicReference<InFlight> phase) {
+            super(inner);
+            this.dataStart = dataStart;
+            this.phase = phase;
+        }
+
+        @Override
+        public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+            if (offset < dataStart) return inner().readAsync(offset, dst);
+            return counted(() -> inner().readAsync(offset, dst));
+        }
+
+        @Override
+        public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src, boolean fua) {
+            if (offset < dataStart) return inner().writeAsync(offset, src, fua);
+            return counted(() -> inner().writeAsync(offset, src, fua));
+        }
+
+        private CompletableFuture<Void> counted(Supplier<CompletableFuture<Void>> op) {
+            InFlight p = phase.get();
+            p.started();
+            CompletableFuture<Void> f;
+            try {
+                f = op.get();
+            } catch (RuntimeException e) {
+                p.ended();
+                throw e;
+            }
+            // ended before the caller's completion runs: a request is over for the pass only then
+            return f.whenComplete((v, t) -> p.ended());
         }
     }
 

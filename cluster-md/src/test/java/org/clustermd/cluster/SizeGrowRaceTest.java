@@ -15,7 +15,10 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.zookeeper.ZooKeeper;
+import org.clustermd.bitmap.BitmapGeometry;
+import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.SlotSizes;
+import org.clustermd.bitmap.storage.SuperblockCodec;
 import org.clustermd.dlm.zk.LockSpaceDump;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ArrayOptions;
@@ -29,8 +32,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A node that joins while a peer grows the array, and a grower that dies before every node grew
- * (docs/md-cluster-protocol.md §f.7, docs/lessons.md §61 and §62). Real ZooKeeper, real leg
+ * A node that joins while a peer grows the array, a grower that dies before every node grew, and
+ * a node that joins, or a whole cluster assembled again, after that (docs/md-cluster-protocol.md
+ * §f.7, docs/lessons.md §61, §62 and §65). Real ZooKeeper, real leg
  * files, nodes in this JVM. The grower is held inside its grow by its own reads: step 4 reads
  * every other slot's {@code sync_size}, and the test holds the read of the live peer's slot, so
  * the superblocks and the peer already carry the new size and nobody grew yet; or by its
@@ -225,6 +229,223 @@ class SizeGrowRaceTest {
                 lost.forEach(LostSuperblockWrites::release);
             }
         }
+    }
+
+    /**
+     * docs/lessons.md §65: a node joins after the grower died and before the survivor finished
+     * its grow, into a free slot the grower's step 4 never reached: the superblock has the new
+     * size, its slot the old one. It joins as md's joiner does, at the superblock's size, its slot
+     * resized to it first (the region grown NEEDED there); the survivor's finish then finds its
+     * slot covering the new size and every node grows. Without the rule the joiner was refused
+     * ("a grow is unfinished").
+     */
+    @Test
+    void aNodeThatJoinsAfterTheGrowersDeathBeforeTheSurvivorFinishedJoinsAtTheNewSize() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<HeldReads> held = new CopyOnWriteArrayList<>();
+            List<HeldReads> survivorHeld = new CopyOnWriteArrayList<>();
+            ClusterFixture.Node a = startHeld(c, "node-a", held);
+            ClusterFixture.Node b = startHeld(c, "node-b", survivorHeld);
+            // node-e comes back to slot 2 by its name: a free slot the grow will not have reached
+            ClusterFixture.Node first = c.start("node-e", true);
+            assertThat(first.slot()).isEqualTo(2);
+            first.array.close();
+            try {
+                long old = a.array.sizeSectors();
+                long grown = old + 8 * MIB / 512;
+                int deadSlot = a.slot();
+                aim(held, c, a, b.slot());
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower checks the peer's slot",
+                        () -> held.stream().anyMatch(HeldReads::holding),
+                        Timing.seconds(60));
+                // the survivor's recovery of the grower's slot is held where it reads the slot's size
+                aim(survivorHeld, c, a, deadSlot);
+                c.expire(a);
+                Timing.waitFor(
+                        "the survivor recovers the grower's slot",
+                        () -> survivorHeld.stream().anyMatch(HeldReads::holding),
+                        Timing.seconds(120));
+                assertThat(b.array.sizeSectors())
+                        .as("the survivor did not finish the grow yet")
+                        .isEqualTo(old);
+
+                Future<ClusterFixture.Node> joining = pool.submit(() -> c.start("node-e", true));
+                ClusterFixture.Node e = joining.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                assertThat(e.slot()).isEqualTo(2);
+                assertThat(e.array.sizeSectors())
+                        .as("the joiner serves the superblock's size")
+                        .isEqualTo(grown);
+                assertThat(e.array.bitmap().orElseThrow().geometry().syncSize())
+                        .as("its slot covers it")
+                        .isEqualTo(grown);
+
+                survivorHeld.forEach(HeldReads::release);
+                held.forEach(HeldReads::release);
+                Timing.waitFor("the survivor grew", () -> b.array.sizeSectors() == grown, Timing.seconds(120));
+                try {
+                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException expected) {
+                    // the dead grower's own grow fails once its reads go on: it was fenced
+                }
+                for (int slot = 0; slot < 3; slot++) {
+                    assertThat(SlotSizes.syncSize(b.array.bitmap().orElseThrow(), slot))
+                            .as("slot %d", slot)
+                            .isEqualTo(grown);
+                }
+                writeAndReadBeyond(e, old);
+                writeAndReadBeyond(b, old + 16);
+            } finally {
+                survivorHeld.forEach(HeldReads::release);
+                held.forEach(HeldReads::release);
+            }
+        }
+    }
+
+    /**
+     * docs/lessons.md §65: every node dies after the grower's superblock update and before its
+     * CHANGE_CAPACITY (the peer first, so no survivor finishes it), the free slot still at the old
+     * size. The cluster assembled again from the legs finishes the grow: the superblock's size is
+     * served, and the free slot is resized to it by the first node that gathers it. Without the
+     * rule that gather failed on the slot's size and every node was refused, for good.
+     */
+    @Test
+    void aClusterWhoseNodesAllDiedAfterTheGrowersSuperblockUpdateFinishesTheGrowWhenAssembledAgain() throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<HeldReads> held = new CopyOnWriteArrayList<>();
+            ClusterFixture.Node a = startHeld(c, "node-a", held);
+            ClusterFixture.Node b = c.start("node-b", true);
+            long old = a.array.sizeSectors();
+            long grown = old + 8 * MIB / 512;
+            try {
+                aim(held, c, a, b.slot());
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower checks the peer's slot",
+                        () -> held.stream().anyMatch(HeldReads::holding),
+                        Timing.seconds(60));
+                c.expire(b);
+                c.expire(a);
+                Timing.waitFor(
+                        "both nodes are fenced",
+                        () -> a.array.fenceReason().isPresent()
+                                && b.array.fenceReason().isPresent(),
+                        Timing.seconds(60));
+                held.forEach(HeldReads::release);
+                try {
+                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException expected) {
+                    // fenced
+                }
+            } finally {
+                held.forEach(HeldReads::release);
+            }
+            a.array.close();
+            b.array.close();
+            assertThat(ClusterFixture.superblock(c.legs.get(0)).size()).isEqualTo(grown);
+            assertThat(slotSizeOnDisk(c, 2)).as("the free slot, on disk").isEqualTo(old);
+
+            ClusterFixture.Node a2 = c.start("node-a", true);
+            ClusterFixture.Node b2 = c.start("node-b", true);
+            ClusterFixture.Node e = c.start("node-e", true);
+            for (ClusterFixture.Node n : List.of(a2, b2, e)) {
+                assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(grown);
+                assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
+                        .as(n.name)
+                        .isEqualTo(grown);
+            }
+            writeAndReadBeyond(e, old);
+        }
+    }
+
+    /**
+     * docs/lessons.md §65: every node dies before the grower's superblock update reached the
+     * legs: the superblocks keep the old size, the grower's slot has the new one. The cluster
+     * assembled again rolls the grow back: the grower's node, back in its slot, resizes it to the
+     * superblock's size instead of refusing to open it, and a grow goes through from there.
+     * Without the rule that node was refused for good, and so was any node gathering its slot.
+     */
+    @Test
+    void aClusterWhoseNodesAllDiedBeforeTheGrowersSuperblockUpdateRollsTheGrowBackWhenAssembledAgain()
+            throws Exception {
+        try (ClusterFixture c = new ClusterFixture(dir, 3, LEG, true, 16 * MIB, ClusterFixture.CHUNK)) {
+            List<LostSuperblockWrites> lost = new CopyOnWriteArrayList<>();
+            Superblock sb = ClusterFixture.superblock(c.legs.get(0));
+            long superblockAt = sb.superOffset() * 512L;
+            ClusterFixture.Node a = c.start(
+                    "node-a", true, c.zk.connectString(), ClusterFixture.SESSION, ArrayOptions.DEFAULT_IO_WAIT, d -> {
+                        LostSuperblockWrites l = new LostSuperblockWrites(d, superblockAt);
+                        lost.add(l);
+                        return l;
+                    });
+            ClusterFixture.Node b = c.start("node-b", true);
+            long old = a.array.sizeSectors();
+            long grown = old + 8 * MIB / 512;
+            int growerSlot = a.slot();
+            try {
+                lost.forEach(LostSuperblockWrites::arm);
+                Future<?> grow = pool.submit(() -> {
+                    a.array.growSize(grown);
+                    return null;
+                });
+                Timing.waitFor(
+                        "the grower writes its superblocks",
+                        () -> lost.stream().anyMatch(LostSuperblockWrites::holding),
+                        Timing.seconds(60));
+                c.expire(b);
+                c.expire(a);
+                Timing.waitFor(
+                        "both nodes are fenced",
+                        () -> a.array.fenceReason().isPresent()
+                                && b.array.fenceReason().isPresent(),
+                        Timing.seconds(60));
+                lost.forEach(LostSuperblockWrites::release);
+                try {
+                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException expected) {
+                    // its superblock writes were lost with it
+                }
+            } finally {
+                lost.forEach(LostSuperblockWrites::release);
+            }
+            a.array.close();
+            b.array.close();
+            assertThat(ClusterFixture.superblock(c.legs.get(0)).size()).isEqualTo(old);
+            assertThat(slotSizeOnDisk(c, growerSlot))
+                    .as("the grower's slot, on disk")
+                    .isEqualTo(grown);
+
+            ClusterFixture.Node a2 = c.start("node-a", true);
+            assertThat(a2.slot()).isEqualTo(growerSlot);
+            ClusterFixture.Node b2 = c.start("node-b", true);
+            for (ClusterFixture.Node n : List.of(a2, b2)) {
+                assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(old);
+                assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
+                        .as(n.name)
+                        .isEqualTo(old);
+            }
+            b2.array.growSize(grown);
+            assertThat(a2.array.sizeSectors()).isEqualTo(grown);
+            writeAndReadBeyond(a2, old);
+        }
+    }
+
+    /** The sync_size slot {@code slot}'s header records on leg 0. */
+    private static long slotSizeOnDisk(ClusterFixture c, int slot) throws Exception {
+        Superblock sb = ClusterFixture.superblock(c.legs.get(0));
+        long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
+        BitmapSuperblock first =
+                SuperblockCodec.decode(ByteBuffer.wrap(ClusterFixture.bytes(c.legs.get(0), area, 4096)), 0, "slot 0");
+        long stride = BitmapGeometry.of(first).stride();
+        byte[] page = ClusterFixture.bytes(c.legs.get(0), area + slot * stride, 4096);
+        return SuperblockCodec.decode(ByteBuffer.wrap(page), 0, "slot " + slot).syncSize();
     }
 
     private static ClusterFixture.Node startHeld(ClusterFixture c, String name, List<HeldReads> held) throws Exception {

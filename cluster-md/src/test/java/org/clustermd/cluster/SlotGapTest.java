@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * docs/lessons.md §57: a leg admitted while a peer lived lacks that peer's slot until the peer or
- * its recovery copies it, and the admission zeroes the slot's header there. Nodes that never saw
+ * its recovery copies it, its header there zeroed (a new device, or the add's clearing, docs/lessons.md §64). Nodes that never saw
  * the admission (here the whole cluster restarted) learn the gap from the disk: they read the
  * slot from a leg that holds it, and the first node that holds the slot's bitmap lock (its new
  * owner at join, or a joiner gathering it free) copies it onto the leg. Leg 0 has role 0, so

@@ -78,13 +78,42 @@ final class BitmapLoad {
     }
 
     /** What a slot header page says; null when it is no bitmap superblock of this array. */
-    private static LegBitmapStorage.SlotHeader slotHeader(ByteBuffer page, Superblock sb) {
+    static LegBitmapStorage.SlotHeader slotHeader(ByteBuffer page, Superblock sb) {
         try {
             BitmapSuperblock h = org.clustermd.bitmap.storage.SuperblockCodec.decode(page, 0, "probe");
             if (!h.uuid().equals(sb.setUuid())) return null;
             return new LegBitmapStorage.SlotHeader(BitmapGeometry.of(h), h.events());
         } catch (BitmapException | RuntimeException e) {
             return null;
+        }
+    }
+
+    /**
+     * Our slot records {@code recorded} sectors and the superblock {@code sectors}: a node died
+     * in the middle of a grow, after resizing this slot (its own, or a free one at its step 4)
+     * or before its step 4 reached it. The slot is resized to the superblock's size before any
+     * request is served: a grow the superblock recorded is finished here (its region NEEDED in
+     * this slot, so this node resyncs it), one it did not is rolled back (the bits beyond the
+     * end dropped: no node ever served that region). Nothing runs on the array yet.
+     */
+    private static void followSuperblock(String name, WriteIntentBitmap b, long recorded, long sectors)
+            throws BitmapException {
+        log.warn(
+                "{}: bitmap slot {} records {} sectors, the superblock {}: a grow did not finish (its node died);"
+                        + " {} here, the slot resized to the superblock's size",
+                name,
+                b.slot(),
+                recorded,
+                sectors,
+                sectors > recorded ? "finished" : "rolled back");
+        b.resize(sectors);
+    }
+
+    private static void closeQuietly(String name, WriteIntentBitmap b) {
+        try {
+            b.close();
+        } catch (BitmapException e) {
+            log.warn("{}: closing the bitmap after a failed resize: {}", name, e.getMessage());
         }
     }
 
@@ -99,14 +128,10 @@ final class BitmapLoad {
         boolean trusted = true;
         try {
             // read again: slot 0 may have been resized since the area was read, before our join
-            BitmapSuperblock own = BitmapArea.read(area.storage()).readSuperblock(slot);
-            if (own.clustered() && own.syncSize() != metadata.size()) {
-                // only a grow whose grower died before it finished leaves this (docs/lessons.md §61, §62)
-                throw new Raid1Exception(
-                        Raid1Exception.Code.METADATA,
-                        name + ": bitmap slot " + slot + " records " + own.syncSize() + " sectors, the superblock "
-                                + metadata.size() + ": a grow is unfinished; join again once it is");
-            }
+            BitmapSuperblock own = BitmapArea.read(area.storage()).examine(slot).superblock();
+            // only a grow whose grower died before it finished leaves this (docs/lessons.md §61, §62):
+            // under the join's token no grow runs, and the superblock is the truth (docs/lessons.md §65)
+            long unfinished = own.clustered() && own.syncSize() != metadata.size() ? own.syncSize() : -1;
             long events = metadata.events();
             // md's bitmap_load: while degraded every set bit is kept NEEDED, so a returning leg can
             // be recovered from them, unless nothing was cleared since the array was last whole
@@ -129,10 +154,19 @@ final class BitmapLoad {
                             .clock(options.bitmapClock())
                             .startDaemon(options.bitmapDaemon())
                             .lookAheadChunks(options.bitmapLookAhead())
+                            .anySyncSize(true) // resized below when it is not the superblock's
                             .recoveryCp(load)
                             .daemonFailureListener(e -> log.warn("{}: bitmap daemon: {}", name, e.toString()))
                             .build());
             b.setDegraded(set.missingRoles() > 0);
+            if (unfinished >= 0) {
+                try {
+                    followSuperblock(name, b, unfinished, metadata.size());
+                } catch (BitmapException e) {
+                    closeQuietly(name, b);
+                    throw e;
+                }
+            }
             return new Loaded(b, trusted);
         } catch (BitmapException e) {
             throw new Raid1Exception(

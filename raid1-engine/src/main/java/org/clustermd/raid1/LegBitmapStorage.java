@@ -219,6 +219,37 @@ final class LegBitmapStorage implements BitmapStorage {
         }
     }
 
+    /**
+     * Zeroes the header page of each of {@code slots} slots ({@code stride} bytes apart) on
+     * {@code device} that {@code decode} takes for a header of this array (null: not one), then
+     * flushes, before the device becomes a member (added, or re-added after a failure or a
+     * removal), while no node writes its bitmap there and before any peer hears of it. An earlier
+     * life's header can be as new as the in-sync legs' while the bits under it are not, and a
+     * slot whose owner dies before it copies it onto the leg would then pass for current at the
+     * next assembly (docs/lessons.md §64). A zeroed header is a gap that {@link #learnGaps} sees;
+     * every admission copies over it later, the peers' own included, since they hear of the
+     * device only after this returned. Anything else (zeros, another array's) is a gap already
+     * and is not written: a live peer's slot is written by that peer only (docs/lessons.md §44).
+     *
+     * @return the slots cleared
+     */
+    List<Integer> clearSlotHeaders(BlockDevice device, long stride, int slots, Function<ByteBuffer, SlotHeader> decode)
+            throws IOException {
+        ByteBuffer page = BitmapStorage.allocate(BitmapGeometry.PAGE_SIZE);
+        ByteBuffer zeros = BitmapStorage.allocate(BitmapGeometry.PAGE_SIZE);
+        List<Integer> cleared = new ArrayList<>();
+        for (int slot = 0; slot < slots; slot++) {
+            long at = areaOffset + slot * stride;
+            if (slot * stride + BitmapGeometry.PAGE_SIZE > areaSize) break;
+            device.read(at, page.clear());
+            if (decode.apply(page.clear()) == null) continue;
+            device.write(at, zeros.clear());
+            cleared.add(slot);
+        }
+        if (!cleared.isEmpty()) device.flush();
+        return cleared;
+    }
+
     /** What a slot header says, as far as gaps go: the area's geometry and how new the slot is. */
     record SlotHeader(BitmapGeometry geometry, long events) {}
 

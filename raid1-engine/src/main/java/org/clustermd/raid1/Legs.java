@@ -118,6 +118,8 @@ final class Legs {
             AtomicReference<Superblock> written = new AtomicReference<>();
             int dev = array.cluster().addNewDisk(uuid, () -> {
                 written.set(writeNewSuperblock(device, array.mirrors().freeDevNumber(), uuid));
+                // before NEWDISK: no peer can have begun copying its slot onto the device (docs/lessons.md §64)
+                clearSlotHeaders(device);
                 return written.get().devNumber();
             });
             Leg leg = new Leg(device, dev, uuid, array.metadata().template().dataOffset() * BlockDevice.SECTOR_SIZE, 0);
@@ -140,6 +142,9 @@ final class Legs {
             }
             Superblock own = readOwn(m.leg().device);
             Mirror spare = returning(m.leg(), own, m.writeMostly());
+            // before RE_ADD: a faulty leg takes no bitmap writes anywhere, and no peer copies its
+            // slot onto it before it hears of the re-add (docs/lessons.md §64)
+            clearSlotHeaders(m.leg().device);
             WriteIntentBitmap bitmap = array.bitmapOrNull();
             array.cluster().gatherBitmaps(m.devNumber(), bitmap);
             array.publish(set -> set.with(m.devNumber(), x -> spare));
@@ -181,6 +186,7 @@ final class Legs {
                             array.name() + ": dev_number " + own.devNumber() + " of " + device.name() + " was taken by "
                                     + taken.get().name());
                 }
+                clearSlotHeaders(device); // before NEWDISK (docs/lessons.md §64)
                 return own.devNumber();
             });
             join(leg, spare, own);
@@ -188,6 +194,16 @@ final class Legs {
         } finally {
             array.reconfigLock().unlock();
         }
+    }
+
+    /**
+     * Only a cluster member admits a leg without some slot (its live peers'): alone, every slot
+     * is copied onto it at its admission.
+     */
+    private void clearSlotHeaders(BlockDevice device) throws Raid1Exception {
+        if (!array.cluster().isClustered()) return;
+        Superblock sb = array.metadata().template();
+        array.mirrors.clearSlotHeaders(device, page -> BitmapLoad.slotHeader(page, sb));
     }
 
     /**

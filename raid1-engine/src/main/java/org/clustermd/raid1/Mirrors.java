@@ -1,6 +1,7 @@
 package org.clustermd.raid1;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,9 +10,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.clustermd.bitmap.WriteIntentBitmap;
+import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDeviceException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -203,6 +206,35 @@ final class Mirrors {
             return;
         }
         s.admit(leg, makeTarget, b.geometry().stride(), peerSlots);
+    }
+
+    /**
+     * A device about to become a member of a clustered array gets every slot header of this
+     * array's that an earlier life left on it cleared ({@link LegBitmapStorage#clearSlotHeaders});
+     * nothing to do without a clustered bitmap.
+     */
+    void clearSlotHeaders(BlockDevice device, Function<ByteBuffer, LegBitmapStorage.SlotHeader> decode)
+            throws Raid1Exception {
+        LegBitmapStorage s = bitmapStorage;
+        WriteIntentBitmap b = bitmap.get();
+        if (s == null || b == null || b.geometry().slots() < 2) return;
+        List<Integer> cleared;
+        try {
+            cleared = s.clearSlotHeaders(
+                    device, b.geometry().stride(), b.geometry().slots(), decode);
+        } catch (IOException e) {
+            throw new Raid1Exception(
+                    Raid1Exception.Code.IO_ERROR,
+                    name + ": clearing the bitmap slot headers on " + device.name() + " failed: " + e.getMessage(),
+                    e);
+        }
+        if (!cleared.isEmpty()) {
+            log.info(
+                    "{}: bitmap slots {} of an earlier life cleared on {}: each is copied there when it is admitted",
+                    name,
+                    cleared,
+                    device.name());
+        }
     }
 
     /**

@@ -214,6 +214,65 @@ class LegBitmapStorageContractTest extends BitmapStorageContractTest {
                 .isEqualTo((byte) 9);
     }
 
+    /**
+     * docs/lessons.md §64: a device coming back holds an earlier life's slot 0 with the same
+     * events as the in-sync leg's (9), which is no gap until its header is cleared; the clear
+     * writes only the headers of this array (here 9: 7 stands for another array's, 0 for none),
+     * and then every slot of it is learned as a gap.
+     */
+    @Test
+    void aReturningDevicesHeadersOfThisArrayAreClearedSoAnEarlierLifeWithEqualEventsIsAGap() throws Exception {
+        long stride = 4096;
+        Path returning = dir.resolve("lesson64-returning");
+        Path good = dir.resolve("lesson64-good");
+        writeArea(returning, new byte[] {9, 7, 0});
+        writeArea(good, new byte[] {9, 9, 9});
+        BlockDevice returningDev = BlockDevices.open(returning);
+        BlockDevice goodDev = BlockDevices.open(good);
+        devices.add(returningDev);
+        devices.add(goodDev);
+        MirrorSet set = new MirrorSet(
+                2,
+                2,
+                List.of(
+                        new Mirror(
+                                new Leg(returningDev, 0, UUID.randomUUID(), 0, 0),
+                                0,
+                                MirrorState.IN_SYNC,
+                                false,
+                                Long.MAX_VALUE,
+                                0),
+                        new Mirror(
+                                new Leg(goodDev, 1, UUID.randomUUID(), 0, 0),
+                                1,
+                                MirrorState.IN_SYNC,
+                                false,
+                                Long.MAX_VALUE,
+                                0)));
+        BitmapGeometry g = new BitmapGeometry(8, 4096, 3);
+        java.util.function.Function<ByteBuffer, LegBitmapStorage.SlotHeader> decode =
+                page -> page.get(0) == 9 ? new LegBitmapStorage.SlotHeader(g, 9) : null;
+        LegBitmapStorage before = new LegBitmapStorage("lesson64", 8192, 3 * stride, () -> set, (m, e) -> {
+            throw new AssertionError("no leg should fail here: " + m, e);
+        });
+        org.assertj.core.api.Assertions.assertThat(before.learnGaps(decode))
+                .as("an earlier life with the newest events passes for current")
+                .isEqualTo(java.util.Map.of(returningDev.name(), java.util.Set.of(1, 2)));
+
+        org.assertj.core.api.Assertions.assertThat(before.clearSlotHeaders(returningDev, stride, 3, decode))
+                .containsExactly(0);
+        org.assertj.core.api.Assertions.assertThat(fileByte(returning, 8192)).isZero();
+        org.assertj.core.api.Assertions.assertThat(fileByte(returning, 8192 + stride))
+                .as("another array's header is left alone")
+                .isEqualTo((byte) 7);
+
+        LegBitmapStorage after = new LegBitmapStorage("lesson64", 8192, 3 * stride, () -> set, (m, e) -> {
+            throw new AssertionError("no leg should fail here: " + m, e);
+        });
+        org.assertj.core.api.Assertions.assertThat(after.learnGaps(decode))
+                .isEqualTo(java.util.Map.of(returningDev.name(), java.util.Set.of(0, 1, 2)));
+    }
+
     /** A 3-slot area at 8192 whose slot {@code i} is filled with {@code first[i]}. */
     private static void writeArea(Path f, byte[] first) throws IOException {
         try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
