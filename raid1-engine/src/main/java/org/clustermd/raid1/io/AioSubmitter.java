@@ -185,7 +185,7 @@ final class AioSubmitter implements IoSubmitter {
     /**
      * Waits for one of this device's permits. A poller's thread may itself hold the requests
      * that would free one, and nobody else reaps them, so it reaps while it waits; the rest of
-     * the depth, in the shared context, its reaper frees.
+     * the depth, in the shared context, its reaper frees (docs/lessons.md §63).
      */
     private void acquireSlowly(AioPoller poller) throws InterruptedException {
         if (poller == null) {
