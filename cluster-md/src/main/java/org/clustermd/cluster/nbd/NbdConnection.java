@@ -411,11 +411,14 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The target finished {@code op} (any thread): its reply is written on the loop. */
+    /**
+     * The target finished {@code op} (any thread): its reply is written on the loop. Queued even
+     * on the loop, where the loop reaps its own writes (LoopReaping): the replies of one reaping
+     * then leave in one drain's gathered write.
+     */
     void writeCompleted(WriteOp op) {
         if (op.inline) inlineWrites.decrementAndGet();
-        if (ctx.executor().inEventLoop()) writeDone(op);
-        else completions.add(op);
+        completions.add(op);
     }
 
     /** On the loop: the write leaves the unfinished ones (perhaps starting a FLUSH) and is answered. */

@@ -32,6 +32,12 @@ import org.slf4j.LoggerFactory;
  * came back, because libaio's {@code io_getevents} reads the ring in user space and the slots'
  * memory is what the kernel writes results against (docs/lessons.md §51).
  *
+ * <p>A polled context ({@link #polled}) has no reaper and no reservations: it belongs to one
+ * thread ({@link AioPoller}), which submits to it only when a slot is free and reaps it itself;
+ * every iocb asks the kernel to signal the owner's eventfd on completion, so an owner asleep in
+ * {@code epoll_wait} wakes for it. When the owner lets go with requests in flight, a reaper
+ * thread is started to finish them and destroy the context (the same exit as a shared one).
+ *
  * <p>Thread-safe: slots are taken and returned under the stack's lock; a slot's owner is written
  * before its request is set (a volatile store) and read after the reaper's {@code getAndSet}.
  */
@@ -49,6 +55,8 @@ final class AioContext {
     static final int SLOT = 128;
     private static final int EVENT = 32;
     private static final int EINTR = 4;
+    /** struct iocb's aio_flags bit: signal aio_resfd, an eventfd, on completion (include/uapi/linux/aio_abi.h). */
+    private static final int IOCB_FLAG_RESFD = 1;
     /** See {@link AioSubmitter}: also how long the last release may wait for the reaper. */
     private static final long REAP_TIMEOUT_NANOS = 20_000_000L;
 
@@ -63,6 +71,10 @@ final class AioContext {
     private final ByteBuffer events;
     private final long eventsAddress;
     private final Pointer timeout;
+    /** io_getevents' timeout that waits for nothing (libaio then returns 0 without a system call when the ring is empty). */
+    private final Pointer noWait;
+    /** The eventfd each iocb signals, or -1 (a shared context: its reaper waits in io_getevents). */
+    private final int resfd;
     /** Set (a volatile store) after the slot's other fields, so the reaper sees them all. */
     private final AtomicReferenceArray<IoRequest> requests = new AtomicReferenceArray<>(SLOTS);
 
@@ -72,12 +84,17 @@ final class AioContext {
     /** Depth reserved by open submitters; guarded by POOL_LOCK. */
     private int reserved;
 
-    private final Thread reaper;
-    private volatile boolean running = true;
+    /** Null for a polled context until its owner hands it over. */
+    private volatile Thread reaper;
 
-    private AioContext(LibAio lib, long ctx) {
+    private volatile boolean running = true;
+    /** A polled context's owner is reaping: a nested reap from its completions is refused. */
+    private boolean reaping;
+
+    private AioContext(LibAio lib, long ctx, int resfd) {
         this.lib = lib;
         this.ctx = ctx;
+        this.resfd = resfd;
         Runtime rt = Runtime.getSystemRuntime();
         this.slots = AlignedBuffers.allocate(SLOTS * SLOT).order(ByteOrder.LITTLE_ENDIAN);
         this.slotsAddress = Pointer.wrap(rt, slots).address();
@@ -86,14 +103,37 @@ final class AioContext {
         this.timeout = Memory.allocateDirect(rt, 16);
         timeout.putLongLong(0, REAP_TIMEOUT_NANOS / 1_000_000_000L);
         timeout.putLongLong(8, REAP_TIMEOUT_NANOS % 1_000_000_000L);
+        this.noWait = Memory.allocateDirect(rt, 16);
+        noWait.putLongLong(0, 0);
+        noWait.putLongLong(8, 0);
         for (int i = 0; i < SLOTS; i++) {
             freeStack[i] = SLOTS - 1 - i;
             // the iocb ** cell of each slot points at that slot's iocb, once and for all
             slots.putLong(i * SLOT + 64, slotsAddress + (long) i * SLOT);
         }
         this.freeTop = SLOTS;
-        this.reaper = new EngineThread(this::reap, "aio-reaper-" + NAMES.incrementAndGet());
-        reaper.start();
+        if (resfd < 0) {
+            Thread t = new EngineThread(this::reap, "aio-reaper-" + NAMES.incrementAndGet());
+            this.reaper = t;
+            t.start();
+        }
+    }
+
+    /**
+     * A context of its own for the calling thread, reaped by that thread ({@link #reapReady}),
+     * each completion signalling {@code eventFd}; null when io_setup fails (the machine-wide
+     * {@code fs.aio-max-nr} is used up), and the thread's requests use the devices' shared
+     * contexts as before.
+     */
+    static AioContext polled(LibAio lib, int eventFd) {
+        Pointer ctxp = Memory.allocateDirect(Runtime.getSystemRuntime(), 8);
+        ctxp.putLongLong(0, 0);
+        int rc = lib.io_setup(SLOTS, ctxp);
+        if (rc < 0) {
+            LOG.warn("io_setup({}) for a polled AIO context failed: {}", SLOTS, NativeIo.strerror(-rc));
+            return null;
+        }
+        return new AioContext(lib, ctxp.getLongLong(0), eventFd);
     }
 
     /**
@@ -127,7 +167,7 @@ final class AioContext {
                         "io_setup(" + SLOTS + ") failed: " + NativeIo.strerror(-rc),
                         null);
             }
-            AioContext c = new AioContext(lib, ctxp.getLongLong(0));
+            AioContext c = new AioContext(lib, ctxp.getLongLong(0), -1);
             c.reserved = depth;
             POOL.add(c);
             return c;
@@ -167,13 +207,20 @@ final class AioContext {
         }
     }
 
+    /** A free slot of a polled context, or -1 when all are in flight (its slots are not reserved). */
+    int tryTakeSlot() {
+        synchronized (freeStack) {
+            return freeTop == 0 ? -1 : freeStack[--freeTop];
+        }
+    }
+
     private void returnSlot(int slot) {
         synchronized (freeStack) {
             freeStack[freeTop++] = slot;
         }
     }
 
-    private boolean anyInFlight() {
+    boolean anyInFlight() {
         synchronized (freeStack) {
             return freeTop < SLOTS;
         }
@@ -192,8 +239,8 @@ final class AioContext {
         slots.putLong(base + 32, r.length);
         slots.putLong(base + 40, r.offset);
         slots.putLong(base + 48, 0);
-        slots.putInt(base + 56, 0);
-        slots.putInt(base + 60, 0);
+        slots.putInt(base + 56, resfd < 0 ? 0 : IOCB_FLAG_RESFD);
+        slots.putInt(base + 60, resfd < 0 ? 0 : resfd);
         owners[slot] = owner;
         requests.set(slot, r);
     }
@@ -221,7 +268,58 @@ final class AioContext {
         return r;
     }
 
+    /**
+     * A polled context's owner reaps what has completed, without waiting ({@code waitNanos} 0),
+     * or waiting up to {@code waitNanos} for at least one event; the completions run on the
+     * calling thread. Returns how many were reaped; 0 from inside a completion of this context
+     * (a nested reap would overwrite the events being walked).
+     */
+    int reapOwned(long waitNanos) {
+        if (reaping) return 0;
+        reaping = true;
+        try {
+            int n;
+            if (waitNanos <= 0) {
+                n = lib.io_getevents(ctx, 0, SLOTS, eventsAddress, noWait);
+            } else {
+                timeout.putLongLong(0, waitNanos / 1_000_000_000L);
+                timeout.putLongLong(8, waitNanos % 1_000_000_000L);
+                n = lib.io_getevents(ctx, 1, SLOTS, eventsAddress, timeout);
+            }
+            if (n <= 0) {
+                if (n < 0 && n != -EINTR) {
+                    LOG.error("polled AIO context: io_getevents failed: {}", NativeIo.strerror(-n));
+                }
+                return 0;
+            }
+            complete(n, "polled AIO context");
+            return n;
+        } finally {
+            reaping = false;
+        }
+    }
+
+    /**
+     * The owner of a polled context lets go (on its own thread, after its last submission):
+     * destroyed now when nothing is in flight, else a reaper finishes the requests and destroys
+     * it as a shared context's does.
+     */
+    void retire() {
+        running = false;
+        if (!anyInFlight()) {
+            int rc = lib.io_destroy(ctx);
+            if (rc < 0) LOG.warn("polled AIO context: io_destroy failed: {}", NativeIo.strerror(-rc));
+            return;
+        }
+        timeout.putLongLong(0, REAP_TIMEOUT_NANOS / 1_000_000_000L);
+        timeout.putLongLong(8, REAP_TIMEOUT_NANOS % 1_000_000_000L);
+        Thread t = new EngineThread(this::reap, "aio-reaper-" + NAMES.incrementAndGet());
+        reaper = t;
+        t.start();
+    }
+
     private void reap() {
+        String name = Thread.currentThread().getName();
         while (running || anyInFlight()) {
             int n = lib.io_getevents(ctx, 1, SLOTS, eventsAddress, timeout);
             if (n < 0) {
@@ -231,22 +329,10 @@ final class AioContext {
                 if (!running) {
                     break; // closing
                 }
-                LOG.error("{}: io_getevents failed: {}", reaper.getName(), NativeIo.strerror(-n));
+                LOG.error("{}: io_getevents failed: {}", name, NativeIo.strerror(-n));
                 break;
             }
-            for (int i = 0; i < n; i++) {
-                int slot = (int) events.getLong(i * EVENT);
-                long res = events.getLong(i * EVENT + 16);
-                IoRequest r = requests.getAndSet(slot, null);
-                AioSubmitter owner = owners[slot];
-                owners[slot] = null;
-                returnSlot(slot);
-                if (r == null || owner == null) {
-                    LOG.error("{}: AIO event for an empty slot {}", reaper.getName(), slot);
-                    continue;
-                }
-                owner.completed(r, res);
-            }
+            complete(n, name);
         }
         if (running) {
             return; // io_getevents failed: the context is unusable, and leaked rather than freed under a user
@@ -254,7 +340,24 @@ final class AioContext {
         // only the reaper destroys the context, once it is out of libaio for good (docs/lessons.md §51)
         int rc = lib.io_destroy(ctx);
         if (rc < 0) {
-            LOG.warn("{}: io_destroy failed: {}", reaper.getName(), NativeIo.strerror(-rc));
+            LOG.warn("{}: io_destroy failed: {}", name, NativeIo.strerror(-rc));
+        }
+    }
+
+    /** Ends the requests of the first {@code n} events of the event buffer. */
+    private void complete(int n, String reaperName) {
+        for (int i = 0; i < n; i++) {
+            int slot = (int) events.getLong(i * EVENT);
+            long res = events.getLong(i * EVENT + 16);
+            IoRequest r = requests.getAndSet(slot, null);
+            AioSubmitter owner = owners[slot];
+            owners[slot] = null;
+            returnSlot(slot);
+            if (r == null || owner == null) {
+                LOG.error("{}: AIO event for an empty slot {}", reaperName, slot);
+                continue;
+            }
+            owner.completed(r, res);
         }
     }
 }

@@ -1,6 +1,7 @@
 package org.clustermd.raid1.io;
 
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
@@ -13,7 +14,9 @@ import org.slf4j.LoggerFactory;
  * shares with the other legs opened in this JVM reaps completions on its one reaper thread. This
  * is how fio's libaio engine, the peer of figure P1, reaches queue depth 32 from a single
  * thread. Inside an {@link IoPlug} the iocb is only prepared, and the plug hands the iocbs of
- * every leg of a mirrored write to the kernel in one {@code io_submit}.
+ * every leg of a mirrored write to the kernel in one {@code io_submit}. A thread with an
+ * {@link AioPoller} (a network event loop) submits to a context of its own instead, and reaps
+ * it itself.
  *
  * <p>Owns this device's queue depth: a semaphore of {@code queueDepth} permits, one held by each
  * request from submit until its event is reaped, so a submitter blocks only when this device's
@@ -46,6 +49,8 @@ final class AioSubmitter implements IoSubmitter {
     static final int EINTR = 4;
     static final int EAGAIN = 11;
     private static final int EINVAL = 22;
+    /** How long a poller's thread waiting for a permit waits at a time, on its own context or the semaphore. */
+    private static final long POLLED_WAIT_NANOS = 1_000_000L;
 
     /** The four libaio entry points; contexts and addresses are passed as raw 64-bit values. */
     public interface LibAio {
@@ -125,11 +130,12 @@ final class AioSubmitter implements IoSubmitter {
             flushByThread(r);
             return;
         }
+        AioPoller poller = AioPoller.currentThread();
         if (!free.tryAcquire()) {
             // about to wait for this device's own completions: the plug may hold some of its iocbs
             IoPlug.flushHeld();
             try {
-                free.acquire();
+                acquireSlowly(poller);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 device.finish(
@@ -141,7 +147,17 @@ final class AioSubmitter implements IoSubmitter {
                 return;
             }
         }
-        int slot = context.takeSlot();
+        // a poller's thread submits to its own context while it has room, else to the shared one
+        AioContext c = context;
+        int slot = -1;
+        if (poller != null) {
+            AioContext own = poller.context(lib);
+            if (own != null) {
+                slot = own.tryTakeSlot();
+                if (slot >= 0) c = own;
+            }
+        }
+        if (slot < 0) slot = context.takeSlot();
         long bufAddress = r.buf == null || r.length == 0
                 ? 0
                 : Pointer.wrap(Runtime.getSystemRuntime(), r.buf).address();
@@ -151,24 +167,43 @@ final class AioSubmitter implements IoSubmitter {
             case FLUSH -> IOCB_CMD_FDSYNC;
         };
         int rwFlags = r.fua && r.op == IoRequest.Op.WRITE ? RWF_DSYNC : 0;
-        context.fill(slot, this, r, fd, opcode, rwFlags, bufAddress);
+        c.fill(slot, this, r, fd, opcode, rwFlags, bufAddress);
         IoPlug plug = IoPlug.current();
         if (plug != null) {
-            plug.add(context, this, slot);
+            plug.add(c, this, slot);
             return;
         }
         int rc;
         do {
-            rc = context.submitOne(slot);
+            rc = c.submitOne(slot);
         } while (rc == -EINTR || rc == -EAGAIN);
         if (rc != 1) {
-            refused(slot, rc);
+            refused(c, slot, rc);
         }
     }
 
-    /** The kernel did not take {@code slot}'s iocb ({@code rc}: 0 or -errno): fail its request. */
-    void refused(int slot, int rc) {
-        IoRequest r = context.abandon(slot);
+    /**
+     * Waits for one of this device's permits. A poller's thread may itself hold the requests
+     * that would free one, and nobody else reaps them, so it reaps while it waits; the rest of
+     * the depth, in the shared context, its reaper frees (docs/lessons.md §63).
+     */
+    private void acquireSlowly(AioPoller poller) throws InterruptedException {
+        if (poller == null) {
+            free.acquire();
+            return;
+        }
+        while (true) {
+            if (poller.anyInFlight() && poller.reapWaiting(POLLED_WAIT_NANOS) > 0) {
+                if (free.tryAcquire()) return;
+            } else if (free.tryAcquire(POLLED_WAIT_NANOS, TimeUnit.NANOSECONDS)) {
+                return;
+            }
+        }
+    }
+
+    /** The kernel did not take {@code slot}'s iocb in {@code c} ({@code rc}: 0 or -errno): fail its request. */
+    void refused(AioContext c, int slot, int rc) {
+        IoRequest r = c.abandon(slot);
         free.release();
         if (r.op == IoRequest.Op.FLUSH && rc == -EINVAL) {
             // a file system without aio fsync: do it on a thread from now on

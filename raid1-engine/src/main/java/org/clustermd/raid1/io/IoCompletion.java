@@ -9,8 +9,9 @@ package org.clustermd.raid1.io;
  * ends of several requests.
  *
  * <p>Implementations are called on the device's completion thread (an engine thread: the rules
- * of {@link EngineThread} apply), or on the caller's thread for a request refused at once; they
- * must not throw.
+ * of {@link EngineThread} apply; or the submitting thread itself when it reaps its own requests
+ * through an {@link AioPoller}, under the same rules), or on the caller's thread for a request
+ * refused at once; they must not throw.
  */
 @FunctionalInterface
 public interface IoCompletion {

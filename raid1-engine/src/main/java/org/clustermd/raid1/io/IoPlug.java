@@ -155,7 +155,7 @@ public final class IoPlug implements AutoCloseable {
                     continue;
                 }
                 // nothing was taken: the first one is refused, the rest are tried again
-                owners[done + taken].refused(slots[done + taken], rc);
+                owners[done + taken].refused(c, slots[done + taken], rc);
                 taken++;
             }
             done += n;
