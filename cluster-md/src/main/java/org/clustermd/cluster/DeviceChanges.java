@@ -95,7 +95,7 @@ final class DeviceChanges {
         if (candidate != null) {
             // its adder never settled it (it died): back to CR first, or this node could not veto
             // the add announced now (docs/lessons.md §45)
-            channel.get().rearmNoNewDev();
+            channel.get().newDiskVote().rearm();
             cancel(candidate, "a newer NEWDISK came before this one was settled");
         }
         announced = n.devNumber();
@@ -124,7 +124,7 @@ final class DeviceChanges {
         }
         Candidate c = new Candidate(n.deviceUuid(), n.devNumber(), device, array.events());
         try {
-            channel.get().answerNewDisk(true);
+            channel.get().newDiskVote().answer(true);
         } catch (Raid1Exception | RuntimeException e) {
             closeQuietly(device);
             throw e;
@@ -197,7 +197,7 @@ final class DeviceChanges {
      * this was the adder's cancel.
      */
     void metadataUpdated(int devNumber) throws Raid1Exception {
-        channel.get().rearmNoNewDev();
+        channel.get().newDiskVote().rearm();
         boolean cancelOfAnnounced = false;
         if (announced >= 0) {
             Candidate c = candidate;

@@ -145,7 +145,7 @@ final class TokenPermits {
             // every earlier add's commit was processed here before this token grant
             int devNumber = label.write();
             channel.send(p, new ClusterMessage.NewDisk(deviceUuid, devNumber));
-            if (!channel.everyPeerConfirmedNewDisk()) {
+            if (!channel.newDiskVote().everyPeerConfirmed()) {
                 cancelVisibly(p, devNumber);
                 throw owner.cluster(
                         "not every node found device " + deviceUuid + " (dev_number " + devNumber

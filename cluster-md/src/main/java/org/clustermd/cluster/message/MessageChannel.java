@@ -48,7 +48,8 @@ public final class MessageChannel implements AutoCloseable {
     private final LockResource token;
     private final LockResource message;
     private final LockResource ack;
-    private final LockResource noNewDev;
+    private final NewDiskVote newDiskVote;
+    private final MessageDispatch dispatch;
     /** One sender per node; a semaphore, not a thread-owned lock, because a permit can pass between threads. */
     private final Semaphore sendSlot = new Semaphore(1);
     /** md's recv_mutex; a semaphore for the same reason. */
@@ -91,7 +92,8 @@ public final class MessageChannel implements AutoCloseable {
         this.ack = ls.resource("ack", (r, mode) -> {
             if (mode == LockMode.EX) wake();
         });
-        this.noNewDev = ls.resource("no-new-dev");
+        this.newDiskVote = new NewDiskVote(arrayName, ls, ls.resource("no-new-dev"), bounds.token());
+        this.dispatch = new MessageDispatch(arrayName, ls, handler);
         this.receiver = new Thread(this::receiveLoop, "cluster-recv-" + arrayName);
         this.receiver.setDaemon(true);
     }
@@ -162,7 +164,7 @@ public final class MessageChannel implements AutoCloseable {
                 if (keep) c.joinToken.set(true);
                 else c.convert(c.token, LockMode.NL, bounds.token());
             }
-            c.convert(c.noNewDev, LockMode.CR, bounds.token());
+            c.newDiskVote.rearm();
         } catch (DlmException e) {
             c.closeLocks();
             throw new Raid1Exception(
@@ -490,7 +492,7 @@ public final class MessageChannel implements AutoCloseable {
         boolean acked = false;
         try {
             LockValueBlock lvb = convert(message, LockMode.CR, bounds.token()).valueBlock();
-            Disposition d = process(lvb);
+            Disposition d = dispatch.process(lvb);
             if (d == Disposition.PROCESSED) {
                 // ack dropped and message PR queued in one write; the PR waits until the sender
                 // dropped CW, so ack is re-armed only after its EX is done (docs/lessons.md §1)
@@ -544,75 +546,9 @@ public final class MessageChannel implements AutoCloseable {
         }
     }
 
-    private Disposition process(LockValueBlock lvb) {
-        if (!lvb.isValid()) {
-            log.warn(
-                    "{}: refusing a message whose value block is not valid (its sender died while writing it)",
-                    arrayName);
-            return Disposition.REFUSED;
-        }
-        Envelope e;
-        try {
-            e = MessageCodec.decode(lvb.toByteArray(), lockSpace.slotCount());
-        } catch (Raid1Exception x) {
-            log.warn("{}: {} (bytes {})", arrayName, x.getMessage(), lvb.toHex());
-            return Disposition.REFUSED;
-        }
-        if (e.senderSlot() == lockSpace.slot().number()) {
-            // md warns and returns an error: no ack, so whoever sent it under our slot learns of it
-            log.warn("{}: ignoring {} carrying our own slot {}", arrayName, e.message(), e.senderSlot());
-            return Disposition.REFUSED;
-        }
-        try {
-            Disposition d = handler.handle(e);
-            if (d == Disposition.REFUSED)
-                log.warn("{}: refused {} from slot {}", arrayName, e.message(), e.senderSlot());
-            return d;
-        } catch (Raid1Exception | RuntimeException x) {
-            log.error(
-                    "{}: handling {} from slot {} failed (acknowledged all the same, as md does): {}",
-                    arrayName,
-                    e.message(),
-                    e.senderSlot(),
-                    x.toString());
-            return Disposition.PROCESSED;
-        }
-    }
-
-    // ------------------------------------------------------------------ no-new-dev
-
-    /** md's process_metadata_update retakes {@code no-new-dev} in CR, so this node can veto the next add. */
-    public void rearmNoNewDev() throws Raid1Exception {
-        try {
-            convert(noNewDev, LockMode.CR, bounds.token());
-        } catch (DlmException e) {
-            throw cluster("re-taking no-new-dev failed: " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * md's add_new_disk vote, after NEWDISK was acknowledged: {@code no-new-dev} EX with NOQUEUE
-     * is granted only if every peer dropped its CR (found the device); then back to CR.
-     */
-    public boolean everyPeerConfirmedNewDisk() throws Raid1Exception {
-        try {
-            noNewDev.tryConvert(LockMode.EX);
-        } catch (DlmException e) {
-            if (e.code() == DlmException.Code.NOT_GRANTED) return false;
-            throw cluster("the no-new-dev vote failed: " + e.getMessage(), e);
-        }
-        rearmNoNewDev();
-        return true;
-    }
-
-    /** md's new_disk_ack: this node found the new device ({@code no-new-dev} to NL) or not (stays CR). */
-    public void answerNewDisk(boolean found) throws Raid1Exception {
-        if (!found) return;
-        try {
-            convert(noNewDev, LockMode.NL, bounds.token());
-        } catch (DlmException e) {
-            throw cluster("confirming the new device failed: " + e.getMessage(), e);
-        }
+    /** md's {@code no-new-dev} lock: this node's vote on the next added device. */
+    public NewDiskVote newDiskVote() {
+        return newDiskVote;
     }
 
     // ------------------------------------------------------------------ close
@@ -686,7 +622,7 @@ public final class MessageChannel implements AutoCloseable {
 
     private void closeLocks() {
         ack.close();
-        noNewDev.close();
+        newDiskVote.close();
         message.close();
         token.close();
     }
