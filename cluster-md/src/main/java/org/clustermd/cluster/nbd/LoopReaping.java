@@ -1,6 +1,5 @@
 package org.clustermd.cluster.nbd;
 
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SelectStrategy;
 import io.netty.channel.SelectStrategyFactory;
@@ -84,7 +83,7 @@ final class LoopReaping implements SelectStrategy, SelectStrategyFactory {
     }
 
     private static int eventFd(EventExecutor e) {
-        if (!(e instanceof EventLoop) || !(e instanceof EpollEventLoop)) return -1;
+        if (!(e instanceof EpollEventLoop)) return -1;
         try {
             FileDescriptor fd = (FileDescriptor) EVENT_FD.get(e);
             return fd == null || !fd.isOpen() ? -1 : fd.intValue();

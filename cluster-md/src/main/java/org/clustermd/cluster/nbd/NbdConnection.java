@@ -51,7 +51,10 @@ import org.slf4j.LoggerFactory;
  *     so their writes reach each leg in one {@code io_submit}.</li>
  * <li>Completions from the target's threads are queued ({@link CompletionQueue}) and drained
  *     on the loop in batches: one task, and one gathered socket write ({@link Replies}), for
- *     all replies that completed meanwhile. A write travels as its reused {@link WriteOp}.</li>
+ *     all replies that completed meanwhile. A write travels as its reused {@link WriteOp}. The
+ *     writes issued from the loop complete on the loop itself, which reaps their disk
+ *     completions ({@link LoopReaping}); they are queued the same way, so a reaping's replies
+ *     leave together.</li>
  * </ul>
  *
  * <p>Not thread-safe: all state is owned by the channel's event loop, except the completion
