@@ -363,6 +363,10 @@ public final class MessageChannel implements AutoCloseable {
         if (notAcked == null) {
             // a node that stopped receiving keeps no CR that peers' broadcasts would wait for
             releaseAfterAck(deaf ? LockMode.NL : LockMode.CR, releaseToken ? permit : null);
+        } else if (ack.grantedMode().orElse(null) == LockMode.EX) {
+            // granted all the same (the grant came as the wait ended): an EX left held would keep
+            // every peer from re-arming its ack
+            releaseAfterAck(deaf ? LockMode.NL : LockMode.CR, null);
         } else {
             releaseMessage();
         }

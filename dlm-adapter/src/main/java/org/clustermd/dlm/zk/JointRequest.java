@@ -228,6 +228,8 @@ final class JointRequest {
             return grants;
         } catch (TimeoutException e) {
             cancelWaiting(conversions, futures);
+            List<LockGrant> late = grantedAll(futures);
+            if (late != null) return late; // every cancel lost to its grant: the caller holds them all
             throw new DlmException(
                     DlmException.Code.TIMEOUT,
                     "joint request " + describe(conversions) + " not granted within " + timeout.toMillis()
@@ -236,11 +238,30 @@ final class JointRequest {
             boolean interrupted = Thread.interrupted();
             try {
                 cancelWaiting(conversions, futures);
+                if (e.code() == DlmException.Code.INTERRUPTED) {
+                    List<LockGrant> late = grantedAll(futures);
+                    if (late != null) return late;
+                }
             } finally {
                 if (interrupted) Thread.currentThread().interrupt();
             }
             throw e;
         }
+    }
+
+    /**
+     * The grants, when every conversion was granted after all (a cancel completes only after the
+     * grant it lost to was delivered); null when one was not. As {@link ZkLockResource#convert}
+     * returns a grant that won the race with its cancel, so that the caller never believes it
+     * does not hold what it holds.
+     */
+    private static List<LockGrant> grantedAll(List<CompletableFuture<LockGrant>> futures) {
+        List<LockGrant> grants = new ArrayList<>();
+        for (CompletableFuture<LockGrant> f : futures) {
+            if (!f.isDone() || f.isCompletedExceptionally()) return null;
+            grants.add(f.join());
+        }
+        return grants;
     }
 
     private static void cancelWaiting(List<Conversion> conversions, List<CompletableFuture<LockGrant>> futures) {
