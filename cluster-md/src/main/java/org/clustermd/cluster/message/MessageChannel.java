@@ -10,13 +10,10 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.clustermd.dlm.Conversion;
 import org.clustermd.dlm.DlmException;
-import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
-import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.LockValueBlock;
-import org.clustermd.dlm.WhenLeased;
 import org.clustermd.raid1.Raid1Exception;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +36,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class MessageChannel implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MessageChannel.class);
-    private static final int RELEASE_ATTEMPTS = 3;
 
     private final String arrayName;
     private final LockSpace lockSpace;
@@ -49,7 +45,8 @@ public final class MessageChannel implements AutoCloseable {
     private final LockResource message;
     private final LockResource ack;
     private final NewDiskVote newDiskVote;
-    private final MessageDispatch dispatch;
+    private final LockSteps steps;
+    private final ReceiveSteps receiveSteps;
     /** One sender per node; a semaphore, not a thread-owned lock, because a permit can pass between threads. */
     private final Semaphore sendSlot = new Semaphore(1);
     /** md's recv_mutex; a semaphore for the same reason. */
@@ -72,8 +69,6 @@ public final class MessageChannel implements AutoCloseable {
     private final AtomicBoolean joinToken = new AtomicBoolean();
 
     private final AtomicLong sent = new AtomicLong();
-    private final AtomicLong received = new AtomicLong();
-    private final AtomicLong refused = new AtomicLong();
 
     /** Work done while {@code token} is held in EX at join, right after {@code ack} is armed. */
     @FunctionalInterface
@@ -93,7 +88,9 @@ public final class MessageChannel implements AutoCloseable {
             if (mode == LockMode.EX) wake();
         });
         this.newDiskVote = new NewDiskVote(arrayName, ls, ls.resource("no-new-dev"), bounds.token());
-        this.dispatch = new MessageDispatch(arrayName, ls, handler);
+        this.steps = new LockSteps(arrayName, ls, message, bounds.token());
+        this.receiveSteps = new ReceiveSteps(
+                arrayName, ls, bounds, message, ack, new MessageDispatch(arrayName, ls, handler), steps);
         this.receiver = new Thread(this::receiveLoop, "cluster-recv-" + arrayName);
         this.receiver.setDaemon(true);
     }
@@ -151,18 +148,18 @@ public final class MessageChannel implements AutoCloseable {
                     e);
         }
         try {
-            c.convert(c.message, LockMode.NL, bounds.token());
-            c.convert(c.token, LockMode.NL, bounds.token());
-            c.convert(c.token, LockMode.EX, bounds.token());
+            c.steps.convert(c.message, LockMode.NL, bounds.token());
+            c.steps.convert(c.token, LockMode.NL, bounds.token());
+            c.steps.convert(c.token, LockMode.EX, bounds.token());
             boolean keep = false;
             try {
                 first.run();
-                c.convert(c.ack, LockMode.CR, bounds.token());
+                c.steps.convert(c.ack, LockMode.CR, bounds.token());
                 catchUp.run();
                 keep = hold;
             } finally {
                 if (keep) c.joinToken.set(true);
-                else c.convert(c.token, LockMode.NL, bounds.token());
+                else c.steps.convert(c.token, LockMode.NL, bounds.token());
             }
             c.newDiskVote.rearm();
         } catch (DlmException e) {
@@ -206,12 +203,12 @@ public final class MessageChannel implements AutoCloseable {
 
     /** Messages this node processed and acknowledged. */
     public long messagesReceived() {
-        return received.get();
+        return receiveSteps.received();
     }
 
     /** Messages this node refused (not acknowledged). */
     public long messagesRefused() {
-        return refused.get();
+        return receiveSteps.refused();
     }
 
     // ------------------------------------------------------------------ send
@@ -258,7 +255,7 @@ public final class MessageChannel implements AutoCloseable {
                 }
                 if (taken) return new SendPermit(this, true);
             }
-            convert(token, LockMode.EX, Duration.ofNanos(Math.max(1, remaining(deadline))));
+            steps.convert(token, LockMode.EX, Duration.ofNanos(Math.max(1, remaining(deadline))));
             tokenHeld = true;
             // the receive thread finishes its message before we send (docs/lessons.md §2)
             if (!recvMutex.tryAcquire(Math.max(1, remaining(deadline)), TimeUnit.NANOSECONDS)) {
@@ -296,9 +293,9 @@ public final class MessageChannel implements AutoCloseable {
                     Duration.ofNanos(Math.max(1, remaining(deadline))));
             return true;
         } catch (DlmException e) {
-            if (wroteNothing(e)) return false;
+            if (LockSteps.wroteNothing(e)) return false;
             // written, then failed (the message not granted in time): give back what was granted
-            if (message.grantedMode().orElse(null) == LockMode.EX) releaseMessage();
+            if (message.grantedMode().orElse(null) == LockMode.EX) steps.releaseMessage();
             releaseToken(token.grantedMode().orElse(null) == LockMode.EX);
             throw e;
         }
@@ -306,7 +303,7 @@ public final class MessageChannel implements AutoCloseable {
 
     /** md's unlock_comm; called once per permit by {@link SendPermit#close()}. */
     void unlockComm(SendPermit permit, boolean tokenReleased) {
-        if (permit.takeMessage()) releaseMessage(); // taken with the token for a send that never came
+        if (permit.takeMessage()) steps.releaseMessage(); // taken with the token for a send that never came
         recvMutex.release();
         releaseToken(!tokenReleased);
         sendSlot.release();
@@ -315,7 +312,7 @@ public final class MessageChannel implements AutoCloseable {
     private void releaseToken(boolean held) {
         if (!held) return;
         try {
-            convert(token, LockMode.NL, bounds.token());
+            steps.convert(token, LockMode.NL, bounds.token());
         } catch (DlmException e) {
             log.warn("{}: releasing the token: {}", arrayName, e.getMessage());
         }
@@ -343,7 +340,7 @@ public final class MessageChannel implements AutoCloseable {
         byte[] bytes = MessageCodec.encode(new Envelope(lockSpace.slot().number(), m));
         if (!permit.takeMessage()) {
             try {
-                convert(message, LockMode.EX, bounds.token());
+                steps.convert(message, LockMode.EX, bounds.token());
             } catch (DlmException e) {
                 throw cluster("taking the message lock for " + m.type() + " failed: " + e.getMessage(), e);
             }
@@ -351,10 +348,10 @@ public final class MessageChannel implements AutoCloseable {
         DlmException notAcked = null;
         try {
             message.setValueBlock(LockValueBlock.of(bytes));
-            jointly(bounds.ack(), Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX));
+            steps.jointly(bounds.ack(), Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX));
         } catch (DlmException | RuntimeException e) {
             if (message.grantedMode().orElse(null) != LockMode.CW) {
-                releaseMessage();
+                steps.releaseMessage();
                 throw cluster("publishing " + m.type() + " failed: " + e.getMessage(), e);
             }
             if (e instanceof RuntimeException r) throw r;
@@ -368,7 +365,7 @@ public final class MessageChannel implements AutoCloseable {
             // every peer from re-arming its ack
             releaseAfterAck(deaf ? LockMode.NL : LockMode.CR, null);
         } else {
-            releaseMessage();
+            steps.releaseMessage();
         }
         if (notAcked != null) {
             throw cluster(
@@ -393,62 +390,25 @@ public final class MessageChannel implements AutoCloseable {
     private void releaseAfterAck(LockMode idle, SendPermit permit) {
         try {
             if (permit != null) {
-                jointly(
+                steps.jointly(
                         bounds.token(),
                         Conversion.now(ack, idle),
                         Conversion.now(message, LockMode.NL),
                         Conversion.now(token, LockMode.NL));
                 permit.tokenReleased();
             } else {
-                jointly(bounds.token(), Conversion.now(ack, idle), Conversion.now(message, LockMode.NL));
+                steps.jointly(bounds.token(), Conversion.now(ack, idle), Conversion.now(message, LockMode.NL));
             }
             return;
         } catch (DlmException e) {
             log.warn("{}: releasing after the ack: {}; one lock at a time", arrayName, e.getMessage());
         }
         try {
-            convert(ack, idle, bounds.token());
+            steps.convert(ack, idle, bounds.token());
         } catch (DlmException e) {
             log.warn("{}: re-arming ack after a send: {}", arrayName, e.getMessage());
         }
-        releaseMessage();
-    }
-
-    /**
-     * The conversions in one write ({@link LockSpace#convertJointly}), or one at a time in the
-     * order given when that write was not made: a step refused as not at once, or while the
-     * lease had lapsed, is taken alone, as md takes it.
-     */
-    private void jointly(Duration bound, Conversion... conversions) throws DlmException {
-        try {
-            lockSpace.convertJointly(List.of(conversions), bound);
-            return;
-        } catch (DlmException e) {
-            if (!wroteNothing(e)) throw e;
-        }
-        for (Conversion c : conversions) convert(c.lock(), c.mode(), bound);
-    }
-
-    /** A joint request refused before it wrote: not at once, a lapsed lease, or a lock already in its mode. */
-    private static boolean wroteNothing(DlmException e) {
-        return e.code() == DlmException.Code.NOT_GRANTED
-                || e.code() == DlmException.Code.SUSPENDED
-                || e.code() == DlmException.Code.INVALID_REQUEST;
-    }
-
-    // the receivers' PR waits for this; md retries it until it succeeds
-    private void releaseMessage() {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                convert(message, LockMode.NL, bounds.token());
-                return;
-            } catch (DlmException e) {
-                if (attempt >= RELEASE_ATTEMPTS || !alive()) {
-                    log.error("{}: releasing the message lock failed: {}", arrayName, e.getMessage());
-                    return;
-                }
-            }
-        }
+        steps.releaseMessage();
     }
 
     // ------------------------------------------------------------------ receive
@@ -481,72 +441,13 @@ public final class MessageChannel implements AutoCloseable {
             while (awaitWork()) {
                 recvMutex.acquire();
                 try {
-                    receiveOne();
+                    receiveSteps.receiveOne();
                 } finally {
                     recvMutex.release();
                 }
             }
         } catch (InterruptedException e) {
             // stopping
-        }
-    }
-
-    /** md's recv_daemon, one message: every lock back at its idle mode (ack CR, message NL) when it returns. */
-    private void receiveOne() {
-        boolean acked = false;
-        try {
-            LockValueBlock lvb = convert(message, LockMode.CR, bounds.token()).valueBlock();
-            Disposition d = dispatch.process(lvb);
-            if (d == Disposition.PROCESSED) {
-                // ack dropped and message PR queued in one write; the PR waits until the sender
-                // dropped CW, so ack is re-armed only after its EX is done (docs/lessons.md §1)
-                acked = true;
-                jointly(bounds.token(), Conversion.now(ack, LockMode.NL), Conversion.queued(message, LockMode.PR));
-                received.incrementAndGet();
-            } else {
-                refused.incrementAndGet();
-            }
-        } catch (DlmException e) {
-            if (alive()) log.error("{}: receiving a message failed: {}", arrayName, e.getMessage());
-        } finally {
-            if (acked && rearmAckAndRelease()) return;
-            if (acked) rearmAck();
-            try {
-                convert(message, LockMode.NL, bounds.token());
-            } catch (DlmException e) {
-                if (alive()) log.error("{}: releasing the message lock after a receive: {}", arrayName, e.getMessage());
-            }
-        }
-    }
-
-    /**
-     * After a message: {@code ack} NL to CR and {@code message} PR to NL in one write, when the
-     * CR is granted at once (the sender's EX went back to CR in the same write that let our PR
-     * in). False when that write was not made; the caller then takes the steps one at a time.
-     */
-    private boolean rearmAckAndRelease() {
-        if (ack.grantedMode().orElse(null) != LockMode.NL
-                || message.grantedMode().orElse(null) != LockMode.PR) return false;
-        try {
-            lockSpace.convertJointly(
-                    List.of(Conversion.now(ack, LockMode.CR), Conversion.now(message, LockMode.NL)), bounds.token());
-            return true;
-        } catch (DlmException e) {
-            if (!wroteNothing(e) && alive())
-                log.warn("{}: re-arming ack after a message: {}", arrayName, e.getMessage());
-            return false;
-        }
-    }
-
-    private void rearmAck() {
-        try {
-            convert(ack, LockMode.CR, bounds.token());
-        } catch (DlmException e) {
-            if (alive())
-                log.error(
-                        "{}: re-arming ack failed; this node misses messages until it rejoins: {}",
-                        arrayName,
-                        e.getMessage());
         }
     }
 
@@ -583,9 +484,9 @@ public final class MessageChannel implements AutoCloseable {
             return;
         }
         try {
-            convert(ack, LockMode.NL, bounds.token());
+            steps.convert(ack, LockMode.NL, bounds.token());
         } catch (DlmException e) {
-            if (alive()) log.warn("{}: dropping ack while leaving: {}", arrayName, e.getMessage());
+            if (steps.alive()) log.warn("{}: dropping ack while leaving: {}", arrayName, e.getMessage());
         } finally {
             recvMutex.release();
         }
@@ -629,21 +530,6 @@ public final class MessageChannel implements AutoCloseable {
         newDiskVote.close();
         message.close();
         token.close();
-    }
-
-    /**
-     * A conversion within {@code bound}. One that the lock manager refused because this node's
-     * lease had lapsed (SUSPENDED: a renewal was missed, nothing was done) is tried again once
-     * the lease is valid, within the same bound; LOST or CLOSED ends it.
-     */
-    private LockGrant convert(LockResource r, LockMode mode, Duration bound) throws DlmException {
-        return WhenLeased.retry(
-                lockSpace, System.nanoTime() + bound.toNanos(), () -> {}, left -> r.convert(mode, left));
-    }
-
-    private boolean alive() {
-        LockSpaceState s = lockSpace.state();
-        return s != LockSpaceState.LOST && s != LockSpaceState.CLOSED;
     }
 
     private void checkOpen() throws Raid1Exception {

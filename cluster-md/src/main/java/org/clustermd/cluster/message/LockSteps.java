@@ -1,0 +1,91 @@
+package org.clustermd.cluster.message;
+
+import java.time.Duration;
+import java.util.List;
+import org.clustermd.dlm.Conversion;
+import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockGrant;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
+import org.clustermd.dlm.LockSpace;
+import org.clustermd.dlm.LockSpaceState;
+import org.clustermd.dlm.WhenLeased;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How the channel's two sides take their lock steps: one conversion within a bound, retried
+ * when refused only because the lease had lapsed; several in one write where md's steps follow
+ * each other without waiting for a peer (md-cluster-protocol §b.8), or one at a time when that
+ * write was not made; and the release of {@code message} that the receivers' PR waits for.
+ *
+ * <p>Thread-safe.
+ */
+final class LockSteps {
+    private static final Logger log = LoggerFactory.getLogger(MessageChannel.class);
+    private static final int RELEASE_ATTEMPTS = 3;
+
+    private final String arrayName;
+    private final LockSpace lockSpace;
+    private final LockResource message;
+    private final Duration bound;
+
+    LockSteps(String arrayName, LockSpace lockSpace, LockResource message, Duration bound) {
+        this.arrayName = arrayName;
+        this.lockSpace = lockSpace;
+        this.message = message;
+        this.bound = bound;
+    }
+
+    /**
+     * A conversion within {@code bound}. One that the lock manager refused because this node's
+     * lease had lapsed (SUSPENDED: a renewal was missed, nothing was done) is tried again once
+     * the lease is valid, within the same bound; LOST or CLOSED ends it.
+     */
+    LockGrant convert(LockResource r, LockMode mode, Duration bound) throws DlmException {
+        return WhenLeased.retry(
+                lockSpace, System.nanoTime() + bound.toNanos(), () -> {}, left -> r.convert(mode, left));
+    }
+
+    boolean alive() {
+        LockSpaceState s = lockSpace.state();
+        return s != LockSpaceState.LOST && s != LockSpaceState.CLOSED;
+    }
+
+    /**
+     * The conversions in one write ({@link LockSpace#convertJointly}), or one at a time in the
+     * order given when that write was not made: a step refused as not at once, or while the
+     * lease had lapsed, is taken alone, as md takes it.
+     */
+    void jointly(Duration bound, Conversion... conversions) throws DlmException {
+        try {
+            lockSpace.convertJointly(List.of(conversions), bound);
+            return;
+        } catch (DlmException e) {
+            if (!wroteNothing(e)) throw e;
+        }
+        for (Conversion c : conversions) convert(c.lock(), c.mode(), bound);
+    }
+
+    /** A joint request refused before it wrote: not at once, a lapsed lease, or a lock already in its mode. */
+    static boolean wroteNothing(DlmException e) {
+        return e.code() == DlmException.Code.NOT_GRANTED
+                || e.code() == DlmException.Code.SUSPENDED
+                || e.code() == DlmException.Code.INVALID_REQUEST;
+    }
+
+    // the receivers' PR waits for this; md retries it until it succeeds
+    void releaseMessage() {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                convert(message, LockMode.NL, bound);
+                return;
+            } catch (DlmException e) {
+                if (attempt >= RELEASE_ATTEMPTS || !alive()) {
+                    log.error("{}: releasing the message lock failed: {}", arrayName, e.getMessage());
+                    return;
+                }
+            }
+        }
+    }
+}
