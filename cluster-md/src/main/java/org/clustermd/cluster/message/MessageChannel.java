@@ -87,8 +87,8 @@ public final class MessageChannel implements AutoCloseable {
         this.ack = ls.resource("ack", (r, mode) -> {
             if (mode == LockMode.EX) wake();
         });
-        this.newDiskVote = new NewDiskVote(arrayName, ls, ls.resource("no-new-dev"), bounds.token());
         this.steps = new LockSteps(arrayName, ls, message, bounds.token());
+        this.newDiskVote = new NewDiskVote(arrayName, ls.resource("no-new-dev"), steps, bounds.token());
         this.receiveSteps = new ReceiveSteps(
                 arrayName, ls, bounds, message, ack, new MessageDispatch(arrayName, ls, handler), steps);
         this.receiver = new Thread(this::receiveLoop, "cluster-recv-" + arrayName);

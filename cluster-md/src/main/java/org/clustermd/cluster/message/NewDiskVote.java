@@ -4,8 +4,6 @@ import java.time.Duration;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
-import org.clustermd.dlm.LockSpace;
-import org.clustermd.dlm.WhenLeased;
 import org.clustermd.raid1.Raid1Exception;
 
 /**
@@ -17,14 +15,14 @@ import org.clustermd.raid1.Raid1Exception;
  */
 public final class NewDiskVote implements AutoCloseable {
     private final String arrayName;
-    private final LockSpace lockSpace;
     private final LockResource noNewDev;
+    private final LockSteps steps;
     private final Duration bound;
 
-    NewDiskVote(String arrayName, LockSpace lockSpace, LockResource noNewDev, Duration bound) {
+    NewDiskVote(String arrayName, LockResource noNewDev, LockSteps steps, Duration bound) {
         this.arrayName = arrayName;
-        this.lockSpace = lockSpace;
         this.noNewDev = noNewDev;
+        this.steps = steps;
         this.bound = bound;
     }
 
@@ -62,10 +60,8 @@ public final class NewDiskVote implements AutoCloseable {
         }
     }
 
-    // a conversion refused while the lease had lapsed is tried again once it is valid, as the channel's
     private void convert(LockMode mode) throws DlmException {
-        WhenLeased.retry(
-                lockSpace, System.nanoTime() + bound.toNanos(), () -> {}, left -> noNewDev.convert(mode, left));
+        steps.convert(noNewDev, mode, bound);
     }
 
     private Raid1Exception cluster(String message, Throwable cause) {
