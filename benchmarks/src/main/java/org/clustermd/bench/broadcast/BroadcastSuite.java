@@ -7,12 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.Watcher;
-import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.bench.BenchException;
 import org.clustermd.bench.BenchOptions;
@@ -37,7 +32,10 @@ import org.clustermd.raid1.Raid1Exception;
  * P8, a METADATA_UPDATED broadcast's p99 (sent by one member, processed and acknowledged by all
  * the others; {@code docs/md-cluster-protocol.md §b.3}) with 4 and with 8 members, each member its
  * own ZooKeeper session in this JVM, against one raw ZooKeeper write's p50 (a setData) on the same
- * 1-server ensemble, alternating round by round. The figure is the median over rounds.
+ * 1-server ensemble, alternating round by round. The figure is the median over rounds. Each round
+ * also times {@link BroadcastFloor}, the cheapest acknowledged broadcast ZooKeeper allows with as
+ * many sessions, as {@code floor_ratio} (its p99 ÷ the same write p50): how far below our figure
+ * any design on this server and these cores could go.
  *
  * <p>Not thread-safe; run once.
  */
@@ -79,9 +77,11 @@ public final class BroadcastSuite implements Suite {
         List<ZkLockManager> managers = new ArrayList<>();
         List<MessageChannel> channels = new ArrayList<>();
         List<LockSpace> spaces = new ArrayList<>();
-        ZooKeeper raw = connect(cs);
+        ZooKeeper raw = BroadcastFloor.connect(cs);
+        BroadcastFloor floor = null;
         try {
-            ensure(raw, "/bench-p8");
+            BroadcastFloor.ensure(raw, "/bench-p8");
+            floor = BroadcastFloor.open(cs, "/bench-p8-floor-" + members, members);
             for (int i = 0; i < members; i++) {
                 ZkLockManager m = ZkLockManager.builder()
                         .connectString(cs)
@@ -101,24 +101,31 @@ public final class BroadcastSuite implements Suite {
             // warm up both paths (class loading, JIT, server caches)
             measureRaw(raw, iterations / 4);
             measureOurs(sender, iterations / 4);
+            floor.measure(iterations / 4);
             long writesBefore = writes(spaces, false);
             long lostBefore = writes(spaces, true);
             long[] oursRounds = new long[rounds];
             long[] peerRounds = new long[rounds];
             long[] oursMedians = new long[rounds];
+            long[] floorRounds = new long[rounds];
+            long[] floorMedians = new long[rounds];
             for (int r = 0; r < rounds; r++) {
                 peerRounds[r] = percentile(measureRaw(raw, iterations), 50);
                 long[] samples = measureOurs(sender, iterations);
                 oursRounds[r] = percentile(samples, 99);
                 oursMedians[r] = percentile(samples, 50);
+                long[] floorSamples = floor.measure(iterations);
+                floorRounds[r] = percentile(floorSamples, 99);
+                floorMedians[r] = percentile(floorSamples, 50);
                 progress(
-                        "P8 %d members round %d: broadcast p99 %.3f ms, ZooKeeper write p50 %.3f ms",
-                        members, r + 1, oursRounds[r] / 1e6, peerRounds[r] / 1e6);
+                        "P8 %d members round %d: broadcast p99 %.3f ms, floor p99 %.3f ms, ZooKeeper write p50 %.3f ms",
+                        members, r + 1, oursRounds[r] / 1e6, floorRounds[r] / 1e6, peerRounds[r] / 1e6);
             }
             double perBroadcast = (writes(spaces, false) - writesBefore) / (double) (rounds * iterations);
             double lostPerBroadcast = (writes(spaces, true) - lostBefore) / (double) (rounds * iterations);
             double ours = median(oursRounds) / 1e6;
             double peer = median(peerRounds) / 1e6;
+            double floorP99 = median(floorRounds) / 1e6;
             long received = channels.stream()
                     .skip(1)
                     .mapToLong(MessageChannel::messagesReceived)
@@ -139,6 +146,9 @@ public final class BroadcastSuite implements Suite {
                     .with("ours_p99_ms_per_round", ms(oursRounds))
                     .with("ours_p50_ms_per_round", ms(oursMedians))
                     .with("peer_p50_ms_per_round", ms(peerRounds))
+                    .with("floor_p99_ms_per_round", ms(floorRounds))
+                    .with("floor_p50_ms_per_round", ms(floorMedians))
+                    .with("floor_ratio", Math.round(floorP99 / peer * 100) / 100.0)
                     .with("least_received_by_a_member", received)
                     .with("transactions_per_broadcast", Math.round(perBroadcast * 10) / 10.0)
                     .with("lost_races_per_broadcast", Math.round(lostPerBroadcast * 10) / 10.0)
@@ -146,6 +156,7 @@ public final class BroadcastSuite implements Suite {
         } finally {
             channels.forEach(MessageChannel::close);
             managers.forEach(ZkLockManager::close);
+            if (floor != null) floor.close();
             raw.close();
         }
     }
@@ -179,26 +190,6 @@ public final class BroadcastSuite implements Suite {
             t[i] = System.nanoTime() - s;
         }
         return t;
-    }
-
-    private static ZooKeeper connect(String cs) throws IOException, InterruptedException {
-        CountDownLatch connected = new CountDownLatch(1);
-        ZooKeeper zk = new ZooKeeper(cs, 15_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
-        });
-        if (!connected.await(20, TimeUnit.SECONDS)) {
-            zk.close();
-            throw new IOException("could not connect to " + cs);
-        }
-        return zk;
-    }
-
-    private static void ensure(ZooKeeper zk, String path) throws KeeperException, InterruptedException {
-        try {
-            zk.create(path, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
-        } catch (KeeperException.NodeExistsException e) {
-            // there already
-        }
     }
 
     private static long percentile(long[] v, int p) {
