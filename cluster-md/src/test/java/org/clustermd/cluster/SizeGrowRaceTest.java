@@ -70,10 +70,7 @@ class SizeGrowRaceTest {
                 long old = a.array.sizeSectors();
                 long grown = old + 8 * MIB / 512;
                 aim(held, c, a, b.slot());
-                Future<?> grow = pool.submit(() -> {
-                    a.array.growSize(grown);
-                    return null;
-                });
+                Future<?> grow = growInBackground(a, grown);
                 Timing.waitFor(
                         "the grower checks the peer's slot",
                         () -> held.stream().anyMatch(HeldReads::holding),
@@ -124,10 +121,7 @@ class SizeGrowRaceTest {
                 long grown = old + 8 * MIB / 512;
                 int deadSlot = a.slot();
                 aim(held, c, a, b.slot());
-                Future<?> grow = pool.submit(() -> {
-                    a.array.growSize(grown);
-                    return null;
-                });
+                Future<?> grow = growInBackground(a, grown);
                 Timing.waitFor(
                         "the grower checks the peer's slot",
                         () -> held.stream().anyMatch(HeldReads::holding),
@@ -190,10 +184,7 @@ class SizeGrowRaceTest {
                 long grown = old + 8 * MIB / 512;
                 int deadSlot = a.slot();
                 lost.forEach(LostSuperblockWrites::arm);
-                Future<?> grow = pool.submit(() -> {
-                    a.array.growSize(grown);
-                    return null;
-                });
+                Future<?> grow = growInBackground(a, grown);
                 Timing.waitFor(
                         "the grower writes its superblocks",
                         () -> lost.stream().anyMatch(LostSuperblockWrites::holding),
@@ -255,10 +246,7 @@ class SizeGrowRaceTest {
                 long grown = old + 8 * MIB / 512;
                 int deadSlot = a.slot();
                 aim(held, c, a, b.slot());
-                Future<?> grow = pool.submit(() -> {
-                    a.array.growSize(grown);
-                    return null;
-                });
+                Future<?> grow = growInBackground(a, grown);
                 Timing.waitFor(
                         "the grower checks the peer's slot",
                         () -> held.stream().anyMatch(HeldReads::holding),
@@ -323,27 +311,12 @@ class SizeGrowRaceTest {
             long grown = old + 8 * MIB / 512;
             try {
                 aim(held, c, a, b.slot());
-                Future<?> grow = pool.submit(() -> {
-                    a.array.growSize(grown);
-                    return null;
-                });
+                Future<?> grow = growInBackground(a, grown);
                 Timing.waitFor(
                         "the grower checks the peer's slot",
                         () -> held.stream().anyMatch(HeldReads::holding),
                         Timing.seconds(60));
-                c.expire(b);
-                c.expire(a);
-                Timing.waitFor(
-                        "both nodes are fenced",
-                        () -> a.array.fenceReason().isPresent()
-                                && b.array.fenceReason().isPresent(),
-                        Timing.seconds(60));
-                held.forEach(HeldReads::release);
-                try {
-                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
-                } catch (ExecutionException expected) {
-                    // fenced
-                }
+                bothDieMidGrow(c, b, a, grow, () -> held.forEach(HeldReads::release));
             } finally {
                 held.forEach(HeldReads::release);
             }
@@ -391,27 +364,12 @@ class SizeGrowRaceTest {
             int growerSlot = a.slot();
             try {
                 lost.forEach(LostSuperblockWrites::arm);
-                Future<?> grow = pool.submit(() -> {
-                    a.array.growSize(grown);
-                    return null;
-                });
+                Future<?> grow = growInBackground(a, grown);
                 Timing.waitFor(
                         "the grower writes its superblocks",
                         () -> lost.stream().anyMatch(LostSuperblockWrites::holding),
                         Timing.seconds(60));
-                c.expire(b);
-                c.expire(a);
-                Timing.waitFor(
-                        "both nodes are fenced",
-                        () -> a.array.fenceReason().isPresent()
-                                && b.array.fenceReason().isPresent(),
-                        Timing.seconds(60));
-                lost.forEach(LostSuperblockWrites::release);
-                try {
-                    grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
-                } catch (ExecutionException expected) {
-                    // its superblock writes were lost with it
-                }
+                bothDieMidGrow(c, b, a, grow, () -> lost.forEach(LostSuperblockWrites::release));
             } finally {
                 lost.forEach(LostSuperblockWrites::release);
             }
@@ -434,6 +392,36 @@ class SizeGrowRaceTest {
             b2.array.growSize(grown);
             assertThat(a2.array.sizeSectors()).isEqualTo(grown);
             writeAndReadBeyond(a2, old);
+        }
+    }
+
+    private Future<?> growInBackground(ClusterFixture.Node grower, long sectors) {
+        return pool.submit(() -> {
+            grower.array.growSize(sectors);
+            return null;
+        });
+    }
+
+    /**
+     * Expires {@code peer} and then {@code grower}, the peer first so that no survivor finishes
+     * the grow, waits until both are fenced, lets the grower's held I/O go on and waits for its
+     * grow to end: it fails, fenced, or returns with its last writes lost.
+     */
+    private static void bothDieMidGrow(
+            ClusterFixture c, ClusterFixture.Node peer, ClusterFixture.Node grower, Future<?> grow, Runnable release)
+            throws Exception {
+        c.expire(peer);
+        c.expire(grower);
+        Timing.waitFor(
+                "both nodes are fenced",
+                () -> grower.array.fenceReason().isPresent()
+                        && peer.array.fenceReason().isPresent(),
+                Timing.seconds(60));
+        release.run();
+        try {
+            grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException expected) {
+            // fenced
         }
     }
 
