@@ -183,9 +183,7 @@ class JointRequestTest {
                     interruptKept.set(Thread.currentThread().isInterrupted());
                 },
                 "joint-sender");
-        CountDownLatch held = new CountDownLatch(1);
         CountDownLatch letGo = new CountDownLatch(1);
-        String blocker = "/hold-a-events";
         sender.start();
         try {
             // the joint write committed: the CW granted, the EX queued behind b's CR
@@ -197,19 +195,7 @@ class JointRequestTest {
                     .singleElement()
                     .satisfies(l -> assertThat(l.granted()).isEqualTo("CW"));
 
-            // a's event thread stops in a watcher of ours; everything after this waits behind it
-            zk.exists(blocker, event -> {
-                held.countDown();
-                try {
-                    letGo.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            zk.create(blocker, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
-            assertThat(held.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
-                    .as("a's event thread is held")
-                    .isTrue();
+            holdEventThread(letGo);
 
             peerAck.convert(LockMode.NL); // b's release grants a's EX in the same transaction
             assertThat(serverLocks("ack"))
@@ -254,6 +240,71 @@ class JointRequestTest {
                             DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
             ack.convert(LockMode.NL);
             assertThat(peerAck.convert(LockMode.CR).mode()).isEqualTo(LockMode.CR);
+        } finally {
+            letGo.countDown();
+            sender.interrupt();
+            sender.join(Timing.millis(60_000));
+        }
+    }
+
+    /**
+     * The same race ended by the timeout: a's event thread is held from before the joint write,
+     * so whenever the wait runs out, a's view still shows nothing of the write, and the cancels
+     * can reach the server only after b's release granted the EX there (they wait for the write's
+     * reply first). The caller must get the grants, not TIMEOUT.
+     */
+    @Test
+    void aJointRequestWhoseWaitRanOutAsItWasGrantedReturnsTheGrants() throws Exception {
+        LockResource peerAck = b.resource("ack");
+        peerAck.convert(LockMode.CR);
+        LockResource message = a.resource("message");
+        LockResource ack = a.resource("ack");
+        message.convert(LockMode.EX);
+        ack.convert(LockMode.CR);
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        Thread sender = new Thread(
+                () -> {
+                    try {
+                        outcome.set(a.convertJointly(
+                                List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
+                                Duration.ofMillis(300)));
+                    } catch (Throwable t) {
+                        outcome.set(t);
+                    }
+                },
+                "joint-sender");
+        CountDownLatch letGo = new CountDownLatch(1);
+        try {
+            holdEventThread(letGo);
+            sender.start();
+            Timing.waitFor(
+                    "a's EX on ack queued on the server",
+                    () -> serverLocks("ack").stream().anyMatch(l -> l.slot() == 0 && "EX".equals(l.requested())),
+                    Duration.ofSeconds(20));
+            peerAck.convert(LockMode.NL); // b's release grants a's EX in the same transaction
+            assertThat(serverLocks("ack"))
+                    .filteredOn(l -> l.slot() == 0)
+                    .singleElement()
+                    .satisfies(l -> assertThat(l.granted()).isEqualTo("EX"));
+            // the wait ran out: the caller is cancelling, and waits for the write's reply to do so
+            Timing.waitFor("the caller cancels", () -> cancelWanted(message), Duration.ofSeconds(20));
+            assertThat(sender.isAlive()).isTrue();
+            letGo.countDown();
+            sender.join(Timing.millis(60_000));
+            assertThat(sender.isAlive()).isFalse();
+
+            assertThat(outcome.get())
+                    .as("the caller is told it holds both locks")
+                    .isInstanceOfSatisfying(
+                            List.class,
+                            grants -> assertThat(grants)
+                                    .extracting(g -> ((LockGrant) g).mode())
+                                    .containsExactly(LockMode.CW, LockMode.EX));
+            assertThat(ack.grantedMode()).contains(LockMode.EX);
+            assertThat(message.grantedMode()).contains(LockMode.CW);
+            assertThatThrownBy(() -> peerAck.tryConvert(LockMode.CR))
+                    .isInstanceOfSatisfying(
+                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
         } finally {
             letGo.countDown();
             sender.interrupt();
@@ -306,6 +357,39 @@ class JointRequestTest {
         byte[] b = new byte[64];
         b[0] = (byte) first;
         return LockValueBlock.of(b);
+    }
+
+    /**
+     * Stops a's ZooKeeper event thread in a watcher of the test's own until {@code letGo}: every
+     * event and write reply a receives meanwhile waits behind it, so a's view stays where it is.
+     */
+    private void holdEventThread(CountDownLatch letGo) throws Exception {
+        CountDownLatch held = new CountDownLatch(1);
+        String blocker = "/hold-a-events";
+        zk.exists(blocker, event -> {
+            held.countDown();
+            try {
+                letGo.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        zk.create(blocker, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        assertThat(held.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
+                .as("a's event thread is held")
+                .isTrue();
+    }
+
+    /** Whether a cancel of the request pending on {@code r} was asked for (a's handle state). */
+    private boolean cancelWanted(LockResource r) {
+        ZkLockSpace space = (ZkLockSpace) a;
+        space.lock.lock();
+        try {
+            Pending p = ((ZkLockResource) r).pending;
+            return p != null && p.cancelResult != null;
+        } finally {
+            space.lock.unlock();
+        }
     }
 
     private List<LockSpaceDump.Lock> serverLocks(String resource) throws DlmException {
