@@ -7,9 +7,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.dlm.Conversion;
 import org.clustermd.dlm.DlmException;
@@ -206,7 +208,7 @@ class LostJointReplyTest {
                 .get(0)
                 .resources()) {
             if (r.name().equals(resource)) {
-                return java.util.stream.Stream.of(r.granted(), r.converting(), r.waiting())
+                return Stream.of(r.granted(), r.converting(), r.waiting())
                         .flatMap(List::stream)
                         .toList();
             }
@@ -230,7 +232,7 @@ class LostJointReplyTest {
         try {
             f.join();
             return null;
-        } catch (java.util.concurrent.CompletionException e) {
+        } catch (CompletionException e) {
             return e.getCause();
         }
     }
