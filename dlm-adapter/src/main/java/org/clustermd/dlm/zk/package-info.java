@@ -105,7 +105,13 @@
  * transaction has its zxid as fencing token, which still grows with each resource's grants. What
  * a joint transaction adds is atomicity across resources, which callers rely on: md-cluster never
  * holds {@code message} EX without {@code token} EX (docs/lessons.md §66). It never waits as a
- * whole: once written, each part is granted or waits in its own queue as any request.
+ * whole: once written, each part is granted or waits in its own queue as any request. A joint
+ * write whose reply a connection loss took is settled part by part from the view re-read after
+ * the resume, as a single write is; the transaction being atomic, every part is found written
+ * (and goes on alone) or none is (and the parts are written again together). A wait that ends
+ * while parts still wait cancels them; when a cancel loses to its grant and every part ends
+ * granted, the caller gets the grants, as {@code convert} returns a grant that won the race with
+ * its cancel.
  *
  * <h2>A grant is learned from its event, which comes before its reply</h2>
  * A member completes its own request when its view shows the lock granted in the requested mode

@@ -25,6 +25,8 @@ import org.clustermd.testkit.Timing;
  *   <li>{@link #cutClientToServer()}: a one-way partition. Only what the client sends is held;
  *       the server's bytes (replies, watch notifications) still reach the client, so a client
  *       that judges the link by what it receives sees nothing wrong.</li>
+ *   <li>{@link #cutServerToClient()}: the other way. Only what the server sends is held: the
+ *       client's requests reach the server and take effect, their replies never come.</li>
  *   <li>{@link #restore()}: the partition heals; held bytes and held connections go on.</li>
  *   <li>{@link #drop()}: every open connection is closed at once (both sides see the
  *       socket close); new connections are forwarded as usual (or held, if cut).</li>
@@ -67,6 +69,8 @@ public final class TcpProxy implements AutoCloseable {
     private Link link = Link.FORWARDING;
     /** Holds the client-to-server direction only (guarded by this). */
     private boolean upstreamCut;
+    /** Holds the server-to-client direction only (guarded by this). */
+    private boolean downstreamCut;
 
     private TcpProxy(InetSocketAddress target) throws IOException {
         this.target = Objects.requireNonNull(target, "target");
@@ -129,6 +133,16 @@ public final class TcpProxy implements AutoCloseable {
         upstreamCut = true;
     }
 
+    /**
+     * Holds everything the server sends from now on (replies, notifications, pings' answers),
+     * silently, while what the client sends still reaches the server; {@link #restore()}
+     * releases it, {@link #drop()} discards it with the connection.
+     */
+    public synchronized void cutServerToClient() {
+        link = link.to(Link.FORWARDING);
+        downstreamCut = true;
+    }
+
     /** Stops forwarding in both directions and keeps every socket open, silently. */
     public synchronized void cut() {
         link = link.to(Link.CUT);
@@ -138,6 +152,7 @@ public final class TcpProxy implements AutoCloseable {
     public synchronized void restore() {
         link = link.to(Link.FORWARDING);
         upstreamCut = false;
+        downstreamCut = false;
         notifyAll();
     }
 
@@ -176,7 +191,7 @@ public final class TcpProxy implements AutoCloseable {
      * meanwhile.
      */
     private synchronized boolean awaitForwarding(Connection c, boolean clientToServer) throws InterruptedException {
-        while ((link == Link.CUT || (clientToServer && upstreamCut)) && !c.closed) {
+        while ((link == Link.CUT || (clientToServer ? upstreamCut : downstreamCut)) && !c.closed) {
             wait();
         }
         return link == Link.FORWARDING && !c.closed;
@@ -296,6 +311,7 @@ public final class TcpProxy implements AutoCloseable {
     @Override
     public String toString() {
         return "TcpProxy[" + connectString() + " -> " + target + ", " + link
-                + (upstreamCut ? " (client to server cut)" : "") + "]";
+                + (upstreamCut ? " (client to server cut)" : "")
+                + (downstreamCut ? " (server to client cut)" : "") + "]";
     }
 }

@@ -93,6 +93,37 @@ class TcpProxyTest {
         }
     }
 
+    /** A request that reaches its server while its reply is lost with the connection. */
+    @Test
+    void aCutTheOtherWayDeliversWhatTheClientSendsAndADropDiscardsTheHeldReply() throws Exception {
+        try (ServerSocket target = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                TcpProxy oneWay = TcpProxy.start(target.getLocalPort());
+                Socket client = new Socket(InetAddress.getLoopbackAddress(), oneWay.port())) {
+            target.setSoTimeout((int) timing.milliseconds());
+            try (Socket server = target.accept()) {
+                server.setSoTimeout((int) timing.milliseconds());
+                client.setSoTimeout((int) timing.milliseconds());
+                send(client, "up");
+                assertThat(read(server, 2)).isEqualTo("up");
+
+                oneWay.cutServerToClient();
+                assertThat(oneWay.isCut()).isFalse();
+                assertThat(oneWay.isClientToServerCut()).isFalse();
+                send(server, "held");
+                send(client, "req");
+                assertThat(read(server, 3)).as("client to server still flows").isEqualTo("req");
+                client.setSoTimeout(QUIET_MS);
+                assertThatThrownBy(() -> client.getInputStream().read()).isInstanceOf(SocketTimeoutException.class);
+
+                oneWay.drop();
+                client.setSoTimeout((int) timing.milliseconds());
+                assertThat(readOrClosed(client))
+                        .as("the held reply went with the connection")
+                        .isEqualTo(-1);
+            }
+        }
+    }
+
     @Test
     void aConnectionMadeDuringACutReachesTheTargetOnlyAfterRestore() throws Exception {
         proxy.cut();

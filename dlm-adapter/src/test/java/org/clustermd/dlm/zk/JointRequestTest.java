@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.test.TestingServer;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.ZooDefs;
@@ -148,6 +152,166 @@ class JointRequestTest {
         ack.convert(LockMode.NL); // no request left pending on it
     }
 
+    /**
+     * The race a wait that ends can lose: the releaser's transaction grants the queued part on the
+     * server, and the caller's cancel is written before its view shows that grant. The cancel then
+     * fails on the server, the grant arrives, and the caller holds both locks: it must be told so,
+     * with the grants, not with the interrupt as if nothing were held. The race is made certain by
+     * holding a's ZooKeeper event thread (a watcher of the test's own that blocks) from before the
+     * release until the cancel has been submitted: a's view stays behind the server meanwhile, as
+     * it does for a few microseconds when the race happens by itself.
+     */
+    @Test
+    void anInterruptedJointRequestWhoseCancelLostToItsGrantReturnsTheGrants() throws Exception {
+        LockResource peerAck = b.resource("ack");
+        peerAck.convert(LockMode.CR);
+        LockResource message = a.resource("message");
+        LockResource ack = a.resource("ack");
+        message.convert(LockMode.EX);
+        ack.convert(LockMode.CR);
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        AtomicBoolean interruptKept = new AtomicBoolean();
+        Thread sender = new Thread(
+                () -> {
+                    try {
+                        outcome.set(a.convertJointly(
+                                List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
+                                Timing.seconds(60)));
+                    } catch (Throwable t) {
+                        outcome.set(t);
+                    }
+                    interruptKept.set(Thread.currentThread().isInterrupted());
+                },
+                "joint-sender");
+        CountDownLatch letGo = new CountDownLatch(1);
+        sender.start();
+        try {
+            // the joint write committed: the CW granted, the EX queued behind b's CR
+            Timing.waitFor(
+                    "a's EX on ack queued on the server",
+                    () -> serverLocks("ack").stream().anyMatch(l -> l.slot() == 0 && "EX".equals(l.requested())),
+                    Duration.ofSeconds(20));
+            assertThat(serverLocks("message"))
+                    .singleElement()
+                    .satisfies(l -> assertThat(l.granted()).isEqualTo("CW"));
+
+            holdEventThread(letGo);
+
+            peerAck.convert(LockMode.NL); // b's release grants a's EX in the same transaction
+            assertThat(serverLocks("ack"))
+                    .filteredOn(l -> l.slot() == 0)
+                    .singleElement()
+                    .satisfies(l -> assertThat(l.granted()).isEqualTo("EX"));
+            WriteStats stats = ((ZkLockSpace) a).writeStats();
+            long writes = stats.plainWrites() + stats.casWrites();
+            long conflicts = stats.conflicts();
+            assertThat(ack.grantedMode()).as("a has not seen its grant").contains(LockMode.CR);
+
+            sender.interrupt(); // the wait ends; the cancel is planned on a's view, still queued
+            Timing.waitFor(
+                    "a's cancel submitted",
+                    () -> stats.plainWrites() + stats.casWrites() > writes,
+                    Duration.ofSeconds(20));
+            letGo.countDown();
+            sender.join(Timing.millis(60_000));
+            assertThat(sender.isAlive()).isFalse();
+
+            assertThat(stats.conflicts() - conflicts)
+                    .as("the cancel reached the server after the grant and lost")
+                    .isEqualTo(1);
+            assertThat(outcome.get())
+                    .as("the caller is told it holds both locks")
+                    .isInstanceOfSatisfying(
+                            List.class,
+                            grants -> assertThat(grants)
+                                    .extracting(g -> ((LockGrant) g).mode())
+                                    .containsExactly(LockMode.CW, LockMode.EX));
+            assertThat(interruptKept).as("the interrupt is kept for the caller").isTrue();
+            assertThat(ack.grantedMode()).contains(LockMode.EX);
+            assertThat(ack.requestedMode()).isEmpty();
+            assertThat(message.grantedMode()).contains(LockMode.CW);
+            assertThat(serverLocks("ack"))
+                    .filteredOn(l -> l.slot() == 0)
+                    .singleElement()
+                    .satisfies(l -> assertThat(l.granted()).isEqualTo("EX"));
+            // held for real: b cannot share it until a lets go
+            assertThatThrownBy(() -> peerAck.tryConvert(LockMode.CR))
+                    .isInstanceOfSatisfying(
+                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
+            ack.convert(LockMode.NL);
+            assertThat(peerAck.convert(LockMode.CR).mode()).isEqualTo(LockMode.CR);
+        } finally {
+            letGo.countDown();
+            sender.interrupt();
+            sender.join(Timing.millis(60_000));
+        }
+    }
+
+    /**
+     * The same race ended by the timeout: a's event thread is held from before the joint write,
+     * so whenever the wait runs out, a's view still shows nothing of the write, and the cancels
+     * can reach the server only after b's release granted the EX there (they wait for the write's
+     * reply first). The caller must get the grants, not TIMEOUT.
+     */
+    @Test
+    void aJointRequestWhoseWaitRanOutAsItWasGrantedReturnsTheGrants() throws Exception {
+        LockResource peerAck = b.resource("ack");
+        peerAck.convert(LockMode.CR);
+        LockResource message = a.resource("message");
+        LockResource ack = a.resource("ack");
+        message.convert(LockMode.EX);
+        ack.convert(LockMode.CR);
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        Thread sender = new Thread(
+                () -> {
+                    try {
+                        outcome.set(a.convertJointly(
+                                List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
+                                Duration.ofMillis(300)));
+                    } catch (Throwable t) {
+                        outcome.set(t);
+                    }
+                },
+                "joint-sender");
+        CountDownLatch letGo = new CountDownLatch(1);
+        try {
+            holdEventThread(letGo);
+            sender.start();
+            Timing.waitFor(
+                    "a's EX on ack queued on the server",
+                    () -> serverLocks("ack").stream().anyMatch(l -> l.slot() == 0 && "EX".equals(l.requested())),
+                    Duration.ofSeconds(20));
+            peerAck.convert(LockMode.NL); // b's release grants a's EX in the same transaction
+            assertThat(serverLocks("ack"))
+                    .filteredOn(l -> l.slot() == 0)
+                    .singleElement()
+                    .satisfies(l -> assertThat(l.granted()).isEqualTo("EX"));
+            // the wait ran out: the caller is cancelling, and waits for the write's reply to do so
+            Timing.waitFor("the caller cancels", () -> cancelWanted(message), Duration.ofSeconds(20));
+            assertThat(sender.isAlive()).isTrue();
+            letGo.countDown();
+            sender.join(Timing.millis(60_000));
+            assertThat(sender.isAlive()).isFalse();
+
+            assertThat(outcome.get())
+                    .as("the caller is told it holds both locks")
+                    .isInstanceOfSatisfying(
+                            List.class,
+                            grants -> assertThat(grants)
+                                    .extracting(g -> ((LockGrant) g).mode())
+                                    .containsExactly(LockMode.CW, LockMode.EX));
+            assertThat(ack.grantedMode()).contains(LockMode.EX);
+            assertThat(message.grantedMode()).contains(LockMode.CW);
+            assertThatThrownBy(() -> peerAck.tryConvert(LockMode.CR))
+                    .isInstanceOfSatisfying(
+                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
+        } finally {
+            letGo.countDown();
+            sender.interrupt();
+            sender.join(Timing.millis(60_000));
+        }
+    }
+
     @Test
     void aReleaseThatFreesWaitersGrantsThemInTheSameTransaction() throws Exception {
         LockResource token = a.resource("token");
@@ -193,6 +357,52 @@ class JointRequestTest {
         byte[] b = new byte[64];
         b[0] = (byte) first;
         return LockValueBlock.of(b);
+    }
+
+    /**
+     * Stops a's ZooKeeper event thread in a watcher of the test's own until {@code letGo}: every
+     * event and write reply a receives meanwhile waits behind it, so a's view stays where it is.
+     */
+    private void holdEventThread(CountDownLatch letGo) throws Exception {
+        CountDownLatch held = new CountDownLatch(1);
+        String blocker = "/hold-a-events";
+        zk.exists(blocker, event -> {
+            held.countDown();
+            try {
+                letGo.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        zk.create(blocker, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        assertThat(held.await(Timing.seconds(20).toMillis(), TimeUnit.MILLISECONDS))
+                .as("a's event thread is held")
+                .isTrue();
+    }
+
+    /** Whether a cancel of the request pending on {@code r} was asked for (a's handle state). */
+    private boolean cancelWanted(LockResource r) {
+        ZkLockSpace space = (ZkLockSpace) a;
+        space.lock.lock();
+        try {
+            Pending p = ((ZkLockResource) r).pending;
+            return p != null && p.cancelResult != null;
+        } finally {
+            space.lock.unlock();
+        }
+    }
+
+    private List<LockSpaceDump.Lock> serverLocks(String resource) throws DlmException {
+        List<LockSpaceDump.Lock> locks = new ArrayList<>();
+        for (LockSpaceDump.Resource r :
+                LockSpaceDump.read(zk, "/clustermd", "c").lockSpaces().get(0).resources()) {
+            if (r.name().equals(resource)) {
+                locks.addAll(r.granted());
+                locks.addAll(r.converting());
+                locks.addAll(r.waiting());
+            }
+        }
+        return locks;
     }
 
     private long marker() throws Exception {
