@@ -458,10 +458,13 @@ public final class ClusterCoordinator implements ClusterOperations {
         devices.removeDisk(devNumber);
     }
 
-    /** md's {@code gather_bitmaps}: RE_ADD, then every other slot's bits merged into ours, not cleared. */
+    /**
+     * md's {@code gather_bitmaps}: {@code check} and RE_ADD under the token, as an add's label and
+     * NEWDISK (docs/lessons.md §68), then every other slot's bits merged into ours, not cleared.
+     */
     @Override
-    public void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
-        devices.gatherBitmaps(member(), devNumber, bitmap);
+    public void gatherBitmaps(int devNumber, ReAddCheck check, WriteIntentBitmap bitmap) throws Raid1Exception {
+        devices.gatherBitmaps(member(), devNumber, check, bitmap);
     }
 
     // ------------------------------------------------------------------ helpers

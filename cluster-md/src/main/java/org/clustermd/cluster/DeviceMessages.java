@@ -8,8 +8,10 @@ import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.bitmap.WriteIntentBitmap;
 import org.clustermd.cluster.message.ClusterMessage;
 import org.clustermd.cluster.message.MessageChannel;
+import org.clustermd.cluster.message.SendPermit;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.NodeSlot;
+import org.clustermd.raid1.ClusterOperations;
 import org.clustermd.raid1.Mddev;
 import org.clustermd.raid1.Raid1Exception;
 
@@ -38,9 +40,20 @@ final class DeviceMessages {
         channel.get().broadcast(new ClusterMessage.Remove(devNumber));
     }
 
-    /** See {@link ClusterCoordinator#gatherBitmaps}; {@code ls} is the member's lockspace. */
-    void gatherBitmaps(LockSpace ls, int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
-        channel.get().broadcast(new ClusterMessage.ReAdd(devNumber));
+    /**
+     * See {@link ClusterCoordinator#gatherBitmaps}; {@code ls} is the member's lockspace. The
+     * check runs under the token, after every earlier sender's message was processed here (a
+     * peer's RE_ADD of the same device among them), and RE_ADD goes on the same permit: two
+     * re-adds of one device are ordered, and the second one's check refuses it before it writes
+     * anything to the device (docs/lessons.md §68). The merge needs no token, as md's.
+     */
+    void gatherBitmaps(LockSpace ls, int devNumber, ClusterOperations.ReAddCheck check, WriteIntentBitmap bitmap)
+            throws Raid1Exception {
+        MessageChannel c = channel.get();
+        try (SendPermit p = c.lockComm()) {
+            check.run();
+            c.send(p, new ClusterMessage.ReAdd(devNumber));
+        }
         if (bitmap != null) mergeOtherSlots(array.get(), bitmap, ls.slotCount());
     }
 

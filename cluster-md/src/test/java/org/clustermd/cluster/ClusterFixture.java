@@ -13,12 +13,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.bitmap.SlotCopy;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
+import org.clustermd.dlm.zk.LockSpaceDump;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.MirrorState;
@@ -291,6 +293,23 @@ final class ClusterFixture implements AutoCloseable {
                         .map(m -> m.state() == MirrorState.IN_SYNC)
                         .orElse(false),
                 bound);
+    }
+
+    /** Whether slot {@code slot} asks for {@code token} in EX (converting or waiting), as {@code observer}'s ZooKeeper shows it. */
+    static boolean waitsForToken(Node observer, int slot) throws Exception {
+        ZooKeeper zk = ((ZkLockManager) observer.cluster.lockManager())
+                .curator()
+                .getZookeeperClient()
+                .getZooKeeper();
+        for (LockSpaceDump.LockSpaceInfo ls :
+                LockSpaceDump.read(zk, "/clustermd", "test-cluster").lockSpaces()) {
+            for (LockSpaceDump.Resource r : ls.resources()) {
+                if (!r.name().equals("token")) continue;
+                if (Stream.concat(r.converting().stream(), r.waiting().stream())
+                        .anyMatch(l -> l.slot() == slot && l.requested().equals("EX"))) return true;
+            }
+        }
+        return false;
     }
 
     /** The md superblock on the leg file {@code leg}. */

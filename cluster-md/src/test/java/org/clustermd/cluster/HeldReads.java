@@ -18,6 +18,9 @@ final class HeldReads extends ForwardingBlockDevice {
     private final CountDownLatch released = new CountDownLatch(1);
     private volatile long from = -1;
     private volatile long to = -1;
+    /** Only this thread's reads are held; null: every thread's. */
+    private volatile Thread only;
+
     private volatile boolean holding;
 
     HeldReads(BlockDevice inner) {
@@ -28,6 +31,12 @@ final class HeldReads extends ForwardingBlockDevice {
     void arm(long from, long to) {
         this.from = from; // with to still -1 nothing is held until the range is whole
         this.to = to;
+    }
+
+    /** Holds reads in {@code [from, to)} from now on, only those {@code thread} issues. */
+    void arm(long from, long to, Thread thread) {
+        this.only = thread;
+        arm(from, to);
     }
 
     /** Whether a read is being held. */
@@ -42,7 +51,9 @@ final class HeldReads extends ForwardingBlockDevice {
 
     @Override
     public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
-        if (offset < from || offset >= to) return inner().readAsync(offset, dst);
+        Thread t = only;
+        if (offset < from || offset >= to || (t != null && t != Thread.currentThread()))
+            return inner().readAsync(offset, dst);
         holding = true;
         try {
             // the test releases it in its finally, before the fixture closes the node

@@ -13,14 +13,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.bitmap.BitmapGeometry;
 import org.clustermd.bitmap.BitmapSuperblock;
 import org.clustermd.bitmap.SlotSizes;
 import org.clustermd.bitmap.storage.SuperblockCodec;
-import org.clustermd.dlm.zk.LockSpaceDump;
-import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ArrayOptions;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
@@ -86,7 +82,8 @@ class SizeGrowRaceTest {
                         () -> b.cluster.members().size() == 3,
                         Timing.seconds(60));
                 // the joiner waits for the token (without the rule, holding its slot's lock already)
-                Timing.waitFor("the joiner waits for the token", () -> waitsForToken(b, 2), Timing.seconds(60));
+                Timing.waitFor(
+                        "the joiner waits for the token", () -> ClusterFixture.waitsForToken(b, 2), Timing.seconds(60));
                 held.forEach(HeldReads::release);
 
                 grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
@@ -450,23 +447,6 @@ class SizeGrowRaceTest {
         long area = (sb.superOffset() + sb.bitmapOffset()) * 512L;
         long stride = a.array.bitmap().orElseThrow().geometry().stride();
         for (HeldReads h : held) h.arm(area + slot * stride, area + (slot + 1) * stride);
-    }
-
-    /** Whether slot {@code slot} asks for {@code token} in EX, as {@code observer}'s ZooKeeper shows it. */
-    private static boolean waitsForToken(ClusterFixture.Node observer, int slot) throws Exception {
-        ZooKeeper zk = ((ZkLockManager) observer.cluster.lockManager())
-                .curator()
-                .getZookeeperClient()
-                .getZooKeeper();
-        for (LockSpaceDump.LockSpaceInfo ls :
-                LockSpaceDump.read(zk, "/clustermd", "test-cluster").lockSpaces()) {
-            for (LockSpaceDump.Resource r : ls.resources()) {
-                if (!r.name().equals("token")) continue;
-                if (Stream.concat(r.converting().stream(), r.waiting().stream())
-                        .anyMatch(l -> l.slot() == slot && l.requested().equals("EX"))) return true;
-            }
-        }
-        return false;
     }
 
     /** A write beyond the old end, read back on {@code n}. */

@@ -273,9 +273,32 @@ public interface ClusterOperations {
     void removeDisk(int devNumber) throws Raid1Exception;
 
     /**
-     * md's {@code gather_bitmaps}, for the re-add of a faulty device: tell the peers to use it
-     * again (RE_ADD), then merge every other slot's bits into {@code bitmap} without clearing
-     * them, lowering the resync point through {@link Mddev#lowerRecoveryCp}.
+     * What the re-add of a faulty device does under the metadata lock before RE_ADD is sent: the
+     * check that the device is still faulty in the array as every node's messages left it, and
+     * the clearing of its stale slot headers (docs/lessons.md §64). Throwing refuses the re-add:
+     * nothing is sent, nothing merged.
      */
-    void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception;
+    @FunctionalInterface
+    interface ReAddCheck {
+        void run() throws Raid1Exception;
+    }
+
+    /**
+     * md's {@code gather_bitmaps}, for the re-add of a faulty device: under the metadata lock
+     * (the one superblock updates and adds take), runs {@code check} and tells the peers to use
+     * the device again (RE_ADD), then releases the lock and merges every other slot's bits into
+     * {@code bitmap} without clearing them, lowering the resync point through
+     * {@link Mddev#lowerRecoveryCp}. Every earlier message of every node was processed here
+     * before the lock was granted, so {@code check} sees a peer's re-add of the same device that
+     * came first (docs/lessons.md §68).
+     *
+     * @throws Raid1Exception whatever {@code check} threw (nothing sent then); CLUSTER when the
+     *     lock is not granted in time or a peer does not acknowledge RE_ADD
+     */
+    void gatherBitmaps(int devNumber, ReAddCheck check, WriteIntentBitmap bitmap) throws Raid1Exception;
+
+    /** {@link #gatherBitmaps(int, ReAddCheck, WriteIntentBitmap)} with nothing to check. */
+    default void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
+        gatherBitmaps(devNumber, () -> {}, bitmap);
+    }
 }

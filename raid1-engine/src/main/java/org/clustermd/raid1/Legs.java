@@ -129,30 +129,49 @@ final class Legs {
         }
     }
 
-    /** Re-add of a faulty member (md's "re-add" written to dev-X/state). */
+    /**
+     * Re-add of a faulty member (md's "re-add" written to dev-X/state). The leg is checked
+     * faulty at once, and again under the cluster's token with everything else that comes
+     * before RE_ADD: a peer's re-add of the same leg that got the token first was processed here
+     * by then (the leg is a spare again), and this one is refused before it writes anything to
+     * the leg (docs/lessons.md §68).
+     */
     void reAdd(String name) throws Raid1Exception {
         array.reconfigLock().lock();
         try {
             Mirror m = member(name);
-            if (m.state() != MirrorState.FAULTY) {
-                throw new Raid1Exception(
-                        Raid1Exception.Code.BUSY,
-                        array.name() + ": " + name + " is " + m.state()
-                                + ", not faulty; only a faulty leg can be re-added");
-            }
-            Superblock own = readOwn(m.leg().device);
-            Mirror spare = returning(m.leg(), own, m.writeMostly());
-            // before RE_ADD: a faulty leg takes no bitmap writes anywhere, and no peer copies its
-            // slot onto it before it hears of the re-add (docs/lessons.md §64)
-            clearSlotHeaders(m.leg().device);
+            checkFaulty(m, "");
+            AtomicReference<Mirror> spare = new AtomicReference<>();
             WriteIntentBitmap bitmap = array.bitmapOrNull();
-            array.cluster().gatherBitmaps(m.devNumber(), bitmap);
-            array.publish(set -> set.with(m.devNumber(), x -> spare));
+            array.cluster()
+                    .gatherBitmaps(
+                            m.devNumber(),
+                            () -> {
+                                Mirror now = member(name);
+                                checkFaulty(now, " (a peer re-added it meanwhile)");
+                                Superblock own = readOwn(now.leg().device);
+                                spare.set(returning(now.leg(), own, now.writeMostly()));
+                                // before RE_ADD: a faulty leg takes no bitmap writes anywhere, and no peer
+                                // copies its slot onto it before it hears of the re-add (docs/lessons.md §64)
+                                clearSlotHeaders(now.leg().device);
+                            },
+                            bitmap);
+            Mirror back = spare.get();
+            array.publish(set -> set.with(m.devNumber(), x -> back));
             array.syncControl().enableSync();
-            log.info("{}: {} re-added ({})", array.name(), name, describe(spare));
+            log.info("{}: {} re-added ({})", array.name(), name, describe(back));
         } finally {
             array.reconfigLock().unlock();
         }
+    }
+
+    /** Refuses the re-add of {@code m} unless it is faulty here; nothing was written to it then. */
+    private void checkFaulty(Mirror m, String why) throws Raid1Exception {
+        if (m.state() == MirrorState.FAULTY) return;
+        throw new Raid1Exception(
+                Raid1Exception.Code.BUSY,
+                array.name() + ": " + m.name() + " is " + m.state() + ", not faulty" + why
+                        + "; only a faulty leg can be re-added, nothing was written to it");
     }
 
     /** Re-add of a leg that is no longer a member (removed, or kicked at assembly). */

@@ -150,8 +150,9 @@ public final class StandaloneClusterOperations implements ClusterOperations {
     }
 
     @Override
-    public void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
+    public void gatherBitmaps(int devNumber, ReAddCheck check, WriteIntentBitmap bitmap) throws Raid1Exception {
         checkMember();
+        check.run();
         if (bitmap == null) return;
         for (int other = 0; other < nodes; other++) {
             if (other == bitmap.slot()) continue;

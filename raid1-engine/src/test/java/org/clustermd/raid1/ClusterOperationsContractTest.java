@@ -198,6 +198,35 @@ public abstract class ClusterOperationsContractTest {
                 .isEqualTo(1);
     }
 
+    /** docs/lessons.md §68: a re-add refused by its check under the metadata lock merges nothing. */
+    @Test
+    void aReAddWhoseCheckRefusesItMergesNothingAndThrowsTheCheck() throws Exception {
+        UUID uuid = UUID.randomUUID();
+        RecordingMddev m = mddev(uuid);
+        MemoryBitmapStorage storage = area(uuid);
+        ClusterOperations ops = joined(2, m);
+        int own = ops.slotNumber();
+        WriteIntentBitmap b = open(storage, own);
+        m.bitmap(b);
+        ops.loadBitmaps(b);
+        dirty(storage, 1 - own, 7 * CHUNK / 512);
+        Raid1Exception refusal = new Raid1Exception(Raid1Exception.Code.BUSY, "leg is not faulty");
+
+        assertThatThrownBy(() -> assertTimeoutPreemptively(
+                        LIVENESS,
+                        () -> ops.gatherBitmaps(
+                                1,
+                                () -> {
+                                    throw refusal;
+                                },
+                                b)))
+                .isSameAs(refusal);
+        assertThat(b.chunk(7).needed()).as("nothing merged").isFalse();
+        // the metadata lock was given back: the next re-add goes through
+        assertTimeoutPreemptively(LIVENESS, () -> ops.gatherBitmaps(1, () -> {}, b));
+        assertThat(b.chunk(7).needed()).isTrue();
+    }
+
     @Test
     void leaveEndsTheMembership() throws Exception {
         ClusterOperations ops = joined(2, mddev(UUID.randomUUID()));

@@ -214,9 +214,9 @@ public final class RecordingClusterOperations implements ClusterOperations {
     }
 
     @Override
-    public void gatherBitmaps(int devNumber, WriteIntentBitmap bitmap) throws Raid1Exception {
+    public void gatherBitmaps(int devNumber, ReAddCheck check, WriteIntentBitmap bitmap) throws Raid1Exception {
         record("gatherBitmaps", devNumber, 0);
-        inner.gatherBitmaps(devNumber, bitmap);
+        inner.gatherBitmaps(devNumber, check, bitmap);
     }
 
     public List<Call> calls(String method) {
