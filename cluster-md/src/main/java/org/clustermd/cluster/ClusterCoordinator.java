@@ -460,7 +460,7 @@ public final class ClusterCoordinator implements ClusterOperations {
 
     /**
      * md's {@code gather_bitmaps}: {@code check} and RE_ADD under the token, as an add's label and
-     * NEWDISK (docs/lessons.md §68), then every other slot's bits merged into ours, not cleared.
+     * NEWDISK (docs/lessons.md §67), then every other slot's bits merged into ours, not cleared.
      */
     @Override
     public void gatherBitmaps(int devNumber, ReAddCheck check, WriteIntentBitmap bitmap) throws Raid1Exception {

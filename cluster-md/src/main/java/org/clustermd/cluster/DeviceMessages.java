@@ -45,7 +45,7 @@ final class DeviceMessages {
      * check runs under the token, after every earlier sender's message was processed here (a
      * peer's RE_ADD of the same device among them), and RE_ADD goes on the same permit: two
      * re-adds of one device are ordered, and the second one's check refuses it before it writes
-     * anything to the device (docs/lessons.md §68). The merge needs no token, as md's.
+     * anything to the device (docs/lessons.md §67). The merge needs no token, as md's.
      */
     void gatherBitmaps(LockSpace ls, int devNumber, ClusterOperations.ReAddCheck check, WriteIntentBitmap bitmap)
             throws Raid1Exception {

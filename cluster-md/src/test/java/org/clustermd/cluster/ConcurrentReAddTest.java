@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * docs/lessons.md §68: two nodes re-add the same faulty leg at once. The re-add clears the
+ * docs/lessons.md §67: two nodes re-add the same faulty leg at once. The re-add clears the
  * leg's stale slot headers before RE_ADD (docs/lessons.md §64); a second re-adder whose clearing
  * lands after the first one's RE_ADD zeroes the first page of every slot a peer already copied
  * onto the leg. The check that the leg is faulty, the clearing and RE_ADD go under the token, so

@@ -290,7 +290,7 @@ public interface ClusterOperations {
      * {@code bitmap} without clearing them, lowering the resync point through
      * {@link Mddev#lowerRecoveryCp}. Every earlier message of every node was processed here
      * before the lock was granted, so {@code check} sees a peer's re-add of the same device that
-     * came first (docs/lessons.md §68).
+     * came first (docs/lessons.md §67).
      *
      * @throws Raid1Exception whatever {@code check} threw (nothing sent then); CLUSTER when the
      *     lock is not granted in time or a peer does not acknowledge RE_ADD

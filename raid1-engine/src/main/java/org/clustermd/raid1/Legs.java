@@ -134,7 +134,7 @@ final class Legs {
      * faulty at once, and again under the cluster's token with everything else that comes
      * before RE_ADD: a peer's re-add of the same leg that got the token first was processed here
      * by then (the leg is a spare again), and this one is refused before it writes anything to
-     * the leg (docs/lessons.md §68).
+     * the leg (docs/lessons.md §67).
      */
     void reAdd(String name) throws Raid1Exception {
         array.reconfigLock().lock();

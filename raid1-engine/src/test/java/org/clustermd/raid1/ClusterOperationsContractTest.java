@@ -198,7 +198,7 @@ public abstract class ClusterOperationsContractTest {
                 .isEqualTo(1);
     }
 
-    /** docs/lessons.md §68: a re-add refused by its check under the metadata lock merges nothing. */
+    /** docs/lessons.md §67: a re-add refused by its check under the metadata lock merges nothing. */
     @Test
     void aReAddWhoseCheckRefusesItMergesNothingAndThrowsTheCheck() throws Exception {
         UUID uuid = UUID.randomUUID();
