@@ -77,7 +77,6 @@ final class SyncPass implements Runnable {
     private final AtomicLong copied = new AtomicLong();
     private final AtomicLong checked = new AtomicLong();
     private final AtomicLong mismatches = new AtomicLong();
-    private final AtomicLong ioSectors = new AtomicLong();
     private volatile boolean bitmapUsed;
     /** A leg this pass wrote to failed: no chunk of the pass may be ended as synced. */
     private volatile boolean targetFailed;
@@ -85,6 +84,9 @@ final class SyncPass implements Runnable {
     private volatile boolean resyncLocked;
     private volatile SyncReport report;
     private volatile List<Integer> targetDevs = List.of();
+    /** Sectors of I/O the pass submitted (sync thread only), and how many the throttle has seen. */
+    private long submittedIo;
+
     private long accounted;
     private long lastForeground = -1;
 
@@ -361,13 +363,13 @@ final class SyncPass implements Runnable {
 
     private void throttle() throws InterruptedException {
         boolean peersBusy = array.cluster().peersBusy();
-        // under a busy peer one request at a time, each counted before the next is decided: I/O is
-        // counted at completion, so a whole pipeline would pass before the speed showed it
+        // under a busy peer one request at a time, so that its writes meet at most one of ours
         // (docs/md-cluster-protocol.md §e.9)
         if (peersBusy) drain();
-        long done = ioSectors.get();
-        throttle.account(done - accounted);
-        accounted = done;
+        // counted at submission, as md counts io_sectors: counted at completion, a whole pipeline
+        // went out before the speed showed it, and a short pass ignored sync_speed_max (lessons §68)
+        throttle.account(submittedIo - accounted);
+        accounted = submittedIo;
         for (; ; ) {
             long started = array.requestsStarted();
             boolean idle = started == lastForeground && array.accounting().inFlight() == 0;
@@ -513,6 +515,7 @@ final class SyncPass implements Runnable {
         issuedEnd = Math.max(issuedEnd, pos + len);
         ByteBuffer[] slot = buffers.poll();
         SyncRequest r = new SyncRequest(this, action, pos, len, slot, targets, everyLeg, array.mirrors());
+        submittedIo += r.ioSectors();
         try {
             r.start();
         } catch (RuntimeException e) {
@@ -527,10 +530,6 @@ final class SyncPass implements Runnable {
         return array.name();
     }
 
-    void countIo(long sectors) {
-        ioSectors.addAndGet(sectors);
-    }
-
     void countChecked(long sectors) {
         checked.addAndGet(sectors);
     }
@@ -542,7 +541,6 @@ final class SyncPass implements Runnable {
     /** Some target took a request's write. */
     void countCopied(long sectors) {
         copied.addAndGet(sectors);
-        ioSectors.addAndGet(sectors);
     }
 
     /** A target's write of a request at {@code pos} failed: the leg is failed. */

@@ -57,6 +57,20 @@ final class SyncRequest {
         return slot[i].duplicate().clear().limit(bytes);
     }
 
+    /**
+     * The sectors of I/O this request will issue: every in-sync leg read for check and repair,
+     * else one read and a write to each target. Counted when the request is submitted, as md
+     * counts {@code io_sectors}, so that a pipeline of requests cannot pass sync_speed_max before
+     * the first of them completes.
+     */
+    long ioSectors() {
+        if (action == SyncAction.CHECK || action == SyncAction.REPAIR) {
+            return len * Math.min(set.inSyncArray().length, slot.length);
+        }
+        int writes = everyLeg ? Math.max(0, set.writeTargetArray().length - 1) : targets.size();
+        return len * (1 + writes);
+    }
+
     void start() {
         if (action == SyncAction.CHECK || action == SyncAction.REPAIR) readAll();
         else readFrom(0);
@@ -81,7 +95,6 @@ final class SyncRequest {
                 readFrom(i + 1);
                 return;
             }
-            pass.countIo(len);
             List<Mirror> to = new ArrayList<>();
             if (everyLeg) {
                 for (Mirror m : set.writeTargetArray()) if (m != src) to.add(m);
@@ -114,7 +127,6 @@ final class SyncRequest {
             failed("no in-sync leg could read sector " + pos);
             return;
         }
-        pass.countIo(len * n);
         pass.countChecked(len);
         ByteBuffer r = buf(ref);
         List<Mirror> differ = new ArrayList<>();

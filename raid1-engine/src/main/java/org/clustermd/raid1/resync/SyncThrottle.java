@@ -17,8 +17,10 @@ import java.util.function.LongSupplier;
  * the 2015 change (docs/md-cluster-protocol.md §e.9).
  *
  * <p>Speed is measured over a sliding window of {@link #MARKS} marks taken every
- * {@link #MARK_STEP_NANOS} (md: 10 marks, 3 s apart), from the sectors the sync has handled
- * (skipped chunks do not count, as md counts {@code sync_io}, not progress).
+ * {@link #MARK_STEP_NANOS} (md: 10 marks, 3 s apart), from the sectors of I/O the sync has
+ * submitted (skipped chunks do not count, as md counts {@code io_sectors}, not progress; counted
+ * at submission as md does, so that a pipeline of requests cannot pass the maximum before its
+ * first completion: docs/lessons.md §68).
  *
  * <p>Not thread-safe except the speed limits and {@link #currentSpeed()}, which any thread may
  * use: the sync thread owns the rest.
@@ -78,7 +80,7 @@ public final class SyncThrottle {
         speedNow = 0;
     }
 
-    /** The sync handled {@code sectors} more sectors of I/O. */
+    /** The sync submitted {@code sectors} more sectors of I/O. */
     public void account(long sectors) {
         ioSectors += sectors;
     }
