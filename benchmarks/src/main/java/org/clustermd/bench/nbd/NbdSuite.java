@@ -22,6 +22,7 @@ import org.clustermd.bench.Suite;
 import org.clustermd.bench.storage.Fio;
 import org.clustermd.bench.storage.FioReport;
 import org.clustermd.bench.storage.LegFiles;
+import org.clustermd.bench.storage.MachineCpu;
 import org.clustermd.bench.storage.Rounds;
 import org.clustermd.bench.storage.WriteLoad;
 import org.clustermd.cluster.nbd.NbdServer;
@@ -195,6 +196,7 @@ public final class NbdSuite implements Suite {
                                             1))
                             .with("peer_command", r.commands[0])
                             .with("floor_array_without_nbd_per_round", list(r.floorRand))
+                            .with("cpu", cpu(r))
                             .with(FLOOR, FLOOR_TEXT),
                     Rounds.paired(
                                     new Figure(
@@ -272,6 +274,7 @@ public final class NbdSuite implements Suite {
                                             1))
                             .with("peer_command", "min of the two legs' IOPS: " + r.commands[0])
                             .with("floor_array_without_nbd_per_round", list(r.floorRand))
+                            .with("cpu", cpu(r))
                             .with(FLOOR, FLOOR_TEXT),
                     Rounds.paired(
                                     new Figure(
@@ -302,6 +305,12 @@ public final class NbdSuite implements Suite {
         final double[] floorRand;
         final double[] floorSeq;
         final String[] commands = new String[2];
+        /** The machine's CPU over each side's random-write slices, and the writes those slices did. */
+        MachineCpu oursCpu = new MachineCpu(0, 0);
+
+        MachineCpu peerCpu = new MachineCpu(0, 0);
+        double oursWrites;
+        double peerWrites;
 
         Result(int rounds) {
             floorRand = new double[rounds];
@@ -337,11 +346,20 @@ public final class NbdSuite implements Suite {
                 alternate(
                         k * seconds + slice,
                         List.of(
-                                () -> r.oursRand[k] += ours.run(rand).minWriteIops() / seconds,
+                                () -> {
+                                    MachineCpu before = MachineCpu.now();
+                                    double iops = ours.run(rand).minWriteIops();
+                                    r.oursCpu = r.oursCpu.plus(MachineCpu.now().since(before));
+                                    r.oursWrites += iops;
+                                    r.oursRand[k] += iops / seconds;
+                                },
                                 () -> r.floorRand[k] += floorRandom(export.array) / seconds,
                                 () -> {
+                                    MachineCpu before = MachineCpu.now();
                                     FioReport f = peer.run(rand);
+                                    r.peerCpu = r.peerCpu.plus(MachineCpu.now().since(before));
                                     r.commands[0] = f.command();
+                                    r.peerWrites += f.minWriteIops();
                                     r.peerRand[k] += f.minWriteIops() / seconds;
                                 }));
             }
@@ -368,6 +386,32 @@ public final class NbdSuite implements Suite {
                     r.peerSeq[k]);
         }
         return r;
+    }
+
+    /**
+     * The machine's CPU over the random-write slices: how busy it was on each side, what all
+     * processes together spent per write (fio, the server, the kernel), and the IOPS our side
+     * could reach at most if its per-write CPU were the only limit, ÷ the peer's IOPS. A ceiling
+     * below the goal means that on this machine the goal asks for less CPU per write, not a
+     * faster disk path.
+     */
+    private static Map<String, Object> cpu(Result r) {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        double oursPerWrite = r.oursCpu.busyMicros() / r.oursWrites;
+        double peerPerWrite = r.peerCpu.busyMicros() / r.peerWrites;
+        double ceiling = cpus * 1e6 / oursPerWrite / median(r.peerRand);
+        return Map.of(
+                "busy_fraction_ours", round3(r.oursCpu.busyFraction()),
+                "busy_fraction_peer", round3(r.peerCpu.busyFraction()),
+                "us_per_write_ours", round3(oursPerWrite),
+                "us_per_write_peer", round3(peerPerWrite),
+                "cpus", cpus,
+                "ceiling_ratio_if_cpu_bound", round3(ceiling),
+                "note", "whole machine (/proc/stat) over each side's 1 s fio runs, fio's start included");
+    }
+
+    private static double round3(double v) {
+        return Math.round(v * 1000) / 1000.0;
     }
 
     private static void alternate(int turn, List<Step> steps) throws BenchException {
