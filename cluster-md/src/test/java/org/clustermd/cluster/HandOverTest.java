@@ -27,6 +27,7 @@ import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.NodeSlot;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.raid1.ArrayOptions;
+import org.clustermd.raid1.ParkingLeg;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.SyncAction;
 import org.clustermd.raid1.SyncReport;
@@ -60,9 +61,9 @@ class HandOverTest {
     private static final class Setup {
         final ClusterFixture.Node owner;
         final ClusterFixture.Node peer;
-        final Map<String, List<SlowLeg>> legs;
+        final Map<String, List<ParkingLeg>> legs;
 
-        Setup(ClusterFixture.Node owner, ClusterFixture.Node peer, Map<String, List<SlowLeg>> legs) {
+        Setup(ClusterFixture.Node owner, ClusterFixture.Node peer, Map<String, List<ParkingLeg>> legs) {
             this.owner = owner;
             this.peer = peer;
             this.legs = legs;
@@ -70,7 +71,7 @@ class HandOverTest {
     }
 
     private static Setup resyncingOwner(ClusterFixture c) throws Exception {
-        Map<String, List<SlowLeg>> legs = new ConcurrentHashMap<>();
+        Map<String, List<ParkingLeg>> legs = new ConcurrentHashMap<>();
         ClusterFixture.Node a = startSlow(c, "node-a", legs);
         ClusterFixture.Node b = startSlow(c, "node-b", legs);
         ClusterFixture.Node v = c.start("node-v", false); // its bits stay set until it dies
@@ -94,12 +95,12 @@ class HandOverTest {
         return new Setup(owner, peer, legs);
     }
 
-    private static ClusterFixture.Node startSlow(ClusterFixture c, String name, Map<String, List<SlowLeg>> legs)
+    private static ClusterFixture.Node startSlow(ClusterFixture c, String name, Map<String, List<ParkingLeg>> legs)
             throws Exception {
-        List<SlowLeg> mine = new ArrayList<>();
+        List<ParkingLeg> mine = new ArrayList<>();
         legs.put(name, mine);
         return c.start(name, true, c.zk.connectString(), ClusterFixture.SESSION, ArrayOptions.DEFAULT_IO_WAIT, d -> {
-            SlowLeg s = new SlowLeg(d);
+            ParkingLeg s = new ParkingLeg(d, ParkingLeg.Parks.WRITES);
             mine.add(s);
             return s;
         });
@@ -114,19 +115,19 @@ class HandOverTest {
             int ownerSlot = owner.slot();
             // the owner's bitmap close stalls after the hand-over: it is still a member, still
             // leaving, for as long as the test says, and the peer must wait for it, not give up
-            List<SlowLeg> ownerLegs = s.legs.get(owner.name);
-            peer.onHandOver = () -> ownerLegs.forEach(SlowLeg::stall);
+            List<ParkingLeg> ownerLegs = s.legs.get(owner.name);
+            peer.onHandOver = () -> ownerLegs.forEach(ParkingLeg::stall);
 
             CompletableFuture<Void> closing = CompletableFuture.runAsync(owner.array::close);
             await().atMost(WAIT).until(() -> peer.events.contains("handover" + ownerSlot));
-            await().atMost(WAIT).until(() -> ownerLegs.stream().anyMatch(l -> l.parkedWrites() > 0));
+            await().atMost(WAIT).until(() -> ownerLegs.stream().anyMatch(l -> l.parked() > 0));
             assertThat(owner.cluster.state()).isEqualTo(MembershipState.LEAVING);
             // more than one of the recovery's 1 s slices with the leaver still a member in its slot
             Thread.sleep(Timing.scaled(Duration.ofSeconds(3)).toMillis());
             assertThat(peer.cluster.pendingRecoveries())
                     .as("the peer still waits for the leaver's bitmap lock")
                     .containsExactly(ownerSlot);
-            ownerLegs.forEach(SlowLeg::resume);
+            ownerLegs.forEach(ParkingLeg::resume);
             closing.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
             assertThat(owner.cluster.state()).isEqualTo(MembershipState.LEFT);
 
@@ -209,17 +210,17 @@ class HandOverTest {
     @Test
     void aLeaverHandlesNoMessageOnceItStopsReceivingAndHoldsItsBitmapLockUntilItsBitmapIsClosed() throws Exception {
         try (ClusterFixture c = new ClusterFixture(dir, 3, 24L << 20)) {
-            Map<String, List<SlowLeg>> legs = new ConcurrentHashMap<>();
+            Map<String, List<ParkingLeg>> legs = new ConcurrentHashMap<>();
             ClusterFixture.Node a = c.start("node-a", true);
             ClusterFixture.Node b = startSlow(c, "node-b", legs);
             b.writeBlock(ClusterFixture.chunk(2), 1);
             NodeSlot bSlot = new NodeSlot(b.slot());
             // b's bitmap close stalls: it is between its hand-over and the release of its locks
-            b.onLeaving = () -> legs.get(b.name).forEach(SlowLeg::stall);
+            b.onLeaving = () -> legs.get(b.name).forEach(ParkingLeg::stall);
             long receivedBefore = b.cluster.messagesReceived();
 
             CompletableFuture<Void> closing = CompletableFuture.runAsync(b.array::close);
-            await().atMost(WAIT).until(() -> legs.get(b.name).stream().anyMatch(l -> l.parkedWrites() > 0));
+            await().atMost(WAIT).until(() -> legs.get(b.name).stream().anyMatch(l -> l.parked() > 0));
             assertThat(b.cluster.state()).isEqualTo(MembershipState.LEAVING);
             // a peer's broadcast is neither handled by the leaver nor kept waiting for its ack
             a.cluster.channel().broadcast(new ClusterMessage.MetadataUpdated(0));
@@ -235,7 +236,7 @@ class HandOverTest {
                             .isInstanceOfSatisfying(
                                     DlmException.class,
                                     e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
-                    legs.get(b.name).forEach(SlowLeg::resume);
+                    legs.get(b.name).forEach(ParkingLeg::resume);
                     closing.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
                     assertThat(b.cluster.state()).isEqualTo(MembershipState.LEFT);
                     // counted once its receive thread is done with a message: it is stopped now

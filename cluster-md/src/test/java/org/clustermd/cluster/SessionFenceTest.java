@@ -14,6 +14,7 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.testing.TcpProxy;
 import org.clustermd.raid1.ArrayState;
 import org.clustermd.raid1.FenceReason;
+import org.clustermd.raid1.ParkingLeg;
 import org.clustermd.raid1.Raid1Exception;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.verify.StampedBlock;
@@ -71,21 +72,21 @@ class SessionFenceTest {
     void aSuspendedSessionHoldsIoEvenWhenTheRequestsInFlightDoNotDrainInTime() throws Exception {
         // short and unscaled: the drain must run out of time well before the session is lost
         Duration ioWait = Duration.ofSeconds(2);
-        List<SlowLeg> slow = new ArrayList<>();
+        List<ParkingLeg> slow = new ArrayList<>();
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
                 TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
             ClusterFixture.Node a =
                     c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(8)), ioWait, d -> {
-                        SlowLeg s = new SlowLeg(d);
+                        ParkingLeg s = new ParkingLeg(d, ParkingLeg.Parks.WRITES);
                         slow.add(s);
                         return s;
                     });
             a.writeBlock(0, 1); // the chunk's bit is set and the array active: the next write is data only
-            slow.forEach(SlowLeg::stall);
+            slow.forEach(ParkingLeg::stall);
             ByteBuffer b = AlignedBuffers.allocate(StampedBlock.SIZE);
             StampedBlock.stamp(b, 0, 4096, 1, 2);
             CompletableFuture<Void> inFlight = a.array.writeAsync(4096, b);
-            await().atMost(WAIT).until(() -> slow.stream().allMatch(s -> s.parkedWrites() == 1));
+            await().atMost(WAIT).until(() -> slow.stream().allMatch(s -> s.parked() == 1));
 
             // a cut the client sees at once (its connection reset, reconnects held): SUSPENDED
             // comes now, and the whole session timeout is left for the drain to run out and the
@@ -96,7 +97,7 @@ class SessionFenceTest {
             await().atMost(WAIT).until(() -> a.cluster.sessionState().orElseThrow() == LockSpaceState.SUSPENDED);
             await().atMost(WAIT).until(() -> a.array.arrayState() == ArrayState.SUSPENDED);
             Thread.sleep(ioWait.toMillis() + 1000); // the drain runs out of time meanwhile
-            slow.forEach(SlowLeg::resume);
+            slow.forEach(ParkingLeg::resume);
             inFlight.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
 
             assertThat(a.array.arrayState())
@@ -133,22 +134,22 @@ class SessionFenceTest {
     @Test
     void aLostSessionFencesAtOnceWhileTheDrainAfterSuspendedStillWaits() throws Exception {
         Duration ioWait = Duration.ofMinutes(10); // the drain would outlast the test by far
-        List<SlowLeg> slow = new ArrayList<>();
+        List<ParkingLeg> slow = new ArrayList<>();
         try (ClusterFixture c = new ClusterFixture(dir, 2, 16L << 20);
                 TcpProxy proxy = TcpProxy.start(c.zk.clientPort())) {
             ClusterFixture.Node a =
                     c.start("node-a", false, proxy.connectString(), Timing.scaled(Duration.ofSeconds(4)), ioWait, d -> {
-                        SlowLeg s = new SlowLeg(d);
+                        ParkingLeg s = new ParkingLeg(d, ParkingLeg.Parks.WRITES);
                         slow.add(s);
                         return s;
                     });
             try {
                 a.writeBlock(0, 1);
-                slow.forEach(SlowLeg::stall);
+                slow.forEach(ParkingLeg::stall);
                 ByteBuffer b = AlignedBuffers.allocate(StampedBlock.SIZE);
                 StampedBlock.stamp(b, 0, 4096, 1, 2);
                 CompletableFuture<Void> inFlight = a.array.writeAsync(4096, b);
-                await().atMost(WAIT).until(() -> slow.stream().allMatch(s -> s.parkedWrites() == 1));
+                await().atMost(WAIT).until(() -> slow.stream().allMatch(s -> s.parked() == 1));
 
                 proxy.cut();
                 proxy.drop();
@@ -161,7 +162,7 @@ class SessionFenceTest {
                         .as("the stalled write is still in flight: the drain did not end on its own")
                         .isNotDone();
             } finally {
-                slow.forEach(SlowLeg::resume); // the array's close waits for the write in flight
+                slow.forEach(ParkingLeg::resume); // the array's close waits for the write in flight
             }
         }
     }

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -25,7 +24,6 @@ import org.clustermd.raid1.admin.Examiner;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.BlockDevices;
-import org.clustermd.raid1.io.ForwardingBlockDevice;
 import org.clustermd.raid1.sb.Superblock;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
@@ -145,68 +143,25 @@ class SyncLifecycleTest {
     void lesson68AResyncCountsItsRequestsAtSubmissionSoItsPipelineCannotPassSyncSpeedMax() throws Exception {
         legs(24L << 20, CreateOptions.builder("md-l68").bitmap(BitmapMode.NONE).build());
         List<BlockDevice> devices = legs.open();
-        HeldReads source = new HeldReads(devices.get(0));
+        ParkingLeg source = new ParkingLeg(devices.get(0), ParkingLeg.Parks.READS);
         devices.set(0, source);
         Raid1Array a = legs.track(Raid1Array.assemble(
                 devices,
                 ArrayOptions.builder().syncSpeedMax(128).startFrozen(true).build()));
-        source.hold();
+        source.stall();
         a.syncAction(SyncAction.RESYNC);
-        Awaitility.await().atMost(WAIT).until(() -> source.held() >= 2 || a.syncSpeed() > 0);
-        assertThat(source.held())
+        Awaitility.await().atMost(WAIT).until(() -> source.parked() >= 2 || a.syncSpeed() > 0);
+        assertThat(source.parked())
                 .as("resync requests submitted when the speed first showed the pass")
                 .isEqualTo(1);
         assertThat(a.syncSpeed())
                 .as("KiB/s, above the maximum: the pass sleeps")
                 .isGreaterThan(128);
         a.syncSpeedMax(10_000_000);
-        source.release();
+        source.resume();
         SyncReport r = a.awaitSyncIdle(WAIT).orElseThrow();
         assertThat(r.completed()).isTrue();
         assertThat(legs.compare().identical()).isTrue();
-    }
-
-    /** A real leg whose reads can be held in flight until released. */
-    private static final class HeldReads extends ForwardingBlockDevice {
-        private final List<Runnable> held = new ArrayList<>();
-        private boolean holding;
-
-        HeldReads(BlockDevice inner) {
-            super(inner);
-        }
-
-        synchronized void hold() {
-            holding = true;
-        }
-
-        synchronized int held() {
-            return held.size();
-        }
-
-        void release() {
-            List<Runnable> go;
-            synchronized (this) {
-                holding = false;
-                go = new ArrayList<>(held);
-                held.clear();
-            }
-            go.forEach(Runnable::run);
-        }
-
-        @Override
-        public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
-            synchronized (this) {
-                if (holding) {
-                    CompletableFuture<Void> f = new CompletableFuture<>();
-                    held.add(() -> inner().readAsync(offset, dst).whenComplete((v, t) -> {
-                        if (t == null) f.complete(null);
-                        else f.completeExceptionally(t);
-                    }));
-                    return f;
-                }
-            }
-            return inner().readAsync(offset, dst);
-        }
     }
 
     /**
