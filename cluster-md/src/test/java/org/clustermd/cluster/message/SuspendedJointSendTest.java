@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -17,6 +18,8 @@ import java.util.stream.Stream;
 import org.apache.zookeeper.ZooKeeper;
 import org.awaitility.core.ConditionTimeoutException;
 import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockMode;
+import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
 import org.clustermd.dlm.LockSpaceOptions;
 import org.clustermd.dlm.LockSpaceState;
@@ -65,6 +68,7 @@ class SuspendedJointSendTest {
     private EmbeddedZooKeeper zk;
     private TcpProxy proxy;
     private final List<Node> nodes = new CopyOnWriteArrayList<>();
+    private final List<ZkLockManager> peers = new CopyOnWriteArrayList<>();
 
     /** One node: its session, lockspace, channel and the messages its handler processed. */
     private final class Node {
@@ -75,6 +79,10 @@ class SuspendedJointSendTest {
         final List<List<Integer>> processed = new CopyOnWriteArrayList<>();
 
         Node(String name, String connectString) throws Exception {
+            this(name, connectString, TOKEN);
+        }
+
+        Node(String name, String connectString, Duration requestTimeout) throws Exception {
             manager = ZkLockManager.builder()
                     .connectString(connectString)
                     .cluster("c")
@@ -84,7 +92,7 @@ class SuspendedJointSendTest {
                     .ensembleTracker(false) // behind the proxy, keep the proxy's address
                     .build();
             nodes.add(this);
-            ls = manager.join("md0", LockSpaceOptions.of(4).withRequestTimeout(TOKEN));
+            ls = manager.join("md0", LockSpaceOptions.of(4).withRequestTimeout(requestTimeout));
             channel = MessageChannel.open(
                     name,
                     ls,
@@ -127,6 +135,7 @@ class SuspendedJointSendTest {
     void stop() {
         try {
             proxy.restore();
+            for (ZkLockManager m : peers) m.close();
             for (Node n : nodes) {
                 try {
                     n.close();
@@ -143,10 +152,28 @@ class SuspendedJointSendTest {
         }
     }
 
+    /** The write grants both locks at once; their completions are refused. */
     @Test
     void aBroadcastWhoseFirstWriteCommittedButEndedSuspendedNeitherKeepsNorForgetsItsLocks() throws Exception {
+        firstWriteEndsSuspended(false);
+    }
+
+    /**
+     * A receiver still on the last message holds {@code message} PR (md-cluster-protocol §b.4,
+     * between steps 4 and 5; a plain member of the lockspace stands in for it), so the write
+     * grants the token and queues {@code message} EX. The token's completion is refused; the
+     * queued conversion is cancelled, but that cancel can be written only once the lease is back,
+     * after a's lock manager gave up waiting for it (a's request timeout is short): the joint
+     * request ends with a request still pending on {@code message}.
+     */
+    @Test
+    void aBroadcastWhoseQueuedMessageLockOutlivedItsSuspendedFirstWriteNeitherKeepsNorForgetsIt() throws Exception {
+        firstWriteEndsSuspended(true);
+    }
+
+    private void firstWriteEndsSuspended(boolean receiverStillOnLastMessage) throws Exception {
         long before = System.nanoTime();
-        Node a = new Node("a", proxy.connectString());
+        Node a = new Node("a", proxy.connectString(), receiverStillOnLastMessage ? SESSION.dividedBy(12) : TOKEN);
         Node b = new Node("b", zk.connectString());
         Node c = new Node("c", zk.connectString());
         ZooKeeper reader = b.manager.curator().getZookeeperClient().getZooKeeper();
@@ -167,6 +194,27 @@ class SuspendedJointSendTest {
                 .alias("a's lease renewed")
                 .until(() -> a.ls.leaseDeadlineNanos() - before > SESSION.toNanos());
 
+        LockResource lastReceiver = null;
+        if (receiverStillOnLastMessage) {
+            ZkLockManager pm = ZkLockManager.builder()
+                    .connectString(zk.connectString())
+                    .cluster("c")
+                    .nodeName("p")
+                    .sessionTimeout(SESSION)
+                    .connectionTimeout(Duration.ofSeconds(20))
+                    .build();
+            peers.add(pm);
+            lastReceiver = pm.join("md0", LockSpaceOptions.of(4)).resource("message");
+            lastReceiver.convert(LockMode.PR);
+        }
+        String messageAfterWrite = receiverStillOnLastMessage ? "NL/EX" : "EX";
+        // a's view shows all of that before the cut: a sync's answer follows every earlier event,
+        // on the event thread that applies them (planned on an older view, the write would lose
+        // its race and a would never hear so)
+        CountDownLatch synced = new CountDownLatch(1);
+        a.manager.curator().getZookeeperClient().getZooKeeper().sync("/", (rc, path, ctx) -> synced.countDown(), null);
+        assertThat(synced.await(LIVENESS.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+
         proxy.cutServerToClient();
         long started = System.nanoTime();
         CompletableFuture<Void> first = CompletableFuture.runAsync(() -> {
@@ -177,9 +225,9 @@ class SuspendedJointSendTest {
             }
         });
         await().atMost(LIVENESS)
-                .alias("the joint write committed: a holds token EX and message EX on the server")
+                .alias("the joint write committed: a holds token EX, and message EX or queued for it")
                 .until(() -> heldBy(reader, a, "token").equals("EX")
-                        && heldBy(reader, a, "message").equals("EX"));
+                        && heldBy(reader, a, "message").equals(messageAfterWrite));
         await().atMost(LIVENESS)
                 .alias("a heard nothing back: its lease lapsed")
                 .until(() -> a.ls.state() == LockSpaceState.SUSPENDED);
@@ -195,8 +243,9 @@ class SuspendedJointSendTest {
             // done (either way) or still waiting for the lease: the outcome is checked below
         }
         proxy.restore();
-        Throwable failure = outcome(first);
         await().atMost(LIVENESS).until(() -> a.ls.state() == LockSpaceState.ACTIVE);
+        if (lastReceiver != null) lastReceiver.convert(LockMode.NL); // the last receiver is done
+        Throwable failure = outcome(first);
         assertThat(a.manager.curator().getZookeeperClient().getZooKeeper().getSessionId())
                 .as("the same session resumed")
                 .isEqualTo(session);
