@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * How the channel's two sides take their lock steps: one conversion within a bound, retried
  * when refused only because the lease had lapsed; several in one write where md's steps follow
  * each other without waiting for a peer (md-cluster-protocol §b.8), or one at a time when that
- * write was not made; and the release of {@code message} that the receivers' PR waits for.
+ * write was not made or, having been made, ended SUSPENDED (settled first: docs/lessons.md §69);
+ * and the release of {@code message} that the receivers' PR waits for.
  *
  * <p>Thread-safe.
  */
