@@ -97,7 +97,8 @@ public interface LockResource extends AutoCloseable {
      * to the grant; a caller that must know what it holds after a failed request (a joint request
      * that ended SUSPENDED after its write committed, {@link LockSpace#convertJointly}) waits for
      * the lease ({@link LockSpace#awaitLease}), then for this, then reads {@link #grantedMode()}.
-     * A lockspace that is LOST or CLOSED has no pending request.
+     * A lockspace that is LOST or CLOSED has no pending request. Never call it from a lock
+     * manager callback: the outcomes it waits for are delivered on the callback thread.
      *
      * @return true when no request is pending; false when {@code timeout} ran out first
      */
