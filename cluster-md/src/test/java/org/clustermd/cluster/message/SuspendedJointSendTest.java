@@ -188,8 +188,10 @@ class SuspendedJointSendTest {
                         && heldBy(reader, b, "message").equals("NL")
                         && heldBy(reader, c, "message").equals("NL"));
 
-        // a's lease renewed by answers to its own probes, not the first one it got with its
-        // session (which ends later than any renewed one: 5/6 of a session timeout from the start)
+        // a's lease renewed by answers to its own probes (it then ends at most half a session
+        // timeout after the last answer), not the first one it got with its session, which ends
+        // 5/6 of a session timeout after the start: cut soon after it, a's client would give up
+        // its connection before the lease lapsed
         await().atMost(LIVENESS)
                 .alias("a's lease renewed")
                 .until(() -> a.ls.leaseDeadlineNanos() - before > SESSION.toNanos());
