@@ -89,6 +89,22 @@ public interface LockResource extends AutoCloseable {
     boolean cancel() throws DlmException;
 
     /**
+     * Waits until no request of this lock is pending (each one granted, cancelled or failed) and
+     * {@link #grantedMode()} and {@link #requestedMode()} tell the outcome of every request made
+     * before the call. Starts nothing. A request can outlive the call that made it: a
+     * conversion whose wait ended while the lockspace was {@link LockSpaceState#SUSPENDED} is
+     * cancelled, but the cancel is written only once the lockspace is ACTIVE again, and may lose
+     * to the grant; a caller that must know what it holds after a failed request (a joint request
+     * that ended SUSPENDED after its write committed, {@link LockSpace#convertJointly}) waits for
+     * the lease ({@link LockSpace#awaitLease}), then for this, then reads {@link #grantedMode()}.
+     * A lockspace that is LOST or CLOSED has no pending request. Never call it from a lock
+     * manager callback: the outcomes it waits for are delivered on the callback thread.
+     *
+     * @return true when no request is pending; false when {@code timeout} ran out first
+     */
+    boolean awaitNoRequest(Duration timeout) throws InterruptedException;
+
+    /**
      * Releases the lock (writing the LVB when held in PW/EX). A pending request is cancelled
      * first. Does nothing when no lock is held.
      */

@@ -98,6 +98,17 @@ public interface LockSpace extends AutoCloseable {
      * {@link LockResource#convert}, and the locks' {@link LockResource#grantedMode()} tells what
      * each one holds.
      *
+     * <p>NOT_GRANTED and INVALID_REQUEST mean nothing was written. Any other failure may come
+     * after the write committed: {@link DlmException.Code#SUSPENDED} in particular both when the
+     * request was refused before writing (the lease had lapsed) and when a conversion the write
+     * granted reached the caller only after the lockspace was suspended (its completion is
+     * refused, the lock held all the same if the same session resumes). A conversion still
+     * waiting then is cancelled, but that cancel may be written only once the lockspace is ACTIVE
+     * again, and may lose to the grant. A caller that must know what it holds waits for the
+     * lease ({@link #awaitLease}), then for each lock to have no request pending
+     * ({@link LockResource#awaitNoRequest}), and reads each lock's
+     * {@link LockResource#grantedMode()}.
+     *
      * @param conversions at least one, each of a lock of this lockspace with no request pending,
      *     no two on the same resource
      * @return the grants, in the order of {@code conversions}

@@ -247,13 +247,13 @@ public final class MessageChannel implements AutoCloseable {
             checkOpen();
             // the message lock is the receive thread's too: only with the receive mutex held
             if (withMessage && recvMutex.tryAcquire()) {
-                boolean taken = false;
+                Taken taken = Taken.NOTHING;
                 try {
                     taken = takeTokenAndMessage(deadline);
                 } finally {
-                    if (!taken) recvMutex.release();
+                    if (taken == Taken.NOTHING) recvMutex.release();
                 }
-                if (taken) return new SendPermit(this, true);
+                if (taken != Taken.NOTHING) return new SendPermit(this, taken == Taken.TOKEN_AND_MESSAGE);
             }
             steps.convert(token, LockMode.EX, Duration.ofNanos(Math.max(1, remaining(deadline))));
             tokenHeld = true;
@@ -280,23 +280,63 @@ public final class MessageChannel implements AutoCloseable {
         }
     }
 
+    /** What {@link #takeTokenAndMessage} took: the caller holds exactly that. */
+    private enum Taken {
+        NOTHING,
+        TOKEN,
+        TOKEN_AND_MESSAGE
+    }
+
     /**
      * md's steps 1 and 2 in one write when the token is free: {@code token} EX granted at once,
      * {@code message} EX granted or queued behind the receivers still on the last message, so it
-     * is never queued without the token (docs/lessons.md §66). False (nothing taken) when the
-     * token is not free, or the lock manager would not write it now.
+     * is never queued without the token (docs/lessons.md §66). NOTHING when the token is not free,
+     * or the lock manager would not write it now.
+     *
+     * <p>A joint request that ends SUSPENDED may have written all the same: its grants reached
+     * this node after the lease lapsed, so their completions were refused, and {@code message}
+     * EX may still wait in its queue with its cancel to be written once the lease is back
+     * (docs/lessons.md §69). So any failure but a refusal before writing is settled first (the
+     * lease back, no request pending) and the send goes on from what is held: both locks, the
+     * token alone ({@code message} then taken by the send, as md does), or nothing. Held without
+     * {@code token}, {@code message} is given back. A failure for good (the message not granted
+     * in time) gives back what is held.
      */
-    private boolean takeTokenAndMessage(long deadline) throws DlmException {
+    private Taken takeTokenAndMessage(long deadline) throws DlmException {
+        List<Conversion> both = List.of(Conversion.now(token, LockMode.EX), Conversion.queued(message, LockMode.EX));
         try {
-            lockSpace.convertJointly(
-                    List.of(Conversion.now(token, LockMode.EX), Conversion.queued(message, LockMode.EX)),
-                    Duration.ofNanos(Math.max(1, remaining(deadline))));
-            return true;
+            lockSpace.convertJointly(both, Duration.ofNanos(Math.max(1, remaining(deadline))));
+            return Taken.TOKEN_AND_MESSAGE;
         } catch (DlmException e) {
-            if (LockSteps.wroteNothing(e)) return false;
+            if (LockSteps.wroteNothing(e)) return Taken.NOTHING;
+            if (!steps.settle(bounds.token(), both)) {
+                if (steps.alive()) {
+                    log.error(
+                            "{}: the first write of a send failed ({}) and what it took is not known: token {}, message {}",
+                            arrayName,
+                            e.getMessage(),
+                            token.grantedMode().orElse(null),
+                            message.grantedMode().orElse(null));
+                }
+                throw e;
+            }
+            boolean tokenHeld = token.grantedMode().orElse(null) == LockMode.EX;
+            boolean messageHeld = message.grantedMode().orElse(null) == LockMode.EX;
+            if (e.code() == DlmException.Code.SUSPENDED) {
+                if (tokenHeld) {
+                    log.info(
+                            "{}: the first write of a send was made, its grants came after a lapsed lease: going on"
+                                    + " with token EX{}",
+                            arrayName,
+                            messageHeld ? " and message EX" : "");
+                    return messageHeld ? Taken.TOKEN_AND_MESSAGE : Taken.TOKEN;
+                }
+                if (messageHeld) steps.releaseMessage(); // never without the token (docs/lessons.md §66)
+                return Taken.NOTHING;
+            }
             // written, then failed (the message not granted in time): give back what was granted
-            if (message.grantedMode().orElse(null) == LockMode.EX) steps.releaseMessage();
-            releaseToken(token.grantedMode().orElse(null) == LockMode.EX);
+            if (messageHeld) steps.releaseMessage();
+            releaseToken(tokenHeld);
             throw e;
         }
     }

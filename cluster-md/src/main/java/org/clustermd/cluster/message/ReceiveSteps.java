@@ -91,17 +91,22 @@ final class ReceiveSteps {
     /**
      * After a message: {@code ack} NL to CR and {@code message} PR to NL in one write, when the
      * CR is granted at once (the sender's EX went back to CR in the same write that let our PR
-     * in). False when that write was not made; the caller then takes the steps one at a time.
+     * in). False when that write was not made or failed; the caller then takes the steps one at
+     * a time, from what the locks hold once a failure that may have written was settled.
      */
     boolean rearmAckAndRelease() {
         if (ack.grantedMode().orElse(null) != LockMode.NL
                 || message.grantedMode().orElse(null) != LockMode.PR) return false;
+        List<Conversion> both = List.of(Conversion.now(ack, LockMode.CR), Conversion.now(message, LockMode.NL));
         try {
-            lockSpace.convertJointly(
-                    List.of(Conversion.now(ack, LockMode.CR), Conversion.now(message, LockMode.NL)), bounds.token());
+            lockSpace.convertJointly(both, bounds.token());
             return true;
         } catch (DlmException e) {
-            if (!LockSteps.wroteNothing(e) && steps.alive())
+            if (LockSteps.wroteNothing(e)) return false;
+            // it may have written (SUSPENDED: its grants came after the lease lapsed): the steps
+            // that follow start from what is held, a lock already in its mode costing no write
+            boolean known = steps.settle(bounds.token(), both);
+            if ((e.code() != DlmException.Code.SUSPENDED || !known) && steps.alive())
                 log.warn("{}: re-arming ack after a message: {}", arrayName, e.getMessage());
             return false;
         }

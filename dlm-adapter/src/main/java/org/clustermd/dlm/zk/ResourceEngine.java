@@ -196,6 +196,29 @@ final class ResourceEngine {
         });
     }
 
+    /**
+     * What {@link ZkLockResource#awaitNoRequest} waits for: the pending request's future
+     * ({@code pending}), which completes after the request's outcome is published; with none
+     * pending, a marker queued behind every completion produced so far, so that what the handle
+     * publishes is up to date once it ran.
+     */
+    record Settling(CompletableFuture<?> done, boolean pending) {}
+
+    /** The next thing to wait for before {@code h} has no request pending; null when the lockspace is LOST or CLOSED. */
+    Settling settling(ZkLockResource h) {
+        return space.underLockGet(out -> {
+            if (space.state() == LockSpaceState.LOST || space.state() == LockSpaceState.CLOSED) {
+                return null; // every request failed, and nothing is held, published at once
+            }
+            if (h.pending != null) {
+                return new Settling(h.pending.future, true);
+            }
+            CompletableFuture<Void> marker = new CompletableFuture<>();
+            out.add(() -> marker.complete(null));
+            return new Settling(marker, false);
+        });
+    }
+
     /** Why a new operation cannot start now, or null. */
     DlmException refuse(ZkLockResource h) {
         if (space.state() == LockSpaceState.LOST) {

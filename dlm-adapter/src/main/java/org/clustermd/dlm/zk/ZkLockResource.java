@@ -172,6 +172,23 @@ final class ZkLockResource implements LockResource {
     }
 
     @Override
+    public boolean awaitNoRequest(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            ResourceEngine.Settling s = space.engine.settling(this);
+            if (s == null) return true;
+            try {
+                s.done().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (ExecutionException e) {
+                // failed or cancelled: settled all the same
+            } catch (TimeoutException e) {
+                return false;
+            }
+            if (!s.pending()) return true;
+        }
+    }
+
+    @Override
     public void unlock() throws DlmException {
         try {
             await(space.engine.unlock(this), space.requestTimeout());

@@ -111,7 +111,11 @@
  * (and goes on alone) or none is (and the parts are written again together). A wait that ends
  * while parts still wait cancels them; when a cancel loses to its grant and every part ends
  * granted, the caller gets the grants, as {@code convert} returns a grant that won the race with
- * its cancel.
+ * its cancel. A joint request can end SUSPENDED after its write committed (a grant whose
+ * completion came after SUSPENDED, below): its parts still waiting are cancelled, but such a
+ * cancel is written only once the lockspace is ACTIVE again, after the caller may have given up
+ * waiting for it. A caller learns what it holds by waiting for the lease and then for each lock
+ * to have no request pending ({@code LockResource#awaitNoRequest}, docs/lessons.md §69).
  *
  * <h2>A grant is learned from its event, which comes before its reply</h2>
  * A member completes its own request when its view shows the lock granted in the requested mode

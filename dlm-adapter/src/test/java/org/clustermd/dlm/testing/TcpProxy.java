@@ -27,6 +27,7 @@ import org.clustermd.testkit.Timing;
  *       that judges the link by what it receives sees nothing wrong.</li>
  *   <li>{@link #cutServerToClient()}: the other way. Only what the server sends is held: the
  *       client's requests reach the server and take effect, their replies never come.</li>
+ *   <li>{@link #cutOnlyClientToServer()}: the one-way cut turned around, at once.</li>
  *   <li>{@link #restore()}: the partition heals; held bytes and held connections go on.</li>
  *   <li>{@link #drop()}: every open connection is closed at once (both sides see the
  *       socket close); new connections are forwarded as usual (or held, if cut).</li>
@@ -141,6 +142,18 @@ public final class TcpProxy implements AutoCloseable {
     public synchronized void cutServerToClient() {
         link = link.to(Link.FORWARDING);
         downstreamCut = true;
+    }
+
+    /**
+     * Turns a one-way cut around: releases what the server sent (held bytes included) and holds
+     * what the client sends from now on, in one step, so that no byte of the client's slips
+     * through in between; {@link #restore()} releases it.
+     */
+    public synchronized void cutOnlyClientToServer() {
+        link = link.to(Link.FORWARDING);
+        upstreamCut = true;
+        downstreamCut = false;
+        notifyAll();
     }
 
     /** Stops forwarding in both directions and keeps every socket open, silently. */

@@ -130,6 +130,10 @@ class LostJointReplyTest {
         // ack: queued by the lost write, and still waiting for b's CR
         assertThat(parts.get(1)).as("ack EX still waits in its queue").isNotDone();
         assertThat(ack.requestedMode()).contains(LockMode.EX);
+        assertThat(ack.awaitNoRequest(Duration.ofMillis(100)))
+                .as("a request is pending on ack")
+                .isFalse();
+        assertThat(token.awaitNoRequest(timing.duration())).as("none on token").isTrue();
         assertThat(ack.grantedMode()).isEmpty();
         assertThat(stats.plainWrites() + stats.casWrites())
                 .as("nothing written again: the lost write was found on the server")
@@ -139,6 +143,8 @@ class LostJointReplyTest {
         assertViewIsTheServers("token", "ack");
 
         peerAck.convert(LockMode.NL); // the queued part is granted as any queued request
+        assertThat(ack.awaitNoRequest(timing.duration())).isTrue();
+        assertThat(ack.grantedMode()).as("published by the time the wait ends").contains(LockMode.EX);
         LockGrant ackGrant = parts.get(1).get(timing.milliseconds(), TimeUnit.MILLISECONDS);
         assertThat(ackGrant.mode()).isEqualTo(LockMode.EX);
         assertThat(ackGrant.fencingToken()).isGreaterThan(token.fencingToken());
