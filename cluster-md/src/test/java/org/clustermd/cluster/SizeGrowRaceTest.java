@@ -65,12 +65,7 @@ class SizeGrowRaceTest {
             try {
                 long old = a.array.sizeSectors();
                 long grown = old + 8 * MIB / 512;
-                aim(held, c, a, b.slot());
-                Future<?> grow = growInBackground(a, grown);
-                Timing.waitFor(
-                        "the grower checks the peer's slot",
-                        () -> held.stream().anyMatch(HeldReads::holding),
-                        Timing.seconds(60));
+                Future<?> grow = growHeldAtPeersSlot(held, c, a, b.slot(), grown);
                 assertThat(ClusterFixture.superblock(c.legs.get(0)).size())
                         .as("the superblocks carry the new size")
                         .isEqualTo(grown);
@@ -88,12 +83,7 @@ class SizeGrowRaceTest {
 
                 grow.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
                 ClusterFixture.Node e = joining.get(Timing.seconds(120).toMillis(), TimeUnit.MILLISECONDS);
-                for (ClusterFixture.Node n : List.of(a, b, e)) {
-                    assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(grown);
-                    assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
-                            .as(n.name)
-                            .isEqualTo(grown);
-                }
+                assertServes(grown, a, b, e);
                 writeAndReadBeyond(e, old);
             } finally {
                 held.forEach(HeldReads::release);
@@ -117,12 +107,7 @@ class SizeGrowRaceTest {
                 long old = a.array.sizeSectors();
                 long grown = old + 8 * MIB / 512;
                 int deadSlot = a.slot();
-                aim(held, c, a, b.slot());
-                Future<?> grow = growInBackground(a, grown);
-                Timing.waitFor(
-                        "the grower checks the peer's slot",
-                        () -> held.stream().anyMatch(HeldReads::holding),
-                        Timing.seconds(60));
+                Future<?> grow = growHeldAtPeersSlot(held, c, a, b.slot(), grown);
                 assertThat(b.array.bitmap().orElseThrow().geometry().syncSize())
                         .as("the peer prepared the new size")
                         .isEqualTo(grown);
@@ -148,9 +133,7 @@ class SizeGrowRaceTest {
                 }
                 writeAndReadBeyond(b, old);
 
-                ClusterFixture.Node e = c.start("node-e", true);
-                assertThat(e.array.sizeSectors()).isEqualTo(grown);
-                assertThat(e.array.bitmap().orElseThrow().geometry().syncSize()).isEqualTo(grown);
+                assertServes(grown, c.start("node-e", true));
             } finally {
                 held.forEach(HeldReads::release);
             }
@@ -242,12 +225,7 @@ class SizeGrowRaceTest {
                 long old = a.array.sizeSectors();
                 long grown = old + 8 * MIB / 512;
                 int deadSlot = a.slot();
-                aim(held, c, a, b.slot());
-                Future<?> grow = growInBackground(a, grown);
-                Timing.waitFor(
-                        "the grower checks the peer's slot",
-                        () -> held.stream().anyMatch(HeldReads::holding),
-                        Timing.seconds(60));
+                Future<?> grow = growHeldAtPeersSlot(held, c, a, b.slot(), grown);
                 // the survivor's recovery of the grower's slot is held where it reads the slot's size
                 aim(survivorHeld, c, a, deadSlot);
                 c.expire(a);
@@ -307,12 +285,7 @@ class SizeGrowRaceTest {
             long old = a.array.sizeSectors();
             long grown = old + 8 * MIB / 512;
             try {
-                aim(held, c, a, b.slot());
-                Future<?> grow = growInBackground(a, grown);
-                Timing.waitFor(
-                        "the grower checks the peer's slot",
-                        () -> held.stream().anyMatch(HeldReads::holding),
-                        Timing.seconds(60));
+                Future<?> grow = growHeldAtPeersSlot(held, c, a, b.slot(), grown);
                 bothDieMidGrow(c, b, a, grow, () -> held.forEach(HeldReads::release));
             } finally {
                 held.forEach(HeldReads::release);
@@ -325,12 +298,7 @@ class SizeGrowRaceTest {
             ClusterFixture.Node a2 = c.start("node-a", true);
             ClusterFixture.Node b2 = c.start("node-b", true);
             ClusterFixture.Node e = c.start("node-e", true);
-            for (ClusterFixture.Node n : List.of(a2, b2, e)) {
-                assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(grown);
-                assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
-                        .as(n.name)
-                        .isEqualTo(grown);
-            }
+            assertServes(grown, a2, b2, e);
             writeAndReadBeyond(e, old);
         }
     }
@@ -380,15 +348,36 @@ class SizeGrowRaceTest {
             ClusterFixture.Node a2 = c.start("node-a", true);
             assertThat(a2.slot()).isEqualTo(growerSlot);
             ClusterFixture.Node b2 = c.start("node-b", true);
-            for (ClusterFixture.Node n : List.of(a2, b2)) {
-                assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(old);
-                assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
-                        .as(n.name)
-                        .isEqualTo(old);
-            }
+            assertServes(old, a2, b2);
             b2.array.growSize(grown);
             assertThat(a2.array.sizeSectors()).isEqualTo(grown);
             writeAndReadBeyond(a2, old);
+        }
+    }
+
+    /**
+     * Holds {@code grower}'s reads of the peer's slot {@code peerSlot}, starts its grow to
+     * {@code sectors} and returns once the grow is held there, checking that slot.
+     */
+    private Future<?> growHeldAtPeersSlot(
+            List<HeldReads> held, ClusterFixture c, ClusterFixture.Node grower, int peerSlot, long sectors)
+            throws Exception {
+        aim(held, c, grower, peerSlot);
+        Future<?> grow = growInBackground(grower, sectors);
+        Timing.waitFor(
+                "the grower checks the peer's slot",
+                () -> held.stream().anyMatch(HeldReads::holding),
+                Timing.seconds(60));
+        return grow;
+    }
+
+    /** Every node serves {@code sectors}, and its own bitmap slot covers them. */
+    private static void assertServes(long sectors, ClusterFixture.Node... nodes) {
+        for (ClusterFixture.Node n : nodes) {
+            assertThat(n.array.sizeSectors()).as(n.name).isEqualTo(sectors);
+            assertThat(n.array.bitmap().orElseThrow().geometry().syncSize())
+                    .as(n.name)
+                    .isEqualTo(sectors);
         }
     }
 

@@ -3,7 +3,6 @@ package org.clustermd.bench.broadcast;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.AddWatchMode;
@@ -13,6 +12,7 @@ import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
+import org.clustermd.bench.RawZooKeeper;
 
 /**
  * The cheapest acknowledged broadcast ZooKeeper allows, as a lower bound for P8 on the same server
@@ -39,7 +39,7 @@ final class BroadcastFloor implements AutoCloseable {
 
     static BroadcastFloor open(String cs, String root, int members)
             throws IOException, InterruptedException, KeeperException {
-        BroadcastFloor f = new BroadcastFloor(root, connect(cs));
+        BroadcastFloor f = new BroadcastFloor(root, RawZooKeeper.connect(cs));
         try {
             ensure(f.sender, root);
             ensure(f.sender, root + "/msg");
@@ -47,7 +47,7 @@ final class BroadcastFloor implements AutoCloseable {
             for (int i = 1; i < members; i++) {
                 String ack = root + "/acks/" + i;
                 ensure(f.sender, ack);
-                ZooKeeper r = connect(cs);
+                ZooKeeper r = RawZooKeeper.connect(cs);
                 f.receivers.add(r);
                 // on the client's event thread: an asynchronous write, never a blocking call there
                 r.addWatch(
@@ -100,18 +100,6 @@ final class BroadcastFloor implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    static ZooKeeper connect(String cs) throws IOException, InterruptedException {
-        CountDownLatch connected = new CountDownLatch(1);
-        ZooKeeper zk = new ZooKeeper(cs, 15_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
-        });
-        if (!connected.await(20, TimeUnit.SECONDS)) {
-            zk.close();
-            throw new IOException("could not connect to " + cs);
-        }
-        return zk;
     }
 
     static void ensure(ZooKeeper zk, String path) throws KeeperException, InterruptedException {

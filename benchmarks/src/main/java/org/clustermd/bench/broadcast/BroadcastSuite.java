@@ -12,6 +12,7 @@ import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.bench.BenchException;
 import org.clustermd.bench.BenchOptions;
 import org.clustermd.bench.Figure;
+import org.clustermd.bench.RawZooKeeper;
 import org.clustermd.bench.Suite;
 import org.clustermd.bench.storage.Percentiles;
 import org.clustermd.cluster.message.ChannelBounds;
@@ -77,7 +78,7 @@ public final class BroadcastSuite implements Suite {
         List<ZkLockManager> managers = new ArrayList<>();
         List<MessageChannel> channels = new ArrayList<>();
         List<LockSpace> spaces = new ArrayList<>();
-        ZooKeeper raw = BroadcastFloor.connect(cs);
+        ZooKeeper raw = RawZooKeeper.connect(cs);
         BroadcastFloor floor = null;
         try {
             BroadcastFloor.ensure(raw, "/bench-p8");

@@ -8,21 +8,20 @@ import static org.clustermd.bench.storage.Rounds.with;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.Stat;
 import org.clustermd.bench.BenchException;
 import org.clustermd.bench.BenchOptions;
 import org.clustermd.bench.Figure;
+import org.clustermd.bench.RawZooKeeper;
 import org.clustermd.bench.Suite;
 import org.clustermd.bench.storage.Fio;
 import org.clustermd.bench.storage.FioReport;
@@ -546,16 +545,12 @@ public final class DatapathSuite implements Suite {
     }
 
     /** A plain ZooKeeper session of its own for the marker creates. */
-    private static ZooKeeper connect(String cs) throws IOException, InterruptedException, BenchException {
-        CountDownLatch connected = new CountDownLatch(1);
-        ZooKeeper zk = new ZooKeeper(cs, 30_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) connected.countDown();
-        });
-        if (!connected.await(30, TimeUnit.SECONDS)) {
-            zk.close();
-            throw new BenchException("P4: could not connect to the embedded ZooKeeper at " + cs);
+    private static ZooKeeper connect(String cs) throws InterruptedException, BenchException {
+        try {
+            return RawZooKeeper.connect(cs, Duration.ofSeconds(30), Duration.ofSeconds(30));
+        } catch (IOException e) {
+            throw new BenchException("P4: " + e.getMessage(), e);
         }
-        return zk;
     }
 
     /** Creates a sequential marker znode and returns its creation zxid. */

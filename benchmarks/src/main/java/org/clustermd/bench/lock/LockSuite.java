@@ -18,12 +18,12 @@ import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.retry.RetryNTimes;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.bench.BenchException;
 import org.clustermd.bench.BenchOptions;
 import org.clustermd.bench.Figure;
+import org.clustermd.bench.RawZooKeeper;
 import org.clustermd.bench.Suite;
 import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
@@ -244,7 +244,7 @@ public final class LockSuite implements Suite {
     /** P6: uncontended EX lock+unlock p50 against raw create+delete p50. */
     private Figure p6(String ensemble, String cs, String config, int rounds, int iterations)
             throws DlmException, IOException, InterruptedException, KeeperException {
-        ZooKeeper raw = connect(cs);
+        ZooKeeper raw = RawZooKeeper.connect(cs);
         try (ZkLockManager dlm = ZkLockManager.builder()
                 .connectString(cs)
                 .cluster("bench")
@@ -407,20 +407,6 @@ public final class LockSuite implements Suite {
             throw new IllegalStateException("a contender failed: " + failure.get(), failure.get());
         }
         return count.get() / ((System.nanoTime() - start) / 1e9);
-    }
-
-    private static ZooKeeper connect(String cs) throws IOException, InterruptedException {
-        CountDownLatch connected = new CountDownLatch(1);
-        ZooKeeper zk = new ZooKeeper(cs, 15_000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                connected.countDown();
-            }
-        });
-        if (!connected.await(20, TimeUnit.SECONDS)) {
-            zk.close();
-            throw new IOException("could not connect to " + cs);
-        }
-        return zk;
     }
 
     private static void ensure(ZooKeeper zk, String path) throws KeeperException, InterruptedException {

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -14,10 +13,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.stream.Stream;
 import org.apache.zookeeper.ZooKeeper;
 import org.awaitility.core.ConditionTimeoutException;
-import org.clustermd.dlm.DlmException;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpace;
@@ -26,7 +23,6 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.dlm.zk.LockSpaceDump;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
@@ -185,8 +181,8 @@ class SuspendedJointSendTest {
         await().atMost(LIVENESS)
                 .until(() -> b.channel.messagesReceived() == 1
                         && c.channel.messagesReceived() == 1
-                        && heldBy(reader, b, "message").equals("NL")
-                        && heldBy(reader, c, "message").equals("NL"));
+                        && ServerLocks.heldBy(reader, b.slot(), "message").equals("NL")
+                        && ServerLocks.heldBy(reader, c.slot(), "message").equals("NL"));
 
         // a's lease renewed by answers to its own probes (it then ends at most half a session
         // timeout after the last answer), not the first one it got with its session, which ends
@@ -228,8 +224,8 @@ class SuspendedJointSendTest {
         });
         await().atMost(LIVENESS)
                 .alias("the joint write committed: a holds token EX, and message EX or queued for it")
-                .until(() -> heldBy(reader, a, "token").equals("EX")
-                        && heldBy(reader, a, "message").equals(messageAfterWrite));
+                .until(() -> ServerLocks.heldBy(reader, a.slot(), "token").equals("EX")
+                        && ServerLocks.heldBy(reader, a.slot(), "message").equals(messageAfterWrite));
         await().atMost(LIVENESS)
                 .alias("a heard nothing back: its lease lapsed")
                 .until(() -> a.ls.state() == LockSpaceState.SUSPENDED);
@@ -265,12 +261,13 @@ class SuspendedJointSendTest {
         // broadcast released what its first write took, a completed one released it as usual
         try {
             await().atMost(Timing.scaled(Duration.ofSeconds(20)))
-                    .until(() -> idle(heldBy(reader, a, "token")) && idle(heldBy(reader, a, "message")));
+                    .until(() -> idle(ServerLocks.heldBy(reader, a.slot(), "token"))
+                            && idle(ServerLocks.heldBy(reader, a.slot(), "message")));
         } catch (ConditionTimeoutException e) {
             throw new AssertionError("after its broadcast "
                     + (failure == null ? "completed" : "failed (" + failure.getMessage() + ")")
-                    + ", a still holds token " + heldBy(reader, a, "token") + " and message "
-                    + heldBy(reader, a, "message") + " on the server");
+                    + ", a still holds token " + ServerLocks.heldBy(reader, a.slot(), "token") + " and message "
+                    + ServerLocks.heldBy(reader, a.slot(), "message") + " on the server");
         }
 
         // no stall: the token is free for a peer, and a's channel works
@@ -284,22 +281,6 @@ class SuspendedJointSendTest {
 
     private static boolean idle(String mode) {
         return mode.equals("NL") || mode.equals("-");
-    }
-
-    /** What {@code n} holds of {@code resource} on the server: "granted" or "granted/requested", "-" for nothing. */
-    private static String heldBy(ZooKeeper reader, Node n, String resource) throws DlmException {
-        List<String> held = new ArrayList<>();
-        for (LockSpaceDump.Resource r : LockSpaceDump.read(reader, "/clustermd", "c")
-                .lockSpaces()
-                .get(0)
-                .resources()) {
-            if (!r.name().equals(resource)) continue;
-            Stream.of(r.granted(), r.converting(), r.waiting())
-                    .flatMap(List::stream)
-                    .filter(l -> l.slot() == n.slot())
-                    .forEach(l -> held.add(l.requested().isEmpty() ? l.granted() : l.granted() + "/" + l.requested()));
-        }
-        return held.isEmpty() ? "-" : String.join(",", held);
     }
 
     private static Throwable outcome(CompletableFuture<?> f) {

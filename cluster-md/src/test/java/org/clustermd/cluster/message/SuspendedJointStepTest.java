@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Stream;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.dlm.Conversion;
 import org.clustermd.dlm.DlmException;
@@ -24,7 +23,6 @@ import org.clustermd.dlm.LockSpaceState;
 import org.clustermd.dlm.server.EmbeddedZooKeeper;
 import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.testing.TcpProxy;
-import org.clustermd.dlm.zk.LockSpaceDump;
 import org.clustermd.dlm.zk.ZkLockManager;
 import org.clustermd.testkit.Timing;
 import org.junit.jupiter.api.AfterEach;
@@ -134,8 +132,9 @@ class SuspendedJointStepTest {
         step.start();
         await().atMost(LIVENESS)
                 .alias("the joint write committed: message CW, ack EX queued behind r's CR")
-                .until(() -> heldBy(reader, a, "message").equals("CW")
-                        && heldBy(reader, a, "ack").equals("CR/EX"));
+                .until(() -> ServerLocks.heldBy(reader, a.slot().number(), "message")
+                                .equals("CW")
+                        && ServerLocks.heldBy(reader, a.slot().number(), "ack").equals("CR/EX"));
         await().atMost(LIVENESS).until(() -> a.state() == LockSpaceState.SUSPENDED);
 
         // the reply and the events arrive while SUSPENDED (the CW's completion is refused, the
@@ -157,29 +156,13 @@ class SuspendedJointStepTest {
         assertThat(message.grantedMode()).contains(LockMode.CW);
         assertThat(ack.grantedMode()).contains(LockMode.EX);
         assertThat(ack.requestedMode()).isEmpty();
-        assertThat(heldBy(reader, a, "message")).isEqualTo("CW");
-        assertThat(heldBy(reader, a, "ack")).isEqualTo("EX");
+        assertThat(ServerLocks.heldBy(reader, a.slot().number(), "message")).isEqualTo("CW");
+        assertThat(ServerLocks.heldBy(reader, a.slot().number(), "ack")).isEqualTo("EX");
     }
 
     private static boolean waitsForTheLease(Thread t) {
         return (t.getState() == Thread.State.TIMED_WAITING || t.getState() == Thread.State.WAITING)
                 && Arrays.stream(t.getStackTrace())
                         .anyMatch(f -> f.getMethodName().equals("awaitLease"));
-    }
-
-    /** What {@code ls}'s member holds of {@code resource} on the server: "granted" or "granted/requested", "-" for nothing. */
-    private static String heldBy(ZooKeeper reader, LockSpace ls, String resource) throws DlmException {
-        List<String> held = new ArrayList<>();
-        for (LockSpaceDump.Resource res : LockSpaceDump.read(reader, "/clustermd", "c")
-                .lockSpaces()
-                .get(0)
-                .resources()) {
-            if (!res.name().equals(resource)) continue;
-            Stream.of(res.granted(), res.converting(), res.waiting())
-                    .flatMap(List::stream)
-                    .filter(l -> l.slot() == ls.slot().number())
-                    .forEach(l -> held.add(l.requested().isEmpty() ? l.granted() : l.granted() + "/" + l.requested()));
-        }
-        return held.isEmpty() ? "-" : String.join(",", held);
     }
 }

@@ -171,26 +171,12 @@ class JointRequestTest {
         ack.convert(LockMode.CR);
         AtomicReference<Object> outcome = new AtomicReference<>();
         AtomicBoolean interruptKept = new AtomicBoolean();
-        Thread sender = new Thread(
-                () -> {
-                    try {
-                        outcome.set(a.convertJointly(
-                                List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
-                                Timing.seconds(60)));
-                    } catch (Throwable t) {
-                        outcome.set(t);
-                    }
-                    interruptKept.set(Thread.currentThread().isInterrupted());
-                },
-                "joint-sender");
+        Thread sender = publishingSender(message, ack, Timing.seconds(60), outcome, interruptKept);
         CountDownLatch letGo = new CountDownLatch(1);
         sender.start();
         try {
             // the joint write committed: the CW granted, the EX queued behind b's CR
-            Timing.waitFor(
-                    "a's EX on ack queued on the server",
-                    () -> serverLocks("ack").stream().anyMatch(l -> l.slot() == 0 && "EX".equals(l.requested())),
-                    Duration.ofSeconds(20));
+            awaitAckExQueuedOnServer();
             assertThat(serverLocks("message"))
                     .singleElement()
                     .satisfies(l -> assertThat(l.granted()).isEqualTo("CW"));
@@ -198,10 +184,7 @@ class JointRequestTest {
             holdEventThread(letGo);
 
             peerAck.convert(LockMode.NL); // b's release grants a's EX in the same transaction
-            assertThat(serverLocks("ack"))
-                    .filteredOn(l -> l.slot() == 0)
-                    .singleElement()
-                    .satisfies(l -> assertThat(l.granted()).isEqualTo("EX"));
+            assertAckExGrantedOnServer();
             WriteStats stats = ((ZkLockSpace) a).writeStats();
             long writes = stats.plainWrites() + stats.casWrites();
             long conflicts = stats.conflicts();
@@ -219,13 +202,7 @@ class JointRequestTest {
             assertThat(stats.conflicts() - conflicts)
                     .as("the cancel reached the server after the grant and lost")
                     .isEqualTo(1);
-            assertThat(outcome.get())
-                    .as("the caller is told it holds both locks")
-                    .isInstanceOfSatisfying(
-                            List.class,
-                            grants -> assertThat(grants)
-                                    .extracting(g -> ((LockGrant) g).mode())
-                                    .containsExactly(LockMode.CW, LockMode.EX));
+            assertToldItHoldsCwAndEx(outcome.get());
             assertThat(interruptKept).as("the interrupt is kept for the caller").isTrue();
             assertThat(ack.grantedMode()).contains(LockMode.EX);
             assertThat(ack.requestedMode()).isEmpty();
@@ -262,30 +239,14 @@ class JointRequestTest {
         message.convert(LockMode.EX);
         ack.convert(LockMode.CR);
         AtomicReference<Object> outcome = new AtomicReference<>();
-        Thread sender = new Thread(
-                () -> {
-                    try {
-                        outcome.set(a.convertJointly(
-                                List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
-                                Duration.ofMillis(300)));
-                    } catch (Throwable t) {
-                        outcome.set(t);
-                    }
-                },
-                "joint-sender");
+        Thread sender = publishingSender(message, ack, Duration.ofMillis(300), outcome, new AtomicBoolean());
         CountDownLatch letGo = new CountDownLatch(1);
         try {
             holdEventThread(letGo);
             sender.start();
-            Timing.waitFor(
-                    "a's EX on ack queued on the server",
-                    () -> serverLocks("ack").stream().anyMatch(l -> l.slot() == 0 && "EX".equals(l.requested())),
-                    Duration.ofSeconds(20));
+            awaitAckExQueuedOnServer();
             peerAck.convert(LockMode.NL); // b's release grants a's EX in the same transaction
-            assertThat(serverLocks("ack"))
-                    .filteredOn(l -> l.slot() == 0)
-                    .singleElement()
-                    .satisfies(l -> assertThat(l.granted()).isEqualTo("EX"));
+            assertAckExGrantedOnServer();
             // the wait ran out: the caller is cancelling, and waits for the write's reply to do so
             Timing.waitFor("the caller cancels", () -> cancelWanted(message), Duration.ofSeconds(20));
             assertThat(sender.isAlive()).isTrue();
@@ -293,13 +254,7 @@ class JointRequestTest {
             sender.join(Timing.millis(60_000));
             assertThat(sender.isAlive()).isFalse();
 
-            assertThat(outcome.get())
-                    .as("the caller is told it holds both locks")
-                    .isInstanceOfSatisfying(
-                            List.class,
-                            grants -> assertThat(grants)
-                                    .extracting(g -> ((LockGrant) g).mode())
-                                    .containsExactly(LockMode.CW, LockMode.EX));
+            assertToldItHoldsCwAndEx(outcome.get());
             assertThat(ack.grantedMode()).contains(LockMode.EX);
             assertThat(message.grantedMode()).contains(LockMode.CW);
             assertThatThrownBy(() -> peerAck.tryConvert(LockMode.CR))
@@ -351,6 +306,55 @@ class JointRequestTest {
                 .hasMessageContaining("at least one");
         assertThat(marker() - before - 1).as("transactions").isZero();
         assertThat(token.grantedMode()).isEmpty();
+    }
+
+    /**
+     * A thread (not started) that asks for a's md publication step, {@code message} CW now with
+     * {@code ack} EX queued, within {@code wait}, and records what the caller got (the grants or
+     * the exception) and whether its interrupt was kept.
+     */
+    private Thread publishingSender(
+            LockResource message,
+            LockResource ack,
+            Duration wait,
+            AtomicReference<Object> outcome,
+            AtomicBoolean interruptKept) {
+        return new Thread(
+                () -> {
+                    try {
+                        outcome.set(a.convertJointly(
+                                List.of(Conversion.now(message, LockMode.CW), Conversion.queued(ack, LockMode.EX)),
+                                wait));
+                    } catch (Throwable t) {
+                        outcome.set(t);
+                    }
+                    interruptKept.set(Thread.currentThread().isInterrupted());
+                },
+                "joint-sender");
+    }
+
+    private void awaitAckExQueuedOnServer() throws InterruptedException {
+        Timing.waitFor(
+                "a's EX on ack queued on the server",
+                () -> serverLocks("ack").stream().anyMatch(l -> l.slot() == 0 && "EX".equals(l.requested())),
+                Duration.ofSeconds(20));
+    }
+
+    private void assertAckExGrantedOnServer() throws DlmException {
+        assertThat(serverLocks("ack"))
+                .filteredOn(l -> l.slot() == 0)
+                .singleElement()
+                .satisfies(l -> assertThat(l.granted()).isEqualTo("EX"));
+    }
+
+    private static void assertToldItHoldsCwAndEx(Object outcome) {
+        assertThat(outcome)
+                .as("the caller is told it holds both locks")
+                .isInstanceOfSatisfying(
+                        List.class,
+                        grants -> assertThat(grants)
+                                .extracting(g -> ((LockGrant) g).mode())
+                                .containsExactly(LockMode.CW, LockMode.EX));
     }
 
     private static LockValueBlock lvb(int first) {
