@@ -16,8 +16,10 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.AddWatchMode;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.clustermd.bench.BenchException;
@@ -39,10 +41,13 @@ import org.clustermd.dlm.server.ZooKeeperSettings;
 import org.clustermd.dlm.zk.ZkLockManager;
 
 /**
- * {@code benchmarks/run lock [--rounds 5] [--iterations 400] [--seconds 3] [--fsync yes|no|both]
- * [--session-ms 6000] [--dir PATH]}: P6 on a 1-server and a 3-server ensemble, P7 with 1 and 3
- * contenders on the 1-server one. Ours and the peer run against the same server(s), alternating
- * round by round; the figure is the median over rounds. The servers keep their data in
+ * {@code benchmarks/run lock [--rounds 5] [--iterations 1000] [--warmup 3000] [--seconds 3]
+ * [--fsync yes|no|both] [--session-ms 6000] [--dir PATH]}: P6 on a 1-server and a 3-server
+ * ensemble, P7 with 1 and 3 contenders on the 1-server one. Ours and the peer run against the same
+ * server(s), alternating round by round; the figure is the median over rounds. P6 first runs
+ * {@code --warmup} lock+unlock pairs of each side, so that both are timed compiled: a JVM runs a
+ * method interpreted, then compiled once, then optimized after thousands of calls, and a shorter
+ * warm-up times ours (more code per operation) while the JIT is still at work on it. The servers keep their data in
  * {@code --dir} (a real disk by default) and, unless told otherwise, fsync their log as
  * production does. L1: the time from a one-way cut (only what the holder sends is lost, while it
  * still hears the lockspace) to the holder's SUSPENDED, as a part of the negotiated session
@@ -59,12 +64,13 @@ public final class LockSuite implements Suite {
     @Override
     public List<Figure> run(BenchOptions o) throws BenchException {
         int rounds = o.intValue("rounds", 5);
-        int iterations = o.intValue("iterations", 400);
+        int iterations = o.intValue("iterations", 1000);
+        int warmup = o.intValue("warmup", 3000);
         int seconds = o.intValue("seconds", 3);
         String fsync = o.string("fsync", "yes");
         List<Figure> figures = new ArrayList<>();
         for (boolean sync : fsync.equals("both") ? List.of(true, false) : List.of(!fsync.equals("no"))) {
-            figures.addAll(runWith(o.dir(), sync, rounds, iterations, seconds));
+            figures.addAll(runWith(o.dir(), sync, rounds, iterations, warmup, seconds));
         }
         figures.add(l1(o.dir(), rounds, o.intValue("session-ms", 6000)));
         return figures;
@@ -211,7 +217,7 @@ public final class LockSuite implements Suite {
         }
     }
 
-    private List<Figure> runWith(Path base, boolean fsync, int rounds, int iterations, int seconds)
+    private List<Figure> runWith(Path base, boolean fsync, int rounds, int iterations, int warmup, int seconds)
             throws BenchException {
         List<Figure> out = new ArrayList<>();
         ZooKeeperSettings settings =
@@ -220,7 +226,7 @@ public final class LockSuite implements Suite {
         Path dir = tempDir(base);
         try {
             try (EmbeddedZooKeeper one = EmbeddedZooKeeper.start(dir.resolve("one"), 0, settings)) {
-                out.add(p6("1-server", one.connectString(), config, rounds, iterations));
+                out.add(p6("1-server", one.connectString(), config, rounds, iterations, warmup));
                 out.add(p7(1, one.connectString(), config, rounds, seconds, ">=1.1"));
                 out.add(p7(3, one.connectString(), config, rounds, seconds, ">=1.5"));
             }
@@ -228,7 +234,7 @@ public final class LockSuite implements Suite {
                 three.start();
                 // both sides talk to the same server, a follower, as most clients of an ensemble do
                 int follower = three.leaderIndex() == 0 ? 1 : 0;
-                out.add(p6("3-server", three.connectString(follower), config, rounds, iterations));
+                out.add(p6("3-server", three.connectString(follower), config, rounds, iterations, warmup));
             }
         } catch (DlmException | IOException | KeeperException e) {
             throw new BenchException("lock suite: " + e.getMessage(), e);
@@ -242,28 +248,39 @@ public final class LockSuite implements Suite {
     }
 
     /** P6: uncontended EX lock+unlock p50 against raw create+delete p50. */
-    private Figure p6(String ensemble, String cs, String config, int rounds, int iterations)
+    private Figure p6(String ensemble, String cs, String config, int rounds, int iterations, int warmup)
             throws DlmException, IOException, InterruptedException, KeeperException {
         ZooKeeper raw = RawZooKeeper.connect(cs);
+        ZooKeeper watching = RawZooKeeper.connect(cs);
         try (ZkLockManager dlm = ZkLockManager.builder()
                 .connectString(cs)
                 .cluster("bench")
                 .nodeName("p6")
                 .build()) {
             ensure(raw, "/bench-raw");
+            ensure(raw, "/bench-shape");
+            ensure(raw, "/bench-shape/resource");
+            ensure(raw, "/bench-shape/version");
+            watching.addWatch("/bench-shape/resource", e -> {}, AddWatchMode.PERSISTENT_RECURSIVE);
+            SameShape shape = new SameShape(watching);
             LockSpace ls = dlm.join("p6", LockSpaceOptions.of(4));
             LockResource r = ls.resource("lock");
             long[] oursRounds = new long[rounds];
             long[] peerRounds = new long[rounds];
-            // warm up both paths (class loading, JIT, server caches)
-            measureRaw(raw, iterations / 4);
-            measureOurs(r, iterations / 4);
+            long[] shapeRounds = new long[rounds];
+            // warm up every path (class loading, JIT, server caches), alternating as the rounds do
+            for (int w = 0; w < 3; w++) {
+                measureRaw(raw, warmup / 3);
+                shape.measure(warmup / 3);
+                measureOurs(r, warmup / 3);
+            }
             for (int i = 0; i < rounds; i++) {
                 peerRounds[i] = median(measureRaw(raw, iterations));
+                shapeRounds[i] = median(shape.measure(iterations));
                 oursRounds[i] = median(measureOurs(r, iterations));
                 progress(
-                        "P6 %s round %d: ours %.3f ms, raw %.3f ms",
-                        ensemble, i + 1, oursRounds[i] / 1e6, peerRounds[i] / 1e6);
+                        "P6 %s round %d: ours %.3f ms, raw %.3f ms, same transactions raw %.3f ms",
+                        ensemble, i + 1, oursRounds[i] / 1e6, peerRounds[i] / 1e6, shapeRounds[i] / 1e6);
             }
             double ours = median(oursRounds) / 1e6;
             double peer = median(peerRounds) / 1e6;
@@ -277,11 +294,54 @@ public final class LockSuite implements Suite {
                     .with("config", config)
                     .with("rounds", rounds)
                     .with("iterations_per_round", iterations)
+                    .with("warmup_per_side", warmup)
                     .with("ours_p50_ms_per_round", ms(oursRounds))
                     .with("peer_p50_ms_per_round", ms(peerRounds))
-                    .with("peer", "ZooKeeper create(EPHEMERAL_SEQUENTIAL)+delete, same server");
+                    .with("peer", "ZooKeeper create(EPHEMERAL_SEQUENTIAL)+delete, same server")
+                    .with("same_transactions_p50_ms_per_round", ms(shapeRounds))
+                    .with("same_transactions_ratio", median(shapeRounds) / 1e6 / peer)
+                    .with(
+                            "same_transactions",
+                            "ours' two transactions issued raw and synchronously by a session watching their"
+                                    + " subtree: multi(create sequential, setData version) then delete");
         } finally {
+            watching.close();
             raw.close();
+        }
+    }
+
+    /**
+     * The transactions an uncontended lock+unlock writes, without the lock manager: a
+     * compare-and-set multi that creates a sequential znode and sets the version znode at the
+     * version it had, then a delete, by a session with a persistent recursive watch on the
+     * subtree, as every member has. Synchronous calls, events ignored: what the design costs on
+     * the server and the wire before any of our code runs.
+     */
+    private static final class SameShape {
+        private final ZooKeeper zk;
+        private int version;
+
+        SameShape(ZooKeeper zk) throws KeeperException, InterruptedException {
+            this.zk = zk;
+            this.version = zk.exists("/bench-shape/version", false).getVersion();
+        }
+
+        long[] measure(int n) throws KeeperException, InterruptedException {
+            long[] t = new long[n];
+            for (int i = 0; i < n; i++) {
+                long s = System.nanoTime();
+                List<OpResult> res = zk.multi(List.of(
+                        org.apache.zookeeper.Op.create(
+                                "/bench-shape/resource/l-",
+                                new byte[0],
+                                ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                                CreateMode.PERSISTENT_SEQUENTIAL),
+                        org.apache.zookeeper.Op.setData("/bench-shape/version", new byte[0], version)));
+                version++;
+                zk.delete(((OpResult.CreateResult) res.get(0)).getPath(), -1);
+                t[i] = System.nanoTime() - s;
+            }
+            return t;
         }
     }
 
