@@ -311,6 +311,16 @@ final class ResourceEngine {
             completeGrant(rs, h, p, e, out);
             return;
         }
+        if (p.phase() == Phase.WRITING && p.kind == Kind.UNLOCK && e == null) {
+            // the lock is gone from the ordered view: our delete committed (or a purge took it),
+            // and nothing holds it for us any more; its reply, still to come, would say the same
+            // later (docs/lessons.md §74)
+            stats.unlocksBeforeReply.increment();
+            h.pending = null;
+            out.add(() -> h.publish(null, 0, h.valueBlock()));
+            out.add(() -> p.future.complete(null));
+            return;
+        }
         if (p.phase() != Phase.TO_WRITE && p.phase() != Phase.QUEUED) {
             return; // waiting for a write result, a sync, a token read or a resync
         }
@@ -457,6 +467,12 @@ final class ResourceEngine {
     }
 
     private void onWriteDone(ResourceState rs, ZkLockResource h, Pending p, Code rc) {
+        if (h.pending != p) {
+            // completed from the view already (the usual case for an uncontended grant or unlock):
+            // a request once replaced never comes back, so this needs no lock, and the event
+            // thread does not queue behind the caller's next request for nothing
+            return;
+        }
         space.underLock(out -> {
             if (h.pending != p) {
                 return; // completed from the view already (a grant)

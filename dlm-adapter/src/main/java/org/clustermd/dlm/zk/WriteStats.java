@@ -15,6 +15,7 @@ public final class WriteStats {
     final LongAdder electedPasses = new LongAdder();
     final LongAdder purges = new LongAdder();
     final LongAdder grantsBeforeReply = new LongAdder();
+    final LongAdder unlocksBeforeReply = new LongAdder();
 
     /** Transactions without a version check (they only make the table less restrictive). */
     public long plainWrites() {
@@ -49,6 +50,14 @@ public final class WriteStats {
      */
     public long grantsBeforeReply() {
         return grantsBeforeReply.sum();
+    }
+
+    /**
+     * This node's unlocks that completed from the watch event of their delete while the delete's
+     * reply was still on its way, as a grant does (docs/lessons.md §74).
+     */
+    public long unlocksBeforeReply() {
+        return unlocksBeforeReply.sum();
     }
 
     @Override

@@ -34,8 +34,9 @@ final class ZkLockResource implements LockResource {
     final LockKey key;
     final BlockingListener blockingListener;
 
-    // guarded by space's lock
-    Pending pending;
+    // written under space's lock; volatile so that a stale write reply can tell, without the
+    // lock, that its request was completed from the view and replaced
+    volatile Pending pending;
     LockValueBlock valueBlock;
     final Set<String> basted = new HashSet<>();
 

@@ -130,7 +130,9 @@
  * it ({@code WriteStats#grantsBeforeReply}, docs/lessons.md §53). Completing on the reply would
  * add a second path to the same belief and save nothing; a request granted by somebody else's
  * transaction has no reply of its own to learn from at all. A lost reply (connection loss) is
- * settled from the re-read view, as before.
+ * settled from the re-read view, as before. An unlock completes the same way, once the view shows
+ * its lock gone: the delete committed (or a purge removed the lock), so nothing is held for the
+ * caller any more (docs/lessons.md §74).
  *
  * <h2>Beliefs and fencing</h2>
  * A member believes it holds a mode from the moment its request's completion is delivered until

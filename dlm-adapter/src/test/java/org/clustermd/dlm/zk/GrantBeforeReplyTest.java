@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * docs/lessons.md §53: an uncontended grant completes from the watch event of the transaction
  * that granted it, before that transaction's reply is handled, on a single server and on a
  * follower of three. The reply could prove the grant only later than the event already does, so
- * there is no round trip left to save by completing on the reply.
+ * there is no round trip left to save by completing on the reply. docs/lessons.md §74: an unlock
+ * completes the same way, from the event of its delete.
  */
 class GrantBeforeReplyTest {
     private static final int ROUNDS = 20;
@@ -51,6 +52,7 @@ class GrantBeforeReplyTest {
         ZkLockSpace ls = (ZkLockSpace) nodes.manager("a").join("md0", LockSpaceOptions.of(4));
         LockResource r = ls.resource("token");
         long before = ls.writeStats().grantsBeforeReply();
+        long unlocksBefore = ls.writeStats().unlocksBeforeReply();
         for (int i = 0; i < ROUNDS; i++) {
             r.convert(LockMode.EX);
             r.convert(LockMode.PR);
@@ -61,6 +63,10 @@ class GrantBeforeReplyTest {
         assertThat(ls.writeStats().grantsBeforeReply() - before)
                 .as("grants completed from their own transaction's event while its reply was on its way")
                 .isEqualTo((long) ROUNDS * GRANTS_PER_ROUND);
+        assertThat(ls.writeStats().unlocksBeforeReply() - unlocksBefore)
+                .as("unlocks completed from their delete's event while its reply was on its way")
+                .isEqualTo(ROUNDS);
+        assertThat(r.grantedMode()).as("the last unlock left nothing held").isEmpty();
         assertThat(ls.writeStats().conflicts()).isZero();
     }
 }
