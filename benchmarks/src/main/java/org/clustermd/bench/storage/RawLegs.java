@@ -9,6 +9,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicReference;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.HugePageBuffers;
 
 /**
  * Diagnostic floors measured below the array, on the legs' {@link BlockDevice}s themselves: what
@@ -106,7 +107,8 @@ public final class RawLegs {
         Slots(int depth, int blockSize) {
             this.depth = depth;
             this.free = new Semaphore(depth);
-            for (int i = 0; i < depth; i++) buffers.add(AlignedBuffers.allocate(blockSize));
+            // the buffers our side's lanes write from (WriteLoad), so a floor stays a floor
+            buffers.addAll(List.of(HugePageBuffers.allocate(depth, blockSize)));
         }
 
         ByteBuffer take() throws InterruptedException, IOException {
