@@ -279,7 +279,17 @@ public final class DatapathSuite implements Suite {
             // P2 holds the peer to the rule the array keeps (a new bit durable before the data write
             // costs one flush per bitmap chunk); P2raw is against fio that never flushes
             Map<String, Object> seqConfig = with(
-                    config, "block_bytes", SEQ_BLOCK, "qd", SEQ_DEPTH, "bytes_per_run", size, "bitmap", "clustered");
+                    config,
+                    "block_bytes",
+                    SEQ_BLOCK,
+                    "qd",
+                    SEQ_DEPTH,
+                    "bytes_per_run",
+                    size,
+                    "bitmap",
+                    "clustered",
+                    "buffers",
+                    "transparent huge pages: ours and the floors HugePageBuffers, fio " + Fio.HUGE_PAGE_MALLOC);
             out.add(
                     Rounds.paired(
                                     new Figure(
