@@ -56,7 +56,11 @@ import org.clustermd.raid1.io.BlockDevice;
  *       ({@code peers mirror-seqwrite}). Two more series, the same pass written to the two legs'
  *       devices with each slot waiting for both legs (no array), without and with a flushed
  *       bitmap page per chunk, show what mirroring and the rule cost against fio's two
- *       independent queues.</li>
+ *       independent queues. Every side of P2 writes from buffers on transparent huge pages
+ *       (ours and the floors from {@code HugePageBuffers}, fio through glibc's malloc
+ *       tunable): on scattered 4 KiB pages a 1 MiB write is ~250 segments, and how many the
+ *       device takes at once decided the figure more than the data path did
+ *       (docs/lessons.md §72).</li>
  *   <li>P3: the same array with the bitmap ÷ without one ({@code --bitmap=none}): 4 KiB random
  *       writes at qd32, and one blocking 4 KiB write at a time (QD1).</li>
  *   <li>P4: ZooKeeper writes per data write at steady state, with the array a member of a real
@@ -185,12 +189,12 @@ public final class DatapathSuite implements Suite {
                         r,
                         List.of(
                                 () -> {
-                                    FioReport f = Fio.run(seqCmd, legs.dir(), 600);
+                                    FioReport f = Fio.run(seqCmd, legs.dir(), 600, true);
                                     commands[1] = f.command();
                                     peerSeq[r] = f.minWriteMibPerSecond();
                                 },
                                 () -> {
-                                    FioReport f = Fio.run(seqFlushedCmd, legs.dir(), 600);
+                                    FioReport f = Fio.run(seqFlushedCmd, legs.dir(), 600, true);
                                     commands[2] = f.command();
                                     peerSeqFlushed[r] = f.minWriteMibPerSecond();
                                 },
@@ -275,7 +279,17 @@ public final class DatapathSuite implements Suite {
             // P2 holds the peer to the rule the array keeps (a new bit durable before the data write
             // costs one flush per bitmap chunk); P2raw is against fio that never flushes
             Map<String, Object> seqConfig = with(
-                    config, "block_bytes", SEQ_BLOCK, "qd", SEQ_DEPTH, "bytes_per_run", size, "bitmap", "clustered");
+                    config,
+                    "block_bytes",
+                    SEQ_BLOCK,
+                    "qd",
+                    SEQ_DEPTH,
+                    "bytes_per_run",
+                    size,
+                    "bitmap",
+                    "clustered",
+                    "buffers",
+                    "transparent huge pages: ours and the floors HugePageBuffers, fio " + Fio.HUGE_PAGE_MALLOC);
             out.add(
                     Rounds.paired(
                                     new Figure(

@@ -21,6 +21,9 @@ import org.clustermd.bench.BenchException;
  * <p>Stateless and thread-safe; each run is its own process.
  */
 public final class Fio {
+    /** The environment that puts glibc's malloc, and so fio's I/O buffers, on transparent huge pages. */
+    public static final String HUGE_PAGE_MALLOC = "GLIBC_TUNABLES=glibc.malloc.hugetlb=1";
+
     private Fio() {}
 
     /** {@code peers mirror-randwrite}: 4 KiB random writes, qd32, time based, on both legs at once. */
@@ -90,6 +93,19 @@ public final class Fio {
      *     message carries fio's stderr
      */
     public static FioReport run(List<String> args, Path workDir, long timeoutSeconds) throws BenchException {
+        return run(args, workDir, timeoutSeconds, false);
+    }
+
+    /**
+     * {@link #run(List, Path, long)}, with {@code hugePageBuffers} fio's I/O buffers on
+     * transparent huge pages as our side's are ({@code HugePageBuffers}): glibc's malloc, which
+     * fio's buffers come from, advises huge pages under {@value #HUGE_PAGE_MALLOC} (glibc 2.35
+     * and later; older ones ignore it). Both sides' 1 MiB writes then reach the device as one
+     * segment each, so the figure compares the data paths, not where each side's pages happened
+     * to lie (docs/lessons.md §72).
+     */
+    public static FioReport run(List<String> args, Path workDir, long timeoutSeconds, boolean hugePageBuffers)
+            throws BenchException {
         Path out = null;
         Path err = null;
         List<String> cmd = new ArrayList<>();
@@ -100,8 +116,9 @@ public final class Fio {
             err = Files.createTempFile(workDir, "fio-", ".err");
             cmd.add("--output=" + out);
             cmd.addAll(args);
-            String printable = String.join(" ", cmd).replace("--output=" + out + " ", "");
-            Process p = new ProcessBuilder(cmd)
+            String printable = (hugePageBuffers ? HUGE_PAGE_MALLOC + " " : "")
+                    + String.join(" ", cmd).replace("--output=" + out + " ", "");
+            Process p = process(cmd, hugePageBuffers)
                     .redirectErrorStream(false)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .redirectError(err.toFile())
@@ -134,6 +151,16 @@ public final class Fio {
             deleteQuietly(out);
             deleteQuietly(err);
         }
+    }
+
+    /** fio's process, with glibc's malloc on huge pages when asked. */
+    static ProcessBuilder process(List<String> cmd, boolean hugePageBuffers) {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        if (hugePageBuffers) {
+            String[] variable = HUGE_PAGE_MALLOC.split("=", 2);
+            pb.environment().put(variable[0], variable[1]);
+        }
+        return pb;
     }
 
     private static void deleteQuietly(Path p) {

@@ -2,6 +2,7 @@ package org.clustermd.bench.storage;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -9,6 +10,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicReference;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.HugePageBuffers;
 
 /**
  * Diagnostic floors measured below the array, on the legs' {@link BlockDevice}s themselves: what
@@ -50,13 +52,14 @@ public final class RawLegs {
     public static double coupledWritesWithBitFlushes(
             List<BlockDevice> legs, long base, long bytes, int depth, int blockSize, long chunkBytes, long pageOffset)
             throws IOException, InterruptedException {
-        List<ByteBuffer> pages = new java.util.ArrayList<>();
+        List<ByteBuffer> pages = new ArrayList<>();
         for (BlockDevice d : chunkBytes > 0 ? legs : List.<BlockDevice>of()) {
             ByteBuffer p = AlignedBuffers.allocate(4096);
             d.read(pageOffset, p);
             pages.add(p);
         }
-        Slots slots = new Slots(depth, blockSize);
+        // the buffers our side's lanes write from (WriteLoad), so a floor stays a floor
+        Slots slots = new Slots(depth, List.of(HugePageBuffers.allocate(depth, blockSize)));
         long t0 = System.nanoTime();
         for (long off = 0; off + blockSize <= bytes; off += blockSize) {
             if (chunkBytes > 0 && off % chunkBytes == 0) {
@@ -85,7 +88,10 @@ public final class RawLegs {
     public static double dependentCopy(
             BlockDevice src, BlockDevice dst, long base, long bytes, int depth, int blockSize)
             throws IOException, InterruptedException {
-        Slots slots = new Slots(depth, blockSize);
+        // the sync thread's own buffers (SyncPass) are AlignedBuffers' too
+        List<ByteBuffer> buffers = new ArrayList<>();
+        for (int i = 0; i < depth; i++) buffers.add(AlignedBuffers.allocate(blockSize));
+        Slots slots = new Slots(depth, buffers);
         long t0 = System.nanoTime();
         for (long off = 0; off + blockSize <= bytes; off += blockSize) {
             ByteBuffer b = slots.take();
@@ -103,10 +109,10 @@ public final class RawLegs {
         final ConcurrentLinkedQueue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-        Slots(int depth, int blockSize) {
+        Slots(int depth, List<ByteBuffer> buffers) {
             this.depth = depth;
             this.free = new Semaphore(depth);
-            for (int i = 0; i < depth; i++) buffers.add(AlignedBuffers.allocate(blockSize));
+            this.buffers.addAll(buffers);
         }
 
         ByteBuffer take() throws InterruptedException, IOException {

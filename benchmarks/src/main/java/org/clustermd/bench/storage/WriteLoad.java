@@ -12,6 +12,7 @@ import java.util.function.BooleanSupplier;
 import org.clustermd.raid1.Raid1Array;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.HugePageBuffers;
 import org.clustermd.raid1.io.IoPlug;
 
 /**
@@ -20,9 +21,10 @@ import org.clustermd.raid1.io.IoPlug;
  *
  * <ul>
  *   <li>{@link #randomQueued}: {@code depth} writes always in flight through
- *       {@link Raid1Array#writeAsync}, like fio's libaio engine at that iodepth. Each of
- *       {@code depth} buffers is aligned and direct; one thread submits, completions hand the
- *       buffer back (see {@code Lanes} for why completions do not submit).</li>
+ *       {@link Raid1Array#writeAsync}, like fio's libaio engine at that iodepth. The
+ *       {@code depth} buffers are aligned, direct and on huge pages ({@link HugePageBuffers});
+ *       one thread submits, completions hand the buffer back (see {@code Lanes} for why
+ *       completions do not submit).</li>
  *   <li>{@link #sequentialQueued}: the same lanes, each taking the next offset of a sequential
  *       pass over the array.</li>
  *   <li>{@link #randomSync}: one blocking {@link Raid1Array#write} after another (fio's psync at
@@ -76,7 +78,6 @@ public final class WriteLoad {
             throws IOException, InterruptedException {
         AtomicLong cursor = new AtomicLong();
         long blocks = bytes / blockSize;
-        long start = System.nanoTime();
         Lanes lanes = new Lanes(
                 array,
                 depth,
@@ -86,6 +87,8 @@ public final class WriteLoad {
                     return n < blocks ? n * blockSize : -1;
                 },
                 Long.MAX_VALUE);
+        // the clock starts once the buffers are there, as fio's runtime starts after its set-up
+        long start = System.nanoTime();
         lanes.runToEnd();
         long end = lanes.lastCompletion.get();
         return new Throughput(lanes.counted.get(), lanes.counted.get() * blockSize, end - start);
@@ -158,8 +161,11 @@ public final class WriteLoad {
             this.deadline = deadline;
             this.depth = depth;
             this.permits = new Semaphore(depth);
+            // one region on huge pages, as fio's one buffer allocation: a 1 MiB write is then one
+            // segment for the device, not ~250 (docs/lessons.md §72)
+            ByteBuffer[] buffers = HugePageBuffers.allocate(depth, blockSize);
             for (int i = 0; i < depth; i++) {
-                ByteBuffer b = AlignedBuffers.allocate(blockSize);
+                ByteBuffer b = buffers[i];
                 // a recognisable pattern, so a leg dump shows which buffer wrote a block
                 for (int j = 0; j < blockSize; j += 8) b.putLong(j, 0x636c75737465726dL ^ i);
                 free.add(b);

@@ -72,6 +72,16 @@ class FioReportTest {
     }
 
     @Test
+    void aPeerOnHugePagesGetsGlibcsHugePageMallocAndNoOtherDoes() {
+        // the sequential peers' buffers lie on huge pages as our lanes' do (docs/lessons.md §72)
+        assertThat(Fio.process(List.of("fio"), true).environment())
+                .containsEntry("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");
+        assertThat(Fio.process(List.of("fio"), false).environment().get("GLIBC_TUNABLES"))
+                .isEqualTo(System.getenv("GLIBC_TUNABLES"));
+        assertThat(Fio.HUGE_PAGE_MALLOC).isEqualTo("GLIBC_TUNABLES=glibc.malloc.hugetlb=1");
+    }
+
+    @Test
     void commandLinesAreThoseOfThePeersScriptPlusTheDataArea() {
         Path a = Path.of("/d/leg0");
         Path b = Path.of("/d/leg1");

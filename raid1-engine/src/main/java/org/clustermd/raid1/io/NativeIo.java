@@ -11,8 +11,8 @@ import jnr.posix.POSIXFactory;
 
 /**
  * The system calls the block devices use, in one place: jnr-posix for open/close/fstat/
- * pread/pwrite/fdatasync, plus a two-function jnr-ffi binding of libc's ioctl for the block
- * device queries jnr-posix lacks.
+ * pread/pwrite/fdatasync, plus a jnr-ffi binding of libc's ioctl for the block device queries
+ * jnr-posix lacks and of madvise for {@link HugePageBuffers}.
  *
  * <p>Stateless apart from the lazily loaded bindings; thread-safe (errno is per thread in jnr).
  */
@@ -37,6 +37,9 @@ final class NativeIo {
     /** libc's ioctl with a pointer argument; ioctl is variadic but the x86_64 ABI passes it alike. */
     public interface LibC {
         int ioctl(int fd, long request, Pointer arg);
+
+        /** The address as a raw 64-bit value, as the AIO binding passes its addresses. */
+        int madvise(long address, long length, int advice);
     }
 
     private static volatile LibC libc;
@@ -113,6 +116,11 @@ final class NativeIo {
             return p.getInt(0);
         }
         return -1;
+    }
+
+    /** madvise(2): 0, or -1 when the kernel refused the advice. */
+    static int madvise(long address, long length, int advice) {
+        return libc().madvise(address, length, advice);
     }
 
     private static LibC libc() {

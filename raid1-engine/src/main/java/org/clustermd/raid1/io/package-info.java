@@ -16,7 +16,10 @@
  *       4096 for a file (the strictest O_DIRECT alignment any file system here asks, and md's
  *       layout is 4 KiB-aligned anyway). Errors are
  *       {@link org.clustermd.raid1.io.BlockDeviceException} with a code, naming the device.</li>
- *   <li>{@link org.clustermd.raid1.io.AlignedBuffers}: 4 KiB-aligned direct buffers.</li>
+ *   <li>{@link org.clustermd.raid1.io.AlignedBuffers}: 4 KiB-aligned direct buffers;
+ *       {@link org.clustermd.raid1.io.HugePageBuffers}: a set of them on transparent huge pages,
+ *       for large requests (a 1 MiB write from one is one segment for the device, docs/lessons.md
+ *       §72).</li>
  *   <li>{@code fault}: a fault-injecting wrapper for tests and the integration harness.</li>
  * </ul>
  *
