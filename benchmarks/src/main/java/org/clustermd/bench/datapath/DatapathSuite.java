@@ -60,7 +60,7 @@ import org.clustermd.raid1.io.BlockDevice;
  *       (ours and the floors from {@code HugePageBuffers}, fio through glibc's malloc
  *       tunable): on scattered 4 KiB pages a 1 MiB write is ~250 segments, and how many the
  *       device takes at once decided the figure more than the data path did
- *       (docs/lessons.md §72).</li>
+ *       (docs/lessons.md §70).</li>
  *   <li>P3: the same array with the bitmap ÷ without one ({@code --bitmap=none}): 4 KiB random
  *       writes at qd32, and one blocking 4 KiB write at a time (QD1).</li>
  *   <li>P4: ZooKeeper writes per data write at steady state, with the array a member of a real

@@ -102,7 +102,7 @@ public final class Fio {
      * fio's buffers come from, advises huge pages under {@value #HUGE_PAGE_MALLOC} (glibc 2.35
      * and later; older ones ignore it). Both sides' 1 MiB writes then reach the device as one
      * segment each, so the figure compares the data paths, not where each side's pages happened
-     * to lie (docs/lessons.md §72).
+     * to lie (docs/lessons.md §70).
      */
     public static FioReport run(List<String> args, Path workDir, long timeoutSeconds, boolean hugePageBuffers)
             throws BenchException {

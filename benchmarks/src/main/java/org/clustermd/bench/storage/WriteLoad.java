@@ -162,7 +162,7 @@ public final class WriteLoad {
             this.depth = depth;
             this.permits = new Semaphore(depth);
             // one region on huge pages, as fio's one buffer allocation: a 1 MiB write is then one
-            // segment for the device, not ~250 (docs/lessons.md §72)
+            // segment for the device, not ~250 (docs/lessons.md §70)
             ByteBuffer[] buffers = HugePageBuffers.allocate(depth, blockSize);
             for (int i = 0; i < depth; i++) {
                 ByteBuffer b = buffers[i];

@@ -73,7 +73,7 @@ class FioReportTest {
 
     @Test
     void aPeerOnHugePagesGetsGlibcsHugePageMallocAndNoOtherDoes() {
-        // the sequential peers' buffers lie on huge pages as our lanes' do (docs/lessons.md §72)
+        // the sequential peers' buffers lie on huge pages as our lanes' do (docs/lessons.md §70)
         assertThat(Fio.process(List.of("fio"), true).environment())
                 .containsEntry("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");
         assertThat(Fio.process(List.of("fio"), false).environment().get("GLIBC_TUNABLES"))

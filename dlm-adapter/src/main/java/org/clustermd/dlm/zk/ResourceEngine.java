@@ -314,7 +314,7 @@ final class ResourceEngine {
         if (p.phase() == Phase.WRITING && p.kind == Kind.UNLOCK && e == null) {
             // the lock is gone from the ordered view: our delete committed (or a purge took it),
             // and nothing holds it for us any more; its reply, still to come, would say the same
-            // later (docs/lessons.md §74)
+            // later (docs/lessons.md §71)
             stats.unlocksBeforeReply.increment();
             h.pending = null;
             out.add(() -> h.publish(null, 0, h.valueBlock()));

@@ -54,7 +54,7 @@ public final class WriteStats {
 
     /**
      * This node's unlocks that completed from the watch event of their delete while the delete's
-     * reply was still on its way, as a grant does (docs/lessons.md §74).
+     * reply was still on its way, as a grant does (docs/lessons.md §71).
      */
     public long unlocksBeforeReply() {
         return unlocksBeforeReply.sum();

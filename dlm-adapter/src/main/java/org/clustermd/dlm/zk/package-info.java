@@ -132,7 +132,7 @@
  * transaction has no reply of its own to learn from at all. A lost reply (connection loss) is
  * settled from the re-read view, as before. An unlock completes the same way, once the view shows
  * its lock gone: the delete committed (or a purge removed the lock), so nothing is held for the
- * caller any more (docs/lessons.md §74).
+ * caller any more (docs/lessons.md §71).
  *
  * <h2>Beliefs and fencing</h2>
  * A member believes it holds a mode from the moment its request's completion is delivered until

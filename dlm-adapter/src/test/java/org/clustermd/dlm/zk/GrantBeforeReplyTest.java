@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
  * docs/lessons.md §53: an uncontended grant completes from the watch event of the transaction
  * that granted it, before that transaction's reply is handled, on a single server and on a
  * follower of three. The reply could prove the grant only later than the event already does, so
- * there is no round trip left to save by completing on the reply. docs/lessons.md §74: an unlock
+ * there is no round trip left to save by completing on the reply. docs/lessons.md §71: an unlock
  * completes the same way, from the event of its delete.
  */
 class GrantBeforeReplyTest {

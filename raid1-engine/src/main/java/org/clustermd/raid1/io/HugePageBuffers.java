@@ -8,7 +8,7 @@ import jnr.ffi.Runtime;
  * Direct I/O buffers cut from one region that the kernel is asked to back with transparent huge
  * pages ({@code madvise(MADV_HUGEPAGE)}), so each buffer lies on physically contiguous memory.
  *
- * <p>Why (docs/lessons.md §72): the kernel hands an O_DIRECT write to the device as one
+ * <p>Why (docs/lessons.md §70): the kernel hands an O_DIRECT write to the device as one
  * scatter-gather segment per physically contiguous run of the buffer's pages, and a device
  * takes a bounded number of segments per request and in flight. A 1 MiB buffer from
  * {@link AlignedBuffers#allocate} lies on about 250 scattered 4 KiB pages: on a virtio disk

@@ -19,7 +19,7 @@
  *   <li>{@link org.clustermd.raid1.io.AlignedBuffers}: 4 KiB-aligned direct buffers;
  *       {@link org.clustermd.raid1.io.HugePageBuffers}: a set of them on transparent huge pages,
  *       for large requests (a 1 MiB write from one is one segment for the device, docs/lessons.md
- *       §72).</li>
+ *       §70).</li>
  *   <li>{@code fault}: a fault-injecting wrapper for tests and the integration harness.</li>
  * </ul>
  *

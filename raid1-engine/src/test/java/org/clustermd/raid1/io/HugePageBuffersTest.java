@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link HugePageBuffers}: the buffers are ordinary aligned, zeroed, disjoint direct buffers, and
  * they lie on transparent huge pages, so a 1 MiB O_DIRECT write from one is a single segment for
- * the device (docs/lessons.md §72). The kernel's own account of the mapping,
+ * the device (docs/lessons.md §70). The kernel's own account of the mapping,
  * {@code /proc/self/smaps}, is the witness: {@code AnonHugePages} of the mapping that holds them.
  */
 class HugePageBuffersTest {
