@@ -475,7 +475,7 @@ final class ResourceEngine {
         }
         space.underLock(out -> {
             if (h.pending != p) {
-                return; // completed from the view already (a grant)
+                return; // completed from the view already (a grant, or an unlock)
             }
             if (lostRace(rc)) stats.conflicts.increment();
             settle(rs, h, p, rc, out);
