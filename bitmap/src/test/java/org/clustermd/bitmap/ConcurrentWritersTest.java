@@ -67,7 +67,14 @@ class ConcurrentWritersTest {
                             Random r = new Random(seed * 100 + thread);
                             try {
                                 start.await();
-                                for (int i = 0; i < ITERATIONS; i++) {
+                                // the writers go on until the daemon has cleared bits under them at
+                                // least once: on a busy machine the daemon may not have run during
+                                // ITERATIONS writes, and the race this test is for would not happen
+                                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                                for (int i = 0;
+                                        i < ITERATIONS
+                                                || (b.stats().bitsCleared() == 0 && System.nanoTime() < deadline);
+                                        i++) {
                                     int first = r.nextBoolean() ? r.nextInt(16) : 100 * (thread + 1) + r.nextInt(96);
                                     int len = 1 + r.nextInt(3);
                                     b.startWrite(sector(first), len * Fixtures.CHUNK_SECTORS);
