@@ -180,20 +180,13 @@ public abstract class ClusterOperationsContractTest {
 
     @Test
     void gatherBitmapsMergesOtherSlotsWithoutClearingThem() throws Exception {
-        UUID uuid = UUID.randomUUID();
-        RecordingMddev m = mddev(uuid);
-        MemoryBitmapStorage storage = area(uuid);
-        ClusterOperations ops = joined(2, m);
-        int own = ops.slotNumber();
-        int other = 1 - own;
-        WriteIntentBitmap b = open(storage, own);
-        m.bitmap(b);
-        ops.loadBitmaps(b);
-        dirty(storage, other, 7 * CHUNK / 512);
+        Joined j = joinedWithChunk7DirtyInTheOtherSlot();
+        ClusterOperations ops = j.ops();
+        WriteIntentBitmap b = j.own();
 
         assertTimeoutPreemptively(LIVENESS, () -> ops.gatherBitmaps(1, b));
         assertThat(b.chunk(7).needed()).isTrue();
-        assertThat(BitmapArea.read(storage).examine(other).dirtyChunks())
+        assertThat(BitmapArea.read(j.storage()).examine(j.otherSlot()).dirtyChunks())
                 .as("re-add does not clear the source")
                 .isEqualTo(1);
     }
@@ -201,15 +194,9 @@ public abstract class ClusterOperationsContractTest {
     /** docs/lessons.md §67: a re-add refused by its check under the metadata lock merges nothing. */
     @Test
     void aReAddWhoseCheckRefusesItMergesNothingAndThrowsTheCheck() throws Exception {
-        UUID uuid = UUID.randomUUID();
-        RecordingMddev m = mddev(uuid);
-        MemoryBitmapStorage storage = area(uuid);
-        ClusterOperations ops = joined(2, m);
-        int own = ops.slotNumber();
-        WriteIntentBitmap b = open(storage, own);
-        m.bitmap(b);
-        ops.loadBitmaps(b);
-        dirty(storage, 1 - own, 7 * CHUNK / 512);
+        Joined j = joinedWithChunk7DirtyInTheOtherSlot();
+        ClusterOperations ops = j.ops();
+        WriteIntentBitmap b = j.own();
         Raid1Exception refusal = new Raid1Exception(Raid1Exception.Code.BUSY, "leg is not faulty");
 
         assertThatThrownBy(() -> assertTimeoutPreemptively(
@@ -225,6 +212,22 @@ public abstract class ClusterOperationsContractTest {
         // the metadata lock was given back: the next re-add goes through
         assertTimeoutPreemptively(LIVENESS, () -> ops.gatherBitmaps(1, () -> {}, b));
         assertThat(b.chunk(7).needed()).isTrue();
+    }
+
+    private record Joined(ClusterOperations ops, MemoryBitmapStorage storage, WriteIntentBitmap own, int otherSlot) {}
+
+    /** Two slots, ours joined and its bitmap loaded, then chunk 7 dirtied in the other slot. */
+    private Joined joinedWithChunk7DirtyInTheOtherSlot() throws Exception {
+        UUID uuid = UUID.randomUUID();
+        RecordingMddev m = mddev(uuid);
+        MemoryBitmapStorage storage = area(uuid);
+        ClusterOperations ops = joined(2, m);
+        int own = ops.slotNumber();
+        WriteIntentBitmap b = open(storage, own);
+        m.bitmap(b);
+        ops.loadBitmaps(b);
+        dirty(storage, 1 - own, 7 * CHUNK / 512);
+        return new Joined(ops, storage, b, 1 - own);
     }
 
     @Test
