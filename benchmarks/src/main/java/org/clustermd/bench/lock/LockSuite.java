@@ -228,7 +228,7 @@ public final class LockSuite implements Suite {
             try (EmbeddedZooKeeper one = EmbeddedZooKeeper.start(dir.resolve("one"), 0, settings)) {
                 out.add(p6("1-server", one.connectString(), config, rounds, iterations, warmup));
                 out.add(p7(1, one.connectString(), config, rounds, seconds, ">=1.1"));
-                out.add(p7(3, one.connectString(), config, rounds, seconds, ">=1.5"));
+                out.add(p7(3, one.connectString(), config, rounds, seconds, ">=1.2"));
             }
             try (EmbeddedZooKeeperEnsemble three = new EmbeddedZooKeeperEnsemble(dir.resolve("three"), 3, settings)) {
                 three.start();
