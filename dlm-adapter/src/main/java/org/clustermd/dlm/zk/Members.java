@@ -520,6 +520,11 @@ final class Members {
         if (!space.member() || !space.replica.current()) {
             return;
         }
+        if (preparedDeaths.isEmpty() && barrier.noMarks()) {
+            // nothing to mark (a mark is only for a death whose recover_prep returned here) and
+            // nothing to clean: skip the walk over every resource's locks this runs on each event
+            return;
+        }
         Set<Owner> orphans = orphanOwners();
         Owner self = new Owner(slot, incarnation);
         for (Owner dead : barrier.acksToWrite(orphans, preparedDeaths, self)) {

@@ -102,6 +102,11 @@ final class RecoveryBarrier {
 
     // ------------------------------------------------------------------ decisions
 
+    /** True while the view holds no recovery mark at all, so there is none to clean up. */
+    boolean noMarks() {
+        return acks.isEmpty();
+    }
+
     /** True if every live member, this node included, has marked {@code dead}'s death. */
     boolean everyMemberPrepared(Owner dead, Map<Integer, Long> members) {
         Set<Owner> marked = new HashSet<>();

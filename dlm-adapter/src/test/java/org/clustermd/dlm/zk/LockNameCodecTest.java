@@ -35,6 +35,18 @@ class LockNameCodecTest {
                 .isEqualTo(new LockEntry(key, g, r, gen, casVersion, seq, name));
     }
 
+    @Test
+    void lockNamesKeepTheirFieldWidths() {
+        // the name is what every member of every version reads: zero-padded slot and
+        // incarnation, decimal lock id and generation, whatever builds the string
+        assertThat(LockEntry.prefix(new LockKey(3, 0x1fL, 7), LockMode.EX, null, 2, 5))
+                .isEqualTo("L_0003_000000000000001f_7_EX_--_2_c5_");
+        assertThat(LockEntry.prefix(new LockKey(9_999, -2L, 123_456_789_012L), null, LockMode.PR, 0, -1))
+                .isEqualTo("L_9999_fffffffffffffffe_123456789012_UN_PR_0_p_");
+        assertThat(LockEntry.prefix(new LockKey(0, 0L, 0), LockMode.NL, LockMode.EX, 41, 0))
+                .isEqualTo("L_0000_0000000000000000_0_NL_EX_41_c0_");
+    }
+
     @ParameterizedTest
     @MethodSource("seeds")
     void valueBlockNamesRoundTrip(long seed) {
