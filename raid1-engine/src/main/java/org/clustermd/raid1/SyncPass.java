@@ -3,6 +3,7 @@ package org.clustermd.raid1;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
@@ -11,8 +12,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.clustermd.bitmap.SyncChunk;
 import org.clustermd.bitmap.WriteIntentBitmap;
-import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
+import org.clustermd.raid1.io.HugePageBuffers;
 import org.clustermd.raid1.resync.ResyncBarrier;
 import org.clustermd.raid1.resync.SyncThrottle;
 import org.slf4j.Logger;
@@ -240,11 +241,12 @@ final class SyncPass implements Runnable {
         bitmapUsed =
                 bitmap != null && action != SyncAction.CHECK && (action != SyncAction.RESYNC || array.bitmapTrusted());
         int legs = Math.max(1, set.inSyncArray().length);
+        int n = action == SyncAction.CHECK || action == SyncAction.REPAIR ? legs : 1;
+        // on huge pages: a block up to 1 MiB is then one segment per request, not ~250 scattered
+        // pages that split it and fill a small device queue (docs/lessons.md §70)
+        ByteBuffer[] region = HugePageBuffers.allocate(depth * n, block * BlockDevice.SECTOR_SIZE);
         for (int i = 0; i < depth; i++) {
-            int n = action == SyncAction.CHECK || action == SyncAction.REPAIR ? legs : 1;
-            ByteBuffer[] slot = new ByteBuffer[n];
-            for (int j = 0; j < n; j++) slot[j] = AlignedBuffers.allocate(block * BlockDevice.SECTOR_SIZE);
-            buffers.add(slot);
+            buffers.add(Arrays.copyOfRange(region, i * n, (i + 1) * n));
         }
         throttle.reset();
         log.info("{}: {} of sectors [{}, {}) started", array.name(), action, start, size);

@@ -204,7 +204,10 @@ public final class ResyncSuite implements Suite {
     }
 
     private static FioReport copyPeer(LegFiles legs) throws BenchException {
-        return Fio.run(Fio.copy(legs.leg(0), legs.leg(1), legs.dataOffsetBytes(), legs.arrayBytes()), legs.dir(), 600);
+        // fio's buffers on huge pages, as the resync's are (SyncPass): the figure compares the
+        // copy paths, not how scattered each side's buffer pages happen to be (docs/lessons.md §70)
+        return Fio.run(
+                Fio.copy(legs.leg(0), legs.leg(1), legs.dataOffsetBytes(), legs.arrayBytes()), legs.dir(), 600, true);
     }
 
     // ------------------------------------------------------------------ P10

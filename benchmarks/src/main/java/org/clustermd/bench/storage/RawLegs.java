@@ -88,10 +88,8 @@ public final class RawLegs {
     public static double dependentCopy(
             BlockDevice src, BlockDevice dst, long base, long bytes, int depth, int blockSize)
             throws IOException, InterruptedException {
-        // the sync thread's own buffers (SyncPass) are AlignedBuffers' too
-        List<ByteBuffer> buffers = new ArrayList<>();
-        for (int i = 0; i < depth; i++) buffers.add(AlignedBuffers.allocate(blockSize));
-        Slots slots = new Slots(depth, buffers);
+        // on huge pages, as the sync thread's own buffers (SyncPass) are
+        Slots slots = new Slots(depth, List.of(HugePageBuffers.allocate(depth, blockSize)));
         long t0 = System.nanoTime();
         for (long off = 0; off + blockSize <= bytes; off += blockSize) {
             ByteBuffer b = slots.take();
