@@ -178,8 +178,12 @@ final class TablePlanner {
         // diff: which rows change, and may the change go without compare-and-set?
         List<Row> creates = new ArrayList<>();
         List<String> deletes = new ArrayList<>();
-        // granting NL cannot hurt anyone; every other grant needs the version check
-        boolean cas = grants.values().stream().anyMatch(m -> m != LockMode.NL);
+        // granting NL cannot hurt anyone; every other grant needs the version check (a loop, not
+        // a stream: this runs for every request, and the pipeline cost more than the test)
+        boolean cas = false;
+        for (LockMode m : grants.values()) {
+            cas |= m != LockMode.NL;
+        }
         Map<LockKey, Row> all = new HashMap<>(before);
         all.putAll(after);
         for (LockKey k : all.keySet()) {
