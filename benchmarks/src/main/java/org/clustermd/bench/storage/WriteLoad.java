@@ -27,8 +27,9 @@ import org.clustermd.raid1.io.IoPlug;
  *   <li>{@link #randomQueued}: {@code depth} writes always in flight through
  *       {@link Raid1Array#writeAsync}, like fio's libaio engine at that iodepth. The
  *       {@code depth} buffers are aligned, direct and on huge pages ({@link HugePageBuffers});
- *       one thread submits and, as fio's job, reaps its own writes; completions hand the buffer
- *       back (see {@code Lanes} for why completions do not submit).</li>
+ *       one thread submits each write at once and, as fio's job, reaps its own writes;
+ *       completions hand the buffer back (see {@code Lanes} for why completions do not submit,
+ *       and why these writes are not batched).</li>
  *   <li>{@link #sequentialQueued}: the same lanes, each taking the next offset of a sequential
  *       pass over the array, reaped by the shared reaper: a 1 MiB write lasts long against the
  *       reaper's hop, and a pass that sets its bits as it goes takes the blocking path often,
@@ -76,7 +77,8 @@ public final class WriteLoad {
                 blockSize,
                 () -> ThreadLocalRandom.current().nextLong(blocks) * blockSize,
                 deadline,
-                true);
+                true,
+                false);
         lanes.runToEnd();
         return new Throughput(lanes.counted.get(), lanes.counted.get() * blockSize, deadline - start);
     }
@@ -98,7 +100,8 @@ public final class WriteLoad {
                     return n < blocks ? n * blockSize : -1;
                 },
                 Long.MAX_VALUE,
-                false);
+                false,
+                true);
         // the clock starts once the buffers are there, as fio's runtime starts after its set-up
         long start = System.nanoTime();
         lanes.runToEnd();
@@ -150,7 +153,9 @@ public final class WriteLoad {
     /**
      * {@code depth} writes kept in flight by one submitting thread (the caller's), like fio's
      * libaio job: a completion returns its buffer and a permit, and the submitter issues the next
-     * write; the lanes freed together are issued together, in one batch ({@link IoPlug#batch}).
+     * write; with {@code batch} the lanes freed together are issued together, in one batch
+     * ({@link IoPlug#batch}), else each write has its {@code io_submit} (one per write, both legs
+     * in it, as fio's default {@code iodepth_batch_submit=1} has one per leg write).
      * Completions never submit themselves: the array completes futures on a leg's I/O
      * thread, and a write submitted there is handed to the array's md-submit thread (it may
      * block on a new bitmap bit's flush, which that I/O thread has to complete), a thread hop
@@ -165,6 +170,14 @@ public final class WriteLoad {
      * {@link Raid1Array#tryWriteAsync} refuses may block, and a thread that reaps its own
      * requests must never block elsewhere (nobody else would reap them): it goes to a thread of
      * its own, as the NBD export's event loop hands such writes on.
+     *
+     * <p>Why the random lanes do not batch: at 60-80 k writes/s on this virtio disk, the kernel
+     * dispatches nothing of an {@code io_submit} of more than two iocbs before the whole call is
+     * through (fs/aio.c plugs it), 30-60 µs for 16, while the host, which completes its requests
+     * in bursts, has nothing to do; one write per call reaches it at once, and the device's
+     * latency fell from 315 to about 200 µs (docs/datapath-cost.md, "P1 at 60-70 k IOPS"). The
+     * batch saves CPU (7 against 10 µs a write), which mattered when the machine's cores were
+     * the limit; the sequential lanes keep it (a 1 MiB write is long against a call).
      */
     private static final class Lanes {
         /** How long the submitter sleeps at a time, in io_getevents or on the permits. */
@@ -175,6 +188,7 @@ public final class WriteLoad {
         final long deadline;
         final int depth;
         final boolean reapHere;
+        final boolean batch;
         final Semaphore permits;
         final ConcurrentLinkedQueue<ByteBuffer> free = new ConcurrentLinkedQueue<>();
         final AtomicLong counted = new AtomicLong();
@@ -183,12 +197,20 @@ public final class WriteLoad {
         /** Where the writes that may block go while the submitter reaps; made on first use. */
         private ExecutorService blocking;
 
-        Lanes(Raid1Array array, int depth, int blockSize, Offsets offsets, long deadline, boolean reapHere) {
+        Lanes(
+                Raid1Array array,
+                int depth,
+                int blockSize,
+                Offsets offsets,
+                long deadline,
+                boolean reapHere,
+                boolean batch) {
             this.array = array;
             this.offsets = offsets;
             this.deadline = deadline;
             this.depth = depth;
             this.reapHere = reapHere;
+            this.batch = batch;
             this.permits = new Semaphore(depth);
             // one region on huge pages, as fio's one buffer allocation: a 1 MiB write is then one
             // segment for the device, not ~250 (docs/lessons.md §70)
@@ -207,11 +229,11 @@ public final class WriteLoad {
                 boolean more = true;
                 while (more) {
                     awaitLane(poller);
-                    // every lane free by now goes out in one batch: one io_submit for all their legs
-                    // (fio's iodepth_batch); inside it only the non-blocking form, a write that would
-                    // wait takes the blocking form, which first submits what the batch held
+                    // with a batch every lane free by now goes out in one io_submit for all their
+                    // legs (fio's iodepth_batch); inside it only the non-blocking form, a write that
+                    // would wait takes the blocking form, which first submits what the batch held
                     int lanes = 1 + permits.drainPermits();
-                    try (IoPlug.Batch batch = IoPlug.batch()) {
+                    try (IoPlug.Batch held = batch ? IoPlug.batch() : null) {
                         for (int i = 0; i < lanes; i++) {
                             long off = failure.get() != null || System.nanoTime() >= deadline ? -1 : offsets.next();
                             if (off < 0) {
