@@ -48,7 +48,9 @@ import org.clustermd.raid1.io.BlockDevice;
  * <ul>
  *   <li>P1: 4 KiB random writes, 32 in flight, on a 2-leg array with its clustered bitmap, ÷
  *       fio libaio O_DIRECT writing both legs at once ({@code peers mirror-randwrite}; the
- *       mirrored figure is the slower leg's IOPS).</li>
+ *       mirrored figure is the slower leg's IOPS). Our side is one thread that submits each
+ *       write at once and reaps its own writes, as each fio job does
+ *       ({@code WriteLoad.randomQueued}).</li>
  *   <li>P2: 1 MiB sequential writes, 8 in flight, one pass over the array ÷ fio writing both
  *       legs with an fdatasync at every bitmap chunk boundary (the slower leg's MiB/s): the
  *       flushes md's rule costs (a new bit durable before the data write), so both sides keep
@@ -273,6 +275,10 @@ public final class DatapathSuite implements Suite {
                                     1,
                                     "bitmap",
                                     "clustered"))
+                    .with(
+                            "ours_loop",
+                            "one thread submits each write in an io_submit of its own (both legs) and reaps its"
+                                    + " own writes (AioPoller), as each fio job submits and reaps on its own thread")
                     .with("peer_command", "min of the two legs' IOPS: " + commands[0]));
         }
         if (seq) {

@@ -4,12 +4,16 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import org.clustermd.raid1.Raid1Array;
+import org.clustermd.raid1.io.AioPoller;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.BlockDevice;
 import org.clustermd.raid1.io.HugePageBuffers;
@@ -23,10 +27,13 @@ import org.clustermd.raid1.io.IoPlug;
  *   <li>{@link #randomQueued}: {@code depth} writes always in flight through
  *       {@link Raid1Array#writeAsync}, like fio's libaio engine at that iodepth. The
  *       {@code depth} buffers are aligned, direct and on huge pages ({@link HugePageBuffers});
- *       one thread submits, completions hand the buffer back (see {@code Lanes} for why
- *       completions do not submit).</li>
+ *       one thread submits each write at once and, as fio's job, reaps its own writes;
+ *       completions hand the buffer back (see {@code Lanes} for why completions do not submit,
+ *       and why these writes are not batched).</li>
  *   <li>{@link #sequentialQueued}: the same lanes, each taking the next offset of a sequential
- *       pass over the array.</li>
+ *       pass over the array, reaped by the shared reaper: a 1 MiB write lasts long against the
+ *       reaper's hop, and a pass that sets its bits as it goes takes the blocking path often,
+ *       which a thread that reaps its own writes must hand to another thread.</li>
  *   <li>{@link #randomSync}: one blocking {@link Raid1Array#write} after another (fio's psync at
  *       qd1), recording each latency.</li>
  * </ul>
@@ -65,7 +72,13 @@ public final class WriteLoad {
         long start = System.nanoTime();
         long deadline = start + (long) (seconds * 1e9);
         Lanes lanes = new Lanes(
-                array, depth, blockSize, () -> ThreadLocalRandom.current().nextLong(blocks) * blockSize, deadline);
+                array,
+                depth,
+                blockSize,
+                () -> ThreadLocalRandom.current().nextLong(blocks) * blockSize,
+                deadline,
+                true,
+                false);
         lanes.runToEnd();
         return new Throughput(lanes.counted.get(), lanes.counted.get() * blockSize, deadline - start);
     }
@@ -86,7 +99,9 @@ public final class WriteLoad {
                     long n = cursor.getAndIncrement();
                     return n < blocks ? n * blockSize : -1;
                 },
-                Long.MAX_VALUE);
+                Long.MAX_VALUE,
+                false,
+                true);
         // the clock starts once the buffers are there, as fio's runtime starts after its set-up
         long start = System.nanoTime();
         lanes.runToEnd();
@@ -138,28 +153,64 @@ public final class WriteLoad {
     /**
      * {@code depth} writes kept in flight by one submitting thread (the caller's), like fio's
      * libaio job: a completion returns its buffer and a permit, and the submitter issues the next
-     * write; the lanes freed together are issued together, in one batch ({@link IoPlug#batch}).
+     * write; with {@code batch} the lanes freed together are issued together, in one batch
+     * ({@link IoPlug#batch}), else each write has its {@code io_submit} (one per write, both legs
+     * in it, as fio's default {@code iodepth_batch_submit=1} has one per leg write).
      * Completions never submit themselves: the array completes futures on a leg's I/O
      * thread, and a write submitted there is handed to the array's md-submit thread (it may
      * block on a new bitmap bit's flush, which that I/O thread has to complete), a thread hop
      * that fio's loop does not pay.
+     *
+     * <p>With {@code reapHere} the submitting thread also reaps its own writes, as fio's job does
+     * ({@link AioPoller#install()}): when no lane is free it sleeps in {@code io_getevents}, the
+     * kernel wakes it for the completions, and the lanes they free are issued at once. Without
+     * it the shared reaper gets the completions and wakes the submitter through the permits, a
+     * futex hop per reaped batch while the device, which completes most of the batch at once,
+     * waits idle (docs/datapath-cost.md, "P1 at 60-70 k IOPS"). A write that
+     * {@link Raid1Array#tryWriteAsync} refuses may block, and a thread that reaps its own
+     * requests must never block elsewhere (nobody else would reap them): it goes to a thread of
+     * its own, as the NBD export's event loop hands such writes on.
+     *
+     * <p>Why the random lanes do not batch: at 60-80 k writes/s on this virtio disk, the kernel
+     * dispatches nothing of an {@code io_submit} of more than two iocbs before the whole call is
+     * through (fs/aio.c plugs it), 30-60 µs for 16, while the host, which completes its requests
+     * in bursts, has nothing to do; one write per call reaches it at once, and the device's
+     * latency fell from 315 to about 200 µs (docs/datapath-cost.md, "P1 at 60-70 k IOPS"). The
+     * batch saves CPU (7 against 10 µs a write), which mattered when the machine's cores were
+     * the limit; the sequential lanes keep it (a 1 MiB write is long against a call).
      */
     private static final class Lanes {
+        /** How long the submitter sleeps at a time, in io_getevents or on the permits. */
+        private static final long WAIT_NANOS = 1_000_000L;
+
         final Raid1Array array;
         final Offsets offsets;
         final long deadline;
         final int depth;
+        final boolean reapHere;
+        final boolean batch;
         final Semaphore permits;
         final ConcurrentLinkedQueue<ByteBuffer> free = new ConcurrentLinkedQueue<>();
         final AtomicLong counted = new AtomicLong();
         final AtomicLong lastCompletion = new AtomicLong();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
+        /** Where the writes that may block go while the submitter reaps; made on first use. */
+        private ExecutorService blocking;
 
-        Lanes(Raid1Array array, int depth, int blockSize, Offsets offsets, long deadline) {
+        Lanes(
+                Raid1Array array,
+                int depth,
+                int blockSize,
+                Offsets offsets,
+                long deadline,
+                boolean reapHere,
+                boolean batch) {
             this.array = array;
             this.offsets = offsets;
             this.deadline = deadline;
             this.depth = depth;
+            this.reapHere = reapHere;
+            this.batch = batch;
             this.permits = new Semaphore(depth);
             // one region on huge pages, as fio's one buffer allocation: a 1 MiB write is then one
             // segment for the device, not ~250 (docs/lessons.md §70)
@@ -173,35 +224,72 @@ public final class WriteLoad {
         }
 
         void runToEnd() throws IOException, InterruptedException {
-            boolean more = true;
-            while (more) {
-                permits.acquire();
-                // every lane free by now goes out in one batch: one io_submit for all their legs
-                // (fio's iodepth_batch); inside it only the non-blocking form, a write that would
-                // wait takes the blocking form, which first submits what the batch held
-                int lanes = 1 + permits.drainPermits();
-                try (IoPlug.Batch batch = IoPlug.batch()) {
-                    for (int i = 0; i < lanes; i++) {
-                        long off = failure.get() != null || System.nanoTime() >= deadline ? -1 : offsets.next();
-                        if (off < 0) {
-                            permits.release(lanes - i);
-                            more = false;
-                            break;
+            AioPoller poller = reapHere ? AioPoller.install() : null;
+            try {
+                boolean more = true;
+                while (more) {
+                    awaitLane(poller);
+                    // with a batch every lane free by now goes out in one io_submit for all their
+                    // legs (fio's iodepth_batch); inside it only the non-blocking form, a write that
+                    // would wait takes the blocking form, which first submits what the batch held
+                    int lanes = 1 + permits.drainPermits();
+                    try (IoPlug.Batch held = batch ? IoPlug.batch() : null) {
+                        for (int i = 0; i < lanes; i++) {
+                            long off = failure.get() != null || System.nanoTime() >= deadline ? -1 : offsets.next();
+                            if (off < 0) {
+                                permits.release(lanes - i);
+                                more = false;
+                                break;
+                            }
+                            ByteBuffer b = free.poll();
+                            CompletableFuture<Void> f = array.tryWriteAsync(off, b, false);
+                            if (f == null) f = poller == null ? array.writeAsync(off, b) : elsewhere(off, b);
+                            f.whenComplete((v, t) -> {
+                                completed(t);
+                                free.add(b);
+                                permits.release();
+                            });
                         }
-                        ByteBuffer b = free.poll();
-                        CompletableFuture<Void> f = array.tryWriteAsync(off, b, false);
-                        if (f == null) f = array.writeAsync(off, b);
-                        f.whenComplete((v, t) -> {
-                            completed(t);
-                            free.add(b);
-                            permits.release();
-                        });
                     }
                 }
+                for (int i = 0; i < depth; i++) awaitLane(poller); // drain
+            } finally {
+                // after the drain nothing of this thread is in flight; on a failure the poller's
+                // context is left to a reaper that finishes what is
+                if (poller != null) poller.close();
+                if (blocking != null) blocking.shutdown();
             }
-            permits.acquire(depth); // drain
             Throwable t = failure.get();
             if (t != null) throw BlockDevice.asIOException(t);
+        }
+
+        /** Takes one free lane, reaping this thread's own completions while it waits when it has a poller. */
+        private void awaitLane(AioPoller poller) throws InterruptedException {
+            if (poller == null) {
+                permits.acquire();
+                return;
+            }
+            while (!permits.tryAcquire()) {
+                // this thread's writes complete only when it reaps them; a write handed to the
+                // blocking thread completes on the shared reaper, which releases its permit
+                if (poller.inFlight()) poller.reap(WAIT_NANOS);
+                else if (permits.tryAcquire(WAIT_NANOS, TimeUnit.NANOSECONDS)) return;
+            }
+        }
+
+        /** The blocking form of the write, issued on a thread that may wait, so this one keeps reaping. */
+        private CompletableFuture<Void> elsewhere(long off, ByteBuffer b) {
+            // what this thread's batch holds may be what that write waits for
+            IoPlug.flushHeld();
+            if (blocking == null) {
+                blocking = Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "lanes-blocking-write");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            return CompletableFuture.supplyAsync(() -> array.writeAsync(off, b), blocking)
+                    .thenCompose(f -> f);
         }
 
         void completed(Throwable t) {

@@ -34,9 +34,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A polled context ({@link #polled}) has no reaper and no reservations: it belongs to one
  * thread ({@link AioPoller}), which submits to it only when a slot is free and reaps it itself;
- * every iocb asks the kernel to signal the owner's eventfd on completion, so an owner asleep in
- * {@code epoll_wait} wakes for it. When the owner lets go with requests in flight, a reaper
- * thread is started to finish them and destroy the context (the same exit as a shared one).
+ * with an eventfd, every iocb asks the kernel to signal it on completion, so an owner asleep in
+ * {@code epoll_wait} wakes for it; without one, the owner sleeps in {@code io_getevents} on this
+ * context, which the kernel wakes directly. When the owner lets go with requests in flight, a
+ * reaper thread is started to finish them and destroy the context (the same exit as a shared one).
  *
  * <p>Thread-safe: slots are taken and returned under the stack's lock; a slot's owner is written
  * before its request is set (a volatile store) and read after the reaper's {@code getAndSet}.
@@ -73,7 +74,7 @@ final class AioContext {
     private final Pointer timeout;
     /** io_getevents' timeout that waits for nothing (libaio then returns 0 without a system call when the ring is empty). */
     private final Pointer noWait;
-    /** The eventfd each iocb signals, or -1 (a shared context: its reaper waits in io_getevents). */
+    /** The eventfd each iocb signals, or -1 (whoever reaps waits in io_getevents). */
     private final int resfd;
     /** Set (a volatile store) after the slot's other fields, so the reaper sees them all. */
     private final AtomicReferenceArray<IoRequest> requests = new AtomicReferenceArray<>(SLOTS);
@@ -91,7 +92,7 @@ final class AioContext {
     /** A polled context's owner is reaping: a nested reap from its completions is refused. */
     private boolean reaping;
 
-    private AioContext(LibAio lib, long ctx, int resfd) {
+    private AioContext(LibAio lib, long ctx, int resfd, boolean polled) {
         this.lib = lib;
         this.ctx = ctx;
         this.resfd = resfd;
@@ -112,7 +113,7 @@ final class AioContext {
             slots.putLong(i * SLOT + 64, slotsAddress + (long) i * SLOT);
         }
         this.freeTop = SLOTS;
-        if (resfd < 0) {
+        if (!polled) {
             Thread t = new EngineThread(this::reap, "aio-reaper-" + NAMES.incrementAndGet());
             this.reaper = t;
             t.start();
@@ -120,10 +121,10 @@ final class AioContext {
     }
 
     /**
-     * A context of its own for the calling thread, reaped by that thread ({@link #reapReady}),
-     * each completion signalling {@code eventFd}; null when io_setup fails (the machine-wide
-     * {@code fs.aio-max-nr} is used up), and the thread's requests use the devices' shared
-     * contexts as before.
+     * A context of its own for the calling thread, reaped by that thread ({@link #reapOwned}),
+     * each completion signalling {@code eventFd}, or nothing when it is -1; null when io_setup
+     * fails (the machine-wide {@code fs.aio-max-nr} is used up), and the thread's requests use
+     * the devices' shared contexts as before.
      */
     static AioContext polled(LibAio lib, int eventFd) {
         Pointer ctxp = Memory.allocateDirect(Runtime.getSystemRuntime(), 8);
@@ -133,7 +134,7 @@ final class AioContext {
             LOG.warn("io_setup({}) for a polled AIO context failed: {}", SLOTS, NativeIo.strerror(-rc));
             return null;
         }
-        return new AioContext(lib, ctxp.getLongLong(0), eventFd);
+        return new AioContext(lib, ctxp.getLongLong(0), eventFd, true);
     }
 
     /**
@@ -167,7 +168,7 @@ final class AioContext {
                         "io_setup(" + SLOTS + ") failed: " + NativeIo.strerror(-rc),
                         null);
             }
-            AioContext c = new AioContext(lib, ctxp.getLongLong(0), -1);
+            AioContext c = new AioContext(lib, ctxp.getLongLong(0), -1, false);
             c.reserved = depth;
             POOL.add(c);
             return c;

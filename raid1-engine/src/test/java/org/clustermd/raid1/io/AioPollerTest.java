@@ -24,9 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A thread that reaps its own AIO requests ({@link AioPoller}, what the NBD export's event loop
  * does): its requests complete on it when it polls, never on a reaper; each completion signals
- * its eventfd (what wakes a loop asleep in epoll_wait); a device's whole depth held by its
- * unreaped requests does not make it wait on itself; and requests still in flight when it lets
- * go finish on a reaper, so the device closes.
+ * its eventfd (what wakes a loop asleep in epoll_wait); a poller without an eventfd (a
+ * submitting loop's, P1's lanes) gets its completions only in its own {@code reap}; a device's
+ * whole depth held by its unreaped requests does not make it wait on itself; and requests still
+ * in flight when it lets go finish on a reaper, so the device closes.
  */
 class AioPollerTest {
     private static final int BLOCK = 4096;
@@ -144,6 +145,54 @@ class AioPollerTest {
             assertThat(ends.failures).isEmpty();
             assertThat(ends.threads).hasSize(16).containsOnly(me[0]);
             for (int i = 1; i < 8; i++) {
+                assertHolds(a, (long) i * BLOCK, i + 1);
+                assertHolds(b, (long) i * BLOCK, i + 1);
+            }
+        }
+    }
+
+    @Test
+    void aPollerWithoutAnEventFdGetsItsCompletionsOnlyWhenItReapsAndOnItsOwnThread() throws Exception {
+        try (BlockDevice a = open("a", 64);
+                BlockDevice b = open("b", 64)) {
+            Ends ends = new Ends(16);
+            String[] me = new String[1];
+            assertTimeoutPreemptively(WAIT, () -> {
+                me[0] = Thread.currentThread().getName();
+                try (AioPoller poller = AioPoller.install()) {
+                    assertThat(poller.inFlight()).isFalse();
+                    assertThat(poller.reap(WAIT.toNanos()))
+                            .as("nothing in flight: no wait")
+                            .isZero();
+                    try (IoPlug.Batch batch = IoPlug.batch()) {
+                        for (int i = 0; i < 8; i++) {
+                            a.writeAsync((long) i * BLOCK, block(i + 1), false, ends, i);
+                            b.writeAsync((long) i * BLOCK, block(i + 1), false, ends, i);
+                        }
+                    }
+                    assertThat(poller.inFlight()).isTrue();
+                    // a reaper would have ended them meanwhile; here they wait for this thread
+                    Thread.sleep(100);
+                    assertThat(ends.threads).isEmpty();
+                    int reaped = 0;
+                    while (ends.all.getCount() > 0) reaped += poller.reap(WAIT.toNanos());
+                    assertThat(reaped).isEqualTo(16);
+                    assertThat(poller.inFlight()).isFalse();
+                    // another thread cannot reap this thread's context (its completions would move)
+                    Thread other = new Thread(() -> {
+                        try {
+                            poller.reap(0);
+                        } catch (IllegalStateException expected) {
+                            ends.threads.add("refused");
+                        }
+                    });
+                    other.start();
+                    other.join();
+                }
+            });
+            assertThat(ends.failures).isEmpty();
+            assertThat(ends.threads).hasSize(17).containsOnly(me[0], "refused");
+            for (int i = 0; i < 8; i++) {
                 assertHolds(a, (long) i * BLOCK, i + 1);
                 assertHolds(b, (long) i * BLOCK, i + 1);
             }
