@@ -1,5 +1,6 @@
 package org.clustermd.raid1.io;
 
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -225,6 +226,22 @@ final class AioContext {
         synchronized (freeStack) {
             return freeTop < SLOTS;
         }
+    }
+
+    /**
+     * Completions the kernel has posted to this context's ring and nobody has reaped yet, read
+     * from the ring's header in user space as libaio does (the context's id is the ring's
+     * address: {@code struct aio_ring}'s {@code nr}, {@code head}, {@code tail} at bytes 4, 8
+     * and 12). Reaps nothing, so it may be asked before deciding to reap.
+     */
+    int posted() {
+        // the kernel writes the ring behind the JVM's back: no load may be reused from before
+        VarHandle.fullFence();
+        Pointer ring = Pointer.wrap(Runtime.getSystemRuntime(), ctx);
+        int nr = ring.getInt(4);
+        int head = ring.getInt(8);
+        int tail = ring.getInt(12);
+        return nr <= 0 ? 0 : Math.floorMod(tail - head, nr);
     }
 
     /** Fills {@code slot}'s iocb for {@code r} and records who it belongs to. */

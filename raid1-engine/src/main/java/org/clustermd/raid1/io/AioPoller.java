@@ -123,6 +123,16 @@ public final class AioPoller implements AutoCloseable {
         return anyInFlight();
     }
 
+    /**
+     * Completions of this thread's requests that the kernel has posted and no poll has reaped
+     * yet: what the next {@link #poll} would end. Reaps nothing and runs no completion, so a
+     * test can wait, on the owner thread, for its requests to be done without ending them.
+     */
+    public int posted() {
+        AioContext c = context;
+        return c == null ? 0 : c.posted();
+    }
+
     /** Requests submitted here and not yet reaped. */
     boolean anyInFlight() {
         AioContext c = context;

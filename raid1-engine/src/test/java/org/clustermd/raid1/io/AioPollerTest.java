@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  * its eventfd (what wakes a loop asleep in epoll_wait); a poller without an eventfd (a
  * submitting loop's, P1's lanes) gets its completions only in its own {@code reap}; a device's
  * whole depth held by its unreaped requests does not make it wait on itself; and requests still
- * in flight when it lets go finish on a reaper, so the device closes.
+ * in flight when it lets go finish on a reaper, so the device closes. What the kernel has posted
+ * can be counted without ending it ({@link AioPoller#posted}), as the NBD export's tests do.
  */
 class AioPollerTest {
     private static final int BLOCK = 4096;
@@ -196,6 +197,33 @@ class AioPollerTest {
                 assertHolds(a, (long) i * BLOCK, i + 1);
                 assertHolds(b, (long) i * BLOCK, i + 1);
             }
+        }
+    }
+
+    @Test
+    void postedCountsTheKernelsCompletionsWithoutEndingThemAndThePollEndsExactlyThose() throws Exception {
+        try (BlockDevice a = open("a", 64)) {
+            Ends ends = new Ends(6);
+            assertTimeoutPreemptively(WAIT, () -> {
+                try (AioPoller poller = AioPoller.install(eventFd)) {
+                    assertThat(poller.posted())
+                            .as("before the first submission: no context")
+                            .isZero();
+                    try (IoPlug.Batch batch = IoPlug.batch()) {
+                        for (int i = 0; i < 6; i++) a.writeAsync((long) i * BLOCK, block(0x20 + i), false, ends, i);
+                    }
+                    // the kernel finishes them on its own; asking does not end them here
+                    while (poller.posted() < 6) Thread.onSpinWait();
+                    assertThat(ends.all.getCount())
+                            .as("completions run before a poll")
+                            .isEqualTo(6);
+                    assertThat(poller.poll()).isEqualTo(6);
+                    assertThat(ends.all.getCount()).isZero();
+                    assertThat(poller.posted()).isZero();
+                }
+            });
+            assertThat(ends.failures).isEmpty();
+            for (int i = 0; i < 6; i++) assertHolds(a, (long) i * BLOCK, 0x20 + i);
         }
     }
 
