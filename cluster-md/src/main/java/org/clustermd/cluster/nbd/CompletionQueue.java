@@ -46,6 +46,10 @@ final class CompletionQueue {
 
     private void wake() {
         if (!scheduled.compareAndSet(false, true)) return;
+        // reaped by this connection's own loop: the drain runs when the reaping ends, before the
+        // loop reads the socket again, rather than after the rest of the turn's reads. Only on
+        // the connection's loop: a reaping on any other thread must not run this loop's drain.
+        if (loop.inEventLoop() && LoopReaping.runAfterReaping(drain)) return;
         try {
             loop.execute(drain);
         } catch (RejectedExecutionException e) {

@@ -53,8 +53,9 @@ import org.slf4j.LoggerFactory;
  *     on the loop in batches: one task, and one gathered socket write ({@link Replies}), for
  *     all replies that completed meanwhile. A write travels as its reused {@link WriteOp}. The
  *     writes issued from the loop complete on the loop itself, which reaps their disk
- *     completions ({@link LoopReaping}); they are queued the same way, so a reaping's replies
- *     leave together.</li>
+ *     completions ({@link LoopReaping}) at the top of each turn and after each socket read;
+ *     they are queued the same way, so a reaping's replies leave together, and the reaping
+ *     writes them before the loop reads again.</li>
  * </ul>
  *
  * <p>Not thread-safe: all state is owned by the channel's event loop, except the completion
@@ -141,6 +142,12 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
                 cumulation == null ? in : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), cumulation, in);
         processBatched();
         trimCumulation();
+        // Netty goes on reading while the client keeps sending (one turn, many reads): what the
+        // disk finished meanwhile is reaped and answered now, between this read and the next,
+        // not when the turn is over; the client holds the queue depth and gets its slots back
+        // that much sooner (docs/nbd-cost.md). Here, after the batch closed and the cumulation
+        // is trimmed, a drain that resumes this connection finds it between reads.
+        LoopReaping.reapAndReply();
     }
 
     @Override

@@ -13,7 +13,6 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -121,8 +120,12 @@ public final class NbdServer implements AutoCloseable {
                         NbdConnection c = new NbdConnection(exports, pool, settings, inlineWrites);
                         connections.put(ch, c);
                         ch.closeFuture().addListener(f -> connections.remove(ch));
-                        // replies completing in one loop turn leave in one write(2)
-                        ch.pipeline().addLast(new FlushConsolidationHandler(256, true), c);
+                        // No flush consolidation: a drain already gathers its replies into one
+                        // write and flushes once, and a consolidating handler would hold a flush
+                        // made inside a socket read (a reaping's replies) until the turn's reads
+                        // are all done, the wait reaping between reads removes. What loses its
+                        // consolidation is rare: refusals, handshake replies, a lone reply.
+                        ch.pipeline().addLast(c);
                     }
                 });
         InetSocketAddress at = new InetSocketAddress(b.bind, b.port);
