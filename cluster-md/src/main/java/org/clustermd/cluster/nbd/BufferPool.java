@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clustermd.raid1.io.AlignedBuffers;
+import org.clustermd.raid1.io.HugePageBuffers;
 
 /**
  * Reuses the 4 KiB-aligned direct buffers that carry request data, so the array uses them as
@@ -11,10 +12,19 @@ import org.clustermd.raid1.io.AlignedBuffers;
  * direct memory per request. Buffers come in power-of-two classes from 4 KiB up; at most
  * {@code maxRetained} bytes are kept, the rest are left to the garbage collector.
  *
+ * <p>Buffers larger than a page are cut from regions on transparent huge pages
+ * ({@link HugePageBuffers}), several at a time: a 1 MiB write from scattered 4 KiB pages is
+ * split by a virtio disk and fills its ring by itself, one from a huge page is one segment
+ * (docs/lessons.md §70). A 4 KiB buffer is one page either way and stays ordinary memory. The
+ * buffers cut together share their region, which the collector frees only when none of them is
+ * referenced any more; so a carve never cuts more than the pool may keep.
+ *
  * <p>Thread-safe: connections on every event loop share one pool.
  */
 final class BufferPool {
     private static final int MIN_SHIFT = 12;
+    /** Bytes cut at once for one class: the slack {@link HugePageBuffers} adds is one huge page per region. */
+    private static final int CARVE = 4 * HugePageBuffers.HUGE_PAGE;
 
     private final ConcurrentLinkedQueue<ByteBuffer>[] free;
     private final AtomicLong retained = new AtomicLong();
@@ -35,7 +45,7 @@ final class BufferPool {
         if (b != null) {
             retained.addAndGet(-b.capacity());
         } else {
-            b = AlignedBuffers.allocate(1 << (cls + MIN_SHIFT));
+            b = allocate(cls);
         }
         return b.clear().limit(length);
     }
@@ -48,6 +58,24 @@ final class BufferPool {
             return;
         }
         free[shift(cap) - MIN_SHIFT].offer(b);
+    }
+
+    /**
+     * A new buffer of class {@code cls}; for a class above one page, its region's other buffers
+     * go to the free list, as many as the pool may keep (a concurrent release may keep the pool
+     * over its bound by one carve, until buffers leave it).
+     */
+    private ByteBuffer allocate(int cls) {
+        int size = 1 << (cls + MIN_SHIFT);
+        if (cls == 0) return AlignedBuffers.allocate(size);
+        long room = Math.max(0, maxRetained - retained.get());
+        int count = (int) Math.max(1, Math.min(CARVE / size, 1 + room / size));
+        ByteBuffer[] cut = HugePageBuffers.allocate(count, size);
+        for (int i = 1; i < count; i++) {
+            retained.addAndGet(size);
+            free[cls].offer(cut[i]);
+        }
+        return cut[0];
     }
 
     /** log2 of the smallest power of two at least {@code n} and at least 4 KiB. */
