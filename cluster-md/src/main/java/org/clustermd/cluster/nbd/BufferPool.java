@@ -1,7 +1,7 @@
 package org.clustermd.cluster.nbd;
 
 import java.nio.ByteBuffer;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clustermd.raid1.io.AlignedBuffers;
 import org.clustermd.raid1.io.HugePageBuffers;
@@ -17,7 +17,7 @@ import org.clustermd.raid1.io.HugePageBuffers;
  * split by a virtio disk and fills its ring by itself, one from a huge page is one segment
  * (docs/lessons.md §70). A 4 KiB buffer is one page either way and stays ordinary memory. The
  * buffers cut together share their region, which the collector frees only when none of them is
- * referenced any more; so a carve never cuts more than the pool may keep.
+ * referenced any more; so a carve cuts no more than the pool may keep.
  *
  * <p>Thread-safe: connections on every event loop share one pool.
  */
@@ -26,22 +26,27 @@ final class BufferPool {
     /** Bytes cut at once for one class: the slack {@link HugePageBuffers} adds is one huge page per region. */
     private static final int CARVE = 4 * HugePageBuffers.HUGE_PAGE;
 
-    private final ConcurrentLinkedQueue<ByteBuffer>[] free;
+    /**
+     * Free buffers per class, the last given back on top: it is handed out first, still warm in
+     * the caches, and a carve's spares wait below it.
+     */
+    private final ConcurrentLinkedDeque<ByteBuffer>[] free;
+
     private final AtomicLong retained = new AtomicLong();
     private final long maxRetained;
 
     @SuppressWarnings("unchecked")
     BufferPool(int maxBuffer, long maxRetained) {
         int classes = shift(maxBuffer) - MIN_SHIFT + 1;
-        this.free = new ConcurrentLinkedQueue[classes];
-        for (int i = 0; i < classes; i++) free[i] = new ConcurrentLinkedQueue<>();
+        this.free = new ConcurrentLinkedDeque[classes];
+        for (int i = 0; i < classes; i++) free[i] = new ConcurrentLinkedDeque<>();
         this.maxRetained = maxRetained;
     }
 
     /** A buffer with position 0 and limit {@code length} (at most the pool's largest class). */
     ByteBuffer acquire(int length) {
         int cls = shift(length) - MIN_SHIFT;
-        ByteBuffer b = free[cls].poll();
+        ByteBuffer b = free[cls].pollFirst();
         if (b != null) {
             retained.addAndGet(-b.capacity());
         } else {
@@ -57,23 +62,25 @@ final class BufferPool {
             retained.addAndGet(-cap);
             return;
         }
-        free[shift(cap) - MIN_SHIFT].offer(b);
+        free[shift(cap) - MIN_SHIFT].offerFirst(b);
     }
 
     /**
      * A new buffer of class {@code cls}; for a class above one page, its region's other buffers
-     * go to the free list, as many as the pool may keep (a concurrent release may keep the pool
-     * over its bound by one carve, until buffers leave it).
+     * go to the free list. They take at most half the room the pool has left: the buffers in use
+     * must still find room when they come back, or the pool would keep idle spares and drop the
+     * buffers it hands out (a concurrent release may keep the pool over its bound by one carve,
+     * until buffers leave it).
      */
     private ByteBuffer allocate(int cls) {
         int size = 1 << (cls + MIN_SHIFT);
         if (cls == 0) return AlignedBuffers.allocate(size);
         long room = Math.max(0, maxRetained - retained.get());
-        int count = (int) Math.max(1, Math.min(CARVE / size, 1 + room / size));
+        int count = (int) Math.max(1, Math.min(CARVE / size, 1 + room / 2 / size));
         ByteBuffer[] cut = HugePageBuffers.allocate(count, size);
         for (int i = 1; i < count; i++) {
             retained.addAndGet(size);
-            free[cls].offer(cut[i]);
+            free[cls].offerLast(cut[i]);
         }
         return cut[0];
     }
