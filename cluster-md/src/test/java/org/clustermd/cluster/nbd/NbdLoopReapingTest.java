@@ -31,12 +31,11 @@ class NbdLoopReapingTest {
     Path dir;
 
     /** The array's target, noting the thread each write issued from the loop completed on. */
-    private static final class CompletionThreads implements NbdTarget {
-        final NbdTarget array;
+    private static final class CompletionThreads extends ForwardingTarget {
         final ConcurrentLinkedQueue<String> threads = new ConcurrentLinkedQueue<>();
 
         CompletionThreads(NbdTarget array) {
-            this.array = array;
+            super(array);
         }
 
         @Override
@@ -47,46 +46,6 @@ class NbdLoopReapingTest {
             if (f != null)
                 f.whenComplete((v, t) -> threads.add(Thread.currentThread().getName()));
             return f;
-        }
-
-        @Override
-        public String name() {
-            return array.name();
-        }
-
-        @Override
-        public long size() {
-            return array.size();
-        }
-
-        @Override
-        public int logicalBlockSize() {
-            return array.logicalBlockSize();
-        }
-
-        @Override
-        public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-            return array.read(offset, dst);
-        }
-
-        @Override
-        public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
-            return array.write(offset, src, fua);
-        }
-
-        @Override
-        public CompletableFuture<Void> flush() {
-            return array.flush();
-        }
-
-        @Override
-        public CompletableFuture<Void> trim(long offset, long length) {
-            return array.trim(offset, length);
-        }
-
-        @Override
-        public NbdError errorOf(Throwable failure) {
-            return array.errorOf(failure);
         }
     }
 

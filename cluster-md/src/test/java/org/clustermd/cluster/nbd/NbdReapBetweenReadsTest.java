@@ -49,8 +49,7 @@ class NbdReapBetweenReadsTest {
     Path dir;
 
     /** The array's target, with the probe around one write and one read (see the class comment). */
-    private static final class TurnProbe implements NbdTarget {
-        final NbdTarget array;
+    private static final class TurnProbe extends ForwardingTarget {
         final CompletableFuture<Void> markerReadOnDisk = new CompletableFuture<>();
         final CompletableFuture<Void> turnEnded = new CompletableFuture<>();
         /** The marker READ's future as the export got it. */
@@ -61,7 +60,7 @@ class NbdReapBetweenReadsTest {
         volatile boolean armed;
 
         TurnProbe(NbdTarget array) {
-            this.array = array;
+            super(array);
         }
 
         @Override
@@ -110,41 +109,6 @@ class NbdReapBetweenReadsTest {
             CompletableFuture<Void> m = f.thenCombine(turnEnded, (a, b) -> null);
             marker = m;
             return m;
-        }
-
-        @Override
-        public String name() {
-            return array.name();
-        }
-
-        @Override
-        public long size() {
-            return array.size();
-        }
-
-        @Override
-        public int logicalBlockSize() {
-            return array.logicalBlockSize();
-        }
-
-        @Override
-        public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
-            return array.write(offset, src, fua);
-        }
-
-        @Override
-        public CompletableFuture<Void> flush() {
-            return array.flush();
-        }
-
-        @Override
-        public CompletableFuture<Void> trim(long offset, long length) {
-            return array.trim(offset, length);
-        }
-
-        @Override
-        public NbdError errorOf(Throwable failure) {
-            return array.errorOf(failure);
         }
     }
 
