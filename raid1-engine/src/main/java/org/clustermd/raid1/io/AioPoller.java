@@ -93,7 +93,7 @@ public final class AioPoller implements AutoCloseable {
         if (Thread.currentThread() != owner) {
             throw new IllegalStateException("an AIO poller is reaped by its owner " + owner.getName());
         }
-        return anyInFlight() ? reapWaiting(nanos) : 0;
+        return inFlight() ? reapWaiting(nanos) : 0;
     }
 
     /**
@@ -118,11 +118,6 @@ public final class AioPoller implements AutoCloseable {
         return c.reapOwned(0);
     }
 
-    /** Whether requests submitted here have not been reaped yet (so {@link #reap} has something to wait for). */
-    public boolean inFlight() {
-        return anyInFlight();
-    }
-
     /**
      * Completions of this thread's requests that the kernel has posted and no poll has reaped
      * yet: what the next {@link #poll} would end. Reaps nothing and runs no completion, so a
@@ -133,8 +128,8 @@ public final class AioPoller implements AutoCloseable {
         return c == null ? 0 : c.posted();
     }
 
-    /** Requests submitted here and not yet reaped. */
-    boolean anyInFlight() {
+    /** Whether requests submitted here have not been reaped yet (so {@link #reap} has something to wait for). */
+    public boolean inFlight() {
         AioContext c = context;
         return c != null && c.anyInFlight();
     }

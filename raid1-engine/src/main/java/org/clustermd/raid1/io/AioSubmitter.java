@@ -193,7 +193,7 @@ final class AioSubmitter implements IoSubmitter {
             return;
         }
         while (true) {
-            if (poller.anyInFlight() && poller.reapWaiting(POLLED_WAIT_NANOS) > 0) {
+            if (poller.inFlight() && poller.reapWaiting(POLLED_WAIT_NANOS) > 0) {
                 if (free.tryAcquire()) return;
             } else if (free.tryAcquire(POLLED_WAIT_NANOS, TimeUnit.NANOSECONDS)) {
                 return;
