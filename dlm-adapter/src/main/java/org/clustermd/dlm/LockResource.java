@@ -77,7 +77,10 @@ public interface LockResource extends AutoCloseable {
 
     /**
      * NOQUEUE: grants {@code mode} only if it can be granted at once, else throws
-     * {@link DlmException.Code#NOT_GRANTED} and leaves the lock as it was.
+     * {@link DlmException.Code#NOT_GRANTED} and leaves the lock as it was. It never waits for
+     * another holder, so an interrupt does not cut it short: it returns or throws its outcome,
+     * with the thread's interrupt status kept, and {@link #grantedMode()} tells that outcome once
+     * it returned. The same holds for {@link #cancel()} and {@link #unlock()}.
      */
     LockGrant tryConvert(LockMode mode) throws DlmException;
 

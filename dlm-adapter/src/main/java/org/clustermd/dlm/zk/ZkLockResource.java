@@ -141,7 +141,7 @@ final class ZkLockResource implements LockResource {
     public LockGrant tryConvert(LockMode mode) throws DlmException {
         CompletableFuture<LockGrant> f = space.engine.request(this, mode, true);
         try {
-            return await(f, space.requestTimeout());
+            return awaitOutcome(f, space.requestTimeout());
         } catch (TimeoutException e) {
             cancelQuietly();
             throw new DlmException(
@@ -154,7 +154,7 @@ final class ZkLockResource implements LockResource {
     @Override
     public boolean cancel() throws DlmException {
         try {
-            return await(space.engine.cancel(this, DlmException.Code.CANCELLED), space.requestTimeout());
+            return awaitOutcome(space.engine.cancel(this, DlmException.Code.CANCELLED), space.requestTimeout());
         } catch (TimeoutException e) {
             throw new DlmException(
                     DlmException.Code.TIMEOUT,
@@ -165,7 +165,7 @@ final class ZkLockResource implements LockResource {
 
     boolean cancelQuietly() {
         try {
-            return await(space.engine.cancel(this, DlmException.Code.TIMEOUT), space.requestTimeout());
+            return awaitOutcome(space.engine.cancel(this, DlmException.Code.TIMEOUT), space.requestTimeout());
         } catch (DlmException | TimeoutException e) {
             LOG.warn("cancel of a timed-out request on {} failed: {}", name(), e.toString());
             return true;
@@ -192,7 +192,7 @@ final class ZkLockResource implements LockResource {
     @Override
     public void unlock() throws DlmException {
         try {
-            await(space.engine.unlock(this), space.requestTimeout());
+            awaitOutcome(space.engine.unlock(this), space.requestTimeout());
         } catch (TimeoutException e) {
             throw new DlmException(
                     DlmException.Code.TIMEOUT,
@@ -215,9 +215,33 @@ final class ZkLockResource implements LockResource {
 
     private static <T> T awaitDone(CompletableFuture<T> f) throws DlmException {
         try {
-            return await(f, Duration.ofSeconds(5));
+            return awaitOutcome(f, Duration.ofSeconds(5));
         } catch (TimeoutException e) {
             throw new DlmException(DlmException.Code.TIMEOUT, "request neither granted nor cancelled");
+        }
+    }
+
+    /**
+     * Waits for an operation that never waits for another holder (a NOQUEUE request, a cancel,
+     * an unlock, a grant that won over its cancel) to end, with the thread's interrupt status set
+     * aside and restored after: such an operation goes on in the lock manager whatever its caller
+     * does, so a wait cut short by an interrupt would leave the caller reading a mode it no longer
+     * holds while the change commits (docs/lessons.md §73). Bounded by {@code timeout} all the same.
+     */
+    static <T> T awaitOutcome(CompletableFuture<T> f, Duration timeout) throws DlmException, TimeoutException {
+        boolean interrupted = false;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (true) {
+                try {
+                    return await(f, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+                } catch (DlmException e) {
+                    if (e.code() != DlmException.Code.INTERRUPTED || !Thread.interrupted()) throw e;
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
         }
     }
 

@@ -104,4 +104,77 @@ class InterruptedRequestTest {
                         DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.INTERRUPTED));
         assertThat(r.requestedMode()).isEmpty();
     }
+
+    /**
+     * A NOQUEUE request never waits for another holder, so an interrupt does not cut it short:
+     * the safety checker's clients, interrupted while their PW went down by tryConvert, were told
+     * INTERRUPTED and still read PW as held while the down-conversion went on and another node
+     * was granted a mode PW excludes (docs/lessons.md §73).
+     */
+    @Test
+    void anInterruptedNoQueueRequestEndsWithItsOutcomeAndKeepsTheInterrupt() throws Exception {
+        LockResource r = resource("a");
+        LockResource other = resource("b");
+        r.convert(LockMode.PW);
+        Thread.currentThread().interrupt();
+        try {
+            assertThat(r.tryConvert(LockMode.CR).mode()).isEqualTo(LockMode.CR);
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
+            assertThat(r.grantedMode()).contains(LockMode.CR);
+            assertThat(r.requestedMode()).isEmpty();
+        } finally {
+            Thread.interrupted();
+        }
+        other.convert(LockMode.CW);
+        Thread.currentThread().interrupt();
+        try {
+            assertThatThrownBy(() -> r.tryConvert(LockMode.EX))
+                    .isInstanceOfSatisfying(
+                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
+            assertThat(r.grantedMode()).contains(LockMode.CR);
+            assertThat(r.requestedMode()).isEmpty();
+        } finally {
+            Thread.interrupted();
+        }
+    }
+
+    /** An unlock, too, ends with the lock released, whatever the thread's interrupt status. */
+    @Test
+    void anInterruptedUnlockReleasesBeforeItReturns() throws Exception {
+        LockResource r = resource("a");
+        LockResource other = resource("b");
+        r.convert(LockMode.EX);
+        Thread.currentThread().interrupt();
+        try {
+            r.unlock();
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
+            assertThat(r.grantedMode()).isEmpty();
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(other.tryConvert(LockMode.EX).mode()).isEqualTo(LockMode.EX);
+    }
+
+    /** A cancel ends with its outcome known: the conversion withdrawn, the old mode still held. */
+    @Test
+    void anInterruptedCancelEndsWithTheConversionWithdrawn() throws Exception {
+        LockResource r = resource("a");
+        LockResource other = resource("b");
+        other.convert(LockMode.PR);
+        r.convert(LockMode.CR);
+        var waiting = r.convertAsync(LockMode.EX);
+        long deadline = System.nanoTime() + Timing.millis(10_000) * 1_000_000L;
+        while (r.requestedMode().isEmpty() && System.nanoTime() < deadline) Thread.sleep(5);
+        Thread.currentThread().interrupt();
+        try {
+            assertThat(r.cancel()).isTrue();
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
+            assertThat(waiting).isCompletedExceptionally();
+            assertThat(r.grantedMode()).contains(LockMode.CR);
+            assertThat(r.requestedMode()).isEmpty();
+        } finally {
+            Thread.interrupted();
+        }
+    }
 }

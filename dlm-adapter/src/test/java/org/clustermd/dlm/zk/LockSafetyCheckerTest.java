@@ -71,7 +71,8 @@ class LockSafetyCheckerTest {
 
     /**
      * A belief: client c held mode m on resource r from start to end (nanoTime); {@code killed}
-     * when the test's kill ended it.
+     * when the test's kill ended it; {@code how} it began (which call granted it, or what the
+     * client read as still held after which failure), so that a failure names its path.
      */
     record Belief(
             int client,
@@ -81,7 +82,8 @@ class LockSafetyCheckerTest {
             long token,
             long start,
             long end,
-            boolean killed) {}
+            boolean killed,
+            String how) {}
 
     /** The session timeout of every client. */
     private static final Duration SESSION = Duration.ofSeconds(3);
@@ -619,9 +621,9 @@ class LockSafetyCheckerTest {
                 rs.forEach(this::ending);
                 List<LockGrant> grants = ls.convertJointly(cs, Duration.ofMillis(20 + rnd.nextInt(400)));
                 jointGrants.incrementAndGet();
-                for (int i = 0; i < rs.size(); i++) granted(rs.get(i), grants.get(i));
+                for (int i = 0; i < rs.size(); i++) granted(rs.get(i), grants.get(i), "convertJointly");
             } finally {
-                for (String r : rs) resumeIfHeld(r, handles.get(r));
+                for (String r : rs) resumeIfHeld(r, handles.get(r), "convertJointly");
                 synchronized (this) {
                     busy.removeAll(rs);
                 }
@@ -635,16 +637,16 @@ class LockSafetyCheckerTest {
             if (op < 40) {
                 ending(r);
                 try {
-                    granted(r, h.convert(mode, Duration.ofMillis(20 + rnd.nextInt(400))));
+                    granted(r, h.convert(mode, Duration.ofMillis(20 + rnd.nextInt(400))), "convert");
                 } finally {
-                    resumeIfHeld(r, h);
+                    resumeIfHeld(r, h, "convert");
                 }
             } else if (op < 55) {
                 ending(r);
                 try {
-                    granted(r, h.tryConvert(mode));
+                    granted(r, h.tryConvert(mode), "tryConvert");
                 } finally {
-                    resumeIfHeld(r, h);
+                    resumeIfHeld(r, h, "tryConvert");
                 }
             } else if (op < 85) {
                 ending(r);
@@ -655,17 +657,17 @@ class LockSafetyCheckerTest {
                 Thread.sleep(rnd.nextInt(30));
                 h.cancel();
                 try {
-                    granted(r, f.get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS));
+                    granted(r, f.get(Timing.seconds(10).toMillis(), TimeUnit.MILLISECONDS), "convertAsync then cancel");
                 } catch (Exception e) {
                     // cancelled, deadlocked or lost
                 }
-                resumeIfHeld(r, h);
+                resumeIfHeld(r, h, "convertAsync then cancel");
             } else {
                 Thread.sleep(rnd.nextInt(20));
             }
         }
 
-        private synchronized void granted(String r, LockGrant g) {
+        private synchronized void granted(String r, LockGrant g, String call) {
             grants.incrementAndGet();
             close(r, false);
             if (manager.sessionId() == killed) {
@@ -677,7 +679,17 @@ class LockSafetyCheckerTest {
                 return;
             }
             open.put(
-                    r, new Belief(id, manager.sessionId(), r, g.mode(), g.fencingToken(), System.nanoTime(), 0, false));
+                    r,
+                    new Belief(
+                            id,
+                            manager.sessionId(),
+                            r,
+                            g.mode(),
+                            g.fencingToken(),
+                            System.nanoTime(),
+                            0,
+                            false,
+                            "granted by " + call + stopping()));
         }
 
         /** The mode held before a request stops counting when the request is sent (conservative). */
@@ -685,15 +697,31 @@ class LockSafetyCheckerTest {
             close(r, false);
         }
 
-        /** A request that failed leaves the old mode held: count it again from now. */
-        private synchronized void resumeIfHeld(String r, LockResource h) {
+        /**
+         * A request that failed leaves the old mode held: count it again from now ({@code after}:
+         * the call that failed, or the resume).
+         */
+        private synchronized void resumeIfHeld(String r, LockResource h, String after) {
             if (!open.containsKey(r) && ls.leaseValid() && manager.sessionId() != killed) {
                 h.grantedMode()
                         .ifPresent(m -> open.put(
                                 r,
                                 new Belief(
-                                        id, manager.sessionId(), r, m, h.fencingToken(), System.nanoTime(), 0, false)));
+                                        id,
+                                        manager.sessionId(),
+                                        r,
+                                        m,
+                                        h.fencingToken(),
+                                        System.nanoTime(),
+                                        0,
+                                        false,
+                                        "still held after " + after + stopping())));
             }
+        }
+
+        /** Marks what began while the test stops the clients (their threads interrupted). */
+        private String stopping() {
+            return running.get() ? "" : " (stopping)";
         }
 
         /** Ends a belief now, or at the lease deadline if that passed first. */
@@ -709,7 +737,15 @@ class LockSafetyCheckerTest {
                     }
                 }
                 beliefs.add(new Belief(
-                        b.client(), b.incarnation(), b.resource(), b.mode(), b.token(), b.start(), end, byKill));
+                        b.client(),
+                        b.incarnation(),
+                        b.resource(),
+                        b.mode(),
+                        b.token(),
+                        b.start(),
+                        end,
+                        byKill,
+                        b.how()));
             }
         }
 
@@ -739,7 +775,7 @@ class LockSafetyCheckerTest {
                         // a resource with an operation in flight (an unlock whose reply was lost
                         // in the outage, say) is not held for sure: its operation's end decides
                         if (!busy.contains(e.getKey())) {
-                            resumeIfHeld(e.getKey(), e.getValue());
+                            resumeIfHeld(e.getKey(), e.getValue(), "the resume (ACTIVE)");
                         }
                     }
                 }
