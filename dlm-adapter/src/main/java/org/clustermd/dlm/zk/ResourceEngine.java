@@ -132,7 +132,12 @@ final class ResourceEngine {
         return space.underLockGet(out -> {
             Pending p = h.pending;
             if (p == null || p.kind != Kind.CONVERT) {
-                return CompletableFuture.completedFuture(false);
+                // nothing to cancel: the request may have ended just now, its grant still queued
+                // for delivery, so answer behind it; the caller then reads the outcome in
+                // grantedMode() (docs/lessons.md §73)
+                CompletableFuture<Boolean> none = new CompletableFuture<>();
+                out.add(() -> none.complete(false));
+                return none;
             }
             return startCancel(h, p, reason, out);
         });

@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.test.TestingServer;
 import org.clustermd.dlm.DlmException;
+import org.clustermd.dlm.LockGrant;
 import org.clustermd.dlm.LockMode;
 import org.clustermd.dlm.LockResource;
 import org.clustermd.dlm.LockSpaceOptions;
@@ -154,6 +158,54 @@ class InterruptedRequestTest {
             Thread.interrupted();
         }
         assertThat(other.tryConvert(LockMode.EX).mode()).isEqualTo(LockMode.EX);
+    }
+
+    /**
+     * A cancel that finds the request already ended (granted under the lock, its delivery still
+     * queued behind a slow callback) returns false only once that grant is published, so that
+     * grantedMode() then tells it: the checker read the old mode there (docs/lessons.md §73).
+     */
+    @Test
+    void aCancelThatFindsTheRequestEndedReturnsAfterItsGrantIsPublished() throws Exception {
+        ZkLockResource r = (ZkLockResource) resource("a");
+        r.convert(LockMode.PR);
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        // a slow callback on a thread of its own holds the lockspace's callback queue, as a
+        // user's callback would; what the lock manager completes meanwhile queues behind it
+        Thread slow = new Thread(() -> r.space.underLock(out -> out.add(() -> {
+            running.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        })));
+        slow.start();
+        try {
+            assertThat(running.await(Timing.millis(10_000), TimeUnit.MILLISECONDS))
+                    .isTrue();
+            CompletableFuture<LockGrant> down = r.convertAsync(LockMode.NL); // granted at once, delivered late
+            long deadline = System.nanoTime() + Timing.millis(10_000) * 1_000_000L;
+            while (r.pending != null && System.nanoTime() < deadline) Thread.sleep(5);
+            assertThat(r.pending).as("the down-conversion ended").isNull();
+            Thread releaser = new Thread(() -> {
+                try {
+                    Thread.sleep(300); // long enough for a cancel that does not wait to return first
+                } catch (InterruptedException e) {
+                    return;
+                }
+                release.countDown();
+            });
+            releaser.start();
+            assertThat(r.cancel()).isFalse();
+            assertThat(r.grantedMode()).as("the grant the cancel found").contains(LockMode.NL);
+            assertThat(down).isCompleted();
+            releaser.join();
+        } finally {
+            release.countDown();
+            slow.join();
+        }
     }
 
     /** A cancel ends with its outcome known: the conversion withdrawn, the old mode still held. */
