@@ -438,6 +438,12 @@ class LockSafetyCheckerTest {
         private long killed;
         /** Resources with an operation in flight (guarded by this): their mode is in transition. */
         private final java.util.Set<String> busy = new java.util.HashSet<>();
+        /**
+         * Resources whose last operation ended with a request of theirs still pending (guarded
+         * by this): what they hold is not known until it settles, and the next operation on
+         * them decides.
+         */
+        private final java.util.Set<String> unsettled = new java.util.HashSet<>();
         /** Sessions a partition was started on (guarded by this). */
         private final java.util.Set<Long> partitioned = new java.util.HashSet<>();
 
@@ -623,7 +629,7 @@ class LockSafetyCheckerTest {
                 jointGrants.incrementAndGet();
                 for (int i = 0; i < rs.size(); i++) granted(rs.get(i), grants.get(i), "convertJointly");
             } finally {
-                for (String r : rs) resumeIfHeld(r, handles.get(r), "convertJointly");
+                for (String r : rs) resumeOnceSettled(r, handles.get(r), "convertJointly");
                 synchronized (this) {
                     busy.removeAll(rs);
                 }
@@ -639,18 +645,22 @@ class LockSafetyCheckerTest {
                 try {
                     granted(r, h.convert(mode, Duration.ofMillis(20 + rnd.nextInt(400))), "convert");
                 } finally {
-                    resumeIfHeld(r, h, "convert");
+                    resumeOnceSettled(r, h, "convert");
                 }
             } else if (op < 55) {
                 ending(r);
                 try {
                     granted(r, h.tryConvert(mode), "tryConvert");
                 } finally {
-                    resumeIfHeld(r, h, "tryConvert");
+                    resumeOnceSettled(r, h, "tryConvert");
                 }
             } else if (op < 85) {
                 ending(r);
-                h.unlock();
+                try {
+                    h.unlock();
+                } finally {
+                    resumeOnceSettled(r, h, "unlock");
+                }
             } else if (op < 90) {
                 ending(r);
                 CompletableFuture<LockGrant> f = h.convertAsync(mode);
@@ -661,7 +671,7 @@ class LockSafetyCheckerTest {
                 } catch (Exception e) {
                     // cancelled, deadlocked or lost
                 }
-                resumeIfHeld(r, h, "convertAsync then cancel");
+                resumeOnceSettled(r, h, "convertAsync then cancel");
             } else {
                 Thread.sleep(rnd.nextInt(20));
             }
@@ -695,6 +705,29 @@ class LockSafetyCheckerTest {
         /** The mode held before a request stops counting when the request is sent (conservative). */
         private synchronized void ending(String r) {
             close(r, false);
+        }
+
+        /**
+         * After an operation, what is held is read once no request of the lock is pending, as the
+         * lock manager's contract says (LockResource#awaitNoRequest: a conversion whose cancel
+         * could not be written yet may still be granted); until then the resource is unsettled.
+         */
+        private void resumeOnceSettled(String r, LockResource h, String after) {
+            boolean settled;
+            try {
+                settled = h.awaitNoRequest(Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                settled = false;
+            }
+            synchronized (this) {
+                if (settled) {
+                    unsettled.remove(r);
+                    resumeIfHeld(r, h, after);
+                } else {
+                    unsettled.add(r);
+                }
+            }
         }
 
         /**
@@ -774,7 +807,7 @@ class LockSafetyCheckerTest {
                     for (Map.Entry<String, LockResource> e : handles.entrySet()) {
                         // a resource with an operation in flight (an unlock whose reply was lost
                         // in the outage, say) is not held for sure: its operation's end decides
-                        if (!busy.contains(e.getKey())) {
+                        if (!busy.contains(e.getKey()) && !unsettled.contains(e.getKey())) {
                             resumeIfHeld(e.getKey(), e.getValue(), "the resume (ACTIVE)");
                         }
                     }
