@@ -120,24 +120,29 @@ class InterruptedRequestTest {
         LockResource r = resource("a");
         LockResource other = resource("b");
         r.convert(LockMode.PW);
-        Thread.currentThread().interrupt();
-        try {
-            assertThat(r.tryConvert(LockMode.CR).mode()).isEqualTo(LockMode.CR);
-            assertThat(Thread.currentThread().isInterrupted()).isTrue();
-            assertThat(r.grantedMode()).contains(LockMode.CR);
-            assertThat(r.requestedMode()).isEmpty();
-        } finally {
-            Thread.interrupted();
-        }
+        withInterruptKept(() -> assertThat(r.tryConvert(LockMode.CR).mode()).isEqualTo(LockMode.CR));
+        assertThat(r.grantedMode()).contains(LockMode.CR);
+        assertThat(r.requestedMode()).isEmpty();
         other.convert(LockMode.CW);
+        withInterruptKept(() -> assertThatThrownBy(() -> r.tryConvert(LockMode.EX))
+                .isInstanceOfSatisfying(
+                        DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED)));
+        assertThat(r.grantedMode()).contains(LockMode.CR);
+        assertThat(r.requestedMode()).isEmpty();
+    }
+
+    private interface Call {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code call} with the thread's interrupt status set, checks that it was kept, and clears it. */
+    private static void withInterruptKept(Call call) throws Exception {
         Thread.currentThread().interrupt();
         try {
-            assertThatThrownBy(() -> r.tryConvert(LockMode.EX))
-                    .isInstanceOfSatisfying(
-                            DlmException.class, e -> assertThat(e.code()).isEqualTo(DlmException.Code.NOT_GRANTED));
-            assertThat(Thread.currentThread().isInterrupted()).isTrue();
-            assertThat(r.grantedMode()).contains(LockMode.CR);
-            assertThat(r.requestedMode()).isEmpty();
+            call.run();
+            assertThat(Thread.currentThread().isInterrupted())
+                    .as("the interrupt status is kept")
+                    .isTrue();
         } finally {
             Thread.interrupted();
         }
@@ -149,14 +154,8 @@ class InterruptedRequestTest {
         LockResource r = resource("a");
         LockResource other = resource("b");
         r.convert(LockMode.EX);
-        Thread.currentThread().interrupt();
-        try {
-            r.unlock();
-            assertThat(Thread.currentThread().isInterrupted()).isTrue();
-            assertThat(r.grantedMode()).isEmpty();
-        } finally {
-            Thread.interrupted();
-        }
+        withInterruptKept(r::unlock);
+        assertThat(r.grantedMode()).isEmpty();
         assertThat(other.tryConvert(LockMode.EX).mode()).isEqualTo(LockMode.EX);
     }
 
@@ -218,15 +217,9 @@ class InterruptedRequestTest {
         var waiting = r.convertAsync(LockMode.EX);
         long deadline = System.nanoTime() + Timing.millis(10_000) * 1_000_000L;
         while (r.requestedMode().isEmpty() && System.nanoTime() < deadline) Thread.sleep(5);
-        Thread.currentThread().interrupt();
-        try {
-            assertThat(r.cancel()).isTrue();
-            assertThat(Thread.currentThread().isInterrupted()).isTrue();
-            assertThat(waiting).isCompletedExceptionally();
-            assertThat(r.grantedMode()).contains(LockMode.CR);
-            assertThat(r.requestedMode()).isEmpty();
-        } finally {
-            Thread.interrupted();
-        }
+        withInterruptKept(() -> assertThat(r.cancel()).isTrue());
+        assertThat(waiting).isCompletedExceptionally();
+        assertThat(r.grantedMode()).contains(LockMode.CR);
+        assertThat(r.requestedMode()).isEmpty();
     }
 }
